@@ -1,0 +1,203 @@
+"""``renkei``: the command line of the kit and the reference.
+
+Exit codes: 0 success, 1 failures found, 2 usage or configuration error.  A
+usage error is one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from . import SUITE_VERSION
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
+    parser = _Parser(
+        prog="renkei",
+        description="renkei — conformance kit and reference "
+        "implementation of a privacy-preserving information-linkage hub",
+    )
+    parser.add_argument("--version", action="version", version=f"renkei {SUITE_VERSION}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    handlers: dict[str, Handler] = {}
+
+    conf = sub.add_parser("conformance", help="run the conformance kit")
+    conf_sub = conf.add_subparsers(dest="conformance_command", required=True, parser_class=_Parser)
+    run = conf_sub.add_parser("run", help="run the kit against a target")
+    run.add_argument(
+        "--target",
+        required=True,
+        help="'reference' (in process), an http(s):// URL, or a target file",
+    )
+    run.add_argument(
+        "--profile", action="append", default=[], help="only tests for this profile (repeatable)"
+    )
+    run.add_argument("--capabilities", type=Path, help="capability file (YAML/JSON)")
+    run.add_argument("--xfails", type=Path, help="expected-failure manifest (YAML/JSON)")
+    run.add_argument("--report-json", type=Path, help="write the JSON report here")
+    run.add_argument("--junit", type=Path, help="write JUnit XML here")
+    run.add_argument("--html", type=Path, help="write the HTML report here")
+    run.add_argument("-k", dest="keyword", help="only tests matching this pytest expression")
+    run.add_argument("-q", "--quiet", action="store_true", help="less output")
+    handlers["conformance"] = _conformance
+
+    spec = sub.add_parser("spec", help="read the specification")
+    spec_sub = spec.add_subparsers(dest="spec_command", required=True, parser_class=_Parser)
+    lst = spec_sub.add_parser("list", help="list requirements")
+    lst.add_argument("--format", choices=("json", "text"), default="text")
+    lst.add_argument("--level", choices=("MUST", "SHOULD", "MAY"))
+    lst.add_argument("--profile")
+    render = spec_sub.add_parser(
+        "render", help="regenerate specs/catalog.md and specs/conformance-tests.json"
+    )
+    render.add_argument("--out", type=Path, help="output folder (default: the specs folder)")
+    render.add_argument("--tests", type=Path, help="repository tests folder (default: ./tests)")
+    render.add_argument("--code", type=Path, help="implementation source folder to trace")
+    render.add_argument("--check", action="store_true",
+                        help="exit 1 when the files on disk are not up to date")
+    handlers["spec"] = _spec
+
+    for ep in entry_points(group="renkei.commands"):
+        try:
+            handlers.update(ep.load()(sub))
+        except Exception as exc:  # a broken plugin must not break the kit
+            print(
+                f"renkei: warning: command plugin {ep.name!r} failed to load: {exc}",
+                file=sys.stderr,
+            )
+    return parser, handlers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, handlers = _build()
+    args = parser.parse_args(argv)
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        print("renkei: interrupted", file=sys.stderr)
+        return 2
+
+
+def _spec(args: argparse.Namespace) -> int:
+    from .spec import SpecError, load_catalog
+
+    try:
+        catalog = load_catalog()
+    except SpecError as exc:
+        print(f"renkei spec: {exc}", file=sys.stderr)
+        return 2
+    if args.spec_command == "render":
+        return _render(args, catalog)
+    reqs = [
+        r
+        for r in catalog
+        if (args.level is None or r.level == args.level)
+        and (args.profile is None or args.profile in r.profiles)
+    ]
+    if args.format == "json":
+        json.dump([r.as_json() for r in reqs], sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        for r in reqs:
+            items = ",".join(map(str, r.seed_items))
+            print(f"{r.id:<14} {r.level:<6} [{items}] {r.title}")
+    return 0
+
+
+def _conformance(args: argparse.Namespace) -> int:
+    import pytest
+
+    from .spec import SpecError, load_catalog
+    from .target import TargetError, resolve_target
+
+    for path, what in ((args.capabilities, "capability file"), (args.xfails, "xfail manifest")):
+        if path is not None and not path.is_file():
+            print(f"renkei conformance: {what} {path} does not exist", file=sys.stderr)
+            return 2
+    try:
+        load_catalog()
+        resolve_target(args.target)
+    except (TargetError, SpecError) as exc:
+        print(f"renkei conformance: {exc}", file=sys.stderr)
+        return 2
+    suite = Path(__file__).resolve().parent / "suite"
+    pargs = [
+        str(suite),
+        "-c",
+        str(suite / "kit.ini"),
+        "--rootdir",
+        str(suite),
+        "--renkei-target",
+        args.target,
+        "-p",
+        "no:cacheprovider",
+    ]
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        pargs += ["-p", "renkei_conformance.plugin"]
+    pargs += ["-q"] if args.quiet else ["-v"]
+    if args.capabilities:
+        pargs += ["--renkei-capabilities", str(args.capabilities)]
+    if args.xfails:
+        pargs += ["--renkei-xfails", str(args.xfails)]
+    report_json = args.report_json
+    if args.html and report_json is None:
+        import tempfile
+
+        report_json = Path(tempfile.mkdtemp(prefix="renkei-")) / "report.json"
+    if report_json:
+        pargs += ["--renkei-report-json", str(report_json)]
+    if args.junit:
+        pargs += ["--junitxml", str(args.junit)]
+    if args.keyword:
+        pargs += ["-k", args.keyword]
+    for profile in args.profile:
+        pargs += ["--renkei-profile", profile]
+    code = pytest.main(pargs)
+    if args.html and report_json is not None and report_json.is_file():
+        from .report import write_html
+
+        write_html(json.loads(report_json.read_text(encoding="utf-8")), args.html)
+    return {0: 0, 1: 1}.get(int(code), 2)
+
+
+def _render(args: argparse.Namespace, catalog: Any) -> int:
+    from .spec import spec_root
+    from .traceability import build_matrix, render_markdown, test_registry
+
+    out: Path = args.out or spec_root()
+    tests = args.tests or Path("tests")
+    code = args.code or Path("reference")
+    matrix = build_matrix(Path(__file__).resolve().parent / "suite", tests, code)
+    files = {
+        out / "catalog.md": render_markdown(catalog, matrix),
+        out / "conformance-tests.json": test_registry(matrix),
+    }
+    stale = [p for p, text in files.items()
+             if not p.is_file() or p.read_text(encoding="utf-8") != text]
+    if args.check:
+        for p in stale:
+            print(f"renkei spec render: {p} is out of date; run `renkei spec render`",
+                  file=sys.stderr)
+        return 1 if stale else 0
+    for p in stale:
+        p.write_text(files[p], encoding="utf-8")
+        print(f"wrote {p}")
+    return 0

@@ -1,0 +1,138 @@
+"""The kit's side of the wire: a thin client and the kit's simulated parties.
+
+The kit plays the agencies (requester and provider), the municipality that
+asks for Numbers and the auditor, exactly as a counterpart of the target
+would (tuf-conformance's simulator is the model).  Everything it learns, it
+learns from responses.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .target import Target
+
+__all__ = ["PROBLEM_PREFIX", "Reply", "Wire", "WireError"]
+
+PROBLEM_PREFIX = "urn:renkei:problem:"
+
+
+class WireError(AssertionError):
+    """A response the protocol does not allow (an assertion failure of the kit)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    method: str
+    url: str
+    status: int
+    content_type: str
+    body: Any
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def is_problem(self) -> bool:
+        return self.content_type.startswith("application/problem+json") and isinstance(
+            self.body, dict
+        )
+
+    @property
+    def problem(self) -> str | None:
+        """The problem slug (``urn:renkei:problem:<slug>``) or None."""
+        if not self.is_problem:
+            return None
+        kind = str(self.body.get("type", ""))
+        return kind[len(PROBLEM_PREFIX) :] if kind.startswith(PROBLEM_PREFIX) else kind
+
+    def expect(self, *statuses: int) -> Reply:
+        if self.status not in statuses:
+            raise WireError(
+                f"{self.method} {self.url}: expected HTTP {' or '.join(map(str, statuses))}, "
+                f"got {self.status}: {self.text[:400]}"
+            )
+        return self
+
+    def expect_problem(self, slugs: set[str] | str, statuses: set[int] | int) -> Reply:
+        """Assert an RFC 9457 problem with one of the allowed slugs and statuses."""
+        slugs = {slugs} if isinstance(slugs, str) else slugs
+        statuses = {statuses} if isinstance(statuses, int) else statuses
+        if self.status not in statuses or not self.is_problem or self.problem not in slugs:
+            raise WireError(
+                f"{self.method} {self.url}: expected problem {sorted(slugs)} with HTTP "
+                f"{sorted(statuses)}, got HTTP {self.status} {self.content_type!r}: "
+                f"{self.text[:400]}"
+            )
+        return self
+
+    def __getitem__(self, key: str) -> Any:
+        if not isinstance(self.body, dict) or key not in self.body:
+            raise WireError(
+                f"{self.method} {self.url}: response has no field {key!r}: {self.text[:400]}"
+            )
+        return self.body[key]
+
+
+@dataclass
+class Wire:
+    """One client for all parties of a target."""
+
+    target: Target
+    http: httpx.Client = field(init=False)
+    transcript: list[Reply] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.http = self.target.client()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def url(self, party: str, path: str) -> str:
+        base = self.target.parties.get(party)
+        if base is None:
+            raise WireError(f"the target declares no {party!r} party")
+        return base.rstrip("/") + path
+
+    def call(
+        self,
+        method: str,
+        party: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        token: str | None = None,
+        params: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        url = self.url(party, path)
+        hdrs = dict(headers or {})
+        if token is not None:
+            hdrs["Authorization"] = f"Bearer {token}"
+        if content is not None:
+            resp = self.http.request(method, url, content=content, headers=hdrs, params=params)
+        else:
+            resp = self.http.request(method, url, json=json_body, headers=hdrs, params=params)
+        ctype = resp.headers.get("content-type", "")
+        body: Any = None
+        if resp.content:
+            try:
+                body = json.loads(resp.content)
+            except ValueError:
+                body = None
+        reply = Reply(method, url, resp.status_code, ctype, body, resp.text)
+        self.transcript.append(reply)
+        if len(self.transcript) > 200:
+            del self.transcript[:100]
+        return reply
+
+    # -- conveniences, one per wire operation used by the suite -------------
+    def control(self, method: str, path: str, body: Any = None) -> Reply:
+        return self.call(method, "control", path, json_body=body)

@@ -1,0 +1,350 @@
+"""The kit as a pytest plugin (entry point ``pytest11: renkei``).
+
+A vendor can run the kit with plain pytest::
+
+    pytest --pyargs renkei_conformance.suite --renkei-target https://hub.example:8443
+
+or through ``renkei conformance run``, which calls the same plugin.  Each kit
+test carries ``@pytest.mark.conformance("CT-AREA-NNN", requirements=[...])``:
+a stable test ID (never renamed; expected-failure manifests key on it) and the
+catalog requirements it verifies.  Without ``--renkei-target`` the plugin is
+inert, so installing renkei changes nothing in a vendor's own test runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from . import SUITE_VERSION
+from .client import Wire
+from .spec import Catalog, SpecError, load_catalog
+from .target import Target, TargetError, resolve_target
+from .world import World
+
+__all__ = ["CONFORMANCE_ID", "KitSession", "TestResult"]
+
+CONFORMANCE_ID = re.compile(r"^CT-[A-Z]+-[0-9]{3}$")
+ALL_PROFILES = (
+    "hub",
+    "agency-node",
+    "numbering-authority",
+    "resident-registry",
+    "my-portal",
+    "auditor",
+)
+
+
+@dataclass
+class TestResult:
+    test_id: str
+    nodeid: str
+    requirements: list[str]
+    seed_items: list[int]
+    outcome: str  # passed | failed | warning | not_applicable | xfailed | xpassed | error
+    message: str
+    duration: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "test_id": self.test_id,
+            "requirements": self.requirements,
+            "seed_items": self.seed_items,
+            "outcome": self.outcome,
+            "message": self.message,
+            "duration_s": round(self.duration, 4),
+            "nodeid": self.nodeid,
+        }
+
+
+@dataclass
+class KitSession:
+    target: Target
+    catalog: Catalog
+    capabilities: dict[str, Any]
+    xfails: dict[str, str]
+    results: dict[str, TestResult] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+    def summary(self) -> dict[str, int]:
+        keys = ("passed", "failed", "warnings", "not_applicable", "xfailed", "xpassed", "errors")
+        counts = dict.fromkeys(keys, 0)
+        plural = {"warning": "warnings", "error": "errors"}
+        for r in self.results.values():
+            counts[plural.get(r.outcome, r.outcome)] += 1
+        return counts
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "suite_version": SUITE_VERSION,
+            "spec_version": self.catalog.version,
+            "target": self.target.describe(),
+            "capabilities": self.capabilities,
+            "started": self.started,
+            "duration_s": round(time.time() - self.started, 3),
+            "summary": self.summary(),
+            "results": [r.as_json() for r in self.results.values()],
+        }
+
+
+_KEY = pytest.StashKey[KitSession]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("renkei", "renkei conformance kit")
+    group.addoption(
+        "--renkei-target",
+        default=None,
+        help="implementation under test: a registered name (reference), an "
+        "http(s):// URL or a target file",
+    )
+    group.addoption(
+        "--renkei-capabilities",
+        default=None,
+        type=Path,
+        help="capability file (YAML/JSON): profiles and options implemented",
+    )
+    group.addoption(
+        "--renkei-xfails",
+        default=None,
+        type=Path,
+        help="expected-failure manifest: {test_id: reason}, strict",
+    )
+    group.addoption(
+        "--renkei-profile",
+        action="append",
+        default=[],
+        help="run only the tests of this profile (repeatable)",
+    )
+    group.addoption(
+        "--renkei-report-json", default=None, type=Path, help="write the JSON result report here"
+    )
+
+
+def _load_mapping(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise pytest.UsageError(f"{what} {path}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise pytest.UsageError(f"{what} {path}: must be a mapping")
+    return data
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "conformance(test_id, requirements, profiles=None): a renkei conformance test",
+    )
+    spec = config.getoption("--renkei-target", default=None)
+    if not spec:
+        return
+    try:
+        target = resolve_target(spec)
+        catalog = load_catalog()
+    except (TargetError, SpecError) as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    caps: dict[str, Any] = {"profiles": list(ALL_PROFILES), "options": {}}
+    cap_path = config.getoption("--renkei-capabilities")
+    if cap_path:
+        caps.update(_load_mapping(cap_path, "capability file"))
+    xfails: dict[str, str] = {}
+    xf_path = config.getoption("--renkei-xfails")
+    if xf_path:
+        xfails = {str(k): str(v) for k, v in _load_mapping(xf_path, "xfail manifest").items()}
+    config.stash[_KEY] = KitSession(target, catalog, caps, xfails)
+
+
+def _session(config: pytest.Config) -> KitSession | None:
+    return config.stash.get(_KEY, None)
+
+
+def _marker(item: pytest.Item) -> tuple[str, list[str], list[str]] | None:
+    mark = item.get_closest_marker("conformance")
+    if mark is None:
+        return None
+    test_id = mark.args[0] if mark.args else mark.kwargs.get("test_id")
+    reqs = list(mark.kwargs.get("requirements", ()))
+    profiles = list(mark.kwargs.get("profiles", ()) or ())
+    return str(test_id), reqs, profiles
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    kit = _session(config)
+    if kit is None:
+        return
+    seen: dict[str, str] = {}
+    problems: list[str] = []
+    only = set(config.getoption("--renkei-profile") or ())
+    if only:
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
+        for item in items:
+            info = _marker(item)
+            (keep if info is None or only.intersection(info[2]) else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+    for item in items:
+        info = _marker(item)
+        if info is None:
+            continue
+        test_id, reqs, profiles = info
+        if not CONFORMANCE_ID.match(test_id):
+            problems.append(f"{item.nodeid}: test id {test_id!r} is not CT-AREA-NNN")
+        if test_id in seen and seen[test_id] != item.nodeid.split("[")[0]:
+            problems.append(f"{item.nodeid}: test id {test_id} also names {seen[test_id]}")
+        seen[test_id] = item.nodeid.split("[")[0]
+        if not reqs:
+            problems.append(f"{item.nodeid}: names no requirement")
+        problems += [
+            f"{item.nodeid}: unknown requirement {r}"
+            for r in reqs
+            if r not in kit.catalog.requirements
+        ]
+        declared = set(kit.capabilities.get("profiles", ALL_PROFILES))
+        if profiles and not declared.intersection(profiles):
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"not applicable: target declares none of {', '.join(profiles)}"
+                )
+            )
+        elif test_id in kit.xfails:
+            item.add_marker(pytest.mark.xfail(reason=kit.xfails[test_id], strict=True))
+    if problems:
+        raise pytest.UsageError("conformance suite is malformed:\n  " + "\n  ".join(problems))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    kit = _session(item.config)
+    info = _marker(item)
+    if kit is None or info is None:
+        return report
+    test_id, reqs, _ = info
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        outcome, message = _classify(report, kit, reqs)
+        key = item.nodeid
+        kit.results[key] = TestResult(
+            test_id=test_id + (item.nodeid[item.nodeid.index("[") :] if "[" in item.nodeid else ""),
+            nodeid=item.nodeid,
+            requirements=reqs,
+            seed_items=kit.catalog.seed_items(reqs),
+            outcome=outcome,
+            message=message,
+            duration=report.duration,
+        )
+        if outcome == "warning":
+            report.outcome = "passed"
+            report.user_properties.append(("renkei_outcome", "warning"))
+            report.sections.append(("renkei warning", message))
+    return report
+
+
+def _classify(report: pytest.TestReport, kit: KitSession, reqs: list[str]) -> tuple[str, str]:
+    if hasattr(report, "wasxfail"):
+        return (
+            ("xfailed", report.wasxfail)
+            if report.skipped
+            else ("xpassed", f"expected to fail ({report.wasxfail}) but passed")
+        )
+    if report.skipped:
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else "skipped"
+        return "not_applicable", reason.removeprefix("Skipped: ")
+    if report.passed:
+        return "passed", ""
+    message = _failure_message(report)
+    levels = {kit.catalog[r].level for r in reqs if r in kit.catalog.requirements}
+    if report.when == "call" and levels and levels <= {"SHOULD", "MAY"}:
+        return "warning", message
+    return ("failed" if report.when == "call" else "error"), message
+
+
+def _failure_message(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message)[:2000]
+    return str(report.longrepr)[-2000:]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    kit = _session(config)
+    if kit is None:
+        return
+    tr = terminalreporter
+    tr.section("renkei conformance")
+    tr.write_line(f"target: {kit.target.name} ({kit.target.kind})")
+    by_req: dict[str, list[str]] = {}
+    for r in kit.results.values():
+        for rid in r.requirements:
+            by_req.setdefault(rid, []).append(r.outcome)
+    for rid in sorted(by_req):
+        outs = by_req[rid]
+        verdict = next(
+            (
+                o
+                for o in ("failed", "error", "xpassed", "warning", "xfailed", "not_applicable")
+                if o in outs
+            ),
+            "passed",
+        )
+        level = kit.catalog[rid].level if rid in kit.catalog.requirements else "?"
+        tr.write_line(f"  {rid:<14} {level:<6} {verdict:<15} {kit.catalog[rid].title}")
+    s = kit.summary()
+    tr.write_line(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in s.items() if v) or "no tests")
+    verdict = "FAIL" if s["failed"] or s["errors"] or s["xpassed"] else "PASS"
+    tr.write_line(f"verdict: {verdict}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    kit = _session(session.config)
+    if kit is None:
+        return
+    if kit.summary()["xpassed"] and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    out = session.config.getoption("--renkei-report-json")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(
+            json.dumps(kit.report(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+
+
+# -- fixtures -------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def renkei(request: pytest.FixtureRequest) -> KitSession:
+    kit = _session(request.config)
+    if kit is None:
+        pytest.skip("no --renkei-target given")
+    return kit
+
+
+@pytest.fixture(scope="session")
+def wire(renkei: KitSession) -> Iterator[Wire]:
+    try:
+        w = Wire(renkei.target)
+    except TargetError as exc:  # pragma: no cover - resolved at configure time
+        pytest.exit(str(exc), returncode=2)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def world(wire: Wire) -> World:
+    """A freshly reset target with 20 persons, the kit's agencies and patterns."""
+    return World.create(wire)

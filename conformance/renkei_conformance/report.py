@@ -1,0 +1,80 @@
+"""The HTML report: verdict, outcomes and the requirement traceability matrix."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from .spec import load_catalog
+
+__all__ = ["write_html"]
+
+_COLOURS = {
+    "passed": "#1a7f37",
+    "failed": "#cf222e",
+    "error": "#cf222e",
+    "xpassed": "#cf222e",
+    "warning": "#9a6700",
+    "xfailed": "#6e7781",
+    "not_applicable": "#6e7781",
+}
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def write_html(report: dict[str, Any], path: Path) -> None:
+    catalog = load_catalog()
+    by_req: dict[str, list[dict[str, Any]]] = {}
+    for r in report["results"]:
+        for rid in r["requirements"]:
+            by_req.setdefault(rid, []).append(r)
+    s = report["summary"]
+    verdict = "FAIL" if s.get("failed") or s.get("errors") or s.get("xpassed") else "PASS"
+    rows = []
+    for req in catalog:
+        results = by_req.get(req.id, [])
+        cells = (
+            " ".join(
+                f'<span style="color:{_COLOURS.get(r["outcome"], "#000")}" '
+                f'title="{_esc(r["message"])}">'
+                f"{_esc(r['test_id'])}: {_esc(r['outcome'])}</span>"
+                for r in results
+            )
+            or '<span style="color:#6e7781">not exercised by this run</span>'
+        )
+        rows.append(
+            f"<tr><td><code>{_esc(req.id)}</code></td><td>{_esc(req.level)}</td>"
+            f"<td>{_esc(', '.join(map(str, req.seed_items)))}</td>"
+            f"<td>{_esc(req.title)}<br><small lang='ja'>{_esc(req.text_ja)}</small></td>"
+            f"<td>{cells}</td></tr>"
+        )
+    failures = [r for r in report["results"] if r["outcome"] in ("failed", "error", "xpassed")]
+    fail_html = (
+        "".join(
+            f"<li><code>{_esc(r['test_id'])}</code> ({_esc(', '.join(r['requirements']))}): "
+            f"<pre>{_esc(r['message'])}</pre></li>"
+            for r in failures
+        )
+        or "<li>none</li>"
+    )
+    summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in s.items() if v)
+    doc = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>renkei conformance report — {_esc(report["target"]["name"])}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top}}</style></head><body>
+<h1>renkei conformance report</h1>
+<p>Target <b>{_esc(report["target"]["name"])}</b> ({_esc(report["target"]["kind"])}),
+suite {_esc(report["suite_version"])}, spec {_esc(report["spec_version"])},
+{_esc(report["duration_s"])} s.</p>
+<h2>Verdict: {verdict}</h2><p>{_esc(summary)}</p>
+<h2>Failures</h2><ul>{fail_html}</ul>
+<h2>Traceability matrix</h2>
+<table><tr><th>Requirement</th><th>Level</th><th>Seed items</th><th>Text</th><th>Tests</th></tr>
+{"".join(rows)}</table></body></html>
+"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(doc, encoding="utf-8")

@@ -1,0 +1,170 @@
+"""The normative specification, loaded and checked (specs/).
+
+``spec_root()`` finds the specification shipped inside the wheel
+(``renkei_conformance/_specs``) or, in a checkout, the repository's ``specs/``;
+``RENKEI_SPECS`` overrides both.  Every file is validated against its JSON
+Schema on load; a malformed file raises ``SpecError`` with the file and the
+first violation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+__all__ = [
+    "Catalog",
+    "Requirement",
+    "SpecError",
+    "load_catalog",
+    "load_problems",
+    "load_vectors",
+    "spec_root",
+]
+
+REQUIREMENT_ID = re.compile(r"^RK-[A-Z]+-[0-9]{3}$")
+
+
+class SpecError(Exception):
+    """A specification file is missing or does not validate."""
+
+
+def spec_root() -> Path:
+    override = os.environ.get("RENKEI_SPECS")
+    if override:
+        root = Path(override)
+        if not (root / "requirements.yaml").is_file():
+            raise SpecError(f"RENKEI_SPECS={override}: no requirements.yaml there")
+        return root
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_specs", here.parent.parent / "specs"):
+        if (candidate / "requirements.yaml").is_file():
+            return candidate
+    raise SpecError("cannot find the renkei specification (specs/); set RENKEI_SPECS")
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise SpecError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from exc
+
+
+def _validated(path: Path, schema_name: str) -> Any:
+    data = _read(path)
+    schema = _read(
+        path.parent / "schemas" / schema_name
+        if path.parent.name != "vectors"
+        else path.parent.parent / "schemas" / schema_name
+    )
+    try:
+        jsonschema.validate(data, schema)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
+        raise SpecError(f"{path}: {where}: {exc.message}") from exc
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    id: str
+    title: str
+    level: str
+    profiles: tuple[str, ...]
+    seed_items: tuple[int, ...]
+    clauses: tuple[str, ...]
+    text_en: str
+    text_ja: str
+    rationale: str
+    decision_en: str | None
+    decision_ja: str | None
+    verification: str
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "level": self.level,
+            "profiles": list(self.profiles),
+            "seed_items": list(self.seed_items),
+            "clauses": list(self.clauses),
+            "text": {"en": self.text_en, "ja": self.text_ja},
+            "rationale": self.rationale,
+            "verification": self.verification,
+        }
+        if self.decision_en:
+            out["decision"] = {"en": self.decision_en, "ja": self.decision_ja}
+        return out
+
+
+@dataclass(frozen=True)
+class Catalog:
+    version: str
+    title: str
+    profiles: dict[str, dict[str, str]]
+    requirements: dict[str, Requirement]
+
+    def __iter__(self) -> Iterator[Requirement]:
+        return iter(self.requirements.values())
+
+    def __getitem__(self, rid: str) -> Requirement:
+        return self.requirements[rid]
+
+    def seed_items(self, rids: list[str] | tuple[str, ...]) -> list[int]:
+        return sorted(
+            {i for r in rids if r in self.requirements for i in self.requirements[r].seed_items}
+        )
+
+
+@cache
+def load_catalog(root: Path | None = None) -> Catalog:
+    root = root or spec_root()
+    data = _validated(root / "requirements.yaml", "requirements.schema.json")
+    reqs: dict[str, Requirement] = {}
+    for r in data["requirements"]:
+        if r["id"] in reqs:
+            raise SpecError(f"{root / 'requirements.yaml'}: duplicate requirement id {r['id']}")
+        decision = r.get("decision") or {}
+        reqs[r["id"]] = Requirement(
+            id=r["id"],
+            title=r["title"],
+            level=r["level"],
+            profiles=tuple(r["profiles"]),
+            seed_items=tuple(r["source"]["seed_items"]),
+            clauses=tuple(r["source"].get("clauses", ())),
+            text_en=r["text"]["en"],
+            text_ja=r["text"]["ja"],
+            rationale=r.get("rationale", ""),
+            decision_en=decision.get("en"),
+            decision_ja=decision.get("ja"),
+            verification=r.get("verification", "conformance"),
+        )
+    profiles = {p["id"]: {"en": p["en"], "ja": p["ja"]} for p in data["profiles"]}
+    return Catalog(data["catalog_version"], data["title"], profiles, reqs)
+
+
+@cache
+def load_problems(root: Path | None = None) -> dict[str, dict[str, Any]]:
+    root = root or spec_root()
+    data = _validated(root / "problems.yaml", "problems.schema.json")
+    items = data["problems"] if isinstance(data, dict) else data
+    return {p["slug"]: p for p in items}
+
+
+def load_vectors(name: str, root: Path | None = None) -> dict[str, Any]:
+    root = root or spec_root()
+    data: dict[str, Any] = _validated(root / "vectors" / f"{name}.json", "vectors.schema.json")
+    return data

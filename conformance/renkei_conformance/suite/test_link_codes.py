@@ -1,0 +1,91 @@
+"""Link codes are isolated per agency (seed items 5, 9, 12)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from renkei_conformance.world import World
+
+
+@pytest.mark.conformance("CT-LNK-001", requirements=["RK-LNK-001"], profiles=["hub"])
+def test_link_codes_differ_per_agency(world: World) -> None:
+    """The same persons bound by two agencies get pairwise distinct link codes,
+    and binding again gives each agency the same code as before (item 15)."""
+    a = world.bind("kit.pension", world.persons)
+    b = world.bind("kit.city-a", world.persons)
+    assert len(set(a.values()) | set(b.values())) == 2 * len(world.persons)
+    again = world.bind("kit.pension", world.persons[:3])
+    assert all(again[rc] == a[rc] for rc in again)
+
+
+@pytest.mark.conformance("CT-LNK-002", requirements=["RK-LNK-002"], profiles=["hub"])
+def test_link_code_of_another_agency_is_refused(world: World) -> None:
+    """An agency presenting a link code issued to another agency is refused."""
+    person = world.persons[0]
+    foreign = world.link("kit.city-a", person)
+    reply = world.query("kit.pension", link_code=foreign)
+    reply.expect_problem("link-code-not-valid-for-agency", {400, 403, 422})
+
+
+@pytest.mark.conformance("CT-LNK-003", requirements=["RK-LNK-002", "RK-LNK-004"], profiles=["hub"])
+@pytest.mark.parametrize("mutation", ["flip-last-byte", "truncate", "garbage"])
+def test_forged_or_malformed_link_codes_are_refused(world: World, mutation: str) -> None:
+    """Altered, truncated or garbage link codes are refused specifically."""
+    code = world.link("kit.pension", world.persons[0])
+    if mutation == "flip-last-byte":
+        raw = bytearray(base64.urlsafe_b64decode(code + "=" * (-len(code) % 4)))
+        raw[-1] ^= 0x01
+        forged = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+        allowed = {"link-code-not-valid-for-agency"}
+    elif mutation == "truncate":
+        forged, allowed = code[:-4], {"malformed-link-code"}
+    else:
+        forged, allowed = "not a link code!", {"malformed-link-code"}
+    world.query("kit.pension", link_code=forged).expect_problem(allowed, {400, 403, 422})
+
+
+@pytest.mark.conformance(
+    "CT-LNK-004", requirements=["RK-LNK-003", "RK-FLOW-002", "RK-IDC-001"], profiles=["hub"]
+)
+def test_hub_keeps_no_link_code_and_no_payload(world: World) -> None:
+    """After linkages close, nothing the hub stores contains a link code of
+    either side or the answered payload (a canary), and no Number."""
+    canary = base64.b64encode(b"CANARY-renkei-payload-7f3a9c").decode()
+    seen_codes: set[str] = set()
+    linkage_ids = []
+    for person in world.persons[:5]:
+        seen_codes.add(world.link("kit.pension", person))
+        linkage_ids.append(world.query("kit.pension", person).expect(202)["linkage_id"])
+    for delivery in world.deliveries("kit.city-a"):
+        seen_codes.add(delivery["link_code"])
+        world.call(
+            "kit.city-a",
+            "POST",
+            "hub",
+            f"/linkages/{delivery['linkage_id']}/answer",
+            {"payload": canary},
+        ).expect(202)
+    for linkage_id in linkage_ids:
+        answered = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
+        assert answered["answer"]["payload"] == canary
+    stores = world.state()
+    hub_text = "\n".join(repr(rows) for name, rows in stores.items() if name.startswith("hub"))
+    for code in seen_codes:
+        for form in _forms(base64.urlsafe_b64decode(code + "=" * (-len(code) % 4)), code):
+            assert form not in hub_text, f"the hub stores a link code (RK-LNK-003): {form[:16]}…"
+    for form in _forms(base64.b64decode(canary), canary):
+        assert form not in hub_text, "the hub stores an answered payload (RK-FLOW-002)"
+
+
+def _forms(raw: bytes, text: str) -> set[str]:
+    """The encodings a store might keep the same bytes in."""
+    return {
+        text,
+        raw.hex(),
+        raw.hex().upper(),
+        base64.b64encode(raw).decode(),
+        base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
+        repr(raw)[2:-1],
+    }

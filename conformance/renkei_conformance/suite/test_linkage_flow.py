@@ -1,0 +1,75 @@
+"""The linkage flow end to end (seed items 16, 18, 20–22, 28)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from renkei_conformance.world import World
+
+
+@pytest.mark.conformance(
+    "CT-FLOW-001",
+    requirements=["RK-FLOW-001", "RK-FLOW-002", "RK-ARCH-001", "RK-FLOW-005"],
+    profiles=["hub"],
+)
+def test_answer_travels_requester_hub_provider_and_back_once(world: World) -> None:
+    """A asks about a person with its link code; B pulls a delivery carrying
+    B's own link code for that person and the information kind; B answers; A
+    receives exactly B's payload, once; afterwards the linkage is closed."""
+    person = world.persons[3]
+    link_b = world.link("kit.city-a", person)
+    query = world.query("kit.pension", person, information_kind="resident-record").expect(202)
+    linkage_id = query["linkage_id"]
+    assert query["state"] == "pending"
+    pending = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
+    assert "answer" not in pending.body
+    deliveries = world.deliveries("kit.city-a")
+    mine = [d for d in deliveries if d["linkage_id"] == linkage_id]
+    assert len(mine) == 1, f"expected one delivery for {linkage_id}, got {deliveries}"
+    delivery = mine[0]
+    assert delivery["link_code"] == link_b, "provider must get its own link code (RK-FLOW-001)"
+    assert delivery["information_kind"] == "resident-record"
+    assert world.deliveries("kit.city-a") == [], "a delivery must be handed out once"
+    payload = base64.b64encode("住民票記載事項（試験）".encode()).decode()
+    world.call(
+        "kit.city-a", "POST", "hub", f"/linkages/{linkage_id}/answer", {"payload": payload}
+    ).expect(202)
+    first = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
+    assert first["answer"]["payload"] == payload
+    second = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}")
+    assert second.status == 404 or (second.status == 200 and "answer" not in second.body), (
+        "the answer must be relayed once (RK-FLOW-002)"
+    )
+
+
+@pytest.mark.conformance("CT-FLOW-002", requirements=["RK-FLOW-003"], profiles=["hub"])
+def test_only_the_provider_may_answer_and_only_the_requester_may_read(world: World) -> None:
+    """Another agency can neither answer a linkage nor read its answer."""
+    linkage_id = world.query("kit.pension", world.persons[0]).expect(202)["linkage_id"]
+    payload = base64.b64encode(b"x").decode()
+    world.call(
+        "kit.insurer", "POST", "hub", f"/linkages/{linkage_id}/answer", {"payload": payload}
+    ).expect_problem({"unknown-linkage"}, {403, 404})
+    world.call("kit.insurer", "GET", "hub", f"/linkages/{linkage_id}").expect_problem(
+        {"unknown-linkage"}, {403, 404}
+    )
+
+
+@pytest.mark.conformance(
+    "CT-FLOW-003", requirements=["RK-FLOW-004", "RK-LOG-001"], profiles=["hub"]
+)
+def test_answer_after_the_deadline_is_refused_and_the_linkage_expires(world: World) -> None:
+    """Past the pattern's deadline (600 s in the kit's table) an answer is
+    refused and the linkage is logged as expired."""
+    linkage_id = world.query("kit.pension", world.persons[1]).expect(202)["linkage_id"]
+    world.deliveries("kit.city-a")
+    world.wire.control("POST", "/clock/advance", {"seconds": 601}).expect(200)
+    payload = base64.b64encode(b"late").decode()
+    reply = world.call(
+        "kit.city-a", "POST", "hub", f"/linkages/{linkage_id}/answer", {"payload": payload}
+    )
+    reply.expect_problem({"answer-after-deadline", "unknown-linkage"}, {404, 409, 410})
+    outcomes = [e["outcome"] for e in world.audit_log() if e.get("linkage_id") == linkage_id]
+    assert "expired" in outcomes, f"no expiry logged for {linkage_id}: {outcomes}"

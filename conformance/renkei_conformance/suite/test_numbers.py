@@ -1,0 +1,116 @@
+"""Numbers cannot be traced back to ID codes (seed items 3, 6, 8, 9).
+
+The visible Number is made by a random conversion table, the invisible codes
+by encryption; no interface returns one with the other, and the hub refuses a
+Number wherever a link code is expected.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from renkei_conformance.client import Reply
+from renkei_conformance.oracle import valid_individual
+from renkei_conformance.world import World
+
+pytestmark = pytest.mark.usefixtures("wire")
+
+
+def _issue(world: World, n: int) -> dict[str, str]:
+    numbers = {}
+    for p in world.persons[:n]:
+        r = world.call(
+            "kit.town-m", "POST", "numbering", "/numbers", {"resident_code": p.resident_code}
+        ).expect(201)
+        numbers[p.resident_code] = r["number"]
+    return numbers
+
+
+def _ranks(values: list[int]) -> list[float]:
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    for rank, idx in enumerate(order):
+        ranks[idx] = float(rank)
+    return ranks
+
+
+def _spearman(a: list[int], b: list[int]) -> float:
+    ra, rb = _ranks(a), _ranks(b)
+    n = len(a)
+    ma, mb = sum(ra) / n, sum(rb) / n
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True))
+    va = math.sqrt(sum((x - ma) ** 2 for x in ra))
+    vb = math.sqrt(sum((y - mb) ** 2 for y in rb))
+    return cov / (va * vb)
+
+
+@pytest.mark.conformance(
+    "CT-NUM-001",
+    requirements=["RK-NUM-002", "RK-IDC-001", "RK-NUM-004"],
+    profiles=["numbering-authority"],
+)
+def test_number_responses_carry_no_invisible_code(world: World) -> None:
+    """Issuing a Number returns a valid 12-digit 個人番号 and nothing that is, or
+    contains, the person's ID code or any link code (RK-NUM-002, RK-IDC-001)."""
+    world.bind("kit.pension", world.persons[:10])
+    numbers = _issue(world, 10)
+    disclosed = world.wire.control("POST", "/id-codes", {"resident_codes": list(numbers)}).expect(
+        200
+    )["id_codes"]
+    secrets = set(disclosed.values()) | set(world.links.values())
+    for reply in world.wire.transcript:
+        if "/numbering/" in reply.url:
+            for secret in secrets:
+                assert secret not in reply.text, f"{reply.url} returned an invisible code"
+    for number in numbers.values():
+        assert valid_individual(number), f"{number} is not a valid 個人番号 (RK-NUM-004)"
+
+
+@pytest.mark.conformance("CT-NUM-002", requirements=["RK-NUM-003"], profiles=["hub"])
+def test_hub_refuses_a_number_where_a_link_code_is_expected(world: World) -> None:
+    """A requester that sends a 12-digit Number instead of its link code is
+    refused with ``number-where-link-code-expected`` (RK-NUM-003), under a
+    pattern that would otherwise approve the query."""
+    numbers = _issue(world, 1)
+    reply = world.query("kit.pension", link_code=next(iter(numbers.values())))
+    reply.expect_problem("number-where-link-code-expected", {400, 422})
+    assert reply.body.get("requirement") == "RK-NUM-003"
+
+
+@pytest.mark.conformance(
+    "CT-NUM-003", requirements=["RK-NUM-001", "RK-NUM-002"], profiles=["numbering-authority"]
+)
+def test_numbers_are_not_ordered_like_resident_codes_or_id_codes(world: World) -> None:
+    """For 20 persons with consecutive resident codes, the Numbers' order is
+    unrelated to the resident codes' and to the ID codes' (Spearman's ρ).
+
+    Threshold |ρ| < 0.75: under independence the false-alarm rate for n = 20
+    is below 1.5e-4 per pair (the statistical family with ≥ 10,000 persons
+    is the kit's larger test)."""
+    numbers = _issue(world, 20)
+    rcs = list(numbers)
+    ids = world.wire.control("POST", "/id-codes", {"resident_codes": rcs}).expect(200)["id_codes"]
+    as_int = [int(numbers[r]) for r in rcs]
+    rho_rc = _spearman(as_int, [int(r) for r in rcs])
+    rho_id = _spearman(as_int, [int(ids[r], 16) for r in rcs])
+    assert abs(rho_rc) < 0.75, f"Numbers follow resident codes (ρ = {rho_rc:.3f})"
+    assert abs(rho_id) < 0.75, f"Numbers follow ID codes (ρ = {rho_id:.3f})"
+
+
+@pytest.mark.conformance(
+    "CT-NUM-004", requirements=["RK-NUM-005"], profiles=["numbering-authority"]
+)
+def test_no_double_issue(world: World) -> None:
+    """A second issue for the same resident code is refused (二重付番の回避)."""
+    person = world.persons[0]
+    first = world.call(
+        "kit.town-m", "POST", "numbering", "/numbers", {"resident_code": person.resident_code}
+    ).expect(201)
+    again: Reply = world.call(
+        "kit.town-m", "POST", "numbering", "/numbers", {"resident_code": person.resident_code}
+    )
+    again.expect_problem("number-already-issued", 409)
+    looked = world.call("kit.town-m", "GET", "numbering", f"/numbers/{person.resident_code}")
+    assert looked.expect(200)["number"] == first["number"]

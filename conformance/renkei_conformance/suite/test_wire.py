@@ -1,0 +1,61 @@
+"""The wire itself: authentication and errors (seed items 2, 30, 33)."""
+
+from __future__ import annotations
+
+import pytest
+
+from renkei_conformance.client import Wire
+from renkei_conformance.world import World
+
+
+@pytest.mark.conformance("CT-ARCH-001", requirements=["RK-ARCH-002"], profiles=["hub"])
+def test_unauthenticated_requests_are_refused(world: World, wire: Wire) -> None:
+    """A query without a credential, or with an unknown one, gets 401."""
+    body = {
+        "request_id": "anon-1",
+        "requester": "kit.pension",
+        "provider": "kit.city-a",
+        "pattern_id": "KIT-P-001",
+        "information_kind": "local-tax",
+        "link_code": world.link("kit.pension", world.persons[0]),
+    }
+    wire.call("POST", "hub", "/queries", json_body=body).expect_problem("unauthenticated", 401)
+    wire.call("POST", "hub", "/queries", json_body=body, token="forged-token").expect_problem(
+        "unauthenticated", 401
+    )
+
+
+@pytest.mark.conformance("CT-WIRE-001", requirements=["RK-WIRE-001"], profiles=["hub"])
+@pytest.mark.parametrize("case", ["missing-field", "wrong-type", "not-json", "unknown-field"])
+def test_malformed_requests_get_problem_json(world: World, case: str) -> None:
+    """Malformed bodies are refused with 4xx application/problem+json, never 5xx."""
+    good = {
+        "request_id": f"bad-{case}",
+        "requester": "kit.pension",
+        "provider": "kit.city-a",
+        "pattern_id": "KIT-P-001",
+        "information_kind": "local-tax",
+        "link_code": world.link("kit.pension", world.persons[0]),
+    }
+    token = world.tokens["kit.pension"]
+    if case == "not-json":
+        reply = world.wire.call(
+            "POST",
+            "hub",
+            "/queries",
+            content=b"{not json",
+            token=token,
+            headers={"content-type": "application/json"},
+        )
+    else:
+        body = dict(good)
+        if case == "missing-field":
+            del body["link_code"]
+        elif case == "wrong-type":
+            body["information_kind"] = 42  # type: ignore[assignment]
+        else:
+            body["surprise"] = True  # type: ignore[assignment]
+        reply = world.wire.call("POST", "hub", "/queries", json_body=body, token=token)
+    assert 400 <= reply.status < 500, f"expected 4xx, got {reply.status}"
+    assert reply.is_problem, f"not problem+json: {reply.content_type}"
+    assert str(reply.body.get("type", "")).startswith("urn:renkei:problem:")

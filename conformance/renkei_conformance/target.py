@@ -1,0 +1,141 @@
+"""Targets: the implementation under test, reached only through the wire.
+
+A target is one of:
+
+* the name of an in-process target registered in the ``renkei.targets``
+  entry-point group (``reference`` is the embedded reference); it is driven
+  over the ASGI transport, no sockets;
+* an ``http://`` or ``https://`` base URL, every party under ``<base>/<party>``;
+* a target file (JSON, specs/schemas/target.schema.json) naming each party's
+  base URL, as written by ``renkei serve``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+
+from .spec import spec_root
+
+__all__ = ["PARTIES", "Target", "TargetError", "resolve_target"]
+
+PARTIES = ("numbering", "registry", "hub", "portal", "auditor", "control")
+
+
+class TargetError(Exception):
+    """The target cannot be resolved or reached (a usage error: exit 2)."""
+
+
+@dataclass
+class Target:
+    """A resolved target: party base URLs and how to open an HTTP client."""
+
+    name: str
+    parties: dict[str, str]
+    kind: str  # "in-process" | "http"
+    _factory: Callable[[], httpx.Client] = field(repr=False)
+
+    def client(self) -> httpx.Client:
+        return self._factory()
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "parties": dict(self.parties)}
+
+
+def _registered() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group="renkei.targets")}
+
+
+class _InProcessTransport(httpx.BaseTransport):
+    """Synchronous httpx transport onto an ASGI app, no sockets.
+
+    httpx's own ``ASGITransport`` runs inside an event loop that lives in a
+    background thread (an anyio blocking portal) for the client's lifetime.
+    """
+
+    def __init__(self, app: Any) -> None:
+        from anyio.from_thread import start_blocking_portal
+
+        self._inner = httpx.ASGITransport(app=app)
+        self._cm = start_blocking_portal()
+        self._portal = self._cm.__enter__()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+
+        async def send() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+            req = httpx.Request(request.method, request.url, headers=request.headers, content=body)
+            resp = await self._inner.handle_async_request(req)
+            content = b"".join([chunk async for chunk in resp.stream])  # type: ignore[union-attr]
+            return resp.status_code, resp.headers.raw, content
+
+        status, headers, content = self._portal.call(send)
+        return httpx.Response(status, headers=headers, content=content, request=request)
+
+    def close(self) -> None:
+        self._cm.__exit__(None, None, None)
+
+
+def _in_process(name: str, ep: Any) -> Target:
+    try:
+        factory = ep.load()
+    except Exception as exc:  # a broken plugin is a configuration error
+        raise TargetError(f"in-process target {name!r} failed to load: {exc}") from exc
+
+    def open_client() -> httpx.Client:
+        return httpx.Client(transport=_InProcessTransport(factory()), base_url=f"http://{name}")
+
+    base = f"http://{name}"
+    return Target(name, {p: f"{base}/{p}" for p in PARTIES}, "in-process", open_client)
+
+
+def _http(name: str, parties: dict[str, str], timeout: float) -> Target:
+    def open_client() -> httpx.Client:
+        return httpx.Client(timeout=timeout)
+
+    target = Target(name, parties, "http", open_client)
+    probe = parties.get("control") or parties.get("hub")
+    if probe is None:
+        raise TargetError(f"target {name!r} names neither a control nor a hub URL")
+    url = probe.rstrip("/") + ("/health" if "control" in parties else "/")
+    try:
+        with httpx.Client(timeout=timeout) as c:
+            c.get(url)
+    except httpx.HTTPError as exc:
+        raise TargetError(f"target {name!r} is unreachable at {url}: {exc}") from exc
+    return target
+
+
+def resolve_target(spec: str, *, timeout: float = 10.0) -> Target:
+    """Resolve a ``--target`` value; raise ``TargetError`` with one clear line."""
+    registered = _registered()
+    if spec in registered:
+        return _in_process(spec, registered[spec])
+    if spec.startswith(("http://", "https://")):
+        base = spec.rstrip("/")
+        return _http(base, {p: f"{base}/{p}" for p in PARTIES}, timeout)
+    path = Path(spec)
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise TargetError(f"target file {path}: not readable JSON: {exc}") from exc
+        schema = json.loads((spec_root() / "schemas" / "target.schema.json").read_text("utf-8"))
+        try:
+            jsonschema.validate(data, schema)
+        except jsonschema.ValidationError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
+            raise TargetError(f"target file {path}: {where}: {exc.message}") from exc
+        return _http(data.get("name", str(path)), dict(data["parties"]), timeout)
+    known = ", ".join(sorted(registered)) or "none installed"
+    raise TargetError(
+        f"unknown target {spec!r}: give a registered name ({known}), an http(s):// URL "
+        "or a target file"
+    )

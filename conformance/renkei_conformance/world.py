@@ -1,0 +1,222 @@
+"""Synthetic worlds the kit sets up through the control interface.
+
+A world is a reset target with synthetic residents (consecutive resident
+codes, unique 4 items), the kit's simulated agencies and a pattern table.
+The kit keeps the ground truth; the target learns only what the wire says.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client import Reply, Wire, WireError
+from .oracle import check_digit_resident
+
+__all__ = ["AGENCIES", "PATTERNS", "Person", "World", "population"]
+
+_FAMILY = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤")
+_GIVEN = ("太郎", "花子", "一郎", "美咲", "健太", "結衣", "翔", "葵", "大輔", "さくら")
+_KANA_F = (
+    "サトウ",
+    "スズキ",
+    "タカハシ",
+    "タナカ",
+    "イトウ",
+    "ワタナベ",
+    "ヤマモト",
+    "ナカムラ",
+    "コバヤシ",
+    "カトウ",
+)
+_KANA_G = (
+    "タロウ",
+    "ハナコ",
+    "イチロウ",
+    "ミサキ",
+    "ケンタ",
+    "ユイ",
+    "ショウ",
+    "アオイ",
+    "ダイスケ",
+    "サクラ",
+)
+
+
+@dataclass(frozen=True)
+class Person:
+    resident_code: str
+    name: str
+    name_kana: str
+    address: str
+    birth_date: str
+    sex: str
+
+    def four_items(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "name_kana": self.name_kana,
+            "address": self.address,
+            "birth_date": self.birth_date,
+            "sex": self.sex,
+        }
+
+    def resident(self) -> dict[str, str]:
+        return {"resident_code": self.resident_code, **self.four_items()}
+
+
+def resident_code(serial: int) -> str:
+    body = f"{serial:010d}"
+    return body + str(check_digit_resident(body))
+
+
+def population(n: int, first: int = 1_000_000_000) -> list[Person]:
+    """``n`` persons with consecutive resident codes and unique 4 items."""
+    people = []
+    for i in range(n):
+        f, g = i % 10, (i // 10) % 10
+        people.append(
+            Person(
+                resident_code=resident_code(first + i),
+                name=f"{_FAMILY[f]} {_GIVEN[g]}{i}",
+                name_kana=f"{_KANA_F[f]} {_KANA_G[g]}",
+                address=f"東京都千代田区霞が関{i // 100 + 1}丁目{i % 100 + 1}番1号",
+                birth_date=f"{1950 + i % 60}-{i % 12 + 1:02d}-{i % 28 + 1:02d}",
+                sex=("male", "female")[i % 2],
+            )
+        )
+    return people
+
+
+AGENCIES: dict[str, tuple[str, str]] = {
+    "kit.pension": ("日本年金機構（試験）", "agency"),
+    "kit.city-a": ("試験市", "agency"),
+    "kit.insurer": ("試験健康保険組合", "agency"),
+    "kit.town-m": ("試験町（付番事務）", "municipality"),
+    "kit.auditor": ("個人情報保護委員会（試験）", "auditor"),
+}
+
+PATTERNS: list[dict[str, Any]] = [
+    {
+        "pattern_id": "KIT-P-001",
+        "legal_basis": "番号法 別表第二 項番（試験）1",
+        "purpose": "年金給付の支給に関する事務（試験）",
+        "requesters": ["kit.pension"],
+        "providers": ["kit.city-a"],
+        "information_kinds": ["local-tax", "resident-record"],
+        "answer_within_seconds": 600,
+    },
+    {
+        "pattern_id": "KIT-P-002",
+        "legal_basis": "番号法 別表第二 項番（試験）2",
+        "purpose": "医療保険給付の支給に関する事務（試験）",
+        "requesters": ["kit.insurer"],
+        "providers": ["kit.city-a"],
+        "information_kinds": ["income"],
+        "answer_within_seconds": 600,
+    },
+]
+
+_request_ids = itertools.count(1)
+
+
+@dataclass
+class World:
+    wire: Wire
+    persons: list[Person]
+    tokens: dict[str, str] = field(default_factory=dict)
+    links: dict[tuple[str, str], str] = field(default_factory=dict)  # (agency, rc) -> link code
+
+    @classmethod
+    def create(
+        cls, wire: Wire, n_persons: int = 20, patterns: list[dict[str, Any]] | None = None
+    ) -> World:
+        wire.transcript.clear()
+        wire.control("POST", "/reset").expect(200, 204)
+        persons = population(n_persons)
+        wire.control("POST", "/residents", {"residents": [p.resident() for p in persons]}).expect(
+            200
+        )
+        agencies = [{"agency_id": a, "name": n, "role": r} for a, (n, r) in AGENCIES.items()]
+        tokens = wire.control("POST", "/agencies", {"agencies": agencies}).expect(200)[
+            "credentials"
+        ]
+        wire.control("PUT", "/patterns", {"patterns": patterns or PATTERNS}).expect(200)
+        return cls(wire, persons, dict(tokens))
+
+    def call(
+        self, agency: str, method: str, party: str, path: str, body: Any = None, **kw: Any
+    ) -> Reply:
+        return self.wire.call(method, party, path, json_body=body, token=self.tokens[agency], **kw)
+
+    def bind(self, agency: str, persons: list[Person]) -> dict[str, str]:
+        records = [{"record_ref": p.resident_code, **p.four_items()} for p in persons]
+        reply = self.call(agency, "POST", "hub", "/bindings", {"records": records}).expect(200)
+        out: dict[str, str] = {}
+        for result in reply["results"]:
+            if result.get("decision") != "bound" or not result.get("link_code"):
+                raise WireError(
+                    f"binding of an exact, unique 4-item record was not bound: {result}"
+                )
+            out[result["record_ref"]] = result["link_code"]
+            self.links[(agency, result["record_ref"])] = result["link_code"]
+        return out
+
+    def link(self, agency: str, person: Person) -> str:
+        key = (agency, person.resident_code)
+        if key not in self.links:
+            self.bind(agency, [person])
+        return self.links[key]
+
+    def query(
+        self,
+        requester: str,
+        person: Person | None = None,
+        *,
+        provider: str = "kit.city-a",
+        pattern_id: str = "KIT-P-001",
+        information_kind: str = "local-tax",
+        link_code: str | None = None,
+        claimed_requester: str | None = None,
+        request_id: str | None = None,
+    ) -> Reply:
+        if link_code is None:
+            assert person is not None
+            link_code = self.link(requester, person)
+        body = {
+            "request_id": request_id or f"kit-{next(_request_ids)}",
+            "requester": claimed_requester or requester,
+            "provider": provider,
+            "pattern_id": pattern_id,
+            "information_kind": information_kind,
+            "link_code": link_code,
+        }
+        return self.call(requester, "POST", "hub", "/queries", body)
+
+    def deliveries(self, provider: str) -> list[dict[str, Any]]:
+        reply = self.call(provider, "GET", "hub", "/deliveries").expect(200)
+        items: list[dict[str, Any]] = reply["deliveries"]
+        return items
+
+    def audit_log(self) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            page = self.call(
+                "kit.auditor",
+                "GET",
+                "auditor",
+                "/access-logs",
+                params={"after": after, "limit": 1000},
+            ).expect(200)["entries"]
+            entries.extend(page)
+            if len(page) < 1000:
+                return entries
+            after += len(page)
+
+    def state(self) -> dict[str, list[dict[str, Any]]]:
+        stores: dict[str, list[dict[str, Any]]] = self.wire.control("GET", "/state").expect(200)[
+            "stores"
+        ]
+        return stores

@@ -1,0 +1,11 @@
+"""renkei reference implementation (連携 参照実装).
+
+A minimal, contract-annotated implementation of the information-linkage hub
+specified in ``specs/``.  ``renkei_reference.core`` is the pure core (no I/O,
+no clock reads, no randomness, no globals); ``renkei_reference.services`` is the
+thin imperative shell that serves the wire protocol.
+"""
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

@@ -1,0 +1,131 @@
+"""The reference's commands of the ``renkei`` CLI: ``serve``, ``demo``, ``number``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["register"]
+
+PARTIES = ("numbering", "registry", "hub", "portal", "auditor", "control")
+
+
+def register(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+) -> dict[str, Callable[[argparse.Namespace], int]]:
+    serve = sub.add_parser("serve", help="run the reference federation on loopback")
+    serve.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8700, help="port (0 picks a free one)")
+    serve.add_argument(
+        "--mode",
+        choices=("test", "production"),
+        default="test",
+        help="test mode exposes the conformance control interface (default: test)",
+    )
+    serve.add_argument(
+        "--target-file",
+        type=Path,
+        default=Path("renkei-target.json"),
+        help="where to write the target file for `renkei conformance run --target FILE`",
+    )
+    demo = sub.add_parser("demo", help="run a narrated scenario against the reference")
+    demo.add_argument("--quiet", action="store_true", help="print only the verdict")
+    number = sub.add_parser("number", help="Number utilities")
+    number_sub = number.add_subparsers(dest="number_command", required=True)
+    check = number_sub.add_parser("check", help="check a 個人番号, 法人番号 or 住民票コード")
+    check.add_argument("value")
+    check.add_argument("--kind", choices=("individual", "corporate", "resident"))
+    return {"serve": _serve, "demo": _demo, "number": _number}
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import socket
+
+    import uvicorn
+
+    from .services.app import create_app
+
+    if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
+        print("renkei serve: only loopback addresses are allowed", file=sys.stderr)
+        return 2
+    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        print(
+            f"renkei serve: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    port = sock.getsockname()[1]
+    base = f"http://{args.host}:{port}"
+    parties = {p: f"{base}/{p}" for p in PARTIES if p != "control" or args.mode == "test"}
+    target = {"renkei_target": 1, "name": "renkei reference (renkei serve)", "parties": parties}
+    args.target_file.write_text(json.dumps(target, indent=2) + "\n", encoding="utf-8")
+    print(f"renkei reference federation ({args.mode} mode) on {base}")
+    for party, url in parties.items():
+        print(f"  {party:<10} {url}")
+    print(f"target file: {args.target_file}")
+    sys.stdout.flush()
+    config = uvicorn.Config(
+        create_app(test_mode=args.mode == "test"), log_level="warning", access_log=False
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(quiet=args.quiet)
+
+
+def _number(args: argparse.Namespace) -> int:
+    from .core import check_digit as cd
+
+    value: str = args.value
+    kind = args.kind or {12: "individual", 13: "corporate", 11: "resident"}.get(len(value))
+    if kind is None or not (value.isascii() and value.isdigit()):
+        print(
+            f"renkei number check: {value!r} is not 11, 12 or 13 ASCII digits "
+            "(resident code, individual Number, corporate Number)",
+            file=sys.stderr,
+        )
+        return 2
+    expected_len = {"individual": 12, "corporate": 13, "resident": 11}[kind]
+    if len(value) != expected_len:
+        print(f"renkei number check: a {kind} number has {expected_len} digits", file=sys.stderr)
+        return 2
+    if kind == "individual":
+        ok, rule, want = (
+            cd.is_valid_individual_number(value),
+            "総務省令 平成26年第85号 第5条",
+            cd.individual_number_check_digit(value[:11]),
+        )
+        got = value[11]
+    elif kind == "corporate":
+        ok, rule, want = (
+            cd.is_valid_corporate_number(value),
+            "財務省令 平成26年第70号 第2条",
+            cd.corporate_number_check_digit(value[1:]),
+        )
+        got = value[0]
+    else:
+        ok, rule, want = (
+            cd.is_valid_resident_code(value),
+            "assumed formula (RK-NUM-006)",
+            cd.resident_code_check_digit(value[:10]),
+        )
+        got = value[10]
+    if ok:
+        print(f"{value}: valid {kind} number")
+        return 0
+    print(
+        f"{value}: invalid {kind} number: check digit is {got}, {rule} gives {want}",
+        file=sys.stderr,
+    )
+    return 1

@@ -1,0 +1,112 @@
+"""One linkage as a sans-I/O state machine (seed items 18, 20–22, 28).
+
+Theory of operation (h11 is the model).  A linkage is created by an approved
+query (item 21 ②) in state ``PENDING``: the hub has converted link code(A) →
+ID code and keeps only the ID code, never a link code (item 9, RK-LNK-003).
+The provider pulls it (``DELIVERED``; the hub recomputes link code(B) at that
+moment), answers before the deadline (``ANSWERED``; the answer is held in
+transit only, RK-FLOW-002), and the hub relays the answer to the requester
+once (``CLOSED``).  A linkage that reaches its deadline unanswered is
+``EXPIRED`` (item 28).  Refused queries never create a linkage; they are logged
+(RK-LOG-001).
+
+Transitions are data: ``TRANSITIONS`` maps (state, event) to the next state.
+Any other pair is a ``StateError`` naming both.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import icontract
+
+from .codes import IdCode
+from .errors import StateError
+
+__all__ = ["TRANSITIONS", "Event", "Linkage", "LinkageState", "advance"]
+
+
+class LinkageState(enum.Enum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+    EXPIRED = "expired"
+
+
+class Event(enum.Enum):
+    PULL = "pull"
+    ANSWER = "answer"
+    RELAY = "relay"
+    EXPIRE = "expire"
+
+
+S, E = LinkageState, Event
+TRANSITIONS: dict[tuple[LinkageState, Event], LinkageState] = {
+    (S.PENDING, E.PULL): S.DELIVERED,
+    (S.PENDING, E.ANSWER): S.ANSWERED,
+    (S.DELIVERED, E.ANSWER): S.ANSWERED,
+    (S.PENDING, E.EXPIRE): S.EXPIRED,
+    (S.DELIVERED, E.EXPIRE): S.EXPIRED,
+    (S.ANSWERED, E.RELAY): S.CLOSED,
+}
+"""Rule: the only legal moves.  CLOSED and EXPIRED are final."""
+
+FINAL = frozenset({S.CLOSED, S.EXPIRED})
+
+
+@dataclass(frozen=True, slots=True)
+class Linkage:
+    """The hub's record of one approved linkage (no link codes, no payload)."""
+
+    linkage_id: str
+    request_id: str
+    requester: str
+    provider: str
+    pattern_id: str
+    information_kind: str
+    person: IdCode
+    requested_at: datetime
+    deadline: datetime
+    state: LinkageState = LinkageState.PENDING
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL
+
+
+@icontract.ensure(lambda linkage, event, result: (linkage.state, event) in TRANSITIONS)
+@icontract.ensure(
+    lambda event, result: result.state is not LinkageState.EXPIRED or event is Event.EXPIRE
+)
+def advance(linkage: Linkage, event: Event, at: datetime) -> Linkage:
+    """Apply ``event`` at time ``at``.
+
+    An ``ANSWER`` at or after the deadline is refused (``answer-after-deadline``,
+    RK-FLOW-004); the shell then expires the linkage.
+
+    Raises:
+        StateError: the event is not allowed in the current state.
+    """
+    nxt = TRANSITIONS.get((linkage.state, event))
+    if nxt is None:
+        raise StateError(
+            "linkage-state-conflict",
+            f"linkage {linkage.linkage_id} is {linkage.state.value}; {event.value} is not allowed",
+            "RK-FLOW-003",
+        )
+    if event is Event.ANSWER and at >= linkage.deadline:
+        raise StateError(
+            "answer-after-deadline",
+            f"linkage {linkage.linkage_id} passed its deadline {linkage.deadline.isoformat()}",
+            "RK-FLOW-004",
+        )
+    if event is Event.EXPIRE and at < linkage.deadline:
+        raise StateError(
+            "linkage-state-conflict",
+            f"linkage {linkage.linkage_id} cannot expire before its deadline",
+            "RK-FLOW-004",
+        )
+    return replace(linkage, state=nxt)

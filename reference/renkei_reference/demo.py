@@ -1,0 +1,181 @@
+"""``renkei demo``: a narrated walk through the linkage hub, over the wire.
+
+Runs against a fresh in-process reference federation in test mode and shows
+each step of seed items 8, 13–16, 18–23: a Number is issued, two agencies bind
+their records, one queries the other under a legal pattern, the answer comes
+back through the hub, a query outside the pattern table is refused, and the
+auditor reads the access log.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from typing import Any
+
+__all__ = ["run_demo"]
+
+
+def run_demo(*, quiet: bool = False) -> int:
+    import asyncio
+
+    return asyncio.run(_demo(quiet))
+
+
+async def _demo(quiet: bool) -> int:
+    import httpx
+
+    from .services.app import create_app
+
+    def say(text: str) -> None:
+        if not quiet:
+            print(text)
+            sys.stdout.flush()
+
+    steps = 7
+    transport = httpx.ASGITransport(app=create_app(test_mode=True))
+    client = httpx.AsyncClient(transport=transport, base_url="http://reference")
+
+    async def call(method: str, path: str, token: str | None = None, body: Any = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        resp = await client.request(method, path, json=body, headers=headers)
+        if resp.status_code >= 500:
+            raise RuntimeError(f"{method} {path}: HTTP {resp.status_code}")
+        return resp.json() if resp.content else None
+
+    resident = {
+        "resident_code": "12345678903",
+        "name": "連携 花子",
+        "name_kana": "レンケイ ハナコ",
+        "address": "東京都千代田区霞が関1丁目1番1号",
+        "birth_date": "1980-04-01",
+        "sex": "female",
+    }
+    say(
+        f"[1/{steps}] 住基ネット: a synthetic resident is registered "
+        f"(住民票コード {resident['resident_code']})"
+    )
+    await call("POST", "/control/residents", body={"residents": [resident]})
+    tokens = (
+        await call(
+            "POST",
+            "/control/agencies",
+            body={
+                "agencies": [
+                    {"agency_id": "pension", "name": "日本年金機構", "role": "agency"},
+                    {"agency_id": "city", "name": "千代田区", "role": "agency"},
+                    {
+                        "agency_id": "city-registry",
+                        "name": "千代田区（付番事務）",
+                        "role": "municipality",
+                    },
+                    {"agency_id": "auditor", "name": "個人情報保護委員会", "role": "auditor"},
+                ]
+            },
+        )
+    )["credentials"]
+    await call(
+        "PUT",
+        "/control/patterns",
+        body={
+            "patterns": [
+                {
+                    "pattern_id": "P-001",
+                    "legal_basis": "番号法 別表第二 項番（例）",
+                    "purpose": "年金給付の支給に関する事務",
+                    "requesters": ["pension"],
+                    "providers": ["city"],
+                    "information_kinds": ["local-tax"],
+                }
+            ]
+        },
+    )
+    number = (
+        await call(
+            "POST",
+            "/numbering/numbers",
+            tokens["city-registry"],
+            {"resident_code": resident["resident_code"]},
+        )
+    )["number"]
+    say(
+        f"[2/{steps}] 付番機関: Number {number} issued from the random conversion table "
+        "(no way back to the ID code)"
+    )
+    four = {k: resident[k] for k in ("name", "name_kana", "address", "birth_date", "sex")}
+    link_p = (
+        await call(
+            "POST",
+            "/hub/bindings",
+            tokens["pension"],
+            {"records": [{"record_ref": "P-0001", **four}]},
+        )
+    )["results"][0]
+    link_c = (
+        await call(
+            "POST", "/hub/bindings", tokens["city"], {"records": [{"record_ref": "C-0001", **four}]}
+        )
+    )["results"][0]
+    say(
+        f"[3/{steps}] 紐付け: both agencies matched the latest 4 items; "
+        "link codes differ per agency"
+    )
+    say(f"        pension: {link_p['link_code'][:20]}…  city: {link_c['link_code'][:20]}…")
+    q = await call(
+        "POST",
+        "/hub/queries",
+        tokens["pension"],
+        {
+            "request_id": "demo-1",
+            "requester": "pension",
+            "provider": "city",
+            "pattern_id": "P-001",
+            "information_kind": "local-tax",
+            "link_code": link_p["link_code"],
+        },
+    )
+    say(
+        f"[4/{steps}] 照会: pension asks city under P-001 → approved, "
+        f"linkage {q['linkage_id'][:8]}…"
+    )
+    delivery = (await call("GET", "/hub/deliveries", tokens["city"]))["deliveries"][0]
+    same = delivery["link_code"] == link_c["link_code"]
+    say(
+        "        city pulls the delivery with its own link code "
+        f"({'matches' if same else 'DIFFERS'})"
+    )
+    answer = base64.b64encode("令和6年度 課税所得 3,200,000円（例）".encode()).decode()
+    await call(
+        "POST", f"/hub/linkages/{q['linkage_id']}/answer", tokens["city"], {"payload": answer}
+    )
+    got = await call("GET", f"/hub/linkages/{q['linkage_id']}", tokens["pension"])
+    text = base64.b64decode(got["answer"]["payload"]).decode()
+    say(f"[5/{steps}] 回答: relayed through the hub, not kept there: {text}")
+    refused = await call(
+        "POST",
+        "/hub/queries",
+        tokens["city"],
+        {
+            "request_id": "demo-2",
+            "requester": "city",
+            "provider": "pension",
+            "pattern_id": "P-001",
+            "information_kind": "local-tax",
+            "link_code": link_c["link_code"],
+        },
+    )
+    problem = refused
+    say(
+        f"[6/{steps}] 拒否: city → pension is not in the table: HTTP {problem['status']} "
+        f"{problem['type']} ({problem.get('requirement')})"
+    )
+    log = (await call("GET", "/auditor/access-logs", tokens["auditor"]))["entries"]
+    say(f"[7/{steps}] 第三者機関: the access log holds {len(log)} entries")
+    for e in log:
+        say(
+            f"        ①{e['serial']} ②{e['at'][:19]} ③{e['pattern_id']} ④{e['requester']} "
+            f"⑤{e['provider']} ⑥{e['information_kind']} → {e['outcome']}"
+        )
+    ok = same and text.startswith("令和6年度") and problem["status"] == 403 and len(log) == 3
+    print("demo: OK" if ok else "demo: FAILED — the reference did not behave as specified")
+    return 0 if ok else 1

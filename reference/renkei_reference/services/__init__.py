@@ -1,0 +1,1 @@
+"""The imperative shell of the reference: HTTP services, storage, clock, keys."""

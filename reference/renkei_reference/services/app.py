@@ -1,0 +1,240 @@
+"""The reference federation as one ASGI application.
+
+(No ``from __future__ import annotations`` here: FastAPI must see the
+dependency annotations, which are local to ``create_app``, as objects.)
+
+Each party has its own router and base path (``/numbering``, ``/registry``,
+``/hub``, ``/auditor``; ``/control`` in test mode only), as the wire protocol
+in specs/openapi/renkei.yaml lays them out.  Handlers are thin: parse the
+wire model, authenticate, call one ``Federation`` method, render the result.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from starlette.responses import JSONResponse, Response
+
+from ..core.codes import ResidentCode
+from ..core.errors import CallerError, NotFoundError, PermissionDeniedError
+from ..core.patterns import LinkagePattern
+from . import models as m
+from .clock import ControllableClock
+from .federation import Agency, Federation, FourItems
+from .problems import install_problem_handlers
+
+__all__ = ["create_app"]
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
+def create_app(*, test_mode: bool, federation: Federation | None = None) -> FastAPI:
+    """Build the application.  ``test_mode`` enables ``/control`` (RK-CTL-001)."""
+    clock = ControllableClock()
+    fed_box = {"fed": federation or Federation(clock)}
+    app = FastAPI(
+        title="renkei reference federation",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if test_mode else None,
+    )
+    install_problem_handlers(app)
+
+    def fed() -> Federation:
+        return fed_box["fed"]
+
+    def caller(authorization: Annotated[str | None, Header()] = None) -> Agency:
+        return fed().authenticate(_bearer(authorization))
+
+    def role(*allowed: str) -> Any:
+        def check(agency: Annotated[Agency, Depends(caller)]) -> Agency:
+            if agency.role not in allowed:
+                raise PermissionDeniedError(
+                    "forbidden-role",
+                    f"the {agency.role} role may not use this interface",
+                    "RK-ARCH-002",
+                )
+            return agency
+
+        return check
+
+    AgencyCaller = Annotated[Agency, Depends(role("agency", "municipality"))]
+    Municipality = Annotated[Agency, Depends(role("municipality"))]
+    Auditor = Annotated[Agency, Depends(role("auditor"))]
+
+    # -- numbering authority (items 6, 8, 10, 11) ---------------------------
+    numbering = APIRouter(prefix="/numbering", tags=["numbering-authority"])
+
+    @numbering.post("/numbers", status_code=201)
+    def issue_number(body: m.IssueNumberIn, _: Municipality) -> dict[str, str]:
+        resident = ResidentCode(body.resident_code)
+        number = fed().numbering.issue(resident)
+        return {"resident_code": resident.value, "number": number.value}
+
+    @numbering.get("/numbers/{resident_code}")
+    def lookup_number(resident_code: str, _: Municipality) -> dict[str, str]:
+        resident = ResidentCode(resident_code)
+        number = fed().numbering.lookup(resident)
+        return {"resident_code": resident.value, "number": number.value, "status": "current"}
+
+    # -- hub (items 13-22) -----------------------------------------------------
+    hub = APIRouter(prefix="/hub", tags=["hub"])
+
+    @hub.post("/bindings")
+    def bind(body: m.BindingsIn, agency: AgencyCaller) -> dict[str, Any]:
+        results = [
+            fed().hub.bind(
+                agency,
+                r.record_ref,
+                FourItems(r.name, r.address, r.birth_date, r.sex, r.name_kana),
+            )
+            for r in body.records
+        ]
+        return {"results": results}
+
+    @hub.post("/queries", status_code=202)
+    def query(body: m.QueryIn, agency: AgencyCaller) -> dict[str, Any]:
+        linkage = fed().hub.query(agency, body.model_dump())
+        return {
+            "linkage_id": linkage.linkage_id,
+            "state": linkage.state.value,
+            "deadline": linkage.deadline.isoformat(),
+        }
+
+    @hub.get("/deliveries")
+    def deliveries(agency: AgencyCaller) -> dict[str, Any]:
+        return {"deliveries": fed().hub.deliveries(agency)}
+
+    @hub.post("/linkages/{linkage_id}/answer", status_code=202)
+    def answer(linkage_id: str, body: m.AnswerIn, agency: AgencyCaller) -> dict[str, Any]:
+        linkage = fed().hub.answer(agency, linkage_id, body.payload)
+        return {"linkage_id": linkage.linkage_id, "state": linkage.state.value}
+
+    @hub.get("/linkages/{linkage_id}")
+    def linkage_status(linkage_id: str, agency: AgencyCaller) -> dict[str, Any]:
+        linkage, payload = fed().hub.status(agency, linkage_id)
+        out: dict[str, Any] = {
+            "linkage_id": linkage.linkage_id,
+            "state": linkage.state.value,
+            "deadline": linkage.deadline.isoformat(),
+        }
+        if payload is not None:
+            out["answer"] = {"payload": payload}
+        return out
+
+    # -- auditor (item 27) -----------------------------------------------------
+    auditor = APIRouter(prefix="/auditor", tags=["auditor"])
+
+    @auditor.get("/access-logs")
+    def access_logs(
+        _: Auditor,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> dict[str, Any]:
+        return {"entries": fed().hub.auditor_entries(after, limit)}
+
+    for router in (numbering, hub, auditor):
+        app.include_router(router)
+
+    if test_mode:
+        app.include_router(_control_router(fed_box, clock))
+    else:
+
+        @app.api_route("/control/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"])
+        def control_disabled(rest: str) -> Response:
+            raise NotFoundError(
+                "control-disabled",
+                "the conformance control interface exists only in test mode",
+                "RK-CTL-001",
+            )
+
+    return app
+
+
+def _control_router(fed_box: dict[str, Federation], clock: ControllableClock) -> APIRouter:
+    """The conformance control interface (test mode only, RK-CTL-001..)."""
+    control = APIRouter(prefix="/control", tags=["control"])
+
+    def fed() -> Federation:
+        return fed_box["fed"]
+
+    @control.post("/reset", status_code=204)
+    def reset() -> Response:
+        clock.set(datetime.now(UTC))
+        fed_box["fed"] = Federation(clock)
+        return Response(status_code=204)
+
+    @control.post("/residents")
+    def residents(body: m.ResidentsIn) -> dict[str, int]:
+        rows = [
+            (
+                ResidentCode(r.resident_code),
+                FourItems(r.name, r.address, r.birth_date, r.sex, r.name_kana),
+            )
+            for r in body.residents
+        ]
+        return {"loaded": fed().registry.load(rows)}
+
+    @control.post("/agencies")
+    def agencies(body: m.AgenciesIn) -> dict[str, dict[str, str]]:
+        return {
+            "credentials": {
+                a.agency_id: fed().register(Agency(a.agency_id, a.name, a.role))
+                for a in body.agencies
+            }
+        }
+
+    @control.put("/patterns")
+    def patterns(body: m.PatternsIn) -> dict[str, int]:
+        try:
+            table = [
+                LinkagePattern(
+                    pattern_id=p.pattern_id,
+                    legal_basis=p.legal_basis,
+                    purpose=p.purpose,
+                    requesters=frozenset(p.requesters),
+                    providers=frozenset(p.providers),
+                    information_kinds=frozenset(p.information_kinds),
+                    valid_from=p.valid_from.astimezone(UTC) if p.valid_from else None,
+                    valid_until=p.valid_until.astimezone(UTC) if p.valid_until else None,
+                    answer_within_seconds=p.answer_within_seconds,
+                )
+                for p in body.patterns
+            ]
+        except ValueError as exc:
+            raise CallerError("invalid-pattern", str(exc), "RK-PAT-003") from exc
+        return {"loaded": fed().hub.load_patterns(table)}
+
+    @control.put("/clock")
+    def set_clock(body: m.ClockSetIn) -> dict[str, str]:
+        if body.now.tzinfo is None:
+            raise CallerError("validation-error", "now must carry a UTC offset", "RK-WIRE-001")
+        clock.set(body.now)
+        return {"now": clock.now().isoformat()}
+
+    @control.post("/clock/advance")
+    def advance_clock(body: m.ClockAdvanceIn) -> dict[str, str]:
+        return {"now": clock.advance(body.seconds).isoformat()}
+
+    @control.post("/id-codes")
+    def id_codes(body: m.IdCodesIn) -> dict[str, dict[str, str]]:
+        return {
+            "id_codes": {
+                rc: fed().hub.disclose_id_code(ResidentCode(rc)).hex() for rc in body.resident_codes
+            }
+        }
+
+    @control.get("/state")
+    def state() -> dict[str, Any]:
+        return {"stores": fed().dump()}
+
+    @control.get("/health")
+    def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "test_mode": True, "now": clock.now().isoformat()})
+
+    return control

@@ -1,0 +1,125 @@
+"""Wire models (pydantic v2) of the request bodies: the edge of the shell.
+
+Each model mirrors a schema of specs/openapi/renkei.yaml; unknown fields are
+refused (``extra="forbid"``), so a typo is a 422 ``validation-error``, not a
+silently ignored field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+__all__ = [
+    "AgenciesIn",
+    "AgencyIn",
+    "AnswerIn",
+    "BindingRecordIn",
+    "BindingsIn",
+    "ClockAdvanceIn",
+    "ClockSetIn",
+    "IdCodesIn",
+    "IssueNumberIn",
+    "PatternIn",
+    "PatternsIn",
+    "QueryIn",
+    "ResidentIn",
+    "ResidentsIn",
+]
+
+Digits11 = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Ident = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+RequestId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Sex = Literal["male", "female", "other"]
+Date = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+MAX_PAYLOAD_CHARS = 1_400_000  # base64 of 1 MiB
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IssueNumberIn(_Strict):
+    resident_code: Digits11
+
+
+class BindingRecordIn(_Strict):
+    record_ref: Text
+    name: Text
+    name_kana: Text | None = None
+    address: Text
+    birth_date: Date
+    sex: Sex
+
+
+class BindingsIn(_Strict):
+    records: Annotated[list[BindingRecordIn], Field(min_length=1, max_length=10_000)]
+
+
+class QueryIn(_Strict):
+    request_id: RequestId
+    requester: Ident
+    provider: Ident
+    pattern_id: Text
+    information_kind: Text
+    link_code: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class AnswerIn(_Strict):
+    payload: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9+/]*={0,2}$", max_length=MAX_PAYLOAD_CHARS)
+    ]
+
+
+class ResidentIn(_Strict):
+    resident_code: Digits11
+    name: Text
+    name_kana: Text | None = None
+    address: Text
+    birth_date: Date
+    sex: Sex
+
+
+class ResidentsIn(_Strict):
+    residents: Annotated[list[ResidentIn], Field(max_length=2_000_000)]
+
+
+class AgencyIn(_Strict):
+    agency_id: Ident
+    name: Text
+    role: Literal["agency", "municipality", "auditor"] = "agency"
+
+
+class AgenciesIn(_Strict):
+    agencies: Annotated[list[AgencyIn], Field(min_length=1)]
+
+
+class PatternIn(_Strict):
+    pattern_id: Text
+    legal_basis: Text
+    purpose: Text
+    requesters: Annotated[list[Ident], Field(min_length=1)]
+    providers: Annotated[list[Ident], Field(min_length=1)]
+    information_kinds: Annotated[list[Text], Field(min_length=1)]
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    answer_within_seconds: Annotated[int, Field(gt=0, le=31_536_000)] = 3600
+
+
+class PatternsIn(_Strict):
+    patterns: list[PatternIn]
+
+
+class ClockSetIn(_Strict):
+    now: datetime
+
+
+class ClockAdvanceIn(_Strict):
+    seconds: Annotated[float, Field(ge=0, le=20 * 366 * 86400)]
+
+
+class IdCodesIn(_Strict):
+    resident_codes: Annotated[list[Digits11], Field(max_length=1_000_000)]

@@ -1,0 +1,83 @@
+"""The walking skeleton: the kit passes against the reference in process and
+over HTTP on loopback, through the same black-box wire protocol."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import run_renkei
+
+FAMILIES = {
+    "Numbers untraceable to ID codes": {"CT-NUM-001", "CT-NUM-002", "CT-NUM-003"},
+    "link codes isolated per agency": {"CT-LNK-001", "CT-LNK-002", "CT-LNK-004"},
+    "unauthorized patterns refused": {"CT-PAT-001", "CT-PAT-002"},
+    "log complete": {"CT-LOG-001", "CT-LOG-002"},
+}
+
+
+def _run(target: str, tmp_path: Path) -> dict[str, Any]:
+    report = tmp_path / "report.json"
+    junit = tmp_path / "junit.xml"
+    html = tmp_path / "report.html"
+    result = run_renkei("conformance", "run", "--target", target, "--report-json", str(report),
+                        "--junit", str(junit), "--html", str(html))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "verdict: PASS" in result.stdout
+    assert junit.read_text().startswith("<?xml")
+    assert "Traceability matrix" in html.read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
+    return data
+
+
+def _check(data: dict[str, Any]) -> None:
+    assert {"suite_version", "spec_version", "target", "capabilities", "summary",
+            "results"} <= data.keys()
+    outcomes = {r["outcome"] for r in data["results"]}
+    assert outcomes == {"passed"}, [r for r in data["results"] if r["outcome"] != "passed"]
+    passed = {r["test_id"].split("[")[0] for r in data["results"]}
+    for family, ids in FAMILIES.items():
+        assert ids <= passed, f"family {family!r} incomplete: {ids - passed}"
+    for r in data["results"]:
+        assert r["requirements"], r
+        assert r["seed_items"], r
+
+
+def test_kit_passes_against_the_reference_in_process(tmp_path: Path) -> None:
+    data = _run("reference", tmp_path)
+    assert data["target"]["kind"] == "in-process"
+    _check(data)
+
+
+def test_kit_passes_against_the_reference_over_http(tmp_path: Path,
+                                                    served_reference: Path) -> None:
+    data = _run(str(served_reference), tmp_path)
+    assert data["target"]["kind"] == "http"
+    assert data["target"]["parties"]["hub"].startswith("http://127.0.0.1:")
+    _check(data)
+
+
+@pytest.mark.requirement("RK-CTL-001")
+def test_production_mode_has_no_control_interface() -> None:
+    """RK-CTL-001, checked on the reference itself (a vendor's production mode
+    is outside what the kit can reach)."""
+    import asyncio
+
+    import httpx
+
+    from renkei_reference.services.app import create_app
+
+    async def probe() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(test_mode=False))
+        async with httpx.AsyncClient(transport=transport, base_url="http://p") as c:
+            return await c.post("/control/reset")
+
+    resp = asyncio.run(probe())
+    assert resp.status_code == 404
+    assert resp.json()["type"] == "urn:renkei:problem:control-disabled"
+    assert resp.json()["requirement"] == "RK-CTL-001"
+
+
