@@ -22,7 +22,7 @@ def _linkage(state: LinkageState = LinkageState.PENDING) -> Linkage:
 
 
 @pytest.mark.requirement("RK-FLOW-003")
-@pytest.mark.parametrize(("state", "event"), itertools.product(LinkageState, Event))
+@pytest.mark.parametrize(("state", "event"), list(itertools.product(LinkageState, Event)))
 def test_only_listed_transitions_are_allowed(state: LinkageState, event: Event) -> None:
     at = T0 + timedelta(seconds=120 if event is Event.EXPIRE else 1)
     if (state, event) in TRANSITIONS:

@@ -1,0 +1,73 @@
+"""The specification files validate, agree with each other and cover the seed."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import yaml
+from openapi_spec_validator import validate
+
+from renkei_conformance.spec import load_catalog, load_problems, load_vectors
+
+from .conftest import ROOT
+
+SPECS = ROOT / "specs"
+VECTOR_FILES = sorted(p.stem for p in (SPECS / "vectors").glob("*.json"))
+
+
+def test_catalog_covers_every_seed_item_in_english_and_japanese() -> None:
+    catalog = load_catalog()
+    assert {i for r in catalog for i in r.seed_items} == set(range(1, 34))
+    for r in catalog:
+        assert r.text_en.strip() and r.text_ja.strip(), r.id
+        assert r.level in r.text_en, f"{r.id}: the English text does not use its level word"
+        assert r.rationale.strip(), r.id
+        assert set(r.profiles) <= set(catalog.profiles), r.id
+
+
+def test_openapi_document_is_valid_openapi_3_1() -> None:
+    doc = yaml.safe_load((SPECS / "openapi" / "renkei.yaml").read_text(encoding="utf-8"))
+    assert doc["openapi"].startswith("3.1")
+    validate(doc)
+
+
+def test_every_operation_names_known_requirements_and_a_profile() -> None:
+    catalog = load_catalog()
+    doc = yaml.safe_load((SPECS / "openapi" / "renkei.yaml").read_text(encoding="utf-8"))
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "delete", "patch"):
+                continue
+            where = f"{method.upper()} {path}"
+            assert op.get("x-renkei-profile"), where
+            assert set(op.get("x-renkei-requirements", [])) <= set(catalog.requirements), where
+
+
+def test_every_problem_slug_the_reference_raises_is_registered() -> None:
+    problems = load_problems()
+    raised: set[str] = set()
+    for path in (ROOT / "reference").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        raised |= set(re.findall(r'Error\(\s*"([a-z0-9-]+)"', text))
+        raised |= set(re.findall(r'problem_response\([^,]+,\s*"([a-z0-9-]+)"', text))
+    raised |= set(re.findall(r'= "([a-z-]+)"', (ROOT / "reference/renkei_reference/core/"
+                                               "patterns.py").read_text(encoding="utf-8")))
+    assert raised
+    missing = sorted(raised - set(problems))
+    assert not missing, f"problem types not in specs/problems.yaml: {missing}"
+
+
+def test_every_vector_file_validates_against_its_schema() -> None:
+    assert len(VECTOR_FILES) >= 5
+    for name in VECTOR_FILES:
+        load_vectors(name)
+
+
+def test_vector_files_are_what_their_generator_writes() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SPECS / "vectors" / "generate.py"), "--check"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,83 @@
+"""Traceability, enforced: every MUST is verified by a test that names it,
+every kit test names a requirement, every requirement ID used exists.
+
+Requirements whose tests belong to later issues are listed, with the issue,
+in ``traceability_pending.yaml``; the list may only shrink: an entry that has
+gained a test fails until it is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from renkei_conformance.spec import load_catalog
+from renkei_conformance.traceability import build_matrix
+
+from .conftest import ROOT
+
+SUITE = ROOT / "conformance" / "renkei_conformance" / "suite"
+PENDING = yaml.safe_load((Path(__file__).parent / "traceability_pending.yaml").read_text("utf-8"))
+
+
+def _matrix():  # type: ignore[no-untyped-def]
+    return build_matrix(SUITE, ROOT / "tests", ROOT / "reference")
+
+
+def test_every_must_is_verified_or_pending_with_its_issue() -> None:
+    catalog = load_catalog()
+    matrix = _matrix()
+    unverified = [r.id for r in catalog if r.level == "MUST" and not matrix.verified_by(r.id)]
+    missing = sorted(set(unverified) - set(PENDING))
+    assert not missing, f"MUST requirements without any test: {missing}"
+    done = sorted(rid for rid in PENDING if matrix.verified_by(rid))
+    assert not done, f"now verified; remove from traceability_pending.yaml: {done}"
+    assert all(isinstance(v, str) and re.search(r"issue \d+", v) for v in PENDING.values())
+    unknown = sorted(set(PENDING) - set(catalog.requirements))
+    assert not unknown, unknown
+
+
+def test_every_kit_test_names_known_requirements_and_has_a_stable_unique_id() -> None:
+    catalog = load_catalog()
+    kit = [t for t in _matrix().tests if t.kind == "conformance"]
+    assert kit
+    ids = [t.test_id for t in kit]
+    assert len(ids) == len(set(ids)), "duplicate conformance test IDs"
+    for t in kit:
+        assert re.fullmatch(r"CT-[A-Z]+-\d{3}", t.test_id), t
+        assert t.requirements, f"{t.test_id} names no requirement"
+        assert set(t.requirements) <= set(catalog.requirements), t
+        assert t.title, f"{t.test_id} has no docstring saying what it checks"
+
+
+def test_published_test_ids_are_never_dropped_or_reused() -> None:
+    """specs/conformance-tests.json is append-only: a test that leaves the
+    suite stays listed as retired, and a retired ID is never used again."""
+    published = json.loads((ROOT / "specs" / "conformance-tests.json").read_text("utf-8"))
+    current = {t.test_id for t in _matrix().tests if t.kind == "conformance"}
+    listed = {t["test_id"]: t.get("retired", False) for t in published["tests"]}
+    assert current <= set(listed), f"unpublished tests: {sorted(current - set(listed))}"
+    reused = sorted(tid for tid, retired in listed.items() if retired and tid in current)
+    assert not reused, f"retired test IDs used again: {reused}"
+    vanished = sorted(tid for tid, retired in listed.items() if not retired and tid not in current)
+    assert not vanished, f"tests gone without being marked retired: {vanished}"
+
+
+def test_every_requirement_id_mentioned_anywhere_exists() -> None:
+    catalog = load_catalog()
+    pattern = re.compile(r"\bRK-[A-Z]+-\d{3}\b")
+    unknown: dict[str, set[str]] = {}
+    for folder in ("reference", "conformance", "tests"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for rid in set(pattern.findall(path.read_text(encoding="utf-8"))):
+                if rid not in catalog.requirements:
+                    unknown.setdefault(rid, set()).add(str(path.relative_to(ROOT)))
+    for path in (ROOT / "specs").rglob("*"):
+        if path.suffix in (".yaml", ".json") and path.name != "requirements.yaml":
+            for rid in set(pattern.findall(path.read_text(encoding="utf-8"))):
+                if rid not in catalog.requirements:
+                    unknown.setdefault(rid, set()).add(str(path.relative_to(ROOT)))
+    assert not unknown, unknown
