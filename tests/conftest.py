@@ -16,12 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 RENKEI = [sys.executable, "-m", "renkei_conformance"]
 
 
-def run_renkei(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-               timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_renkei(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run the ``renkei`` command as a user would, capturing its output."""
     return subprocess.run(
-        [*RENKEI, *args], cwd=cwd or ROOT, env={**os.environ, **(env or {})},
-        capture_output=True, text=True, timeout=timeout, check=False,
+        [*RENKEI, *args],
+        cwd=cwd or ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -32,7 +38,10 @@ def served_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     target = folder / "target.json"
     proc = subprocess.Popen(
         [*RENKEI, "serve", "--port", "0", "--target-file", str(target)],
-        cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30

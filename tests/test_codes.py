@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +20,7 @@ from renkei_reference.core.codes import (
 )
 from renkei_reference.core.crypto import AesSivCipher
 from renkei_reference.core.errors import CallerError, PermissionDeniedError
+from renkei_reference.core.numbering import number_from_draw
 
 SECRET = bytes(range(32))
 ID = AesSivCipher.derived(SECRET, "id-code", 1)
@@ -68,15 +71,28 @@ def test_any_altered_link_code_is_refused(resident: ResidentCode, pos: int, flip
 @pytest.mark.requirement("RK-NUM-003", "RK-LNK-004")
 @given(st.text(max_size=80))
 def test_parsing_refuses_numbers_and_garbage_specifically(text: str) -> None:
-    try:
-        LinkCode.parse(text)
-    except CallerError as exc:
-        expected = (
-            "number-where-link-code-expected"
-            if len(text) == 12 and text.isascii() and text.isdigit()
-            else "malformed-link-code"
-        )
-        assert exc.problem == expected
+    if len(text) == 12 and text.isascii() and text.isdigit():
+        expected: str | None = "number-where-link-code-expected"
+    elif len(text) == 60 and re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        expected = None
+    else:
+        expected = "malformed-link-code"
+    if expected is None:
+        assert LinkCode.parse(text).text() == text
+    else:
+        with pytest.raises(CallerError) as err:
+            LinkCode.parse(text)
+        assert err.value.problem == expected
+
+
+@pytest.mark.requirement("RK-NUM-003")
+@given(st.integers(0, 10**11 - 1))
+def test_every_number_is_refused_as_a_link_code(body: int) -> None:
+    number = number_from_draw(body).value
+    with pytest.raises(CallerError) as err:
+        LinkCode.parse(number)
+    assert err.value.problem == "number-where-link-code-expected"
+    assert err.value.requirement == "RK-NUM-003"
 
 
 @pytest.mark.requirement("RK-LNK-005", "RK-IDC-002")

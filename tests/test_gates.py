@@ -14,8 +14,9 @@ BIN = [sys.executable, "-m"]
 
 
 def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*BIN, *cmd], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600, check=False)
+    return subprocess.run(
+        [*BIN, *cmd], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
 
 
 @pytest.mark.parametrize(
@@ -31,8 +32,9 @@ def test_gate(cmd: tuple[str, ...]) -> None:
     """ruff, mypy --strict and the architecture contracts (import-linter) pass."""
     if cmd[0] == "lint-imports":
         script = Path(sys.executable).parent / "lint-imports"
-        result = subprocess.run([str(script)], cwd=ROOT, capture_output=True, text=True,
-                                timeout=600, check=False)
+        result = subprocess.run(
+            [str(script)], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+        )
     else:
         result = _run(*cmd)
     assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"

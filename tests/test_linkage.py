@@ -17,8 +17,9 @@ T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def _linkage(state: LinkageState = LinkageState.PENDING) -> Linkage:
-    return Linkage("l1", "r1", "a", "b", "P", "k", IdCode(bytes(28)), T0,
-                   T0 + timedelta(seconds=60), state)
+    return Linkage(
+        "l1", "r1", "a", "b", "P", "k", IdCode(bytes(28)), T0, T0 + timedelta(seconds=60), state
+    )
 
 
 @pytest.mark.requirement("RK-FLOW-003")

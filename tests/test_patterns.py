@@ -25,10 +25,14 @@ def patterns(draw: st.DrawFn) -> LinkagePattern:
         end = None
     subset = st.frozensets(st.sampled_from(AGENCIES), min_size=1)
     return LinkagePattern(
-        pattern_id=draw(st.sampled_from(IDS)), legal_basis="別表", purpose="test",
-        requesters=draw(subset), providers=draw(subset),
+        pattern_id=draw(st.sampled_from(IDS)),
+        legal_basis="別表",
+        purpose="test",
+        requesters=draw(subset),
+        providers=draw(subset),
         information_kinds=draw(st.frozensets(st.sampled_from(KINDS), min_size=1)),
-        valid_from=start, valid_until=end,
+        valid_from=start,
+        valid_until=end,
     )
 
 
@@ -39,22 +43,45 @@ def _iso(t: datetime | None) -> str | None:
 @pytest.mark.requirement("RK-PAT-001", "RK-PAT-002")
 @given(
     st.lists(patterns(), max_size=4),
-    st.sampled_from(AGENCIES), st.sampled_from(AGENCIES), st.sampled_from(AGENCIES),
-    st.sampled_from((*IDS, "P9")), st.sampled_from(KINDS), st.integers(-6, 6),
+    st.sampled_from(AGENCIES),
+    st.sampled_from(AGENCIES),
+    st.sampled_from(AGENCIES),
+    st.sampled_from((*IDS, "P9")),
+    st.sampled_from(KINDS),
+    st.integers(-6, 6),
 )
 def test_decide_agrees_with_the_spec_decision_table(
-    table: list[LinkagePattern], auth: str, requester: str, provider: str,
-    pattern_id: str, kind: str, day: int,
+    table: list[LinkagePattern],
+    auth: str,
+    requester: str,
+    provider: str,
+    pattern_id: str,
+    kind: str,
+    day: int,
 ) -> None:
     by_id = {p.pattern_id: p for p in table}
     at = T0 + timedelta(days=day)
     decision = decide(by_id, Query(auth, requester, provider, pattern_id, kind, at))
     want = expected_decision(
-        [{"pattern_id": p.pattern_id, "requesters": p.requesters, "providers": p.providers,
-          "information_kinds": p.information_kinds, "valid_from": _iso(p.valid_from),
-          "valid_until": _iso(p.valid_until)} for p in by_id.values()],
-        {"authenticated_requester": auth, "requester": requester, "provider": provider,
-         "pattern_id": pattern_id, "information_kind": kind, "at": at.isoformat()},
+        [
+            {
+                "pattern_id": p.pattern_id,
+                "requesters": p.requesters,
+                "providers": p.providers,
+                "information_kinds": p.information_kinds,
+                "valid_from": _iso(p.valid_from),
+                "valid_until": _iso(p.valid_until),
+            }
+            for p in by_id.values()
+        ],
+        {
+            "authenticated_requester": auth,
+            "requester": requester,
+            "provider": provider,
+            "pattern_id": pattern_id,
+            "information_kind": kind,
+            "at": at.isoformat(),
+        },
     )
     assert decision.approved == (want is None)
     assert (decision.reason.value if decision.reason else None) == want

@@ -21,7 +21,8 @@ def test_catalog_covers_every_seed_item_in_english_and_japanese() -> None:
     catalog = load_catalog()
     assert {i for r in catalog for i in r.seed_items} == set(range(1, 34))
     for r in catalog:
-        assert r.text_en.strip() and r.text_ja.strip(), r.id
+        assert r.text_en.strip(), r.id
+        assert r.text_ja.strip(), r.id
         assert r.level in r.text_en, f"{r.id}: the English text does not use its level word"
         assert r.rationale.strip(), r.id
         assert set(r.profiles) <= set(catalog.profiles), r.id
@@ -52,8 +53,12 @@ def test_every_problem_slug_the_reference_raises_is_registered() -> None:
         text = path.read_text(encoding="utf-8")
         raised |= set(re.findall(r'Error\(\s*"([a-z0-9-]+)"', text))
         raised |= set(re.findall(r'problem_response\([^,]+,\s*"([a-z0-9-]+)"', text))
-    raised |= set(re.findall(r'= "([a-z-]+)"', (ROOT / "reference/renkei_reference/core/"
-                                               "patterns.py").read_text(encoding="utf-8")))
+    raised |= set(
+        re.findall(
+            r'= "([a-z-]+)"',
+            (ROOT / "reference/renkei_reference/core/patterns.py").read_text(encoding="utf-8"),
+        )
+    )
     assert raised
     missing = sorted(raised - set(problems))
     assert not missing, f"problem types not in specs/problems.yaml: {missing}"
@@ -68,6 +73,36 @@ def test_every_vector_file_validates_against_its_schema() -> None:
 def test_vector_files_are_what_their_generator_writes() -> None:
     result = subprocess.run(
         [sys.executable, str(SPECS / "vectors" / "generate.py"), "--check"],
-        capture_output=True, text=True, timeout=120, check=False, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _norm(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def test_reference_serves_exactly_the_operations_of_this_protocol_version() -> None:
+    """Every operation marked x-renkei-since 0.1 is served by the reference, and
+    the reference serves nothing the wire protocol does not define."""
+    from renkei_reference.services.app import create_app
+
+    doc = yaml.safe_load((SPECS / "openapi" / "renkei.yaml").read_text(encoding="utf-8"))
+    spec_ops = {
+        (method.upper(), _norm(path)): op.get("x-renkei-since")
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if method in ("get", "post", "put", "delete", "patch")
+    }
+    served = {
+        (method.upper(), _norm(path))
+        for path, item in create_app(test_mode=True).openapi()["paths"].items()
+        for method in item
+    }
+    assert served - set(spec_ops) == set(), "served but not in the protocol"
+    due = {op for op, since in spec_ops.items() if since == "0.1"}
+    assert due - served == set(), "in protocol version 0.1 but not served"

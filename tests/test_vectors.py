@@ -45,8 +45,11 @@ CHECKS = {
 @pytest.mark.parametrize("name", sorted(CHECKS))
 def test_check_digit_vectors(name: str) -> None:
     check = CHECKS[name]
-    wrong = [(t["tcId"], t["value"]) for t in _tests(name)
-             if check(t["value"]) != (t["result"] == "valid")]
+    wrong = [
+        (t["tcId"], t["value"])
+        for t in _tests(name)
+        if check(t["value"]) != (t["result"] == "valid")
+    ]
     assert not wrong, f"{name}: reference disagrees on {wrong}"
 
 
@@ -62,18 +65,31 @@ PATTERN_TESTS = _tests("pattern-decisions")
 def test_pattern_decision_vectors(vector: dict[str, Any]) -> None:
     table = {
         p["pattern_id"]: LinkagePattern(
-            pattern_id=p["pattern_id"], legal_basis=p["legal_basis"], purpose=p["purpose"],
-            requesters=frozenset(p["requesters"]), providers=frozenset(p["providers"]),
+            pattern_id=p["pattern_id"],
+            legal_basis=p["legal_basis"],
+            purpose=p["purpose"],
+            requesters=frozenset(p["requesters"]),
+            providers=frozenset(p["providers"]),
             information_kinds=frozenset(p["information_kinds"]),
-            valid_from=_when(p["valid_from"]), valid_until=_when(p["valid_until"]),
+            valid_from=_when(p["valid_from"]),
+            valid_until=_when(p["valid_until"]),
         )
         for p in vector["patterns"]
     }
     q = vector["query"]
     at = _when(q["at"])
     assert at is not None
-    decision = decide(table, Query(q["authenticated_requester"], q["requester"], q["provider"],
-                                   q["pattern_id"], q["information_kind"], at))
+    decision = decide(
+        table,
+        Query(
+            q["authenticated_requester"],
+            q["requester"],
+            q["provider"],
+            q["pattern_id"],
+            q["information_kind"],
+            at,
+        ),
+    )
     expected = vector["expected"]
     assert decision.approved == (expected["decision"] == "approved")
     assert (decision.reason.value if decision.reason else None) == expected["reason"]
@@ -93,18 +109,21 @@ def test_code_derivation_vectors(vector: dict[str, Any]) -> None:
     id_code = id_code_of(id_cipher, ResidentCode(vector["residentCode"]))
     assert id_code.hex() == vector["idCode"]
     for lc in vector["linkCodes"]:
-        assert link_code_for(link_cipher, id_code, AgencyId(lc["agencyId"])).text() == lc[
-            "linkCode"]
+        assert (
+            link_code_for(link_cipher, id_code, AgencyId(lc["agencyId"])).text() == lc["linkCode"]
+        )
 
 
 @pytest.mark.requirement("RK-LNK-002", "RK-LNK-005")
 @pytest.mark.parametrize("vector", DERIVATIONS[1]["tests"], ids=_ids(DERIVATIONS[1]["tests"]))
 def test_link_code_presentation_vectors(vector: dict[str, Any]) -> None:
-    cipher = AesSivCipher.derived(bytes.fromhex(vector["rootSecret"]), "link-code",
-                                  vector["currentKeyVersion"])
+    cipher = AesSivCipher.derived(
+        bytes.fromhex(vector["rootSecret"]), "link-code", vector["currentKeyVersion"]
+    )
     try:
         got: IdCode | None = id_code_from_link_code(
-            cipher, LinkCode.parse(vector["linkCode"]), AgencyId(vector["agencyId"]))
+            cipher, LinkCode.parse(vector["linkCode"]), AgencyId(vector["agencyId"])
+        )
     except RenkeiError:
         got = None
     if vector["result"] == "valid":

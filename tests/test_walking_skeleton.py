@@ -23,8 +23,18 @@ def _run(target: str, tmp_path: Path) -> dict[str, Any]:
     report = tmp_path / "report.json"
     junit = tmp_path / "junit.xml"
     html = tmp_path / "report.html"
-    result = run_renkei("conformance", "run", "--target", target, "--report-json", str(report),
-                        "--junit", str(junit), "--html", str(html))
+    result = run_renkei(
+        "conformance",
+        "run",
+        "--target",
+        target,
+        "--report-json",
+        str(report),
+        "--junit",
+        str(junit),
+        "--html",
+        str(html),
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "verdict: PASS" in result.stdout
     assert junit.read_text().startswith("<?xml")
@@ -34,8 +44,14 @@ def _run(target: str, tmp_path: Path) -> dict[str, Any]:
 
 
 def _check(data: dict[str, Any]) -> None:
-    assert {"suite_version", "spec_version", "target", "capabilities", "summary",
-            "results"} <= data.keys()
+    assert {
+        "suite_version",
+        "spec_version",
+        "target",
+        "capabilities",
+        "summary",
+        "results",
+    } <= data.keys()
     outcomes = {r["outcome"] for r in data["results"]}
     assert outcomes == {"passed"}, [r for r in data["results"] if r["outcome"] != "passed"]
     passed = {r["test_id"].split("[")[0] for r in data["results"]}
@@ -52,8 +68,7 @@ def test_kit_passes_against_the_reference_in_process(tmp_path: Path) -> None:
     _check(data)
 
 
-def test_kit_passes_against_the_reference_over_http(tmp_path: Path,
-                                                    served_reference: Path) -> None:
+def test_kit_passes_against_the_reference_over_http(tmp_path: Path, served_reference: Path) -> None:
     data = _run(str(served_reference), tmp_path)
     assert data["target"]["kind"] == "http"
     assert data["target"]["parties"]["hub"].startswith("http://127.0.0.1:")
@@ -79,5 +94,3 @@ def test_production_mode_has_no_control_interface() -> None:
     assert resp.status_code == 404
     assert resp.json()["type"] == "urn:renkei:problem:control-disabled"
     assert resp.json()["requirement"] == "RK-CTL-001"
-
-

@@ -16,21 +16,47 @@ from .conftest import ROOT
 def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(dist), str(ROOT)],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(dist),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert build.returncode == 0, build.stderr
     wheel = next(dist.glob("renkei-*.whl"))
     site = tmp_path / "site"
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
-         str(wheel)],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert install.returncode == 0, install.stderr
     names = {p.name for p in site.iterdir()}
-    assert "reference" not in names and "conformance" not in names, names
+    assert "reference" not in names, names
+    assert "conformance" not in names, names
     assert {"renkei_reference", "renkei_conformance"} <= names
     assert (site / "renkei_conformance" / "_specs" / "requirements.yaml").is_file()
     away = tmp_path / "elsewhere"
@@ -38,18 +64,39 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(site)}
     env.pop("RENKEI_SPECS", None)
     where = subprocess.run(
-        [sys.executable, "-c",
-         "import renkei_conformance, renkei_reference, renkei_conformance.spec as s;"
-         "print(renkei_conformance.__file__); print(renkei_reference.__file__);"
-         "print(s.spec_root())"],
-        cwd=away, env=env, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-c",
+            "import renkei_conformance, renkei_reference, renkei_conformance.spec as s;"
+            "print(renkei_conformance.__file__); print(renkei_reference.__file__);"
+            "print(s.spec_root())",
+        ],
+        cwd=away,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert where.returncode == 0, where.stderr
     assert all(line.startswith(str(site)) for line in where.stdout.split()), where.stdout
     run = subprocess.run(
-        [sys.executable, "-m", "renkei_conformance", "conformance", "run", "--target",
-         "reference", "-q"],
-        cwd=away, env=env, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "renkei_conformance",
+            "conformance",
+            "run",
+            "--target",
+            "reference",
+            "-q",
+        ],
+        cwd=away,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "verdict: PASS" in run.stdout

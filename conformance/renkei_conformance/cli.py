@@ -71,8 +71,9 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     render.add_argument("--out", type=Path, help="output folder (default: the specs folder)")
     render.add_argument("--tests", type=Path, help="repository tests folder (default: ./tests)")
     render.add_argument("--code", type=Path, help="implementation source folder to trace")
-    render.add_argument("--check", action="store_true",
-                        help="exit 1 when the files on disk are not up to date")
+    render.add_argument(
+        "--check", action="store_true", help="exit 1 when the files on disk are not up to date"
+    )
     handlers["spec"] = _spec
 
     for ep in entry_points(group="renkei.commands"):
@@ -180,22 +181,26 @@ def _conformance(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace, catalog: Any) -> int:
     from .spec import spec_root
-    from .traceability import build_matrix, render_markdown, test_registry
+    from .traceability import build_matrix, published_test_registry, render_markdown
 
     out: Path = args.out or spec_root()
     tests = args.tests or Path("tests")
     code = args.code or Path("reference")
     matrix = build_matrix(Path(__file__).resolve().parent / "suite", tests, code)
+    registry = out / "conformance-tests.json"
+    previous = registry.read_text(encoding="utf-8") if registry.is_file() else None
     files = {
         out / "catalog.md": render_markdown(catalog, matrix),
-        out / "conformance-tests.json": test_registry(matrix),
+        registry: published_test_registry(matrix, previous),
     }
-    stale = [p for p, text in files.items()
-             if not p.is_file() or p.read_text(encoding="utf-8") != text]
+    stale = [
+        p for p, text in files.items() if not p.is_file() or p.read_text(encoding="utf-8") != text
+    ]
     if args.check:
         for p in stale:
-            print(f"renkei spec render: {p} is out of date; run `renkei spec render`",
-                  file=sys.stderr)
+            print(
+                f"renkei spec render: {p} is out of date; run `renkei spec render`", file=sys.stderr
+            )
         return 1 if stale else 0
     for p in stale:
         p.write_text(files[p], encoding="utf-8")

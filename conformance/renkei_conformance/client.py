@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from .openapi import WireContract, load_contract
 from .target import Target
 
 __all__ = ["PROBLEM_PREFIX", "Reply", "Wire", "WireError"]
@@ -87,9 +88,13 @@ class Wire:
     target: Target
     http: httpx.Client = field(init=False)
     transcript: list[Reply] = field(default_factory=list)
+    contract: WireContract | None = field(default=None)
+    check_responses: bool = True
 
     def __post_init__(self) -> None:
         self.http = self.target.client()
+        if self.contract is None and self.check_responses:
+            self.contract = load_contract()
 
     def close(self) -> None:
         self.http.close()
@@ -131,6 +136,13 @@ class Wire:
         self.transcript.append(reply)
         if len(self.transcript) > 200:
             del self.transcript[:100]
+        if self.contract is not None and self.check_responses:
+            departures = self.contract.check(method, f"/{party}{path}", reply.status, ctype, body)
+            if departures:
+                raise WireError(
+                    "the response departs from specs/openapi/renkei.yaml (RK-WIRE-001):\n  "
+                    + "\n  ".join(departures)
+                )
         return reply
 
     # -- conveniences, one per wire operation used by the suite -------------

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .spec import Catalog
 
-__all__ = ["Matrix", "TestRef", "build_matrix", "render_markdown", "test_registry"]
+__all__ = ["Matrix", "TestRef", "build_matrix", "published_test_registry", "render_markdown"]
 
 _RID = re.compile(r"\bRK-[A-Z]+-[0-9]{3}\b")
 
@@ -116,14 +116,25 @@ def build_matrix(suite_dir: Path, tests_dir: Path | None, code_dir: Path | None)
     return matrix
 
 
-def test_registry(matrix: Matrix) -> str:
-    """The published list of kit test IDs (specs/conformance-tests.json)."""
-    rows = sorted(
-        ({"test_id": t.test_id, "requirements": list(t.requirements), "title": t.title}
-         for t in matrix.tests if t.kind == "conformance"),
-        key=lambda r: str(r["test_id"]),
-    )
-    return json.dumps({"tests": rows}, ensure_ascii=False, indent=2) + "\n"
+def published_test_registry(matrix: Matrix, previous: str | None = None) -> str:
+    """The published list of kit test IDs (specs/conformance-tests.json).
+
+    Append-only: an ID that was published and is gone from the suite stays in
+    the list marked ``"retired": true``, so that it is never reused and
+    expected-failure manifests naming it can be told why it no longer runs.
+    """
+    old = json.loads(previous).get("tests", []) if previous else []
+    rows: dict[str, dict[str, object]] = {r["test_id"]: {**r, "retired": True} for r in old}
+    retired = {r["test_id"] for r in old if r.get("retired")}
+    for t in matrix.tests:
+        if t.kind == "conformance" and t.test_id not in retired:  # a retired ID stays retired
+            rows[t.test_id] = {
+                "test_id": t.test_id,
+                "requirements": list(t.requirements),
+                "title": t.title,
+            }
+    ordered = [rows[k] for k in sorted(rows)]
+    return json.dumps({"tests": ordered}, ensure_ascii=False, indent=2) + "\n"
 
 
 def _md(text: str) -> str:
@@ -163,8 +174,17 @@ def render_markdown(catalog: Catalog, matrix: Matrix) -> str:
         "|---|---|---|---|---|",
     ]
     for r in reqs:
-        tests = ", ".join(sorted({t.test_id if t.kind == "conformance" else f"`{t.location}`"
-                                  for t in matrix.verified_by(r.id)})) or "**none yet**"
+        tests = (
+            ", ".join(
+                sorted(
+                    {
+                        t.test_id if t.kind == "conformance" else f"`{t.location}`"
+                        for t in matrix.verified_by(r.id)
+                    }
+                )
+            )
+            or "**none yet**"
+        )
         code = ", ".join(f"`{c}`" for c in sorted(set(matrix.code.get(r.id, [])))[:4]) or "—"
         items = ", ".join(map(str, r.seed_items))
         out.append(f"| [{r.id}](#{r.id.lower()}) | {r.level} | {items} | {tests} | {code} |")

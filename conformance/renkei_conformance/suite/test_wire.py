@@ -26,7 +26,10 @@ def test_unauthenticated_requests_are_refused(world: World, wire: Wire) -> None:
 
 
 @pytest.mark.conformance("CT-WIRE-001", requirements=["RK-WIRE-001"], profiles=["hub"])
-@pytest.mark.parametrize("case", ["missing-field", "wrong-type", "not-json", "unknown-field"])
+@pytest.mark.parametrize(
+    "case",
+    ["missing-field", "wrong-type", "not-json", "unknown-field", "text-plain", "bad-agency-id"],
+)
 def test_malformed_requests_get_problem_json(world: World, case: str) -> None:
     """Malformed bodies are refused with 4xx application/problem+json, never 5xx."""
     good = {
@@ -38,19 +41,22 @@ def test_malformed_requests_get_problem_json(world: World, case: str) -> None:
         "link_code": world.link("kit.pension", world.persons[0]),
     }
     token = world.tokens["kit.pension"]
-    if case == "not-json":
+    if case in ("not-json", "text-plain"):
+        media = "application/json" if case == "not-json" else "text/plain"
         reply = world.wire.call(
             "POST",
             "hub",
             "/queries",
             content=b"{not json",
             token=token,
-            headers={"content-type": "application/json"},
+            headers={"content-type": media},
         )
     else:
         body = dict(good)
         if case == "missing-field":
             del body["link_code"]
+        elif case == "bad-agency-id":
+            body["provider"] = "Not An Agency!"
         elif case == "wrong-type":
             body["information_kind"] = 42  # type: ignore[assignment]
         else:
@@ -59,3 +65,9 @@ def test_malformed_requests_get_problem_json(world: World, case: str) -> None:
     assert 400 <= reply.status < 500, f"expected 4xx, got {reply.status}"
     assert reply.is_problem, f"not problem+json: {reply.content_type}"
     assert str(reply.body.get("type", "")).startswith("urn:renkei:problem:")
+    specific = {
+        "text-plain": ("unsupported-media-type", 415),
+        "bad-agency-id": ("malformed-agency-id", 422),
+    }
+    if case in specific:
+        reply.expect_problem(*specific[case])

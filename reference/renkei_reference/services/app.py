@@ -21,7 +21,7 @@ from ..core.patterns import LinkagePattern
 from . import models as m
 from .clock import ControllableClock
 from .federation import Agency, Federation, FourItems
-from .problems import install_problem_handlers
+from .problems import install_body_guard, install_problem_handlers
 
 __all__ = ["create_app"]
 
@@ -44,6 +44,7 @@ def create_app(*, test_mode: bool, federation: Federation | None = None) -> Fast
         openapi_url="/openapi.json" if test_mode else None,
     )
     install_problem_handlers(app)
+    install_body_guard(app)
 
     def fed() -> Federation:
         return fed_box["fed"]

@@ -301,7 +301,8 @@ class Hub:
         """Step ② of item 21: approve, then link(A) → ID → (link(B) at delivery)."""
         self.expire_due()
         now = self._clock.now()
-        requester, provider = body["requester"], body["provider"]
+        requester = AgencyId(body["requester"]).value
+        provider = AgencyId(body["provider"]).value
         pattern_id, kind, request_id = (
             body["pattern_id"],
             body["information_kind"],

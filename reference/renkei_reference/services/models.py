@@ -61,8 +61,8 @@ class BindingsIn(_Strict):
 
 class QueryIn(_Strict):
     request_id: RequestId
-    requester: Ident
-    provider: Ident
+    requester: Text  # checked as an AgencyId by the hub: malformed-agency-id (RK-ARCH-002)
+    provider: Text
     pattern_id: Text
     information_kind: Text
     link_code: Annotated[str, StringConstraints(min_length=1, max_length=256)]

@@ -15,13 +15,21 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.errors import RenkeiError
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "install_problem_handlers", "problem_response"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "PROBLEM_MEDIA_TYPE",
+    "install_body_guard",
+    "install_problem_handlers",
+    "problem_response",
+]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+MAX_BODY_BYTES = 4 * 1024 * 1024  # the spec asks for at least 2 MiB
 _log = logging.getLogger("renkei.reference")
 
 _HTTP_SLUGS = {
@@ -97,3 +105,72 @@ def install_problem_handlers(app: FastAPI) -> None:
             "Internal error",
             "the implementation failed unexpectedly; the server log has the details",
         )
+
+
+class _BodyGuard:
+    """Refuse request bodies that are not JSON (415) or too large (413) before
+    any handler runs (RK-WIRE-001).  Pure ASGI, so it costs one dict look-up
+    on requests without a body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        refusal: Response | None = None
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            refusal = problem_response(
+                413,
+                "payload-too-large",
+                "Payload too large",
+                f"request bodies are limited to {MAX_BODY_BYTES} bytes",
+                "RK-WIRE-001",
+            )
+        elif (
+            (length not in (None, b"0") or b"transfer-encoding" in headers)
+            and media not in (b"application/json", b"")
+            and not media.endswith(b"+json")
+        ):
+            refusal = problem_response(
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                f"request bodies are application/json, not {media.decode('latin-1')!r}",
+                "RK-WIRE-001",
+            )
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await problem_response(
+                413,
+                "payload-too-large",
+                "Payload too large",
+                f"request bodies are limited to {MAX_BODY_BYTES} bytes",
+                "RK-WIRE-001",
+            )(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def install_body_guard(app: FastAPI) -> None:
+    app.add_middleware(_BodyGuard)
