@@ -36,19 +36,20 @@ def served_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     """``renkei serve`` on a free loopback port; yields its target file."""
     folder = tmp_path_factory.mktemp("serve")
     target = folder / "target.json"
-    proc = subprocess.Popen(
-        [*RENKEI, "serve", "--port", "0", "--target-file", str(target)],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = folder / "serve.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [*RENKEI, "serve", "--port", "0", "--target-file", str(target)],
+            cwd=folder,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     try:
         deadline = time.monotonic() + 30
         while not target.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
-                out, err = proc.communicate(timeout=5) if proc.poll() is not None else ("", "")
-                pytest.fail(f"renkei serve did not start: {out}{err}")
+                pytest.fail(f"renkei serve did not start: {log.read_text()}")
             time.sleep(0.05)
         url = json.loads(target.read_text())["parties"]["control"] + "/health"
         import httpx

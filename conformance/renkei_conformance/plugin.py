@@ -19,16 +19,18 @@ import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 
 from . import SUITE_VERSION
-from .client import Wire
 from .spec import Catalog, SpecError, load_catalog
-from .target import Target, TargetError, resolve_target
-from .world import World
+
+if TYPE_CHECKING:  # imported lazily: httpx pulls in anyio, itself a pytest plugin
+    from .client import Wire
+    from .target import Target
+    from .world import World
 
 __all__ = ["CONFORMANCE_ID", "KitSession", "TestResult"]
 
@@ -149,6 +151,8 @@ def pytest_configure(config: pytest.Config) -> None:
     spec = config.getoption("--renkei-target", default=None)
     if not spec:
         return
+    from .target import TargetError, resolve_target
+
     try:
         target = resolve_target(spec)
         catalog = load_catalog()
@@ -336,10 +340,9 @@ def renkei(request: pytest.FixtureRequest) -> KitSession:
 
 @pytest.fixture(scope="session")
 def wire(renkei: KitSession) -> Iterator[Wire]:
-    try:
-        w = Wire(renkei.target)
-    except TargetError as exc:  # pragma: no cover - resolved at configure time
-        pytest.exit(str(exc), returncode=2)
+    from .client import Wire
+
+    w = Wire(renkei.target)
     yield w
     w.close()
 
@@ -347,4 +350,6 @@ def wire(renkei: KitSession) -> Iterator[Wire]:
 @pytest.fixture
 def world(wire: Wire) -> World:
     """A freshly reset target with 20 persons, the kit's agencies and patterns."""
+    from .world import World
+
     return World.create(wire)

@@ -59,8 +59,13 @@ def _read(path: Path) -> Any:
         raise SpecError(f"{path}: cannot read: {exc.strerror}") from exc
     try:
         return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SpecError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{path}{where}: not valid YAML: {problem}") from exc
 
 
 def _validated(path: Path, schema_name: str) -> Any:

@@ -29,7 +29,9 @@ def test_link_code_of_another_agency_is_refused(world: World) -> None:
     reply.expect_problem("link-code-not-valid-for-agency", {400, 403, 422})
 
 
-@pytest.mark.conformance("CT-LNK-003", requirements=["RK-LNK-002", "RK-LNK-004"], profiles=["hub"])
+@pytest.mark.conformance(
+    "CT-LNK-003", requirements=["RK-LNK-002", "RK-LNK-004", "RK-WIRE-004"], profiles=["hub"]
+)
 @pytest.mark.parametrize("mutation", ["flip-last-byte", "truncate", "garbage"])
 def test_forged_or_malformed_link_codes_are_refused(world: World, mutation: str) -> None:
     """Altered, truncated or garbage link codes are refused specifically."""
@@ -47,11 +49,22 @@ def test_forged_or_malformed_link_codes_are_refused(world: World, mutation: str)
 
 
 @pytest.mark.conformance(
-    "CT-LNK-004", requirements=["RK-LNK-003", "RK-FLOW-002", "RK-IDC-001"], profiles=["hub"]
+    "CT-LNK-004",
+    requirements=[
+        "RK-LNK-003",
+        "RK-FLOW-002",
+        "RK-IDC-001",
+        "RK-ARCH-004",
+        "RK-LOG-008",
+        "RK-NUM-009",
+        "RK-CTL-006",
+    ],
+    profiles=["hub"],
 )
 def test_hub_keeps_no_link_code_and_no_payload(world: World) -> None:
     """After linkages close, nothing the hub stores contains a link code of
-    either side or the answered payload (a canary), and no Number."""
+    either side, the answered payload (a canary), a Number, a resident code
+    or a person's name or address (RK-ARCH-004, RK-LOG-008, RK-NUM-009)."""
     canary = base64.b64encode(b"CANARY-renkei-payload-7f3a9c").decode()
     seen_codes: set[str] = set()
     linkage_ids = []
@@ -70,6 +83,12 @@ def test_hub_keeps_no_link_code_and_no_payload(world: World) -> None:
     for linkage_id in linkage_ids:
         answered = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
         assert answered["answer"]["payload"] == canary
+    numbers = [
+        world.call(
+            "kit.town-m", "POST", "numbering", "/numbers", {"resident_code": p.resident_code}
+        ).expect(201)["number"]
+        for p in world.persons[:5]
+    ]
     stores = world.state()
     hub_text = "\n".join(repr(rows) for name, rows in stores.items() if name.startswith("hub"))
     for code in seen_codes:
@@ -77,6 +96,18 @@ def test_hub_keeps_no_link_code_and_no_payload(world: World) -> None:
             assert form not in hub_text, f"the hub stores a link code (RK-LNK-003): {form[:16]}…"
     for form in _forms(base64.b64decode(canary), canary):
         assert form not in hub_text, "the hub stores an answered payload (RK-FLOW-002)"
+    for number in numbers:
+        assert number not in hub_text, "the hub stores a Number (RK-NUM-009)"
+    for p in world.persons[:5]:
+        for value, what in (
+            (p.resident_code, "resident code"),
+            (p.name, "name"),
+            (p.address, "address"),
+        ):
+            assert value not in hub_text, f"the hub stores a person's {what} (RK-ARCH-004)"
+    numbering_text = repr(stores.get("numbering.table", ""))
+    for linkage in stores.get("hub.linkages", []):
+        assert str(linkage.get("person", "")) not in numbering_text
 
 
 def _forms(raw: bytes, text: str) -> set[str]:

@@ -58,7 +58,7 @@ def test_only_the_provider_may_answer_and_only_the_requester_may_read(world: Wor
 
 
 @pytest.mark.conformance(
-    "CT-FLOW-003", requirements=["RK-FLOW-004", "RK-LOG-001"], profiles=["hub"]
+    "CT-FLOW-003", requirements=["RK-FLOW-004", "RK-LOG-001", "RK-CTL-002"], profiles=["hub"]
 )
 def test_answer_after_the_deadline_is_refused_and_the_linkage_expires(world: World) -> None:
     """Past the pattern's deadline (600 s in the kit's table) an answer is
@@ -73,3 +73,22 @@ def test_answer_after_the_deadline_is_refused_and_the_linkage_expires(world: Wor
     reply.expect_problem({"answer-after-deadline", "unknown-linkage"}, {404, 409, 410})
     outcomes = [e["outcome"] for e in world.audit_log() if e.get("linkage_id") == linkage_id]
     assert "expired" in outcomes, f"no expiry logged for {linkage_id}: {outcomes}"
+
+
+@pytest.mark.conformance(
+    "CT-FLOW-004", requirements=["RK-FLOW-006", "RK-FLOW-002"], profiles=["hub"]
+)
+def test_payload_is_opaque_bytes_up_to_one_mebibyte(world: World) -> None:
+    """The hub relays 1 MiB of arbitrary bytes unchanged: it neither parses
+    nor rewrites the answer."""
+    import os
+
+    raw = os.urandom(1024 * 1024)
+    payload = base64.b64encode(raw).decode()
+    linkage_id = world.query("kit.pension", world.persons[6]).expect(202)["linkage_id"]
+    world.deliveries("kit.city-a")
+    world.call(
+        "kit.city-a", "POST", "hub", f"/linkages/{linkage_id}/answer", {"payload": payload}
+    ).expect(202)
+    got = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
+    assert base64.b64decode(got["answer"]["payload"]) == raw

@@ -80,7 +80,9 @@ def test_hub_refuses_a_number_where_a_link_code_is_expected(world: World) -> Non
 
 
 @pytest.mark.conformance(
-    "CT-NUM-003", requirements=["RK-NUM-001", "RK-NUM-002"], profiles=["numbering-authority"]
+    "CT-NUM-003",
+    requirements=["RK-NUM-001", "RK-NUM-002", "RK-CTL-003"],
+    profiles=["numbering-authority"],
 )
 def test_numbers_are_not_ordered_like_resident_codes_or_id_codes(world: World) -> None:
     """For 20 persons with consecutive resident codes, the Numbers' order is
@@ -114,3 +116,19 @@ def test_no_double_issue(world: World) -> None:
     again.expect_problem("number-already-issued", 409)
     looked = world.call("kit.town-m", "GET", "numbering", f"/numbers/{person.resident_code}")
     assert looked.expect(200)["number"] == first["number"]
+
+
+@pytest.mark.conformance(
+    "CT-NUM-005", requirements=["RK-NUM-010"], profiles=["numbering-authority"]
+)
+def test_only_municipalities_may_ask_for_numbers(world: World) -> None:
+    """Issuance and look-up answer only the municipality (resident-registry)
+    role; any other agency gets 403 ``forbidden-role``."""
+    rc = world.persons[0].resident_code
+    world.call(
+        "kit.pension", "POST", "numbering", "/numbers", {"resident_code": rc}
+    ).expect_problem("forbidden-role", 403)
+    world.call("kit.town-m", "POST", "numbering", "/numbers", {"resident_code": rc}).expect(201)
+    world.call("kit.pension", "GET", "numbering", f"/numbers/{rc}").expect_problem(
+        "forbidden-role", 403
+    )

@@ -70,7 +70,9 @@ def test_requester_named_in_the_body_must_be_the_authenticated_one(world: World)
     reply.expect_problem("identity-mismatch", 403)
 
 
-@pytest.mark.conformance("CT-PAT-003", requirements=["RK-PAT-001", "RK-PAT-002"], profiles=["hub"])
+@pytest.mark.conformance(
+    "CT-PAT-003", requirements=["RK-PAT-001", "RK-PAT-002", "RK-CTL-002"], profiles=["hub"]
+)
 def test_patterns_outside_their_validity_are_refused(world: World) -> None:
     """A pattern not yet in force, or no longer in force, approves nothing."""
     clock = world.wire.control("PUT", "/clock", {"now": "2030-04-01T00:00:00+00:00"}).expect(200)
@@ -90,3 +92,19 @@ def test_patterns_outside_their_validity_are_refused(world: World) -> None:
     world.wire.control("PUT", "/clock", {"now": "2030-03-31T23:59:59+00:00"}).expect(200)
     world.query("kit.pension", person).expect_problem("outside-validity", 403)
     world.wire.control("PUT", "/clock", {"now": datetime.now(UTC).isoformat()}).expect(200)
+
+
+@pytest.mark.conformance("CT-PAT-004", requirements=["RK-PAT-005", "RK-WIRE-002"], profiles=["hub"])
+def test_a_query_must_name_its_provider(world: World) -> None:
+    """A query without a provider is refused with 422 ``validation-error``;
+    the hub never picks a provider for the requester."""
+    body = {
+        "request_id": "no-provider",
+        "requester": "kit.pension",
+        "pattern_id": "KIT-P-001",
+        "information_kind": "local-tax",
+        "link_code": world.link("kit.pension", world.persons[0]),
+    }
+    world.call("kit.pension", "POST", "hub", "/queries", body).expect_problem(
+        "validation-error", 422
+    )

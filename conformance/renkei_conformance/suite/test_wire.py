@@ -25,7 +25,9 @@ def test_unauthenticated_requests_are_refused(world: World, wire: Wire) -> None:
     )
 
 
-@pytest.mark.conformance("CT-WIRE-001", requirements=["RK-WIRE-001"], profiles=["hub"])
+@pytest.mark.conformance(
+    "CT-WIRE-001", requirements=["RK-WIRE-001", "RK-WIRE-002"], profiles=["hub"]
+)
 @pytest.mark.parametrize(
     "case",
     ["missing-field", "wrong-type", "not-json", "unknown-field", "text-plain", "bad-agency-id"],

@@ -49,6 +49,9 @@ __all__ = ["Agency", "Federation", "FourItems", "Hub", "NumberingAuthority", "Re
 AUDITOR_UNIT = AgencyId("renkei.auditor")
 
 
+_PLACEHOLDERS = frozenset("\u25cf\u3013\ufffd")
+
+
 def _norm(text: str) -> str:
     """Width and space normalisation for exact matching (NFKC, collapsed spaces)."""
     return " ".join(unicodedata.normalize("NFKC", text).split())
@@ -66,6 +69,13 @@ class FourItems:
 
     def key(self) -> tuple[str, str, str, str]:
         return (_norm(self.name), _norm(self.address), self.birth_date, self.sex)
+
+    def has_placeholder(self) -> bool:
+        """● 〓 U+FFFD or a private-use character: a character lost (RK-BND-005)."""
+        return any(
+            ch in _PLACEHOLDERS or unicodedata.category(ch) == "Co"
+            for ch in self.name + self.address + (self.name_kana or "")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +210,14 @@ class Hub:
 
     # -- binding (items 13-15, 20) ------------------------------------------
     def bind(self, agency: Agency, record_ref: str, items: FourItems) -> dict[str, Any]:
+        """Bind one record (RK-BND-001..003, RK-BND-005): exact, unique, all four items."""
+        if items.has_placeholder():
+            return {
+                "record_ref": record_ref,
+                "decision": "review",
+                "link_code": None,
+                "reasons": ["unrepresentable-character"],
+            }
         exact, partial = self._registry.match(items)
         if len(exact) == 1:
             id_code = id_code_of(self._id, ResidentCode(exact[0]))
