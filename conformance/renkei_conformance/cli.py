@@ -126,7 +126,7 @@ def _spec(args: argparse.Namespace) -> int:
 def _conformance(args: argparse.Namespace) -> int:
     import pytest
 
-    from .spec import SpecError, load_catalog
+    from .spec import SpecError, load_catalog, load_user_file
     from .target import TargetError, resolve_target
 
     for path, what in ((args.capabilities, "capability file"), (args.xfails, "xfail manifest")):
@@ -135,6 +135,10 @@ def _conformance(args: argparse.Namespace) -> int:
             return 2
     try:
         load_catalog()
+        if args.capabilities:
+            load_user_file(args.capabilities, "capabilities.schema.json", "capability file")
+        if args.xfails:
+            load_user_file(args.xfails, "xfails.schema.json", "xfail manifest")
         resolve_target(args.target)
     except (TargetError, SpecError) as exc:
         print(f"renkei conformance: {exc}", file=sys.stderr)

@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import yaml
 
 from . import SUITE_VERSION
-from .spec import Catalog, SpecError, load_catalog
+from .spec import Catalog, SpecError, load_catalog, load_user_file
 
 if TYPE_CHECKING:  # imported lazily: httpx pulls in anyio, itself a pytest plugin
     from .client import Wire
@@ -74,6 +73,7 @@ class KitSession:
     capabilities: dict[str, Any]
     xfails: dict[str, str]
     results: dict[str, TestResult] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
 
     def summary(self) -> dict[str, int]:
@@ -93,6 +93,7 @@ class KitSession:
             "started": self.started,
             "duration_s": round(time.time() - self.started, 3),
             "summary": self.summary(),
+            "notices": self.notices,
             "results": [r.as_json() for r in self.results.values()],
         }
 
@@ -131,18 +132,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _load_mapping(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise pytest.UsageError(f"{what} {path}: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise pytest.UsageError(f"{what} {path}: must be a mapping")
-    return data
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -159,14 +148,30 @@ def pytest_configure(config: pytest.Config) -> None:
     except (TargetError, SpecError) as exc:
         raise pytest.UsageError(str(exc)) from exc
     caps: dict[str, Any] = {"profiles": list(ALL_PROFILES), "options": {}}
-    cap_path = config.getoption("--renkei-capabilities")
-    if cap_path:
-        caps.update(_load_mapping(cap_path, "capability file"))
     xfails: dict[str, str] = {}
-    xf_path = config.getoption("--renkei-xfails")
-    if xf_path:
-        xfails = {str(k): str(v) for k, v in _load_mapping(xf_path, "xfail manifest").items()}
+    try:
+        cap_path = config.getoption("--renkei-capabilities")
+        if cap_path:
+            caps.update(load_user_file(cap_path, "capabilities.schema.json", "capability file"))
+        xf_path = config.getoption("--renkei-xfails")
+        if xf_path:
+            xfails = dict(load_user_file(xf_path, "xfails.schema.json", "xfail manifest") or {})
+    except SpecError as exc:
+        raise pytest.UsageError(str(exc)) from exc
     config.stash[_KEY] = KitSession(target, catalog, caps, xfails)
+
+
+def _published_ids() -> dict[str, bool]:
+    """Published test IDs → retired? (specs/conformance-tests.json)."""
+    import json as _json
+
+    from .spec import spec_root
+
+    path = spec_root() / "conformance-tests.json"
+    if not path.is_file():
+        return {}
+    rows = _json.loads(path.read_text(encoding="utf-8")).get("tests", [])
+    return {r["test_id"]: bool(r.get("retired")) for r in rows}
 
 
 def _session(config: pytest.Config) -> KitSession | None:
@@ -229,6 +234,12 @@ def pytest_collection_modifyitems(
             item.add_marker(pytest.mark.xfail(reason=kit.xfails[test_id], strict=True))
     if problems:
         raise pytest.UsageError("conformance suite is malformed:\n  " + "\n  ".join(problems))
+    known = _published_ids()
+    for test_id in sorted(set(kit.xfails) - set(seen)):
+        why = "is retired" if known.get(test_id) else "names no test of this suite"
+        if test_id in known and not known[test_id]:
+            why = "names a test not selected in this run"
+        kit.notices.append(f"xfail manifest entry {test_id} {why}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -261,6 +272,9 @@ def pytest_runtest_makereport(
 
 
 def _classify(report: pytest.TestReport, kit: KitSession, reqs: list[str]) -> tuple[str, str]:
+    if report.failed and str(report.longrepr).startswith("[XPASS(strict)]"):
+        reason = str(report.longrepr).removeprefix("[XPASS(strict)]").strip()
+        return "xpassed", f"expected to fail ({reason}) but passed"
     if hasattr(report, "wasxfail"):
         return (
             ("xfailed", report.wasxfail)
@@ -293,6 +307,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr = terminalreporter
     tr.section("renkei conformance")
     tr.write_line(f"target: {kit.target.name} ({kit.target.kind})")
+    for notice in kit.notices:
+        tr.write_line(f"warning: {notice}", yellow=True)
     by_req: dict[str, list[str]] = {}
     for r in kit.results.values():
         for rid in r.requirements:

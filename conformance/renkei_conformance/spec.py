@@ -27,6 +27,7 @@ __all__ = [
     "SpecError",
     "load_catalog",
     "load_problems",
+    "load_user_file",
     "load_vectors",
     "spec_root",
 ]
@@ -68,19 +69,25 @@ def _read(path: Path) -> Any:
         raise SpecError(f"{path}{where}: not valid YAML: {problem}") from exc
 
 
-def _validated(path: Path, schema_name: str) -> Any:
-    data = _read(path)
-    schema = _read(
-        path.parent / "schemas" / schema_name
-        if path.parent.name != "vectors"
-        else path.parent.parent / "schemas" / schema_name
-    )
+def _validated(path: Path, schema: Path, label: str = "") -> Any:
+    """Read ``path`` and check it against ``schema``; one-line ``SpecError``s."""
+    prefix = f"{label} " if label else ""
     try:
-        jsonschema.validate(data, schema)
+        data = _read(path)
+    except SpecError as exc:
+        raise SpecError(f"{prefix}{exc}") from exc
+    try:
+        jsonschema.validate(data, _read(schema))
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
-        raise SpecError(f"{path}: {where}: {exc.message}") from exc
+        raise SpecError(f"{prefix}{path}: {where}: {exc.message}") from exc
     return data
+
+
+def load_user_file(path: Path, schema_name: str, what: str) -> Any:
+    """A file the user hands the kit (target, capabilities, xfails), checked
+    against its schema in specs/schemas."""
+    return _validated(path, spec_root() / "schemas" / schema_name, what)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +144,7 @@ class Catalog:
 @cache
 def load_catalog(root: Path | None = None) -> Catalog:
     root = root or spec_root()
-    data = _validated(root / "requirements.yaml", "requirements.schema.json")
+    data = _validated(root / "requirements.yaml", root / "schemas" / "requirements.schema.json")
     reqs: dict[str, Requirement] = {}
     for r in data["requirements"]:
         if r["id"] in reqs:
@@ -164,12 +171,14 @@ def load_catalog(root: Path | None = None) -> Catalog:
 @cache
 def load_problems(root: Path | None = None) -> dict[str, dict[str, Any]]:
     root = root or spec_root()
-    data = _validated(root / "problems.yaml", "problems.schema.json")
+    data = _validated(root / "problems.yaml", root / "schemas" / "problems.schema.json")
     items = data["problems"] if isinstance(data, dict) else data
     return {p["slug"]: p for p in items}
 
 
 def load_vectors(name: str, root: Path | None = None) -> dict[str, Any]:
     root = root or spec_root()
-    data: dict[str, Any] = _validated(root / "vectors" / f"{name}.json", "vectors.schema.json")
+    data: dict[str, Any] = _validated(
+        root / "vectors" / f"{name}.json", root / "schemas" / "vectors.schema.json"
+    )
     return data

@@ -12,7 +12,6 @@ A target is one of:
 
 from __future__ import annotations
 
-import json
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jsonschema
 
-from .spec import spec_root
+from .spec import SpecError, load_user_file
 
 __all__ = ["PARTIES", "Target", "TargetError", "resolve_target"]
 
@@ -128,15 +126,9 @@ def resolve_target(spec: str, *, timeout: float = 10.0) -> Target:
     path = Path(spec)
     if path.is_file():
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise TargetError(f"target file {path}: not readable JSON: {exc}") from exc
-        schema = json.loads((spec_root() / "schemas" / "target.schema.json").read_text("utf-8"))
-        try:
-            jsonschema.validate(data, schema)
-        except jsonschema.ValidationError as exc:
-            where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
-            raise TargetError(f"target file {path}: {where}: {exc.message}") from exc
+            data = load_user_file(path, "target.schema.json", "target file")
+        except SpecError as exc:
+            raise TargetError(str(exc)) from exc
         return _http(data.get("name", str(path)), dict(data["parties"]), timeout)
     known = ", ".join(sorted(registered)) or "none installed"
     raise TargetError(

@@ -1,0 +1,49 @@
+"""What a vendor controls: capabilities, expected failures, profiles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .conftest import run_renkei
+
+NUMBERING_ONLY = {"CT-NUM-001", "CT-NUM-003", "CT-NUM-004", "CT-NUM-005"}
+
+
+def _kit(tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+    report = tmp_path / "r.json"
+    result = run_renkei(
+        "conformance", "run", "--target", "reference", "-q", "--report-json", str(report), *extra
+    )
+    data = json.loads(report.read_text()) if report.exists() else {}
+    return result.returncode, data, result.stdout + result.stderr
+
+
+def test_undeclared_profiles_are_not_applicable_not_failed(tmp_path: Path) -> None:
+    caps = tmp_path / "caps.yaml"
+    caps.write_text("implementation: hub-only\nprofiles: [hub, auditor]\n")
+    code, data, out = _kit(tmp_path, "--capabilities", str(caps))
+    assert code == 0, out
+    na = {r["test_id"] for r in data["results"] if r["outcome"] == "not_applicable"}
+    assert na == NUMBERING_ONLY
+    assert data["summary"]["not_applicable"] == len(NUMBERING_ONLY)
+    assert data["summary"]["failed"] == 0
+
+
+def test_xfail_manifest_is_strict_and_flags_entries_naming_no_test(tmp_path: Path) -> None:
+    manifest = tmp_path / "xfails.yaml"
+    manifest.write_text("CT-LNK-001: believed broken\nCT-ZZZ-999: typo in an ID\n")
+    code, data, out = _kit(tmp_path, "--xfails", str(manifest))
+    assert code == 1, out
+    xpassed = [r for r in data["results"] if r["outcome"] == "xpassed"]
+    assert [r["test_id"] for r in xpassed] == ["CT-LNK-001"]
+    assert "believed broken" in xpassed[0]["message"]
+    assert any("CT-ZZZ-999" in n for n in data["notices"])
+    assert "verdict: FAIL" in out
+
+
+def test_profile_option_selects_only_that_profile(tmp_path: Path) -> None:
+    code, data, out = _kit(tmp_path, "--profile", "numbering-authority")
+    assert code == 0, out
+    assert {r["test_id"] for r in data["results"]} == NUMBERING_ONLY
