@@ -45,6 +45,7 @@ class WireContract:
         resource = Resource.from_contents(document, default_specification=DRAFT202012)
         self._registry: Registry[Any] = Registry().with_resource("urn:renkei:openapi", resource)
         self.operations: list[Operation] = []
+        self._validators: dict[str, Any] = {}
         for template, item in document.get("paths", {}).items():
             regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
             for method in _METHODS:
@@ -97,8 +98,12 @@ class WireContract:
         if "schema" not in content[media]:
             return []
         pointer += "/content/" + media.replace("~", "~0").replace("/", "~1") + "/schema"
-        wrapped = {"$ref": "urn:renkei:openapi#" + pointer}
-        validator = jsonschema.Draft202012Validator(wrapped, registry=self._registry)
+        validator = self._validators.get(pointer)
+        if validator is None:
+            validator = jsonschema.Draft202012Validator(
+                {"$ref": "urn:renkei:openapi#" + pointer}, registry=self._registry
+            )
+            self._validators[pointer] = validator
         errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         return [
             f"{where}: {'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}"[:500]

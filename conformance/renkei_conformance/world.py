@@ -7,6 +7,7 @@ The kit keeps the ground truth; the target learns only what the wire says.
 
 from __future__ import annotations
 
+import base64
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -215,8 +216,32 @@ class World:
                 return entries
             after += len(page)
 
+    def stored_text(self, party: str = "hub") -> str:
+        """Everything ``party`` stores, as one searchable text (RK-CTL-006)."""
+        return "\n".join(
+            repr(rows) for name, rows in self.state().items() if name.startswith(party + ".")
+        )
+
     def state(self) -> dict[str, list[dict[str, Any]]]:
         stores: dict[str, list[dict[str, Any]]] = self.wire.control("GET", "/state").expect(200)[
             "stores"
         ]
         return stores
+
+
+def encodings(raw: bytes, text: str | None = None) -> set[str]:
+    """The forms a store might keep the same bytes in (text, hex, base64…)."""
+    forms = {
+        raw.hex(),
+        raw.hex().upper(),
+        base64.b64encode(raw).decode(),
+        base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
+        repr(raw)[2:-1],
+    }
+    if text is not None:
+        forms.add(text)
+    return forms
+
+
+def link_code_bytes(code: str) -> bytes:
+    return base64.urlsafe_b64decode(code + "=" * (-len(code) % 4))

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from renkei_conformance.world import World
+from renkei_conformance.world import World, encodings, link_code_bytes
 
 
 @pytest.mark.conformance("CT-LNK-001", requirements=["RK-LNK-001"], profiles=["hub"])
@@ -92,9 +92,9 @@ def test_hub_keeps_no_link_code_and_no_payload(world: World) -> None:
     stores = world.state()
     hub_text = "\n".join(repr(rows) for name, rows in stores.items() if name.startswith("hub"))
     for code in seen_codes:
-        for form in _forms(base64.urlsafe_b64decode(code + "=" * (-len(code) % 4)), code):
+        for form in encodings(link_code_bytes(code), code):
             assert form not in hub_text, f"the hub stores a link code (RK-LNK-003): {form[:16]}…"
-    for form in _forms(base64.b64decode(canary), canary):
+    for form in encodings(base64.b64decode(canary), canary):
         assert form not in hub_text, "the hub stores an answered payload (RK-FLOW-002)"
     for number in numbers:
         assert number not in hub_text, "the hub stores a Number (RK-NUM-009)"
@@ -110,13 +110,63 @@ def test_hub_keeps_no_link_code_and_no_payload(world: World) -> None:
         assert str(linkage.get("person", "")) not in numbering_text
 
 
-def _forms(raw: bytes, text: str) -> set[str]:
-    """The encodings a store might keep the same bytes in."""
-    return {
-        text,
-        raw.hex(),
-        raw.hex().upper(),
-        base64.b64encode(raw).decode(),
-        base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
-        repr(raw)[2:-1],
-    }
+@pytest.mark.conformance("CT-LNK-005", requirements=["RK-LNK-006", "RK-LNK-001"], profiles=["hub"])
+def test_link_code_unit_is_the_agency_unless_a_shared_unit_is_declared(world: World) -> None:
+    """Two agencies registered with one link-code unit (a sector subsystem,
+    item 12) share link codes; an agency of its own unit does not."""
+    world.tokens.update(
+        world.wire.control(
+            "POST",
+            "/agencies",
+            {
+                "agencies": [
+                    {
+                        "agency_id": "kit.kenpo-1",
+                        "name": "試験健保一",
+                        "link_code_unit": "kit.sector-health",
+                    },
+                    {
+                        "agency_id": "kit.kenpo-2",
+                        "name": "試験健保二",
+                        "link_code_unit": "kit.sector-health",
+                    },
+                ]
+            },
+        ).expect(200)["credentials"]
+    )
+    person = world.persons[8]
+    one, two = world.link("kit.kenpo-1", person), world.link("kit.kenpo-2", person)
+    assert one == two
+    assert one != world.link("kit.pension", person)
+
+
+@pytest.mark.conformance("CT-LNK-006", requirements=["RK-LNK-003", "RK-FLOW-002"], profiles=["hub"])
+def test_no_link_code_is_kept_after_a_thousand_linkages(world: World) -> None:
+    """After 1,000 complete linkages no link code of either side — nor any
+    payload — is found anywhere in what the hub stores."""
+    seen: set[str] = set()
+    payload = base64.b64encode(b"renkei-canary-1000").decode()
+    persons = world.persons
+    for batch in range(20):
+        ids = []
+        for i in range(50):
+            person = persons[(batch * 50 + i) % len(persons)]
+            seen.add(world.link("kit.pension", person))
+            ids.append(world.query("kit.pension", person).expect(202)["linkage_id"])
+        for d in world.deliveries("kit.city-a"):
+            seen.add(d["link_code"])
+            world.call(
+                "kit.city-a",
+                "POST",
+                "hub",
+                f"/linkages/{d['linkage_id']}/answer",
+                {"payload": payload},
+            ).expect(202)
+        for linkage_id in ids:
+            world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
+    text = world.stored_text("hub")
+    for code in seen:
+        for form in encodings(link_code_bytes(code), code):
+            assert form not in text, "the hub keeps a link code (RK-LNK-003)"
+    for form in encodings(base64.b64decode(payload), payload):
+        assert form not in text, "the hub keeps a payload (RK-FLOW-002)"

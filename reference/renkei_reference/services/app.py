@@ -1,5 +1,9 @@
 """The reference federation as one ASGI application.
 
+Handlers are ``async`` and do their (short, CPU-bound) work on the event loop:
+no thread hop per request.  Durable storage that blocks goes behind a
+thread or a group-commit writer, never into a handler.
+
 (No ``from __future__ import annotations`` here: FastAPI must see the
 dependency annotations, which are local to ``create_app``, as objects.)
 
@@ -9,7 +13,7 @@ in specs/openapi/renkei.yaml lays them out.  Handlers are thin: parse the
 wire model, authenticate, call one ``Federation`` method, render the result.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
@@ -17,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..core.codes import ResidentCode
 from ..core.errors import CallerError, NotFoundError, PermissionDeniedError
+from ..core.keys import KeyPurpose
 from ..core.patterns import LinkagePattern
 from . import models as m
 from .clock import ControllableClock
@@ -49,11 +54,11 @@ def create_app(*, test_mode: bool, federation: Federation | None = None) -> Fast
     def fed() -> Federation:
         return fed_box["fed"]
 
-    def caller(authorization: Annotated[str | None, Header()] = None) -> Agency:
+    async def caller(authorization: Annotated[str | None, Header()] = None) -> Agency:
         return fed().authenticate(_bearer(authorization))
 
     def role(*allowed: str) -> Any:
-        def check(agency: Annotated[Agency, Depends(caller)]) -> Agency:
+        async def check(agency: Annotated[Agency, Depends(caller)]) -> Agency:
             if agency.role not in allowed:
                 raise PermissionDeniedError(
                     "forbidden-role",
@@ -72,13 +77,13 @@ def create_app(*, test_mode: bool, federation: Federation | None = None) -> Fast
     numbering = APIRouter(prefix="/numbering", tags=["numbering-authority"])
 
     @numbering.post("/numbers", status_code=201)
-    def issue_number(body: m.IssueNumberIn, _: Municipality) -> dict[str, str]:
+    async def issue_number(body: m.IssueNumberIn, _: Municipality) -> dict[str, str]:
         resident = ResidentCode(body.resident_code)
         number = fed().numbering.issue(resident)
         return {"resident_code": resident.value, "number": number.value}
 
     @numbering.get("/numbers/{resident_code}")
-    def lookup_number(resident_code: str, _: Municipality) -> dict[str, str]:
+    async def lookup_number(resident_code: str, _: Municipality) -> dict[str, str]:
         resident = ResidentCode(resident_code)
         number = fed().numbering.lookup(resident)
         return {"resident_code": resident.value, "number": number.value, "status": "current"}
@@ -87,7 +92,7 @@ def create_app(*, test_mode: bool, federation: Federation | None = None) -> Fast
     hub = APIRouter(prefix="/hub", tags=["hub"])
 
     @hub.post("/bindings")
-    def bind(body: m.BindingsIn, agency: AgencyCaller) -> dict[str, Any]:
+    async def bind(body: m.BindingsIn, agency: AgencyCaller) -> dict[str, Any]:
         results = [
             fed().hub.bind(
                 agency,
@@ -99,7 +104,7 @@ def create_app(*, test_mode: bool, federation: Federation | None = None) -> Fast
         return {"results": results}
 
     @hub.post("/queries", status_code=202)
-    def query(body: m.QueryIn, agency: AgencyCaller) -> dict[str, Any]:
+    async def query(body: m.QueryIn, agency: AgencyCaller) -> dict[str, Any]:
         linkage = fed().hub.query(agency, body.model_dump())
         return {
             "linkage_id": linkage.linkage_id,
@@ -107,17 +112,21 @@ def create_app(*, test_mode: bool, federation: Federation | None = None) -> Fast
             "deadline": linkage.deadline.isoformat(),
         }
 
+    @hub.post("/rebindings")
+    async def rebind(body: m.RebindIn, agency: AgencyCaller) -> dict[str, Any]:
+        return {"results": fed().hub.rebind(agency, list(body.link_codes))}
+
     @hub.get("/deliveries")
-    def deliveries(agency: AgencyCaller) -> dict[str, Any]:
+    async def deliveries(agency: AgencyCaller) -> dict[str, Any]:
         return {"deliveries": fed().hub.deliveries(agency)}
 
     @hub.post("/linkages/{linkage_id}/answer", status_code=202)
-    def answer(linkage_id: str, body: m.AnswerIn, agency: AgencyCaller) -> dict[str, Any]:
+    async def answer(linkage_id: str, body: m.AnswerIn, agency: AgencyCaller) -> dict[str, Any]:
         linkage = fed().hub.answer(agency, linkage_id, body.payload)
         return {"linkage_id": linkage.linkage_id, "state": linkage.state.value}
 
     @hub.get("/linkages/{linkage_id}")
-    def linkage_status(linkage_id: str, agency: AgencyCaller) -> dict[str, Any]:
+    async def linkage_status(linkage_id: str, agency: AgencyCaller) -> dict[str, Any]:
         linkage, payload = fed().hub.status(agency, linkage_id)
         out: dict[str, Any] = {
             "linkage_id": linkage.linkage_id,
@@ -132,7 +141,7 @@ def create_app(*, test_mode: bool, federation: Federation | None = None) -> Fast
     auditor = APIRouter(prefix="/auditor", tags=["auditor"])
 
     @auditor.get("/access-logs")
-    def access_logs(
+    async def access_logs(
         _: Auditor,
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
@@ -147,7 +156,7 @@ def create_app(*, test_mode: bool, federation: Federation | None = None) -> Fast
     else:
 
         @app.api_route("/control/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"])
-        def control_disabled(rest: str) -> Response:
+        async def control_disabled(rest: str) -> Response:
             raise NotFoundError(
                 "control-disabled",
                 "the conformance control interface exists only in test mode",
@@ -165,33 +174,34 @@ def _control_router(fed_box: dict[str, Federation], clock: ControllableClock) ->
         return fed_box["fed"]
 
     @control.post("/reset", status_code=204)
-    def reset() -> Response:
+    async def reset() -> Response:
         clock.set(datetime.now(UTC))
         fed_box["fed"] = Federation(clock)
         return Response(status_code=204)
 
     @control.post("/residents")
-    def residents(body: m.ResidentsIn) -> dict[str, int]:
+    async def residents(body: m.ResidentsIn) -> dict[str, int]:
         rows = [
             (
                 ResidentCode(r.resident_code),
                 FourItems(r.name, r.address, r.birth_date, r.sex, r.name_kana),
+                ResidentCode(r.previous_resident_code) if r.previous_resident_code else None,
             )
             for r in body.residents
         ]
-        return {"loaded": fed().registry.load(rows)}
+        return {"loaded": fed().load_residents(rows)}
 
     @control.post("/agencies")
-    def agencies(body: m.AgenciesIn) -> dict[str, dict[str, str]]:
+    async def agencies(body: m.AgenciesIn) -> dict[str, dict[str, str]]:
         return {
             "credentials": {
-                a.agency_id: fed().register(Agency(a.agency_id, a.name, a.role))
+                a.agency_id: fed().register(Agency(a.agency_id, a.name, a.role, a.link_code_unit))
                 for a in body.agencies
             }
         }
 
     @control.put("/patterns")
-    def patterns(body: m.PatternsIn) -> dict[str, int]:
+    async def patterns(body: m.PatternsIn) -> dict[str, int]:
         try:
             table = [
                 LinkagePattern(
@@ -212,18 +222,18 @@ def _control_router(fed_box: dict[str, Federation], clock: ControllableClock) ->
         return {"loaded": fed().hub.load_patterns(table)}
 
     @control.put("/clock")
-    def set_clock(body: m.ClockSetIn) -> dict[str, str]:
+    async def set_clock(body: m.ClockSetIn) -> dict[str, str]:
         if body.now.tzinfo is None:
             raise CallerError("validation-error", "now must carry a UTC offset", "RK-WIRE-001")
         clock.set(body.now)
         return {"now": clock.now().isoformat()}
 
     @control.post("/clock/advance")
-    def advance_clock(body: m.ClockAdvanceIn) -> dict[str, str]:
+    async def advance_clock(body: m.ClockAdvanceIn) -> dict[str, str]:
         return {"now": clock.advance(body.seconds).isoformat()}
 
     @control.post("/id-codes")
-    def id_codes(body: m.IdCodesIn) -> dict[str, dict[str, str]]:
+    async def id_codes(body: m.IdCodesIn) -> dict[str, dict[str, str]]:
         return {
             "id_codes": {
                 rc: fed().hub.disclose_id_code(ResidentCode(rc)).hex() for rc in body.resident_codes
@@ -231,11 +241,21 @@ def _control_router(fed_box: dict[str, Federation], clock: ControllableClock) ->
         }
 
     @control.get("/state")
-    def state() -> dict[str, Any]:
-        return {"stores": fed().dump()}
+    async def state() -> dict[str, Any]:
+        return {"stores": fed().dump(), "key_versions": fed().keys.describe()}
+
+    @control.post("/keys/rotate")
+    async def rotate_keys(body: m.KeyRotationIn) -> dict[str, Any]:
+        purpose = KeyPurpose(body.purpose)
+        ring = fed().hub.rotate(purpose, timedelta(seconds=body.transition_seconds))
+        return {
+            "purpose": purpose.value,
+            "current_version": ring.current,
+            "accepted_versions": list(ring.accepted(clock.now())),
+        }
 
     @control.get("/health")
-    def health(request: Request) -> JSONResponse:
+    async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "test_mode": True, "now": clock.now().isoformat()})
 
     return control

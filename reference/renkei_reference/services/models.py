@@ -22,9 +22,11 @@ __all__ = [
     "ClockSetIn",
     "IdCodesIn",
     "IssueNumberIn",
+    "KeyRotationIn",
     "PatternIn",
     "PatternsIn",
     "QueryIn",
+    "RebindIn",
     "ResidentIn",
     "ResidentsIn",
 ]
@@ -76,6 +78,7 @@ class AnswerIn(_Strict):
 
 class ResidentIn(_Strict):
     resident_code: Digits11
+    previous_resident_code: Digits11 | None = None
     name: Text
     name_kana: Text | None = None
     address: Text
@@ -91,6 +94,7 @@ class AgencyIn(_Strict):
     agency_id: Ident
     name: Text
     role: Literal["agency", "municipality", "auditor"] = "agency"
+    link_code_unit: Ident | None = None
 
 
 class AgenciesIn(_Strict):
@@ -119,6 +123,18 @@ class ClockSetIn(_Strict):
 
 class ClockAdvanceIn(_Strict):
     seconds: Annotated[float, Field(ge=0, le=20 * 366 * 86400)]
+
+
+class KeyRotationIn(_Strict):
+    purpose: Literal["id-code", "link-code"]
+    transition_seconds: Annotated[int, Field(ge=0, le=31_622_400)] = 2_592_000
+
+
+class RebindIn(_Strict):
+    link_codes: Annotated[
+        list[Annotated[str, StringConstraints(max_length=256)]],
+        Field(min_length=1, max_length=10_000),
+    ]
 
 
 class IdCodesIn(_Strict):

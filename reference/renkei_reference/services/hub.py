@@ -1,0 +1,489 @@
+"""The hub (情報連携基盤): approval, code conversion, relay and its access log.
+
+The hub holds keys, ID codes, the pattern table, open linkages and its log —
+never a Number (RK-NUM-009), never a stored link code (RK-LNK-003), never a
+payload beyond transit (RK-FLOW-002), never the 4 items (RK-ARCH-004).
+
+Code conversion (items 7, 9, 18): link code(A) → ID code → link code(B), all
+under the key versions the ``KeyStore`` currently accepts.  The hub always
+answers with codes of the current versions; codes of an older version are
+accepted until its transition window ends (RK-KEY-002), and ``rebind``
+translates them for an agency.  A person whose resident code changed keeps the
+ID code of the first resident code through an alias (RK-IDC-003), so no
+agency has to re-bind.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..core.access_log import AccessLogEntry, Outcome, auditor_view
+from ..core.codes import (
+    AgencyId,
+    IdCode,
+    LinkCode,
+    ResidentCode,
+    id_code_from_link_code,
+    id_code_of,
+    link_code_for,
+    resident_code_of,
+)
+from ..core.errors import ConflictError, NotFoundError, PermissionDeniedError, RenkeiError
+from ..core.keys import KeyPurpose, KeyRing
+from ..core.linkage import Event, Linkage, LinkageState, advance
+from ..core.patterns import LinkagePattern, Query, decide
+from .clock import Clock
+from .keystore import KeyStore
+from .registry import FourItems, ResidentRegistry
+
+__all__ = ["AUDITOR_UNIT", "Agency", "Hub"]
+
+AUDITOR_UNIT = AgencyId("renkei.auditor")
+ID, LINK = KeyPurpose.ID_CODE, KeyPurpose.LINK_CODE
+
+
+@dataclass(frozen=True, slots=True)
+class Agency:
+    """A registered agency; ``unit`` is its link-code unit (RK-LNK-006): the
+    agency itself by default, or a sector subsystem shared by several (item 12)."""
+
+    agency_id: str
+    name: str
+    role: str  # agency | municipality | auditor
+    link_code_unit: str | None = None
+
+    @property
+    def unit(self) -> AgencyId:
+        return AgencyId(self.link_code_unit or self.agency_id)
+
+
+@dataclass
+class _HubStores:
+    linkages: dict[str, Linkage] = field(default_factory=dict)
+    in_transit: dict[str, str] = field(default_factory=dict)  # linkage_id -> payload (b64)
+    requests: dict[tuple[str, str], str] = field(default_factory=dict)
+    access_log: list[AccessLogEntry] = field(default_factory=list)
+    aliases: dict[bytes, bytes] = field(default_factory=dict)  # ID code -> canonical ID code
+
+
+def _decision(
+    record_ref: str, decision: str, reasons: list[str], link: str | None = None
+) -> dict[str, Any]:
+    return {"record_ref": record_ref, "decision": decision, "link_code": link, "reasons": reasons}
+
+
+class Hub:
+    """情報連携基盤: approval, code conversion, relay and the hub's access log."""
+
+    def __init__(self, registry: ResidentRegistry, keys: KeyStore, clock: Clock) -> None:
+        self._lock = threading.RLock()
+        self._registry = registry
+        self._keys = keys
+        self._clock = clock
+        self.agencies: dict[str, Agency] = {}
+        self.patterns: dict[str, LinkagePattern] = {}
+        self._s = _HubStores()
+
+    # -- configuration -----------------------------------------------------
+    def register_agency(self, agency: Agency) -> None:
+        AgencyId(agency.agency_id)
+        _ = agency.unit
+        with self._lock:
+            self.agencies[agency.agency_id] = agency
+
+    def load_patterns(self, patterns: Iterable[LinkagePattern]) -> int:
+        table = {p.pattern_id: p for p in patterns}
+        with self._lock:
+            self.patterns = table
+        return len(table)
+
+    # -- codes (items 4, 5, 7, 9, 11) ----------------------------------------
+    def _ring(self, purpose: KeyPurpose) -> KeyRing:
+        return self._keys.ring(purpose)
+
+    def _id_code(self, resident: ResidentCode) -> IdCode:
+        """The canonical ID code of a resident under the current key (RK-IDC-001/003)."""
+        code = id_code_of(self._keys.cipher(ID, self._ring(ID).current), resident)
+        canonical = self._s.aliases.get(code.raw)
+        return IdCode(canonical) if canonical is not None else code
+
+    def _current(self, id_code: IdCode, at: datetime) -> IdCode:
+        """An ID code of an accepted older version, re-made under the current one."""
+        ring = self._ring(ID)
+        if id_code.key_version == ring.current:
+            return id_code
+        ring.require(id_code.key_version, at, "RK-IDC-002")
+        resident = resident_code_of(self._keys.cipher(ID, id_code.key_version), id_code)
+        return self._id_code(resident)
+
+    def _link_out(self, id_code: IdCode, unit: AgencyId) -> LinkCode:
+        return link_code_for(self._keys.cipher(LINK, self._ring(LINK).current), id_code, unit)
+
+    def _link_in(self, text: str, unit: AgencyId, at: datetime) -> IdCode:
+        """Link code → current canonical ID code, or a specific refusal."""
+        link = LinkCode.parse(text)
+        self._ring(LINK).require(link.key_version, at, "RK-LNK-005")
+        id_code = id_code_from_link_code(self._keys.cipher(LINK, link.key_version), link, unit)
+        return self._current(id_code, at)
+
+    def disclose_id_code(self, resident: ResidentCode) -> IdCode:
+        """Test mode only (RK-CTL-003): the ID code of a synthetic person."""
+        with self._lock:
+            return self._id_code(resident)
+
+    def resident_code_changed(self, old: ResidentCode, new: ResidentCode) -> None:
+        """Item 8 / RK-IDC-003: the new resident code's ID code aliases the first one."""
+        with self._lock:
+            canonical = self._id_code(old)
+            fresh = id_code_of(self._keys.cipher(ID, self._ring(ID).current), new)
+            if fresh.raw != canonical.raw:
+                self._s.aliases[fresh.raw] = canonical.raw
+
+    def rotate(self, purpose: KeyPurpose, transition: timedelta) -> KeyRing:
+        """Item 11 / RK-KEY-002: a new key version; stored ID codes are re-made."""
+        now = self._clock.now()
+        with self._lock:
+            old_ring = self._ring(ID)
+            ring = self._keys.rotate(purpose, now, transition)
+            if purpose is ID:
+                self._rekey_stored_id_codes(old_ring.current, now)
+            return ring
+
+    def _rekey_stored_id_codes(self, old_version: int, at: datetime) -> None:
+        old = self._keys.cipher(ID, old_version)
+        new = self._keys.cipher(ID, self._ring(ID).current)
+
+        def remake(raw: bytes) -> bytes:
+            if raw[0] != old_version:
+                return raw
+            return id_code_of(new, resident_code_of(old, IdCode(raw))).raw
+
+        s = self._s
+        s.aliases = {remake(k): remake(v) for k, v in s.aliases.items()}
+        s.linkages = {
+            k: replace(v, person=IdCode(remake(v.person.raw))) for k, v in s.linkages.items()
+        }
+        s.access_log = [
+            replace(e, person=remake(e.person) if e.person else None) for e in s.access_log
+        ]
+
+    def rebind(self, agency: Agency, link_codes: list[str]) -> list[dict[str, Any]]:
+        """RK-KEY-002: translate an agency's link codes of accepted older versions
+        into current ones, without 4-item matching."""
+        now = self._clock.now()
+        out: list[dict[str, Any]] = []
+        with self._lock:
+            for text in link_codes:
+                try:
+                    id_code = self._link_in(text, agency.unit, now)
+                except RenkeiError as exc:
+                    out.append(
+                        {
+                            "link_code": text,
+                            "new_link_code": None,
+                            "problem": f"urn:renkei:problem:{exc.problem}",
+                        }
+                    )
+                    continue
+                out.append(
+                    {
+                        "link_code": text,
+                        "new_link_code": self._link_out(id_code, agency.unit).text(),
+                        "problem": None,
+                    }
+                )
+        return out
+
+    # -- binding (items 13-15, 20) ------------------------------------------
+    def bind(self, agency: Agency, record_ref: str, items: FourItems) -> dict[str, Any]:
+        """Bind one record (RK-BND-001..003, RK-BND-005): exact, unique, all four items."""
+        if items.has_placeholder():
+            return _decision(record_ref, "review", ["unrepresentable-character"])
+        exact, partial = self._registry.match(items)
+        if len(exact) == 1:
+            with self._lock:
+                link = self._link_out(self._id_code(ResidentCode(exact[0])), agency.unit)
+            return _decision(record_ref, "bound", [], link.text())
+        if len(exact) > 1:
+            return _decision(record_ref, "review", ["ambiguous-match"])
+        if partial:
+            return _decision(record_ref, "review", ["partial-match"])
+        return _decision(record_ref, "rejected", ["no-match"])
+
+    # -- the linkage flow (items 18, 20-22, 28) ------------------------------
+    def _log(
+        self,
+        *,
+        at: datetime,
+        outcome: Outcome,
+        requester: str,
+        provider: str,
+        pattern_id: str,
+        information_kind: str,
+        request_id: str,
+        reason: str | None = None,
+        detail: str | None = None,
+        linkage_id: str | None = None,
+        person: bytes | None = None,
+    ) -> AccessLogEntry:
+        pattern = self.patterns.get(pattern_id)
+        entry = AccessLogEntry(
+            serial=len(self._s.access_log) + 1,
+            at=at,
+            pattern_id=pattern_id,
+            legal_basis=pattern.legal_basis if pattern else None,
+            requester=requester,
+            requester_name=self._name(requester),
+            provider=provider,
+            provider_name=self._name(provider),
+            information_kind=information_kind,
+            outcome=outcome,
+            reason=reason,
+            detail=detail,
+            linkage_id=linkage_id,
+            request_id=request_id,
+            person=person,
+        )
+        self._s.access_log.append(entry)
+        return entry
+
+    def _log_linkage(
+        self, linkage: Linkage, at: datetime, outcome: Outcome, reason: str | None = None
+    ) -> None:
+        self._log(
+            at=at,
+            outcome=outcome,
+            requester=linkage.requester,
+            provider=linkage.provider,
+            pattern_id=linkage.pattern_id,
+            information_kind=linkage.information_kind,
+            request_id=linkage.request_id,
+            linkage_id=linkage.linkage_id,
+            person=linkage.person.raw,
+            reason=reason,
+        )
+
+    def _name(self, agency_id: str) -> str:
+        agency = self.agencies.get(agency_id)
+        return agency.name if agency else agency_id
+
+    def expire_due(self) -> None:
+        now = self._clock.now()
+        with self._lock:
+            for linkage in list(self._s.linkages.values()):
+                if linkage.state in (LinkageState.PENDING, LinkageState.DELIVERED) and (
+                    now >= linkage.deadline
+                ):
+                    self._expire(linkage, now)
+
+    def _expire(self, linkage: Linkage, now: datetime) -> None:
+        advance(linkage, Event.EXPIRE, now)
+        del self._s.linkages[linkage.linkage_id]
+        self._log_linkage(linkage, now, Outcome.EXPIRED, "deadline-passed")
+
+    def query(self, caller: Agency, body: dict[str, Any]) -> Linkage:
+        """Step ② of item 21: approve (RK-PAT-001), then link(A) → ID (RK-FLOW-001)."""
+        self.expire_due()
+        now = self._clock.now()
+        requester = AgencyId(body["requester"]).value
+        provider = AgencyId(body["provider"]).value
+        pattern_id, kind, request_id = (
+            body["pattern_id"],
+            body["information_kind"],
+            body["request_id"],
+        )
+        with self._lock:
+            key = (caller.agency_id, request_id)
+            if key in self._s.requests:
+                raise ConflictError(
+                    "duplicate-request-id",
+                    f"request_id {request_id!r} was already used by this requester",
+                    "RK-FLOW-003",
+                )
+            self._s.requests[key] = ""
+            log: dict[str, Any] = {
+                "requester": caller.agency_id,
+                "provider": provider,
+                "pattern_id": pattern_id,
+                "information_kind": kind,
+                "request_id": request_id,
+            }
+            decision = decide(
+                self.patterns, Query(caller.agency_id, requester, provider, pattern_id, kind, now)
+            )
+            if not decision.approved or decision.pattern is None:
+                reason = decision.reason.value if decision.reason else "refused"
+                self._log(
+                    at=now, outcome=Outcome.REFUSED, reason=reason, detail=decision.detail, **log
+                )
+                raise PermissionDeniedError(reason, decision.detail, "RK-PAT-002")
+            try:
+                id_code = self._link_in(body["link_code"], caller.unit, now)
+            except RenkeiError as exc:
+                self._log(
+                    at=now, outcome=Outcome.REFUSED, reason=exc.problem, detail=exc.detail, **log
+                )
+                raise
+            linkage = Linkage(
+                linkage_id=secrets.token_hex(16),
+                request_id=request_id,
+                requester=caller.agency_id,
+                provider=provider,
+                pattern_id=pattern_id,
+                information_kind=kind,
+                person=id_code,
+                requested_at=now,
+                deadline=now + timedelta(seconds=decision.pattern.answer_within_seconds),
+            )
+            self._s.linkages[linkage.linkage_id] = linkage
+            self._s.requests[key] = linkage.linkage_id
+            self._log(
+                at=now,
+                outcome=Outcome.APPROVED,
+                linkage_id=linkage.linkage_id,
+                person=id_code.raw,
+                detail=decision.detail,
+                **log,
+            )
+            return linkage
+
+    def deliveries(self, provider: Agency) -> list[dict[str, Any]]:
+        """Pull delivery (RK-FLOW-005): each pending linkage once, link code(B) made now."""
+        self.expire_due()
+        now = self._clock.now()
+        out: list[dict[str, Any]] = []
+        with self._lock:
+            for lid, linkage in list(self._s.linkages.items()):
+                if linkage.provider != provider.agency_id or (
+                    linkage.state is not LinkageState.PENDING
+                ):
+                    continue
+                self._s.linkages[lid] = advance(linkage, Event.PULL, now)
+                out.append(
+                    {
+                        "linkage_id": lid,
+                        "requester": linkage.requester,
+                        "pattern_id": linkage.pattern_id,
+                        "information_kind": linkage.information_kind,
+                        "link_code": self._link_out(linkage.person, provider.unit).text(),
+                        "deadline": linkage.deadline.isoformat(),
+                    }
+                )
+        return out
+
+    def _open_linkage(self, linkage_id: str, party: str, role: str) -> Linkage:
+        linkage = self._s.linkages.get(linkage_id)
+        owner = (
+            None
+            if linkage is None
+            else (linkage.provider if role == "provider" else linkage.requester)
+        )
+        if linkage is None or owner != party:
+            raise NotFoundError(
+                "unknown-linkage",
+                f"no open linkage {linkage_id!r} for which you are the {role}",
+                "RK-FLOW-003",
+            )
+        return linkage
+
+    def answer(self, provider: Agency, linkage_id: str, payload: str) -> Linkage:
+        """Step ③ of item 22: the answer is held in transit only."""
+        self.expire_due()
+        now = self._clock.now()
+        with self._lock:
+            linkage = self._open_linkage(linkage_id, provider.agency_id, "provider")
+            try:
+                nxt = advance(linkage, Event.ANSWER, now)
+            except RenkeiError as exc:
+                if exc.problem == "answer-after-deadline":
+                    self._expire(linkage, now)
+                raise
+            self._s.linkages[linkage_id] = nxt
+            self._s.in_transit[linkage_id] = payload
+            return nxt
+
+    def status(self, requester: Agency, linkage_id: str) -> tuple[Linkage, str | None]:
+        """The requester's view; an answer is relayed once, then erased (RK-FLOW-002)."""
+        self.expire_due()
+        now = self._clock.now()
+        with self._lock:
+            linkage = self._open_linkage(linkage_id, requester.agency_id, "requester")
+            if linkage.state is not LinkageState.ANSWERED:
+                return linkage, None
+            payload = self._s.in_transit.pop(linkage_id)
+            closed = advance(linkage, Event.RELAY, now)
+            del self._s.linkages[linkage_id]
+            self._log_linkage(linkage, now, Outcome.PROVIDED)
+            return closed, payload
+
+    # -- logs ----------------------------------------------------------------
+    def auditor_entries(self, after: int, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            entries = self._s.access_log[after : after + limit]
+            return [auditor_view(e, self._person_ref(e.person)) for e in entries]
+
+    def _person_ref(self, person: bytes | None) -> str | None:
+        """The auditor's pseudonym: the person's link code for the auditor unit."""
+        return None if person is None else self._link_out(IdCode(person), AUDITOR_UNIT).text()
+
+    def dump(self) -> dict[str, list[dict[str, Any]]]:
+        """Everything the hub stores (RK-CTL-006); key versions, never keys."""
+
+        def iso(t: datetime | None) -> str | None:
+            return t.isoformat() if t else None
+
+        with self._lock:
+            s = self._s
+            return {
+                "hub.agencies": [asdict(a) for a in self.agencies.values()],
+                "hub.patterns": [
+                    {
+                        **asdict(p),
+                        "requesters": sorted(p.requesters),
+                        "providers": sorted(p.providers),
+                        "information_kinds": sorted(p.information_kinds),
+                        "valid_from": iso(p.valid_from),
+                        "valid_until": iso(p.valid_until),
+                    }
+                    for p in self.patterns.values()
+                ],
+                "hub.linkages": [
+                    {
+                        "linkage_id": x.linkage_id,
+                        "request_id": x.request_id,
+                        "requester": x.requester,
+                        "provider": x.provider,
+                        "pattern_id": x.pattern_id,
+                        "information_kind": x.information_kind,
+                        "person": x.person.hex(),
+                        "requested_at": iso(x.requested_at),
+                        "deadline": iso(x.deadline),
+                        "state": x.state.value,
+                    }
+                    for x in s.linkages.values()
+                ],
+                "hub.in_transit": [
+                    {"linkage_id": k, "payload": v} for k, v in s.in_transit.items()
+                ],
+                "hub.requests": [
+                    {"requester": r, "request_id": q, "linkage_id": lid}
+                    for (r, q), lid in s.requests.items()
+                ],
+                "hub.aliases": [
+                    {"id_code": k.hex(), "canonical": v.hex()} for k, v in s.aliases.items()
+                ],
+                "hub.access_log": [
+                    {
+                        **asdict(e),
+                        "at": iso(e.at),
+                        "outcome": e.outcome.value,
+                        "person": e.person.hex() if e.person else None,
+                    }
+                    for e in s.access_log
+                ],
+            }
