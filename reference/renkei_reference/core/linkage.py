@@ -77,6 +77,10 @@ class Linkage:
         return self.state in FINAL
 
 
+@icontract.require(
+    lambda linkage, at: at.tzinfo is not None and linkage.deadline.tzinfo is not None,
+    "times are timezone-aware (UTC)",
+)
 @icontract.ensure(lambda linkage, event, result: (linkage.state, event) in TRANSITIONS)
 @icontract.ensure(
     lambda event, result: result.state is not LinkageState.EXPIRED or event is Event.EXPIRE
@@ -87,8 +91,8 @@ def advance(linkage: Linkage, event: Event, at: datetime) -> Linkage:
     An ``ANSWER`` at or after the deadline is refused (``answer-after-deadline``,
     RK-FLOW-004); the shell then expires the linkage.
 
-    Raises:
-        StateError: the event is not allowed in the current state.
+    :raises StateError: the event is not allowed in the current state, or an
+        answer comes at or after the deadline (RK-FLOW-003, RK-FLOW-004).
     """
     nxt = TRANSITIONS.get((linkage.state, event))
     if nxt is None:
