@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+# Check every contract, the per-query ones too (icontract.SLOW); set before the
+# reference is imported by any test module.
+os.environ["ICONTRACT_SLOW"] = "1"
+
 ROOT = Path(__file__).resolve().parent.parent
 RENKEI = [sys.executable, "-m", "renkei_conformance"]
 

@@ -70,11 +70,13 @@ class AesSivCipher:
         return self._version
 
     def encrypt(self, plaintext: bytes, associated: Sequence[bytes]) -> bytes:
-        return self._siv.encrypt(plaintext, list(associated))
+        ad = associated if isinstance(associated, list) else list(associated)
+        return self._siv.encrypt(plaintext, ad)
 
     def decrypt(self, ciphertext: bytes, associated: Sequence[bytes]) -> bytes:
+        ad = associated if isinstance(associated, list) else list(associated)
         try:
-            return self._siv.decrypt(ciphertext, list(associated))
+            return self._siv.decrypt(ciphertext, ad)
         except InvalidTag as exc:
             raise DecryptionFailedError from exc
 

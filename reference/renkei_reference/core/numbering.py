@@ -15,8 +15,8 @@ from collections.abc import Callable
 import icontract
 
 from .check_digit import individual_number_check_digit
-from .codes import IndividualNumber
 from .errors import StateError
+from .identifiers import IndividualNumber
 
 __all__ = ["MAX_DRAWS", "NUMBER_SPACE", "issue_number", "number_from_draw"]
 

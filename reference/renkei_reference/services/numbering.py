@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..core.codes import IndividualNumber, ResidentCode
 from ..core.errors import ConflictError, NotFoundError
+from ..core.identifiers import IndividualNumber, ResidentCode
 from ..core.numbering import NUMBER_SPACE, issue_number
 
 __all__ = ["NumberingAuthority"]
