@@ -24,6 +24,8 @@ MODULES = [
     "renkei_reference.core.patterns",
     "renkei_reference.core.linkage",
     "renkei_reference.core.keys",
+    "renkei_reference.core.merkle",
+    "renkei_reference.core.checkpoint",
 ]
 
 

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 import yaml
 from openapi_spec_validator import validate
 
@@ -64,15 +65,26 @@ def test_every_problem_slug_the_reference_raises_is_registered() -> None:
     assert not missing, f"problem types not in specs/problems.yaml: {missing}"
 
 
-def test_every_vector_file_validates_against_its_schema() -> None:
-    assert len(VECTOR_FILES) >= 5
+def test_every_vector_file_validates_against_the_schema_it_names() -> None:
+    import json
+
+    import jsonschema
+
+    assert len(VECTOR_FILES) >= 6
     for name in VECTOR_FILES:
-        load_vectors(name)
+        path = SPECS / "vectors" / f"{name}.json"
+        data = json.loads(path.read_text(encoding="utf-8"))
+        schema_path = (path.parent / data["$schema"]).resolve()
+        assert schema_path.parent == (SPECS / "schemas").resolve(), name
+        jsonschema.validate(data, json.loads(schema_path.read_text(encoding="utf-8")))
+        if data["$schema"].endswith("/vectors.schema.json"):
+            load_vectors(name)
 
 
-def test_vector_files_are_what_their_generator_writes() -> None:
+@pytest.mark.parametrize("generator", ["generate.py", "generate_merkle.py"])
+def test_vector_files_are_what_their_generator_writes(generator: str) -> None:
     result = subprocess.run(
-        [sys.executable, str(SPECS / "vectors" / "generate.py"), "--check"],
+        [sys.executable, str(SPECS / "vectors" / generator), "--check"],
         capture_output=True,
         text=True,
         timeout=120,
