@@ -57,7 +57,7 @@ from renkei_reference.core.merkle import (
 
 from .conftest import ROOT
 
-# Requirement markers (RK-LOG-004, RK-LOG-009) go on the hub-level tests that use this log.
+pytestmark = pytest.mark.requirement("RK-LOG-004", "RK-LOG-009")
 
 VECTORS_PATH = ROOT / "specs" / "vectors" / "merkle-rfc9162.json"
 SCHEMA_PATH = ROOT / "specs" / "schemas" / "merkle-vectors.schema.json"

@@ -62,7 +62,7 @@ class _InProcessTransport(httpx.BaseTransport):
     def __init__(self, app: Any) -> None:
         from anyio.from_thread import start_blocking_portal
 
-        self._inner = httpx.ASGITransport(app=app)
+        self._inner = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         self._cm = start_blocking_portal()
         self._portal = self._cm.__enter__()
 

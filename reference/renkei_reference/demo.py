@@ -33,7 +33,7 @@ async def _demo(quiet: bool) -> int:
             sys.stdout.flush()
 
     steps = 7
-    transport = httpx.ASGITransport(app=create_app(test_mode=True))
+    transport = httpx.ASGITransport(app=create_app(test_mode=True), raise_app_exceptions=False)
     client = httpx.AsyncClient(transport=transport, base_url="http://reference")
 
     async def call(method: str, path: str, token: str | None = None, body: Any = None) -> Any:

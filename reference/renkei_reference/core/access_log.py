@@ -11,11 +11,12 @@ through My Portal (item 26); the third-party auditor a more detailed one
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["AccessLogEntry", "Outcome", "auditor_view", "person_view"]
+__all__ = ["AccessLogEntry", "Outcome", "auditor_view", "leaf_bytes", "person_view"]
 
 
 class Outcome(enum.Enum):
@@ -49,6 +50,7 @@ class AccessLogEntry:
     linkage_id: str | None
     request_id: str
     person: bytes | None
+    salt: bytes = b""
 
 
 def person_view(entry: AccessLogEntry) -> dict[str, Any]:
@@ -81,3 +83,29 @@ def auditor_view(entry: AccessLogEntry, person_ref: str | None) -> dict[str, Any
         "request_id": entry.request_id,
         "person_ref": person_ref,
     }
+
+
+def leaf_bytes(entry: AccessLogEntry) -> bytes:
+    """The Merkle leaf of an entry (RK-LOG-004): RFC 8785 canonical JSON.
+
+    It holds ① to ⑥, the outcome, the reason and the ids — never the person
+    (RK-LOG-008) — and a random ``salt`` (RK-RET-003), so that a leaf hash
+    reveals nothing by guessing and stays verifiable after the entry's content
+    is purged.  Members are strings, integers or null, for which sorted keys,
+    no white space and UTF-8 are exactly RFC 8785.
+    """
+    body = {
+        "serial": entry.serial,
+        "at": entry.at.isoformat(),
+        "pattern_id": entry.pattern_id,
+        "legal_basis": entry.legal_basis,
+        "requester": entry.requester,
+        "provider": entry.provider,
+        "information_kind": entry.information_kind,
+        "outcome": entry.outcome.value,
+        "reason": entry.reason,
+        "linkage_id": entry.linkage_id,
+        "request_id": entry.request_id,
+        "salt": entry.salt.hex(),
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -30,13 +30,21 @@ class RenkeiError(Exception):
 
     status_hint = 400
 
-    def __init__(self, problem: str, detail: str, requirement: str | None = None) -> None:
+    def __init__(
+        self,
+        problem: str,
+        detail: str,
+        requirement: str | None = None,
+        extensions: dict[str, object] | None = None,
+    ) -> None:
         if type(self) is RenkeiError:
             raise TypeError("RenkeiError is abstract; raise a subclass")
         super().__init__(problem, detail, requirement)
         self.problem = problem
         self.detail = detail
         self.requirement = requirement
+        self.extensions = dict(extensions or {})
+        """Extension members of the problem (RFC 9457 §3.2), e.g. ``serial``."""
 
     def __str__(self) -> str:
         suffix = f" [{self.requirement}]" if self.requirement else ""

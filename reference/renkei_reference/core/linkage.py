@@ -71,6 +71,7 @@ class Linkage:
     requested_at: datetime
     deadline: datetime
     state: LinkageState = LinkageState.PENDING
+    serial: int = 0  # ① of the hub's entry that approved it (RK-LOG-005)
 
     @property
     def final(self) -> bool:

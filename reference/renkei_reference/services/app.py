@@ -72,6 +72,7 @@ def create_app(*, test_mode: bool, federation: Federation | None = None) -> Fast
     AgencyCaller = Annotated[Agency, Depends(role("agency", "municipality"))]
     Municipality = Annotated[Agency, Depends(role("municipality"))]
     Auditor = Annotated[Agency, Depends(role("auditor"))]
+    AnyParty = Annotated[Agency, Depends(caller)]
 
     # -- numbering authority (items 6, 8, 10, 11) ---------------------------
     numbering = APIRouter(prefix="/numbering", tags=["numbering-authority"])
@@ -110,6 +111,8 @@ def create_app(*, test_mode: bool, federation: Federation | None = None) -> Fast
             "linkage_id": linkage.linkage_id,
             "state": linkage.state.value,
             "deadline": linkage.deadline.isoformat(),
+            "serial": linkage.serial,
+            "receipt": fed().hub.receipt_for(linkage.serial),
         }
 
     @hub.post("/rebindings")
@@ -127,7 +130,7 @@ def create_app(*, test_mode: bool, federation: Federation | None = None) -> Fast
 
     @hub.get("/linkages/{linkage_id}")
     async def linkage_status(linkage_id: str, agency: AgencyCaller) -> dict[str, Any]:
-        linkage, payload = fed().hub.status(agency, linkage_id)
+        linkage, payload, receipt = fed().hub.status(agency, linkage_id)
         out: dict[str, Any] = {
             "linkage_id": linkage.linkage_id,
             "state": linkage.state.value,
@@ -135,7 +138,27 @@ def create_app(*, test_mode: bool, federation: Federation | None = None) -> Fast
         }
         if payload is not None:
             out["answer"] = {"payload": payload}
+        if receipt is not None:
+            out["receipt"] = receipt
         return out
+
+    @hub.get("/linkages/{linkage_id}/receipt")
+    async def linkage_receipt(
+        linkage_id: str, agency: AgencyCaller, serial: Annotated[int | None, Query(ge=1)] = None
+    ) -> dict[str, Any]:
+        return fed().hub.linkage_receipt(agency, linkage_id, serial)
+
+    @hub.get("/checkpoints/latest")
+    async def latest_checkpoint(_: AnyParty) -> dict[str, Any]:
+        return fed().hub.latest_checkpoint()
+
+    @hub.get("/checkpoints/consistency")
+    async def consistency(
+        _: AnyParty,
+        first: Annotated[int, Query(ge=1)],
+        second: Annotated[int, Query(ge=1)],
+    ) -> dict[str, Any]:
+        return fed().hub.consistency(first, second)
 
     # -- auditor (item 27) -----------------------------------------------------
     auditor = APIRouter(prefix="/auditor", tags=["auditor"])

@@ -15,6 +15,7 @@ agency has to re-bind.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import threading
 from collections.abc import Iterable
@@ -22,7 +23,10 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..core.access_log import AccessLogEntry, Outcome, auditor_view
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ..core.access_log import AccessLogEntry, Outcome, auditor_view, leaf_bytes
+from ..core.checkpoint import Checkpoint, sign_checkpoint, verifier_key
 from ..core.codes import (
     AgencyId,
     IdCode,
@@ -36,6 +40,7 @@ from ..core.codes import (
 from ..core.errors import ConflictError, NotFoundError, PermissionDeniedError, RenkeiError
 from ..core.keys import KeyPurpose, KeyRing
 from ..core.linkage import Event, Linkage, LinkageState, advance
+from ..core.merkle import MerkleLog, leaf_hash
 from ..core.patterns import LinkagePattern, Query, decide
 from .clock import Clock
 from .keystore import KeyStore
@@ -77,10 +82,22 @@ def _decision(
     return {"record_ref": record_ref, "decision": decision, "link_code": link, "reasons": reasons}
 
 
+def _b64(digest: bytes) -> str:
+    """Hashes travel as standard base64 (the wire's Sha256 type, as in C2SP notes)."""
+    return base64.b64encode(digest).decode()
+
+
 class Hub:
     """情報連携基盤: approval, code conversion, relay and the hub's access log."""
 
-    def __init__(self, registry: ResidentRegistry, keys: KeyStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        registry: ResidentRegistry,
+        keys: KeyStore,
+        clock: Clock,
+        log_signer: Ed25519PrivateKey | None = None,
+        origin: str = "renkei.reference/hub/access-log",
+    ) -> None:
         self._lock = threading.RLock()
         self._registry = registry
         self._keys = keys
@@ -88,6 +105,12 @@ class Hub:
         self.agencies: dict[str, Agency] = {}
         self.patterns: dict[str, LinkagePattern] = {}
         self._s = _HubStores()
+        # The tamper-evident log (RK-LOG-004): one leaf per access-log entry.
+        self._tree = MerkleLog()
+        self._signer = log_signer or Ed25519PrivateKey.generate()
+        self.origin = origin
+        self._signed: tuple[int, str] | None = None  # (size, signed checkpoint)
+        self._serials: dict[str, list[int]] = {}  # linkage_id -> serials (an index)
 
     # -- configuration -----------------------------------------------------
     def register_agency(self, agency: Agency) -> None:
@@ -248,14 +271,18 @@ class Hub:
             linkage_id=linkage_id,
             request_id=request_id,
             person=person,
+            salt=secrets.token_bytes(16),
         )
+        self._tree.append(leaf_hash(leaf_bytes(entry)))
         self._s.access_log.append(entry)
+        if linkage_id is not None:
+            self._serials.setdefault(linkage_id, []).append(entry.serial)
         return entry
 
     def _log_linkage(
         self, linkage: Linkage, at: datetime, outcome: Outcome, reason: str | None = None
-    ) -> None:
-        self._log(
+    ) -> AccessLogEntry:
+        return self._log(
             at=at,
             outcome=outcome,
             requester=linkage.requester,
@@ -318,19 +345,31 @@ class Hub:
             )
             if not decision.approved or decision.pattern is None:
                 reason = decision.reason.value if decision.reason else "refused"
-                self._log(
+                entry = self._log(
                     at=now, outcome=Outcome.REFUSED, reason=reason, detail=decision.detail, **log
                 )
-                raise PermissionDeniedError(reason, decision.detail, "RK-PAT-002")
+                raise PermissionDeniedError(
+                    reason, decision.detail, "RK-PAT-002", self._refusal_extensions(entry)
+                )
             try:
                 id_code = self._link_in(body["link_code"], caller.unit, now)
             except RenkeiError as exc:
-                self._log(
+                entry = self._log(
                     at=now, outcome=Outcome.REFUSED, reason=exc.problem, detail=exc.detail, **log
                 )
+                exc.extensions.update(self._refusal_extensions(entry))
                 raise
+            linkage_id = secrets.token_hex(16)
+            entry = self._log(
+                at=now,
+                outcome=Outcome.APPROVED,
+                linkage_id=linkage_id,
+                person=id_code.raw,
+                detail=decision.detail,
+                **log,
+            )
             linkage = Linkage(
-                linkage_id=secrets.token_hex(16),
+                linkage_id=linkage_id,
                 request_id=request_id,
                 requester=caller.agency_id,
                 provider=provider,
@@ -339,18 +378,15 @@ class Hub:
                 person=id_code,
                 requested_at=now,
                 deadline=now + timedelta(seconds=decision.pattern.answer_within_seconds),
+                serial=entry.serial,
             )
             self._s.linkages[linkage.linkage_id] = linkage
             self._s.requests[key] = linkage.linkage_id
-            self._log(
-                at=now,
-                outcome=Outcome.APPROVED,
-                linkage_id=linkage.linkage_id,
-                person=id_code.raw,
-                detail=decision.detail,
-                **log,
-            )
             return linkage
+
+    def _refusal_extensions(self, entry: AccessLogEntry) -> dict[str, object]:
+        """RFC 9457 extension members of a refusal: its serial and receipt (RK-LOG-004/005)."""
+        return {"serial": entry.serial, "receipt": self.receipt_for(entry.serial)}
 
     def deliveries(self, provider: Agency) -> list[dict[str, Any]]:
         """Pull delivery (RK-FLOW-005): each pending linkage once, link code(B) made now."""
@@ -372,6 +408,7 @@ class Hub:
                         "information_kind": linkage.information_kind,
                         "link_code": self._link_out(linkage.person, provider.unit).text(),
                         "deadline": linkage.deadline.isoformat(),
+                        "serial": linkage.serial,
                     }
                 )
         return out
@@ -407,19 +444,89 @@ class Hub:
             self._s.in_transit[linkage_id] = payload
             return nxt
 
-    def status(self, requester: Agency, linkage_id: str) -> tuple[Linkage, str | None]:
-        """The requester's view; an answer is relayed once, then erased (RK-FLOW-002)."""
+    def status(
+        self, requester: Agency, linkage_id: str
+    ) -> tuple[Linkage, str | None, dict[str, Any] | None]:
+        """The requester's view; an answer is relayed once, then erased (RK-FLOW-002),
+        with the receipt of the ``provided`` entry (RK-LOG-004)."""
         self.expire_due()
         now = self._clock.now()
         with self._lock:
             linkage = self._open_linkage(linkage_id, requester.agency_id, "requester")
             if linkage.state is not LinkageState.ANSWERED:
-                return linkage, None
+                return linkage, None, None
             payload = self._s.in_transit.pop(linkage_id)
             closed = advance(linkage, Event.RELAY, now)
             del self._s.linkages[linkage_id]
-            self._log_linkage(linkage, now, Outcome.PROVIDED)
-            return closed, payload
+            entry = self._log_linkage(linkage, now, Outcome.PROVIDED)
+            return closed, payload, self.receipt_for(entry.serial)
+
+    # -- the tamper-evident log (RK-LOG-004, RK-LOG-009) -----------------------
+    def _checkpoint(self) -> tuple[int, str]:
+        """The signed checkpoint of the current size, signed once per size."""
+        size = self._tree.size
+        if self._signed is None or self._signed[0] != size:
+            cp = Checkpoint(self.origin, size, self._tree.root(size))
+            self._signed = (size, sign_checkpoint(cp, self.origin, self._signer))
+        return self._signed
+
+    def receipt_for(self, serial: int) -> dict[str, Any]:
+        """Serial, leaf, leaf hash, inclusion proof and the checkpoint it proves against."""
+        with self._lock:
+            entry = self._s.access_log[serial - 1]
+            size, note = self._checkpoint()
+            leaf = leaf_bytes(entry)
+            proof = self._tree.inclusion_proof(serial - 1, size)
+            return {
+                "linkage_id": entry.linkage_id,
+                "serial": serial,
+                "leaf_index": serial - 1,
+                "leaf": base64.b64encode(leaf).decode(),
+                "leaf_hash": _b64(leaf_hash(leaf)),
+                "tree_size": size,
+                "inclusion_proof": [_b64(h) for h in proof],
+                "checkpoint": note,
+            }
+
+    def linkage_receipt(
+        self, agency: Agency, linkage_id: str, serial: int | None
+    ) -> dict[str, Any]:
+        """A receipt for an entry of a linkage the caller took part in (RK-LOG-009)."""
+        with self._lock:
+            serials = self._serials.get(linkage_id, [])
+            first = self._s.access_log[serials[0] - 1] if serials else None
+            if first is None or agency.agency_id not in (first.requester, first.provider):
+                raise NotFoundError(
+                    "unknown-linkage",
+                    f"no linkage {linkage_id!r} in which you took part",
+                    "RK-LOG-009",
+                )
+            if serial is None:
+                serial = serials[-1]
+            elif serial not in serials:
+                raise NotFoundError(
+                    "not-found",
+                    f"entry {serial} does not belong to linkage {linkage_id!r}",
+                    "RK-LOG-009",
+                )
+            return self.receipt_for(serial)
+
+    def latest_checkpoint(self) -> dict[str, Any]:
+        with self._lock:
+            size, note = self._checkpoint()
+            return {
+                "origin": self.origin,
+                "tree_size": size,
+                "root_hash": _b64(self._tree.root(size)),
+                "checkpoint": note,
+                "verifier_key": verifier_key(self.origin, self._signer.public_key()),
+            }
+
+    def consistency(self, first: int, second: int) -> dict[str, Any]:
+        """RFC 9162 §2.1.4 proof between two sizes; out of range → tree-size-out-of-range."""
+        with self._lock:
+            proof = self._tree.consistency_proof(first, second)
+        return {"first": first, "second": second, "proof": [_b64(h) for h in proof]}
 
     # -- logs ----------------------------------------------------------------
     def auditor_entries(self, after: int, limit: int) -> list[dict[str, Any]]:
@@ -477,12 +584,22 @@ class Hub:
                 "hub.aliases": [
                     {"id_code": k.hex(), "canonical": v.hex()} for k, v in s.aliases.items()
                 ],
+                "hub.log_tree": [
+                    {
+                        "size": self._tree.size,
+                        "root": _b64(self._tree.root()),
+                        "note": "node hashes derived from the access-log leaves",
+                    }
+                ]
+                if self._tree.size
+                else [],
                 "hub.access_log": [
                     {
                         **asdict(e),
                         "at": iso(e.at),
                         "outcome": e.outcome.value,
                         "person": e.person.hex() if e.person else None,
+                        "salt": e.salt.hex(),
                     }
                     for e in s.access_log
                 ],

@@ -71,7 +71,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RenkeiError)
     async def _domain(_: Request, exc: RenkeiError) -> JSONResponse:
         return problem_response(
-            exc.status_hint, exc.problem, _title(exc.problem), exc.detail, exc.requirement
+            exc.status_hint,
+            exc.problem,
+            _title(exc.problem),
+            exc.detail,
+            exc.requirement,
+            **exc.extensions,
         )
 
     @app.exception_handler(RequestValidationError)
