@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 __all__ = ["register"]
 
@@ -24,6 +25,12 @@ def register(
         choices=("test", "production"),
         default="test",
         help="test mode exposes the conformance control interface (default: test)",
+    )
+    serve.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("renkei-state"),
+        help="where the hub's keys are kept (created if missing; mode 0700)",
     )
     serve.add_argument(
         "--target-file",
@@ -75,7 +82,9 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"target file: {args.target_file}")
     sys.stdout.flush()
     config = uvicorn.Config(
-        create_app(test_mode=args.mode == "test"), log_level="warning", access_log=False
+        create_app(test_mode=args.mode == "test", federation_factory=_durable(args.state_dir)),
+        log_level="warning",
+        access_log=False,
     )
     uvicorn.Server(config).run(sockets=[sock])
     return 0
@@ -132,3 +141,25 @@ def _number(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def _durable(state_dir: Path) -> Callable[[Any], Any]:
+    """Federations whose hub keys live in ``state_dir/keys.json`` (RK-KEY-003).
+
+    A reset through the control interface (test mode) starts a fresh key file.
+    """
+    from .services.federation import Federation
+    from .services.keystore import FileKeyStore
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.chmod(0o700)
+    keys = state_dir / "keys.json"
+    first = [True]
+
+    def make(clock: Any) -> Any:
+        if not first[0]:
+            keys.unlink(missing_ok=True)
+        first[0] = False
+        return Federation(clock, FileKeyStore(keys, clock.now()))
+
+    return make

@@ -92,3 +92,25 @@ def test_payload_is_opaque_bytes_up_to_one_mebibyte(world: World) -> None:
     ).expect(202)
     got = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
     assert base64.b64decode(got["answer"]["payload"]) == raw
+
+
+@pytest.mark.conformance(
+    "CT-FLOW-005", requirements=["RK-FLOW-007", "RK-FLOW-002"], profiles=["hub"]
+)
+def test_an_answer_not_collected_in_time_is_erased(world: World) -> None:
+    """An answer the requester does not collect within one answer period (600 s
+    in the kit's table) is erased; the linkage is logged as expired with the
+    reason ``not-collected`` and the payload is nowhere in the hub's stores."""
+    payload = base64.b64encode(b"uncollected-canary-5b1e").decode()
+    linkage_id = world.query("kit.pension", world.persons[12]).expect(202)["linkage_id"]
+    world.deliveries("kit.city-a")
+    world.call(
+        "kit.city-a", "POST", "hub", f"/linkages/{linkage_id}/answer", {"payload": payload}
+    ).expect(202)
+    world.wire.control("POST", "/clock/advance", {"seconds": 601}).expect(200)
+    late = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}")
+    assert late.status == 404 or (late.status == 200 and "answer" not in late.body), late.text
+    entries = [e for e in world.audit_log() if e.get("linkage_id") == linkage_id]
+    assert [e["outcome"] for e in entries][-1] == "expired"
+    assert entries[-1]["reason"] == "not-collected"
+    assert payload not in world.stored_text("hub")

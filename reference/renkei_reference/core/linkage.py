@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import icontract
 
@@ -51,6 +51,7 @@ TRANSITIONS: dict[tuple[LinkageState, Event], LinkageState] = {
     (S.PENDING, E.EXPIRE): S.EXPIRED,
     (S.DELIVERED, E.EXPIRE): S.EXPIRED,
     (S.ANSWERED, E.RELAY): S.CLOSED,
+    (S.ANSWERED, E.EXPIRE): S.EXPIRED,
 }
 """Rule: the only legal moves.  CLOSED and EXPIRED are final."""
 
@@ -72,6 +73,19 @@ class Linkage:
     deadline: datetime
     state: LinkageState = LinkageState.PENDING
     serial: int = 0  # ① of the hub's entry that approved it (RK-LOG-005)
+    answered_at: datetime | None = None
+
+    @property
+    def answer_period(self) -> timedelta:
+        return self.deadline - self.requested_at
+
+    @property
+    def expires_at(self) -> datetime:
+        """When EXPIRE becomes due: the deadline, or once answered, the end of the
+        collection period — one answer period counted from the answer (RK-FLOW-007)."""
+        if self.answered_at is not None:
+            return self.answered_at + self.answer_period
+        return self.deadline
 
     @property
     def final(self) -> bool:
@@ -79,7 +93,10 @@ class Linkage:
 
 
 @icontract.require(
-    lambda linkage, at: at.tzinfo is not None and linkage.deadline.tzinfo is not None,
+    lambda linkage, at: all(
+        t.tzinfo is not None
+        for t in (at, linkage.deadline, linkage.requested_at, linkage.answered_at or at)
+    ),
     "times are timezone-aware (UTC)",
 )
 @icontract.ensure(lambda linkage, event, result: (linkage.state, event) in TRANSITIONS)
@@ -108,10 +125,12 @@ def advance(linkage: Linkage, event: Event, at: datetime) -> Linkage:
             f"linkage {linkage.linkage_id} passed its deadline {linkage.deadline.isoformat()}",
             "RK-FLOW-004",
         )
-    if event is Event.EXPIRE and at < linkage.deadline:
+    if event is Event.EXPIRE and at < linkage.expires_at:
         raise StateError(
             "linkage-state-conflict",
-            f"linkage {linkage.linkage_id} cannot expire before its deadline",
-            "RK-FLOW-004",
+            f"linkage {linkage.linkage_id} cannot expire before {linkage.expires_at.isoformat()}",
+            "RK-FLOW-007" if linkage.state is LinkageState.ANSWERED else "RK-FLOW-004",
         )
+    if event is Event.ANSWER:
+        return replace(linkage, state=nxt, answered_at=at)
     return replace(linkage, state=nxt)

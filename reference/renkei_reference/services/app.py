@@ -13,6 +13,7 @@ in specs/openapi/renkei.yaml lays them out.  Handlers are thin: parse the
 wire model, authenticate, call one ``Federation`` method, render the result.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -24,7 +25,7 @@ from ..core.errors import CallerError, NotFoundError, PermissionDeniedError
 from ..core.keys import KeyPurpose
 from ..core.patterns import LinkagePattern
 from . import models as m
-from .clock import ControllableClock
+from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems
 from .problems import install_body_guard, install_problem_handlers
 
@@ -37,10 +38,14 @@ def _bearer(authorization: str | None) -> str | None:
     return None
 
 
-def create_app(*, test_mode: bool, federation: Federation | None = None) -> FastAPI:
+FederationFactory = Callable[[Clock], Federation]
+
+
+def create_app(*, test_mode: bool, federation_factory: FederationFactory | None = None) -> FastAPI:
     """Build the application.  ``test_mode`` enables ``/control`` (RK-CTL-001)."""
     clock = ControllableClock()
-    fed_box = {"fed": federation or Federation(clock)}
+    make = federation_factory or Federation
+    fed_box = {"fed": make(clock)}
     app = FastAPI(
         title="renkei reference federation",
         version="0.1.0",
@@ -175,7 +180,7 @@ def create_app(*, test_mode: bool, federation: Federation | None = None) -> Fast
         app.include_router(router)
 
     if test_mode:
-        app.include_router(_control_router(fed_box, clock))
+        app.include_router(_control_router(fed_box, clock, make))
     else:
 
         @app.api_route("/control/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"])
@@ -189,7 +194,9 @@ def create_app(*, test_mode: bool, federation: Federation | None = None) -> Fast
     return app
 
 
-def _control_router(fed_box: dict[str, Federation], clock: ControllableClock) -> APIRouter:
+def _control_router(
+    fed_box: dict[str, Federation], clock: ControllableClock, make: FederationFactory
+) -> APIRouter:
     """The conformance control interface (test mode only, RK-CTL-001..)."""
     control = APIRouter(prefix="/control", tags=["control"])
 
@@ -199,7 +206,7 @@ def _control_router(fed_box: dict[str, Federation], clock: ControllableClock) ->
     @control.post("/reset", status_code=204)
     async def reset() -> Response:
         clock.set(datetime.now(UTC))
-        fed_box["fed"] = Federation(clock)
+        fed_box["fed"] = make(clock)
         return Response(status_code=204)
 
     @control.post("/residents")

@@ -303,15 +303,17 @@ class Hub:
         now = self._clock.now()
         with self._lock:
             for linkage in list(self._s.linkages.values()):
-                if linkage.state in (LinkageState.PENDING, LinkageState.DELIVERED) and (
-                    now >= linkage.deadline
-                ):
+                if now >= linkage.expires_at:
                     self._expire(linkage, now)
 
     def _expire(self, linkage: Linkage, now: datetime) -> None:
+        """Deadline passed (RK-FLOW-004), or an answer was not collected in time
+        (RK-FLOW-007): the linkage ends, any answer in transit is erased."""
         advance(linkage, Event.EXPIRE, now)
         del self._s.linkages[linkage.linkage_id]
-        self._log_linkage(linkage, now, Outcome.EXPIRED, "deadline-passed")
+        collected_late = self._s.in_transit.pop(linkage.linkage_id, None) is not None
+        reason = "not-collected" if collected_late else "deadline-passed"
+        self._log_linkage(linkage, now, Outcome.EXPIRED, reason)
 
     def query(self, caller: Agency, body: dict[str, Any]) -> Linkage:
         """Step ② of item 21: approve (RK-PAT-001), then link(A) → ID (RK-FLOW-001)."""
