@@ -114,3 +114,47 @@ def test_an_answer_not_collected_in_time_is_erased(world: World) -> None:
     assert [e["outcome"] for e in entries][-1] == "expired"
     assert entries[-1]["reason"] == "not-collected"
     assert payload not in world.stored_text("hub")
+
+
+@pytest.mark.conformance(
+    "CT-FLOW-006", requirements=["RK-FLOW-006", "RK-FLOW-002"], profiles=["hub"]
+)
+def test_a_sealed_answer_crosses_the_hub_blind(world: World) -> None:
+    """The provider seals its answer to the requester with HPKE (ML-KEM-768 +
+    X25519, specs/sealed-answer.md), bound to the linkage and pattern.  While
+    it is in transit nothing the hub stores contains the plaintext; the
+    requester gets the envelope byte for byte and opens it; the same envelope
+    does not open for another linkage."""
+    from renkei_conformance.sealing import (
+        ANSWER_INFO,
+        SealError,
+        answer_aad,
+        generate_recipient_key,
+        open_sealed,
+        seal,
+    )
+
+    requester_key = generate_recipient_key()
+    secret = "課税所得 4,180,000円（試験・封緘）".encode()
+    linkage_id = world.query("kit.pension", world.persons[13]).expect(202)["linkage_id"]
+    delivery = next(d for d in world.deliveries("kit.city-a") if d["linkage_id"] == linkage_id)
+    aad = answer_aad(linkage_id, delivery["pattern_id"])
+    envelope = seal(requester_key.public_bytes(), secret, info=ANSWER_INFO, aad=aad)
+    payload = base64.b64encode(envelope).decode()
+    world.call(
+        "kit.city-a", "POST", "hub", f"/linkages/{linkage_id}/answer", {"payload": payload}
+    ).expect(202)
+    in_transit = world.stored_text("hub")
+    for form in (secret.decode(), secret.hex(), base64.b64encode(secret).decode()):
+        assert form not in in_transit, "the hub can read the sealed answer"
+    got = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
+    relayed = base64.b64decode(got["answer"]["payload"])
+    assert relayed == envelope, "the hub altered the sealed envelope"
+    assert open_sealed(requester_key, relayed, info=ANSWER_INFO, aad=aad) == secret
+    with pytest.raises(SealError):
+        open_sealed(
+            requester_key,
+            relayed,
+            info=ANSWER_INFO,
+            aad=answer_aad("another-linkage", delivery["pattern_id"]),
+        )
