@@ -122,7 +122,7 @@ def _columns(values: Sequence[int], bits: int) -> list[int]:
 
 
 def bit_linear_relations(
-    name: str, xs: Sequence[int], x_bits: int, ys: Sequence[int], y_bits: int, z_max: float = 6.5
+    name: str, xs: Sequence[int], x_bits: int, ys: Sequence[int], y_bits: int, *, z_max: float = 6.5
 ) -> Finding:
     """Agreement of every bit pair (i of x, j of y); the largest |z| decides.
 
@@ -149,7 +149,13 @@ def bit_linear_relations(
 
 
 def mutual_information(
-    name: str, xs: Sequence[int], x_bits: int, ys: Sequence[int], y_bits: int, p_min: float = 1e-7
+    name: str,
+    xs: Sequence[int],
+    x_bits: int,
+    ys: Sequence[int],
+    y_bits: int,
+    *,
+    p_min: float = 1e-7,
 ) -> Finding:
     """G-test on the 16×16 table of the leading 4 bits of each value."""
     n = len(xs)
