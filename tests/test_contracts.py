@@ -26,6 +26,7 @@ MODULES = [
     "renkei_reference.core.keys",
     "renkei_reference.core.merkle",
     "renkei_reference.core.checkpoint",
+    "renkei_reference.core.pattern_document",
 ]
 
 

@@ -81,7 +81,9 @@ def test_every_vector_file_validates_against_the_schema_it_names() -> None:
             load_vectors(name)
 
 
-@pytest.mark.parametrize("generator", ["generate.py", "generate_merkle.py"])
+@pytest.mark.parametrize(
+    "generator", ["generate.py", "generate_merkle.py", "generate_pattern_documents.py"]
+)
 def test_vector_files_are_what_their_generator_writes(generator: str) -> None:
     result = subprocess.run(
         [sys.executable, str(SPECS / "vectors" / generator), "--check"],

@@ -51,6 +51,8 @@ class AccessLogEntry:
     request_id: str
     person: bytes | None
     salt: bytes = b""
+    pattern_version: int | None = None  # the pattern document in force (RK-PAT-003)
+    withheld: bool = False  # withheld from the person's view (RK-LOG-007)
 
 
 def person_view(entry: AccessLogEntry) -> dict[str, Any]:
@@ -82,6 +84,8 @@ def auditor_view(entry: AccessLogEntry, person_ref: str | None) -> dict[str, Any
         "linkage_id": entry.linkage_id,
         "request_id": entry.request_id,
         "person_ref": person_ref,
+        "pattern_version": entry.pattern_version,
+        "withheld": entry.withheld,
     }
 
 
@@ -104,6 +108,8 @@ def leaf_bytes(entry: AccessLogEntry) -> bytes:
         "information_kind": entry.information_kind,
         "outcome": entry.outcome.value,
         "reason": entry.reason,
+        "pattern_version": entry.pattern_version,
+        "withheld": entry.withheld,
         "linkage_id": entry.linkage_id,
         "request_id": entry.request_id,
         "salt": entry.salt.hex(),

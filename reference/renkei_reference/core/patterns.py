@@ -63,6 +63,8 @@ class LinkagePattern:
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     answer_within_seconds: int = 3600
+    withheld_from_person: bool = False  # RK-LOG-007; only from the signed document
+    sector: str | None = None  # seed item 12 / RK-LNK-007; informative
 
     def __post_init__(self) -> None:
         if not self.pattern_id or not self.legal_basis:

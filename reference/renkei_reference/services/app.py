@@ -13,10 +13,12 @@ in specs/openapi/renkei.yaml lays them out.  Handlers are thin: parse the
 wire model, authenticate, call one ``Federation`` method, render the result.
 """
 
+import base64
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from starlette.responses import JSONResponse, Response
 
@@ -194,6 +196,13 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
     return app
 
 
+def _b64_field(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise CallerError("validation-error", "not strict base64", "RK-WIRE-001") from exc
+
+
 def _control_router(
     fed_box: dict[str, Federation], clock: ControllableClock, make: FederationFactory
 ) -> APIRouter:
@@ -232,6 +241,11 @@ def _control_router(
 
     @control.put("/patterns")
     async def patterns(body: m.PatternsIn) -> dict[str, int]:
+        hub = fed().hub
+        if body.document is not None and body.signature is not None:
+            data, signature = _b64_field(body.document), _b64_field(body.signature)
+            doc = hub.load_pattern_document(data, signature)
+            return {"loaded": len(doc.patterns), "version": doc.version}
         try:
             table = [
                 LinkagePattern(
@@ -244,12 +258,21 @@ def _control_router(
                     valid_from=p.valid_from.astimezone(UTC) if p.valid_from else None,
                     valid_until=p.valid_until.astimezone(UTC) if p.valid_until else None,
                     answer_within_seconds=p.answer_within_seconds,
+                    withheld_from_person=p.withheld_from_person,
+                    sector=p.sector,
                 )
-                for p in body.patterns
+                for p in body.patterns or ()
             ]
         except ValueError as exc:
-            raise CallerError("invalid-pattern", str(exc), "RK-PAT-003") from exc
-        return {"loaded": fed().hub.load_patterns(table)}
+            raise CallerError("invalid-pattern", str(exc), "RK-PAT-004") from exc
+        loaded = hub.load_patterns(table)
+        return {"loaded": loaded, "version": hub.pattern_version or 0}
+
+    @control.put("/pattern-trust-anchor")
+    async def pattern_anchor(body: m.PatternAnchorIn) -> dict[str, str]:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(body.public_key))
+        fed().hub.set_pattern_anchor(key)
+        return {"public_key": body.public_key}
 
     @control.put("/clock")
     async def set_clock(body: m.ClockSetIn) -> dict[str, str]:

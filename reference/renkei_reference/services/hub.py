@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ..core.access_log import AccessLogEntry, Outcome, auditor_view, leaf_bytes
 from ..core.checkpoint import Checkpoint, sign_checkpoint, verifier_key
@@ -41,6 +41,13 @@ from ..core.errors import ConflictError, NotFoundError, PermissionDeniedError, R
 from ..core.keys import KeyPurpose, KeyRing
 from ..core.linkage import Event, Linkage, LinkageState, advance
 from ..core.merkle import MerkleLog, leaf_hash
+from ..core.pattern_document import (
+    FORMAT,
+    PatternDocument,
+    encode_pattern_document,
+    open_pattern_document,
+    sign_pattern_document,
+)
 from ..core.patterns import LinkagePattern, Query, decide
 from .clock import Clock
 from .keystore import KeyStore
@@ -111,6 +118,13 @@ class Hub:
         self.origin = origin
         self._signed: tuple[int, str] | None = None  # (size, signed checkpoint)
         self._serials: dict[str, list[int]] = {}  # linkage_id -> serials (an index)
+        # Pattern documents (RK-PAT-003): signed by the issuer whose key is the trust
+        # anchor.  In test mode the hub holds a control-plane issuer key so that the
+        # control interface may load a plain list as a document it signs itself.
+        self._issuer = Ed25519PrivateKey.generate()
+        self.pattern_anchor: Ed25519PublicKey = self._issuer.public_key()
+        self.pattern_version: int | None = None
+        self._documents: list[dict[str, Any]] = []  # every document loaded, for the auditor
 
     # -- configuration -----------------------------------------------------
     def register_agency(self, agency: Agency) -> None:
@@ -119,11 +133,54 @@ class Hub:
         with self._lock:
             self.agencies[agency.agency_id] = agency
 
-    def load_patterns(self, patterns: Iterable[LinkagePattern]) -> int:
-        table = {p.pattern_id: p for p in patterns}
+    def load_pattern_document(self, data: bytes, signature: bytes) -> PatternDocument:
+        """Item 17 / RK-PAT-003: the only way patterns enter the hub.  A refusal
+        (422 ``invalid-pattern``) leaves the table in force unchanged."""
         with self._lock:
-            self.patterns = table
+            doc = open_pattern_document(data, signature, self.pattern_anchor, self.pattern_version)
+            self.patterns = {
+                p.pattern_id: replace(
+                    p,
+                    withheld_from_person=p.pattern_id in doc.withheld,
+                    sector=doc.sectors.get(p.pattern_id),
+                )
+                for p in doc.patterns
+            }
+            self.pattern_version = doc.version
+            self._documents.append(
+                {
+                    "version": doc.version,
+                    "issuer": doc.issuer,
+                    "issued_at": doc.issued_at.isoformat(),
+                    "loaded_at": self._clock.now().isoformat(),
+                    "document": base64.b64encode(data).decode(),
+                    "signature": base64.b64encode(signature).decode(),
+                }
+            )
+            return doc
+
+    def load_patterns(self, patterns: Iterable[LinkagePattern]) -> int:
+        """Test mode: a plain list becomes the next document, signed by the hub's
+        control-plane issuer — so it loads only while that key is the anchor."""
+        table = list(patterns)
+        with self._lock:
+            doc = PatternDocument(
+                format=FORMAT,
+                version=(self.pattern_version or 0) + 1,
+                issued_at=self._clock.now(),
+                issuer="renkei control interface (test mode)",
+                patterns=tuple(table),
+                withheld=frozenset(p.pattern_id for p in table if p.withheld_from_person),
+                sectors={p.pattern_id: p.sector for p in table if p.sector},
+            )
+            data = encode_pattern_document(doc)
+            self.load_pattern_document(data, sign_pattern_document(data, self._issuer))
         return len(table)
+
+    def set_pattern_anchor(self, public_key: Ed25519PublicKey) -> None:
+        """Test mode: the kit names its own issuer key as the trust anchor."""
+        with self._lock:
+            self.pattern_anchor = public_key
 
     # -- codes (items 4, 5, 7, 9, 11) ----------------------------------------
     def _ring(self, purpose: KeyPurpose) -> KeyRing:
@@ -272,6 +329,8 @@ class Hub:
             request_id=request_id,
             person=person,
             salt=secrets.token_bytes(16),
+            pattern_version=self.pattern_version,
+            withheld=pattern.withheld_from_person if pattern else False,
         )
         self._tree.append(leaf_hash(leaf_bytes(entry)))
         self._s.access_log.append(entry)
@@ -561,6 +620,7 @@ class Hub:
                     }
                     for p in self.patterns.values()
                 ],
+                "hub.pattern_documents": list(self._documents),
                 "hub.linkages": [
                     {
                         "linkage_id": x.linkage_id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
     "AgenciesIn",
@@ -23,6 +23,7 @@ __all__ = [
     "IdCodesIn",
     "IssueNumberIn",
     "KeyRotationIn",
+    "PatternAnchorIn",
     "PatternIn",
     "PatternsIn",
     "QueryIn",
@@ -111,10 +112,29 @@ class PatternIn(_Strict):
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     answer_within_seconds: Annotated[int, Field(gt=0, le=31_536_000)] = 3600
+    withheld_from_person: bool = False
+    sector: Text | None = None
 
 
 class PatternsIn(_Strict):
-    patterns: list[PatternIn]
+    """Either a plain list (test mode; the hub signs it as its next document) or
+    a signed pattern document: its exact bytes and detached signature, base64."""
+
+    patterns: list[PatternIn] | None = None
+    document: Annotated[str, StringConstraints(max_length=MAX_PAYLOAD_CHARS)] | None = None
+    signature: Annotated[str, StringConstraints(max_length=88)] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> PatternsIn:
+        plain = self.patterns is not None
+        signed = self.document is not None and self.signature is not None
+        if plain == signed or (not signed and (self.document or self.signature)):
+            raise ValueError("give either patterns, or document and signature")
+        return self
+
+
+class PatternAnchorIn(_Strict):
+    public_key: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
 class ClockSetIn(_Strict):
