@@ -27,6 +27,7 @@ MODULES = [
     "renkei_reference.core.merkle",
     "renkei_reference.core.checkpoint",
     "renkei_reference.core.pattern_document",
+    "renkei_reference.core.numbering",
 ]
 
 

@@ -77,11 +77,9 @@ def test_no_function_of_the_reference_maps_a_number_to_an_invisible_code() -> No
 def test_numbers_are_drawn_not_derived() -> None:
     """The same resident code gets unrelated Numbers from two authorities:
     a Number is a draw from the table, not a function of the resident code."""
-    from datetime import UTC, datetime
-
+    from renkei_reference.services.clock import SystemClock
     from renkei_reference.services.numbering import NumberingAuthority
 
-    del datetime, UTC
     resident = ResidentCode("12345678903")
-    numbers = {NumberingAuthority().issue(resident).value for _ in range(20)}
+    numbers = {NumberingAuthority(SystemClock()).issue(resident).value for _ in range(20)}
     assert len(numbers) == 20

@@ -144,22 +144,27 @@ def _number(args: argparse.Namespace) -> int:
 
 
 def _durable(state_dir: Path) -> Callable[[Any], Any]:
-    """Federations whose hub keys live in ``state_dir/keys.json`` (RK-KEY-003).
+    """Federations whose hub keys (``keys.json``, RK-KEY-003) and numbering table
+    (``numbering.sqlite3``) live in ``state_dir``.
 
     A reset through the control interface (test mode) starts a fresh key file.
     """
     from .services.federation import Federation
     from .services.keystore import FileKeyStore
+    from .services.numbering_table import SqliteNumberingTable
 
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
-    keys = state_dir / "keys.json"
-    first = [True]
+    keys, table = state_dir / "keys.json", state_dir / "numbering.sqlite3"
+    current: list[Any] = []
 
     def make(clock: Any) -> Any:
-        if not first[0]:
-            keys.unlink(missing_ok=True)
-        first[0] = False
-        return Federation(clock, FileKeyStore(keys, clock.now()))
+        if current:  # a reset: the previous federation's durable state goes too
+            current.pop().numbering.close()
+            for path in (keys, table, *state_dir.glob("numbering.sqlite3-*")):
+                path.unlink(missing_ok=True)
+        fed = Federation(clock, FileKeyStore(keys, clock.now()), SqliteNumberingTable(table))
+        current.append(fed)
+        return fed
 
     return make

@@ -132,3 +132,58 @@ def test_only_municipalities_may_ask_for_numbers(world: World) -> None:
     world.call("kit.pension", "GET", "numbering", f"/numbers/{rc}").expect_problem(
         "forbidden-role", 403
     )
+
+
+@pytest.mark.conformance(
+    "CT-NUM-009",
+    requirements=["RK-NUM-007", "RK-NUM-002", "RK-NUM-009"],
+    profiles=["numbering-authority", "hub"],
+)
+def test_a_new_number_at_the_persons_request_changes_no_invisible_code(world: World) -> None:
+    """Re-issuing a Number revokes the old one, gives a new valid one, and
+    changes neither the person's ID code nor any link code."""
+    person = world.persons[16]
+    first = world.call(
+        "kit.town-m", "POST", "numbering", "/numbers", {"resident_code": person.resident_code}
+    ).expect(201)["number"]
+    link = world.link("kit.pension", person)
+    id_before = world.wire.control(
+        "POST", "/id-codes", {"resident_codes": [person.resident_code]}
+    ).expect(200)["id_codes"]
+    again = world.call(
+        "kit.town-m",
+        "POST",
+        "numbering",
+        f"/numbers/{person.resident_code}/reissue",
+        {"reason": "person-request"},
+    ).expect(201)
+    assert again["previous_number"] == first
+    assert again["number"] != first
+    assert valid_individual(again["number"])
+    looked = world.call("kit.town-m", "GET", "numbering", f"/numbers/{person.resident_code}")
+    assert looked.expect(200)["number"] == again["number"]
+    id_after = world.wire.control(
+        "POST", "/id-codes", {"resident_codes": [person.resident_code]}
+    ).expect(200)["id_codes"]
+    assert id_after == id_before, "re-issuing a Number changed the ID code"
+    world.links.clear()
+    assert world.link("kit.pension", person) == link, "re-issuing a Number changed a link code"
+
+
+@pytest.mark.conformance(
+    "CT-CORP-001", requirements=["RK-CORP-001", "RK-CORP-002"], profiles=["numbering-authority"]
+)
+def test_corporate_numbers(world: World) -> None:
+    """A 法人番号 is the 12-digit base with the leading check digit of
+    財務省令 平成26年第70号 第2条; a base is numbered once; a malformed base is
+    refused."""
+    reply = world.call(
+        "kit.town-m", "POST", "numbering", "/corporate-numbers", {"base12": "123456789012"}
+    ).expect(201)
+    assert reply["corporate_number"] == "7123456789012"
+    world.call(
+        "kit.town-m", "POST", "numbering", "/corporate-numbers", {"base12": "123456789012"}
+    ).expect_problem("corporate-number-already-issued", 409)
+    world.call(
+        "kit.town-m", "POST", "numbering", "/corporate-numbers", {"base12": "12345678901X"}
+    ).expect_problem({"validation-error"}, 422)

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from ..core.codes import ResidentCode
 from ..core.errors import CallerError, NotFoundError, PermissionDeniedError
 from ..core.keys import KeyPurpose
+from ..core.numbering import ReissueReason
 from ..core.patterns import LinkagePattern
 from . import models as m
 from .clock import Clock, ControllableClock
@@ -92,9 +93,41 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
 
     @numbering.get("/numbers/{resident_code}")
     async def lookup_number(resident_code: str, _: Municipality) -> dict[str, str]:
+        record = fed().numbering.lookup(ResidentCode(resident_code))
+        return {
+            "resident_code": record.resident_code.value,
+            "number": record.number.value,
+            "status": record.status.value,
+        }
+
+    @numbering.post("/numbers/{resident_code}/reissue", status_code=201)
+    async def reissue_number(
+        resident_code: str, body: m.ReissueIn, _: Municipality
+    ) -> dict[str, str]:
         resident = ResidentCode(resident_code)
-        number = fed().numbering.lookup(resident)
-        return {"resident_code": resident.value, "number": number.value, "status": "current"}
+        old, new = fed().numbering.reissue(resident, ReissueReason(body.reason))
+        return {
+            "resident_code": resident.value,
+            "number": new.value,
+            "status": "current",
+            "previous_number": old.value,
+            "previous_status": "revoked",
+        }
+
+    @numbering.post("/resident-code-changes")
+    async def resident_code_change(body: m.ResidentCodeChangeIn, _: Municipality) -> dict[str, str]:
+        old, new = ResidentCode(body.old_resident_code), ResidentCode(body.new_resident_code)
+        number = fed().numbering.change_resident_code(old, new)
+        return {
+            "old_resident_code": old.value,
+            "new_resident_code": new.value,
+            "number": number.value,
+        }
+
+    @numbering.post("/corporate-numbers", status_code=201)
+    async def corporate_number(body: m.CorporateIn, _: Municipality) -> dict[str, str]:
+        number = fed().numbering.issue_corporate(body.base12)
+        return {"base12": body.base12, "corporate_number": number.value}
 
     # -- hub (items 13-22) -----------------------------------------------------
     hub = APIRouter(prefix="/hub", tags=["hub"])

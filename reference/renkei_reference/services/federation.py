@@ -18,6 +18,7 @@ from .clock import Clock
 from .hub import Agency, Hub
 from .keystore import KeyStore, MemoryKeyStore
 from .numbering import NumberingAuthority
+from .numbering_table import NumberingTable
 from .registry import FourItems, ResidentRegistry
 
 __all__ = ["Agency", "Federation", "FourItems", "Hub", "NumberingAuthority", "ResidentRegistry"]
@@ -26,11 +27,13 @@ __all__ = ["Agency", "Federation", "FourItems", "Hub", "NumberingAuthority", "Re
 class Federation:
     """All parties of one reference deployment, wired together."""
 
-    def __init__(self, clock: Clock, keys: KeyStore | None = None) -> None:
+    def __init__(
+        self, clock: Clock, keys: KeyStore | None = None, numbering: NumberingTable | None = None
+    ) -> None:
         self.clock = clock
         self.keys = keys or MemoryKeyStore(clock.now())
         self.registry = ResidentRegistry()
-        self.numbering = NumberingAuthority()
+        self.numbering = NumberingAuthority(clock, numbering)
         self.hub = Hub(self.registry, self.keys, clock)
         self.credentials: dict[str, str] = {}  # token -> agency_id
 
@@ -64,7 +67,8 @@ class Federation:
                 self.registry.load([(code, items)])
                 continue
             self.registry.change_code(previous, code, items)
-            self.numbering.change_resident_code(previous, code)
+            if self.numbering.has_number(previous):
+                self.numbering.change_resident_code(previous, code)
             self.hub.resident_code_changed(previous, code)
         return len(rows)
 

@@ -20,6 +20,7 @@ __all__ = [
     "BindingsIn",
     "ClockAdvanceIn",
     "ClockSetIn",
+    "CorporateIn",
     "IdCodesIn",
     "IssueNumberIn",
     "KeyRotationIn",
@@ -28,6 +29,8 @@ __all__ = [
     "PatternsIn",
     "QueryIn",
     "RebindIn",
+    "ReissueIn",
+    "ResidentCodeChangeIn",
     "ResidentIn",
     "ResidentsIn",
 ]
@@ -47,6 +50,19 @@ class _Strict(BaseModel):
 
 class IssueNumberIn(_Strict):
     resident_code: Digits11
+
+
+class ReissueIn(_Strict):
+    reason: Literal["person-request", "suspected-leak"]
+
+
+class ResidentCodeChangeIn(_Strict):
+    old_resident_code: Digits11
+    new_resident_code: Digits11
+
+
+class CorporateIn(_Strict):
+    base12: Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
 
 
 class BindingRecordIn(_Strict):
