@@ -62,6 +62,13 @@ class IdCode:
         if len(self.raw) != ID_CODE_BYTES:
             raise CallerError("malformed-id-code", "an ID code is 28 bytes", "RK-IDC-001")
 
+    @classmethod
+    def _made(cls, raw: bytes) -> IdCode:
+        """An ID code this module just made or authenticated: its length is known."""
+        code = object.__new__(cls)
+        object.__setattr__(code, "raw", raw)
+        return code
+
     @property
     def key_version(self) -> int:
         return self.raw[0]
@@ -79,6 +86,13 @@ class LinkCode:
     def __post_init__(self) -> None:
         if len(self.raw) != LINK_CODE_BYTES:
             raise CallerError("malformed-link-code", "a link code is 45 bytes", "RK-LNK-004")
+
+    @classmethod
+    def _made(cls, raw: bytes) -> LinkCode:
+        """A link code this module just made or parsed to length: no re-check."""
+        code = object.__new__(cls)
+        object.__setattr__(code, "raw", raw)
+        return code
 
     @property
     def key_version(self) -> int:
@@ -112,7 +126,9 @@ class LinkCode:
                 f"a link code is {LINK_CODE_CHARS} base64url characters",
                 "RK-LNK-004",
             ) from exc
-        return cls(raw)
+        if len(raw) != LINK_CODE_BYTES:  # pragma: no cover - 60 base64 chars are 45 bytes
+            raise CallerError("malformed-link-code", "a link code is 45 bytes", "RK-LNK-004")
+        return cls._made(raw)
 
     def text(self) -> str:
         # 45 bytes encode to exactly 60 characters: no padding to strip
@@ -122,8 +138,8 @@ class LinkCode:
 @icontract.ensure(lambda result: len(result.raw) == ID_CODE_BYTES, enabled=HOT)
 def id_code_of(cipher: CodeCipher, resident: ResidentCode) -> IdCode:
     """Derive the ID code of a resident (RK-IDC-001): SIV(resident code), versioned."""
-    body = cipher.encrypt(resident.value.encode("ascii"), (ID_CODE_LABEL,))
-    return IdCode(bytes([cipher.version]) + body)
+    body = cipher.encrypt(resident.value.encode("ascii"), [ID_CODE_LABEL])
+    return IdCode._made(bytes([cipher.version]) + body)
 
 
 def resident_code_of(cipher: CodeCipher, id_code: IdCode) -> ResidentCode:
@@ -133,7 +149,7 @@ def resident_code_of(cipher: CodeCipher, id_code: IdCode) -> ResidentCode:
             "unknown-key-version", "the ID code was made under another key version", "RK-IDC-002"
         )
     try:
-        plain = cipher.decrypt(id_code.raw[1:], (ID_CODE_LABEL,))
+        plain = cipher.decrypt(id_code.raw[1:], [ID_CODE_LABEL])
     except DecryptionFailedError as exc:
         raise CallerError(
             "forged-id-code", "the ID code does not authenticate", "RK-IDC-001"
@@ -145,7 +161,7 @@ def resident_code_of(cipher: CodeCipher, id_code: IdCode) -> ResidentCode:
 def link_code_for(cipher: CodeCipher, id_code: IdCode, unit: AgencyId) -> LinkCode:
     """The link code of a person at an agency (or link-code unit) (RK-LNK-001)."""
     body = cipher.encrypt(id_code.raw, [LINK_CODE_LABEL, unit.value.encode()])
-    return LinkCode(bytes([cipher.version]) + body)
+    return LinkCode._made(bytes([cipher.version]) + body)
 
 
 def id_code_from_link_code(cipher: CodeCipher, link: LinkCode, unit: AgencyId) -> IdCode:
@@ -174,4 +190,4 @@ def id_code_from_link_code(cipher: CodeCipher, link: LinkCode, unit: AgencyId) -
             "(issued to another agency, forged or altered)",
             "RK-LNK-002",
         ) from exc
-    return IdCode(plain)
+    return IdCode._made(plain)

@@ -12,7 +12,7 @@ checkers can stand a pure-Python double in for the C implementation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -53,13 +53,16 @@ def derive_key(root_secret: bytes, purpose: str, version: int) -> bytes:
 class AesSivCipher:
     """``CodeCipher`` backed by ``cryptography``'s AES-SIV."""
 
-    __slots__ = ("_siv", "_version")
+    __slots__ = ("_siv", "_version", "encrypt")
 
     def __init__(self, key: bytes, version: int) -> None:
         if len(key) != 64:
             raise ValueError("AES-SIV key must be 64 bytes")
         self._siv = AESSIV(key)
         self._version = version
+        # Encryption cannot fail on valid input: bind the C method itself (no
+        # Python frame per call on the per-query path).
+        self.encrypt: Callable[[bytes, Sequence[bytes]], bytes] = self._siv.encrypt
 
     @classmethod
     def derived(cls, root_secret: bytes, purpose: str, version: int) -> AesSivCipher:
@@ -68,10 +71,6 @@ class AesSivCipher:
     @property
     def version(self) -> int:
         return self._version
-
-    def encrypt(self, plaintext: bytes, associated: Sequence[bytes]) -> bytes:
-        ad = associated if isinstance(associated, list) else list(associated)
-        return self._siv.encrypt(plaintext, ad)
 
     def decrypt(self, ciphertext: bytes, associated: Sequence[bytes]) -> bytes:
         ad = associated if isinstance(associated, list) else list(associated)
