@@ -28,6 +28,7 @@ MODULES = [
     "renkei_reference.core.checkpoint",
     "renkei_reference.core.pattern_document",
     "renkei_reference.core.numbering",
+    "renkei_reference.core.retention",
 ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "CallerError",
     "ConflictError",
+    "GoneError",
     "NotFoundError",
     "PermissionDeniedError",
     "RenkeiError",
@@ -85,3 +86,9 @@ class UnauthenticatedError(RenkeiError):
     """The caller did not prove an identity (HTTP 401)."""
 
     status_hint = 401
+
+
+class GoneError(RenkeiError):
+    """The thing existed but is gone for good, e.g. a purged entry (HTTP 410)."""
+
+    status_hint = 410

@@ -27,6 +27,7 @@ from ..core.errors import CallerError, NotFoundError, PermissionDeniedError
 from ..core.keys import KeyPurpose
 from ..core.numbering import ReissueReason
 from ..core.patterns import LinkagePattern
+from ..core.retention import LogClass
 from . import models as m
 from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems
@@ -211,6 +212,19 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
     ) -> dict[str, Any]:
         return {"entries": fed().hub.auditor_entries(after, limit)}
 
+    @auditor.post("/legal-holds", status_code=201)
+    async def place_hold(body: m.LegalHoldIn, agency: Auditor) -> dict[str, Any]:
+        scope = body.scope.model_dump(by_alias=True)
+        for key in ("from", "to"):
+            if scope.get(key) is not None:
+                scope[key] = scope[key].astimezone(UTC)
+        return fed().hub.place_hold(agency, body.reason, body.case_reference, scope)
+
+    @auditor.delete("/legal-holds/{hold_id}", status_code=204)
+    async def lift_hold(hold_id: str, agency: Auditor) -> Response:
+        fed().hub.lift_hold(agency, hold_id)
+        return Response(status_code=204)
+
     for router in (numbering, hub, auditor):
         app.include_router(router)
 
@@ -301,6 +315,11 @@ def _control_router(
         loaded = hub.load_patterns(table)
         return {"loaded": loaded, "version": hub.pattern_version or 0}
 
+    @control.post("/retention")
+    async def retention(body: m.RetentionIn) -> dict[str, Any]:
+        policy = fed().hub.set_retention(LogClass(body.log_class), body.years)
+        return {"log_class": body.log_class, "years": policy.years_for(LogClass(body.log_class))}
+
     @control.put("/pattern-trust-anchor")
     async def pattern_anchor(body: m.PatternAnchorIn) -> dict[str, str]:
         key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(body.public_key))
@@ -312,11 +331,14 @@ def _control_router(
         if body.now.tzinfo is None:
             raise CallerError("validation-error", "now must carry a UTC offset", "RK-WIRE-001")
         clock.set(body.now)
+        fed().hub.expire_due()  # what is due at the new time happens now
         return {"now": clock.now().isoformat()}
 
     @control.post("/clock/advance")
     async def advance_clock(body: m.ClockAdvanceIn) -> dict[str, str]:
-        return {"now": clock.advance(body.seconds).isoformat()}
+        now = clock.advance(body.seconds)
+        fed().hub.expire_due()
+        return {"now": now.isoformat()}
 
     @control.post("/id-codes")
     async def id_codes(body: m.IdCodesIn) -> dict[str, dict[str, str]]:
@@ -328,6 +350,7 @@ def _control_router(
 
     @control.get("/state")
     async def state() -> dict[str, Any]:
+        fed().hub.expire_due()
         return {"stores": fed().dump(), "key_versions": fed().keys.describe()}
 
     @control.post("/keys/rotate")

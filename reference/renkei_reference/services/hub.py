@@ -37,7 +37,14 @@ from ..core.codes import (
     link_code_for,
     resident_code_of,
 )
-from ..core.errors import ConflictError, NotFoundError, PermissionDeniedError, RenkeiError
+from ..core.errors import (
+    CallerError,
+    ConflictError,
+    GoneError,
+    NotFoundError,
+    PermissionDeniedError,
+    RenkeiError,
+)
 from ..core.keys import KeyPurpose, KeyRing
 from ..core.linkage import Event, Linkage, LinkageState, advance
 from ..core.merkle import MerkleLog, leaf_hash
@@ -49,6 +56,19 @@ from ..core.pattern_document import (
     sign_pattern_document,
 )
 from ..core.patterns import LinkagePattern, Query, decide
+from ..core.retention import (
+    SALT_SIZE,
+    HoldScope,
+    LegalHold,
+    LogClass,
+    PurgedEntry,
+    RetentionPolicy,
+    StoredEntry,
+    purge,
+    purge_plan,
+    retained_until,
+    serial_ranges,
+)
 from .clock import Clock
 from .keystore import KeyStore
 from .registry import FourItems, ResidentRegistry
@@ -79,7 +99,10 @@ class _HubStores:
     linkages: dict[str, Linkage] = field(default_factory=dict)
     in_transit: dict[str, str] = field(default_factory=dict)  # linkage_id -> payload (b64)
     requests: dict[tuple[str, str], str] = field(default_factory=dict)
-    access_log: list[AccessLogEntry] = field(default_factory=list)
+    access_log: list[StoredEntry] = field(default_factory=list)
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    holds: dict[str, LegalHold] = field(default_factory=dict)
+    purges: list[dict[str, Any]] = field(default_factory=list)
     aliases: dict[bytes, bytes] = field(default_factory=dict)  # ID code -> canonical ID code
 
 
@@ -118,6 +141,7 @@ class Hub:
         self.origin = origin
         self._signed: tuple[int, str] | None = None  # (size, signed checkpoint)
         self._serials: dict[str, list[int]] = {}  # linkage_id -> serials (an index)
+        self._unpurged_from = 0  # index of the oldest entry not yet purged
         # Pattern documents (RK-PAT-003): signed by the issuer whose key is the trust
         # anchor.  In test mode the hub holds a control-plane issuer key so that the
         # control interface may load a plain list as a document it signs itself.
@@ -249,8 +273,17 @@ class Hub:
             k: replace(v, person=IdCode(remake(v.person.raw))) for k, v in s.linkages.items()
         }
         s.access_log = [
-            replace(e, person=remake(e.person) if e.person else None) for e in s.access_log
+            replace(e, person=remake(e.person) if e.person else None)
+            if isinstance(e, AccessLogEntry)
+            else e
+            for e in s.access_log
         ]
+        s.holds = {
+            k: replace(h, scope=replace(h.scope, person=remake(h.scope.person)))
+            if h.scope.person
+            else h
+            for k, h in s.holds.items()
+        }
 
     def rebind(self, agency: Agency, link_codes: list[str]) -> list[dict[str, Any]]:
         """RK-KEY-002: translate an agency's link codes of accepted older versions
@@ -328,7 +361,7 @@ class Hub:
             linkage_id=linkage_id,
             request_id=request_id,
             person=person,
-            salt=secrets.token_bytes(16),
+            salt=secrets.token_bytes(SALT_SIZE),
             pattern_version=self.pattern_version,
             withheld=pattern.withheld_from_person if pattern else False,
         )
@@ -359,11 +392,113 @@ class Hub:
         return agency.name if agency else agency_id
 
     def expire_due(self) -> None:
+        """Expire linkages past their time and purge entries past their retention."""
         now = self._clock.now()
         with self._lock:
             for linkage in list(self._s.linkages.values()):
                 if now >= linkage.expires_at:
                     self._expire(linkage, now)
+            self._purge_due(now)
+
+    # -- retention (item 25; RK-RET-001..003) --------------------------------
+    def _purge_due(self, now: datetime) -> None:
+        """Purge every entry whose retention ended and that no hold covers.  The
+        leaf hashes stay in the tree, so receipts and proofs keep verifying."""
+        s, log = self._s, self._s.access_log
+        while self._unpurged_from < len(log) and isinstance(log[self._unpurged_from], PurgedEntry):
+            self._unpurged_from += 1
+        if self._unpurged_from == len(log):
+            return
+        oldest = log[self._unpurged_from]
+        assert isinstance(oldest, AccessLogEntry)
+        shortest = min(s.retention.years_for(c) for c in LogClass)
+        if now < retained_until(oldest.at, shortest):
+            return  # nothing can be due yet: a cheap check on every request
+        plan = purge_plan(log, s.retention, list(s.holds.values()), now)
+        if plan:
+            s.access_log = list(purge(log, plan, now))
+            s.purges.append(
+                {
+                    "at": now.isoformat(),
+                    "log_class": LogClass.HUB_ACCESS_LOG.value,
+                    "ranges": [list(r) for r in serial_ranges(plan)],
+                }
+            )
+
+    def set_retention(self, log_class: LogClass, years: int) -> RetentionPolicy:
+        """RK-RET-001: per class, never below the legal minimum of 7 years."""
+        with self._lock:
+            self._s.retention = self._s.retention.with_years(log_class, years)
+            self._purge_due(self._clock.now())
+            return self._s.retention
+
+    def place_hold(
+        self, auditor: Agency, reason: str, case_reference: str | None, scope: dict[str, Any]
+    ) -> dict[str, Any]:
+        """RK-RET-002: the auditor stops purging of what the scope covers."""
+        now = self._clock.now()
+        with self._lock:
+            person = None
+            if scope.get("person_ref"):
+                person = self._link_in(scope["person_ref"], AUDITOR_UNIT, now).raw
+            serials = scope.get("serials")
+            try:
+                hold_scope = HoldScope(
+                    serials=(serials["first"], serials["last"]) if serials else None,
+                    pattern_id=scope.get("pattern_id"),
+                    agency=scope.get("agency_id"),
+                    linkage_ids=frozenset(scope["linkage_ids"])
+                    if scope.get("linkage_ids")
+                    else None,
+                    person=person,
+                    not_before=scope.get("from"),
+                    before=scope.get("to"),
+                )
+            except ValueError as exc:
+                raise CallerError("validation-error", str(exc), "RK-RET-002") from exc
+            hold = LegalHold(
+                hold_id=secrets.token_hex(8),
+                scope=hold_scope,
+                reason=reason,
+                placed_by=auditor.agency_id,
+                placed_at=now,
+                case_reference=case_reference,
+            )
+            self._s.holds[hold.hold_id] = hold
+            return self._hold_view(hold, scope.get("person_ref"))
+
+    def lift_hold(self, auditor: Agency, hold_id: str) -> None:
+        now = self._clock.now()
+        with self._lock:
+            hold = self._s.holds.get(hold_id)
+            if hold is None or not hold.in_force(now):
+                raise NotFoundError(
+                    "not-found", f"no legal hold {hold_id!r} in force", "RK-RET-002"
+                )
+            self._s.holds[hold_id] = hold.lift(now, auditor.agency_id)
+            self._purge_due(now)
+
+    def _hold_view(self, hold: LegalHold, person_ref: str | None) -> dict[str, Any]:
+        sc = hold.scope
+        scope: dict[str, Any] = {
+            "linkage_ids": sorted(sc.linkage_ids) if sc.linkage_ids else None,
+            "agency_id": sc.agency,
+            "person_ref": person_ref,
+            "pattern_id": sc.pattern_id,
+            "serials": {"first": sc.serials[0], "last": sc.serials[1]} if sc.serials else None,
+            "from": sc.not_before.isoformat() if sc.not_before else None,
+            "to": sc.before.isoformat() if sc.before else None,
+        }
+        view = {
+            "hold_id": hold.hold_id,
+            "reason": hold.reason,
+            "placed_by": hold.placed_by,
+            "placed_at": hold.placed_at.isoformat(),
+            "scope": {k: v for k, v in scope.items() if v is not None},
+        }
+        if hold.case_reference:
+            view["case_reference"] = hold.case_reference
+        return view
 
     def _expire(self, linkage: Linkage, now: datetime) -> None:
         """Deadline passed (RK-FLOW-004), or an answer was not collected in time
@@ -535,6 +670,12 @@ class Hub:
         """Serial, leaf, leaf hash, inclusion proof and the checkpoint it proves against."""
         with self._lock:
             entry = self._s.access_log[serial - 1]
+            if isinstance(entry, PurgedEntry):
+                raise GoneError(
+                    "entry-purged",
+                    f"entry {serial} was purged when its retention ended",
+                    "RK-RET-003",
+                )
             size, note = self._checkpoint()
             leaf = leaf_bytes(entry)
             proof = self._tree.inclusion_proof(serial - 1, size)
@@ -555,7 +696,10 @@ class Hub:
         """A receipt for an entry of a linkage the caller took part in (RK-LOG-009)."""
         with self._lock:
             serials = self._serials.get(linkage_id, [])
-            first = self._s.access_log[serials[0] - 1] if serials else None
+            kept = [
+                e for n in serials if isinstance(e := self._s.access_log[n - 1], AccessLogEntry)
+            ]
+            first = kept[0] if kept else None
             if first is None or agency.agency_id not in (first.requester, first.provider):
                 raise NotFoundError(
                     "unknown-linkage",
@@ -593,7 +737,11 @@ class Hub:
     def auditor_entries(self, after: int, limit: int) -> list[dict[str, Any]]:
         with self._lock:
             entries = self._s.access_log[after : after + limit]
-            return [auditor_view(e, self._person_ref(e.person)) for e in entries]
+            return [
+                auditor_view(e, self._person_ref(e.person))
+                for e in entries
+                if isinstance(e, AccessLogEntry)
+            ]
 
     def _person_ref(self, person: bytes | None) -> str | None:
         """The auditor's pseudonym: the person's link code for the auditor unit."""
@@ -663,6 +811,17 @@ class Hub:
                         "person": e.person.hex() if e.person else None,
                         "salt": e.salt.hex(),
                     }
+                    if isinstance(e, AccessLogEntry)
+                    else {
+                        "serial": e.serial,
+                        "leaf_hash": e.leaf_hash.hex(),
+                        "purged_at": iso(e.purged_at),
+                    }
                     for e in s.access_log
                 ],
+                "hub.legal_holds": [
+                    {**self._hold_view(h, None), "lifted_at": iso(h.lifted_at)}
+                    for h in s.holds.values()
+                ],
+                "hub.purges": list(s.purges),
             }

@@ -24,6 +24,7 @@ __all__ = [
     "IdCodesIn",
     "IssueNumberIn",
     "KeyRotationIn",
+    "LegalHoldIn",
     "PatternAnchorIn",
     "PatternIn",
     "PatternsIn",
@@ -33,6 +34,7 @@ __all__ = [
     "ResidentCodeChangeIn",
     "ResidentIn",
     "ResidentsIn",
+    "RetentionIn",
 ]
 
 Digits11 = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -171,6 +173,40 @@ class RebindIn(_Strict):
         list[Annotated[str, StringConstraints(max_length=256)]],
         Field(min_length=1, max_length=10_000),
     ]
+
+
+class SerialRangeIn(_Strict):
+    first: Annotated[int, Field(ge=1)]
+    last: Annotated[int, Field(ge=1)]
+
+
+class LegalHoldScopeIn(_Strict):
+    linkage_ids: (
+        Annotated[
+            list[Annotated[str, StringConstraints(min_length=1, max_length=128)]],
+            Field(min_length=1),
+        ]
+        | None
+    ) = None
+    agency_id: Ident | None = None
+    person_ref: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    pattern_id: Text | None = None
+    serials: SerialRangeIn | None = None
+    from_: Annotated[datetime | None, Field(alias="from")] = None
+    to: datetime | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class LegalHoldIn(_Strict):
+    reason: Text
+    case_reference: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    scope: LegalHoldScopeIn
+
+
+class RetentionIn(_Strict):
+    log_class: Literal["hub-access-log", "agency-access-log", "portal-log"]
+    years: Annotated[int, Field(ge=1, le=100)]
 
 
 class IdCodesIn(_Strict):
