@@ -33,6 +33,9 @@ class TestRef:
     location: str
     title: str
     kind: str  # "conformance" | "repository"
+    profiles: tuple[str, ...] = ()
+
+    __test__ = False  # a record of a test, not a pytest test class
 
 
 @dataclass
@@ -85,6 +88,7 @@ def _scan_tests(path: Path, root: Path, kind: str) -> Iterable[TestRef]:
         doc = (ast.get_docstring(node) or "").strip().split("\n")[0]
         loc = f"{path.relative_to(root).as_posix()}:{node.lineno}"
         reqs = list(module_reqs)
+        profiles: list[str] = []
         test_id = f"{path.relative_to(root).as_posix()}::{node.name}"
         for dec in node.decorator_list:
             if call := _mark_args(dec, "conformance"):
@@ -93,10 +97,12 @@ def _scan_tests(path: Path, root: Path, kind: str) -> Iterable[TestRef]:
                 for kw in call.keywords:
                     if kw.arg == "requirements":
                         reqs += _strings(kw.value)
+                    elif kw.arg == "profiles":
+                        profiles += _strings(kw.value)
             elif call := _mark_args(dec, "requirement"):
                 reqs += [s for a in call.args for s in _strings(a)]
         if reqs:
-            yield TestRef(test_id, tuple(dict.fromkeys(reqs)), loc, doc, kind)
+            yield TestRef(test_id, tuple(dict.fromkeys(reqs)), loc, doc, kind, tuple(profiles))
 
 
 def build_matrix(suite_dir: Path, tests_dir: Path | None, code_dir: Path | None) -> Matrix:
