@@ -120,3 +120,20 @@ def test_reference_serves_exactly_the_operations_of_this_protocol_version() -> N
     assert served - set(spec_ops) == set(), "served but not in the protocol"
     due = {op for op, since in spec_ops.items() if since == "0.1"}
     assert due - served == set(), "in protocol version 0.1 but not served"
+
+
+def test_benchmark_thresholds_name_existing_benchmarks_and_requirements() -> None:
+    import json
+
+    import jsonschema
+
+    data = yaml.safe_load((SPECS / "benchmarks" / "thresholds.yaml").read_text(encoding="utf-8"))
+    schema = json.loads((SPECS / "schemas" / "benchmark-thresholds.schema.json").read_text())
+    jsonschema.validate(data, schema)
+    catalog = load_catalog()
+    for row in data["thresholds"]:
+        path = row["benchmark"].split("::")[0]
+        assert (ROOT / path).is_file(), row["id"]
+        if "::" in row["benchmark"]:
+            assert f"def {row['benchmark'].split('::')[1]}(" in (ROOT / path).read_text(), row["id"]
+        assert set(row["requirements"]) <= set(catalog.requirements), row["id"]
