@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -134,3 +136,30 @@ def open_checkpoint(note: str, vkey: str) -> Note:
     if len(lines) < 4 or not lines[1].isdigit():
         raise VerificationError("a checkpoint body is origin, size and root hash")
     return Note(lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True))
+
+
+def b64(text: str) -> bytes:
+    """Strict standard base64 (hashes and leaves on the wire)."""
+    return base64.b64decode(text, validate=True)
+
+
+def verify_receipt(receipt: dict[str, Any], vkey: str) -> tuple[Note, dict[str, Any]]:
+    """Verify a receipt end to end (RK-LOG-004): the leaf hash, the signed
+    checkpoint and the inclusion proof; return the checkpoint and the leaf."""
+    leaf = b64(receipt["leaf"])
+    if b64(receipt["leaf_hash"]) != leaf_hash(leaf):
+        raise VerificationError("leaf_hash is not SHA-256(0x00 ‖ leaf)")
+    note = open_checkpoint(receipt["checkpoint"], vkey)
+    if note.size != receipt["tree_size"]:
+        raise VerificationError("the receipt's tree_size is not its checkpoint's size")
+    verify_inclusion(
+        leaf_hash(leaf),
+        receipt["leaf_index"],
+        note.size,
+        [b64(h) for h in receipt["inclusion_proof"]],
+        note.root,
+    )
+    fields: dict[str, Any] = json.loads(leaf)
+    if fields.get("serial") != receipt["serial"]:
+        raise VerificationError("the leaf's serial is not the receipt's")
+    return note, fields

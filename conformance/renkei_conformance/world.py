@@ -216,6 +216,43 @@ class World:
                 return entries
             after += len(page)
 
+    def complete_linkages(
+        self,
+        persons: list[Person],
+        payload: str,
+        requester: str = "kit.pension",
+        provider: str = "kit.city-a",
+    ) -> set[str]:
+        """Query about each person, let the provider answer ``payload`` and the
+        requester collect it; return every link code either side saw."""
+        seen: set[str] = set()
+        ids = []
+        for person in persons:
+            seen.add(self.link(requester, person))
+            ids.append(self.query(requester, person).expect(202)["linkage_id"])
+        for d in self.deliveries(provider):
+            seen.add(d["link_code"])
+            self.call(
+                provider, "POST", "hub", f"/linkages/{d['linkage_id']}/answer", {"payload": payload}
+            ).expect(202)
+        for linkage_id in ids:
+            got = self.call(requester, "GET", "hub", f"/linkages/{linkage_id}").expect(200)
+            if got.body.get("answer", {}).get("payload") != payload:
+                raise WireError(f"linkage {linkage_id} did not relay the answer: {got.text[:300]}")
+        return seen
+
+    def assert_hub_keeps_none(self, link_codes: set[str], payloads: list[str]) -> str:
+        """No link code and no payload (base64) in any form in the hub's stores
+        (RK-LNK-003, RK-FLOW-002); returns the stored text for further checks."""
+        text = self.stored_text("hub")
+        for code in link_codes:
+            for form in encodings(link_code_bytes(code), code):
+                assert form not in text, f"the hub keeps a link code (RK-LNK-003): {form[:16]}…"
+        for payload in payloads:
+            for form in encodings(base64.b64decode(payload), payload):
+                assert form not in text, "the hub keeps an answered payload (RK-FLOW-002)"
+        return text
+
     def stored_text(self, party: str = "hub") -> str:
         """Everything ``party`` stores, as one searchable text (RK-CTL-006)."""
         return "\n".join(

@@ -8,19 +8,13 @@ receipts keep verifying (RK-RET-003).
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 
-from renkei_conformance.tlog import leaf_hash, open_checkpoint, verify_consistency, verify_inclusion
+from renkei_conformance.tlog import b64, open_checkpoint, verify_consistency, verify_receipt
 from renkei_conformance.world import World
 
 DAY = 86_400
 SEVEN_YEARS = 7 * 365 * DAY + 2 * DAY  # 7 calendar years hold one or two 29 Februaries
-
-
-def _b64(text: str) -> bytes:
-    return base64.b64decode(text, validate=True)
 
 
 def _serials(world: World) -> set[int]:
@@ -52,15 +46,7 @@ def test_entries_live_seven_years_and_purging_keeps_the_log_verifiable(world: Wo
         assert "request_id" not in rows.get(o["serial"], {}), "a purged entry's content is kept"
     fresh = world.query("kit.pension", world.persons[3]).expect(202)
     receipt = fresh["receipt"]
-    after = open_checkpoint(receipt["checkpoint"], vkey)
-    leaf = _b64(receipt["leaf"])
-    verify_inclusion(
-        leaf_hash(leaf),
-        receipt["leaf_index"],
-        after.size,
-        [_b64(h) for h in receipt["inclusion_proof"]],
-        after.root,
-    )
+    after, _ = verify_receipt(receipt, vkey)
     proof = world.call(
         "kit.auditor",
         "GET",
@@ -68,7 +54,7 @@ def test_entries_live_seven_years_and_purging_keeps_the_log_verifiable(world: Wo
         "/checkpoints/consistency",
         params={"first": before.size, "second": after.size},
     ).expect(200)["proof"]
-    verify_consistency(before.size, after.size, [_b64(h) for h in proof], before.root, after.root)
+    verify_consistency(before.size, after.size, [b64(h) for h in proof], before.root, after.root)
     gone = world.call(
         "kit.pension",
         "GET",
