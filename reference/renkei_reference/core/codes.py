@@ -160,7 +160,7 @@ def resident_code_of(cipher: CodeCipher, id_code: IdCode) -> ResidentCode:
 @icontract.ensure(lambda result: len(result.raw) == LINK_CODE_BYTES, enabled=HOT)
 def link_code_for(cipher: CodeCipher, id_code: IdCode, unit: AgencyId) -> LinkCode:
     """The link code of a person at an agency (or link-code unit) (RK-LNK-001)."""
-    body = cipher.encrypt(id_code.raw, [LINK_CODE_LABEL, unit.value.encode()])
+    body = cipher.encrypt(id_code.raw, [LINK_CODE_LABEL, unit.encoded])
     return LinkCode._made(bytes([cipher.version]) + body)
 
 
@@ -182,7 +182,7 @@ def id_code_from_link_code(cipher: CodeCipher, link: LinkCode, unit: AgencyId) -
             "RK-LNK-005",
         )
     try:
-        plain = cipher.decrypt(link.raw[1:], [LINK_CODE_LABEL, unit.value.encode()])
+        plain = cipher.decrypt(link.raw[1:], [LINK_CODE_LABEL, unit.encoded])
     except DecryptionFailedError as exc:
         raise CallerError(
             "link-code-not-valid-for-agency",

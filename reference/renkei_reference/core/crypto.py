@@ -12,7 +12,7 @@ checkers can stand a pure-Python double in for the C implementation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -25,19 +25,24 @@ __all__ = ["AesSivCipher", "CodeCipher", "DecryptionFailedError", "derive_key"]
 ROOT_SECRET_BYTES = 32
 
 
-class DecryptionFailedError(Exception):
-    """The ciphertext did not authenticate (one opaque failure, as in Fernet)."""
+DecryptionFailedError = InvalidTag
+"""The ciphertext did not authenticate (one opaque failure, as in Fernet).  It is
+``cryptography``'s own ``InvalidTag``, so that the bound C methods need no Python
+wrapper on the per-query path; pure-Python doubles raise it too."""
 
 
 class CodeCipher(Protocol):
-    """Deterministic authenticated encryption under one key version."""
+    """Deterministic authenticated encryption under one key version.
+
+    Associated data is a ``list`` of byte strings, as ``cryptography`` takes it.
+    """
 
     @property
     def version(self) -> int: ...
 
-    def encrypt(self, plaintext: bytes, associated: Sequence[bytes]) -> bytes: ...
+    def encrypt(self, plaintext: bytes, associated: list[bytes]) -> bytes: ...
 
-    def decrypt(self, ciphertext: bytes, associated: Sequence[bytes]) -> bytes: ...
+    def decrypt(self, ciphertext: bytes, associated: list[bytes]) -> bytes: ...
 
 
 def derive_key(root_secret: bytes, purpose: str, version: int) -> bytes:
@@ -51,33 +56,25 @@ def derive_key(root_secret: bytes, purpose: str, version: int) -> bytes:
 
 
 class AesSivCipher:
-    """``CodeCipher`` backed by ``cryptography``'s AES-SIV."""
+    """``CodeCipher`` backed by ``cryptography``'s AES-SIV.
 
-    __slots__ = ("_siv", "_version", "encrypt")
+    ``encrypt`` and ``decrypt`` are the C methods themselves, bound per
+    instance: no Python frame per call on the per-query path.
+    """
+
+    __slots__ = ("_siv", "decrypt", "encrypt", "version")
 
     def __init__(self, key: bytes, version: int) -> None:
         if len(key) != 64:
             raise ValueError("AES-SIV key must be 64 bytes")
         self._siv = AESSIV(key)
-        self._version = version
-        # Encryption cannot fail on valid input: bind the C method itself (no
-        # Python frame per call on the per-query path).
-        self.encrypt: Callable[[bytes, Sequence[bytes]], bytes] = self._siv.encrypt
+        self.version = version
+        self.encrypt: Callable[[bytes, list[bytes]], bytes] = self._siv.encrypt
+        self.decrypt: Callable[[bytes, list[bytes]], bytes] = self._siv.decrypt
 
     @classmethod
     def derived(cls, root_secret: bytes, purpose: str, version: int) -> AesSivCipher:
         return cls(derive_key(root_secret, purpose, version), version)
 
-    @property
-    def version(self) -> int:
-        return self._version
-
-    def decrypt(self, ciphertext: bytes, associated: Sequence[bytes]) -> bytes:
-        ad = associated if isinstance(associated, list) else list(associated)
-        try:
-            return self._siv.decrypt(ciphertext, ad)
-        except InvalidTag as exc:
-            raise DecryptionFailedError from exc
-
     def __repr__(self) -> str:  # never show key material (RK-KEY-001)
-        return f"AesSivCipher(version={self._version}, key=<redacted>)"
+        return f"AesSivCipher(version={self.version}, key=<redacted>)"

@@ -8,7 +8,7 @@ numbering authority can use them without reaching any hub machinery
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .check_digit import is_valid_individual_number, is_valid_resident_code
 from .errors import CallerError
@@ -53,6 +53,8 @@ class AgencyId:
     """Identifier of an information-holding agency (情報保有機関) or a link-code unit."""
 
     value: str
+    encoded: bytes = field(init=False, repr=False, compare=False)
+    """The id in UTF-8, as it is bound into link codes (made once, not per query)."""
 
     def __post_init__(self) -> None:
         if not _AGENCY_ID.fullmatch(self.value):
@@ -61,3 +63,4 @@ class AgencyId:
                 "an agency id is 1-63 characters of a-z, 0-9, '.', '_' or '-'",
                 "RK-ARCH-002",
             )
+        object.__setattr__(self, "encoded", self.value.encode())
