@@ -191,7 +191,9 @@ def render_markdown(catalog: Catalog, matrix: Matrix) -> str:
             )
             or "**none yet**"
         )
-        code = ", ".join(f"`{c}`" for c in sorted(set(matrix.code.get(r.id, [])))[:4]) or "—"
+        # files, not lines: the matrix should not churn with every edit of a module
+        files = sorted({c.rsplit(":", 1)[0] for c in matrix.code.get(r.id, [])})
+        code = ", ".join(f"`{f}`" for f in files[:4]) or "—"
         items = ", ".join(map(str, r.seed_items))
         out.append(f"| [{r.id}](#{r.id.lower()}) | {r.level} | {items} | {tests} | {code} |")
     out += ["", "## Requirements", ""]
