@@ -18,7 +18,6 @@ first byte of each code (RK-IDC-002).
 from __future__ import annotations
 
 import binascii
-from dataclasses import dataclass
 
 import icontract
 
@@ -39,7 +38,6 @@ __all__ = [
 ]
 
 ID_CODE_LABEL = b"renkei/id-code/v1"
-LINK_CODE_LABEL = b"renkei/link-code/v1"
 _SIV_TAG = 16
 ID_CODE_BYTES = 1 + _SIV_TAG + 11
 LINK_CODE_BYTES = 1 + _SIV_TAG + ID_CODE_BYTES
@@ -52,51 +50,59 @@ HOT = icontract.SLOW
 test command sets it); elsewhere they would cost more than the cipher."""
 
 
-@dataclass(frozen=True, slots=True)
-class IdCode:
-    """ＩＤコード: key version byte ‖ AES-SIV(resident code).  Hub-only (RK-IDC-001)."""
+_new = bytes.__new__
+_PREFIX = tuple(bytes((v,)) for v in range(256))  # the key-version byte of each code
 
-    raw: bytes
 
-    def __post_init__(self) -> None:
-        if len(self.raw) != ID_CODE_BYTES:
+class IdCode(bytes):
+    """ＩＤコード: key version byte ‖ AES-SIV(resident code).  Hub-only (RK-IDC-001).
+
+    A ``bytes`` value of exactly 28 bytes: immutable, hashable, and as cheap to
+    make as the bytes themselves on the per-query path.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, raw: bytes) -> IdCode:
+        if len(raw) != ID_CODE_BYTES:
             raise CallerError("malformed-id-code", "an ID code is 28 bytes", "RK-IDC-001")
+        return _new(cls, raw)
 
-    @classmethod
-    def _made(cls, raw: bytes) -> IdCode:
-        """An ID code this module just made or authenticated: its length is known."""
-        code = object.__new__(cls)
-        object.__setattr__(code, "raw", raw)
-        return code
+    @property
+    def raw(self) -> bytes:
+        return self
 
     @property
     def key_version(self) -> int:
-        return self.raw[0]
+        return self[0]
 
-    def hex(self) -> str:
-        return self.raw.hex()
+    def __repr__(self) -> str:
+        return f"IdCode({bytes.hex(self)})"
 
 
-@dataclass(frozen=True, slots=True)
-class LinkCode:
-    """リンクコード: key version byte ‖ AES-SIV(ID code; AD = agency), base64url on the wire."""
+class LinkCode(bytes):
+    """リンクコード: key version byte ‖ AES-SIV(ID code; AD = agency), base64url on the wire.
 
-    raw: bytes
+    A ``bytes`` value of exactly 45 bytes (see ``IdCode``).
+    """
 
-    def __post_init__(self) -> None:
-        if len(self.raw) != LINK_CODE_BYTES:
+    __slots__ = ()
+
+    def __new__(cls, raw: bytes) -> LinkCode:
+        if len(raw) != LINK_CODE_BYTES:
             raise CallerError("malformed-link-code", "a link code is 45 bytes", "RK-LNK-004")
+        return _new(cls, raw)
 
-    @classmethod
-    def _made(cls, raw: bytes) -> LinkCode:
-        """A link code this module just made or parsed to length: no re-check."""
-        code = object.__new__(cls)
-        object.__setattr__(code, "raw", raw)
-        return code
+    @property
+    def raw(self) -> bytes:
+        return self
 
     @property
     def key_version(self) -> int:
-        return self.raw[0]
+        return self[0]
+
+    def __repr__(self) -> str:
+        return f"LinkCode({self.text()})"
 
     @classmethod
     def parse(cls, text: str) -> LinkCode:
@@ -128,18 +134,18 @@ class LinkCode:
             ) from exc
         if len(raw) != LINK_CODE_BYTES:  # pragma: no cover - 60 base64 chars are 45 bytes
             raise CallerError("malformed-link-code", "a link code is 45 bytes", "RK-LNK-004")
-        return cls._made(raw)
+        return _new(cls, raw)
 
     def text(self) -> str:
         # 45 bytes encode to exactly 60 characters: no padding to strip
-        return binascii.b2a_base64(self.raw, newline=False).translate(_TO_URLSAFE).decode()
+        return binascii.b2a_base64(self, newline=False).translate(_TO_URLSAFE).decode()
 
 
 @icontract.ensure(lambda result: len(result.raw) == ID_CODE_BYTES, enabled=HOT)
 def id_code_of(cipher: CodeCipher, resident: ResidentCode) -> IdCode:
     """Derive the ID code of a resident (RK-IDC-001): SIV(resident code), versioned."""
     body = cipher.encrypt(resident.value.encode("ascii"), [ID_CODE_LABEL])
-    return IdCode._made(bytes([cipher.version]) + body)
+    return _new(IdCode, _PREFIX[cipher.version] + body)
 
 
 def resident_code_of(cipher: CodeCipher, id_code: IdCode) -> ResidentCode:
@@ -149,7 +155,7 @@ def resident_code_of(cipher: CodeCipher, id_code: IdCode) -> ResidentCode:
             "unknown-key-version", "the ID code was made under another key version", "RK-IDC-002"
         )
     try:
-        plain = cipher.decrypt(id_code.raw[1:], [ID_CODE_LABEL])
+        plain = cipher.decrypt(id_code[1:], [ID_CODE_LABEL])
     except DecryptionFailedError as exc:
         raise CallerError(
             "forged-id-code", "the ID code does not authenticate", "RK-IDC-001"
@@ -160,8 +166,8 @@ def resident_code_of(cipher: CodeCipher, id_code: IdCode) -> ResidentCode:
 @icontract.ensure(lambda result: len(result.raw) == LINK_CODE_BYTES, enabled=HOT)
 def link_code_for(cipher: CodeCipher, id_code: IdCode, unit: AgencyId) -> LinkCode:
     """The link code of a person at an agency (or link-code unit) (RK-LNK-001)."""
-    body = cipher.encrypt(id_code.raw, [LINK_CODE_LABEL, unit.encoded])
-    return LinkCode._made(bytes([cipher.version]) + body)
+    body = cipher.encrypt(id_code, unit.link_ad)
+    return _new(LinkCode, _PREFIX[cipher.version] + body)
 
 
 def id_code_from_link_code(cipher: CodeCipher, link: LinkCode, unit: AgencyId) -> IdCode:
@@ -175,14 +181,14 @@ def id_code_from_link_code(cipher: CodeCipher, link: LinkCode, unit: AgencyId) -
             forged or altered.  AES-SIV cannot tell those apart, and a
             distinguishing answer would be an oracle, so one error serves all.
     """
-    if link.key_version != cipher.version:
+    if link[0] != cipher.version:
         raise PermissionDeniedError(
             "unknown-key-version",
             f"the link code was made under key version {link.key_version}, which is not current",
             "RK-LNK-005",
         )
     try:
-        plain = cipher.decrypt(link.raw[1:], [LINK_CODE_LABEL, unit.encoded])
+        plain = cipher.decrypt(link[1:], unit.link_ad)
     except DecryptionFailedError as exc:
         raise CallerError(
             "link-code-not-valid-for-agency",
@@ -190,4 +196,4 @@ def id_code_from_link_code(cipher: CodeCipher, link: LinkCode, unit: AgencyId) -
             "(issued to another agency, forged or altered)",
             "RK-LNK-002",
         ) from exc
-    return IdCode._made(plain)
+    return _new(IdCode, plain)  # authenticated: it is the 28 bytes the hub encrypted

@@ -16,6 +16,8 @@ from .errors import CallerError
 __all__ = ["AgencyId", "IndividualNumber", "ResidentCode"]
 
 _AGENCY_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+LINK_CODE_LABEL = b"renkei/link-code/v1"
+"""Domain-separation label bound into every link code (core.codes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,9 @@ class AgencyId:
     value: str
     encoded: bytes = field(init=False, repr=False, compare=False)
     """The id in UTF-8, as it is bound into link codes (made once, not per query)."""
+    link_ad: list[bytes] = field(init=False, repr=False, compare=False, hash=False)
+    """The associated data of this unit's link codes (RK-LNK-001), made once.
+    Shared and never mutated: ``cryptography`` only reads it."""
 
     def __post_init__(self) -> None:
         if not _AGENCY_ID.fullmatch(self.value):
@@ -64,3 +69,4 @@ class AgencyId:
                 "RK-ARCH-002",
             )
         object.__setattr__(self, "encoded", self.value.encode())
+        object.__setattr__(self, "link_ad", [LINK_CODE_LABEL, self.encoded])
