@@ -142,6 +142,7 @@ class Hub:
         self._signed: tuple[int, str] | None = None  # (size, signed checkpoint)
         self._serials: dict[str, list[int]] = {}  # linkage_id -> serials (an index)
         self._unpurged_from = 0  # index of the oldest entry not yet purged
+        self._next_expiry: datetime | None = None  # no open linkage expires before this
         # Pattern documents (RK-PAT-003): signed by the issuer whose key is the trust
         # anchor.  In test mode the hub holds a control-plane issuer key so that the
         # control interface may load a plain list as a document it signs itself.
@@ -392,12 +393,20 @@ class Hub:
         return agency.name if agency else agency_id
 
     def expire_due(self) -> None:
-        """Expire linkages past their time and purge entries past their retention."""
+        """Expire linkages past their time and purge entries past their retention.
+
+        Runs on every request, so it scans the open linkages only once the
+        earliest time any of them could expire has come (``_next_expiry`` is a
+        lower bound: answering only moves a linkage's time later)."""
         now = self._clock.now()
         with self._lock:
-            for linkage in list(self._s.linkages.values()):
-                if now >= linkage.expires_at:
-                    self._expire(linkage, now)
+            if self._next_expiry is not None and now >= self._next_expiry:
+                for linkage in list(self._s.linkages.values()):
+                    if now >= linkage.expires_at:
+                        self._expire(linkage, now)
+                self._next_expiry = min(
+                    (x.expires_at for x in self._s.linkages.values()), default=None
+                )
             self._purge_due(now)
 
     # -- retention (item 25; RK-RET-001..003) --------------------------------
@@ -578,6 +587,8 @@ class Hub:
             )
             self._s.linkages[linkage.linkage_id] = linkage
             self._s.requests[key] = linkage.linkage_id
+            if self._next_expiry is None or linkage.deadline < self._next_expiry:
+                self._next_expiry = linkage.deadline
             return linkage
 
     def _refusal_extensions(self, entry: AccessLogEntry) -> dict[str, object]:
