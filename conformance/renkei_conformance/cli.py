@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
@@ -50,6 +49,13 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     run.add_argument(
         "--profile", action="append", default=[], help="only tests for this profile (repeatable)"
     )
+    run.add_argument(
+        "--requirement",
+        action="append",
+        default=[],
+        metavar="RK-ID",
+        help="only tests that name this requirement (repeatable)",
+    )
     run.add_argument("--capabilities", type=Path, help="capability file (YAML/JSON)")
     run.add_argument("--xfails", type=Path, help="expected-failure manifest (YAML/JSON)")
     run.add_argument("--report-json", type=Path, help="write the JSON report here")
@@ -57,6 +63,17 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     run.add_argument("--html", type=Path, help="write the HTML report here")
     run.add_argument("-k", dest="keyword", help="only tests matching this pytest expression")
     run.add_argument("-q", "--quiet", action="store_true", help="less output")
+    selftest = conf_sub.add_parser(
+        "selftest", help="run the kit against a target and its known-bad variants"
+    )
+    selftest.add_argument(
+        "--target", default="reference", help="an in-process target with a known-bad catalog"
+    )
+    selftest.add_argument("--json", action="store_true", help="print the kill matrix as JSON")
+    selftest.add_argument("--jobs", type=int, help="variants run at a time (default: cores)")
+    selftest.add_argument(
+        "--variant", action="append", default=[], help="only this variant (repeatable)"
+    )
     handlers["conformance"] = _conformance
 
     spec = sub.add_parser("spec", help="read the specification")
@@ -124,6 +141,30 @@ def _spec(args: argparse.Namespace) -> int:
 
 
 def _conformance(args: argparse.Namespace) -> int:
+    if args.conformance_command == "selftest":
+        return _selftest(args)
+    return _run(args)
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    from .selftest import SelftestError, render_matrix, run_selftest
+
+    progress = None if args.json else (lambda msg: print(msg, flush=True))
+    try:
+        result = run_selftest(args.target, jobs=args.jobs, only=args.variant, progress=progress)
+    except SelftestError as exc:
+        print(f"renkei conformance selftest: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        print()
+        print(render_matrix(result))
+    return 0 if result["reference_passed"] and result["killed"] == result["total"] else 1
+
+
+def _run(args: argparse.Namespace) -> int:
     import pytest
 
     from .spec import SpecError, load_catalog, load_user_file
@@ -143,20 +184,9 @@ def _conformance(args: argparse.Namespace) -> int:
     except (TargetError, SpecError) as exc:
         print(f"renkei conformance: {exc}", file=sys.stderr)
         return 2
-    suite = Path(__file__).resolve().parent / "suite"
-    pargs = [
-        str(suite),
-        "-c",
-        str(suite / "kit.ini"),
-        "--rootdir",
-        str(suite),
-        "--renkei-target",
-        args.target,
-        "-p",
-        "no:cacheprovider",
-    ]
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        pargs += ["-p", "renkei_conformance.plugin"]
+    from .selftest import SUITE, suite_args
+
+    pargs = [str(SUITE), *suite_args(args.target)]
     pargs += ["-q"] if args.quiet else ["-v"]
     if args.capabilities:
         pargs += ["--renkei-capabilities", str(args.capabilities)]
@@ -175,6 +205,8 @@ def _conformance(args: argparse.Namespace) -> int:
         pargs += ["-k", args.keyword]
     for profile in args.profile:
         pargs += ["--renkei-profile", profile]
+    for rid in args.requirement:
+        pargs += ["--renkei-requirement", rid]
     code = pytest.main(pargs)
     if args.html and report_json is not None and report_json.is_file():
         from .report import write_html

@@ -128,6 +128,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run only the tests of this profile (repeatable)",
     )
     group.addoption(
+        "--renkei-requirement",
+        action="append",
+        default=[],
+        help="run only the tests that name this requirement ID (repeatable)",
+    )
+    group.addoption(
         "--renkei-report-json", default=None, type=Path, help="write the JSON result report here"
     )
 
@@ -197,12 +203,20 @@ def pytest_collection_modifyitems(
     seen: dict[str, str] = {}
     problems: list[str] = []
     only = set(config.getoption("--renkei-profile") or ())
-    if only:
+    wanted = set(config.getoption("--renkei-requirement") or ())
+    unknown = sorted(wanted - set(kit.catalog.requirements))
+    if unknown:
+        raise pytest.UsageError(f"unknown requirement ID: {', '.join(unknown)}")
+    if only or wanted:
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
         for item in items:
             info = _marker(item)
-            (keep if info is None or only.intersection(info[2]) else drop).append(item)
+            selected = info is None or (
+                (not only or bool(only.intersection(info[2])))
+                and (not wanted or bool(wanted.intersection(info[1])))
+            )
+            (keep if selected else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
