@@ -88,7 +88,10 @@ def _in_process(name: str, ep: Any, variant: str | None = None) -> Target:
     try:
         load = ep.load()
         factory: Callable[[], Any] = load if variant is None else (lambda: load(variant))
-        factory()  # fail now, with one clear line, rather than in every test
+        if variant is not None:
+            _check_variant(ep.name, variant)
+    except TargetError:
+        raise
     except Exception as exc:  # a broken plugin is a configuration error
         raise TargetError(f"in-process target {name!r} failed to load: {exc}") from exc
 
@@ -98,6 +101,18 @@ def _in_process(name: str, ep: Any, variant: str | None = None) -> Target:
         return httpx.Client(transport=_InProcessTransport(factory()), base_url=base)
 
     return Target(name, {p: f"{base}/{p}" for p in PARTIES}, "in-process", open_client)
+
+
+def _check_variant(base: str, variant: str) -> None:
+    """A variant must be one the target's known-bad catalog lists."""
+    catalogs = {ep.name: ep for ep in entry_points(group="renkei.known_bad")}
+    if base not in catalogs:
+        raise TargetError(f"in-process target {base!r} has no variants")
+    names = sorted(v["name"] for v in catalogs[base].load()())
+    if variant not in names:
+        raise TargetError(
+            f"in-process target {base!r} has no variant {variant!r} (known: {', '.join(names)})"
+        )
 
 
 def _http(name: str, parties: dict[str, str], timeout: float) -> Target:
