@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from renkei_conformance.client import Wire
+from renkei_conformance.openapi import load_contract
+from renkei_conformance.plugin import ALL_PROFILES, KitSession
 from renkei_conformance.world import World
 
 
@@ -73,3 +75,27 @@ def test_malformed_requests_get_problem_json(world: World, case: str) -> None:
     }
     if case in specific:
         reply.expect_problem(*specific[case])
+
+
+@pytest.mark.conformance("CT-WIRE-002", requirements=["RK-WIRE-005", "RK-WIRE-003"])
+def test_every_party_publishes_a_discovery_document(wire: Wire, renkei: KitSession) -> None:
+    """Each origin of the target serves ``/.well-known/renkei`` without a
+    credential, matching the interface; it names known profiles and the catalog
+    and interface versions, which must be the ones this kit tests (same major
+    and minor version); the kit selected its tests from it."""
+    contract = load_contract()
+    kit_interface = contract.document["info"]["version"]
+    for origin in wire.origins():
+        doc = wire.discovery(origin).expect(200).body
+        assert set(doc["profiles"]) <= set(ALL_PROFILES), doc["profiles"]
+        for key, ours in (
+            ("catalog_version", renkei.catalog.version),
+            ("interface_version", kit_interface),
+        ):
+            assert doc[key].split(".")[:2] == ours.split(".")[:2], (
+                f"{origin} implements {key} {doc[key]}; this kit tests {ours} (RK-WIRE-003)"
+            )
+    if "capability file" not in str(renkei.capabilities.get("source")):
+        assert str(renkei.capabilities.get("source", "")).startswith("discovery"), (
+            "the kit must select tests from the discovery document (RK-WIRE-005)"
+        )
