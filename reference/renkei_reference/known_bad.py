@@ -495,6 +495,23 @@ def _crash_unknown(fed: Federation) -> None:
     _override(hub, "_open_linkage", open_linkage)
 
 
+@_variant(
+    "cursor-overflow-500",
+    "RK-WIRE-001",
+    "a huge paging cursor reaches SQLite as is and overflows (500) instead of a 4xx or empty page",
+)
+def _cursor_overflow(fed: Federation) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    def entries(original: Any, after: int, limit: int) -> Any:
+        with closing(sqlite3.connect(":memory:")) as db:  # as a SQLite-backed log would
+            db.execute("SELECT ?, ?", (after, limit)).fetchone()
+        return original(after, limit)
+
+    _override(fed.hub, "auditor_entries", entries)
+
+
 # -- binding ----------------------------------------------------------------------
 @_variant(
     "binds-on-three-items",

@@ -188,8 +188,10 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
         return {"results": fed().hub.rebind(agency, list(body.link_codes))}
 
     @hub.get("/deliveries")
-    async def deliveries(agency: AgencyCaller) -> dict[str, Any]:
-        return {"deliveries": fed().hub.deliveries(agency)}
+    async def deliveries(
+        agency: AgencyCaller, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
+    ) -> dict[str, Any]:
+        return {"deliveries": fed().hub.deliveries(agency, limit)}
 
     @hub.post("/linkages/{linkage_id}/answer", status_code=202)
     async def answer(linkage_id: str, body: m.AnswerIn, agency: AgencyCaller) -> dict[str, Any]:
