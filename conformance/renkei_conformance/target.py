@@ -25,7 +25,7 @@ import httpx
 
 from .spec import SpecError, load_user_file
 
-__all__ = ["PARTIES", "Target", "TargetError", "resolve_target"]
+__all__ = ["PARTIES", "InProcessTransport", "Target", "TargetError", "resolve_target"]
 
 PARTIES = ("numbering", "registry", "hub", "portal", "auditor", "control")
 
@@ -54,7 +54,7 @@ def _registered() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group="renkei.targets")}
 
 
-class _InProcessTransport(httpx.BaseTransport):
+class InProcessTransport(httpx.BaseTransport):
     """Synchronous httpx transport onto an ASGI app, no sockets.
 
     httpx's own ``ASGITransport`` runs inside an event loop that lives in a
@@ -98,7 +98,7 @@ def _in_process(name: str, ep: Any, variant: str | None = None) -> Target:
     base = f"http://{name.replace('@', '--')}"  # '@' would read as URL userinfo
 
     def open_client() -> httpx.Client:
-        return httpx.Client(transport=_InProcessTransport(factory()), base_url=base)
+        return httpx.Client(transport=InProcessTransport(factory()), base_url=base)
 
     return Target(name, {p: f"{base}/{p}" for p in PARTIES}, "in-process", open_client)
 

@@ -1,0 +1,390 @@
+"""The agency node (中間サーバー / 連携サーバー; seed items 15, 19, 24, 28–29).
+
+What each agency runs between its business systems and the hub:
+
+* it alone holds the agency's **correspondence table** (record number ↔ link
+  code, RK-BND-007/008), its **share of the log** (⑦–⑫, RK-LOG-003,
+  RK-AGN-002) and its credentials;
+* every linkage action needs a **designated staff member at a designated
+  terminal** (RK-AGN-001); refusals are recorded;
+* it reaches the hub only through the wire protocol (``HubConnection``: any
+  ``httpx.Client`` pointed at a hub — HTTPS with the agency's client
+  certificate in production, the in-process transport in tests) and names
+  persons to the hub only by link codes;
+* it reaches the business system through an **adapter** (RK-AGN-004) and
+  fetches answer content when it answers, keeping no copy of business data.
+  Two adapters ship: ``SqlAdapter`` (any DB-API 2.0 driver) and
+  ``CsvFolderAdapter`` (CSV files dropped into a folder).  Writing another is
+  implementing ``BusinessSystem.fetch`` — see its docstring.
+
+The rules are pure (``core.agency``); this class holds state and does I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import httpx
+
+from ..core.agency import (
+    Action,
+    AgencyLogEntry,
+    CorrespondenceTable,
+    Designation,
+    Side,
+    authorize,
+    require,
+)
+from ..core.errors import CallerError, NotFoundError, RenkeiError
+from .clock import Clock
+
+__all__ = [
+    "NO_INFORMATION",
+    "AgencyNode",
+    "Answer",
+    "BusinessSystem",
+    "CsvFolderAdapter",
+    "HubConnection",
+    "HubRefusal",
+    "SqlAdapter",
+]
+
+NO_INFORMATION = b'{"renkei":"no-information"}'
+"""The answer when the agency holds nothing of the kind asked (RK-AGN-003: say so
+rather than let the linkage expire)."""
+
+
+# -- business systems (RK-AGN-004) ---------------------------------------------------
+@dataclass(frozen=True)
+class Answer:
+    """What a business system returns: the payload sent to the requester and a
+    description of it for the agency's log (⑪; never the payload itself)."""
+
+    payload: bytes
+    description: str
+
+
+class BusinessSystem(Protocol):
+    """A legacy business system behind the adapter layer.
+
+    ``fetch`` returns the information of ``information_kind`` about the person
+    the agency knows as ``record_no``, or ``None`` when it holds none.  It is
+    called at answer time, so the node keeps no copy of business data.  It must
+    not raise for a missing record; it may raise ``OSError`` or a DB-API error
+    when the system is down (the node then leaves the delivery unanswered and
+    reports it).
+    """
+
+    def fetch(self, record_no: str, information_kind: str) -> Answer | None: ...
+
+
+class SqlAdapter:
+    """A business database reached through any DB-API 2.0 driver (PEP 249).
+
+    ``query`` selects the content (and optionally a description as a second
+    column) with the placeholders ``{record_no}`` and ``{kind}``, rewritten into
+    the driver's ``paramstyle``; e.g.
+    ``SELECT amount, 'tax ' || year FROM tax WHERE person = {record_no} AND kind = {kind}``.
+    """
+
+    _STYLES: ClassVar[dict[str, tuple[str, str]]] = {
+        "qmark": ("?", "?"),
+        "named": (":record_no", ":kind"),
+        "format": ("%s", "%s"),
+        "pyformat": ("%(record_no)s", "%(kind)s"),
+        "numeric": (":1", ":2"),
+    }
+
+    def __init__(self, connect: Callable[[], Any], query: str, paramstyle: str) -> None:
+        if paramstyle not in self._STYLES:
+            raise ValueError(f"unsupported DB-API paramstyle {paramstyle!r}")
+        rec, kind = self._STYLES[paramstyle]
+        self._connect = connect
+        self._sql = query.replace("{record_no}", rec).replace("{kind}", kind)
+        self._named = paramstyle in ("named", "pyformat")
+
+    def fetch(self, record_no: str, information_kind: str) -> Answer | None:
+        params: Any = (
+            {"record_no": record_no, "kind": information_kind}
+            if self._named
+            else (record_no, information_kind)
+        )
+        conn = self._connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(self._sql, params)
+            row = cur.fetchone()
+        finally:
+            conn.close()
+        if row is None or row[0] is None:
+            return None
+        value = row[0]
+        payload = value if isinstance(value, bytes) else str(value).encode()
+        description = str(row[1]) if len(row) > 1 and row[1] is not None else information_kind
+        return Answer(payload, description)
+
+
+class CsvFolderAdapter:
+    """Files dropped into a folder by a legacy system: ``<information_kind>.csv``,
+    UTF-8 (a BOM is accepted), with the columns ``record_no``, ``content`` and
+    optionally ``description``.  The last row for a record wins, so a system can
+    append corrections.  Files are read at answer time, never cached.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = Path(folder)
+
+    def fetch(self, record_no: str, information_kind: str) -> Answer | None:
+        if "/" in information_kind or information_kind.startswith("."):
+            return None
+        path = self._folder / f"{information_kind}.csv"
+        if not path.is_file():
+            return None
+        found: dict[str, str] | None = None
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get("record_no") == record_no:
+                    found = row
+        if found is None or found.get("content") in (None, ""):
+            return None
+        return Answer(found["content"].encode(), found.get("description") or information_kind)
+
+
+# -- the hub, through the wire ----------------------------------------------------
+class HubRefusal(RenkeiError):
+    """The hub refused a request; its problem type, status and detail are kept."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        slug = str(body.get("type", "urn:renkei:problem:unknown")).rsplit(":", 1)[-1]
+        super().__init__(
+            slug,
+            str(body.get("detail", "")),
+            str(body.get("requirement") or "RK-WIRE-001"),
+            {k: v for k, v in body.items() if k in ("serial", "receipt")},
+        )
+        self.http_status = status
+
+
+class HubConnection:
+    """The hub's wire protocol as the node uses it (RK-BND-007: link codes only)."""
+
+    def __init__(self, client: httpx.Client, hub_url: str, token: str | None = None) -> None:
+        self._client = client
+        self._base = hub_url.rstrip("/")
+        self._headers = {"authorization": f"Bearer {token}"} if token else {}
+
+    def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        resp = self._client.request(method, self._base + path, json=body, headers=self._headers)
+        data = resp.json() if resp.content else {}
+        if resp.status_code >= 400:
+            raise HubRefusal(resp.status_code, data if isinstance(data, dict) else {})
+        return dict(data)
+
+
+# -- the node -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Denial:
+    """An attempt refused by the designation (RK-AGN-001: refused *and logged*)."""
+
+    at: str
+    staff_id: str
+    terminal: str
+    action: str
+    reason: str
+
+
+class AgencyNode:
+    """One agency's node: table, designation, log, hub connection, business system."""
+
+    def __init__(
+        self,
+        agency_id: str,
+        hub: HubConnection,
+        designation: Designation,
+        system: BusinessSystem,
+        clock: Clock,
+    ) -> None:
+        self.agency_id = agency_id
+        self._hub = hub
+        self._designation = designation
+        self._system = system
+        self._clock = clock
+        self._lock = threading.RLock()
+        self.table = CorrespondenceTable()
+        self.log: list[AgencyLogEntry] = []
+        self.denials: list[Denial] = []
+        self._queries: dict[str, dict[str, Any]] = {}  # linkage_id -> what was asked
+
+    # -- designation ---------------------------------------------------------------
+    def _guard(self, staff_id: str, terminal: str, action: Action) -> str:
+        """RK-AGN-001: the operator (⑦/⑧) for the log, or a logged refusal."""
+        reason = authorize(self._designation, staff_id, terminal, action)
+        if reason is not None:
+            with self._lock:
+                self.denials.append(
+                    Denial(self._clock.now().isoformat(), staff_id, terminal, action.value, reason)
+                )
+        member = require(self._designation, staff_id, terminal, action)
+        return f"{member.department} {member.name} ({member.staff_id})"
+
+    # -- binding (RK-BND-007, RK-BND-008) -------------------------------------------
+    def bind(
+        self, staff_id: str, terminal: str, records: list[dict[str, str]]
+    ) -> list[dict[str, Any]]:
+        """Submit records (``record_no`` + the 4 items) for binding; enter what the
+        hub binds into the table unless it collides; everything else is reviewed."""
+        self._guard(staff_id, terminal, Action.CHANGE_TABLE)
+        wire = [{"record_ref": r["record_no"], **{k: v for k, v in r.items() if k != "record_no"}}
+                for r in records]  # fmt: skip
+        results = self._hub.call("POST", "/bindings", {"records": wire})["results"]
+        now = self._clock.now()
+        with self._lock:
+            for r in results:
+                if r["decision"] == "bound" and r.get("link_code"):
+                    self.table = self.table.bind(r["record_ref"], r["link_code"], now)
+                else:
+                    reasons = ",".join(r.get("reasons") or []) or r["decision"]
+                    self.table = self.table.with_review(r["record_ref"], reasons)
+        return list(results)
+
+    def link_code(self, staff_id: str, terminal: str, record_no: str) -> str | None:
+        self._guard(staff_id, terminal, Action.READ_TABLE)
+        return self.table.link_code_of(record_no)
+
+    # -- the linkage flow -------------------------------------------------------------
+    def _entry(self, **fields: Any) -> AgencyLogEntry:
+        with self._lock:
+            entry = AgencyLogEntry(serial=len(self.log) + 1, at=self._clock.now(), **fields)
+            self.log.append(entry)
+            return entry
+
+    def query(
+        self,
+        staff_id: str,
+        terminal: str,
+        *,
+        record_no: str,
+        provider: str,
+        pattern_id: str,
+        information_kind: str,
+        use: str,
+    ) -> str:
+        """Ask the hub about the person of ``record_no`` (RK-BND-007: by link code
+        only); ⑦ ⑨ ⑫ go to the agency's log with the hub's serial ①."""
+        operator = self._guard(staff_id, terminal, Action.QUERY)
+        if not use.strip():
+            raise CallerError("validation-error", "⑫ the use must be recorded", "RK-AGN-002")
+        link = self.table.link_code_of(record_no)
+        if link is None:
+            raise NotFoundError(
+                "record-not-bound", f"record {record_no!r} has no link code yet", "RK-BND-007"
+            )
+        request_id = f"{self.agency_id}-{secrets.token_hex(8)}"
+        body = {
+            "request_id": request_id,
+            "requester": self.agency_id,
+            "provider": provider,
+            "pattern_id": pattern_id,
+            "information_kind": information_kind,
+            "link_code": link,
+        }
+        common = {
+            "request_id": request_id,
+            "side": Side.REQUESTER,
+            "requester": self.agency_id,
+            "provider": provider,
+            "pattern_id": pattern_id,
+            "information_kind": information_kind,
+            "operator": operator,
+            "terminal": terminal,
+            "use": use,
+        }
+        try:
+            accepted = self._hub.call("POST", "/queries", body)
+        except HubRefusal as refusal:
+            self._entry(
+                hub_serial=refusal.extensions.get("serial"),
+                linkage_id=None,
+                outcome="refused",
+                reason=refusal.problem,
+                **common,
+            )
+            raise
+        self._entry(
+            hub_serial=accepted["serial"],
+            linkage_id=accepted["linkage_id"],
+            outcome="approved",
+            **common,
+        )
+        with self._lock:
+            self._queries[accepted["linkage_id"]] = common
+        return str(accepted["linkage_id"])
+
+    def answer_deliveries(self, staff_id: str, terminal: str) -> list[dict[str, Any]]:
+        """Pull deliveries and answer each from the business system (RK-AGN-003);
+        ⑧ ⑩ ⑪ go to the log.  A person the agency does not know, or a kind it
+        holds nothing of, is answered as such, not left to expire."""
+        operator = self._guard(staff_id, terminal, Action.ANSWER)
+        done: list[dict[str, Any]] = []
+        for d in self._hub.call("GET", "/deliveries")["deliveries"]:
+            record = self.table.record_of(d["link_code"])
+            found = self._system.fetch(record, d["information_kind"]) if record else None
+            payload = found.payload if found else NO_INFORMATION
+            content = found.description if found else "該当情報なし (no information held)"
+            self._hub.call(
+                "POST",
+                f"/linkages/{d['linkage_id']}/answer",
+                {"payload": base64.b64encode(payload).decode()},
+            )
+            self._entry(
+                hub_serial=d.get("serial"),
+                linkage_id=d["linkage_id"],
+                request_id=None,
+                side=Side.PROVIDER,
+                requester=d["requester"],
+                provider=self.agency_id,
+                pattern_id=d["pattern_id"],
+                information_kind=d["information_kind"],
+                operator=operator,
+                terminal=terminal,
+                outcome="answered",
+                content=content,
+            )
+            done.append({"linkage_id": d["linkage_id"], "answered": found is not None})
+        return done
+
+    def read_answer(self, staff_id: str, terminal: str, linkage_id: str) -> bytes | None:
+        """The answer to one of this agency's queries, once it has arrived."""
+        self._guard(staff_id, terminal, Action.READ_ANSWER)
+        status = self._hub.call("GET", f"/linkages/{linkage_id}")
+        answer = status.get("answer")
+        if not answer:
+            return None
+        with self._lock:
+            asked = self._queries.pop(linkage_id, None)
+        if asked is not None:  # the requester's record of the provided entry
+            self._entry(
+                hub_serial=(status.get("receipt") or {}).get("serial"),
+                linkage_id=linkage_id,
+                outcome="received",
+                **asked,
+            )
+        return base64.b64decode(answer["payload"])
+
+    # -- the auditor (RK-AUD-001, RK-AGN-005) -----------------------------------------
+    def auditor_entries(self, after: int = 0, limit: int = 1000) -> list[dict[str, object]]:
+        with self._lock:
+            return [e.auditor_view() for e in self.log[after : after + limit]]
+
+    def records_for_review(self) -> Iterable[dict[str, str | None]]:
+        return [
+            {"record_no": r.record_no, "reason": r.reason, "other_record_no": r.other_record_no}
+            for r in self.table.review
+        ]

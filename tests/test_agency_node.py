@@ -1,0 +1,306 @@
+"""The agency node (中間サーバー): designation, correspondence table, its share of
+the log, and the two business-system adapters — driven against the reference
+hub through the wire (in process)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from renkei_conformance.target import InProcessTransport
+from renkei_reference.core.agency import (
+    Action,
+    CorrespondenceTable,
+    Designation,
+    StaffMember,
+    authorize,
+)
+from renkei_reference.core.errors import NotFoundError, PermissionDeniedError
+from renkei_reference.services.agency_node import (
+    NO_INFORMATION,
+    AgencyNode,
+    CsvFolderAdapter,
+    HubConnection,
+    HubRefusal,
+    SqlAdapter,
+)
+from renkei_reference.services.app import create_app
+from renkei_reference.services.clock import ControllableClock
+
+T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+ALL = frozenset(Action)
+
+PERSONS = [
+    {
+        "resident_code": rc,
+        "name": name,
+        "name_kana": kana,
+        "address": "東京都千代田区霞が関1丁目1番1号",
+        "birth_date": birth,
+        "sex": sex,
+    }
+    for rc, name, kana, birth, sex in [
+        ("10000000006", "山田 太郎", "ヤマダ タロウ", "1960-01-02", "male"),
+        ("10000000014", "佐藤 花子", "サトウ ハナコ", "1975-05-06", "female"),
+        ("10000000022", "鈴木 一郎", "スズキ イチロウ", "1988-11-30", "male"),
+    ]
+]
+
+
+def _items(p: dict[str, str], record_no: str) -> dict[str, str]:
+    return {"record_no": record_no, **{k: v for k, v in p.items() if k != "resident_code"}}
+
+
+def _designation(*members: StaffMember) -> Designation:
+    return Designation({m.staff_id: m for m in members}, frozenset({"t-01", "t-02"}))
+
+
+@dataclass
+class Deployment:
+    hub: httpx.Client
+    tokens: dict[str, str]
+    pension: AgencyNode
+    city: AgencyNode
+    business_db: Path
+    drop: Path
+
+    def hub_state(self) -> str:
+        return json.dumps(self.hub.get("/control/state").json(), ensure_ascii=False)
+
+    def audit(self) -> list[dict[str, object]]:
+        headers = {"authorization": f"Bearer {self.tokens['obs.auditor']}"}
+        entries: list[dict[str, object]] = self.hub.get(
+            "/auditor/access-logs", headers=headers
+        ).json()["entries"]
+        return entries
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    app = create_app(test_mode=True)
+    with httpx.Client(transport=InProcessTransport(app), base_url="http://testserver") as hub:
+        hub.post("/control/residents", json={"residents": PERSONS}).raise_for_status()
+        agencies = [
+            {"agency_id": "nenkin", "name": "日本年金機構", "role": "agency"},
+            {"agency_id": "city.chiyoda", "name": "千代田区", "role": "agency"},
+            {"agency_id": "obs.auditor", "name": "個人情報保護委員会", "role": "auditor"},
+        ]
+        tokens = hub.post("/control/agencies", json={"agencies": agencies}).json()["credentials"]
+        pattern = {
+            "pattern_id": "P-0001",
+            "legal_basis": "番号法 別表第二 項番1",
+            "purpose": "年金給付の支給に関する事務",
+            "requesters": ["nenkin"],
+            "providers": ["city.chiyoda"],
+            "information_kinds": ["local-tax", "resident-record"],
+        }
+        hub.put("/control/patterns", json={"patterns": [pattern]}).raise_for_status()
+        db = tmp_path / "tax.sqlite3"
+        with sqlite3.connect(db) as conn:
+            conn.execute("CREATE TABLE tax (person TEXT, kind TEXT, amount TEXT, label TEXT)")
+            conn.execute(
+                "INSERT INTO tax VALUES ('C-100', 'local-tax', '123400', '令和7年度 住民税')"
+            )
+        conn.close()
+        drop = tmp_path / "drop"
+        drop.mkdir()
+        clock = ControllableClock(T0)
+        clerk = StaffMember("p-1", "年金 一郎", "年金給付課", ALL)
+        officer = StaffMember("c-1", "区税 花子", "税務課", ALL)
+        pension = AgencyNode(
+            "nenkin",
+            HubConnection(hub, "http://testserver/hub", tokens["nenkin"]),
+            _designation(clerk, StaffMember("p-2", "閲覧 専用", "総務課", frozenset())),
+            CsvFolderAdapter(drop),
+            clock,
+        )
+        city = AgencyNode(
+            "city.chiyoda",
+            HubConnection(hub, "http://testserver/hub", tokens["city.chiyoda"]),
+            _designation(officer),
+            SqlAdapter(
+                lambda: sqlite3.connect(db),
+                "SELECT amount, label FROM tax WHERE person = {record_no} AND kind = {kind}",
+                sqlite3.paramstyle,
+            ),
+            clock,
+        )
+        yield Deployment(hub, tokens, pension, city, db, drop)
+
+
+@pytest.mark.requirement("RK-AGN-001")
+@pytest.mark.parametrize(
+    ("staff", "terminal", "reason"),
+    [
+        ("nobody", "t-01", "staff-not-designated"),
+        ("p-1", "home-pc", "terminal-not-designated"),
+        ("p-2", "t-01", "action-not-designated"),
+    ],
+)
+def test_only_designated_staff_at_designated_terminals_do_linkage_work(
+    deployment: Deployment, staff: str, terminal: str, reason: str
+) -> None:
+    d = deployment
+    d.pension.bind("p-1", "t-01", [_items(PERSONS[0], "N-1")])
+    before = len(d.audit())
+    with pytest.raises(PermissionDeniedError) as refused:
+        d.pension.query(
+            staff, terminal, record_no="N-1", provider="city.chiyoda",
+            pattern_id="P-0001", information_kind="local-tax", use="年金額の決定",
+        )  # fmt: skip
+    assert refused.value.problem == reason
+    assert refused.value.requirement == "RK-AGN-001"
+    assert len(d.audit()) == before, "a refused attempt must not reach the hub"
+    assert [(x.staff_id, x.terminal, x.action, x.reason) for x in d.pension.denials] == [
+        (staff, terminal, "query", reason)
+    ]
+    with pytest.raises(PermissionDeniedError):
+        d.pension.link_code(staff, terminal, "N-1")
+
+
+@pytest.mark.requirement("RK-BND-007", "RK-LOG-003", "RK-AGN-002")
+def test_a_linkage_end_to_end_keeps_7_to_12_at_the_agencies_only(deployment: Deployment) -> None:
+    d = deployment
+    d.pension.bind("p-1", "t-01", [_items(PERSONS[1], "N-200")])
+    d.city.bind("c-1", "t-02", [_items(PERSONS[1], "C-100")])
+    linkage_id = d.pension.query(
+        "p-1", "t-01", record_no="N-200", provider="city.chiyoda",
+        pattern_id="P-0001", information_kind="local-tax", use="年金額の決定（試験）",
+    )  # fmt: skip
+    assert d.city.answer_deliveries("c-1", "t-02") == [{"linkage_id": linkage_id, "answered": True}]
+    assert d.pension.read_answer("p-1", "t-01", linkage_id) == b"123400"
+    hub_entries = {e["serial"]: e for e in d.audit()}
+    asked, received = [e for e in d.pension.log if e.linkage_id == linkage_id]
+    (answered,) = d.city.log
+    # ① ties each side's entry to the hub's; ②④⑤⑥ agree for the cross-check
+    assert hub_entries[asked.hub_serial]["outcome"] == "approved"
+    assert hub_entries[received.hub_serial]["outcome"] == "provided"
+    assert answered.hub_serial == asked.hub_serial
+    for e in (asked, received, answered):
+        assert (e.requester, e.provider, e.information_kind) == (
+            "nenkin", "city.chiyoda", "local-tax",
+        )  # fmt: skip
+    # ⑦ ⑨ ⑫ on the requester's side, ⑧ ⑩ ⑪ on the provider's (RK-AGN-002)
+    assert "年金 一郎" in asked.operator
+    assert asked.terminal == "t-01"
+    assert asked.use == "年金額の決定（試験）"
+    assert "区税 花子" in answered.operator
+    assert answered.terminal == "t-02"
+    assert answered.content == "令和7年度 住民税"
+    # the hub never receives ⑦–⑫, nor the internal record numbers (RK-LOG-003, RK-BND-007)
+    state = d.hub_state()
+    for private in (
+        "年金 一郎",
+        "区税 花子",
+        "t-01",
+        "t-02",
+        "年金額の決定",
+        "令和7年度",
+        "N-200",
+        "C-100",
+    ):
+        assert private not in state, private
+
+
+@pytest.mark.requirement("RK-BND-008")
+def test_a_link_code_already_bound_to_another_record_is_not_entered(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    # the same person twice under two record numbers (a copied family entry, 2023)
+    d.pension.bind("p-1", "t-01", [_items(PERSONS[2], "N-1"), _items(PERSONS[2], "N-2")])
+    assert d.pension.table.link_code_of("N-1") is not None
+    assert d.pension.table.link_code_of("N-2") is None
+    review = sorted((r["record_no"], r["other_record_no"]) for r in d.pension.records_for_review())
+    assert review == [("N-1", "N-2"), ("N-2", "N-1")]
+
+
+def test_the_csv_adapter_is_read_at_answer_time_and_no_information_is_said(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    provider = AgencyNode(
+        "city.chiyoda",
+        HubConnection(d.hub, "http://testserver/hub", d.tokens["city.chiyoda"]),
+        _designation(StaffMember("c-9", "窓口 次郎", "市民課", ALL)),
+        CsvFolderAdapter(d.drop),
+        ControllableClock(T0),
+    )
+    d.pension.bind("p-1", "t-01", [_items(PERSONS[0], "N-1"), _items(PERSONS[1], "N-2")])
+    provider.bind("c-9", "t-01", [_items(PERSONS[0], "R-1"), _items(PERSONS[1], "R-2")])
+    ask = {"provider": "city.chiyoda", "pattern_id": "P-0001", "use": "確認"}
+    first = d.pension.query(
+        "p-1", "t-01", record_no="N-1", information_kind="resident-record", **ask
+    )
+    (d.drop / "resident-record.csv").write_text(
+        "\ufeffrecord_no,content,description\nR-1,old,住民票\nR-1,住所: 霞が関,住民票記載事項\n",
+        encoding="utf-8",
+    )
+    second = d.pension.query(
+        "p-1", "t-01", record_no="N-2", information_kind="resident-record", **ask
+    )
+    answered = {a["linkage_id"]: a["answered"] for a in provider.answer_deliveries("c-9", "t-01")}
+    assert answered == {first: True, second: False}
+    assert d.pension.read_answer("p-1", "t-01", first) == "住所: 霞が関".encode()
+    assert d.pension.read_answer("p-1", "t-01", second) == NO_INFORMATION
+    assert [e.content for e in provider.log] == [
+        "住民票記載事項",
+        "該当情報なし (no information held)",
+    ]
+
+
+def test_hub_refusals_are_recorded_with_the_hubs_serial(deployment: Deployment) -> None:
+    d = deployment
+    d.pension.bind("p-1", "t-01", [_items(PERSONS[0], "N-1")])
+    with pytest.raises(HubRefusal) as refused:
+        d.pension.query("p-1", "t-01", record_no="N-1", provider="city.chiyoda",
+                        pattern_id="P-0001", information_kind="income", use="確認")  # fmt: skip
+    assert refused.value.problem == "information-kind-not-covered"
+    (entry,) = d.pension.log
+    assert entry.outcome == "refused"
+    assert entry.hub_serial == refused.value.extensions["serial"]
+    with pytest.raises(NotFoundError):
+        d.pension.query("p-1", "t-01", record_no="unbound", provider="city.chiyoda",
+                        pattern_id="P-0001", information_kind="local-tax", use="確認")  # fmt: skip
+
+
+# -- the pure rules ---------------------------------------------------------------------
+@pytest.mark.requirement("RK-BND-008")
+@given(st.lists(st.tuples(st.sampled_from("ABCDE"), st.sampled_from("uvwxyz")), max_size=30))
+def test_the_table_never_binds_one_link_code_to_two_records(pairs: list[tuple[str, str]]) -> None:
+    table = CorrespondenceTable()
+    for record, link in pairs:
+        table = table.bind(record, link, T0)
+    assert len(set(table.by_link.values())) == len(table.by_link) == len(table.by_record)
+    for record, binding in table.by_record.items():
+        assert table.by_link[binding.link_code] == record
+    for record, link in pairs:
+        holder = table.record_of(link)
+        if holder not in (None, record):
+            assert record in {r.record_no for r in table.review}
+
+
+@pytest.mark.requirement("RK-AGN-001")
+@given(
+    st.sampled_from(["a", "b", "zz"]),
+    st.sampled_from(["t-01", "t-02", "x"]),
+    st.sampled_from(list(Action)),
+)
+def test_authorize_allows_exactly_designated_member_terminal_action(
+    staff: str, terminal: str, action: Action
+) -> None:
+    designation = _designation(
+        StaffMember("a", "A", "D", frozenset({Action.QUERY})),
+        StaffMember("b", "B", "D", ALL, active=False),
+    )
+    allowed = staff == "a" and terminal in ("t-01", "t-02") and action is Action.QUERY
+    assert (authorize(designation, staff, terminal, action) is None) == allowed
