@@ -88,6 +88,8 @@ class Deployment:
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
     app = create_app(test_mode=True)
     with httpx.Client(transport=InProcessTransport(app), base_url="http://testserver") as hub:
+        # both sides keep their own time (②); here they agree, as NTP would make them
+        hub.put("/control/clock", json={"now": T0.isoformat()}).raise_for_status()
         hub.post("/control/residents", json={"residents": PERSONS}).raise_for_status()
         agencies = [
             {"agency_id": "nenkin", "name": "日本年金機構", "role": "agency"},

@@ -1,0 +1,247 @@
+"""The third-party body's analysis of the logs (第三者機関; seed items 23, 27), pure.
+
+``discrepancies`` merges the hub's entries with every agency node's entries by
+the serial ① and reports what does not match (RK-AUD-002); ``anomalies`` runs
+rules with configurable thresholds over the merged logs (RK-AUD-003).  Both
+take the auditor views the parties serve (dicts, as on the wire) and return
+``Finding`` values naming the rule and the entries concerned.
+
+Hub entries: ``serial, at, requester_id, provider_id, information_kind,
+outcome, linkage_id, person_ref …`` (``core.access_log.auditor_view``).
+Agency entries: ``serial, hub_serial, linkage_id, side, at, requester,
+provider, information_kind, operator, terminal, outcome …``
+(``core.agency.AgencyLogEntry.auditor_view``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import icontract
+
+__all__ = ["AnomalyRules", "Finding", "anomalies", "discrepancies"]
+
+Entry = Mapping[str, Any]
+JST = timezone(timedelta(hours=9))
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One reported irregularity: the rule, what was found, and the entries."""
+
+    rule: str
+    detail: str
+    hub_serials: tuple[int, ...] = ()
+    agency_entries: tuple[tuple[str, int], ...] = ()  # (agency id, the node's serial)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "detail": self.detail,
+            "hub_serials": list(self.hub_serials),
+            "agency_entries": [{"agency_id": a, "serial": s} for a, s in self.agency_entries],
+        }
+
+
+def _at(entry: Entry) -> datetime:
+    value = entry["at"]
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+@icontract.ensure(lambda result: all(f.rule for f in result))
+def discrepancies(
+    hub: Sequence[Entry],
+    agencies: Mapping[str, Sequence[Entry]],
+    *,
+    purged: Iterable[int] = (),
+    clock_tolerance: timedelta = timedelta(minutes=5),
+) -> list[Finding]:
+    """RK-AUD-002: what the merge of the hub's and the agencies' logs by ① shows.
+
+    * ``serial-missing`` — a serial absent from the hub's sequence (and not purged);
+    * ``requester-entry-missing`` — an approved query without the requester's entry;
+    * ``provider-entry-missing`` — a provided answer without the provider's entry;
+    * ``unknown-serial`` — an agency entry naming a serial the hub does not have;
+    * ``field-mismatch`` — ② (beyond ``clock_tolerance``), ④, ⑤ or ⑥ differ;
+    * ``agency-log-unavailable`` — a party of a linkage whose log was not given.
+    """
+    findings: list[Finding] = []
+    gone = set(purged)
+    by_serial = {int(e["serial"]): e for e in hub}
+    top = max([*by_serial, *gone], default=0)
+    missing = [s for s in range(1, top + 1) if s not in by_serial and s not in gone]
+    if missing:
+        findings.append(
+            Finding("serial-missing", f"{len(missing)} serial(s) absent", tuple(missing))
+        )
+    side_index: dict[tuple[str, str, int | str], list[tuple[str, Entry]]] = defaultdict(list)
+    for agency, entries in agencies.items():
+        for e in entries:
+            if e.get("hub_serial") is not None:
+                side_index[(agency, str(e["side"]), int(e["hub_serial"]))].append((agency, e))
+            if e.get("linkage_id"):
+                side_index[(agency, str(e["side"]), str(e["linkage_id"]))].append((agency, e))
+            hs = e.get("hub_serial")
+            if hs is None or int(hs) in gone:
+                continue
+            ref = by_serial.get(int(hs))
+            where = ((agency, int(e["serial"])),)
+            if ref is None:
+                findings.append(
+                    Finding("unknown-serial", f"{agency} names serial {hs}", (int(hs),), where)
+                )
+                continue
+            differ = [
+                name
+                for name, hub_key, agency_key in (
+                    ("④ requester", "requester_id", "requester"),
+                    ("⑤ provider", "provider_id", "provider"),
+                    ("⑥ information kind", "information_kind", "information_kind"),
+                )
+                if ref.get(hub_key) != e.get(agency_key)
+            ]
+            if e.get("outcome") in ("approved", "refused") and (
+                abs(_at(ref) - _at(e)) > clock_tolerance
+            ):
+                differ.append("② time")
+            if differ:
+                findings.append(Finding("field-mismatch", ", ".join(differ), (int(hs),), where))
+    unavailable: set[str] = set()
+    for serial, e in sorted(by_serial.items()):
+        key: int | str
+        if e.get("outcome") == "approved":
+            party, side, key = str(e["requester_id"]), "requester", serial
+            rule = "requester-entry-missing"
+        elif e.get("outcome") == "provided":
+            party, side, key = str(e["provider_id"]), "provider", str(e.get("linkage_id"))
+            rule = "provider-entry-missing"
+        else:
+            continue
+        if party not in agencies:
+            unavailable.add(party)
+            continue
+        if not side_index.get((party, side, key)):
+            findings.append(Finding(rule, f"{party} has no {side} entry", (serial,)))
+    findings += [
+        Finding("agency-log-unavailable", f"no log from {a} to merge") for a in sorted(unavailable)
+    ]
+    return findings
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyRules:
+    """Thresholds of the anomaly rules (RK-AUD-003); every one configurable."""
+
+    period: timedelta = timedelta(days=1)
+    max_queries_per_requester: int = 10_000
+    max_queries_per_operator: int = 200
+    max_queries_per_terminal: int = 500
+    max_refusal_rate: float = 0.2
+    min_queries_for_rate: int = 20
+    operating_hours: tuple[int, int] = (8, 20)  # local hours [start, end)
+    timezone: timezone = field(default=JST)
+    max_requesters_per_person: int = 5
+    max_expired_per_provider: int = 10
+
+
+def _bucket(at: datetime, period: timedelta) -> int:
+    return int(at.timestamp() // period.total_seconds())
+
+
+@icontract.require(lambda rules: rules.period > timedelta(0))
+def anomalies(
+    hub: Sequence[Entry], agencies: Mapping[str, Sequence[Entry]], rules: AnomalyRules
+) -> list[Finding]:
+    """RK-AUD-003: volume per requester, operator and terminal; refusal rate;
+    use outside operating hours; one person queried by many requesters; expired
+    linkages per provider — each finding naming its rule and entries."""
+    findings: list[Finding] = []
+    queries = [e for e in hub if e.get("outcome") in ("approved", "refused")]
+
+    def over(key_of: Any, entries: Sequence[Entry], limit: int, rule: str, what: str) -> None:
+        groups: dict[tuple[Any, int], list[Entry]] = defaultdict(list)
+        for e in entries:
+            groups[(key_of(e), _bucket(_at(e), rules.period))].append(e)
+        for (key, _), group in sorted(groups.items(), key=lambda kv: str(kv[0])):
+            if len(group) > limit:
+                findings.append(
+                    Finding(
+                        rule,
+                        f"{what} {key}: {len(group)} in one period (threshold {limit})",
+                        tuple(int(e["serial"]) for e in group if "hub_serial" not in e),
+                        tuple(
+                            (str(e["_agency"]), int(e["serial"])) for e in group if "_agency" in e
+                        ),
+                    )
+                )
+
+    over(lambda e: e["requester_id"], queries, rules.max_queries_per_requester,
+         "requester-volume", "requester")  # fmt: skip
+    asked = [
+        {**e, "_agency": agency}
+        for agency, entries in agencies.items()
+        for e in entries
+        if e.get("side") == "requester" and e.get("outcome") in ("approved", "refused")
+    ]
+    over(lambda e: (e["_agency"], e["operator"]), asked, rules.max_queries_per_operator,
+         "operator-volume", "operator")  # fmt: skip
+    over(lambda e: (e["_agency"], e["terminal"]), asked, rules.max_queries_per_terminal,
+         "terminal-volume", "terminal")  # fmt: skip
+    per_requester = Counter(str(e["requester_id"]) for e in queries)
+    refused = Counter(str(e["requester_id"]) for e in queries if e["outcome"] == "refused")
+    for requester, total in sorted(per_requester.items()):
+        rate = refused[requester] / total
+        if total >= rules.min_queries_for_rate and rate > rules.max_refusal_rate:
+            findings.append(
+                Finding(
+                    "refusal-rate",
+                    f"requester {requester}: {rate:.0%} of {total} queries refused",
+                    tuple(
+                        int(e["serial"])
+                        for e in queries
+                        if e["requester_id"] == requester and e["outcome"] == "refused"
+                    ),
+                )
+            )
+    start, end = rules.operating_hours
+    late = [e for e in queries if not start <= _at(e).astimezone(rules.timezone).hour < end]
+    if late:
+        findings.append(
+            Finding(
+                "outside-operating-hours",
+                f"{len(late)} queries outside {start}:00–{end}:00",
+                tuple(int(e["serial"]) for e in late),
+            )
+        )
+    people: dict[tuple[str, int], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for e in queries:
+        if e.get("person_ref"):
+            key = (str(e["person_ref"]), _bucket(_at(e), rules.period))
+            people[key][str(e["requester_id"])].append(int(e["serial"]))
+    for (_person, _), by_requester in sorted(people.items()):
+        if len(by_requester) > rules.max_requesters_per_person:
+            findings.append(
+                Finding(
+                    "person-queried-by-many",
+                    f"one person queried by {len(by_requester)} requesters in one period",
+                    tuple(sorted(s for serials in by_requester.values() for s in serials)),
+                )
+            )
+    expired = [e for e in hub if e.get("outcome") == "expired"]
+    per_provider: dict[str, list[int]] = defaultdict(list)
+    for e in expired:
+        per_provider[str(e["provider_id"])].append(int(e["serial"]))
+    for provider, serials in sorted(per_provider.items()):
+        if len(serials) > rules.max_expired_per_provider:
+            findings.append(
+                Finding(
+                    "provider-expiries",
+                    f"provider {provider}: {len(serials)} linkages expired",
+                    tuple(serials),
+                )
+            )
+    return findings

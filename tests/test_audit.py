@@ -1,0 +1,122 @@
+"""The auditor's merge and anomaly rules (RK-AUD-002, RK-AUD-003)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from renkei_reference.core.audit import AnomalyRules, anomalies, discrepancies
+from renkei_reference.services.agency_node import HubRefusal
+
+from .test_agency_node import PERSONS, Deployment, _items, deployment  # noqa: F401
+
+T0 = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)  # 10:00 in Japan
+
+
+def _complete_linkage(d: Deployment) -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
+    d.pension.bind("p-1", "t-01", [_items(PERSONS[1], "N-200")])
+    d.city.bind("c-1", "t-02", [_items(PERSONS[1], "C-100")])
+    ask = {"provider": "city.chiyoda", "pattern_id": "P-0001", "use": "年金額の決定"}
+    lid = d.pension.query("p-1", "t-01", record_no="N-200", information_kind="local-tax", **ask)
+    d.city.answer_deliveries("c-1", "t-02")
+    d.pension.read_answer("p-1", "t-01", lid)
+    with pytest.raises(HubRefusal):  # a refusal, logged on both sides
+        d.pension.query("p-1", "t-01", record_no="N-200", information_kind="income", **ask)
+    agencies = {"nenkin": d.pension.auditor_entries(), "city.chiyoda": d.city.auditor_entries()}
+    return d.audit(), agencies
+
+
+@pytest.mark.requirement("RK-AUD-002")
+def test_a_complete_history_merges_without_findings(deployment: Deployment) -> None:  # noqa: F811
+    hub, agencies = _complete_linkage(deployment)
+    assert {e["outcome"] for e in hub} == {"approved", "provided", "refused"}
+    assert discrepancies(hub, agencies) == []
+
+
+@pytest.mark.requirement("RK-AUD-002")
+def test_each_kind_of_discrepancy_is_reported_with_its_entries(
+    deployment: Deployment,  # noqa: F811
+) -> None:
+    hub, agencies = _complete_linkage(deployment)
+    approved = next(e for e in hub if e["outcome"] == "approved")
+    provided = next(e for e in hub if e["outcome"] == "provided")
+    # the requester's entry of the approved query is gone
+    asked = [e for e in agencies["nenkin"] if e["hub_serial"] != approved["serial"]]
+    found = discrepancies(hub, {**agencies, "nenkin": asked})
+    assert [(f.rule, f.hub_serials) for f in found] == [
+        ("requester-entry-missing", (approved["serial"],))
+    ]
+    # the provider kept no entry
+    found = discrepancies(hub, {**agencies, "city.chiyoda": []})
+    assert [(f.rule, f.hub_serials) for f in found] == [
+        ("provider-entry-missing", (provided["serial"],))
+    ]
+    # an agency records another information kind than the hub
+    altered = [{**e, "information_kind": "income"} if e["outcome"] == "answered" else e
+               for e in agencies["city.chiyoda"]]  # fmt: skip
+    found = discrepancies(hub, {**agencies, "city.chiyoda": altered})
+    assert [f.rule for f in found] == ["field-mismatch"]
+    assert "⑥" in found[0].detail
+    assert found[0].agency_entries == (("city.chiyoda", 1),)
+    # an agency entry naming a serial the hub never wrote
+    ghost = [*agencies["nenkin"], {**agencies["nenkin"][0], "serial": 99, "hub_serial": 999}]
+    assert [f.rule for f in discrepancies(hub, {**agencies, "nenkin": ghost})] == ["unknown-serial"]
+    # a hole in the hub's sequence — unless it was purged
+    holed = [e for e in hub if e["serial"] != 1]
+    assert [f.rule for f in discrepancies(holed, agencies)][:1] == ["serial-missing"]
+    assert "serial-missing" not in {f.rule for f in discrepancies(holed, agencies, purged=[1])}
+    # a party whose log was not handed over is named, not silently skipped
+    assert [f.rule for f in discrepancies(hub, {"nenkin": agencies["nenkin"]})] == [
+        "agency-log-unavailable"
+    ]
+
+
+def _hub_entry(serial: int, at: datetime, requester: str = "a", **kw: Any) -> dict[str, Any]:
+    return {"serial": serial, "at": at.isoformat(), "requester_id": requester,
+            "provider_id": kw.pop("provider", "p"), "information_kind": "k",
+            "outcome": kw.pop("outcome", "approved"), "person_ref": kw.pop("person", None),
+            **kw}  # fmt: skip
+
+
+@pytest.mark.requirement("RK-AUD-003")
+@given(st.integers(min_value=1, max_value=12), st.integers(min_value=1, max_value=12))
+def test_volume_per_requester_is_flagged_exactly_above_the_threshold(n: int, limit: int) -> None:
+    hub = [_hub_entry(i + 1, T0 + timedelta(minutes=i)) for i in range(n)]
+    rules = AnomalyRules(max_queries_per_requester=limit)
+    flagged = [f for f in anomalies(hub, {}, rules) if f.rule == "requester-volume"]
+    assert bool(flagged) == (n > limit)
+    if flagged:
+        assert flagged[0].hub_serials == tuple(range(1, n + 1))
+
+
+@pytest.mark.requirement("RK-AUD-003")
+def test_each_anomaly_rule_names_its_entries() -> None:
+    night = T0 + timedelta(hours=14)  # 01:00 in Japan
+    hub = [
+        _hub_entry(1, T0),
+        _hub_entry(2, night),
+        *[_hub_entry(3 + i, T0, requester=f"r{i}", person="P") for i in range(3)],
+        *[_hub_entry(10 + i, T0, requester="bad", outcome="refused") for i in range(3)],
+        *[_hub_entry(20 + i, T0, outcome="expired", provider="slow") for i in range(3)],
+    ]
+    agency = {"nenkin": [
+        {"serial": i + 1, "hub_serial": 1, "side": "requester", "at": T0.isoformat(),
+         "operator": "op-1", "terminal": "t-1", "outcome": "approved"} for i in range(4)
+    ]}  # fmt: skip
+    rules = AnomalyRules(
+        max_requesters_per_person=2, min_queries_for_rate=3, max_refusal_rate=0.5,
+        max_expired_per_provider=2, max_queries_per_operator=3, max_queries_per_terminal=3,
+    )  # fmt: skip
+    found = {f.rule: f for f in anomalies(hub, agency, rules)}
+    assert found["outside-operating-hours"].hub_serials == (2,)
+    assert found["person-queried-by-many"].hub_serials == (3, 4, 5)
+    assert found["refusal-rate"].hub_serials == (10, 11, 12)
+    assert found["provider-expiries"].hub_serials == (20, 21, 22)
+    assert found["operator-volume"].agency_entries == tuple(("nenkin", i) for i in range(1, 5))
+    assert "terminal-volume" in found
+    quiet = anomalies(hub, agency, AnomalyRules(operating_hours=(0, 24)))
+    assert {f.rule for f in quiet} == set()
