@@ -141,8 +141,14 @@ class CorrespondenceTable:
     def record_of(self, link_code: str) -> str | None:
         return self.by_link.get(link_code)
 
+    def consistent(self) -> bool:
+        """The invariant: ``by_link`` is exactly the inverse of ``by_record``."""
+        inverse = {b.link_code: r for r, b in self.by_record.items()}
+        return inverse == dict(self.by_link) and len(inverse) == len(self.by_record)
+
+    @icontract.require(lambda self: self.consistent(), "the table is consistent")
     @icontract.ensure(
-        lambda result: len(result.by_record) == len(result.by_link),
+        lambda result: result.consistent(),
         "one link code per record and one record per link code",
     )
     def bind(self, record_no: str, link_code: str, at: datetime) -> CorrespondenceTable:

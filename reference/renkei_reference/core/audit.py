@@ -23,7 +23,14 @@ from typing import Any
 
 import icontract
 
-__all__ = ["AnomalyRules", "Finding", "anomalies", "discrepancies"]
+__all__ = [
+    "AnomalyRules",
+    "Finding",
+    "anomalies",
+    "discrepancies",
+    "well_formed_agencies",
+    "well_formed_hub",
+]
 
 Entry = Mapping[str, Any]
 JST = timezone(timedelta(hours=9))
@@ -47,11 +54,53 @@ class Finding:
         }
 
 
+_HUB_KEYS = {"serial": int, "at": str, "outcome": str, "requester_id": str, "provider_id": str}
+_AGENCY_KEYS = {"serial": int, "at": str, "side": str, "outcome": str}
+
+
+def _aware(text: object) -> bool:
+    try:
+        return datetime.fromisoformat(str(text)).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def well_formed_hub(entries: Sequence[Entry]) -> bool:
+    """Hub auditor entries as the wire gives them: typed keys, RFC 3339 times."""
+    return all(
+        isinstance(e, Mapping)
+        and all(isinstance(e.get(k), t) and not isinstance(e.get(k), bool)
+                for k, t in _HUB_KEYS.items())
+        and e["serial"] >= 1
+        and _aware(e["at"])
+        for e in entries
+    )  # fmt: skip
+
+
+def well_formed_agencies(agencies: Mapping[str, Sequence[Entry]]) -> bool:
+    """Agency auditor entries (``AgencyLogEntry.auditor_view``) per agency id."""
+    return all(
+        isinstance(entries, list | tuple)
+        and all(
+            isinstance(e, Mapping)
+            and all(isinstance(e.get(k), t) and not isinstance(e.get(k), bool)
+                    for k, t in _AGENCY_KEYS.items())
+            and (e.get("hub_serial") is None
+                 or (isinstance(e["hub_serial"], int) and not isinstance(e["hub_serial"], bool)))
+            and _aware(e["at"])
+            for e in entries
+        )
+        for entries in agencies.values()
+    )  # fmt: skip
+
+
 def _at(entry: Entry) -> datetime:
     value = entry["at"]
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
+@icontract.require(well_formed_hub)
+@icontract.require(well_formed_agencies)
 @icontract.ensure(lambda result: all(f.rule for f in result))
 def discrepancies(
     hub: Sequence[Entry],
@@ -153,6 +202,8 @@ def _bucket(at: datetime, period: timedelta) -> int:
 
 
 @icontract.require(lambda rules: rules.period > timedelta(0))
+@icontract.require(well_formed_hub)
+@icontract.require(well_formed_agencies)
 def anomalies(
     hub: Sequence[Entry], agencies: Mapping[str, Sequence[Entry]], rules: AnomalyRules
 ) -> list[Finding]:
