@@ -65,7 +65,7 @@ def _aware(text: object) -> bool:
         return False
 
 
-def well_formed_hub(entries: Sequence[Entry]) -> bool:
+def well_formed_hub(hub: Sequence[Entry]) -> bool:
     """Hub auditor entries as the wire gives them: typed keys, RFC 3339 times."""
     return all(
         isinstance(e, Mapping)
@@ -73,7 +73,7 @@ def well_formed_hub(entries: Sequence[Entry]) -> bool:
                 for k, t in _HUB_KEYS.items())
         and e["serial"] >= 1
         and _aware(e["at"])
-        for e in entries
+        for e in hub
     )  # fmt: skip
 
 
