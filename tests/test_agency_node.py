@@ -306,3 +306,91 @@ def test_authorize_allows_exactly_designated_member_terminal_action(
     )
     allowed = staff == "a" and terminal in ("t-01", "t-02") and action is Action.QUERY
     assert (authorize(designation, staff, terminal, action) is None) == allowed
+
+
+# -- the node's wire interface ------------------------------------------------------------
+def _node_client(node: AgencyNode) -> httpx.Client:
+    from renkei_reference.services.agency_app import create_agency_app
+
+    app = create_agency_app(node, {"aud-1": "auditor", "portal-1": "hub"})
+    return httpx.Client(transport=InProcessTransport(app), base_url="http://node")
+
+
+@pytest.mark.requirement("RK-AUD-001")
+def test_the_auditor_reads_the_agency_log_over_the_wire(deployment: Deployment) -> None:
+    from renkei_conformance.openapi import load_contract
+
+    d = deployment
+    d.pension.bind("p-1", "t-01", [_items(PERSONS[1], "N-200")])
+    d.city.bind("c-1", "t-02", [_items(PERSONS[1], "C-100")])
+    ask = {"provider": "city.chiyoda", "pattern_id": "P-0001", "use": "年金額の決定"}
+    for _ in range(3):
+        d.pension.query("p-1", "t-01", record_no="N-200", information_kind="local-tax", **ask)
+    d.city.answer_deliveries("c-1", "t-02")
+    contract = load_contract()
+    with _node_client(d.city) as node:
+        assert node.get("/agency/access-logs").status_code == 401
+        forbidden = node.get("/agency/access-logs", headers={"authorization": "Bearer portal-1"})
+        assert forbidden.status_code == 403
+        assert forbidden.headers["content-type"].startswith("application/problem+json")
+        auditor = {"authorization": "Bearer aud-1"}
+        first = node.get("/agency/access-logs", params={"limit": 2}, headers=auditor)
+        assert first.status_code == 200
+        body = first.json()
+        errors = contract.check("GET", "/agency/access-logs", 200, "application/json", body)
+        assert errors == []
+        assert [e["serial"] for e in body["entries"]] == [1, 2]
+        rest = node.get(
+            "/agency/access-logs", params={"after": body["next_after"]}, headers=auditor
+        ).json()
+        assert [e["serial"] for e in rest["entries"]] == [3]
+        assert all("link_code" not in e for e in body["entries"] + rest["entries"])
+        assert (
+            node.get("/agency/access-logs", params={"limit": 0}, headers=auditor).status_code == 422
+        )
+
+
+def test_content_and_use_are_released_on_a_granted_application(deployment: Deployment) -> None:
+    d = deployment
+    d.pension.bind("p-1", "t-01", [_items(PERSONS[1], "N-200")])
+    d.city.bind("c-1", "t-02", [_items(PERSONS[1], "C-100")])
+    ask = {"provider": "city.chiyoda", "pattern_id": "P-0001", "use": "年金額の決定"}
+    lid = d.pension.query("p-1", "t-01", record_no="N-200", information_kind="local-tax", **ask)
+    d.city.answer_deliveries("c-1", "t-02")
+    portal = {"authorization": "Bearer portal-1"}
+    with _node_client(d.city) as city, _node_client(d.pension) as pension:
+        body = {"linkage_ids": [lid], "items": ["content", "use"], "channel": "internet"}
+        granted = city.post("/agency/applications/aa-1/grant", json=body, headers=portal).json()
+        assert granted["decision"] == "granted"
+        assert granted["entries"] == [
+            {
+                "linkage_id": lid,
+                "side": "provider",
+                "withheld": False,
+                "content": "令和7年度 住民税",
+            }
+        ]
+        again = city.post("/agency/applications/aa-1/grant", json=body, headers=portal).json()
+        assert again == granted
+        used = pension.post("/agency/applications/aa-2/grant", json=body, headers=portal).json()
+        assert used["entries"][0]["use"] == "年金額の決定"
+        unknown = {**body, "linkage_ids": ["no-such-linkage"]}
+        missing = city.post("/agency/applications/aa-3/grant", json=unknown, headers=portal)
+        assert missing.status_code == 404
+        assert missing.json()["type"] == "urn:renkei:problem:unknown-linkage"
+        auditor_only = city.post(
+            "/agency/applications/aa-4/grant", json=body, headers={"authorization": "Bearer aud-1"}
+        )
+        assert auditor_only.status_code == 403
+    exempt = AgencyNode(
+        "city.chiyoda",
+        HubConnection(d.hub, "http://testserver/hub", d.tokens["city.chiyoda"]),
+        _designation(StaffMember("c-1", "区税 花子", "税務課", ALL)),
+        CsvFolderAdapter(d.drop),
+        ControllableClock(T0),
+        withheld_kinds=frozenset({"local-tax"}),
+    )
+    exempt.log.extend(d.city.log)
+    refused = exempt.grant("aa-9", [lid], {"content"})
+    assert refused["decision"] == "refused"
+    assert refused["entries"] == [{"linkage_id": lid, "side": "provider", "withheld": True}]

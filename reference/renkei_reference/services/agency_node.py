@@ -210,8 +210,11 @@ class AgencyNode:
         designation: Designation,
         system: BusinessSystem,
         clock: Clock,
+        *,
+        withheld_kinds: frozenset[str] = frozenset(),
     ) -> None:
         self.agency_id = agency_id
+        self._withheld_kinds = withheld_kinds  # exempt from disclosure by law
         self._hub = hub
         self._designation = designation
         self._system = system
@@ -221,6 +224,7 @@ class AgencyNode:
         self.log: list[AgencyLogEntry] = []
         self.denials: list[Denial] = []
         self._queries: dict[str, dict[str, Any]] = {}  # linkage_id -> what was asked
+        self._grants: dict[str, dict[str, Any]] = {}  # application_id -> decision
 
     # -- designation ---------------------------------------------------------------
     def _guard(self, staff_id: str, terminal: str, action: Action) -> str:
@@ -382,6 +386,52 @@ class AgencyNode:
     def auditor_entries(self, after: int = 0, limit: int = 1000) -> list[dict[str, object]]:
         with self._lock:
             return [e.auditor_view() for e in self.log[after : after + limit]]
+
+    # -- the person's application for ⑪ and ⑫ (item 26; RK-PORT-004) ---------------
+    def grant(self, application_id: str, linkage_ids: list[str], items: set[str]) -> dict[str, Any]:
+        """Release ⑪ (content, provider side) and ⑫ (use, requester side) of the
+        named linkages, except kinds the law exempts (``withheld``).  Idempotent
+        per application; a linkage this agency has no entry of is 404."""
+        with self._lock:
+            if application_id in self._grants:
+                return self._grants[application_id]
+            by_linkage: dict[str, list[AgencyLogEntry]] = {}
+            for e in self.log:
+                if e.linkage_id in linkage_ids and e.outcome in ("approved", "answered"):
+                    by_linkage.setdefault(e.linkage_id, []).append(e)
+            unknown = [lid for lid in linkage_ids if lid not in by_linkage]
+            if unknown:
+                raise NotFoundError(
+                    "unknown-linkage",
+                    f"this agency holds no entry for linkage {unknown[0]!r}",
+                    "RK-PORT-004",
+                )
+            entries: list[dict[str, Any]] = []
+            for lid in linkage_ids:
+                for e in by_linkage[lid]:
+                    withheld = e.information_kind in self._withheld_kinds
+                    out: dict[str, Any] = {
+                        "linkage_id": lid,
+                        "side": e.side.value,
+                        "withheld": withheld,
+                    }
+                    if not withheld:
+                        if e.side is Side.PROVIDER and "content" in items and e.content:
+                            out["content"] = e.content
+                        if e.side is Side.REQUESTER and "use" in items and e.use:
+                            out["use"] = e.use
+                    entries.append(out)
+            held = sum(x["withheld"] for x in entries)
+            decision = (
+                "granted"
+                if held == 0
+                else "refused"
+                if held == len(entries)
+                else "partially-granted"
+            )
+            result = {"application_id": application_id, "decision": decision, "entries": entries}
+            self._grants[application_id] = result
+            return result
 
     def records_for_review(self) -> Iterable[dict[str, str | None]]:
         return [
