@@ -259,3 +259,44 @@ def test_pki_init_command(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "agency id" in bad.stderr
     assert not (tmp_path / "q" / "ca.pem").exists()
+
+
+# -- the kit's side: target files with mutual-TLS material ---------------------------
+
+
+def test_a_target_file_may_give_tls_paths_relative_to_itself(
+    served_reference: Path, tmp_path: Path
+) -> None:
+    from renkei_conformance.target import resolve_target
+
+    data = json.loads(served_reference.read_text())
+    pki = Path(data["tls"]["ca"]).parent
+    moved = pki.parent / "relative-target.json"
+
+    def rel(p: str) -> str:
+        return str(Path(p).relative_to(pki.parent))
+
+    tls = data["tls"]
+    tls["ca"] = rel(tls["ca"])
+    for pair in [tls["operator"], *tls["client_certificates"].values()]:
+        pair["cert"], pair["key"] = rel(pair["cert"]), rel(pair["key"])
+    moved.write_text(json.dumps(data))
+    target = resolve_target(str(moved))  # probes /control/health with the operator's certificate
+    assert target.tls is not None
+    assert target.tls.ca == pki / "ca.pem"
+    assert target.tls.agencies["kit.city-a"][0].is_file()
+    with target.client() as c:
+        assert c.get(data["parties"]["control"] + "/health").status_code == 200
+
+
+def test_a_target_file_with_a_missing_client_certificate_is_a_usage_error(
+    served_reference: Path, tmp_path: Path
+) -> None:
+    data = json.loads(served_reference.read_text())
+    data["tls"]["operator"]["cert"] = str(tmp_path / "nowhere.pem")
+    bad = tmp_path / "target.json"
+    bad.write_text(json.dumps(data))
+    result = run_renkei("conformance", "run", "--target", str(bad))
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert "nowhere.pem" in result.stderr
+    assert "Traceback" not in result.stderr
