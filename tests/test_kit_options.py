@@ -44,15 +44,36 @@ def _kit(tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
     return result.returncode, data, result.stdout + result.stderr
 
 
-def test_undeclared_profiles_are_not_applicable_not_failed(tmp_path: Path) -> None:
+KEY_ROTATION = {t.test_id for t in _kit_tests() if t.test_id.startswith("CT-KEY-")}
+
+
+def test_undeclared_profiles_and_options_are_not_applicable_not_failed(tmp_path: Path) -> None:
     caps = tmp_path / "caps.yaml"
-    caps.write_text("implementation: hub-only\nprofiles: [hub, auditor]\n")
+    caps.write_text(
+        "implementation: hub-only\nprofiles: [hub, auditor]\noptions: {key_rotation: false}\n"
+    )
     code, data, out = _kit(tmp_path, "--capabilities", str(caps))
     assert code == 0, out
-    na = {r["test_id"] for r in data["results"] if r["outcome"] == "not_applicable"}
-    assert na == NUMBERING_ONLY | NEEDS_MTLS
-    assert data["summary"]["not_applicable"] == len(NUMBERING_ONLY | NEEDS_MTLS)
+    na = {r["test_id"].split("[")[0] for r in data["results"] if r["outcome"] == "not_applicable"}
+    assert na == NUMBERING_ONLY | KEY_ROTATION | NEEDS_MTLS
+    assert data["summary"]["not_applicable"] == sum(
+        r["outcome"] == "not_applicable" for r in data["results"]
+    )
     assert data["summary"]["failed"] == 0
+    # The file overrides what the target's discovery document says, and says so.
+    assert data["capabilities"]["source"].startswith("capability file")
+    assert any("override the discovery document" in n for n in data["notices"])
+
+
+def test_without_a_capability_file_the_discovery_document_selects(tmp_path: Path) -> None:
+    code, data, out = _kit(tmp_path, "--requirement", "RK-WIRE-005", "--requirement", "RK-KEY-002")
+    assert code == 0, out
+    assert data["capabilities"]["source"].startswith("discovery document")
+    assert data["capabilities"]["options"]["key_rotation"] is True
+    assert {r["test_id"].split("[")[0] for r in data["results"]} == KEY_ROTATION | {"CT-WIRE-002"}
+    unknown = run_renkei("conformance", "run", "--target", "reference", "--requirement", "RK-X")
+    assert unknown.returncode == 2
+    assert "requirement" in unknown.stderr
 
 
 def test_xfail_manifest_is_strict_and_flags_entries_naming_no_test(tmp_path: Path) -> None:

@@ -137,3 +137,15 @@ def test_benchmark_thresholds_name_existing_benchmarks_and_requirements() -> Non
         if "::" in row["benchmark"]:
             assert f"def {row['benchmark'].split('::')[1]}(" in (ROOT / path).read_text(), row["id"]
         assert set(row["requirements"]) <= set(catalog.requirements), row["id"]
+
+
+def test_the_reference_discovery_document_names_the_spec_versions_in_this_repository() -> None:
+    """RK-WIRE-003: the versions the reference reports are those of specs/."""
+    from renkei_reference.services.app import CATALOG_VERSION, INTERFACE_VERSION
+
+    catalog = yaml.safe_load((ROOT / "specs" / "requirements.yaml").read_text(encoding="utf-8"))
+    interface = yaml.safe_load(
+        (ROOT / "specs" / "openapi" / "renkei.yaml").read_text(encoding="utf-8")
+    )
+    assert catalog["catalog_version"] == CATALOG_VERSION
+    assert interface["info"]["version"] == INTERFACE_VERSION

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
@@ -50,13 +49,46 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     run.add_argument(
         "--profile", action="append", default=[], help="only tests for this profile (repeatable)"
     )
+    run.add_argument(
+        "--requirement",
+        action="append",
+        default=[],
+        metavar="RK-ID",
+        help="only tests that name this requirement (repeatable)",
+    )
     run.add_argument("--capabilities", type=Path, help="capability file (YAML/JSON)")
     run.add_argument("--xfails", type=Path, help="expected-failure manifest (YAML/JSON)")
     run.add_argument("--report-json", type=Path, help="write the JSON report here")
     run.add_argument("--junit", type=Path, help="write JUnit XML here")
     run.add_argument("--html", type=Path, help="write the HTML report here")
+    run.add_argument(
+        "--bundle", type=Path, help="write a signed results bundle here (needs --signing-key)"
+    )
+    run.add_argument(
+        "--signing-key", type=Path, help="Ed25519 private key (PEM) that signs the bundle"
+    )
     run.add_argument("-k", dest="keyword", help="only tests matching this pytest expression")
     run.add_argument("-q", "--quiet", action="store_true", help="less output")
+    selftest = conf_sub.add_parser(
+        "selftest", help="run the kit against a target and its known-bad variants"
+    )
+    selftest.add_argument(
+        "--target", default="reference", help="an in-process target with a known-bad catalog"
+    )
+    selftest.add_argument("--json", action="store_true", help="print the kill matrix as JSON")
+    selftest.add_argument("--jobs", type=int, help="variants run at a time (default: cores)")
+    selftest.add_argument(
+        "--variant", action="append", default=[], help="only this variant (repeatable)"
+    )
+    keygen = conf_sub.add_parser("keygen", help="make an Ed25519 key to sign results bundles")
+    keygen.add_argument("--out", type=Path, required=True, help="private key file to write")
+    verify = conf_sub.add_parser("verify-bundle", help="check a signed results bundle")
+    verify.add_argument("bundle", type=Path, help="the bundle (JSON)")
+    verify.add_argument("--key", type=Path, help="require this signer (Ed25519 public key, PEM)")
+    verify.add_argument(
+        "--require-pass", action="store_true", help="exit 1 unless the recorded run passed"
+    )
+    verify.add_argument("--json", action="store_true", help="print the findings as JSON")
     handlers["conformance"] = _conformance
 
     spec = sub.add_parser("spec", help="read the specification")
@@ -124,11 +156,107 @@ def _spec(args: argparse.Namespace) -> int:
 
 
 def _conformance(args: argparse.Namespace) -> int:
+    if args.conformance_command == "selftest":
+        return _selftest(args)
+    if args.conformance_command == "keygen":
+        return _keygen(args)
+    if args.conformance_command == "verify-bundle":
+        return _verify_bundle(args)
+    return _run(args)
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from .bundle import BundleError, generate_key
+
+    try:
+        pub, kid = generate_key(args.out)
+    except (BundleError, OSError) as exc:
+        print(f"renkei conformance keygen: {exc}", file=sys.stderr)
+        return 2
+    print(f"private key: {args.out} (keep it secret)\npublic key:  {pub}\nkey ID:      {kid}")
+    return 0
+
+
+def _verify_bundle(args: argparse.Namespace) -> int:
+    from .bundle import BundleError, load_public_key, verify
+
+    try:
+        trusted = load_public_key(args.key) if args.key else None
+        text = args.bundle.read_text(encoding="utf-8")
+    except BundleError as exc:
+        print(f"renkei conformance verify-bundle: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, UnicodeDecodeError) as exc:
+        print(
+            f"renkei conformance verify-bundle: cannot read {args.bundle}: {exc}", file=sys.stderr
+        )
+        return 2
+    try:
+        envelope = json.loads(text)
+    except json.JSONDecodeError as exc:
+        envelope = None
+        print(
+            f"renkei conformance verify-bundle: {args.bundle} is not JSON: {exc}", file=sys.stderr
+        )
+    check = verify(envelope, trusted)
+    if args.json:
+        json.dump(check.as_json(), sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        info = check.as_json()
+        print(f"bundle:    {args.bundle}")
+        print(f"signature: {'valid' if check.valid else 'INVALID'} (key {check.keyid or '?'})")
+        for problem in check.problems:
+            print(f"  problem: {problem}")
+        for note in check.notes:
+            print(f"  note:    {note}")
+        if check.valid:
+            target = info["target"] or {}
+            print(f"run:       {target.get('name')} ({target.get('kind')}), {info['created']}")
+            print(f"kit:       {info['suite_version']}, catalog {info['spec_version']}")
+            print(f"summary:   {info['summary']}")
+            print(f"verdict:   {'PASS' if check.run_passed else 'FAIL'}")
+    if not check.valid:
+        return 1
+    return 1 if args.require_pass and not check.run_passed else 0
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    from .selftest import SelftestError, render_matrix, run_selftest
+
+    progress = None if args.json else (lambda msg: print(msg, flush=True))
+    try:
+        result = run_selftest(args.target, jobs=args.jobs, only=args.variant, progress=progress)
+    except SelftestError as exc:
+        print(f"renkei conformance selftest: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        print()
+        print(render_matrix(result))
+    return 0 if result["reference_passed"] and result["killed"] == result["total"] else 1
+
+
+def _run(args: argparse.Namespace) -> int:
     import pytest
 
     from .spec import SpecError, load_catalog, load_user_file
     from .target import TargetError, resolve_target
 
+    if (args.bundle is None) != (args.signing_key is None):
+        print("renkei conformance: --bundle and --signing-key go together", file=sys.stderr)
+        return 2
+    signing_key = None
+    if args.signing_key is not None:
+        from .bundle import BundleError, load_private_key
+
+        try:
+            signing_key = load_private_key(args.signing_key)
+        except BundleError as exc:
+            print(f"renkei conformance: {exc}", file=sys.stderr)
+            return 2
     for path, what in ((args.capabilities, "capability file"), (args.xfails, "xfail manifest")):
         if path is not None and not path.is_file():
             print(f"renkei conformance: {what} {path} does not exist", file=sys.stderr)
@@ -143,27 +271,16 @@ def _conformance(args: argparse.Namespace) -> int:
     except (TargetError, SpecError) as exc:
         print(f"renkei conformance: {exc}", file=sys.stderr)
         return 2
-    suite = Path(__file__).resolve().parent / "suite"
-    pargs = [
-        str(suite),
-        "-c",
-        str(suite / "kit.ini"),
-        "--rootdir",
-        str(suite),
-        "--renkei-target",
-        args.target,
-        "-p",
-        "no:cacheprovider",
-    ]
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        pargs += ["-p", "renkei_conformance.plugin"]
+    from .selftest import SUITE, suite_args
+
+    pargs = [str(SUITE), *suite_args(args.target)]
     pargs += ["-q"] if args.quiet else ["-v"]
     if args.capabilities:
         pargs += ["--renkei-capabilities", str(args.capabilities)]
     if args.xfails:
         pargs += ["--renkei-xfails", str(args.xfails)]
     report_json = args.report_json
-    if args.html and report_json is None:
+    if (args.html or args.bundle) and report_json is None:
         import tempfile
 
         report_json = Path(tempfile.mkdtemp(prefix="renkei-")) / "report.json"
@@ -175,11 +292,20 @@ def _conformance(args: argparse.Namespace) -> int:
         pargs += ["-k", args.keyword]
     for profile in args.profile:
         pargs += ["--renkei-profile", profile]
+    for rid in args.requirement:
+        pargs += ["--renkei-requirement", rid]
     code = pytest.main(pargs)
     if args.html and report_json is not None and report_json.is_file():
         from .report import write_html
 
         write_html(json.loads(report_json.read_text(encoding="utf-8")), args.html)
+    if signing_key is not None and report_json is not None and report_json.is_file():
+        from .bundle import seal
+
+        envelope = seal(json.loads(report_json.read_text(encoding="utf-8")), signing_key)
+        args.bundle.parent.mkdir(parents=True, exist_ok=True)
+        args.bundle.write_text(json.dumps(envelope, indent=2) + "\n", encoding="utf-8")
+        print(f"renkei conformance: signed results bundle written to {args.bundle}")
     return {0: 0, 1: 1}.get(int(code), 2)
 
 

@@ -115,6 +115,20 @@ class Wire:
             raise WireError(f"the target declares no {party!r} party")
         return base.rstrip("/") + path
 
+    def origins(self) -> list[str]:
+        """The distinct origins (scheme://host:port) of the target's parties."""
+        out: list[str] = []
+        for base in self.target.parties.values():
+            url = httpx.URL(base)
+            origin = str(url.copy_with(path="/", query=None, fragment=None)).rstrip("/")
+            if origin not in out:
+                out.append(origin)
+        return out
+
+    def discovery(self, origin: str) -> Reply:
+        """GET ``<origin>/.well-known/renkei`` (RK-WIRE-005), checked like any reply."""
+        return self._request("GET", origin + "/.well-known/renkei", "/.well-known/renkei")
+
     def call(
         self,
         method: str,
@@ -127,7 +141,29 @@ class Wire:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Reply:
-        url = self.url(party, path)
+        return self._request(
+            method,
+            self.url(party, path),
+            f"/{party}{path}",
+            json_body=json_body,
+            token=token,
+            params=params,
+            content=content,
+            headers=headers,
+        )
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        contract_path: str,
+        *,
+        json_body: Any = None,
+        token: str | None = None,
+        params: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         hdrs = dict(headers or {})
         if token is not None:
             hdrs["Authorization"] = f"Bearer {token}"
@@ -147,7 +183,7 @@ class Wire:
         if len(self.transcript) > 200:
             del self.transcript[:100]
         if self.contract is not None and self.check_responses:
-            departures = self.contract.check(method, f"/{party}{path}", reply.status, ctype, body)
+            departures = self.contract.check(method, contract_path, reply.status, ctype, body)
             if departures:
                 raise WireError(
                     "the response departs from specs/openapi/renkei.yaml (RK-WIRE-001):\n  "

@@ -62,7 +62,7 @@ class WireContract:
                 return op
         return None
 
-    def _resolve(self, node: dict[str, Any], pointer: str) -> tuple[dict[str, Any], str]:
+    def resolve(self, node: dict[str, Any], pointer: str = "") -> tuple[dict[str, Any], str]:
         """Follow ``$ref`` (local only); return the node and its JSON pointer."""
         while "$ref" in node:
             ref = node["$ref"]
@@ -86,7 +86,7 @@ class WireContract:
         if key is None:
             return [f"{where}: status not documented for {op.operation_id}"]
         esc = op.template.replace("~", "~0").replace("/", "~1")
-        spec, pointer = self._resolve(
+        spec, pointer = self.resolve(
             responses[key], f"/paths/{esc}/{op.method.lower()}/responses/{key}"
         )
         content = spec.get("content") or {}

@@ -34,6 +34,15 @@ if TYPE_CHECKING:  # imported lazily: httpx pulls in anyio, itself a pytest plug
 __all__ = ["CONFORMANCE_ID", "KitSession", "TestResult"]
 
 CONFORMANCE_ID = re.compile(r"^CT-[A-Z]+-[0-9]{3}$")
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "link_code_unit": "agency",
+    "delivery": "pull",
+    "deferred_answers": True,
+    "end_to_end_encryption": True,
+    "sector_subsystems": True,
+    "key_rotation": True,
+}
+"""Options assumed when neither a discovery document nor a capability file says."""
 ALL_PROFILES = (
     "hub",
     "agency-node",
@@ -128,6 +137,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run only the tests of this profile (repeatable)",
     )
     group.addoption(
+        "--renkei-requirement",
+        action="append",
+        default=[],
+        help="run only the tests that name this requirement ID (repeatable)",
+    )
+    group.addoption(
         "--renkei-report-json", default=None, type=Path, help="write the JSON result report here"
     )
 
@@ -135,7 +150,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "conformance(test_id, requirements, profiles=None): a renkei conformance test",
+        "conformance(test_id, requirements, profiles=None, needs=None): a renkei "
+        "conformance test; needs names options the target must declare",
     )
     spec = config.getoption("--renkei-target", default=None)
     if not spec:
@@ -147,18 +163,86 @@ def pytest_configure(config: pytest.Config) -> None:
         catalog = load_catalog()
     except (TargetError, SpecError) as exc:
         raise pytest.UsageError(str(exc)) from exc
-    caps: dict[str, Any] = {"profiles": list(ALL_PROFILES), "options": {}}
+    discovered, notices = _discover(target)
+    caps: dict[str, Any] = {
+        "profiles": list(ALL_PROFILES),
+        "options": dict(DEFAULT_OPTIONS),
+        "source": "default: every profile and option",
+    }
+    if discovered is not None:
+        caps = {
+            "profiles": discovered["profiles"],
+            "options": {**DEFAULT_OPTIONS, **discovered["options"]},
+            "source": "discovery document (/.well-known/renkei)",
+        }
     xfails: dict[str, str] = {}
     try:
         cap_path = config.getoption("--renkei-capabilities")
         if cap_path:
-            caps.update(load_user_file(cap_path, "capabilities.schema.json", "capability file"))
+            declared = load_user_file(cap_path, "capabilities.schema.json", "capability file")
+            for key in ("profiles", "options"):
+                if discovered is not None and key in declared:
+                    mine = declared[key] if key == "options" else sorted(declared[key])
+                    theirs = (
+                        {k: discovered[key].get(k) for k in declared[key]}
+                        if key == "options"
+                        else sorted(discovered[key])
+                    )
+                    if mine != theirs:
+                        notices.append(
+                            f"the capability file's {key} {mine} override the "
+                            f"discovery document's {theirs}"
+                        )
+            caps = {
+                **caps,
+                **declared,
+                "options": {**caps["options"], **declared.get("options", {})},
+                "source": f"capability file {cap_path}",
+            }
         xf_path = config.getoption("--renkei-xfails")
         if xf_path:
             xfails = dict(load_user_file(xf_path, "xfails.schema.json", "xfail manifest") or {})
     except SpecError as exc:
         raise pytest.UsageError(str(exc)) from exc
-    config.stash[_KEY] = KitSession(target, catalog, caps, xfails)
+    config.stash[_KEY] = KitSession(target, catalog, caps, xfails, notices=notices)
+
+
+def _discover(target: Target) -> tuple[dict[str, Any] | None, list[str]]:
+    """Read every party origin's discovery document (RK-WIRE-005).
+
+    Returns the union of their profiles and options (``None`` when no origin
+    publishes one) and notices about origins that do not."""
+    import httpx
+
+    from .client import Wire, WireError
+
+    notices: list[str] = []
+    docs: list[dict[str, Any]] = []
+    wire = Wire(target)
+    try:
+        for origin in wire.origins():
+            try:
+                reply = wire.discovery(origin)
+            except (WireError, httpx.HTTPError) as exc:
+                notices.append(f"{origin}: unusable discovery document: {str(exc)[:300]}")
+                continue
+            if reply.status != 200 or not isinstance(reply.body, dict):
+                notices.append(
+                    f"{origin} publishes no discovery document at /.well-known/renkei "
+                    f"(RK-WIRE-005): HTTP {reply.status}"
+                )
+                continue
+            docs.append(reply.body)
+    finally:
+        wire.close()
+    if not docs:
+        return None, notices
+    profiles = sorted({p for d in docs for p in d.get("profiles", [])})
+    options: dict[str, Any] = {}
+    for d in docs:
+        for k, v in d.get("options", {}).items():
+            options.setdefault(k, v)
+    return {"profiles": profiles, "options": options}, notices
 
 
 def _published_ids() -> dict[str, bool]:
@@ -188,6 +272,18 @@ def _marker(item: pytest.Item) -> tuple[str, list[str], list[str]] | None:
     return str(test_id), reqs, profiles
 
 
+def _unmet_needs(item: pytest.Item, options: dict[str, Any]) -> list[str]:
+    """Options a test ``needs`` (``name`` truthy, or ``name=value``) the target lacks."""
+    mark = item.get_closest_marker("conformance")
+    unmet = []
+    for need in (mark.kwargs.get("needs", ()) if mark else ()) or ():
+        name, _, value = str(need).partition("=")
+        have = options.get(name)
+        if (value and str(have) != value) or (not value and not have):
+            unmet.append(need)
+    return unmet
+
+
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
@@ -197,12 +293,20 @@ def pytest_collection_modifyitems(
     seen: dict[str, str] = {}
     problems: list[str] = []
     only = set(config.getoption("--renkei-profile") or ())
-    if only:
+    wanted = set(config.getoption("--renkei-requirement") or ())
+    unknown = sorted(wanted - set(kit.catalog.requirements))
+    if unknown:
+        raise pytest.UsageError(f"unknown requirement ID: {', '.join(unknown)}")
+    if only or wanted:
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
         for item in items:
             info = _marker(item)
-            (keep if info is None or only.intersection(info[2]) else drop).append(item)
+            selected = info is None or (
+                (not only or bool(only.intersection(info[2])))
+                and (not wanted or bool(wanted.intersection(info[1])))
+            )
+            (keep if selected else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
@@ -224,10 +328,17 @@ def pytest_collection_modifyitems(
             if r not in kit.catalog.requirements
         ]
         declared = set(kit.capabilities.get("profiles", ALL_PROFILES))
+        unmet = _unmet_needs(item, kit.capabilities.get("options", {}))
         if profiles and not declared.intersection(profiles):
             item.add_marker(
                 pytest.mark.skip(
                     reason=f"not applicable: target declares none of {', '.join(profiles)}"
+                )
+            )
+        elif unmet:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"not applicable: target does not declare {', '.join(unmet)}"
                 )
             )
         elif test_id in kit.xfails:

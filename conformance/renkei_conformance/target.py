@@ -4,7 +4,9 @@ A target is one of:
 
 * the name of an in-process target registered in the ``renkei.targets``
   entry-point group (``reference`` is the embedded reference); it is driven
-  over the ASGI transport, no sockets;
+  over the ASGI transport, no sockets.  ``NAME@VARIANT`` is a variant of it:
+  the factory is called with the variant's name (the known-bad variants of
+  ``renkei conformance selftest``);
 * an ``http://`` or ``https://`` base URL, every party under ``<base>/<party>``;
 * a target file (JSON, specs/schemas/target.schema.json) naming each party's
   base URL, as written by ``renkei serve``; its ``tls`` member gives the CA and
@@ -156,17 +158,35 @@ class _InProcessTransport(httpx.BaseTransport):
         self._cm.__exit__(None, None, None)
 
 
-def _in_process(name: str, ep: Any) -> Target:
+def _in_process(name: str, ep: Any, variant: str | None = None) -> Target:
     try:
-        factory = ep.load()
+        load = ep.load()
+        factory: Callable[[], Any] = load if variant is None else (lambda: load(variant))
+        if variant is not None:
+            _check_variant(ep.name, variant)
+    except TargetError:
+        raise
     except Exception as exc:  # a broken plugin is a configuration error
         raise TargetError(f"in-process target {name!r} failed to load: {exc}") from exc
 
-    def open_client() -> httpx.Client:
-        return httpx.Client(transport=_InProcessTransport(factory()), base_url=f"http://{name}")
+    base = f"http://{name.replace('@', '--')}"  # '@' would read as URL userinfo
 
-    base = f"http://{name}"
+    def open_client() -> httpx.Client:
+        return httpx.Client(transport=_InProcessTransport(factory()), base_url=base)
+
     return Target(name, {p: f"{base}/{p}" for p in PARTIES}, "in-process", open_client)
+
+
+def _check_variant(base: str, variant: str) -> None:
+    """A variant must be one the target's known-bad catalog lists."""
+    catalogs = {ep.name: ep for ep in entry_points(group="renkei.known_bad")}
+    if base not in catalogs:
+        raise TargetError(f"in-process target {base!r} has no variants")
+    names = sorted(v["name"] for v in catalogs[base].load()())
+    if variant not in names:
+        raise TargetError(
+            f"in-process target {base!r} has no variant {variant!r} (known: {', '.join(names)})"
+        )
 
 
 def _http(
@@ -197,6 +217,9 @@ def resolve_target(spec: str, *, timeout: float = 10.0) -> Target:
     registered = _registered()
     if spec in registered:
         return _in_process(spec, registered[spec])
+    base_name, _, variant = spec.partition("@")
+    if variant and base_name in registered:
+        return _in_process(spec, registered[base_name], variant)
     if spec.startswith(("http://", "https://")):
         base = spec.rstrip("/")
         return _http(base, {p: f"{base}/{p}" for p in PARTIES}, timeout)

@@ -105,6 +105,10 @@ def _scan_tests(path: Path, root: Path, kind: str) -> Iterable[TestRef]:
             yield TestRef(test_id, tuple(dict.fromkeys(reqs)), loc, doc, kind, tuple(profiles))
 
 
+NOT_AN_IMPLEMENTATION = "# renkei: not-an-implementation"
+"""A source file carrying this line is left out of the implementation scan."""
+
+
 def build_matrix(suite_dir: Path, tests_dir: Path | None, code_dir: Path | None) -> Matrix:
     matrix = Matrix()
     root = suite_dir.parent.parent
@@ -115,7 +119,10 @@ def build_matrix(suite_dir: Path, tests_dir: Path | None, code_dir: Path | None)
             matrix.tests += _scan_tests(path, tests_dir.parent, "repository")
     if code_dir is not None and code_dir.is_dir():
         for path in sorted(code_dir.rglob("*.py")):
-            for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            text = path.read_text(encoding="utf-8")
+            if NOT_AN_IMPLEMENTATION in text:
+                continue  # e.g. known-bad variants: they violate what they name
+            for lineno, line in enumerate(text.splitlines(), 1):
                 for rid in set(_RID.findall(line)):
                     where = f"{path.relative_to(code_dir.parent).as_posix()}:{lineno}"
                     matrix.code.setdefault(rid, []).append(where)

@@ -13,14 +13,29 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp
 
-__all__ = ["create_test_app", "register_commands"]
+__all__ = ["create_test_app", "known_bad_catalog", "register_commands"]
 
 
-def create_test_app() -> ASGIApp:
-    """A fresh reference federation in test mode (control interface enabled)."""
+def create_test_app(variant: str | None = None) -> ASGIApp:
+    """A fresh reference federation in test mode (control interface enabled).
+
+    ``variant`` names a known-bad variant (``renkei_reference.known_bad``) for
+    the kit's self-validation: target ``reference@<variant>``.
+    """
     from .services.app import create_app
 
-    return create_app(test_mode=True)
+    if variant is None:
+        return create_app(test_mode=True)
+    from .known_bad import federation_factory
+
+    return create_app(test_mode=True, federation_factory=federation_factory(variant))
+
+
+def known_bad_catalog() -> list[dict[str, str]]:
+    """The ``renkei.known_bad`` entry point: variants the kit must catch."""
+    from .known_bad import catalog
+
+    return catalog()
 
 
 def register_commands(

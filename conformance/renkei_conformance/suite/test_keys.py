@@ -44,6 +44,7 @@ def _current_numbers(world: World, rcs: list[str]) -> dict[str, str]:
     "CT-KEY-001",
     requirements=["RK-KEY-002", "RK-LNK-005", "RK-NUM-002", "RK-NUM-009"],
     profiles=["hub"],
+    needs=["key_rotation"],
 )
 @pytest.mark.parametrize("purpose", ["link-code", "id-code"])
 def test_rotation_with_a_transition_window(world: World, purpose: str) -> None:
@@ -80,7 +81,12 @@ def test_rotation_with_a_transition_window(world: World, purpose: str) -> None:
     assert _current_numbers(world, list(numbers)) == numbers, "a key rotation changed a Number"
 
 
-@pytest.mark.conformance("CT-KEY-002", requirements=["RK-KEY-002", "RK-LNK-005"], profiles=["hub"])
+@pytest.mark.conformance(
+    "CT-KEY-002",
+    requirements=["RK-KEY-002", "RK-LNK-005"],
+    profiles=["hub"],
+    needs=["key_rotation"],
+)
 def test_emergency_rotation_refuses_old_codes_at_once(world: World) -> None:
     """A rotation with a zero window refuses the previous version at once, in
     queries and in re-binding alike."""

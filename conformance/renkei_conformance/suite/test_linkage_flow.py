@@ -158,3 +158,40 @@ def test_a_sealed_answer_crosses_the_hub_blind(world: World) -> None:
             info=ANSWER_INFO,
             aad=answer_aad("another-linkage", delivery["pattern_id"]),
         )
+
+
+@pytest.mark.conformance(
+    "CT-FLOW-007", requirements=["RK-FLOW-003", "RK-WIRE-001"], profiles=["hub"]
+)
+def test_replays_and_answers_out_of_turn_are_refused_without_side_effects(world: World) -> None:
+    """A repeated request_id is refused with 409 ``duplicate-request-id`` and opens
+    no second linkage (the provider gets one delivery); an answer to an unknown
+    linkage gets 404 ``unknown-linkage``; a second answer, or an answer to a
+    closed linkage, is refused (409 ``linkage-state-conflict``, or 404 once the
+    linkage is gone) — and the first answer is still relayed unchanged."""
+    person = world.persons[5]
+    first = world.query("kit.pension", person, request_id="kit-replay-1").expect(202)
+    world.query("kit.pension", person, request_id="kit-replay-1").expect_problem(
+        "duplicate-request-id", 409
+    )
+    pulled = [d["linkage_id"] for d in world.deliveries("kit.city-a")]
+    assert pulled == [first["linkage_id"]], (
+        f"a replayed request_id must not open a second linkage: deliveries {pulled}"
+    )
+    payload = base64.b64encode(b"first answer").decode()
+    answer = f"/linkages/{first['linkage_id']}/answer"
+    world.call("kit.city-a", "POST", "hub", "/linkages/00000000000000000000000000000000/answer",
+               {"payload": payload}).expect_problem("unknown-linkage", 404)  # fmt: skip
+    world.call("kit.city-a", "POST", "hub", answer, {"payload": payload}).expect(202)
+    again = base64.b64encode(b"second answer").decode()
+    world.call("kit.city-a", "POST", "hub", answer, {"payload": again}).expect_problem(
+        {"linkage-state-conflict", "unknown-linkage"}, {404, 409}
+    )
+    got = world.call("kit.pension", "GET", "hub", f"/linkages/{first['linkage_id']}").expect(200)
+    assert got["answer"]["payload"] == payload, "the first answer must be relayed unchanged"
+    world.call("kit.city-a", "POST", "hub", answer, {"payload": again}).expect_problem(
+        {"linkage-state-conflict", "unknown-linkage"}, {404, 409}
+    )
+    world.call("kit.pension", "GET", "hub", "/linkages/not-a-linkage").expect_problem(
+        "unknown-linkage", 404
+    )

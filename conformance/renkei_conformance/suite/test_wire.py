@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from renkei_conformance.badinput import bad_requests, describe
 from renkei_conformance.client import Wire
+from renkei_conformance.openapi import load_contract
+from renkei_conformance.plugin import ALL_PROFILES, KitSession
 from renkei_conformance.world import World
 
 
@@ -73,3 +78,88 @@ def test_malformed_requests_get_problem_json(world: World, case: str) -> None:
     }
     if case in specific:
         reply.expect_problem(*specific[case])
+
+
+@pytest.mark.conformance("CT-WIRE-002", requirements=["RK-WIRE-005", "RK-WIRE-003"])
+def test_every_party_publishes_a_discovery_document(wire: Wire, renkei: KitSession) -> None:
+    """Each origin of the target serves ``/.well-known/renkei`` without a
+    credential, matching the interface; it names known profiles and the catalog
+    and interface versions, which must be the ones this kit tests (same major
+    and minor version); the kit selected its tests from it."""
+    contract = load_contract()
+    kit_interface = contract.document["info"]["version"]
+    for origin in wire.origins():
+        doc = wire.discovery(origin).expect(200).body
+        assert set(doc["profiles"]) <= set(ALL_PROFILES), doc["profiles"]
+        for key, ours in (
+            ("catalog_version", renkei.catalog.version),
+            ("interface_version", kit_interface),
+        ):
+            assert doc[key].split(".")[:2] == ours.split(".")[:2], (
+                f"{origin} implements {key} {doc[key]}; this kit tests {ours} (RK-WIRE-003)"
+            )
+    if "capability file" not in str(renkei.capabilities.get("source")):
+        assert str(renkei.capabilities.get("source", "")).startswith("discovery"), (
+            "the kit must select tests from the discovery document (RK-WIRE-005)"
+        )
+
+
+_CONTRACT = load_contract()
+_TOKENS = {"hub": "kit.pension", "numbering-authority": "kit.town-m", "auditor": "kit.auditor"}
+
+
+@pytest.mark.conformance("CT-WIRE-003", requirements=["RK-WIRE-001", "RK-WIRE-002"])
+@pytest.mark.parametrize(
+    "operation_id",
+    [
+        op.operation_id
+        for op in _CONTRACT.operations
+        if op.spec.get("parameters") or op.spec.get("requestBody")
+    ],
+)
+def test_bad_input_derived_from_the_interface_never_gets_a_5xx(
+    world: World, wire: Wire, renkei: KitSession, operation_id: str
+) -> None:
+    """Every operation is sent requests its schema forbids — each required member
+    missing, each member of the wrong type, an undeclared member, an array or a
+    string for the object, a body that is not JSON, a wrong media type — and odd
+    values (empty, 10,000 characters, NUL, astral-plane characters, path segments
+    that try to escape).  No response may be a 5xx; every error must be
+    problem+json with a registered-style type and its status; what the schema
+    forbids must get a 4xx."""
+    op = next(o for o in _CONTRACT.operations if o.operation_id == operation_id)
+    profile = str(op.spec.get("x-renkei-profile"))
+    if profile not in ("control", "any") and profile not in renkei.capabilities["profiles"]:
+        pytest.skip(f"not applicable: target declares no {profile} profile")
+    token = world.tokens.get(_TOKENS.get(profile, ""))
+    problems: list[str] = []
+    for req in bad_requests(_CONTRACT, op):
+        party = req.path.split("/")[1]
+        url = wire.url(party, req.path[len(party) + 1 :])
+        headers = dict(req.headers)
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        kw: dict[str, Any] = {"headers": headers, "params": req.params}
+        kw["content" if req.content is not None else "json"] = (
+            req.content if req.content is not None else req.json_body
+        )
+        resp = wire.http.request(req.method, url, **kw)
+        status, ctype = resp.status_code, resp.headers.get("content-type", "")
+        what = f"{describe(req)} → {status}"
+        if status >= 500:
+            problems.append(f"{what}: a 5xx for bad input (RK-WIRE-001)")
+        elif status >= 400:
+            try:
+                body = resp.json()
+            except ValueError:
+                body = None
+            if not ctype.startswith("application/problem+json") or not isinstance(body, dict):
+                problems.append(f"{what}: error is not problem+json ({ctype})")
+            elif (
+                not str(body.get("type", "")).startswith("urn:renkei:problem:")
+                or body.get("status") != status
+            ):
+                problems.append(f"{what}: problem type/status malformed: {resp.text[:200]}")
+        elif req.must_refuse:
+            problems.append(f"{what}: the schema forbids this request, yet it was accepted")
+    assert not problems, f"{len(problems)} bad responses:\n  " + "\n  ".join(problems[:25])

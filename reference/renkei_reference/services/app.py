@@ -35,7 +35,34 @@ from .pki import certified_identity
 from .problems import install_body_guard, install_problem_handlers
 from .tls import peer_certificate
 
-__all__ = ["create_app"]
+__all__ = ["CATALOG_VERSION", "INTERFACE_VERSION", "create_app", "discovery_document"]
+
+
+CATALOG_VERSION = "0.1.0"
+"""The catalog_version of specs/requirements.yaml this reference implements."""
+INTERFACE_VERSION = "0.2.0"
+"""The info.version of specs/openapi/renkei.yaml this reference implements."""
+
+
+def discovery_document(*, test_mode: bool) -> dict[str, Any]:
+    """The discovery document (RK-WIRE-005): profiles served, versions, options."""
+    from .. import __version__
+
+    return {
+        "implementation": f"renkei reference {__version__}",
+        "profiles": ["hub", "numbering-authority", "auditor"],
+        "catalog_version": CATALOG_VERSION,
+        "interface_version": INTERFACE_VERSION,
+        "test_mode": test_mode,
+        "options": {
+            "link_code_unit": "agency",  # per agency, sector units by registration
+            "delivery": "pull",  # RK-FLOW-005
+            "deferred_answers": True,  # RK-FLOW-004: answers within the pattern's deadline
+            "end_to_end_encryption": True,  # RK-FLOW-006: the hub relays sealed payloads
+            "sector_subsystems": True,  # RK-LNK-006
+            "key_rotation": True,  # RK-KEY-002
+        },
+    }
 
 
 def _bearer(authorization: str | None) -> str | None:
@@ -173,8 +200,10 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
         return {"results": fed().hub.rebind(agency, list(body.link_codes))}
 
     @hub.get("/deliveries")
-    async def deliveries(agency: AgencyCaller) -> dict[str, Any]:
-        return {"deliveries": fed().hub.deliveries(agency)}
+    async def deliveries(
+        agency: AgencyCaller, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
+    ) -> dict[str, Any]:
+        return {"deliveries": fed().hub.deliveries(agency, limit)}
 
     @hub.post("/linkages/{linkage_id}/answer", status_code=202)
     async def answer(linkage_id: str, body: m.AnswerIn, agency: AgencyCaller) -> dict[str, Any]:
@@ -239,6 +268,11 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
 
     for router in (numbering, hub, auditor):
         app.include_router(router)
+
+    @app.get("/.well-known/renkei")
+    async def discovery() -> dict[str, Any]:
+        """RK-WIRE-005: what this deployment implements (RK-WIRE-003: versions)."""
+        return discovery_document(test_mode=test_mode)
 
     if test_mode:
         app.include_router(_control_router(fed_box, clock, make))

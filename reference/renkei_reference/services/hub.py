@@ -595,13 +595,16 @@ class Hub:
         """RFC 9457 extension members of a refusal: its serial and receipt (RK-LOG-004/005)."""
         return {"serial": entry.serial, "receipt": self.receipt_for(entry.serial)}
 
-    def deliveries(self, provider: Agency) -> list[dict[str, Any]]:
-        """Pull delivery (RK-FLOW-005): each pending linkage once, link code(B) made now."""
+    def deliveries(self, provider: Agency, limit: int = 1000) -> list[dict[str, Any]]:
+        """Pull delivery (RK-FLOW-005): each pending linkage once, oldest first, at
+        most ``limit``; link code(B) made now."""
         self.expire_due()
         now = self._clock.now()
         out: list[dict[str, Any]] = []
         with self._lock:
             for lid, linkage in list(self._s.linkages.items()):
+                if len(out) >= limit:
+                    break
                 if linkage.provider != provider.agency_id or (
                     linkage.state is not LinkageState.PENDING
                 ):

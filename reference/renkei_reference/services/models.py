@@ -7,10 +7,18 @@ silently ignored field.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    model_validator,
+)
 
 __all__ = [
     "AgenciesIn",
@@ -44,6 +52,21 @@ RequestId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Sex = Literal["male", "female", "other"]
 Date = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 MAX_PAYLOAD_CHARS = 1_400_000  # base64 of 1 MiB
+
+
+def _rfc3339_text(value: object) -> object:
+    """RK-WIRE-002: a timestamp is an RFC 3339 string, never a number."""
+    if not isinstance(value, str):
+        raise ValueError("an RFC 3339 date-time string with an explicit offset is required")
+    return value
+
+
+# RK-WIRE-002: the wire's types, without lax coercions ("12" is not an integer,
+# "yes" not a boolean, 12345 not a date-time).
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+Seconds = Annotated[float, Strict()]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 
 
 class _Strict(BaseModel):
@@ -127,10 +150,10 @@ class PatternIn(_Strict):
     requesters: Annotated[list[Ident], Field(min_length=1)]
     providers: Annotated[list[Ident], Field(min_length=1)]
     information_kinds: Annotated[list[Text], Field(min_length=1)]
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
-    answer_within_seconds: Annotated[int, Field(gt=0, le=31_536_000)] = 3600
-    withheld_from_person: bool = False
+    valid_from: Timestamp | None = None
+    valid_until: Timestamp | None = None
+    answer_within_seconds: Annotated[Int, Field(gt=0, le=31_536_000)] = 3600
+    withheld_from_person: Bool = False
     sector: Text | None = None
 
 
@@ -156,16 +179,16 @@ class PatternAnchorIn(_Strict):
 
 
 class ClockSetIn(_Strict):
-    now: datetime
+    now: Timestamp
 
 
 class ClockAdvanceIn(_Strict):
-    seconds: Annotated[float, Field(ge=0, le=20 * 366 * 86400)]
+    seconds: Annotated[Seconds, Field(ge=0, le=20 * 366 * 86400)]
 
 
 class KeyRotationIn(_Strict):
     purpose: Literal["id-code", "link-code"]
-    transition_seconds: Annotated[int, Field(ge=0, le=31_622_400)] = 2_592_000
+    transition_seconds: Annotated[Int, Field(ge=0, le=31_622_400)] = 2_592_000
 
 
 class RebindIn(_Strict):
@@ -176,8 +199,8 @@ class RebindIn(_Strict):
 
 
 class SerialRangeIn(_Strict):
-    first: Annotated[int, Field(ge=1)]
-    last: Annotated[int, Field(ge=1)]
+    first: Annotated[Int, Field(ge=1)]
+    last: Annotated[Int, Field(ge=1)]
 
 
 class LegalHoldScopeIn(_Strict):
@@ -192,8 +215,8 @@ class LegalHoldScopeIn(_Strict):
     person_ref: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     pattern_id: Text | None = None
     serials: SerialRangeIn | None = None
-    from_: Annotated[datetime | None, Field(alias="from")] = None
-    to: datetime | None = None
+    from_: Annotated[Timestamp | None, Field(alias="from")] = None
+    to: Timestamp | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -206,7 +229,7 @@ class LegalHoldIn(_Strict):
 
 class RetentionIn(_Strict):
     log_class: Literal["hub-access-log", "agency-access-log", "portal-log"]
-    years: Annotated[int, Field(ge=1, le=100)]
+    years: Annotated[Int, Field(ge=1, le=100)]
 
 
 class IdCodesIn(_Strict):

@@ -1,0 +1,292 @@
+"""Signed results bundles: a kit run a regulator can check on their own.
+
+A bundle is a DSSE v1 envelope (Dead Simple Signing Envelope,
+https://github.com/secure-systems-lab/dsse, as used by in-toto and Sigstore)
+signed with Ed25519 (RFC 8032).  Its payload, the *statement*, holds the run's
+JSON report (specs/schemas/report.schema.json), the kit and catalog versions,
+SHA-256 digests of the normative spec files the kit ran with, and the signer's
+public key.  specs/results-bundle.md defines the format; any DSSE verifier
+can check the signature, and ``renkei conformance verify-bundle`` checks
+everything: envelope, signature, pinned key, report schema, that the summary
+counts the results, and which spec the run was made against.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from . import SUITE_VERSION
+from .spec import spec_root
+
+__all__ = [
+    "PAYLOAD_TYPE",
+    "BundleCheck",
+    "BundleError",
+    "generate_key",
+    "key_id",
+    "load_private_key",
+    "load_public_key",
+    "pae",
+    "seal",
+    "verify",
+]
+
+PAYLOAD_TYPE = "application/vnd.renkei.conformance-results+json"
+STATEMENT_FORMAT = "renkei-results-bundle/1"
+SPEC_FILES = ("requirements.yaml", "problems.yaml", "openapi/renkei.yaml", "conformance-tests.json")
+PASSWORD_ENV = "RENKEI_SIGNING_KEY_PASSWORD"
+FAILING = ("failed", "errors", "xpassed")
+
+
+class BundleError(Exception):
+    """A key or bundle file cannot be used (a usage error: exit 2)."""
+
+
+def pae(payload_type: str, body: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding: what the signature covers."""
+    t = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(body), body)
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    """SHA-256 of the raw 32-byte public key, hex: the key's fingerprint."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def spec_digests(root: Path | None = None) -> dict[str, str]:
+    base = root or spec_root()
+    return {
+        name: hashlib.sha256((base / name).read_bytes()).hexdigest()
+        for name in SPEC_FILES
+        if (base / name).is_file()
+    }
+
+
+# -- keys ------------------------------------------------------------------------
+def generate_key(out: Path) -> tuple[Path, str]:
+    """Write a new Ed25519 private key (PKCS#8 PEM, mode 0600) and its public key
+    beside it (``<out>.pub``); return the public key's path and key ID."""
+    if out.exists():
+        raise BundleError(f"{out} already exists; refusing to overwrite a key")
+    key = Ed25519PrivateKey.generate()
+    password = os.environ.get(PASSWORD_ENV)
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(password.encode())
+        if password
+        else serialization.NoEncryption()
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    pub = out.with_name(out.name + ".pub")
+    pub.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return pub, key_id(key.public_key())
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"cannot read signing key {path}: {exc.strerror}") from exc
+    password = os.environ.get(PASSWORD_ENV)
+    try:
+        key = serialization.load_pem_private_key(data, password.encode() if password else None)
+    except (ValueError, TypeError) as exc:
+        raise BundleError(
+            f"{path} is not a usable PEM private key ({exc}); an encrypted key needs "
+            f"its password in ${PASSWORD_ENV}"
+        ) from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise BundleError(
+            f"{path} is not an Ed25519 key; make one with `renkei conformance keygen`"
+        )
+    return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"cannot read public key {path}: {exc.strerror}") from exc
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError as exc:
+        raise BundleError(f"{path} is not a PEM public key ({exc})") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise BundleError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+# -- sealing and verifying -------------------------------------------------------------
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def seal(
+    report: dict[str, Any], key: Ed25519PrivateKey, created: datetime | None = None
+) -> dict[str, Any]:
+    """The DSSE envelope of a run's report, signed with ``key``."""
+    public = key.public_key()
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    statement = {
+        "format": STATEMENT_FORMAT,
+        "created": (created or datetime.now(UTC)).isoformat(),
+        "kit": {
+            "suite_version": SUITE_VERSION,
+            "spec_version": report.get("spec_version"),
+            "spec_digests": spec_digests(),
+        },
+        "signer": {"keyid": key_id(public), "public_key": base64.b64encode(raw).decode()},
+        "report": report,
+    }
+    body = _canonical(statement)
+    return {
+        "payloadType": PAYLOAD_TYPE,
+        "payload": base64.b64encode(body).decode(),
+        "signatures": [
+            {
+                "keyid": key_id(public),
+                "sig": base64.b64encode(key.sign(pae(PAYLOAD_TYPE, body))).decode(),
+            }
+        ],
+    }
+
+
+@dataclass
+class BundleCheck:
+    """What ``verify`` found: ``valid`` is about authenticity and integrity;
+    ``run_passed`` is the verdict of the run the bundle records."""
+
+    valid: bool = False
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    keyid: str | None = None
+    statement: dict[str, Any] | None = None
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return dict((self.statement or {}).get("report") or {})
+
+    @property
+    def run_passed(self) -> bool:
+        summary = self.report.get("summary", {})
+        return self.valid and not any(summary.get(k, 0) for k in FAILING)
+
+    def as_json(self) -> dict[str, Any]:
+        report = self.report
+        return {
+            "valid": self.valid,
+            "problems": self.problems,
+            "notes": self.notes,
+            "keyid": self.keyid,
+            "run_passed": self.run_passed,
+            "created": (self.statement or {}).get("created"),
+            "target": report.get("target"),
+            "suite_version": report.get("suite_version"),
+            "spec_version": report.get("spec_version"),
+            "summary": report.get("summary"),
+        }
+
+
+def _schema(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(
+        (spec_root() / "schemas" / name).read_text(encoding="utf-8")
+    )
+    return loaded
+
+
+def _b64(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"{what} is not base64") from exc
+
+
+def verify(envelope: Any, trusted: Ed25519PublicKey | None = None) -> BundleCheck:
+    """Check a bundle completely; never raises on bad content, reports it."""
+    check = BundleCheck()
+    try:
+        jsonschema.validate(envelope, _schema("results-bundle.schema.json"))
+    except jsonschema.ValidationError as exc:
+        check.problems.append(f"not a renkei results bundle: {exc.message}")
+        return check
+    try:
+        body = _b64(envelope["payload"], "payload")
+        statement = json.loads(body)
+        if not isinstance(statement, dict) or statement.get("format") != STATEMENT_FORMAT:
+            raise ValueError(f"payload is not a {STATEMENT_FORMAT} statement")
+        raw = _b64(statement["signer"]["public_key"], "signer public key")
+        public = Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, KeyError, TypeError) as exc:
+        check.problems.append(f"malformed payload: {exc}")
+        return check
+    check.statement = statement
+    check.keyid = key_id(public)
+    if statement["signer"].get("keyid") != check.keyid:
+        check.problems.append("the statement's key ID does not match its public key")
+    if trusted is not None and key_id(trusted) != check.keyid:
+        check.problems.append(
+            f"signed by key {check.keyid}, not by the trusted key {key_id(trusted)}"
+        )
+    elif trusted is None:
+        check.notes.append(
+            f"signer not pinned: key {check.keyid} (give --key to require a known signer)"
+        )
+    good = False
+    for sig in envelope["signatures"]:
+        if sig["keyid"] != check.keyid:
+            continue
+        try:
+            public.verify(_b64(sig["sig"], "signature"), pae(envelope["payloadType"], body))
+            good = True
+        except (InvalidSignature, ValueError):
+            continue
+    if not good:
+        check.problems.append("no valid Ed25519 signature by the stated signer over the payload")
+    report: dict[str, Any] = statement.get("report") or {}
+    try:
+        jsonschema.validate(report, _schema("report.schema.json"))
+    except jsonschema.ValidationError as exc:
+        check.problems.append(f"the report does not match report.schema.json: {exc.message}")
+        return check
+    counted = dict.fromkeys(report["summary"], 0)
+    plural = {"warning": "warnings", "error": "errors"}
+    for r in report["results"]:
+        key = plural.get(r["outcome"], r["outcome"])
+        counted[key] = counted.get(key, 0) + 1
+    if counted != report["summary"]:
+        check.problems.append(
+            f"the summary {report['summary']} does not count the results {counted}"
+        )
+    mine = spec_digests()
+    theirs = statement.get("kit", {}).get("spec_digests", {})
+    differ = sorted(k for k in mine if theirs.get(k) != mine[k])
+    if differ:
+        check.notes.append(
+            "made against other spec files than this kit's "
+            f"({', '.join(differ)}; catalog {report['spec_version']})"
+        )
+    check.valid = not check.problems
+    return check

@@ -1,0 +1,622 @@
+"""Known-bad variants of the reference, for the kit's self-validation.
+
+# renkei: not-an-implementation
+
+``renkei conformance selftest`` runs the kit against the reference (everything
+must pass) and against each variant below.  A variant is the reference with
+one small, deliberate violation of one requirement — the kinds of mistakes a
+real implementation makes: a Number derived from the resident code, link codes
+shared by agencies, a missing requester check, refusals left out of the log,
+purging at 5 years, the payload kept at the hub, receipts that do not verify…
+The kit must *kill* every variant: some test naming the violated requirement
+must fail.  A variant that survives means a hole in the kit.
+
+Variants are reached as in-process targets ``reference@<name>`` (see
+``plugin.create_test_app``) and listed by the ``renkei.known_bad`` entry point.
+Each patches one fresh ``Federation`` instance (never a module or class), so
+the reference itself is untouched.  Nothing here is used by ``renkei serve``.
+
+The traceability scan skips this file (the marker line above): naming a
+requirement here violates it, it does not implement it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from types import MethodType
+from typing import Any, cast
+
+from .core.codes import AgencyId, IdCode, LinkCode, ResidentCode, id_code_from_link_code
+from .core.errors import RenkeiError
+from .core.keys import KeyPurpose
+from .core.numbering import NUMBER_SPACE
+from .core.pattern_document import sign_pattern_document
+from .services.federation import Agency, Federation, FourItems
+from .services.numbering_table import CsprngDraw
+
+__all__ = ["KNOWN_BAD", "KnownBad", "catalog", "federation_factory"]
+
+Patch = Callable[[Federation], None]
+
+
+@dataclass(frozen=True)
+class KnownBad:
+    """One deliberate violation: its name, the requirement it breaks, how."""
+
+    name: str
+    requirement: str
+    description: str
+    patch: Patch
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "requirement": self.requirement,
+            "description": self.description,
+        }
+
+
+KNOWN_BAD: dict[str, KnownBad] = {}
+
+
+def _variant(name: str, requirement: str, description: str) -> Callable[[Patch], Patch]:
+    def register(patch: Patch) -> Patch:
+        KNOWN_BAD[name] = KnownBad(name, requirement, description, patch)
+        return patch
+
+    return register
+
+
+def _override(obj: object, name: str, fn: Callable[..., Any]) -> None:
+    """Replace one method of one instance; ``fn`` receives the original first."""
+    original = getattr(obj, name)
+
+    def method(self: object, *args: Any, **kwargs: Any) -> Any:
+        return fn(original, *args, **kwargs)
+
+    setattr(obj, name, MethodType(method, obj))
+
+
+def catalog() -> list[dict[str, str]]:
+    """The ``renkei.known_bad`` entry point: every variant's name and requirement."""
+    return [v.as_json() for v in KNOWN_BAD.values()]
+
+
+def federation_factory(name: str) -> Callable[[Any], Federation]:
+    """A ``Federation`` factory that builds the named variant (fresh on each reset)."""
+    try:
+        variant = KNOWN_BAD[name]
+    except KeyError:
+        known = ", ".join(sorted(KNOWN_BAD))
+        raise ValueError(f"unknown known-bad variant {name!r} (known: {known})") from None
+
+    def make(clock: Any) -> Federation:
+        fed = Federation(clock)
+        variant.patch(fed)
+        return fed
+
+    return make
+
+
+# -- numbering authority ---------------------------------------------------------
+@_variant(
+    "number-from-resident-code",
+    "RK-NUM-002",
+    "Numbers are the resident code's leading digits plus a check digit, not random draws",
+)
+def _number_from_resident_code(fed: Federation) -> None:
+    authority = fed.numbering
+
+    def issue(_original: Any, resident: ResidentCode) -> Any:
+        derived = int(resident.value[:10]) % NUMBER_SPACE
+        fallback = CsprngDraw()
+        draws = iter([derived])
+        return authority._table.issue(
+            resident, lambda: next(draws, None) or fallback(), fed.clock.now()
+        )
+
+    _override(authority, "issue", issue)
+
+
+@_variant(
+    "second-number-for-one-resident",
+    "RK-NUM-005",
+    "a second issue for a resident code quietly re-issues instead of refusing",
+)
+def _second_number(fed: Federation) -> None:
+    from .core.numbering import ReissueReason
+
+    authority = fed.numbering
+
+    def issue(original: Any, resident: ResidentCode) -> Any:
+        if authority.has_number(resident):
+            return authority.reissue(resident, next(iter(ReissueReason)))[1]
+        return original(resident)
+
+    _override(authority, "issue", issue)
+
+
+@_variant(
+    "reissue-keeps-the-old-number",
+    "RK-NUM-007",
+    "re-issuing answers with the old Number and revokes nothing",
+)
+def _reissue_keeps(fed: Federation) -> None:
+    authority = fed.numbering
+
+    def reissue(_original: Any, resident: ResidentCode, reason: Any) -> Any:
+        old = authority.lookup(resident).number
+        return old, old
+
+    _override(authority, "reissue", reissue)
+
+
+@_variant(
+    "numbering-open-to-every-agency",
+    "RK-NUM-010",
+    "every agency is treated as a municipality, so any agency may issue Numbers",
+)
+def _numbering_open(fed: Federation) -> None:
+    def authenticate(original: Any, token: str | None) -> Agency:
+        agency: Agency = original(token)
+        return replace(agency, role="municipality") if agency.role == "agency" else agency
+
+    _override(fed, "authenticate", authenticate)
+
+
+@_variant(
+    "number-does-not-follow-code-change",
+    "RK-NUM-008",
+    "a change of resident code issues a new Number instead of carrying the old one over",
+)
+def _number_code_change(fed: Federation) -> None:
+    authority = fed.numbering
+
+    def change(_original: Any, old: ResidentCode, new: ResidentCode) -> Any:
+        return authority._table.issue(new, CsprngDraw(), fed.clock.now())
+
+    _override(authority, "change_resident_code", change)
+
+
+# -- ID codes and link codes -------------------------------------------------------
+@_variant(
+    "id-code-lost-on-code-change",
+    "RK-IDC-003",
+    "the hub ignores a change of resident code, so the person's link codes change",
+)
+def _id_code_lost(fed: Federation) -> None:
+    _override(fed.hub, "resident_code_changed", lambda _original, old, new: None)
+
+
+@_variant(
+    "shared-link-codes",
+    "RK-LNK-001",
+    "one link-code unit for every agency: all agencies get the same link code",
+)
+def _shared_link_codes(fed: Federation) -> None:
+    shared = AgencyId("renkei.shared")
+    hub = fed.hub
+    _override(hub, "_link_out", lambda original, id_code, unit: original(id_code, shared))
+    _override(hub, "_link_in", lambda original, text, unit, at: original(text, shared, at))
+
+
+@_variant(
+    "cross-agency-link-codes-accepted",
+    "RK-LNK-002",
+    "a link code of another agency is accepted by trying every agency's unit",
+)
+def _cross_agency(fed: Federation) -> None:
+    hub = fed.hub
+
+    def link_in(original: Any, text: str, unit: AgencyId, at: datetime) -> IdCode:
+        try:
+            code: IdCode = original(text, unit, at)
+            return code
+        except RenkeiError:
+            for agency in list(hub.agencies.values()):
+                try:
+                    return cast(IdCode, original(text, agency.unit, at))
+                except RenkeiError:
+                    continue
+            raise
+
+    _override(hub, "_link_in", link_in)
+
+
+@_variant(
+    "link-codes-retained",
+    "RK-LNK-003",
+    "the hub caches every link code it makes (and shows it in its stored state)",
+)
+def _link_codes_retained(fed: Federation) -> None:
+    hub = fed.hub
+    cache: list[str] = []
+
+    def link_out(original: Any, id_code: IdCode, unit: AgencyId) -> LinkCode:
+        link: LinkCode = original(id_code, unit)
+        cache.append(link.text())
+        return link
+
+    def dump(original: Any) -> dict[str, Any]:
+        return {**original(), "hub.link_code_cache": [{"link_code": c} for c in cache]}
+
+    _override(hub, "_link_out", link_out)
+    _override(hub, "dump", dump)
+
+
+@_variant(
+    "retired-link-key-accepted",
+    "RK-LNK-005",
+    "link codes of a retired key version are still accepted after the transition window",
+)
+def _retired_key(fed: Federation) -> None:
+    hub = fed.hub
+
+    def link_in(_original: Any, text: str, unit: AgencyId, at: datetime) -> IdCode:
+        link = LinkCode.parse(text)
+        cipher = hub._keys.cipher(KeyPurpose.LINK_CODE, link.key_version)
+        return hub._current(id_code_from_link_code(cipher, link, unit), at)
+
+    _override(hub, "_link_in", link_in)
+
+
+@_variant(
+    "sector-unit-ignored",
+    "RK-LNK-006",
+    "agencies of one sector subsystem each get their own link codes",
+)
+def _sector_ignored(fed: Federation) -> None:
+    _override(
+        fed.hub,
+        "register_agency",
+        lambda original, agency: original(replace(agency, link_code_unit=None)),
+    )
+
+
+@_variant(
+    "number-accepted-as-link-code",
+    "RK-NUM-003",
+    "the hub looks a 12-digit Number up at the numbering authority instead of refusing it",
+)
+def _number_as_link(fed: Federation) -> None:
+    hub = fed.hub
+
+    def link_in(original: Any, text: str, unit: AgencyId, at: datetime) -> IdCode:
+        if len(text) == 12 and text.isdigit():
+            for row in fed.numbering._table.dump():
+                if row["number"] == text:
+                    return hub._id_code(ResidentCode(row["resident_code"]))
+        code: IdCode = original(text, unit, at)
+        return code
+
+    _override(hub, "_link_in", link_in)
+
+
+@_variant(
+    "key-rotation-reissues-numbers",
+    "RK-NUM-009",
+    "rotating the hub's ID-code key re-issues every Number (the hub reaches the table)",
+)
+def _rotation_reissues(fed: Federation) -> None:
+    from .core.numbering import ReissueReason
+
+    def rotate(original: Any, purpose: KeyPurpose, transition: timedelta) -> Any:
+        ring = original(purpose, transition)
+        for row in fed.numbering._table.dump():
+            if row.get("revoked_at") is None:
+                fed.numbering.reissue(ResidentCode(row["resident_code"]), next(iter(ReissueReason)))
+        return ring
+
+    _override(fed.hub, "rotate", rotate)
+
+
+# -- patterns and authorisation --------------------------------------------------
+@_variant(
+    "requester-not-checked",
+    "RK-PAT-002",
+    "the hub believes the requester named in the body, not the authenticated caller",
+)
+def _requester_not_checked(fed: Federation) -> None:
+    hub = fed.hub
+
+    def query(original: Any, caller: Agency, body: dict[str, Any]) -> Any:
+        return original(hub.agencies.get(str(body.get("requester")), caller), body)
+
+    _override(hub, "query", query)
+
+
+@_variant(
+    "pattern-validity-ignored",
+    "RK-PAT-001",
+    "patterns approve queries before they come into force and after they lapse",
+)
+def _validity_ignored(fed: Federation) -> None:
+    hub = fed.hub
+
+    def load(original: Any, data: bytes, signature: bytes) -> Any:
+        doc = original(data, signature)
+        hub.patterns = {
+            k: replace(p, valid_from=None, valid_until=None) for k, p in hub.patterns.items()
+        }
+        return doc
+
+    _override(hub, "load_pattern_document", load)
+
+
+@_variant(
+    "information-kind-not-checked",
+    "RK-PAT-001",
+    "a pattern approves any information kind, not only those it covers",
+)
+def _kind_not_checked(fed: Federation) -> None:
+    hub = fed.hub
+
+    def query(original: Any, caller: Agency, body: dict[str, Any]) -> Any:
+        pattern = hub.patterns.get(str(body.get("pattern_id")))
+        if pattern is not None and body.get("information_kind") not in pattern.information_kinds:
+            body = {**body, "information_kind": sorted(pattern.information_kinds)[0]}
+        return original(caller, body)
+
+    _override(hub, "query", query)
+
+
+@_variant(
+    "unsigned-pattern-documents-accepted",
+    "RK-PAT-003",
+    "pattern documents load whatever their signature",
+)
+def _unsigned_documents(fed: Federation) -> None:
+    hub = fed.hub
+
+    def load(original: Any, data: bytes, signature: bytes) -> Any:
+        anchor = hub.pattern_anchor
+        hub.pattern_anchor = hub._issuer.public_key()
+        try:
+            return original(data, sign_pattern_document(data, hub._issuer))
+        finally:
+            hub.pattern_anchor = anchor
+
+    _override(hub, "load_pattern_document", load)
+
+
+@_variant(
+    "unknown-credential-accepted",
+    "RK-ARCH-002",
+    "a request with a missing or unknown credential is served as the first agency",
+)
+def _unknown_credential(fed: Federation) -> None:
+    def authenticate(original: Any, token: str | None) -> Agency:
+        try:
+            agency: Agency = original(token)
+            return agency
+        except RenkeiError:
+            agencies = [a for a in fed.hub.agencies.values() if a.role == "agency"]
+            if not agencies:
+                raise
+            return agencies[0]
+
+    _override(fed, "authenticate", authenticate)
+
+
+# -- the linkage flow ------------------------------------------------------------
+@_variant(
+    "payload-kept-after-relay",
+    "RK-FLOW-002",
+    "the hub archives every answer it relays",
+)
+def _payload_kept(fed: Federation) -> None:
+    hub = fed.hub
+    archive: list[dict[str, str]] = []
+
+    def status(original: Any, requester: Agency, linkage_id: str) -> Any:
+        linkage, payload, receipt = original(requester, linkage_id)
+        if payload is not None:
+            archive.append({"linkage_id": linkage_id, "payload": payload})
+        return linkage, payload, receipt
+
+    def dump(original: Any) -> dict[str, Any]:
+        return {**original(), "hub.answer_archive": list(archive)}
+
+    _override(hub, "status", status)
+    _override(hub, "dump", dump)
+
+
+@_variant(
+    "any-agency-may-answer",
+    "RK-FLOW-003",
+    "an open linkage can be answered or read by any agency, not only its parties",
+)
+def _any_agency(fed: Federation) -> None:
+    hub = fed.hub
+
+    def open_linkage(original: Any, linkage_id: str, party: str, role: str) -> Any:
+        linkage = hub._s.linkages.get(linkage_id)
+        if linkage is not None:
+            party = linkage.provider if role == "provider" else linkage.requester
+        return original(linkage_id, party, role)
+
+    _override(hub, "_open_linkage", open_linkage)
+
+
+@_variant(
+    "replayed-request-id-accepted",
+    "RK-FLOW-003",
+    "a requester may reuse a request ID; the replay opens a second linkage",
+)
+def _replay(fed: Federation) -> None:
+    hub = fed.hub
+
+    def query(original: Any, caller: Agency, body: dict[str, Any]) -> Any:
+        hub._s.requests.pop((caller.agency_id, str(body.get("request_id"))), None)
+        return original(caller, body)
+
+    _override(hub, "query", query)
+
+
+@_variant(
+    "late-answer-accepted",
+    "RK-FLOW-004",
+    "an answer after the pattern's deadline is accepted and relayed",
+)
+def _late_answer(fed: Federation) -> None:
+    hub = fed.hub
+
+    def expire_due(_original: Any) -> None:
+        with hub._lock:
+            hub._purge_due(fed.clock.now())
+
+    def answer(original: Any, provider: Agency, linkage_id: str, payload: str) -> Any:
+        linkage = hub._s.linkages.get(linkage_id)
+        now = fed.clock.now()
+        if linkage is not None and now >= linkage.deadline:
+            hub._s.linkages[linkage_id] = replace(linkage, deadline=now + timedelta(seconds=1))
+        return original(provider, linkage_id, payload)
+
+    _override(hub, "expire_due", expire_due)
+    _override(hub, "answer", answer)
+
+
+@_variant(
+    "internal-error-on-unknown-linkage",
+    "RK-WIRE-001",
+    "an unknown linkage ID crashes the handler (500) instead of a 404 problem",
+)
+def _crash_unknown(fed: Federation) -> None:
+    hub = fed.hub
+
+    def open_linkage(original: Any, linkage_id: str, party: str, role: str) -> Any:
+        if linkage_id not in hub._s.linkages:
+            raise KeyError(linkage_id)  # escapes as an unhandled error: a 500
+        return original(linkage_id, party, role)
+
+    _override(hub, "_open_linkage", open_linkage)
+
+
+@_variant(
+    "cursor-overflow-500",
+    "RK-WIRE-001",
+    "a huge paging cursor reaches SQLite as is and overflows (500) instead of a 4xx or empty page",
+)
+def _cursor_overflow(fed: Federation) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    def entries(original: Any, after: int, limit: int) -> Any:
+        with closing(sqlite3.connect(":memory:")) as db:  # as a SQLite-backed log would
+            db.execute("SELECT ?, ?", (after, limit)).fetchone()
+        return original(after, limit)
+
+    _override(fed.hub, "auditor_entries", entries)
+
+
+# -- binding ----------------------------------------------------------------------
+@_variant(
+    "binds-on-three-items",
+    "RK-BND-002",
+    "a record matching one resident on three of the four items is bound to them",
+)
+def _three_items(fed: Federation) -> None:
+    hub, registry = fed.hub, fed.registry
+
+    def bind(original: Any, agency: Agency, record_ref: str, items: FourItems) -> Any:
+        exact, partial = registry.match(items)
+        if not exact and len(partial) == 1:
+            with hub._lock:
+                link = hub._link_out(hub._id_code(ResidentCode(partial[0])), agency.unit)
+            return {"record_ref": record_ref, "decision": "bound", "link_code": link.text(),
+                    "reasons": []}  # fmt: skip
+        return original(agency, record_ref, items)
+
+    _override(hub, "bind", bind)
+
+
+# -- access log, tamper evidence and retention --------------------------------------
+def _filter_auditor_view(fed: Federation, outcome: str) -> None:
+    def entries(original: Any, after: int, limit: int) -> list[dict[str, Any]]:
+        return [e for e in original(after, limit) if e.get("outcome") != outcome]
+
+    _override(fed.hub, "auditor_entries", entries)
+
+
+@_variant("refusals-not-logged", "RK-LOG-001", "refused queries are missing from the log")
+def _refusals_not_logged(fed: Federation) -> None:
+    _filter_auditor_view(fed, "refused")
+
+
+@_variant("expiries-not-logged", "RK-LOG-001", "expired linkages are missing from the log")
+def _expiries_not_logged(fed: Federation) -> None:
+    _filter_auditor_view(fed, "expired")
+
+
+@_variant(
+    "log-without-legal-basis",
+    "RK-LOG-002",
+    "log entries leave out the pattern's legal basis (field ③)",
+)
+def _no_legal_basis(fed: Federation) -> None:
+    def entries(original: Any, after: int, limit: int) -> list[dict[str, Any]]:
+        return [{**e, "legal_basis": None} for e in original(after, limit)]
+
+    _override(fed.hub, "auditor_entries", entries)
+
+
+@_variant(
+    "receipts-do-not-verify",
+    "RK-LOG-004",
+    "the inclusion proof in each receipt has one hash altered",
+)
+def _bad_receipts(fed: Federation) -> None:
+    import base64
+
+    def receipt(original: Any, serial: int) -> dict[str, Any]:
+        out: dict[str, Any] = original(serial)
+        proof = list(out["inclusion_proof"])
+        if proof:
+            raw = bytearray(base64.b64decode(proof[0]))
+            raw[0] ^= 1
+            proof[0] = base64.b64encode(bytes(raw)).decode()
+        else:
+            out["leaf_hash"] = base64.b64encode(secrets.token_bytes(32)).decode()
+        return {**out, "inclusion_proof": proof}
+
+    _override(fed.hub, "receipt_for", receipt)
+
+
+@_variant(
+    "log-history-rewritten",
+    "RK-LOG-009",
+    "consistency proofs between checkpoints do not verify (the history was rewritten)",
+)
+def _history_rewritten(fed: Federation) -> None:
+    def consistency(original: Any, first: int, second: int) -> dict[str, Any]:
+        out: dict[str, Any] = original(first, second)
+        return {**out, "proof": list(reversed(out["proof"]))[:-1] if out["proof"] else []}
+
+    _override(fed.hub, "consistency", consistency)
+
+
+@_variant("purge-at-5-years", "RK-RET-001", "entries are purged 5 years after they were made")
+def _purge_at_5(fed: Federation) -> None:
+    _override(
+        fed.hub,
+        "_purge_due",
+        lambda original, now: original(now + timedelta(days=2 * 366)),
+    )
+
+
+@_variant("legal-hold-ignored", "RK-RET-002", "purging goes ahead under a legal hold")
+def _hold_ignored(fed: Federation) -> None:
+    hub = fed.hub
+
+    def purge_due(original: Any, now: datetime) -> None:
+        holds = hub._s.holds
+        hub._s.holds = {}
+        try:
+            original(now)
+        finally:
+            hub._s.holds = holds
+
+    _override(hub, "_purge_due", purge_due)

@@ -1,0 +1,60 @@
+"""The kit's self-validation: every known-bad variant of the reference is caught.
+
+``renkei conformance selftest`` runs the kit against the reference and against
+each variant in ``renkei_reference.known_bad``; each variant breaks one
+requirement, and some kit test naming that requirement must fail against it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import run_renkei
+
+
+@pytest.fixture(scope="module")
+def kill_matrix() -> dict[str, object]:
+    proc = run_renkei("conformance", "selftest", "--json", timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result: dict[str, object] = json.loads(proc.stdout)
+    return result
+
+
+def test_reference_passes_and_every_known_bad_variant_is_killed(
+    kill_matrix: dict[str, object],
+) -> None:
+    assert kill_matrix["reference_passed"] is True
+    mutants = kill_matrix["mutants"]
+    assert isinstance(mutants, list)
+    assert len(mutants) >= 25
+    survivors = [m["name"] for m in mutants if not m["killed"]]
+    assert survivors == [], f"known-bad variants the kit did not catch: {survivors}"
+
+
+def test_each_kill_is_by_a_test_naming_the_violated_requirement(
+    kill_matrix: dict[str, object],
+) -> None:
+    from renkei_conformance.spec import spec_root
+
+    registry = json.loads((spec_root() / "conformance-tests.json").read_text(encoding="utf-8"))
+    names = {t["test_id"]: set(t["requirements"]) for t in registry["tests"]}
+    mutants = kill_matrix["mutants"]
+    assert isinstance(mutants, list)
+    for m in mutants:
+        assert m["killed_by"], m
+        for test_id in m["killed_by"]:
+            assert m["requirement"] in names[test_id.split("[")[0]], (m, test_id)
+    assert len({m["name"] for m in mutants}) == len(mutants)
+
+
+def test_selftest_usage_errors_are_one_line() -> None:
+    proc = run_renkei("conformance", "selftest", "--variant", "no-such-variant")
+    assert proc.returncode == 2
+    assert "unknown known-bad variant" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = run_renkei("conformance", "selftest", "--target", "nowhere")
+    assert proc.returncode == 2
+    assert "no known-bad catalog" in proc.stderr
+    assert "Traceback" not in proc.stderr
