@@ -60,8 +60,17 @@ def _check(data: dict[str, Any], not_applicable: frozenset[str] = frozenset()) -
         "results",
     } <= data.keys()
     others = [r for r in data["results"] if r["outcome"] != "passed"]
-    assert {r["test_id"] for r in others} == set(not_applicable), others
     assert {r["outcome"] for r in others} <= {"not_applicable"}, others
+    # Not applicable: what needs mutual TLS (in process), and operations of
+    # profiles the reference does not implement yet (CT-WIRE-003[operation]).
+    unexpected = [
+        r
+        for r in others
+        if r["test_id"] not in not_applicable and "declares no" not in r["message"]
+    ]
+    assert not unexpected, unexpected
+    passed_ids = {r["test_id"] for r in data["results"] if r["outcome"] == "passed"}
+    assert not not_applicable & passed_ids, "a test needing mutual TLS passed in process"
     passed = {r["test_id"].split("[")[0] for r in data["results"]}
     for family, ids in FAMILIES.items():
         assert ids <= passed, f"family {family!r} incomplete: {ids - passed}"
@@ -89,7 +98,7 @@ def test_kit_passes_against_the_reference_over_https_with_mutual_tls(
     assert data["target"]["parties"]["hub"].startswith("https://127.0.0.1:")
     assert data["target"]["tls"]["operator"] is True
     _check(data)
-    assert any(r["test_id"] == "CT-TLS-001" for r in data["results"])
+    assert [r["outcome"] for r in data["results"] if r["test_id"] == "CT-TLS-001"] == ["passed"]
     print(f"full kit over HTTPS (mutual TLS): {elapsed:.1f} s")
 
 
