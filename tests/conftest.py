@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 # Check every contract, the per-query ones too (icontract.SLOW); set before the
@@ -35,15 +38,27 @@ def run_renkei(
     )
 
 
-@pytest.fixture(scope="session")
-def served_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """``renkei serve`` on a free loopback port; yields its target file."""
-    folder = tmp_path_factory.mktemp("serve")
+def tls_client(target: Path, identity: str | None = "operator", **kw: Any) -> httpx.Client:
+    """An httpx client for a target file written by ``renkei serve``: trusts
+    its CA and presents the client certificate ``identity`` (``"operator"``, an
+    agency id, or None for no certificate)."""
+    tls = json.loads(target.read_text())["tls"]
+    ctx = ssl.create_default_context(cafile=tls["ca"])
+    if identity == "operator":
+        ctx.load_cert_chain(tls["operator"]["cert"], tls["operator"]["key"])
+    elif identity is not None:
+        pair = tls["client_certificates"][identity]
+        ctx.load_cert_chain(pair["cert"], pair["key"])
+    return httpx.Client(verify=ctx, timeout=10, **kw)
+
+
+def _serve(folder: Path, *extra: str) -> Iterator[Path]:
+    """``renkei serve`` on a free loopback port in ``folder``; yields its target file."""
     target = folder / "target.json"
     log = folder / "serve.log"
     with log.open("w") as sink:
         proc = subprocess.Popen(
-            [*RENKEI, "serve", "--port", "0", "--target-file", str(target)],
+            [*RENKEI, "serve", "--port", "0", "--target-file", str(target), *extra],
             cwd=folder,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -55,17 +70,18 @@ def served_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"renkei serve did not start: {log.read_text()}")
             time.sleep(0.05)
-        url = json.loads(target.read_text())["parties"]["control"] + "/health"
-        import httpx
-
-        while True:
-            try:
-                httpx.get(url, timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    pytest.fail("renkei serve did not answer on its control interface")
-                time.sleep(0.05)
+        data = json.loads(target.read_text())
+        url = data["parties"]["control"] + "/health"
+        client = tls_client(target) if "tls" in data else httpx.Client(timeout=1)
+        with client:
+            while True:
+                try:
+                    client.get(url).raise_for_status()
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        pytest.fail("renkei serve did not answer on its control interface")
+                    time.sleep(0.05)
         yield target
     finally:
         proc.terminate()
@@ -73,3 +89,16 @@ def served_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def served_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``renkei serve`` (HTTPS, mutual TLS 1.3) on a free loopback port; yields
+    its target file (the PKI is in ``renkei-state/pki`` next to it)."""
+    yield from _serve(tmp_path_factory.mktemp("serve"))
+
+
+@pytest.fixture(scope="session")
+def served_reference_plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``renkei serve --plain-http`` (test mode's bearer stand-in); yields its target file."""
+    yield from _serve(tmp_path_factory.mktemp("serve-plain"), "--plain-http")

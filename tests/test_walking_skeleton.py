@@ -1,9 +1,11 @@
 """The walking skeleton: the kit passes against the reference in process and
-over HTTP on loopback, through the same black-box wire protocol."""
+over HTTPS with mutual TLS 1.3 on loopback (``renkei serve``), through the same
+black-box wire protocol."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ FAMILIES = {
 }
 
 
-def _run(target: str, tmp_path: Path) -> dict[str, Any]:
+def _run(target: str, tmp_path: Path, *extra: str) -> dict[str, Any]:
     report = tmp_path / "report.json"
     junit = tmp_path / "junit.xml"
     html = tmp_path / "report.html"
@@ -34,6 +36,7 @@ def _run(target: str, tmp_path: Path) -> dict[str, Any]:
         str(junit),
         "--html",
         str(html),
+        *extra,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "verdict: PASS" in result.stdout
@@ -43,7 +46,11 @@ def _run(target: str, tmp_path: Path) -> dict[str, Any]:
     return data
 
 
-def _check(data: dict[str, Any]) -> None:
+# Tests that need the target reached over mutual TLS (not applicable in process).
+NEEDS_MTLS = {"CT-TLS-001"}
+
+
+def _check(data: dict[str, Any], not_applicable: frozenset[str] = frozenset()) -> None:
     assert {
         "suite_version",
         "spec_version",
@@ -52,8 +59,18 @@ def _check(data: dict[str, Any]) -> None:
         "summary",
         "results",
     } <= data.keys()
-    outcomes = {r["outcome"] for r in data["results"]}
-    assert outcomes == {"passed"}, [r for r in data["results"] if r["outcome"] != "passed"]
+    others = [r for r in data["results"] if r["outcome"] != "passed"]
+    assert {r["outcome"] for r in others} <= {"not_applicable"}, others
+    # Not applicable: what needs mutual TLS (in process), and operations of
+    # profiles the reference does not implement yet (CT-WIRE-003[operation]).
+    unexpected = [
+        r
+        for r in others
+        if r["test_id"] not in not_applicable and "declares no" not in r["message"]
+    ]
+    assert not unexpected, unexpected
+    passed_ids = {r["test_id"] for r in data["results"] if r["outcome"] == "passed"}
+    assert not not_applicable & passed_ids, "a test needing mutual TLS passed in process"
     passed = {r["test_id"].split("[")[0] for r in data["results"]}
     for family, ids in FAMILIES.items():
         assert ids <= passed, f"family {family!r} incomplete: {ids - passed}"
@@ -65,14 +82,36 @@ def _check(data: dict[str, Any]) -> None:
 def test_kit_passes_against_the_reference_in_process(tmp_path: Path) -> None:
     data = _run("reference", tmp_path)
     assert data["target"]["kind"] == "in-process"
-    _check(data)
+    _check(data, frozenset(NEEDS_MTLS))
 
 
-def test_kit_passes_against_the_reference_over_http(tmp_path: Path, served_reference: Path) -> None:
+def test_kit_passes_against_the_reference_over_https_with_mutual_tls(
+    tmp_path: Path, served_reference: Path
+) -> None:
+    """The full kit against ``renkei serve`` over HTTPS, mutual TLS 1.3 with the
+    client certificates of the target file (issues 5 and 6: the HTTPS target);
+    the mutual-TLS test (RK-ARCH-003) runs and passes here."""
+    started = time.monotonic()
     data = _run(str(served_reference), tmp_path)
+    elapsed = time.monotonic() - started
     assert data["target"]["kind"] == "http"
-    assert data["target"]["parties"]["hub"].startswith("http://127.0.0.1:")
+    assert data["target"]["parties"]["hub"].startswith("https://127.0.0.1:")
+    assert data["target"]["tls"]["operator"] is True
     _check(data)
+    assert [r["outcome"] for r in data["results"] if r["test_id"] == "CT-TLS-001"] == ["passed"]
+    print(f"full kit over HTTPS (mutual TLS): {elapsed:.1f} s")
+
+
+def test_plain_http_serving_is_the_test_mode_stand_in(
+    tmp_path: Path, served_reference_plain: Path
+) -> None:
+    """``renkei serve --plain-http``: bearer credentials only; the mutual-TLS test
+    is reported not applicable, apart from failures."""
+    data = _run(str(served_reference_plain) + "", tmp_path, "-k", "transport or test_wire")
+    assert data["target"]["parties"]["hub"].startswith("http://127.0.0.1:")
+    results = {r["test_id"]: r["outcome"] for r in data["results"]}
+    assert results["CT-TLS-001"] == "not_applicable", results
+    assert results["CT-ARCH-001"] == "passed", results
 
 
 @pytest.mark.requirement("RK-CTL-001")

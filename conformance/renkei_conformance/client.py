@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -98,6 +99,15 @@ class Wire:
 
     def close(self) -> None:
         self.http.close()
+
+    def presenting(self, identity: tuple[Path, Path] | None) -> Wire:
+        """The same target reached over a connection that presents the client
+        certificate ``identity`` (or none): mutual-TLS targets only (RK-ARCH-003).
+        Close it after use."""
+        other = Wire(self.target, contract=self.contract, check_responses=self.check_responses)
+        other.http.close()
+        other.http = self.target.client_with(identity)
+        return other
 
     def url(self, party: str, path: str) -> str:
         base = self.target.parties.get(party)

@@ -9,12 +9,16 @@ A target is one of:
   ``renkei conformance selftest``);
 * an ``http://`` or ``https://`` base URL, every party under ``<base>/<party>``;
 * a target file (JSON, specs/schemas/target.schema.json) naming each party's
-  base URL, as written by ``renkei serve``.
+  base URL, as written by ``renkei serve``; its ``tls`` member gives the CA and
+  the client certificates for mutual TLS 1.3 (RK-ARCH-003): the kit talks to
+  the target with the conformance operator's certificate and, where a test is
+  about identity, with each simulated agency's own certificate.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -25,13 +29,76 @@ import httpx
 
 from .spec import SpecError, load_user_file
 
-__all__ = ["PARTIES", "InProcessTransport", "Target", "TargetError", "resolve_target"]
+__all__ = [
+    "PARTIES",
+    "InProcessTransport",
+    "Target",
+    "TargetError",
+    "TlsMaterial",
+    "resolve_target",
+]
 
 PARTIES = ("numbering", "registry", "hub", "portal", "auditor", "control")
 
 
 class TargetError(Exception):
     """The target cannot be resolved or reached (a usage error: exit 2)."""
+
+
+CertPair = tuple[Path, Path]  # (certificate PEM, private key PEM)
+
+
+@dataclass(frozen=True)
+class TlsMaterial:
+    """Mutual-TLS material of a target file (RK-ARCH-003)."""
+
+    ca: Path
+    operator: CertPair | None
+    agencies: dict[str, CertPair]
+    faults: dict[str, CertPair]
+
+    @classmethod
+    def from_file(cls, data: dict[str, Any], base: Path) -> TlsMaterial:
+        def path(text: str) -> Path:
+            return (base / text).resolve()
+
+        def pair(entry: dict[str, str]) -> CertPair:
+            return path(entry["cert"]), path(entry["key"])
+
+        if "ca" not in data:
+            raise TargetError("the target file's tls member names no CA ('ca')")
+        operator = data.get("operator")
+        return cls(
+            path(data["ca"]),
+            pair(operator) if operator else None,
+            {k: pair(v) for k, v in data.get("client_certificates", {}).items()},
+            {k: pair(v) for k, v in data.get("fault_certificates", {}).items()},
+        )
+
+    def context(self, identity: CertPair | None) -> ssl.SSLContext:
+        """A client context: TLS 1.3 only, the target's CA, ``identity`` if given."""
+        ctx = ssl.create_default_context(cafile=str(self.ca))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        if identity is not None:
+            try:
+                ctx.load_cert_chain(str(identity[0]), str(identity[1]))
+            except (OSError, ssl.SSLError) as exc:
+                raise TargetError(f"cannot load client certificate {identity[0]}: {exc}") from exc
+        return ctx
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "ca": str(self.ca),
+            "client_certificates": sorted(self.agencies),
+            "operator": self.operator is not None,
+        }
+
+
+def _nodelay_transport(verify: ssl.SSLContext | bool) -> httpx.HTTPTransport:
+    # TCP_NODELAY: without it, a request written as headers then body waits
+    # for the peer's delayed ACK (~40 ms per request on loopback).
+    nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    return httpx.HTTPTransport(socket_options=nodelay, verify=verify)
 
 
 @dataclass
@@ -42,12 +109,26 @@ class Target:
     parties: dict[str, str]
     kind: str  # "in-process" | "http"
     _factory: Callable[[], httpx.Client] = field(repr=False)
+    tls: TlsMaterial | None = None
+    timeout: float = 10.0
 
     def client(self) -> httpx.Client:
         return self._factory()
 
+    def client_with(self, identity: CertPair | None) -> httpx.Client:
+        """A client presenting ``identity`` (or no certificate) over mutual TLS;
+        only for targets with TLS material (RK-ARCH-003 tests)."""
+        if self.tls is None:
+            raise TargetError(f"target {self.name!r} has no mutual-TLS material")
+        return httpx.Client(
+            timeout=self.timeout, transport=_nodelay_transport(self.tls.context(identity))
+        )
+
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "parties": dict(self.parties)}
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "parties": dict(self.parties)}
+        if self.tls is not None:
+            out["tls"] = self.tls.describe()
+        return out
 
 
 def _registered() -> dict[str, Any]:
@@ -115,20 +196,23 @@ def _check_variant(base: str, variant: str) -> None:
         )
 
 
-def _http(name: str, parties: dict[str, str], timeout: float) -> Target:
-    def open_client() -> httpx.Client:
-        # TCP_NODELAY: without it, a request written as headers then body waits
-        # for the peer's delayed ACK (~40 ms per request on loopback).
-        nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-        return httpx.Client(timeout=timeout, transport=httpx.HTTPTransport(socket_options=nodelay))
+def _http(
+    name: str, parties: dict[str, str], timeout: float, tls: TlsMaterial | None = None
+) -> Target:
+    # The kit's own connections present the conformance operator's certificate
+    # (test mode: the control interface's bearer credentials name the agency).
+    verify: ssl.SSLContext | bool = tls.context(tls.operator) if tls is not None else True
 
-    target = Target(name, parties, "http", open_client)
+    def open_client() -> httpx.Client:
+        return httpx.Client(timeout=timeout, transport=_nodelay_transport(verify))
+
+    target = Target(name, parties, "http", open_client, tls, timeout)
     probe = parties.get("control") or parties.get("hub")
     if probe is None:
         raise TargetError(f"target {name!r} names neither a control nor a hub URL")
     url = probe.rstrip("/") + ("/health" if "control" in parties else "/")
     try:
-        with httpx.Client(timeout=timeout) as c:
+        with open_client() as c:
             c.get(url)
     except httpx.HTTPError as exc:
         raise TargetError(f"target {name!r} is unreachable at {url}: {exc}") from exc
@@ -152,7 +236,8 @@ def resolve_target(spec: str, *, timeout: float = 10.0) -> Target:
             data = load_user_file(path, "target.schema.json", "target file")
         except SpecError as exc:
             raise TargetError(str(exc)) from exc
-        return _http(data.get("name", str(path)), dict(data["parties"]), timeout)
+        tls = TlsMaterial.from_file(data["tls"], path.parent) if "tls" in data else None
+        return _http(data.get("name", str(path)), dict(data["parties"]), timeout, tls)
     known = ", ".join(sorted(registered)) or "none installed"
     raise TargetError(
         f"unknown target {spec!r}: give a registered name ({known}), an http(s):// URL "

@@ -38,6 +38,24 @@ def register(
         default=Path("renkei-target.json"),
         help="where to write the target file for `renkei conformance run --target FILE`",
     )
+    serve.add_argument(
+        "--plain-http",
+        action="store_true",
+        help="test mode only: plain HTTP with bearer credentials instead of mutual TLS 1.3 "
+        "(RK-ARCH-003 allows the stand-in in test mode; default: HTTPS with mutual TLS)",
+    )
+    pki = sub.add_parser("pki", help="the test PKI for mutual TLS (RK-ARCH-003)")
+    pki_sub = pki.add_subparsers(dest="pki_command", required=True)
+    pki_init = pki_sub.add_parser(
+        "init", help="create a CA, a loopback server certificate and client certificates"
+    )
+    pki_init.add_argument("dir", type=Path, help="directory for the PEM files (mode 0700)")
+    pki_init.add_argument(
+        "--agency",
+        action="append",
+        default=[],
+        help="issue a client certificate for this agency id (repeatable; default: the kit's)",
+    )
     demo = sub.add_parser("demo", help="run a narrated scenario against the reference")
     demo.add_argument("--quiet", action="store_true", help="print only the verdict")
     number = sub.add_parser("number", help="Number utilities")
@@ -45,7 +63,7 @@ def register(
     check = number_sub.add_parser("check", help="check a 個人番号, 法人番号 or 住民票コード")
     check.add_argument("value")
     check.add_argument("--kind", choices=("individual", "corporate", "resident"))
-    return {"serve": _serve, "demo": _demo, "number": _number}
+    return {"serve": _serve, "demo": _demo, "number": _number, "pki": _pki}
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -71,22 +89,82 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.plain_http and args.mode != "test":
+        print("renkei serve: --plain-http is for test mode only (RK-ARCH-003)", file=sys.stderr)
+        return 2
     port = sock.getsockname()[1]
-    base = f"http://{args.host}:{port}"
+    tls: dict[str, Any] = {}
+    if args.plain_http:
+        base = f"http://{args.host}:{port}"
+        transport: dict[str, Any] = {}
+    else:
+        from .services.pki import OPERATOR, ensure_pki
+        from .services.tls import MutualTlsH11Protocol, server_context
+
+        pki = ensure_pki(args.state_dir / "pki")
+        context = server_context(pki)
+        base = f"https://{args.host}:{port}"
+        transport = {
+            "http": MutualTlsH11Protocol,
+            "ssl_context_factory": lambda _config, _default: context,
+        }
+        tls = _target_tls(pki, OPERATOR)
     parties = {p: f"{base}/{p}" for p in PARTIES if p != "control" or args.mode == "test"}
-    target = {"renkei_target": 1, "name": "renkei reference (renkei serve)", "parties": parties}
+    target: dict[str, Any] = {
+        "renkei_target": 1,
+        "name": "renkei reference (renkei serve)",
+        "parties": parties,
+    }
+    if tls:
+        target["tls"] = tls
     args.target_file.write_text(json.dumps(target, indent=2) + "\n", encoding="utf-8")
-    print(f"renkei reference federation ({args.mode} mode) on {base}")
+    security = "plain HTTP, bearer credentials" if args.plain_http else "mutual TLS 1.3"
+    print(f"renkei reference federation ({args.mode} mode, {security}) on {base}")
     for party, url in parties.items():
         print(f"  {party:<10} {url}")
+    if tls:
+        print(f"CA certificate: {tls['ca']}")
     print(f"target file: {args.target_file}")
     sys.stdout.flush()
     config = uvicorn.Config(
         create_app(test_mode=args.mode == "test", federation_factory=_durable(args.state_dir)),
         log_level="warning",
         access_log=False,
+        **transport,
     )
     uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _target_tls(pki: Any, operator: str) -> dict[str, Any]:
+    """The target file's ``tls`` member: absolute paths of the CA, the
+    operator's and each agency's client certificate, and the fault material."""
+
+    def pair(paths: tuple[Path, Path]) -> dict[str, str]:
+        return {"cert": str(paths[0].resolve()), "key": str(paths[1].resolve())}
+
+    clients = pki.clients()
+    return {
+        "ca": str(pki.ca.resolve()),
+        "operator": pair(clients.pop(operator)),
+        "client_certificates": {name: pair(paths) for name, paths in clients.items()},
+        "fault_certificates": {"expired": pair(pki.fault("expired"))},
+    }
+
+
+def _pki(args: argparse.Namespace) -> int:
+    from .core.errors import RenkeiError
+    from .services.pki import KIT_AGENCIES, ensure_pki
+
+    try:
+        pki = ensure_pki(args.dir, tuple(args.agency) or KIT_AGENCIES)
+    except RenkeiError as exc:  # a malformed agency id (RK-ARCH-002)
+        print(f"renkei pki init: {exc.detail}", file=sys.stderr)
+        return 2
+    print(f"CA:      {pki.ca}")
+    print(f"server:  {pki.server} (127.0.0.1, ::1, localhost)")
+    for name, (cert, _key) in pki.clients().items():
+        print(f"client:  {cert} ({name})")
     return 0
 
 

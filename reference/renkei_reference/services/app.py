@@ -31,7 +31,9 @@ from ..core.retention import LogClass
 from . import models as m
 from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems
+from .pki import certified_identity
 from .problems import install_body_guard, install_problem_handlers
+from .tls import peer_certificate
 
 __all__ = ["CATALOG_VERSION", "INTERFACE_VERSION", "create_app", "discovery_document"]
 
@@ -90,8 +92,18 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
     def fed() -> Federation:
         return fed_box["fed"]
 
-    async def caller(authorization: Annotated[str | None, Header()] = None) -> Agency:
-        return fed().authenticate(_bearer(authorization))
+    async def caller(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> Agency:
+        """Who calls: over mutual TLS the organisation the client certificate
+        certifies (RK-ARCH-003); in process or over plain HTTP the test-mode
+        bearer credential (RK-ARCH-002)."""
+        token = _bearer(authorization)
+        pem = peer_certificate(request.scope)
+        if pem is None:
+            return fed().authenticate(token)
+        identity = certified_identity(pem) if pem else None
+        return fed().authenticate_certified(identity, token, bearer_stands_in=test_mode)
 
     def role(*allowed: str) -> Any:
         async def check(agency: Annotated[Agency, Depends(caller)]) -> Agency:

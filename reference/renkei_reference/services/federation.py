@@ -13,12 +13,13 @@ import secrets
 from typing import Any
 
 from ..core.codes import ResidentCode
-from ..core.errors import UnauthenticatedError
+from ..core.errors import PermissionDeniedError, UnauthenticatedError
 from .clock import Clock
 from .hub import Agency, Hub
 from .keystore import KeyStore, MemoryKeyStore
 from .numbering import NumberingAuthority
 from .numbering_table import NumberingTable
+from .pki import OPERATOR
 from .registry import FourItems, ResidentRegistry
 
 __all__ = ["Agency", "Federation", "FourItems", "Hub", "NumberingAuthority", "ResidentRegistry"]
@@ -55,6 +56,44 @@ class Federation:
                 "RK-ARCH-002",
             )
         return self.hub.agencies[agency_id]
+
+    def authenticate_certified(
+        self, identity: str | None, token: str | None, *, bearer_stands_in: bool
+    ) -> Agency:
+        """The caller on a mutual-TLS connection (RK-ARCH-003).
+
+        ``identity`` is what the verified client certificate certifies (an
+        agency id, ``pki.OPERATOR`` or None).  An agency certificate *is* the
+        caller; a bearer credential on the same connection must name the same
+        organisation.  Only the conformance operator's certificate, and only in
+        test mode (``bearer_stands_in``), lets the bearer credential stand in.
+        """
+        if identity == OPERATOR and bearer_stands_in:
+            return self.authenticate(token)
+        if identity is None or identity == OPERATOR:
+            raise UnauthenticatedError(
+                "unauthenticated",
+                "the client certificate certifies no organisation of this federation",
+                "RK-ARCH-003",
+            )
+        if token is not None:
+            claimed = self.authenticate(token).agency_id
+            if claimed != identity:
+                raise PermissionDeniedError(
+                    "certificate-identity-mismatch",
+                    f"the client certificate certifies {identity!r} "
+                    f"but the credential names {claimed!r}",
+                    "RK-ARCH-003",
+                )
+        agency = self.hub.agencies.get(identity)
+        if agency is None:
+            raise UnauthenticatedError(
+                "unauthenticated",
+                f"the organisation certified by the client certificate ({identity!r}) "
+                "is not registered",
+                "RK-ARCH-003",
+            )
+        return agency
 
     def load_residents(
         self, rows: list[tuple[ResidentCode, FourItems, ResidentCode | None]]
