@@ -35,6 +35,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from renkei_conformance.target import _InProcessTransport
 from renkei_reference.core.check_digit import resident_code_check_digit
 from renkei_reference.core.codes import ResidentCode
 from renkei_reference.core.errors import UnavailableError
@@ -46,7 +47,6 @@ from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
 from renkei_reference.services.keystore import MemoryKeyStore
 from renkei_reference.services.log_store import Op, SqliteLogStore
-from renkei_conformance.target import _InProcessTransport
 
 pytestmark = pytest.mark.requirement("RK-LOG-001", "RK-LOG-004", "RK-LOG-006", "RK-RET-003")
 
@@ -203,7 +203,8 @@ def test_the_administrative_log_records_what_changed_and_never_the_four_items(
     assert binding["details"] == {"records": 3, "bound": 3, "review": 0, "rejected": 0}
     text = json.dumps(page, ensure_ascii=False)
     for items in ITEMS:
-        assert items.name not in text and items.address not in text
+        assert items.name not in text
+        assert items.address not in text
     for link in links.values():
         assert link not in text
     purges = [e for e in page["entries"] if e["event"] == "purge"]
@@ -342,7 +343,8 @@ def test_purging_keeps_hashes_drops_content_and_holds_survive_a_restart(tmp_path
     again.hub.expire_due()  # purges entry 2 only: entry 1 is held, after a restart too
     again.hub.log_barrier().result(10)
     log = again.hub.dump()["hub.access_log"]
-    assert "request_id" in log[0] and "request_id" not in log[1]
+    assert "request_id" in log[0]
+    assert "request_id" not in log[1]
     new = again.hub.receipt_for(1)
     verify_inclusion(
         _b64(new["leaf_hash"]),
@@ -402,7 +404,8 @@ def _wait_ready(target: Path, proc: subprocess.Popen[str]) -> dict[str, str]:
                 return parties
             except httpx.HTTPError:
                 pass
-        assert proc.poll() is None and time.monotonic() < deadline, "renkei serve did not start"
+        assert proc.poll() is None, "renkei serve exited"
+        assert time.monotonic() < deadline, "renkei serve did not start in time"
         time.sleep(0.05)
 
 
