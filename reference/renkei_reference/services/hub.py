@@ -250,14 +250,7 @@ class Hub:
         (422 ``invalid-pattern``) leaves the table in force unchanged."""
         with self._lock:
             doc = open_pattern_document(data, signature, self.pattern_anchor, self.pattern_version)
-            self.patterns = {
-                p.pattern_id: replace(
-                    p,
-                    withheld_from_person=p.pattern_id in doc.withheld,
-                    sector=doc.sectors.get(p.pattern_id),
-                )
-                for p in doc.patterns
-            }
+            self.patterns = doc.table()
             self.pattern_version = doc.version
             self._record(
                 AdminEvent.PATTERN_DOCUMENT_LOADED,
@@ -291,8 +284,6 @@ class Hub:
                 issued_at=self._clock.now(),
                 issuer="renkei control interface (test mode)",
                 patterns=tuple(table),
-                withheld=frozenset(p.pattern_id for p in table if p.withheld_from_person),
-                sectors={p.pattern_id: p.sector for p in table if p.sector},
             )
             data = encode_pattern_document(doc)
             self.load_pattern_document(data, sign_pattern_document(data, self._issuer))
