@@ -11,6 +11,13 @@ accepted until its transition window ends (RK-KEY-002), and ``rebind``
 translates them for an agency.  A person whose resident code changed keeps the
 ID code of the first resident code through an alias (RK-IDC-003), so no
 agency has to re-bind.
+
+Logs (RK-LOG-004, RK-LOG-006): the access log and the administrative log are
+each a ``SignedLog`` (services.signed_log) over one ``LogStore``
+(services.log_store).  The hub changes them in memory and queues every change
+in order; the durable store group-commits them and the web layer answers only
+after the commit.  While the store cannot write, queries and bindings are
+refused with 503 ``log-store-unavailable`` before anything changes.
 """
 
 from __future__ import annotations
@@ -153,7 +160,7 @@ def _stored_entry(row: LeafRow) -> StoredEntry:
 
 
 class Hub:
-    """情報連携基盤: approval, code conversion, relay and the hub's access log."""
+    """情報連携基盤: approval, code conversion, relay and the hub's logs."""
 
     def __init__(
         self,
