@@ -28,7 +28,6 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
