@@ -46,7 +46,7 @@ from renkei_reference.services.app import create_app
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
 from renkei_reference.services.keystore import MemoryKeyStore
-from renkei_reference.services.log_store import Op, SqliteLogStore
+from renkei_reference.services.log_store import Change, SqliteLogStore
 
 pytestmark = pytest.mark.requirement("RK-LOG-001", "RK-LOG-004", "RK-LOG-006", "RK-RET-003")
 
@@ -72,10 +72,10 @@ class FullDisk(SqliteLogStore):
 
     full = False
 
-    def _write(self, conn: sqlite3.Connection, ops: Sequence[Op]) -> None:
+    def _write(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
         if self.full:
             raise sqlite3.OperationalError(FULL)
-        super()._write(conn, ops)
+        super()._write(conn, changes)
 
 
 def _federation(

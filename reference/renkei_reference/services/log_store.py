@@ -54,6 +54,7 @@ from ..core.errors import UnavailableError
 from ..core.merkle import HASH_SIZE, MemoryNodeStore
 
 __all__ = [
+    "Change",
     "LeafRow",
     "LoadedLog",
     "LogStore",
@@ -124,6 +125,9 @@ def _done() -> Future[None]:
     return f
 
 
+_DONE = _done()
+
+
 class MemoryLogStore:
     """A ``LogStore`` that keeps nothing: the in-memory hub's logs die with it."""
 
@@ -148,7 +152,7 @@ class MemoryLogStore:
         return {}
 
     def barrier(self) -> Future[None]:
-        return _done()
+        return _DONE
 
     def refusal(self) -> UnavailableError | None:
         return None
@@ -190,6 +194,17 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WIT
 Op = Callable[[sqlite3.Connection], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One queued change: an appended leaf with its nodes (written in bulk with the
+    other appends of its batch), or any other statement (``op``)."""
+
+    leaf: tuple[str, int, bytes, str] | None = None
+    nodes: Sequence[tuple[str, int, int, bytes]] = ()
+    op: Op | None = None
+    is_purge: bool = False
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection with the store's settings (WAL, synchronous=FULL, secure_delete)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -208,10 +223,14 @@ class SqliteLogStore:
         self._conn = connect(path)
         self._conn.executescript(_SCHEMA)
         self._cond = threading.Condition()
-        self._queue: list[tuple[int, Op, bool]] = []  # (number, change, is a purge)
-        self._seq = 0  # number of the last op queued
-        self._committed = 0  # number of the last op committed
-        self._waiters: list[tuple[int, Future[None]]] = []
+        self._queue: list[Change] = []  # queued, not yet committed, in order
+        self._seq = 0  # number of changes ever queued
+        self._taken = 0  # number of changes the writer has taken into its transaction
+        self._committed = 0  # number of changes committed
+        # Barriers: one future for the batch being written, one for the next batch,
+        # shared by every request that waits on it (no allocation per request).
+        self._inflight: Future[None] = Future()
+        self._next: Future[None] = Future()
         self._failure: BaseException | None = None
         self._closing = False
         self.batches = 0  # commits made (for tests and benchmarks)
@@ -239,12 +258,12 @@ class SqliteLogStore:
         return dict(self._conn.execute("SELECT key, value FROM state").fetchall())
 
     # -- queued changes ------------------------------------------------------
-    def _enqueue(self, op: Op, *, is_purge: bool = False) -> None:
+    def _enqueue(self, change: Change) -> None:
         with self._cond:
             if self._closing:
                 raise RuntimeError("the log store is closed")
             self._seq += 1
-            self._queue.append((self._seq, op, is_purge))
+            self._queue.append(change)
             self._cond.notify()
 
     def append(
@@ -253,15 +272,7 @@ class SqliteLogStore:
         if len(leaf_hash) != HASH_SIZE:
             raise ValueError("a leaf hash is 32 bytes")
         rows = [(log, level, index, digest) for level, index, digest in nodes]
-
-        def op(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO leaves (log, serial, leaf_hash, entry) VALUES (?, ?, ?, ?)",
-                (log, serial, leaf_hash, entry),
-            )
-            conn.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?)", rows)
-
-        self._enqueue(op)
+        self._enqueue(Change(leaf=(log, serial, leaf_hash, entry), nodes=rows))
 
     def purge(self, log: str, serials: Sequence[int], purged_at: str) -> None:
         rows = [(purged_at, log, s) for s in serials]
@@ -271,7 +282,7 @@ class SqliteLogStore:
                 "UPDATE leaves SET entry = NULL, purged_at = ? WHERE log = ? AND serial = ?", rows
             )
 
-        self._enqueue(op, is_purge=True)
+        self._enqueue(Change(op=op, is_purge=True))
 
     def rewrite(self, log: str, entries: Sequence[tuple[int, str]]) -> None:
         rows = [(entry, log, serial) for serial, entry in entries]
@@ -282,7 +293,7 @@ class SqliteLogStore:
                 rows,
             )
 
-        self._enqueue(op)
+        self._enqueue(Change(op=op))
 
     def put_state(self, key: str, value: str | None) -> None:
         def op(conn: sqlite3.Connection) -> None:
@@ -291,7 +302,7 @@ class SqliteLogStore:
             else:
                 conn.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
 
-        self._enqueue(op)
+        self._enqueue(Change(op=op))
 
     # -- acknowledgement -------------------------------------------------------
     def barrier(self) -> Future[None]:
@@ -299,13 +310,12 @@ class SqliteLogStore:
         ``log-store-unavailable`` at once while the store cannot write."""
         with self._cond:
             if self._committed >= self._seq:
-                return _done()
-            future: Future[None] = Future()
+                return _DONE
             if self._failure is not None:
-                future.set_exception(store_unavailable(self._failure))
-                return future
-            self._waiters.append((self._seq, future))
-            return future
+                failed: Future[None] = Future()
+                failed.set_exception(store_unavailable(self._failure))
+                return failed
+            return self._next if self._seq > self._taken else self._inflight
 
     def refusal(self) -> UnavailableError | None:
         """The error to refuse new work with while a backlog cannot be written."""
@@ -318,12 +328,32 @@ class SqliteLogStore:
         self.barrier().result(timeout)
 
     # -- the writer ------------------------------------------------------------
-    def _write(self, conn: sqlite3.Connection, ops: Sequence[Op]) -> None:
-        """One transaction for the whole batch (a subclass may fail it in tests)."""
+    def _write(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
+        """One transaction for the whole batch; consecutive appends are written
+        with one statement each for leaves and nodes (a subclass may fail it in tests)."""
+        leaves: list[tuple[str, int, bytes, str]] = []
+        nodes: list[tuple[str, int, int, bytes]] = []
+
+        def flush() -> None:
+            if leaves:
+                conn.executemany(
+                    "INSERT INTO leaves (log, serial, leaf_hash, entry) VALUES (?, ?, ?, ?)",
+                    leaves,
+                )
+                conn.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?)", nodes)
+                leaves.clear()
+                nodes.clear()
+
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for op in ops:
-                op(conn)
+            for change in changes:
+                if change.leaf is not None:
+                    leaves.append(change.leaf)
+                    nodes.extend(change.nodes)
+                elif change.op is not None:
+                    flush()
+                    change.op(conn)
+            flush()
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -338,30 +368,30 @@ class SqliteLogStore:
                 if not self._queue:
                     return
                 batch = list(self._queue)
+                self._taken = self._committed + len(batch)
+                self._inflight, self._next = self._next, Future()
+                future = self._inflight
             try:
-                self._write(self._conn, [op for _, op, _ in batch])
+                self._write(self._conn, batch)
             except sqlite3.Error as exc:
                 with self._cond:
                     self._failure = exc
-                    waiters, self._waiters = self._waiters, []
+                    self._taken = self._committed  # the batch goes back to the queue
+                    closing = self._closing
+                future.set_exception(store_unavailable(exc))
+                if closing:
+                    return  # the backlog cannot be written; it was never acknowledged
+                with self._cond:
                     self._cond.wait(self.retry_seconds)  # then retry the whole backlog
-                for _, future in waiters:
-                    future.set_exception(store_unavailable(exc))
-                if self._closing and self._failure is not None:
-                    return
                 continue
-            upto = batch[-1][0]
             with self._cond:
                 del self._queue[: len(batch)]
-                self._committed = upto
+                self._committed = self._taken
                 self._failure = None
                 self.batches += 1
-                done = [f for s, f in self._waiters if s <= upto]
-                self._waiters = [(s, f) for s, f in self._waiters if s > upto]
                 idle = not self._queue
-            for future in done:
-                future.set_result(None)
-            purged = purged or any(is_purge for _, _, is_purge in batch)
+            future.set_result(None)
+            purged = purged or any(c.is_purge for c in batch)
             if purged and idle:  # purged content must not linger in the WAL (RK-RET-003)
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 purged = False
