@@ -14,6 +14,7 @@ import base64
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from typing import Any
@@ -88,10 +89,10 @@ def _as_expected(document: PatternDocument) -> dict[str, Any]:
             "valid_from": _utc(p.valid_from),
             "valid_until": _utc(p.valid_until),
             "answer_within_seconds": p.answer_within_seconds,
-            "withheld_from_person": p.pattern_id in document.withheld,
+            "withheld_from_person": p.withheld_from_person,
         }
-        if p.pattern_id in document.sectors:
-            row["sector"] = document.sectors[p.pattern_id]
+        if p.sector is not None:
+            row["sector"] = p.sector
         patterns.append(row)
     return {
         "format": document.format,
@@ -227,6 +228,8 @@ def _patterns(draw: st.DrawFn, pattern_id: str) -> LinkagePattern:
         valid_from=valid_from,
         valid_until=valid_until,
         answer_within_seconds=draw(st.integers(1, 31_536_000)),
+        withheld_from_person=draw(st.booleans()),
+        sector=draw(st.none() | _TEXT),
     )
 
 
@@ -234,16 +237,12 @@ def _patterns(draw: st.DrawFn, pattern_id: str) -> LinkagePattern:
 def _documents(draw: st.DrawFn) -> PatternDocument:
     ids = draw(st.lists(_TEXT, max_size=4, unique=True))
     patterns = tuple(draw(_patterns(pid)) for pid in ids)
-    withheld = frozenset(pid for pid in ids if draw(st.booleans()))
-    sectors = {pid: draw(_TEXT) for pid in ids if draw(st.booleans())}
     return PatternDocument(
         format=FORMAT,
         version=draw(st.integers(1, MAX_VERSION)),
         issued_at=draw(_MOMENTS),
         issuer=draw(_TEXT),
         patterns=patterns,
-        withheld=withheld,
-        sectors=sectors,
     )
 
 
@@ -306,8 +305,6 @@ def test_a_version_not_greater_than_the_one_in_force_is_refused(
         original.issued_at,
         original.issuer,
         original.patterns,
-        original.withheld,
-        original.sectors,
     )
     data = encode_pattern_document(document)
     signature = sign_pattern_document(data, ANCHOR_KEY)
@@ -415,30 +412,26 @@ def test_a_document_checks_itself_on_construction() -> None:
     fields = (document.issued_at, document.issuer)
     with pytest.raises(CallerError, match="duplicate of /patterns/0"):
         PatternDocument(FORMAT, 1, *fields, (first, first))
-    with pytest.raises(CallerError, match="withheld"):
-        PatternDocument(FORMAT, 1, *fields, (first,), frozenset({"P-9999"}))
-    with pytest.raises(CallerError, match="sectors"):
-        PatternDocument(FORMAT, 1, *fields, (first,), frozenset(), {"P-9999": "x"})
+    with pytest.raises(CallerError, match="withheld_from_person"):
+        PatternDocument(FORMAT, 1, *fields, (replace(first, withheld_from_person=1),))  # type: ignore[arg-type]
+    with pytest.raises(CallerError, match="sector"):
+        PatternDocument(FORMAT, 1, *fields, (replace(first, sector=""),))
     with pytest.raises(CallerError, match="UTC offset"):
         PatternDocument(FORMAT, 1, datetime(2026, 4, 1), document.issuer, ())
     with pytest.raises(CallerError, match="unknown format"):
         PatternDocument("renkei-patterns/2", 1, *fields, ())
-    sectors = {"P-0001": "health"}
-    copy = PatternDocument(FORMAT, 1, *fields, (first,), frozenset(), sectors)
-    sectors["P-0001"] = "changed"
-    assert copy.sectors == {"P-0001": "health"}  # the document keeps its own, read-only copy
-    with pytest.raises(TypeError):
-        copy.sectors["P-0001"] = "changed"  # type: ignore[index]
 
 
 @pytest.mark.requirement("RK-PAT-003", "RK-PAT-004")
 def test_the_opened_table_is_what_decide_approves_against() -> None:
-    """The withheld flag and the sector ride beside the table; decide sees the patterns."""
+    """The withheld flag and the sector are the patterns' own; decide sees the patterns."""
     document = open_pattern_document(_SIGNED, _SIGNATURE, ANCHOR, None)
     table = document.table()
     assert list(table) == ["P-0001", "P-0002", "P-0003"]
-    assert document.withheld == frozenset({"P-0003"})
-    assert dict(document.sectors) == {"P-0003": "social-security.welfare"}
+    assert [p.pattern_id for p in document.patterns if p.withheld_from_person] == ["P-0003"]
+    assert {p.pattern_id: p.sector for p in document.patterns if p.sector} == {
+        "P-0003": "social-security.welfare"
+    }
     at = datetime(2026, 5, 1, tzinfo=UTC)
     query = Query("kit.welfare", "kit.welfare", "kit.city-b", "P-0003", "income", at)
     assert decide(table, query).approved

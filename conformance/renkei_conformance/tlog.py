@@ -17,7 +17,14 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-__all__ = ["Note", "VerificationError", "open_checkpoint", "verify_consistency", "verify_inclusion"]
+__all__ = [
+    "Note",
+    "VerificationError",
+    "merkle_root",
+    "open_checkpoint",
+    "verify_consistency",
+    "verify_inclusion",
+]
 
 
 class VerificationError(AssertionError):
@@ -30,6 +37,17 @@ def leaf_hash(leaf: bytes) -> bytes:
 
 def _node(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def merkle_root(leaf_digests: list[bytes]) -> bytes:
+    """RFC 9162 §2.1.1: the Merkle Tree Hash over leaf hashes, by its definition."""
+    n = len(leaf_digests)
+    if n == 0:
+        return hashlib.sha256(b"").digest()
+    if n == 1:
+        return leaf_digests[0]
+    k = 1 << ((n - 1).bit_length() - 1)  # the largest power of two smaller than n
+    return _node(merkle_root(leaf_digests[:k]), merkle_root(leaf_digests[k:]))
 
 
 def verify_inclusion(

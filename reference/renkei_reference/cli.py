@@ -222,26 +222,43 @@ def _number(args: argparse.Namespace) -> int:
 
 
 def _durable(state_dir: Path) -> Callable[[Any], Any]:
-    """Federations whose hub keys (``keys.json``, RK-KEY-003) and numbering table
-    (``numbering.sqlite3``) live in ``state_dir``.
+    """Federations whose hub keys (``keys.json``, RK-KEY-003), log signing key
+    (``log-signer.key``), logs (``logs.sqlite3``: access and administrative log
+    with their Merkle trees, group-committed; RK-LOG-004, RK-LOG-006) and
+    numbering table (``numbering.sqlite3``) live in ``state_dir``.
 
-    A reset through the control interface (test mode) starts a fresh key file.
+    A reset through the control interface (test mode) starts afresh.
     """
     from .services.federation import Federation
-    from .services.keystore import FileKeyStore
+    from .services.keystore import FileKeyStore, load_or_create_log_signer
+    from .services.log_store import SqliteLogStore
     from .services.numbering_table import SqliteNumberingTable
 
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
     keys, table = state_dir / "keys.json", state_dir / "numbering.sqlite3"
+    signer, logs = state_dir / "log-signer.key", state_dir / "logs.sqlite3"
     current: list[Any] = []
 
     def make(clock: Any) -> Any:
         if current:  # a reset: the previous federation's durable state goes too
-            current.pop().numbering.close()
-            for path in (keys, table, *state_dir.glob("numbering.sqlite3-*")):
+            current.pop().close()
+            for path in (
+                keys,
+                table,
+                signer,
+                logs,
+                *state_dir.glob("numbering.sqlite3-*"),
+                *state_dir.glob("logs.sqlite3-*"),
+            ):
                 path.unlink(missing_ok=True)
-        fed = Federation(clock, FileKeyStore(keys, clock.now()), SqliteNumberingTable(table))
+        fed = Federation(
+            clock,
+            FileKeyStore(keys, clock.now()),
+            SqliteNumberingTable(table),
+            log_store=SqliteLogStore(logs),
+            log_signer=load_or_create_log_signer(signer),
+        )
         current.append(fed)
         return fed
 

@@ -124,3 +124,58 @@ def test_entries_record_the_document_version_and_the_withheld_flag(world: World)
     assert entries[hidden_id]["pattern_version"] == 20
     assert entries[hidden_id]["withheld"] is True
     assert entries[open_id]["withheld"] is False
+
+
+@pytest.mark.conformance(
+    "CT-PAT-007", requirements=["RK-LOG-007", "RK-PAT-003"], profiles=["hub", "auditor"]
+)
+def test_the_withheld_flag_comes_only_from_the_signed_document(world: World) -> None:
+    """RK-LOG-007: every entry under a pattern the signed document withholds from
+    the person is flagged — approval and relay alike, in the signed leaf of its
+    receipt and in the auditor's view — and a query cannot set or clear the
+    flag: a query carrying one is refused as malformed (RK-WIRE-002).  (That My
+    Portal hides flagged entries from the person is checked with My Portal.)"""
+    issuer = Ed25519PrivateKey.generate()
+    raw = issuer.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    world.wire.control("PUT", "/pattern-trust-anchor", {"public_key": raw}).expect(200)
+    _load(world, _document(30, [*(_plain(p) for p in PATTERNS), NEW]), issuer).expect(200)
+    person = world.persons[16]
+    body = {
+        "request_id": "kit-withheld-forged",
+        "requester": "kit.insurer",
+        "provider": "kit.city-a",
+        "pattern_id": "KIT-P-010",
+        "information_kind": "household",
+        "link_code": world.link("kit.insurer", person),
+        "withheld": False,
+    }
+    world.call("kit.insurer", "POST", "hub", "/queries", body).expect_problem(
+        "validation-error", 422
+    )
+    forged_open = {**body, "request_id": "kit-withheld-forged-2", "withheld_from_person": True}
+    forged_open.pop("withheld")
+    world.call("kit.insurer", "POST", "hub", "/queries", forged_open).expect_problem(
+        "validation-error", 422
+    )
+    hidden = world.query(
+        "kit.insurer", person, pattern_id="KIT-P-010", information_kind="household"
+    ).expect(202)
+    shown = world.query("kit.pension", person).expect(202)
+    assert json.loads(base64.b64decode(hidden["receipt"]["leaf"]))["withheld"] is True
+    assert json.loads(base64.b64decode(shown["receipt"]["leaf"]))["withheld"] is False
+    for d in world.deliveries("kit.city-a"):
+        world.call(
+            "kit.city-a",
+            "POST",
+            "hub",
+            f"/linkages/{d['linkage_id']}/answer",
+            {"payload": base64.b64encode(b"kit").decode()},
+        ).expect(202)
+    relayed = world.call("kit.insurer", "GET", "hub", f"/linkages/{hidden['linkage_id']}")
+    assert json.loads(base64.b64decode(relayed.expect(200)["receipt"]["leaf"]))["withheld"] is True
+    entries = [e for e in world.audit_log() if e.get("linkage_id") == hidden["linkage_id"]]
+    assert {e["outcome"] for e in entries} == {"approved", "provided"}
+    assert all(e["withheld"] is True for e in entries), "the auditor sees them, flagged"
+    others = [e for e in world.audit_log() if e.get("linkage_id") == shown["linkage_id"]]
+    assert others
+    assert all(e["withheld"] is False for e in others)

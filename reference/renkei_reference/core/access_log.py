@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["AccessLogEntry", "Outcome", "auditor_view", "leaf_bytes", "person_view"]
+__all__ = [
+    "AccessLogEntry",
+    "Outcome",
+    "auditor_view",
+    "entry_from_record",
+    "entry_record",
+    "leaf_bytes",
+    "person_view",
+]
 
 
 class Outcome(enum.Enum):
@@ -115,3 +123,61 @@ def leaf_bytes(entry: AccessLogEntry) -> bytes:
         "salt": entry.salt.hex(),
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_record(entry: AccessLogEntry) -> str:
+    """The stored form of an entry (the durable log store's ``entry`` column).
+
+    Every field, the person's ID code and the salt included, so that
+    ``entry_from_record`` gives back an equal entry and the same leaf.  Unlike
+    ``leaf_bytes`` this is not hashed and is deleted when the entry is purged.
+    """
+    body = {
+        "serial": entry.serial,
+        "at": entry.at.isoformat(),
+        "pattern_id": entry.pattern_id,
+        "legal_basis": entry.legal_basis,
+        "requester": entry.requester,
+        "requester_name": entry.requester_name,
+        "provider": entry.provider,
+        "provider_name": entry.provider_name,
+        "information_kind": entry.information_kind,
+        "outcome": entry.outcome.value,
+        "reason": entry.reason,
+        "detail": entry.detail,
+        "linkage_id": entry.linkage_id,
+        "request_id": entry.request_id,
+        "person": entry.person.hex() if entry.person is not None else None,
+        "salt": entry.salt.hex(),
+        "pattern_version": entry.pattern_version,
+        "withheld": entry.withheld,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_from_record(record: str) -> AccessLogEntry:
+    """The entry ``entry_record`` stored.  :raises ValueError: a malformed record."""
+    try:
+        d = json.loads(record)
+        return AccessLogEntry(
+            serial=int(d["serial"]),
+            at=datetime.fromisoformat(d["at"]),
+            pattern_id=d["pattern_id"],
+            legal_basis=d["legal_basis"],
+            requester=d["requester"],
+            requester_name=d["requester_name"],
+            provider=d["provider"],
+            provider_name=d["provider_name"],
+            information_kind=d["information_kind"],
+            outcome=Outcome(d["outcome"]),
+            reason=d["reason"],
+            detail=d["detail"],
+            linkage_id=d["linkage_id"],
+            request_id=d["request_id"],
+            person=bytes.fromhex(d["person"]) if d["person"] is not None else None,
+            salt=bytes.fromhex(d["salt"]),
+            pattern_version=d["pattern_version"],
+            withheld=bool(d["withheld"]),
+        )
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not an access-log record: {exc}") from exc

@@ -17,6 +17,7 @@ __all__ = [
     "RenkeiError",
     "StateError",
     "UnauthenticatedError",
+    "UnavailableError",
 ]
 
 
@@ -92,3 +93,10 @@ class GoneError(RenkeiError):
     """The thing existed but is gone for good, e.g. a purged entry (HTTP 410)."""
 
     status_hint = 410
+
+
+class UnavailableError(RenkeiError):
+    """The service cannot do this now through no fault of the caller (HTTP 503),
+    e.g. the hub's log store cannot write, so nothing that must be logged is done."""
+
+    status_hint = 503

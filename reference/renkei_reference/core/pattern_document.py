@@ -47,10 +47,9 @@ with upper-case ``T`` and ``Z`` (RFC 3339 §5.6 lets a specification require
 them), at most microsecond precision and no leap second (``:60``); they are
 converted to UTC.
 
-``LinkagePattern`` carries neither the withheld flag nor the sector, so the
-document carries them beside the patterns: ``withheld`` (pattern IDs whose
-entries are withheld from the person, RK-LOG-007) and ``sectors`` (pattern ID
-to sector, seed item 12).
+The optional members ``withheld_from_person`` (RK-LOG-007) and ``sector``
+(seed item 12) become the ``LinkagePattern`` fields of the same names: the
+flag can come from the signed document only, never from a query.
 
 Ed25519 signing is deterministic, so it lives in the pure core; keys are
 passed in by the shell.
@@ -60,10 +59,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from types import MappingProxyType
 from typing import Any
 
 import icontract
@@ -237,6 +234,10 @@ def _check_pattern(pattern: object, pointer: str) -> LinkagePattern:
             _check_moment(bound, f"{pointer}/{name}")
     _check_period(pattern.valid_from, pattern.valid_until, pointer)
     _check_answer_within(pattern.answer_within_seconds, f"{pointer}/answer_within_seconds")
+    if not isinstance(pattern.withheld_from_person, bool):
+        raise _bad(f"{pointer}/withheld_from_person: must be true or false")
+    if pattern.sector is not None:
+        _check_text(pattern.sector, f"{pointer}/sector")
     return pattern
 
 
@@ -250,10 +251,8 @@ class PatternDocument:
             version it was decided under (RK-PAT-003).
         issued_at: when the issuer issued the document (aware; informative).
         issuer: who issued it, e.g. the ministry that signs (free text).
-        patterns: the legal table (別表) in document order, unique pattern IDs (RK-PAT-004).
-        withheld: IDs of patterns whose entries are withheld from the person's
-            view (RK-LOG-007; ``withheld_from_person`` in the document).
-        sectors: pattern ID → sector (分野, seed item 12) for patterns that state one.
+        patterns: the legal table (別表) in document order, unique pattern IDs
+            (RK-PAT-004), each with its withheld flag (RK-LOG-007) and sector.
 
     :raises CallerError: ``invalid-pattern`` (reason ``invalid-pattern-document``)
         when a member breaks the document's rules.
@@ -264,8 +263,6 @@ class PatternDocument:
     issued_at: datetime
     issuer: str
     patterns: tuple[LinkagePattern, ...]
-    withheld: frozenset[str] = frozenset()
-    sectors: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if self.format != FORMAT:
@@ -282,16 +279,6 @@ class PatternDocument:
                 earlier = seen[pattern.pattern_id]
                 raise _bad(f"/patterns/{index}/pattern_id: duplicate of /patterns/{earlier}")
             seen[pattern.pattern_id] = index
-        if not isinstance(self.withheld, frozenset) or not self.withheld <= set(seen):
-            raise _bad("withheld: must be a frozenset of pattern IDs of the document")
-        if not isinstance(self.sectors, Mapping):
-            raise _bad("sectors: must map pattern IDs of the document to sectors")
-        sectors = dict(self.sectors)
-        for pattern_id, sector in sectors.items():
-            if not isinstance(pattern_id, str) or pattern_id not in seen:
-                raise _bad("sectors: must map pattern IDs of the document to sectors")
-            _check_text(sector, f"/patterns/{seen[pattern_id]}/sector")
-        object.__setattr__(self, "sectors", MappingProxyType(sectors))
 
     def table(self) -> dict[str, LinkagePattern]:
         """The pattern table for ``patterns.decide``: pattern ID → pattern (a new dict)."""
@@ -398,7 +385,7 @@ def _parse_list(value: object, pointer: str, agency_ids: bool) -> frozenset[str]
     return frozenset(first)
 
 
-def _parse_pattern(value: object, at: str) -> tuple[LinkagePattern, bool, str | None]:
+def _parse_pattern(value: object, at: str) -> LinkagePattern:
     obj = _members(value, at, _PATTERN_REQUIRED, _PATTERN_OPTIONAL)
     pattern_id = _check_text(obj["pattern_id"], f"{at}/pattern_id")
     legal_basis = _check_text(obj["legal_basis"], f"{at}/legal_basis")
@@ -433,20 +420,18 @@ def _parse_pattern(value: object, at: str) -> tuple[LinkagePattern, bool, str | 
             valid_from=valid_from,
             valid_until=valid_until,
             answer_within_seconds=answer_within,
+            withheld_from_person=withheld,
+            sector=sector,
         )
     except ValueError as exc:  # pragma: no cover - every rule is checked above
         raise _bad(f"{at}: {exc}") from exc
-    return pattern, withheld, sector
+    return pattern
 
 
 @icontract.ensure(lambda result: result.version >= 1)
 @icontract.ensure(
     lambda result: len({p.pattern_id for p in result.patterns}) == len(result.patterns),
     "pattern IDs are unique",
-)
-@icontract.ensure(
-    lambda result: result.withheld <= {p.pattern_id for p in result.patterns},
-    "only patterns of the document are withheld",
 )
 def parse_pattern_document(data: bytes) -> PatternDocument:
     """Parse and validate a pattern document (RK-PAT-003, RK-PAT-004; seed item 17).
@@ -481,28 +466,20 @@ def parse_pattern_document(data: bytes) -> PatternDocument:
     if not isinstance(obj["patterns"], list):
         raise _bad("/patterns: must be an array")
     patterns: list[LinkagePattern] = []
-    withheld: set[str] = set()
-    sectors: dict[str, str] = {}
     first: dict[str, int] = {}
     for index, value in enumerate(obj["patterns"]):
         at = f"/patterns/{index}"
-        pattern, is_withheld, sector = _parse_pattern(value, at)
+        pattern = _parse_pattern(value, at)
         if pattern.pattern_id in first:
             raise _bad(f"{at}/pattern_id: duplicate of /patterns/{first[pattern.pattern_id]}")
         first[pattern.pattern_id] = index
         patterns.append(pattern)
-        if is_withheld:
-            withheld.add(pattern.pattern_id)
-        if sector is not None:
-            sectors[pattern.pattern_id] = sector
     return PatternDocument(
         format=FORMAT,
         version=version,
         issued_at=issued_at,
         issuer=issuer,
         patterns=tuple(patterns),
-        withheld=frozenset(withheld),
-        sectors=sectors,
     )
 
 
@@ -513,7 +490,7 @@ def _format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
-def _encode_pattern(pattern: LinkagePattern, document: PatternDocument) -> dict[str, Any]:
+def _encode_pattern(pattern: LinkagePattern) -> dict[str, Any]:
     out: dict[str, Any] = {
         "pattern_id": pattern.pattern_id,
         "legal_basis": pattern.legal_basis,
@@ -524,10 +501,10 @@ def _encode_pattern(pattern: LinkagePattern, document: PatternDocument) -> dict[
         "valid_from": None if pattern.valid_from is None else _format_time(pattern.valid_from),
         "valid_until": None if pattern.valid_until is None else _format_time(pattern.valid_until),
         "answer_within_seconds": pattern.answer_within_seconds,
-        "withheld_from_person": pattern.pattern_id in document.withheld,
+        "withheld_from_person": pattern.withheld_from_person,
     }
-    if pattern.pattern_id in document.sectors:
-        out["sector"] = document.sectors[pattern.pattern_id]
+    if pattern.sector is not None:
+        out["sector"] = pattern.sector
     return out
 
 
@@ -551,7 +528,7 @@ def encode_pattern_document(document: PatternDocument) -> bytes:
         "version": document.version,
         "issued_at": _format_time(document.issued_at),
         "issuer": document.issuer,
-        "patterns": [_encode_pattern(p, document) for p in document.patterns],
+        "patterns": [_encode_pattern(p) for p in document.patterns],
     }
     return (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 

@@ -112,7 +112,12 @@ def _refuse(reason: RefusalReason, detail: str, pattern: LinkagePattern | None =
     return Decision(False, reason, detail, pattern)
 
 
-@icontract.ensure(lambda result: result.approved == (result.reason is None))
+HOT = icontract.SLOW
+"""``decide`` runs on every query: its contracts are checked when ICONTRACT_SLOW is
+set (the test command and CrossHair set it), as for the codes (core.codes)."""
+
+
+@icontract.ensure(lambda result: result.approved == (result.reason is None), enabled=HOT)
 @icontract.ensure(
     lambda query, result: (
         not result.approved
@@ -125,6 +130,7 @@ def _refuse(reason: RefusalReason, detail: str, pattern: LinkagePattern | None =
         )
     ),
     "an approval is always covered by the pattern it names",
+    enabled=HOT,
 )
 def decide(table: PatternTable, query: Query) -> Decision:
     """Approve or refuse one query against the pattern table (RK-PAT-001, RK-PAT-002)."""

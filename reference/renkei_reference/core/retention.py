@@ -36,11 +36,12 @@ from __future__ import annotations
 import calendar
 import enum
 import itertools
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import MAXYEAR, UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import icontract
 
@@ -59,6 +60,8 @@ __all__ = [
     "PurgedEntry",
     "RetentionPolicy",
     "StoredEntry",
+    "hold_from_record",
+    "hold_record",
     "purge",
     "purge_entry",
     "purge_plan",
@@ -367,6 +370,68 @@ class LegalHold:
         :raises ValueError: ``by`` is empty.
         """
         return replace(self, lifted_at=at, lifted_by=by)
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
+
+
+def hold_record(hold: LegalHold) -> str:
+    """The stored form of a hold (JSON), so holds outlive a restart of the hub."""
+    sc = hold.scope
+    body: dict[str, Any] = {
+        "hold_id": hold.hold_id,
+        "reason": hold.reason,
+        "placed_by": hold.placed_by,
+        "placed_at": _iso(hold.placed_at),
+        "lifted_at": _iso(hold.lifted_at),
+        "lifted_by": hold.lifted_by,
+        "case_reference": hold.case_reference,
+        "scope": {
+            "serials": list(sc.serials) if sc.serials else None,
+            "pattern_id": sc.pattern_id,
+            "agency": sc.agency,
+            "linkage_ids": sorted(sc.linkage_ids) if sc.linkage_ids else None,
+            "person": sc.person.hex() if sc.person is not None else None,
+            "not_before": _iso(sc.not_before),
+            "before": _iso(sc.before),
+        },
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def hold_from_record(record: str) -> LegalHold:
+    """The hold ``hold_record`` stored.  :raises ValueError: a malformed record."""
+    try:
+        d = json.loads(record)
+        sc = d["scope"]
+        placed_at = _time(d["placed_at"])
+        if placed_at is None:
+            raise ValueError("a hold has a placing time")
+        return LegalHold(
+            hold_id=d["hold_id"],
+            reason=d["reason"],
+            placed_by=d["placed_by"],
+            placed_at=placed_at,
+            lifted_at=_time(d["lifted_at"]),
+            lifted_by=d["lifted_by"],
+            case_reference=d["case_reference"],
+            scope=HoldScope(
+                serials=(sc["serials"][0], sc["serials"][1]) if sc["serials"] else None,
+                pattern_id=sc["pattern_id"],
+                agency=sc["agency"],
+                linkage_ids=frozenset(sc["linkage_ids"]) if sc["linkage_ids"] else None,
+                person=bytes.fromhex(sc["person"]) if sc["person"] is not None else None,
+                not_before=_time(sc["not_before"]),
+                before=_time(sc["before"]),
+            ),
+        )
+    except (KeyError, TypeError, IndexError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a legal-hold record: {exc}") from exc
 
 
 # ---------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from . import models as m
 from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems
 from .pki import certified_identity
-from .problems import install_body_guard, install_problem_handlers
+from .problems import install_body_guard, install_commit_barrier, install_problem_handlers
 from .tls import peer_certificate
 
 __all__ = ["CATALOG_VERSION", "INTERFACE_VERSION", "create_app", "discovery_document"]
@@ -88,6 +88,11 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
     )
     install_problem_handlers(app)
     install_body_guard(app)
+
+    def log_barrier() -> Any:  # the current federation's: a reset replaces it
+        return fed_box["fed"].hub.log_barrier()
+
+    install_commit_barrier(app, log_barrier)
 
     def fed() -> Federation:
         return fed_box["fed"]
@@ -174,15 +179,11 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
 
     @hub.post("/bindings")
     async def bind(body: m.BindingsIn, agency: AgencyCaller) -> dict[str, Any]:
-        results = [
-            fed().hub.bind(
-                agency,
-                r.record_ref,
-                FourItems(r.name, r.address, r.birth_date, r.sex, r.name_kana),
-            )
+        records = [
+            (r.record_ref, FourItems(r.name, r.address, r.birth_date, r.sex, r.name_kana))
             for r in body.records
         ]
-        return {"results": results}
+        return {"results": fed().hub.bind_all(agency, records)}
 
     @hub.post("/queries", status_code=202)
     async def query(body: m.QueryIn, agency: AgencyCaller) -> dict[str, Any]:
@@ -247,11 +248,27 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
 
     @auditor.get("/access-logs")
     async def access_logs(
-        _: Auditor,
+        agency: Auditor,
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
-        return {"entries": fed().hub.auditor_entries(after, limit)}
+        return {"entries": fed().hub.auditor_entries(agency, after, limit)}
+
+    @auditor.get("/admin-logs")
+    async def admin_logs(
+        agency: Auditor,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> dict[str, Any]:
+        return fed().hub.admin_entries(agency, after, limit)
+
+    @auditor.get("/admin-logs/consistency")
+    async def admin_consistency(
+        _: Auditor,
+        first: Annotated[int, Query(ge=1)],
+        second: Annotated[int, Query(ge=1)],
+    ) -> dict[str, Any]:
+        return fed().hub.admin_consistency(first, second)
 
     @auditor.post("/legal-holds", status_code=201)
     async def place_hold(body: m.LegalHoldIn, agency: Auditor) -> dict[str, Any]:

@@ -12,11 +12,14 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from ..core.codes import ResidentCode
 from ..core.errors import PermissionDeniedError, UnauthenticatedError
 from .clock import Clock
 from .hub import Agency, Hub
 from .keystore import KeyStore, MemoryKeyStore
+from .log_store import LogStore
 from .numbering import NumberingAuthority
 from .numbering_table import NumberingTable
 from .pki import OPERATOR
@@ -29,13 +32,20 @@ class Federation:
     """All parties of one reference deployment, wired together."""
 
     def __init__(
-        self, clock: Clock, keys: KeyStore | None = None, numbering: NumberingTable | None = None
+        self,
+        clock: Clock,
+        keys: KeyStore | None = None,
+        numbering: NumberingTable | None = None,
+        *,
+        log_store: LogStore | None = None,
+        log_signer: Ed25519PrivateKey | None = None,
     ) -> None:
         self.clock = clock
         self.keys = keys or MemoryKeyStore(clock.now())
         self.registry = ResidentRegistry()
         self.numbering = NumberingAuthority(clock, numbering)
-        self.hub = Hub(self.registry, self.keys, clock)
+        self.log_store = log_store
+        self.hub = Hub(self.registry, self.keys, clock, log_signer=log_signer, log_store=log_store)
         self.credentials: dict[str, str] = {}  # token -> agency_id
 
     def register(self, agency: Agency) -> str:
@@ -110,6 +120,12 @@ class Federation:
                 self.numbering.change_resident_code(previous, code)
             self.hub.resident_code_changed(previous, code)
         return len(rows)
+
+    def close(self) -> None:
+        """Commit what the log store has queued and close the durable stores."""
+        if self.log_store is not None:
+            self.log_store.close()
+        self.numbering.close()
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         return {**self.hub.dump(), **self.numbering.dump(), **self.registry.dump()}

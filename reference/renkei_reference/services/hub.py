@@ -11,11 +11,20 @@ accepted until its transition window ends (RK-KEY-002), and ``rebind``
 translates them for an agency.  A person whose resident code changed keeps the
 ID code of the first resident code through an alias (RK-IDC-003), so no
 agency has to re-bind.
+
+Logs (RK-LOG-004, RK-LOG-006): the access log and the administrative log are
+each a ``SignedLog`` (services.signed_log) over one ``LogStore``
+(services.log_store).  The hub changes them in memory and queues every change
+in order; the durable store group-commits them and the web layer answers only
+after the commit.  While the store cannot write, queries and bindings are
+refused with 503 ``log-store-unavailable`` before anything changes.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import secrets
 import threading
 from collections.abc import Iterable
@@ -25,8 +34,22 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ..core.access_log import AccessLogEntry, Outcome, auditor_view, leaf_bytes
-from ..core.checkpoint import Checkpoint, sign_checkpoint, verifier_key
+from ..core.access_log import (
+    AccessLogEntry,
+    Outcome,
+    auditor_view,
+    entry_from_record,
+    entry_record,
+    leaf_bytes,
+)
+from ..core.admin_log import (
+    AdminEvent,
+    AdminLogEntry,
+    Detail,
+    admin_entry_from_record,
+    admin_leaf_bytes,
+    admin_view,
+)
 from ..core.codes import (
     AgencyId,
     IdCode,
@@ -47,7 +70,7 @@ from ..core.errors import (
 )
 from ..core.keys import KeyPurpose, KeyRing
 from ..core.linkage import Event, Linkage, LinkageState, advance
-from ..core.merkle import MerkleLog, leaf_hash
+from ..core.merkle import leaf_hash
 from ..core.pattern_document import (
     FORMAT,
     PatternDocument,
@@ -64,6 +87,8 @@ from ..core.retention import (
     PurgedEntry,
     RetentionPolicy,
     StoredEntry,
+    hold_from_record,
+    hold_record,
     purge,
     purge_plan,
     retained_until,
@@ -71,7 +96,9 @@ from ..core.retention import (
 )
 from .clock import Clock
 from .keystore import KeyStore
+from .log_store import LeafRow, LogStore, MemoryLogStore
 from .registry import FourItems, ResidentRegistry
+from .signed_log import SignedLog, b64
 
 __all__ = ["AUDITOR_UNIT", "Agency", "Hub"]
 
@@ -112,21 +139,38 @@ def _decision(
     return {"record_ref": record_ref, "decision": decision, "link_code": link, "reasons": reasons}
 
 
-def _b64(digest: bytes) -> str:
-    """Hashes travel as standard base64 (the wire's Sha256 type, as in C2SP notes)."""
-    return base64.b64encode(digest).decode()
+_b64 = b64
+
+
+def admin_origin(origin: str) -> str:
+    """The administrative log's origin line, beside the access log's (RK-LOG-006)."""
+    return origin.removesuffix("/access-log") + "/admin-log"
+
+
+def _years(record: str) -> dict[LogClass, int]:
+    return {LogClass(k): int(v) for k, v in json.loads(record).items()}
+
+
+def _stored_entry(row: LeafRow) -> StoredEntry:
+    """An access-log slot as the durable store gave it back (purged: hash only)."""
+    if row.entry is None:
+        assert row.purged_at is not None
+        return PurgedEntry(row.serial, row.leaf_hash, datetime.fromisoformat(row.purged_at))
+    return entry_from_record(row.entry)
 
 
 class Hub:
-    """情報連携基盤: approval, code conversion, relay and the hub's access log."""
+    """情報連携基盤: approval, code conversion, relay and the hub's logs."""
 
     def __init__(
         self,
         registry: ResidentRegistry,
         keys: KeyStore,
         clock: Clock,
+        *,
         log_signer: Ed25519PrivateKey | None = None,
         origin: str = "renkei.reference/hub/access-log",
+        log_store: LogStore | None = None,
     ) -> None:
         self._lock = threading.RLock()
         self._registry = registry
@@ -135,12 +179,20 @@ class Hub:
         self.agencies: dict[str, Agency] = {}
         self.patterns: dict[str, LinkagePattern] = {}
         self._s = _HubStores()
-        # The tamper-evident log (RK-LOG-004): one leaf per access-log entry.
-        self._tree = MerkleLog()
-        self._signer = log_signer or Ed25519PrivateKey.generate()
+        # The tamper-evident logs (RK-LOG-004, RK-LOG-006), resumed from the store:
+        # one leaf per access-log entry; one per administrative event.
+        self._store: LogStore = log_store or MemoryLogStore()
+        signer = log_signer or Ed25519PrivateKey.generate()
         self.origin = origin
-        self._signed: tuple[int, str] | None = None  # (size, signed checkpoint)
+        self._access = SignedLog("access", origin, signer, self._store)
+        self._admin = SignedLog("admin", admin_origin(origin), signer, self._store)
+        self._s.access_log = [_stored_entry(row) for row in self._access.loaded]
+        self._admin_log = [admin_entry_from_record(row.entry or "") for row in self._admin.loaded]
         self._serials: dict[str, list[int]] = {}  # linkage_id -> serials (an index)
+        for e in self._s.access_log:
+            if isinstance(e, AccessLogEntry) and e.linkage_id is not None:
+                self._serials.setdefault(e.linkage_id, []).append(e.serial)
+        self._restore_settings()
         self._unpurged_from = 0  # index of the oldest entry not yet purged
         self._next_expiry: datetime | None = None  # no open linkage expires before this
         # Pattern documents (RK-PAT-003): signed by the issuer whose key is the trust
@@ -151,27 +203,71 @@ class Hub:
         self.pattern_version: int | None = None
         self._documents: list[dict[str, Any]] = []  # every document loaded, for the auditor
 
+    # -- durability and the administrative log (RK-LOG-006) ------------------
+    def _restore_settings(self) -> None:
+        """Legal holds and retention periods outlive a restart, so that a
+        restarted hub never purges what a hold protects (RK-RET-002)."""
+        for key, value in self._store.state().items():
+            if key.startswith("hold:"):
+                hold = hold_from_record(value)
+                self._s.holds[hold.hold_id] = hold
+            elif key == "retention":
+                self._s.retention = RetentionPolicy(
+                    **{c.value.replace("-", "_"): y for c, y in _years(value).items()}
+                )
+
+    def _save_hold(self, hold: LegalHold) -> None:
+        self._store.put_state(f"hold:{hold.hold_id}", hold_record(hold))
+
+    def log_barrier(self) -> Any:
+        """A future that completes once every log change made so far is committed
+        (the web layer awaits it before answering: group commit)."""
+        return self._store.barrier()
+
+    def _refuse_if_store_failing(self) -> None:
+        """No new linkage or binding while the log store cannot write (RK-LOG-001)."""
+        refusal = self._store.refusal()
+        if refusal is not None:
+            raise refusal
+
+    def _record(self, event: AdminEvent, actor: str, at: datetime, **details: Detail) -> None:
+        """Append to the administrative log (RK-LOG-006)."""
+        entry = AdminLogEntry(len(self._admin_log) + 1, at, event, actor, details)
+        leaf = admin_leaf_bytes(entry)
+        self._admin.append(entry.serial, leaf, leaf.decode())
+        self._admin_log.append(entry)
+
     # -- configuration -----------------------------------------------------
     def register_agency(self, agency: Agency) -> None:
         AgencyId(agency.agency_id)
         _ = agency.unit
         with self._lock:
             self.agencies[agency.agency_id] = agency
+            self._record(
+                AdminEvent.AGENCY_REGISTERED,
+                "control",
+                self._clock.now(),
+                agency_id=agency.agency_id,
+                role=agency.role,
+                link_code_unit=agency.unit.value,
+            )
 
     def load_pattern_document(self, data: bytes, signature: bytes) -> PatternDocument:
         """Item 17 / RK-PAT-003: the only way patterns enter the hub.  A refusal
         (422 ``invalid-pattern``) leaves the table in force unchanged."""
         with self._lock:
             doc = open_pattern_document(data, signature, self.pattern_anchor, self.pattern_version)
-            self.patterns = {
-                p.pattern_id: replace(
-                    p,
-                    withheld_from_person=p.pattern_id in doc.withheld,
-                    sector=doc.sectors.get(p.pattern_id),
-                )
-                for p in doc.patterns
-            }
+            self.patterns = doc.table()
             self.pattern_version = doc.version
+            self._record(
+                AdminEvent.PATTERN_DOCUMENT_LOADED,
+                "control",
+                self._clock.now(),
+                version=doc.version,
+                issuer=doc.issuer,
+                patterns=len(doc.patterns),
+                document_sha256=hashlib.sha256(data).hexdigest(),
+            )
             self._documents.append(
                 {
                     "version": doc.version,
@@ -195,8 +291,6 @@ class Hub:
                 issued_at=self._clock.now(),
                 issuer="renkei control interface (test mode)",
                 patterns=tuple(table),
-                withheld=frozenset(p.pattern_id for p in table if p.withheld_from_person),
-                sectors={p.pattern_id: p.sector for p in table if p.sector},
             )
             data = encode_pattern_document(doc)
             self.load_pattern_document(data, sign_pattern_document(data, self._issuer))
@@ -255,6 +349,14 @@ class Hub:
         with self._lock:
             old_ring = self._ring(ID)
             ring = self._keys.rotate(purpose, now, transition)
+            self._record(
+                AdminEvent.KEY_ROTATED,
+                "control",
+                now,
+                purpose=purpose.value,
+                version=ring.current,
+                transition_seconds=int(transition.total_seconds()),
+            )
             if purpose is ID:
                 self._rekey_stored_id_codes(old_ring.current, now)
             return ring
@@ -273,18 +375,19 @@ class Hub:
         s.linkages = {
             k: replace(v, person=IdCode(remake(v.person.raw))) for k, v in s.linkages.items()
         }
-        s.access_log = [
-            replace(e, person=remake(e.person) if e.person else None)
-            if isinstance(e, AccessLogEntry)
-            else e
-            for e in s.access_log
-        ]
-        s.holds = {
-            k: replace(h, scope=replace(h.scope, person=remake(h.scope.person)))
-            if h.scope.person
-            else h
-            for k, h in s.holds.items()
-        }
+        rewritten: list[tuple[int, str]] = []
+        for i, e in enumerate(s.access_log):
+            if isinstance(e, AccessLogEntry) and e.person and e.person[0] == old_version:
+                s.access_log[i] = rekeyed = replace(e, person=remake(e.person))
+                rewritten.append((e.serial, entry_record(rekeyed)))
+        if rewritten:
+            self._store.rewrite("access", rewritten)
+        for k, h in s.holds.items():
+            if h.scope.person and h.scope.person[0] == old_version:
+                s.holds[k] = moved = replace(
+                    h, scope=replace(h.scope, person=remake(h.scope.person))
+                )
+                self._save_hold(moved)
 
     def rebind(self, agency: Agency, link_codes: list[str]) -> list[dict[str, Any]]:
         """RK-KEY-002: translate an agency's link codes of accepted older versions
@@ -314,6 +417,26 @@ class Hub:
         return out
 
     # -- binding (items 13-15, 20) ------------------------------------------
+    def bind_all(
+        self, agency: Agency, records: Iterable[tuple[str, FourItems]]
+    ) -> list[dict[str, Any]]:
+        """A binding request (RK-BND-001): each record decided, the request logged
+        with its agency, time, count and decisions — never the 4 items (RK-LOG-006)."""
+        self._refuse_if_store_failing()
+        results = [self.bind(agency, ref, items) for ref, items in records]
+        counts = {
+            d: sum(r["decision"] == d for r in results) for d in ("bound", "review", "rejected")
+        }
+        with self._lock:
+            self._record(
+                AdminEvent.BINDING_REQUEST,
+                agency.agency_id,
+                self._clock.now(),
+                records=len(results),
+                **counts,
+            )
+        return results
+
     def bind(self, agency: Agency, record_ref: str, items: FourItems) -> dict[str, Any]:
         """Bind one record (RK-BND-001..003, RK-BND-005): exact, unique, all four items."""
         if items.has_placeholder():
@@ -366,7 +489,7 @@ class Hub:
             pattern_version=self.pattern_version,
             withheld=pattern.withheld_from_person if pattern else False,
         )
-        self._tree.append(leaf_hash(leaf_bytes(entry)))
+        self._access.append(entry.serial, leaf_bytes(entry), entry_record(entry))
         self._s.access_log.append(entry)
         if linkage_id is not None:
             self._serials.setdefault(linkage_id, []).append(entry.serial)
@@ -426,19 +549,29 @@ class Hub:
         plan = purge_plan(log, s.retention, list(s.holds.values()), now)
         if plan:
             s.access_log = list(purge(log, plan, now))
-            s.purges.append(
-                {
-                    "at": now.isoformat(),
-                    "log_class": LogClass.HUB_ACCESS_LOG.value,
-                    "ranges": [list(r) for r in serial_ranges(plan)],
-                }
+            self._store.purge("access", plan, now.isoformat())
+            ranges = [list(r) for r in serial_ranges(plan)]
+            log_class = LogClass.HUB_ACCESS_LOG.value
+            s.purges.append({"at": now.isoformat(), "log_class": log_class, "ranges": ranges})
+            self._record(
+                AdminEvent.PURGE,
+                "hub",
+                now,
+                log_class=log_class,
+                entries=len(plan),
+                ranges=ranges,
             )
 
     def set_retention(self, log_class: LogClass, years: int) -> RetentionPolicy:
         """RK-RET-001: per class, never below the legal minimum of 7 years."""
         with self._lock:
+            now = self._clock.now()
             self._s.retention = self._s.retention.with_years(log_class, years)
-            self._purge_due(self._clock.now())
+            self._store.put_state("retention", json.dumps(self._s.retention.as_dict()))
+            self._record(
+                AdminEvent.RETENTION_CHANGED, "control", now, log_class=log_class.value, years=years
+            )
+            self._purge_due(now)
             return self._s.retention
 
     def place_hold(
@@ -474,6 +607,16 @@ class Hub:
                 case_reference=case_reference,
             )
             self._s.holds[hold.hold_id] = hold
+            self._save_hold(hold)
+            self._record(
+                AdminEvent.LEGAL_HOLD_PLACED,
+                auditor.agency_id,
+                now,
+                hold_id=hold.hold_id,
+                reason=reason,
+                case_reference=case_reference,
+                scope=sorted(k for k, v in scope.items() if v),
+            )
             return self._hold_view(hold, scope.get("person_ref"))
 
     def lift_hold(self, auditor: Agency, hold_id: str) -> None:
@@ -484,7 +627,9 @@ class Hub:
                 raise NotFoundError(
                     "not-found", f"no legal hold {hold_id!r} in force", "RK-RET-002"
                 )
-            self._s.holds[hold_id] = hold.lift(now, auditor.agency_id)
+            self._s.holds[hold_id] = lifted = hold.lift(now, auditor.agency_id)
+            self._save_hold(lifted)
+            self._record(AdminEvent.LEGAL_HOLD_LIFTED, auditor.agency_id, now, hold_id=hold_id)
             self._purge_due(now)
 
     def _hold_view(self, hold: LegalHold, person_ref: str | None) -> dict[str, Any]:
@@ -519,7 +664,9 @@ class Hub:
         self._log_linkage(linkage, now, Outcome.EXPIRED, reason)
 
     def query(self, caller: Agency, body: dict[str, Any]) -> Linkage:
-        """Step ② of item 21: approve (RK-PAT-001), then link(A) → ID (RK-FLOW-001)."""
+        """Step ② of item 21: approve (RK-PAT-001), then link(A) → ID (RK-FLOW-001).
+        Refused with 503 before any change while the log store cannot write."""
+        self._refuse_if_store_failing()
         self.expire_due()
         now = self._clock.now()
         requester = AgencyId(body["requester"]).value
@@ -672,14 +819,6 @@ class Hub:
             return closed, payload, self.receipt_for(entry.serial)
 
     # -- the tamper-evident log (RK-LOG-004, RK-LOG-009) -----------------------
-    def _checkpoint(self) -> tuple[int, str]:
-        """The signed checkpoint of the current size, signed once per size."""
-        size = self._tree.size
-        if self._signed is None or self._signed[0] != size:
-            cp = Checkpoint(self.origin, size, self._tree.root(size))
-            self._signed = (size, sign_checkpoint(cp, self.origin, self._signer))
-        return self._signed
-
     def receipt_for(self, serial: int) -> dict[str, Any]:
         """Serial, leaf, leaf hash, inclusion proof and the checkpoint it proves against."""
         with self._lock:
@@ -690,9 +829,9 @@ class Hub:
                     f"entry {serial} was purged when its retention ended",
                     "RK-RET-003",
                 )
-            size, note = self._checkpoint()
+            size, note = self._access.checkpoint()
             leaf = leaf_bytes(entry)
-            proof = self._tree.inclusion_proof(serial - 1, size)
+            proof = self._access.tree.inclusion_proof(serial - 1, size)
             return {
                 "linkage_id": entry.linkage_id,
                 "serial": serial,
@@ -732,30 +871,59 @@ class Hub:
 
     def latest_checkpoint(self) -> dict[str, Any]:
         with self._lock:
-            size, note = self._checkpoint()
-            return {
-                "origin": self.origin,
-                "tree_size": size,
-                "root_hash": _b64(self._tree.root(size)),
-                "checkpoint": note,
-                "verifier_key": verifier_key(self.origin, self._signer.public_key()),
-            }
+            return self._access.latest()
 
     def consistency(self, first: int, second: int) -> dict[str, Any]:
         """RFC 9162 §2.1.4 proof between two sizes; out of range → tree-size-out-of-range."""
         with self._lock:
-            proof = self._tree.consistency_proof(first, second)
+            proof = self._access.tree.consistency_proof(first, second)
         return {"first": first, "second": second, "proof": [_b64(h) for h in proof]}
 
     # -- logs ----------------------------------------------------------------
-    def auditor_entries(self, after: int, limit: int) -> list[dict[str, Any]]:
+    def auditor_entries(self, auditor: Agency, after: int, limit: int) -> list[dict[str, Any]]:
+        """The auditor's view of the access log (item 27); the read is logged (RK-LOG-006)."""
         with self._lock:
             entries = self._s.access_log[after : after + limit]
-            return [
+            out = [
                 auditor_view(e, self._person_ref(e.person))
                 for e in entries
                 if isinstance(e, AccessLogEntry)
             ]
+            self._record_read(auditor, "access", after, limit, len(out))
+            return out
+
+    def _record_read(self, auditor: Agency, log: str, after: int, limit: int, n: int) -> None:
+        self._record(
+            AdminEvent.AUDITOR_READ,
+            auditor.agency_id,
+            self._clock.now(),
+            log=log,
+            after=after,
+            limit=limit,
+            entries=n,
+        )
+
+    def admin_entries(self, auditor: Agency, after: int, limit: int) -> dict[str, Any]:
+        """The administrative log for the auditor (RK-LOG-006): entries with their
+        leaves and the signed checkpoint of the log as it was read; the read itself
+        is then logged, as the next entry."""
+        with self._lock:
+            entries = self._admin_log[after : after + limit]
+            page = {
+                "entries": [
+                    {**admin_view(e), "leaf": base64.b64encode(admin_leaf_bytes(e)).decode()}
+                    for e in entries
+                ],
+                "checkpoint": self._admin.latest(),
+            }
+            self._record_read(auditor, "admin", after, limit, len(entries))
+            return page
+
+    def admin_consistency(self, first: int, second: int) -> dict[str, Any]:
+        """RFC 9162 proof between two sizes of the administrative log (RK-LOG-006)."""
+        with self._lock:
+            proof = self._admin.tree.consistency_proof(first, second)
+        return {"first": first, "second": second, "proof": [_b64(h) for h in proof]}
 
     def _person_ref(self, person: bytes | None) -> str | None:
         """The auditor's pseudonym: the person's link code for the auditor unit."""
@@ -810,13 +978,15 @@ class Hub:
                 ],
                 "hub.log_tree": [
                     {
-                        "size": self._tree.size,
-                        "root": _b64(self._tree.root()),
-                        "note": "node hashes derived from the access-log leaves",
+                        "log": log.name,
+                        "size": log.size,
+                        "root": _b64(log.tree.root()),
+                        "note": "node hashes derived from the log's leaves",
                     }
-                ]
-                if self._tree.size
-                else [],
+                    for log in (self._access, self._admin)
+                    if log.size
+                ],
+                "hub.admin_log": [admin_view(e) for e in self._admin_log],
                 "hub.access_log": [
                     {
                         **asdict(e),

@@ -23,11 +23,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from ..core.crypto import ROOT_SECRET_BYTES, AesSivCipher, CodeCipher
 from ..core.errors import PermissionDeniedError
 from ..core.keys import KeyPurpose, KeyRing, KeyVersion
 
-__all__ = ["FileKeyStore", "KeyStore", "MemoryKeyStore"]
+__all__ = ["FileKeyStore", "KeyStore", "MemoryKeyStore", "load_or_create_log_signer"]
 
 
 class KeyStore(Protocol):
@@ -100,6 +102,34 @@ class MemoryKeyStore:
         return f"{type(self).__name__}(versions={self.describe()!r}, secrets=<redacted>)"
 
 
+def _write_secret_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, mode 0600, fsynced."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".keys-")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_or_create_log_signer(path: Path) -> Ed25519PrivateKey:
+    """The hub's log signing key (RK-LOG-004, RK-KEY-001), kept beside the code
+    keys but distinct from them, so that a restarted hub signs the same log
+    with the same key and its checkpoints stay verifiable with one pinned key."""
+    if path.exists():
+        return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(path.read_text().strip()))
+    key = Ed25519PrivateKey.generate()
+    raw = key.private_bytes_raw()
+    _write_secret_file(path, raw.hex() + "\n")
+    return key
+
+
 class FileKeyStore(MemoryKeyStore):
     """Keys in one JSON file (mode 0600), rewritten atomically on rotation."""
 
@@ -153,15 +183,4 @@ class FileKeyStore(MemoryKeyStore):
                 for p, ring in self._rings.items()
             },
         }
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".keys-")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self._path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_secret_file(self._path, json.dumps(data))

@@ -9,7 +9,10 @@ Nothing reaches a client as a traceback: an unexpected exception becomes a
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,6 +27,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "PROBLEM_MEDIA_TYPE",
     "install_body_guard",
+    "install_commit_barrier",
     "install_problem_handlers",
     "problem_response",
 ]
@@ -179,3 +183,60 @@ class _TooLarge(Exception):
 
 def install_body_guard(app: FastAPI) -> None:
     app.add_middleware(_BodyGuard)
+
+
+class _CommitBarrier:
+    """Hold every response until the log changes made so far are committed.
+
+    The hub changes its logs in memory and queues them for the durable store's
+    group commit (services.log_store); this guard awaits the store's barrier
+    before the first byte of a response goes out, so no receipt, checkpoint or
+    answer is acknowledged before its log entry is on disk, while concurrent
+    requests share one commit.  If the store cannot write, the response is
+    replaced by 503 ``log-store-unavailable`` (RK-LOG-001).  Pure ASGI.
+    """
+
+    def __init__(self, app: ASGIApp, barrier: Callable[[], Future[None]]) -> None:
+        self.app = app
+        self.barrier = barrier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+        replaced = False
+
+        async def guarded(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return
+            if message["type"] == "http.response.start":
+                held.append(message)
+                return
+            if held:
+                start = held.pop()
+                future = self.barrier()
+                try:
+                    if not future.done():
+                        await asyncio.wrap_future(future)
+                    future.result()
+                except RenkeiError as exc:
+                    replaced = True
+                    await problem_response(
+                        exc.status_hint,
+                        exc.problem,
+                        _title(exc.problem),
+                        exc.detail,
+                        exc.requirement,
+                    )(scope, receive, send)
+                    return
+                await send(start)
+            await send(message)
+
+        await self.app(scope, receive, guarded)
+
+
+def install_commit_barrier(app: FastAPI, barrier: Callable[[], Future[None]]) -> None:
+    """Answer only after the log is committed (group commit; see ``_CommitBarrier``)."""
+    app.add_middleware(_CommitBarrier, barrier=barrier)

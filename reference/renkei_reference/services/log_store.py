@@ -1,0 +1,405 @@
+"""Durable storage of the hub's logs, with group commit (RK-LOG-004, RK-LOG-006, RK-RET-003).
+
+Theory of operation.
+
+* **What is stored.**  For each log (``access``, ``admin``): one row a leaf —
+  the serial, the RFC 9162 leaf hash and the stored record (``entry``, NULL
+  once purged, with ``purged_at``) — and the perfect-subtree node hashes of
+  the Merkle tree (core.merkle ``NodeStore``: ``(level, index) → hash``).  A
+  small ``state`` table keeps the hub settings that purging depends on
+  (legal holds, retention periods), so that a restart can never purge what a
+  hold protects.
+* **Group commit.**  The hub works in memory and hands every change to the
+  store in order (``append``, ``purge``, ``rewrite``, ``put_state``); a single
+  writer thread drains everything queued so far into *one* transaction and
+  commits it.  Concurrent requests therefore share one commit (and one fsync)
+  instead of paying one each.  ``barrier()`` returns a future that completes
+  once everything queued before the call is committed; the web layer awaits it
+  before it sends a response, so a receipt, a checkpoint or any answer that
+  depends on a log entry is acknowledged only after that entry is on disk.
+* **Durability setting.**  SQLite in WAL mode with ``synchronous=FULL``: every
+  commit fsyncs the WAL, so a committed batch survives a power loss, not only
+  a crash of the process.  ``NORMAL`` would survive ``kill -9`` but could lose
+  the last batches on power loss — after the hub had handed out signed
+  checkpoints covering them, which would then contradict the log on restart.
+  Group commit is what makes the fsync affordable: its cost is paid once a
+  batch, not once an entry.
+* **Store full.**  When a commit fails (``database or disk is full``, an I/O
+  error), the batch is rolled back but nothing is dropped: the changes stay
+  queued, the waiting requests get ``503 log-store-unavailable``, and the
+  writer retries every ``retry_seconds``.  While the backlog is not committed,
+  ``refusal()`` returns that error and the hub refuses new linkages and
+  bindings before changing any state (RK-LOG-001: no linkage without its log
+  entry).  Once a retry commits, everything proceeds.
+* **Purge.**  A purge sets ``entry`` to NULL and keeps the leaf hash
+  (RK-RET-003); ``secure_delete`` overwrites the freed content in the database
+  file and the WAL is checkpointed with TRUNCATE afterwards, so the content
+  does not linger in either.
+
+``MemoryLogStore`` keeps nothing and acknowledges at once: the in-process
+targets and unit tests, whose hub state lives and dies with the process.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ..core.errors import UnavailableError
+from ..core.merkle import HASH_SIZE, MemoryNodeStore
+
+__all__ = [
+    "Change",
+    "LeafRow",
+    "LoadedLog",
+    "LogStore",
+    "MemoryLogStore",
+    "RecordingNodeStore",
+    "SqliteLogStore",
+    "store_unavailable",
+]
+
+Node = tuple[int, int, bytes]  # (level, index, hash)
+
+
+@dataclass(frozen=True, slots=True)
+class LeafRow:
+    """One stored leaf: ``entry`` is None once purged (then ``purged_at`` is set)."""
+
+    serial: int
+    leaf_hash: bytes
+    entry: str | None
+    purged_at: str | None
+
+
+@dataclass
+class LoadedLog:
+    """What a store holds of one log when the hub starts."""
+
+    leaves: list[LeafRow] = field(default_factory=list)
+    levels: list[bytes] = field(default_factory=list)  # packed node hashes, a level each
+
+
+def store_unavailable(cause: BaseException) -> UnavailableError:
+    """The problem every party sees while the log store cannot write (RK-LOG-001)."""
+    return UnavailableError(
+        "log-store-unavailable",
+        "the hub's log store cannot write at the moment "
+        f"({cause}); nothing that must be logged is done until it can — retry later",
+        "RK-LOG-001",
+    )
+
+
+class LogStore(Protocol):
+    """Ordered, group-committed changes to the durable logs (see the module docstring)."""
+
+    def load(self, log: str) -> LoadedLog: ...
+
+    def append(
+        self, log: str, serial: int, leaf_hash: bytes, entry: str, nodes: Sequence[Node]
+    ) -> None: ...
+
+    def purge(self, log: str, serials: Sequence[int], purged_at: str) -> None: ...
+
+    def rewrite(self, log: str, entries: Sequence[tuple[int, str]]) -> None: ...
+
+    def put_state(self, key: str, value: str | None) -> None: ...
+
+    def state(self) -> dict[str, str]: ...
+
+    def barrier(self) -> Future[None]: ...
+
+    def refusal(self) -> UnavailableError | None: ...
+
+    def close(self) -> None: ...
+
+
+def _done() -> Future[None]:
+    f: Future[None] = Future()
+    f.set_result(None)
+    return f
+
+
+_DONE = _done()
+
+
+class MemoryLogStore:
+    """A ``LogStore`` that keeps nothing: the in-memory hub's logs die with it."""
+
+    def load(self, log: str) -> LoadedLog:
+        return LoadedLog()
+
+    def append(
+        self, log: str, serial: int, leaf_hash: bytes, entry: str, nodes: Sequence[Node]
+    ) -> None:
+        pass
+
+    def purge(self, log: str, serials: Sequence[int], purged_at: str) -> None:
+        pass
+
+    def rewrite(self, log: str, entries: Sequence[tuple[int, str]]) -> None:
+        pass
+
+    def put_state(self, key: str, value: str | None) -> None:
+        pass
+
+    def state(self) -> dict[str, str]:
+        return {}
+
+    def barrier(self) -> Future[None]:
+        return _DONE
+
+    def refusal(self) -> UnavailableError | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingNodeStore(MemoryNodeStore):
+    """A ``MemoryNodeStore`` that remembers the nodes put since the last ``take``,
+    so the hub can hand each append's new nodes to the durable store."""
+
+    __slots__ = ("_fresh",)
+
+    def __init__(self, levels: Sequence[bytes] = ()) -> None:
+        super().__init__()
+        self._levels = [bytearray(row) for row in levels]
+        self._fresh: list[Node] = []
+
+    def put(self, level: int, index: int, digest: bytes) -> None:
+        super().put(level, index, digest)
+        self._fresh.append((level, index, digest))
+
+    def take(self) -> list[Node]:
+        fresh, self._fresh = self._fresh, []
+        return fresh
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS leaves (
+    log TEXT NOT NULL, serial INTEGER NOT NULL, leaf_hash BLOB NOT NULL,
+    entry TEXT, purged_at TEXT, PRIMARY KEY (log, serial)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS nodes (
+    log TEXT NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
+    PRIMARY KEY (log, level, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+Op = Callable[[sqlite3.Connection], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One queued change: an appended leaf with its nodes (written in bulk with the
+    other appends of its batch), or any other statement (``op``)."""
+
+    leaf: tuple[str, int, bytes, str] | None = None
+    nodes: Sequence[tuple[str, int, int, bytes]] = ()
+    op: Op | None = None
+    is_purge: bool = False
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with the store's settings (WAL, synchronous=FULL, secure_delete)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA secure_delete=ON")
+    return conn
+
+
+class SqliteLogStore:
+    """The durable ``LogStore``: one SQLite file, one writer thread, group commit."""
+
+    def __init__(self, path: Path, *, retry_seconds: float = 0.5) -> None:
+        self.path = path
+        self.retry_seconds = retry_seconds
+        self._conn = connect(path)
+        self._conn.executescript(_SCHEMA)
+        self._cond = threading.Condition()
+        self._queue: list[Change] = []  # queued, not yet committed, in order
+        self._seq = 0  # number of changes ever queued
+        self._taken = 0  # number of changes the writer has taken into its transaction
+        self._committed = 0  # number of changes committed
+        # Barriers: one future for the batch being written, one for the next batch,
+        # shared by every request that waits on it (no allocation per request).
+        self._inflight: Future[None] = Future()
+        self._next: Future[None] = Future()
+        self._failure: BaseException | None = None
+        self._closing = False
+        self.batches = 0  # commits made (for tests and benchmarks)
+        self._writer = threading.Thread(target=self._run, name="renkei-log-writer", daemon=True)
+        self._writer.start()
+
+    # -- reading (at start, before any write) -----------------------------------
+    def load(self, log: str) -> LoadedLog:
+        rows = self._conn.execute(
+            "SELECT serial, leaf_hash, entry, purged_at FROM leaves WHERE log = ? ORDER BY serial",
+            (log,),
+        ).fetchall()
+        out = LoadedLog(leaves=[LeafRow(*r) for r in rows])
+        level = 0
+        while True:
+            hashes = self._conn.execute(
+                "SELECT hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx", (log, level)
+            ).fetchall()
+            if not hashes:
+                return out
+            out.levels.append(b"".join(h for (h,) in hashes))
+            level += 1
+
+    def state(self) -> dict[str, str]:
+        return dict(self._conn.execute("SELECT key, value FROM state").fetchall())
+
+    # -- queued changes ------------------------------------------------------
+    def _enqueue(self, change: Change) -> None:
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("the log store is closed")
+            self._seq += 1
+            self._queue.append(change)
+            self._cond.notify()
+
+    def append(
+        self, log: str, serial: int, leaf_hash: bytes, entry: str, nodes: Sequence[Node]
+    ) -> None:
+        if len(leaf_hash) != HASH_SIZE:
+            raise ValueError("a leaf hash is 32 bytes")
+        rows = [(log, level, index, digest) for level, index, digest in nodes]
+        self._enqueue(Change(leaf=(log, serial, leaf_hash, entry), nodes=rows))
+
+    def purge(self, log: str, serials: Sequence[int], purged_at: str) -> None:
+        rows = [(purged_at, log, s) for s in serials]
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE leaves SET entry = NULL, purged_at = ? WHERE log = ? AND serial = ?", rows
+            )
+
+        self._enqueue(Change(op=op, is_purge=True))
+
+    def rewrite(self, log: str, entries: Sequence[tuple[int, str]]) -> None:
+        rows = [(entry, log, serial) for serial, entry in entries]
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE leaves SET entry = ? WHERE log = ? AND serial = ? AND entry IS NOT NULL",
+                rows,
+            )
+
+        self._enqueue(Change(op=op))
+
+    def put_state(self, key: str, value: str | None) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            if value is None:
+                conn.execute("DELETE FROM state WHERE key = ?", (key,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+
+        self._enqueue(Change(op=op))
+
+    # -- acknowledgement -------------------------------------------------------
+    def barrier(self) -> Future[None]:
+        """Completes when every change queued so far is committed; fails with
+        ``log-store-unavailable`` at once while the store cannot write."""
+        with self._cond:
+            if self._committed >= self._seq:
+                return _DONE
+            if self._failure is not None:
+                failed: Future[None] = Future()
+                failed.set_exception(store_unavailable(self._failure))
+                return failed
+            return self._next if self._seq > self._taken else self._inflight
+
+    def refusal(self) -> UnavailableError | None:
+        """The error to refuse new work with while a backlog cannot be written."""
+        with self._cond:
+            failure = self._failure
+        return store_unavailable(failure) if failure is not None else None
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until everything queued is committed (tests, shutdown)."""
+        self.barrier().result(timeout)
+
+    # -- the writer ------------------------------------------------------------
+    def _write(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
+        """One transaction for the whole batch; consecutive appends are written
+        with one statement each for leaves and nodes (a subclass may fail it in tests)."""
+        leaves: list[tuple[str, int, bytes, str]] = []
+        nodes: list[tuple[str, int, int, bytes]] = []
+
+        def flush() -> None:
+            if leaves:
+                conn.executemany(
+                    "INSERT INTO leaves (log, serial, leaf_hash, entry) VALUES (?, ?, ?, ?)",
+                    leaves,
+                )
+                conn.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?)", nodes)
+                leaves.clear()
+                nodes.clear()
+
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for change in changes:
+                if change.leaf is not None:
+                    leaves.append(change.leaf)
+                    nodes.extend(change.nodes)
+                elif change.op is not None:
+                    flush()
+                    change.op(conn)
+            flush()
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _run(self) -> None:
+        purged = False
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch = list(self._queue)
+                self._taken = self._committed + len(batch)
+                self._inflight, self._next = self._next, Future()
+                future = self._inflight
+            try:
+                self._write(self._conn, batch)
+            except sqlite3.Error as exc:
+                with self._cond:
+                    self._failure = exc
+                    self._taken = self._committed  # the batch goes back to the queue
+                    closing = self._closing
+                future.set_exception(store_unavailable(exc))
+                if closing:
+                    return  # the backlog cannot be written; it was never acknowledged
+                with self._cond:
+                    self._cond.wait(self.retry_seconds)  # then retry the whole backlog
+                continue
+            with self._cond:
+                del self._queue[: len(batch)]
+                self._committed = self._taken
+                self._failure = None
+                self.batches += 1
+                idle = not self._queue
+            future.set_result(None)
+            purged = purged or any(c.is_purge for c in batch)
+            if purged and idle:  # purged content must not linger in the WAL (RK-RET-003)
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                purged = False
+
+    def close(self) -> None:
+        """Commit what is queued (if the store can), stop the writer, close the file."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._writer.join()
+        self._conn.close()
