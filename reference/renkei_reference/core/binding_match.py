@@ -36,7 +36,7 @@ keeps its strings).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
@@ -51,6 +51,7 @@ __all__ = [
     "Policy",
     "RegistryIndex",
     "decide",
+    "decide_many",
     "one_slip",
 ]
 
@@ -221,6 +222,20 @@ def _slip(ours: str, theirs: str, item: int) -> bool:
 )
 def decide(index: RegistryIndex, items: Items) -> BindingOutcome:
     """Bind, review or reject one record's 4 items (RK-BND-001..003, RK-BND-005)."""
+    return _decide(index, items)
+
+
+@icontract.ensure(lambda records, result: len(result) == len(records))
+@icontract.ensure(
+    lambda result: all((o.person is not None) == (o.decision == "bound") for o in result),
+    "only a bound decision names a person",
+)
+def decide_many(index: RegistryIndex, records: Sequence[Items]) -> list[BindingOutcome]:
+    """``decide`` for each record, in order (one contract check for the batch)."""
+    return [_decide(index, items) for items in records]
+
+
+def _decide(index: RegistryIndex, items: Items) -> BindingOutcome:
     if any(has_placeholder(text) for text in items[:2]):
         return BindingOutcome("review", ("unrepresentable-character",))
     folded = _fold(items)
@@ -257,8 +272,3 @@ def _partial(index: RegistryIndex, folded: Items) -> BindingOutcome:
     if differs:
         return BindingOutcome("review", ("partial-match", *differs))
     return BindingOutcome("rejected", ("no-match",))
-
-
-def decide_all(index: RegistryIndex, records: Iterable[Items]) -> list[BindingOutcome]:
-    """``decide`` for each record, in order."""
-    return [decide(index, items) for items in records]

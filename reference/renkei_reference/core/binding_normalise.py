@@ -25,6 +25,7 @@ review but never a review into a wrong bind.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -91,11 +92,12 @@ _KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
 _KANJI_NUMERAL = "〇零一二三四五六七八九十百千"
 
 _NUMERAL_BEFORE_UNIT = re.compile(f"([{_KANJI_NUMERAL}]+)(?=丁目|番|号|の[0-9{_KANJI_NUMERAL}])")
-_DASHES = re.compile(r"(?<=[0-9])[\-‐‑‒–—―−ー－の](?=[0-9])")
-_CHOME = re.compile(r"([0-9]+)丁目")
-_BAN = re.compile(r"([0-9]+)番地?(?=[0-9])")
-_BAN_END = re.compile(r"([0-9]+)番地?")
-_GO = re.compile(r"([0-9]+)号(?!室)")
+_HAS_NUMERAL = re.compile(f"[{_KANJI_NUMERAL}](?:丁目|番|号|の)")
+# 丁目・番地・番・号 or a dash or の between two numbers → "-"; a trailing 番地/番/号
+# (not 号室) → nothing.  Literal replacements keep ``re.sub`` on its fast path.
+_BETWEEN = re.compile(r"(?<=[0-9])(?:丁目|番地|番|号(?!室)|[\-‐‑‒–—―−ー－の])(?=[0-9])")
+_TRAILING = re.compile(r"(?<=[0-9])(?:番地|番|号(?!室))")
+_FIRST_DIGIT = re.compile(r"[0-9０-９]")
 _SPACE = re.compile(r"\s+")
 
 
@@ -130,24 +132,32 @@ def kanji_numeral_to_int(text: str) -> int:
 
 
 def _fold_common(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    text = _SPACE.sub("", text)
-    text = jaconv.hira2kata(text)
-    return text.translate(_VARIANTS)
+    text = "".join(unicodedata.normalize("NFKC", text).split())
+    return jaconv.hira2kata(text).translate(_VARIANTS)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def fold_name(name: str) -> str:
     """Folded name: NFKC, no spaces, katakana, representative kanji."""
     return _fold_common(name)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _fold_address_part(text: str) -> str:
+    text = _fold_common(text)
+    if _HAS_NUMERAL.search(text):
+        text = _NUMERAL_BEFORE_UNIT.sub(lambda m: str(kanji_numeral_to_int(m.group(1))), text)
+    return _TRAILING.sub("", _BETWEEN.sub("-", text))
+
+
 def fold_address(address: str) -> str:
-    """Folded address: as ``fold_name`` plus 丁目・番地・号 written ``1-2-3``."""
-    text = _fold_common(address)
-    text = _NUMERAL_BEFORE_UNIT.sub(lambda m: str(kanji_numeral_to_int(m.group(1))), text)
-    text = _CHOME.sub(r"\1-", text)
-    text = _BAN.sub(r"\1-", text)
-    text = _BAN_END.sub(r"\1", text)
-    text = _GO.sub(r"\1", text)
-    text = _DASHES.sub("-", text)
-    return text.replace("--", "-")
+    """Folded address: as ``fold_name`` plus 丁目・番地・号 written ``1-2-3``.
+
+    The part before the first digit (都道府県・市区町村・町名) and the rest
+    (丁目・番・号, building) fold separately — no rule spans a non-digit
+    followed by a digit — so that both halves are memoised."""
+    first = _FIRST_DIGIT.search(address)
+    if first is None or first.start() == 0:
+        return _fold_address_part(address)
+    cut = first.start()
+    return _fold_address_part(address[:cut]) + _fold_address_part(address[cut:])
