@@ -256,19 +256,18 @@ def _decide(index: RegistryIndex, items: Items) -> BindingOutcome:
 
 
 def _not_latest(index: RegistryIndex, folded: Items, person: int) -> tuple[str, ...]:
-    """Fits an earlier state only (RK-BND-001): say which item is out of date."""
-    reasons = [
-        f"{_ITEM_NAMES[i]}-not-latest" for i in range(4) if person in index.three(folded, i)
-    ]
-    return tuple(reasons) or ("not-latest",)
+    """Fits an earlier state only (RK-BND-001): name the items that are out of date."""
+    now = _fold(index.latest[person])
+    return tuple(f"{_ITEM_NAMES[i]}-not-latest" for i in range(4) if folded[i] != now[i]) or (
+        "not-latest",
+    )
 
 
 def _partial(index: RegistryIndex, folded: Items) -> BindingOutcome:
-    """RK-BND-003: three of four items agree with some resident → review."""
-    differs: list[str] = []
-    for i in range(4):
-        if index.three(folded, i) or index.three(folded, i, earlier=True):
-            differs.append(f"{_ITEM_NAMES[i]}-differs")
-    if differs:
+    """RK-BND-003: three of four items agree with some resident → review, with the
+    item that differs from a resident's latest items (an earlier state's partial
+    agreement gives ``partial-match`` alone)."""
+    differs = tuple(f"{_ITEM_NAMES[i]}-differs" for i in range(4) if index.three(folded, i))
+    if differs or any(index.three(folded, i, earlier=True) for i in range(4)):
         return BindingOutcome("review", ("partial-match", *differs))
     return BindingOutcome("rejected", ("no-match",))
