@@ -70,7 +70,9 @@ def test_address_notations_fold_to_one(variant: str) -> None:
 
 
 def test_folding_keeps_different_places_apart() -> None:
-    assert fold_address("東京都府中市中央1丁目2番3号") != fold_address("広島県府中市中央1丁目2番3号")
+    assert fold_address("東京都府中市中央1丁目2番3号") != fold_address(
+        "広島県府中市中央1丁目2番3号"
+    )
     assert fold_address("本町1丁目2番3号") != fold_address("本町1丁目2番4号")
     assert fold_address("本町1丁目2番3号 コーポ桜 203号室") != fold_address("本町1丁目2番3号")
     assert fold_address("本町12丁目3番") != fold_address("本町1丁目23番")
@@ -102,7 +104,10 @@ def test_placeholders() -> None:
 
 _JA_TEXT = st.text(
     alphabet=st.sampled_from(
-        list("東京都千代田区本町髙高﨑崎齋斎斉邉辺さくらサクラｻｸﾗ0123456789０１２３丁目番地号-ー　 の一二三十")
+        list(
+            "東京都千代田区本町髙高﨑崎齋斎斉邉辺さくらサクラｻｸﾗ"
+            "0123456789０１２３丁目番地号-ー　 の一二三十"
+        )
     ),
     max_size=30,
 )
@@ -306,5 +311,3 @@ def test_reasons_never_name_a_candidate(small_world: tuple[Any, Any]) -> None:
         assert set(outcome.reasons) <= allowed
         seen.update(outcome.reasons)
     assert {"partial-match", "near-match", "address-not-latest", "no-match"} <= seen
-
-

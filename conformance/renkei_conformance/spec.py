@@ -25,10 +25,10 @@ __all__ = [
     "Catalog",
     "Requirement",
     "SpecError",
+    "load_binding_vectors",
     "load_catalog",
     "load_problems",
     "load_user_file",
-    "load_binding_vectors",
     "load_vectors",
     "spec_root",
 ]

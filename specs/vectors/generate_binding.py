@@ -28,6 +28,7 @@ Usage::
     python specs/vectors/generate_binding.py --check    # exit 1 if the file differs
 """
 
+# ruff: noqa: E501 -- one vector per line reads best.
 from __future__ import annotations
 
 import argparse
@@ -63,14 +64,22 @@ REGISTRY: dict[str, Json] = {
         "latest": items("渡邉 花子", "愛知県一宮市本町1丁目2番3号", "1970-01-20", "female"),
         "earlier": [items("山田 花子", "愛知県名古屋市中区栄1丁目1番1号", "1970-01-20", "female")],
     },
-    "R5": {"latest": items("佐藤 美咲", "北海道札幌市中央区旭町4丁目8番9号", "1995-12-01", "female")},
-    "R6": {"latest": items("佐藤 美咲", "北海道札幌市中央区旭町4丁目8番9号", "1995-12-01", "female")},
+    "R5": {
+        "latest": items("佐藤 美咲", "北海道札幌市中央区旭町4丁目8番9号", "1995-12-01", "female")
+    },
+    "R6": {
+        "latest": items("佐藤 美咲", "北海道札幌市中央区旭町4丁目8番9号", "1995-12-01", "female")
+    },
     "R7": {"latest": items("斎藤 誠", "福岡県福岡市博多区天神2丁目3番4号", "1960-03-03", "male")},
     "R8": {"latest": items("齋藤 誠", "福岡県福岡市博多区天神2丁目3番4号", "1960-03-03", "male")},
     "R9": {"latest": items("中村 陽子", FUCHU_T, "1955-05-05", "female")},
     "R10": {"latest": items("中村 陽子", "広島県府中市中央1丁目2番3号", "1955-05-05", "female")},
-    "R11": {"latest": items("山本 大輔", "神奈川県横浜市港北区日吉1丁目1番1号", "1980-08-08", "male")},
-    "R12": {"latest": items("山本 大輔", "神奈川県横浜市港北区日吉1丁目1番2号", "1980-08-08", "male")},
+    "R11": {
+        "latest": items("山本 大輔", "神奈川県横浜市港北区日吉1丁目1番1号", "1980-08-08", "male")
+    },
+    "R12": {
+        "latest": items("山本 大輔", "神奈川県横浜市港北区日吉1丁目1番2号", "1980-08-08", "male")
+    },
 }
 
 

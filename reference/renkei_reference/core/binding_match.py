@@ -36,7 +36,7 @@ keeps its strings).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
@@ -147,12 +147,12 @@ class RegistryIndex:
     def __init__(
         self,
         latest: Sequence[Items],
-        history: dict[int, Sequence[Items]] | None = None,
+        history: Mapping[int, Sequence[Items]] | None = None,
         policy: Policy = Policy.STRICT,
     ) -> None:
         self.policy = policy
         self.latest = latest
-        self.history: dict[int, Sequence[Items]] = history or {}
+        self.history: Mapping[int, Sequence[Items]] = history or {}
         self.size = len(latest)
         self._latest: dict[str, int | tuple[int, ...]] = {}
         self._strict: dict[str, int | tuple[int, ...]] = {}

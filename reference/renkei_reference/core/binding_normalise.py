@@ -91,7 +91,9 @@ _KANJI_DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
 _KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
 _KANJI_NUMERAL = "〇零一二三四五六七八九十百千"
 
-_NUMERAL_BEFORE_UNIT = re.compile(f"([{_KANJI_NUMERAL}]+)(?=丁目|番|号|[のノ][0-9{_KANJI_NUMERAL}])")
+_NUMERAL_BEFORE_UNIT = re.compile(
+    f"([{_KANJI_NUMERAL}]+)(?=丁目|番|号|[のノ][0-9{_KANJI_NUMERAL}])"
+)
 _HAS_NUMERAL = re.compile(f"[{_KANJI_NUMERAL}](?:丁目|番|号|の|ノ)")
 # 丁目・番地・番・号 or a dash or の between two numbers → "-"; a trailing 番地/番/号
 # (not 号室) → nothing.  Literal replacements keep ``re.sub`` on its fast path.

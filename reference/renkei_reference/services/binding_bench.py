@@ -159,9 +159,7 @@ def run_splink(pop: Population, ex: Extract) -> dict[str, Any]:
     linker.training.estimate_parameters_using_expectation_maximisation(
         block_on("birth_date", "sex")
     )
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("name", "address")
-    )
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("name", "address"))
     predictions = linker.inference.predict(threshold_match_probability=SPLINK_THRESHOLD)
     pairs = predictions.as_duckdbpyrelation().select(
         "source_dataset_l, unique_id_l, source_dataset_r, unique_id_r"

@@ -162,7 +162,8 @@ _VARIANT_SWAP = str.maketrans(
 )  # fmt: skip
 _VARIANT_CHARS = frozenset("高髙崎﨑斎齋斉齊辺邉邊浜濱沢澤")
 _WIDE = str.maketrans(
-    "0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZ", "０１２３４５６７８９－ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ"
+    "0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "０１２３４５６７８９－ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ",
 )
 _KANJI_DIGIT = "〇一二三四五六七八九"
 _TYPO_KANJI = "一二三子美太郎和真由恵智健大小山川田中本"
@@ -171,7 +172,7 @@ _TYPO_KANJI = "一二三子美太郎和真由恵智健大小山川田中本"
 def _kanji_number(n: int) -> str:
     """1..99 as 漢数字 with 十 (「二十三」)."""
     tens, ones = divmod(n, 10)
-    text = ("" if tens == 0 else ("十" if tens == 1 else _KANJI_DIGIT[tens] + "十"))
+    text = "" if tens == 0 else ("十" if tens == 1 else _KANJI_DIGIT[tens] + "十")
     return text + ("" if ones == 0 else _KANJI_DIGIT[ones])
 
 
@@ -206,7 +207,8 @@ def _address(rng: random.Random) -> tuple[str, str, tuple[int, int, int]]:
     numbers = (rng.randint(1, 5), rng.randint(1, 30), rng.randint(1, 25))
     building = ""
     if rng.random() < 0.15:
-        building = f" {BUILDINGS[rng.randrange(len(BUILDINGS))]} {rng.randint(1, 9)}0{rng.randint(1, 9)}号室"
+        room = f"{rng.randint(1, 9)}0{rng.randint(1, 9)}"
+        building = f" {BUILDINGS[rng.randrange(len(BUILDINGS))]} {room}号室"
     return f"{pref}{muni}{town}", building, numbers
 
 
@@ -275,7 +277,9 @@ def population(size: int, seed: int = 1, outsider_rate: float = 0.02) -> Populat
                     given = names[rng.randrange(len(names))]
                     adults.append((sex, given[0], given[1], born, []))
                     if rng.random() < 0.03:  # twins (双子): same birth date, often same sex
-                        twin_sex = sex if rng.random() < 0.7 else ("female" if sex == "male" else "male")
+                        twin_sex = (
+                            sex if rng.random() < 0.7 else ("female" if sex == "male" else "male")
+                        )
                         twin_names = MALE if twin_sex == "male" else FEMALE
                         index = names.index(given)
                         if twin_sex == sex and rng.random() < 0.5 and index + 1 < len(names):
@@ -285,8 +289,8 @@ def population(size: int, seed: int = 1, outsider_rate: float = 0.02) -> Populat
                             if twin == given:
                                 twin = twin_names[(twin_names.index(twin) + 1) % len(twin_names)]
                         adults.append((twin_sex, twin[0], twin[1], born, []))
-        for sex, given, given_kana, born, earlier in adults:
-            name = f"{surname} {given}"
+        for sex, given_name, given_kana, born, earlier in adults:
+            name = f"{surname} {given_name}"
             states = list(earlier)
             if moved:
                 states.append((name, old_address, born, sex))
@@ -302,7 +306,9 @@ def population(size: int, seed: int = 1, outsider_rate: float = 0.02) -> Populat
     return pop
 
 
-def _noisy(rng: random.Random, kind: str, items: Items, reading: str, earlier: list[Items]) -> tuple[Items, str]:
+def _noisy(
+    rng: random.Random, kind: str, items: Items, reading: str, earlier: list[Items]
+) -> tuple[Items, str]:
     name, address, born, sex = items
     if kind == "width":
         return (name.replace(" ", "\u3000"), address.translate(_WIDE), born, sex), kind
@@ -324,7 +330,8 @@ def _noisy(rng: random.Random, kind: str, items: Items, reading: str, earlier: l
             if style == 0:
                 return f"{base}{digits}-{ban}-{go}{building}"
             if style == 1:
-                return f"{base}{_kanji_number(int(digits))}丁目{_kanji_number(int(ban))}番{_kanji_number(int(go))}号{building}"
+                chome, banchi, gou = (_kanji_number(int(x)) for x in (digits, ban, go))
+                return f"{base}{chome}丁目{banchi}番{gou}号{building}"
             return f"{base}{digits}丁目{ban}番地{go}{building}"
 
         return (name, rewrite(address), born, sex), kind
@@ -389,9 +396,15 @@ def extract(
     rng.shuffle(rows)
     # Noise that needs a fitting resident draws from its own pool.
     pools: dict[str, list[int]] = {
-        "old-address": [r for r in rows if any(s[0] == pop.latest[r][0] for s in pop.history.get(r, ()))],
-        "old-name": [r for r in rows if any(s[0] != pop.latest[r][0] for s in pop.history.get(r, ()))],
-        "variant": [r for r in rows if _VARIANT_CHARS.intersection(pop.latest[r][0] + pop.latest[r][1])],
+        "old-address": [
+            r for r in rows if any(s[0] == pop.latest[r][0] for s in pop.history.get(r, ()))
+        ],
+        "old-name": [
+            r for r in rows if any(s[0] != pop.latest[r][0] for s in pop.history.get(r, ()))
+        ],
+        "variant": [
+            r for r in rows if _VARIANT_CHARS.intersection(pop.latest[r][0] + pop.latest[r][1])
+        ],
         "no-building": [r for r in rows if " " in pop.latest[r][1]],
     }
     taken = dict.fromkeys(pools, 0)
@@ -422,9 +435,7 @@ def extract(
         else:
             row = rows[next_row % len(rows)]
             next_row += 1
-        items, label = _noisy(
-            rng, kind, pop.latest[row], pop.kana[row], pop.history.get(row, [])
-        )
+        items, label = _noisy(rng, kind, pop.latest[row], pop.kana[row], pop.history.get(row, []))
         records.append(items)
         truth.append(row)
         labels.append(label)
