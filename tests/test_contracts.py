@@ -29,6 +29,8 @@ MODULES = [
     "renkei_reference.core.pattern_document",
     "renkei_reference.core.numbering",
     "renkei_reference.core.retention",
+    "renkei_reference.core.binding_normalise",
+    "renkei_reference.core.binding_match",
 ]
 
 

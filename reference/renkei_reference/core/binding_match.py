@@ -144,6 +144,10 @@ class RegistryIndex:
     Row ``i`` of ``latest`` is resident ``i``; ``history[i]`` holds the earlier
     states of resident ``i`` (each a full 4-item tuple)."""
 
+    @icontract.require(
+        lambda latest, history: all(0 <= row < len(latest) for row in (history or {})),
+        "earlier items belong to residents of the registry",
+    )
     def __init__(
         self,
         latest: Sequence[Items],
