@@ -31,6 +31,8 @@ MODULES = [
     "renkei_reference.core.retention",
     "renkei_reference.core.agency",
     "renkei_reference.core.audit",
+    "renkei_reference.core.binding_normalise",
+    "renkei_reference.core.binding_match",
 ]
 
 

@@ -82,7 +82,8 @@ def test_every_vector_file_validates_against_the_schema_it_names() -> None:
 
 
 @pytest.mark.parametrize(
-    "generator", ["generate.py", "generate_merkle.py", "generate_pattern_documents.py"]
+    "generator",
+    ["generate.py", "generate_merkle.py", "generate_pattern_documents.py", "generate_binding.py"],
 )
 def test_vector_files_are_what_their_generator_writes(generator: str) -> None:
     result = subprocess.run(

@@ -25,6 +25,7 @@ __all__ = [
     "Catalog",
     "Requirement",
     "SpecError",
+    "load_binding_vectors",
     "load_catalog",
     "load_problems",
     "load_user_file",
@@ -180,5 +181,15 @@ def load_vectors(name: str, root: Path | None = None) -> dict[str, Any]:
     root = root or spec_root()
     data: dict[str, Any] = _validated(
         root / "vectors" / f"{name}.json", root / "schemas" / "vectors.schema.json"
+    )
+    return data
+
+
+def load_binding_vectors(root: Path | None = None) -> dict[str, Any]:
+    """``vectors/binding-decisions.json``, checked against its own schema."""
+    root = root or spec_root()
+    data: dict[str, Any] = _validated(
+        root / "vectors" / "binding-decisions.json",
+        root / "schemas" / "binding-vectors.schema.json",
     )
     return data

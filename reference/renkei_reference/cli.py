@@ -1,4 +1,4 @@
-"""The reference's commands of the ``renkei`` CLI: ``serve``, ``demo``, ``number``."""
+"""The reference's commands of the ``renkei`` CLI: ``serve``, ``demo``, ``number``, ``binding``."""
 
 from __future__ import annotations
 
@@ -63,7 +63,61 @@ def register(
     check = number_sub.add_parser("check", help="check a 個人番号, 法人番号 or 住民票コード")
     check.add_argument("value")
     check.add_argument("--kind", choices=("individual", "corporate", "resident"))
-    return {"serve": _serve, "demo": _demo, "number": _number, "pki": _pki}
+    binding = sub.add_parser("binding", help="binding (紐付け) tools")
+    binding_sub = binding.add_subparsers(dest="binding_command", required=True)
+    bench = binding_sub.add_parser(
+        "bench", help="bind a synthetic agency extract against a synthetic registry and score it"
+    )
+    bench.add_argument("--size", type=int, default=100_000, help="registry and extract size")
+    bench.add_argument("--seed", type=int, default=1, help="data seed (default 1)")
+    bench.add_argument(
+        "--policy",
+        choices=("folded", "strict"),
+        default="folded",
+        help="folded: bind on the folded forms (issue 8); strict: RK-BND-005 only",
+    )
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bench.add_argument(
+        "--compare-splink",
+        action="store_true",
+        help="also run Splink (DuckDB) on the same data (needs renkei[compare])",
+    )
+    return {
+        "serve": _serve,
+        "demo": _demo,
+        "number": _number,
+        "pki": _pki,
+        "binding": _binding,
+    }
+
+
+def _binding(args: argparse.Namespace) -> int:
+    """``renkei binding bench``: each engine runs in its own process (own peak RSS)."""
+    from .core.binding_match import Policy
+    from .services.binding_bench import bench_in_child
+
+    if args.size < 1:
+        print("renkei binding bench: --size must be at least 1", file=sys.stderr)
+        return 2
+    figures = bench_in_child(args.size, args.seed, "renkei", Policy(args.policy))
+    if args.compare_splink:
+        figures["splink"] = bench_in_child(args.size, args.seed, "splink", Policy(args.policy))
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False))
+    else:
+        for engine in (figures, figures.get("splink")):
+            if not engine:
+                continue
+            if "error" in engine:
+                print(f"{engine['engine']}: failed: {engine['error']}")
+                continue
+            print(
+                f"{engine['engine']}: {engine['records']} records, {engine['bound']} bound, "
+                f"{engine['wrong_binds']} wrong, recall {engine['recall']:.4%} of "
+                f"{engine['bindable']} bindable, {engine['seconds']} s, "
+                f"peak RSS {engine['peak_rss_mb']} MB"
+            )
+    return 1 if "error" in figures else 0
 
 
 def _serve(args: argparse.Namespace) -> int:

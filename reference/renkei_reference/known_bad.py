@@ -522,13 +522,21 @@ def _three_items(fed: Federation) -> None:
     hub, registry = fed.hub, fed.registry
 
     def bind(original: Any, agency: Agency, record_ref: str, items: FourItems) -> Any:
-        exact, partial = registry.match(items)
-        if not exact and len(partial) == 1:
-            with hub._lock:
-                link = hub._link_out(hub._id_code(ResidentCode(partial[0])), agency.unit)
-            return {"record_ref": record_ref, "decision": "bound", "link_code": link.text(),
-                    "reasons": []}  # fmt: skip
-        return original(agency, record_ref, items)
+        decided: dict[str, Any] = original(agency, record_ref, items)
+        if decided["decision"] == "bound":
+            return decided
+        key = items.key()
+        three = [
+            code
+            for code, latest in registry._latest.items()
+            if sum(a == b for a, b in zip(latest.key(), key, strict=True)) == 3
+        ]
+        if len(three) != 1:
+            return decided
+        with hub._lock:
+            link = hub._link_out(hub._id_code(ResidentCode(three[0])), agency.unit)
+        return {"record_ref": record_ref, "decision": "bound", "link_code": link.text(),
+                "reasons": []}  # fmt: skip
 
     _override(hub, "bind", bind)
 

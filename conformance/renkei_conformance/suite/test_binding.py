@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from renkei_conformance.spec import load_binding_vectors
 from renkei_conformance.world import Person, World, population
 
 
@@ -95,3 +96,153 @@ def test_normalisation_is_nfkc_and_placeholders_never_bind(world: World) -> None
     assert got["placeholder"]["decision"] == "review", got["placeholder"]
     assert "unrepresentable-character" in got["placeholder"]["reasons"]
     assert not got["placeholder"].get("link_code")
+
+
+# -- hard cases: the binding never binds a wrong person ---------------------------
+
+_KASUMI = "東京都千代田区霞が関1丁目2番3号"
+_UMEDA = "大阪府大阪市北区梅田2丁目5番10号 メゾン青葉 301号室"
+
+# (key, name, kana, address, birth date, sex): residents the kit loads.  Twins
+# whose given names are one character apart, two residents with identical
+# 4 items, 斎藤/齋藤 at one address with one birth date, namesakes one house
+# number apart and in two prefectures' 府中市, and a resident in variant kanji.
+_HARD = [
+    ("twin-a", "高橋 健一", "タカハシ ケンイチ", _KASUMI, "1990-04-01", "male"),
+    ("twin-b", "高橋 健二", "タカハシ ケンジ", _KASUMI, "1990-04-01", "male"),
+    ("same-a", "佐藤 美咲", "サトウ ミサキ", "北海道札幌市中央区旭町4丁目8番9号", "1995-12-01", "female"),  # noqa: E501
+    ("same-b", "佐藤 美咲", "サトウ ミサキ", "北海道札幌市中央区旭町4丁目8番9号", "1995-12-01", "female"),  # noqa: E501
+    ("saito", "斎藤 誠", "サイトウ マコト", "福岡県福岡市博多区天神2丁目3番4号", "1960-03-03", "male"),  # noqa: E501
+    ("saito-v", "齋藤 誠", "サイトウ マコト", "福岡県福岡市博多区天神2丁目3番4号", "1960-03-03", "male"),  # noqa: E501
+    ("next-a", "山本 大輔", "ヤマモト ダイスケ", "神奈川県横浜市港北区日吉1丁目1番1号", "1980-08-08", "male"),  # noqa: E501
+    ("next-b", "山本 大輔", "ヤマモト ダイスケ", "神奈川県横浜市港北区日吉1丁目1番2号", "1980-08-08", "male"),  # noqa: E501
+    ("fuchu-t", "中村 陽子", "ナカムラ ヨウコ", "東京都府中市中央1丁目2番3号", "1955-05-05", "female"),  # noqa: E501
+    ("fuchu-h", "中村 陽子", "ナカムラ ヨウコ", "広島県府中市中央1丁目2番3号", "1955-05-05", "female"),  # noqa: E501
+    ("taka", "髙橋 翔太", "タカハシ ショウタ", _UMEDA, "1985-07-15", "male"),
+]  # fmt: skip
+
+
+def _hard_persons() -> dict[str, Person]:
+    people = population(len(_HARD), first=2_100_000_000)
+    return {
+        key: replace(p, name=name, name_kana=kana, address=address, birth_date=born, sex=sex)
+        for p, (key, name, kana, address, born, sex) in zip(people, _HARD, strict=True)
+    }
+
+
+def _with(p: Person, **items: str) -> Person:
+    return replace(p, **items)
+
+
+@pytest.mark.conformance(
+    "CT-BND-003", requirements=["RK-BND-002", "RK-BND-001", "RK-BND-005"], profiles=["hub"]
+)
+def test_binding_never_binds_a_wrong_person(world: World) -> None:
+    """Hard cases through the wire: twins one character apart, identical 4
+    items, variant-kanji namesakes, namesakes next door and in another
+    prefecture, a resident's address before a move, a person the registry does
+    not hold living with registered family, typos, ● and the name in kana.
+    Every ``bound`` result carries the link code of the very person the record
+    is about (learnt afterwards, once each resident has been made unique); the
+    records that fit two residents, fit only an earlier address, or are about
+    a person the registry does not hold are never bound."""
+    hard = _hard_persons()
+    world.wire.control(
+        "POST", "/residents", {"residents": [p.resident() for p in hard.values()]}
+    ).expect(200, 204)
+    taka = hard["taka"]
+    moved = _with(taka, address="京都府京都市左京区本町3丁目4番5号")
+    # the resident moves: the registry's latest address changes, the old one is earlier
+    world.wire.control(
+        "POST", "/residents", {"residents": [moved.resident(), taka.resident()]}
+    ).expect(200, 204)
+    outsider = _with(hard["twin-a"], name="高橋 健三", name_kana="タカハシ ケンゾウ")
+    wide = _UMEDA.translate(str.maketrans("0123456789 ", "０１２３４５６７８９\u3000"))
+    cases: list[tuple[str, Person, str | None, bool]] = [
+        # (ref, record, true person key or None for nobody registered, may bind)
+        *[(f"exact-{k}", p, k, True) for k, p in hard.items()],
+        ("wide", _with(taka, address=wide), "taka", True),
+        ("old-address", moved, "taka", False),
+        ("outsider", outsider, None, False),
+        ("twin-typo", _with(hard["twin-a"], name="高橋 健二"), "twin-a", True),
+        ("sex-flip", _with(hard["fuchu-t"], sex="male"), "fuchu-t", False),
+        ("no-address", _with(hard["fuchu-t"], address="東京都府中市"), "fuchu-t", False),
+        ("placeholder", _with(hard["fuchu-t"], name="中村 ●子"), "fuchu-t", False),
+        ("kana", _with(hard["fuchu-t"], name="ナカムラ ヨウコ"), "fuchu-t", False),
+        ("birth-typo", _with(hard["fuchu-h"], birth_date="1955-05-06"), "fuchu-h", False),
+    ]
+    got = _bind(world, "kit.insurer", [_record(ref, p) for ref, p, _, _ in cases])
+    for key in ("same-a", "same-b"):
+        assert got[f"exact-{key}"]["decision"] == "review", got[f"exact-{key}"]
+        assert "ambiguous-match" in got[f"exact-{key}"]["reasons"]
+    for ref, _, _, may_bind in cases:
+        assert got[ref]["decision"] in {"bound", "review", "rejected"}, got[ref]
+        if not may_bind:
+            assert got[ref]["decision"] != "bound", (ref, got[ref])
+        if got[ref]["decision"] != "bound":
+            assert not got[ref].get("link_code"), (ref, got[ref])
+
+    # Make every resident unique (its own address), then learn each one's link code.
+    unique = {
+        key: _with(p, address=f"沖縄県那覇市泉町{n + 1}丁目{n + 11}番{n + 21}号")
+        for n, (key, p) in enumerate(hard.items())
+    }
+    world.wire.control(
+        "POST", "/residents", {"residents": [p.resident() for p in unique.values()]}
+    ).expect(200, 204)
+    truth = world.bind("kit.insurer", list(unique.values()))
+    link_of = {key: truth[p.resident_code] for key, p in unique.items()}
+    assert len(set(link_of.values())) == len(link_of)
+    for ref, _, person, _ in cases:
+        if got[ref]["decision"] == "bound":
+            assert person is not None, f"{ref}: bound a person the registry does not hold"
+            assert got[ref]["link_code"] == link_of[person], f"{ref}: bound the wrong person"
+
+
+@pytest.mark.conformance(
+    "CT-BND-004",
+    requirements=["RK-BND-001", "RK-BND-002", "RK-BND-003", "RK-BND-005"],
+    profiles=["hub"],
+)
+def test_binding_vectors_through_the_wire(world: World) -> None:
+    """specs/vectors/binding-decisions.json, strict policy: the registry of the
+    file is loaded (earlier items first, then the latest); every record gets
+    the expected decision (or one the vector also allows) with the reasons
+    RK-BND-003 makes mandatory, and a ``bound`` record carries the link code of
+    the resident the vector names (learnt once every resident is unique)."""
+    data = load_binding_vectors()
+    people = population(len(data["registry"]), first=2_200_000_000)
+    residents: dict[str, Person] = {}
+    for p, (key, entry) in zip(people, data["registry"].items(), strict=True):
+        for state in [*entry.get("earlier", []), entry["latest"]]:
+            residents[key] = replace(p, **state)
+            world.wire.control(
+                "POST", "/residents", {"residents": [residents[key].resident()]}
+            ).expect(200, 204)
+    records = [{"record_ref": case["id"], **case["record"]} for case in data["tests"]]
+    got = _bind(world, "kit.city-a", records)
+    unique = {
+        key: replace(p, address=f"沖縄県那覇市泉町{n + 1}丁目{n + 11}番{n + 21}号")
+        for n, (key, p) in enumerate(residents.items())
+    }
+    world.wire.control(
+        "POST", "/residents", {"residents": [p.resident() for p in unique.values()]}
+    ).expect(200, 204)
+    truth = world.bind("kit.city-a", list(unique.values()))
+    mandatory = {"ambiguous-match", "partial-match", "no-match", "unrepresentable-character"}
+    for case in data["tests"]:
+        want, result = case["expected"]["strict"], got[case["id"]]
+        resident = None
+        if result["decision"] == "bound":
+            resident = next(
+                (k for k, p in unique.items() if truth[p.resident_code] == result["link_code"]),
+                "a resident the vector does not name",
+            )
+        else:
+            assert not result.get("link_code"), (case["id"], result)
+        allowed = [(want["decision"], want["resident"])]
+        allowed += [(a["decision"], a["resident"]) for a in want.get("also", [])]
+        assert (result["decision"], resident) in allowed, (case["id"], result, resident)
+        if (result["decision"], resident) == allowed[0]:
+            missing = (set(want["reasons"]) & mandatory) - set(result["reasons"])
+            assert not missing, (case["id"], result)

@@ -438,19 +438,17 @@ class Hub:
         return results
 
     def bind(self, agency: Agency, record_ref: str, items: FourItems) -> dict[str, Any]:
-        """Bind one record (RK-BND-001..003, RK-BND-005): exact, unique, all four items."""
+        """Bind one record (RK-BND-001..003, RK-BND-005) with the core matcher
+        (``core.binding_match``, strict policy): all four items of exactly one
+        resident's latest items, nobody else fitting or one slip away."""
         if items.has_placeholder():
             return _decision(record_ref, "review", ["unrepresentable-character"])
-        exact, partial = self._registry.match(items)
-        if len(exact) == 1:
+        outcome, resident = self._registry.decide(items)
+        if resident is not None:
             with self._lock:
-                link = self._link_out(self._id_code(ResidentCode(exact[0])), agency.unit)
+                link = self._link_out(self._id_code(ResidentCode(resident)), agency.unit)
             return _decision(record_ref, "bound", [], link.text())
-        if len(exact) > 1:
-            return _decision(record_ref, "review", ["ambiguous-match"])
-        if partial:
-            return _decision(record_ref, "review", ["partial-match"])
-        return _decision(record_ref, "rejected", ["no-match"])
+        return _decision(record_ref, outcome.decision, list(outcome.reasons))
 
     # -- the linkage flow (items 18, 20-22, 28) ------------------------------
     def _log(

@@ -1,30 +1,28 @@
-"""The resident registry (住基ネット simulator): residents and their latest 4 items.
+"""The resident registry (住基ネット simulator): residents and their 4 items.
 
 Seed items 14 and 20: agencies bind against, and keep current with, the
-registry's *latest* 4 items.  Matching here is exact after the fixed
-normalisation of RK-BND-005 (NFKC, collapsed white space); nothing else is
-folded.
+registry's *latest* 4 items.  The registry also keeps each resident's earlier
+4 items (before a move or a change of name): they never bind (RK-BND-001) but
+make a record ambiguous or tell the agency which item is out of date.
+Matching is the core matcher ``core.binding_match`` under its strict policy:
+the fixed normalisation of RK-BND-005 (NFKC, collapsed white space) decides a
+bind; the folded forms (variant kanji, kana, address notation) only add
+ambiguity and review reasons.
 """
 
 from __future__ import annotations
 
 import threading
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..core.binding_match import BindingOutcome, Policy, RegistryIndex, decide
+from ..core.binding_normalise import has_placeholder, strict_text
 from ..core.codes import ResidentCode
 from ..core.errors import ConflictError, NotFoundError
 
 __all__ = ["FourItems", "ResidentRegistry"]
-
-_PLACEHOLDERS = frozenset("\u25cf\u3013\ufffd")
-
-
-def _norm(text: str) -> str:
-    """Width and space normalisation for exact matching (NFKC, collapsed spaces)."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +36,15 @@ class FourItems:
     name_kana: str | None = None
 
     def key(self) -> tuple[str, str, str, str]:
-        return (_norm(self.name), _norm(self.address), self.birth_date, self.sex)
+        return (strict_text(self.name), strict_text(self.address), self.birth_date, self.sex)
+
+    def four(self) -> tuple[str, str, str, str]:
+        """The 4 items the matcher compares (the kana reading is not one, RK-BND-002)."""
+        return (self.name, self.address, self.birth_date, self.sex)
 
     def has_placeholder(self) -> bool:
         """● 〓 U+FFFD or a private-use character: a character lost (RK-BND-005)."""
-        return any(
-            ch in _PLACEHOLDERS or unicodedata.category(ch) == "Co"
-            for ch in self.name + self.address + (self.name_kana or "")
-        )
+        return has_placeholder(self.name + self.address + (self.name_kana or ""))
 
 
 class ResidentRegistry:
@@ -54,9 +53,9 @@ class ResidentRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._latest: dict[str, FourItems] = {}
-        self._by_items: dict[tuple[str, str, str, str], set[str]] = {}
-        self._by_three: dict[tuple[int, tuple[str, ...]], set[str]] = {}
+        self._earlier: dict[str, list[FourItems]] = {}
         self._history: list[tuple[str, str]] = []  # (old, new) resident-code changes
+        self._index: tuple[RegistryIndex, list[str]] | None = None
 
     def load(self, residents: Iterable[tuple[ResidentCode, FourItems]]) -> int:
         count = 0
@@ -77,27 +76,20 @@ class ResidentRegistry:
                     "the new resident code is already registered",
                     "RK-NUM-008",
                 )
-            self._remove(old.value)
+            earlier = self._earlier.pop(old.value, [])
+            previous = self._latest.pop(old.value)
+            self._earlier[new.value] = earlier
+            self._latest[new.value] = previous
             self._put(new.value, items)
             self._history.append((old.value, new.value))
 
-    def _remove(self, code: str) -> None:
-        items = self._latest.pop(code, None)
-        if items is None:
-            return
-        key = items.key()
-        self._by_items[key].discard(code)
-        for drop in range(4):
-            self._by_three[(drop, key[:drop] + key[drop + 1 :])].discard(code)
-
     def _put(self, code: str, items: FourItems) -> None:
-        """Register or update a resident: only the latest 4 items match (item 14)."""
-        self._remove(code)
-        key = items.key()
+        """Register or update a resident; updated items become earlier items (item 14)."""
+        previous = self._latest.get(code)
+        if previous is not None and previous.four() != items.four():
+            self._earlier.setdefault(code, []).append(previous)
         self._latest[code] = items
-        self._by_items.setdefault(key, set()).add(code)
-        for drop in range(4):
-            self._by_three.setdefault((drop, key[:drop] + key[drop + 1 :]), set()).add(code)
+        self._index = None
 
     def latest(self, code: ResidentCode) -> FourItems:
         with self._lock:
@@ -106,21 +98,37 @@ class ResidentRegistry:
             raise NotFoundError("unknown-resident", "no such resident code", "RK-BND-001")
         return items
 
-    def match(self, items: FourItems) -> tuple[list[str], list[str]]:
-        """Exact 4-item matches and 3-item (partial) matches against the latest items."""
-        key = items.key()
+    def _matcher(self) -> tuple[RegistryIndex, list[str]]:
+        if self._index is None:
+            codes = sorted(self._latest)
+            row = {code: i for i, code in enumerate(codes)}
+            self._index = (
+                RegistryIndex(
+                    [self._latest[c].four() for c in codes],
+                    {row[c]: [i.four() for i in e] for c, e in self._earlier.items() if e},
+                    Policy.STRICT,
+                ),
+                codes,
+            )
+        return self._index
+
+    def decide(self, items: FourItems) -> tuple[BindingOutcome, str | None]:
+        """The matcher's decision on a record's 4 items, and the resident code it binds."""
         with self._lock:
-            exact = sorted(self._by_items.get(key, ()))
-            partial: set[str] = set()
-            for drop in range(4):
-                partial |= self._by_three.get((drop, key[:drop] + key[drop + 1 :]), set())
-        return exact, sorted(partial - set(exact))
+            index, codes = self._matcher()
+        outcome = decide(index, items.four())
+        return outcome, (codes[outcome.person] if outcome.person is not None else None)
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         with self._lock:
             return {
                 "registry.residents": [
                     {"resident_code": c, **asdict(i)} for c, i in sorted(self._latest.items())
+                ],
+                "registry.earlier_items": [
+                    {"resident_code": c, **asdict(i)}
+                    for c, states in sorted(self._earlier.items())
+                    for i in states
                 ],
                 "registry.code_changes": [{"old": o, "new": n} for o, n in self._history],
             }

@@ -1,0 +1,277 @@
+"""The binding matcher (紐付け, seed items 13, 14, 20): blocking plus comparison.
+
+A record of an agency carries the 4 items (name, address, date of birth,
+sex).  The matcher decides ``bound`` (one resident), ``review`` (with
+reasons) or ``rejected`` against an index of the resident registry.
+
+Rules, each with its requirement:
+
+* RK-BND-005 — a record with a placeholder (●, 〓, U+FFFD, private use) never
+  binds: review ``unrepresentable-character``.
+* RK-BND-001 — only the *latest* 4 items bind.  A record that fits a
+  resident only through an earlier state (old address before a move, name
+  before marriage) goes to review ``address-not-latest`` / ``name-not-latest``
+  so the agency updates its items through the registry (RK-BND-006).
+* RK-BND-002 — all four items must agree (never three); two or more residents
+  that fit (through latest *or* earlier items, and under folding) give
+  review ``ambiguous-match``; a resident who differs from the record by a
+  single slip (one character of one item, or the sex) makes the record
+  ``near-match`` — one typo away from somebody else is not unambiguous.
+* RK-BND-003 — otherwise review ``partial-match`` with item-level reasons
+  when a resident agrees on three items, else rejected ``no-match``.
+  Reasons name items, never a candidate.
+
+Policies: ``STRICT`` binds only on the RK-BND-005 normalisation (NFKC and
+white space) and uses the folded forms solely to see more ambiguity and to
+give the review reason ``variant-form``; ``FOLDED`` (issue 8, opt-in) binds on
+the folded forms of ``binding_normalise``.
+
+Blocking: every index is a hash join on exact (folded) keys — the full
+4-item key, and the four "all but one item" keys that find partial and
+near matches.  The three-item indexes are keyed by ``hash()`` of the key to
+keep memory small; a hash collision can only add a candidate and so only
+turn a bind into a review, never cause a wrong bind (the full-key index
+keeps its strings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal
+
+import icontract
+
+from .binding_normalise import fold_address, fold_name, has_placeholder, strict_text
+
+__all__ = [
+    "BindingOutcome",
+    "Items",
+    "Policy",
+    "RegistryIndex",
+    "decide",
+    "decide_many",
+    "one_slip",
+]
+
+Decision = Literal["bound", "review", "rejected"]
+Items = tuple[str, str, str, str]  # (name, address, birth_date, sex)
+_SEP = "\x1f"
+_ITEM_NAMES = ("name", "address", "birth-date", "sex")
+
+
+class Policy(Enum):
+    STRICT = "strict"
+    FOLDED = "folded"
+
+
+@dataclass(frozen=True, slots=True)
+class BindingOutcome:
+    """A decision with its reasons; ``person`` is the registry row when bound."""
+
+    decision: Decision
+    reasons: tuple[str, ...]
+    person: int | None = None
+
+
+def _fold(items: Items) -> Items:
+    return (fold_name(items[0]), fold_address(items[1]), items[2], items[3])
+
+
+def _strict(items: Items) -> str:
+    return _SEP.join((strict_text(items[0]), strict_text(items[1]), items[2], items[3]))
+
+
+def _drop(folded: Items, i: int) -> int:
+    return hash((i, *folded[:i], *folded[i + 1 :]))
+
+
+@icontract.require(lambda a, b: len(a) < 10_000 and len(b) < 10_000)
+def one_slip(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` differ by exactly one keystroke: one character
+    substituted, inserted or deleted, or two adjacent characters swapped."""
+    if a == b:
+        return False
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    i = 0
+    while i < min(la, lb) and a[i] == b[i]:
+        i += 1
+    if la == lb:
+        if a[i + 1 :] == b[i + 1 :]:
+            return True
+        return i + 1 < la and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]
+    if la > lb:
+        return a[i + 1 :] == b[i:]
+    return a[i:] == b[i + 1 :]
+
+
+def _add(index: dict[str, int | tuple[int, ...]], key: str, person: int) -> None:
+    have = index.get(key)
+    if have is None:
+        index[key] = person
+    elif isinstance(have, int):
+        if have != person:
+            index[key] = (have, person)
+    elif person not in have:
+        index[key] = (*have, person)
+
+
+def _add_h(index: dict[int, int | tuple[int, ...]], key: int, person: int) -> None:
+    have = index.get(key)
+    if have is None:
+        index[key] = person
+    elif isinstance(have, int):
+        if have != person:
+            index[key] = (have, person)
+    elif person not in have:
+        index[key] = (*have, person)
+
+
+def _members(value: int | tuple[int, ...] | None) -> tuple[int, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, int):
+        return (value,)
+    return value
+
+
+class RegistryIndex:
+    """Blocking indexes over the registry's latest and earlier 4 items.
+
+    Row ``i`` of ``latest`` is resident ``i``; ``history[i]`` holds the earlier
+    states of resident ``i`` (each a full 4-item tuple)."""
+
+    @icontract.require(
+        lambda latest, history: all(0 <= row < len(latest) for row in (history or {})),
+        "earlier items belong to residents of the registry",
+    )
+    def __init__(
+        self,
+        latest: Sequence[Items],
+        history: Mapping[int, Sequence[Items]] | None = None,
+        policy: Policy = Policy.STRICT,
+    ) -> None:
+        self.policy = policy
+        self.latest = latest
+        self.history: Mapping[int, Sequence[Items]] = history or {}
+        self.size = len(latest)
+        self._latest: dict[str, int | tuple[int, ...]] = {}
+        self._strict: dict[str, int | tuple[int, ...]] = {}
+        self._earlier: dict[str, int | tuple[int, ...]] = {}
+        self._three: tuple[dict[int, int | tuple[int, ...]], ...] = ({}, {}, {}, {})
+        self._earlier_three: tuple[dict[int, int | tuple[int, ...]], ...] = ({}, {}, {}, {})
+        for person, items in enumerate(latest):
+            self._put_latest(person, items)
+        for person, states in self.history.items():
+            for items in states:
+                self._put_earlier(person, items)
+
+    def _put_latest(self, person: int, items: Items) -> None:
+        folded = _fold(items)
+        _add(self._latest, _SEP.join(folded), person)
+        if self.policy is Policy.STRICT:
+            _add(self._strict, _strict(items), person)
+        for i in range(4):
+            _add_h(self._three[i], _drop(folded, i), person)
+
+    def _put_earlier(self, person: int, items: Items) -> None:
+        folded = _fold(items)
+        _add(self._earlier, _SEP.join(folded), person)
+        for i in range(4):
+            _add_h(self._earlier_three[i], _drop(folded, i), person)
+
+    def fits(self, folded: Items) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Residents whose latest / earlier folded 4 items equal ``folded``."""
+        key = _SEP.join(folded)
+        return _members(self._latest.get(key)), _members(self._earlier.get(key))
+
+    def strict_fits(self, items: Items) -> tuple[int, ...]:
+        return _members(self._strict.get(_strict(items)))
+
+    def three(self, folded: Items, i: int, *, earlier: bool = False) -> tuple[int, ...]:
+        """Residents agreeing with ``folded`` on every item but item ``i``."""
+        table = self._earlier_three if earlier else self._three
+        return _members(table[i].get(_drop(folded, i)))
+
+
+def _one_slip_away(index: RegistryIndex, folded: Items, person: int) -> bool:
+    """Another resident (latest or earlier items) agrees with the record on three
+    items and is one slip (``one_slip``) away on the fourth (RK-BND-002)."""
+    for i in range(4):
+        for other in index.three(folded, i):
+            if other != person and _slip(folded[i], _fold(index.latest[other])[i], i):
+                return True
+        for other in index.three(folded, i, earlier=True):
+            if other != person and any(
+                _slip(folded[i], _fold(state)[i], i) for state in index.history.get(other, ())
+            ):
+                return True
+    return False
+
+
+def _slip(ours: str, theirs: str, item: int) -> bool:
+    return item == 3 or one_slip(ours, theirs)
+
+
+@icontract.ensure(
+    lambda result: (result.person is not None) == (result.decision == "bound"),
+    "only a bound decision names a person",
+)
+@icontract.ensure(
+    lambda result: (result.decision == "bound") == (not result.reasons),
+    "every decision but bound carries a reason",
+)
+def decide(index: RegistryIndex, items: Items) -> BindingOutcome:
+    """Bind, review or reject one record's 4 items (RK-BND-001..003, RK-BND-005)."""
+    return _decide(index, items)
+
+
+@icontract.ensure(lambda records, result: len(result) == len(records))
+@icontract.ensure(
+    lambda result: all((o.person is not None) == (o.decision == "bound") for o in result),
+    "only a bound decision names a person",
+)
+def decide_many(index: RegistryIndex, records: Sequence[Items]) -> list[BindingOutcome]:
+    """``decide`` for each record, in order (one contract check for the batch)."""
+    return [_decide(index, items) for items in records]
+
+
+def _decide(index: RegistryIndex, items: Items) -> BindingOutcome:
+    if any(has_placeholder(text) for text in items[:2]):
+        return BindingOutcome("review", ("unrepresentable-character",))
+    folded = _fold(items)
+    latest, earlier = index.fits(folded)
+    everyone = set(latest) | set(earlier)
+    if len(everyone) >= 2:
+        return BindingOutcome("review", ("ambiguous-match",))
+    if len(latest) == 1:
+        person = latest[0]
+        if _one_slip_away(index, folded, person):
+            return BindingOutcome("review", ("near-match",))
+        if index.policy is Policy.STRICT and index.strict_fits(items) != (person,):
+            return BindingOutcome("review", ("variant-form",))
+        return BindingOutcome("bound", (), person)
+    if len(earlier) == 1:
+        return BindingOutcome("review", _not_latest(index, folded, earlier[0]))
+    return _partial(index, folded)
+
+
+def _not_latest(index: RegistryIndex, folded: Items, person: int) -> tuple[str, ...]:
+    """Fits an earlier state only (RK-BND-001): name the items that are out of date."""
+    now = _fold(index.latest[person])
+    return tuple(f"{_ITEM_NAMES[i]}-not-latest" for i in range(4) if folded[i] != now[i]) or (
+        "not-latest",
+    )
+
+
+def _partial(index: RegistryIndex, folded: Items) -> BindingOutcome:
+    """RK-BND-003: three of four items agree with some resident → review, with the
+    item that differs from a resident's latest items (an earlier state's partial
+    agreement gives ``partial-match`` alone)."""
+    differs = tuple(f"{_ITEM_NAMES[i]}-differs" for i in range(4) if index.three(folded, i))
+    if differs or any(index.three(folded, i, earlier=True) for i in range(4)):
+        return BindingOutcome("review", ("partial-match", *differs))
+    return BindingOutcome("rejected", ("no-match",))

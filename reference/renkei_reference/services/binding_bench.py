@@ -1,0 +1,250 @@
+"""The binding benchmark (issue 8): renkei's matcher, and Splink on the same data.
+
+``bench(size, …)`` makes a registry of ``size`` residents and an agency
+extract of ``size`` records (``synthetic_population``), binds every record
+and scores the decisions against the ground truth:
+
+* ``wrong_binds`` — bound to someone else (or bound although the person is
+  not in the registry).  Must be 0 (RK-BND-002).
+* ``bindable`` — records that are *truly unambiguous*: a registered resident's
+  latest 4 items up to representation only (width, spacing, variant kanji,
+  address notation; ``synthetic_population.BENIGN``), and no other resident
+  shares those items under folding, latest or earlier.
+* ``bound_bindable`` / ``recall`` — of those, how many were bound (to the
+  right person).
+* ``review`` with ``review_reasons``, ``rejected``; ``seconds`` (index +
+  decisions, data generation excluded), ``generate_seconds`` and
+  ``peak_rss_mb`` of the process.
+
+Splink (``--compare-splink``; ``pip install 'renkei[compare]'``) runs in its own
+process on the same seed: DuckDB backend, the same folded name and address
+(``binding_normalise``) as input, blocking on birth date and sex and on name
+and address, Levenshtein comparisons for name and address and exact ones for
+birth date and sex, u by random sampling, m by EM; a record binds when
+exactly one registry row scores a match probability ≥ 0.99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gc
+import json
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+from ..core.binding_match import Policy, RegistryIndex, decide_many
+from ..core.binding_normalise import fold_address, fold_name
+from .synthetic_population import BENIGN, Extract, Population, extract, population
+
+__all__ = ["bench", "bindable", "main", "score"]
+
+SPLINK_THRESHOLD = 0.99
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def bindable(pop: Population, ex: Extract, index: RegistryIndex) -> list[bool]:
+    """Ground truth: which records are truly unambiguous (see the module docstring)."""
+    benign = frozenset(BENIGN)
+    unique: dict[int, bool] = {}
+    out: list[bool] = []
+    for row, kind in zip(ex.truth, ex.noise, strict=True):
+        if row < 0 or kind not in benign:
+            out.append(False)
+            continue
+        if row not in unique:
+            name, address, born, sex = pop.latest[row]
+            latest, earlier = index.fits((fold_name(name), fold_address(address), born, sex))
+            unique[row] = set(latest) | set(earlier) == {row}
+        out.append(unique[row])
+    return out
+
+
+def score(
+    ex: Extract,
+    truly: list[bool],
+    bound_to: list[int | None],
+    reasons: list[tuple[str, ...]] | None = None,
+) -> dict[str, Any]:
+    """Figures of one engine's decisions against the ground truth."""
+    bound = wrong = hit = 0
+    wrong_by_noise: collections.Counter[str] = collections.Counter()
+    for row, kind, ok, got in zip(ex.truth, ex.noise, truly, bound_to, strict=True):
+        if got is None:
+            continue
+        bound += 1
+        if got != row:
+            wrong += 1
+            wrong_by_noise[kind] += 1
+        elif ok:
+            hit += 1
+    n_bindable = sum(truly)
+    figures: dict[str, Any] = {
+        "records": len(ex.records),
+        "wrong_binds": wrong,
+        "bound": bound,
+        "bindable": n_bindable,
+        "bound_bindable": hit,
+        "recall": round(hit / n_bindable, 5) if n_bindable else 1.0,
+        "wrong_binds_by_noise": dict(wrong_by_noise),
+        "noisy_share": round(sum(1 for k in ex.noise if k != "clean") / len(ex.noise), 4),
+    }
+    if reasons is not None:
+        review = [r for r, b in zip(reasons, bound_to, strict=True) if b is None]
+        first = collections.Counter(r[0] for r in review)
+        figures["review"] = sum(n for k, n in first.items() if k != "no-match")
+        figures["rejected"] = first.get("no-match", 0)
+        figures["review_reasons"] = dict(first.most_common())
+    return figures
+
+
+def run_renkei(pop: Population, ex: Extract, policy: Policy) -> dict[str, Any]:
+    start = time.perf_counter()
+    index = RegistryIndex(pop.latest, pop.history, policy)
+    outcomes = decide_many(index, ex.records)
+    seconds = time.perf_counter() - start
+    truly = bindable(pop, ex, index)
+    figures = score(ex, truly, [o.person for o in outcomes], [o.reasons for o in outcomes])
+    figures["review_by_noise"] = dict(
+        collections.Counter(
+            f"{k}:{o.reasons[0]}" for k, o in zip(ex.noise, outcomes, strict=True) if o.reasons
+        ).most_common()
+    )
+    figures["seconds"] = round(seconds, 2)
+    return figures
+
+
+def run_splink(pop: Population, ex: Extract) -> dict[str, Any]:
+    """Splink 5 with DuckDB on the same data (see the module docstring)."""
+    import splink.comparison_library as cl
+    from splink import Linker, SettingsCreator, block_on
+    from splink.backends.duckdb import DuckDBAPI
+
+    start = time.perf_counter()
+
+    def table(rows: list[tuple[str, str, str, str]]) -> dict[str, list[Any]]:
+        return {
+            "unique_id": list(range(len(rows))),
+            "name": [fold_name(r[0]) for r in rows],
+            "address": [fold_address(r[1]) for r in rows],
+            "birth_date": [r[2] for r in rows],
+            "sex": [r[3] for r in rows],
+        }
+
+    db = DuckDBAPI()
+    left = db.register(table(pop.latest), dataset_display_name="registry")
+    right = db.register(table(ex.records), dataset_display_name="agency")
+    settings = SettingsCreator(
+        link_type="link_only",
+        probability_two_random_records_match=1 / max(len(pop.latest), 1),
+        comparisons=[
+            cl.LevenshteinAtThresholds("name", [1, 2]),
+            cl.LevenshteinAtThresholds("address", [1, 3]),
+            cl.LevenshteinAtThresholds("birth_date", [1]),
+            cl.ExactMatch("sex"),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("birth_date", "sex"),
+            block_on("name", "address"),
+        ],
+        retain_intermediate_calculation_columns=False,
+    )
+    linker = Linker([left, right], settings, log_level=None)
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("birth_date", "sex")
+    )
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("name", "address"))
+    predictions = linker.inference.predict(threshold_match_probability=SPLINK_THRESHOLD)
+    pairs = predictions.as_duckdbpyrelation().select(
+        "source_dataset_l, unique_id_l, source_dataset_r, unique_id_r"
+    )
+    candidates: dict[int, set[int]] = collections.defaultdict(set)
+    for src_l, id_l, _src_r, id_r in pairs.fetchall():
+        registry_id, agency_id = (id_l, id_r) if src_l == "registry" else (id_r, id_l)
+        candidates[agency_id].add(registry_id)
+    bound_to: list[int | None] = [None] * len(ex.records)
+    for agency_id, rows in candidates.items():
+        if len(rows) == 1:
+            bound_to[agency_id] = next(iter(rows))
+    seconds = time.perf_counter() - start
+    truly = bindable(pop, ex, RegistryIndex(pop.latest, pop.history, Policy.FOLDED))
+    figures = score(ex, truly, bound_to)
+    figures["review"] = sum(1 for rows in candidates.values() if len(rows) > 1)
+    figures["seconds"] = round(seconds, 2)
+    return figures
+
+
+def bench(
+    size: int, seed: int = 1, engine: str = "renkei", policy: Policy = Policy.FOLDED
+) -> dict[str, Any]:
+    """Generate the data (deterministic by ``seed``) and run one engine on it."""
+    start = time.perf_counter()
+    gc.disable()  # millions of small tuples: generational GC would rescan them (both engines)
+    try:
+        pop = population(size, seed=seed)
+        ex = extract(pop, size, seed=seed + 1)
+        gc.freeze()
+        generate = time.perf_counter() - start
+        rss_data = _peak_rss_mb()
+        if engine == "splink":
+            figures = run_splink(pop, ex)
+            figures["engine"] = "splink"
+        else:
+            figures = run_renkei(pop, ex, policy)
+            figures["engine"] = f"renkei ({policy.value})"
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    figures["registry"] = len(pop.latest)
+    figures["generate_seconds"] = round(generate, 2)
+    figures["peak_rss_mb"] = _peak_rss_mb()
+    figures["rss_after_data_mb"] = rss_data
+    return figures
+
+
+def bench_in_child(size: int, seed: int, engine: str, policy: Policy) -> dict[str, Any]:
+    """Run one engine in a fresh process, so its peak RSS is its own."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "renkei_reference.services.binding_bench",
+            "--size",
+            str(size),
+            "--seed",
+            str(seed),
+            "--engine",
+            engine,
+            "--policy",
+            policy.value,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return {"engine": engine, "error": done.stderr.strip().splitlines()[-1:]}
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m renkei_reference.services.binding_bench")
+    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--engine", choices=("renkei", "splink"), default="renkei")
+    parser.add_argument("--policy", choices=[p.value for p in Policy], default="folded")
+    args = parser.parse_args(argv)
+    print(json.dumps(bench(args.size, args.seed, args.engine, Policy(args.policy))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

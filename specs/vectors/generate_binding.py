@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Generate ``binding-decisions.json``: binding (紐付け) vectors with expected decisions.
+
+RK-BND-001 (only the registry's *latest* 4 items bind), RK-BND-002 (all four
+items, exactly one resident; a kana reading never stands in for the name),
+RK-BND-003 (review with reasons, rejected with ``no-match``) and RK-BND-005
+(NFKC and white space only; placeholders never bind).  Each vector is a
+record of an agency and the decision expected against the small registry in
+the file, under two policies:
+
+* ``strict`` — normative: the hub's binding as the catalog requires it.
+* ``folded`` — informative: the opt-in policy of issue 8 that also folds
+  variant kanji, kana and address notation before binding.
+
+A resident is named by its key in ``registry`` (never by a resident code).
+The reasons listed are the ones the reference gives.  An implementation
+passes a vector when its decision and bound resident equal ``decision`` and
+``resident`` — or one of the pairs in ``also``, which the catalog allows too
+(folding used only to find more fitting residents and earlier items are
+MAY, RK-BND-005, RK-BND-003) — and, when it matches ``decision``, its
+reasons contain those of the listed reasons that RK-BND-003 makes mandatory
+(``ambiguous-match``, ``partial-match``, ``no-match``,
+``unrepresentable-character``).
+
+The expectations are written here by hand from the catalog text, not computed
+by the reference; tests/test_binding.py checks the reference against them.
+File schema: ``specs/schemas/binding-vectors.schema.json``.
+
+Usage::
+
+    python specs/vectors/generate_binding.py            # (re)write the file
+    python specs/vectors/generate_binding.py --check    # exit 1 if the file differs
+"""
+
+# ruff: noqa: E501 -- one vector per line reads best.
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+FILE_NAME = "binding-decisions.json"
+SCHEMA_REF = "../schemas/binding-vectors.schema.json"
+GENERATOR = "specs/vectors/generate_binding.py"
+
+Json = dict[str, Any]
+
+
+def items(name: str, address: str, birth_date: str, sex: str) -> Json:
+    return {"name": name, "address": address, "birth_date": birth_date, "sex": sex}
+
+
+KASUMI = "東京都千代田区霞が関1丁目2番3号"
+UMEDA = "大阪府大阪市北区梅田2丁目5番10号 メゾン青葉 301号室"
+FUCHU_T = "東京都府中市中央1丁目2番3号"
+
+REGISTRY: dict[str, Json] = {
+    "R1": {"latest": items("高橋 健一", KASUMI, "1990-04-01", "male")},
+    "R2": {"latest": items("高橋 健二", KASUMI, "1990-04-01", "male")},
+    "R3": {
+        "latest": items("髙橋 翔太", UMEDA, "1985-07-15", "male"),
+        "earlier": [items("髙橋 翔太", "京都府京都市左京区本町3丁目4番5号", "1985-07-15", "male")],
+    },
+    "R4": {
+        "latest": items("渡邉 花子", "愛知県一宮市本町1丁目2番3号", "1970-01-20", "female"),
+        "earlier": [items("山田 花子", "愛知県名古屋市中区栄1丁目1番1号", "1970-01-20", "female")],
+    },
+    "R5": {
+        "latest": items("佐藤 美咲", "北海道札幌市中央区旭町4丁目8番9号", "1995-12-01", "female")
+    },
+    "R6": {
+        "latest": items("佐藤 美咲", "北海道札幌市中央区旭町4丁目8番9号", "1995-12-01", "female")
+    },
+    "R7": {"latest": items("斎藤 誠", "福岡県福岡市博多区天神2丁目3番4号", "1960-03-03", "male")},
+    "R8": {"latest": items("齋藤 誠", "福岡県福岡市博多区天神2丁目3番4号", "1960-03-03", "male")},
+    "R9": {"latest": items("中村 陽子", FUCHU_T, "1955-05-05", "female")},
+    "R10": {"latest": items("中村 陽子", "広島県府中市中央1丁目2番3号", "1955-05-05", "female")},
+    "R11": {
+        "latest": items("山本 大輔", "神奈川県横浜市港北区日吉1丁目1番1号", "1980-08-08", "male")
+    },
+    "R12": {
+        "latest": items("山本 大輔", "神奈川県横浜市港北区日吉1丁目1番2号", "1980-08-08", "male")
+    },
+}
+
+
+def bound(resident: str) -> Json:
+    return {"decision": "bound", "resident": resident, "reasons": []}
+
+
+def review(*reasons: str, also: Json | None = None) -> Json:
+    """``also``: another decision the catalog allows (an implementation that does
+    not use the optional folding or earlier items), for the kit."""
+    out: Json = {"decision": "review", "resident": None, "reasons": list(reasons)}
+    if also is not None:
+        out["also"] = [{"decision": also["decision"], "resident": also["resident"]}]
+    return out
+
+
+def rejected() -> Json:
+    return {"decision": "rejected", "resident": None, "reasons": ["no-match"]}
+
+
+R3, R4, R9 = REGISTRY["R3"]["latest"], REGISTRY["R4"]["latest"], REGISTRY["R9"]["latest"]
+
+# (id suffix, comment, record, strict, folded)
+CASES: list[tuple[str, str, Json, Json, Json]] = [
+    ("exact", "All four items equal one resident's latest items.",
+     R3, bound("R3"), bound("R3")),
+    ("width", "Full-width digits and an ideographic space: NFKC absorbs them (RK-BND-005).",
+     items("髙橋\u3000翔太", "大阪府大阪市北区梅田２丁目５番１０号　メゾン青葉　３０１号室", "1985-07-15", "male"),
+     bound("R3"), bound("R3")),
+    ("spacing", "Doubled spaces collapse into one (RK-BND-005).",
+     items("髙橋  翔太", "大阪府大阪市北区梅田2丁目5番10号  メゾン青葉  301号室", "1985-07-15", "male"),
+     bound("R3"), bound("R3")),
+    ("variant-kanji", "高 for the registered 髙: strict binding does not fold variant kanji.",
+     items("高橋 翔太", UMEDA, "1985-07-15", "male"),
+     review("variant-form"), bound("R3")),
+    ("address-notation", "1-2-3 for 1丁目2番3号: strict binding does not rewrite address notation.",
+     items("髙橋 翔太", "大阪府大阪市北区梅田2-5-10 メゾン青葉301号室", "1985-07-15", "male"),
+     review("variant-form"), bound("R3")),
+    ("kanji-numerals", "漢数字 for the numbers of 丁目・番・号.",
+     items("髙橋 翔太", "大阪府大阪市北区梅田二丁目五番十号 メゾン青葉 三〇一号室", "1985-07-15", "male"),
+     review("variant-form"), bound("R3")),
+    ("old-address", "The address before a move: an earlier state never binds (RK-BND-001).",
+     items("髙橋 翔太", "京都府京都市左京区本町3丁目4番5号", "1985-07-15", "male"),
+     review("address-not-latest"), review("address-not-latest")),
+    ("name-before-marriage", "Name and address before marriage: an earlier state (RK-BND-001).",
+     items("山田 花子", "愛知県名古屋市中区栄1丁目1番1号", "1970-01-20", "female"),
+     review("name-not-latest", "address-not-latest", also=rejected()),
+     review("name-not-latest", "address-not-latest")),
+    ("old-name-new-address", "The name before marriage with the latest address: three of four.",
+     items("山田 花子", R4["address"], "1970-01-20", "female"),
+     review("partial-match", "name-differs"), review("partial-match", "name-differs")),
+    ("identical-residents", "Two residents with the same 4 items: never bind (RK-BND-002).",
+     REGISTRY["R5"]["latest"], review("ambiguous-match"), review("ambiguous-match")),
+    ("variant-namesakes", "斎藤 and 齋藤 at one address with one birth date: the record fits both once folded.",
+     REGISTRY["R7"]["latest"], review("ambiguous-match", also=bound("R7")), review("ambiguous-match")),
+    ("twin-one-character", "Twins 健一/健二: one typo away from the other twin (RK-BND-002).",
+     REGISTRY["R1"]["latest"], review("near-match"), review("near-match")),
+    ("namesake-next-door", "Same name and birth date one house number away.",
+     REGISTRY["R11"]["latest"], review("near-match"), review("near-match")),
+    ("namesake-other-prefecture", "Same name, birth date and 府中市, but another prefecture: binds.",
+     R9, bound("R9"), bound("R9")),
+    ("without-address", "Name, birth date and sex without the address never bind (RK-BND-002).",
+     items("中村 陽子", "東京都府中市", "1955-05-05", "female"),
+     review("partial-match", "address-differs"), review("partial-match", "address-differs")),
+    ("sex-differs", "Three of four: the sex differs.",
+     items("中村 陽子", FUCHU_T, "1955-05-05", "male"),
+     review("partial-match", "sex-differs"), review("partial-match", "sex-differs")),
+    ("birth-date-typo", "Three of four: the birth date differs.",
+     items("中村 陽子", FUCHU_T, "1955-05-06", "female"),
+     review("partial-match", "birth-date-differs"), review("partial-match", "birth-date-differs")),
+    ("placeholder", "A kanji lost to ● never binds (RK-BND-005).",
+     items("中村 ●子", FUCHU_T, "1955-05-05", "female"),
+     review("unrepresentable-character"), review("unrepresentable-character")),
+    ("kana-name", "The reading in kana never stands in for the name (RK-BND-002).",
+     items("ナカムラ ヨウコ", FUCHU_T, "1955-05-05", "female"),
+     review("partial-match", "name-differs"), review("partial-match", "name-differs")),
+    ("stranger", "Nothing alike: rejected.",
+     items("存在 しない", "沖縄県那覇市泉町9丁目9番9号", "1901-01-01", "female"),
+     rejected(), rejected()),
+]  # fmt: skip
+
+
+def build() -> Json:
+    tests = [
+        {
+            "id": f"BND-V-{n:03d}-{suffix}",
+            "comment": comment,
+            "record": record,
+            "expected": {"strict": strict, "folded": folded},
+        }
+        for n, (suffix, comment, record, strict, folded) in enumerate(CASES, start=1)
+    ]
+    return {
+        "$schema": SCHEMA_REF,
+        "title": "Binding decisions against a small resident registry",
+        "generator": GENERATOR,
+        "requirements": ["RK-BND-001", "RK-BND-002", "RK-BND-003", "RK-BND-005"],
+        "header": (__doc__ or "").split("Usage::")[0].strip(),
+        "numberOfTests": len(tests),
+        "registry": REGISTRY,
+        "tests": tests,
+    }
+
+
+def render() -> bytes:
+    return (json.dumps(build(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--check", action="store_true", help="do not write; exit 1 if the file differs"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=HERE, help="output directory (default: beside this script)"
+    )
+    args = parser.parse_args(argv)
+    path = args.out / FILE_NAME
+    content = render()
+    if args.check:
+        if not path.exists() or path.read_bytes() != content:
+            print(f"out of date: {FILE_NAME}", file=sys.stderr)
+            return 1
+        return 0
+    path.write_bytes(content)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""Binding (紐付け): normalisation, the matcher, the vectors and a small benchmark run.
+
+Seed items 13, 14 and 20; requirements RK-BND-001, -002, -003 and -005.  The
+big benchmark runs only from the CLI (``renkei binding bench``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from renkei_reference.core.binding_match import (
+    Items,
+    Policy,
+    RegistryIndex,
+    decide,
+    decide_many,
+    one_slip,
+)
+from renkei_reference.core.binding_normalise import (
+    fold_address,
+    fold_name,
+    has_placeholder,
+    kanji_numeral_to_int,
+    strict_text,
+)
+from renkei_reference.services.binding_bench import bench, bindable
+from renkei_reference.services.synthetic_population import (
+    BENIGN,
+    DEFAULT_NOISE,
+    extract,
+    population,
+)
+
+from .conftest import ROOT
+
+VECTORS = ROOT / "specs" / "vectors" / "binding-decisions.json"
+
+# -- normalisation -----------------------------------------------------------
+
+
+@pytest.mark.requirement("RK-BND-005")
+def test_strict_text_is_nfkc_and_collapsed_white_space_only() -> None:
+    assert strict_text("髙橋\u3000\u3000翔太 ") == "髙橋 翔太"
+    assert strict_text("梅田２丁目５番") == "梅田2丁目5番"
+    assert strict_text("ﾀｶﾊｼ") == "タカハシ"
+    # no variant kanji, no kana, no notation folding
+    assert strict_text("髙橋") != strict_text("高橋")
+    assert strict_text("1-2-3") != strict_text("1丁目2番3号")
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "東京都千代田区霞が関1丁目2番3号",
+        "東京都千代田区霞が関一丁目二番三号",
+        "東京都千代田区霞が関１－２－３",
+        "東京都千代田区霞が関1ー2ー3",
+        "東京都 千代田区 霞が関1丁目2番地3",
+        "東京都千代田区霞が関1の2の3",
+        "東京都千代田区霞が関1丁目2番地3号",
+    ],
+)
+def test_address_notations_fold_to_one(variant: str) -> None:
+    assert fold_address(variant) == fold_address("東京都千代田区霞が関1-2-3")
+
+
+def test_folding_keeps_different_places_apart() -> None:
+    assert fold_address("東京都府中市中央1丁目2番3号") != fold_address(
+        "広島県府中市中央1丁目2番3号"
+    )
+    assert fold_address("本町1丁目2番3号") != fold_address("本町1丁目2番4号")
+    assert fold_address("本町1丁目2番3号 コーポ桜 203号室") != fold_address("本町1丁目2番3号")
+    assert fold_address("本町12丁目3番") != fold_address("本町1丁目23番")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("髙橋 健一", "高橋 健一"), ("山﨑", "山崎"), ("齋藤", "斉藤"), ("齊藤", "斎藤"),
+     ("渡邉", "渡辺"), ("渡邊", "渡辺"), ("さくら", "サクラ"), ("ｻｸﾗ", "サクラ"),
+     ("佐藤　花子", "佐藤花子")],
+)  # fmt: skip
+def test_name_variants_fold_to_one(a: str, b: str) -> None:
+    assert fold_name(a) == fold_name(b)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("一", 1), ("十", 10), ("十二", 12), ("二十三", 23), ("三〇一", 301)]
+)
+def test_kanji_numerals(text: str, value: int) -> None:
+    assert kanji_numeral_to_int(text) == value
+
+
+def test_placeholders() -> None:
+    assert has_placeholder("中村 ●子")
+    assert has_placeholder("中村 〓子")
+    assert has_placeholder("中村 \ue000子")
+    assert not has_placeholder("中村 陽子")
+
+
+_JA_TEXT = st.text(
+    alphabet=st.sampled_from(
+        list(
+            "東京都千代田区本町髙高﨑崎齋斎斉邉辺さくらサクラｻｸﾗ"
+            "0123456789０１２３丁目番地号-ー　 の一二三十"
+        )
+    ),
+    max_size=30,
+)
+
+
+@given(_JA_TEXT)
+def test_folding_is_idempotent_and_width_blind(text: str) -> None:
+    assert fold_name(fold_name(text)) == fold_name(text)
+    assert fold_address(fold_address(text)) == fold_address(text)
+    assert fold_address(strict_text(text)) == fold_address(text)
+    assert fold_name(strict_text(text)) == fold_name(text)
+
+
+@given(st.text(max_size=8), st.text(max_size=8))
+def test_one_slip_is_symmetric_and_never_reflexive(a: str, b: str) -> None:
+    assert one_slip(a, b) == one_slip(b, a)
+    assert not one_slip(a, a)
+
+
+def test_one_slip_examples() -> None:
+    assert one_slip("健一", "健二")
+    assert one_slip("1-2-3", "1-2-4")
+    assert one_slip("1980-05-12", "1980-05-21")  # adjacent swap
+    assert one_slip("abc", "abxc")
+    assert not one_slip("東京都府中市", "広島県府中市")
+
+
+# -- the vectors -----------------------------------------------------------------
+
+
+def _items(d: dict[str, str]) -> Items:
+    return (d["name"], d["address"], d["birth_date"], d["sex"])
+
+
+def _vector_index(data: dict[str, Any], policy: Policy) -> tuple[RegistryIndex, list[str]]:
+    keys = list(data["registry"])
+    latest = [_items(data["registry"][k]["latest"]) for k in keys]
+    history = {
+        i: [_items(e) for e in data["registry"][k].get("earlier", [])]
+        for i, k in enumerate(keys)
+        if data["registry"][k].get("earlier")
+    }
+    return RegistryIndex(latest, history, policy), keys
+
+
+@pytest.mark.requirement("RK-BND-001", "RK-BND-002", "RK-BND-003", "RK-BND-005")
+@pytest.mark.parametrize("policy", list(Policy), ids=lambda p: p.value)
+def test_matcher_meets_the_binding_vectors(policy: Policy) -> None:
+    data = json.loads(VECTORS.read_text(encoding="utf-8"))
+    assert data["numberOfTests"] == len(data["tests"]) >= 20
+    index, keys = _vector_index(data, policy)
+    for case in data["tests"]:
+        got = decide(index, _items(case["record"]))
+        want = case["expected"][policy.value]
+        resident = keys[got.person] if got.person is not None else None
+        assert (got.decision, resident, list(got.reasons)) == (  # the reference's own choice
+            want["decision"],
+            want["resident"],
+            want["reasons"],
+        ), case["id"]
+
+
+# -- properties of the matcher on generated populations ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_world() -> tuple[Any, Any]:
+    pop = population(3_000, seed=11)
+    return pop, extract(pop, 3_000, seed=12)
+
+
+@pytest.mark.requirement("RK-BND-002")
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), policy=st.sampled_from(list(Policy)))
+def test_no_wrong_bind_under_the_generators_noise(seed: int, policy: Policy) -> None:
+    """Any seed, heavy noise (every kind ×3): never a wrong bind; outsiders never bind."""
+    pop = population(800, seed=seed)
+    noise = {k: min(v * 3, 0.1) for k, v in DEFAULT_NOISE.items()}
+    ex = extract(pop, 800, seed=seed + 1, noise=noise)
+    index = RegistryIndex(pop.latest, pop.history, policy)
+    for outcome, row in zip(decide_many(index, ex.records), ex.truth, strict=True):
+        if outcome.decision == "bound":
+            assert outcome.person == row
+
+
+@pytest.mark.requirement("RK-BND-002")
+@settings(max_examples=40, deadline=None)
+@given(pick=st.integers(0, 2_999), policy=st.sampled_from(list(Policy)))
+def test_an_identical_twin_turns_bind_into_review(
+    small_world: tuple[Any, Any], pick: int, policy: Policy
+) -> None:
+    pop, _ = small_world
+    record = pop.latest[pick]
+    before = decide(RegistryIndex(pop.latest, pop.history, policy), record)
+    twin = RegistryIndex([*pop.latest, record], pop.history, policy)
+    after = decide(twin, record)
+    assert after.decision == "review"
+    assert after.reasons == ("ambiguous-match",)
+    assert before.decision in {"bound", "review"}
+
+
+@pytest.mark.requirement("RK-BND-002")
+@settings(max_examples=40, deadline=None)
+@given(pick=st.integers(0, 2_999), item=st.integers(0, 3))
+def test_three_items_never_bind(small_world: tuple[Any, Any], pick: int, item: int) -> None:
+    """Replace any one item of a resident's latest items: that resident is not bound."""
+    pop, _ = small_world
+    record = list(pop.latest[pick])
+    record[item] = {0: "存在 しない", 1: "沖縄県那覇市泉町99丁目9番9号", 2: "1901-01-01"}.get(
+        item, "female" if record[3] == "male" else "male"
+    )
+    got = decide(RegistryIndex(pop.latest, pop.history, Policy.FOLDED), tuple(record))  # type: ignore[arg-type]
+    assert got.person != pick
+
+
+@pytest.mark.requirement("RK-BND-001")
+def test_earlier_items_never_bind(small_world: tuple[Any, Any]) -> None:
+    pop, _ = small_world
+    index = RegistryIndex(pop.latest, pop.history, Policy.FOLDED)
+    checked = 0
+    for row, states in pop.history.items():
+        for state in states:
+            got = decide(index, state)
+            assert got.decision != "bound" or got.person != row or state == pop.latest[row]
+            if got.decision == "review" and got.person is None:
+                checked += 1
+    assert checked > 100
+
+
+@pytest.mark.requirement("RK-BND-005")
+@settings(max_examples=30, deadline=None)
+@given(pick=st.integers(0, 2_999), where=st.integers(0, 100))
+def test_a_placeholder_never_binds(small_world: tuple[Any, Any], pick: int, where: int) -> None:
+    pop, _ = small_world
+    name, address, born, sex = pop.latest[pick]
+    pos = where % len(name)
+    got = decide(
+        RegistryIndex(pop.latest, pop.history, Policy.FOLDED),
+        (name[:pos] + "●" + name[pos + 1 :], address, born, sex),
+    )
+    assert (got.decision, got.reasons) == ("review", ("unrepresentable-character",))
+
+
+def test_the_generator_is_deterministic_and_has_its_hard_cases() -> None:
+    a, b = population(2_000, seed=5), population(2_000, seed=5)
+    assert a.latest == b.latest
+    assert a.history == b.history
+    assert population(2_000, seed=6).latest != a.latest
+    ea, eb = extract(a, 2_000, seed=1), extract(b, 2_000, seed=1)
+    assert ea.records == eb.records
+    assert ea.truth == eb.truth
+    names = "".join(n for n, *_ in a.latest)
+    assert set("髙﨑邉") & set(names)
+    births = {(addr, born) for _, addr, born, _ in a.latest}
+    assert len(births) < len(a.latest)  # twins share address and birth date
+    assert a.outsiders
+    assert any(s[0] != a.latest[r][0] for r, states in a.history.items() for s in states)
+    assert {k for k in ea.noise if k not in BENIGN} >= {"old-address", "placeholder", "outsider"}
+
+
+# -- the benchmark, small -------------------------------------------------------
+
+
+@pytest.mark.requirement("RK-BND-002")
+@pytest.mark.parametrize("policy", list(Policy), ids=lambda p: p.value)
+def test_bench_small_has_no_wrong_bind(policy: Policy) -> None:
+    """20 000 × 20 000, ≈18 % noisy: 0 wrong binds; the folded policy binds ≥ 99 %
+    of the truly unambiguous records (the strict one leaves variants to review)."""
+    figures = bench(20_000, seed=3, policy=policy)
+    assert figures["records"] == 20_000
+    assert figures["noisy_share"] >= 0.05
+    assert figures["wrong_binds"] == 0
+    assert figures["bound"] + figures["review"] + figures["rejected"] == figures["records"]
+    if policy is Policy.FOLDED:
+        assert figures["recall"] >= 0.99, figures
+    else:
+        assert figures["review_reasons"]["variant-form"] > 0
+        assert figures["recall"] >= 0.85, figures
+
+
+def test_bindable_is_ground_truth_not_the_matchers_output(small_world: tuple[Any, Any]) -> None:
+    pop, ex = small_world
+    truly = bindable(pop, ex, RegistryIndex(pop.latest, pop.history, Policy.FOLDED))
+    assert not any(t for t, row in zip(truly, ex.truth, strict=True) if row < 0)
+    assert not any(t for t, k in zip(truly, ex.noise, strict=True) if k not in BENIGN)
+    assert sum(truly) > 0.75 * len(truly)
+
+
+def test_reasons_never_name_a_candidate(small_world: tuple[Any, Any]) -> None:
+    """RK-BND-003: reasons are fixed item-level codes, never values."""
+    pop, ex = small_world
+    index = RegistryIndex(pop.latest, pop.history, Policy.STRICT)
+    allowed = {
+        "ambiguous-match", "partial-match", "no-match", "unrepresentable-character",
+        "near-match", "variant-form", "not-latest",
+        *(f"{i}-differs" for i in ("name", "address", "birth-date", "sex")),
+        *(f"{i}-not-latest" for i in ("name", "address", "birth-date", "sex")),
+    }  # fmt: skip
+    seen = set()
+    for outcome in decide_many(index, ex.records):
+        assert set(outcome.reasons) <= allowed
+        seen.update(outcome.reasons)
+    assert {"partial-match", "near-match", "address-not-latest", "no-match"} <= seen
