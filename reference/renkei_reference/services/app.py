@@ -31,6 +31,8 @@ from ..core.retention import LogClass
 from . import models as m
 from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems
+from .portal_app import PortalBox, portal_router, ui_router
+from .portal_app import control_router as portal_control_router
 from .problems import install_body_guard, install_problem_handlers
 
 __all__ = ["CATALOG_VERSION", "INTERFACE_VERSION", "create_app", "discovery_document"]
@@ -48,7 +50,7 @@ def discovery_document(*, test_mode: bool) -> dict[str, Any]:
 
     return {
         "implementation": f"renkei reference {__version__}",
-        "profiles": ["hub", "numbering-authority", "auditor"],
+        "profiles": ["hub", "numbering-authority", "auditor", "my-portal"],
         "catalog_version": CATALOG_VERSION,
         "interface_version": INTERFACE_VERSION,
         "test_mode": test_mode,
@@ -256,6 +258,13 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
 
     for router in (numbering, hub, auditor):
         app.include_router(router)
+
+    # My Portal (items 26, 31): wire, web pages and test-mode control (portal_app.py).
+    portal_box = PortalBox(fed)
+    app.include_router(portal_router(fed, portal_box))
+    app.include_router(ui_router(fed, portal_box))
+    if test_mode:
+        app.include_router(portal_control_router(fed, portal_box))
 
     @app.get("/.well-known/renkei")
     async def discovery() -> dict[str, Any]:

@@ -757,6 +757,24 @@ class Hub:
                 if isinstance(e, AccessLogEntry)
             ]
 
+    def person_entries(self, unit: AgencyId, link_code: str) -> list[AccessLogEntry]:
+        """The hub-held entries about the person behind ``link_code`` (My Portal).
+
+        RK-PORT-003: the caller names the person only by its own link code for
+        the person (the portal's unit); the hub converts it to the ID code and
+        returns only entries whose person is that ID code — refused queries carry
+        no person and never match.  RK-LOG-007: entries flagged withheld by the
+        signed pattern are never returned for the person's view.
+        """
+        now = self._clock.now()
+        with self._lock:
+            person = self._link_in(link_code, unit, now).raw
+            return [
+                e
+                for e in self._s.access_log
+                if isinstance(e, AccessLogEntry) and e.person == person and not e.withheld
+            ]
+
     def _person_ref(self, person: bytes | None) -> str | None:
         """The auditor's pseudonym: the person's link code for the auditor unit."""
         return None if person is None else self._link_out(IdCode(person), AUDITOR_UNIT).text()
