@@ -194,7 +194,8 @@ class Hub:
                 version=(self.pattern_version or 0) + 1,
                 issued_at=self._clock.now(),
                 issuer="renkei control interface (test mode)",
-                patterns=tuple(table),
+                # The flags travel beside the patterns in a document (RK-LOG-007).
+                patterns=tuple(replace(p, withheld_from_person=False, sector=None) for p in table),
                 withheld=frozenset(p.pattern_id for p in table if p.withheld_from_person),
                 sectors={p.pattern_id: p.sector for p in table if p.sector},
             )
