@@ -302,7 +302,7 @@ def test_agency_items_only_after_a_granted_application_for_own_serials() -> None
     )
 
 
-@pytest.mark.requirement("RK-PORT-005", "RK-LOG-006")
+@pytest.mark.requirement("RK-PORT-005")  # the portal half of RK-LOG-006; the hub half is issue 4
 def test_counter_use_is_recorded_and_shown_to_the_person_later() -> None:
     w = World(1)
     w.query(0)

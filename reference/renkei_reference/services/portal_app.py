@@ -306,7 +306,7 @@ _PAGE = """<!DOCTYPE html>
 <head><meta charset="utf-8"><title>{title_ja} ／ {title_en} — マイポータル</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body{{font-family:"Noto Sans CJK JP","Noto Sans JP",sans-serif;margin:2em;color:#222;
+body{{font-family:"Noto Sans CJK JP","Noto Sans JP","IPAPGothic",sans-serif;margin:2em;color:#222;
 max-width:70em}}
 h1{{font-size:1.5em;border-bottom:3px solid #0b5;padding-bottom:.2em}}
 .en{{color:#666;font-size:.85em;display:block}}
