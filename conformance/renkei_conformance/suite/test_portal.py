@@ -23,7 +23,6 @@ from renkei_conformance.client import Reply
 from renkei_conformance.world import PATTERNS, Person, World
 
 CONTEXT = b"renkei/portal-challenge/v1\x00"
-PORTAL = ["my-portal"]
 _ids = itertools.count(1)
 
 
@@ -127,7 +126,7 @@ def _self_made_card(person: Person, now: datetime) -> tuple[str, Ed25519PrivateK
 @pytest.mark.conformance(
     "CT-PORT-001",
     requirements=["RK-PORT-001", "RK-AUTH-001", "RK-AUTH-002"],
-    profiles=PORTAL,
+    profiles=["my-portal"],
 )
 def test_only_a_card_signature_over_a_fresh_challenge_opens_a_session(world: World) -> None:
     """A good card signature over a fresh challenge opens a session; every
@@ -200,7 +199,7 @@ def test_only_a_card_signature_over_a_fresh_challenge_opens_a_session(world: Wor
     assert len(bodies) == 1, f"RK-PORT-001: failures must be opaque, got {bodies}"
 
 
-@pytest.mark.conformance("CT-PORT-002", requirements=["RK-AUTH-003"], profiles=PORTAL)
+@pytest.mark.conformance("CT-PORT-002", requirements=["RK-AUTH-003"], profiles=["my-portal"])
 def test_no_password_login_and_the_number_is_no_login_id(world: World) -> None:
     """A session request with a password or a Number instead of a card signature
     never opens a session; a protected operation without a session is 401."""
@@ -225,7 +224,7 @@ def test_no_password_login_and_the_number_is_no_login_id(world: World) -> None:
     assert reply.problem == "unauthenticated", reply.text
 
 
-@pytest.mark.conformance("CT-PORT-003", requirements=["RK-PORT-002"], profiles=PORTAL)
+@pytest.mark.conformance("CT-PORT-003", requirements=["RK-PORT-002"], profiles=["my-portal"])
 def test_logs_only_within_a_granted_application_of_ones_own(world: World) -> None:
     """Access logs need an application of the session's person: none, an unknown
     one and another person's are 403 application-required; a period limits what
@@ -264,7 +263,9 @@ WITHHELD = {
 }
 
 
-@pytest.mark.conformance("CT-PORT-004", requirements=["RK-PORT-003", "RK-LOG-007"], profiles=PORTAL)
+@pytest.mark.conformance(
+    "CT-PORT-004", requirements=["RK-PORT-003", "RK-LOG-007"], profiles=["my-portal"]
+)
 def test_each_person_sees_exactly_their_own_entries_and_no_codes(world: World) -> None:
     """Several persons, each with queries about them: through My Portal each sees
     exactly the serials of their own linkages — no other person's, none of a
@@ -304,7 +305,7 @@ def test_each_person_sees_exactly_their_own_entries_and_no_codes(world: World) -
             assert {"requester_id", "provider_id", "linkage_id", "person_ref"} & e.keys() == set()
 
 
-@pytest.mark.conformance("CT-PORT-005", requirements=["RK-PORT-004"], profiles=PORTAL)
+@pytest.mark.conformance("CT-PORT-005", requirements=["RK-PORT-004"], profiles=["my-portal"])
 def test_agency_items_appear_only_after_a_granted_agency_application(world: World) -> None:
     """⑪ (content) is absent until the person applies to the providing agency
     and it grants; an application naming another person's serial is 404."""
@@ -347,7 +348,7 @@ def test_agency_items_appear_only_after_a_granted_agency_application(world: Worl
     assert any(i.get("content") == "令和7年度 課税額" for i in items), after[serial_a]
 
 
-@pytest.mark.conformance("CT-PORT-006", requirements=["RK-PORT-005"], profiles=PORTAL)
+@pytest.mark.conformance("CT-PORT-006", requirements=["RK-PORT-005"], profiles=["my-portal"])
 def test_counter_service_is_logged_as_such_and_shown_to_the_person(world: World) -> None:
     """Counter mode needs the municipality's credential and names the staff
     member; the person later sees that use marked as counter use."""
