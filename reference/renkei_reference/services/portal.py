@@ -49,6 +49,7 @@ __all__ = [
 CHALLENGE_SECONDS = 300  # RK-AUTH-002: no more than 5 minutes
 SESSION_SECONDS = 900
 APPLICATION_SECONDS = 24 * 3600
+MAX_OPEN_CHALLENGES = 100_000  # an unauthenticated caller cannot grow memory without bound
 PORTAL_AGENCY = Agency("renkei.portal", "マイポータル", "portal")
 """My Portal is a link-code unit of its own (RK-PORT-003 decision)."""
 
@@ -191,6 +192,8 @@ class Portal:
         expires = now + timedelta(seconds=CHALLENGE_SECONDS)
         with self._lock:
             self._challenges = {k: c for k, c in self._challenges.items() if c.expires_at > now}
+            while len(self._challenges) >= MAX_OPEN_CHALLENGES:  # bounded memory: oldest go
+                del self._challenges[next(iter(self._challenges))]
             self._challenges[challenge_id] = _Challenge(nonce, expires, binding)
         return challenge_id, nonce, expires
 
