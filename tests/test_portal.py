@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -379,6 +380,12 @@ def test_wire_counter_mode_needs_a_municipality_credential() -> None:
     )
     assert bad.status_code == 401
     assert bad.json()["type"] == "urn:renkei:problem:card-authentication-failed"
+    stores = client.get("/control/state").json()["stores"]
+    records = stores["portal.access_record"]  # RK-CTL-006: the portal's stores are dumped too
+    assert [r["channel"] for r in records] == ["counter"]
+    assert records[0]["counter_operator"] == "A"
+    portal_text = str({k: v for k, v in stores.items() if k.startswith("portal.")})
+    assert not re.search(r"[A-Za-z0-9_-]{60}", portal_text)  # no link code is stored
     revoke = client.post("/control/cards/revocations", json={"serial": card["serial"]})
     assert revoke.status_code == 204
     assert attempt({}).status_code == 401

@@ -272,7 +272,9 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
         return discovery_document(test_mode=test_mode)
 
     if test_mode:
-        app.include_router(_control_router(fed_box, clock, make))
+        app.include_router(
+            _control_router(fed_box, clock, make, extra_stores=lambda: portal_box().dump())
+        )
     else:
 
         @app.api_route("/control/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"])
@@ -294,7 +296,10 @@ def _b64_field(text: str) -> bytes:
 
 
 def _control_router(
-    fed_box: dict[str, Federation], clock: ControllableClock, make: FederationFactory
+    fed_box: dict[str, Federation],
+    clock: ControllableClock,
+    make: FederationFactory,
+    extra_stores: Callable[[], dict[str, list[dict[str, Any]]]] = dict,
 ) -> APIRouter:
     """The conformance control interface (test mode only, RK-CTL-001..)."""
     control = APIRouter(prefix="/control", tags=["control"])
@@ -394,7 +399,10 @@ def _control_router(
     @control.get("/state")
     async def state() -> dict[str, Any]:
         fed().hub.expire_due()
-        return {"stores": fed().dump(), "key_versions": fed().keys.describe()}
+        return {
+            "stores": {**fed().dump(), **extra_stores()},  # + My Portal's (RK-CTL-006)
+            "key_versions": fed().keys.describe(),
+        }
 
     @control.post("/keys/rotate")
     async def rotate_keys(body: m.KeyRotationIn) -> dict[str, Any]:
