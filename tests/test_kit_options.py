@@ -21,6 +21,7 @@ def _kit_tests() -> list[TestRef]:
 
 
 NUMBERING_ONLY = {t.test_id for t in _kit_tests() if set(t.profiles) == {"numbering-authority"}}
+PORTAL_ONLY = {t.test_id for t in _kit_tests() if set(t.profiles) == {"my-portal"}}
 NUMBERING = {t.test_id for t in _kit_tests() if "numbering-authority" in t.profiles}
 # not applicable in process: they need a target reached over mutual TLS
 NEEDS_MTLS = {t.test_id for t in _kit_tests() if "test_transport" in t.location}
@@ -55,9 +56,10 @@ def test_undeclared_profiles_and_options_are_not_applicable_not_failed(tmp_path:
     code, data, out = _kit(tmp_path, "--capabilities", str(caps))
     assert code == 0, out
     na = {r["test_id"].split("[")[0] for r in data["results"] if r["outcome"] == "not_applicable"}
+    assert PORTAL_ONLY, "the my-portal tests exist"
     # tests parametrized per operation (CT-WIRE-003) are applicable in part
     partly = {r["test_id"].split("[")[0] for r in data["results"] if r["outcome"] == "passed"}
-    assert na - partly == NUMBERING_ONLY | KEY_ROTATION | NEEDS_MTLS
+    assert na - partly == NUMBERING_ONLY | PORTAL_ONLY | KEY_ROTATION | NEEDS_MTLS
     assert data["summary"]["not_applicable"] == sum(
         r["outcome"] == "not_applicable" for r in data["results"]
     )

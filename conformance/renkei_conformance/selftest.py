@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,9 @@ from typing import Any
 __all__ = ["KillResult", "SelftestError", "known_bad_variants", "run_selftest", "suite_args"]
 
 SUITE = Path(__file__).resolve().parent / "suite"
+CRASH_REQUIREMENTS = frozenset({"RK-WIRE-001"})
+"""Requirements whose violation *is* a 5xx: for these a crash is the kill."""
+_CRASH = re.compile(r"\bgot (?:HTTP )?5\d\d\b|internal-error")
 
 
 class SelftestError(Exception):
@@ -129,9 +133,15 @@ def _kill(
     )
     ran = _results(report)
     result.tests_run = len(ran)
-    result.killed_by = sorted(
-        {r["test_id"] for r in ran if r["outcome"] == "failed" and rid in r["requirements"]}
-    )
+    failed = [r for r in ran if r["outcome"] == "failed" and rid in r["requirements"]]
+    crashed = [r for r in failed if _CRASH.search(str(r.get("message", "")))]
+    if crashed and rid not in CRASH_REQUIREMENTS:
+        # A variant must misbehave, not crash: a 5xx would be caught by any
+        # test, so it proves nothing about the test that names the requirement.
+        result.note = f"the variant crashed the target (5xx) in {crashed[0]['test_id']}"
+        result.seconds = time.monotonic() - started
+        return result
+    result.killed_by = sorted({r["test_id"] for r in failed})
     result.killed = bool(result.killed_by)
     if result.killed:
         first = next(r for r in ran if r["outcome"] == "failed" and rid in r["requirements"])

@@ -32,7 +32,7 @@ async def _demo(quiet: bool) -> int:
             print(text)
             sys.stdout.flush()
 
-    steps = 7
+    steps = 8
     transport = httpx.ASGITransport(app=create_app(test_mode=True), raise_app_exceptions=False)
     client = httpx.AsyncClient(transport=transport, base_url="http://reference")
 
@@ -176,6 +176,41 @@ async def _demo(quiet: bool) -> int:
             f"        ①{e['serial']} ②{e['at'][:19]} ③{e['pattern_id']} ④{e['requester']} "
             f"⑤{e['provider']} ⑥{e['information_kind']} → {e['outcome']}"
         )
+    # Step 8: the person, at My Portal, with the (simulated) IC card (items 26, 31).
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    card = await call("POST", "/control/cards", body={"resident_code": resident["resident_code"]})
+    card_key = load_pem_private_key(card["private_key"].encode(), None)
+    challenge = await call("POST", "/portal/challenges")
+    message = b"renkei/portal-challenge/v1\x00" + base64.b64decode(challenge["nonce"])
+    if not isinstance(card_key, Ed25519PrivateKey):
+        raise RuntimeError("the simulated card key is Ed25519")
+    signature = card_key.sign(message)  # the card signs inside itself
+    session = await call(
+        "POST",
+        "/portal/sessions",
+        body={
+            "challenge_id": challenge["challenge_id"],
+            "certificate": card["certificate"],
+            "signature": base64.b64encode(signature).decode(),
+        },
+    )
+    person = session["session_token"]
+    application = await call("POST", "/portal/applications", person, {})
+    own = (
+        await call(
+            "GET", f"/portal/access-logs?application_id={application['application_id']}", person
+        )
+    )["entries"]
+    say(
+        f"[8/{steps}] マイポータル: the person signs in with the card (no password, no Number), "
+        f"applies, and sees {len(own)} entries about herself"
+    )
+    for e in own:
+        say(f"        ①{e['serial']} ④{e['requester']} ⑤{e['provider']} → {e['outcome']}")
+    portal_ok = len(own) == 2 and all(e["requester"] == "日本年金機構" for e in own)
     ok = same and text.startswith("令和6年度") and problem["status"] == 403 and len(log) == 3
+    ok = ok and portal_ok
     print("demo: OK" if ok else "demo: FAILED — the reference did not behave as specified")
     return 0 if ok else 1

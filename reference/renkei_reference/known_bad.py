@@ -504,10 +504,11 @@ def _cursor_overflow(fed: Federation) -> None:
     import sqlite3
     from contextlib import closing
 
-    def entries(original: Any, after: int, limit: int) -> Any:
+    def entries(original: Any, *args: Any) -> Any:
+        after, limit = args[-2:]  # (auditor, after, limit)
         with closing(sqlite3.connect(":memory:")) as db:  # as a SQLite-backed log would
             db.execute("SELECT ?, ?", (after, limit)).fetchone()
-        return original(after, limit)
+        return original(*args)
 
     _override(fed.hub, "auditor_entries", entries)
 
@@ -541,10 +542,47 @@ def _three_items(fed: Federation) -> None:
     _override(hub, "bind", bind)
 
 
+# -- My Portal ---------------------------------------------------------------------
+@_variant(
+    "portal-shows-others-entries",
+    "RK-PORT-003",
+    "My Portal shows every approved entry, not only those about the logged-in person",
+)
+def _portal_others(fed: Federation) -> None:
+    from .core.access_log import AccessLogEntry
+
+    hub = fed.hub
+
+    def person_entries(original: Any, unit: AgencyId, link_code: str) -> Any:
+        original(unit, link_code)  # the person is still authenticated
+        return [e for e in hub._s.access_log if isinstance(e, AccessLogEntry) and e.person]
+
+    _override(hub, "person_entries", person_entries)
+
+
+@_variant(
+    "portal-shows-withheld-entries",
+    "RK-LOG-007",
+    "My Portal shows the person entries the signed pattern withholds from them",
+)
+def _portal_withheld(fed: Federation) -> None:
+    from .core.access_log import AccessLogEntry
+
+    hub = fed.hub
+
+    def person_entries(original: Any, unit: AgencyId, link_code: str) -> Any:
+        person = hub._link_in(link_code, unit, fed.clock.now()).raw
+        return [
+            e for e in hub._s.access_log if isinstance(e, AccessLogEntry) and e.person == person
+        ]
+
+    _override(hub, "person_entries", person_entries)
+
+
 # -- access log, tamper evidence and retention --------------------------------------
 def _filter_auditor_view(fed: Federation, outcome: str) -> None:
-    def entries(original: Any, after: int, limit: int) -> list[dict[str, Any]]:
-        return [e for e in original(after, limit) if e.get("outcome") != outcome]
+    def entries(original: Any, *args: Any) -> list[dict[str, Any]]:
+        return [e for e in original(*args) if e.get("outcome") != outcome]
 
     _override(fed.hub, "auditor_entries", entries)
 
@@ -565,8 +603,8 @@ def _expiries_not_logged(fed: Federation) -> None:
     "log entries leave out the pattern's legal basis (field ③)",
 )
 def _no_legal_basis(fed: Federation) -> None:
-    def entries(original: Any, after: int, limit: int) -> list[dict[str, Any]]:
-        return [{**e, "legal_basis": None} for e in original(after, limit)]
+    def entries(original: Any, *args: Any) -> list[dict[str, Any]]:
+        return [{**e, "legal_basis": None} for e in original(*args)]
 
     _override(fed.hub, "auditor_entries", entries)
 

@@ -32,6 +32,8 @@ from . import models as m
 from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems
 from .pki import certified_identity
+from .portal_app import PortalBox, portal_router, ui_router
+from .portal_app import control_router as portal_control_router
 from .problems import install_body_guard, install_commit_barrier, install_problem_handlers
 from .tls import peer_certificate
 
@@ -50,7 +52,7 @@ def discovery_document(*, test_mode: bool) -> dict[str, Any]:
 
     return {
         "implementation": f"renkei reference {__version__}",
-        "profiles": ["hub", "numbering-authority", "auditor"],
+        "profiles": ["hub", "numbering-authority", "auditor", "my-portal"],
         "catalog_version": CATALOG_VERSION,
         "interface_version": INTERFACE_VERSION,
         "test_mode": test_mode,
@@ -286,13 +288,22 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
     for router in (numbering, hub, auditor):
         app.include_router(router)
 
+    # My Portal (items 26, 31): wire, web pages and test-mode control (portal_app.py).
+    portal_box = PortalBox(fed)
+    app.include_router(portal_router(fed, portal_box))
+    app.include_router(ui_router(fed, portal_box))
+    if test_mode:
+        app.include_router(portal_control_router(fed, portal_box))
+
     @app.get("/.well-known/renkei")
     async def discovery() -> dict[str, Any]:
         """RK-WIRE-005: what this deployment implements (RK-WIRE-003: versions)."""
         return discovery_document(test_mode=test_mode)
 
     if test_mode:
-        app.include_router(_control_router(fed_box, clock, make))
+        app.include_router(
+            _control_router(fed_box, clock, make, extra_stores=lambda: portal_box().dump())
+        )
     else:
 
         @app.api_route("/control/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"])
@@ -314,7 +325,10 @@ def _b64_field(text: str) -> bytes:
 
 
 def _control_router(
-    fed_box: dict[str, Federation], clock: ControllableClock, make: FederationFactory
+    fed_box: dict[str, Federation],
+    clock: ControllableClock,
+    make: FederationFactory,
+    extra_stores: Callable[[], dict[str, list[dict[str, Any]]]] = dict,
 ) -> APIRouter:
     """The conformance control interface (test mode only, RK-CTL-001..)."""
     control = APIRouter(prefix="/control", tags=["control"])
@@ -414,7 +428,10 @@ def _control_router(
     @control.get("/state")
     async def state() -> dict[str, Any]:
         fed().hub.expire_due()
-        return {"stores": fed().dump(), "key_versions": fed().keys.describe()}
+        return {
+            "stores": {**fed().dump(), **extra_stores()},  # + My Portal's (RK-CTL-006)
+            "key_versions": fed().keys.describe(),
+        }
 
     @control.post("/keys/rotate")
     async def rotate_keys(body: m.KeyRotationIn) -> dict[str, Any]:

@@ -890,6 +890,16 @@ class Hub:
             self._record_read(auditor, "access", after, limit, len(out))
             return out
 
+    def log_admin_event(self, kind: str, details: dict[str, Detail]) -> None:
+        """RK-LOG-006: My Portal logs each disclosure it makes in the hub's
+        administrative log (never the person: the details name the channel and,
+        for counter service, the counter and its staff)."""
+        if kind != "my-portal-disclosure":
+            raise ValueError(f"unknown administrative event from a service: {kind!r}")
+        own = {k: v for k, v in details.items() if k not in ("event", "actor", "at")}
+        with self._lock:
+            self._record(AdminEvent.PORTAL_DISCLOSURE, "my-portal", self._clock.now(), **own)
+
     def _record_read(self, auditor: Agency, log: str, after: int, limit: int, n: int) -> None:
         self._record(
             AdminEvent.AUDITOR_READ,
@@ -922,6 +932,24 @@ class Hub:
         with self._lock:
             proof = self._admin.tree.consistency_proof(first, second)
         return {"first": first, "second": second, "proof": [_b64(h) for h in proof]}
+
+    def person_entries(self, unit: AgencyId, link_code: str) -> list[AccessLogEntry]:
+        """The hub-held entries about the person behind ``link_code`` (My Portal).
+
+        RK-PORT-003: the caller names the person only by its own link code for
+        the person (the portal's unit); the hub converts it to the ID code and
+        returns only entries whose person is that ID code — refused queries carry
+        no person and never match.  RK-LOG-007: entries flagged withheld by the
+        signed pattern are never returned for the person's view.
+        """
+        now = self._clock.now()
+        with self._lock:
+            person = self._link_in(link_code, unit, now).raw
+            return [
+                e
+                for e in self._s.access_log
+                if isinstance(e, AccessLogEntry) and e.person == person and not e.withheld
+            ]
 
     def _person_ref(self, person: bytes | None) -> str | None:
         """The auditor's pseudonym: the person's link code for the auditor unit."""
