@@ -1,0 +1,191 @@
+"""Reaching the target and setting it up once for a load run.
+
+The kit never imports the reference: ``--target reference`` starts
+``renkei serve`` on a free loopback port in a subprocess and drives it over
+HTTP like any other target.  Setup goes only through the control interface
+(RK-CTL-…): reset, synthetic residents, the load's agencies, a pattern table
+with one allowed and one refused pattern, and each requester's bindings.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..client import Wire, WireError
+from ..target import Target, TargetError, resolve_target
+from ..world import population
+
+__all__ = ["LoadShape", "served_target", "setup_world"]
+
+ALLOWED_PATTERN = "LOAD-P-001"
+REFUSED_PATTERN = "LOAD-X-001"
+INFORMATION_KIND = "local-tax"
+_BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class LoadShape:
+    """What the load looks like (all of it configurable from the command line)."""
+
+    persons: int = 1_000
+    agencies: int = 4  # half requesters, half providers (at least one of each)
+    rate: float = 50.0  # offered queries/s over all requester users (0: as fast as possible)
+    requester_users: int = 20
+    provider_users: int = 2
+    refused_share: float = 0.1
+    payload_bytes: int = 1_024
+    poll_interval_s: float = 0.02
+    linkage_timeout_s: float = 10.0
+
+    def split(self) -> tuple[list[str], list[str]]:
+        n_req = max(1, self.agencies // 2)
+        n_prov = max(1, self.agencies - n_req)
+        return (
+            [f"load.req-{i:03d}" for i in range(1, n_req + 1)],
+            [f"load.prov-{i:03d}" for i in range(1, n_prov + 1)],
+        )
+
+
+@contextmanager
+def served_target(spec: str, workdir: Path) -> Iterator[Target]:
+    """Resolve ``spec``; an in-process name is served by ``renkei serve`` on loopback."""
+    if spec != "reference":
+        yield resolve_target(spec)
+        return
+    target_file = workdir / "target.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "renkei_conformance",
+            "serve",
+            "--port",
+            "0",
+            "--state-dir",
+            str(workdir / "state"),
+            "--target-file",
+            str(target_file),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / "serve.log", "wb"),  # noqa: SIM115
+        env={**os.environ, "ICONTRACT_SLOW": ""},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not target_file.is_file():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log = (workdir / "serve.log").read_text(errors="replace")[-800:]
+                raise TargetError(f"`renkei serve` did not start: {log}")
+            time.sleep(0.1)
+        time.sleep(0.2)  # the file is written just before the socket is served
+        for _ in range(100):
+            try:
+                yield resolve_target(str(target_file))
+                break
+            except TargetError:
+                time.sleep(0.1)
+        else:
+            raise TargetError("`renkei serve` wrote its target file but does not answer")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def setup_world(target: Target, shape: LoadShape, setup_file: Path) -> dict[str, Any]:
+    """Set the target up through the control interface; write and return the setup."""
+    wire = Wire(target, check_responses=False)
+    try:
+        requesters, providers = shape.split()
+        bystander = "load.bystander"
+        wire.control("POST", "/reset").expect(200, 204)
+        persons = population(shape.persons)
+        for i in range(0, len(persons), 50_000):
+            chunk = [p.resident() for p in persons[i : i + 50_000]]
+            wire.control("POST", "/residents", {"residents": chunk}).expect(200)
+        agencies = [
+            {"agency_id": a, "name": f"負荷試験機関 {a}", "role": "agency"}
+            for a in [*requesters, *providers, bystander]
+        ]
+        tokens = dict(
+            wire.control("POST", "/agencies", {"agencies": agencies}).expect(200)["credentials"]
+        )
+        patterns = [
+            {
+                "pattern_id": ALLOWED_PATTERN,
+                "legal_basis": "番号法 別表第二 項番（負荷試験）1",
+                "purpose": "負荷試験の事務（許可）",
+                "requesters": requesters,
+                "providers": providers,
+                "information_kinds": [INFORMATION_KIND],
+                "answer_within_seconds": 3600,
+            },
+            {
+                # RK-PAT-002: the load's requesters are not designated → refused
+                "pattern_id": REFUSED_PATTERN,
+                "legal_basis": "番号法 別表第二 項番（負荷試験）2",
+                "purpose": "負荷試験の事務（拒否）",
+                "requesters": [bystander],
+                "providers": providers,
+                "information_kinds": [INFORMATION_KIND],
+                "answer_within_seconds": 3600,
+            },
+        ]
+        wire.control("PUT", "/patterns", {"patterns": patterns}).expect(200)
+        links: dict[str, list[str]] = {}
+        for agency in requesters:
+            codes: list[str] = []
+            for i in range(0, len(persons), _BATCH):
+                records = [
+                    {"record_ref": p.resident_code, **p.four_items()}
+                    for p in persons[i : i + _BATCH]
+                ]
+                reply = wire.call(
+                    "POST", "hub", "/bindings", json_body={"records": records}, token=tokens[agency]
+                ).expect(200)
+                for result in reply["results"]:
+                    if result.get("decision") != "bound":
+                        raise WireError(f"binding for the load was not bound: {result}")
+                    codes.append(result["link_code"])
+            links[agency] = codes
+    finally:
+        wire.close()
+    setup = {
+        "format": "renkei-bench-setup/1",
+        "parties": dict(target.parties),
+        "tokens": tokens,
+        "requesters": requesters,
+        "providers": providers,
+        "allowed_pattern": ALLOWED_PATTERN,
+        "refused_pattern": REFUSED_PATTERN,
+        "information_kind": INFORMATION_KIND,
+        "links": links,
+        "payload": base64.b64encode(os.urandom(shape.payload_bytes)).decode(),
+        "rate": shape.rate,
+        "requester_users": shape.requester_users,
+        "provider_users": shape.provider_users,
+        "refused_share": shape.refused_share,
+        "poll_interval_s": shape.poll_interval_s,
+        "linkage_timeout_s": shape.linkage_timeout_s,
+        "persons": shape.persons,
+    }
+    setup_file.write_text(json.dumps(setup), encoding="utf-8")
+    os.chmod(setup_file, 0o600)  # holds the agencies' bearer tokens
+    return setup
+
+
+def scratch_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="renkei-bench-"))
