@@ -35,9 +35,14 @@ def register(
     bench.add_argument("--target", help="'reference' (served on loopback), a URL or a target file")
     bench.add_argument("--duration", type=float, default=30.0, help="seconds of load (default 30)")
     bench.add_argument(
-        "--rate", type=float, default=0.0, help="offered queries/s in total (0: as fast as possible)"
+        "--rate",
+        type=float,
+        default=0.0,
+        help="offered queries/s in total (0: as fast as possible)",
     )
-    bench.add_argument("--persons", type=int, default=1000, help="synthetic residents (default 1000)")
+    bench.add_argument(
+        "--persons", type=int, default=1000, help="synthetic residents (default 1000)"
+    )
     bench.add_argument(
         "--agencies", type=int, default=4, help="agencies, half requesters half providers"
     )
@@ -46,7 +51,9 @@ def register(
     bench.add_argument(
         "--refused-share", type=float, default=0.1, help="share of refused queries (default 0.1)"
     )
-    bench.add_argument("--payload-bytes", type=int, default=1024, help="answer size (default 1 KiB)")
+    bench.add_argument(
+        "--payload-bytes", type=int, default=1024, help="answer size (default 1 KiB)"
+    )
     bench.add_argument("--profile", help="national profile id (default: the file's default)")
     bench.add_argument("--workers", type=int, default=0, help="local Locust workers (distributed)")
     bench.add_argument(

@@ -93,8 +93,13 @@ td:first-child{{text-align:left}}.ok{{color:green}}.bad{{color:#b00;font-weight:
 <h2>Requests</h2>
 <table><tr><th>name</th><th>count</th><th>/s</th><th>p50 ms</th><th>p95 ms</th>
 <th>p99 ms</th><th>failed</th></tr>{rows}</table>
-<h2>Run</h2><pre>{e(json.dumps({k: result[k] for k in ("shape", "engine", "target")}, indent=2,
-ensure_ascii=False))}</pre>
+<h2>Run</h2><pre>{
+        e(
+            json.dumps(
+                {k: result[k] for k in ("shape", "engine", "target")}, indent=2, ensure_ascii=False
+            )
+        )
+    }</pre>
 </body></html>
 """
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ def _num(value: str | None) -> float | None:
     if value in (None, "", "N/A"):
         return None
     try:
-        return float(value)  # type: ignore[arg-type]
+        return float(value)
     except ValueError:
         return None
 
@@ -173,7 +173,8 @@ def render_text(result: dict[str, Any]) -> str:
         f"{result['duration_s']:.0f} s",
         f"  linkages: {link['count']} completed, {link['per_s']:.1f}/s sustained; "
         f"p50 {link['p50_ms']} ms, p95 {link['p95_ms']} ms, p99 {link['p99_ms']} ms",
-        f"  queries: {result['queries']['allowed']} allowed, {result['queries']['refused']} refused;"
+        f"  queries: {result['queries']['allowed']} allowed, "
+        f"{result['queries']['refused']} refused;"
         f" requests {result['requests_total']}, failed {result['requests_failed']}"
         f" (error rate {result['error_rate']})",
     ]
