@@ -1,8 +1,9 @@
 """Reaching the target and setting it up once for a load run.
 
 The kit never imports the reference: ``--target reference`` starts
-``renkei serve`` on a free loopback port in a subprocess and drives it over
-HTTP like any other target.  Setup goes only through the control interface
+``renkei serve`` on a free loopback port in a subprocess (any other in-process
+target: its registered ASGI factory under uvicorn) and drives it over HTTP like
+any other target.  Setup goes only through the control interface
 (RK-CTL-…): reset, synthetic residents, the load's agencies, a pattern table
 with one allowed and one refused pattern, and each requester's bindings.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,11 +21,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from ..client import Wire, WireError
-from ..target import Target, TargetError, resolve_target
+from ..target import PARTIES, Target, TargetError, resolve_target
 from ..world import population
 
 __all__ = ["LoadShape", "served_target", "setup_world"]
@@ -59,24 +62,34 @@ class LoadShape:
 
 @contextmanager
 def served_target(spec: str, workdir: Path) -> Iterator[Target]:
-    """Resolve ``spec``; an in-process name is served by ``renkei serve`` on loopback."""
-    if spec != "reference":
+    """Resolve ``spec``; an in-process name is served on loopback in a subprocess."""
+    registered = {ep.name: ep for ep in entry_points(group="renkei.targets")}
+    target_file = workdir / "target.json"
+    if spec == "reference":
+        command = [
+            *("renkei_conformance", "serve", "--port", "0", "--state-dir", str(workdir / "state")),
+            *("--target-file", str(target_file)),
+        ]
+    elif spec in registered:
+        # any other in-process target: its ASGI factory served by uvicorn on loopback
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        parties = {p: f"{base}/{p}" for p in PARTIES}
+        target_file.write_text(
+            json.dumps({"renkei_target": 1, "name": f"{spec} (uvicorn)", "parties": parties}),
+            encoding="utf-8",
+        )
+        command = [
+            *("uvicorn", "--factory", registered[spec].value, "--host", "127.0.0.1"),
+            *("--port", str(port), "--log-level", "warning", "--no-access-log"),
+        ]
+    elif "@" in spec and spec.partition("@")[0] in registered:
+        raise TargetError(f"{spec!r}: variants of in-process targets are not load-tested")
+    else:
         yield resolve_target(spec)
         return
-    target_file = workdir / "target.json"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "renkei_conformance",
-            "serve",
-            "--port",
-            "0",
-            "--state-dir",
-            str(workdir / "state"),
-            "--target-file",
-            str(target_file),
-        ],
+        [sys.executable, "-m", *command],
         stdout=subprocess.DEVNULL,
         stderr=open(workdir / "serve.log", "wb"),  # noqa: SIM115
         env={**os.environ, "ICONTRACT_SLOW": ""},
@@ -86,17 +99,18 @@ def served_target(spec: str, workdir: Path) -> Iterator[Target]:
         while not target_file.is_file():
             if proc.poll() is not None or time.monotonic() > deadline:
                 log = (workdir / "serve.log").read_text(errors="replace")[-800:]
-                raise TargetError(f"`renkei serve` did not start: {log}")
+                raise TargetError(f"{spec!r} did not start: {log}")
             time.sleep(0.1)
-        time.sleep(0.2)  # the file is written just before the socket is served
-        for _ in range(100):
+        target: Target | None = None
+        while target is None:
             try:
-                yield resolve_target(str(target_file))
-                break
+                target = resolve_target(str(target_file), timeout=2.0)
             except TargetError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log = (workdir / "serve.log").read_text(errors="replace")[-800:]
+                    raise TargetError(f"{spec!r} is served but does not answer: {log}") from None
                 time.sleep(0.1)
-        else:
-            raise TargetError("`renkei serve` wrote its target file but does not answer")
+        yield target
     finally:
         proc.terminate()
         try:
@@ -185,6 +199,13 @@ def setup_world(target: Target, shape: LoadShape, setup_file: Path) -> dict[str,
     setup_file.write_text(json.dumps(setup), encoding="utf-8")
     os.chmod(setup_file, 0o600)  # holds the agencies' bearer tokens
     return setup
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def scratch_dir() -> Path:
