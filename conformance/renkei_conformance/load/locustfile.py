@@ -83,10 +83,13 @@ class Requester(FastHttpUser):
         self._collect(agency, linkage_id, started)
 
     def _collect(self, agency: str, linkage_id: str, started: float) -> None:
-        """Poll until the answer is relayed (RK-FLOW-002) or the timeout passes."""
+        """Poll (backing off from the poll interval to ten times it) until the
+        answer is relayed (RK-FLOW-002) or the timeout passes."""
         deadline = started + _TIMEOUT
+        pause = _POLL
         while True:
-            time.sleep(_POLL)
+            time.sleep(pause)
+            pause = min(pause * 1.5, 10 * _POLL)  # back off as a real requester would
             with self.client.get(
                 f"/linkages/{linkage_id}",
                 headers=_auth(agency),
