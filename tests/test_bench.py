@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from benchmarks.compare import BASELINE, compare, main, ratios
@@ -160,6 +161,8 @@ def test_bench_against_the_reference_with_two_loopback_workers(tmp_path: Path) -
     )  # fmt: skip
     assert proc.returncode in (0, 1), proc.stderr
     result = json.loads(proc.stdout)
+    schema = json.loads((ROOT / "specs/schemas/bench-result.schema.json").read_text("utf-8"))
+    jsonschema.validate(result, schema)
     assert result["engine"]["workers"] == 2
     link = result["linkages"]
     assert link["count"] > 20
