@@ -44,6 +44,12 @@ def register(
         "--persons", type=int, default=1000, help="synthetic residents (default 1000)"
     )
     bench.add_argument(
+        "--bind",
+        type=int,
+        default=5000,
+        help="persons each requester binds, a window of the registry (default 5000)",
+    )
+    bench.add_argument(
         "--agencies", type=int, default=4, help="agencies, half requesters half providers"
     )
     bench.add_argument("--users", type=int, default=20, help="concurrent requester users")
@@ -96,7 +102,7 @@ def _bench(args: argparse.Namespace) -> int:
         return subprocess.call(worker_command(args.master_host, args.master_port or 5557), env=env)
     if not args.target:
         return _fail("--target is required (reference, a URL or a target file)")
-    for name in ("duration", "persons", "agencies", "users"):
+    for name in ("duration", "persons", "agencies", "users", "bind"):
         if getattr(args, name) <= 0:
             return _fail(f"--{name} must be positive")
     if args.agencies < 2:
@@ -134,6 +140,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     shape = LoadShape(
         persons=args.persons,
+        bound_per_requester=args.bind,
         agencies=args.agencies,
         rate=args.rate,
         requester_users=args.users,

@@ -42,6 +42,7 @@ class LoadShape:
     """What the load looks like (all of it configurable from the command line)."""
 
     persons: int = 1_000
+    bound_per_requester: int = 5_000  # persons each requester binds (a window of the registry)
     agencies: int = 4  # half requesters, half providers (at least one of each)
     rate: float = 50.0  # offered queries/s over all requester users (0: as fast as possible)
     requester_users: int = 20
@@ -160,12 +161,17 @@ def setup_world(target: Target, shape: LoadShape, setup_file: Path) -> dict[str,
         ]
         wire.control("PUT", "/patterns", {"patterns": patterns}).expect(200)
         links: dict[str, list[str]] = {}
-        for agency in requesters:
+        window = max(1, min(shape.bound_per_requester, len(persons)))
+        for n, agency in enumerate(requesters):
+            # each requester binds its own window of the registry, so a large
+            # registry with many agencies costs persons + agencies × window bindings
+            start = (n * window) % len(persons)
+            wrap = max(0, start + window - len(persons))
+            mine = persons[start : start + window] + persons[:wrap]
             codes: list[str] = []
-            for i in range(0, len(persons), _BATCH):
+            for i in range(0, len(mine), _BATCH):
                 records = [
-                    {"record_ref": p.resident_code, **p.four_items()}
-                    for p in persons[i : i + _BATCH]
+                    {"record_ref": p.resident_code, **p.four_items()} for p in mine[i : i + _BATCH]
                 ]
                 reply = wire.call(
                     "POST", "hub", "/bindings", json_body={"records": records}, token=tokens[agency]
