@@ -34,7 +34,8 @@ __all__ = ["LoadShape", "served_target", "setup_world"]
 ALLOWED_PATTERN = "LOAD-P-001"
 REFUSED_PATTERN = "LOAD-X-001"
 INFORMATION_KIND = "local-tax"
-_BATCH = 5_000
+_BATCH = 5_000  # bindings per request
+_RESIDENTS_BATCH = 10_000  # residents per request (bodies are limited to 4 MiB)
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,8 @@ def setup_world(target: Target, shape: LoadShape, setup_file: Path) -> dict[str,
         bystander = "load.bystander"
         wire.control("POST", "/reset").expect(200, 204)
         persons = population(shape.persons)
-        for i in range(0, len(persons), 50_000):
-            chunk = [p.resident() for p in persons[i : i + 50_000]]
+        for i in range(0, len(persons), _RESIDENTS_BATCH):
+            chunk = [p.resident() for p in persons[i : i + _RESIDENTS_BATCH]]
             wire.control("POST", "/residents", {"residents": chunk}).expect(200)
         agencies = [
             {"agency_id": a, "name": f"負荷試験機関 {a}", "role": "agency"}
