@@ -131,6 +131,8 @@ class _Errors(Exception):
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    import httpx
+
     from ..client import WireError
     from ..spec import SpecError
     from ..target import TargetError
@@ -155,7 +157,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with served_target(args.target, out) as target:
             if not args.json:
                 print(f"renkei bench: setting up {target.name} ({shape.persons} persons)…")
-            setup_world(target, shape, out / "setup.json")
+            say = (lambda _: None) if args.json else (lambda m: print(f"  {m}", flush=True))
+            setup_world(target, shape, out / "setup.json", say)
             if not args.json:
                 print(f"renkei bench: {args.duration:.0f} s of load with Locust…", flush=True)
             ran = run_locust(
@@ -171,6 +174,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             described = target.describe()
     except (TargetError, SpecError, EngineError, WireError) as exc:
         raise _Errors(str(exc)) from exc
+    except httpx.HTTPError as exc:
+        raise _Errors(f"the target failed during setup: {type(exc).__name__}: {exc}") from exc
     summary = summarise(
         read_rows(out / "locust_stats.csv"), read_rows(out / "locust_stats_history.csv")
     )

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -34,6 +34,7 @@ __all__ = ["LoadShape", "served_target", "setup_world"]
 ALLOWED_PATTERN = "LOAD-P-001"
 REFUSED_PATTERN = "LOAD-X-001"
 INFORMATION_KIND = "local-tax"
+SETUP_TIMEOUT_S = 300.0  # per request: a batch of residents or bindings may take a while
 _BATCH = 5_000  # bindings per request
 _RESIDENTS_BATCH = 10_000  # residents per request (bodies are limited to 4 MiB)
 
@@ -88,7 +89,7 @@ def served_target(spec: str, workdir: Path) -> Iterator[Target]:
     elif "@" in spec and spec.partition("@")[0] in registered:
         raise TargetError(f"{spec!r}: variants of in-process targets are not load-tested")
     else:
-        yield resolve_target(spec)
+        yield resolve_target(spec, timeout=SETUP_TIMEOUT_S)
         return
     proc = subprocess.Popen(
         [sys.executable, "-m", *command],
@@ -106,7 +107,7 @@ def served_target(spec: str, workdir: Path) -> Iterator[Target]:
         target: Target | None = None
         while target is None:
             try:
-                target = resolve_target(str(target_file), timeout=2.0)
+                target = resolve_target(str(target_file), timeout=SETUP_TIMEOUT_S)
             except TargetError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     log = (workdir / "serve.log").read_text(errors="replace")[-800:]
@@ -121,7 +122,12 @@ def served_target(spec: str, workdir: Path) -> Iterator[Target]:
             proc.kill()
 
 
-def setup_world(target: Target, shape: LoadShape, setup_file: Path) -> dict[str, Any]:
+def setup_world(
+    target: Target,
+    shape: LoadShape,
+    setup_file: Path,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
     """Set the target up through the control interface; write and return the setup."""
     wire = Wire(target, check_responses=False)
     try:
@@ -132,6 +138,8 @@ def setup_world(target: Target, shape: LoadShape, setup_file: Path) -> dict[str,
         for i in range(0, len(persons), _RESIDENTS_BATCH):
             chunk = [p.resident() for p in persons[i : i + _RESIDENTS_BATCH]]
             wire.control("POST", "/residents", {"residents": chunk}).expect(200)
+            if (i // _RESIDENTS_BATCH) % 10 == 9:
+                progress(f"{i + len(chunk):,} residents loaded")
         agencies = [
             {"agency_id": a, "name": f"負荷試験機関 {a}", "role": "agency"}
             for a in [*requesters, *providers, bystander]
@@ -182,6 +190,8 @@ def setup_world(target: Target, shape: LoadShape, setup_file: Path) -> dict[str,
                         raise WireError(f"binding for the load was not bound: {result}")
                     codes.append(result["link_code"])
             links[agency] = codes
+            if n % 10 == 9:
+                progress(f"{n + 1} requesters bound {window:,} persons each")
     finally:
         wire.close()
     setup = {
