@@ -53,7 +53,13 @@ def register(
         "--agencies", type=int, default=4, help="agencies, half requesters half providers"
     )
     bench.add_argument("--users", type=int, default=20, help="concurrent requester users")
-    bench.add_argument("--provider-users", type=int, default=2, help="concurrent provider users")
+    bench.add_argument(
+        "--provider-users",
+        type=int,
+        default=0,
+        help="concurrent provider users pulling and answering (default 0: one per provider "
+        "agency, at most 8); too few make the linkage latency the providers' pull cadence",
+    )
     bench.add_argument(
         "--refused-share", type=float, default=0.1, help="share of refused queries (default 0.1)"
     )
@@ -146,7 +152,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         agencies=args.agencies,
         rate=args.rate,
         requester_users=args.users,
-        provider_users=args.provider_users,
+        provider_users=args.provider_users or min(8, max(1, args.agencies - args.agencies // 2)),
         refused_share=args.refused_share,
         payload_bytes=args.payload_bytes,
     )
