@@ -113,8 +113,8 @@ def _bench(args: argparse.Namespace) -> int:
             return _fail(f"--{name} must be positive")
     if args.agencies < 2:
         return _fail("--agencies must be at least 2 (a requester and a provider)")
-    if not 0 <= args.refused_share <= 1 or args.rate < 0 or args.workers < 0:
-        return _fail("--refused-share is in [0, 1]; --rate and --workers are >= 0")
+    if not 0 <= args.refused_share <= 1 or min(args.rate, args.workers, args.provider_users) < 0:
+        return _fail("--refused-share is in [0, 1]; --rate, --workers, --provider-users are >= 0")
     try:
         result = run(args)
     except _Errors as exc:
