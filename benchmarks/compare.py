@@ -88,12 +88,13 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def render(rows: list[Comparison], tolerance: float) -> str:
-    lines = [f"{'benchmark':<72} {'baseline':>8} {'run':>8} {'change':>8}  status"]
+    width = max([len("benchmark"), *(len(r.name) for r in rows)])
+    lines = [f"{'benchmark':<{width}} {'baseline':>8} {'run':>8} {'change':>8}  status"]
     for r in rows:
         change = f"{r.change:+.0%}" if r.change is not None else "-"
         base = f"{r.baseline:.3f}" if r.baseline is not None else "-"
         now = f"{r.run:.3f}" if r.run is not None else "-"
-        lines.append(f"{r.name:<72} {base:>8} {now:>8} {change:>8}  {r.status}")
+        lines.append(f"{r.name:<{width}} {base:>8} {now:>8} {change:>8}  {r.status}")
     failed = [r for r in rows if r.failed]
     lines.append(
         f"{len(failed)} regression(s) beyond {tolerance:.0%}"
