@@ -9,7 +9,8 @@ MAIN = (
     ".venv/bin/renkei conformance run --target reference"
 )
 TESTS = (
-    "python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' && .venv/bin/python -m pytest"
+    "python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev,load]' && "
+    ".venv/bin/python -m pytest"
 )
 
 

@@ -108,6 +108,10 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     )
     handlers["spec"] = _spec
 
+    from .load.command import register as register_bench  # Locust runs in subprocesses
+
+    handlers.update(register_bench(sub))
+
     for ep in entry_points(group="renkei.commands"):
         try:
             handlers.update(ep.load()(sub))

@@ -1,0 +1,210 @@
+"""``renkei bench``: the command line of the load run.
+
+    renkei bench --target reference|URL|FILE [--duration S] [--rate R] [--persons N]
+                 [--agencies K] [--users U] [--workers N] [--json] [--html FILE]
+    renkei bench --worker --master-host HOST [--master-port P] --setup FILE
+
+Exit codes: 0 the verdict passes, 1 it fails, 2 usage, target or engine error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+) -> dict[str, Callable[[argparse.Namespace], int]]:
+    bench = sub.add_parser(
+        "bench",
+        help="drive linkage load against a target (Locust; needs the [load] extra)",
+        description="Drive a mix of allowed and refused linkage queries, providers "
+        "pulling and answering and requesters collecting, against a target; report "
+        "sustained linkages/s, p50/p95/p99 latency and the error rate, and judge them "
+        "against a national profile (specs/benchmarks/national-profile.yaml).",
+    )
+    bench.add_argument("--target", help="'reference' (served on loopback), a URL or a target file")
+    bench.add_argument("--duration", type=float, default=30.0, help="seconds of load (default 30)")
+    bench.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="offered queries/s in total (0: as fast as possible)",
+    )
+    bench.add_argument(
+        "--persons", type=int, default=1000, help="synthetic residents (default 1000)"
+    )
+    bench.add_argument(
+        "--bind",
+        type=int,
+        default=5000,
+        help="persons each requester binds, a window of the registry (default 5000)",
+    )
+    bench.add_argument(
+        "--agencies", type=int, default=4, help="agencies, half requesters half providers"
+    )
+    bench.add_argument("--users", type=int, default=20, help="concurrent requester users")
+    bench.add_argument(
+        "--provider-users",
+        type=int,
+        default=0,
+        help="concurrent provider users pulling and answering (default 0: one per provider "
+        "agency, at most 8); too few make the linkage latency the providers' pull cadence",
+    )
+    bench.add_argument(
+        "--refused-share", type=float, default=0.1, help="share of refused queries (default 0.1)"
+    )
+    bench.add_argument(
+        "--payload-bytes", type=int, default=1024, help="answer size (default 1 KiB)"
+    )
+    bench.add_argument("--profile", help="national profile id (default: the file's default)")
+    bench.add_argument("--workers", type=int, default=0, help="local Locust workers (distributed)")
+    bench.add_argument(
+        "--expect-remote-workers",
+        type=int,
+        default=0,
+        help="workers started on other machines with `renkei bench --worker`",
+    )
+    bench.add_argument(
+        "--master-bind-host", default="127.0.0.1", help="master address for remote workers"
+    )
+    bench.add_argument("--master-port", type=int, default=0, help="master port (0: a free one)")
+    bench.add_argument("--out", type=Path, help="keep the setup file and Locust CSVs here")
+    bench.add_argument("--json", action="store_true", help="print the result as JSON")
+    bench.add_argument("--json-out", type=Path, help="also write the JSON result here")
+    bench.add_argument("--html", type=Path, help="write the HTML report (with the PNG) here")
+    bench.add_argument("--png", type=Path, help="write the over-time picture here")
+    bench.add_argument("--worker", action="store_true", help="run as a worker of a remote master")
+    bench.add_argument("--master-host", help="(worker) the master's address")
+    bench.add_argument("--setup", type=Path, help="(worker) the master's setup file, copied here")
+    return {"bench": _bench}
+
+
+def _fail(message: str) -> int:
+    print(f"renkei bench: {message}", file=sys.stderr)
+    return 2
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .engine import locust_available, worker_command
+
+    if locust_available() is None:
+        return _fail("Locust is not installed: install the load extra (pip install 'renkei[load]')")
+    if args.worker:
+        if not args.master_host or args.setup is None or not args.setup.is_file():
+            return _fail("--worker needs --master-host and --setup FILE (the master's setup)")
+        import subprocess
+
+        env = {**os.environ, "RENKEI_BENCH_SETUP": str(args.setup.resolve())}
+        return subprocess.call(worker_command(args.master_host, args.master_port or 5557), env=env)
+    if not args.target:
+        return _fail("--target is required (reference, a URL or a target file)")
+    for name in ("duration", "persons", "agencies", "users", "bind"):
+        if getattr(args, name) <= 0:
+            return _fail(f"--{name} must be positive")
+    if args.agencies < 2:
+        return _fail("--agencies must be at least 2 (a requester and a provider)")
+    if not 0 <= args.refused_share <= 1 or min(args.rate, args.workers, args.provider_users) < 0:
+        return _fail("--refused-share is in [0, 1]; --rate, --workers, --provider-users are >= 0")
+    try:
+        result = run(args)
+    except _Errors as exc:
+        return _fail(str(exc))
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    if args.json:
+        json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        from .summary import render_text
+
+        print(render_text(result))
+    return 0 if result["verdict"]["pass"] else 1
+
+
+class _Errors(Exception):
+    pass
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import httpx
+
+    from ..client import WireError
+    from ..spec import SpecError
+    from ..target import TargetError
+    from .engine import EngineError, run_locust
+    from .setup import LoadShape, scratch_dir, served_target, setup_world
+    from .summary import load_profile, read_rows, summarise, verdict
+
+    shape = LoadShape(
+        persons=args.persons,
+        bound_per_requester=args.bind,
+        agencies=args.agencies,
+        rate=args.rate,
+        requester_users=args.users,
+        provider_users=args.provider_users or min(8, max(1, args.agencies - args.agencies // 2)),
+        refused_share=args.refused_share,
+        payload_bytes=args.payload_bytes,
+    )
+    out: Path = args.out or scratch_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        profile = load_profile(args.profile)
+        with served_target(args.target, out) as target:
+            if not args.json:
+                print(f"renkei bench: setting up {target.name} ({shape.persons} persons)…")
+            say = (lambda _: None) if args.json else (lambda m: print(f"  {m}", flush=True))
+            setup_world(target, shape, out / "setup.json", say)
+            if not args.json:
+                print(f"renkei bench: {args.duration:.0f} s of load with Locust…", flush=True)
+            ran = run_locust(
+                out / "setup.json",
+                out,
+                users=shape.requester_users + shape.provider_users,
+                duration_s=args.duration,
+                workers=args.workers,
+                remote_workers=args.expect_remote_workers,
+                master_bind_host=args.master_bind_host,
+                master_port=args.master_port,
+            )
+            described = target.describe()
+    except (TargetError, SpecError, EngineError, WireError) as exc:
+        raise _Errors(str(exc)) from exc
+    except httpx.HTTPError as exc:
+        raise _Errors(f"the target failed during setup: {type(exc).__name__}: {exc}") from exc
+    summary = summarise(
+        read_rows(out / "locust_stats.csv"), read_rows(out / "locust_stats_history.csv")
+    )
+    if not summary["requests_total"]:
+        # nothing reached the target: an engine or connection problem, not a verdict
+        tail = (out / "locust.log").read_text(errors="replace").strip()[-1200:]
+        raise _Errors(f"the load made no request at all; Locust's log ends:\n{tail}")
+    result: dict[str, Any] = {
+        "format": "renkei-bench-result/1",
+        "target": described,
+        "shape": {**shape.__dict__},
+        "engine": {"name": "locust", "version": ran.version, "workers": ran.workers},
+        "duration_s": round(args.duration, 1),
+        **summary,
+        "profile": profile,
+    }
+    result["verdict"] = verdict(result, profile)
+    if args.html or args.png:
+        from .report import write_html, write_png
+
+        png = write_png(result, args.png or out / "bench.png")
+        if args.html:
+            write_html(result, args.html, png)
+    if args.out is None:
+        shutil.rmtree(out, ignore_errors=True)
+    return result
