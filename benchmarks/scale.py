@@ -125,17 +125,41 @@ def _steps(size: int, steps: int) -> list[int]:
     return [size * (i + 1) // steps - size * i // steps for i in range(steps)]
 
 
-_RC_MULTIPLIER = 7_777_777_777  # odd and not a multiple of 5: a permutation of [0, 10¹⁰)
+_BODIES = 10**10
+_MASK34 = (1 << 34) - 1  # 2³⁴ > 10¹⁰
+
+
+def _mix(x: int) -> int:
+    """A bijection of [0, 2³⁴): odd multiplications and xor-shifts (each invertible)."""
+    x = (x * 0x2545F4914F6CDD1D) & _MASK34
+    x ^= x >> 17
+    x = (x * 0x9E3779B97F4A7C15) & _MASK34
+    x ^= x >> 15
+    x = (x * 0xBF58476D1CE4E5B9) & _MASK34
+    return x ^ (x >> 16)
+
+
+def _body(i: int) -> int:
+    """The i-th of a pseudo-random order of all 10-digit bodies (cycle-walking ``_mix``).
+
+    Distinct for distinct i < 10¹⁰ and scattered like random codes: an affine
+    order (i·a mod 10¹⁰) would insert ascending runs into a few places of the
+    resident-code index, leaving its pages half full (≈ 1.8× the pages).
+    """
+    x = _mix(i)
+    while x >= _BODIES:
+        x = _mix(x)
+    return x
 
 
 def _resident_codes(start: int, count: int) -> list[Any]:
-    """Distinct, scattered resident codes (an affine permutation of the 10-digit bodies)."""
+    """Distinct resident codes in a random-looking order (``_body``), without storing them."""
     from renkei_reference.core.check_digit import resident_code_check_digit
     from renkei_reference.core.identifiers import ResidentCode
 
     out = []
     for i in range(start, start + count):
-        body = f"{(i * _RC_MULTIPLIER + 12_345) % 10**10:010d}"
+        body = f"{_body(i):010d}"
         out.append(ResidentCode(body + str(resident_code_check_digit(body))))
     return out
 
@@ -536,9 +560,10 @@ def _fit_one(model: str, sizes: Sequence[float], values: Sequence[float]) -> Fit
 def fit(
     sizes: Sequence[float], values: Sequence[float], models: Sequence[str] = ("linear", "nlogn")
 ) -> tuple[Fit, list[Fit]]:
-    """The best of ``models`` (smallest RMS relative residual) and all of them."""
+    """The best of ``models`` (smallest RMS relative residual; the first on a tie) and all."""
     fits = [_fit_one(m, sizes, values) for m in models]
-    return min(fits, key=lambda f: f.rms), fits
+    # A later model must fit better by more than rounding to be chosen (ties: the first).
+    return min(fits, key=lambda f: round(f.rms, 4)), fits
 
 
 def seven_year_volume(profile_path: Path = PROFILE) -> dict[str, Any]:
@@ -602,6 +627,7 @@ def project(results: dict[str, list[dict[str, Any]]], volume: int) -> list[dict[
                 "fit": best.as_dict(),
                 "fits": [f.as_dict() for f in fits],
                 "projected": {k: best(n) for k, n in targets.items()},
+                "per_item": {k: best(n) / n for k, n in targets.items()},
                 "targets": targets,
             }
         )
@@ -706,6 +732,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--numbering-cache-mib", type=int, default=64)
     parser.add_argument("--reopen-max", type=int, default=1_000_000)
     parser.add_argument("--registry-max", type=int, default=10_000_000)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the log files (a later log-reopen run)"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
     parser.add_argument(
@@ -755,7 +784,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             figures.pop("path", None)
             results[component] = [r for r in results[component] if r.get("size") != size]
             results[component].append(figures)
-        _remove(folder / f"log-{size}.db")
+        if not args.keep:
+            _remove(folder / f"log-{size}.db")
     for rows in results.values():
         rows.sort(key=lambda r: int(r["size"]))
     volume = seven_year_volume()
