@@ -596,6 +596,7 @@ FITTED: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("registry", "peak_rss_mb", ("linear", "nlogn"), "MB"),
     ("log", "seconds", ("linear", "nlogn"), "s"),
     ("log", "file_bytes", ("linear", "nlogn"), "B"),
+    ("log", "rss_after_append_mb", ("linear", "nlogn"), "MB"),
     ("log", "peak_rss_mb", ("linear", "nlogn"), "MB"),
     ("log", "inclusion_proof_us", ("log", "linear"), "µs"),
     ("log", "consistency_proof_us", ("log", "linear"), "µs"),
