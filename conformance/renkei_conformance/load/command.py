@@ -163,6 +163,14 @@ def _summary(leg_dir: Path, leg: str) -> dict[str, Any]:
         # nothing reached the server: an engine or connection problem, not a verdict
         tail = (leg_dir / "locust.log").read_text(errors="replace").strip()[-1200:]
         raise _Errors(f"the load on the {leg} made no request at all; Locust's log ends:\n{tail}")
+    if not summary["linkages"]["count"]:
+        # e.g. a local worker starved of CPU missed its heartbeats and the master
+        # stopped its users: no figure to report, rather than a misleading 0/s
+        raise _Errors(
+            f"the load on the {leg} completed no linkage ({summary['requests_total']} "
+            f"requests); see {leg_dir / 'locust.log'} (with --out), or run with fewer "
+            "--workers on a busy machine"
+        )
     return summary
 
 
