@@ -44,7 +44,7 @@ def _p(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+    return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)], 1)
 
 
 class _Load:
