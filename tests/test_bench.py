@@ -13,7 +13,15 @@ import pytest
 import yaml
 from benchmarks.compare import BASELINE, compare, main, ratios
 
-from renkei_conformance.load.summary import load_profile, summarise, verdict
+from renkei_conformance.load.floor import build_app, floor_pki
+from renkei_conformance.load.summary import (
+    floor_section,
+    load_floor_rule,
+    load_profile,
+    median_run,
+    summarise,
+    verdict,
+)
 
 from .conftest import ROOT, run_renkei
 
@@ -141,6 +149,93 @@ def test_the_verdict_needs_throughput_latency_and_errors_within_the_profile() ->
     assert not verdict(_result(120, 300, failures=5), profile)["pass"]
 
 
+# -- the floor: a bare two-hop relay on the same stack ---------------------------
+
+
+def test_the_floor_relays_the_payload_once_and_refuses_other_patterns() -> None:
+    """The same request shapes as the hub's: query → delivery → answer → collected once."""
+    import asyncio
+
+    import httpx
+
+    app = build_app({"req": "t-req", "prov": "t-prov"}, "LOAD-P-001")
+    req, prov = {"Authorization": "Bearer t-req"}, {"Authorization": "Bearer t-prov"}
+    query = {
+        "request_id": "r1", "requester": "req", "provider": "prov", "pattern_id": "LOAD-P-001",
+        "information_kind": "local-tax", "link_code": "AAAA",
+    }  # fmt: skip
+    payload = "x" * 1368
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://floor") as c:
+            refused = await c.post(
+                "/hub/queries", json={**query, "pattern_id": "LOAD-X-001"}, headers=req
+            )
+            assert refused.status_code == 403
+            assert refused.headers["content-type"].startswith("application/problem+json")
+            assert (await c.post("/hub/queries", json=query)).status_code == 401
+            sent = await c.post("/hub/queries", json=query, headers=req)
+            assert sent.status_code == 202
+            linkage_id = sent.json()["linkage_id"]
+            pending = await c.get(f"/hub/linkages/{linkage_id}", headers=req)
+            assert pending.json()["state"] == "pending"
+            (delivery,) = (await c.get("/hub/deliveries", headers=prov)).json()["deliveries"]
+            assert delivery["linkage_id"] == linkage_id
+            assert delivery["link_code"] == "AAAA"
+            assert (await c.get("/hub/deliveries", headers=prov)).json()["deliveries"] == []
+            answered = await c.post(
+                f"/hub/linkages/{linkage_id}/answer", json={"payload": payload}, headers=prov
+            )
+            assert answered.status_code == 202
+            got = (await c.get(f"/hub/linkages/{linkage_id}", headers=req)).json()
+            assert got["answer"]["payload"] == payload
+            again = await c.get(f"/hub/linkages/{linkage_id}", headers=req)
+            assert again.status_code == 404  # relayed once, then gone
+
+    asyncio.run(scenario())
+
+
+def test_the_floor_pki_is_a_ca_a_server_and_a_client_certificate(tmp_path: Path) -> None:
+    import ssl
+
+    paths = floor_pki(tmp_path)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(paths["server"], paths["server_key"])
+    client = ssl.create_default_context(cafile=str(paths["ca"]))
+    client.load_cert_chain(paths["cert"], paths["cert_key"])
+
+
+def _leg(per_s: float, p50: float, p99: float) -> dict[str, Any]:
+    stats = {"count": 100, "failures": 0, "per_s": per_s, "mean_ms": p50}
+    stats |= {"p50_ms": p50, "p95_ms": p99 * 0.8, "p99_ms": p99, "max_ms": p99}
+    return {"linkages": stats, "error_rate": 0.0}
+
+
+def test_target_over_floor_ratios_are_the_median_of_back_to_back_pairs() -> None:
+    pairs = [
+        {"floor": _leg(200, 10, 100), "target": _leg(100, 20, 300)},
+        {"floor": _leg(100, 10, 100), "target": _leg(80, 30, 200)},
+        {"floor": _leg(300, 10, 100), "target": _leg(90, 40, 400)},
+    ]
+    assert median_run([p["target"] for p in pairs]) == 2  # 80 < 90 < 100
+    section = floor_section(pairs, load_floor_rule())
+    assert section["min_linkages_ratio"] == 0.5
+    ratios = section["target_over_floor"]
+    assert ratios["linkages_per_s"] == 0.5  # median of 0.5, 0.8, 0.3
+    assert ratios["p50_ms"] == 3.0
+    assert ratios["p99_ms"] == 3.0
+    assert section["ratio_spread"]["linkages_per_s"] == [0.3, 0.8]
+    assert section["linkages"]["per_s"] == 200  # the floor's median run
+    result = {**_result(120, 300), "floor": section}
+    profile = {"id": "t", "linkages_per_second": 100, "p99_ms": 500, "max_error_rate": 0.001}
+    judged = verdict(result, profile)
+    assert judged["checks"][-1]["what"].startswith("linkages/s over the floor")
+    assert judged["pass"]
+    section["target_over_floor"]["linkages_per_s"] = 0.49
+    assert not verdict(result, profile)["pass"]
+
+
 # -- a real, short load run ---------------------------------------------------
 
 
@@ -175,12 +270,32 @@ def test_bench_against_the_reference_with_two_loopback_workers(tmp_path: Path) -
     assert result["queries"]["refused"] > 0
     assert result["error_rate"] == 0, result["requests"]
     assert result["timeline"]
-    assert any(p.get("linkages_per_s") for p in result["timeline"])
+    assert max(p.get("linkages_total", 0) for p in result["timeline"]) > 0  # linkages over time
     v = result["verdict"]
     assert v["profile"] == "jp-fy2022"
     assert proc.returncode == (0 if v["pass"] else 1)
     assert [c["what"] for c in v["checks"]] == [
-        "sustained linkages/s", "p99 end-to-end linkage latency (ms)", "error rate"
+        "sustained linkages/s", "p99 end-to-end linkage latency (ms)", "error rate",
+        "linkages/s over the floor's (same machine, same stack)",
     ]  # fmt: skip
+    # the floor ran back to back on the same stack, over the same mutual TLS, and relayed
+    floor = result["floor"]
+    assert floor["linkages"]["count"] > 20
+    assert floor["error_rate"] == 0, "the floor failed requests (TLS, shapes or payload)"
+    ratios = floor["target_over_floor"]
+    assert ratios["linkages_per_s"] == pytest.approx(
+        link["per_s"] / floor["linkages"]["per_s"], rel=0.01
+    )
+    assert ratios["p99_ms"] == pytest.approx(link["p99_ms"] / floor["linkages"]["p99_ms"], rel=0.01)
+    assert result["repeats"] == [
+        {"target": {k: link[k] for k in ("count", "per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms")}
+         | {"error_rate": result["error_rate"]},
+         "floor": {k: floor["linkages"][k] for k in ("count", "per_s", "p50_ms", "p95_ms",
+                                                      "p99_ms", "max_ms")}
+         | {"error_rate": floor["error_rate"]}}
+    ]  # fmt: skip
+    assert result["setup_s"] >= 0
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "data:image/png;base64," in html.read_text(encoding="utf-8")
+    page = html.read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page
+    assert "Against the floor" in page

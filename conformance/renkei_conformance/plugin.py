@@ -41,6 +41,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "end_to_end_encryption": True,
     "sector_subsystems": True,
     "key_rotation": True,
+    "throughput_profile": "jp-fy2017",
+    "throughput_seconds": 3,
 }
 """Options assumed when neither a discovery document nor a capability file says."""
 ALL_PROFILES = (

@@ -14,7 +14,9 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,21 @@ def register(
         "--payload-bytes", type=int, default=1024, help="answer size (default 1 KiB)"
     )
     bench.add_argument("--profile", help="national profile id (default: the file's default)")
+    bench.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also measure the floor, a bare two-hop relay on the same server stack, back "
+        "to back with the target, and report target/floor ratios (default: on for "
+        "--target reference)",
+    )
+    bench.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure the target (and the floor) this many times, alternating, on the same "
+        "setup; the figures are the median run's, the spread is reported (default 1)",
+    )
     bench.add_argument("--workers", type=int, default=0, help="local Locust workers (distributed)")
     bench.add_argument(
         "--expect-remote-workers",
@@ -108,7 +125,7 @@ def _bench(args: argparse.Namespace) -> int:
         return subprocess.call(worker_command(args.master_host, args.master_port or 5557), env=env)
     if not args.target:
         return _fail("--target is required (reference, a URL or a target file)")
-    for name in ("duration", "persons", "agencies", "users", "bind"):
+    for name in ("duration", "persons", "agencies", "users", "bind", "repeat"):
         if getattr(args, name) <= 0:
             return _fail(f"--{name} must be positive")
     if args.agencies < 2:
@@ -136,15 +153,37 @@ class _Errors(Exception):
     pass
 
 
+def _summary(leg_dir: Path, leg: str) -> dict[str, Any]:
+    from .summary import read_rows, summarise
+
+    summary = summarise(
+        read_rows(leg_dir / "locust_stats.csv"), read_rows(leg_dir / "locust_stats_history.csv")
+    )
+    if not summary["requests_total"]:
+        # nothing reached the server: an engine or connection problem, not a verdict
+        tail = (leg_dir / "locust.log").read_text(errors="replace").strip()[-1200:]
+        raise _Errors(f"the load on the {leg} made no request at all; Locust's log ends:\n{tail}")
+    if not summary["linkages"]["count"]:
+        # e.g. a local worker starved of CPU missed its heartbeats and the master
+        # stopped its users: no figure to report, rather than a misleading 0/s
+        raise _Errors(
+            f"the load on the {leg} completed no linkage ({summary['requests_total']} "
+            f"requests); see {leg_dir / 'locust.log'} (with --out), or run with fewer "
+            "--workers on a busy machine"
+        )
+    return summary
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import httpx
 
     from ..client import WireError
     from ..spec import SpecError
     from ..target import TargetError
-    from .engine import EngineError, run_locust
+    from .engine import EngineError, locust_available, run_locust
+    from .floor import served_floor
     from .setup import LoadShape, scratch_dir, served_target, setup_world
-    from .summary import load_profile, read_rows, summarise, verdict
+    from .summary import floor_section, headline, load_floor_rule, load_profile, median_run, verdict
 
     shape = LoadShape(
         persons=args.persons,
@@ -158,46 +197,74 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     out: Path = args.out or scratch_dir()
     out.mkdir(parents=True, exist_ok=True)
+    with_floor = args.floor if args.floor is not None else args.target == "reference"
+    setup_s: float | None = None
+    pairs: list[dict[str, Any]] = []  # one per repeat: {"target": summary, "floor": summary}
     try:
         profile = load_profile(args.profile)
-        with served_target(args.target, out) as target:
+        floor_rule = load_floor_rule() if with_floor else None
+        with served_target(args.target, out) as target, ExitStack() as stack:
             if not args.json:
                 print(f"renkei bench: setting up {target.name} ({shape.persons} persons)…")
             say = (lambda _: None) if args.json else (lambda m: print(f"  {m}", flush=True))
+            started = time.monotonic()
             setup_world(target, shape, out / "setup.json", say)
-            if not args.json:
-                print(f"renkei bench: {args.duration:.0f} s of load with Locust…", flush=True)
-            ran = run_locust(
-                out / "setup.json",
-                out,
-                users=shape.requester_users + shape.provider_users,
-                duration_s=args.duration,
-                workers=args.workers,
-                remote_workers=args.expect_remote_workers,
-                master_bind_host=args.master_bind_host,
-                master_port=args.master_port,
+            setup_s = round(time.monotonic() - started, 1)
+            floor_setup = (
+                stack.enter_context(served_floor(target, out / "setup.json", out / "floor"))
+                if with_floor
+                else None
             )
+            workers = 0
+            for i in range(args.repeat):
+                pair: dict[str, Any] = {}
+                # alternate floor and target, back to back, so a busy machine hits both alike
+                legs = [("floor", floor_setup)] if floor_setup else []
+                for leg, setup_file in [*legs, ("target", out / "setup.json")]:
+                    assert setup_file is not None
+                    if not args.json:
+                        print(
+                            f"renkei bench: {args.duration:.0f} s of load on the {leg}"
+                            f" ({i + 1}/{args.repeat}) with Locust…",
+                            flush=True,
+                        )
+                    leg_dir = out / f"{leg}-{i + 1}"
+                    leg_dir.mkdir(parents=True, exist_ok=True)
+                    ran = run_locust(
+                        setup_file,
+                        leg_dir,
+                        users=shape.requester_users + shape.provider_users,
+                        duration_s=args.duration,
+                        workers=args.workers,
+                        remote_workers=args.expect_remote_workers,
+                        master_bind_host=args.master_bind_host,
+                        master_port=args.master_port,
+                    )
+                    workers = ran.workers
+                    pair[leg] = _summary(leg_dir, leg)
+                pairs.append(pair)
             described = target.describe()
     except (TargetError, SpecError, EngineError, WireError) as exc:
         raise _Errors(str(exc)) from exc
     except httpx.HTTPError as exc:
         raise _Errors(f"the target failed during setup: {type(exc).__name__}: {exc}") from exc
-    summary = summarise(
-        read_rows(out / "locust_stats.csv"), read_rows(out / "locust_stats_history.csv")
-    )
-    if not summary["requests_total"]:
-        # nothing reached the target: an engine or connection problem, not a verdict
-        tail = (out / "locust.log").read_text(errors="replace").strip()[-1200:]
-        raise _Errors(f"the load made no request at all; Locust's log ends:\n{tail}")
+    chosen = median_run([p["target"] for p in pairs])
+    summary = pairs[chosen]["target"]
     result: dict[str, Any] = {
         "format": "renkei-bench-result/1",
         "target": described,
         "shape": {**shape.__dict__},
-        "engine": {"name": "locust", "version": ran.version, "workers": ran.workers},
+        "engine": {"name": "locust", "version": locust_available() or "", "workers": workers},
         "duration_s": round(args.duration, 1),
+        "setup_s": setup_s,
         **summary,
         "profile": profile,
+        "repeats": [
+            {leg: headline(p[leg]) for leg in ("target", "floor") if leg in p} for p in pairs
+        ],
     }
+    if floor_rule is not None:
+        result["floor"] = floor_section(pairs, floor_rule)
     result["verdict"] = verdict(result, profile)
     if args.html or args.png:
         from .report import write_html, write_png

@@ -11,7 +11,16 @@ from typing import Any
 
 from ..spec import SpecError, _validated, spec_root
 
-__all__ = ["LINKAGE", "load_profile", "summarise", "verdict"]
+__all__ = [
+    "LINKAGE",
+    "floor_section",
+    "headline",
+    "load_floor_rule",
+    "load_profile",
+    "median_run",
+    "summarise",
+    "verdict",
+]
 
 LINKAGE = ("LINKAGE", "end-to-end")  # the pseudo-request the locustfile reports
 PERCENTILES = {"p50_ms": "50%", "p95_ms": "95%", "p99_ms": "99%", "max_ms": "100%"}
@@ -102,14 +111,25 @@ def timeline(rows: list[dict[str, str]]) -> list[dict[str, Any]]:
     return out
 
 
-def load_profile(profile_id: str | None = None) -> dict[str, Any]:
-    """A profile of specs/benchmarks/national-profile.yaml (the default one if None)."""
+def _profiles() -> dict[str, Any]:
     root = spec_root()
-    data = _validated(
+    data: dict[str, Any] = _validated(
         root / "benchmarks" / "national-profile.yaml",
         root / "schemas" / "national-profile.schema.json",
         "national profile",
     )
+    return data
+
+
+def load_floor_rule() -> dict[str, Any]:
+    """The file's ``floor`` member: the least share of the floor's linkages/s a
+    hub must sustain on the same machine and stack."""
+    return dict(_profiles()["floor"])
+
+
+def load_profile(profile_id: str | None = None) -> dict[str, Any]:
+    """A profile of specs/benchmarks/national-profile.yaml (the default one if None)."""
+    data = _profiles()
     wanted = profile_id or data["default"]
     for p in data["profiles"]:
         if p["id"] == wanted:
@@ -118,8 +138,72 @@ def load_profile(profile_id: str | None = None) -> dict[str, Any]:
     raise SpecError(f"no national profile {wanted!r} (known: {known})")
 
 
+HEADLINE = ("count", "per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms")
+
+
+def headline(summary: dict[str, Any]) -> dict[str, Any]:
+    """A run's linkage figures and error rate, for the per-repeat list."""
+    return {
+        **{k: summary["linkages"][k] for k in HEADLINE},
+        "error_rate": summary["error_rate"],
+    }
+
+
+def median_run(summaries: list[dict[str, Any]]) -> int:
+    """Index of the run with the median linkages/s (the lower median)."""
+    order = sorted(range(len(summaries)), key=lambda i: summaries[i]["linkages"]["per_s"])
+    return order[(len(order) - 1) // 2]
+
+
+def _ratio(target: float | None, floor: float | None) -> float | None:
+    if target is None or not floor:
+        return None
+    return round(target / floor, 3)
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def floor_section(pairs: list[dict[str, Any]], rule: dict[str, Any]) -> dict[str, Any]:
+    """The floor's figures (median run) and target/floor ratios: per back-to-back
+    pair, then their median and spread.  Throughput ratio ≥ the rule is the goal;
+    latency ratios are informative (how many times the floor's latency)."""
+    floors = [p["floor"] for p in pairs]
+    keys = {"linkages_per_s": "per_s", "p50_ms": "p50_ms", "p95_ms": "p95_ms", "p99_ms": "p99_ms"}
+    per_pair = [
+        {
+            k: _ratio(p["target"]["linkages"][col], p["floor"]["linkages"][col])
+            for k, col in keys.items()
+        }
+        for p in pairs
+    ]
+    ratios: dict[str, Any] = {}
+    spread: dict[str, Any] = {}
+    for k in keys:
+        got = [v for r in per_pair if (v := r[k]) is not None]
+        med = _median(got)
+        ratios[k] = None if med is None else round(med, 3)
+        spread[k] = [min(got), max(got)] if got else None
+    chosen = floors[median_run(floors)]
+    return {
+        "server": "bare two-hop relay: uvicorn + FastAPI, same TLS, payload and request shapes",
+        "linkages": chosen["linkages"],
+        "error_rate": chosen["error_rate"],
+        "target_over_floor": ratios,
+        "ratio_spread": spread,
+        "pair_ratios": per_pair,
+        "min_linkages_ratio": rule["min_linkages_ratio"],
+    }
+
+
 def verdict(result: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
-    """Pass iff sustained linkages/s, p99 and the error rate all meet the profile."""
+    """Pass iff sustained linkages/s, p99 and the error rate all meet the profile
+    (and, when the floor was measured, linkages/s reach its share of the floor)."""
     link = result["linkages"]
     rate = float(link.get("per_s") or 0.0)
     p99 = link.get("p99_ms")
@@ -146,6 +230,17 @@ def verdict(result: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
             "pass": error_rate <= profile["max_error_rate"],
         },
     ]
+    floor = result.get("floor")
+    if floor is not None:
+        share = floor["target_over_floor"]["linkages_per_s"]
+        checks.append(
+            {
+                "what": "linkages/s over the floor's (same machine, same stack)",
+                "measured": share,
+                "required": f">= {floor['min_linkages_ratio']}",
+                "pass": share is not None and share >= floor["min_linkages_ratio"],
+            }
+        )
     notes = []
     offered = result.get("shape", {}).get("rate") or 0
     if offered and offered < profile["linkages_per_second"]:
@@ -183,6 +278,27 @@ def render_text(result: dict[str, Any]) -> str:
             f"    {name:<36} {r['count']:>8} {r['per_s']:>8.1f}/s  p50 {r['p50_ms']} "
             f"p95 {r['p95_ms']} p99 {r['p99_ms']} ms  failed {r['failures']}"
         )
+    floor = result.get("floor")
+    if floor is not None:
+        f, r = floor["linkages"], floor["target_over_floor"]
+        lines.append(
+            f"  floor (bare relay, same stack): {f['per_s']:.1f} linkages/s; p50 {f['p50_ms']} ms,"
+            f" p95 {f['p95_ms']} ms, p99 {f['p99_ms']} ms (error rate {floor['error_rate']})"
+        )
+        lines.append(
+            f"  target/floor: linkages/s {r['linkages_per_s']}, p50 {r['p50_ms']}, "
+            f"p95 {r['p95_ms']}, p99 {r['p99_ms']} (median of {len(floor['pair_ratios'])} "
+            f"back-to-back pair(s); linkages/s spread {floor['ratio_spread']['linkages_per_s']})"
+        )
+    if len(result.get("repeats", [])) > 1:
+        for i, rep in enumerate(result["repeats"], 1):
+            legs = "; ".join(
+                f"{leg} {x['per_s']:.1f}/s p50 {x['p50_ms']} p95 {x['p95_ms']} p99 {x['p99_ms']}"
+                for leg, x in rep.items()
+            )
+            lines.append(f"    run {i}: {legs}")
+    if result.get("setup_s") is not None:
+        lines.append(f"  setup: {result['setup_s']} s")
     v = result["verdict"]
     lines.append(f"  verdict against profile {v['profile']!r}: {'PASS' if v['pass'] else 'FAIL'}")
     for c in v["checks"]:

@@ -194,6 +194,8 @@ class Hub:
                 self._serials.setdefault(e.linkage_id, []).append(e.serial)
         self._restore_settings()
         self._unpurged_from = 0  # index of the oldest entry not yet purged
+        # (index of that entry, retention policy, earliest time anything is due)
+        self._purge_not_before: tuple[int, RetentionPolicy, datetime] | None = None
         self._next_expiry: datetime | None = None  # no open linkage expires before this
         # Pattern documents (RK-PAT-003): signed by the issuer whose key is the trust
         # anchor.  In test mode the hub holds a control-plane issuer key so that the
@@ -539,11 +541,18 @@ class Hub:
             self._unpurged_from += 1
         if self._unpurged_from == len(log):
             return
-        oldest = log[self._unpurged_from]
-        assert isinstance(oldest, AccessLogEntry)
-        shortest = min(s.retention.years_for(c) for c in LogClass)
-        if now < retained_until(oldest.at, shortest):
-            return  # nothing can be due yet: a cheap check on every request
+        # Nothing can be due before the oldest unpurged entry's end under the
+        # shortest retention; that time is computed once per (entry, policy), so
+        # the check on every request is a comparison.
+        due = self._purge_not_before
+        if due is None or due[0] != self._unpurged_from or due[1] is not s.retention:
+            oldest = log[self._unpurged_from]
+            assert isinstance(oldest, AccessLogEntry)
+            shortest = min(s.retention.years_for(c) for c in LogClass)
+            due = (self._unpurged_from, s.retention, retained_until(oldest.at, shortest))
+            self._purge_not_before = due
+        if now < due[2]:
+            return
         plan = purge_plan(log, s.retention, list(s.holds.values()), now)
         if plan:
             s.access_log = list(purge(log, plan, now))

@@ -1,0 +1,342 @@
+"""The floor of ``renkei bench``: a bare two-hop relay on the reference's server stack.
+
+What a hub cannot beat on this machine: the same server stack as ``renkei
+serve`` (uvicorn with its h11 protocol, FastAPI/Starlette, pydantic request
+bodies, one event loop; mutual TLS 1.3 with a client certificate required, or
+plain HTTP when the target is plain) relaying the same payload with the same
+request shapes — requester ``POST /queries`` → queued for the provider →
+provider ``GET /deliveries`` → provider ``POST /linkages/{id}/answer`` →
+requester ``GET /linkages/{id}`` collects it once — and none of the hub's
+work: no patterns, no codes, no access log.  A query whose pattern is not the
+load's allowed one is refused with 403 problem+json, so the same locustfile
+drives both (``renkei bench`` swaps the hub URL in the setup file).
+
+Run as ``python -m renkei_conformance.load.floor --setup FILE --port-file F
+[--cert C --key K --ca CA]``; it binds a free loopback port and writes it to F.
+:func:`floor_pki` makes a throw-away CA, server and client certificate
+(ECDSA P-256, like ``renkei pki init``) for targets whose server key the kit
+does not hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import os
+import secrets
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Header, HTTPException, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from ..target import Target, TargetError
+
+__all__ = ["build_app", "floor_pki", "main", "served_floor"]
+
+_DEADLINE = timedelta(hours=1)
+
+
+class QueryIn(BaseModel):
+    """The query's shape (as the wire protocol's, without its checks)."""
+
+    request_id: str
+    requester: str
+    provider: str
+    pattern_id: str
+    information_kind: str
+    link_code: str
+
+
+class AnswerIn(BaseModel):
+    payload: str
+
+
+def build_app(tokens: dict[str, str], allowed_pattern: str) -> FastAPI:
+    """The relay: bearer token → agency, one queue per provider, answers held once."""
+    agency_of = {token: agency for agency, token in tokens.items()}
+    queues: dict[str, deque[dict[str, Any]]] = {}
+    open_: dict[str, dict[str, Any]] = {}  # linkage id → requester, provider, answer
+    serial = iter(range(1, 1 << 62))
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    def who(authorization: str | None) -> str:
+        scheme, _, token = (authorization or "").partition(" ")
+        agency = agency_of.get(token) if scheme.lower() == "bearer" else None
+        if agency is None:
+            raise HTTPException(401, "unknown credential")
+        return agency
+
+    def problem(status: int, title: str) -> JSONResponse:
+        return JSONResponse(
+            {"type": "about:blank", "title": title, "status": status},
+            status_code=status,
+            media_type="application/problem+json",
+        )
+
+    @app.post("/hub/queries", status_code=202, response_model=None)
+    async def query(
+        body: QueryIn, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any] | JSONResponse:
+        requester = who(authorization)
+        if body.pattern_id != allowed_pattern or body.requester != requester:
+            return problem(403, "the pattern does not allow this query")
+        linkage_id = secrets.token_hex(16)
+        deadline = (datetime.now(UTC) + _DEADLINE).isoformat()
+        number = next(serial)
+        open_[linkage_id] = {"requester": requester, "provider": body.provider, "answer": None}
+        queues.setdefault(body.provider, deque()).append(
+            {
+                "linkage_id": linkage_id,
+                "requester": requester,
+                "pattern_id": body.pattern_id,
+                "information_kind": body.information_kind,
+                "link_code": body.link_code,
+                "deadline": deadline,
+                "serial": number,
+            }
+        )
+        return {
+            "linkage_id": linkage_id,
+            "state": "pending",
+            "deadline": deadline,
+            "serial": number,
+        }
+
+    @app.get("/hub/deliveries")
+    async def deliveries(
+        authorization: Annotated[str | None, Header()] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> dict[str, Any]:
+        queue = queues.get(who(authorization))
+        out = [queue.popleft() for _ in range(min(limit, len(queue)))] if queue else []
+        return {"deliveries": out}
+
+    @app.post("/hub/linkages/{linkage_id}/answer", status_code=202, response_model=None)
+    async def answer(
+        linkage_id: str, body: AnswerIn, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any] | JSONResponse:
+        linkage = open_.get(linkage_id)
+        if linkage is None or linkage["provider"] != who(authorization):
+            return problem(404, "no open linkage")
+        linkage["answer"] = body.payload
+        return {"linkage_id": linkage_id, "state": "answered"}
+
+    @app.get("/hub/linkages/{linkage_id}", response_model=None)
+    async def status(
+        linkage_id: str, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any] | JSONResponse:
+        linkage = open_.get(linkage_id)
+        if linkage is None or linkage["requester"] != who(authorization):
+            return problem(404, "no open linkage")
+        if linkage["answer"] is None:
+            return {"linkage_id": linkage_id, "state": "pending"}
+        del open_[linkage_id]  # relayed once, then gone
+        return {
+            "linkage_id": linkage_id,
+            "state": "delivered",
+            "answer": {"payload": linkage["answer"]},
+        }
+
+    return app
+
+
+def floor_pki(folder: Path) -> dict[str, Path]:
+    """A throw-away CA, a loopback server certificate and one client certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.now(UTC)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("renkei bench floor CA"))
+        .issuer_name(name("renkei bench floor CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = {"ca": folder / "ca.pem"}
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    leaves: dict[str, tuple[list[x509.GeneralName], x509.ObjectIdentifier]] = {
+        "server": (
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))],
+            ExtendedKeyUsageOID.SERVER_AUTH,
+        ),
+        "cert": (
+            [x509.UniformResourceIdentifier("urn:renkei:conformance-operator")],
+            ExtendedKeyUsageOID.CLIENT_AUTH,
+        ),
+    }
+    for leaf, (san, usage) in leaves.items():
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name(f"renkei bench floor {leaf}"))
+            .issuer_name(ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName(san), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        paths[leaf] = folder / f"{leaf}.pem"
+        paths[f"{leaf}_key"] = folder / f"{leaf}-key.pem"
+        paths[leaf].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        paths[f"{leaf}_key"].write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        paths[f"{leaf}_key"].chmod(0o600)
+    return paths
+
+
+def _server_context(cert: Path, key: Path, ca: Path) -> ssl.SSLContext:
+    """As the reference's: TLS 1.3 only, a client certificate of the CA required."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_cert_chain(cert, key)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cafile=ca)
+    return ctx
+
+
+def _protocol() -> type:
+    """uvicorn's h11 protocol reading the verified peer certificate per connection,
+    as the reference's ``renkei serve`` does (its cost belongs to the stack)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class PeerCertH11Protocol(H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            ssl_object = transport.get_extra_info("ssl_object")
+            if ssl_object is not None:
+                der = ssl_object.getpeercert(binary_form=True)
+                self.peer_pem = ssl.DER_cert_to_PEM_cert(der) if der else ""
+
+    return PeerCertH11Protocol
+
+
+@contextmanager
+def served_floor(target: Target, setup_file: Path, workdir: Path) -> Iterator[Path]:
+    """Serve the floor beside ``target`` and yield its setup file: the target's
+    setup with the floor's hub URL (and certificates, when the floor has its own)."""
+    setup = json.loads(setup_file.read_text(encoding="utf-8"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    tls_args: list[str] = []
+    scheme = "http"
+    if target.tls is not None:
+        scheme = "https"
+        server = target.tls.ca.parent / "server.pem"
+        server_key = target.tls.ca.parent / "server-key.pem"
+        if server.is_file() and server_key.is_file():
+            # the target's own PKI (renkei serve's state): the very same certificates
+            paths = {"server": server, "server_key": server_key, "ca": target.tls.ca}
+        else:
+            paths = floor_pki(workdir / "pki")
+            setup["tls"] = {
+                "ca": paths["ca"].read_text("ascii"),
+                "cert": paths["cert"].read_text("ascii"),
+                "key": paths["cert_key"].read_text("ascii"),
+            }
+        tls_args = [
+            *("--cert", str(paths["server"]), "--key", str(paths["server_key"])),
+            *("--ca", str(paths["ca"])),
+        ]
+    port_file = workdir / "port"
+    port_file.unlink(missing_ok=True)
+    floor_setup = workdir / "setup.json"
+    floor_setup.write_text(json.dumps(setup), encoding="utf-8")
+    os.chmod(floor_setup, 0o600)  # holds the agencies' bearer tokens
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", __name__, "--setup", str(floor_setup)),
+            *("--port-file", str(port_file), *tls_args),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / "floor.log", "wb"),  # noqa: SIM115
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not port_file.is_file():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log = (workdir / "floor.log").read_text(errors="replace")[-800:]
+                raise TargetError(f"the floor relay did not start: {log}")
+            time.sleep(0.05)
+        setup["parties"] = {
+            **setup["parties"],
+            "hub": f"{scheme}://127.0.0.1:{port_file.read_text('ascii')}/hub",
+        }
+        floor_setup.write_text(json.dumps(setup), encoding="utf-8")
+        yield floor_setup
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="python -m renkei_conformance.load.floor")
+    parser.add_argument("--setup", type=Path, required=True, help="the bench setup file")
+    parser.add_argument("--port-file", type=Path, required=True, help="write the port here")
+    parser.add_argument("--cert", type=Path, help="server certificate (mutual TLS 1.3)")
+    parser.add_argument("--key", type=Path, help="server key")
+    parser.add_argument("--ca", type=Path, help="CA the client certificates chain to")
+    args = parser.parse_args(argv)
+    setup = json.loads(args.setup.read_text(encoding="utf-8"))
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as renkei serve
+    sock.bind(("127.0.0.1", 0))
+    transport: dict[str, Any] = {}  # plain HTTP: uvicorn's defaults, as renkei serve's
+    if args.cert and args.key and args.ca:
+        context = _server_context(args.cert, args.key, args.ca)
+        transport = {
+            "http": _protocol(),
+            "ssl_context_factory": lambda _config, _default: context,
+        }
+    elif args.cert or args.key or args.ca:
+        print("floor: --cert, --key and --ca go together", file=sys.stderr)
+        return 2
+    app = build_app(dict(setup["tokens"]), str(setup["allowed_pattern"]))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, **transport)
+    tmp = args.port_file.with_suffix(".tmp")
+    tmp.write_text(str(sock.getsockname()[1]), encoding="ascii")
+    tmp.replace(args.port_file)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""The hub carries the linkage load of the national profile it declares (RK-PERF-001).
+
+Items 1 and 28: every linkage goes through the hub, and agencies answer within a
+fixed time, so the hub must sustain the nation's traffic at its peak.  The
+implementation declares the profile it is built for (capability option
+``throughput_profile``, a profile of specs/benchmarks/national-profile.yaml;
+default ``jp-fy2017``, which keeps the kit's own run to a few seconds).
+
+The kit drives a short closed-loop load through the wire: requester threads
+send allowed queries and poll for the answer, a provider thread pulls
+deliveries and answers each at once with a 1 KiB payload.  Completed linkages
+per second, the p99 of query sent → answer collected, and the error rate are
+judged against the profile, as ``renkei bench`` judges them; ``renkei bench
+--profile P`` measures a profile in full (Locust, distributed mode) and beside
+the floor of the same server stack.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import math
+import os
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from renkei_conformance.load.summary import load_profile, verdict
+from renkei_conformance.plugin import KitSession
+from renkei_conformance.world import World
+
+REQUESTERS = 4  # concurrent requester threads
+PERSONS = 10  # persons the requester binds (queries cycle over them)
+POLL_S = 0.005  # first poll after this, backing off to ten times it
+LINKAGE_TIMEOUT_S = 10.0
+_ids = itertools.count(1)
+
+
+def _p(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)], 1)
+
+
+class _Load:
+    """Requesters and a provider on threads, sharing the kit's one client."""
+
+    def __init__(self, world: World, links: list[str], payload: str) -> None:
+        self.world = world
+        self.http: httpx.Client = world.wire.http
+        self.links = links
+        self.payload = payload
+        self.stop = threading.Event()  # requesters send no new query
+        self.provider_stop = threading.Event()  # the provider stops pulling
+        self.lock = threading.Lock()
+        self.latencies_ms: list[float] = []
+        self.failed_linkages = 0
+        self.requests = 0
+        self.failed_requests = 0
+        self.problems: list[str] = []
+
+    def _call(self, agency: str, method: str, path: str, **kw: Any) -> httpx.Response | None:
+        resp: httpx.Response | None = None
+        try:
+            resp = self.http.request(
+                method,
+                self.world.wire.url("hub", path),
+                headers={"Authorization": f"Bearer {self.world.tokens[agency]}"},
+                **kw,
+            )
+            problem = "" if resp.is_success else f"{method} {path}: HTTP {resp.status_code}"
+        except httpx.HTTPError as exc:
+            problem = f"{method} {path}: {type(exc).__name__}: {exc}"
+        with self.lock:
+            self.requests += 1
+            if problem:
+                self.failed_requests += 1
+                if len(self.problems) < 5:
+                    self.problems.append(problem[:300])
+        return resp if problem == "" else None
+
+    def requester(self) -> None:
+        while not self.stop.is_set():
+            started = time.perf_counter()
+            body = {
+                "request_id": f"kit-load-{os.getpid()}-{next(_ids)}",
+                "requester": "kit.pension",
+                "provider": "kit.city-a",
+                "pattern_id": "KIT-P-001",
+                "information_kind": "local-tax",
+                "link_code": self.links[next(_ids) % len(self.links)],
+            }
+            resp = self._call("kit.pension", "POST", "/queries", json=body)
+            if resp is None:
+                continue
+            linkage_id = resp.json()["linkage_id"]
+            pause, answered = POLL_S, None
+            while answered is None and time.perf_counter() - started < LINKAGE_TIMEOUT_S:
+                time.sleep(pause)
+                pause = min(pause * 1.5, 10 * POLL_S)
+                got = self._call("kit.pension", "GET", f"/linkages/{linkage_id}")
+                if got is None:
+                    break
+                answered = (got.json().get("answer") or {}).get("payload")
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            with self.lock:
+                if answered == self.payload:
+                    self.latencies_ms.append(elapsed_ms)
+                else:
+                    self.failed_linkages += 1
+                    if len(self.problems) < 5:
+                        self.problems.append(
+                            f"linkage {linkage_id}: the answer was not relayed intact within "
+                            f"{LINKAGE_TIMEOUT_S:.0f} s"
+                        )
+
+    def provider(self) -> None:
+        while not self.provider_stop.is_set():
+            resp = self._call("kit.city-a", "GET", "/deliveries", params={"limit": 100})
+            deliveries = resp.json()["deliveries"] if resp is not None else []
+            for d in deliveries:
+                self._call(
+                    "kit.city-a",
+                    "POST",
+                    f"/linkages/{d['linkage_id']}/answer",
+                    json={"payload": self.payload},
+                )
+            if not deliveries:
+                time.sleep(POLL_S)
+
+    def run(self, seconds: float) -> float:
+        """Load for ``seconds``, then let the linkages in flight complete (the
+        provider answers until the last requester has collected)."""
+        provider = threading.Thread(target=self.provider, daemon=True)
+        requesters = [
+            threading.Thread(target=self.requester, daemon=True) for _ in range(REQUESTERS)
+        ]
+        started = time.perf_counter()
+        provider.start()
+        for t in requesters:
+            t.start()
+        time.sleep(seconds)
+        self.stop.set()
+        for t in requesters:
+            t.join(timeout=LINKAGE_TIMEOUT_S + 5)
+        elapsed = time.perf_counter() - started
+        self.provider_stop.set()
+        provider.join(timeout=LINKAGE_TIMEOUT_S)
+        return elapsed
+
+
+@pytest.mark.conformance("CT-PERF-001", requirements=["RK-PERF-001"], profiles=["hub"])
+def test_the_hub_sustains_the_linkage_load_of_its_declared_profile(
+    world: World, renkei: KitSession
+) -> None:
+    """Linkages/s, p99 end-to-end latency and the error rate of a short
+    closed-loop load meet the declared national profile."""
+    options = renkei.capabilities["options"]
+    profile = load_profile(str(options.get("throughput_profile") or "jp-fy2017"))
+    seconds = float(options.get("throughput_seconds") or 3)
+    links = list(world.bind("kit.pension", world.persons[:PERSONS]).values())
+    payload = base64.b64encode(os.urandom(1024)).decode()
+    # one linkage through the checked client first: the shapes are the contract's
+    first = world.query("kit.pension", world.persons[0]).expect(202)
+    (delivery,) = world.deliveries("kit.city-a")
+    world.call(
+        "kit.city-a", "POST", "hub", f"/linkages/{delivery['linkage_id']}/answer",
+        {"payload": payload},
+    ).expect(202)  # fmt: skip
+    relayed = world.call("kit.pension", "GET", "hub", f"/linkages/{first['linkage_id']}")
+    assert relayed.expect(200)["answer"]["payload"] == payload, "the answer was not relayed"
+
+    load = _Load(world, links, payload)
+    elapsed = load.run(seconds)
+    done = load.latencies_ms
+    count = len(done) + load.failed_linkages
+    result = {
+        "linkages": {
+            "count": count,
+            "failures": load.failed_linkages,
+            "per_s": round(len(done) / elapsed, 2),
+            "p50_ms": _p(done, 0.5),
+            "p95_ms": _p(done, 0.95),
+            "p99_ms": _p(done, 0.99),
+        },
+        "error_rate": round(load.failed_requests / load.requests, 6) if load.requests else None,
+        "shape": {"rate": 0},
+    }
+    judged = verdict(result, profile)
+    figures = "; ".join(
+        f"{c['what']}: {c['measured']} (required {c['required']})" for c in judged["checks"]
+    )
+    assert count > 0, f"no linkage completed in {elapsed:.1f} s: {load.problems}"
+    assert judged["pass"], (
+        f"against the declared profile {profile['id']!r} ({elapsed:.1f} s, {REQUESTERS} "
+        f"requesters): {figures}; first problems: {load.problems or 'none'}.  "
+        f"`renkei bench --profile {profile['id']}` measures it in full."
+    )
