@@ -437,6 +437,29 @@ class AgencyNode:
             self._grants[application_id] = result
             return result
 
+    def bring_current(
+        self, staff_id: str, terminal: str, records: list[dict[str, str]]
+    ) -> dict[str, dict[str, Any]]:
+        """RK-BND-006: the latest 4 items of bound records (``record_no`` + the 4
+        items the agency holds), through the hub by link code only, before the
+        agency re-binds them or picks a provider by the person's address.
+        Returns ``{record_no: {"status", "four_items"?}}``; a record without a
+        link code is ``not-bound`` (the hub is not asked)."""
+        self._guard(staff_id, terminal, Action.READ_TABLE)
+        out: dict[str, dict[str, Any]] = {}
+        wire = []
+        for r in records:
+            link = self.table.link_code_of(r["record_no"])
+            if link is None:
+                out[r["record_no"]] = {"status": "not-bound"}
+                continue
+            items = {k: v for k, v in r.items() if k != "record_no"}
+            wire.append({"record_ref": r["record_no"], "link_code": link, "four_items": items})
+        if wire:
+            for res in self._hub.call("POST", "/latest-four-items", {"records": wire})["results"]:
+                out[res["record_ref"]] = {k: v for k, v in res.items() if k != "record_ref"}
+        return out
+
     def records_for_review(self) -> Iterable[dict[str, str | None]]:
         return [
             {"record_no": r.record_no, "reason": r.reason, "other_record_no": r.other_record_no}
