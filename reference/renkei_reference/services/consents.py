@@ -18,6 +18,7 @@ The hub holds this book under its own lock; the book does no I/O.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -45,6 +46,19 @@ class ConsentRecord:
     withdrawn_at: str | None = None
     person: bytes | None = None  # the ID code, once a binding named the consent
 
+    def to_json(self) -> str:
+        """The durable form (the hub's state store): everything, the ID code in hex."""
+        data = asdict(self)
+        data["person"] = self.person.hex() if self.person else None
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ConsentRecord:
+        data = json.loads(text)
+        data["pattern_ids"] = tuple(data["pattern_ids"])
+        data["person"] = bytes.fromhex(data["person"]) if data["person"] else None
+        return cls(**data)
+
     def view(self) -> dict[str, Any]:
         """The wire form: no ID code."""
         out = {k: v for k, v in asdict(self).items() if k not in ("person", "withdrawn_at")}
@@ -55,8 +69,18 @@ class ConsentRecord:
 class ConsentBook:
     """The consents of every private body, by consent id (RK-BND-004)."""
 
-    def __init__(self) -> None:
+    def __init__(self, save: Callable[[ConsentRecord], None] = lambda _: None) -> None:
         self._by_id: dict[str, ConsentRecord] = {}
+        self._save = save  # durability: a restarted hub keeps every withdrawal
+
+    def _put(self, consent: ConsentRecord) -> None:
+        self._by_id[consent.consent_id] = consent
+        self._save(consent)
+
+    def restore(self, text: str) -> None:
+        """A consent from the durable store, at start-up (no save)."""
+        consent = ConsentRecord.from_json(text)
+        self._by_id[consent.consent_id] = consent
 
     def record(self, private_body: str, body: dict[str, Any], now: str) -> ConsentRecord:
         consent = ConsentRecord(
@@ -70,7 +94,7 @@ class ConsentBook:
             evidence_sha256=body.get("evidence_sha256"),
             recorded_at=now,
         )
-        self._by_id[consent.consent_id] = consent
+        self._put(consent)
         return consent
 
     def _own(self, private_body: str, consent_id: str | None) -> ConsentRecord | None:
@@ -99,7 +123,7 @@ class ConsentBook:
 
     def tie(self, consent_id: str, person: bytes) -> None:
         """A binding under ``consent_id`` bound the person with this ID code."""
-        self._by_id[consent_id] = replace(self._by_id[consent_id], person=person)
+        self._put(replace(self._by_id[consent_id], person=person))
 
     def refuse_if_withdrawn(self, private_body: str, person: bytes) -> None:
         """RK-BND-004: after withdrawal, no binding or query of that body for that person."""
@@ -121,15 +145,14 @@ class ConsentBook:
             raise NotFoundError("not-found", f"no consent {consent_id!r}", "RK-BND-004")
         if consent.state == "withdrawn":
             return False
-        self._by_id[consent_id] = replace(consent, state="withdrawn", withdrawn_at=now)
+        self._put(replace(consent, state="withdrawn", withdrawn_at=now))
         return True
 
     def rekey(self, remake: Callable[[bytes], bytes]) -> None:
         """The ID-code key rotated (RK-KEY-002): re-make the stored ID codes."""
-        self._by_id = {
-            k: replace(c, person=remake(c.person)) if c.person else c
-            for k, c in self._by_id.items()
-        }
+        for c in list(self._by_id.values()):
+            if c.person:
+                self._put(replace(c, person=remake(c.person)))
 
     def dump(self) -> list[dict[str, Any]]:
         return [

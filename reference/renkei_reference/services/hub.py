@@ -180,7 +180,10 @@ class Hub:
         self.agencies: dict[str, Agency] = {}
         self.patterns: dict[str, LinkagePattern] = {}
         self._s = _HubStores()
-        self.consents = ConsentBook()  # private bodies' consents (RK-BND-004)
+        # private bodies' consents (RK-BND-004), kept in the durable state store
+        self.consents = ConsentBook(
+            lambda c: self._store.put_state(f"consent:{c.consent_id}", c.to_json())
+        )
         # The tamper-evident logs (RK-LOG-004, RK-LOG-006), resumed from the store:
         # one leaf per access-log entry; one per administrative event.
         self._store: LogStore = log_store or MemoryLogStore()
@@ -213,6 +216,8 @@ class Hub:
             if key.startswith("hold:"):
                 hold = hold_from_record(value)
                 self._s.holds[hold.hold_id] = hold
+            elif key.startswith("consent:"):  # a withdrawal outlives a restart (RK-BND-004)
+                self.consents.restore(value)
             elif key == "retention":
                 self._s.retention = RetentionPolicy(
                     **{c.value.replace("-", "_"): y for c, y in _years(value).items()}
