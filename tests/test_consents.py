@@ -108,3 +108,17 @@ def test_a_private_body_binds_only_the_exact_latest_items(edit: tuple[str, str])
         assert got[ref]["decision"] == "rejected", got[ref]
         assert got[ref]["reasons"] == []
         assert not got[ref].get("link_code")
+
+
+def test_one_consent_is_one_persons() -> None:
+    """A consent that bound one person cannot bind another (403 consent-required)."""
+    fed = Federation(ControllableClock(T0))
+    fed.register(CLUB)
+    other = replace(ITEMS, name="山田 花子", name_kana="ヤマダ ハナコ", sex="female")
+    fed.registry.load([(_rc(3), ITEMS), (_rc(4), other)])
+    consent = fed.hub.record_consent(CLUB, CONSENT)["consent_id"]
+    assert fed.hub.bind_all(CLUB, [("a", ITEMS)], [consent])[0]["decision"] == "bound"
+    assert fed.hub.bind_all(CLUB, [("a", ITEMS)], [consent])[0]["decision"] == "bound"
+    with pytest.raises(PermissionDeniedError) as refused:
+        fed.hub.bind_all(CLUB, [("b", other)], [consent])
+    assert refused.value.problem == "consent-required"

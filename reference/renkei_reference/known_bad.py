@@ -684,4 +684,5 @@ def _private_without_consent(fed: Federation) -> None:
             original(consent_id, person)
 
     _override(consents, "usable", usable)
+    _override(consents, "require_person", tie)
     _override(consents, "tie", tie)

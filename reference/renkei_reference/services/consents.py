@@ -121,6 +121,16 @@ class ConsentBook:
             )
         return consent
 
+    def require_person(self, consent_id: str, person: bytes) -> None:
+        """A consent is one person's: naming it for another is ``consent-required``."""
+        tied = self._by_id[consent_id].person
+        if tied is not None and tied != person:
+            raise PermissionDeniedError(
+                "consent-required",
+                f"consent {consent_id} was given by another person",
+                "RK-BND-004",
+            )
+
     def tie(self, consent_id: str, person: bytes) -> None:
         """A binding under ``consent_id`` bound the person with this ID code."""
         self._put(replace(self._by_id[consent_id], person=person))

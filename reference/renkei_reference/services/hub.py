@@ -473,26 +473,27 @@ class Hub:
         the latest ones of exactly one resident (no folding, no earlier items) and
         the answer is only ``bound`` or ``rejected``, with no reason naming an item."""
         padded = consent_ids + [None] * (len(records) - len(consent_ids))
+        for cid in padded:
+            self.consents.usable(agency.agency_id, cid)
+        exact: list[str | None] = []  # the resident whose latest items these exactly are
+        for _, items in records:
+            resident = None if items.has_placeholder() else self._registry.decide(items)[1]
+            fits = resident is not None and self._registry.is_latest(resident, items)
+            exact.append(resident if fits else None)
         with self._lock:
-            for cid in padded:
-                self.consents.usable(agency.agency_id, cid)
             results: list[dict[str, Any]] = []
-            ties: list[tuple[str, bytes]] = []
-            for (ref, items), cid in zip(records, padded, strict=True):
-                _, resident = (
-                    (None, None) if items.has_placeholder() else self._registry.decide(items)
-                )
-                if resident is None or not self._registry.is_latest(resident, items):
+            for (ref, _), cid, resident in zip(records, padded, exact, strict=True):
+                if resident is None:
                     results.append(_decision(ref, "rejected", []))
                     continue
                 id_code = self._id_code(ResidentCode(resident))
                 self.consents.refuse_if_withdrawn(agency.agency_id, id_code.raw)
-                ties.append((str(cid), id_code.raw))
+                # one consent is one person's: never reused for another (RK-BND-004)
+                self.consents.require_person(str(cid), id_code.raw)
+                self.consents.tie(str(cid), id_code.raw)
                 results.append(
                     _decision(ref, "bound", [], self._link_out(id_code, agency.unit).text())
                 )
-            for cid_text, raw in ties:
-                self.consents.tie(cid_text, raw)
             return results
 
     def record_consent(self, agency: Agency, body: dict[str, Any]) -> dict[str, Any]:
