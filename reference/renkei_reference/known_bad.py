@@ -686,3 +686,20 @@ def _private_without_consent(fed: Federation) -> None:
     _override(consents, "usable", usable)
     _override(consents, "require_person", tie)
     _override(consents, "tie", tie)
+
+
+@_variant(
+    "currency-service-answers-any-items",
+    "RK-BND-006",
+    "the currency service returns the latest 4 items whatever 4 items the agency sent",
+)
+def _currency_oracle(fed: Federation) -> None:
+    registry = fed.registry
+
+    def currency(original: Any, code: str, items: FourItems, **kw: str) -> Any:
+        status, latest = original(code, items, **kw)
+        if status == "no-data":
+            return "updated", registry.latest(ResidentCode(code))
+        return status, latest
+
+    _override(registry, "currency", currency)
