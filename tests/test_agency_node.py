@@ -389,8 +389,8 @@ def test_content_and_use_are_released_on_a_granted_application(deployment: Deplo
         CsvFolderAdapter(d.drop),
         ControllableClock(T0),
         withheld_kinds=frozenset({"local-tax"}),
+        log_store=d.city.log_store,  # the same node's log, another disclosure policy
     )
-    exempt.log.extend(d.city.log)
     refused = exempt.grant("aa-9", [lid], {"content"})
     assert refused["decision"] == "refused"
     assert refused["entries"] == [{"linkage_id": lid, "side": "provider", "withheld": True}]

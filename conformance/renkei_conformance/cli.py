@@ -220,6 +220,8 @@ def _verify_bundle(args: argparse.Namespace) -> int:
             print(f"kit:       {info['suite_version']}, catalog {info['spec_version']}")
             print(f"summary:   {info['summary']}")
             print(f"verdict:   {'PASS' if check.run_passed else 'FAIL'}")
+            review = info["review"]
+            print(f"review:    {len(review)} items for the regulator's reviewer, not judged")
     if not check.valid:
         return 1
     return 1 if args.require_pass and not check.run_passed else 0

@@ -129,6 +129,11 @@ class Wire:
         """GET ``<origin>/.well-known/renkei`` (RK-WIRE-005), checked like any reply."""
         return self._request("GET", origin + "/.well-known/renkei", "/.well-known/renkei")
 
+    def document(self, origin: str, path: str) -> Reply:
+        """GET a document the target serves outside the protocol (e.g. its
+        OpenAPI document at ``/openapi.json``), recorded like any reply."""
+        return self._request("GET", origin + path, path)
+
     def call(
         self,
         method: str,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import SUITE_VERSION
+from .review import review_items
 from .spec import Catalog, SpecError, load_catalog, load_user_file
 
 if TYPE_CHECKING:  # imported lazily: httpx pulls in anyio, itself a pytest plugin
@@ -106,6 +107,9 @@ class KitSession:
             "summary": self.summary(),
             "notices": self.notices,
             "results": [r.as_json() for r in self.results.values()],
+            # verification by review (RK-ARCH-005, RK-ARCH-006, …): for the regulator,
+            # apart from passed/failed — specs/review/checklist.yaml
+            "review": review_items(),
         }
 
 
@@ -442,6 +446,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_line(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in s.items() if v) or "no tests")
     verdict = "FAIL" if s["failed"] or s["errors"] or s["xpassed"] else "PASS"
     tr.write_line(f"verdict: {verdict}")
+    tr.write_line(
+        f"review: {len(review_items())} items for the regulator's reviewer "
+        "(specs/review/checklist.yaml; in the JSON and HTML reports), not judged by this run"
+    )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

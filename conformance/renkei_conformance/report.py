@@ -1,4 +1,5 @@
-"""The HTML report: verdict, outcomes and the requirement traceability matrix."""
+"""The HTML report: verdict, outcomes, the requirement traceability matrix and the
+review items for the regulator (specs/review/checklist.yaml)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ _COLOURS = {
     "warning": "#9a6700",
     "xfailed": "#6e7781",
     "not_applicable": "#6e7781",
+    "review": "#0969da",
 }
 
 
@@ -60,6 +62,14 @@ def write_html(report: dict[str, Any], path: Path) -> None:
         )
         or "<li>none</li>"
     )
+    review_html = "".join(
+        f"<tr><td><code>{_esc(i['id'])}</code></td><td><code>{_esc(i['requirement'])}</code></td>"
+        f"<td>{_esc(', '.join(map(str, i['seed_items'])))}</td><td>{_esc(i['check'])}</td>"
+        f"<td>{_esc(i['en'])}<br><small lang='ja'>{_esc(i['ja'])}</small>"
+        + (f"<br><small>evidence: {_esc(i['evidence'])}</small>" if i.get("evidence") else "")
+        + f'</td><td style="color:{_COLOURS["review"]}">review</td></tr>'
+        for i in report.get("review", [])
+    )
     summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in s.items() if v)
     doc = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -74,7 +84,13 @@ suite {_esc(report["suite_version"])}, spec {_esc(report["spec_version"])},
 <h2>Failures</h2><ul>{fail_html}</ul>
 <h2>Traceability matrix</h2>
 <table><tr><th>Requirement</th><th>Level</th><th>Seed items</th><th>Text</th><th>Tests</th></tr>
-{"".join(rows)}</table></body></html>
+{"".join(rows)}</table>
+<h2>Review items for the regulator</h2>
+<p>Requirements verified by review (specs/review/checklist.yaml): not judged by this run,
+neither passed nor failed; automated items have kit tests whose results above are evidence.</p>
+<table><tr><th>Item</th><th>Requirement</th><th>Seed items</th><th>Check</th><th>Text</th>
+<th>Status</th></tr>
+{review_html}</table></body></html>
 """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(doc, encoding="utf-8")

@@ -666,3 +666,40 @@ def _hold_ignored(fed: Federation) -> None:
             hub._s.holds = holds
 
     _override(hub, "_purge_due", purge_due)
+
+
+@_variant(
+    "private-body-binds-without-consent",
+    "RK-BND-004",
+    "a private body's binding record naming no recorded consent is bound all the same",
+)
+def _private_without_consent(fed: Federation) -> None:
+    consents = fed.hub.consents
+
+    def usable(original: Any, private_body: str, consent_id: str | None) -> Any:
+        return original(private_body, consent_id) if consent_id else None
+
+    def tie(original: Any, consent_id: str, person: bytes) -> None:
+        if consent_id != "None":  # the record named no consent: nothing to tie
+            original(consent_id, person)
+
+    _override(consents, "usable", usable)
+    _override(consents, "require_person", tie)
+    _override(consents, "tie", tie)
+
+
+@_variant(
+    "currency-service-answers-any-items",
+    "RK-BND-006",
+    "the currency service returns the latest 4 items whatever 4 items the agency sent",
+)
+def _currency_oracle(fed: Federation) -> None:
+    registry = fed.registry
+
+    def currency(original: Any, code: str, items: FourItems, **kw: str) -> Any:
+        status, latest = original(code, items, **kw)
+        if status == "no-data":
+            return "updated", registry.latest(ResidentCode(code))
+        return status, latest
+
+    _override(registry, "currency", currency)

@@ -60,6 +60,9 @@ class AdminEvent(enum.Enum):
     PURGE = "purge"
     AUDITOR_READ = "auditor-read"
     PORTAL_DISCLOSURE = "portal-disclosure"
+    FOUR_ITEMS_CURRENCY = "four-items-currency"  # a use of the currency service (RK-BND-006)
+    CONSENT_RECORDED = "consent-recorded"  # a private body's consent record (RK-BND-004)
+    CONSENT_WITHDRAWN = "consent-withdrawn"  # its withdrawal (RK-BND-004)
 
 
 def _plain(value: object) -> bool:

@@ -211,6 +211,12 @@ class AgencyLogEntry:
     use: str | None = None
     reason: str | None = None
 
+    @property
+    def person(self) -> bytes | None:
+        """The agency's log names no person the hub could resolve; a legal hold
+        on an agency node is scoped by serials, agency, pattern, linkage or time."""
+        return None
+
     def auditor_view(self) -> dict[str, object]:
         """What the auditor reads (RK-AUD-001); no link code, no payload."""
         return {

@@ -41,7 +41,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import MAXYEAR, UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import icontract
 
@@ -58,8 +58,10 @@ __all__ = [
     "LegalHold",
     "LogClass",
     "PurgedEntry",
+    "Retained",
     "RetentionPolicy",
     "StoredEntry",
+    "due_for_purge",
     "hold_from_record",
     "hold_record",
     "purge",
@@ -247,6 +249,26 @@ class RetentionPolicy:
 # ---------------------------------------------------------------------------
 
 
+class Retained(Protocol):
+    """What retention and holds read of a log entry of any class: the hub's
+    ``AccessLogEntry`` and an agency node's ``AgencyLogEntry`` (RK-AGN-005)."""
+
+    @property
+    def serial(self) -> int: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def pattern_id(self) -> str: ...
+    @property
+    def requester(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def linkage_id(self) -> str | None: ...
+    @property
+    def person(self) -> bytes | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class HoldScope:
     """Which entries a legal hold covers: those that meet *every* criterion given.
@@ -297,7 +319,7 @@ class HoldScope:
         ):
             raise ValueError("a hold period's start must be before its end")
 
-    def covers(self, entry: AccessLogEntry) -> bool:
+    def covers(self, entry: Retained) -> bool:
         """True when ``entry`` meets every criterion of the scope."""
         if self.serials is not None and not self.serials[0] <= entry.serial <= self.serials[1]:
             return False
@@ -343,7 +365,7 @@ class LegalHold:
         if (self.lifted_at is None) != (self.lifted_by is None) or self.lifted_by == "":
             raise ValueError("a lifted hold says when and by whom")
 
-    def covers(self, entry: AccessLogEntry) -> bool:
+    def covers(self, entry: Retained) -> bool:
         """True when ``entry`` is in the hold's scope (whether or not it is in force)."""
         return self.scope.covers(entry)
 
@@ -562,6 +584,31 @@ def purge_plan(
     """
     years = policy.years_for(log_class)
     return tuple(sorted(e.serial for e in entries if _purgeable(e, years, holds, now)))
+
+
+@icontract.require(lambda now: now.utcoffset() == _ZERO, "now is timezone-aware UTC")
+@icontract.ensure(
+    lambda entries, years, holds, now, result: all(
+        _due(e.at, years, now) and not any(h.in_force(now) and h.covers(e) for h in holds)
+        for e in entries
+        if e.serial in _in(result)
+    ),
+    "nothing held or not yet due is ever in the plan",
+)
+def due_for_purge(
+    entries: Sequence[Retained], years: int, holds: Sequence[LegalHold], now: datetime
+) -> tuple[int, ...]:
+    """The serials of ``entries`` (all retained, of one class kept ``years``
+    years) whose retention has ended at ``now`` and that no hold in force covers
+    (RK-RET-001, RK-RET-002) — the rule of ``purge_plan`` for a log that keeps no
+    Merkle leaves, such as an agency node's (RK-AGN-005).  Ascending."""
+    return tuple(
+        sorted(
+            e.serial
+            for e in entries
+            if _due(e.at, years, now) and not any(h.in_force(now) and h.covers(e) for h in holds)
+        )
+    )
 
 
 @icontract.require(

@@ -5,6 +5,8 @@ Two operations of specs/openapi/renkei.yaml, served by each node:
 * ``GET /agency/access-logs`` — the agency's share of the log (⑦–⑫ with the
   hub's serial ①), paged by the node's serial, read-only, for the auditor
   (RK-AUD-001, RK-AGN-005);
+* ``POST /agency/legal-holds``, ``DELETE /agency/legal-holds/{hold_id}`` — the
+  auditor's legal holds on the node's log (RK-RET-002, RK-AGN-005);
 * ``POST /agency/applications/{application_id}/grant`` — My Portal forwards a
   person's application for ⑪/⑫; the node releases what its policy allows
   (RK-PORT-004), idempotently per application.
@@ -13,13 +15,17 @@ Callers authenticate with a credential the node was configured to accept (the
 client certificate in production, RK-ARCH-003); each maps to a role.
 """
 
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
 
-from ..core.errors import PermissionDeniedError, UnauthenticatedError
+from ..core.errors import CallerError, PermissionDeniedError, UnauthenticatedError
+from ..core.retention import HoldScope, LegalHold
 from .agency_node import AgencyNode
+from .models import LegalHoldIn
 from .problems import install_body_guard, install_problem_handlers
 
 __all__ = ["create_agency_app"]
@@ -70,6 +76,41 @@ def create_agency_app(node: AgencyNode, credentials: dict[str, str]) -> FastAPI:
             page["next_after"] = entries[-1]["serial"]
         return page
 
+    @app.post("/agency/legal-holds", status_code=201)
+    async def place_hold(
+        body: LegalHoldIn, who: Annotated[str, Depends(role("auditor"))]
+    ) -> dict[str, Any]:
+        """RK-RET-002 on the node's log (RK-AGN-005): no purge of what it covers."""
+        scope = body.scope
+        if scope.person_ref is not None:
+            raise CallerError(
+                "validation-error",
+                "an agency node's log names no person the hub resolves: scope a hold on it "
+                "by serials, agency, pattern, linkages or a period",
+                "RK-AGN-005",
+            )
+        try:
+            hold_scope = HoldScope(
+                serials=(scope.serials.first, scope.serials.last) if scope.serials else None,
+                pattern_id=scope.pattern_id,
+                agency=scope.agency_id,
+                linkage_ids=frozenset(scope.linkage_ids) if scope.linkage_ids else None,
+                not_before=scope.from_.astimezone(UTC) if scope.from_ else None,
+                before=scope.to.astimezone(UTC) if scope.to else None,
+            )
+        except ValueError as exc:
+            raise CallerError("validation-error", str(exc), "RK-RET-002") from exc
+        hold = node.log_store.place_hold(who, body.reason, hold_scope, body.case_reference)
+        return _hold_view(hold, body.scope.model_dump(mode="json", by_alias=True))
+
+    @app.delete("/agency/legal-holds/{hold_id}", status_code=204)
+    async def lift_hold(
+        hold_id: Annotated[str, Path(min_length=1, max_length=128)],
+        who: Annotated[str, Depends(role("auditor"))],
+    ) -> Response:
+        node.log_store.lift_hold(hold_id, who)
+        return Response(status_code=204)
+
     @app.post("/agency/applications/{application_id}/grant")
     async def grant(
         application_id: Annotated[str, Path(min_length=1, max_length=128)],
@@ -79,3 +120,17 @@ def create_agency_app(node: AgencyNode, credentials: dict[str, str]) -> FastAPI:
         return node.grant(application_id, list(body.linkage_ids), set(body.items))
 
     return app
+
+
+def _hold_view(hold: LegalHold, scope: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI ``LegalHold``: the hold with the scope as the auditor gave it."""
+    view: dict[str, Any] = {
+        "hold_id": hold.hold_id,
+        "reason": hold.reason,
+        "scope": {k: v for k, v in scope.items() if v is not None},
+        "placed_by": hold.placed_by,
+        "placed_at": hold.placed_at.isoformat(),
+    }
+    if hold.case_reference is not None:
+        view["case_reference"] = hold.case_reference
+    return view

@@ -43,6 +43,7 @@ from ..core.agency import (
     require,
 )
 from ..core.errors import CallerError, NotFoundError, RenkeiError
+from .agency_log_store import AgencyLogStore
 from .clock import Clock
 
 __all__ = [
@@ -212,6 +213,7 @@ class AgencyNode:
         clock: Clock,
         *,
         withheld_kinds: frozenset[str] = frozenset(),
+        log_store: AgencyLogStore | None = None,
     ) -> None:
         self.agency_id = agency_id
         self._withheld_kinds = withheld_kinds  # exempt from disclosure by law
@@ -221,7 +223,8 @@ class AgencyNode:
         self._clock = clock
         self._lock = threading.RLock()
         self.table = CorrespondenceTable()
-        self.log: list[AgencyLogEntry] = []
+        # its share of the log, kept, retained and held (RK-AGN-005)
+        self.log_store = log_store or AgencyLogStore(clock)
         self.denials: list[Denial] = []
         self._queries: dict[str, dict[str, Any]] = {}  # linkage_id -> what was asked
         self._grants: dict[str, dict[str, Any]] = {}  # application_id -> decision
@@ -264,10 +267,12 @@ class AgencyNode:
 
     # -- the linkage flow -------------------------------------------------------------
     def _entry(self, **fields: Any) -> AgencyLogEntry:
-        with self._lock:
-            entry = AgencyLogEntry(serial=len(self.log) + 1, at=self._clock.now(), **fields)
-            self.log.append(entry)
-            return entry
+        return self.log_store.append(**fields)
+
+    @property
+    def log(self) -> list[AgencyLogEntry]:
+        """The retained entries of the node's log, oldest first (RK-AGN-005)."""
+        return self.log_store.entries()
 
     def query(
         self,
@@ -384,8 +389,7 @@ class AgencyNode:
 
     # -- the auditor (RK-AUD-001, RK-AGN-005) -----------------------------------------
     def auditor_entries(self, after: int = 0, limit: int = 1000) -> list[dict[str, object]]:
-        with self._lock:
-            return [e.auditor_view() for e in self.log[after : after + limit]]
+        return self.log_store.page(after, limit)
 
     # -- the person's application for ⑪ and ⑫ (item 26; RK-PORT-004) ---------------
     def grant(self, application_id: str, linkage_ids: list[str], items: set[str]) -> dict[str, Any]:
@@ -432,6 +436,29 @@ class AgencyNode:
             result = {"application_id": application_id, "decision": decision, "entries": entries}
             self._grants[application_id] = result
             return result
+
+    def bring_current(
+        self, staff_id: str, terminal: str, records: list[dict[str, str]]
+    ) -> dict[str, dict[str, Any]]:
+        """RK-BND-006: the latest 4 items of bound records (``record_no`` + the 4
+        items the agency holds), through the hub by link code only, before the
+        agency re-binds them or picks a provider by the person's address.
+        Returns ``{record_no: {"status", "four_items"?}}``; a record without a
+        link code is ``not-bound`` (the hub is not asked)."""
+        self._guard(staff_id, terminal, Action.READ_TABLE)
+        out: dict[str, dict[str, Any]] = {}
+        wire = []
+        for r in records:
+            link = self.table.link_code_of(r["record_no"])
+            if link is None:
+                out[r["record_no"]] = {"status": "not-bound"}
+                continue
+            items = {k: v for k, v in r.items() if k != "record_no"}
+            wire.append({"record_ref": r["record_no"], "link_code": link, "four_items": items})
+        if wire:
+            for res in self._hub.call("POST", "/latest-four-items", {"records": wire})["results"]:
+                out[res["record_ref"]] = {k: v for k, v in res.items() if k != "record_ref"}
+        return out
 
     def records_for_review(self) -> Iterable[dict[str, str | None]]:
         return [

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from ..core.codes import ResidentCode
@@ -124,7 +124,9 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
 
         return check
 
-    AgencyCaller = Annotated[Agency, Depends(role("agency", "municipality"))]
+    AgencyCaller = Annotated[Agency, Depends(role("agency", "municipality", "private-body"))]
+    LawfulAgency = Annotated[Agency, Depends(role("agency", "municipality"))]
+    PrivateBody = Annotated[Agency, Depends(role("private-body"))]
     Municipality = Annotated[Agency, Depends(role("municipality"))]
     Auditor = Annotated[Agency, Depends(role("auditor"))]
     AnyParty = Annotated[Agency, Depends(caller)]
@@ -185,7 +187,32 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
             (r.record_ref, FourItems(r.name, r.address, r.birth_date, r.sex, r.name_kana))
             for r in body.records
         ]
-        return {"results": fed().hub.bind_all(agency, records)}
+        consents = [r.consent_id for r in body.records]
+        return {"results": fed().hub.bind_all(agency, records, consents)}
+
+    @hub.post("/latest-four-items")
+    async def latest_four_items(body: m.CurrencyIn, agency: LawfulAgency) -> dict[str, Any]:
+        """RK-BND-006: bring bound records' 4 items current by link code."""
+        records = [
+            (r.record_ref, r.link_code, FourItems(**r.four_items.model_dump()))
+            for r in body.records
+        ]
+        return {"results": fed().hub.latest_four_items(agency, records)}
+
+    @hub.post("/consents", status_code=201)
+    async def record_consent(body: m.ConsentIn, agency: PrivateBody) -> dict[str, Any]:
+        """RK-BND-004: a private body records a person's consent."""
+        data = body.model_dump()
+        data["obtained_at"] = body.obtained_at.isoformat()
+        return fed().hub.record_consent(agency, data)
+
+    @hub.delete("/consents/{consent_id}", status_code=204)
+    async def withdraw_consent(
+        consent_id: Annotated[str, Path(min_length=1, max_length=128)], agency: PrivateBody
+    ) -> Response:
+        """RK-BND-004: the withdrawal of a consent, recorded by the private body."""
+        fed().hub.withdraw_consent(agency, consent_id)
+        return Response(status_code=204)
 
     @hub.post("/queries", status_code=202)
     async def query(body: m.QueryIn, agency: AgencyCaller) -> dict[str, Any]:

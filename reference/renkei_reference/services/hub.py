@@ -95,6 +95,7 @@ from ..core.retention import (
     serial_ranges,
 )
 from .clock import Clock
+from .consents import ConsentBook
 from .keystore import KeyStore
 from .log_store import LeafRow, LogStore, MemoryLogStore
 from .registry import FourItems, ResidentRegistry
@@ -113,7 +114,7 @@ class Agency:
 
     agency_id: str
     name: str
-    role: str  # agency | municipality | auditor
+    role: str  # agency | municipality | auditor | private-body (RK-BND-004)
     link_code_unit: str | None = None
 
     @property
@@ -179,6 +180,10 @@ class Hub:
         self.agencies: dict[str, Agency] = {}
         self.patterns: dict[str, LinkagePattern] = {}
         self._s = _HubStores()
+        # private bodies' consents (RK-BND-004), kept in the durable state store
+        self.consents = ConsentBook(
+            lambda c: self._store.put_state(f"consent:{c.consent_id}", c.to_json())
+        )
         # The tamper-evident logs (RK-LOG-004, RK-LOG-006), resumed from the store:
         # one leaf per access-log entry; one per administrative event.
         self._store: LogStore = log_store or MemoryLogStore()
@@ -213,6 +218,8 @@ class Hub:
             if key.startswith("hold:"):
                 hold = hold_from_record(value)
                 self._s.holds[hold.hold_id] = hold
+            elif key.startswith("consent:"):  # a withdrawal outlives a restart (RK-BND-004)
+                self.consents.restore(value)
             elif key == "retention":
                 self._s.retention = RetentionPolicy(
                     **{c.value.replace("-", "_"): y for c, y in _years(value).items()}
@@ -390,6 +397,7 @@ class Hub:
                     h, scope=replace(h.scope, person=remake(h.scope.person))
                 )
                 self._save_hold(moved)
+        self.consents.rekey(remake)
 
     def rebind(self, agency: Agency, link_codes: list[str]) -> list[dict[str, Any]]:
         """RK-KEY-002: translate an agency's link codes of accepted older versions
@@ -420,12 +428,19 @@ class Hub:
 
     # -- binding (items 13-15, 20) ------------------------------------------
     def bind_all(
-        self, agency: Agency, records: Iterable[tuple[str, FourItems]]
+        self,
+        agency: Agency,
+        records: Iterable[tuple[str, FourItems]],
+        consent_ids: list[str | None] | None = None,
     ) -> list[dict[str, Any]]:
         """A binding request (RK-BND-001): each record decided, the request logged
-        with its agency, time, count and decisions — never the 4 items (RK-LOG-006)."""
+        with its agency, time, count and decisions — never the 4 items (RK-LOG-006).
+        A private body's goes through ``_bind_private`` (RK-BND-004)."""
         self._refuse_if_store_failing()
-        results = [self.bind(agency, ref, items) for ref, items in records]
+        if agency.role == "private-body":
+            results = self._bind_private(agency, list(records), consent_ids or [])
+        else:
+            results = [self.bind(agency, ref, items) for ref, items in records]
         counts = {
             d: sum(r["decision"] == d for r in results) for d in ("bound", "review", "rejected")
         }
@@ -451,6 +466,98 @@ class Hub:
                 link = self._link_out(self._id_code(ResidentCode(resident)), agency.unit)
             return _decision(record_ref, "bound", [], link.text())
         return _decision(record_ref, outcome.decision, list(outcome.reasons))
+
+    def _bind_private(
+        self, agency: Agency, records: list[tuple[str, FourItems]], consent_ids: list[str | None]
+    ) -> list[dict[str, Any]]:
+        """RK-BND-004: every record names an active consent of the caller (else the
+        request is refused 403); a record binds only when its 4 items are exactly
+        the latest ones of exactly one resident (no folding, no earlier items) and
+        the answer is only ``bound`` or ``rejected``, with no reason naming an item."""
+        padded = consent_ids + [None] * (len(records) - len(consent_ids))
+        for cid in padded:
+            self.consents.usable(agency.agency_id, cid)
+        exact: list[str | None] = []  # the resident whose latest items these exactly are
+        for _, items in records:
+            resident = None if items.has_placeholder() else self._registry.decide(items)[1]
+            fits = resident is not None and self._registry.is_latest(resident, items)
+            exact.append(resident if fits else None)
+        with self._lock:
+            results: list[dict[str, Any]] = []
+            for (ref, _), cid, resident in zip(records, padded, exact, strict=True):
+                if resident is None:
+                    results.append(_decision(ref, "rejected", []))
+                    continue
+                id_code = self._id_code(ResidentCode(resident))
+                self.consents.refuse_if_withdrawn(agency.agency_id, id_code.raw)
+                # one consent is one person's: never reused for another (RK-BND-004)
+                self.consents.require_person(str(cid), id_code.raw)
+                self.consents.tie(str(cid), id_code.raw)
+                results.append(
+                    _decision(ref, "bound", [], self._link_out(id_code, agency.unit).text())
+                )
+            return results
+
+    def record_consent(self, agency: Agency, body: dict[str, Any]) -> dict[str, Any]:
+        """A private body records a person's consent (RK-BND-004); logged."""
+        with self._lock:
+            now = self._clock.now()
+            consent = self.consents.record(agency.agency_id, body, now.isoformat())
+            self._record(
+                AdminEvent.CONSENT_RECORDED,
+                agency.agency_id,
+                now,
+                consent_id=consent.consent_id,
+                method=consent.method,
+            )
+            return consent.view()
+
+    def withdraw_consent(self, agency: Agency, consent_id: str) -> None:
+        """The person withdrew consent; the private body records it (RK-BND-004)."""
+        with self._lock:
+            now = self._clock.now()
+            if self.consents.withdraw(agency.agency_id, consent_id, now.isoformat()):
+                self._record(
+                    AdminEvent.CONSENT_WITHDRAWN, agency.agency_id, now, consent_id=consent_id
+                )
+
+    def latest_four_items(
+        self, agency: Agency, records: list[tuple[str, str, FourItems]]
+    ) -> list[dict[str, Any]]:
+        """The currency service (４情報の最新化, RK-BND-006), through the hub: the
+        agency names each person by its own link code (any link code not valid for
+        it refuses the request: a person not bound to the agency) and sends the 4
+        items it holds; the registry answers the latest 4 items only when those are
+        exactly one recorded state of that person.  No ID code, Number or resident
+        code leaves the hub; every use is logged (registry and administrative log)."""
+        self._refuse_if_store_failing()
+        with self._lock:
+            now = self._clock.now()
+            codes = [
+                resident_code_of(self._keys.cipher(ID, i.key_version), i).value
+                for i in (self._link_in(link, agency.unit, now) for _, link, _ in records)
+            ]
+        results: list[dict[str, Any]] = []
+        for (ref, _, items), code in zip(records, codes, strict=True):
+            status, latest = self._registry.currency(
+                code, items, agency=agency.agency_id, at=now.isoformat()
+            )
+            result: dict[str, Any] = {"record_ref": ref, "status": status}
+            if latest is not None:
+                result["four_items"] = {k: v for k, v in asdict(latest).items() if v is not None}
+            results.append(result)
+        counts = {
+            s: sum(r["status"] == s for r in results) for s in ("current", "updated", "no-data")
+        }
+        with self._lock:
+            self._record(
+                AdminEvent.FOUR_ITEMS_CURRENCY,
+                agency.agency_id,
+                now,
+                records=len(results),
+                **counts,
+            )
+        return results
 
     # -- the linkage flow (items 18, 20-22, 28) ------------------------------
     def _log(
@@ -712,6 +819,8 @@ class Hub:
                 )
             try:
                 id_code = self._link_in(body["link_code"], caller.unit, now)
+                if caller.role == "private-body":  # RK-BND-004: consent withdrawn
+                    self.consents.refuse_if_withdrawn(caller.agency_id, id_code.raw)
             except RenkeiError as exc:
                 entry = self._log(
                     at=now, outcome=Outcome.REFUSED, reason=exc.problem, detail=exc.detail, **log
@@ -1043,4 +1152,5 @@ class Hub:
                     for h in s.holds.values()
                 ],
                 "hub.purges": list(s.purges),
+                "hub.consents": self.consents.dump(),
             }

@@ -28,7 +28,9 @@ __all__ = [
     "BindingsIn",
     "ClockAdvanceIn",
     "ClockSetIn",
+    "ConsentIn",
     "CorporateIn",
+    "CurrencyIn",
     "IdCodesIn",
     "IssueNumberIn",
     "KeyRotationIn",
@@ -97,10 +99,45 @@ class BindingRecordIn(_Strict):
     address: Text
     birth_date: Date
     sex: Sex
+    consent_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
 
 
 class BindingsIn(_Strict):
     records: Annotated[list[BindingRecordIn], Field(min_length=1, max_length=10_000)]
+
+
+class FourItemsIn(_Strict):
+    name: Text
+    name_kana: Text | None = None
+    address: Text
+    birth_date: Date
+    sex: Sex
+
+
+class CurrencyRecordIn(_Strict):
+    """One record for the currency service (RK-BND-006): the agency's link code
+    and the 4 items it holds."""
+
+    record_ref: Text
+    link_code: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    four_items: FourItemsIn
+
+
+class CurrencyIn(_Strict):
+    records: Annotated[list[CurrencyRecordIn], Field(min_length=1, max_length=1000)]
+
+
+class ConsentIn(_Strict):
+    """A private body's consent record (RK-BND-004; OpenAPI ``ConsentRequest``)."""
+
+    record_ref: Text
+    purpose: Text
+    pattern_ids: list[Text] | None = None
+    obtained_at: Timestamp
+    method: Literal["written", "electronic", "in-person"]
+    evidence_sha256: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$")] | None = (
+        None
+    )
 
 
 class QueryIn(_Strict):
@@ -135,7 +172,7 @@ class ResidentsIn(_Strict):
 class AgencyIn(_Strict):
     agency_id: Ident
     name: Text
-    role: Literal["agency", "municipality", "auditor"] = "agency"
+    role: Literal["agency", "municipality", "auditor", "private-body"] = "agency"
     link_code_unit: Ident | None = None
 
 

@@ -47,6 +47,18 @@ class FourItems:
         return has_placeholder(self.name + self.address + (self.name_kana or ""))
 
 
+def _same_state(held: FourItems, given: FourItems) -> bool:
+    """One recorded state and a record's 4 items are the same after the fixed
+    normalisation (RK-BND-005); a kana reading is compared when both have one."""
+    if held.key() != given.key():
+        return False
+    return (
+        held.name_kana is None
+        or given.name_kana is None
+        or strict_text(held.name_kana) == strict_text(given.name_kana)
+    )
+
+
 class ResidentRegistry:
     """住基ネット simulator: residents with their latest 4 items (items 14, 20)."""
 
@@ -56,6 +68,7 @@ class ResidentRegistry:
         self._earlier: dict[str, list[FourItems]] = {}
         self._history: list[tuple[str, str]] = []  # (old, new) resident-code changes
         self._index: tuple[RegistryIndex, list[str]] | None = None
+        self._uses: list[dict[str, str]] = []  # each use of the currency service
 
     def load(self, residents: Iterable[tuple[ResidentCode, FourItems]]) -> int:
         count = 0
@@ -98,6 +111,33 @@ class ResidentRegistry:
             raise NotFoundError("unknown-resident", "no such resident code", "RK-BND-001")
         return items
 
+    def is_latest(self, code: str, items: FourItems) -> bool:
+        """True when ``items`` are exactly the resident's latest 4 items under the
+        fixed normalisation alone — no folding, no earlier items (RK-BND-004), and
+        the kana reading too when both sides have one."""
+        with self._lock:
+            latest = self._latest.get(code)
+        return latest is not None and _same_state(latest, items)
+
+    def currency(
+        self, code: str, items: FourItems, *, agency: str, at: str
+    ) -> tuple[str, FourItems | None]:
+        """The currency service (４情報の最新化, RK-BND-006): ``current`` with the
+        latest items when ``items`` are the resident's latest state, ``updated``
+        with them when ``items`` are exactly one earlier recorded state,
+        ``no-data`` and nothing otherwise, so that it cannot be used to search.
+        Every use is logged, with the agency and the time (RK-BND-006)."""
+        with self._lock:
+            latest = self._latest.get(code)
+            earlier = list(self._earlier.get(code, ()))
+            status = "no-data"
+            if latest is not None and _same_state(latest, items):
+                status = "current"
+            elif latest is not None and any(_same_state(e, items) for e in earlier):
+                status = "updated"
+            self._uses.append({"at": at, "agency": agency, "resident_code": code, "status": status})
+        return status, (latest if status != "no-data" else None)
+
     def _matcher(self) -> tuple[RegistryIndex, list[str]]:
         if self._index is None:
             codes = sorted(self._latest)
@@ -131,4 +171,6 @@ class ResidentRegistry:
                     for i in states
                 ],
                 "registry.code_changes": [{"old": o, "new": n} for o, n in self._history],
+                # RK-BND-006: the registry's record of each use of the currency service
+                "registry.currency_uses": list(self._uses),
             }
