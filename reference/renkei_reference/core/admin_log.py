@@ -59,6 +59,7 @@ class AdminEvent(enum.Enum):
     RETENTION_CHANGED = "retention-changed"
     PURGE = "purge"
     AUDITOR_READ = "auditor-read"
+    AUDITOR_SESSION = "auditor-session"  # the dashboard: sign-in and sign-out
     PORTAL_DISCLOSURE = "portal-disclosure"
 
 
