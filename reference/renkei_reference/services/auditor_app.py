@@ -259,6 +259,9 @@ th,td{{border:1px solid #aaa;padding:.25em .5em;text-align:left;vertical-align:t
 th{{background:#ebf4ff}} tr.flag td{{background:#fff5f5}}
 .note{{background:#fffbe6;padding:.5em}} textarea{{width:100%;font-family:monospace}}
 .legend .q{{color:#2b6cb0}} .legend .r{{color:#c53030}}
+.legend span{{display:inline-block;margin-right:1.5em}}
+#place-hold label{{display:inline-block;vertical-align:top;margin:0 1.2em .6em 0}}
+#place-hold input{{display:block;margin-top:.2em}}
 </style></head>
 <body><header><strong>第三者機関 監査画面</strong>
 <span class="en">Third-party body — audit dashboard (renkei reference)</span></header>
