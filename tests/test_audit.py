@@ -194,3 +194,61 @@ def test_hourly_series_counts_every_query_of_the_window_once(
     assert sum(r for _, _, r in series) == sum(r for _, r in minutes)
     assert all(r <= q for _, q, r in series)
     assert volume(hub, {}, "requester") == [("a", len(hub))]
+
+
+# -- the service: agency shares pulled from real nodes over the wire (RK-AUD-001/002) ------
+@pytest.fixture
+def hub_federation(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Capture the Federation behind the deployment's hub (requested before it)."""
+    from renkei_reference.services.federation import Federation
+
+    from . import test_agency_node
+
+    made: dict[str, Any] = {}
+    real = test_agency_node.create_app
+
+    def capturing(**kw: Any) -> Any:
+        def factory(clock: Any) -> Federation:
+            made["fed"] = Federation(clock)
+            return made["fed"]
+
+        return real(federation_factory=factory, **kw)
+
+    monkeypatch.setattr(test_agency_node, "create_app", capturing)
+    return made
+
+
+@pytest.mark.requirement("RK-AUD-001", "RK-AUD-002")
+def test_the_auditor_pulls_each_node_and_reports_one_it_cannot_read(
+    hub_federation: dict[str, Any],
+    deployment: Deployment,  # noqa: F811
+) -> None:
+    import httpx
+
+    from renkei_conformance.target import InProcessTransport
+    from renkei_reference.services.agency_app import create_agency_app
+    from renkei_reference.services.auditor import NodeEndpoint
+
+    d = deployment
+    _complete_linkage(d)
+    fed = hub_federation["fed"]
+    clients = []
+    for node, credential in ((d.pension, "aud-1"), (d.city, "aud-1")):
+        app = create_agency_app(node, {"aud-1": "auditor"})
+        client = httpx.Client(transport=InProcessTransport(app), base_url="http://node")
+        clients.append(client)
+        fed.auditor.register_node(node.agency_id, NodeEndpoint("http://node", credential, client))
+    auditor = {"authorization": f"Bearer {d.tokens['obs.auditor']}"}
+    try:
+        clean = d.hub.get("/auditor/discrepancies", headers=auditor)
+        assert clean.status_code == 200
+        assert clean.json()["discrepancies"] == []  # both nodes read, the history complete
+        # the city's node refuses the auditor's credential: reported, not a 5xx
+        fed.auditor.register_node("city.chiyoda", NodeEndpoint("http://node", "nope", clients[1]))
+        found = d.hub.get("/auditor/discrepancies", headers=auditor).json()["discrepancies"]
+        assert [(f["kind"], f["agency_id"]) for f in found] == [
+            ("agency-log-unavailable", "city.chiyoda")
+        ]
+    finally:
+        for client in clients:
+            client.close()

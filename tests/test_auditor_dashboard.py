@@ -203,3 +203,35 @@ def test_holds_are_placed_and_lifted_with_the_session_csrf_token_only(client: ht
     out = client.post("/auditor/ui/logout", data={"csrf": csrf.group(1)}, follow_redirects=False)
     assert out.status_code == 303
     assert client.get("/auditor/ui/dashboard", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.requirement("RK-AUD-004", "RK-ARCH-003")
+def test_over_mutual_tls_the_auditors_certificate_signs_in_and_no_other(tmp_path: Any) -> None:
+    """The verified client certificate of an auditor organisation is the proof of
+    possession (the TLS 1.3 handshake signed a fresh transcript); an agency's is not."""
+    from renkei_reference.services.pki import ensure_pki, issue_client
+    from renkei_reference.services.tls import TLS_EXTENSION
+
+    pki = ensure_pki(tmp_path / "pki", agencies=())
+    pems = {name: issue_client(pki, name)[0].read_text() for name in (AUDITOR, "d.pension")}
+    app = create_app(test_mode=True)
+    presented: dict[str, str] = {}
+
+    async def over_tls(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and presented:
+            tls = {"client_cert_chain": [presented["pem"]], "tls_version": 0x0304}
+            scope["extensions"] = {**(scope.get("extensions") or {}), TLS_EXTENSION: tls}
+        await app(scope, receive, send)
+
+    transport = InProcessTransport(over_tls)
+    with httpx.Client(transport=transport, base_url="http://testserver") as c:
+        make_world(c)
+        assert "login-certificate" not in c.get("/auditor/ui/").text  # no TLS, no button
+        presented["pem"] = pems["d.pension"]
+        assert "login-certificate" in c.get("/auditor/ui/").text
+        refused = c.post("/auditor/ui/login/certificate", follow_redirects=False)
+        assert refused.status_code == 401
+        presented["pem"] = pems[AUDITOR]
+        ok = c.post("/auditor/ui/login/certificate", follow_redirects=False)
+        assert ok.status_code == 303
+        assert c.get("/auditor/ui/dashboard").status_code == 200
