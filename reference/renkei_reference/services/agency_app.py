@@ -60,7 +60,7 @@ def create_agency_app(node: AgencyNode, credentials: dict[str, str]) -> FastAPI:
 
     @app.get("/agency/access-logs")
     async def access_logs(
-        _: Annotated[str, Depends(role("auditor", "hub"))],
+        _: Annotated[str, Depends(role("auditor"))],
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
