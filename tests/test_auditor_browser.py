@@ -20,7 +20,7 @@ import pytest
 from renkei_reference.services.auditor_app import CONTEXT
 
 from .test_auditor_dashboard import AUDITOR, make_world, signer
-from .test_portal_browser import CHROMIUM, served  # noqa: F401
+from .test_portal_browser import CHROMIUM, launch, served  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"
@@ -39,10 +39,7 @@ def test_the_auditor_signs_in_sees_findings_and_charts_and_places_and_lifts_a_ho
         world = make_world(c)
     key = signer(world)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch(pw)
         try:
             page = browser.new_page(locale="ja-JP")
             requests: list[str] = []

@@ -54,7 +54,7 @@ from ..core.errors import CallerError, NotFoundError, RenkeiError
 from .federation import Agency, Federation
 from .models import Ident
 from .pki import certified_identity
-from .portal_app import _form, _t
+from .portal_app import PerFederation, _form, _t
 from .tls import peer_certificate
 
 __all__ = ["CONTEXT", "Dashboard", "auditor_ui_router"]
@@ -161,20 +161,6 @@ class Dashboard:
         agency = self._auditor(gone.agency_id) if gone else None
         if gone and agency:
             self._fed.hub.log_auditor_session(agency, "sign-out", gone.channel)
-
-
-class DashboardBox:
-    """One Dashboard per Federation (a ``/control/reset`` makes both anew)."""
-
-    def __init__(self, fed: Callable[[], Federation]) -> None:
-        self._fed = fed
-        self._slot: tuple[Federation, Dashboard] | None = None
-
-    def __call__(self) -> Dashboard:
-        fed = self._fed()
-        if self._slot is None or self._slot[0] is not fed:
-            self._slot = (fed, Dashboard(fed))
-        return self._slot[1]
 
 
 class AuditorKeyIn(BaseModel):
@@ -453,7 +439,7 @@ def _hold_scope(form: dict[str, str]) -> dict[str, Any]:
 def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIRouter:
     """The dashboard's pages, and in test mode ``POST /control/auditor-keys``."""
     r = APIRouter(include_in_schema=False)
-    box = DashboardBox(fed)
+    box = PerFederation(fed, Dashboard)  # a /control/reset makes a new one
 
     def current(request: Request) -> AuditorSession | None:
         return box().session(request.cookies.get(SESSION_COOKIE))
@@ -607,14 +593,22 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         back = f'<p><a href="/auditor/ui/dashboard">{_t("戻る", "Back")}</a></p>'
         return _page(message_ja, message_en, back, status)
 
-    @r.post("/auditor/ui/holds")
-    async def place_hold(request: Request) -> Response:
+    async def checked_form(request: Request) -> tuple[AuditorSession, dict[str, str]] | Response:
+        """The session and the posted form, or where to send a POST without either."""
         s = current(request)
         if s is None:
             return RedirectResponse("/auditor/ui/", status_code=303)
         form = await _form(request)
         if not csrf_ok(s, form):
             return refused("不正な要求です", "Request refused (CSRF token)", 403)
+        return s, form
+
+    @r.post("/auditor/ui/holds")
+    async def place_hold(request: Request) -> Response:
+        checked = await checked_form(request)
+        if isinstance(checked, Response):
+            return checked
+        s, form = checked
         try:
             reason = form.get("reason", "").strip()
             if not reason:
@@ -629,12 +623,10 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
 
     @r.post("/auditor/ui/holds/{hold_id}/lift")
     async def lift_hold(hold_id: str, request: Request) -> Response:
-        s = current(request)
-        if s is None:
-            return RedirectResponse("/auditor/ui/", status_code=303)
-        form = await _form(request)
-        if not csrf_ok(s, form):
-            return refused("不正な要求です", "Request refused (CSRF token)", 403)
+        checked = await checked_form(request)
+        if isinstance(checked, Response):
+            return checked
+        s, _ = checked
         try:
             fed().hub.lift_hold(auditor_of(s), hold_id)
         except NotFoundError:
