@@ -120,3 +120,135 @@ def test_each_anomaly_rule_names_its_entries() -> None:
     assert "terminal-volume" in found
     quiet = anomalies(hub, agency, AnomalyRules(operating_hours=(0, 24)))
     assert {f.rule for f in quiet} == set()
+
+
+def _requester_share(hub: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The requester's entries a faithful node keeps for ``hub``'s approved queries."""
+    return [
+        {"serial": i + 1, "hub_serial": e["serial"], "side": "requester", "at": e["at"],
+         "requester": e["requester_id"], "provider": e["provider_id"],
+         "information_kind": e["information_kind"], "outcome": e["outcome"],
+         "operator": "op", "terminal": "t"}
+        for i, e in enumerate(hub)
+    ]  # fmt: skip
+
+
+@pytest.mark.requirement("RK-AUD-002")
+@given(st.integers(min_value=1, max_value=30), st.sets(st.integers(min_value=1, max_value=30)))
+def test_every_dropped_requester_entry_is_reported_and_nothing_else(
+    n: int, dropped: set[int]
+) -> None:
+    """A faithful share merges cleanly; removing any entries yields exactly one
+    ``requester-entry-missing`` per removed serial, naming it and the agency."""
+    hub = [_hub_entry(i + 1, T0 + timedelta(minutes=i)) for i in range(n)]
+    share = [e for e in _requester_share(hub) if e["hub_serial"] not in dropped]
+    found = discrepancies(hub, {"a": share, "p": []})
+    assert sorted(s for f in found for s in f.hub_serials) == sorted(dropped & set(range(1, n + 1)))
+    assert {(f.rule, f.agency_id) for f in found} <= {("requester-entry-missing", "a")}
+
+
+@pytest.mark.requirement("RK-AUD-002")
+def test_an_unreadable_agency_log_is_a_finding_even_without_linkages() -> None:
+    hub = [_hub_entry(1, T0)]
+    found = discrepancies(hub, {"a": _requester_share(hub)}, unavailable=["z"])
+    assert [(f.rule, f.agency_id) for f in found] == [("agency-log-unavailable", "z")]
+
+
+@pytest.mark.requirement("RK-AUD-003")
+def test_repeated_queries_on_one_person_and_use_outside_designation() -> None:
+    hub = [
+        *[_hub_entry(1 + i, T0, person="P") for i in range(3)],
+        _hub_entry(4, T0, person="Q"),
+        _hub_entry(5, T0, requester="x", outcome="refused", reason="requester-not-designated"),
+        _hub_entry(6, T0, requester="x", outcome="refused", reason="malformed-link-code"),
+    ]
+    agency = {"a": [{"serial": 7, "hub_serial": None, "side": "requester", "at": T0.isoformat(),
+                     "operator": "op", "terminal": "t-9", "outcome": "refused",
+                     "reason": "terminal-not-designated"}]}  # fmt: skip
+    found = anomalies(hub, agency, AnomalyRules(max_queries_per_person=2))
+    repeated = [f for f in found if f.rule == "person-queried-repeatedly"]
+    assert [(f.hub_serials, f.agency_id) for f in repeated] == [((1, 2, 3), "a")]
+    outside = [f for f in found if f.rule == "outside-designation"]
+    assert [(f.agency_id, f.hub_serials, f.agency_entries) for f in outside] == [
+        ("x", (5,), ()),
+        ("a", (), (("a", 7),)),
+    ]
+    assert not [f for f in anomalies(hub, agency, AnomalyRules(max_queries_per_person=3))
+                if f.rule == "person-queried-repeatedly"]  # fmt: skip
+
+
+@pytest.mark.requirement("RK-AUD-004")
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=47 * 60),
+                          st.booleans()), min_size=1, max_size=40))  # fmt: skip
+def test_hourly_series_counts_every_query_of_the_window_once(
+    minutes: list[tuple[int, bool]],
+) -> None:
+    from renkei_reference.core.audit import hourly, volume
+
+    hub = [_hub_entry(i + 1, T0 + timedelta(minutes=m), outcome="refused" if r else "approved")
+           for i, (m, r) in enumerate(minutes)]  # fmt: skip
+    series = hourly(hub, hours=48)
+    assert len(series) == 48
+    assert [t for t, _, _ in series] == sorted(t for t, _, _ in series)
+    assert sum(q for _, q, _ in series) == len(hub)
+    assert sum(r for _, _, r in series) == sum(r for _, r in minutes)
+    assert all(r <= q for _, q, r in series)
+    assert volume(hub, {}, "requester") == [("a", len(hub))]
+
+
+# -- the service: agency shares pulled from real nodes over the wire (RK-AUD-001/002) ------
+@pytest.fixture
+def hub_federation(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Capture the Federation behind the deployment's hub (requested before it)."""
+    from renkei_reference.services.federation import Federation
+
+    from . import test_agency_node
+
+    made: dict[str, Any] = {}
+    real = test_agency_node.create_app
+
+    def capturing(**kw: Any) -> Any:
+        def factory(clock: Any) -> Federation:
+            made["fed"] = Federation(clock)
+            return made["fed"]
+
+        return real(federation_factory=factory, **kw)
+
+    monkeypatch.setattr(test_agency_node, "create_app", capturing)
+    return made
+
+
+@pytest.mark.requirement("RK-AUD-001", "RK-AUD-002")
+def test_the_auditor_pulls_each_node_and_reports_one_it_cannot_read(
+    hub_federation: dict[str, Any],
+    deployment: Deployment,  # noqa: F811
+) -> None:
+    import httpx
+
+    from renkei_conformance.target import InProcessTransport
+    from renkei_reference.services.agency_app import create_agency_app
+    from renkei_reference.services.auditor import NodeEndpoint
+
+    d = deployment
+    _complete_linkage(d)
+    fed = hub_federation["fed"]
+    clients = []
+    for node, credential in ((d.pension, "aud-1"), (d.city, "aud-1")):
+        app = create_agency_app(node, {"aud-1": "auditor"})
+        client = httpx.Client(transport=InProcessTransport(app), base_url="http://node")
+        clients.append(client)
+        fed.auditor.register_node(node.agency_id, NodeEndpoint("http://node", credential, client))
+    auditor = {"authorization": f"Bearer {d.tokens['obs.auditor']}"}
+    try:
+        clean = d.hub.get("/auditor/discrepancies", headers=auditor)
+        assert clean.status_code == 200
+        assert clean.json()["discrepancies"] == []  # both nodes read, the history complete
+        # the city's node refuses the auditor's credential: reported, not a 5xx
+        fed.auditor.register_node("city.chiyoda", NodeEndpoint("http://node", "nope", clients[1]))
+        found = d.hub.get("/auditor/discrepancies", headers=auditor).json()["discrepancies"]
+        assert [(f["kind"], f["agency_id"]) for f in found] == [
+            ("agency-log-unavailable", "city.chiyoda")
+        ]
+    finally:
+        for client in clients:
+            client.close()

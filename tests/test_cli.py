@@ -94,3 +94,7 @@ def test_demo_tells_the_story_and_succeeds() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "demo: OK" in result.stdout
     assert "requester-not-designated" in result.stdout
+    # it ends with the auditor's report over the demo's traffic (items 23, 27)
+    report = result.stdout.split("[9/9] 監査", 1)[1]
+    assert "provider-entry-missing: city has no provider entry" in report
+    assert "outside-designation" in report

@@ -31,6 +31,14 @@ SCREENSHOT = Path("/tmp/renkei-portal-browser.png")
 CONTEXT = b"renkei/portal-challenge/v1\x00"
 
 
+def launch(pw: Any) -> Any:
+    """Debian's Chromium, never a downloaded browser, with no background network."""
+    return pw.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -137,10 +145,7 @@ def test_a_person_logs_in_with_the_card_and_sees_only_their_own_entries_in_japan
     key = serialization.load_pem_private_key(world["card"]["private_key"].encode(), None)
     assert isinstance(key, Ed25519PrivateKey)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch(pw)
         try:
             page = browser.new_page(locale="ja-JP")
             page.goto(f"{served}/portal/ui/")

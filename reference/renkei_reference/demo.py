@@ -3,8 +3,10 @@
 Runs against a fresh in-process reference federation in test mode and shows
 each step of seed items 8, 13–16, 18–23: a Number is issued, two agencies bind
 their records, one queries the other under a legal pattern, the answer comes
-back through the hub, a query outside the pattern table is refused, and the
-auditor reads the access log.
+back through the hub, a query outside the pattern table is refused, the
+auditor reads the access log, the person reads hers at My Portal, and the
+demo ends with the auditor's report (items 23, 27): the hub's log merged by ①
+with the agencies' shares, the discrepancies and the anomalies found.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ async def _demo(quiet: bool) -> int:
             print(text)
             sys.stdout.flush()
 
-    steps = 8
+    steps = 9
     transport = httpx.ASGITransport(app=create_app(test_mode=True), raise_app_exceptions=False)
     client = httpx.AsyncClient(transport=transport, base_url="http://reference")
 
@@ -210,7 +212,43 @@ async def _demo(quiet: bool) -> int:
     for e in own:
         say(f"        ①{e['serial']} ④{e['requester']} ⑤{e['provider']} → {e['outcome']}")
     portal_ok = len(own) == 2 and all(e["requester"] == "日本年金機構" for e in own)
+    findings = await _audit_report(call, say, tokens["auditor"], log, steps)
     ok = same and text.startswith("令和6年度") and problem["status"] == 403 and len(log) == 3
-    ok = ok and portal_ok
+    ok = ok and portal_ok and findings
     print("demo: OK" if ok else "demo: FAILED — the reference did not behave as specified")
     return 0 if ok else 1
+
+
+async def _audit_report(call: Any, say: Any, auditor: str, log: list[Any], steps: int) -> bool:
+    """Step 9: the agencies' shares (⑦–⑫) meet the hub's log (items 23, 24, 27).
+
+    The pension's node recorded its query faithfully; the city's node recorded its
+    refused query but lost the entry of the answer it gave.  The auditor's report
+    names that gap and the query outside the designation."""
+    by_outcome = {e["outcome"]: e for e in log}
+    approved, refused = by_outcome["approved"], by_outcome["refused"]
+
+    def share(e: Any, side: str, **kw: Any) -> dict[str, Any]:
+        return {"hub_serial": e["serial"], "linkage_id": e["linkage_id"], "side": side,
+                "at": e["at"], "requester": e["requester_id"], "provider": e["provider_id"],
+                "pattern_id": e["pattern_id"], "information_kind": e["information_kind"],
+                "outcome": e["outcome"], **kw}  # fmt: skip
+
+    await call("POST", "/control/agency-log-entries", body={"agency_id": "pension", "entries": [
+        share(approved, "requester", operator="年金給付課 担当A", terminal="nenkin-017",
+              use="年金額の決定"),
+    ]})  # fmt: skip
+    await call("POST", "/control/agency-log-entries", body={"agency_id": "city", "entries": [
+        share(refused, "requester", operator="税務課 担当B", terminal="chiyoda-tax-003",
+              reason=refused["reason"]),
+    ]})  # fmt: skip
+    gaps = (await call("GET", "/auditor/discrepancies", auditor))["discrepancies"]
+    odd = (await call("GET", "/auditor/anomalies", auditor))["anomalies"]
+    say(
+        f"[9/{steps}] 監査: hub log merged by ① with both agencies' shares (⑦–⑫) — "
+        f"{len(gaps)} discrepancies, {len(odd)} anomalies"
+    )
+    for f in gaps + odd:
+        say(f"        {f['kind']}: {f['detail']} (① {f['hub_serials']})")
+    kinds = {f["kind"] for f in gaps} | {f["kind"] for f in odd}
+    return {"provider-entry-missing", "outside-designation"} <= kinds

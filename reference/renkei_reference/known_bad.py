@@ -703,3 +703,38 @@ def _currency_oracle(fed: Federation) -> None:
         return status, latest
 
     _override(registry, "currency", currency)
+
+
+# -- the third-party body (item 27) ------------------------------------------------
+@_variant(
+    "discrepancies-never-reported",
+    "RK-AUD-002",
+    "the merge by serial finds nothing: /auditor/discrepancies is always empty",
+)
+def _discrepancies_never_reported(fed: Federation) -> None:
+    _override(fed.auditor, "discrepancies", lambda original, auditor: [])
+
+
+@_variant(
+    "unreadable-agency-log-taken-as-empty",
+    "RK-AUD-002",
+    "a node that does not answer is merged as an empty share, not reported as unavailable",
+)
+def _unreadable_as_empty(fed: Federation) -> None:
+    def shares(original: Any) -> Any:
+        got, unavailable = original()
+        return {**got, **{a: [] for a in unavailable}}, []
+
+    _override(fed.auditor, "shares", shares)
+
+
+@_variant(
+    "off-hours-not-flagged",
+    "RK-AUD-003",
+    "the anomaly report leaves out queries outside the operating hours",
+)
+def _off_hours_not_flagged(fed: Federation) -> None:
+    def anomalies(original: Any, auditor: Any, rules: Any) -> Any:
+        return [f for f in original(auditor, rules) if f.rule != "outside-operating-hours"]
+
+    _override(fed.auditor, "anomalies", anomalies)

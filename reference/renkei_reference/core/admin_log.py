@@ -59,6 +59,7 @@ class AdminEvent(enum.Enum):
     RETENTION_CHANGED = "retention-changed"
     PURGE = "purge"
     AUDITOR_READ = "auditor-read"
+    AUDITOR_SESSION = "auditor-session"  # the dashboard: sign-in and sign-out
     PORTAL_DISCLOSURE = "portal-disclosure"
     FOUR_ITEMS_CURRENCY = "four-items-currency"  # a use of the currency service (RK-BND-006)
     CONSENT_RECORDED = "consent-recorded"  # a private body's consent record (RK-BND-004)

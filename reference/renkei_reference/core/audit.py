@@ -18,12 +18,15 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import icontract
 
 __all__ = [
+    "ANOMALY_KINDS",
+    "DESIGNATION_REFUSALS",
+    "DISCREPANCY_KINDS",
     "AnomalyRules",
     "Finding",
     "anomalies",
@@ -35,6 +38,45 @@ __all__ = [
 Entry = Mapping[str, Any]
 JST = timezone(timedelta(hours=9))
 
+DISCREPANCY_KINDS = (
+    "serial-missing",
+    "requester-entry-missing",
+    "provider-entry-missing",
+    "unknown-serial",
+    "field-mismatch",
+    "agency-log-unavailable",
+)
+"""RK-AUD-002: the discrepancy kinds, as the wire names them (``Discrepancy.kind``)."""
+
+ANOMALY_KINDS = (
+    "requester-volume",
+    "operator-volume",
+    "terminal-volume",
+    "refusal-rate",
+    "outside-operating-hours",
+    "person-queried-by-many",
+    "person-queried-repeatedly",
+    "outside-designation",
+    "provider-expiries",
+)
+"""RK-AUD-003: the anomaly kinds, as the wire names them (``Anomaly.kind``)."""
+
+DESIGNATION_REFUSALS = frozenset(
+    {
+        # the hub: outside what law designates (item 17; RK-PAT-001/002)
+        "unknown-pattern",
+        "requester-not-designated",
+        "provider-not-designated",
+        "information-kind-not-covered",
+        "outside-validity",
+        # the agency node: outside its designated staff and terminals (item 19; RK-AGN-001)
+        "staff-not-designated",
+        "terminal-not-designated",
+        "action-not-designated",
+    }
+)
+"""Refusal reasons that mean use outside a designation (指定の範囲外の利用)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -44,11 +86,14 @@ class Finding:
     detail: str
     hub_serials: tuple[int, ...] = ()
     agency_entries: tuple[tuple[str, int], ...] = ()  # (agency id, the node's serial)
+    agency_id: str | None = None  # the agency the finding is about, when there is one
 
     def as_json(self) -> dict[str, Any]:
+        """The wire form (``Discrepancy`` / ``Anomaly`` without their ids)."""
         return {
-            "rule": self.rule,
+            "kind": self.rule,
             "detail": self.detail,
+            "agency_id": self.agency_id,
             "hub_serials": list(self.hub_serials),
             "agency_entries": [{"agency_id": a, "serial": s} for a, s in self.agency_entries],
         }
@@ -107,6 +152,7 @@ def discrepancies(
     agencies: Mapping[str, Sequence[Entry]],
     *,
     purged: Iterable[int] = (),
+    unavailable: Iterable[str] = (),
     clock_tolerance: timedelta = timedelta(minutes=5),
 ) -> list[Finding]:
     """RK-AUD-002: what the merge of the hub's and the agencies' logs by ① shows.
@@ -116,7 +162,16 @@ def discrepancies(
     * ``provider-entry-missing`` — a provided answer without the provider's entry;
     * ``unknown-serial`` — an agency entry naming a serial the hub does not have;
     * ``field-mismatch`` — ② (beyond ``clock_tolerance``), ④, ⑤ or ⑥ differ;
-    * ``agency-log-unavailable`` — a party of a linkage whose log was not given.
+    * ``agency-log-unavailable`` — an agency whose log could not be read
+      (``unavailable``: its node did not answer), or a party of a linkage whose
+      log was not given: the merge is incomplete, and says so.
+
+    Args:
+        hub: the hub's auditor view, every entry still held.
+        agencies: per agency id, the node's auditor view (its share, ⑦–⑫).
+        purged: serials the retention sweep removed (not holes in the sequence).
+        unavailable: agencies whose node was asked and did not give its log.
+        clock_tolerance: how far ② may differ between hub and agency.
     """
     findings: list[Finding] = []
     gone = set(purged)
@@ -141,7 +196,9 @@ def discrepancies(
             where = ((agency, int(e["serial"])),)
             if ref is None:
                 findings.append(
-                    Finding("unknown-serial", f"{agency} names serial {hs}", (int(hs),), where)
+                    Finding(
+                        "unknown-serial", f"{agency} names serial {hs}", (int(hs),), where, agency
+                    )
                 )
                 continue
             differ = [
@@ -158,8 +215,10 @@ def discrepancies(
             ):
                 differ.append("② time")
             if differ:
-                findings.append(Finding("field-mismatch", ", ".join(differ), (int(hs),), where))
-    unavailable: set[str] = set()
+                findings.append(
+                    Finding("field-mismatch", ", ".join(differ), (int(hs),), where, agency)
+                )
+    missing_logs: set[str] = set(unavailable)
     for serial, e in sorted(by_serial.items()):
         key: int | str
         if e.get("outcome") == "approved":
@@ -170,13 +229,14 @@ def discrepancies(
             rule = "provider-entry-missing"
         else:
             continue
-        if party not in agencies:
-            unavailable.add(party)
+        if party not in agencies or party in missing_logs:
+            missing_logs.add(party)
             continue
         if not side_index.get((party, side, key)):
-            findings.append(Finding(rule, f"{party} has no {side} entry", (serial,)))
+            findings.append(Finding(rule, f"{party} has no {side} entry", (serial,), (), party))
     findings += [
-        Finding("agency-log-unavailable", f"no log from {a} to merge") for a in sorted(unavailable)
+        Finding("agency-log-unavailable", f"no log from {a} to merge", agency_id=a)
+        for a in sorted(missing_logs)
     ]
     return findings
 
@@ -194,6 +254,7 @@ class AnomalyRules:
     operating_hours: tuple[int, int] = (8, 20)  # local hours [start, end)
     timezone: timezone = field(default=JST)
     max_requesters_per_person: int = 5
+    max_queries_per_person: int = 10
     max_expired_per_provider: int = 10
 
 
@@ -208,8 +269,10 @@ def anomalies(
     hub: Sequence[Entry], agencies: Mapping[str, Sequence[Entry]], rules: AnomalyRules
 ) -> list[Finding]:
     """RK-AUD-003: volume per requester, operator and terminal; refusal rate;
-    use outside operating hours; one person queried by many requesters; expired
-    linkages per provider — each finding naming its rule and entries."""
+    use outside operating hours; one person queried by many requesters or too
+    often; use outside the designation (the pattern's, or the agency's staff and
+    terminals); expired linkages per provider — each finding naming its rule and
+    entries.  ``ANOMALY_KINDS`` lists the rules."""
     findings: list[Finding] = []
     queries = [e for e in hub if e.get("outcome") in ("approved", "refused")]
 
@@ -219,14 +282,16 @@ def anomalies(
             groups[(key_of(e), _bucket(_at(e), rules.period))].append(e)
         for (key, _), group in sorted(groups.items(), key=lambda kv: str(kv[0])):
             if len(group) > limit:
+                first = group[0]
                 findings.append(
                     Finding(
                         rule,
                         f"{what} {key}: {len(group)} in one period (threshold {limit})",
-                        tuple(int(e["serial"]) for e in group if "hub_serial" not in e),
+                        tuple(int(e["serial"]) for e in group if "_agency" not in e),
                         tuple(
                             (str(e["_agency"]), int(e["serial"])) for e in group if "_agency" in e
                         ),
+                        str(first.get("_agency") or first.get("requester_id")),
                     )
                 )
 
@@ -256,6 +321,7 @@ def anomalies(
                         for e in queries
                         if e["requester_id"] == requester and e["outcome"] == "refused"
                     ),
+                    agency_id=requester,
                 )
             )
     start, end = rules.operating_hours
@@ -274,25 +340,111 @@ def anomalies(
             key = (str(e["person_ref"]), _bucket(_at(e), rules.period))
             people[key][str(e["requester_id"])].append(int(e["serial"]))
     for (_person, _), by_requester in sorted(people.items()):
+        serials = tuple(sorted(s for group in by_requester.values() for s in group))
         if len(by_requester) > rules.max_requesters_per_person:
             findings.append(
                 Finding(
                     "person-queried-by-many",
                     f"one person queried by {len(by_requester)} requesters in one period",
-                    tuple(sorted(s for serials in by_requester.values() for s in serials)),
+                    serials,
+                )
+            )
+        if len(serials) > rules.max_queries_per_person:  # 同一人物への反復照会
+            findings.append(
+                Finding(
+                    "person-queried-repeatedly",
+                    f"one person queried {len(serials)} times in one period "
+                    f"(threshold {rules.max_queries_per_person})",
+                    serials,
+                    agency_id=next(iter(by_requester)) if len(by_requester) == 1 else None,
+                )
+            )
+    # 指定の範囲外の利用: refusals because the use lies outside what law designates
+    # (item 17, at the hub) or outside the agency's designated staff and terminals
+    # (item 19, at the node).
+    refused_hub = [e for e in queries if e.get("reason") in DESIGNATION_REFUSALS]
+    for requester in sorted({str(e["requester_id"]) for e in refused_hub}):
+        mine = [int(e["serial"]) for e in refused_hub if e["requester_id"] == requester]
+        findings.append(
+            Finding(
+                "outside-designation",
+                f"requester {requester}: {len(mine)} queries outside its designation",
+                tuple(mine),
+                agency_id=requester,
+            )
+        )
+    for agency, entries in sorted(agencies.items()):
+        denied = [
+            int(e["serial"]) for e in entries if e.get("reason") in DESIGNATION_REFUSALS
+            and e.get("hub_serial") is None
+        ]  # fmt: skip
+        if denied:
+            findings.append(
+                Finding(
+                    "outside-designation",
+                    f"{agency}: {len(denied)} attempts by undesignated staff or terminals",
+                    (),
+                    tuple((agency, s) for s in denied),
+                    agency,
                 )
             )
     expired = [e for e in hub if e.get("outcome") == "expired"]
     per_provider: dict[str, list[int]] = defaultdict(list)
     for e in expired:
         per_provider[str(e["provider_id"])].append(int(e["serial"]))
-    for provider, serials in sorted(per_provider.items()):
-        if len(serials) > rules.max_expired_per_provider:
+    for provider, late_serials in sorted(per_provider.items()):
+        if len(late_serials) > rules.max_expired_per_provider:
             findings.append(
                 Finding(
                     "provider-expiries",
-                    f"provider {provider}: {len(serials)} linkages expired",
-                    tuple(serials),
+                    f"provider {provider}: {len(late_serials)} linkages expired",
+                    tuple(late_serials),
+                    agency_id=provider,
                 )
             )
     return findings
+
+
+# -- the dashboard's series (RK-AUD-004), pure -------------------------------------------
+def hourly(hub: Sequence[Entry], hours: int = 48) -> list[tuple[datetime, int, int]]:
+    """Queries and refusals per hour: ``(hour start UTC, queries, refused)`` for the
+    ``hours`` hours up to the latest query (zero-filled); empty without queries."""
+    queries = [e for e in hub if e.get("outcome") in ("approved", "refused")]
+    if not queries:
+        return []
+    hour = timedelta(hours=1)
+
+    def floor(t: datetime) -> datetime:
+        t = t.astimezone(UTC)
+        return t.replace(minute=0, second=0, microsecond=0)
+
+    last = max(floor(_at(e)) for e in queries)
+    first = last - (hours - 1) * hour
+    asked: Counter[datetime] = Counter()
+    refused: Counter[datetime] = Counter()
+    for e in queries:
+        slot = floor(_at(e))
+        if slot >= first:
+            asked[slot] += 1
+            refused[slot] += e["outcome"] == "refused"
+    return [(first + i * hour, asked[first + i * hour], refused[first + i * hour])
+            for i in range(hours)]  # fmt: skip
+
+
+def volume(
+    hub: Sequence[Entry], agencies: Mapping[str, Sequence[Entry]], by: str
+) -> list[tuple[str, int]]:
+    """Query volume, largest first: ``by`` is ``requester`` or ``provider`` (the hub's
+    queries), or ``operator`` / ``terminal`` (the requesters' shares, named
+    ``agency / operator``)."""
+    counts: Counter[str] = Counter()
+    if by in ("requester", "provider"):
+        for e in hub:
+            if e.get("outcome") in ("approved", "refused"):
+                counts[str(e[f"{by}_id"])] += 1
+    else:
+        for agency, entries in agencies.items():
+            for e in entries:
+                if e.get("side") == "requester" and e.get("outcome") in ("approved", "refused"):
+                    counts[f"{agency} / {e.get(by)}"] += 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

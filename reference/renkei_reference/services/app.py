@@ -20,8 +20,10 @@ from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
+from ..core.audit import AnomalyRules
 from ..core.codes import ResidentCode
 from ..core.errors import CallerError, NotFoundError, PermissionDeniedError
 from ..core.keys import KeyPurpose
@@ -29,6 +31,8 @@ from ..core.numbering import ReissueReason
 from ..core.patterns import LinkagePattern
 from ..core.retention import LogClass
 from . import models as m
+from .auditor import NodeEndpoint, page
+from .auditor_app import auditor_ui_router
 from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems
 from .pki import certified_identity
@@ -312,6 +316,44 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
         fed().hub.lift_hold(agency, hold_id)
         return Response(status_code=204)
 
+    @auditor.get("/discrepancies")
+    async def list_discrepancies(
+        agency: Auditor,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> dict[str, Any]:
+        """RK-AUD-002: the merge by ① of the hub's log and every agency's share."""
+        found = await run_in_threadpool(fed().auditor.discrepancies, agency)
+        now = fed().clock.now()
+        return page(found, "discrepancies", "discrepancy_id", after=after, limit=limit, now=now)
+
+    @auditor.get("/anomalies")
+    async def list_anomalies(
+        agency: Auditor, q: Annotated[m.AnomalyQuery, Query()]
+    ) -> dict[str, Any]:
+        """RK-AUD-003: threshold rules over the merged logs, thresholds per read."""
+        if q.operating_hours_end < q.operating_hours_start:
+            raise CallerError(
+                "validation-error",
+                "operating_hours_end is before operating_hours_start",
+                "RK-AUD-003",
+            )
+        rules = AnomalyRules(
+            period=timedelta(seconds=q.period_seconds),
+            max_queries_per_requester=q.max_queries_per_requester,
+            max_queries_per_operator=q.max_queries_per_operator,
+            max_queries_per_terminal=q.max_queries_per_terminal,
+            max_refusal_rate=q.max_refusal_rate,
+            min_queries_for_rate=q.min_queries_for_rate,
+            operating_hours=(q.operating_hours_start, q.operating_hours_end),
+            max_requesters_per_person=q.max_requesters_per_person,
+            max_queries_per_person=q.max_queries_per_person,
+            max_expired_per_provider=q.max_expired_per_provider,
+        )
+        found = await run_in_threadpool(fed().auditor.anomalies, agency, rules)
+        now = fed().clock.now()
+        return page(found, "anomalies", "anomaly_id", after=q.after, limit=q.limit, now=now)
+
     for router in (numbering, hub, auditor):
         app.include_router(router)
 
@@ -321,6 +363,9 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
     app.include_router(ui_router(fed, portal_box))
     if test_mode:
         app.include_router(portal_control_router(fed, portal_box))
+
+    # The auditor's dashboard (item 27): server-rendered pages, signed-challenge login.
+    app.include_router(auditor_ui_router(fed, test_mode=test_mode))
 
     @app.get("/.well-known/renkei")
     async def discovery() -> dict[str, Any]:
@@ -469,6 +514,24 @@ def _control_router(
             "current_version": ring.current,
             "accepted_versions": list(ring.accepted(clock.now())),
         }
+
+    @control.post("/agency-log-entries", status_code=201)
+    async def agency_log_entries(body: m.AgencyLogEntriesIn) -> dict[str, Any]:
+        """A simulated agency node's share, for the auditor's merge (RK-AUD-002)."""
+        rows = [
+            {
+                **e.model_dump(exclude={"at"}),
+                "at": (e.at or clock.now()).astimezone(UTC).isoformat(),
+            }
+            for e in body.entries
+        ]
+        return {"agency_id": body.agency_id, "serials": fed().auditor.plant(body.agency_id, rows)}
+
+    @control.put("/agency-nodes", status_code=204)
+    async def agency_node(body: m.AgencyNodeIn) -> Response:
+        """Where the auditor pulls an agency's share from (RK-AUD-001)."""
+        fed().auditor.register_node(body.agency_id, NodeEndpoint(body.url, body.credential))
+        return Response(status_code=204)
 
     @control.get("/health")
     async def health(request: Request) -> JSONResponse:

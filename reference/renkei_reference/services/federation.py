@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..core.codes import ResidentCode
 from ..core.errors import PermissionDeniedError, UnauthenticatedError
+from .auditor import AuditorService
 from .clock import Clock
 from .hub import Agency, Hub
 from .keystore import KeyStore, MemoryKeyStore
@@ -46,6 +47,7 @@ class Federation:
         self.numbering = NumberingAuthority(clock, numbering)
         self.log_store = log_store
         self.hub = Hub(self.registry, self.keys, clock, log_signer=log_signer, log_store=log_store)
+        self.auditor = AuditorService(self.hub, clock)  # the third-party body's analyses
         self.credentials: dict[str, str] = {}  # token -> agency_id
 
     def register(self, agency: Agency) -> str:
@@ -128,4 +130,9 @@ class Federation:
         self.numbering.close()
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
-        return {**self.hub.dump(), **self.numbering.dump(), **self.registry.dump()}
+        return {
+            **self.hub.dump(),
+            **self.numbering.dump(),
+            **self.registry.dump(),
+            **self.auditor.dump(),
+        }

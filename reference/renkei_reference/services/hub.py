@@ -1008,6 +1008,53 @@ class Hub:
             self._record_read(auditor, "access", after, limit, len(out))
             return out
 
+    def audit_snapshot(
+        self, auditor: Agency, analysis: str, shares: int, unavailable: int
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        """Every entry still held, in the auditor's view, and the purged serials:
+        what the auditor's analyses merge (RK-AUD-002, RK-AUD-003).  The read is
+        one administrative-log entry naming the analysis (RK-LOG-006)."""
+        with self._lock:
+            log = self._s.access_log
+            held = [
+                auditor_view(e, self._person_ref(e.person))
+                for e in log
+                if isinstance(e, AccessLogEntry)
+            ]
+            purged = [e.serial for e in log if isinstance(e, PurgedEntry)]
+            self._record(
+                AdminEvent.AUDITOR_READ,
+                auditor.agency_id,
+                self._clock.now(),
+                log="analysis",
+                analysis=analysis,
+                entries=len(held),
+                agency_shares=shares,
+                agency_shares_unavailable=unavailable,
+            )
+            return held, purged
+
+    def log_auditor_session(self, auditor: Agency, action: str, channel: str) -> None:
+        """RK-LOG-006: the auditor's dashboard sign-in and sign-out."""
+        with self._lock:
+            self._record(
+                AdminEvent.AUDITOR_SESSION,
+                auditor.agency_id,
+                self._clock.now(),
+                action=action,
+                channel=channel,
+            )
+
+    def legal_holds(self) -> list[dict[str, Any]]:
+        """The legal holds in force, newest first (the auditor's dashboard)."""
+        now = self._clock.now()
+        with self._lock:
+            holds = [h for h in self._s.holds.values() if h.in_force(now)]
+            return [
+                self._hold_view(h, None)
+                for h in sorted(holds, key=lambda h: h.placed_at, reverse=True)
+            ]
+
     def log_admin_event(self, kind: str, details: dict[str, Detail]) -> None:
         """RK-LOG-006: My Portal logs each disclosure it makes in the hub's
         administrative log (never the person: the details name the channel and,

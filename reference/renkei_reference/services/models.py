@@ -23,6 +23,10 @@ from pydantic import (
 __all__ = [
     "AgenciesIn",
     "AgencyIn",
+    "AgencyLogEntriesIn",
+    "AgencyLogEntryIn",
+    "AgencyNodeIn",
+    "AnomalyQuery",
     "AnswerIn",
     "BindingRecordIn",
     "BindingsIn",
@@ -271,3 +275,54 @@ class RetentionIn(_Strict):
 
 class IdCodesIn(_Strict):
     resident_codes: Annotated[list[Digits11], Field(max_length=1_000_000)]
+
+
+class AgencyLogEntryIn(_Strict):
+    """One planted entry of an agency's share (``AgencyLogEntry`` without the
+    node's serial, which the simulated node assigns)."""
+
+    hub_serial: Annotated[Int, Field(ge=1)] | None = None
+    linkage_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    request_id: RequestId | None = None
+    side: Literal["requester", "provider"]
+    at: Timestamp | None = None
+    requester: Ident | None = None
+    provider: Ident | None = None
+    pattern_id: Text | None = None
+    information_kind: Text | None = None
+    outcome: Literal["approved", "refused", "answered", "received"]
+    reason: Text | None = None
+    operator: Text
+    terminal: Text
+    content: Text | None = None
+    use: Text | None = None
+
+
+class AgencyLogEntriesIn(_Strict):
+    agency_id: Ident
+    entries: Annotated[list[AgencyLogEntryIn], Field(min_length=1, max_length=10_000)]
+
+
+class AgencyNodeIn(_Strict):
+    agency_id: Ident
+    url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]{1,500}$")]
+    credential: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
+
+
+class AnomalyQuery(_Strict):
+    """``listAnomalies``' query: paging and the thresholds of RK-AUD-003 (each
+    default is ``core.audit.AnomalyRules``'); hours are local (JST) hours."""
+
+    after: Annotated[int, Field(ge=0)] = 0
+    limit: Annotated[int, Field(ge=1, le=10_000)] = 1000
+    period_seconds: Annotated[int, Field(ge=60, le=366 * 86_400)] = 86_400
+    max_queries_per_requester: Annotated[int, Field(ge=0)] = 10_000
+    max_queries_per_operator: Annotated[int, Field(ge=0)] = 200
+    max_queries_per_terminal: Annotated[int, Field(ge=0)] = 500
+    max_refusal_rate: Annotated[float, Field(ge=0, le=1)] = 0.2
+    min_queries_for_rate: Annotated[int, Field(ge=1)] = 20
+    operating_hours_start: Annotated[int, Field(ge=0, le=24)] = 8
+    operating_hours_end: Annotated[int, Field(ge=0, le=24)] = 20
+    max_requesters_per_person: Annotated[int, Field(ge=0)] = 5
+    max_queries_per_person: Annotated[int, Field(ge=0)] = 10
+    max_expired_per_provider: Annotated[int, Field(ge=0)] = 10

@@ -24,7 +24,7 @@ import html
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Header, Query, Request
@@ -37,7 +37,9 @@ from .federation import Agency, Federation
 from .models import Ident, Int, Text, Timestamp
 from .portal import Portal, PortalSession
 
-__all__ = ["PortalBox", "control_router", "portal_router", "ui_router"]
+__all__ = ["PerFederation", "PortalBox", "control_router", "portal_router", "ui_router"]
+
+T = TypeVar("T")
 
 SESSION_COOKIE = "renkei_portal"
 BINDING_COOKIE = "renkei_portal_pre"
@@ -108,18 +110,26 @@ def _utc(t: datetime | None) -> datetime | None:
     return t.astimezone(UTC) if t else None
 
 
-class PortalBox:
+class PerFederation(Generic[T]):
+    """One ``T`` per Federation, made anew when a ``/control/reset`` replaces it."""
+
+    def __init__(self, fed: Callable[[], Federation], make: Callable[[Federation], T]) -> None:
+        self._fed = fed
+        self._make = make
+        self._slot: tuple[Federation, T] | None = None
+
+    def __call__(self) -> T:
+        fed = self._fed()
+        if self._slot is None or self._slot[0] is not fed:
+            self._slot = (fed, self._make(fed))
+        return self._slot[1]
+
+
+class PortalBox(PerFederation[Portal]):
     """One Portal per Federation (a ``/control/reset`` makes both anew)."""
 
     def __init__(self, fed: Callable[[], Federation]) -> None:
-        self._fed = fed
-        self._slot: tuple[Federation, Portal] | None = None
-
-    def __call__(self) -> Portal:
-        fed = self._fed()
-        if self._slot is None or self._slot[0] is not fed:
-            self._slot = (fed, Portal(fed.hub, fed.clock))
-        return self._slot[1]
+        super().__init__(fed, lambda f: Portal(f.hub, f.clock))
 
 
 def _session_view(s: PortalSession) -> dict[str, Any]:

@@ -144,10 +144,10 @@ class _BodyGuard:
             (length not in (None, b"0") or b"transfer-encoding" in headers)
             and media not in (b"application/json", b"")
             and not media.endswith(b"+json")
-            # My Portal's web pages (not the wire protocol) post HTML forms.
+            # My Portal's and the auditor's web pages (not the wire protocol) post HTML forms.
             and not (
                 media == b"application/x-www-form-urlencoded"
-                and str(scope.get("path", "")).startswith("/portal/ui/")
+                and str(scope.get("path", "")).startswith(("/portal/ui/", "/auditor/ui/"))
             )
         ):
             refusal = problem_response(
