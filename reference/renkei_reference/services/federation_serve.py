@@ -388,17 +388,23 @@ def serve_federation(
         print(line, file=sys.stderr, flush=True)
 
     if pki is not None and specs:
-        runtimes = make_agency_nodes(
-            specs,
-            pki=pki,
-            hub_url=parties["hub"],
-            state_dir=state_dir,
-            host=host,
-            first_port=node_port,
-            version=__version__,
-            interval=poll_interval,
-            report=report,
-        )
+        try:
+            runtimes = make_agency_nodes(
+                specs,
+                pki=pki,
+                hub_url=parties["hub"],
+                state_dir=state_dir,
+                host=host,
+                first_port=node_port,
+                version=__version__,
+                interval=poll_interval,
+                report=report,
+            )
+        except OSError as exc:
+            print(
+                f"renkei serve: cannot listen for an agency node: {exc.strerror}", file=sys.stderr
+            )
+            return 2
     hub = Party("hub", hub_app, hub_sock, base)
     security = "plain HTTP, bearer credentials" if plain_http else "mutual TLS 1.3"
 
