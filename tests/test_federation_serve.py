@@ -199,6 +199,7 @@ class Faults:
     node: str  # base URL
     control: str
     hub: str
+    audit: str  # the hub's auditor interface
     link: str
 
     def fault(self, name: str) -> None:
@@ -222,7 +223,7 @@ class Faults:
         return self.requester.get(f"{self.hub}/linkages/{linkage_id}")
 
     def hub_log(self, linkage_id: str) -> list[dict[str, Any]]:
-        entries = self.auditor.get(self.target_auditor + "/access-logs").json()["entries"]
+        entries = self.auditor.get(self.audit + "/access-logs").json()["entries"]
         return [e for e in entries if e["linkage_id"] == linkage_id]
 
     def node_log(self, linkage_id: str) -> list[dict[str, Any]]:
@@ -232,10 +233,6 @@ class Faults:
     def advance_past_deadline(self) -> None:
         resp = self.operator.post(self.control + "/clock/advance", json={"seconds": 601})
         assert resp.status_code == 200, resp.text
-
-    @property
-    def target_auditor(self) -> str:
-        return str(_target(self.target)["parties"]["auditor"])
 
 
 @pytest.fixture
@@ -285,6 +282,7 @@ def faults(served_reference: Path) -> Iterator[Faults]:
             node,
             control,
             parties["hub"],
+            parties["auditor"],
             bound["link_code"],
         )
         try:

@@ -415,7 +415,9 @@ def serve_federation(
             for r in runtimes:
                 r.loop.start()
         document = target_document(parties, tls, runtimes)
-        target_file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        partial = target_file.with_name(target_file.name + ".partial")
+        partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        partial.replace(target_file)  # whoever waits for the file reads it whole
         print(f"renkei reference federation ({mode} mode, {security}) on {base}")
         for party, url in parties.items():
             print(f"  {party:<10} {url}")
