@@ -362,3 +362,25 @@ def test_a_garbage_answer_is_refused_with_422_and_the_linkage_stays_answerable(
     assert json.loads(base64.b64decode(answered["payload"])) == {"local-tax": 120000}
     outcomes = [e["outcome"] for e in faults.node_log(linkage_id)]
     assert outcomes == ["answer-refused", "answered"]
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("demo.city=broken", "give AGENCY=down|slow|garbage"),
+        ("nobody.here=down", "names no agency node: nobody.here"),
+    ],
+)
+def test_a_malformed_agency_fault_is_a_usage_error(
+    tmp_path: Path, option: str, message: str
+) -> None:
+    from .conftest import run_renkei
+
+    result = run_renkei(
+        "serve", "--port", "0", "--target-file", str(tmp_path / "t.json"),
+        "--state-dir", str(tmp_path / "state"), "--agency-fault", option,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "t.json").exists()

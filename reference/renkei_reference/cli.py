@@ -59,6 +59,14 @@ def register(
         metavar="S",
         help="seconds between an agency node's pulls of its deliveries (default 0.5)",
     )
+    serve.add_argument(
+        "--agency-fault",
+        action="append",
+        default=[],
+        metavar="AGENCY=FAULT",
+        help="start an agency node faulty: down, slow or garbage (repeatable; switched at "
+        "run time by PUT <node>/control/agency-node/fault)",
+    )
     pki = sub.add_parser("pki", help="the test PKI for mutual TLS (RK-ARCH-003)")
     pki_sub = pki.add_subparsers(dest="pki_command", required=True)
     pki_init = pki_sub.add_parser(
@@ -148,6 +156,16 @@ def _serve(args: argparse.Namespace) -> int:
     if args.agency_nodes < 0 or args.poll_interval <= 0:
         print("renkei serve: --agency-nodes must be ≥ 0, --poll-interval > 0", file=sys.stderr)
         return 2
+    faults: dict[str, str] = {}
+    for item in args.agency_fault:
+        agency, _, fault = item.partition("=")
+        if fault not in ("none", "down", "slow", "garbage"):
+            print(
+                f"renkei serve: --agency-fault {item!r}: give AGENCY=down|slow|garbage",
+                file=sys.stderr,
+            )
+            return 2
+        faults[agency] = fault
     try:
         sock = bind_loopback(args.host, args.port)
     except OSError as exc:
@@ -171,6 +189,7 @@ def _serve(args: argparse.Namespace) -> int:
         agency_nodes=args.agency_nodes,
         node_port=args.port + 1 if args.port else 0,
         poll_interval=args.poll_interval,
+        faults=faults,
         target_tls=lambda pki: _target_tls(pki, OPERATOR),
         hub_parties=[p for p in PARTIES if p != "control" or args.mode == "test"],
     )

@@ -54,6 +54,7 @@ from .agency_node import (
     BusinessSystem,
     CsvFolderAdapter,
     DeliveryLoop,
+    Fault,
     HubConnection,
     SqlAdapter,
 )
@@ -357,6 +358,7 @@ def serve_federation(
     node_port: int,
     poll_interval: float,
     target_tls: Callable[[Pki], dict[str, Any]],
+    faults: dict[str, str] | None = None,
     hub_parties: list[str],
 ) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit code."""
@@ -405,6 +407,12 @@ def serve_federation(
                 f"renkei serve: cannot listen for an agency node: {exc.strerror}", file=sys.stderr
             )
             return 2
+    unknown = sorted(set(faults or {}) - {r.spec.agency_id for r in runtimes})
+    if unknown:
+        print(f"renkei serve: --agency-fault names no agency node: {unknown[0]}", file=sys.stderr)
+        return 2
+    for r in runtimes:
+        r.node.fault = Fault((faults or {}).get(r.spec.agency_id, "none"))
     hub = Party("hub", hub_app, hub_sock, base)
     security = "plain HTTP, bearer credentials" if plain_http else "mutual TLS 1.3"
 
@@ -422,7 +430,8 @@ def serve_federation(
         for party, url in parties.items():
             print(f"  {party:<10} {url}")
         for r in runtimes:
-            print(f"  agency node {r.spec.agency_id:<14} {r.party.base}  ({r.party.notes})")
+            faulty = "" if r.node.fault is Fault.NONE else f" [fault: {r.node.fault.value}]"
+            print(f"  agency node {r.spec.agency_id:<14} {r.party.base}  ({r.party.notes}){faulty}")
         if nodes_ok and runtimes:
             print(
                 f"  {len(runtimes)} agency nodes answer their deliveries every "
