@@ -29,6 +29,8 @@ from renkei_reference.services.agency_node import (
     NO_INFORMATION,
     AgencyNode,
     CsvFolderAdapter,
+    DeliveryLoop,
+    Fault,
     HubConnection,
     HubRefusal,
     SqlAdapter,
@@ -394,3 +396,84 @@ def test_content_and_use_are_released_on_a_granted_application(deployment: Deplo
     refused = exempt.grant("aa-9", [lid], {"content"})
     assert refused["decision"] == "refused"
     assert refused["entries"] == [{"linkage_id": lid, "side": "provider", "withheld": True}]
+
+
+# -- faults and the delivery loop (issue 5; RK-AGN-003, RK-FLOW-004) ---------------------
+
+
+def _asked(d: Deployment, record: str, person: dict[str, str]) -> str:
+    d.pension.bind("p-1", "t-01", [_items(person, record)])
+    d.city.bind("c-1", "t-02", [_items(person, "C-100")])
+    return d.pension.query(
+        "p-1", "t-01", record_no=record, provider="city.chiyoda",
+        pattern_id="P-0001", information_kind="local-tax", use="年金額の決定",
+    )  # fmt: skip
+
+
+@pytest.mark.requirement("RK-AGN-003")
+def test_a_garbage_answer_is_refused_kept_and_answered_once_the_fault_clears(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    linkage_id = _asked(d, "N-300", PERSONS[0])
+    d.city.fault = Fault.GARBAGE
+    refused = [{"linkage_id": linkage_id, "answered": False, "refused": "validation-error"}]
+    assert d.city.answer_deliveries("c-1", "t-02") == refused
+    assert d.city.answer_deliveries("c-1", "t-02") == refused  # tried again, logged once
+    assert [(e.outcome, e.reason) for e in d.city.log] == [("answer-refused", "validation-error")]
+    assert d.city.held() == [linkage_id]
+    assert d.pension.read_answer("p-1", "t-01", linkage_id) is None  # nothing relayed yet
+    d.city.fault = Fault.NONE
+    assert d.city.answer_deliveries("c-1", "t-02") == [{"linkage_id": linkage_id, "answered": True}]
+    assert d.pension.read_answer("p-1", "t-01", linkage_id) == b"123400"
+    assert [e.outcome for e in d.city.log] == ["answer-refused", "answered"]
+    assert d.city.held() == []
+
+
+@pytest.mark.requirement("RK-FLOW-004")
+def test_a_slow_nodes_answer_after_the_deadline_is_refused_logged_expired_and_not_relayed(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    linkage_id = _asked(d, "N-301", PERSONS[1])
+    d.city.fault = Fault.SLOW
+    assert d.city.answer_deliveries("c-1", "t-02") == []  # pulled and held
+    assert d.city.held() == [linkage_id]
+    d.hub.post("/control/clock/advance", json={"seconds": 3600}).raise_for_status()
+    d.city.fault = Fault.NONE
+    late = [{"linkage_id": linkage_id, "answered": False, "refused": "answer-after-deadline"}]
+    assert d.city.answer_deliveries("c-1", "t-02") == late
+    assert [(e.outcome, e.reason) for e in d.city.log] == [("expired", "answer-after-deadline")]
+    assert d.city.held() == []
+    assert [e["outcome"] for e in d.audit() if e["linkage_id"] == linkage_id] == [
+        "approved",
+        "expired",
+    ]
+
+
+def test_a_node_that_is_down_neither_pulls_nor_answers(deployment: Deployment) -> None:
+    d = deployment
+    linkage_id = _asked(d, "N-302", PERSONS[2])
+    d.city.fault = Fault.DOWN
+    assert d.city.answer_deliveries("c-1", "t-02") == []
+    assert d.city.held() == []
+    status = d.hub.get(
+        f"/hub/linkages/{linkage_id}",
+        headers={"authorization": f"Bearer {d.tokens['nenkin']}"},
+    ).json()
+    assert status["state"] == "pending"
+
+
+def test_the_delivery_loop_answers_and_backs_off_while_the_hub_refuses_it(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    linkage_id = _asked(d, "N-303", PERSONS[0])
+    reports: list[str] = []
+    loop = DeliveryLoop(d.city, "c-1", "t-02", interval=0.5, max_backoff=5, report=reports.append)
+    assert loop.run_once() == 0.5
+    assert d.pension.read_answer("p-1", "t-01", linkage_id) == b"123400"
+    d.hub.post("/control/reset").raise_for_status()  # the node's credential is gone
+    assert loop.run_once() == 5
+    assert loop.run_once() == 5
+    assert reports == ["city.chiyoda: the hub refuses the node: unauthenticated"]

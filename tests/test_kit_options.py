@@ -23,8 +23,9 @@ def _kit_tests() -> list[TestRef]:
 NUMBERING_ONLY = {t.test_id for t in _kit_tests() if set(t.profiles) == {"numbering-authority"}}
 PORTAL_ONLY = {t.test_id for t in _kit_tests() if set(t.profiles) == {"my-portal"}}
 NUMBERING = {t.test_id for t in _kit_tests() if "numbering-authority" in t.profiles}
+AGENCY_NODE_ONLY = {t.test_id for t in _kit_tests() if set(t.profiles) == {"agency-node"}}
 # not applicable in process: they need a target reached over mutual TLS
-NEEDS_MTLS = {t.test_id for t in _kit_tests() if "test_transport" in t.location}
+NEEDS_MTLS = {t.test_id for t in _kit_tests() if "test_transport" in t.location} | {"CT-CTL-002"}
 
 
 def _kit(tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
@@ -59,7 +60,9 @@ def test_undeclared_profiles_and_options_are_not_applicable_not_failed(tmp_path:
     assert PORTAL_ONLY, "the my-portal tests exist"
     # tests parametrized per operation (CT-WIRE-003) are applicable in part
     partly = {r["test_id"].split("[")[0] for r in data["results"] if r["outcome"] == "passed"}
-    assert na - partly == NUMBERING_ONLY | PORTAL_ONLY | KEY_ROTATION | NEEDS_MTLS
+    assert na - partly == (
+        NUMBERING_ONLY | PORTAL_ONLY | KEY_ROTATION | NEEDS_MTLS | AGENCY_NODE_ONLY
+    )
     assert data["summary"]["not_applicable"] == sum(
         r["outcome"] == "not_applicable" for r in data["results"]
     )

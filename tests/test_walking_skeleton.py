@@ -47,7 +47,8 @@ def _run(target: str, tmp_path: Path, *extra: str) -> dict[str, Any]:
 
 
 # Tests that need the target reached over mutual TLS (not applicable in process).
-NEEDS_MTLS = {"CT-TLS-001"}
+NEEDS_MTLS = {"CT-TLS-001", "CT-CTL-002"}
+AGENCY_NODE = {"CT-AGN-001", "CT-AGN-002", "CT-AGN-003"}  # the served agency nodes
 
 
 def _check(data: dict[str, Any], not_applicable: frozenset[str] = frozenset()) -> None:
@@ -98,7 +99,8 @@ def test_kit_passes_against_the_reference_over_https_with_mutual_tls(
     assert data["target"]["parties"]["hub"].startswith("https://127.0.0.1:")
     assert data["target"]["tls"]["operator"] is True
     _check(data)
-    assert [r["outcome"] for r in data["results"] if r["test_id"] == "CT-TLS-001"] == ["passed"]
+    for test_id in sorted(NEEDS_MTLS | AGENCY_NODE):
+        assert [r["outcome"] for r in data["results"] if r["test_id"] == test_id] == ["passed"]
     print(f"full kit over HTTPS (mutual TLS): {elapsed:.1f} s")
 
 

@@ -118,7 +118,7 @@ class Wire:
     def origins(self) -> list[str]:
         """The distinct origins (scheme://host:port) of the target's parties."""
         out: list[str] = []
-        for base in self.target.parties.values():
+        for base in [*self.target.parties.values(), *self.target.agency_nodes.values()]:
             url = httpx.URL(base)
             origin = str(url.copy_with(path="/", query=None, fragment=None)).rstrip("/")
             if origin not in out:
@@ -195,6 +195,22 @@ class Wire:
                     + "\n  ".join(departures)
                 )
         return reply
+
+    def call_node(
+        self,
+        agency_id: str,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Reply:
+        """Call the agency node of ``agency_id`` (target file ``agency_nodes``);
+        ``path`` is the protocol path (``/agency/…``, ``/control/agency-node/…``)."""
+        base = self.target.agency_nodes.get(agency_id)
+        if base is None:
+            raise WireError(f"the target declares no agency node {agency_id!r}")
+        return self._request(method, base + path, path, json_body=json_body, params=params)
 
     # -- conveniences, one per wire operation used by the suite -------------
     def control(self, method: str, path: str, body: Any = None) -> Reply:

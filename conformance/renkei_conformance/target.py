@@ -12,7 +12,10 @@ A target is one of:
   base URL, as written by ``renkei serve``; its ``tls`` member gives the CA and
   the client certificates for mutual TLS 1.3 (RK-ARCH-003): the kit talks to
   the target with the conformance operator's certificate and, where a test is
-  about identity, with each simulated agency's own certificate.
+  about identity, with each simulated agency's own certificate.  Its optional
+  ``agency_nodes`` member names the agency nodes (profile ``agency-node``) by
+  agency id with their base URLs; without it the agency-node tests are not
+  applicable.
 """
 
 from __future__ import annotations
@@ -111,6 +114,7 @@ class Target:
     _factory: Callable[[], httpx.Client] = field(repr=False)
     tls: TlsMaterial | None = None
     timeout: float = 10.0
+    agency_nodes: dict[str, str] = field(default_factory=dict)  # agency id -> base URL
 
     def client(self) -> httpx.Client:
         return self._factory()
@@ -128,6 +132,8 @@ class Target:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "parties": dict(self.parties)}
         if self.tls is not None:
             out["tls"] = self.tls.describe()
+        if self.agency_nodes:
+            out["agency_nodes"] = dict(self.agency_nodes)
         return out
 
 
@@ -197,7 +203,11 @@ def _check_variant(base: str, variant: str) -> None:
 
 
 def _http(
-    name: str, parties: dict[str, str], timeout: float, tls: TlsMaterial | None = None
+    name: str,
+    parties: dict[str, str],
+    timeout: float,
+    tls: TlsMaterial | None = None,
+    agency_nodes: dict[str, str] | None = None,
 ) -> Target:
     # The kit's own connections present the conformance operator's certificate
     # (test mode: the control interface's bearer credentials name the agency).
@@ -206,7 +216,7 @@ def _http(
     def open_client() -> httpx.Client:
         return httpx.Client(timeout=timeout, transport=_nodelay_transport(verify))
 
-    target = Target(name, parties, "http", open_client, tls, timeout)
+    target = Target(name, parties, "http", open_client, tls, timeout, dict(agency_nodes or {}))
     probe = parties.get("control") or parties.get("hub")
     if probe is None:
         raise TargetError(f"target {name!r} names neither a control nor a hub URL")
@@ -237,7 +247,8 @@ def resolve_target(spec: str, *, timeout: float = 10.0) -> Target:
         except SpecError as exc:
             raise TargetError(str(exc)) from exc
         tls = TlsMaterial.from_file(data["tls"], path.parent) if "tls" in data else None
-        return _http(data.get("name", str(path)), dict(data["parties"]), timeout, tls)
+        nodes = {k: str(v["url"]).rstrip("/") for k, v in data.get("agency_nodes", {}).items()}
+        return _http(data.get("name", str(path)), dict(data["parties"]), timeout, tls, nodes)
     known = ", ".join(sorted(registered)) or "none installed"
     raise TargetError(
         f"unknown target {spec!r}: give a registered name ({known}), an http(s):// URL "

@@ -131,7 +131,11 @@ class World:
 
     @classmethod
     def create(
-        cls, wire: Wire, n_persons: int = 20, patterns: list[dict[str, Any]] | None = None
+        cls,
+        wire: Wire,
+        n_persons: int = 20,
+        patterns: list[dict[str, Any]] | None = None,
+        extra_agencies: dict[str, tuple[str, str]] | None = None,
     ) -> World:
         wire.transcript.clear()
         wire.control("POST", "/reset").expect(200, 204)
@@ -139,7 +143,8 @@ class World:
         wire.control("POST", "/residents", {"residents": [p.resident() for p in persons]}).expect(
             200
         )
-        agencies = [{"agency_id": a, "name": n, "role": r} for a, (n, r) in AGENCIES.items()]
+        every = {**AGENCIES, **(extra_agencies or {})}
+        agencies = [{"agency_id": a, "name": n, "role": r} for a, (n, r) in every.items()]
         tokens = wire.control("POST", "/agencies", {"agencies": agencies}).expect(200)[
             "credentials"
         ]

@@ -44,6 +44,29 @@ def register(
         help="test mode only: plain HTTP with bearer credentials instead of mutual TLS 1.3 "
         "(RK-ARCH-003 allows the stand-in in test mode; default: HTTPS with mutual TLS)",
     )
+    serve.add_argument(
+        "--agency-nodes",
+        type=int,
+        default=3,
+        metavar="N",
+        help="agency nodes to start, each on its own port (default 3; 0: the hub's "
+        "application alone). They need mutual TLS and test mode",
+    )
+    serve.add_argument(
+        "--poll-interval",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="seconds between an agency node's pulls of its deliveries (default 0.5)",
+    )
+    serve.add_argument(
+        "--agency-fault",
+        action="append",
+        default=[],
+        metavar="AGENCY=FAULT",
+        help="start an agency node faulty: down, slow or garbage (repeatable; switched at "
+        "run time by PUT <node>/control/agency-node/fault)",
+    )
     pki = sub.add_parser("pki", help="the test PKI for mutual TLS (RK-ARCH-003)")
     pki_sub = pki.add_subparsers(dest="pki_command", required=True)
     pki_init = pki_sub.add_parser(
@@ -121,73 +144,55 @@ def _binding(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import socket
-
-    import uvicorn
-
     from .services.app import create_app
+    from .services.federation_serve import bind_loopback, serve_federation
 
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         print("renkei serve: only loopback addresses are allowed", file=sys.stderr)
         return 2
-    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit this; without it keep-alive responses wait
-    # for the client's delayed ACK (~40 ms each on loopback).
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if args.plain_http and args.mode != "test":
+        print("renkei serve: --plain-http is for test mode only (RK-ARCH-003)", file=sys.stderr)
+        return 2
+    if args.agency_nodes < 0 or args.poll_interval <= 0:
+        print("renkei serve: --agency-nodes must be ≥ 0, --poll-interval > 0", file=sys.stderr)
+        return 2
+    faults: dict[str, str] = {}
+    for item in args.agency_fault:
+        agency, _, fault = item.partition("=")
+        if fault not in ("none", "down", "slow", "garbage"):
+            print(
+                f"renkei serve: --agency-fault {item!r}: give AGENCY=down|slow|garbage",
+                file=sys.stderr,
+            )
+            return 2
+        faults[agency] = fault
     try:
-        sock.bind((args.host, args.port))
+        sock = bind_loopback(args.host, args.port)
     except OSError as exc:
         print(
             f"renkei serve: cannot listen on {args.host}:{args.port}: {exc.strerror}",
             file=sys.stderr,
         )
         return 2
-    if args.plain_http and args.mode != "test":
-        print("renkei serve: --plain-http is for test mode only (RK-ARCH-003)", file=sys.stderr)
-        return 2
-    port = sock.getsockname()[1]
-    tls: dict[str, Any] = {}
-    if args.plain_http:
-        base = f"http://{args.host}:{port}"
-        transport: dict[str, Any] = {}
-    else:
-        from .services.pki import OPERATOR, ensure_pki
-        from .services.tls import MutualTlsH11Protocol, server_context
+    from .services.pki import OPERATOR
 
-        pki = ensure_pki(args.state_dir / "pki")
-        context = server_context(pki)
-        base = f"https://{args.host}:{port}"
-        transport = {
-            "http": MutualTlsH11Protocol,
-            "ssl_context_factory": lambda _config, _default: context,
-        }
-        tls = _target_tls(pki, OPERATOR)
-    parties = {p: f"{base}/{p}" for p in PARTIES if p != "control" or args.mode == "test"}
-    target: dict[str, Any] = {
-        "renkei_target": 1,
-        "name": "renkei reference (renkei serve)",
-        "parties": parties,
-    }
-    if tls:
-        target["tls"] = tls
-    args.target_file.write_text(json.dumps(target, indent=2) + "\n", encoding="utf-8")
-    security = "plain HTTP, bearer credentials" if args.plain_http else "mutual TLS 1.3"
-    print(f"renkei reference federation ({args.mode} mode, {security}) on {base}")
-    for party, url in parties.items():
-        print(f"  {party:<10} {url}")
-    if tls:
-        print(f"CA certificate: {tls['ca']}")
-    print(f"target file: {args.target_file}")
-    sys.stdout.flush()
-    config = uvicorn.Config(
-        create_app(test_mode=args.mode == "test", federation_factory=_durable(args.state_dir)),
-        log_level="warning",
-        access_log=False,
-        **transport,
+    return serve_federation(
+        hub_app=create_app(
+            test_mode=args.mode == "test", federation_factory=_durable(args.state_dir)
+        ),
+        hub_sock=sock,
+        host=args.host,
+        mode=args.mode,
+        plain_http=args.plain_http,
+        state_dir=args.state_dir,
+        target_file=args.target_file,
+        agency_nodes=args.agency_nodes,
+        node_port=args.port + 1 if args.port else 0,
+        poll_interval=args.poll_interval,
+        faults=faults,
+        target_tls=lambda pki: _target_tls(pki, OPERATOR),
+        hub_parties=[p for p in PARTIES if p != "control" or args.mode == "test"],
     )
-    uvicorn.Server(config).run(sockets=[sock])
-    return 0
 
 
 def _target_tls(pki: Any, operator: str) -> dict[str, Any]:

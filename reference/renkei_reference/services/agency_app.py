@@ -11,14 +11,17 @@ Two operations of specs/openapi/renkei.yaml, served by each node:
   person's application for ⑪/⑫; the node releases what its policy allows
   (RK-PORT-004), idempotently per application.
 
-Callers authenticate with a credential the node was configured to accept (the
-client certificate in production, RK-ARCH-003); each maps to a role.
+Callers authenticate with a credential the node was configured to accept, or
+over mutual TLS with the client certificate (RK-ARCH-003): the organisation it
+certifies maps to a role (``identities``).  ``routers`` adds interfaces such as
+the node's test-mode control interface (services/agency_control.py).
 """
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Query
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
@@ -26,7 +29,9 @@ from ..core.errors import CallerError, PermissionDeniedError, UnauthenticatedErr
 from ..core.retention import HoldScope, LegalHold
 from .agency_node import AgencyNode
 from .models import LegalHoldIn
+from .pki import certified_identity
 from .problems import install_body_guard, install_problem_handlers
+from .tls import peer_certificate
 
 __all__ = ["create_agency_app"]
 
@@ -42,16 +47,30 @@ class GrantIn(BaseModel):
     channel: str | None = None
 
 
-def create_agency_app(node: AgencyNode, credentials: dict[str, str]) -> FastAPI:
-    """``credentials``: accepted bearer credential → role (``auditor`` or ``hub``)."""
+def create_agency_app(
+    node: AgencyNode,
+    credentials: dict[str, str],
+    *,
+    identities: Mapping[str, str] | None = None,
+    routers: Iterable[APIRouter] = (),
+) -> FastAPI:
+    """``credentials``: accepted bearer credential → role (``auditor`` or ``hub``);
+    ``identities``: organisation certified by a client certificate → role."""
     app = FastAPI(title=f"renkei agency node {node.agency_id}", docs_url=None, redoc_url=None)
     install_problem_handlers(app)
     install_body_guard(app)
 
     def role(*allowed: str) -> Any:
-        async def check(authorization: Annotated[str | None, Header()] = None) -> str:
-            token = (authorization or "").removeprefix("Bearer ").strip()
-            who = credentials.get(token)
+        async def check(
+            request: Request, authorization: Annotated[str | None, Header()] = None
+        ) -> str:
+            pem = peer_certificate(request.scope)
+            if pem is not None:  # mutual TLS: the certificate is the caller (RK-ARCH-003)
+                certified = certified_identity(pem)  # another organisation: no role here
+                who = (identities or {}).get(certified or "", "agency" if certified else None)
+            else:
+                token = (authorization or "").removeprefix("Bearer ").strip()
+                who = credentials.get(token)
             if who is None:
                 raise UnauthenticatedError(
                     "unauthenticated", "this node needs a credential it knows", "RK-ARCH-002"
@@ -119,6 +138,8 @@ def create_agency_app(node: AgencyNode, credentials: dict[str, str]) -> FastAPI:
     ) -> dict[str, Any]:
         return node.grant(application_id, list(body.linkage_ids), set(body.items))
 
+    for router in routers:
+        app.include_router(router)
     return app
 
 

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import base64
 import csv
+import enum
 import secrets
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -52,6 +54,8 @@ __all__ = [
     "Answer",
     "BusinessSystem",
     "CsvFolderAdapter",
+    "DeliveryLoop",
+    "Fault",
     "HubConnection",
     "HubRefusal",
     "SqlAdapter",
@@ -60,6 +64,24 @@ __all__ = [
 NO_INFORMATION = b'{"renkei":"no-information"}'
 """The answer when the agency holds nothing of the kind asked (RK-AGN-003: say so
 rather than let the linkage expire)."""
+
+
+GARBAGE_PAYLOAD = "<garbage: not base64>"
+"""What a node under the ``garbage`` fault sends: the hub must refuse it (422)."""
+LATE = frozenset({"answer-after-deadline"})
+
+
+class Fault(enum.Enum):
+    """Simulated provider faults (issue 5), switched at run time in test mode."""
+
+    NONE = "none"
+    DOWN = "down"  # neither pulls nor answers: the linkage expires at its deadline
+    SLOW = "slow"  # pulls but holds its answers until the fault is cleared
+    GARBAGE = "garbage"  # answers with a payload the hub must refuse
+
+
+def _deadline(delivery: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(delivery["deadline"]))
 
 
 # -- business systems (RK-AGN-004) ---------------------------------------------------
@@ -228,6 +250,9 @@ class AgencyNode:
         self.denials: list[Denial] = []
         self._queries: dict[str, dict[str, Any]] = {}  # linkage_id -> what was asked
         self._grants: dict[str, dict[str, Any]] = {}  # application_id -> decision
+        self._held: dict[str, dict[str, Any]] = {}  # linkage_id -> delivery, unanswered
+        self._refusals: set[tuple[str, str]] = set()  # (linkage_id, problem) logged
+        self.fault = Fault.NONE
 
     # -- designation ---------------------------------------------------------------
     def _guard(self, staff_id: str, terminal: str, action: Action) -> str:
@@ -339,35 +364,75 @@ class AgencyNode:
     def answer_deliveries(self, staff_id: str, terminal: str) -> list[dict[str, Any]]:
         """Pull deliveries and answer each from the business system (RK-AGN-003);
         ⑧ ⑩ ⑪ go to the log.  A person the agency does not know, or a kind it
-        holds nothing of, is answered as such, not left to expire."""
+        holds nothing of, is answered as such, not left to expire.
+
+        A delivery is held until the hub has taken its answer or ended it: an
+        answer the hub refuses as malformed (422) is tried again on the next
+        call, so nothing is lost while the deadline runs; an answer refused as
+        late (409 ``answer-after-deadline``, or 404 once the hub forgot the
+        expired linkage) is logged as expired and dropped, never relayed
+        (RK-FLOW-004).  ``fault`` simulates a provider that is down (neither
+        pulls nor answers), slow (pulls, holds its answers until the fault is
+        cleared) or answers garbage (a payload the hub must refuse)."""
         operator = self._guard(staff_id, terminal, Action.ANSWER)
-        done: list[dict[str, Any]] = []
+        if self.fault is Fault.DOWN:
+            return []
         for d in self._hub.call("GET", "/deliveries")["deliveries"]:
-            record = self.table.record_of(d["link_code"])
-            found = self._system.fetch(record, d["information_kind"]) if record else None
-            payload = found.payload if found else NO_INFORMATION
-            content = found.description if found else "該当情報なし (no information held)"
-            self._hub.call(
-                "POST",
-                f"/linkages/{d['linkage_id']}/answer",
-                {"payload": base64.b64encode(payload).decode()},
+            with self._lock:
+                self._held[d["linkage_id"]] = d
+        if self.fault is Fault.SLOW:
+            return []
+        with self._lock:
+            held = list(self._held.values())
+        return [self._answer_one(d, operator, terminal) for d in held]
+
+    def _answer_one(self, d: dict[str, Any], operator: str, terminal: str) -> dict[str, Any]:
+        record = self.table.record_of(d["link_code"])
+        found = self._system.fetch(record, d["information_kind"]) if record else None
+        payload = base64.b64encode(found.payload if found else NO_INFORMATION).decode()
+        content = found.description if found else "該当情報なし (no information held)"
+        if self.fault is Fault.GARBAGE:
+            payload = GARBAGE_PAYLOAD
+        lid = d["linkage_id"]
+        entry = {
+            "hub_serial": d.get("serial"),
+            "linkage_id": lid,
+            "request_id": None,
+            "side": Side.PROVIDER,
+            "requester": d["requester"],
+            "provider": self.agency_id,
+            "pattern_id": d["pattern_id"],
+            "information_kind": d["information_kind"],
+            "operator": operator,
+            "terminal": terminal,
+        }
+        try:
+            self._hub.call("POST", f"/linkages/{lid}/answer", {"payload": payload})
+        except HubRefusal as refusal:
+            late = refusal.problem in LATE or (
+                refusal.http_status == 404 and self._clock.now() >= _deadline(d)
             )
-            self._entry(
-                hub_serial=d.get("serial"),
-                linkage_id=d["linkage_id"],
-                request_id=None,
-                side=Side.PROVIDER,
-                requester=d["requester"],
-                provider=self.agency_id,
-                pattern_id=d["pattern_id"],
-                information_kind=d["information_kind"],
-                operator=operator,
-                terminal=terminal,
-                outcome="answered",
-                content=content,
-            )
-            done.append({"linkage_id": d["linkage_id"], "answered": found is not None})
-        return done
+            if late or refusal.http_status in (404, 409):  # ended at the hub: drop it
+                with self._lock:
+                    self._held.pop(lid, None)
+                outcome = "expired" if late else "answer-refused"
+                self._entry(outcome=outcome, reason=refusal.problem, **entry)
+                return {"linkage_id": lid, "answered": False, "refused": refusal.problem}
+            with self._lock:  # malformed or not now: kept, tried again next time
+                first = (lid, refusal.problem) not in self._refusals
+                self._refusals.add((lid, refusal.problem))
+            if first:
+                self._entry(outcome="answer-refused", reason=refusal.problem, **entry)
+            return {"linkage_id": lid, "answered": False, "refused": refusal.problem}
+        with self._lock:
+            self._held.pop(lid, None)
+        self._entry(outcome="answered", content=content, **entry)
+        return {"linkage_id": lid, "answered": found is not None}
+
+    def held(self) -> list[str]:
+        """Linkage ids pulled and not yet answered (or ended) at the hub."""
+        with self._lock:
+            return list(self._held)
 
     def read_answer(self, staff_id: str, terminal: str, linkage_id: str) -> bytes | None:
         """The answer to one of this agency's queries, once it has arrived."""
@@ -465,3 +530,71 @@ class AgencyNode:
             {"record_no": r.record_no, "reason": r.reason, "other_record_no": r.other_record_no}
             for r in self.table.review
         ]
+
+
+# -- the runtime: answering within the deadline (RK-AGN-003) ------------------------
+class DeliveryLoop:
+    """Pulls the node's deliveries every ``interval`` seconds and answers them,
+    as the node's designated service account (``staff_id`` at ``terminal``,
+    which the log attributes the answers to, RK-AGN-002).
+
+    ``interval`` must be well under the shortest answer period of the node's
+    patterns (RK-AGN-003).  While the hub refuses the node (not registered, e.g.
+    after a reset in test mode) or cannot be reached, it backs off up to
+    ``max_backoff`` seconds and reports each change of condition once.
+    """
+
+    def __init__(
+        self,
+        node: AgencyNode,
+        staff_id: str,
+        terminal: str,
+        *,
+        interval: float = 0.5,
+        max_backoff: float = 5.0,
+        report: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.node = node
+        self._who = (staff_id, terminal)
+        self._interval = interval
+        self._max_backoff = max(max_backoff, interval)
+        self._report = report
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._condition = "ok"
+
+    def run_once(self) -> float:
+        """One round; returns the seconds to wait before the next."""
+        try:
+            self.node.answer_deliveries(*self._who)
+        except HubRefusal as refusal:
+            return self._trouble(f"the hub refuses the node: {refusal.problem}")
+        except (httpx.HTTPError, OSError) as exc:
+            return self._trouble(f"the hub is unreachable: {type(exc).__name__}")
+        except Exception as exc:  # a business system failing: keep answering the rest later
+            return self._trouble(f"answering failed: {type(exc).__name__}: {exc}")
+        if self._condition != "ok":
+            self._report(f"{self.node.agency_id}: answering again")
+            self._condition = "ok"
+        return self._interval
+
+    def _trouble(self, condition: str) -> float:
+        if condition != self._condition:
+            self._report(f"{self.node.agency_id}: {condition}")
+            self._condition = condition
+        return self._max_backoff
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._stop.wait(self.run_once())
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"delivery-loop {self.node.agency_id}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)

@@ -39,7 +39,7 @@ from .pki import certified_identity
 from .portal_app import PortalBox, portal_router, ui_router
 from .portal_app import control_router as portal_control_router
 from .problems import install_body_guard, install_commit_barrier, install_problem_handlers
-from .tls import peer_certificate
+from .tls import peer_certificate, require_operator
 
 __all__ = ["CATALOG_VERSION", "INTERFACE_VERSION", "create_app", "discovery_document"]
 
@@ -362,7 +362,9 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
     app.include_router(portal_router(fed, portal_box))
     app.include_router(ui_router(fed, portal_box))
     if test_mode:
-        app.include_router(portal_control_router(fed, portal_box))
+        app.include_router(
+            portal_control_router(fed, portal_box), dependencies=[Depends(operator_only)]
+        )
 
     # The auditor's dashboard (item 27): server-rendered pages, signed-challenge login.
     app.include_router(auditor_ui_router(fed, test_mode=test_mode))
@@ -389,6 +391,11 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
     return app
 
 
+async def operator_only(request: Request) -> None:
+    """The control interface is the conformance operator's alone (RK-CTL-007)."""
+    require_operator(request.scope)
+
+
 def _b64_field(text: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
@@ -403,7 +410,7 @@ def _control_router(
     extra_stores: Callable[[], dict[str, list[dict[str, Any]]]] = dict,
 ) -> APIRouter:
     """The conformance control interface (test mode only, RK-CTL-001..)."""
-    control = APIRouter(prefix="/control", tags=["control"])
+    control = APIRouter(prefix="/control", tags=["control"], dependencies=[Depends(operator_only)])
 
     def fed() -> Federation:
         return fed_box["fed"]

@@ -132,6 +132,12 @@ class _HubStores:
     holds: dict[str, LegalHold] = field(default_factory=dict)
     purges: list[dict[str, Any]] = field(default_factory=list)
     aliases: dict[bytes, bytes] = field(default_factory=dict)  # ID code -> canonical ID code
+    # linkage_id -> provider of linkages expired unanswered, so that a late answer
+    # is told so (409 answer-after-deadline, RK-FLOW-004); the latest EXPIRED_KEPT
+    expired: dict[str, str] = field(default_factory=dict)
+
+
+EXPIRED_KEPT = 100_000
 
 
 def _decision(
@@ -775,6 +781,10 @@ class Hub:
         del self._s.linkages[linkage.linkage_id]
         collected_late = self._s.in_transit.pop(linkage.linkage_id, None) is not None
         reason = "not-collected" if collected_late else "deadline-passed"
+        if not collected_late:
+            self._s.expired[linkage.linkage_id] = linkage.provider
+            if len(self._s.expired) > EXPIRED_KEPT:
+                del self._s.expired[next(iter(self._s.expired))]
         self._log_linkage(linkage, now, Outcome.EXPIRED, reason)
 
     def query(self, caller: Agency, body: dict[str, Any]) -> Linkage:
@@ -906,6 +916,12 @@ class Hub:
         self.expire_due()
         now = self._clock.now()
         with self._lock:
+            if self._s.expired.get(linkage_id) == provider.agency_id:
+                raise ConflictError(
+                    "answer-after-deadline",
+                    f"linkage {linkage_id!r} expired at its deadline; the answer is discarded",
+                    "RK-FLOW-004",
+                )
             linkage = self._open_linkage(linkage_id, provider.agency_id, "provider")
             try:
                 nxt = advance(linkage, Event.ANSWER, now)
@@ -1142,6 +1158,9 @@ class Hub:
                     for p in self.patterns.values()
                 ],
                 "hub.pattern_documents": list(self._documents),
+                "hub.expired_linkages": [
+                    {"linkage_id": lid, "provider": provider} for lid, provider in s.expired.items()
+                ],
                 "hub.linkages": [
                     {
                         "linkage_id": x.linkage_id,

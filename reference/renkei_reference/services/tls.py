@@ -22,9 +22,16 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .pki import Pki
+from ..core.errors import PermissionDeniedError
+from .pki import OPERATOR, Pki, certified_identity
 
-__all__ = ["TLS_EXTENSION", "MutualTlsH11Protocol", "peer_certificate", "server_context"]
+__all__ = [
+    "TLS_EXTENSION",
+    "MutualTlsH11Protocol",
+    "peer_certificate",
+    "require_operator",
+    "server_context",
+]
 
 TLS_EXTENSION = "tls"
 _TLS_1_3 = 0x0304  # the ASGI TLS extension's tls_version for TLS 1.3
@@ -73,3 +80,17 @@ def peer_certificate(scope: Scope) -> str | None:
         return None
     chain = tls.get("client_cert_chain") or []
     return str(chain[0]) if chain else ""
+
+
+def require_operator(scope: Scope) -> None:
+    """RK-CTL-007: over mutual TLS, only the conformance operator's certificate
+    reaches the control interface; an agency's certificate is refused (403).
+    In process and over plain HTTP (test mode's stand-in) nothing changes."""
+    pem = peer_certificate(scope)
+    if pem is None or certified_identity(pem) == OPERATOR:
+        return
+    raise PermissionDeniedError(
+        "control-operator-only",
+        "the control interface answers only the conformance operator's certificate",
+        "RK-CTL-007",
+    )

@@ -1,0 +1,224 @@
+"""Agency nodes (中間サーバー; seed items 19, 22–24, 27–29), black-box.
+
+Applies to targets whose target file names agency nodes (``agency_nodes``) and
+which are reached over mutual TLS: a node's callers are identified by their
+client certificates (RK-ARCH-003).  The kit enrols the first node in its world
+through the node's test-mode control interface (``/control/agency-node/…``):
+it reads the synthetic residents the node's business system knows, registers
+the node's agency at the hub, loads those residents and has a designated staff
+member bind the node's records.  Then it plays the requester (``kit.pension``),
+the provider (``kit.city-a``) and the auditor (``kit.auditor``) around it.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from renkei_conformance.client import Wire, WireError
+from renkei_conformance.world import PATTERNS, World
+
+REFUSED = {"staff-not-designated", "terminal-not-designated", "action-not-designated"}
+USE = "年金給付の審査（試験）"
+
+
+@dataclass
+class Enrolled:
+    world: World
+    node: str  # the node's agency id
+    fixtures: dict[str, Any]
+    staff: dict[str, str]  # a designated staff_id and terminal
+
+    def node_call(self, method: str, path: str, **kw: Any) -> Any:
+        return self.world.wire.call_node(self.node, method, path, **kw)
+
+    def node_log(self, who: str = "kit.auditor") -> list[dict[str, Any]]:
+        """The node's log as ``who`` reads it over mutual TLS (RK-AUD-001)."""
+        tls = self.world.wire.target.tls
+        assert tls is not None
+        other = self.world.wire.presenting(tls.agencies[who])
+        try:
+            page = other.call_node(self.node, "GET", "/agency/access-logs").expect(200)
+        finally:
+            other.close()
+        if page["agency_id"] != self.node:
+            raise WireError(f"the node of {self.node} serves the log of {page['agency_id']}")
+        entries: list[dict[str, Any]] = page["entries"]
+        return entries
+
+
+def _enrol(wire: Wire) -> Enrolled:
+    nodes = wire.target.agency_nodes
+    if not nodes:
+        pytest.skip("not applicable: the target declares no agency node")
+    tls = wire.target.tls
+    if tls is None or not all(u.startswith("https://") for u in nodes.values()):
+        pytest.skip("not applicable: the agency nodes are not reached over mutual TLS")
+    missing = {"kit.pension", "kit.auditor"} - set(tls.agencies)
+    if missing:
+        raise WireError(f"the target file's tls.client_certificates lacks {sorted(missing)}")
+    node = sorted(nodes)[0]
+    fixtures = wire.call_node(node, "GET", "/control/agency-node/fixtures").expect(200).body
+    kinds = list(fixtures["information_kinds"])
+    pattern = {
+        "pattern_id": "KIT-N-001",
+        "legal_basis": "番号法 別表第二 項番（試験）N1",
+        "purpose": "中間サーバーの適合性確認（試験）",
+        "requesters": ["kit.pension", node],
+        "providers": [node, "kit.city-a"],
+        "information_kinds": sorted({*kinds, "local-tax"}),
+        "answer_within_seconds": 600,
+    }
+    world = World.create(
+        wire,
+        patterns=[*PATTERNS, pattern],
+        extra_agencies={node: ("適合性確認の対象ノード", "agency")},
+    )
+    wire.control("POST", "/residents", {"residents": fixtures["residents"]}).expect(200)
+    staff = dict(fixtures["designated"])
+    bound = wire.call_node(node, "POST", "/control/agency-node/bind", json_body=staff).expect(200)
+    if bound["bound"] < 1:
+        raise WireError(f"the node bound none of its records at the hub: {bound.body}")
+    return Enrolled(world, node, fixtures, staff)
+
+
+def _node_query(e: Enrolled, staff: dict[str, str], request: str = "q") -> Any:
+    record = e.fixtures["records"][0]
+    return e.node_call(
+        "POST",
+        "/control/agency-node/queries",
+        json_body={
+            **staff,
+            "record_no": record["record_no"],
+            "provider": "kit.city-a",
+            "pattern_id": "KIT-N-001",
+            "information_kind": "local-tax",
+            "use": f"{USE} {request}",
+        },
+    )
+
+
+@pytest.mark.conformance(
+    "CT-AGN-001", requirements=["RK-AGN-001", "RK-AGN-002"], profiles=["agency-node"]
+)
+def test_only_designated_staff_at_designated_terminals_query_and_each_query_is_attributed(
+    wire: Wire,
+) -> None:
+    """Linkage work at an agency node needs a designated staff member at a
+    designated terminal: an unknown account, or a designated one at another
+    terminal, is refused with 403 problem+json naming RK-AGN-001 and nothing
+    reaches the hub; a designated member's query reaches it and the node's log
+    attributes it to that member (⑦) and terminal (⑨) with the use (⑫) and the
+    hub's serial ①."""
+    e = _enrol(wire)
+    before = len(e.world.audit_log())
+    for staff in (
+        {"staff_id": "kit-nobody", "terminal": e.staff["terminal"]},
+        {"staff_id": e.staff["staff_id"], "terminal": "kit-unlisted-terminal"},
+    ):
+        refused = _node_query(e, staff, "refused").expect_problem(REFUSED, 403)
+        if refused.body.get("requirement") != "RK-AGN-001":
+            raise WireError(f"the refusal names no RK-AGN-001: {refused.text[:300]}")
+    assert len(e.world.audit_log()) == before, "a refused staff action reached the hub"
+
+    linkage_id = _node_query(e, e.staff, "ok").expect(202)["linkage_id"]
+    hub_entries = [x for x in e.world.audit_log() if x.get("linkage_id") == linkage_id]
+    assert hub_entries, f"the node's query {linkage_id} is not in the hub's access log"
+    mine = [x for x in e.node_log() if x.get("linkage_id") == linkage_id]
+    assert mine, f"the node's log has no entry for its query {linkage_id} (RK-AGN-002)"
+    entry = mine[0]
+    assert entry["side"] == "requester", entry
+    assert entry["terminal"] == e.staff["terminal"], entry
+    assert entry["operator"].strip(), f"⑦ the operator is not recorded: {entry}"
+    assert entry.get("use") == f"{USE} ok", f"⑫ the use is not recorded: {entry}"
+    assert entry["hub_serial"] == hub_entries[0]["serial"], (entry, hub_entries[0])
+
+
+@pytest.mark.conformance(
+    "CT-AGN-002", requirements=["RK-AUD-001", "RK-LOG-003"], profiles=["agency-node"]
+)
+def test_the_agency_log_is_served_to_the_auditor_only(wire: Wire) -> None:
+    """The node serves its share of the log (⑦–⑫ with ①) to the auditor's
+    certificate, the entry of a query just made included; an agency's
+    certificate gets 403 (or 401) problem+json."""
+    e = _enrol(wire)
+    linkage_id = _node_query(e, e.staff, "log").expect(202)["linkage_id"]
+    entries = e.node_log("kit.auditor")
+    assert any(x.get("linkage_id") == linkage_id for x in entries), (
+        f"the node's log does not show its query {linkage_id} to the auditor"
+    )
+    for entry in entries:
+        for field in ("serial", "hub_serial", "side", "operator", "terminal", "at"):
+            assert field in entry, f"the node's log entry lacks {field}: {entry}"
+    tls = wire.target.tls
+    assert tls is not None
+    agency = wire.presenting(tls.agencies["kit.pension"])
+    try:
+        agency.call_node(e.node, "GET", "/agency/access-logs").expect_problem(
+            {"forbidden-role", "unauthenticated"}, {401, 403}
+        )
+    finally:
+        agency.close()
+
+
+@pytest.mark.conformance(
+    "CT-AGN-003", requirements=["RK-AGN-003", "RK-FLOW-004"], profiles=["agency-node"]
+)
+def test_the_node_answers_its_deliveries_within_the_deadline(wire: Wire) -> None:
+    """Asked (through the hub) about a person its business system knows, the
+    node pulls the delivery and answers before the linkage's deadline, without
+    anyone acting on it; the requester receives the answer once, and the node's
+    log records the answer (⑧ ⑩ ⑪) under the hub's serial."""
+    e = _enrol(wire)
+    record = e.fixtures["records"][0]
+    person = next(
+        r for r in e.fixtures["residents"] if r["resident_code"] == record["resident_code"]
+    )
+    items = {k: v for k, v in person.items() if k != "resident_code"}
+    reply = e.world.call(
+        "kit.pension",
+        "POST",
+        "hub",
+        "/bindings",
+        {"records": [{"record_ref": "kit-n-1", **items}]},
+    ).expect(200)
+    link = reply["results"][0].get("link_code")
+    assert link, f"the fixture person did not bind: {reply.text[:300]}"
+    kind = record["information_kinds"][0]
+    body = {
+        "request_id": "kit-agn-003",
+        "requester": "kit.pension",
+        "provider": e.node,
+        "pattern_id": "KIT-N-001",
+        "information_kind": kind,
+        "link_code": link,
+    }
+    accepted = e.world.call("kit.pension", "POST", "hub", "/queries", body).expect(202)
+    linkage_id, deadline = accepted["linkage_id"], datetime.fromisoformat(accepted["deadline"])
+    limit = time.monotonic() + min(60.0, (deadline - datetime.now(UTC)).total_seconds())
+    while True:
+        got = e.world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
+        if got.body.get("answer") is not None:
+            break
+        if got["state"] == "expired" or time.monotonic() > limit:
+            raise WireError(
+                f"the node did not answer linkage {linkage_id} (state {got['state']}) "
+                f"before its deadline {deadline.isoformat()} (RK-AGN-003)"
+            )
+        time.sleep(0.2)
+    assert base64.b64decode(got["answer"]["payload"]), "the node answered an empty payload"
+    mine = [
+        x
+        for x in e.node_log()
+        if x.get("linkage_id") == linkage_id and x.get("outcome") == "answered"
+    ]
+    assert mine, f"the node's log has no answer entry for {linkage_id} (RK-AGN-002)"
+    assert mine[0]["side"] == "provider", mine
+    assert mine[0]["operator"], f"⑧ the operator is not recorded: {mine[0]}"
+    assert mine[0]["terminal"], f"⑩ the terminal is not recorded: {mine[0]}"
+    assert mine[0].get("content"), f"⑪ the content provided is not recorded: {mine[0]}"

@@ -1,0 +1,459 @@
+"""``renkei serve``: the whole reference federation on loopback.
+
+One process, one event loop, one uvicorn server per party that has its own
+address:
+
+* the hub's application (hub, numbering authority, registry, My Portal,
+  auditor and, in test mode, control — services/app.py) on ``--port``;
+* ``--agency-nodes`` agency nodes (中間サーバー, seed items 19, 28, 29), each its
+  own server on its own port with its own client certificate of the test PKI
+  (RK-ARCH-003), each with a delivery loop that pulls its deliveries and
+  answers within the pattern's deadline (RK-AGN-003).  Their business systems
+  are the two shipped adapters (RK-AGN-004), alternately: a SQLite database
+  through DB-API (``SqlAdapter``) and a folder of CSV files
+  (``CsvFolderAdapter``), filled with demo data under ``STATE_DIR/agencies``.
+
+At start the runner builds a demo world through the hub's control interface
+(the conformance operator's certificate, RK-CTL-007): synthetic residents, the
+nodes and an auditor as registered organisations, a ring of patterns (each node
+asks the next) and each node's correspondence table bound — so a linkage works
+out of the box.  A kit run resets the hub and builds its own worlds; the nodes
+then wait (backing off) until registered again; their test-mode control
+interface lets the kit enrol them in its world.
+
+Agency nodes need mutual TLS (their certificate is their identity): with
+``--plain-http`` or in production mode (no control interface to build the demo
+world) only the hub's application is served, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import json
+import signal
+import socket
+import sqlite3
+import ssl
+import sys
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from ..core.agency import Action, Designation, StaffMember
+from ..core.check_digit import resident_code_check_digit
+from .agency_app import create_agency_app
+from .agency_control import agency_control_router, agency_discovery_router
+from .agency_node import (
+    AgencyNode,
+    BusinessSystem,
+    CsvFolderAdapter,
+    DeliveryLoop,
+    Fault,
+    HubConnection,
+    SqlAdapter,
+)
+from .clock import SystemClock
+from .pki import KIT_AGENCIES, OPERATOR, Pki, ensure_pki
+
+__all__ = ["DEMO_AUDITOR", "NodeSpec", "Party", "node_specs", "serve_federation"]
+
+DEMO_AUDITOR = "demo.auditor"
+AUDITORS = frozenset({DEMO_AUDITOR, "kit.auditor"})
+"""Organisations whose certificates read a node's log (role ``auditor``): the
+demo world's and the conformance kit's (RK-AUD-001)."""
+SERVICE = ("svc-answer", "node-service")  # the delivery loop's account and terminal
+CLERK = ("clerk-1", "term-01")  # a designated clerk, offered to the kit as fixture
+ANSWER_WITHIN_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One demo agency node: who it is, what backs it, what it holds."""
+
+    agency_id: str
+    name: str
+    adapter: str  # "sql" | "csv"
+    kind: str  # the information kind its business system holds
+    record_prefix: str
+
+
+_DEMO = (
+    NodeSpec("demo.city", "デモ市役所（住民税）", "sql", "local-tax", "CITY"),
+    NodeSpec("demo.pension", "デモ年金機構", "csv", "pension-record", "NENKIN"),
+    NodeSpec("demo.health", "デモ健康保険組合", "sql", "health-insurance", "KENPO"),
+)
+
+
+def node_specs(n: int) -> list[NodeSpec]:
+    """The first ``n`` demo nodes; beyond three, numbered ones alternating adapters."""
+    specs = list(_DEMO[:n])
+    for i in range(len(_DEMO), n):
+        adapter = "csv" if i % 2 else "sql"
+        specs.append(NodeSpec(f"demo.agency-{i + 1}", f"デモ機関{i + 1}", adapter, f"kind-{i + 1}",
+                              f"AG{i + 1}"))  # fmt: skip
+    return specs
+
+
+_FAMILY = ("山田", "佐藤", "鈴木", "高橋", "田中")
+_GIVEN = ("太郎", "花子", "一郎", "美咲", "健太")
+_KANA = ("ヤマダ タロウ", "サトウ ハナコ", "スズキ イチロウ", "タカハシ ミサキ", "タナカ ケンタ")
+
+
+def demo_residents() -> list[dict[str, str]]:
+    """Five synthetic residents (valid resident codes, unique 4 items)."""
+    out = []
+    for i in range(5):
+        body = f"{2_000_000_000 + i:010d}"
+        out.append(
+            {
+                "resident_code": body + str(resident_code_check_digit(body)),
+                "name": f"{_FAMILY[i]} {_GIVEN[i]}",
+                "name_kana": _KANA[i],
+                "address": f"東京都千代田区永田町{i + 1}丁目{i + 1}番{i + 1}号",
+                "birth_date": f"{1950 + 9 * i}-{i + 1:02d}-{10 + i:02d}",
+                "sex": ("male", "female")[i % 2],
+            }
+        )
+    return out
+
+
+def _fixtures(spec: NodeSpec) -> dict[str, Any]:
+    """What the node's business system knows, for the kit (test mode)."""
+    records = []
+    for i, person in enumerate(demo_residents()):
+        records.append(
+            {
+                "record_no": f"{spec.record_prefix}-{i + 1:04d}",
+                "resident_code": person["resident_code"],
+                "four_items": {k: v for k, v in person.items() if k != "resident_code"},
+                "information_kinds": [spec.kind],
+            }
+        )
+    return {
+        "information_kinds": [spec.kind],
+        "designated": {"staff_id": CLERK[0], "terminal": CLERK[1]},
+        "residents": demo_residents(),
+        "records": records,
+    }
+
+
+def _business_system(spec: NodeSpec, folder: Path) -> tuple[BusinessSystem, Path]:
+    """Write the demo data and open it through the adapter (RK-AGN-004)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        (rec["record_no"], spec.kind, f'{{"{spec.kind}":{120_000 + 1_000 * n}}}',
+         f"{spec.kind} {rec['record_no']}")
+        for n, rec in enumerate(_fixtures(spec)["records"])
+    ]  # fmt: skip
+    if spec.adapter == "sql":
+        path = folder / "business.sqlite3"
+        path.unlink(missing_ok=True)
+        conn = sqlite3.connect(path)
+        with conn:
+            conn.execute("CREATE TABLE info (record_no TEXT, kind TEXT, content TEXT, label TEXT)")
+            conn.executemany("INSERT INTO info VALUES (?, ?, ?, ?)", rows)
+        conn.close()
+        system: BusinessSystem = SqlAdapter(
+            lambda: sqlite3.connect(path),
+            "SELECT content, label FROM info WHERE record_no = {record_no} AND kind = {kind}",
+            sqlite3.paramstyle,
+        )
+        return system, path
+    drop = folder / "drop"
+    drop.mkdir(exist_ok=True)
+    with (drop / f"{spec.kind}.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["record_no", "content", "description"])
+        writer.writerows([(r, c, d) for r, _k, c, d in rows])
+    return CsvFolderAdapter(drop), drop
+
+
+@dataclass
+class Party:
+    """A server of the federation: its name, app, bound socket and base URL."""
+
+    name: str
+    app: Any
+    sock: socket.socket
+    base: str
+    notes: str = ""
+    server: uvicorn.Server | None = field(default=None, repr=False)
+
+
+class _QuietServer(uvicorn.Server):
+    """Several servers share one loop: signals are handled once, by the runner."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def bind_loopback(host: str, port: int) -> socket.socket:
+    """A listening socket on loopback (TCP_NODELAY: no delayed-ACK stalls)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _client_context(pki: Pki, name: str) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(pki.ca))
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    cert, key = pki.client(name)
+    ctx.load_cert_chain(str(cert), str(key))
+    return ctx
+
+
+@dataclass
+class AgencyRuntime:
+    spec: NodeSpec
+    node: AgencyNode
+    loop: DeliveryLoop
+    client: httpx.Client
+    party: Party
+
+
+def _designation() -> Designation:
+    answer_only = StaffMember(SERVICE[0], "自動応答", "連携サーバー", frozenset({Action.ANSWER}))
+    clerk = StaffMember(CLERK[0], "連携 担当", "情報連携課", frozenset(Action))
+    return Designation(
+        {m.staff_id: m for m in (answer_only, clerk)}, frozenset({SERVICE[1], CLERK[1]})
+    )
+
+
+def make_agency_nodes(
+    specs: list[NodeSpec],
+    *,
+    pki: Pki,
+    hub_url: str,
+    state_dir: Path,
+    host: str,
+    first_port: int,
+    version: str,
+    interval: float,
+    report: Callable[[str], None],
+) -> list[AgencyRuntime]:
+    """Each node: its business system, its client, its app on its own socket."""
+    out = []
+    for i, spec in enumerate(specs):
+        system, where = _business_system(spec, state_dir / "agencies" / spec.agency_id)
+        client = httpx.Client(verify=_client_context(pki, spec.agency_id), timeout=30)
+        node = AgencyNode(
+            spec.agency_id, HubConnection(client, hub_url), _designation(), system, SystemClock()
+        )
+        sock = bind_loopback(host, first_port + i if first_port else 0)
+        base = f"https://{host}:{sock.getsockname()[1]}"
+        app = create_agency_app(
+            node,
+            {},
+            identities=dict.fromkeys(AUDITORS, "auditor"),
+            routers=[
+                agency_discovery_router(node, test_mode=True, version=version),
+                agency_control_router(node, _fixtures(spec)),
+            ],
+        )
+        notes = f"{spec.name}; {'SQL (SQLite, DB-API)' if spec.adapter == 'sql' else 'CSV folder'}"
+        party = Party(f"agency {spec.agency_id}", app, sock, base, f"{notes}: {where}")
+        loop = DeliveryLoop(node, *SERVICE, interval=interval, report=report)
+        out.append(AgencyRuntime(spec, node, loop, client, party))
+    return out
+
+
+def build_demo_world(control: str, client: httpx.Client, runtimes: list[AgencyRuntime]) -> None:
+    """Residents, organisations, a ring of patterns, bound tables (through the wire)."""
+
+    def call(method: str, path: str, body: Any) -> None:
+        client.request(method, control + path, json=body).raise_for_status()
+
+    call("POST", "/residents", {"residents": demo_residents()})
+    agencies = [{"agency_id": r.spec.agency_id, "name": r.spec.name, "role": "agency"}
+                for r in runtimes]  # fmt: skip
+    agencies.append({"agency_id": DEMO_AUDITOR, "name": "デモ第三者機関", "role": "auditor"})
+    call("POST", "/agencies", {"agencies": agencies})
+    patterns = []
+    for i, r in enumerate(runtimes):
+        provider = runtimes[(i + 1) % len(runtimes)].spec
+        patterns.append(
+            {
+                "pattern_id": f"DEMO-P-{i + 1:03d}",
+                "legal_basis": f"番号法 別表第二（デモ）{i + 1}",
+                "purpose": f"{r.spec.name}の事務（デモ）",
+                "requesters": [r.spec.agency_id],
+                "providers": [provider.agency_id],
+                "information_kinds": [provider.kind],
+                "answer_within_seconds": ANSWER_WITHIN_SECONDS,
+            }
+        )
+    call("PUT", "/patterns", {"patterns": patterns})
+    for r in runtimes:
+        fixtures = _fixtures(r.spec)["records"]
+        records = [{"record_no": x["record_no"], **x["four_items"]} for x in fixtures]
+        r.node.bind(*CLERK, records)
+
+
+def target_document(
+    parties: dict[str, str], tls: dict[str, Any], runtimes: list[AgencyRuntime]
+) -> dict[str, Any]:
+    target: dict[str, Any] = {
+        "renkei_target": 1,
+        "name": "renkei reference (renkei serve)",
+        "parties": parties,
+    }
+    if tls:
+        target["tls"] = tls
+    if runtimes:
+        target["agency_nodes"] = {
+            r.spec.agency_id: {"url": r.party.base, "name": r.spec.name, "adapter": r.spec.adapter}
+            for r in runtimes
+        }
+    return target
+
+
+async def _run(
+    parties: list[Party],
+    transport: dict[str, Any],
+    ready: Callable[[], None],
+    stop_all: Callable[[], None],
+) -> None:
+    for p in parties:
+        config = uvicorn.Config(p.app, log_level="warning", access_log=False, **transport)
+        p.server = _QuietServer(config)
+    tasks = [asyncio.create_task(p.server.serve(sockets=[p.sock])) for p in parties if p.server]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        while not all(p.server and p.server.started for p in parties):
+            if any(t.done() for t in tasks):
+                raise RuntimeError("a server of the federation did not start")
+            await asyncio.sleep(0.02)
+        await asyncio.to_thread(ready)  # the hub is served by this loop: set up off it
+        await stop.wait()
+    finally:
+        await asyncio.to_thread(stop_all)
+        for p in parties:
+            if p.server is not None:
+                p.server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def serve_federation(
+    *,
+    hub_app: Any,
+    hub_sock: socket.socket,
+    host: str,
+    mode: str,
+    plain_http: bool,
+    state_dir: Path,
+    target_file: Path,
+    agency_nodes: int,
+    node_port: int,
+    poll_interval: float,
+    target_tls: Callable[[Pki], dict[str, Any]],
+    faults: dict[str, str] | None = None,
+    hub_parties: list[str],
+) -> int:
+    """Serve until SIGINT/SIGTERM; returns the exit code."""
+    from .. import __version__
+
+    port = hub_sock.getsockname()[1]
+    scheme = "http" if plain_http else "https"
+    base = f"{scheme}://{host}:{port}"
+    parties = {p: f"{base}/{p}" for p in hub_parties}
+    nodes_ok = mode == "test" and not plain_http
+    specs = node_specs(agency_nodes if nodes_ok else 0)
+    transport: dict[str, Any] = {}
+    tls: dict[str, Any] = {}
+    runtimes: list[AgencyRuntime] = []
+    pki: Pki | None = None
+    if not plain_http:
+        from .tls import MutualTlsH11Protocol, server_context
+
+        pki = ensure_pki(state_dir / "pki", (*KIT_AGENCIES, DEMO_AUDITOR,
+                                             *(s.agency_id for s in specs)))  # fmt: skip
+        context = server_context(pki)
+        transport = {
+            "http": MutualTlsH11Protocol,
+            "ssl_context_factory": lambda _config, _default: context,
+        }
+        tls = target_tls(pki)
+
+    def report(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    if pki is not None and specs:
+        try:
+            runtimes = make_agency_nodes(
+                specs,
+                pki=pki,
+                hub_url=parties["hub"],
+                state_dir=state_dir,
+                host=host,
+                first_port=node_port,
+                version=__version__,
+                interval=poll_interval,
+                report=report,
+            )
+        except OSError as exc:
+            print(
+                f"renkei serve: cannot listen for an agency node: {exc.strerror}", file=sys.stderr
+            )
+            return 2
+    unknown = sorted(set(faults or {}) - {r.spec.agency_id for r in runtimes})
+    if unknown:
+        print(f"renkei serve: --agency-fault names no agency node: {unknown[0]}", file=sys.stderr)
+        return 2
+    for r in runtimes:
+        r.node.fault = Fault((faults or {}).get(r.spec.agency_id, "none"))
+    hub = Party("hub", hub_app, hub_sock, base)
+    security = "plain HTTP, bearer credentials" if plain_http else "mutual TLS 1.3"
+
+    def ready() -> None:
+        if runtimes and pki is not None:
+            with httpx.Client(verify=_client_context(pki, OPERATOR), timeout=30) as operator:
+                build_demo_world(parties["control"], operator, runtimes)
+            for r in runtimes:
+                r.loop.start()
+        document = target_document(parties, tls, runtimes)
+        partial = target_file.with_name(target_file.name + ".partial")
+        partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        partial.replace(target_file)  # whoever waits for the file reads it whole
+        print(f"renkei reference federation ({mode} mode, {security}) on {base}")
+        for party, url in parties.items():
+            print(f"  {party:<10} {url}")
+        for r in runtimes:
+            faulty = "" if r.node.fault is Fault.NONE else f" [fault: {r.node.fault.value}]"
+            print(f"  agency node {r.spec.agency_id:<14} {r.party.base}  ({r.party.notes}){faulty}")
+        if nodes_ok and runtimes:
+            print(
+                f"  {len(runtimes)} agency nodes answer their deliveries every "
+                f"{poll_interval:g} s (demo patterns DEMO-P-001…, answer within "
+                f"{ANSWER_WITHIN_SECONDS} s)"
+            )
+        elif agency_nodes and not nodes_ok:
+            print("  no agency nodes: they need mutual TLS and test mode")
+        if tls:
+            print(f"CA certificate: {tls['ca']}")
+        print(f"target file: {target_file}")
+        print("Ctrl-C stops the federation.", flush=True)
+
+    def stop_all() -> None:
+        for r in runtimes:
+            r.loop.stop()
+            r.client.close()
+
+    try:
+        asyncio.run(_run([hub, *(r.party for r in runtimes)], transport, ready, stop_all))
+    except (RuntimeError, OSError, httpx.HTTPError) as exc:
+        print(f"renkei serve: {exc}", file=sys.stderr)
+        return 1
+    print("renkei serve: stopped", flush=True)
+    return 0
