@@ -268,6 +268,25 @@ def test_the_generator_is_deterministic_and_has_its_hard_cases() -> None:
     assert {k for k in ea.noise if k not in BENIGN} >= {"old-address", "placeholder", "outsider"}
 
 
+def test_the_generator_never_gives_two_persons_the_same_four_items(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Four items identify one person (items 13-14): no two generated persons,
+    registered or outside the registry, share all four after folding, or a
+    "wrong bind" would be a fact of the data rather than of the matcher.  Forced
+    here: everyone drawn to one dwelling and one birth date."""
+    import renkei_reference.services.synthetic_population as gen
+
+    monkeypatch.setattr(gen, "_address", lambda rng: ("東京都千代田区丸の内", "", (1, 1, 1)))
+    monkeypatch.setattr(gen, "_date", lambda rng, first, last: "1980-01-01")
+    pop = gen.population(300, seed=4, outsider_rate=0.3)
+    everyone = [*pop.latest, *pop.outsiders]
+    folded = {(fold_name(n), fold_address(a), b, s) for n, a, b, s in everyone}
+    assert len(folded) == len(everyone) == len(pop.latest) + len(pop.outsiders)
+    assert len(pop.latest) == 300
+    assert pop.outsiders
+
+
 # -- the benchmark, small -------------------------------------------------------
 
 
