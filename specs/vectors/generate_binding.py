@@ -35,11 +35,11 @@ Usage::
 # ruff: noqa: E501 -- one vector per line reads best.
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+import vector_files
 
 HERE = Path(__file__).resolve().parent
 FILE_NAME = "binding-decisions.json"
@@ -188,28 +188,8 @@ def build() -> Json:
     }
 
 
-def render() -> bytes:
-    return (json.dumps(build(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument(
-        "--check", action="store_true", help="do not write; exit 1 if the file differs"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=HERE, help="output directory (default: beside this script)"
-    )
-    args = parser.parse_args(argv)
-    path = args.out / FILE_NAME
-    content = render()
-    if args.check:
-        if not path.exists() or path.read_bytes() != content:
-            print(f"out of date: {FILE_NAME}", file=sys.stderr)
-            return 1
-        return 0
-    path.write_bytes(content)
-    return 0
+    return vector_files.main({FILE_NAME: build}, __doc__, argv)
 
 
 if __name__ == "__main__":
