@@ -325,6 +325,8 @@ def test_bench_small_has_no_wrong_bind(policy: Policy) -> None:
     assert figures["noisy_share"] >= 0.05
     assert figures["wrong_binds"] == 0
     assert figures["bound"] + figures["review"] + figures["rejected"] == figures["records"]
+    by_noise = sum(figures["review_by_noise"].values())
+    assert by_noise == figures["review"] + figures["rejected"]  # bound notices not counted
     if policy is Policy.FOLDED:
         assert figures["recall"] >= 0.99, figures
     else:
