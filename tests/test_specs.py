@@ -150,3 +150,15 @@ def test_the_reference_discovery_document_names_the_spec_versions_in_this_reposi
     )
     assert catalog["catalog_version"] == CATALOG_VERSION
     assert interface["info"]["version"] == INTERFACE_VERSION
+
+
+def test_binding_reasons_on_the_wire_are_the_reasons_the_matcher_gives() -> None:
+    """OpenAPI ``BindingReason`` documents exactly what the reference emits
+    (RK-BND-003): no value nothing emits, no value emitted undocumented."""
+    from renkei_reference.core.binding_match import BINDING_REASONS
+
+    doc = yaml.safe_load((SPECS / "openapi" / "renkei.yaml").read_text(encoding="utf-8"))
+    text = doc["components"]["schemas"]["BindingReason"]["description"]
+    known = text.split("Known values:")[1].split("A private body")[0]
+    documented = set(re.findall(r"`([a-z-]+)`", known))
+    assert documented == set(BINDING_REASONS)
