@@ -131,6 +131,52 @@ def test_serve_starts_agency_nodes_that_answer_a_demo_linkage_out_of_the_box_and
     assert "Traceback" not in out
 
 
+@pytest.mark.requirement("RK-AGN-005")
+def test_an_agency_nodes_log_survives_a_restart_of_serve_in_the_state_dir(
+    demo_federation: tuple[subprocess.Popen[str], Path, Path],
+) -> None:
+    """RK-AGN-005: a node's share is kept in ``STATE_DIR`` by default; after the
+    federation stops and starts again, the auditor still reads yesterday's entry."""
+    proc, target, _ = demo_federation
+    city = _target(target)["agency_nodes"][NODE]["url"]
+    clerk = {"staff_id": "clerk-1", "terminal": "term-01"}
+    with tls_client(target) as operator:
+        asked = operator.post(
+            city + "/control/agency-node/queries",
+            json={**clerk, "record_no": "CITY-0002", "provider": OTHER_NODE,
+                  "pattern_id": "DEMO-P-001", "information_kind": "pension-record",
+                  "use": "再起動前の照会"},
+        )  # fmt: skip
+        assert asked.status_code == 202, asked.text
+    linkage_id = asked.json()["linkage_id"]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+    assert (target.parent / "renkei-state" / "agencies" / NODE / "node-log.sqlite3").is_file()
+    target.unlink()
+    log = target.parent / "serve-again.log"
+    with log.open("w") as sink:
+        again = subprocess.Popen(
+            [*RENKEI, "serve", "--port", "0", "--target-file", str(target), "--agency-nodes", "2"],
+            cwd=target.parent,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        _until("the target file", lambda: target.exists() or again.poll() is not None, 60)
+        assert again.poll() is None, log.read_text()
+        city = _target(target)["agency_nodes"][NODE]["url"]
+        with tls_client(target, "demo.auditor") as auditor:
+            entries = auditor.get(city + "/agency/access-logs").json()["entries"]
+        mine = [e for e in entries if e["linkage_id"] == linkage_id]
+        assert [(e["side"], e["outcome"], e["use"]) for e in mine] == [
+            ("requester", "approved", "再起動前の照会")
+        ]
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.wait(20)
+
+
 def test_plain_http_and_zero_nodes_serve_the_hub_application_alone(tmp_path: Path) -> None:
     target = tmp_path / "t.json"
     proc = subprocess.Popen(

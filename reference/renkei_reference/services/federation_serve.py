@@ -11,7 +11,10 @@ address:
   answers within the pattern's deadline (RK-AGN-003).  Their business systems
   are the two shipped adapters (RK-AGN-004), alternately: a SQLite database
   through DB-API (``SqlAdapter``) and a folder of CSV files
-  (``CsvFolderAdapter``), filled with demo data under ``STATE_DIR/agencies``.
+  (``CsvFolderAdapter``), filled with demo data under ``STATE_DIR/agencies``;
+  each keeps its share of the log durably beside them
+  (``STATE_DIR/agencies/<agency id>/node-log.sqlite3``, RK-AGN-005), so a
+  restarted node resumes its log, its retention and the auditor's holds.
 
 At start the runner builds a demo world through the hub's control interface
 (the conformance operator's certificate, RK-CTL-007): synthetic residents, the
@@ -49,6 +52,7 @@ from ..core.agency import Action, Designation, StaffMember
 from ..core.check_digit import resident_code_check_digit
 from .agency_app import create_agency_app
 from .agency_control import agency_control_router, agency_discovery_router
+from .agency_log_store import AgencyLogStore
 from .agency_node import (
     AgencyNode,
     BusinessSystem,
@@ -70,6 +74,8 @@ demo world's and the conformance kit's (RK-AUD-001)."""
 SERVICE = ("svc-answer", "node-service")  # the delivery loop's account and terminal
 CLERK = ("clerk-1", "term-01")  # a designated clerk, offered to the kit as fixture
 ANSWER_WITHIN_SECONDS = 600
+NODE_LOG = "node-log.sqlite3"
+"""Each node's durable log under ``STATE_DIR/agencies/<agency id>/`` (RK-AGN-005)."""
 
 
 @dataclass(frozen=True)
@@ -243,10 +249,18 @@ def make_agency_nodes(
     """Each node: its business system, its client, its app on its own socket."""
     out = []
     for i, spec in enumerate(specs):
-        system, where = _business_system(spec, state_dir / "agencies" / spec.agency_id)
+        folder = state_dir / "agencies" / spec.agency_id
+        system, where = _business_system(spec, folder)
         client = httpx.Client(verify=_client_context(pki, spec.agency_id), timeout=30)
+        clock = SystemClock()
         node = AgencyNode(
-            spec.agency_id, HubConnection(client, hub_url), _designation(), system, SystemClock()
+            spec.agency_id,
+            HubConnection(client, hub_url),
+            _designation(),
+            system,
+            clock,
+            # RK-AGN-005: the node's share of the log outlives a restart
+            log_store=AgencyLogStore(clock, folder / NODE_LOG),
         )
         sock = bind_loopback(host, first_port + i if first_port else 0)
         base = f"https://{host}:{sock.getsockname()[1]}"
@@ -449,6 +463,8 @@ def serve_federation(
         for r in runtimes:
             r.loop.stop()
             r.client.close()
+            # the log store stays open: servers may finish a request; every
+            # append is committed on its own (autocommit), so nothing is lost
 
     try:
         asyncio.run(_run([hub, *(r.party for r in runtimes)], transport, ready, stop_all))
