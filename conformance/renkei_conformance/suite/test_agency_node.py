@@ -13,6 +13,7 @@ the provider (``kit.city-a``) and the auditor (``kit.auditor``) around it.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,17 +40,27 @@ class Enrolled:
 
     def node_log(self, who: str = "kit.auditor") -> list[dict[str, Any]]:
         """The node's log as ``who`` reads it over mutual TLS (RK-AUD-001)."""
-        tls = self.world.wire.target.tls
-        assert tls is not None
-        other = self.world.wire.presenting(tls.agencies[who])
+        return self.node_page("/agency/access-logs", "entries", who)
+
+    def node_page(
+        self, path: str, key: str, who: str = "kit.auditor", **params: Any
+    ) -> list[dict[str, Any]]:
+        """One page of ``path`` (``key``: its list) as ``who`` reads it over mutual TLS."""
+        other = self.as_(who)
         try:
-            page = other.call_node(self.node, "GET", "/agency/access-logs").expect(200)
+            page = other.call_node(self.node, "GET", path, params=params or None).expect(200)
         finally:
             other.close()
         if page["agency_id"] != self.node:
             raise WireError(f"the node of {self.node} serves the log of {page['agency_id']}")
-        entries: list[dict[str, Any]] = page["entries"]
-        return entries
+        rows: list[dict[str, Any]] = page[key]
+        return rows
+
+    def as_(self, who: str) -> Wire:
+        """A connection presenting ``who``'s client certificate (close it after use)."""
+        tls = self.world.wire.target.tls
+        assert tls is not None
+        return self.world.wire.presenting(tls.agencies[who])
 
 
 def _enrol(wire: Wire) -> Enrolled:
@@ -222,3 +233,82 @@ def test_the_node_answers_its_deliveries_within_the_deadline(wire: Wire) -> None
     assert mine[0]["operator"], f"⑧ the operator is not recorded: {mine[0]}"
     assert mine[0]["terminal"], f"⑩ the terminal is not recorded: {mine[0]}"
     assert mine[0].get("content"), f"⑪ the content provided is not recorded: {mine[0]}"
+
+
+@pytest.mark.conformance(
+    "CT-AGN-004",
+    requirements=["RK-AGN-001", "RK-AUD-001", "RK-AUD-003"],
+    profiles=["agency-node"],
+)
+def test_the_nodes_refusals_are_logged_and_served_to_the_auditor_only(wire: Wire) -> None:
+    """Every attempt the designation refuses is logged (RK-AGN-001) and served to the
+    auditor's certificate (``GET /agency/denials``): the account and terminal as
+    given, the action and the reason; an agency's certificate gets 403 (or 401)."""
+    e = _enrol(wire)
+    before = e.node_page("/agency/denials", "denials")
+    after = max([d["serial"] for d in before], default=0)
+    tries = [
+        ({"staff_id": "kit-intruder", "terminal": e.staff["terminal"]}, "staff-not-designated"),
+        ({"staff_id": e.staff["staff_id"], "terminal": "kit-stray-terminal"},
+         "terminal-not-designated"),
+    ]  # fmt: skip
+    for staff, reason in tries:
+        _node_query(e, staff, "denied").expect_problem({reason}, 403)
+    got = e.node_page("/agency/denials", "denials", after=after)
+    seen = [(d["staff_id"], d["terminal"], d["action"], d["reason"]) for d in got]
+    wanted = [(s["staff_id"], s["terminal"], "query", r) for s, r in tries]
+    assert seen == wanted, f"the node's refusals are not as attempted: {got}"
+    assert all(d["serial"] > after for d in got), got
+    agency = e.as_("kit.pension")
+    try:
+        agency.call_node(e.node, "GET", "/agency/denials").expect_problem(
+            {"forbidden-role", "unauthenticated"}, {401, 403}
+        )
+    finally:
+        agency.close()
+
+
+@pytest.mark.conformance(
+    "CT-AGN-005", requirements=["RK-AGN-006", "RK-AUD-001"], profiles=["agency-node"]
+)
+def test_holds_and_the_auditors_reads_are_in_the_nodes_administrative_log(wire: Wire) -> None:
+    """The node logs a legal hold placed and lifted on its log, and each read of its
+    logs by the auditor, attributed to the auditor's organisation (RK-AGN-006), in
+    the hub's administrative-log entry form; only the auditor reads it."""
+    e = _enrol(wire)
+    first = e.node_page("/agency/admin-logs", "entries")
+    after = max([x["serial"] for x in first], default=0)
+    e.node_log()  # a read of the access log
+    auditor = e.as_("kit.auditor")
+    try:
+        placed = auditor.call_node(
+            e.node,
+            "POST",
+            "/agency/legal-holds",
+            json_body={"reason": "適合性確認（試験）", "scope": {"agency_id": "kit.pension"}},
+        ).expect(201)
+        auditor.call_node(e.node, "DELETE", f"/agency/legal-holds/{placed['hold_id']}").expect(204)
+    finally:
+        auditor.close()
+    got = e.node_page("/agency/admin-logs", "entries", after=after)
+    events = [(x["event"], x["actor"], x["details"].get("log") or x["details"].get("hold_id"))
+              for x in got]  # fmt: skip
+    wanted = [
+        ("auditor-read", "kit.auditor", "admin"),
+        ("auditor-read", "kit.auditor", "access"),
+        ("legal-hold-placed", "kit.auditor", placed["hold_id"]),
+        ("legal-hold-lifted", "kit.auditor", placed["hold_id"]),
+    ]
+    assert events == wanted, f"the node's administrative log is not as done: {got}"
+    serials = [x["serial"] for x in got]
+    assert serials == sorted(set(serials)), f"serials not increasing: {serials}"
+    for x in got:
+        leaf = json.loads(base64.b64decode(x["leaf"]))
+        assert leaf == {k: x[k] for k in ("serial", "at", "event", "actor", "details")}, x
+    agency = e.as_("kit.pension")
+    try:
+        agency.call_node(e.node, "GET", "/agency/admin-logs").expect_problem(
+            {"forbidden-role", "unauthenticated"}, {401, 403}
+        )
+    finally:
+        agency.close()

@@ -247,7 +247,6 @@ class AgencyNode:
         self.table = CorrespondenceTable()
         # its share of the log, kept, retained and held (RK-AGN-005)
         self.log_store = log_store or AgencyLogStore(clock)
-        self.denials: list[Denial] = []
         self._queries: dict[str, dict[str, Any]] = {}  # linkage_id -> what was asked
         self._grants: dict[str, dict[str, Any]] = {}  # application_id -> decision
         self._held: dict[str, dict[str, Any]] = {}  # linkage_id -> delivery, unanswered
@@ -258,13 +257,18 @@ class AgencyNode:
     def _guard(self, staff_id: str, terminal: str, action: Action) -> str:
         """RK-AGN-001: the operator (⑦/⑧) for the log, or a logged refusal."""
         reason = authorize(self._designation, staff_id, terminal, action)
-        if reason is not None:
-            with self._lock:
-                self.denials.append(
-                    Denial(self._clock.now().isoformat(), staff_id, terminal, action.value, reason)
-                )
+        if reason is not None:  # kept in the node's store, served to the auditor
+            self.log_store.deny(staff_id, terminal, action.value, reason)
         member = require(self._designation, staff_id, terminal, action)
         return f"{member.department} {member.name} ({member.staff_id})"
+
+    @property
+    def denials(self) -> list[Denial]:
+        """Every refused attempt, oldest first (RK-AGN-001)."""
+        return [
+            Denial(d["at"], d["staff_id"], d["terminal"], d["action"], d["reason"])
+            for d in self.log_store.denials()
+        ]
 
     # -- binding (RK-BND-007, RK-BND-008) -------------------------------------------
     def bind(

@@ -575,11 +575,12 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         if s is None:
             return RedirectResponse("/auditor/ui/", status_code=303)
         federation = fed()
-        hub, purged, shares, unavailable = await run_in_threadpool(
+        hub, purged, read = await run_in_threadpool(
             federation.auditor.merged, auditor_of(s), "dashboard"
         )
+        shares, unavailable = read.entries, read.unavailable
         gaps = discrepancies(hub, shares, purged=purged, unavailable=unavailable)
-        odd = anomalies(hub, shares, AnomalyRules())
+        odd = anomalies(hub, shares, AnomalyRules(), read.denials)
         flagged = {serial for f in gaps + odd for serial in f.hub_serials}
         holds = federation.hub.legal_holds()
         queries = sum(e.get("outcome") in ("approved", "refused") for e in hub)
