@@ -212,6 +212,7 @@ def test_control_refuses_an_agency_certificate_with_problem_json(served_referenc
             ("POST", control + "/reset"),
             ("GET", control + "/state"),
             ("POST", control + "/clock/advance"),
+            ("POST", control + "/auditor-keys"),
             ("GET", node + "/control/agency-node/fixtures"),
             ("PUT", node + "/control/agency-node/fault"),
         ):

@@ -46,7 +46,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -57,7 +57,7 @@ from .federation import Agency, Federation
 from .models import Ident
 from .pki import certified_identity
 from .portal_app import PerFederation, _form, _t
-from .tls import peer_certificate
+from .tls import peer_certificate, require_operator
 
 __all__ = ["CONTEXT", "Dashboard", "auditor_ui_router"]
 
@@ -690,26 +690,37 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         )  # fmt: skip
         return resp
 
-    if test_mode:
+    if not test_mode:
+        return r
 
-        @r.post("/control/auditor-keys", status_code=201, include_in_schema=True, tags=["control"])
-        async def auditor_key(body: AuditorKeyIn) -> dict[str, str]:
-            """Test mode (RK-CTL-001): a dashboard key for an auditor; the private
-            key goes to the test driver, which plays the third-party body's signer."""
-            key = Ed25519PrivateKey.generate()
-            box().register_key(body.agency_id, key.public_key())
-            pem = key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            raw = key.public_key().public_bytes(
-                serialization.Encoding.Raw, serialization.PublicFormat.Raw
-            )
-            return {
-                "agency_id": body.agency_id,
-                "private_key": pem.decode(),
-                "key_id": hashlib.sha256(raw).hexdigest()[:16],
-            }
+    async def operator_only(request: Request) -> None:
+        require_operator(request.scope)  # RK-CTL-007, as every control operation
 
-    return r
+    # A router of its own: the pages' router keeps them out of the OpenAPI
+    # document, and a route cannot opt back in (FastAPI ands the two flags).
+    control = APIRouter(tags=["control"], dependencies=[Depends(operator_only)])
+
+    @control.post("/control/auditor-keys", status_code=201)
+    async def auditor_key(body: AuditorKeyIn) -> dict[str, str]:
+        """Test mode (RK-CTL-001): a dashboard key for an auditor; the private
+        key goes to the test driver, which plays the third-party body's signer."""
+        key = Ed25519PrivateKey.generate()
+        box().register_key(body.agency_id, key.public_key())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        raw = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return {
+            "agency_id": body.agency_id,
+            "private_key": pem.decode(),
+            "key_id": hashlib.sha256(raw).hexdigest()[:16],
+        }
+
+    outer = APIRouter()
+    outer.include_router(r)
+    outer.include_router(control)
+    return outer
