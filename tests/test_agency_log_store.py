@@ -163,7 +163,7 @@ def test_the_auditor_holds_and_reads_the_node_log_over_the_wire(
     ]
     city.answer_deliveries("c-1", "t-02")
     contract = load_contract()
-    app = create_agency_app(city, {"aud-1": "auditor", "portal-1": "hub"})
+    app = create_agency_app(city, {"aud-1": "auditor", "portal-1": "portal"})
     with httpx.Client(transport=InProcessTransport(app), base_url="http://node") as node:
         body = {"reason": "不正アクセスの疑い", "scope": {"linkage_ids": [lids[0]]}}
         placed = node.post("/agency/legal-holds", json=body, headers=AUDITOR)
@@ -196,8 +196,9 @@ def test_the_auditor_holds_and_reads_the_node_log_over_the_wire(
     first.answer_deliveries("c-1", "t-02")
     store.close()
     restarted = _node(clock, AgencyLogStore(clock, fresh_path), d)
-    granted = restarted.grant("aa-1", [lid], {"content"})
-    assert granted["decision"] == "granted"
+    restarted.apply("aa-1", [lid], {"content"}, applicant="portal")
+    granted = restarted.decide("c-1", "t-02", "aa-1", grant=True)
+    assert granted["state"] == "granted"
     assert granted["entries"][0]["content"] == "該当情報なし (no information held)"
 
 
@@ -249,7 +250,7 @@ def test_refusals_and_the_admin_log_are_kept_append_only_and_served_to_the_audit
     with pytest.raises(PermissionDeniedError):
         city.bind("intruder", "t-02", [_items(PERSONS[1], "C-100")])
     contract = load_contract()
-    app = create_agency_app(city, {"aud-1": "auditor", "portal-1": "hub"})
+    app = create_agency_app(city, {"aud-1": "auditor", "portal-1": "portal"})
     with httpx.Client(transport=InProcessTransport(app), base_url="http://node") as node:
         denials = node.get("/agency/denials", headers=AUDITOR).json()
         assert contract.check("GET", "/agency/denials", 200, "application/json", denials) == []

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from renkei_conformance.client import Wire, WireError
-from renkei_conformance.world import PATTERNS, World
+from renkei_conformance.world import PATTERNS, Person, World
 
 REFUSED = {"staff-not-designated", "terminal-not-designated", "action-not-designated"}
 USE = "年金給付の審査（試験）"
@@ -114,6 +114,48 @@ def _node_query(e: Enrolled, staff: dict[str, str], request: str = "q") -> Any:
     )
 
 
+def _asked_and_answered(e: Enrolled, request_id: str) -> tuple[str, Any, dict[str, Any]]:
+    """kit.pension binds the node's first fixture person and asks the node about
+    them through the hub; returns the linkage id, the answered linkage and the
+    person, once the node answered (RK-AGN-003) — or fails at the deadline."""
+    record = e.fixtures["records"][0]
+    person = next(
+        r for r in e.fixtures["residents"] if r["resident_code"] == record["resident_code"]
+    )
+    items = {k: v for k, v in person.items() if k != "resident_code"}
+    reply = e.world.call(
+        "kit.pension",
+        "POST",
+        "hub",
+        "/bindings",
+        {"records": [{"record_ref": f"{request_id}-r", **items}]},
+    ).expect(200)
+    link = reply["results"][0].get("link_code")
+    assert link, f"the fixture person did not bind: {reply.text[:300]}"
+    kind = record["information_kinds"][0]
+    body = {
+        "request_id": request_id,
+        "requester": "kit.pension",
+        "provider": e.node,
+        "pattern_id": "KIT-N-001",
+        "information_kind": kind,
+        "link_code": link,
+    }
+    accepted = e.world.call("kit.pension", "POST", "hub", "/queries", body).expect(202)
+    linkage_id, deadline = accepted["linkage_id"], datetime.fromisoformat(accepted["deadline"])
+    limit = time.monotonic() + min(60.0, (deadline - datetime.now(UTC)).total_seconds())
+    while True:
+        got = e.world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
+        if got.body.get("answer") is not None:
+            return linkage_id, got, person
+        if got["state"] == "expired" or time.monotonic() > limit:
+            raise WireError(
+                f"the node did not answer linkage {linkage_id} (state {got['state']}) "
+                f"before its deadline {deadline.isoformat()} (RK-AGN-003)"
+            )
+        time.sleep(0.2)
+
+
 @pytest.mark.conformance(
     "CT-AGN-001", requirements=["RK-AGN-001", "RK-AGN-002"], profiles=["agency-node"]
 )
@@ -186,42 +228,7 @@ def test_the_node_answers_its_deliveries_within_the_deadline(wire: Wire) -> None
     anyone acting on it; the requester receives the answer once, and the node's
     log records the answer (⑧ ⑩ ⑪) under the hub's serial."""
     e = _enrol(wire)
-    record = e.fixtures["records"][0]
-    person = next(
-        r for r in e.fixtures["residents"] if r["resident_code"] == record["resident_code"]
-    )
-    items = {k: v for k, v in person.items() if k != "resident_code"}
-    reply = e.world.call(
-        "kit.pension",
-        "POST",
-        "hub",
-        "/bindings",
-        {"records": [{"record_ref": "kit-n-1", **items}]},
-    ).expect(200)
-    link = reply["results"][0].get("link_code")
-    assert link, f"the fixture person did not bind: {reply.text[:300]}"
-    kind = record["information_kinds"][0]
-    body = {
-        "request_id": "kit-agn-003",
-        "requester": "kit.pension",
-        "provider": e.node,
-        "pattern_id": "KIT-N-001",
-        "information_kind": kind,
-        "link_code": link,
-    }
-    accepted = e.world.call("kit.pension", "POST", "hub", "/queries", body).expect(202)
-    linkage_id, deadline = accepted["linkage_id"], datetime.fromisoformat(accepted["deadline"])
-    limit = time.monotonic() + min(60.0, (deadline - datetime.now(UTC)).total_seconds())
-    while True:
-        got = e.world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
-        if got.body.get("answer") is not None:
-            break
-        if got["state"] == "expired" or time.monotonic() > limit:
-            raise WireError(
-                f"the node did not answer linkage {linkage_id} (state {got['state']}) "
-                f"before its deadline {deadline.isoformat()} (RK-AGN-003)"
-            )
-        time.sleep(0.2)
+    linkage_id, got, _ = _asked_and_answered(e, "kit-agn-003")
     assert base64.b64decode(got["answer"]["payload"]), "the node answered an empty payload"
     mine = [
         x
@@ -312,3 +319,63 @@ def test_holds_and_the_auditors_reads_are_in_the_nodes_administrative_log(wire: 
         )
     finally:
         agency.close()
+
+
+@pytest.mark.conformance(
+    "CT-AGN-006",
+    requirements=["RK-PORT-004", "RK-AGN-001"],
+    profiles=["agency-node", "my-portal"],
+)
+def test_my_portal_shows_content_only_after_the_nodes_staff_grant_the_application(
+    wire: Wire,
+) -> None:
+    """Seed item 26: ⑪ appears in My Portal only after a separate application to
+    the agency is granted.  The person applies in My Portal for ⑪ of an entry the
+    node answered; the application reaches the node and waits there (``submitted``,
+    nothing shown); an undesignated account cannot decide it (403); once the
+    node's designated staff grant it at their terminal, My Portal shows ⑪."""
+    from renkei_conformance.suite.test_portal import issue_card, sign_in
+
+    e = _enrol(wire)
+    linkage_id, _, person = _asked_and_answered(e, "kit-agn-006")
+    serial = min(int(x["serial"]) for x in e.world.audit_log()
+                 if x.get("linkage_id") == linkage_id)  # fmt: skip
+    fields = Person.__dataclass_fields__
+    card = issue_card(e.world, Person(**{k: str(person.get(k, "")) for k in fields}))
+    token = str(sign_in(e.world, card).expect(201)["session_token"])
+
+    def shown() -> list[dict[str, Any]]:
+        app = wire.call("POST", "portal", "/applications", json_body={}, token=token).expect(201)
+        page = wire.call("GET", "portal", "/access-logs", token=token,
+                         params={"application_id": app["application_id"]}).expect(200)  # fmt: skip
+        entry = next((x for x in page["entries"] if int(x["serial"]) == serial), None)
+        assert entry is not None, f"the person's own entry {serial} is not shown"
+        return list(entry.get("agency_items") or [])
+
+    applied = wire.call(
+        "POST",
+        "portal",
+        "/agency-applications",
+        token=token,
+        json_body={"agency_id": e.node, "serials": [serial], "items": ["content"]},
+    ).expect(202)
+    assert applied["state"] == "submitted", (
+        f"the application was decided without the agency's staff: {applied.body}"
+    )
+    assert shown() == [], "⑪ shown before the agency granted the application"
+    waiting = e.node_call("GET", "/control/agency-node/applications").expect(200)
+    mine = [a for a in waiting["applications"] if linkage_id in a["linkage_ids"]]
+    assert len(mine) == 1, f"the node does not hold the person's application: {waiting.body}"
+    decision = f"/control/agency-node/applications/{mine[0]['application_id']}/decision"
+    e.node_call(
+        "POST",
+        decision,
+        json_body={"staff_id": "kit-nobody", "terminal": e.staff["terminal"], "decision": "grant"},
+    ).expect_problem(REFUSED, 403)
+    assert shown() == [], "⑪ shown after an undesignated account tried to grant"
+    granted = e.node_call("POST", decision, json_body={**e.staff, "decision": "grant"}).expect(200)
+    assert granted["state"] in ("granted", "partially-granted"), granted.body
+    items = shown()
+    assert any(i.get("content") and not i.get("withheld") for i in items), (
+        f"⑪ not shown after the grant: {items}"
+    )

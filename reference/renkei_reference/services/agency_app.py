@@ -11,9 +11,11 @@ Operations of specs/openapi/renkei.yaml (tag ``agency-node``), served by each no
   and lifted, the auditor's reads (RK-AGN-006), each attributed to the caller;
 * ``POST /agency/legal-holds``, ``DELETE /agency/legal-holds/{hold_id}`` — the
   auditor's legal holds on the node's log (RK-RET-002, RK-AGN-005);
-* ``POST /agency/applications/{application_id}/grant`` — My Portal forwards a
-  person's application for ⑪/⑫; the node releases what its policy allows
-  (RK-PORT-004), idempotently per application.
+* ``POST /agency/applications``, ``GET /agency/applications/{application_id}`` —
+  My Portal brings a person's separate application for ⑪/⑫ (item 26) and later
+  fetches its state; the agency's designated staff grant or refuse it at their
+  terminal (``AgencyNode.decide``; in test mode ``/control/agency-node/
+  applications/{id}/decision``), and only then are ⑪/⑫ released (RK-PORT-004).
 
 Callers authenticate with a credential the node was configured to accept, or
 over mutual TLS with the client certificate (RK-ARCH-003): the organisation it
@@ -23,7 +25,7 @@ the node's test-mode control interface (services/agency_control.py).
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,15 +43,16 @@ from .tls import peer_certificate
 __all__ = ["create_agency_app"]
 
 
-class GrantIn(BaseModel):
+class ApplicationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    application_id: Annotated[str, Field(min_length=1, max_length=128)]
     linkage_ids: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=128)]],
         Field(min_length=1, max_length=1000),
     ]
-    items: Annotated[list[str], Field(min_length=1)]
-    channel: str | None = None
+    items: Annotated[list[Literal["content", "use"]], Field(min_length=1, max_length=2)]
+    channel: Literal["portal", "counter"] = "portal"
 
 
 def create_agency_app(
@@ -59,7 +62,7 @@ def create_agency_app(
     identities: Mapping[str, str] | None = None,
     routers: Iterable[APIRouter] = (),
 ) -> FastAPI:
-    """``credentials``: accepted bearer credential → role (``auditor`` or ``hub``);
+    """``credentials``: accepted bearer credential → role (``auditor`` or ``portal``);
     ``identities``: organisation certified by a client certificate → role."""
     app = FastAPI(title=f"renkei agency node {node.agency_id}", docs_url=None, redoc_url=None)
     install_problem_handlers(app)
@@ -160,13 +163,26 @@ def create_agency_app(
         node.log_store.lift_hold(hold_id, who)
         return Response(status_code=204)
 
-    @app.post("/agency/applications/{application_id}/grant")
-    async def grant(
-        application_id: Annotated[str, Path(min_length=1, max_length=128)],
-        body: GrantIn,
-        _: Annotated[str, Depends(role("hub"))],
+    Portal = Annotated[str, Depends(role("portal"))]
+
+    @app.post("/agency/applications", status_code=202)
+    async def apply(body: ApplicationIn, who: Portal) -> dict[str, Any]:
+        """RK-PORT-004: a person's separate application, brought by My Portal; it
+        waits for designated staff (``submitted``)."""
+        return node.apply(
+            body.application_id,
+            list(body.linkage_ids),
+            set(body.items),
+            applicant=who,
+            channel=body.channel,
+        )
+
+    @app.get("/agency/applications/{application_id}")
+    async def application(
+        application_id: Annotated[str, Path(min_length=1, max_length=128)], _: Portal
     ) -> dict[str, Any]:
-        return node.grant(application_id, list(body.linkage_ids), set(body.items))
+        """The application's state, and the released ⑪/⑫ once granted."""
+        return node.application(application_id)
 
     for router in routers:
         app.include_router(router)

@@ -64,6 +64,7 @@ from .agency_node import (
 )
 from .clock import SystemClock
 from .pki import KIT_AGENCIES, OPERATOR, Pki, ensure_pki
+from .portal import PORTAL_AGENCY, AgencyNodeDirectory, NodeLink
 
 __all__ = ["DEMO_AUDITOR", "NodeSpec", "Party", "node_specs", "serve_federation"]
 
@@ -71,6 +72,8 @@ DEMO_AUDITOR = "demo.auditor"
 AUDITORS = frozenset({DEMO_AUDITOR, "kit.auditor"})
 """Organisations whose certificates read a node's log (role ``auditor``): the
 demo world's and the conformance kit's (RK-AUD-001)."""
+PORTAL = PORTAL_AGENCY.agency_id
+"""My Portal's organisation: its certificate brings ⑪/⑫ applications to the nodes."""
 SERVICE = ("svc-answer", "node-service")  # the delivery loop's account and terminal
 CLERK = ("clerk-1", "term-01")  # a designated clerk, offered to the kit as fixture
 ANSWER_WITHIN_SECONDS = 600
@@ -228,7 +231,7 @@ class AgencyRuntime:
 
 def _designation() -> Designation:
     answer_only = StaffMember(SERVICE[0], "自動応答", "連携サーバー", frozenset({Action.ANSWER}))
-    clerk = StaffMember(CLERK[0], "連携 担当", "情報連携課", frozenset(Action))
+    clerk = StaffMember(CLERK[0], "連携 担当", "情報連携課", frozenset(Action))  # disclosure too
     return Designation(
         {m.staff_id: m for m in (answer_only, clerk)}, frozenset({SERVICE[1], CLERK[1]})
     )
@@ -267,7 +270,7 @@ def make_agency_nodes(
         app = create_agency_app(
             node,
             {},
-            identities=dict.fromkeys(AUDITORS, "auditor"),
+            identities={**dict.fromkeys(AUDITORS, "auditor"), PORTAL: "portal"},
             routers=[
                 agency_discovery_router(node, test_mode=True, version=version),
                 agency_control_router(node, _fixtures(spec)),
@@ -391,7 +394,7 @@ def serve_federation(
     if not plain_http:
         from .tls import MutualTlsH11Protocol, server_context
 
-        pki = ensure_pki(state_dir / "pki", (*KIT_AGENCIES, DEMO_AUDITOR,
+        pki = ensure_pki(state_dir / "pki", (*KIT_AGENCIES, DEMO_AUDITOR, PORTAL,
                                              *(s.agency_id for s in specs)))  # fmt: skip
         context = server_context(pki)
         transport = {
@@ -421,6 +424,14 @@ def serve_federation(
                 f"renkei serve: cannot listen for an agency node: {exc.strerror}", file=sys.stderr
             )
             return 2
+    portal_client: httpx.Client | None = None
+    directory = getattr(getattr(hub_app, "state", None), "agency_nodes", None)
+    if runtimes and pki is not None and isinstance(directory, AgencyNodeDirectory):
+        # My Portal brings persons' ⑪/⑫ applications to the nodes (RK-PORT-004),
+        # over mutual TLS with the portal's own certificate
+        portal_client = httpx.Client(verify=_client_context(pki, PORTAL), timeout=10)
+        for r in runtimes:
+            directory.register(r.spec.agency_id, NodeLink(r.party.base, portal_client))
     unknown = sorted(set(faults or {}) - {r.spec.agency_id for r in runtimes})
     if unknown:
         print(f"renkei serve: --agency-fault names no agency node: {unknown[0]}", file=sys.stderr)
@@ -463,6 +474,8 @@ def serve_federation(
         for r in runtimes:
             r.loop.stop()
             r.client.close()
+        if portal_client is not None:
+            portal_client.close()
             # the log store stays open: servers may finish a request; every
             # append is committed on its own (autocommit), so nothing is lost
 
