@@ -177,6 +177,40 @@ def test_an_agency_nodes_log_survives_a_restart_of_serve_in_the_state_dir(
         again.wait(20)
 
 
+@pytest.mark.requirement("RK-AUD-003", "RK-AGN-001", "RK-AUD-001")
+def test_the_demo_auditor_sees_a_nodes_refusals_as_use_outside_designation(
+    demo_federation: tuple[subprocess.Popen[str], Path, Path],
+) -> None:
+    """Under ``renkei serve`` the demo auditor reads every node over mutual TLS:
+    a query tried at a terminal outside demo.city's designation is refused at
+    the node and reported by ``GET /auditor/anomalies`` (outside-designation,
+    naming the node's refusal); both nodes' shares are read."""
+    _, target, _ = demo_federation
+    data = _target(target)
+    city = data["agency_nodes"][NODE]["url"]
+    with tls_client(target) as operator:
+        refused = operator.post(
+            city + "/control/agency-node/queries",
+            json={"staff_id": "clerk-1", "terminal": "home-pc", "record_no": "CITY-0003",
+                  "provider": OTHER_NODE, "pattern_id": "DEMO-P-001",
+                  "information_kind": "pension-record", "use": "指定外の端末から"},
+        )  # fmt: skip
+        assert refused.status_code == 403
+    with tls_client(target, "demo.auditor") as auditor:
+        base = data["parties"]["auditor"]
+        found = auditor.get(base + "/anomalies").json()["anomalies"]
+        gaps = auditor.get(base + "/discrepancies").json()["discrepancies"]
+        denials = auditor.get(city + "/agency/denials").json()["denials"]
+    assert [(d["staff_id"], d["terminal"], d["reason"]) for d in denials] == [
+        ("clerk-1", "home-pc", "terminal-not-designated")
+    ]
+    outside = [a for a in found if a["kind"] == "outside-designation" and a.get("agency_denials")]
+    assert [(a["agency_id"], a["agency_denials"]) for a in outside] == [
+        (NODE, [{"agency_id": NODE, "serial": denials[0]["serial"]}])
+    ]
+    assert not [g for g in gaps if g["kind"] == "agency-log-unavailable"], gaps
+
+
 def test_plain_http_and_zero_nodes_serve_the_hub_application_alone(tmp_path: Path) -> None:
     target = tmp_path / "t.json"
     proc = subprocess.Popen(

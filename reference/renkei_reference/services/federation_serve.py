@@ -62,6 +62,7 @@ from .agency_node import (
     HubConnection,
     SqlAdapter,
 )
+from .auditor import NODE_TIMEOUT_SECONDS, NodeEndpoint
 from .clock import SystemClock
 from .pki import KIT_AGENCIES, OPERATOR, Pki, ensure_pki
 from .portal import PORTAL_AGENCY, AgencyNodeDirectory, NodeLink
@@ -441,10 +442,25 @@ def serve_federation(
     hub = Party("hub", hub_app, hub_sock, base)
     security = "plain HTTP, bearer credentials" if plain_http else "mutual TLS 1.3"
 
+    auditor_client: httpx.Client | None = None
+
     def ready() -> None:
+        nonlocal auditor_client
         if runtimes and pki is not None:
             with httpx.Client(verify=_client_context(pki, OPERATOR), timeout=30) as operator:
                 build_demo_world(parties["control"], operator, runtimes)
+            federation = getattr(getattr(hub_app, "state", None), "federation", None)
+            if callable(federation):
+                # the demo auditor reads each node's share and refusals over mutual
+                # TLS with its certificate (RK-AUD-001, RK-AUD-003); a kit reset
+                # starts a world without them, which registers its own
+                auditor_client = httpx.Client(
+                    verify=_client_context(pki, DEMO_AUDITOR), timeout=NODE_TIMEOUT_SECONDS
+                )
+                for r in runtimes:
+                    federation().auditor.register_node(
+                        r.spec.agency_id, NodeEndpoint(r.party.base, None, auditor_client)
+                    )
             for r in runtimes:
                 r.loop.start()
         document = target_document(parties, tls, runtimes)
@@ -474,8 +490,9 @@ def serve_federation(
         for r in runtimes:
             r.loop.stop()
             r.client.close()
-        if portal_client is not None:
-            portal_client.close()
+        for client in (portal_client, auditor_client):
+            if client is not None:
+                client.close()
             # the log store stays open: servers may finish a request; every
             # append is committed on its own (autocommit), so nothing is lost
 
