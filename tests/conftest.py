@@ -7,13 +7,15 @@ import os
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from renkei_conformance.load.process import server_process
+from renkei_conformance.target import TargetError
 
 # Check every contract, the per-query ones too (icontract.SLOW); set before the
 # reference is imported by any test module.
@@ -55,40 +57,28 @@ def tls_client(target: Path, identity: str | None = "operator", **kw: Any) -> ht
 def _serve(folder: Path, *extra: str) -> Iterator[Path]:
     """``renkei serve`` on a free loopback port in ``folder``; yields its target file."""
     target = folder / "target.json"
-    log = folder / "serve.log"
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [*RENKEI, "serve", "--port", "0", "--target-file", str(target), *extra],
-            cwd=folder,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    command = [*RENKEI, "serve", "--port", "0", "--target-file", str(target), *extra]
     try:
-        deadline = time.monotonic() + 30
-        while not target.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"renkei serve did not start: {log.read_text()}")
-            time.sleep(0.05)
-        data = json.loads(target.read_text())
-        url = data["parties"]["control"] + "/health"
-        client = tls_client(target) if "tls" in data else httpx.Client(timeout=1)
-        with client:
-            while True:
-                try:
-                    client.get(url).raise_for_status()
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        pytest.fail("renkei serve did not answer on its control interface")
-                    time.sleep(0.05)
-        yield target
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        with server_process(
+            command, log=folder / "serve.log", what="renkei serve", timeout_s=30,
+            ready=target.exists, cwd=folder,
+        ) as server:  # fmt: skip
+            data = json.loads(target.read_text())
+            url = data["parties"]["control"] + "/health"
+            client = tls_client(target) if "tls" in data else httpx.Client(timeout=1)
+            with client:
+
+                def healthy() -> bool:
+                    try:
+                        client.get(url).raise_for_status()
+                    except httpx.HTTPError:
+                        return False
+                    return True
+
+                server.wait_until(healthy, "did not answer on its control interface")
+            yield target
+    except TargetError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="session")

@@ -89,6 +89,32 @@ def test_the_command_passes_against_the_committed_baseline_and_fails_on_a_regres
     assert main([str(run)]) == 2
 
 
+#: Every hot path of the reference, paired with its floor (issue 7 item 1).
+HOT_PATHS = {
+    "benchmarks/test_codes_bench.py::test_link_to_id_to_link": "code conversions",
+    "benchmarks/test_codes_bench.py::test_code_conversion_without_wire_encoding": "codes (core)",
+    "benchmarks/test_log_bench.py::test_pattern_decisions": "the pattern decision",
+    "benchmarks/test_log_bench.py::test_durable_log_appends_with_group_commit": "log append",
+    "benchmarks/test_merkle_bench.py::test_inclusion_proof_generation": "Merkle proofs",
+    "benchmarks/test_merkle_bench.py::test_inclusion_proof_verification": "Merkle proofs",
+    "benchmarks/test_merkle_bench.py::test_consistency_proof_generation": "Merkle proofs",
+    "benchmarks/test_merkle_bench.py::test_consistency_proof_verification": "Merkle proofs",
+    "benchmarks/test_sealing_bench.py::test_seal_1kb_from_public_key_bytes": "HPKE seal",
+    "benchmarks/test_sealing_bench.py::test_seal_1kb_with_loaded_public_key": "HPKE seal",
+    "benchmarks/test_sealing_bench.py::test_open_1kb": "HPKE open",
+    "benchmarks/test_numbering_bench.py::test_bulk_issue_against_raw_sqlite_insert": "Numbers",
+    "benchmarks/test_binding_bench.py::test_binding_decision": "binding",
+}
+
+
+def test_the_committed_baseline_holds_a_ratio_for_every_hot_path() -> None:
+    """A regression is caught only where the baseline has a ratio to compare with."""
+    recorded = ratios(json.loads(BASELINE.read_text(encoding="utf-8")))
+    missing = {name: what for name, what in HOT_PATHS.items() if name not in recorded}
+    assert not missing, f"no baseline ratio for {missing}"
+    assert all(0 < r <= 1.5 for r in recorded.values()), recorded
+
+
 # -- the national profiles and the verdict -------------------------------------
 
 

@@ -22,6 +22,8 @@ from renkei_reference.core.binding_match import (
     one_slip,
 )
 from renkei_reference.core.binding_normalise import (
+    PLACEHOLDERS,
+    VARIANT_KANJI,
     fold_address,
     fold_name,
     has_placeholder,
@@ -89,10 +91,33 @@ def test_name_variants_fold_to_one(a: str, b: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "value"), [("一", 1), ("十", 10), ("十二", 12), ("二十三", 23), ("三〇一", 301)]
-)
+    ("text", "value"),
+    [("一", 1), ("十", 10), ("十二", 12), ("二十三", 23), ("三〇一", 301), ("千二百", 1200),
+     ("一二三四五六七八九", 123456789), ("一〇〇〇〇〇一", 1000001)],
+)  # fmt: skip
 def test_kanji_numerals(text: str, value: int) -> None:
     assert kanji_numeral_to_int(text) == value
+
+
+def test_a_long_numeral_run_folds_exactly_and_never_fails() -> None:
+    """An agency's address may carry any run of 漢数字: folding neither fails
+    (which would turn a binding request into a server error) nor merges two
+    different numbers."""
+    a = fold_address("東京都千代田区霞が関一二三四五六七八九丁目")
+    b = fold_address("東京都千代田区霞が関一二三四五六七八八丁目")
+    assert a == "東京都千代田区霞ガ関123456789丁目"
+    assert a != b
+    assert fold_address("霞が関一〇〇〇〇〇一番地") != fold_address("霞が関一番地")
+
+
+def test_the_folding_table_is_the_specs() -> None:
+    """RK-BND-005: the reference folds by exactly the published table
+    (specs/binding-normalisation.json), no entry more or less."""
+    spec = json.loads((ROOT / "specs" / "binding-normalisation.json").read_text("utf-8"))
+    assert spec["variant_kanji"] == VARIANT_KANJI
+    assert set(spec["placeholders"]) == PLACEHOLDERS
+    assert all(k != v and len(k) == len(v) == 1 for k, v in VARIANT_KANJI.items())
+    assert not set(VARIANT_KANJI.values()) & set(VARIANT_KANJI)  # one pass, no chains
 
 
 def test_placeholders() -> None:
@@ -268,6 +293,25 @@ def test_the_generator_is_deterministic_and_has_its_hard_cases() -> None:
     assert {k for k in ea.noise if k not in BENIGN} >= {"old-address", "placeholder", "outsider"}
 
 
+def test_the_generator_never_gives_two_persons_the_same_four_items(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Four items identify one person (items 13-14): no two generated persons,
+    registered or outside the registry, share all four after folding, or a
+    "wrong bind" would be a fact of the data rather than of the matcher.  Forced
+    here: everyone drawn to one dwelling and one birth date."""
+    import renkei_reference.services.synthetic_population as gen
+
+    monkeypatch.setattr(gen, "_address", lambda rng: ("東京都千代田区丸の内", "", (1, 1, 1)))
+    monkeypatch.setattr(gen, "_date", lambda rng, first, last: "1980-01-01")
+    pop = gen.population(300, seed=4, outsider_rate=0.3)
+    everyone = [*pop.latest, *pop.outsiders]
+    folded = {(fold_name(n), fold_address(a), b, s) for n, a, b, s in everyone}
+    assert len(folded) == len(everyone) == len(pop.latest) + len(pop.outsiders)
+    assert len(pop.latest) == 300
+    assert pop.outsiders
+
+
 # -- the benchmark, small -------------------------------------------------------
 
 
@@ -281,6 +325,8 @@ def test_bench_small_has_no_wrong_bind(policy: Policy) -> None:
     assert figures["noisy_share"] >= 0.05
     assert figures["wrong_binds"] == 0
     assert figures["bound"] + figures["review"] + figures["rejected"] == figures["records"]
+    by_noise = sum(figures["review_by_noise"].values())
+    assert by_noise == figures["review"] + figures["rejected"]  # bound notices not counted
     if policy is Policy.FOLDED:
         assert figures["recall"] >= 0.99, figures
     else:
@@ -296,10 +342,12 @@ def test_bindable_is_ground_truth_not_the_matchers_output(small_world: tuple[Any
     assert sum(truly) > 0.75 * len(truly)
 
 
-def test_reasons_never_name_a_candidate(small_world: tuple[Any, Any]) -> None:
-    """RK-BND-003: reasons are fixed item-level codes, never values."""
+@pytest.mark.parametrize("policy", list(Policy), ids=lambda p: p.value)
+def test_reasons_never_name_a_candidate(small_world: tuple[Any, Any], policy: Policy) -> None:
+    """RK-BND-003: reasons are fixed item-level codes, never values; a bound
+    record carries none but the notice ``variant-form`` (RK-BND-005)."""
     pop, ex = small_world
-    index = RegistryIndex(pop.latest, pop.history, Policy.STRICT)
+    index = RegistryIndex(pop.latest, pop.history, policy)
     allowed = {
         "ambiguous-match", "partial-match", "no-match", "unrepresentable-character",
         "near-match", "variant-form", "not-latest",
@@ -309,5 +357,8 @@ def test_reasons_never_name_a_candidate(small_world: tuple[Any, Any]) -> None:
     seen = set()
     for outcome in decide_many(index, ex.records):
         assert set(outcome.reasons) <= allowed
+        if outcome.decision == "bound":
+            assert outcome.reasons in ((), ("variant-form",))
         seen.update(outcome.reasons)
+    assert "variant-form" in seen
     assert {"partial-match", "near-match", "address-not-latest", "no-match"} <= seen

@@ -542,6 +542,36 @@ def _three_items(fed: Federation) -> None:
     _override(hub, "bind", bind)
 
 
+@_variant(
+    "binds-on-the-strict-form-only",
+    "RK-BND-005",
+    "the published folding is not applied: a record in variant kanji or another address "
+    "notation goes to review instead of binding",
+)
+def _strict_form_only(fed: Federation) -> None:
+    def bind(original: Any, agency: Agency, record_ref: str, items: FourItems) -> Any:
+        decided: dict[str, Any] = original(agency, record_ref, items)
+        if decided["decision"] == "bound" and "variant-form" in decided["reasons"]:
+            return {"record_ref": record_ref, "decision": "review", "link_code": None,
+                    "reasons": ["variant-form"]}  # fmt: skip
+        return decided
+
+    _override(fed.hub, "bind", bind)
+
+
+@_variant(
+    "bound-without-the-variant-notice",
+    "RK-BND-005",
+    "a record bound only through folding is returned without the notice variant-form",
+)
+def _no_variant_notice(fed: Federation) -> None:
+    def bind(original: Any, agency: Agency, record_ref: str, items: FourItems) -> Any:
+        decided: dict[str, Any] = original(agency, record_ref, items)
+        return {**decided, "reasons": []} if decided["decision"] == "bound" else decided
+
+    _override(fed.hub, "bind", bind)
+
+
 # -- My Portal ---------------------------------------------------------------------
 @_variant(
     "portal-shows-others-entries",

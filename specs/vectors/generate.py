@@ -29,15 +29,14 @@ Usage::
 # ruff: noqa: E501 -- vector comments, notes and header lines are kept one string per JSON line.
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
-import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import vector_files
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
@@ -1827,34 +1826,8 @@ FILES: dict[str, Callable[[], Json]] = {
 }
 
 
-def render(build: Callable[[], Json]) -> bytes:
-    return (json.dumps(build(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--check", action="store_true", help="do not write; exit 1 if any file on disk differs"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=HERE, help="output directory (default: beside this script)"
-    )
-    args = parser.parse_args(argv)
-
-    stale = []
-    for name, build in FILES.items():
-        path = args.out / name
-        content = render(build)
-        if args.check:
-            if not path.exists() or path.read_bytes() != content:
-                stale.append(name)
-        else:
-            path.write_bytes(content)
-    if args.check:
-        for name in stale:
-            print(f"out of date: {name}", file=sys.stderr)
-        return 1 if stale else 0
-    return 0
+    return vector_files.main(FILES, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -4,23 +4,27 @@
 RK-BND-001 (only the registry's *latest* 4 items bind), RK-BND-002 (all four
 items, exactly one resident; a kana reading never stands in for the name),
 RK-BND-003 (review with reasons, rejected with ``no-match``) and RK-BND-005
-(NFKC and white space only; placeholders never bind).  Each vector is a
-record of an agency and the decision expected against the small registry in
-the file, under two policies:
+(the folding of specs/binding-normalisation.md, no more; placeholders never
+bind).  Each vector is a record of an agency and the decision expected against
+the small registry in the file, under two policies:
 
-* ``strict`` — normative: the hub's binding as the catalog requires it.
-* ``folded`` — informative: the opt-in policy of issue 8 that also folds
-  variant kanji, kana and address notation before binding.
+* ``folded`` — normative: the hub's binding as the catalog requires it
+  (RK-BND-005): NFKC and white space, then variant kanji, kana script and
+  address notation folded; a record bound only through that folding carries
+  the notice ``variant-form``.
+* ``strict`` — informative: NFKC and white space only, variants to review
+  ``variant-form`` (what folding buys, benchmarks/BINDING.md; and the exact
+  match a private body gets, RK-BND-004).
 
 A resident is named by its key in ``registry`` (never by a resident code).
 The reasons listed are the ones the reference gives.  An implementation
 passes a vector when its decision and bound resident equal ``decision`` and
 ``resident`` — or one of the pairs in ``also``, which the catalog allows too
-(folding used only to find more fitting residents and earlier items are
-MAY, RK-BND-005, RK-BND-003) — and, when it matches ``decision``, its
-reasons contain those of the listed reasons that RK-BND-003 makes mandatory
-(``ambiguous-match``, ``partial-match``, ``no-match``,
-``unrepresentable-character``).
+(review for an earlier state is MAY, RK-BND-003) — and, when it matches
+``decision``, its reasons contain those of the listed reasons that RK-BND-003
+and RK-BND-005 make mandatory (``ambiguous-match``, ``partial-match``,
+``no-match``, ``unrepresentable-character``, and ``variant-form`` on a bound
+record).
 
 The expectations are written here by hand from the catalog text, not computed
 by the reference; tests/test_binding.py checks the reference against them.
@@ -35,11 +39,11 @@ Usage::
 # ruff: noqa: E501 -- one vector per line reads best.
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+import vector_files
 
 HERE = Path(__file__).resolve().parent
 FILE_NAME = "binding-decisions.json"
@@ -87,8 +91,10 @@ REGISTRY: dict[str, Json] = {
 }
 
 
-def bound(resident: str) -> Json:
-    return {"decision": "bound", "resident": resident, "reasons": []}
+def bound(resident: str, *notice: str) -> Json:
+    """Bound to ``resident``; ``notice`` is ``variant-form`` when only the folding
+    of RK-BND-005 made the items equal (the agency should update them)."""
+    return {"decision": "bound", "resident": resident, "reasons": list(notice)}
 
 
 def review(*reasons: str, also: Json | None = None) -> Json:
@@ -116,22 +122,22 @@ CASES: list[tuple[str, str, Json, Json, Json]] = [
     ("spacing", "Doubled spaces collapse into one (RK-BND-005).",
      items("髙橋  翔太", "大阪府大阪市北区梅田2丁目5番10号  メゾン青葉  301号室", "1985-07-15", "male"),
      bound("R3"), bound("R3")),
-    ("variant-kanji", "高 for the registered 髙: strict binding does not fold variant kanji.",
+    ("variant-kanji", "高 for the registered 髙: the variant-kanji table folds it; bound with the notice variant-form.",
      items("高橋 翔太", UMEDA, "1985-07-15", "male"),
-     review("variant-form"), bound("R3")),
-    ("address-notation", "1-2-3 for 1丁目2番3号: strict binding does not rewrite address notation.",
+     review("variant-form"), bound("R3", "variant-form")),
+    ("address-notation", "1-2-3 for 1丁目2番3号: address notation folds; bound with the notice variant-form.",
      items("髙橋 翔太", "大阪府大阪市北区梅田2-5-10 メゾン青葉301号室", "1985-07-15", "male"),
-     review("variant-form"), bound("R3")),
-    ("kanji-numerals", "漢数字 for the numbers of 丁目・番・号.",
+     review("variant-form"), bound("R3", "variant-form")),
+    ("kanji-numerals", "漢数字 for the numbers of 丁目・番・号: folded to digits; bound with the notice variant-form.",
      items("髙橋 翔太", "大阪府大阪市北区梅田二丁目五番十号 メゾン青葉 三〇一号室", "1985-07-15", "male"),
-     review("variant-form"), bound("R3")),
+     review("variant-form"), bound("R3", "variant-form")),
     ("old-address", "The address before a move: an earlier state never binds (RK-BND-001).",
      items("髙橋 翔太", "京都府京都市左京区本町3丁目4番5号", "1985-07-15", "male"),
      review("address-not-latest"), review("address-not-latest")),
     ("name-before-marriage", "Name and address before marriage: an earlier state (RK-BND-001).",
      items("山田 花子", "愛知県名古屋市中区栄1丁目1番1号", "1970-01-20", "female"),
      review("name-not-latest", "address-not-latest", also=rejected()),
-     review("name-not-latest", "address-not-latest")),
+     review("name-not-latest", "address-not-latest", also=rejected())),
     ("old-name-new-address", "The name before marriage with the latest address: three of four.",
      items("山田 花子", R4["address"], "1970-01-20", "female"),
      review("partial-match", "name-differs"), review("partial-match", "name-differs")),
@@ -188,28 +194,8 @@ def build() -> Json:
     }
 
 
-def render() -> bytes:
-    return (json.dumps(build(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument(
-        "--check", action="store_true", help="do not write; exit 1 if the file differs"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=HERE, help="output directory (default: beside this script)"
-    )
-    args = parser.parse_args(argv)
-    path = args.out / FILE_NAME
-    content = render()
-    if args.check:
-        if not path.exists() or path.read_bytes() != content:
-            print(f"out of date: {FILE_NAME}", file=sys.stderr)
-            return 1
-        return 0
-    path.write_bytes(content)
-    return 0
+    return vector_files.main({FILE_NAME: build}, __doc__, argv)
 
 
 if __name__ == "__main__":

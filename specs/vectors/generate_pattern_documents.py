@@ -25,18 +25,17 @@ Usage::
 # ruff: noqa: E501 -- comments, notes and header lines are kept one string per JSON line.
 from __future__ import annotations
 
-import argparse
 import base64
 import copy
 import hashlib
 import json
 import re
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import vector_files
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -1107,28 +1106,8 @@ def build() -> Json:
     }
 
 
-def render(make: Callable[[], Json]) -> bytes:
-    return (json.dumps(make(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--check", action="store_true", help="do not write; exit 1 if the file differs"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=HERE, help="output directory (default: beside this script)"
-    )
-    args = parser.parse_args(argv)
-    path = args.out / FILE_NAME
-    content = render(build)
-    if args.check:
-        if not path.exists() or path.read_bytes() != content:
-            print(f"out of date: {FILE_NAME}", file=sys.stderr)
-            return 1
-        return 0
-    path.write_bytes(content)
-    return 0
+    return vector_files.main({FILE_NAME: build}, __doc__, argv)
 
 
 if __name__ == "__main__":

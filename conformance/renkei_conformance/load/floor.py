@@ -28,9 +28,7 @@ import os
 import secrets
 import socket
 import ssl
-import subprocess
 import sys
-import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,7 +40,8 @@ from fastapi import FastAPI, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ..target import Target, TargetError
+from ..target import Target
+from .process import server_process
 
 __all__ = ["build_app", "floor_pki", "main", "served_floor"]
 
@@ -275,33 +274,23 @@ def served_floor(target: Target, setup_file: Path, workdir: Path) -> Iterator[Pa
     floor_setup = workdir / "setup.json"
     floor_setup.write_text(json.dumps(setup), encoding="utf-8")
     os.chmod(floor_setup, 0o600)  # holds the agencies' bearer tokens
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", __name__, "--setup", str(floor_setup)),
-            *("--port-file", str(port_file), *tls_args),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=open(workdir / "floor.log", "wb"),  # noqa: SIM115
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not port_file.is_file():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log = (workdir / "floor.log").read_text(errors="replace")[-800:]
-                raise TargetError(f"the floor relay did not start: {log}")
-            time.sleep(0.05)
+    command = [
+        *(sys.executable, "-m", __name__, "--setup", str(floor_setup)),
+        *("--port-file", str(port_file), *tls_args),
+    ]
+    with server_process(
+        command,
+        log=workdir / "floor.log",
+        what="the floor relay",
+        timeout_s=30,
+        ready=port_file.is_file,
+    ):
         setup["parties"] = {
             **setup["parties"],
             "hub": f"{scheme}://127.0.0.1:{port_file.read_text('ascii')}/hub",
         }
         floor_setup.write_text(json.dumps(setup), encoding="utf-8")
         yield floor_setup
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def main(argv: list[str] | None = None) -> int:

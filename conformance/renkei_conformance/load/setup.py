@@ -14,10 +14,8 @@ import base64
 import json
 import os
 import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from typing import Any
 from ..client import Wire, WireError
 from ..target import PARTIES, Target, TargetError, resolve_target
 from ..world import population
+from .process import server_process
 
 __all__ = ["LoadShape", "served_target", "setup_world"]
 
@@ -91,35 +90,27 @@ def served_target(spec: str, workdir: Path) -> Iterator[Target]:
     else:
         yield resolve_target(spec, timeout=SETUP_TIMEOUT_S)
         return
-    proc = subprocess.Popen(
+    with server_process(
         [sys.executable, "-m", *command],
-        stdout=subprocess.DEVNULL,
-        stderr=open(workdir / "serve.log", "wb"),  # noqa: SIM115
+        log=workdir / "serve.log",
+        what=repr(spec),
+        timeout_s=60,
+        ready=target_file.is_file,
         env={**os.environ, "ICONTRACT_SLOW": ""},
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not target_file.is_file():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log = (workdir / "serve.log").read_text(errors="replace")[-800:]
-                raise TargetError(f"{spec!r} did not start: {log}")
-            time.sleep(0.1)
+    ) as server:
         target: Target | None = None
-        while target is None:
+
+        def answers() -> bool:
+            nonlocal target
             try:
                 target = resolve_target(str(target_file), timeout=SETUP_TIMEOUT_S)
             except TargetError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log = (workdir / "serve.log").read_text(errors="replace")[-800:]
-                    raise TargetError(f"{spec!r} is served but does not answer: {log}") from None
-                time.sleep(0.1)
+                return False
+            return True
+
+        server.wait_until(answers, "is served but does not answer")
+        assert target is not None
         yield target
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def setup_world(

@@ -21,10 +21,14 @@ Rules, each with its requirement:
   when a resident agrees on three items, else rejected ``no-match``.
   Reasons name items, never a candidate.
 
-Policies: ``STRICT`` binds only on the RK-BND-005 normalisation (NFKC and
-white space) and uses the folded forms solely to see more ambiguity and to
-give the review reason ``variant-form``; ``FOLDED`` (issue 8, opt-in) binds on
-the folded forms of ``binding_normalise``.
+Policies: ``FOLDED`` — the hub's (RK-BND-005) — binds on the folded forms of
+``binding_normalise`` (specs/binding-normalisation.md), and a record bound
+only through that folding (its NFKC forms differ from the resident's latest
+items) carries the notice ``variant-form`` so that the agency brings its
+items up to date (RK-BND-006).  ``STRICT`` binds only on NFKC and white space
+and sends such records to review ``variant-form``; it is kept to measure what
+folding buys (benchmarks/BINDING.md) and is what a private body's exact match
+(RK-BND-004) compares.
 
 Blocking: every index is a hash join on exact (folded) keys — the full
 4-item key, and the four "all but one item" keys that find partial and
@@ -36,10 +40,10 @@ keeps its strings).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal
+from typing import Literal, TypeVar
 
 import icontract
 
@@ -59,13 +63,14 @@ __all__ = [
 Decision = Literal["bound", "review", "rejected"]
 Items = tuple[str, str, str, str]  # (name, address, birth_date, sex)
 _SEP = "\x1f"
+K = TypeVar("K", bound=Hashable)
 _ITEM_NAMES = ("name", "address", "birth-date", "sex")
 
 BINDING_REASONS = (
     "unrepresentable-character",  # RK-BND-005
     "ambiguous-match",  # RK-BND-002
     "near-match",  # RK-BND-002
-    "variant-form",  # RK-BND-005: fits only after folding
+    "variant-form",  # RK-BND-005: fits only after folding (on a bound record, a notice)
     *(f"{item}-not-latest" for item in _ITEM_NAMES),  # RK-BND-001: an earlier state only
     "not-latest",  # an earlier state only, no single item out of date
     "partial-match",  # RK-BND-003: three of four
@@ -124,19 +129,9 @@ def one_slip(a: str, b: str) -> bool:
     return a[i:] == b[i + 1 :]
 
 
-def _add(index: dict[str, int | tuple[int, ...]], key: str, person: int) -> None:
-    have = index.get(key)
-    if have is None:
-        index[key] = person
-    elif isinstance(have, int):
-        if have != person:
-            index[key] = (have, person)
-    elif person not in have:
-        index[key] = (*have, person)
-
-
-def _add_h(index: dict[int, int | tuple[int, ...]], key: int, person: int) -> None:
-    have = index.get(key)
+def _add(index: dict[K, int | tuple[int, ...]], key: K, person: int) -> None:
+    """Add ``person`` under ``key``; one person is stored as an int, more as a tuple."""
+    have: int | tuple[int, ...] | None = index.get(key)
     if have is None:
         index[key] = person
     elif isinstance(have, int):
@@ -168,14 +163,13 @@ class RegistryIndex:
         self,
         latest: Sequence[Items],
         history: Mapping[int, Sequence[Items]] | None = None,
-        policy: Policy = Policy.STRICT,
+        policy: Policy = Policy.FOLDED,
     ) -> None:
         self.policy = policy
         self.latest = latest
         self.history: Mapping[int, Sequence[Items]] = history or {}
         self.size = len(latest)
         self._latest: dict[str, int | tuple[int, ...]] = {}
-        self._strict: dict[str, int | tuple[int, ...]] = {}
         self._earlier: dict[str, int | tuple[int, ...]] = {}
         self._three: tuple[dict[int, int | tuple[int, ...]], ...] = ({}, {}, {}, {})
         self._earlier_three: tuple[dict[int, int | tuple[int, ...]], ...] = ({}, {}, {}, {})
@@ -188,24 +182,19 @@ class RegistryIndex:
     def _put_latest(self, person: int, items: Items) -> None:
         folded = _fold(items)
         _add(self._latest, _SEP.join(folded), person)
-        if self.policy is Policy.STRICT:
-            _add(self._strict, _strict(items), person)
         for i in range(4):
-            _add_h(self._three[i], _drop(folded, i), person)
+            _add(self._three[i], _drop(folded, i), person)
 
     def _put_earlier(self, person: int, items: Items) -> None:
         folded = _fold(items)
         _add(self._earlier, _SEP.join(folded), person)
         for i in range(4):
-            _add_h(self._earlier_three[i], _drop(folded, i), person)
+            _add(self._earlier_three[i], _drop(folded, i), person)
 
     def fits(self, folded: Items) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Residents whose latest / earlier folded 4 items equal ``folded``."""
         key = _SEP.join(folded)
         return _members(self._latest.get(key)), _members(self._earlier.get(key))
-
-    def strict_fits(self, items: Items) -> tuple[int, ...]:
-        return _members(self._strict.get(_strict(items)))
 
     def three(self, folded: Items, i: int, *, earlier: bool = False) -> tuple[int, ...]:
         """Residents agreeing with ``folded`` on every item but item ``i``."""
@@ -237,8 +226,12 @@ def _slip(ours: str, theirs: str, item: int) -> bool:
     "only a bound decision names a person",
 )
 @icontract.ensure(
-    lambda result: (result.decision == "bound") == (not result.reasons),
+    lambda result: result.decision == "bound" or bool(result.reasons),
     "every decision but bound carries a reason",
+)
+@icontract.ensure(
+    lambda result: result.decision != "bound" or result.reasons in ((), ("variant-form",)),
+    "a bound decision carries at most the notice variant-form",
 )
 @icontract.ensure(
     lambda result: set(result.reasons) <= set(BINDING_REASONS), "reasons are BINDING_REASONS"
@@ -270,9 +263,11 @@ def _decide(index: RegistryIndex, items: Items) -> BindingOutcome:
         person = latest[0]
         if _one_slip_away(index, folded, person):
             return BindingOutcome("review", ("near-match",))
-        if index.policy is Policy.STRICT and index.strict_fits(items) != (person,):
+        if _strict(items) == _strict(index.latest[person]):
+            return BindingOutcome("bound", (), person)
+        if index.policy is Policy.STRICT:
             return BindingOutcome("review", ("variant-form",))
-        return BindingOutcome("bound", (), person)
+        return BindingOutcome("bound", ("variant-form",), person)
     if len(earlier) == 1:
         return BindingOutcome("review", _not_latest(index, folded, earlier[0]))
     return _partial(index, folded)

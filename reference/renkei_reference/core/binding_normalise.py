@@ -2,13 +2,15 @@
 
 Two levels, both deterministic and pure:
 
-* ``strict_text`` — the fixed normalisation of RK-BND-005: Unicode NFKC and
-  runs of white space collapsed into one space.  Full-width and half-width
-  forms (全角・半角) become one.  This is what the hub's binding compares.
-* ``fold_name`` / ``fold_address`` — the *folded* forms used to find
-  candidates, to detect ambiguity and to give review reasons (RK-BND-002,
-  RK-BND-003), and by the opt-in folded policy of the matcher
-  (``binding_match.Policy.FOLDED``):
+* ``strict_text`` — the strict form of RK-BND-005: Unicode NFKC and runs of
+  white space collapsed into one space.  Full-width and half-width forms
+  (全角・半角) become one.  A private body binds on it (RK-BND-004); a record
+  bound otherwise whose strict form is not the resident's gets the notice
+  ``variant-form``.
+* ``fold_name`` / ``fold_address`` — the *folded* forms of RK-BND-005
+  (specs/binding-normalisation.md, the table in
+  specs/binding-normalisation.json): what the hub binds on, and what finds
+  candidates, ambiguity and review reasons (RK-BND-002, RK-BND-003):
 
   - everything ``strict_text`` does, then all white space removed;
   - hiragana → katakana and half-width katakana → full-width (``jaconv``);
@@ -82,7 +84,6 @@ VARIANT_KANJI: dict[str, str] = {
     "﨔": "欅",
     "曻": "昇",
     "栁": "柳",
-    "塚": "塚",  # U+FA10 (NFKC already folds it; kept for clarity)
 }
 _VARIANTS = str.maketrans(VARIANT_KANJI)
 
@@ -113,16 +114,16 @@ def has_placeholder(text: str) -> bool:
     return any(ch in PLACEHOLDERS or unicodedata.category(ch) == "Co" for ch in text)
 
 
-@icontract.require(lambda text: 0 < len(text) <= 8)
+@icontract.require(lambda text: len(text) > 0)
 @icontract.require(lambda text: all(ch in _KANJI_NUMERAL for ch in text))
-@icontract.ensure(lambda result: 0 <= result < 100_000)
+@icontract.ensure(lambda result: result >= 0)
 def kanji_numeral_to_int(text: str) -> int:
-    """漢数字 → int: positional (「二〇三」 = 203) or with units (「二百三」 = 203)."""
+    """漢数字 → int: positional (「二〇三」 = 203) or with units (「二百三」 = 203).
+
+    Exact for any length (an address may carry a long run; folding must not
+    merge two different numbers, nor fail on one)."""
     if not any(ch in _KANJI_UNITS for ch in text):
-        value = 0
-        for ch in text:
-            value = value * 10 + _KANJI_DIGITS[ch]
-        return value % 100_000
+        return int("".join(str(_KANJI_DIGITS[ch]) for ch in text))
     total, digit = 0, 0
     for ch in text:
         if ch in _KANJI_UNITS:
@@ -130,7 +131,7 @@ def kanji_numeral_to_int(text: str) -> int:
             digit = 0
         else:
             digit = digit * 10 + _KANJI_DIGITS[ch]
-    return (total + digit) % 100_000
+    return total + digit
 
 
 def _fold_common(text: str) -> str:

@@ -113,8 +113,13 @@ def run_renkei(pop: Population, ex: Extract, policy: Policy) -> dict[str, Any]:
     figures = score(ex, truly, [o.person for o in outcomes], [o.reasons for o in outcomes])
     figures["review_by_noise"] = dict(
         collections.Counter(
-            f"{k}:{o.reasons[0]}" for k, o in zip(ex.noise, outcomes, strict=True) if o.reasons
+            f"{k}:{o.reasons[0]}"
+            for k, o in zip(ex.noise, outcomes, strict=True)
+            if o.person is None  # a bound record's reason is only the notice variant-form
         ).most_common()
+    )
+    figures["bound_with_notice"] = sum(
+        1 for o in outcomes if o.person is not None and o.reasons == ("variant-form",)
     )
     figures["seconds"] = round(seconds, 2)
     return figures

@@ -462,15 +462,16 @@ class Hub:
 
     def bind(self, agency: Agency, record_ref: str, items: FourItems) -> dict[str, Any]:
         """Bind one record (RK-BND-001..003, RK-BND-005) with the core matcher
-        (``core.binding_match``, strict policy): all four items of exactly one
-        resident's latest items, nobody else fitting or one slip away."""
+        (``core.binding_match``, folded policy): all four folded items of exactly
+        one resident's latest items, nobody else fitting or one slip away; a
+        record bound only through the folding carries the notice ``variant-form``."""
         if items.has_placeholder():
             return _decision(record_ref, "review", ["unrepresentable-character"])
         outcome, resident = self._registry.decide(items)
         if resident is not None:
             with self._lock:
                 link = self._link_out(self._id_code(ResidentCode(resident)), agency.unit)
-            return _decision(record_ref, "bound", [], link.text())
+            return _decision(record_ref, "bound", list(outcome.reasons), link.text())
         return _decision(record_ref, outcome.decision, list(outcome.reasons))
 
     def _bind_private(

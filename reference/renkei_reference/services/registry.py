@@ -4,10 +4,10 @@ Seed items 14 and 20: agencies bind against, and keep current with, the
 registry's *latest* 4 items.  The registry also keeps each resident's earlier
 4 items (before a move or a change of name): they never bind (RK-BND-001) but
 make a record ambiguous or tell the agency which item is out of date.
-Matching is the core matcher ``core.binding_match`` under its strict policy:
-the fixed normalisation of RK-BND-005 (NFKC, collapsed white space) decides a
-bind; the folded forms (variant kanji, kana, address notation) only add
-ambiguity and review reasons.
+Matching is the core matcher ``core.binding_match`` under its folded policy:
+the published folding of RK-BND-005 (specs/binding-normalisation.md: NFKC,
+white space, kana script, variant kanji, address notation) decides a bind, and
+a record bound only through the folding carries the notice ``variant-form``.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ class ResidentRegistry:
                 RegistryIndex(
                     [self._latest[c].four() for c in codes],
                     {row[c]: [i.four() for i in e] for c, e in self._earlier.items() if e},
-                    Policy.STRICT,
+                    Policy.FOLDED,  # RK-BND-005: the published folding
                 ),
                 codes,
             )

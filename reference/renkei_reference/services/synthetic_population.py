@@ -23,9 +23,12 @@ every machine; 1 M residents take seconds.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from ..core.binding_normalise import fold_address, fold_name
 
 __all__ = [
     "BENIGN",
@@ -227,8 +230,22 @@ def population(size: int, seed: int = 1, outsider_rate: float = 0.02) -> Populat
     latest, kana, history = pop.latest, pop.kana, pop.history
     n_sur, n_m, n_f = len(SURNAMES), len(MALE), len(FEMALE)
 
+    # Four items identify one person (items 13-14): no two generated persons,
+    # registered or not, share all four after folding.  Without this, two
+    # households drawn to the same dwelling could hold a same-name, same-birth-date
+    # pair -- at 10 M one such outsider became a "wrong bind" no 4-item rule can
+    # avoid.  A draw that would repeat someone's folded items is dropped (its
+    # random draws are still made, so the stream stays in step).
+    taken: set[int] = set()
+
     def add(items: Items, reading: str, earlier: list[Items]) -> None:
-        if rng.random() < outsider_rate:
+        folded = "\x1f".join((fold_name(items[0]), fold_address(items[1]), items[2], items[3]))
+        key = int.from_bytes(hashlib.blake2b(folded.encode(), digest_size=8).digest())
+        outside = rng.random() < outsider_rate
+        if key in taken:
+            return
+        taken.add(key)
+        if outside:
             pop.outsiders.append(items)
             pop.outsider_kana.append(reading)
             return
