@@ -163,7 +163,7 @@ def test_the_auditor_holds_and_reads_the_node_log_over_the_wire(
     ]
     city.answer_deliveries("c-1", "t-02")
     contract = load_contract()
-    app = create_agency_app(city, {"aud-1": "auditor", "portal-1": "hub"})
+    app = create_agency_app(city, {"aud-1": "auditor", "portal-1": "portal"})
     with httpx.Client(transport=InProcessTransport(app), base_url="http://node") as node:
         body = {"reason": "不正アクセスの疑い", "scope": {"linkage_ids": [lids[0]]}}
         placed = node.post("/agency/legal-holds", json=body, headers=AUDITOR)
@@ -196,8 +196,9 @@ def test_the_auditor_holds_and_reads_the_node_log_over_the_wire(
     first.answer_deliveries("c-1", "t-02")
     store.close()
     restarted = _node(clock, AgencyLogStore(clock, fresh_path), d)
-    granted = restarted.grant("aa-1", [lid], {"content"})
-    assert granted["decision"] == "granted"
+    restarted.apply("aa-1", [lid], {"content"}, applicant="portal")
+    granted = restarted.decide("c-1", "t-02", "aa-1", grant=True)
+    assert granted["state"] == "granted"
     assert granted["entries"][0]["content"] == "該当情報なし (no information held)"
 
 
@@ -229,3 +230,60 @@ def test_due_for_purge_never_takes_a_retained_or_held_entry(
     for e in entries:
         covered = any(h.in_force(now) and h.covers(e) for h in holds)
         assert (e.serial in plan) == (now >= retained_until(e.at, years) and not covered)
+
+
+@pytest.mark.requirement("RK-AGN-001", "RK-AGN-006", "RK-AUD-001")
+def test_refusals_and_the_admin_log_are_kept_append_only_and_served_to_the_auditor(
+    deployment: Deployment,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The node's refusals (RK-AGN-001) and its administrative log (holds placed
+    and lifted, the auditor's reads; RK-AGN-006) survive a restart, refuse every
+    rewrite in the store itself, and are served to the auditor alone, in the
+    OpenAPI document's shapes."""
+    from renkei_reference.core.errors import PermissionDeniedError
+
+    d = deployment
+    clock = ControllableClock(T0)
+    path = tmp_path / "city-log.sqlite3"
+    city = _node(clock, AgencyLogStore(clock, path), d)
+    with pytest.raises(PermissionDeniedError):
+        city.bind("intruder", "t-02", [_items(PERSONS[1], "C-100")])
+    contract = load_contract()
+    app = create_agency_app(city, {"aud-1": "auditor", "portal-1": "portal"})
+    with httpx.Client(transport=InProcessTransport(app), base_url="http://node") as node:
+        denials = node.get("/agency/denials", headers=AUDITOR).json()
+        assert contract.check("GET", "/agency/denials", 200, "application/json", denials) == []
+        assert [(x["staff_id"], x["action"], x["reason"]) for x in denials["denials"]] == [
+            ("intruder", "change-table", "staff-not-designated")
+        ]
+        body = {"reason": "不正アクセスの疑い", "scope": {"agency_id": "nenkin"}}
+        hold_id = node.post("/agency/legal-holds", json=body, headers=AUDITOR).json()["hold_id"]
+        assert node.delete(f"/agency/legal-holds/{hold_id}", headers=AUDITOR).status_code == 204
+        portal = {"authorization": "Bearer portal-1"}
+        for path_ in ("/agency/denials", "/agency/admin-logs"):
+            assert node.get(path_, headers=portal).status_code == 403
+            assert node.get(path_).status_code == 401
+    city.log_store.close()
+    restarted = _node(clock, AgencyLogStore(clock, path), d)
+    assert [x.reason for x in restarted.denials] == ["staff-not-designated"]
+    app = create_agency_app(restarted, {"aud-1": "auditor"})
+    with httpx.Client(transport=InProcessTransport(app), base_url="http://node") as node:
+        page = node.get("/agency/admin-logs", headers=AUDITOR).json()
+    assert contract.check("GET", "/agency/admin-logs", 200, "application/json", page) == []
+    assert [
+        (e["serial"], e["event"], e["actor"], e["details"].get("log")) for e in page["entries"]
+    ] == [
+        (1, "auditor-read", "auditor", "denials"),
+        (2, "legal-hold-placed", "auditor", None),
+        (3, "legal-hold-lifted", "auditor", None),
+    ]
+    assert page["entries"][1]["details"]["scope"] == ["agency_id"]
+    raw = sqlite3.connect(path)
+    try:
+        for sql in ("UPDATE denials SET record = '{}'", "DELETE FROM denials",
+                    "UPDATE admin SET record = '{}'", "DELETE FROM admin"):  # fmt: skip
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                raw.execute(sql)
+    finally:
+        raw.close()

@@ -4,18 +4,21 @@ hub through the wire (in process)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from renkei_conformance.openapi import load_contract
 from renkei_conformance.target import InProcessTransport
 from renkei_reference.core.agency import (
     Action,
@@ -74,6 +77,7 @@ class Deployment:
     city: AgencyNode
     business_db: Path
     drop: Path
+    portal_nodes: Any = None  # where the hub's My Portal reaches agency nodes
 
     def hub_state(self) -> str:
         return json.dumps(self.hub.get("/control/state").json(), ensure_ascii=False)
@@ -138,7 +142,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             ),
             clock,
         )
-        yield Deployment(hub, tokens, pension, city, db, drop)
+        yield Deployment(hub, tokens, pension, city, db, drop, app.state.agency_nodes)
 
 
 @pytest.mark.requirement("RK-AGN-001")
@@ -314,7 +318,7 @@ def test_authorize_allows_exactly_designated_member_terminal_action(
 def _node_client(node: AgencyNode) -> httpx.Client:
     from renkei_reference.services.agency_app import create_agency_app
 
-    app = create_agency_app(node, {"aud-1": "auditor", "portal-1": "hub"})
+    app = create_agency_app(node, {"aud-1": "auditor", "portal-1": "portal"})
     return httpx.Client(transport=InProcessTransport(app), base_url="http://node")
 
 
@@ -352,7 +356,17 @@ def test_the_auditor_reads_the_agency_log_over_the_wire(deployment: Deployment) 
         )
 
 
-def test_content_and_use_are_released_on_a_granted_application(deployment: Deployment) -> None:
+@pytest.mark.requirement("RK-PORT-004", "RK-AGN-001")
+def test_content_and_use_are_released_only_once_designated_staff_grant_the_application(
+    deployment: Deployment,
+) -> None:
+    """My Portal brings the person's separate application to the node (``POST
+    /agency/applications``): it waits, ``submitted``, with nothing released; only
+    designated staff at a designated terminal decide (an undesignated account is
+    refused and the refusal logged), once; then ⑪ (provider) or ⑫ (requester) is
+    released, and the decision is attributed to the staff member and terminal."""
+    from renkei_reference.core.errors import ConflictError, PermissionDeniedError
+
     d = deployment
     d.pension.bind("p-1", "t-01", [_items(PERSONS[1], "N-200")])
     d.city.bind("c-1", "t-02", [_items(PERSONS[1], "C-100")])
@@ -360,10 +374,28 @@ def test_content_and_use_are_released_on_a_granted_application(deployment: Deplo
     lid = d.pension.query("p-1", "t-01", record_no="N-200", information_kind="local-tax", **ask)
     d.city.answer_deliveries("c-1", "t-02")
     portal = {"authorization": "Bearer portal-1"}
+    contract = load_contract()
     with _node_client(d.city) as city, _node_client(d.pension) as pension:
-        body = {"linkage_ids": [lid], "items": ["content", "use"], "channel": "internet"}
-        granted = city.post("/agency/applications/aa-1/grant", json=body, headers=portal).json()
-        assert granted["decision"] == "granted"
+        body = {"application_id": "aa-1", "linkage_ids": [lid], "items": ["content", "use"]}
+        applied = city.post("/agency/applications", json=body, headers=portal)
+        assert applied.status_code == 202, applied.text
+        assert applied.json()["state"] == "submitted"
+        assert contract.check("POST", "/agency/applications", 202, "application/json",
+                              applied.json()) == []  # fmt: skip
+        waiting = city.get("/agency/applications/aa-1", headers=portal).json()
+        assert (waiting["state"], waiting.get("entries")) == ("submitted", None)
+        with pytest.raises(PermissionDeniedError):
+            d.city.decide("c-9", "t-02", "aa-1", grant=True)
+        assert [(x.staff_id, x.action) for x in d.city.denials] == [("c-9", "decide-disclosure")]
+        d.city.decide("c-1", "t-02", "aa-1", grant=True)
+        with pytest.raises(ConflictError):
+            d.city.decide("c-1", "t-02", "aa-1", grant=False)
+        granted = city.get("/agency/applications/aa-1", headers=portal).json()
+        assert contract.check("GET", "/agency/applications/{application_id}", 200,
+                              "application/json", granted) == []  # fmt: skip
+        assert granted["state"] == "granted"
+        assert granted["decided_by"].endswith("(c-1)")
+        assert granted["decided_at_terminal"] == "t-02"
         assert granted["entries"] == [
             {
                 "linkage_id": lid,
@@ -372,18 +404,29 @@ def test_content_and_use_are_released_on_a_granted_application(deployment: Deplo
                 "content": "令和7年度 住民税",
             }
         ]
-        again = city.post("/agency/applications/aa-1/grant", json=body, headers=portal).json()
-        assert again == granted
-        used = pension.post("/agency/applications/aa-2/grant", json=body, headers=portal).json()
+        again = city.post("/agency/applications", json=body, headers=portal).json()
+        assert again["state"] == "granted"  # idempotent: the same application
+        pension.post("/agency/applications", json={**body, "application_id": "aa-2"},
+                     headers=portal)  # fmt: skip
+        d.pension.decide("p-1", "t-01", "aa-2", grant=True)
+        used = pension.get("/agency/applications/aa-2", headers=portal).json()
         assert used["entries"][0]["use"] == "年金額の決定"
-        unknown = {**body, "linkage_ids": ["no-such-linkage"]}
-        missing = city.post("/agency/applications/aa-3/grant", json=unknown, headers=portal)
+        pension.post("/agency/applications", json={**body, "application_id": "aa-5"},
+                     headers=portal)  # fmt: skip
+        d.pension.decide("p-1", "t-01", "aa-5", grant=False)
+        refused_here = pension.get("/agency/applications/aa-5", headers=portal).json()
+        assert (refused_here["state"], refused_here.get("entries")) == ("refused", None)
+        unknown = {**body, "application_id": "aa-3", "linkage_ids": ["no-such-linkage"]}
+        missing = city.post("/agency/applications", json=unknown, headers=portal)
         assert missing.status_code == 404
         assert missing.json()["type"] == "urn:renkei:problem:unknown-linkage"
         auditor_only = city.post(
-            "/agency/applications/aa-4/grant", json=body, headers={"authorization": "Bearer aud-1"}
+            "/agency/applications",
+            json={**body, "application_id": "aa-4"},
+            headers={"authorization": "Bearer aud-1"},
         )
         assert auditor_only.status_code == 403
+        assert city.get("/agency/applications/aa-404", headers=portal).status_code == 404
     exempt = AgencyNode(
         "city.chiyoda",
         HubConnection(d.hub, "http://testserver/hub", d.tokens["city.chiyoda"]),
@@ -393,8 +436,9 @@ def test_content_and_use_are_released_on_a_granted_application(deployment: Deplo
         withheld_kinds=frozenset({"local-tax"}),
         log_store=d.city.log_store,  # the same node's log, another disclosure policy
     )
-    refused = exempt.grant("aa-9", [lid], {"content"})
-    assert refused["decision"] == "refused"
+    exempt.apply("aa-9", [lid], {"content"}, applicant="portal")
+    refused = exempt.decide("c-1", "t-02", "aa-9", grant=True)
+    assert refused["state"] == "refused"
     assert refused["entries"] == [{"linkage_id": lid, "side": "provider", "withheld": True}]
 
 
@@ -477,3 +521,71 @@ def test_the_delivery_loop_answers_and_backs_off_while_the_hub_refuses_it(
     assert loop.run_once() == 5
     assert loop.run_once() == 5
     assert reports == ["city.chiyoda: the hub refuses the node: unauthenticated"]
+
+
+@pytest.mark.requirement("RK-PORT-004", "RK-PORT-002")
+def test_my_portal_shows_content_only_after_the_agencys_staff_grant_the_application(
+    deployment: Deployment,
+) -> None:
+    """Seed item 26: ⑪ appears in My Portal after a *separate application to the
+    agency is granted*.  The person applies in My Portal; the portal brings it to
+    the city's node, where it waits; nothing shows until the city's designated
+    staff grant it at their terminal; then the portal shows ⑪, fetched from the
+    node at the read and kept nowhere in the portal."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from renkei_reference.services.cards import challenge_message
+    from renkei_reference.services.portal import NodeLink
+
+    d = deployment
+    d.pension.bind("p-1", "t-01", [_items(PERSONS[1], "N-200")])
+    d.city.bind("c-1", "t-02", [_items(PERSONS[1], "C-100")])
+    ask = {"provider": "city.chiyoda", "pattern_id": "P-0001", "use": "年金額の決定"}
+    lid = d.pension.query("p-1", "t-01", record_no="N-200", information_kind="local-tax", **ask)
+    d.city.answer_deliveries("c-1", "t-02")
+    serial = min(int(str(e["serial"])) for e in d.audit() if e.get("linkage_id") == lid)
+    with _node_client(d.city) as city:
+        d.portal_nodes.register("city.chiyoda", NodeLink("http://node", city, "portal-1"))
+        card = d.hub.post(
+            "/control/cards", json={"resident_code": PERSONS[1]["resident_code"]}
+        ).json()
+        key = serialization.load_pem_private_key(card["private_key"].encode(), None)
+        assert isinstance(key, Ed25519PrivateKey)
+        ch = d.hub.post("/portal/challenges").json()
+        signature = key.sign(challenge_message(base64.b64decode(ch["nonce"])))
+        signed = d.hub.post(
+            "/portal/sessions",
+            json={"challenge_id": ch["challenge_id"], "certificate": card["certificate"],
+                  "signature": base64.b64encode(signature).decode()},
+        )  # fmt: skip
+        person = {"authorization": f"Bearer {signed.json()['session_token']}"}
+
+        def content_shown() -> list[Any]:
+            app = d.hub.post("/portal/applications", json={}, headers=person).json()
+            page = d.hub.get(
+                "/portal/access-logs",
+                params={"application_id": app["application_id"]},
+                headers=person,
+            ).json()
+            entry = next(e for e in page["entries"] if e["serial"] == serial)
+            return list(entry.get("agency_items") or [])
+
+        applied = d.hub.post(
+            "/portal/agency-applications",
+            json={"agency_id": "city.chiyoda", "serials": [serial], "items": ["content"]},
+            headers=person,
+        )
+        assert applied.status_code == 202, applied.text
+        assert applied.json()["state"] == "submitted"
+        assert content_shown() == []  # waiting at the agency: nothing yet
+        waiting = d.city.applications("submitted")
+        assert [a["linkage_ids"] for a in waiting] == [[lid]]
+        assert waiting[0]["channel"] == "portal"
+        d.city.decide("c-1", "t-02", waiting[0]["application_id"], grant=True)
+        assert content_shown() == [
+            {"agency": "千代田区", "side": "provider", "withheld": False,
+             "content": "令和7年度 住民税"}
+        ]  # fmt: skip
+        stores = json.dumps(d.hub.get("/control/state").json(), ensure_ascii=False)
+        assert "令和7年度 住民税" not in stores  # fetched at the read, kept nowhere

@@ -252,3 +252,52 @@ def test_the_auditor_pulls_each_node_and_reports_one_it_cannot_read(
     finally:
         for client in clients:
             client.close()
+
+
+@pytest.mark.requirement("RK-AUD-003", "RK-AGN-001", "RK-AUD-001")
+def test_the_nodes_refusals_are_pulled_and_reported_as_use_outside_designation(
+    hub_federation: dict[str, Any],
+    deployment: Deployment,  # noqa: F811
+) -> None:
+    """A query tried at an undesignated terminal and a table read by an unknown
+    account are refused at the pension's node; the auditor pulls the node's
+    ``/agency/denials`` and ``GET /auditor/anomalies`` names both under
+    ``outside-designation``, by the node's serials for refusals."""
+    import httpx
+
+    from renkei_conformance.openapi import load_contract
+    from renkei_conformance.target import InProcessTransport
+    from renkei_reference.core.errors import PermissionDeniedError
+    from renkei_reference.services.agency_app import create_agency_app
+    from renkei_reference.services.auditor import NodeEndpoint
+
+    d = deployment
+    _complete_linkage(d)
+    ask = {"provider": "city.chiyoda", "pattern_id": "P-0001", "use": "年金額の決定"}
+    with pytest.raises(PermissionDeniedError):
+        d.pension.query("p-1", "t-99", record_no="N-200", information_kind="local-tax", **ask)
+    with pytest.raises(PermissionDeniedError):
+        d.pension.link_code("x-7", "t-01", "N-200")
+    fed = hub_federation["fed"]
+    clients = []
+    for node in (d.pension, d.city):
+        app = create_agency_app(node, {"aud-1": "auditor"})
+        client = httpx.Client(transport=InProcessTransport(app), base_url="http://node")
+        clients.append(client)
+        fed.auditor.register_node(node.agency_id, NodeEndpoint("http://node", "aud-1", client))
+    auditor = {"authorization": f"Bearer {d.tokens['obs.auditor']}"}
+    try:
+        page = d.hub.get("/auditor/anomalies", headers=auditor).json()
+    finally:
+        for client in clients:
+            client.close()
+    assert load_contract().check("GET", "/auditor/anomalies", 200, "application/json", page) == []
+    outside = [a for a in page["anomalies"] if a["kind"] == "outside-designation"]
+    # the hub's refusal of the kind the pattern does not cover is one; the node's two another
+    assert [(a["agency_id"], a.get("agency_denials")) for a in outside] == [
+        ("nenkin", None),
+        ("nenkin", [{"agency_id": "nenkin", "serial": 1}, {"agency_id": "nenkin", "serial": 2}]),
+    ]
+    outside = outside[1:]
+    assert "p-1 @ t-99" in outside[0]["detail"]
+    assert "x-7 @ t-01" in outside[0]["detail"]

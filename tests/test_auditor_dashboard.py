@@ -235,3 +235,45 @@ def test_over_mutual_tls_the_auditors_certificate_signs_in_and_no_other(tmp_path
         ok = c.post("/auditor/ui/login/certificate", follow_redirects=False)
         assert ok.status_code == 303
         assert c.get("/auditor/ui/dashboard").status_code == 200
+
+
+@pytest.mark.requirement("RK-AUD-004")
+def test_over_https_the_dashboard_cookies_are_secure_httponly_and_strict() -> None:
+    """Served over HTTPS, the session and pre-session cookies never travel in clear."""
+    app = create_app(test_mode=True)
+    for scheme, secure in (("https", True), ("http", False)):
+        with httpx.Client(
+            transport=InProcessTransport(app), base_url=f"{scheme}://testserver"
+        ) as c:
+            world = make_world(c)
+            pre = c.get("/auditor/ui/").headers["set-cookie"]
+            signed = _login(c, signer(world))
+            assert signed.status_code == 303
+            session = next(
+                h for h in signed.headers.get_list("set-cookie") if h.startswith("renkei_auditor=")
+            )
+            for cookie in (pre, session):
+                flags = {f.strip().lower() for f in cookie.split(";")[1:]}
+                assert {"httponly", "samesite=strict"} <= flags, cookie
+                assert ("secure" in flags) is secure, cookie
+            assert c.get("/auditor/ui/dashboard").status_code == 200
+
+
+@pytest.mark.requirement("RK-AUD-004")
+def test_registered_auditor_keys_survive_a_restart_in_the_state_dir(tmp_path: Any) -> None:
+    """A restarted federation still knows the third-party body's key (sessions do not
+    survive: the auditor signs in again, with the same key)."""
+    from renkei_reference.cli import _durable
+
+    first = create_app(test_mode=True, federation_factory=_durable(tmp_path))
+    with httpx.Client(transport=InProcessTransport(first), base_url="http://testserver") as c:
+        world = make_world(c)
+        assert _login(c, signer(world)).status_code == 303
+    assert (tmp_path / "auditor-keys.json").stat().st_mode & 0o077 == 0
+    again = create_app(test_mode=True, federation_factory=_durable(tmp_path))
+    with httpx.Client(transport=InProcessTransport(again), base_url="http://testserver") as c:
+        auditor = {"agency_id": AUDITOR, "name": "個人情報保護委員会", "role": "auditor"}
+        c.post("/control/agencies", json={"agencies": [auditor]}).raise_for_status()
+        assert c.get("/auditor/ui/dashboard", follow_redirects=False).status_code == 303
+        assert _login(c, signer(world)).status_code == 303
+        assert _login(c, Ed25519PrivateKey.generate()).status_code == 401

@@ -131,6 +131,86 @@ def test_serve_starts_agency_nodes_that_answer_a_demo_linkage_out_of_the_box_and
     assert "Traceback" not in out
 
 
+@pytest.mark.requirement("RK-AGN-005")
+def test_an_agency_nodes_log_survives_a_restart_of_serve_in_the_state_dir(
+    demo_federation: tuple[subprocess.Popen[str], Path, Path],
+) -> None:
+    """RK-AGN-005: a node's share is kept in ``STATE_DIR`` by default; after the
+    federation stops and starts again, the auditor still reads yesterday's entry."""
+    proc, target, _ = demo_federation
+    city = _target(target)["agency_nodes"][NODE]["url"]
+    clerk = {"staff_id": "clerk-1", "terminal": "term-01"}
+    with tls_client(target) as operator:
+        asked = operator.post(
+            city + "/control/agency-node/queries",
+            json={**clerk, "record_no": "CITY-0002", "provider": OTHER_NODE,
+                  "pattern_id": "DEMO-P-001", "information_kind": "pension-record",
+                  "use": "再起動前の照会"},
+        )  # fmt: skip
+        assert asked.status_code == 202, asked.text
+    linkage_id = asked.json()["linkage_id"]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+    assert (target.parent / "renkei-state" / "agencies" / NODE / "node-log.sqlite3").is_file()
+    target.unlink()
+    log = target.parent / "serve-again.log"
+    with log.open("w") as sink:
+        again = subprocess.Popen(
+            [*RENKEI, "serve", "--port", "0", "--target-file", str(target), "--agency-nodes", "2"],
+            cwd=target.parent,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        _until("the target file", lambda: target.exists() or again.poll() is not None, 60)
+        assert again.poll() is None, log.read_text()
+        city = _target(target)["agency_nodes"][NODE]["url"]
+        with tls_client(target, "demo.auditor") as auditor:
+            entries = auditor.get(city + "/agency/access-logs").json()["entries"]
+        mine = [e for e in entries if e["linkage_id"] == linkage_id]
+        assert [(e["side"], e["outcome"], e["use"]) for e in mine] == [
+            ("requester", "approved", "再起動前の照会")
+        ]
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.wait(20)
+
+
+@pytest.mark.requirement("RK-AUD-003", "RK-AGN-001", "RK-AUD-001")
+def test_the_demo_auditor_sees_a_nodes_refusals_as_use_outside_designation(
+    demo_federation: tuple[subprocess.Popen[str], Path, Path],
+) -> None:
+    """Under ``renkei serve`` the demo auditor reads every node over mutual TLS:
+    a query tried at a terminal outside demo.city's designation is refused at
+    the node and reported by ``GET /auditor/anomalies`` (outside-designation,
+    naming the node's refusal); both nodes' shares are read."""
+    _, target, _ = demo_federation
+    data = _target(target)
+    city = data["agency_nodes"][NODE]["url"]
+    with tls_client(target) as operator:
+        refused = operator.post(
+            city + "/control/agency-node/queries",
+            json={"staff_id": "clerk-1", "terminal": "home-pc", "record_no": "CITY-0003",
+                  "provider": OTHER_NODE, "pattern_id": "DEMO-P-001",
+                  "information_kind": "pension-record", "use": "指定外の端末から"},
+        )  # fmt: skip
+        assert refused.status_code == 403
+    with tls_client(target, "demo.auditor") as auditor:
+        base = data["parties"]["auditor"]
+        found = auditor.get(base + "/anomalies").json()["anomalies"]
+        gaps = auditor.get(base + "/discrepancies").json()["discrepancies"]
+        denials = auditor.get(city + "/agency/denials").json()["denials"]
+    assert [(d["staff_id"], d["terminal"], d["reason"]) for d in denials] == [
+        ("clerk-1", "home-pc", "terminal-not-designated")
+    ]
+    outside = [a for a in found if a["kind"] == "outside-designation" and a.get("agency_denials")]
+    assert [(a["agency_id"], a["agency_denials"]) for a in outside] == [
+        (NODE, [{"agency_id": NODE, "serial": denials[0]["serial"]}])
+    ]
+    assert not [g for g in gaps if g["kind"] == "agency-log-unavailable"], gaps
+
+
 def test_plain_http_and_zero_nodes_serve_the_hub_application_alone(tmp_path: Path) -> None:
     target = tmp_path / "t.json"
     proc = subprocess.Popen(
@@ -166,6 +246,7 @@ def test_control_refuses_an_agency_certificate_with_problem_json(served_referenc
             ("POST", control + "/reset"),
             ("GET", control + "/state"),
             ("POST", control + "/clock/advance"),
+            ("POST", control + "/auditor-keys"),
             ("GET", node + "/control/agency-node/fixtures"),
             ("PUT", node + "/control/agency-node/fault"),
         ):

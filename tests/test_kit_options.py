@@ -23,7 +23,11 @@ def _kit_tests() -> list[TestRef]:
 NUMBERING_ONLY = {t.test_id for t in _kit_tests() if set(t.profiles) == {"numbering-authority"}}
 PORTAL_ONLY = {t.test_id for t in _kit_tests() if set(t.profiles) == {"my-portal"}}
 NUMBERING = {t.test_id for t in _kit_tests() if "numbering-authority" in t.profiles}
-AGENCY_NODE_ONLY = {t.test_id for t in _kit_tests() if set(t.profiles) == {"agency-node"}}
+AGENCY_NODE_ONLY = {  # an agency node's, alone or with My Portal (CT-AGN-006)
+    t.test_id
+    for t in _kit_tests()
+    if "agency-node" in t.profiles and set(t.profiles) <= {"agency-node", "my-portal"}
+}
 # not applicable in process: they need a target reached over mutual TLS
 NEEDS_MTLS = {t.test_id for t in _kit_tests() if "test_transport" in t.location} | {"CT-CTL-002"}
 

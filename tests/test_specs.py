@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -101,26 +103,60 @@ def _norm(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "{}", path)
 
 
-def test_reference_serves_exactly_the_operations_of_this_protocol_version() -> None:
-    """Every operation marked x-renkei-since 0.1 is served by the reference, and
-    the reference serves nothing the wire protocol does not define."""
+def _served(app: Any) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), _norm(path))
+        for path, item in app.openapi()["paths"].items()
+        for method in item
+    }
+
+
+def test_reference_serves_exactly_the_operations_of_the_protocol(tmp_path: Path) -> None:
+    """Every operation of specs/openapi is served by the reference — the hub's
+    application, or the agency node's for ``/agency`` and ``/control/agency-node``
+    — and neither serves anything the wire protocol does not define: nothing is
+    declared and left unserved."""
+    import httpx
+
+    from renkei_reference.core.agency import Designation
+    from renkei_reference.services.agency_app import create_agency_app
+    from renkei_reference.services.agency_control import (
+        agency_control_router,
+        agency_discovery_router,
+    )
+    from renkei_reference.services.agency_node import AgencyNode, CsvFolderAdapter, HubConnection
     from renkei_reference.services.app import create_app
+    from renkei_reference.services.clock import ControllableClock
 
     doc = yaml.safe_load((SPECS / "openapi" / "renkei.yaml").read_text(encoding="utf-8"))
     spec_ops = {
-        (method.upper(), _norm(path)): op.get("x-renkei-since")
+        (method.upper(), _norm(path))
         for path, item in doc["paths"].items()
-        for method, op in item.items()
+        for method in item
         if method in ("get", "post", "put", "delete", "patch")
     }
-    served = {
-        (method.upper(), _norm(path))
-        for path, item in create_app(test_mode=True).openapi()["paths"].items()
-        for method in item
-    }
-    assert served - set(spec_ops) == set(), "served but not in the protocol"
-    due = {op for op, since in spec_ops.items() if since == "0.1"}
-    assert due - served == set(), "in protocol version 0.1 but not served"
+    with httpx.Client() as client:
+        node = AgencyNode(
+            "spec.node",
+            HubConnection(client, "http://hub.invalid"),
+            Designation(),
+            CsvFolderAdapter(tmp_path),
+            ControllableClock(),
+        )
+        agency_app = create_agency_app(
+            node,
+            {},
+            routers=[
+                agency_discovery_router(node, test_mode=True, version="0"),
+                agency_control_router(node, {}),
+            ],
+        )
+        hub, agency = _served(create_app(test_mode=True)), _served(agency_app)
+    assert hub - spec_ops == set(), "served by the hub's application but not in the protocol"
+    assert agency - spec_ops == set(), "served by the agency node but not in the protocol"
+    assert spec_ops - (hub | agency) == set(), "in the protocol but served by nobody"
+    on_node = {op for op in spec_ops if op[1].startswith(("/agency/", "/control/agency-node/"))}
+    assert on_node <= agency, "an agency-node operation the node does not serve"
 
 
 def test_benchmark_thresholds_name_existing_benchmarks_and_requirements() -> None:
@@ -150,3 +186,15 @@ def test_the_reference_discovery_document_names_the_spec_versions_in_this_reposi
     )
     assert catalog["catalog_version"] == CATALOG_VERSION
     assert interface["info"]["version"] == INTERFACE_VERSION
+
+
+def test_binding_reasons_on_the_wire_are_the_reasons_the_matcher_gives() -> None:
+    """OpenAPI ``BindingReason`` documents exactly what the reference emits
+    (RK-BND-003): no value nothing emits, no value emitted undocumented."""
+    from renkei_reference.core.binding_match import BINDING_REASONS
+
+    doc = yaml.safe_load((SPECS / "openapi" / "renkei.yaml").read_text(encoding="utf-8"))
+    text = doc["components"]["schemas"]["BindingReason"]["description"]
+    known = text.split("Known values:")[1].split("A private body")[0]
+    documented = set(re.findall(r"`([a-z-]+)`", known))
+    assert documented == set(BINDING_REASONS)

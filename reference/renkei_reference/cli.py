@@ -284,10 +284,12 @@ def _durable(state_dir: Path) -> Callable[[Any], Any]:
     """Federations whose hub keys (``keys.json``, RK-KEY-003), log signing key
     (``log-signer.key``), logs (``logs.sqlite3``: access and administrative log
     with their Merkle trees, group-committed; RK-LOG-004, RK-LOG-006) and
-    numbering table (``numbering.sqlite3``) live in ``state_dir``.
+    numbering table (``numbering.sqlite3``) and the auditor dashboard's keys
+    (``auditor-keys.json``) live in ``state_dir``.
 
     A reset through the control interface (test mode) starts afresh.
     """
+    from .services.auditor_app import KEYS_FILE
     from .services.federation import Federation
     from .services.keystore import FileKeyStore, load_or_create_log_signer
     from .services.log_store import SqliteLogStore
@@ -307,6 +309,7 @@ def _durable(state_dir: Path) -> Callable[[Any], Any]:
                 table,
                 signer,
                 logs,
+                state_dir / KEYS_FILE,
                 *state_dir.glob("numbering.sqlite3-*"),
                 *state_dir.glob("logs.sqlite3-*"),
             ):
@@ -317,6 +320,7 @@ def _durable(state_dir: Path) -> Callable[[Any], Any]:
             SqliteNumberingTable(table),
             log_store=SqliteLogStore(logs),
             log_signer=load_or_create_log_signer(signer),
+            state_dir=state_dir,
         )
         current.append(fed)
         return fed

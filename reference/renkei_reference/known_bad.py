@@ -752,8 +752,9 @@ def _discrepancies_never_reported(fed: Federation) -> None:
 )
 def _unreadable_as_empty(fed: Federation) -> None:
     def shares(original: Any) -> Any:
-        got, unavailable = original()
-        return {**got, **{a: [] for a in unavailable}}, []
+        got = original()
+        return replace(got, entries={**got.entries, **{a: [] for a in got.unavailable}},
+                       unavailable=[])  # fmt: skip
 
     _override(fed.auditor, "shares", shares)
 

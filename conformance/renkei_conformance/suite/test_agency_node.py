@@ -13,6 +13,7 @@ the provider (``kit.city-a``) and the auditor (``kit.auditor``) around it.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 
 from renkei_conformance.client import Wire, WireError
-from renkei_conformance.world import PATTERNS, World
+from renkei_conformance.world import PATTERNS, Person, World
 
 REFUSED = {"staff-not-designated", "terminal-not-designated", "action-not-designated"}
 USE = "年金給付の審査（試験）"
@@ -39,17 +40,27 @@ class Enrolled:
 
     def node_log(self, who: str = "kit.auditor") -> list[dict[str, Any]]:
         """The node's log as ``who`` reads it over mutual TLS (RK-AUD-001)."""
-        tls = self.world.wire.target.tls
-        assert tls is not None
-        other = self.world.wire.presenting(tls.agencies[who])
+        return self.node_page("/agency/access-logs", "entries", who)
+
+    def node_page(
+        self, path: str, key: str, who: str = "kit.auditor", **params: Any
+    ) -> list[dict[str, Any]]:
+        """One page of ``path`` (``key``: its list) as ``who`` reads it over mutual TLS."""
+        other = self.as_(who)
         try:
-            page = other.call_node(self.node, "GET", "/agency/access-logs").expect(200)
+            page = other.call_node(self.node, "GET", path, params=params or None).expect(200)
         finally:
             other.close()
         if page["agency_id"] != self.node:
             raise WireError(f"the node of {self.node} serves the log of {page['agency_id']}")
-        entries: list[dict[str, Any]] = page["entries"]
-        return entries
+        rows: list[dict[str, Any]] = page[key]
+        return rows
+
+    def as_(self, who: str) -> Wire:
+        """A connection presenting ``who``'s client certificate (close it after use)."""
+        tls = self.world.wire.target.tls
+        assert tls is not None
+        return self.world.wire.presenting(tls.agencies[who])
 
 
 def _enrol(wire: Wire) -> Enrolled:
@@ -101,6 +112,48 @@ def _node_query(e: Enrolled, staff: dict[str, str], request: str = "q") -> Any:
             "use": f"{USE} {request}",
         },
     )
+
+
+def _asked_and_answered(e: Enrolled, request_id: str) -> tuple[str, Any, dict[str, Any]]:
+    """kit.pension binds the node's first fixture person and asks the node about
+    them through the hub; returns the linkage id, the answered linkage and the
+    person, once the node answered (RK-AGN-003) — or fails at the deadline."""
+    record = e.fixtures["records"][0]
+    person = next(
+        r for r in e.fixtures["residents"] if r["resident_code"] == record["resident_code"]
+    )
+    items = {k: v for k, v in person.items() if k != "resident_code"}
+    reply = e.world.call(
+        "kit.pension",
+        "POST",
+        "hub",
+        "/bindings",
+        {"records": [{"record_ref": f"{request_id}-r", **items}]},
+    ).expect(200)
+    link = reply["results"][0].get("link_code")
+    assert link, f"the fixture person did not bind: {reply.text[:300]}"
+    kind = record["information_kinds"][0]
+    body = {
+        "request_id": request_id,
+        "requester": "kit.pension",
+        "provider": e.node,
+        "pattern_id": "KIT-N-001",
+        "information_kind": kind,
+        "link_code": link,
+    }
+    accepted = e.world.call("kit.pension", "POST", "hub", "/queries", body).expect(202)
+    linkage_id, deadline = accepted["linkage_id"], datetime.fromisoformat(accepted["deadline"])
+    limit = time.monotonic() + min(60.0, (deadline - datetime.now(UTC)).total_seconds())
+    while True:
+        got = e.world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
+        if got.body.get("answer") is not None:
+            return linkage_id, got, person
+        if got["state"] == "expired" or time.monotonic() > limit:
+            raise WireError(
+                f"the node did not answer linkage {linkage_id} (state {got['state']}) "
+                f"before its deadline {deadline.isoformat()} (RK-AGN-003)"
+            )
+        time.sleep(0.2)
 
 
 @pytest.mark.conformance(
@@ -175,42 +228,7 @@ def test_the_node_answers_its_deliveries_within_the_deadline(wire: Wire) -> None
     anyone acting on it; the requester receives the answer once, and the node's
     log records the answer (⑧ ⑩ ⑪) under the hub's serial."""
     e = _enrol(wire)
-    record = e.fixtures["records"][0]
-    person = next(
-        r for r in e.fixtures["residents"] if r["resident_code"] == record["resident_code"]
-    )
-    items = {k: v for k, v in person.items() if k != "resident_code"}
-    reply = e.world.call(
-        "kit.pension",
-        "POST",
-        "hub",
-        "/bindings",
-        {"records": [{"record_ref": "kit-n-1", **items}]},
-    ).expect(200)
-    link = reply["results"][0].get("link_code")
-    assert link, f"the fixture person did not bind: {reply.text[:300]}"
-    kind = record["information_kinds"][0]
-    body = {
-        "request_id": "kit-agn-003",
-        "requester": "kit.pension",
-        "provider": e.node,
-        "pattern_id": "KIT-N-001",
-        "information_kind": kind,
-        "link_code": link,
-    }
-    accepted = e.world.call("kit.pension", "POST", "hub", "/queries", body).expect(202)
-    linkage_id, deadline = accepted["linkage_id"], datetime.fromisoformat(accepted["deadline"])
-    limit = time.monotonic() + min(60.0, (deadline - datetime.now(UTC)).total_seconds())
-    while True:
-        got = e.world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
-        if got.body.get("answer") is not None:
-            break
-        if got["state"] == "expired" or time.monotonic() > limit:
-            raise WireError(
-                f"the node did not answer linkage {linkage_id} (state {got['state']}) "
-                f"before its deadline {deadline.isoformat()} (RK-AGN-003)"
-            )
-        time.sleep(0.2)
+    linkage_id, got, _ = _asked_and_answered(e, "kit-agn-003")
     assert base64.b64decode(got["answer"]["payload"]), "the node answered an empty payload"
     mine = [
         x
@@ -222,3 +240,142 @@ def test_the_node_answers_its_deliveries_within_the_deadline(wire: Wire) -> None
     assert mine[0]["operator"], f"⑧ the operator is not recorded: {mine[0]}"
     assert mine[0]["terminal"], f"⑩ the terminal is not recorded: {mine[0]}"
     assert mine[0].get("content"), f"⑪ the content provided is not recorded: {mine[0]}"
+
+
+@pytest.mark.conformance(
+    "CT-AGN-004",
+    requirements=["RK-AGN-001", "RK-AUD-001", "RK-AUD-003"],
+    profiles=["agency-node"],
+)
+def test_the_nodes_refusals_are_logged_and_served_to_the_auditor_only(wire: Wire) -> None:
+    """Every attempt the designation refuses is logged (RK-AGN-001) and served to the
+    auditor's certificate (``GET /agency/denials``): the account and terminal as
+    given, the action and the reason; an agency's certificate gets 403 (or 401)."""
+    e = _enrol(wire)
+    before = e.node_page("/agency/denials", "denials")
+    after = max([d["serial"] for d in before], default=0)
+    tries = [
+        ({"staff_id": "kit-intruder", "terminal": e.staff["terminal"]}, "staff-not-designated"),
+        ({"staff_id": e.staff["staff_id"], "terminal": "kit-stray-terminal"},
+         "terminal-not-designated"),
+    ]  # fmt: skip
+    for staff, reason in tries:
+        _node_query(e, staff, "denied").expect_problem({reason}, 403)
+    got = e.node_page("/agency/denials", "denials", after=after)
+    seen = [(d["staff_id"], d["terminal"], d["action"], d["reason"]) for d in got]
+    wanted = [(s["staff_id"], s["terminal"], "query", r) for s, r in tries]
+    assert seen == wanted, f"the node's refusals are not as attempted: {got}"
+    assert all(d["serial"] > after for d in got), got
+    agency = e.as_("kit.pension")
+    try:
+        agency.call_node(e.node, "GET", "/agency/denials").expect_problem(
+            {"forbidden-role", "unauthenticated"}, {401, 403}
+        )
+    finally:
+        agency.close()
+
+
+@pytest.mark.conformance(
+    "CT-AGN-005", requirements=["RK-AGN-006", "RK-AUD-001"], profiles=["agency-node"]
+)
+def test_holds_and_the_auditors_reads_are_in_the_nodes_administrative_log(wire: Wire) -> None:
+    """The node logs a legal hold placed and lifted on its log, and each read of its
+    logs by the auditor, attributed to the auditor's organisation (RK-AGN-006), in
+    the hub's administrative-log entry form; only the auditor reads it."""
+    e = _enrol(wire)
+    first = e.node_page("/agency/admin-logs", "entries")
+    after = max([x["serial"] for x in first], default=0)
+    e.node_log()  # a read of the access log
+    auditor = e.as_("kit.auditor")
+    try:
+        placed = auditor.call_node(
+            e.node,
+            "POST",
+            "/agency/legal-holds",
+            json_body={"reason": "適合性確認（試験）", "scope": {"agency_id": "kit.pension"}},
+        ).expect(201)
+        auditor.call_node(e.node, "DELETE", f"/agency/legal-holds/{placed['hold_id']}").expect(204)
+    finally:
+        auditor.close()
+    got = e.node_page("/agency/admin-logs", "entries", after=after)
+    events = [(x["event"], x["actor"], x["details"].get("log") or x["details"].get("hold_id"))
+              for x in got]  # fmt: skip
+    wanted = [
+        ("auditor-read", "kit.auditor", "admin"),
+        ("auditor-read", "kit.auditor", "access"),
+        ("legal-hold-placed", "kit.auditor", placed["hold_id"]),
+        ("legal-hold-lifted", "kit.auditor", placed["hold_id"]),
+    ]
+    assert events == wanted, f"the node's administrative log is not as done: {got}"
+    serials = [x["serial"] for x in got]
+    assert serials == sorted(set(serials)), f"serials not increasing: {serials}"
+    for x in got:
+        leaf = json.loads(base64.b64decode(x["leaf"]))
+        assert leaf == {k: x[k] for k in ("serial", "at", "event", "actor", "details")}, x
+    agency = e.as_("kit.pension")
+    try:
+        agency.call_node(e.node, "GET", "/agency/admin-logs").expect_problem(
+            {"forbidden-role", "unauthenticated"}, {401, 403}
+        )
+    finally:
+        agency.close()
+
+
+@pytest.mark.conformance(
+    "CT-AGN-006",
+    requirements=["RK-PORT-004", "RK-AGN-001"],
+    profiles=["agency-node", "my-portal"],
+)
+def test_my_portal_shows_content_only_after_the_nodes_staff_grant_the_application(
+    wire: Wire,
+) -> None:
+    """Seed item 26: ⑪ appears in My Portal only after a separate application to
+    the agency is granted.  The person applies in My Portal for ⑪ of an entry the
+    node answered; the application reaches the node and waits there (``submitted``,
+    nothing shown); an undesignated account cannot decide it (403); once the
+    node's designated staff grant it at their terminal, My Portal shows ⑪."""
+    from renkei_conformance.suite.test_portal import issue_card, sign_in
+
+    e = _enrol(wire)
+    linkage_id, _, person = _asked_and_answered(e, "kit-agn-006")
+    serial = min(int(x["serial"]) for x in e.world.audit_log()
+                 if x.get("linkage_id") == linkage_id)  # fmt: skip
+    fields = Person.__dataclass_fields__
+    card = issue_card(e.world, Person(**{k: str(person.get(k, "")) for k in fields}))
+    token = str(sign_in(e.world, card).expect(201)["session_token"])
+
+    def shown() -> list[dict[str, Any]]:
+        app = wire.call("POST", "portal", "/applications", json_body={}, token=token).expect(201)
+        page = wire.call("GET", "portal", "/access-logs", token=token,
+                         params={"application_id": app["application_id"]}).expect(200)  # fmt: skip
+        entry = next((x for x in page["entries"] if int(x["serial"]) == serial), None)
+        assert entry is not None, f"the person's own entry {serial} is not shown"
+        return list(entry.get("agency_items") or [])
+
+    applied = wire.call(
+        "POST",
+        "portal",
+        "/agency-applications",
+        token=token,
+        json_body={"agency_id": e.node, "serials": [serial], "items": ["content"]},
+    ).expect(202)
+    assert applied["state"] == "submitted", (
+        f"the application was decided without the agency's staff: {applied.body}"
+    )
+    assert shown() == [], "⑪ shown before the agency granted the application"
+    waiting = e.node_call("GET", "/control/agency-node/applications").expect(200)
+    mine = [a for a in waiting["applications"] if linkage_id in a["linkage_ids"]]
+    assert len(mine) == 1, f"the node does not hold the person's application: {waiting.body}"
+    decision = f"/control/agency-node/applications/{mine[0]['application_id']}/decision"
+    e.node_call(
+        "POST",
+        decision,
+        json_body={"staff_id": "kit-nobody", "terminal": e.staff["terminal"], "decision": "grant"},
+    ).expect_problem(REFUSED, 403)
+    assert shown() == [], "⑪ shown after an undesignated account tried to grant"
+    granted = e.node_call("POST", decision, json_body={**e.staff, "decision": "grant"}).expect(200)
+    assert granted["state"] in ("granted", "partially-granted"), granted.body
+    items = shown()
+    assert any(i.get("content") and not i.get("withheld") for i in items), (
+        f"⑪ not shown after the grant: {items}"
+    )

@@ -64,6 +64,8 @@ class AdminEvent(enum.Enum):
     FOUR_ITEMS_CURRENCY = "four-items-currency"  # a use of the currency service (RK-BND-006)
     CONSENT_RECORDED = "consent-recorded"  # a private body's consent record (RK-BND-004)
     CONSENT_WITHDRAWN = "consent-withdrawn"  # its withdrawal (RK-BND-004)
+    DISCLOSURE_APPLICATION = "disclosure-application"  # a person's ⑪/⑫ application, at a node
+    DISCLOSURE_DECISION = "disclosure-decision"  # its grant or refusal by designated staff
 
 
 def _plain(value: object) -> bool:

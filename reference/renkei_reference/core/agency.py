@@ -51,6 +51,7 @@ class Action(enum.Enum):
     READ_ANSWER = "read-answer"  # read an answer received
     READ_TABLE = "read-table"  # read the correspondence table
     CHANGE_TABLE = "change-table"  # bind records, change the table
+    DECIDE_DISCLOSURE = "decide-disclosure"  # grant or refuse a person's ⑪/⑫ application
 
 
 class Side(enum.Enum):

@@ -32,6 +32,7 @@ __all__ = [
     "anomalies",
     "discrepancies",
     "well_formed_agencies",
+    "well_formed_denials",
     "well_formed_hub",
 ]
 
@@ -87,20 +88,26 @@ class Finding:
     hub_serials: tuple[int, ...] = ()
     agency_entries: tuple[tuple[str, int], ...] = ()  # (agency id, the node's serial)
     agency_id: str | None = None  # the agency the finding is about, when there is one
+    agency_denials: tuple[tuple[str, int], ...] = ()  # (agency id, the node's refusal serial)
 
     def as_json(self) -> dict[str, Any]:
         """The wire form (``Discrepancy`` / ``Anomaly`` without their ids)."""
-        return {
+        out: dict[str, Any] = {
             "kind": self.rule,
             "detail": self.detail,
             "agency_id": self.agency_id,
             "hub_serials": list(self.hub_serials),
             "agency_entries": [{"agency_id": a, "serial": s} for a, s in self.agency_entries],
         }
+        if self.agency_denials:
+            out["agency_denials"] = [{"agency_id": a, "serial": s} for a, s in self.agency_denials]
+        return out
 
 
 _HUB_KEYS = {"serial": int, "at": str, "outcome": str, "requester_id": str, "provider_id": str}
 _AGENCY_KEYS = {"serial": int, "at": str, "side": str, "outcome": str}
+_DENIAL_KEYS = {"serial": int, "at": str, "staff_id": str, "terminal": str, "action": str,
+                "reason": str}  # fmt: skip
 
 
 def _aware(text: object) -> bool:
@@ -136,6 +143,21 @@ def well_formed_agencies(agencies: Mapping[str, Sequence[Entry]]) -> bool:
             for e in entries
         )
         for entries in agencies.values()
+    )  # fmt: skip
+
+
+def well_formed_denials(denials: Mapping[str, Sequence[Entry]] | None) -> bool:
+    """Agency nodes' refusals (OpenAPI ``AgencyDenial``, RK-AGN-001) per agency id."""
+    return denials is None or all(
+        isinstance(rows, list | tuple)
+        and all(
+            isinstance(d, Mapping)
+            and all(isinstance(d.get(k), t) and not isinstance(d.get(k), bool)
+                    for k, t in _DENIAL_KEYS.items())
+            and _aware(d["at"])
+            for d in rows
+        )
+        for rows in denials.values()
     )  # fmt: skip
 
 
@@ -265,14 +287,22 @@ def _bucket(at: datetime, period: timedelta) -> int:
 @icontract.require(lambda rules: rules.period > timedelta(0))
 @icontract.require(well_formed_hub)
 @icontract.require(well_formed_agencies)
+@icontract.require(well_formed_denials)
 def anomalies(
-    hub: Sequence[Entry], agencies: Mapping[str, Sequence[Entry]], rules: AnomalyRules
+    hub: Sequence[Entry],
+    agencies: Mapping[str, Sequence[Entry]],
+    rules: AnomalyRules,
+    denials: Mapping[str, Sequence[Entry]] | None = None,
 ) -> list[Finding]:
     """RK-AUD-003: volume per requester, operator and terminal; refusal rate;
     use outside operating hours; one person queried by many requesters or too
     often; use outside the designation (the pattern's, or the agency's staff and
     terminals); expired linkages per provider — each finding naming its rule and
-    entries.  ``ANOMALY_KINDS`` lists the rules."""
+    entries.  ``ANOMALY_KINDS`` lists the rules.
+
+    ``denials``: per agency id, the refusals its node logged (``AgencyDenial``,
+    RK-AGN-001): each agency's refusals for a designation reason are one
+    ``outside-designation`` finding naming them (``agency_denials``)."""
     findings: list[Finding] = []
     queries = [e for e in hub if e.get("outcome") in ("approved", "refused")]
 
@@ -386,6 +416,20 @@ def anomalies(
                     (),
                     tuple((agency, s) for s in denied),
                     agency,
+                )
+            )
+    for agency, rows in sorted((denials or {}).items()):
+        refused_here = [int(d["serial"]) for d in rows if d.get("reason") in DESIGNATION_REFUSALS]
+        if refused_here:
+            who = sorted({f"{d['staff_id']} @ {d['terminal']}" for d in rows
+                          if d.get("reason") in DESIGNATION_REFUSALS})  # fmt: skip
+            findings.append(
+                Finding(
+                    "outside-designation",
+                    f"{agency}: {len(refused_here)} actions refused to staff or terminals "
+                    f"outside the designation ({', '.join(who[:5])})",
+                    agency_id=agency,
+                    agency_denials=tuple((agency, s) for s in refused_here),
                 )
             )
     expired = [e for e in hub if e.get("outcome") == "expired"]

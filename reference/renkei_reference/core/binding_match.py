@@ -50,6 +50,7 @@ import icontract
 from .binding_normalise import fold_address, fold_name, has_placeholder, strict_text
 
 __all__ = [
+    "BINDING_REASONS",
     "BindingOutcome",
     "Items",
     "Policy",
@@ -64,6 +65,21 @@ Items = tuple[str, str, str, str]  # (name, address, birth_date, sex)
 _SEP = "\x1f"
 K = TypeVar("K", bound=Hashable)
 _ITEM_NAMES = ("name", "address", "birth-date", "sex")
+
+BINDING_REASONS = (
+    "unrepresentable-character",  # RK-BND-005
+    "ambiguous-match",  # RK-BND-002
+    "near-match",  # RK-BND-002
+    "variant-form",  # RK-BND-005: fits only after folding (on a bound record, a notice)
+    *(f"{item}-not-latest" for item in _ITEM_NAMES),  # RK-BND-001: an earlier state only
+    "not-latest",  # an earlier state only, no single item out of date
+    "partial-match",  # RK-BND-003: three of four
+    *(f"{item}-differs" for item in _ITEM_NAMES),
+    "no-match",
+)
+"""Every reason the matcher gives (OpenAPI ``BindingReason``, RK-BND-003).  A private
+body's missing consent is no per-record reason: its request is refused 403
+``consent-required`` or ``consent-withdrawn`` (RK-BND-004)."""
 
 
 class Policy(Enum):
@@ -216,6 +232,9 @@ def _slip(ours: str, theirs: str, item: int) -> bool:
 @icontract.ensure(
     lambda result: result.decision != "bound" or result.reasons in ((), ("variant-form",)),
     "a bound decision carries at most the notice variant-form",
+)
+@icontract.ensure(
+    lambda result: set(result.reasons) <= set(BINDING_REASONS), "reasons are BINDING_REASONS"
 )
 def decide(index: RegistryIndex, items: Items) -> BindingOutcome:
     """Bind, review or reject one record's 4 items (RK-BND-001..003, RK-BND-005)."""

@@ -11,6 +11,9 @@ tag ``control``; RK-CTL-001 test mode only, RK-CTL-007 the operator alone):
 * ``POST /control/agency-node/queries`` and ``GET …/linkages/{id}`` — a staff
   member at a terminal queries and reads the answer, as the business terminal
   would (RK-AGN-001 decides; RK-AGN-002 attributes);
+* ``GET /control/agency-node/applications`` and ``POST …/applications/{id}/decision``
+  — the persons' ⑪/⑫ applications waiting, and a staff member's grant or
+  refusal at a terminal, as the agency's business terminal would (RK-PORT-004);
 * ``PUT /control/agency-node/fault`` — the fault switch: ``down``, ``slow``,
   ``garbage`` or ``none`` (issue 5).
 
@@ -19,7 +22,7 @@ them on its thread pool, off the event loop that may be serving the hub.
 """
 
 import base64
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -49,6 +52,10 @@ class StaffQueryIn(StaffIn):
     pattern_id: Short
     information_kind: Short
     use: Annotated[str, Field(max_length=2000)]
+
+
+class DecisionIn(StaffIn):
+    decision: Literal["grant", "refuse"]
 
 
 class FaultIn(_Strict):
@@ -123,6 +130,20 @@ def agency_control_router(node: AgencyNode, fixtures: dict[str, Any]) -> APIRout
             "linkage_id": linkage_id,
             "answer": None if payload is None else {"payload": base64.b64encode(payload).decode()},
         }
+
+    @r.get("/applications")
+    async def pending() -> dict[str, Any]:
+        """The persons' applications waiting for a decision, as the staff's queue shows them."""
+        return {"applications": node.applications("submitted")}
+
+    @r.post("/applications/{application_id}/decision")
+    async def decide(
+        application_id: Annotated[str, Path(min_length=1, max_length=128)], body: DecisionIn
+    ) -> dict[str, Any]:
+        """Designated staff at a terminal grant or refuse (RK-AGN-001, RK-PORT-004)."""
+        return node.decide(
+            body.staff_id, body.terminal, application_id, grant=body.decision == "grant"
+        )
 
     @r.put("/fault")
     async def set_fault(body: FaultIn) -> dict[str, Any]:

@@ -14,7 +14,17 @@ agency's functions.  This store is the node's durable log:
 * **purged** (RK-RET-003): the content goes, a tombstone (serial, time made,
   time purged) stays, so the auditor sees that an entry existed;
 * **served** (RK-AUD-001): the auditor's pages, by serial; and the entries
-  themselves for the person's ⑪/⑫ application (RK-PORT-004).
+  themselves for the person's ⑪/⑫ application (RK-PORT-004);
+* **refusals** (RK-AGN-001): every attempt by staff or at a terminal outside
+  the designation, append-only, served to the auditor by their own serial;
+* **administrative log** (RK-AGN-006): legal holds placed and lifted and the
+  auditor's reads of the node's logs, as ``core.admin_log`` entries (the
+  hub's format: serial, time, event, actor, details; the record is the
+  canonical leaf), append-only, served to the auditor.  Unlike the hub's, it
+  has no Merkle tree or signed checkpoints: a node holds no log signing key.
+
+Refusals and administrative entries are not purged: like the hub's
+administrative log they hold no personal information of the persons linked.
 
 ``path`` is a file for a durable store (a restarted node resumes its log, its
 retention and its holds) or ``:memory:`` (the default; tests).
@@ -22,6 +32,7 @@ retention and its holds) or ``:memory:`` (the default; tests).
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import sqlite3
@@ -31,6 +42,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ..core.admin_log import (
+    AdminEvent,
+    AdminLogEntry,
+    Detail,
+    admin_entry_from_record,
+    admin_leaf_bytes,
+    admin_view,
+)
 from ..core.agency import AgencyLogEntry, Side
 from ..core.errors import NotFoundError
 from ..core.retention import (
@@ -64,6 +83,18 @@ CREATE TRIGGER IF NOT EXISTS entries_never_deleted BEFORE DELETE ON entries
 BEGIN SELECT RAISE(ABORT, 'the agency log is append-only (RK-AGN-005)'); END;
 CREATE TABLE IF NOT EXISTS holds (hold_id TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- RK-AGN-001: every refused attempt by undesignated staff or at an undesignated terminal
+CREATE TABLE IF NOT EXISTS denials (serial INTEGER PRIMARY KEY, record TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS denials_append_only BEFORE UPDATE ON denials
+BEGIN SELECT RAISE(ABORT, 'the refusals are append-only (RK-AGN-001)'); END;
+CREATE TRIGGER IF NOT EXISTS denials_never_deleted BEFORE DELETE ON denials
+BEGIN SELECT RAISE(ABORT, 'the refusals are append-only (RK-AGN-001)'); END;
+-- RK-AGN-006: the node's administrative log (core.admin_log leaves)
+CREATE TABLE IF NOT EXISTS admin (serial INTEGER PRIMARY KEY, record TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS admin_append_only BEFORE UPDATE ON admin
+BEGIN SELECT RAISE(ABORT, 'the administrative log is append-only (RK-AGN-006)'); END;
+CREATE TRIGGER IF NOT EXISTS admin_never_deleted BEFORE DELETE ON admin
+BEGIN SELECT RAISE(ABORT, 'the administrative log is append-only (RK-AGN-006)'); END;
 """
 
 
@@ -145,6 +176,59 @@ class AgencyLogStore:
             ).fetchall()
         return [{"serial": s, "at": at, "purged_at": p} for s, at, p in rows]
 
+    # -- refusals (RK-AGN-001) ---------------------------------------------------------
+    def deny(self, staff_id: str, terminal: str, action: str, reason: str) -> dict[str, Any]:
+        """Record a refused attempt; returns it as the auditor reads it."""
+        with self._lock:
+            last = self._db.execute("SELECT max(serial) FROM denials").fetchone()[0]
+            denial = {
+                "serial": (last or 0) + 1,
+                "at": self._clock.now().isoformat(),
+                "staff_id": staff_id,
+                "terminal": terminal,
+                "action": action,
+                "reason": reason,
+            }
+            self._db.execute(
+                "INSERT INTO denials (serial, record) VALUES (?, ?)",
+                (denial["serial"], json.dumps(denial, ensure_ascii=False, sort_keys=True)),
+            )
+            return denial
+
+    def denials(self, after: int = 0, limit: int = 2**31) -> list[dict[str, Any]]:
+        """Refusals with a serial above ``after``, oldest first (``AgencyDenial``)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT record FROM denials WHERE serial > ? ORDER BY serial LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        return [dict(json.loads(text)) for (text,) in rows]
+
+    # -- the administrative log (RK-AGN-006) -----------------------------------------
+    def record_admin(self, event: AdminEvent, actor: str, **details: Detail) -> AdminLogEntry:
+        """Append an administrative entry made now by ``actor``."""
+        with self._lock:
+            last = self._db.execute("SELECT max(serial) FROM admin").fetchone()[0]
+            entry = AdminLogEntry((last or 0) + 1, self._clock.now(), event, actor, details)
+            self._db.execute(
+                "INSERT INTO admin (serial, record) VALUES (?, ?)",
+                (entry.serial, admin_leaf_bytes(entry).decode()),
+            )
+            return entry
+
+    def admin_page(self, after: int, limit: int) -> list[dict[str, Any]]:
+        """Administrative entries above ``after`` with their leaves (``AdminLogEntry``)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT record FROM admin WHERE serial > ? ORDER BY serial LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        return [
+            {**admin_view(admin_entry_from_record(text)),
+             "leaf": base64.b64encode(text.encode()).decode()}
+            for (text,) in rows
+        ]  # fmt: skip
+
     # -- retention and holds (RK-RET-001..003) --------------------------------------
     @property
     def retention_years(self) -> int:
@@ -173,6 +257,25 @@ class AgencyLogStore:
                 case_reference=case_reference,
             )
             self._save(hold)
+            self.record_admin(
+                AdminEvent.LEGAL_HOLD_PLACED,
+                placed_by,
+                hold_id=hold.hold_id,
+                reason=reason,
+                case_reference=case_reference,
+                scope=sorted(
+                    name
+                    for name, value in (
+                        ("serials", scope.serials),
+                        ("pattern_id", scope.pattern_id),
+                        ("agency_id", scope.agency),
+                        ("linkage_ids", scope.linkage_ids),
+                        ("from", scope.not_before),
+                        ("to", scope.before),
+                    )
+                    if value
+                ),
+            )
             return hold
 
     def lift_hold(self, hold_id: str, lifted_by: str) -> LegalHold:
@@ -185,6 +288,7 @@ class AgencyLogStore:
                 )
             lifted = hold.lift(now, lifted_by)
             self._save(lifted)
+            self.record_admin(AdminEvent.LEGAL_HOLD_LIFTED, lifted_by, hold_id=hold_id)
             self.purge_due()
             return lifted
 

@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Protocol
 
 import httpx
 
+from ..core.admin_log import AdminEvent
 from ..core.agency import (
     Action,
     AgencyLogEntry,
@@ -44,7 +45,7 @@ from ..core.agency import (
     authorize,
     require,
 )
-from ..core.errors import CallerError, NotFoundError, RenkeiError
+from ..core.errors import CallerError, ConflictError, NotFoundError, RenkeiError
 from .agency_log_store import AgencyLogStore
 from .clock import Clock
 
@@ -247,9 +248,8 @@ class AgencyNode:
         self.table = CorrespondenceTable()
         # its share of the log, kept, retained and held (RK-AGN-005)
         self.log_store = log_store or AgencyLogStore(clock)
-        self.denials: list[Denial] = []
         self._queries: dict[str, dict[str, Any]] = {}  # linkage_id -> what was asked
-        self._grants: dict[str, dict[str, Any]] = {}  # application_id -> decision
+        self._applications: dict[str, dict[str, Any]] = {}  # application_id -> record
         self._held: dict[str, dict[str, Any]] = {}  # linkage_id -> delivery, unanswered
         self._refusals: set[tuple[str, str]] = set()  # (linkage_id, problem) logged
         self.fault = Fault.NONE
@@ -258,13 +258,18 @@ class AgencyNode:
     def _guard(self, staff_id: str, terminal: str, action: Action) -> str:
         """RK-AGN-001: the operator (⑦/⑧) for the log, or a logged refusal."""
         reason = authorize(self._designation, staff_id, terminal, action)
-        if reason is not None:
-            with self._lock:
-                self.denials.append(
-                    Denial(self._clock.now().isoformat(), staff_id, terminal, action.value, reason)
-                )
+        if reason is not None:  # kept in the node's store, served to the auditor
+            self.log_store.deny(staff_id, terminal, action.value, reason)
         member = require(self._designation, staff_id, terminal, action)
         return f"{member.department} {member.name} ({member.staff_id})"
+
+    @property
+    def denials(self) -> list[Denial]:
+        """Every refused attempt, oldest first (RK-AGN-001)."""
+        return [
+            Denial(d["at"], d["staff_id"], d["terminal"], d["action"], d["reason"])
+            for d in self.log_store.denials()
+        ]
 
     # -- binding (RK-BND-007, RK-BND-008) -------------------------------------------
     def bind(
@@ -457,50 +462,139 @@ class AgencyNode:
         return self.log_store.page(after, limit)
 
     # -- the person's application for ⑪ and ⑫ (item 26; RK-PORT-004) ---------------
-    def grant(self, application_id: str, linkage_ids: list[str], items: set[str]) -> dict[str, Any]:
-        """Release ⑪ (content, provider side) and ⑫ (use, requester side) of the
-        named linkages, except kinds the law exempts (``withheld``).  Idempotent
-        per application; a linkage this agency has no entry of is 404."""
+    def apply(
+        self,
+        application_id: str,
+        linkage_ids: list[str],
+        items: set[str],
+        *,
+        applicant: str,
+        channel: str = "portal",
+    ) -> dict[str, Any]:
+        """A person's separate application to this agency for ⑪ (content, provider
+        side) and ⑫ (use, requester side) of the named linkages, brought by My
+        Portal (``applicant``) on the person's behalf (``channel``: ``portal`` or
+        ``counter``).  It waits, ``submitted``, for designated staff to decide
+        (``decide``).  Idempotent per application; a linkage this agency holds no
+        entry of is 404."""
         with self._lock:
-            if application_id in self._grants:
-                return self._grants[application_id]
-            by_linkage: dict[str, list[AgencyLogEntry]] = {}
-            for e in self.log:
-                if e.linkage_id in linkage_ids and e.outcome in ("approved", "answered"):
-                    by_linkage.setdefault(e.linkage_id, []).append(e)
-            unknown = [lid for lid in linkage_ids if lid not in by_linkage]
+            known = self._applications.get(application_id)
+            if known is not None:
+                return self._application_view(known)
+            held = {e.linkage_id for e in self.log if e.outcome in ("approved", "answered")}
+            unknown = [lid for lid in linkage_ids if lid not in held]
             if unknown:
                 raise NotFoundError(
                     "unknown-linkage",
                     f"this agency holds no entry for linkage {unknown[0]!r}",
                     "RK-PORT-004",
                 )
-            entries: list[dict[str, Any]] = []
-            for lid in linkage_ids:
-                for e in by_linkage[lid]:
-                    withheld = e.information_kind in self._withheld_kinds
-                    out: dict[str, Any] = {
-                        "linkage_id": lid,
-                        "side": e.side.value,
-                        "withheld": withheld,
-                    }
-                    if not withheld:
-                        if e.side is Side.PROVIDER and "content" in items and e.content:
-                            out["content"] = e.content
-                        if e.side is Side.REQUESTER and "use" in items and e.use:
-                            out["use"] = e.use
-                    entries.append(out)
+            record: dict[str, Any] = {
+                "application_id": application_id,
+                "linkage_ids": list(linkage_ids),
+                "items": sorted(items),
+                "channel": channel,
+                "state": "submitted",
+                "submitted_at": self._clock.now().isoformat(),
+            }
+            self._applications[application_id] = record
+        self.log_store.record_admin(
+            AdminEvent.DISCLOSURE_APPLICATION,
+            applicant,
+            application_id=application_id,
+            linkages=len(linkage_ids),
+            items=sorted(items),
+            channel=channel,
+        )
+        return self._application_view(record)
+
+    def applications(self, state: str | None = None) -> list[dict[str, Any]]:
+        """The applications, oldest first (``state``: only those in it)."""
+        with self._lock:
+            return [
+                self._application_view(a)
+                for a in self._applications.values()
+                if state is None or a["state"] == state
+            ]
+
+    def application(self, application_id: str) -> dict[str, Any]:
+        """One application, with the released ⑪/⑫ once it is granted; 404 otherwise."""
+        with self._lock:
+            record = self._applications.get(application_id)
+            if record is None:
+                raise NotFoundError(
+                    "not-found", f"no application {application_id!r} here", "RK-PORT-004"
+                )
+            return self._application_view(record, released=True)
+
+    def decide(
+        self, staff_id: str, terminal: str, application_id: str, *, grant: bool
+    ) -> dict[str, Any]:
+        """Designated staff at a designated terminal grant or refuse an application
+        (RK-AGN-001, Action ``decide-disclosure``); the decision is attributed to
+        them (⑦-like: operator and terminal) and made once (409
+        ``application-already-decided``).  A grant releases what the law allows:
+        kinds exempt from disclosure are ``withheld``; all withheld is ``refused``."""
+        operator = self._guard(staff_id, terminal, Action.DECIDE_DISCLOSURE)
+        with self._lock:
+            record = self._applications.get(application_id)
+            if record is None:
+                raise NotFoundError(
+                    "not-found", f"no application {application_id!r} here", "RK-PORT-004"
+                )
+            if record["state"] != "submitted":
+                raise ConflictError(
+                    "application-already-decided",
+                    f"application {application_id!r} was {record['state']}",
+                    "RK-PORT-004",
+                )
+            entries = self._release(record["linkage_ids"], set(record["items"]))
             held = sum(x["withheld"] for x in entries)
-            decision = (
-                "granted"
-                if held == 0
-                else "refused"
-                if held == len(entries)
-                else "partially-granted"
+            if not grant:
+                state, entries = "refused", []
+            elif held == len(entries):  # all exempt by law: refused, and said why
+                state = "refused"
+            else:
+                state = "granted" if held == 0 else "partially-granted"
+            record.update(
+                state=state,
+                entries=entries,
+                decided_at=self._clock.now().isoformat(),
+                decided_by=operator,
+                decided_at_terminal=terminal,
             )
-            result = {"application_id": application_id, "decision": decision, "entries": entries}
-            self._grants[application_id] = result
-            return result
+        self.log_store.record_admin(
+            AdminEvent.DISCLOSURE_DECISION,
+            operator,
+            application_id=application_id,
+            decision=state,
+            terminal=terminal,
+        )
+        return self._application_view(record, released=True)
+
+    def _release(self, linkage_ids: list[str], items: set[str]) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = []
+        for e in self.log:
+            if e.linkage_id not in linkage_ids or e.outcome not in ("approved", "answered"):
+                continue
+            withheld = e.information_kind in self._withheld_kinds
+            out: dict[str, Any] = {"linkage_id": e.linkage_id, "side": e.side.value,
+                                   "withheld": withheld}  # fmt: skip
+            if not withheld:
+                if e.side is Side.PROVIDER and "content" in items and e.content:
+                    out["content"] = e.content
+                if e.side is Side.REQUESTER and "use" in items and e.use:
+                    out["use"] = e.use
+            entries.append(out)
+        return entries
+
+    @staticmethod
+    def _application_view(record: dict[str, Any], *, released: bool = False) -> dict[str, Any]:
+        """OpenAPI ``AgencyDisclosureApplication``."""
+        view = {k: v for k, v in record.items() if k != "entries"}
+        if released and record.get("entries"):
+            view["entries"] = list(record["entries"])
+        return view
 
     def bring_current(
         self, staff_id: str, terminal: str, records: list[dict[str, str]]

@@ -36,6 +36,7 @@ from .auditor_app import auditor_ui_router
 from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems
 from .pki import certified_identity
+from .portal import AgencyNodeDirectory
 from .portal_app import PortalBox, portal_router, ui_router
 from .portal_app import control_router as portal_control_router
 from .problems import install_body_guard, install_commit_barrier, install_problem_handlers
@@ -80,8 +81,16 @@ def _bearer(authorization: str | None) -> str | None:
 FederationFactory = Callable[[Clock], Federation]
 
 
-def create_app(*, test_mode: bool, federation_factory: FederationFactory | None = None) -> FastAPI:
-    """Build the application.  ``test_mode`` enables ``/control`` (RK-CTL-001)."""
+def create_app(
+    *,
+    test_mode: bool,
+    federation_factory: FederationFactory | None = None,
+    agency_nodes: AgencyNodeDirectory | None = None,
+) -> FastAPI:
+    """Build the application.  ``test_mode`` enables ``/control`` (RK-CTL-001);
+    ``agency_nodes`` is where My Portal reaches the agencies' nodes for ⑪/⑫
+    applications (RK-PORT-004; ``app.state.agency_nodes``, filled by ``renkei
+    serve`` once its nodes listen)."""
     clock = ControllableClock()
     make = federation_factory or Federation
     fed_box = {"fed": make(clock)}
@@ -358,7 +367,9 @@ def create_app(*, test_mode: bool, federation_factory: FederationFactory | None 
         app.include_router(router)
 
     # My Portal (items 26, 31): wire, web pages and test-mode control (portal_app.py).
-    portal_box = PortalBox(fed)
+    portal_box = PortalBox(fed, agency_nodes)
+    app.state.agency_nodes = portal_box.nodes
+    app.state.federation = fed  # the current federation (a reset replaces it)
     app.include_router(portal_router(fed, portal_box))
     app.include_router(ui_router(fed, portal_box))
     if test_mode:

@@ -8,8 +8,10 @@ The pure rules are ``core.audit``; this service gathers what they run over:
   exactly one **share source**, in this order:
 
   1. a registered **agency node** (``register_node``): the service pulls the
-     node's ``GET /agency/access-logs`` page by page with the credential the
-     node accepts for the auditor (RK-AUD-001).  A node that does not answer,
+     node's ``GET /agency/access-logs`` and ``GET /agency/denials`` (the
+     refusals of its designation, RK-AGN-001, which feed ``outside-designation``)
+     page by page with the credential the node accepts for the auditor
+     (RK-AUD-001).  A node that does not answer,
      answers with an error or with something that is not an ``AgencyLogPage``
      is reported as ``agency-log-unavailable`` — never a 5xx;
   2. in test mode, the entries **planted** through ``POST
@@ -37,11 +39,12 @@ from ..core.audit import (
     anomalies,
     discrepancies,
     well_formed_agencies,
+    well_formed_denials,
 )
 from .clock import Clock
 from .hub import Agency, Hub
 
-__all__ = ["AuditorService", "NodeEndpoint", "page"]
+__all__ = ["AuditorService", "NodeEndpoint", "Shares", "page"]
 
 PAGE = 1000
 NODE_TIMEOUT_SECONDS = 5.0
@@ -61,11 +64,28 @@ class NodeEndpoint:
     client: httpx.Client | None = None
 
 
+@dataclass(frozen=True)
+class Shares:
+    """What the agencies' nodes gave for one analysis."""
+
+    entries: dict[str, list[dict[str, Any]]]  # per agency: its share (⑦–⑫ with ①)
+    denials: dict[str, list[dict[str, Any]]]  # per agency: its node's refusals (RK-AGN-001)
+    unavailable: list[str]  # agencies whose node did not give them
+
+
 class NodeUnavailable(Exception):
     """The node did not give its log (down, refused, or not an AgencyLogPage)."""
 
 
-def _pull(endpoint: NodeEndpoint, agency_id: str) -> list[dict[str, Any]]:
+def _pull(
+    endpoint: NodeEndpoint, agency_id: str, what: str = "access-logs"
+) -> list[dict[str, Any]]:
+    """Every page of ``/agency/access-logs`` (``entries``) or ``/agency/denials``
+    (``denials``) of one node."""
+    key, well_formed = {
+        "access-logs": ("entries", well_formed_agencies),
+        "denials": ("denials", well_formed_denials),
+    }[what]
     headers = {"authorization": f"Bearer {endpoint.credential}"} if endpoint.credential else {}
     client = endpoint.client or httpx.Client(timeout=NODE_TIMEOUT_SECONDS)
     entries: list[dict[str, Any]] = []
@@ -73,7 +93,7 @@ def _pull(endpoint: NodeEndpoint, agency_id: str) -> list[dict[str, Any]]:
     try:
         for _ in range(MAX_NODE_PAGES):
             resp = client.get(
-                endpoint.url.rstrip("/") + "/agency/access-logs",
+                endpoint.url.rstrip("/") + f"/agency/{what}",
                 params={"after": after, "limit": PAGE},
                 headers=headers,
             )
@@ -81,9 +101,9 @@ def _pull(endpoint: NodeEndpoint, agency_id: str) -> list[dict[str, Any]]:
                 raise NodeUnavailable(f"HTTP {resp.status_code}")
             page = resp.json()
             if not isinstance(page, dict) or page.get("agency_id") != agency_id:
-                raise NodeUnavailable("not this agency's AgencyLogPage")
-            got = page.get("entries")
-            if not isinstance(got, list) or not well_formed_agencies({agency_id: got}):
+                raise NodeUnavailable(f"not this agency's page of {what}")
+            got = page.get(key)
+            if not isinstance(got, list) or not well_formed({agency_id: got}):
                 raise NodeUnavailable("malformed entries")
             entries.extend(got)
             nxt = page.get("next_after")
@@ -126,37 +146,43 @@ class AuditorService:
                 serials.append(serial)
             return serials
 
-    def shares(self) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
-        """Every agency's share that could be read, and the agencies whose could not."""
+    def shares(self) -> Shares:
+        """Every agency's share and its node's refusals that could be read, and the
+        agencies whose could not (a node that gives one but not the other is
+        unavailable: its log cannot be read whole)."""
         with self._lock:
             nodes = dict(self._nodes)
             planted = {a: list(es) for a, es in self._planted.items() if a not in nodes}
-        got: dict[str, list[dict[str, Any]]] = dict(planted)
-        unavailable: list[str] = []
+        out = Shares(dict(planted), {}, [])
         for agency_id, endpoint in sorted(nodes.items()):
             try:
-                got[agency_id] = _pull(endpoint, agency_id)
+                entries = _pull(endpoint, agency_id)
+                refused = _pull(endpoint, agency_id, "denials")
             except NodeUnavailable:
-                unavailable.append(agency_id)
-        return got, unavailable
+                out.unavailable.append(agency_id)
+                continue
+            out.entries[agency_id] = entries
+            out.denials[agency_id] = refused
+        return out
 
     # -- analyses (RK-AUD-002, RK-AUD-003) ---------------------------------------------
-    def merged(
-        self, auditor: Agency, what: str
-    ) -> tuple[list[dict[str, Any]], list[int], dict[str, list[dict[str, Any]]], list[str]]:
-        """Hub entries, purged serials, agency shares, unreadable agencies — one
-        read of all logs, recorded in the administrative log (RK-LOG-006)."""
-        shares, unavailable = self.shares()
-        hub, purged = self._hub.audit_snapshot(auditor, what, len(shares), len(unavailable))
-        return hub, purged, shares, unavailable
+    def merged(self, auditor: Agency, what: str) -> tuple[list[dict[str, Any]], list[int], Shares]:
+        """Hub entries, purged serials, the agencies' shares, refusals and the
+        unreadable ones — one read of all logs, recorded in the administrative
+        log (RK-LOG-006)."""
+        shares = self.shares()
+        hub, purged = self._hub.audit_snapshot(
+            auditor, what, len(shares.entries), len(shares.unavailable)
+        )
+        return hub, purged, shares
 
     def discrepancies(self, auditor: Agency) -> list[Finding]:
-        hub, purged, shares, unavailable = self.merged(auditor, "discrepancies")
-        return discrepancies(hub, shares, purged=purged, unavailable=unavailable)
+        hub, purged, shares = self.merged(auditor, "discrepancies")
+        return discrepancies(hub, shares.entries, purged=purged, unavailable=shares.unavailable)
 
     def anomalies(self, auditor: Agency, rules: AnomalyRules) -> list[Finding]:
-        hub, _, shares, _ = self.merged(auditor, "anomalies")
-        return anomalies(hub, shares, rules)
+        hub, _, shares = self.merged(auditor, "anomalies")
+        return anomalies(hub, shares.entries, rules, shares.denials)
 
     def now(self) -> datetime:
         return self._clock.now()

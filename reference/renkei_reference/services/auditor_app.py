@@ -20,8 +20,9 @@ Sign-in (RK-AUD-004, after the portal's RK-AUTH-003: no password anywhere):
   in with it: the TLS 1.3 handshake has already proved possession of its key
   over a fresh transcript (CertificateVerify), which is the challenge.
 
-Sessions live 900 s in an HttpOnly, SameSite=Strict cookie scoped to
-``/auditor/ui``; every form carries the session's CSRF token (synchronizer
+Sessions live 900 s (in memory) in an HttpOnly, SameSite=Strict cookie scoped
+to ``/auditor/ui``, ``Secure`` when served over HTTPS; registered keys are kept
+in the state directory (``Dashboard``); every form carries the session's CSRF token (synchronizer
 token), checked on every POST.  Every view is an ``auditor-read`` and every
 sign-in, sign-out, placing and lifting of a hold an entry of the hub's
 administrative log (RK-LOG-006).
@@ -33,6 +34,7 @@ import base64
 import hashlib
 import hmac
 import html
+import json
 import secrets
 import threading
 from collections import defaultdict
@@ -44,7 +46,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -55,7 +57,7 @@ from .federation import Agency, Federation
 from .models import Ident
 from .pki import certified_identity
 from .portal_app import PerFederation, _form, _t
-from .tls import peer_certificate
+from .tls import peer_certificate, require_operator
 
 __all__ = ["CONTEXT", "Dashboard", "auditor_ui_router"]
 
@@ -65,6 +67,8 @@ BINDING_COOKIE = "renkei_auditor_pre"
 CHALLENGE_SECONDS = 300
 SESSION_SECONDS = 900
 MAX_OPEN_CHALLENGES = 10_000
+KEYS_FILE = "auditor-keys.json"
+"""The dashboard's registered auditor keys, in the federation's state directory."""
 MERGED_ROWS = 200  # the merged log shows the latest entries; the wire pages through all
 
 
@@ -78,14 +82,44 @@ class AuditorSession:
 
 
 class Dashboard:
-    """Keys, challenges and sessions of the dashboard of one federation."""
+    """Keys, challenges and sessions of the dashboard of one federation.
+
+    Registered keys are durable when the federation has a state directory
+    (``KEYS_FILE`` there, mode 0600, rewritten whole on each registration):
+    a restarted ``renkei serve`` still knows the third-party body's keys.
+    Challenges (300 s) and sessions (900 s) expire and live in memory only: a
+    restart signs every auditor out, which is the safe direction."""
 
     def __init__(self, fed: Federation) -> None:
         self._fed = fed
         self._lock = threading.Lock()
-        self._keys: dict[str, Ed25519PublicKey] = {}
+        self._keys_path = fed.state_dir / KEYS_FILE if fed.state_dir is not None else None
+        self._keys: dict[str, Ed25519PublicKey] = self._load_keys()
         self._challenges: dict[str, tuple[bytes, datetime, str]] = {}
         self._sessions: dict[str, AuditorSession] = {}
+
+    def _load_keys(self) -> dict[str, Ed25519PublicKey]:
+        if self._keys_path is None or not self._keys_path.is_file():
+            return {}
+        stored = json.loads(self._keys_path.read_text(encoding="utf-8"))
+        return {
+            agency_id: Ed25519PublicKey.from_public_bytes(base64.b64decode(raw))
+            for agency_id, raw in stored["keys"].items()
+        }
+
+    def _save_keys(self) -> None:
+        if self._keys_path is None:
+            return
+        raw = {
+            agency_id: base64.b64encode(
+                key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            ).decode()
+            for agency_id, key in sorted(self._keys.items())
+        }
+        partial = self._keys_path.with_name(self._keys_path.name + ".partial")
+        partial.write_text(json.dumps({"keys": raw}, indent=2) + "\n", encoding="utf-8")
+        partial.chmod(0o600)
+        partial.replace(self._keys_path)
 
     def _auditor(self, agency_id: str) -> Agency | None:
         agency = self._fed.hub.agencies.get(agency_id)
@@ -99,6 +133,7 @@ class Dashboard:
             )
         with self._lock:
             self._keys[agency_id] = key
+            self._save_keys()
 
     def challenge(self, binding: str) -> tuple[str, bytes, datetime]:
         now = self._fed.clock.now()
@@ -436,6 +471,11 @@ def _hold_scope(form: dict[str, str]) -> dict[str, Any]:
     return scope
 
 
+def _https(request: Request) -> bool:
+    """Served over HTTPS (``renkei serve``): the cookies are ``Secure`` too."""
+    return request.url.scheme == "https"
+
+
 def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIRouter:
     """The dashboard's pages, and in test mode ``POST /control/auditor-keys``."""
     r = APIRouter(include_in_schema=False)
@@ -450,13 +490,16 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
     def csrf_ok(s: AuditorSession, form: dict[str, str]) -> bool:
         return hmac.compare_digest(form.get("csrf", ""), s.csrf)
 
-    def signed_in(session: AuditorSession) -> Response:
+    def signed_in(session: AuditorSession, request: Request) -> Response:
         resp = RedirectResponse("/auditor/ui/dashboard", status_code=303)
         resp.set_cookie(
             SESSION_COOKIE, session.token, max_age=SESSION_SECONDS, httponly=True,
-            samesite="strict", path="/auditor/ui",
+            samesite="strict", path="/auditor/ui", secure=_https(request),
         )  # fmt: skip
-        resp.delete_cookie(BINDING_COOKIE, path="/auditor/ui")
+        resp.delete_cookie(
+            BINDING_COOKIE, path="/auditor/ui", secure=_https(request), httponly=True,
+            samesite="strict",
+        )  # fmt: skip
         return resp
 
     @r.get("/auditor/ui")
@@ -497,7 +540,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         resp = _page("監査画面へのログイン", "Sign in to the audit dashboard", body)
         resp.set_cookie(
             BINDING_COOKIE, binding, max_age=CHALLENGE_SECONDS, httponly=True,
-            samesite="strict", path="/auditor/ui",
+            samesite="strict", path="/auditor/ui", secure=_https(request),
         )  # fmt: skip
         return resp
 
@@ -518,13 +561,13 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
             signature,
             request.cookies.get(BINDING_COOKIE),
         )
-        return signed_in(session) if session else failed()
+        return signed_in(session, request) if session else failed()
 
     @r.post("/auditor/ui/login/certificate")
     async def login_certificate(request: Request) -> Response:
         pem = peer_certificate(request.scope)
         session = box().login_certified(certified_identity(pem) if pem else None)
-        return signed_in(session) if session else failed()
+        return signed_in(session, request) if session else failed()
 
     @r.get("/auditor/ui/dashboard")
     async def dashboard(request: Request) -> Response:
@@ -532,11 +575,12 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         if s is None:
             return RedirectResponse("/auditor/ui/", status_code=303)
         federation = fed()
-        hub, purged, shares, unavailable = await run_in_threadpool(
+        hub, purged, read = await run_in_threadpool(
             federation.auditor.merged, auditor_of(s), "dashboard"
         )
+        shares, unavailable = read.entries, read.unavailable
         gaps = discrepancies(hub, shares, purged=purged, unavailable=unavailable)
-        odd = anomalies(hub, shares, AnomalyRules())
+        odd = anomalies(hub, shares, AnomalyRules(), read.denials)
         flagged = {serial for f in gaps + odd for serial in f.hub_serials}
         holds = federation.hub.legal_holds()
         queries = sum(e.get("outcome") in ("approved", "refused") for e in hub)
@@ -640,29 +684,43 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         if s is not None and csrf_ok(s, form):
             box().logout(s.token)
         resp = RedirectResponse("/auditor/ui/", status_code=303)
-        resp.delete_cookie(SESSION_COOKIE, path="/auditor/ui")
+        resp.delete_cookie(
+            SESSION_COOKIE, path="/auditor/ui", secure=_https(request), httponly=True,
+            samesite="strict",
+        )  # fmt: skip
         return resp
 
-    if test_mode:
+    if not test_mode:
+        return r
 
-        @r.post("/control/auditor-keys", status_code=201, include_in_schema=True, tags=["control"])
-        async def auditor_key(body: AuditorKeyIn) -> dict[str, str]:
-            """Test mode (RK-CTL-001): a dashboard key for an auditor; the private
-            key goes to the test driver, which plays the third-party body's signer."""
-            key = Ed25519PrivateKey.generate()
-            box().register_key(body.agency_id, key.public_key())
-            pem = key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            raw = key.public_key().public_bytes(
-                serialization.Encoding.Raw, serialization.PublicFormat.Raw
-            )
-            return {
-                "agency_id": body.agency_id,
-                "private_key": pem.decode(),
-                "key_id": hashlib.sha256(raw).hexdigest()[:16],
-            }
+    async def operator_only(request: Request) -> None:
+        require_operator(request.scope)  # RK-CTL-007, as every control operation
 
-    return r
+    # A router of its own: the pages' router keeps them out of the OpenAPI
+    # document, and a route cannot opt back in (FastAPI ands the two flags).
+    control = APIRouter(tags=["control"], dependencies=[Depends(operator_only)])
+
+    @control.post("/control/auditor-keys", status_code=201)
+    async def auditor_key(body: AuditorKeyIn) -> dict[str, str]:
+        """Test mode (RK-CTL-001): a dashboard key for an auditor; the private
+        key goes to the test driver, which plays the third-party body's signer."""
+        key = Ed25519PrivateKey.generate()
+        box().register_key(body.agency_id, key.public_key())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        raw = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return {
+            "agency_id": body.agency_id,
+            "private_key": pem.decode(),
+            "key_id": hashlib.sha256(raw).hexdigest()[:16],
+        }
+
+    outer = APIRouter()
+    outer.include_router(r)
+    outer.include_router(control)
+    return outer

@@ -10,6 +10,7 @@ credentials.
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -40,8 +41,10 @@ class Federation:
         *,
         log_store: LogStore | None = None,
         log_signer: Ed25519PrivateKey | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         self.clock = clock
+        self.state_dir = state_dir  # where durable parties keep files (None: in memory)
         self.keys = keys or MemoryKeyStore(clock.now())
         self.registry = ResidentRegistry()
         self.numbering = NumberingAuthority(clock, numbering)

@@ -11,7 +11,10 @@ address:
   answers within the pattern's deadline (RK-AGN-003).  Their business systems
   are the two shipped adapters (RK-AGN-004), alternately: a SQLite database
   through DB-API (``SqlAdapter``) and a folder of CSV files
-  (``CsvFolderAdapter``), filled with demo data under ``STATE_DIR/agencies``.
+  (``CsvFolderAdapter``), filled with demo data under ``STATE_DIR/agencies``;
+  each keeps its share of the log durably beside them
+  (``STATE_DIR/agencies/<agency id>/node-log.sqlite3``, RK-AGN-005), so a
+  restarted node resumes its log, its retention and the auditor's holds.
 
 At start the runner builds a demo world through the hub's control interface
 (the conformance operator's certificate, RK-CTL-007): synthetic residents, the
@@ -49,6 +52,7 @@ from ..core.agency import Action, Designation, StaffMember
 from ..core.check_digit import resident_code_check_digit
 from .agency_app import create_agency_app
 from .agency_control import agency_control_router, agency_discovery_router
+from .agency_log_store import AgencyLogStore
 from .agency_node import (
     AgencyNode,
     BusinessSystem,
@@ -58,8 +62,10 @@ from .agency_node import (
     HubConnection,
     SqlAdapter,
 )
+from .auditor import NODE_TIMEOUT_SECONDS, NodeEndpoint
 from .clock import SystemClock
 from .pki import KIT_AGENCIES, OPERATOR, Pki, ensure_pki
+from .portal import PORTAL_AGENCY, AgencyNodeDirectory, NodeLink
 
 __all__ = ["DEMO_AUDITOR", "NodeSpec", "Party", "node_specs", "serve_federation"]
 
@@ -67,9 +73,13 @@ DEMO_AUDITOR = "demo.auditor"
 AUDITORS = frozenset({DEMO_AUDITOR, "kit.auditor"})
 """Organisations whose certificates read a node's log (role ``auditor``): the
 demo world's and the conformance kit's (RK-AUD-001)."""
+PORTAL = PORTAL_AGENCY.agency_id
+"""My Portal's organisation: its certificate brings ⑪/⑫ applications to the nodes."""
 SERVICE = ("svc-answer", "node-service")  # the delivery loop's account and terminal
 CLERK = ("clerk-1", "term-01")  # a designated clerk, offered to the kit as fixture
 ANSWER_WITHIN_SECONDS = 600
+NODE_LOG = "node-log.sqlite3"
+"""Each node's durable log under ``STATE_DIR/agencies/<agency id>/`` (RK-AGN-005)."""
 
 
 @dataclass(frozen=True)
@@ -222,7 +232,7 @@ class AgencyRuntime:
 
 def _designation() -> Designation:
     answer_only = StaffMember(SERVICE[0], "自動応答", "連携サーバー", frozenset({Action.ANSWER}))
-    clerk = StaffMember(CLERK[0], "連携 担当", "情報連携課", frozenset(Action))
+    clerk = StaffMember(CLERK[0], "連携 担当", "情報連携課", frozenset(Action))  # disclosure too
     return Designation(
         {m.staff_id: m for m in (answer_only, clerk)}, frozenset({SERVICE[1], CLERK[1]})
     )
@@ -243,17 +253,25 @@ def make_agency_nodes(
     """Each node: its business system, its client, its app on its own socket."""
     out = []
     for i, spec in enumerate(specs):
-        system, where = _business_system(spec, state_dir / "agencies" / spec.agency_id)
+        folder = state_dir / "agencies" / spec.agency_id
+        system, where = _business_system(spec, folder)
         client = httpx.Client(verify=_client_context(pki, spec.agency_id), timeout=30)
+        clock = SystemClock()
         node = AgencyNode(
-            spec.agency_id, HubConnection(client, hub_url), _designation(), system, SystemClock()
+            spec.agency_id,
+            HubConnection(client, hub_url),
+            _designation(),
+            system,
+            clock,
+            # RK-AGN-005: the node's share of the log outlives a restart
+            log_store=AgencyLogStore(clock, folder / NODE_LOG),
         )
         sock = bind_loopback(host, first_port + i if first_port else 0)
         base = f"https://{host}:{sock.getsockname()[1]}"
         app = create_agency_app(
             node,
             {},
-            identities=dict.fromkeys(AUDITORS, "auditor"),
+            identities={**dict.fromkeys(AUDITORS, "auditor"), PORTAL: "portal"},
             routers=[
                 agency_discovery_router(node, test_mode=True, version=version),
                 agency_control_router(node, _fixtures(spec)),
@@ -377,7 +395,7 @@ def serve_federation(
     if not plain_http:
         from .tls import MutualTlsH11Protocol, server_context
 
-        pki = ensure_pki(state_dir / "pki", (*KIT_AGENCIES, DEMO_AUDITOR,
+        pki = ensure_pki(state_dir / "pki", (*KIT_AGENCIES, DEMO_AUDITOR, PORTAL,
                                              *(s.agency_id for s in specs)))  # fmt: skip
         context = server_context(pki)
         transport = {
@@ -407,6 +425,14 @@ def serve_federation(
                 f"renkei serve: cannot listen for an agency node: {exc.strerror}", file=sys.stderr
             )
             return 2
+    portal_client: httpx.Client | None = None
+    directory = getattr(getattr(hub_app, "state", None), "agency_nodes", None)
+    if runtimes and pki is not None and isinstance(directory, AgencyNodeDirectory):
+        # My Portal brings persons' ⑪/⑫ applications to the nodes (RK-PORT-004),
+        # over mutual TLS with the portal's own certificate
+        portal_client = httpx.Client(verify=_client_context(pki, PORTAL), timeout=10)
+        for r in runtimes:
+            directory.register(r.spec.agency_id, NodeLink(r.party.base, portal_client))
     unknown = sorted(set(faults or {}) - {r.spec.agency_id for r in runtimes})
     if unknown:
         print(f"renkei serve: --agency-fault names no agency node: {unknown[0]}", file=sys.stderr)
@@ -416,10 +442,25 @@ def serve_federation(
     hub = Party("hub", hub_app, hub_sock, base)
     security = "plain HTTP, bearer credentials" if plain_http else "mutual TLS 1.3"
 
+    auditor_client: httpx.Client | None = None
+
     def ready() -> None:
+        nonlocal auditor_client
         if runtimes and pki is not None:
             with httpx.Client(verify=_client_context(pki, OPERATOR), timeout=30) as operator:
                 build_demo_world(parties["control"], operator, runtimes)
+            federation = getattr(getattr(hub_app, "state", None), "federation", None)
+            if callable(federation):
+                # the demo auditor reads each node's share and refusals over mutual
+                # TLS with its certificate (RK-AUD-001, RK-AUD-003); a kit reset
+                # starts a world without them, which registers its own
+                auditor_client = httpx.Client(
+                    verify=_client_context(pki, DEMO_AUDITOR), timeout=NODE_TIMEOUT_SECONDS
+                )
+                for r in runtimes:
+                    federation().auditor.register_node(
+                        r.spec.agency_id, NodeEndpoint(r.party.base, None, auditor_client)
+                    )
             for r in runtimes:
                 r.loop.start()
         document = target_document(parties, tls, runtimes)
@@ -449,6 +490,11 @@ def serve_federation(
         for r in runtimes:
             r.loop.stop()
             r.client.close()
+        for client in (portal_client, auditor_client):
+            if client is not None:
+                client.close()
+            # the log store stays open: servers may finish a request; every
+            # append is committed on its own (autocommit), so nothing is lost
 
     try:
         asyncio.run(_run([hub, *(r.party for r in runtimes)], transport, ready, stop_all))

@@ -29,9 +29,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import httpx
+
 from ..core.access_log import AccessLogEntry, person_view
 from ..core.codes import AgencyId
-from ..core.errors import CallerError, NotFoundError, PermissionDeniedError, UnauthenticatedError
+from ..core.errors import (
+    CallerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RenkeiError,
+    UnauthenticatedError,
+)
 from .cards import CardAuthority, CardRejected
 from .clock import Clock
 from .hub import Agency, Hub
@@ -42,6 +50,8 @@ __all__ = [
     "PORTAL_AGENCY",
     "SESSION_SECONDS",
     "AgencyDisclosures",
+    "AgencyNodeDirectory",
+    "NodeLink",
     "Portal",
     "PortalSession",
 ]
@@ -107,10 +117,12 @@ class _AgencyApplication:
     state: str
     submitted_at: datetime
     released: dict[int, dict[str, Any]] = field(default_factory=dict)  # serial -> agency items
+    linkage_ids: tuple[str, ...] = ()  # in the order of ``serials``
+    at_node: bool = False  # decided by the agency's node: fetched from it at each read
 
 
 class AgencyGrantor(Protocol):
-    """What My Portal needs from an agency node (``grantApplication``, RK-PORT-004)."""
+    """A simulated agency that decides at once (test mode, no node of its own)."""
 
     def grant(
         self, agency_id: str, application_id: str, linkage_ids: list[str], items: list[str]
@@ -119,14 +131,60 @@ class AgencyGrantor(Protocol):
         ...
 
 
-class AgencyDisclosures:
-    """A minimal in-process stand-in for the agency nodes' ``grantApplication``.
+class AgencyNodeUnavailable(RenkeiError):
+    """The agency's node did not take or answer the application."""
 
-    The agency node (issue 5, item 4) is not built yet; in test mode the
-    control interface records, per agency and linkage, the agency-held ⑪
-    (content, provider side) and ⑫ (use, requester side), and this grantor
-    releases them for the items applied for.  An agency with nothing recorded
-    for a linkage refuses it.
+    status_hint = 503
+
+
+@dataclass(frozen=True)
+class NodeLink:
+    """How My Portal reaches one agency's node: its URL and a client (mutual TLS
+    with the portal's certificate under ``renkei serve``), or a credential."""
+
+    url: str
+    client: httpx.Client
+    credential: str | None = None
+
+    def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        headers = {"authorization": f"Bearer {self.credential}"} if self.credential else {}
+        try:
+            return self.client.request(
+                method, self.url.rstrip("/") + path, json=body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise AgencyNodeUnavailable(
+                "agency-node-unavailable",
+                f"the agency's node cannot be reached: {type(exc).__name__}",
+                "RK-PORT-004",
+            ) from exc
+
+
+class AgencyNodeDirectory:
+    """Where My Portal reaches the agency nodes (RK-PORT-004).  It belongs to the
+    deployment, not to one federation: a test-mode reset keeps it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._nodes: dict[str, NodeLink] = {}
+
+    def register(self, agency_id: str, link: NodeLink) -> None:
+        with self._lock:
+            self._nodes[agency_id] = link
+
+    def get(self, agency_id: str) -> NodeLink | None:
+        with self._lock:
+            return self._nodes.get(agency_id)
+
+
+class AgencyDisclosures:
+    """A simulated agency for test mode, where an agency has no node of its own:
+    the control interface records, per agency and linkage, the agency-held ⑪
+    (content, provider side) and ⑫ (use, requester side) (``POST
+    /control/agency-log-items``), and the simulated agency decides the person's
+    application at once, releasing them for the items applied for; with nothing
+    recorded for a linkage it refuses.  An agency with a node
+    (``AgencyNodeDirectory``) is asked there instead, and its staff decide.
     """
 
     def __init__(self) -> None:
@@ -169,6 +227,7 @@ class Portal:
         clock: Clock,
         cards: CardAuthority | None = None,
         grantor: AgencyGrantor | None = None,
+        nodes: AgencyNodeDirectory | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._hub = hub
@@ -176,6 +235,7 @@ class Portal:
         self.cards = cards or CardAuthority(clock.now())
         self.disclosures = AgencyDisclosures()
         self._grantor: AgencyGrantor = grantor or self.disclosures
+        self._nodes = nodes or AgencyNodeDirectory()
         self._ref_key = secrets.token_bytes(32)
         self._challenges: dict[str, _Challenge] = {}
         self._sessions: dict[str, PortalSession] = {}
@@ -398,13 +458,18 @@ class Portal:
                 )
             linkage_ids.append(entry.linkage_id)
         application_id = "aa-" + secrets.token_urlsafe(12)
-        state, by_linkage = self._grantor.grant(agency_id, application_id, linkage_ids, items)
-        name = self._hub.agencies[agency_id].name if agency_id in self._hub.agencies else agency_id
-        released = {
-            serial: {"agency": name, **by_linkage[lid]}
-            for serial, lid in zip(serials, linkage_ids, strict=True)
-            if lid in by_linkage
-        }
+        node = self._nodes.get(agency_id)
+        released: dict[int, dict[str, Any]] = {}
+        if node is not None:  # the agency's own node: its staff decide later
+            state = self._submit(node, session, application_id, linkage_ids, items)
+        else:  # test mode's simulated agency decides at once
+            state, by_linkage = self._grantor.grant(agency_id, application_id, linkage_ids, items)
+            name = self._agency_name(agency_id)
+            released = {
+                serial: {"agency": name, **by_linkage[lid]}
+                for serial, lid in zip(serials, linkage_ids, strict=True)
+                if lid in by_linkage
+            }
         app = _AgencyApplication(
             application_id=application_id,
             person_ref=session.person_ref,
@@ -414,6 +479,8 @@ class Portal:
             state=state,
             submitted_at=self._clock.now(),
             released=released,
+            linkage_ids=tuple(linkage_ids),
+            at_node=node is not None,
         )
         with self._lock:
             self._agency_applications[application_id] = app
@@ -431,15 +498,77 @@ class Portal:
             "submitted_at": app.submitted_at.isoformat(),
         }
 
+    def _agency_name(self, agency_id: str) -> str:
+        agency = self._hub.agencies.get(agency_id)
+        return agency.name if agency is not None else agency_id
+
+    def _submit(
+        self,
+        node: NodeLink,
+        session: PortalSession,
+        application_id: str,
+        linkage_ids: list[str],
+        items: list[str],
+    ) -> str:
+        """The person's separate application, brought to the agency's node."""
+        body = {
+            "application_id": application_id,
+            "linkage_ids": linkage_ids,
+            "items": sorted(set(items)),
+            "channel": "counter" if session.channel == "counter" else "portal",
+        }
+        resp = node.call("POST", "/agency/applications", body)
+        if resp.status_code == 404:  # the agency holds no entry of it
+            return "refused"
+        if resp.status_code != 202:
+            raise AgencyNodeUnavailable(
+                "agency-node-unavailable",
+                f"the agency's node did not take the application (HTTP {resp.status_code})",
+                "RK-PORT-004",
+            )
+        return str(resp.json().get("state", "submitted"))
+
     def _released(self, session: PortalSession) -> dict[int, list[dict[str, Any]]]:
+        """⑪/⑫ the agencies released to this person.  Those of an agency with a
+        node are fetched from it at every read, never kept (RK-PORT-002), and
+        appear only once its staff granted the application (RK-PORT-004)."""
         out: dict[int, list[dict[str, Any]]] = {}
         with self._lock:
             apps = [
                 a for a in self._agency_applications.values() if a.person_ref == session.person_ref
             ]
         for app in apps:
-            for serial, item in app.released.items():
+            released = self._from_node(app) if app.at_node else app.released
+            for serial, item in released.items():
                 out.setdefault(serial, []).append(item)
+        return out
+
+    def _from_node(self, app: _AgencyApplication) -> dict[int, dict[str, Any]]:
+        node = self._nodes.get(app.agency_id)
+        if node is None:
+            return {}
+        try:
+            resp = node.call("GET", f"/agency/applications/{app.application_id}")
+        except AgencyNodeUnavailable:
+            return {}  # shown without ⑪/⑫ this time; the hub-held entries still are
+        if resp.status_code != 200:
+            return {}
+        view = resp.json()
+        if view.get("state") not in ("granted", "partially-granted", "refused"):
+            return {}
+        name = self._agency_name(app.agency_id)
+        serial_of = dict(zip(app.linkage_ids, app.serials, strict=True))
+        out: dict[int, dict[str, Any]] = {}
+        for entry in view.get("entries") or []:
+            serial = serial_of.get(str(entry.get("linkage_id")))
+            if serial is None:
+                continue
+            item = {"agency": name, "side": entry.get("side"),
+                    "withheld": bool(entry.get("withheld"))}  # fmt: skip
+            for key in ("content", "use"):
+                if entry.get(key):
+                    item[key] = entry[key]
+            out[serial] = item
         return out
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:

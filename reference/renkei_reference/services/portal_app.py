@@ -29,13 +29,14 @@ from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..core.codes import ResidentCode
 from ..core.errors import CallerError, PermissionDeniedError, RenkeiError
 from .federation import Agency, Federation
 from .models import Ident, Int, Text, Timestamp
-from .portal import Portal, PortalSession
+from .portal import AgencyNodeDirectory, Portal, PortalSession
 
 __all__ = ["PerFederation", "PortalBox", "control_router", "portal_router", "ui_router"]
 
@@ -126,10 +127,14 @@ class PerFederation(Generic[T]):
 
 
 class PortalBox(PerFederation[Portal]):
-    """One Portal per Federation (a ``/control/reset`` makes both anew)."""
+    """One Portal per Federation (a ``/control/reset`` makes both anew); the agency
+    nodes it reaches (``nodes``) belong to the deployment and outlive a reset."""
 
-    def __init__(self, fed: Callable[[], Federation]) -> None:
-        super().__init__(fed, lambda f: Portal(f.hub, f.clock))
+    def __init__(
+        self, fed: Callable[[], Federation], nodes: AgencyNodeDirectory | None = None
+    ) -> None:
+        self.nodes = nodes or AgencyNodeDirectory()
+        super().__init__(fed, lambda f: Portal(f.hub, f.clock, nodes=self.nodes))
 
 
 def _session_view(s: PortalSession) -> dict[str, Any]:
@@ -218,7 +223,10 @@ def portal_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
-        return portal().access_logs(session(authorization), application_id, after, limit)
+        # off the event loop: ⑪/⑫ may be fetched from agency nodes it also serves
+        return await run_in_threadpool(
+            portal().access_logs, session(authorization), application_id, after, limit
+        )
 
     @r.post("/agency-applications", status_code=202)
     async def agency_application(
@@ -227,7 +235,9 @@ def portal_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter
         s = session(authorization)
         if len(set(body.items)) != len(body.items) or len(set(body.serials)) != len(body.serials):
             raise CallerError("validation-error", "items and serials are sets", "RK-WIRE-001")
-        return portal().apply_to_agency(s, body.agency_id, list(body.serials), list(body.items))
+        return await run_in_threadpool(
+            portal().apply_to_agency, s, body.agency_id, list(body.serials), list(body.items)
+        )
 
     @r.get("/usage")
     async def usage(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
@@ -508,7 +518,7 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
         section = ""
         if application_id:
             try:
-                page = p.access_logs(s, application_id, 0, 10_000)
+                page = await run_in_threadpool(p.access_logs, s, application_id, 0, 10_000)
                 section = (
                     "<h2>"
                     + _t(
