@@ -28,6 +28,7 @@ from renkei_reference.services.cards import CardAuthority, IssuedCard, challenge
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
 from renkei_reference.services.portal import Portal, PortalSession
+from renkei_reference.services.portal_app import SESSION_COOKIE
 
 with warnings.catch_warnings():  # starlette's notice about httpx2; httpx is what we have
     warnings.simplefilter("ignore")
@@ -437,6 +438,32 @@ def test_a_browser_login_with_a_stolen_challenge_from_another_browser_fails() ->
     resp = other.post("/portal/ui/login", data=form, follow_redirects=False)
     assert resp.status_code == 401
     assert "カード認証に失敗しました" in resp.text
+
+
+@pytest.mark.requirement("RK-PORT-001")
+def test_over_https_the_portal_cookies_are_secure_httponly_and_strict() -> None:
+    """Served over HTTPS (``renkei serve``), the pre-session and session cookies
+    carry ``Secure``, so a browser never sends them in clear; over plain HTTP
+    (tests, ``--plain-http``) they could not be set with it."""
+    client, card = _client_world()
+    for scheme, secure in (("https", True), ("http", False)):
+        browser = TestClient(client.app, base_url=f"{scheme}://testserver")
+        page = browser.get("/portal/ui/")
+        nonce = page.text.split('<code id="nonce">')[1].split("<")[0]
+        cid = page.text.split('name="challenge_id" value="')[1].split('"')[0]
+        form = {"challenge_id": cid, "certificate": card["certificate"]}
+        resp = browser.post(
+            "/portal/ui/login", data={**form, "signature": _sign(card, nonce)},
+            follow_redirects=False,
+        )  # fmt: skip
+        assert resp.status_code == 303, resp.text
+        session = next(
+            h for h in resp.headers.get_list("set-cookie") if h.startswith(f"{SESSION_COOKIE}=")
+        )
+        for cookie in (page.headers["set-cookie"], session):
+            flags = {f.strip().lower() for f in cookie.split(";")[1:]}
+            assert {"httponly", "samesite=strict"} <= flags, cookie
+            assert ("secure" in flags) is secure, cookie
 
 
 def test_the_card_certificate_names_the_four_items_and_no_number() -> None:

@@ -57,7 +57,7 @@ from .federation import Agency, Federation
 from .models import Ident
 from .pki import certified_identity
 from .portal_app import PerFederation, _form, _t
-from .tls import peer_certificate, require_operator
+from .tls import peer_certificate, require_operator, served_over_https
 
 __all__ = ["CONTEXT", "Dashboard", "auditor_ui_router"]
 
@@ -471,11 +471,6 @@ def _hold_scope(form: dict[str, str]) -> dict[str, Any]:
     return scope
 
 
-def _https(request: Request) -> bool:
-    """Served over HTTPS (``renkei serve``): the cookies are ``Secure`` too."""
-    return request.url.scheme == "https"
-
-
 def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIRouter:
     """The dashboard's pages, and in test mode ``POST /control/auditor-keys``."""
     r = APIRouter(include_in_schema=False)
@@ -494,10 +489,10 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         resp = RedirectResponse("/auditor/ui/dashboard", status_code=303)
         resp.set_cookie(
             SESSION_COOKIE, session.token, max_age=SESSION_SECONDS, httponly=True,
-            samesite="strict", path="/auditor/ui", secure=_https(request),
+            samesite="strict", path="/auditor/ui", secure=served_over_https(request),
         )  # fmt: skip
         resp.delete_cookie(
-            BINDING_COOKIE, path="/auditor/ui", secure=_https(request), httponly=True,
+            BINDING_COOKIE, path="/auditor/ui", secure=served_over_https(request), httponly=True,
             samesite="strict",
         )  # fmt: skip
         return resp
@@ -540,7 +535,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         resp = _page("監査画面へのログイン", "Sign in to the audit dashboard", body)
         resp.set_cookie(
             BINDING_COOKIE, binding, max_age=CHALLENGE_SECONDS, httponly=True,
-            samesite="strict", path="/auditor/ui", secure=_https(request),
+            samesite="strict", path="/auditor/ui", secure=served_over_https(request),
         )  # fmt: skip
         return resp
 
@@ -685,7 +680,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
             box().logout(s.token)
         resp = RedirectResponse("/auditor/ui/", status_code=303)
         resp.delete_cookie(
-            SESSION_COOKIE, path="/auditor/ui", secure=_https(request), httponly=True,
+            SESSION_COOKIE, path="/auditor/ui", secure=served_over_https(request), httponly=True,
             samesite="strict",
         )  # fmt: skip
         return resp

@@ -37,6 +37,7 @@ from ..core.errors import CallerError, PermissionDeniedError, RenkeiError
 from .federation import Agency, Federation
 from .models import Ident, Int, Text, Timestamp
 from .portal import AgencyNodeDirectory, Portal, PortalSession
+from .tls import served_over_https
 
 __all__ = ["PerFederation", "PortalBox", "control_router", "portal_router", "ui_router"]
 
@@ -469,6 +470,7 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
             httponly=True,
             samesite="strict",
             path="/portal/ui",
+            secure=served_over_https(request),
         )
         return resp
 
@@ -493,8 +495,12 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
             httponly=True,
             samesite="strict",
             path="/portal/ui",
+            secure=served_over_https(request),
         )
-        resp.delete_cookie(BINDING_COOKIE, path="/portal/ui")
+        resp.delete_cookie(
+            BINDING_COOKIE, path="/portal/ui", secure=served_over_https(request), httponly=True,
+            samesite="strict",
+        )  # fmt: skip
         return resp
 
     @r.get("/logs")
@@ -568,7 +574,10 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
         if token:
             portal().logout(token)
         resp = RedirectResponse("/portal/ui/", status_code=303)
-        resp.delete_cookie(SESSION_COOKIE, path="/portal/ui")
+        resp.delete_cookie(
+            SESSION_COOKIE, path="/portal/ui", secure=served_over_https(request), httponly=True,
+            samesite="strict",
+        )  # fmt: skip
         return resp
 
     return r

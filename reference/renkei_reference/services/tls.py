@@ -19,6 +19,7 @@ import asyncio
 import ssl
 from typing import Any
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -94,3 +95,9 @@ def require_operator(scope: Scope) -> None:
         "the control interface answers only the conformance operator's certificate",
         "RK-CTL-007",
     )
+
+
+def served_over_https(request: Request) -> bool:
+    """The request came over HTTPS (``renkei serve``): session cookies are then
+    ``Secure`` too, so a browser never sends them over plain HTTP."""
+    return request.url.scheme == "https"
