@@ -442,6 +442,38 @@ def test_content_and_use_are_released_only_once_designated_staff_grant_the_appli
     assert refused["entries"] == [{"linkage_id": lid, "side": "provider", "withheld": True}]
 
 
+@pytest.mark.requirement("RK-PORT-004", "RK-AGN-005")
+def test_applications_survive_a_restart_of_the_node(deployment: Deployment) -> None:
+    """A decision by staff may come days later: an application waiting at the node,
+    and what a granted one released, outlive a restart of the node (its store)."""
+    d = deployment
+    d.pension.bind("p-1", "t-01", [_items(PERSONS[1], "N-200")])
+    d.city.bind("c-1", "t-02", [_items(PERSONS[1], "C-100")])
+    ask = {"provider": "city.chiyoda", "pattern_id": "P-0001", "use": "年金額の決定"}
+    lid = d.pension.query("p-1", "t-01", record_no="N-200", information_kind="local-tax", **ask)
+    d.city.answer_deliveries("c-1", "t-02")
+    d.city.apply("aa-1", [lid], {"content"}, applicant="portal")
+    d.city.apply("aa-2", [lid], {"content"}, applicant="portal")
+    granted = d.city.decide("c-1", "t-02", "aa-1", grant=True)
+
+    def restarted() -> AgencyNode:
+        return AgencyNode(
+            "city.chiyoda",
+            HubConnection(d.hub, "http://testserver/hub", d.tokens["city.chiyoda"]),
+            _designation(StaffMember("c-1", "区税 花子", "税務課", ALL)),
+            CsvFolderAdapter(d.drop),
+            ControllableClock(T0),
+            log_store=d.city.log_store,
+        )
+
+    node = restarted()
+    assert [a["application_id"] for a in node.applications("submitted")] == ["aa-2"]
+    assert node.application("aa-1")["entries"] == granted["entries"]
+    assert node.application("aa-1")["decided_at_terminal"] == "t-02"
+    assert node.decide("c-1", "t-02", "aa-2", grant=False)["state"] == "refused"
+    assert restarted().application("aa-2")["state"] == "refused"
+
+
 # -- faults and the delivery loop (issue 5; RK-AGN-003, RK-FLOW-004) ---------------------
 
 

@@ -95,6 +95,9 @@ CREATE TRIGGER IF NOT EXISTS admin_append_only BEFORE UPDATE ON admin
 BEGIN SELECT RAISE(ABORT, 'the administrative log is append-only (RK-AGN-006)'); END;
 CREATE TRIGGER IF NOT EXISTS admin_never_deleted BEFORE DELETE ON admin
 BEGIN SELECT RAISE(ABORT, 'the administrative log is append-only (RK-AGN-006)'); END;
+-- RK-PORT-004: the disclosure applications brought to the node, until and after decision
+-- (what a grant releases is read from the entries, never copied here)
+CREATE TABLE IF NOT EXISTS applications (application_id TEXT PRIMARY KEY, record TEXT NOT NULL);
 """
 
 
@@ -321,6 +324,22 @@ class AgencyLogStore:
                     [(now.isoformat(), serial) for serial in plan],
                 )
             return plan
+
+    # -- disclosure applications (RK-PORT-004) -----------------------------------------
+    def save_application(self, record: dict[str, Any]) -> None:
+        """Keep an application's state (its released entries are not stored)."""
+        kept = {k: v for k, v in record.items() if k != "entries"}
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO applications (application_id, record) VALUES (?, ?)",
+                (kept["application_id"], json.dumps(kept, ensure_ascii=False, sort_keys=True)),
+            )
+
+    def applications(self) -> list[dict[str, Any]]:
+        """Every application kept, in the order they were brought."""
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM applications ORDER BY rowid").fetchall()
+        return [json.loads(text) for (text,) in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -249,7 +249,10 @@ class AgencyNode:
         # its share of the log, kept, retained and held (RK-AGN-005)
         self.log_store = log_store or AgencyLogStore(clock)
         self._queries: dict[str, dict[str, Any]] = {}  # linkage_id -> what was asked
-        self._applications: dict[str, dict[str, Any]] = {}  # application_id -> record
+        # application_id -> record, kept in the store across restarts (RK-PORT-004)
+        self._applications: dict[str, dict[str, Any]] = {
+            a["application_id"]: a for a in self.log_store.applications()
+        }
         self._held: dict[str, dict[str, Any]] = {}  # linkage_id -> delivery, unanswered
         self._refusals: set[tuple[str, str]] = set()  # (linkage_id, problem) logged
         self.fault = Fault.NONE
@@ -498,6 +501,7 @@ class AgencyNode:
                 "submitted_at": self._clock.now().isoformat(),
             }
             self._applications[application_id] = record
+            self.log_store.save_application(record)
         self.log_store.record_admin(
             AdminEvent.DISCLOSURE_APPLICATION,
             applicant,
@@ -518,13 +522,16 @@ class AgencyNode:
             ]
 
     def application(self, application_id: str) -> dict[str, Any]:
-        """One application, with the released ⑪/⑫ once it is granted; 404 otherwise."""
+        """One application, with the released ⑪/⑫ once it is granted; 404 otherwise.
+        After a restart what a grant released is read again from the retained log."""
         with self._lock:
             record = self._applications.get(application_id)
             if record is None:
                 raise NotFoundError(
                     "not-found", f"no application {application_id!r} here", "RK-PORT-004"
                 )
+            if "entries" not in record and record["state"] in ("granted", "partially-granted"):
+                record["entries"] = self._release(record["linkage_ids"], set(record["items"]))
             return self._application_view(record, released=True)
 
     def decide(
@@ -563,6 +570,7 @@ class AgencyNode:
                 decided_by=operator,
                 decided_at_terminal=terminal,
             )
+            self.log_store.save_application(record)
         self.log_store.record_admin(
             AdminEvent.DISCLOSURE_DECISION,
             operator,
