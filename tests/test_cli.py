@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -21,6 +22,16 @@ def test_unknown_target_is_a_usage_error() -> None:
     assert result.returncode == 2
     _one_clean_line(result.stderr)
     assert "unknown target 'nonsense'" in result.stderr
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("splink") is not None, reason="the [compare] extra is installed"
+)
+def test_compare_splink_without_splink_is_a_usage_error_before_any_work() -> None:
+    result = run_renkei("binding", "bench", "--size", "1000000", "--compare-splink")
+    assert result.returncode == 2
+    assert "pip install -e '.[compare]'" in result.stderr
+    assert result.stdout == ""  # refused before a million records were made
 
 
 def test_unreachable_url_is_a_usage_error() -> None:

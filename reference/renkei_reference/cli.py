@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from collections.abc import Callable
@@ -122,6 +123,12 @@ def _binding(args: argparse.Namespace) -> int:
     if args.size < 1:
         print("renkei binding bench: --size must be at least 1", file=sys.stderr)
         return 2
+    if args.compare_splink and importlib.util.find_spec("splink") is None:
+        print(
+            "renkei binding bench: --compare-splink needs Splink: pip install -e '.[compare]'",
+            file=sys.stderr,
+        )
+        return 2
     figures = bench_in_child(args.size, args.seed, "renkei", Policy(args.policy))
     if args.compare_splink:
         figures["splink"] = bench_in_child(args.size, args.seed, "splink", Policy(args.policy))
@@ -140,7 +147,7 @@ def _binding(args: argparse.Namespace) -> int:
                 f"{engine['bindable']} bindable, {engine['seconds']} s, "
                 f"peak RSS {engine['peak_rss_mb']} MB"
             )
-    return 1 if "error" in figures else 0
+    return 1 if "error" in figures or "error" in figures.get("splink", {}) else 0
 
 
 def _serve(args: argparse.Namespace) -> int:
