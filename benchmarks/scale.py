@@ -627,6 +627,7 @@ FITTED: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("log", "consistency_proof_us", ("log", "linear"), "µs"),
     ("log-reopen", "seconds", ("linear", "nlogn"), "s"),
     ("log-reopen", "peak_rss_mb", ("linear", "nlogn"), "MB"),
+    ("log-reopen", "inclusion_proof_us", ("log", "linear"), "µs"),
 )
 
 
