@@ -2,7 +2,7 @@
 
     python -m benchmarks.scale --sizes 1000000,10000000 [--json] [--out F.json] [--png F.png]
         [--components numbering,registry,log,log-reopen] [--dir /tmp/scale] [--seed 1]
-        [--numbering-cache-mib 64] [--reopen-max 1000000] [--registry-max N]
+        [--numbering-cache-mib 64] [--reopen-max 3000000] [--registry-max N]
 
 For every size and component a fresh subprocess builds the component from
 nothing and reports what it measured, its peak RSS included (``ru_maxrss`` of
@@ -28,10 +28,13 @@ that process alone, so the figures do not mix):
     a signed checkpoint, and inclusion / consistency proofs at size N (median
     of ``PROOFS`` random ones, generation and verification).
 ``log-reopen``
-    A hub restart over that file: ``SignedLog`` loads every leaf and the
-    tree's nodes and the hub turns each stored record back into an entry
-    (``entry_from_record``) and indexes serials by linkage — time and RSS.
-    Only up to ``--reopen-max`` (the hub holds every entry in memory).
+    A hub restart over that file, as ``Hub.__init__`` does it: ``SignedLog``
+    reads the tree's upper levels (the lower ones stay in the store) and the
+    stored rows stream through ``resume_access_log``, which turns each record
+    back into an entry and indexes serials by linkage — time, RSS, the tree's
+    bytes held, and inclusion / consistency proofs served from the reopened
+    tree (median of ``PROOFS``).  Only up to ``--reopen-max`` (the hub still
+    holds every entry in memory, ≈ 0.6 kB each).
 
 Then each figure is fitted against N (weighted least squares, so that every
 point counts by its relative error): ``linear`` a + b·N and ``nlogn``
@@ -412,8 +415,11 @@ def child_log(size: int, folder: Path, steps: int) -> dict[str, Any]:
 
 
 def child_log_reopen(size: int, folder: Path) -> dict[str, Any]:
-    """A hub restart over the ``log`` child's file (services/hub.py ``Hub.__init__``)."""
-    from renkei_reference.core.access_log import AccessLogEntry, entry_from_record
+    """A hub restart over the ``log`` child's file (services/hub.py ``Hub.__init__``),
+    then proofs served from the reopened tree."""
+    from renkei_reference.core.access_log import AccessLogEntry, leaf_bytes
+    from renkei_reference.core.merkle import leaf_hash, verify_consistency, verify_inclusion
+    from renkei_reference.services.hub import resume_access_log
     from renkei_reference.services.log_store import SqliteLogStore
     from renkei_reference.services.signed_log import SignedLog
 
@@ -428,15 +434,31 @@ def child_log_reopen(size: int, folder: Path) -> dict[str, Any]:
         log = SignedLog("access", "renkei.reference/hub/access-log", _signer(), store)
         signed_s = time.perf_counter() - start
         rss_signed = _rss_mb()
-        # As Hub.__init__ does; it keeps ``log.loaded`` (the stored rows) too.
-        entries = [entry_from_record(row.entry or "") for row in log.loaded]
-        serials: dict[str, list[int]] = {}
-        for e in entries:
-            if isinstance(e, AccessLogEntry) and e.linkage_id is not None:
-                serials.setdefault(e.linkage_id, []).append(e.serial)
+        held = log.held_bytes
+        # Exactly as Hub.__init__: the rows stream by (checked against the tree)
+        # and become the entries and the linkage index; the rows are not kept.
+        entries, serials = resume_access_log(log.rows())
         seconds = time.perf_counter() - start
         rss_hub = _rss_mb()
         assert log.size == len(entries) == size
+        assert 0 < len(serials) <= size  # _entries: a linkage id per entry (pessimistic)
+        pick = random.Random(8)
+        root = log.tree.root(size)
+        incl: list[float] = []
+        cons: list[float] = []
+        for _ in range(PROOFS):
+            index, old = pick.randrange(size), pick.randint(1, size)
+            e = entries[index]
+            assert isinstance(e, AccessLogEntry)
+            t0 = time.perf_counter()
+            proof = log.tree.inclusion_proof(index, size)
+            t1 = time.perf_counter()
+            consistency = log.tree.consistency_proof(old, size)
+            t2 = time.perf_counter()
+            verify_inclusion(leaf_hash(leaf_bytes(e)), index, size, proof, root)
+            verify_consistency(old, size, consistency, log.tree.root(old), root)
+            incl.append((t1 - t0) * 1e6)
+            cons.append((t2 - t1) * 1e6)
     finally:
         store.close()
         gc.enable()
@@ -444,11 +466,14 @@ def child_log_reopen(size: int, folder: Path) -> dict[str, Any]:
         "entries": size,
         "seconds": round(seconds, 2),
         "signed_log_seconds": round(signed_s, 2),
+        "tree_held_bytes": held,
         "rss_baseline_mb": baseline,
         "rss_after_signed_log_mb": rss_signed,
         "rss_after_entries_mb": rss_hub,
         "hub_bytes_per_entry": round((rss_hub - baseline) * 2**20 / size, 1),
         "signed_log_bytes_per_entry": round((rss_signed - baseline) * 2**20 / size, 1),
+        "inclusion_proof_us": round(statistics.median(incl), 1),
+        "consistency_proof_us": round(statistics.median(cons), 1),
     }
 
 
@@ -602,6 +627,7 @@ FITTED: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("log", "consistency_proof_us", ("log", "linear"), "µs"),
     ("log-reopen", "seconds", ("linear", "nlogn"), "s"),
     ("log-reopen", "peak_rss_mb", ("linear", "nlogn"), "MB"),
+    ("log-reopen", "inclusion_proof_us", ("log", "linear"), "µs"),
 )
 
 
@@ -731,7 +757,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--steps", type=int, default=10, help="batches per build")
     parser.add_argument("--numbering-cache-mib", type=int, default=64)
-    parser.add_argument("--reopen-max", type=int, default=1_000_000)
+    parser.add_argument("--reopen-max", type=int, default=3_000_000)
     parser.add_argument("--registry-max", type=int, default=10_000_000)
     parser.add_argument(
         "--keep", action="store_true", help="keep the log files (a later log-reopen run)"

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "SHARED_FIELDS",
     "AccessLogEntry",
     "Outcome",
     "auditor_view",
@@ -155,10 +156,36 @@ def entry_record(entry: AccessLogEntry) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def entry_from_record(record: str) -> AccessLogEntry:
-    """The entry ``entry_record`` stored.  :raises ValueError: a malformed record."""
+SHARED_FIELDS = (
+    "pattern_id",
+    "legal_basis",
+    "requester",
+    "requester_name",
+    "provider",
+    "provider_name",
+    "information_kind",
+    "reason",
+)
+"""Text fields with few distinct values (patterns, agencies, kinds, reasons)."""
+
+
+def entry_from_record(record: str, shared: dict[str, str] | None = None) -> AccessLogEntry:
+    """The entry ``entry_record`` stored.  :raises ValueError: a malformed record.
+
+    Args:
+        record: the stored form.
+        shared: when given, the ``SHARED_FIELDS`` of every entry read with the
+            same dict are one string object per distinct value (a restarted
+            hub holds millions of entries naming a few hundred agencies and
+            patterns: about half the memory of an entry).
+    """
     try:
         d = json.loads(record)
+        if shared is not None:
+            for name in SHARED_FIELDS:
+                value = d[name]
+                if value is not None:
+                    d[name] = shared.setdefault(value, value)
         return AccessLogEntry(
             serial=int(d["serial"]),
             at=datetime.fromisoformat(d["at"]),

@@ -101,7 +101,7 @@ from .log_store import LeafRow, LogStore, MemoryLogStore
 from .registry import FourItems, ResidentRegistry
 from .signed_log import SignedLog, b64
 
-__all__ = ["AUDITOR_UNIT", "Agency", "Hub"]
+__all__ = ["AUDITOR_UNIT", "Agency", "Hub", "resume_access_log"]
 
 AUDITOR_UNIT = AgencyId("renkei.auditor")
 ID, LINK = KeyPurpose.ID_CODE, KeyPurpose.LINK_CODE
@@ -158,12 +158,29 @@ def _years(record: str) -> dict[LogClass, int]:
     return {LogClass(k): int(v) for k, v in json.loads(record).items()}
 
 
-def _stored_entry(row: LeafRow) -> StoredEntry:
+def _stored_entry(row: LeafRow, shared: dict[str, str]) -> StoredEntry:
     """An access-log slot as the durable store gave it back (purged: hash only)."""
     if row.entry is None:
         assert row.purged_at is not None
         return PurgedEntry(row.serial, row.leaf_hash, datetime.fromisoformat(row.purged_at))
-    return entry_from_record(row.entry)
+    return entry_from_record(row.entry, shared)
+
+
+def resume_access_log(
+    rows: Iterable[LeafRow],
+) -> tuple[list[StoredEntry], dict[str, list[int]]]:
+    """The access log's entries and the serials of each linkage, from the stored
+    rows as they stream by (a hub restart; the rows themselves are not kept, and
+    the entries share one string per agency, pattern and kind)."""
+    shared: dict[str, str] = {}
+    entries: list[StoredEntry] = []
+    serials: dict[str, list[int]] = {}  # linkage_id -> serials (an index)
+    for row in rows:
+        e = _stored_entry(row, shared)
+        entries.append(e)
+        if isinstance(e, AccessLogEntry) and e.linkage_id is not None:
+            serials.setdefault(e.linkage_id, []).append(e.serial)
+    return entries, serials
 
 
 class Hub:
@@ -197,12 +214,9 @@ class Hub:
         self.origin = origin
         self._access = SignedLog("access", origin, signer, self._store)
         self._admin = SignedLog("admin", admin_origin(origin), signer, self._store)
-        self._s.access_log = [_stored_entry(row) for row in self._access.loaded]
-        self._admin_log = [admin_entry_from_record(row.entry or "") for row in self._admin.loaded]
-        self._serials: dict[str, list[int]] = {}  # linkage_id -> serials (an index)
-        for e in self._s.access_log:
-            if isinstance(e, AccessLogEntry) and e.linkage_id is not None:
-                self._serials.setdefault(e.linkage_id, []).append(e.serial)
+        # linkage_id -> serials (an index)
+        self._s.access_log, self._serials = resume_access_log(self._access.rows())
+        self._admin_log = [admin_entry_from_record(row.entry or "") for row in self._admin.rows()]
         self._restore_settings()
         self._unpurged_from = 0  # index of the oldest entry not yet purged
         # (index of that entry, retention policy, earliest time anything is due)

@@ -31,6 +31,15 @@ Theory of operation.
   ``refusal()`` returns that error and the hub refuses new linkages and
   bindings before changing any state (RK-LOG-001: no linkage without its log
   entry).  Once a retry commits, everything proceeds.
+* **Restart memory.**  A restart holds neither the stored rows nor the
+  lower levels of the Merkle tree: ``load`` gives the node counts and the
+  levels from ``CACHED_LEVEL`` up (64 B / 2^CACHED_LEVEL a leaf), ``leaves``
+  streams the stored rows once (the hub turns them into entries as they
+  come), and ``node`` reads a lower-level node from the stored rows through
+  a second connection (WAL: it sees every committed batch and never waits
+  for the writer).  Nodes appended since are held in memory until their
+  batch is committed (``committed``), then read from the store too
+  (``RecordingNodeStore.trim``).
 * **Purge.**  A purge sets ``entry`` to NULL and keeps the leaf hash
   (RK-RET-003); ``secure_delete`` overwrites the freed content in the database
   file and the WAL is checkpointed with TRUNCATE afterwards, so the content
@@ -44,16 +53,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..core.errors import UnavailableError
-from ..core.merkle import HASH_SIZE, MemoryNodeStore
+from ..core.merkle import HASH_SIZE
 
 __all__ = [
+    "CACHED_LEVEL",
     "Change",
     "LeafRow",
     "LoadedLog",
@@ -65,6 +75,11 @@ __all__ = [
 ]
 
 Node = tuple[int, int, bytes]  # (level, index, hash)
+
+CACHED_LEVEL = 8
+"""Merkle levels from this one up stay in memory (64 B / 2⁸ = 0.25 B a leaf);
+the levels below are read from the stored node rows: a proof node costs at
+most ``CACHED_LEVEL`` reads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +94,16 @@ class LeafRow:
 
 @dataclass
 class LoadedLog:
-    """What a store holds of one log when the hub starts."""
+    """What a store holds of one log's tree when the hub starts (not the leaves'
+    records: ``LogStore.leaves`` streams those).
 
-    leaves: list[LeafRow] = field(default_factory=list)
-    levels: list[bytes] = field(default_factory=list)  # packed node hashes, a level each
+    ``counts[level]`` nodes are stored at each level; ``upper`` holds the packed
+    hashes of the levels from ``CACHED_LEVEL`` up; the levels below are read
+    with ``LogStore.node``.
+    """
+
+    counts: list[int] = field(default_factory=list)
+    upper: list[bytes] = field(default_factory=list)
 
 
 def store_unavailable(cause: BaseException) -> UnavailableError:
@@ -99,6 +120,14 @@ class LogStore(Protocol):
     """Ordered, group-committed changes to the durable logs (see the module docstring)."""
 
     def load(self, log: str) -> LoadedLog: ...
+
+    def leaves(self, log: str) -> Iterator[LeafRow]: ...
+
+    def hashes(self, log: str, level: int) -> Iterator[bytes]: ...
+
+    def node(self, log: str, level: int, index: int) -> bytes: ...
+
+    def committed(self, log: str) -> int: ...
 
     def append(
         self, log: str, serial: int, leaf_hash: bytes, entry: str, nodes: Sequence[Node]
@@ -134,6 +163,18 @@ class MemoryLogStore:
     def load(self, log: str) -> LoadedLog:
         return LoadedLog()
 
+    def leaves(self, log: str) -> Iterator[LeafRow]:
+        return iter(())
+
+    def hashes(self, log: str, level: int) -> Iterator[bytes]:
+        return iter(())
+
+    def node(self, log: str, level: int, index: int) -> bytes:
+        raise KeyError((level, index))
+
+    def committed(self, log: str) -> int:
+        return 0  # nothing is ever stored: the tree holds every node in memory
+
     def append(
         self, log: str, serial: int, leaf_hash: bytes, entry: str, nodes: Sequence[Node]
     ) -> None:
@@ -161,24 +202,97 @@ class MemoryLogStore:
         pass
 
 
-class RecordingNodeStore(MemoryNodeStore):
-    """A ``MemoryNodeStore`` that remembers the nodes put since the last ``take``,
-    so the hub can hand each append's new nodes to the durable store."""
+class RecordingNodeStore:
+    """The Merkle tree's ``NodeStore`` (core.merkle) over what a ``LogStore`` holds.
 
-    __slots__ = ("_fresh",)
+    Levels from ``CACHED_LEVEL`` up are held in memory; below it, the nodes
+    the store held at open (and those ``trim`` later finds committed) are read
+    with ``read``, and only newer ones are held.  It remembers the nodes put
+    since the last ``take``, so the hub can hand each append's new nodes to the
+    durable store.  With nothing stored (``MemoryLogStore``) every node is
+    held, 64 bytes a leaf, as in ``MemoryNodeStore``.
+    """
 
-    def __init__(self, levels: Sequence[bytes] = ()) -> None:
-        super().__init__()
-        self._levels = [bytearray(row) for row in levels]
+    __slots__ = ("_base", "_fresh", "_levels", "_read", "_trimmable")
+
+    def __init__(
+        self, loaded: LoadedLog | None = None, read: Callable[[int, int], bytes] | None = None
+    ) -> None:
+        loaded = loaded or LoadedLog()
+        if loaded.counts and read is None:
+            raise ValueError("stored nodes need a reader")
+        # per level: the index of the first node held in memory, and the held nodes
+        self._base: list[int] = []
+        self._levels: list[bytearray] = []
+        for level, count in enumerate(loaded.counts):
+            if level < CACHED_LEVEL:
+                self._base.append(count)
+                self._levels.append(bytearray())
+                continue
+            row = bytearray(loaded.upper[level - CACHED_LEVEL])
+            if len(row) != count * HASH_SIZE:
+                raise RuntimeError(f"level {level}: {count} nodes stored, {len(row)} bytes read")
+            self._base.append(0)
+            self._levels.append(row)
+        self._read = read
         self._fresh: list[Node] = []
+        self._trimmable = True
+
+    def get(self, level: int, index: int) -> bytes:
+        if 0 <= level < len(self._levels) and index >= 0:
+            base = self._base[level]
+            if index < base:
+                assert self._read is not None
+                return self._read(level, index)
+            start = (index - base) * HASH_SIZE
+            row = self._levels[level]
+            if start + HASH_SIZE <= len(row):
+                return bytes(row[start : start + HASH_SIZE])
+        raise KeyError((level, index))
 
     def put(self, level: int, index: int, digest: bytes) -> None:
-        super().put(level, index, digest)
+        if len(digest) != HASH_SIZE:
+            raise ValueError("a node hash is 32 bytes")
+        while len(self._levels) <= level:
+            self._base.append(0)
+            self._levels.append(bytearray())
+        if index != self.count(level):
+            raise RuntimeError(
+                f"node store is append-only: level {level} has {self.count(level)} "
+                f"nodes, cannot put index {index}"
+            )
+        self._levels[level] += digest
         self._fresh.append((level, index, digest))
+
+    def count(self, level: int) -> int:
+        if 0 <= level < len(self._levels):
+            return self._base[level] + len(self._levels[level]) // HASH_SIZE
+        return 0
 
     def take(self) -> list[Node]:
         fresh, self._fresh = self._fresh, []
         return fresh
+
+    def keep_all(self) -> None:
+        """Never ``trim``: nodes were put that the store does not hold (parents
+        recomputed on open, implied by the leaves but never stored)."""
+        self._trimmable = False
+
+    def held_bytes(self) -> int:
+        """Bytes of node hashes held in memory."""
+        return sum(len(row) for row in self._levels)
+
+    def trim(self, committed: int) -> None:
+        """Release the lower-level nodes of the first ``committed`` leaves, whose
+        batches are committed: the store serves them from now on."""
+        if not self._trimmable or self._read is None:
+            return
+        for level in range(min(CACHED_LEVEL, len(self._levels))):
+            base = self._base[level]
+            upto = min(committed >> level, self.count(level))
+            if upto > base:
+                del self._levels[level][: (upto - base) * HASH_SIZE]
+                self._base[level] = upto
 
 
 _SCHEMA = """
@@ -222,6 +336,10 @@ class SqliteLogStore:
         self.retry_seconds = retry_seconds
         self._conn = connect(path)
         self._conn.executescript(_SCHEMA)
+        self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._read_lock = threading.Lock()
+        # log → its highest committed serial (read when first asked, moved on by the writer)
+        self._committed_size: dict[str, int] = {}
         self._cond = threading.Condition()
         self._queue: list[Change] = []  # queued, not yet committed, in order
         self._seq = 0  # number of changes ever queued
@@ -237,22 +355,75 @@ class SqliteLogStore:
         self._writer = threading.Thread(target=self._run, name="renkei-log-writer", daemon=True)
         self._writer.start()
 
-    # -- reading (at start, before any write) -----------------------------------
+    # -- reading (a second connection: committed data, never blocking the writer) --
+    def _select(self, sql: str, args: tuple[object, ...]) -> list[Any]:
+        with self._read_lock:
+            # fetchall runs the statement to its end: no read transaction stays
+            # open to pin the WAL
+            return self._reader.execute(sql, args).fetchall()
+
     def load(self, log: str) -> LoadedLog:
-        rows = self._conn.execute(
-            "SELECT serial, leaf_hash, entry, purged_at FROM leaves WHERE log = ? ORDER BY serial",
-            (log,),
-        ).fetchall()
-        out = LoadedLog(leaves=[LeafRow(*r) for r in rows])
-        level = 0
-        while True:
-            hashes = self._conn.execute(
-                "SELECT hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx", (log, level)
-            ).fetchall()
-            if not hashes:
+        out = LoadedLog()
+        while True:  # each level is written in index order from 0: its count is max + 1
+            level = len(out.counts)
+            ((top,),) = self._select(
+                "SELECT max(idx) FROM nodes WHERE log = ? AND level = ?", (log, level)
+            )
+            if top is None:
                 return out
-            out.levels.append(b"".join(h for (h,) in hashes))
-            level += 1
+            out.counts.append(top + 1)
+            if level >= CACHED_LEVEL:
+                hashes = self._select(
+                    "SELECT hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx", (log, level)
+                )
+                if len(hashes) != top + 1:
+                    raise RuntimeError(f"the stored {log} log lacks nodes at level {level}")
+                out.upper.append(b"".join(h for (h,) in hashes))
+
+    def _stream(self, sql: str, args: tuple[object, ...]) -> Iterator[Any]:
+        """The rows of a query, fetched a few thousand at a time."""
+        with self._read_lock:
+            cursor = self._reader.execute(sql, args)
+        try:
+            while True:
+                with self._read_lock:
+                    rows = cursor.fetchmany(4096)
+                if not rows:
+                    return
+                yield from rows
+        finally:
+            cursor.close()
+
+    def leaves(self, log: str) -> Iterator[LeafRow]:
+        """The stored leaves in serial order, streamed."""
+        sql = "SELECT serial, leaf_hash, entry, purged_at FROM leaves WHERE log = ? ORDER BY serial"
+        return (LeafRow(*r) for r in self._stream(sql, (log,)))
+
+    def hashes(self, log: str, level: int) -> Iterator[bytes]:
+        """The stored node hashes of one level in index order, streamed."""
+        sql = "SELECT hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx"
+        return (h for (h,) in self._stream(sql, (log, level)))
+
+    def node(self, log: str, level: int, index: int) -> bytes:
+        """One stored node hash; ``KeyError`` if it is not stored (committed)."""
+        rows = self._select(
+            "SELECT hash FROM nodes WHERE log = ? AND level = ? AND idx = ?", (log, level, index)
+        )
+        if not rows:
+            raise KeyError((level, index))
+        digest: bytes = rows[0][0]
+        return digest
+
+    def committed(self, log: str) -> int:
+        """How many leaves of ``log`` are committed (its highest committed serial)."""
+        with self._cond:
+            known = self._committed_size.get(log)
+        if known is None:
+            (stored,) = self._select("SELECT max(serial) FROM leaves WHERE log = ?", (log,))[0]
+            with self._cond:
+                known = max(stored or 0, self._committed_size.get(log, 0))
+                self._committed_size[log] = known
+        return known
 
     def state(self) -> dict[str, str]:
         return dict(self._conn.execute("SELECT key, value FROM state").fetchall())
@@ -387,6 +558,9 @@ class SqliteLogStore:
             with self._cond:
                 del self._queue[: len(batch)]
                 self._committed = self._taken
+                for change in batch:
+                    if change.leaf is not None and change.leaf[0] in self._committed_size:
+                        self._committed_size[change.leaf[0]] = change.leaf[1]
                 self._failure = None
                 self.batches += 1
                 idle = not self._queue
@@ -403,3 +577,4 @@ class SqliteLogStore:
             self._cond.notify_all()
         self._writer.join()
         self._conn.close()
+        self._reader.close()

@@ -2,15 +2,23 @@
 
 The hub keeps two (RK-LOG-004, RK-LOG-006): the access log and the
 administrative log, each with its own origin line.  ``SignedLog`` appends a
-leaf to the in-memory tree (core.merkle over a ``RecordingNodeStore``), hands
-the leaf and the nodes it completed to the durable ``LogStore`` in the same
-order, and signs a C2SP checkpoint once per tree size.  On start it resumes
-from what the store holds and checks that the stored nodes and leaves agree.
+leaf to the tree (core.merkle over a ``RecordingNodeStore``), hands the leaf
+and the nodes it completed to the durable ``LogStore`` in the same order, and
+signs a C2SP checkpoint once per tree size.
+
+On start it resumes from what the store holds without holding it: the
+tree's upper levels are read into memory, its lower levels are read from the
+stored node rows when a proof needs them (services.log_store, "Restart
+memory"), and ``rows`` streams the stored leaves once — checking each against
+the tree — for the hub to rebuild its entries from.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from functools import partial
+from itertools import zip_longest
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -19,6 +27,9 @@ from ..core.merkle import MerkleLog, leaf_hash
 from .log_store import LeafRow, LogStore, RecordingNodeStore
 
 __all__ = ["SignedLog"]
+
+TRIM_EVERY = 4096
+"""Appends between two releases of the lower-level nodes already committed."""
 
 
 def b64(digest: bytes) -> str:
@@ -29,23 +40,65 @@ def b64(digest: bytes) -> str:
 class SignedLog:
     """An append-only, signed, durably stored log named ``name`` in ``store``."""
 
-    def __init__(self, name: str, origin: str, signer: Ed25519PrivateKey, store: LogStore) -> None:
+    def __init__(
+        self,
+        name: str,
+        origin: str,
+        signer: Ed25519PrivateKey,
+        store: LogStore,
+        *,
+        trim_every: int = TRIM_EVERY,
+    ) -> None:
         self.name, self.origin, self._signer, self._store = name, origin, signer, store
-        loaded = store.load(name)
-        self._nodes = RecordingNodeStore(loaded.levels)
+        self._trim_every = trim_every
+        self._nodes = RecordingNodeStore(store.load(name), partial(store.node, name))
         self.tree = MerkleLog(self._nodes)
-        self._nodes.take()  # parents recomputed on open are already implied by the leaves
-        self.loaded: list[LeafRow] = loaded.leaves
-        if self.tree.size != len(loaded.leaves) or any(
-            row.serial != i + 1 or row.leaf_hash != self._nodes.get(0, i)
-            for i, row in enumerate(loaded.leaves)
-        ):
-            raise RuntimeError(f"the stored {name} log's leaves and tree disagree")
+        if self._nodes.take():  # parents recomputed on open are implied by the leaves,
+            self._nodes.keep_all()  # but not stored: keep them in memory
         self._signed: tuple[int, str] | None = None
+        self._opened_size = self.tree.size
+        self._streamed = False
 
     @property
     def size(self) -> int:
         return self.tree.size
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of Merkle node hashes held in memory (the rest is read from the store)."""
+        return self._nodes.held_bytes()
+
+    def rows(self) -> Iterator[LeafRow]:
+        """The stored leaves, in order, once (the hub rebuilds its entries from them).
+
+        Each row is checked against the tree as it comes: a serial out of order,
+        a leaf hash that differs from the tree's leaf or a count that differs
+        from the tree's size raise ``RuntimeError`` (the stored log is not
+        consistent), as does a second call or a call after ``append``.
+        """
+        if self._streamed:
+            raise RuntimeError(f"the stored {self.name} log's rows were already read")
+        if self.tree.size != self._opened_size:
+            raise RuntimeError(f"read the stored {self.name} log's rows before appending")
+        self._streamed = True
+        disagree = RuntimeError(f"the stored {self.name} log's leaves and tree disagree")
+        # the tree's leaves as stored (its lower levels are read from the store),
+        # streamed beside the rows rather than read one by one
+        rows, tree_leaves = self._store.leaves(self.name), self._store.hashes(self.name, 0)
+        try:
+            count = 0
+            for row, stored in zip_longest(rows, tree_leaves):
+                if row is None or row.serial != count + 1 or row.leaf_hash != stored:
+                    raise disagree
+                count += 1
+                yield row
+            if count != self.tree.size:
+                raise disagree
+        finally:  # release the stores' cursors now, not when collected
+            for stream in (rows, tree_leaves):
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
 
     def append(self, serial: int, leaf: bytes, record: str) -> None:
         """Append ``leaf`` (its hash to the tree) and queue it with ``record`` for commit."""
@@ -54,6 +107,8 @@ class SignedLog:
         digest = leaf_hash(leaf)
         self.tree.append(digest)
         self._store.append(self.name, serial, digest, record, self._nodes.take())
+        if serial % self._trim_every == 0:
+            self._nodes.trim(self._store.committed(self.name))
 
     def checkpoint(self) -> tuple[int, str]:
         """The signed checkpoint of the current size, signed once per size."""
