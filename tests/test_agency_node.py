@@ -61,6 +61,22 @@ PERSONS = [
 ]
 
 
+OFFICER = StaffMember("c-1", "区税 花子", "税務課", ALL)
+
+
+def _city_node(d: Deployment, staff: StaffMember = OFFICER, **kw: Any) -> AgencyNode:
+    """Another node of city.chiyoda over CSV (a restart, or another policy, with
+    ``log_store=d.city.log_store``)."""
+    return AgencyNode(
+        "city.chiyoda",
+        HubConnection(d.hub, "http://testserver/hub", d.tokens["city.chiyoda"]),
+        _designation(staff),
+        CsvFolderAdapter(d.drop),
+        ControllableClock(T0),
+        **kw,
+    )
+
+
 def _items(p: dict[str, str], record_no: str) -> dict[str, str]:
     return {"record_no": record_no, **{k: v for k, v in p.items() if k != "resident_code"}}
 
@@ -123,7 +139,6 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         drop.mkdir()
         clock = ControllableClock(T0)
         clerk = StaffMember("p-1", "年金 一郎", "年金給付課", ALL)
-        officer = StaffMember("c-1", "区税 花子", "税務課", ALL)
         pension = AgencyNode(
             "nenkin",
             HubConnection(hub, "http://testserver/hub", tokens["nenkin"]),
@@ -134,7 +149,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         city = AgencyNode(
             "city.chiyoda",
             HubConnection(hub, "http://testserver/hub", tokens["city.chiyoda"]),
-            _designation(officer),
+            _designation(OFFICER),
             SqlAdapter(
                 lambda: sqlite3.connect(db),
                 "SELECT amount, label FROM tax WHERE person = {record_no} AND kind = {kind}",
@@ -236,13 +251,7 @@ def test_the_csv_adapter_is_read_at_answer_time_and_no_information_is_said(
     deployment: Deployment,
 ) -> None:
     d = deployment
-    provider = AgencyNode(
-        "city.chiyoda",
-        HubConnection(d.hub, "http://testserver/hub", d.tokens["city.chiyoda"]),
-        _designation(StaffMember("c-9", "窓口 次郎", "市民課", ALL)),
-        CsvFolderAdapter(d.drop),
-        ControllableClock(T0),
-    )
+    provider = _city_node(d, StaffMember("c-9", "窓口 次郎", "市民課", ALL))
     d.pension.bind("p-1", "t-01", [_items(PERSONS[0], "N-1"), _items(PERSONS[1], "N-2")])
     provider.bind("c-9", "t-01", [_items(PERSONS[0], "R-1"), _items(PERSONS[1], "R-2")])
     ask = {"provider": "city.chiyoda", "pattern_id": "P-0001", "use": "確認"}
@@ -427,14 +436,8 @@ def test_content_and_use_are_released_only_once_designated_staff_grant_the_appli
         )
         assert auditor_only.status_code == 403
         assert city.get("/agency/applications/aa-404", headers=portal).status_code == 404
-    exempt = AgencyNode(
-        "city.chiyoda",
-        HubConnection(d.hub, "http://testserver/hub", d.tokens["city.chiyoda"]),
-        _designation(StaffMember("c-1", "区税 花子", "税務課", ALL)),
-        CsvFolderAdapter(d.drop),
-        ControllableClock(T0),
-        withheld_kinds=frozenset({"local-tax"}),
-        log_store=d.city.log_store,  # the same node's log, another disclosure policy
+    exempt = _city_node(  # the same node's log, another disclosure policy
+        d, withheld_kinds=frozenset({"local-tax"}), log_store=d.city.log_store
     )
     exempt.apply("aa-9", [lid], {"content"}, applicant="portal")
     refused = exempt.decide("c-1", "t-02", "aa-9", grant=True)
@@ -457,14 +460,7 @@ def test_applications_survive_a_restart_of_the_node(deployment: Deployment) -> N
     granted = d.city.decide("c-1", "t-02", "aa-1", grant=True)
 
     def restarted() -> AgencyNode:
-        return AgencyNode(
-            "city.chiyoda",
-            HubConnection(d.hub, "http://testserver/hub", d.tokens["city.chiyoda"]),
-            _designation(StaffMember("c-1", "区税 花子", "税務課", ALL)),
-            CsvFolderAdapter(d.drop),
-            ControllableClock(T0),
-            log_store=d.city.log_store,
-        )
+        return _city_node(d, log_store=d.city.log_store)
 
     node = restarted()
     assert [a["application_id"] for a in node.applications("submitted")] == ["aa-2"]

@@ -62,6 +62,17 @@ class Enrolled:
         assert tls is not None
         return self.world.wire.presenting(tls.agencies[who])
 
+    def refused_to_an_agency(self, path: str) -> None:
+        """``GET path`` on the node is the auditor's only: another agency's
+        certificate gets 403 (or 401)."""
+        agency = self.as_("kit.pension")
+        try:
+            agency.call_node(self.node, "GET", path).expect_problem(
+                {"forbidden-role", "unauthenticated"}, {401, 403}
+            )
+        finally:
+            agency.close()
+
 
 def _enrol(wire: Wire) -> Enrolled:
     nodes = wire.target.agency_nodes
@@ -208,15 +219,7 @@ def test_the_agency_log_is_served_to_the_auditor_only(wire: Wire) -> None:
     for entry in entries:
         for field in ("serial", "hub_serial", "side", "operator", "terminal", "at"):
             assert field in entry, f"the node's log entry lacks {field}: {entry}"
-    tls = wire.target.tls
-    assert tls is not None
-    agency = wire.presenting(tls.agencies["kit.pension"])
-    try:
-        agency.call_node(e.node, "GET", "/agency/access-logs").expect_problem(
-            {"forbidden-role", "unauthenticated"}, {401, 403}
-        )
-    finally:
-        agency.close()
+    e.refused_to_an_agency("/agency/access-logs")
 
 
 @pytest.mark.conformance(
@@ -266,13 +269,7 @@ def test_the_nodes_refusals_are_logged_and_served_to_the_auditor_only(wire: Wire
     wanted = [(s["staff_id"], s["terminal"], "query", r) for s, r in tries]
     assert seen == wanted, f"the node's refusals are not as attempted: {got}"
     assert all(d["serial"] > after for d in got), got
-    agency = e.as_("kit.pension")
-    try:
-        agency.call_node(e.node, "GET", "/agency/denials").expect_problem(
-            {"forbidden-role", "unauthenticated"}, {401, 403}
-        )
-    finally:
-        agency.close()
+    e.refused_to_an_agency("/agency/denials")
 
 
 @pytest.mark.conformance(
@@ -312,13 +309,7 @@ def test_holds_and_the_auditors_reads_are_in_the_nodes_administrative_log(wire: 
     for x in got:
         leaf = json.loads(base64.b64decode(x["leaf"]))
         assert leaf == {k: x[k] for k in ("serial", "at", "event", "actor", "details")}, x
-    agency = e.as_("kit.pension")
-    try:
-        agency.call_node(e.node, "GET", "/agency/admin-logs").expect_problem(
-            {"forbidden-role", "unauthenticated"}, {401, 403}
-        )
-    finally:
-        agency.close()
+    e.refused_to_an_agency("/agency/admin-logs")
 
 
 @pytest.mark.conformance(
