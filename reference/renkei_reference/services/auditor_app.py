@@ -57,13 +57,14 @@ from .federation import Agency, Federation
 from .models import Ident
 from .pki import certified_identity
 from .portal_app import PerFederation, _form, _t
-from .tls import peer_certificate, require_operator, served_over_https
+from .tls import delete_cookie, peer_certificate, require_operator, set_cookie
 
 __all__ = ["CONTEXT", "Dashboard", "auditor_ui_router"]
 
 CONTEXT = b"renkei/auditor-challenge/v1\x00"
 SESSION_COOKIE = "renkei_auditor"
 BINDING_COOKIE = "renkei_auditor_pre"
+UI = "/auditor/ui"  # the cookies' path
 CHALLENGE_SECONDS = 300
 SESSION_SECONDS = 900
 MAX_OPEN_CHALLENGES = 10_000
@@ -487,14 +488,8 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
 
     def signed_in(session: AuditorSession, request: Request) -> Response:
         resp = RedirectResponse("/auditor/ui/dashboard", status_code=303)
-        resp.set_cookie(
-            SESSION_COOKIE, session.token, max_age=SESSION_SECONDS, httponly=True,
-            samesite="strict", path="/auditor/ui", secure=served_over_https(request),
-        )  # fmt: skip
-        resp.delete_cookie(
-            BINDING_COOKIE, path="/auditor/ui", secure=served_over_https(request), httponly=True,
-            samesite="strict",
-        )  # fmt: skip
+        set_cookie(resp, request, SESSION_COOKIE, session.token, max_age=SESSION_SECONDS, path=UI)
+        delete_cookie(resp, request, BINDING_COOKIE, path=UI)
         return resp
 
     @r.get("/auditor/ui")
@@ -533,10 +528,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
 {_t("署名でログイン", "Sign in with the signature")}</button>
 </form>{cert}"""  # fmt: skip
         resp = _page("監査画面へのログイン", "Sign in to the audit dashboard", body)
-        resp.set_cookie(
-            BINDING_COOKIE, binding, max_age=CHALLENGE_SECONDS, httponly=True,
-            samesite="strict", path="/auditor/ui", secure=served_over_https(request),
-        )  # fmt: skip
+        set_cookie(resp, request, BINDING_COOKIE, binding, max_age=CHALLENGE_SECONDS, path=UI)
         return resp
 
     def failed() -> Response:
@@ -679,10 +671,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         if s is not None and csrf_ok(s, form):
             box().logout(s.token)
         resp = RedirectResponse("/auditor/ui/", status_code=303)
-        resp.delete_cookie(
-            SESSION_COOKIE, path="/auditor/ui", secure=served_over_https(request), httponly=True,
-            samesite="strict",
-        )  # fmt: skip
+        delete_cookie(resp, request, SESSION_COOKIE, path=UI)
         return resp
 
     if not test_mode:

@@ -37,7 +37,7 @@ from ..core.errors import CallerError, PermissionDeniedError, RenkeiError
 from .federation import Agency, Federation
 from .models import Ident, Int, Text, Timestamp
 from .portal import AgencyNodeDirectory, Portal, PortalSession
-from .tls import served_over_https
+from .tls import delete_cookie, set_cookie
 
 __all__ = ["PerFederation", "PortalBox", "control_router", "portal_router", "ui_router"]
 
@@ -45,6 +45,7 @@ T = TypeVar("T")
 
 SESSION_COOKIE = "renkei_portal"
 BINDING_COOKIE = "renkei_portal_pre"
+UI = "/portal/ui"  # the cookies' path
 B64 = Annotated[str, StringConstraints(min_length=1, max_length=16_384)]
 
 
@@ -463,15 +464,7 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
 <button type="submit" id="login-button">{_t("カードでログイン", "Sign in with card")}</button>
 </form>"""
         resp = _page("ログイン", "Sign in", body)
-        resp.set_cookie(
-            BINDING_COOKIE,
-            binding,
-            max_age=300,
-            httponly=True,
-            samesite="strict",
-            path="/portal/ui",
-            secure=served_over_https(request),
-        )
+        set_cookie(resp, request, BINDING_COOKIE, binding, max_age=300, path=UI)
         return resp
 
     @r.post("/login")
@@ -488,19 +481,8 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
             back = f'<p><a href="/portal/ui/">{_t("もう一度ログインする", "Sign in again")}</a></p>'
             return _page("カード認証に失敗しました", "Card authentication failed", back, 401)
         resp = RedirectResponse("/portal/ui/logs", status_code=303)
-        resp.set_cookie(
-            SESSION_COOKIE,
-            session.token,
-            max_age=900,
-            httponly=True,
-            samesite="strict",
-            path="/portal/ui",
-            secure=served_over_https(request),
-        )
-        resp.delete_cookie(
-            BINDING_COOKIE, path="/portal/ui", secure=served_over_https(request), httponly=True,
-            samesite="strict",
-        )  # fmt: skip
+        set_cookie(resp, request, SESSION_COOKIE, session.token, max_age=900, path=UI)
+        delete_cookie(resp, request, BINDING_COOKIE, path=UI)
         return resp
 
     @r.get("/logs")
@@ -574,10 +556,7 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
         if token:
             portal().logout(token)
         resp = RedirectResponse("/portal/ui/", status_code=303)
-        resp.delete_cookie(
-            SESSION_COOKIE, path="/portal/ui", secure=served_over_https(request), httponly=True,
-            samesite="strict",
-        )  # fmt: skip
+        delete_cookie(resp, request, SESSION_COOKIE, path=UI)
         return resp
 
     return r

@@ -20,6 +20,7 @@ import ssl
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -101,3 +102,21 @@ def served_over_https(request: Request) -> bool:
     """The request came over HTTPS (``renkei serve``): session cookies are then
     ``Secure`` too, so a browser never sends them over plain HTTP."""
     return request.url.scheme == "https"
+
+
+def set_cookie(
+    resp: Response, request: Request, name: str, value: str, *, max_age: int, path: str
+) -> None:
+    """A cookie of the web applications (My Portal, the auditor's dashboard):
+    ``HttpOnly; SameSite=Strict``, and ``Secure`` when served over HTTPS."""
+    resp.set_cookie(
+        name, value, max_age=max_age, httponly=True, samesite="strict", path=path,
+        secure=served_over_https(request),
+    )  # fmt: skip
+
+
+def delete_cookie(resp: Response, request: Request, name: str, *, path: str) -> None:
+    """Remove a cookie set by ``set_cookie`` (same attributes)."""
+    resp.delete_cookie(
+        name, path=path, secure=served_over_https(request), httponly=True, samesite="strict"
+    )
