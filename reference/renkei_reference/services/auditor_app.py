@@ -38,7 +38,7 @@ import json
 import secrets
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -334,14 +334,18 @@ def _table(table_id: str, head: str, rows: list[str], empty_ja: str, empty_en: s
     )
 
 
+def _head(labels: Iterable[tuple[str, str]]) -> str:
+    """A table's header row: each column Japanese first, English second."""
+    return "".join(f"<th>{_t(ja, en)}</th>" for ja, en in labels)
+
+
 def _cell(value: object) -> str:
     return f"<td>{html.escape('' if value is None else str(value))}</td>"
 
 
 def _findings_table(table_id: str, findings: Sequence[Finding]) -> str:
-    head = "".join(
-        f"<th>{_t(ja, en)}</th>"
-        for ja, en in (
+    head = _head(
+        (
             ("種類", "Kind"),
             ("機関", "Agency"),
             ("内容", "Detail"),
@@ -387,7 +391,7 @@ def _merged_table(
         ("⑧⑩ 照会先の操作者・端末", "Provider operator / terminal"),
         ("⑪ 提供内容 ／ ⑫ 用途", "Content / use"),
     )
-    head = "".join(f"<th>{_t(ja, en)}</th>" for ja, en in labels)
+    head = _head(labels)
     rows = []
     for e in list(hub)[-MERGED_ROWS:][::-1]:
         serial = int(e["serial"])
@@ -424,9 +428,8 @@ def _holds_section(holds: Sequence[dict[str, Any]], csrf: str) -> str:
             f'<form method="post" action="/auditor/ui/holds/{hid}/lift">{token}'
             f'<button type="submit" class="lift">{_t("解除", "Lift")}</button></form></td></tr>'
         )
-    head = "".join(
-        f"<th>{_t(ja, en)}</th>"
-        for ja, en in (
+    head = _head(
+        (
             ("保全ID", "Hold"),
             ("理由", "Reason"),
             ("事件番号", "Case"),
