@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
+import platform
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,13 @@ def _report(outcomes: list[str]) -> dict[str, Any]:
     return {
         "suite_version": "0.1.0",
         "spec_version": "0.1.0",
+        "kit_environment": {
+            "kit_version": "0.1.0",
+            "python": "3.11.7",
+            "implementation": "cpython",
+            "platform": "Linux",
+            "dependencies": {"cryptography": "51.0.1"},
+        },
         "target": {"name": "vendor-x", "kind": "http", "parties": {}},
         "capabilities": {"profiles": ["hub"]},
         "summary": summary,
@@ -148,6 +157,13 @@ def test_the_cli_signs_a_run_and_checks_it(tmp_path: Path) -> None:
     assert "verdict:   PASS" in ok.stdout
     envelope = json.loads(bundle.read_text(encoding="utf-8"))
     statement = _statement(envelope)
+    # The run records what the kit ran with (issue 19): its dependencies, transitively.
+    for recorded in (statement["kit"]["environment"], statement["report"]["kit_environment"]):
+        deps = recorded["dependencies"]
+        assert deps["cryptography"] == metadata.version("cryptography")
+        assert deps["cffi"] == metadata.version("cffi")  # cryptography's own dependency
+        assert deps["pytest"] == metadata.version("pytest")
+        assert recorded["python"] == platform.python_version()
     statement["report"]["target"]["name"] = "someone-else"
     bundle.write_text(json.dumps(_repack(envelope, statement)), encoding="utf-8")
     bad = run_renkei("conformance", "verify-bundle", str(bundle), "--json")

@@ -5,11 +5,14 @@ from __future__ import annotations
 from .conftest import ROOT
 
 MAIN = (
-    "python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' && "
+    "python3 -m venv .venv && .venv/bin/pip install -q --require-hashes -r requirements.lock && "
+    ".venv/bin/pip install -q --no-deps --no-build-isolation -e . && "
     ".venv/bin/renkei conformance run --target reference"
 )
 TESTS = (
-    "python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev,load]' && "
+    "python3 -m venv .venv && "
+    ".venv/bin/pip install -q --require-hashes -r requirements-dev.lock && "
+    ".venv/bin/pip install -q --no-deps --no-build-isolation -e . && "
     ".venv/bin/python -m pytest"
 )
 

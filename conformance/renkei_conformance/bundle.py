@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from . import SUITE_VERSION
+from .environment import kit_environment
 from .spec import spec_root
 
 __all__ = [
@@ -157,6 +158,7 @@ def seal(
             "suite_version": SUITE_VERSION,
             "spec_version": report.get("spec_version"),
             "spec_digests": spec_digests(),
+            "environment": kit_environment(),
         },
         "signer": {"keyid": key_id(public), "public_key": base64.b64encode(raw).decode()},
         "report": report,
@@ -206,6 +208,7 @@ class BundleCheck:
             "target": report.get("target"),
             "suite_version": report.get("suite_version"),
             "spec_version": report.get("spec_version"),
+            "kit_environment": report.get("kit_environment"),
             "summary": report.get("summary"),
             # verification by review: for the regulator, not judged by the run
             "review": [

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import SUITE_VERSION
+from .environment import kit_environment
 from .review import review_items
 from .spec import Catalog, SpecError, load_catalog, load_user_file
 
@@ -100,6 +101,7 @@ class KitSession:
         return {
             "suite_version": SUITE_VERSION,
             "spec_version": self.catalog.version,
+            "kit_environment": kit_environment(),
             "target": self.target.describe(),
             "capabilities": self.capabilities,
             "started": self.started,

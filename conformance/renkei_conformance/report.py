@@ -71,6 +71,9 @@ def write_html(report: dict[str, Any], path: Path) -> None:
         for i in report.get("review", [])
     )
     summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in s.items() if v)
+    env = report.get("kit_environment") or {}
+    deps = env.get("dependencies") or {}
+    dep_text = ", ".join(f"{name} {version}" for name, version in deps.items())
     doc = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>renkei conformance report — {_esc(report["target"]["name"])}</title>
@@ -80,6 +83,8 @@ td,th{{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top}}</style></he
 <p>Target <b>{_esc(report["target"]["name"])}</b> ({_esc(report["target"]["kind"])}),
 suite {_esc(report["suite_version"])}, spec {_esc(report["spec_version"])},
 {_esc(report["duration_s"])} s.</p>
+<details><summary>Kit environment: Python {_esc(env.get("python", "?"))},
+{len(deps)} dependencies</summary><p>{_esc(dep_text)}</p></details>
 <h2>Verdict: {verdict}</h2><p>{_esc(summary)}</p>
 <h2>Failures</h2><ul>{fail_html}</ul>
 <h2>Traceability matrix</h2>
