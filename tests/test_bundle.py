@@ -42,6 +42,18 @@ def _report(outcomes: list[str]) -> dict[str, Any]:
         "target": {"name": "vendor-x", "kind": "http", "parties": {}},
         "capabilities": {"profiles": ["hub"]},
         "summary": summary,
+        "selection": {
+            "keyword": None,
+            "markexpr": None,
+            "profiles": [],
+            "requirements": [],
+            "args": [],
+        },
+        "completeness": {
+            "complete": True,
+            "profiles": {"hub": {"expected": len(outcomes), "ran": len(outcomes), "missing": []}},
+        },
+        "xfail_manifest": {},
         "results": [
             {
                 "test_id": f"CT-LNK-{i + 1:03d}",
@@ -149,12 +161,17 @@ def test_the_cli_signs_a_run_and_checks_it(tmp_path: Path) -> None:
         "--bundle", str(bundle), "--signing-key", str(key),
     )  # fmt: skip
     assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
-    ok = run_renkei(
-        "conformance", "verify-bundle", str(bundle), "--key", f"{key}.pub", "--require-pass"
-    )
+    ok = run_renkei("conformance", "verify-bundle", str(bundle), "--key", f"{key}.pub")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "signature: valid" in ok.stdout
-    assert "verdict:   PASS" in ok.stdout
+    # One test of the suite ran: authentic, but it certifies nothing (issue 15).
+    assert "verdict:   FAIL" in ok.stdout
+    assert "partial run" in ok.stdout
+    assert f"-k {ONE_TEST}" in ok.stdout or f"'keyword': '{ONE_TEST}'" in ok.stdout
+    partial = run_renkei(
+        "conformance", "verify-bundle", str(bundle), "--key", f"{key}.pub", "--require-pass"
+    )
+    assert partial.returncode == 1, partial.stdout
     envelope = json.loads(bundle.read_text(encoding="utf-8"))
     statement = _statement(envelope)
     # The run records what the kit ran with (issue 19): its dependencies, transitively.
@@ -205,3 +222,62 @@ def test_an_encrypted_signing_key_needs_its_password(tmp_path: Path) -> None:
     )  # fmt: skip
     assert no_pw.returncode == 2
     assert "RENKEI_SIGNING_KEY_PASSWORD" in no_pw.stderr
+
+
+def _sealed_check(report: dict[str, Any], allow_xfail: bool = False) -> list[str]:
+    key = Ed25519PrivateKey.generate()
+    check = verify(seal(report, key), key.public_key())
+    assert check.valid, check.problems
+    return check.certification_problems(allow_xfail=allow_xfail)
+
+
+def test_a_complete_passing_run_certifies() -> None:
+    assert _sealed_check(_report(["passed", "not_applicable", "warning"])) == []
+
+
+def test_a_partial_run_does_not_certify() -> None:
+    """A run of one test, listed as an expected failure, used to verify as PASS."""
+    report = _report(["xfailed"])
+    report["selection"]["keyword"] = "one_test"
+    report["completeness"] = {
+        "complete": False,
+        "profiles": {"hub": {"expected": 78, "ran": 1, "missing": ["CT-LNK-001"]}},
+    }
+    report["xfail_manifest"] = {"CT-LNK-001": "known"}
+    problems = _sealed_check(report, allow_xfail=True)
+    assert any("partial run: 1 of the 78 tests of profile hub" in p for p in problems)
+
+
+def test_expected_failures_certify_only_when_the_certifier_allows_them() -> None:
+    report = _report(["passed", "xfailed"])
+    assert any("1 expected failures" in p for p in _sealed_check(report))
+    assert _sealed_check(report, allow_xfail=True) == []
+
+
+@pytest.mark.parametrize("outcome", ["failed", "error", "xpassed"])
+def test_a_failure_of_any_kind_does_not_certify(outcome: str) -> None:
+    assert _sealed_check(_report(["passed", outcome]), allow_xfail=True)
+
+
+def test_a_bundle_from_a_modified_kit_does_not_certify() -> None:
+    key = Ed25519PrivateKey.generate()
+    envelope = seal(_report(["passed"]), key)
+    statement = _statement(envelope)
+    statement["kit"]["code_digest"] = "sha256:" + "0" * 64  # as a modified kit would record
+    body = json.dumps(statement).encode()
+    from renkei_conformance.bundle import pae
+
+    resigned = {
+        "payloadType": PAYLOAD_TYPE,
+        "payload": base64.b64encode(body).decode(),
+        "signatures": [
+            {
+                "keyid": key_id(key.public_key()),
+                "sig": base64.b64encode(key.sign(pae(PAYLOAD_TYPE, body))).decode(),
+            }
+        ],
+    }
+    check = verify(resigned, key.public_key())
+    assert check.valid, check.problems
+    assert any("code differs" in n for n in check.notes)
+    assert any("kit whose code" in p for p in check.certification_problems(allow_xfail=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +65,12 @@ def test_undeclared_profiles_and_options_are_not_applicable_not_failed(tmp_path:
     assert PORTAL_ONLY, "the my-portal tests exist"
     # tests parametrized per operation (CT-WIRE-003) are applicable in part
     partly = {r["test_id"].split("[")[0] for r in data["results"] if r["outcome"] == "passed"}
-    assert na - partly == (
-        NUMBERING_ONLY | PORTAL_ONLY | KEY_ROTATION | NEEDS_MTLS | AGENCY_NODE_ONLY
-    )
+    # A test applies only when every profile it exercises is declared (issue 15).
+    undeclared = {
+        t.test_id for t in _kit_tests() if t.profiles and not set(t.profiles) <= {"hub", "auditor"}
+    }
+    assert undeclared >= NUMBERING_ONLY | PORTAL_ONLY | AGENCY_NODE_ONLY
+    assert na - partly == undeclared | KEY_ROTATION | NEEDS_MTLS
     assert data["summary"]["not_applicable"] == sum(
         r["outcome"] == "not_applicable" for r in data["results"]
     )
@@ -104,3 +108,62 @@ def test_profile_option_selects_only_that_profile(tmp_path: Path) -> None:
     assert code == 0, out
     # the tests of that profile: those only for it, and those shared with others
     assert {r["test_id"] for r in data["results"]} == NUMBERING
+
+
+def test_an_expected_failure_can_name_one_case_of_a_parametrised_test(tmp_path: Path) -> None:
+    """``CT-…[case]`` marks that case only; an entry naming no case is reported (issue 15)."""
+    manifest = tmp_path / "xfails.yaml"
+    manifest.write_text(
+        "CT-WIRE-003[issueCorporateNumber]: believed broken\n"
+        "CT-WIRE-003[noSuchOperation]: typo in a case\n"
+    )
+    report = tmp_path / "r.json"
+    result = run_renkei(
+        "conformance", "run", "--target", "reference", "-q", "--report-json", str(report),
+        "--xfails", str(manifest), "-k", "test_bad_input_derived_from_the_interface",
+        "--junit", str(tmp_path / "junit.xml"),
+    )  # fmt: skip
+    data = json.loads(report.read_text())
+    assert result.returncode == 1, result.stdout[-3000:]
+    outcomes = {r["test_id"]: r["outcome"] for r in data["results"]}
+    assert outcomes.pop("CT-WIRE-003[issueCorporateNumber]") == "xpassed"
+    assert set(outcomes.values()) <= {"passed", "not_applicable"}, outcomes
+    assert len(outcomes) > 20  # the other cases ran as usual
+    assert any(
+        "CT-WIRE-003[noSuchOperation] names no case of that test" in n for n in data["notices"]
+    ), data["notices"]
+    assert data["xfail_manifest"]["CT-WIRE-003[issueCorporateNumber]"] == "believed broken"
+    # The unexpected pass says how to run it alone again.
+    (xpassed,) = [r for r in data["results"] if r["outcome"] == "xpassed"]
+    assert xpassed["reproduce"] == (
+        "renkei conformance run --target reference -k "
+        "'test_bad_input_derived_from_the_interface_never_gets_a_5xx[issueCorporateNumber]' "
+        f"--xfails {manifest}"
+    )
+    assert "reproduce: renkei conformance run --target reference" in result.stdout
+    # JUnit: each case named by its CT id, with its requirements and seed items.
+    cases = ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")
+    named = {
+        c.get("name"): {p.get("name"): p.get("value") for p in c.iter("property")} for c in cases
+    }
+    props = named[
+        "CT-WIRE-003[issueCorporateNumber] "
+        "test_bad_input_derived_from_the_interface_never_gets_a_5xx"
+    ]
+    assert props["requirements"] == "RK-WIRE-001 RK-WIRE-002"
+    assert props["seed_items"]
+
+
+def test_a_report_says_what_was_selected_and_whether_each_profile_ran_whole(
+    tmp_path: Path,
+) -> None:
+    code, data, out = _kit(tmp_path, "--profile", "numbering-authority")
+    assert code == 0, out
+    assert data["selection"]["keyword"] == "not test_statistics"
+    assert data["selection"]["profiles"] == ["numbering-authority"]
+    coverage = data["completeness"]
+    assert coverage["complete"] is False
+    hub = coverage["profiles"]["hub"]
+    assert hub["missing"]
+    assert hub["ran"] + len(hub["missing"]) == hub["expected"]
+    assert "coverage: PARTIAL run" in out

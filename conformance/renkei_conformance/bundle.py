@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from . import SUITE_VERSION
-from .environment import kit_environment
+from .environment import kit_code_digest, kit_environment
 from .spec import spec_root
 
 __all__ = [
@@ -158,6 +158,7 @@ def seal(
             "suite_version": SUITE_VERSION,
             "spec_version": report.get("spec_version"),
             "spec_digests": spec_digests(),
+            "code_digest": kit_code_digest(),
             "environment": kit_environment(),
         },
         "signer": {"keyid": key_id(public), "public_key": base64.b64encode(raw).decode()},
@@ -191,10 +192,39 @@ class BundleCheck:
     def report(self) -> dict[str, Any]:
         return dict((self.statement or {}).get("report") or {})
 
+    kit_differs: bool = False
+    """The bundle was made by a kit whose code or spec files differ from this one's."""
+
+    def certification_problems(self, allow_xfail: bool = False) -> list[str]:
+        """Why this bundle does not certify a pass (empty when it does).
+
+        A pass needs an authentic bundle, made by this kit on its spec files, of a run
+        in which the complete suite of every declared profile ran, nothing failed, and
+        no test was expected to fail unless the certifier allows it (issue 15)."""
+        if not self.valid:
+            return ["the bundle is not authentic and intact"]
+        report = self.report
+        summary = report.get("summary", {})
+        problems = [f"{summary[k]} {k}" for k in FAILING if summary.get(k, 0)]
+        if summary.get("xfailed", 0) and not allow_xfail:
+            problems.append(
+                f"{summary['xfailed']} expected failures (a certifier may accept them with "
+                "--allow-xfail)"
+            )
+        coverage = report.get("completeness") or {}
+        for profile, c in (coverage.get("profiles") or {}).items():
+            if c.get("missing"):
+                problems.append(
+                    f"partial run: {c['ran']} of the {c['expected']} tests of profile "
+                    f"{profile} ran (missing e.g. {', '.join(c['missing'][:3])})"
+                )
+        if self.kit_differs:
+            problems.append("made by a kit whose code or spec files differ from this kit's")
+        return problems
+
     @property
     def run_passed(self) -> bool:
-        summary = self.report.get("summary", {})
-        return self.valid and not any(summary.get(k, 0) for k in FAILING)
+        return not self.certification_problems()
 
     def as_json(self) -> dict[str, Any]:
         report = self.report
@@ -210,6 +240,17 @@ class BundleCheck:
             "spec_version": report.get("spec_version"),
             "kit_environment": report.get("kit_environment"),
             "summary": report.get("summary"),
+            "selection": report.get("selection"),
+            "completeness": report.get("completeness"),
+            "xfail_manifest": report.get("xfail_manifest"),
+            "notices": report.get("notices"),
+            "capabilities": report.get("capabilities"),
+            "kit": {
+                k: v
+                for k, v in ((self.statement or {}).get("kit") or {}).items()
+                if k != "environment"
+            },
+            "certification_problems": self.certification_problems(),
             # verification by review: for the regulator, not judged by the run
             "review": [
                 {"id": i.get("id"), "requirement": i.get("requirement"), "status": "review"}
@@ -292,9 +333,13 @@ def verify(envelope: Any, trusted: Ed25519PublicKey | None = None) -> BundleChec
     theirs = statement.get("kit", {}).get("spec_digests", {})
     differ = sorted(k for k in mine if theirs.get(k) != mine[k])
     if differ:
+        check.kit_differs = True
         check.notes.append(
             "made against other spec files than this kit's "
             f"({', '.join(differ)}; catalog {report['spec_version']})"
         )
+    if statement.get("kit", {}).get("code_digest") != kit_code_digest():
+        check.kit_differs = True
+        check.notes.append("made by a kit whose code differs from this kit's (kit.code_digest)")
     check.valid = not check.problems
     return check

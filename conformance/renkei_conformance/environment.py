@@ -8,17 +8,19 @@ their own requirements (markers evaluated, extras left out), with the installed 
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import re
 import sys
 from importlib import metadata
+from pathlib import Path
 
 from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 
 from . import SUITE_VERSION
 
-__all__ = ["DISTRIBUTION", "kit_environment"]
+__all__ = ["DISTRIBUTION", "kit_code_digest", "kit_environment"]
 
 DISTRIBUTION = "renkei"
 
@@ -74,3 +76,17 @@ def kit_environment() -> dict[str, object]:
         "platform": platform.platform(terse=True),
         "dependencies": _dependencies(DISTRIBUTION),
     }
+
+
+def kit_code_digest() -> str:
+    """SHA-256 over the kit's own code as installed: every ``.py`` file of the
+    renkei_conformance package, by path relative to it and content, in path order.
+
+    A results bundle records it, and ``verify-bundle`` compares it with its own: a run
+    made by a modified kit does not verify as a pass (issue 15)."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).as_posix()
+        digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()

@@ -66,9 +66,12 @@ class TestResult:
     outcome: str  # passed | failed | warning | not_applicable | xfailed | xpassed | error
     message: str
     duration: float
+    reproduce: str = ""
 
     def as_json(self) -> dict[str, Any]:
+        extra = {"reproduce": self.reproduce} if self.reproduce else {}
         return {
+            **extra,
             "test_id": self.test_id,
             "requirements": self.requirements,
             "seed_items": self.seed_items,
@@ -88,6 +91,35 @@ class KitSession:
     results: dict[str, TestResult] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
+    selection: dict[str, Any] = field(default_factory=dict)
+    """What the run was asked to run: pytest's -k and -m, the kit's profile and
+    requirement filters, the paths given (issue 15: a report never says more than ran)."""
+
+    def completeness(self) -> dict[str, Any]:
+        """Per declared profile, whether every published test that applies to it ran.
+
+        A published test (specs/conformance-tests.json, not retired) applies to a
+        profile when it names it or names none.  It counts as run with any outcome,
+        not applicable included; deselected or never collected, it is missing."""
+        ran = {r.test_id.split("[")[0] for r in self.results.values()}
+        profiles: dict[str, Any] = {}
+        for profile in sorted(self.capabilities.get("profiles", ALL_PROFILES)):
+            expected = {
+                row["test_id"]
+                for row in _published_tests()
+                if not row.get("retired")
+                and (not row.get("profiles") or profile in row["profiles"])
+            }
+            missing = sorted(expected - ran)
+            profiles[profile] = {
+                "expected": len(expected),
+                "ran": len(expected) - len(missing),
+                "missing": missing,
+            }
+        return {
+            "complete": all(not p["missing"] for p in profiles.values()),
+            "profiles": profiles,
+        }
 
     def summary(self) -> dict[str, int]:
         keys = ("passed", "failed", "warnings", "not_applicable", "xfailed", "xpassed", "errors")
@@ -107,6 +139,9 @@ class KitSession:
             "started": self.started,
             "duration_s": round(time.time() - self.started, 3),
             "summary": self.summary(),
+            "selection": self.selection,
+            "completeness": self.completeness(),
+            "xfail_manifest": self.xfails,
             "notices": self.notices,
             "results": [r.as_json() for r in self.results.values()],
             # verification by review (RK-ARCH-005, RK-ARCH-006, …): for the regulator,
@@ -212,7 +247,16 @@ def pytest_configure(config: pytest.Config) -> None:
             xfails = dict(load_user_file(xf_path, "xfails.schema.json", "xfail manifest") or {})
     except SpecError as exc:
         raise pytest.UsageError(str(exc)) from exc
-    config.stash[_KEY] = KitSession(target, catalog, caps, xfails, notices=notices)
+    selection = {
+        "keyword": config.getoption("keyword") or None,
+        "markexpr": config.getoption("markexpr") or None,
+        "profiles": list(config.getoption("--renkei-profile") or ()),
+        "requirements": list(config.getoption("--renkei-requirement") or ()),
+        "args": [str(a) for a in config.args],
+    }
+    config.stash[_KEY] = KitSession(
+        target, catalog, caps, xfails, notices=notices, selection=selection
+    )
 
 
 def _discover(target: Target) -> tuple[dict[str, Any] | None, list[str]]:
@@ -253,17 +297,20 @@ def _discover(target: Target) -> tuple[dict[str, Any] | None, list[str]]:
     return {"profiles": profiles, "options": options}, notices
 
 
-def _published_ids() -> dict[str, bool]:
-    """Published test IDs → retired? (specs/conformance-tests.json)."""
-    import json as _json
-
+def _published_tests() -> list[dict[str, Any]]:
+    """The published kit tests (specs/conformance-tests.json), retired ones included."""
     from .spec import spec_root
 
     path = spec_root() / "conformance-tests.json"
     if not path.is_file():
-        return {}
-    rows = _json.loads(path.read_text(encoding="utf-8")).get("tests", [])
-    return {r["test_id"]: bool(r.get("retired")) for r in rows}
+        return []
+    rows: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8")).get("tests", [])
+    return rows
+
+
+def _published_ids() -> dict[str, bool]:
+    """Published test IDs → retired? (specs/conformance-tests.json)."""
+    return {r["test_id"]: bool(r.get("retired")) for r in _published_tests()}
 
 
 def _session(config: pytest.Config) -> KitSession | None:
@@ -299,6 +346,7 @@ def pytest_collection_modifyitems(
     if kit is None:
         return
     seen: dict[str, str] = {}
+    listed: set[str] = set()  # the manifest entries that named a collected case
     problems: list[str] = []
     only = set(config.getoption("--renkei-profile") or ())
     wanted = set(config.getoption("--renkei-requirement") or ())
@@ -337,10 +385,14 @@ def pytest_collection_modifyitems(
         ]
         declared = set(kit.capabilities.get("profiles", ALL_PROFILES))
         unmet = _unmet_needs(item, kit.capabilities.get("options", {}))
-        if profiles and not declared.intersection(profiles):
+        undeclared = [p for p in profiles if p not in declared]
+        case = test_id + (item.nodeid[item.nodeid.index("[") :] if "[" in item.nodeid else "")
+        if undeclared:
+            # A test applies only when the target declares every profile it exercises
+            # (issue 15): an agency-node-only target is not asked for My Portal.
             item.add_marker(
                 pytest.mark.skip(
-                    reason=f"not applicable: target declares none of {', '.join(profiles)}"
+                    reason=f"not applicable: target declares no {', '.join(undeclared)} profile"
                 )
             )
         elif unmet:
@@ -349,16 +401,24 @@ def pytest_collection_modifyitems(
                     reason=f"not applicable: target does not declare {', '.join(unmet)}"
                 )
             )
-        elif test_id in kit.xfails:
-            item.add_marker(pytest.mark.xfail(reason=kit.xfails[test_id], strict=True))
+        elif case in kit.xfails or test_id in kit.xfails:
+            # An entry names one case (CT-…[param]) or every case of a test.
+            reason = kit.xfails.get(case) or kit.xfails[test_id]
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+            listed.add(case if case in kit.xfails else test_id)
     if problems:
         raise pytest.UsageError("conformance suite is malformed:\n  " + "\n  ".join(problems))
     known = _published_ids()
-    for test_id in sorted(set(kit.xfails) - set(seen)):
+    for entry in sorted(set(kit.xfails) - listed):
+        test_id = entry.split("[")[0]
         why = "is retired" if known.get(test_id) else "names no test of this suite"
         if test_id in known and not known[test_id]:
-            why = "names a test not selected in this run"
-        kit.notices.append(f"xfail manifest entry {test_id} {why}")
+            why = (
+                "names no case of that test"
+                if "[" in entry and test_id in seen
+                else "names a test not selected in this run"
+            )
+        kit.notices.append(f"xfail manifest entry {entry} {why}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -371,6 +431,15 @@ def pytest_runtest_makereport(
     if kit is None or info is None:
         return report
     test_id, reqs, _ = info
+    if report.when == "setup":
+        # JUnit properties (pytest writes an item's user properties into its testcase):
+        # CI dashboards map each case to its CT id and requirements (issue 15).
+        case = test_id + (item.nodeid[item.nodeid.index("[") :] if "[" in item.nodeid else "")
+        item.user_properties += [
+            ("test_id", case),
+            ("requirements", " ".join(reqs)),
+            ("seed_items", " ".join(map(str, kit.catalog.seed_items(reqs)))),
+        ]
     if report.when == "call" or (report.when == "setup" and not report.passed):
         outcome, message = _classify(report, kit, reqs)
         key = item.nodeid
@@ -382,12 +451,33 @@ def pytest_runtest_makereport(
             outcome=outcome,
             message=message,
             duration=report.duration,
+            reproduce=(_reproduce(item) if outcome in ("failed", "error", "xpassed") else ""),
         )
         if outcome == "warning":
             report.outcome = "passed"
             report.user_properties.append(("renkei_outcome", "warning"))
             report.sections.append(("renkei warning", message))
     return report
+
+
+_SAFE_K = re.compile(r"^[A-Za-z0-9_.\-\[\]]+$")
+
+
+def _reproduce(item: pytest.Item) -> str:
+    """The command that runs this one case again against the same target."""
+    import shlex
+
+    target = str(item.config.getoption("--renkei-target"))
+    name = item.name if _SAFE_K.match(item.name) else item.name.split("[")[0]
+    command = ["renkei", "conformance", "run", "--target", target, "-k", name]
+    for option, flag in (
+        ("--renkei-capabilities", "--capabilities"),
+        ("--renkei-xfails", "--xfails"),
+    ):
+        value = item.config.getoption(option)
+        if value:
+            command += [flag, str(value)]
+    return shlex.join(command)
 
 
 def _classify(report: pytest.TestReport, kit: KitSession, reqs: list[str]) -> tuple[str, str]:
@@ -412,6 +502,15 @@ def _classify(report: pytest.TestReport, kit: KitSession, reqs: list[str]) -> tu
     return ("failed" if report.when == "call" else "error"), message
 
 
+WORST_FIRST = ("failed", "error", "xpassed", "warning", "xfailed", "passed")
+
+
+def requirement_outcome(outcomes: list[str]) -> str:
+    """A requirement's outcome: the worst of the results that applied to it;
+    not applicable only when none did (issue 15)."""
+    return next((o for o in WORST_FIRST if o in outcomes), "not_applicable")
+
+
 def _failure_message(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
@@ -425,7 +524,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     tr = terminalreporter
     tr.section("renkei conformance")
-    tr.write_line(f"target: {kit.target.name} ({kit.target.kind})")
+    tr.write_line(f"target: {kit.target.name} ({kit.target.transport})")
     for notice in kit.notices:
         tr.write_line(f"warning: {notice}", yellow=True)
     by_req: dict[str, list[str]] = {}
@@ -433,19 +532,25 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for rid in r.requirements:
             by_req.setdefault(rid, []).append(r.outcome)
     for rid in sorted(by_req):
-        outs = by_req[rid]
-        verdict = next(
-            (
-                o
-                for o in ("failed", "error", "xpassed", "warning", "xfailed", "not_applicable")
-                if o in outs
-            ),
-            "passed",
-        )
+        verdict = requirement_outcome(by_req[rid])
         level = kit.catalog[rid].level if rid in kit.catalog.requirements else "?"
         tr.write_line(f"  {rid:<14} {level:<6} {verdict:<15} {kit.catalog[rid].title}")
     s = kit.summary()
     tr.write_line(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in s.items() if v) or "no tests")
+    coverage = kit.completeness()
+    if coverage["complete"]:
+        tr.write_line("coverage: the complete suite of every declared profile ran")
+    else:
+        partial = {p: c for p, c in coverage["profiles"].items() if c["missing"]}
+        tr.write_line(
+            "coverage: PARTIAL run — "
+            + "; ".join(f"{p} {c['ran']}/{c['expected']} tests" for p, c in partial.items())
+            + " (a results bundle of it does not certify; verify-bundle --require-pass fails)",
+            yellow=True,
+        )
+    for r in kit.results.values():
+        if r.reproduce:
+            tr.write_line(f"{r.test_id} {r.outcome}; reproduce: {r.reproduce}")
     verdict = "FAIL" if s["failed"] or s["errors"] or s["xpassed"] else "PASS"
     tr.write_line(f"verdict: {verdict}")
     tr.write_line(

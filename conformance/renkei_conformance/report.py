@@ -35,6 +35,8 @@ def write_html(report: dict[str, Any], path: Path) -> None:
             by_req.setdefault(rid, []).append(r)
     s = report["summary"]
     verdict = "FAIL" if s.get("failed") or s.get("errors") or s.get("xpassed") else "PASS"
+    if not (report.get("completeness") or {}).get("complete", True):
+        verdict += " — partial run: not every test of the declared profiles ran (no certification)"
     rows = []
     for req in catalog:
         results = by_req.get(req.id, [])
@@ -57,7 +59,13 @@ def write_html(report: dict[str, Any], path: Path) -> None:
     fail_html = (
         "".join(
             f"<li><code>{_esc(r['test_id'])}</code> ({_esc(', '.join(r['requirements']))}): "
-            f"<pre>{_esc(r['message'])}</pre></li>"
+            f"<pre>{_esc(r['message'])}</pre>"
+            + (
+                f"<p>reproduce: <code>{_esc(r['reproduce'])}</code></p>"
+                if r.get("reproduce")
+                else ""
+            )
+            + "</li>"
             for r in failures
         )
         or "<li>none</li>"
@@ -80,7 +88,8 @@ def write_html(report: dict[str, Any], path: Path) -> None:
 <style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top}}</style></head><body>
 <h1>renkei conformance report</h1>
-<p>Target <b>{_esc(report["target"]["name"])}</b> ({_esc(report["target"]["kind"])}),
+<p>Target <b>{_esc(report["target"]["name"])}</b>
+({_esc(report["target"].get("transport", report["target"]["kind"]))}),
 suite {_esc(report["suite_version"])}, spec {_esc(report["spec_version"])},
 {_esc(report["duration_s"])} s.</p>
 <details><summary>Kit environment: Python {_esc(env.get("python", "?"))},

@@ -128,8 +128,24 @@ class Target:
             timeout=self.timeout, transport=_nodelay_transport(self.tls.context(identity))
         )
 
+    @property
+    def transport(self) -> str:
+        """How the kit reaches the target: ``in process``, ``http``, ``https`` or
+        ``https, mutual TLS`` (the scheme of its party URLs, not the target's kind)."""
+        if self.kind == "in-process":
+            return "in process"
+        schemes = {url.split(":", 1)[0] for url in self.parties.values()}
+        if schemes == {"https"}:
+            return "https, mutual TLS" if self.tls is not None else "https"
+        return "+".join(sorted(schemes)) or "http"
+
     def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "parties": dict(self.parties)}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "transport": self.transport,
+            "parties": dict(self.parties),
+        }
         if self.tls is not None:
             out["tls"] = self.tls.describe()
         if self.agency_nodes:

@@ -85,7 +85,10 @@ def _scan_tests(path: Path, root: Path, kind: str) -> Iterable[TestRef]:
             continue
         if not node.name.startswith(("test", "Test")):
             continue
-        doc = (ast.get_docstring(node) or "").strip().split("\n")[0]
+        # The title: the docstring's first paragraph, whole (issue 15: no title stops
+        # mid-sentence).
+        paragraph = (ast.get_docstring(node) or "").strip().split("\n\n")[0]
+        doc = " ".join(paragraph.split())
         loc = f"{path.relative_to(root).as_posix()}:{node.lineno}"
         reqs = list(module_reqs)
         profiles: list[str] = []
@@ -144,6 +147,9 @@ def published_test_registry(matrix: Matrix, previous: str | None = None) -> str:
             rows[t.test_id] = {
                 "test_id": t.test_id,
                 "requirements": list(t.requirements),
+                # The profiles the test exercises: it applies to a target only when the
+                # target declares every one of them; none means every target (issue 15).
+                "profiles": list(t.profiles),
                 "title": t.title,
             }
     ordered = [rows[k] for k in sorted(rows)]
