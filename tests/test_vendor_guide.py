@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -73,3 +74,46 @@ def test_every_kit_command_in_the_guide_exists() -> None:
     ).stdout
     for option in options:
         assert option in helptext, option
+
+
+def _tls_paths(node: object) -> list[str]:
+    if isinstance(node, dict):
+        return [
+            p
+            for k, v in node.items()
+            for p in ([v] if k in ("ca", "cert", "key") and isinstance(v, str) else _tls_paths(v))
+        ]
+    return []
+
+
+def test_init_writes_a_setup_whose_certificates_pki_init_makes(tmp_path: Path) -> None:
+    """`renkei conformance init` writes the guide's examples; the target file names exactly
+    the files `renkei pki init` writes; a second init refuses to overwrite (issue 15)."""
+    setup = tmp_path / "setup"
+    made = run_renkei("conformance", "init", str(setup), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert sorted(p.name for p in setup.iterdir()) == sorted(
+        ["target.json", "capabilities.yaml", "xfails.yaml", "github-actions.yml"]
+    )
+    for name, schema in (
+        ("capabilities.yaml", "capabilities.schema.json"),
+        ("xfails.yaml", "xfails.schema.json"),
+        ("target.json", "target.schema.json"),
+    ):
+        load_user_file(setup / name, schema, name)
+    assert run_renkei("pki", "init", str(setup / "pki"), cwd=tmp_path).returncode == 0
+    target = json.loads((setup / "target.json").read_text(encoding="utf-8"))
+    named = _tls_paths(target["tls"])
+    assert len(named) > 10
+    missing = [p for p in named if not (setup / p).is_file()]
+    assert not missing, missing
+    again = run_renkei("conformance", "init", str(setup), cwd=tmp_path)
+    assert again.returncode == 2
+    assert "refusing to overwrite" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_the_guide_is_printed_by_the_kit() -> None:
+    shown = run_renkei("conformance", "guide")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == GUIDE.read_text(encoding="utf-8")

@@ -102,3 +102,19 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "verdict: PASS" in run.stdout
+    # Nothing but the reports it was asked for stays behind, and nothing warns (issue 15).
+    assert sorted(p.name for p in away.iterdir()) == [], sorted(p.name for p in away.iterdir())
+    assert "warning" not in run.stderr.lower(), run.stderr[-2000:]
+    # The guide and its examples travel in the wheel.
+    assert (site / "renkei_conformance" / "_guide" / "VENDOR-GUIDE.md").is_file()
+    init = subprocess.run(
+        [sys.executable, "-m", "renkei_conformance", "conformance", "init", "setup"],
+        cwd=away,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert init.returncode == 0, init.stderr
+    assert (away / "setup" / "target.json").is_file()

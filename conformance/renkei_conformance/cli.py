@@ -82,6 +82,11 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     )
     keygen = conf_sub.add_parser("keygen", help="make an Ed25519 key to sign results bundles")
     keygen.add_argument("--out", type=Path, required=True, help="private key file to write")
+    init = conf_sub.add_parser(
+        "init", help="write a target file, capabilities, an xfail manifest and a CI job to edit"
+    )
+    init.add_argument("dir", type=Path, help="folder to write them in (made if missing)")
+    conf_sub.add_parser("guide", help="print the vendor's guide (VENDOR-GUIDE.md)")
     verify = conf_sub.add_parser("verify-bundle", help="check a signed results bundle")
     verify.add_argument("bundle", type=Path, help="the bundle (JSON)")
     verify.add_argument("--key", type=Path, help="require this signer (Ed25519 public key, PEM)")
@@ -171,7 +176,60 @@ def _conformance(args: argparse.Namespace) -> int:
         return _keygen(args)
     if args.conformance_command == "verify-bundle":
         return _verify_bundle(args)
+    if args.conformance_command == "init":
+        return _init(args)
+    if args.conformance_command == "guide":
+        return _guide()
     return _run(args)
+
+
+INIT_FILES = ("target.json", "capabilities.yaml", "xfails.yaml", "github-actions.yml")
+"""What ``renkei conformance init`` writes: the guide's examples, to edit."""
+
+
+def _guide() -> int:
+    from .spec import SpecError, guide_root
+
+    try:
+        print((guide_root() / "VENDOR-GUIDE.md").read_text(encoding="utf-8"), end="")
+    except (SpecError, OSError) as exc:
+        print(f"renkei conformance guide: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    """Write the starting files of a vendor's setup; never overwrite one."""
+    from .spec import SpecError, guide_root
+
+    try:
+        examples = guide_root() / "examples"
+    except SpecError as exc:
+        print(f"renkei conformance init: {exc}", file=sys.stderr)
+        return 2
+    existing = [name for name in INIT_FILES if (args.dir / name).exists()]
+    if existing:
+        print(
+            f"renkei conformance init: refusing to overwrite {', '.join(existing)} in {args.dir}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        args.dir.mkdir(parents=True, exist_ok=True)
+        for name in INIT_FILES:
+            (args.dir / name).write_bytes((examples / name).read_bytes())
+    except OSError as exc:
+        print(f"renkei conformance init: {exc}", file=sys.stderr)
+        return 2
+    print(f"renkei conformance init: wrote {', '.join(INIT_FILES)} in {args.dir}")
+    print("next: edit target.json (your URLs and certificates; `renkei pki init pki` makes a")
+    print("test PKI with exactly the paths it names), then")
+    print(
+        f"  renkei conformance run --target {args.dir / 'target.json'} "
+        f"--capabilities {args.dir / 'capabilities.yaml'} --xfails {args.dir / 'xfails.yaml'}"
+    )
+    print("the whole guide: renkei conformance guide")
+    return 0
 
 
 def _keygen(args: argparse.Namespace) -> int:

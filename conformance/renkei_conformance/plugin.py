@@ -199,6 +199,7 @@ def pytest_configure(config: pytest.Config) -> None:
     spec = config.getoption("--renkei-target", default=None)
     if not spec:
         return
+    _keep_the_vendors_folder_clean(config)
     from .target import TargetError, resolve_target
 
     try:
@@ -257,6 +258,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_KEY] = KitSession(
         target, catalog, caps, xfails, notices=notices, selection=selection
     )
+
+
+def _keep_the_vendors_folder_clean(config: pytest.Config) -> None:
+    """A kit run leaves nothing in the folder it runs in but the reports asked for
+    (issue 15): Hypothesis keeps its storage (example database, constants) in a
+    temporary folder removed at the end, not in ``./.hypothesis``."""
+    import shutil
+    import tempfile
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    home = tempfile.mkdtemp(prefix="renkei-kit-hypothesis-")
+    set_hypothesis_home_dir(home)
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
 
 
 def _discover(target: Target) -> tuple[dict[str, Any] | None, list[str]]:

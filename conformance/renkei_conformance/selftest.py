@@ -76,6 +76,9 @@ def suite_args(target: str) -> list[str]:
         target,
         "-p",
         "no:cacheprovider",
+        # pytest-benchmark, where installed, would leave ./.benchmarks behind (issue 15)
+        "-p",
+        "no:benchmark",
     ]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         args += ["-p", "renkei_conformance.plugin"]

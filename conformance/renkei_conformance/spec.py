@@ -54,6 +54,16 @@ def spec_root() -> Path:
     raise SpecError("cannot find the renkei specification (specs/); set RENKEI_SPECS")
 
 
+def guide_root() -> Path:
+    """The folder holding VENDOR-GUIDE.md and examples/: ``_guide`` in the wheel,
+    ``conformance/`` in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_guide", here.parent):
+        if (candidate / "VENDOR-GUIDE.md").is_file():
+            return candidate
+    raise SpecError("cannot find the vendor guide (VENDOR-GUIDE.md) beside the kit")
+
+
 def _read(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
