@@ -300,3 +300,28 @@ def test_a_target_file_with_a_missing_client_certificate_is_a_usage_error(
     assert result.returncode == 2, result.stdout[-2000:]
     assert "nowhere.pem" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_https_target_with_mutual_tls_from_the_command_line(
+    served_reference: Path, tmp_path: Path
+) -> None:
+    """No target file: the URL, the CA and the operator's certificate and key as
+    options (issue 15); the kit reaches the target over mutual TLS and reports it so."""
+    data = json.loads(served_reference.read_text())
+    base = data["parties"]["hub"].removesuffix("/hub")
+    operator = data["tls"]["operator"]
+    report = tmp_path / "r.json"
+    ran = run_renkei(
+        "conformance", "run", "--target", base, "--ca", data["tls"]["ca"],
+        "--cert", operator["cert"], "--key", operator["key"], "-q",
+        "--report-json", str(report), "-k", "test_number_responses_carry_no_invisible_code",
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    assert "(https, mutual TLS)" in ran.stdout
+    assert json.loads(report.read_text())["target"]["transport"] == "https, mutual TLS"
+    half = run_renkei("conformance", "run", "--target", base, "--cert", operator["cert"])
+    assert half.returncode == 2
+    assert "--ca is needed" in half.stderr
+    plain = run_renkei("conformance", "run", "--target", "reference", "--ca", data["tls"]["ca"])
+    assert plain.returncode == 2
+    assert "go with an https:// target" in plain.stderr

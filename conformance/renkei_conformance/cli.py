@@ -56,6 +56,9 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
         metavar="RK-ID",
         help="only tests that name this requirement (repeatable)",
     )
+    run.add_argument("--ca", type=Path, help="the target's CA (PEM), with an https:// target")
+    run.add_argument("--cert", type=Path, help="the operator's client certificate (PEM)")
+    run.add_argument("--key", type=Path, help="the operator's client private key (PEM)")
     run.add_argument("--capabilities", type=Path, help="capability file (YAML/JSON)")
     run.add_argument("--xfails", type=Path, help="expected-failure manifest (YAML/JSON)")
     run.add_argument("--report-json", type=Path, help="write the JSON report here")
@@ -335,7 +338,7 @@ def _run(args: argparse.Namespace) -> int:
     import pytest
 
     from .spec import SpecError, load_catalog, load_user_file
-    from .target import TargetError, resolve_target
+    from .target import TargetError, command_line_tls, resolve_target
 
     if (args.bundle is None) != (args.signing_key is None):
         print("renkei conformance: --bundle and --signing-key go together", file=sys.stderr)
@@ -359,7 +362,7 @@ def _run(args: argparse.Namespace) -> int:
             load_user_file(args.capabilities, "capabilities.schema.json", "capability file")
         if args.xfails:
             load_user_file(args.xfails, "xfails.schema.json", "xfail manifest")
-        resolve_target(args.target)
+        resolve_target(args.target, tls=command_line_tls(args.ca, args.cert, args.key))
     except (TargetError, SpecError) as exc:
         print(f"renkei conformance: {exc}", file=sys.stderr)
         return 2
@@ -367,6 +370,11 @@ def _run(args: argparse.Namespace) -> int:
 
     pargs = [str(SUITE), *suite_args(args.target)]
     pargs += ["-q"] if args.quiet else ["-v"]
+    for flag, value in (("--renkei-ca", args.ca), ("--renkei-cert", args.cert)):
+        if value is not None:
+            pargs += [flag, str(value)]
+    if args.key is not None:
+        pargs += ["--renkei-key", str(args.key)]
     if args.capabilities:
         pargs += ["--renkei-capabilities", str(args.capabilities)]
     if args.xfails:

@@ -188,6 +188,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--renkei-report-json", default=None, type=Path, help="write the JSON result report here"
     )
+    for name, what in (
+        ("ca", "the target's CA certificate (PEM), for an https:// target"),
+        ("cert", "the conformance operator's client certificate (PEM)"),
+        ("key", "the conformance operator's private key (PEM)"),
+    ):
+        group.addoption(f"--renkei-{name}", default=None, type=Path, help=what)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -200,10 +206,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if not spec:
         return
     _keep_the_vendors_folder_clean(config)
-    from .target import TargetError, resolve_target
+    from .target import TargetError, command_line_tls, resolve_target
 
     try:
-        target = resolve_target(spec)
+        tls = command_line_tls(
+            config.getoption("--renkei-ca"),
+            config.getoption("--renkei-cert"),
+            config.getoption("--renkei-key"),
+        )
+        target = resolve_target(spec, tls=tls)
         catalog = load_catalog()
     except (TargetError, SpecError) as exc:
         raise pytest.UsageError(str(exc)) from exc
@@ -486,6 +497,9 @@ def _reproduce(item: pytest.Item) -> str:
     name = item.name if _SAFE_K.match(item.name) else item.name.split("[")[0]
     command = ["renkei", "conformance", "run", "--target", target, "-k", name]
     for option, flag in (
+        ("--renkei-ca", "--ca"),
+        ("--renkei-cert", "--cert"),
+        ("--renkei-key", "--key"),
         ("--renkei-capabilities", "--capabilities"),
         ("--renkei-xfails", "--xfails"),
     ):

@@ -38,6 +38,7 @@ __all__ = [
     "Target",
     "TargetError",
     "TlsMaterial",
+    "command_line_tls",
     "resolve_target",
 ]
 
@@ -245,9 +246,32 @@ def _http(
     return target
 
 
-def resolve_target(spec: str, *, timeout: float = 10.0) -> Target:
-    """Resolve a ``--target`` value; raise ``TargetError`` with one clear line."""
+def command_line_tls(ca: Path | None, cert: Path | None, key: Path | None) -> TlsMaterial | None:
+    """Mutual-TLS material given on the command line (``--ca``, ``--cert``, ``--key``):
+    the CA of the target and the conformance operator's certificate and key, for an
+    ``https://`` target without a target file (issue 15)."""
+    if ca is None and cert is None and key is None:
+        return None
+    if ca is None or (cert is None) != (key is None):
+        raise TargetError("--ca is needed with --cert and --key, which go together")
+    for path in (ca, cert, key):
+        if path is not None and not path.is_file():
+            raise TargetError(f"no such file: {path}")
+    operator = (cert.resolve(), key.resolve()) if cert is not None and key is not None else None
+    return TlsMaterial(ca.resolve(), operator, {}, {})
+
+
+def resolve_target(spec: str, *, timeout: float = 10.0, tls: TlsMaterial | None = None) -> Target:
+    """Resolve a ``--target`` value; raise ``TargetError`` with one clear line.
+
+    ``tls`` (from the command line) applies to an ``https://`` URL; a target file
+    carries its own."""
     registered = _registered()
+    if tls is not None and not spec.startswith("https://"):
+        raise TargetError(
+            "--ca/--cert/--key go with an https:// target; a target file names its "
+            "certificates in its tls member"
+        )
     if spec in registered:
         return _in_process(spec, registered[spec])
     base_name, _, variant = spec.partition("@")
@@ -255,7 +279,7 @@ def resolve_target(spec: str, *, timeout: float = 10.0) -> Target:
         return _in_process(spec, registered[base_name], variant)
     if spec.startswith(("http://", "https://")):
         base = spec.rstrip("/")
-        return _http(base, {p: f"{base}/{p}" for p in PARTIES}, timeout)
+        return _http(base, {p: f"{base}/{p}" for p in PARTIES}, timeout, tls)
     path = Path(spec)
     if path.is_file():
         try:
