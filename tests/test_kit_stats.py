@@ -13,6 +13,7 @@ import pytest
 
 from renkei_conformance.stats import (
     bit_linear_relations,
+    digit_dependence,
     digit_uniformity,
     mutual_information,
     spearman,
@@ -50,3 +51,41 @@ def test_link_codes_sharing_bits_or_structure_are_caught() -> None:
     assert not mutual_information("m", coarse, 64, INDEPENDENT, 64).passed
     skewed = [f"{(rng.randrange(10**10)):010d}1" for _ in range(N)]
     assert not digit_uniformity("d", skewed, range(11)).passed
+
+
+def _codes_and_numbers(seed: int, n: int, leak: float) -> tuple[list[str], list[str]]:
+    """Random resident codes and Numbers whose digit 5 copies the code's digit 3 with
+    probability ``leak`` (a careless derivation, diluted)."""
+    r = random.Random(seed)
+    codes = [f"{r.randrange(10**10):010d}" for _ in range(n)]
+    numbers = []
+    for code in codes:
+        digits = [str(r.randrange(10)) for _ in range(11)]
+        if r.random() < leak:
+            digits[5] = code[3]
+        numbers.append("".join(digits))
+    return codes, numbers
+
+
+@pytest.mark.requirement("RK-NUM-001", "RK-NUM-002")
+def test_digit_dependence_passes_independent_digits() -> None:
+    """CT-NUM-011's statistic on independent data, 20 draws at the kit's size: none
+    refused (the Bonferroni bound puts a refusal below 1e-6 per run)."""
+    for seed in range(20):
+        codes, numbers = _codes_and_numbers(seed, 2000, leak=0.0)
+        assert digit_dependence("d", codes, range(10), numbers, range(11)).passed, seed
+
+
+@pytest.mark.requirement("RK-NUM-001", "RK-NUM-002")
+def test_digit_dependence_catches_one_digit_copied_one_time_in_ten() -> None:
+    """Power: a Number digit equal to a resident-code digit for 10 % of the persons
+    (else random) is caught in 20 of 20 draws at 2,000 persons; so is any affine
+    map of one digit (d ↦ 3d + 7 mod 10)."""
+    caught = 0
+    for seed in range(100, 120):
+        codes, numbers = _codes_and_numbers(seed, 2000, leak=0.1)
+        caught += not digit_dependence("d", codes, range(10), numbers, range(11)).passed
+    assert caught == 20
+    codes, _ = _codes_and_numbers(7, 2000, 0.0)
+    affine = [f"{(3 * int(c[2]) + 7) % 10}" + c[:10] for c in codes]
+    assert not digit_dependence("d", codes, range(10), affine, range(11)).passed

@@ -15,6 +15,10 @@ numerical libraries.
   (two-sided 8e-11 per pair; with ≤ 10⁴ pairs below 1e-6).
 * Mutual information on a 16×16 grid of the leading bits: 2n·MI (nats) is
   ≈ χ² with 225 degrees of freedom (G-test); refuse when p < 1e-7.
+* Digit dependence: for every pair (digit position i of X, digit position j of Y)
+  Pearson's χ² of the 10×10 contingency table (81 degrees of freedom) against
+  independence; refuse when p < 1e-6 / (number of pairs) (Bonferroni: below 1e-6
+  for the whole table of pairs).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ __all__ = [
     "FALSE_ALARM",
     "Finding",
     "bit_linear_relations",
+    "digit_dependence",
     "digit_uniformity",
     "mutual_information",
     "spearman",
@@ -168,4 +173,46 @@ def mutual_information(
     p = _chi2_sf(g, df)
     return Finding(
         name, g, p_min, p >= p_min, f"MI = {mi:.5f} nats, G = {g:.1f}, df = {df}, p = {p:.2e}"
+    )
+
+
+def digit_dependence(
+    name: str,
+    xs: Sequence[str],
+    x_positions: Sequence[int],
+    ys: Sequence[str],
+    y_positions: Sequence[int],
+    *,
+    false_alarm: float = FALSE_ALARM,
+) -> Finding:
+    """Does any digit of Y depend on any digit of X?  χ² of independence of every
+    pair of positions (10×10 table, 81 df); the worst pair decides, against
+    ``false_alarm`` divided by the number of pairs (Bonferroni)."""
+    n = len(xs)
+    pairs = len(x_positions) * len(y_positions)
+    p_min = false_alarm / pairs
+    worst_p, worst, worst_x = 1.0, (-1, -1), 0.0
+    for i in x_positions:
+        xcol = [int(x[i]) for x in xs]
+        rows = Counter(xcol)
+        for j in y_positions:
+            ycol = [int(y[j]) for y in ys]
+            cols = Counter(ycol)
+            cells = Counter(zip(xcol, ycol, strict=True))
+            x2 = 0.0
+            for a, ra in rows.items():
+                for b, cb in cols.items():
+                    expected = ra * cb / n
+                    x2 += (cells.get((a, b), 0) - expected) ** 2 / expected
+            df = max((len(rows) - 1) * (len(cols) - 1), 1)
+            p = _chi2_sf(x2, df)
+            if p < worst_p:
+                worst_p, worst, worst_x = p, (i, j), x2
+    return Finding(
+        name,
+        worst_x,
+        p_min,
+        worst_p >= p_min,
+        f"worst pair: position {worst[0]} ~ position {worst[1]}, p = {worst_p:.2e} "
+        f"(refused below {p_min:.1e}), n = {n}, {pairs} pairs",
     )

@@ -121,6 +121,75 @@ def _number_from_resident_code(fed: Federation) -> None:
     _override(authority, "issue", issue)
 
 
+_FIXED_NUMBER_KEY = b"renkei known-bad: a key kept across resets"
+
+
+@_variant(
+    "numbers-keyed-from-the-resident-code",
+    "RK-NUM-001",
+    "Numbers are HMAC-SHA256(fixed key, resident code) mod 10^11: uniform and unordered, "
+    "passing every statistic inside one deployment, but the same after a reset",
+)
+def _numbers_keyed(fed: Federation) -> None:
+    import hashlib
+    import hmac
+
+    authority = fed.numbering
+
+    def issue(_original: Any, resident: ResidentCode) -> Any:
+        mac = hmac.new(_FIXED_NUMBER_KEY, resident.value.encode(), hashlib.sha256).digest()
+        draws = iter([int.from_bytes(mac[:8], "big") % NUMBER_SPACE])
+        fallback = CsprngDraw()
+        return authority._table.issue(
+            resident, lambda: next(draws, None) or fallback(), fed.clock.now()
+        )
+
+    _override(authority, "issue", issue)
+
+
+@_variant(
+    "number-digit-copied-from-the-resident-code",
+    "RK-NUM-002",
+    "Numbers are random draws except that their 6th digit is the resident code's 9th",
+)
+def _number_digit_copied(fed: Federation) -> None:
+    authority = fed.numbering
+
+    def issue(_original: Any, resident: ResidentCode) -> Any:
+        draw = CsprngDraw()
+
+        def leaky() -> int:
+            digits = list(f"{draw():011d}")
+            digits[5] = resident.value[8]
+            return int("".join(digits))
+
+        return authority._table.issue(resident, leaky, fed.clock.now())
+
+    _override(authority, "issue", issue)
+
+
+@_variant(
+    "reissue-steps-from-the-old-number",
+    "RK-NUM-007",
+    "a re-issued Number is the old one's body plus one (with its new check digit)",
+)
+def _reissue_steps(fed: Federation) -> None:
+    from .core.numbering import ReissueReason
+
+    authority = fed.numbering
+
+    def reissue(_original: Any, resident: ResidentCode, reason: ReissueReason) -> Any:
+        old = authority._table.lookup(resident).number
+        fallback = CsprngDraw()
+        draws = iter([(int(old.value[:11]) + 1) % NUMBER_SPACE])
+        new = authority._table.reissue(
+            resident, lambda: next(draws, None) or fallback(), fed.clock.now(), reason
+        )
+        return old, new
+
+    _override(authority, "reissue", reissue)
+
+
 @_variant(
     "second-number-for-one-resident",
     "RK-NUM-005",
