@@ -104,7 +104,8 @@ def load_user_file(path: Path, schema_name: str, what: str) -> Any:
 @dataclass(frozen=True, slots=True)
 class Requirement:
     id: str
-    title: str
+    title: str  # English; title_ja and rationale_ja carry the Japanese
+    title_ja: str
     level: str
     profiles: tuple[str, ...]
     seed_items: tuple[int, ...]
@@ -112,6 +113,7 @@ class Requirement:
     text_en: str
     text_ja: str
     rationale: str
+    rationale_ja: str
     decision_en: str | None
     decision_ja: str | None
     verification: str
@@ -120,12 +122,14 @@ class Requirement:
         out: dict[str, Any] = {
             "id": self.id,
             "title": self.title,
+            "title_ja": self.title_ja,
             "level": self.level,
             "profiles": list(self.profiles),
             "seed_items": list(self.seed_items),
             "clauses": list(self.clauses),
             "text": {"en": self.text_en, "ja": self.text_ja},
             "rationale": self.rationale,
+            "rationale_ja": self.rationale_ja,
             "verification": self.verification,
         }
         if self.decision_en:
@@ -164,13 +168,15 @@ def load_catalog(root: Path | None = None) -> Catalog:
         reqs[r["id"]] = Requirement(
             id=r["id"],
             title=r["title"],
+            title_ja=r["title_ja"],
             level=r["level"],
             profiles=tuple(r["profiles"]),
             seed_items=tuple(r["source"]["seed_items"]),
             clauses=tuple(r["source"].get("clauses", ())),
             text_en=r["text"]["en"],
             text_ja=r["text"]["ja"],
-            rationale=r.get("rationale", ""),
+            rationale=r["rationale"],
+            rationale_ja=r["rationale_ja"],
             decision_en=decision.get("en"),
             decision_ja=decision.get("ja"),
             verification=r.get("verification", "conformance"),

@@ -214,7 +214,9 @@ def render_markdown(catalog: Catalog, matrix: Matrix) -> str:
         out += [
             f"### {r.id}",
             "",
-            f"**{_md(r.title)}** — {r.level}; profiles: {', '.join(r.profiles)}; "
+            f"**{_md(r.title)}** — **{_md(r.title_ja)}**",
+            "",
+            f"{r.level}; profiles: {', '.join(r.profiles)}; "
             f"seed items {', '.join(map(str, r.seed_items))}"
             + (f" ({', '.join(r.clauses)})" if r.clauses else "")
             + f"; verified by {r.verification}.",
@@ -224,6 +226,8 @@ def render_markdown(catalog: Catalog, matrix: Matrix) -> str:
             f"> {_md(r.text_ja)}",
             "",
             f"Rationale: {_md(r.rationale)}",
+            "",
+            f"理由: {_md(r.rationale_ja)}",
             "",
         ]
         if r.decision_en:
