@@ -168,7 +168,9 @@ def render_markdown(catalog: Catalog, matrix: Matrix) -> str:
         f"# {catalog.title}",
         "",
         f"Catalog version {catalog.version}. Generated from `specs/requirements.yaml` by "
-        "`renkei spec render`; do not edit by hand.",
+        "`renkei spec render`; do not edit by hand. Its terms follow `specs/glossary.yaml` "
+        "(one Japanese and one English term per concept); `renkei spec render --html DIR` "
+        "writes it as a bilingual site with the glossary.",
         "",
         f"{len(reqs)} requirements: {by_level['MUST']} MUST, {by_level['SHOULD']} SHOULD, "
         f"{by_level['MAY']} MAY.",
