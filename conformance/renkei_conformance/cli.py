@@ -119,6 +119,13 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     render.add_argument(
         "--check", action="store_true", help="exit 1 when the files on disk are not up to date"
     )
+    render.add_argument(
+        "--html",
+        type=Path,
+        metavar="DIR",
+        help="write the catalog as a bilingual static site into DIR instead (traceability "
+        "matrix, one page per requirement, glossary; no JavaScript)",
+    )
     handlers["spec"] = _spec
 
     from .load.command import register as register_bench  # Locust runs in subprocesses
@@ -426,6 +433,22 @@ def _name_junit_cases(path: Path) -> None:
     tree.write(path, encoding="utf-8", xml_declaration=True)
 
 
+def _render_html(out: Path, catalog: Any, matrix: Any) -> int:
+    from .site import kit_tests_from_registry, write_site
+    from .spec import load_glossary, spec_root
+
+    registry = (spec_root() / "conformance-tests.json").read_text(encoding="utf-8")
+    repository: dict[str, list[str]] = {}
+    for t in matrix.tests:
+        if t.kind == "repository":
+            for rid in t.requirements:
+                repository.setdefault(rid, []).append(t.location.rsplit(":", 1)[0])
+    repository = {rid: sorted(set(files)) for rid, files in repository.items()}
+    files = write_site(out, catalog, kit_tests_from_registry(registry), load_glossary(), repository)
+    print(f"wrote {len(files)} pages into {out} (open {out / 'index.html'})")
+    return 0
+
+
 def _render(args: argparse.Namespace, catalog: Any) -> int:
     from .spec import spec_root
     from .traceability import build_matrix, published_test_registry, render_markdown
@@ -434,6 +457,8 @@ def _render(args: argparse.Namespace, catalog: Any) -> int:
     tests = args.tests or Path("tests")
     code = args.code or Path("reference")
     matrix = build_matrix(Path(__file__).resolve().parent / "suite", tests, code)
+    if args.html:
+        return _render_html(args.html, catalog, matrix)
     registry = out / "conformance-tests.json"
     previous = registry.read_text(encoding="utf-8") if registry.is_file() else None
     files = {

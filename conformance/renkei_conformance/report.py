@@ -52,7 +52,10 @@ def write_html(report: dict[str, Any], path: Path) -> None:
         rows.append(
             f"<tr><td><code>{_esc(req.id)}</code></td><td>{_esc(req.level)}</td>"
             f"<td>{_esc(', '.join(map(str, req.seed_items)))}</td>"
-            f"<td>{_esc(req.title)}<br><small lang='ja'>{_esc(req.text_ja)}</small></td>"
+            f"<td>{_esc(req.title)}<br><span lang='ja'>{_esc(req.title_ja)}</span>"
+            f"<br><small lang='ja'>{_esc(req.text_ja)}</small>"
+            f"<details><summary>Rationale / 理由</summary><p>{_esc(req.rationale)}</p>"
+            f"<p lang='ja'>{_esc(req.rationale_ja)}</p></details></td>"
             f"<td>{cells}</td></tr>"
         )
     failures = [r for r in report["results"] if r["outcome"] in ("failed", "error", "xpassed")]

@@ -22,11 +22,14 @@ import jsonschema
 import yaml
 
 __all__ = [
+    "Avoid",
     "Catalog",
+    "GlossaryTerm",
     "Requirement",
     "SpecError",
     "load_binding_vectors",
     "load_catalog",
+    "load_glossary",
     "load_problems",
     "load_user_file",
     "load_vectors",
@@ -104,7 +107,8 @@ def load_user_file(path: Path, schema_name: str, what: str) -> Any:
 @dataclass(frozen=True, slots=True)
 class Requirement:
     id: str
-    title: str
+    title: str  # English; title_ja and rationale_ja carry the Japanese
+    title_ja: str
     level: str
     profiles: tuple[str, ...]
     seed_items: tuple[int, ...]
@@ -112,6 +116,7 @@ class Requirement:
     text_en: str
     text_ja: str
     rationale: str
+    rationale_ja: str
     decision_en: str | None
     decision_ja: str | None
     verification: str
@@ -120,12 +125,14 @@ class Requirement:
         out: dict[str, Any] = {
             "id": self.id,
             "title": self.title,
+            "title_ja": self.title_ja,
             "level": self.level,
             "profiles": list(self.profiles),
             "seed_items": list(self.seed_items),
             "clauses": list(self.clauses),
             "text": {"en": self.text_en, "ja": self.text_ja},
             "rationale": self.rationale,
+            "rationale_ja": self.rationale_ja,
             "verification": self.verification,
         }
         if self.decision_en:
@@ -164,19 +171,78 @@ def load_catalog(root: Path | None = None) -> Catalog:
         reqs[r["id"]] = Requirement(
             id=r["id"],
             title=r["title"],
+            title_ja=r["title_ja"],
             level=r["level"],
             profiles=tuple(r["profiles"]),
             seed_items=tuple(r["source"]["seed_items"]),
             clauses=tuple(r["source"].get("clauses", ())),
             text_en=r["text"]["en"],
             text_ja=r["text"]["ja"],
-            rationale=r.get("rationale", ""),
+            rationale=r["rationale"],
+            rationale_ja=r["rationale_ja"],
             decision_en=decision.get("en"),
             decision_ja=decision.get("ja"),
             verification=r.get("verification", "conformance"),
         )
     profiles = {p["id"]: {"en": p["en"], "ja": p["ja"]} for p in data["profiles"]}
     return Catalog(data["catalog_version"], data["title"], profiles, reqs)
+
+
+@dataclass(frozen=True, slots=True)
+class Avoid:
+    """A variant that must not be used for a glossary term."""
+
+    lang: str
+    pattern: re.Pattern[str]
+    example: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class GlossaryTerm:
+    """One concept of specs/glossary.yaml: its one Japanese and one English term."""
+
+    id: str
+    ja: str
+    en: str
+    seed: str | None
+    definition_en: str
+    definition_ja: str
+    note_en: str | None
+    note_ja: str | None
+    avoid: tuple[Avoid, ...]
+
+
+@cache
+def load_glossary(root: Path | None = None) -> tuple[GlossaryTerm, ...]:
+    """specs/glossary.yaml, validated; every ``avoid`` pattern compiled."""
+    root = root or spec_root()
+    path = root / "glossary.yaml"
+    data = _validated(path, root / "schemas" / "glossary.schema.json")
+    terms = []
+    for t in data["terms"]:
+        avoid = []
+        for a in t["avoid"]:
+            try:
+                pattern = re.compile(a["pattern"])
+            except re.error as exc:
+                raise SpecError(f"{path}: {t['id']}: bad pattern {a['pattern']!r}: {exc}") from exc
+            avoid.append(Avoid(a["lang"], pattern, a["example"], " ".join(a["why"].split())))
+        note = t.get("note") or {}
+        terms.append(
+            GlossaryTerm(
+                id=t["id"],
+                ja=t["ja"],
+                en=t["en"],
+                seed=t.get("seed"),
+                definition_en=" ".join(t["definition"]["en"].split()),
+                definition_ja=t["definition"]["ja"].strip(),
+                note_en=" ".join(note["en"].split()) if note.get("en") else None,
+                note_ja=note.get("ja"),
+                avoid=tuple(avoid),
+            )
+        )
+    return tuple(terms)
 
 
 @cache

@@ -168,7 +168,9 @@ def render_markdown(catalog: Catalog, matrix: Matrix) -> str:
         f"# {catalog.title}",
         "",
         f"Catalog version {catalog.version}. Generated from `specs/requirements.yaml` by "
-        "`renkei spec render`; do not edit by hand.",
+        "`renkei spec render`; do not edit by hand. Its terms follow `specs/glossary.yaml` "
+        "(one Japanese and one English term per concept); `renkei spec render --html DIR` "
+        "writes it as a bilingual site with the glossary.",
         "",
         f"{len(reqs)} requirements: {by_level['MUST']} MUST, {by_level['SHOULD']} SHOULD, "
         f"{by_level['MAY']} MAY.",
@@ -214,7 +216,9 @@ def render_markdown(catalog: Catalog, matrix: Matrix) -> str:
         out += [
             f"### {r.id}",
             "",
-            f"**{_md(r.title)}** — {r.level}; profiles: {', '.join(r.profiles)}; "
+            f"**{_md(r.title)}** — **{_md(r.title_ja)}**",
+            "",
+            f"{r.level}; profiles: {', '.join(r.profiles)}; "
             f"seed items {', '.join(map(str, r.seed_items))}"
             + (f" ({', '.join(r.clauses)})" if r.clauses else "")
             + f"; verified by {r.verification}.",
@@ -224,6 +228,8 @@ def render_markdown(catalog: Catalog, matrix: Matrix) -> str:
             f"> {_md(r.text_ja)}",
             "",
             f"Rationale: {_md(r.rationale)}",
+            "",
+            f"理由: {_md(r.rationale_ja)}",
             "",
         ]
         if r.decision_en:
