@@ -296,6 +296,54 @@ def _cross_agency(fed: Federation) -> None:
 
 
 @_variant(
+    "link-unit-from-a-truncated-agency-id",
+    "RK-LNK-001",
+    "the link-code unit is the agency id's first 10 characters: agencies whose ids share "
+    "a prefix share link codes",
+)
+def _truncated_unit(fed: Federation) -> None:
+    hub = fed.hub
+
+    def short(unit: AgencyId) -> AgencyId:
+        return AgencyId(unit.value[:10])
+
+    _override(hub, "_link_out", lambda original, id_code, unit: original(id_code, short(unit)))
+    _override(hub, "_link_in", lambda original, text, unit, at: original(text, short(unit), at))
+
+
+@_variant(
+    "foreign-link-code-refused-distinctly",
+    "RK-LNK-002",
+    "another agency's link code is refused, but with a detail that says it exists elsewhere",
+)
+def _foreign_refused_distinctly(fed: Federation) -> None:
+    from .core.errors import CallerError
+
+    hub = fed.hub
+
+    def link_in(original: Any, text: str, unit: AgencyId, at: datetime) -> IdCode:
+        try:
+            code: IdCode = original(text, unit, at)
+            return code
+        except RenkeiError:
+            for agency in list(hub.agencies.values()):
+                if agency.unit == unit:
+                    continue
+                try:
+                    original(text, agency.unit, at)
+                except RenkeiError:
+                    continue
+                raise CallerError(
+                    "link-code-not-valid-for-agency",
+                    "the link code was issued to another agency",
+                    "RK-LNK-002",
+                ) from None
+            raise
+
+    _override(hub, "_link_in", link_in)
+
+
+@_variant(
     "link-codes-retained",
     "RK-LNK-003",
     "the hub caches every link code it makes (and shows it in its stored state)",
