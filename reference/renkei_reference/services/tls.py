@@ -22,10 +22,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..core.errors import PermissionDeniedError
 from .pki import OPERATOR, Pki, certified_identity
+from .server_limits import BoundedH11Protocol
 
 __all__ = [
     "TLS_EXTENSION",
@@ -58,8 +58,9 @@ def _with_tls(app: ASGIApp, extension: dict[str, Any]) -> ASGIApp:
     return wrapped
 
 
-class MutualTlsH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol that exposes the verified client certificate."""
+class MutualTlsH11Protocol(BoundedH11Protocol):
+    """uvicorn's h11 protocol (with read deadlines) that exposes the verified
+    client certificate."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
