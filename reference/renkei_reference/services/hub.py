@@ -421,7 +421,9 @@ class Hub:
 
     def rebind(self, agency: Agency, link_codes: list[str]) -> list[dict[str, Any]]:
         """RK-KEY-002: translate an agency's link codes of accepted older versions
-        into current ones, without 4-item matching."""
+        into current ones, without 4-item matching.  Logged as a binding request
+        (RK-LOG-006): agency, time, count and outcomes — never a link code."""
+        self._refuse_if_store_failing()
         now = self._clock.now()
         out: list[dict[str, Any]] = []
         with self._lock:
@@ -444,6 +446,11 @@ class Hub:
                         "problem": None,
                     }
                 )
+            rebound = sum(r["problem"] is None for r in out)
+            self._record(
+                AdminEvent.BINDING_REQUEST, agency.agency_id, now, records=len(out),
+                rebinding=True, rebound=rebound, refused=len(out) - rebound,
+            )  # fmt: skip
         return out
 
     # -- binding (items 13-15, 20) ------------------------------------------
