@@ -30,3 +30,39 @@ def test_a_405_names_the_accepted_methods_on_the_hub_and_on_an_agency_node(
             assert resp.status_code == 405, (url, resp.text)
             assert resp.headers["content-type"].startswith("application/problem+json")
             assert resp.headers["allow"] == allowed, url
+
+
+@pytest.mark.requirement("RK-PORT-006")
+@pytest.mark.parametrize("path", ["/portal/ui/", "/auditor/ui/"])
+def test_web_pages_carry_a_strict_content_security_policy(path: str) -> None:
+    """My Portal's and the dashboard's pages: nothing fetched, no script at all,
+    the one inline style sheet by a nonce that changes with
+    every response, never framed; no MIME sniffing, no referrer."""
+    import re
+    import warnings
+
+    from renkei_reference.services.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    client = TestClient(create_app(test_mode=True))
+    nonces = []
+    for _ in range(2):
+        resp = client.get(path)
+        assert resp.status_code == 200
+        csp = {
+            d.split()[0]: d.split()[1:] for d in resp.headers["content-security-policy"].split(";")
+        }
+        assert csp["default-src"] == ["'none'"]
+        assert csp["frame-ancestors"] == ["'none'"]
+        assert "script-src" not in csp  # default-src 'none': no script at all
+        (nonce,) = re.findall(r"<style nonce=\"([^\"]+)\">", resp.text)
+        assert csp["style-src"] == [f"'nonce-{nonce}'"]
+        assert "<script" not in resp.text
+        assert " style=" not in resp.text
+        assert resp.headers["x-content-type-options"] == "nosniff"
+        assert resp.headers["referrer-policy"] == "no-referrer"
+        nonces.append(nonce)
+    assert nonces[0] != nonces[1]

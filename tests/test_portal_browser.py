@@ -148,6 +148,8 @@ def test_a_person_logs_in_with_the_card_and_sees_only_their_own_entries_in_japan
         browser = launch(pw)
         try:
             page = browser.new_page(locale="ja-JP")
+            blocked: list[str] = []  # what the page's Content-Security-Policy refused
+            page.on("console", lambda m: blocked.append(m.text) if "Policy" in m.text else None)
             page.goto(f"{served}/portal/ui/")
             assert page.locator("html").get_attribute("lang") == "ja"
             heading = page.locator("h1").inner_text()
@@ -176,6 +178,11 @@ def test_a_person_logs_in_with_the_card_and_sees_only_their_own_entries_in_japan
             assert not shown & world["serials_b"], "another person's entries are shown"
             page.screenshot(path=str(SCREENSHOT), full_page=True)
             page.screenshot(path=str(tmp_path / "portal.png"), full_page=True)
+            # the nonce'd style sheet applies under the strict CSP; nothing was refused
+            assert page.eval_on_selector("h1", "e => getComputedStyle(e).borderBottomStyle") == (
+                "solid"
+            )
+            assert not blocked, blocked
             # A signature for another challenge does not open a session.
             page.goto(f"{served}/portal/ui/")
             page.fill("#certificate", world["card"]["certificate"])

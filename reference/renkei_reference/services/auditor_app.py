@@ -58,6 +58,7 @@ from .models import Ident
 from .pki import certified_identity
 from .portal_app import PerFederation, _form, _t
 from .tls import delete_cookie, peer_certificate, require_operator, set_cookie
+from .web_page import secure_page
 
 __all__ = ["CONTEXT", "Dashboard", "auditor_ui_router"]
 
@@ -270,7 +271,7 @@ _PAGE = """<!DOCTYPE html>
 <html lang="ja">
 <head><meta charset="utf-8"><title>{title_ja} ／ {title_en} — 第三者機関</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
+<style nonce="{nonce}">
 body{{font-family:"Noto Sans CJK JP","Noto Sans JP","IPAPGothic",sans-serif;margin:2em;color:#222;
 max-width:90em}}
 h1{{font-size:1.5em;border-bottom:3px solid #2b6cb0;padding-bottom:.2em}}
@@ -311,16 +312,12 @@ KINDS: dict[str, tuple[str, str]] = {
 
 
 def _page(title_ja: str, title_en: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        _PAGE.format(title_ja=html.escape(title_ja), title_en=html.escape(title_en), body=body),
-        status_code=status,
-        headers={
-            "Content-Language": "ja",
-            "Cache-Control": "no-store",
-            # no script, no network: everything is in the page (RK-AUD-004)
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-            "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
-        },
+    """A page with the web applications' security headers (strict CSP, nonce'd style)."""
+    return secure_page(
+        lambda nonce: _PAGE.format(
+            title_ja=html.escape(title_ja), title_en=html.escape(title_en), body=body, nonce=nonce
+        ),
+        status,
     )
 
 

@@ -38,6 +38,7 @@ from .federation import Agency, Federation
 from .models import Ident, Int, Text, Timestamp
 from .portal import AgencyNodeDirectory, Portal, PortalSession
 from .tls import delete_cookie, set_cookie
+from .web_page import secure_page
 
 __all__ = ["PerFederation", "PortalBox", "control_router", "portal_router", "ui_router"]
 
@@ -327,7 +328,7 @@ _PAGE = """<!DOCTYPE html>
 <html lang="ja">
 <head><meta charset="utf-8"><title>{title_ja} ／ {title_en} — マイポータル</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
+<style nonce="{nonce}">
 body{{font-family:"Noto Sans CJK JP","Noto Sans JP","IPAPGothic",sans-serif;margin:2em;color:#222;
 max-width:70em}}
 h1{{font-size:1.5em;border-bottom:3px solid #0b5;padding-bottom:.2em}}
@@ -353,10 +354,12 @@ def _t(ja: str, en: str) -> str:
 
 
 def _page(title_ja: str, title_en: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        _PAGE.format(title_ja=html.escape(title_ja), title_en=html.escape(title_en), body=body),
-        status_code=status,
-        headers={"Content-Language": "ja", "Cache-Control": "no-store"},
+    """A page with the web applications' security headers (strict CSP, nonce'd style)."""
+    return secure_page(
+        lambda nonce: _PAGE.format(
+            title_ja=html.escape(title_ja), title_en=html.escape(title_en), body=body, nonce=nonce
+        ),
+        status,
     )
 
 
