@@ -1,6 +1,7 @@
-"""What every response of the reference's web servers carries, beyond its body:
-a 405 names the methods the path accepts (RFC 9110 §15.5.6) on the hub's
-application and on each agency node alike."""
+"""What the reference's responses carry beyond their bodies: a 405 names the
+methods the path accepts (RFC 9110 §15.5.6) on the hub's application and on
+each agency node alike; the web applications' pages carry a strict
+Content-Security-Policy and no-sniff and no-referrer headers."""
 
 from __future__ import annotations
 
