@@ -370,7 +370,7 @@ def create_app(
     portal_box = PortalBox(fed, agency_nodes)
     app.state.agency_nodes = portal_box.nodes
     app.state.federation = fed  # the current federation (a reset replaces it)
-    app.include_router(portal_router(fed, portal_box))
+    app.include_router(portal_router(fed, portal_box, caller))
     app.include_router(ui_router(fed, portal_box))
     if test_mode:
         app.include_router(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import html
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from urllib.parse import parse_qs, quote
@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..core.codes import ResidentCode
-from ..core.errors import CallerError, PermissionDeniedError, RenkeiError
+from ..core.errors import CallerError, PermissionDeniedError, RenkeiError, UnauthenticatedError
 from .federation import Agency, Federation
 from .models import Ident, Int, Text, Timestamp
 from .portal import AgencyNodeDirectory, Portal, PortalSession
@@ -152,16 +152,20 @@ def _session_view(s: PortalSession) -> dict[str, Any]:
 
 
 def _login(
-    fed: Federation,
     portal: Portal,
     body: SessionIn,
-    authorization: str | None,
+    counter: Agency | None,
     binding: str | None = None,
 ) -> PortalSession:
-    counter: Agency | None = None
+    """A session for the card's holder; in counter mode ``counter`` is the
+    caller authenticated as any caller is (the connection's certificate decides
+    over mutual TLS), None when no caller could be authenticated."""
     if body.channel == "counter":
         # RK-PORT-005: the counter terminal authenticates as its municipality.
-        counter = fed.authenticate(_bearer(authorization))
+        if counter is None:
+            raise UnauthenticatedError(
+                "unauthenticated", "counter mode needs the municipality's credential", "RK-PORT-005"
+            )
         if counter.role != "municipality":
             raise PermissionDeniedError(
                 "forbidden-role",
@@ -189,8 +193,13 @@ def _login(
     )
 
 
-def portal_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
-    """The wire operations of tag my-portal."""
+Caller = Callable[[Request, str | None], Awaitable[Agency]]
+"""The app's authentication of a caller from its request and Authorization header."""
+
+
+def portal_router(fed: Callable[[], Federation], portal: PortalBox, caller: Caller) -> APIRouter:
+    """The wire operations of tag my-portal; a counter terminal is authenticated
+    by ``caller`` like every other caller (RK-ARCH-003, RK-PORT-005)."""
     r = APIRouter(prefix="/portal", tags=["my-portal"])
 
     def session(authorization: str | None) -> PortalSession:
@@ -207,9 +216,10 @@ def portal_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter
 
     @r.post("/sessions", status_code=201)
     async def create_session(
-        body: SessionIn, authorization: Annotated[str | None, Header()] = None
+        request: Request, body: SessionIn, authorization: Annotated[str | None, Header()] = None
     ) -> dict[str, Any]:
-        return _session_view(_login(fed(), portal(), body, authorization))
+        counter = await caller(request, authorization) if body.channel == "counter" else None
+        return _session_view(_login(portal(), body, counter))
 
     @r.post("/applications", status_code=201)
     async def apply(
@@ -479,7 +489,7 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
                 certificate=form.get("certificate", "").strip() or "-",
                 signature=form.get("signature", "").strip() or "-",
             )
-            session = _login(fed(), portal(), body, None, request.cookies.get(BINDING_COOKIE))
+            session = _login(portal(), body, None, request.cookies.get(BINDING_COOKIE))
         except (RenkeiError, ValueError):
             back = f'<p><a href="/portal/ui/">{_t("もう一度ログインする", "Sign in again")}</a></p>'
             return _page("カード認証に失敗しました", "Card authentication failed", back, 401)
