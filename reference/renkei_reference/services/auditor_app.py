@@ -58,7 +58,7 @@ from .models import Ident
 from .pki import certified_identity
 from .portal_app import PerFederation, _form, _t
 from .tls import delete_cookie, peer_certificate, require_operator, set_cookie
-from .web_page import secure_page
+from .web_page import CertificateBinding, secure_page
 
 __all__ = ["CONTEXT", "Dashboard", "auditor_ui_router"]
 
@@ -476,9 +476,11 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
     """The dashboard's pages, and in test mode ``POST /control/auditor-keys``."""
     r = APIRouter(include_in_schema=False)
     box = PerFederation(fed, Dashboard)  # a /control/reset makes a new one
+    bound = CertificateBinding(SESSION_SECONDS)  # a session stays on its certificate
 
     def current(request: Request) -> AuditorSession | None:
-        return box().session(request.cookies.get(SESSION_COOKIE))
+        token = request.cookies.get(SESSION_COOKIE)
+        return box().session(token) if bound.holds(token, request.scope) else None
 
     def auditor_of(s: AuditorSession) -> Agency:
         return fed().hub.agencies[s.agency_id]
@@ -487,6 +489,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         return hmac.compare_digest(form.get("csrf", ""), s.csrf)
 
     def signed_in(session: AuditorSession, request: Request) -> Response:
+        bound.bind(session.token, request.scope)
         resp = RedirectResponse("/auditor/ui/dashboard", status_code=303)
         set_cookie(resp, request, SESSION_COOKIE, session.token, max_age=SESSION_SECONDS, path=UI)
         delete_cookie(resp, request, BINDING_COOKIE, path=UI)
@@ -670,6 +673,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         form = await _form(request)
         if s is not None and csrf_ok(s, form):
             box().logout(s.token)
+            bound.drop(s.token)
         resp = RedirectResponse("/auditor/ui/", status_code=303)
         delete_cookie(resp, request, SESSION_COOKIE, path=UI)
         return resp

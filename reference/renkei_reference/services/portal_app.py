@@ -36,9 +36,9 @@ from ..core.codes import ResidentCode
 from ..core.errors import CallerError, PermissionDeniedError, RenkeiError, UnauthenticatedError
 from .federation import Agency, Federation
 from .models import Ident, Int, Text, Timestamp
-from .portal import AgencyNodeDirectory, Portal, PortalSession
+from .portal import SESSION_SECONDS, AgencyNodeDirectory, Portal, PortalSession
 from .tls import delete_cookie, set_cookie
-from .web_page import secure_page
+from .web_page import CertificateBinding, secure_page
 
 __all__ = ["PerFederation", "PortalBox", "control_router", "portal_router", "ui_router"]
 
@@ -437,10 +437,14 @@ def _usage_table(records: list[dict[str, Any]]) -> str:
 def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
     """The browser pages (RK-PORT-006).  Session in an HttpOnly, SameSite=Strict cookie."""
     r = APIRouter(prefix="/portal/ui", include_in_schema=False)
+    bound = CertificateBinding(SESSION_SECONDS)  # a session stays on its certificate
 
     def current(request: Request) -> PortalSession | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not bound.holds(token, request.scope):
+            return None
         try:
-            return portal().session(request.cookies.get(SESSION_COOKIE))
+            return portal().session(token)
         except RenkeiError:
             return None
 
@@ -493,8 +497,9 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
         except (RenkeiError, ValueError):
             back = f'<p><a href="/portal/ui/">{_t("もう一度ログインする", "Sign in again")}</a></p>'
             return _page("カード認証に失敗しました", "Card authentication failed", back, 401)
+        bound.bind(session.token, request.scope)
         resp = RedirectResponse("/portal/ui/logs", status_code=303)
-        set_cookie(resp, request, SESSION_COOKIE, session.token, max_age=900, path=UI)
+        set_cookie(resp, request, SESSION_COOKIE, session.token, max_age=SESSION_SECONDS, path=UI)
         delete_cookie(resp, request, BINDING_COOKIE, path=UI)
         return resp
 
@@ -566,8 +571,9 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
     @r.post("/logout")
     async def logout(request: Request) -> Response:
         token = request.cookies.get(SESSION_COOKIE)
-        if token:
+        if token and bound.holds(token, request.scope):
             portal().logout(token)
+            bound.drop(token)
         resp = RedirectResponse("/portal/ui/", status_code=303)
         delete_cookie(resp, request, SESSION_COOKIE, path=UI)
         return resp
