@@ -1035,14 +1035,18 @@ class Hub:
 
     # -- logs ----------------------------------------------------------------
     def auditor_entries(self, auditor: Agency, after: int, limit: int) -> list[dict[str, Any]]:
-        """The auditor's view of the access log (item 27); the read is logged (RK-LOG-006)."""
+        """The auditor's view of the access log (item 27): up to ``limit`` entries
+        still held with serial > ``after``, purged serials skipped however many
+        there are (RK-RET-003); the read is logged (RK-LOG-006)."""
         with self._lock:
-            entries = self._s.access_log[after : after + limit]
-            out = [
-                auditor_view(e, self._person_ref(e.person))
-                for e in entries
-                if isinstance(e, AccessLogEntry)
-            ]
+            log = self._s.access_log
+            out: list[dict[str, Any]] = []
+            for serial in range(after + 1, len(log) + 1):
+                if len(out) == limit:
+                    break
+                e = log[serial - 1]
+                if isinstance(e, AccessLogEntry):
+                    out.append(auditor_view(e, self._person_ref(e.person)))
             self._record_read(auditor, "access", after, limit, len(out))
             return out
 
