@@ -376,6 +376,14 @@ class Hub:
         """Item 11 / RK-KEY-002: a new key version; stored ID codes are re-made."""
         now = self._clock.now()
         with self._lock:
+            began = self._ring(purpose).versions[-1].activated_at
+            if now < began:  # the clock was set back: versions follow time forward
+                raise CallerError(
+                    "validation-error",
+                    f"the clock ({now.isoformat()}) is before the current {purpose.value} key "
+                    f"version began ({began.isoformat()}): a rotation cannot precede it",
+                    "RK-KEY-002",
+                )
             old_ring = self._ring(ID)
             ring = self._keys.rotate(purpose, now, transition)
             self._record(

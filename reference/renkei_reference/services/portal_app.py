@@ -48,6 +48,7 @@ SESSION_COOKIE = "renkei_portal"
 BINDING_COOKIE = "renkei_portal_pre"
 UI = "/portal/ui"  # the cookies' path
 B64 = Annotated[str, StringConstraints(min_length=1, max_length=16_384)]
+CARD_EARLIEST = datetime(1950, 1, 1, tzinfo=UTC)  # the earliest X.509 validity (RFC 5280)
 
 
 class _Strict(BaseModel):
@@ -111,7 +112,10 @@ def _bearer(authorization: str | None) -> str | None:
 
 
 def _utc(t: datetime | None) -> datetime | None:
-    return t.astimezone(UTC) if t else None
+    try:
+        return t.astimezone(UTC) if t else None
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+09:00: no year 0
+        raise CallerError("validation-error", f"{t} has no UTC instant", "RK-WIRE-001") from exc
 
 
 class PerFederation(Generic[T]):
@@ -269,11 +273,16 @@ def control_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRoute
         code = ResidentCode(body.resident_code)
         items = federation.registry.latest(code)  # unknown → 404 unknown-resident
         now = federation.clock.now()
-        card = p.cards.issue(
-            items,
-            _utc(body.not_before) or now - timedelta(minutes=5),
-            _utc(body.not_after) or now + timedelta(days=365 * 5),
-        )
+        not_before = _utc(body.not_before) or now - timedelta(minutes=5)
+        not_after = _utc(body.not_after) or now + timedelta(days=365 * 5)
+        if not CARD_EARLIEST <= not_before < not_after:
+            raise CallerError(
+                "validation-error",
+                "a card is valid from 1950 on (X.509 validity), and not_after follows "
+                f"not_before; got {not_before.isoformat()} to {not_after.isoformat()}",
+                "RK-AUTH-001",
+            )
+        card = p.cards.issue(items, not_before, not_after)
         return {
             "serial": str(card.serial),
             "certificate": base64.b64encode(card.certificate_der).decode(),
