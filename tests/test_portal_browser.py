@@ -11,6 +11,7 @@ anything: it is /usr/bin/chromium (``apt-get install chromium``).
 from __future__ import annotations
 
 import base64
+import re
 import socket
 import threading
 import time
@@ -170,6 +171,12 @@ def test_a_person_logs_in_with_the_card_and_sees_only_their_own_entries_in_japan
             )
             for label in ("① 管理用のシリアル番号", "④ 照会元情報保有機関の名称", "日本年金機構"):
                 assert label in body, label
+            # ② in Japan Standard Time to the minute, ⑥ by its Japanese name (RK-PORT-006)
+            table = page.locator("#entries").inner_text()
+            assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d{1,2}時\d\d分", table), table
+            assert "住民税" in table
+            assert "resident-tax" not in table
+            assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", table), table
             rows = page.locator("tr.entry")
             shown = {
                 int(rows.nth(i).get_attribute("data-serial") or 0) for i in range(rows.count())

@@ -23,7 +23,7 @@ import base64
 import html
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from urllib.parse import parse_qs, quote
 
@@ -33,12 +33,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..core.codes import ResidentCode
+from ..core.display import jst_day_start, kind_names
 from ..core.errors import CallerError, PermissionDeniedError, RenkeiError, UnauthenticatedError
 from .federation import Agency, Federation
 from .models import Ident, Int, Text, Timestamp
 from .portal import SESSION_SECONDS, AgencyNodeDirectory, Portal, PortalSession
 from .tls import delete_cookie, set_cookie
-from .web_page import CertificateBinding, secure_page
+from .web_page import CertificateBinding, secure_page, time_html
 
 __all__ = ["PerFederation", "PortalBox", "control_router", "portal_router", "ui_router"]
 
@@ -317,7 +318,7 @@ def _der() -> Any:
 
 FIELD_LABELS: list[tuple[str, str, str]] = [
     ("serial", "① 管理用のシリアル番号", "Serial number"),
-    ("at", "② 照会等のアクセスを行った日時", "Date and time of the access"),
+    ("at", "② 照会等のアクセスを行った日時", "Date and time of the access (JST)"),
     ("legal_basis", "③ 情報連携の根拠", "Legal basis (pattern)"),
     ("requester", "④ 照会元情報保有機関の名称", "Requesting agency"),
     ("provider", "⑤ 照会先情報保有機関の名称", "Providing agency"),
@@ -337,6 +338,7 @@ ACTIONS = {
     "access-logs": ("アクセスログの閲覧", "access logs viewed"),
     "agency-application": ("機関への開示申請", "application to an agency"),
 }
+JST_NOTE = "Times are shown in Japan Standard Time (JST, UTC+9)."
 CHANNELS = {
     "internet": ("インターネット", "internet"),
     "kiosk": ("キオスク端末", "kiosk"),
@@ -356,6 +358,7 @@ table{{border-collapse:collapse;margin:1em 0}}
 th,td{{border:1px solid #aaa;padding:.3em .6em;text-align:left;vertical-align:top}}
 th{{background:#eef7f0}} .counter{{color:#a40;font-weight:bold}}
 textarea{{width:100%;font-family:monospace}} .note{{background:#fffbe6;padding:.5em}}
+time{{white-space:nowrap}}
 </style></head>
 <body><header><strong>マイポータル</strong>
 <span class="en">My Portal (renkei reference)</span></header>
@@ -409,6 +412,10 @@ def _entries_table(entries: list[dict[str, Any]]) -> str:
             elif key == "legal_basis":
                 text = f"{value or ''}（{e.get('pattern_id')}）"
                 cells.append(f"<td>{html.escape(text)}</td>")
+            elif key == "at":
+                cells.append(f"<td>{time_html(value)}</td>")
+            elif key == "information_kind":
+                cells.append(f"<td>{_t(*kind_names(str(value)))}</td>")
             else:
                 cells.append(f"<td>{html.escape(str(value))}</td>")
         rows.append(f'<tr class="entry" data-serial="{e["serial"]}">{"".join(cells)}</tr>')
@@ -433,11 +440,11 @@ def _usage_table(records: list[dict[str, Any]]) -> str:
                 f"{html.escape(str(r['counter_operator']))}</span>"
             )
         rows.append(
-            f"<tr><td>{html.escape(r['at'])}</td><td>{_t(ja, en)}</td>"
+            f"<tr><td>{time_html(r['at'])}</td><td>{_t(ja, en)}</td>"
             f"<td>{_t(cja, cen)}</td><td>{who}</td></tr>"
         )
     head = (
-        f"<tr><th>{_t('日時', 'Time')}</th><th>{_t('操作', 'Action')}</th>"
+        f"<tr><th>{_t('日時（日本時間）', 'Time (JST)')}</th><th>{_t('操作', 'Action')}</th>"
         f"<th>{_t('利用方法', 'Channel')}</th><th>{_t('窓口・担当者', 'Counter / staff')}</th></tr>"
     )
     return f'<table id="usage"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
@@ -482,7 +489,7 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
 <form method="post" action="/portal/ui/login" id="login">
 <input type="hidden" name="challenge_id" value="{html.escape(cid)}">
 <p>{_t("チャレンジ", "Challenge")}<code id="nonce">{html.escape(nonce_b64)}</code>
- <small>({_t("有効期限", "expires")} {html.escape(expires.isoformat())})</small></p>
+ <small>({_t("有効期限", "expires")} {time_html(expires)})</small></p>
 <p><label for="certificate">{_t("カードの証明書", "Card certificate")}</label>
 <textarea id="certificate" name="certificate" rows="4"></textarea></p>
 <p><label for="signature">{_t("カードの署名", "Card signature")}</label>
@@ -542,6 +549,7 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
                     )
                     + "</h2>"
                     + _entries_table(page["entries"])
+                    + f'<p class="note">{_t("日時は日本時間で表示しています。", JST_NOTE)}</p>'
                 )
             except RenkeiError:
                 section = f"<p>{_t('申請が必要です。', 'An application is required.')}</p>"
@@ -565,10 +573,9 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
             end = form.get("to") or None
             app = portal().apply(
                 s,
-                datetime.fromisoformat(start).replace(tzinfo=UTC) if start else None,
-                datetime.fromisoformat(end).replace(tzinfo=UTC) + timedelta(days=1)
-                if end
-                else None,
+                # the days a person enters are days in Japan (RK-PORT-006)
+                jst_day_start(date.fromisoformat(start)) if start else None,
+                jst_day_start(date.fromisoformat(end)) + timedelta(days=1) if end else None,
                 [],
             )
         except (RenkeiError, ValueError):

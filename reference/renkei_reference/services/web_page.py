@@ -2,23 +2,27 @@
 auditor's dashboard): a strict Content-Security-Policy — nothing fetched but
 the page's own images, forms posted to its own origin only, no script at all,
 the page's one inline style sheet allowed by a fresh nonce, never framed — and
-no MIME sniffing, no referrer — and the binding of a web session to the client
-certificate of the connection that made it (:class:`CertificateBinding`)."""
+no MIME sniffing, no referrer —, the binding of a web session to the client
+certificate of the connection that made it (:class:`CertificateBinding`), and
+instants shown as a person in Japan reads them (:func:`time_html`)."""
 
 from __future__ import annotations
 
 import hashlib
+import html
 import secrets
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from starlette.responses import HTMLResponse
 from starlette.types import Scope
 
+from ..core.display import jst_text
 from .tls import peer_certificate
 
-__all__ = ["CertificateBinding", "page_headers", "secure_page"]
+__all__ = ["CertificateBinding", "page_headers", "secure_page", "time_html"]
 
 
 def page_headers(nonce: str) -> dict[str, str]:
@@ -75,3 +79,13 @@ class CertificateBinding:
     def drop(self, token: str | None) -> None:
         with self._lock:
             self._bound.pop(token or "", None)
+
+
+def time_html(value: datetime | str | None) -> str:
+    """An instant for a person: ``2026年12月6日 13時27分`` (JST, RK-PORT-006),
+    the exact UTC instant kept in the ``<time>`` element for machines."""
+    if value is None or value == "":
+        return ""
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    exact = at.astimezone(UTC).isoformat()
+    return f'<time datetime="{html.escape(exact)}">{html.escape(jst_text(at))}</time>'
