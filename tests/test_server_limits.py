@@ -181,6 +181,35 @@ def test_connections_past_the_limit_are_refused_at_once_and_memory_is_given_back
     _until("RSS near its start", lambda: bounded.rss() - start < max((peak - start) / 3, 8e6), 30)
 
 
+def test_every_closed_connection_gives_its_place_back(bounded: Served) -> None:
+    """Connections closed by either side — TLS ones the server cut off at the
+    read timeout, ones a client closed, ones that never began TLS — leave
+    their places free: with all but a few places taken, a request is served."""
+
+    async def cut_off() -> list[bool]:
+        gate = asyncio.Semaphore(20)
+        opened = await asyncio.gather(
+            *(_half_sent(bounded.address(), bounded.context(), HALF_HEAD, gate) for _ in range(40))
+        )
+        closed = asyncio.gather(*(_closed_by_server(r) for r, _ in opened))
+        result = await asyncio.wait_for(closed, HANDSHAKE_S + HEAD_S + 30)
+        for _, writer in opened:
+            writer.close()
+        return list(result)
+
+    assert asyncio.run(cut_off()) == [True] * 40
+    for _ in range(20):
+        assert bounded.answers()
+    for _ in range(2):
+        raws = [socket.create_connection(bounded.address()) for _ in range(LIMIT - 8)]
+        try:
+            assert bounded.answers()  # a place is left: none was kept by a closed connection
+        finally:
+            for raw in raws:
+                raw.close()
+        _until("the places given back", bounded.answers)
+
+
 def test_sigterm_stops_serve_within_seconds_with_half_open_requests(tmp_path: Path) -> None:
     served = _start(tmp_path)  # the default limits
     try:
