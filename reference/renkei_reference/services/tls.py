@@ -1,7 +1,8 @@
 """Mutual TLS 1.3 for ``renkei serve`` (RK-ARCH-003).
 
-uvicorn terminates TLS but (0.54) does not fill the ASGI ``tls`` scope
-extension, so :class:`MutualTlsH11Protocol` does: on each connection it reads
+The TLS handshake runs in ``server_limits.ConnectionGate`` (with a deadline);
+uvicorn (0.55) does not fill the ASGI ``tls`` scope extension, so
+:class:`MutualTlsH11Protocol` does: on each connection it reads
 the verified peer certificate from the transport's ``ssl_object`` and hands
 every request of that connection the extension
 ``scope["extensions"]["tls"] = {"client_cert_chain": [PEM], "tls_version": …}``
