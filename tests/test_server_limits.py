@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 import pytest
 
-from .conftest import RENKEI, tls_client
+from .conftest import RENKEI, run_renkei, tls_client
 
 HEAD_S, BODY_S, HANDSHAKE_S = 2, 2, 3
 LIMIT = 600
@@ -236,3 +236,11 @@ def test_sigterm_stops_serve_within_seconds_with_half_open_requests(tmp_path: Pa
         assert "Traceback" not in out  # the half-open requests ended, none was cancelled
     finally:
         _stop(served)
+
+
+@pytest.mark.parametrize("flag", ["--header-timeout", "--max-connections", "--shutdown-timeout"])
+def test_a_limit_that_is_not_positive_is_a_usage_error(tmp_path: Path, flag: str) -> None:
+    result = run_renkei("serve", "--port", "0", flag, "0", cwd=tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "renkei serve: every limit must be > 0"
+    assert not (tmp_path / "renkei-target.json").exists()
