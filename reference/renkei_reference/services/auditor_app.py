@@ -57,7 +57,7 @@ from ..core.errors import CallerError, NotFoundError, RenkeiError
 from .federation import Agency, Federation
 from .models import Ident
 from .pki import certified_identity
-from .portal_app import PerFederation, _form, _t
+from .portal_app import OUTCOMES, PerFederation, _form, _t
 from .tls import delete_cookie, peer_certificate, require_operator, set_cookie
 from .web_page import CertificateBinding, secure_page, time_html
 
@@ -401,11 +401,13 @@ def _merged_table(
         items = "; ".join(str(s.get("content") or s.get("use")) for s in req + prov
                           if s.get("content") or s.get("use"))  # fmt: skip
         cls = ' class="entry flag"' if serial in flagged else ' class="entry"'
+        outcome = str(e.get("outcome"))
         rows.append(
             f'<tr{cls} data-serial="{serial}">{_cell(serial)}<td>{time_html(e.get("at"))}</td>'
             f"{_cell(e.get('pattern_id'))}{_cell(e.get('requester_id'))}"
             f"{_cell(e.get('provider_id'))}<td>{_t(*kind_names(str(e.get('information_kind'))))}</td>"
-            f"{_cell(e.get('outcome'))}{_cell(who)}{_cell(whom)}{_cell(items)}</tr>"
+            f"<td>{_t(*OUTCOMES.get(outcome, (outcome, outcome)))}</td>"
+            f"{_cell(who)}{_cell(whom)}{_cell(items)}</tr>"
         )
     if not rows:
         rows.append(f'<tr><td colspan="10">{_t("記録はありません。", "No entries.")}</td></tr>')
