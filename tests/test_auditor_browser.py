@@ -44,6 +44,8 @@ def test_the_auditor_signs_in_sees_findings_and_charts_and_places_and_lifts_a_ho
             page = browser.new_page(locale="ja-JP")
             requests: list[str] = []
             page.on("request", lambda r: requests.append(r.url))
+            blocked: list[str] = []  # what the page's Content-Security-Policy refused
+            page.on("console", lambda m: blocked.append(m.text) if "Policy" in m.text else None)
             page.goto(f"{served}/auditor/ui/")
             assert page.locator("html").get_attribute("lang") == "ja"
             heading = page.locator("h1").inner_text()
@@ -91,6 +93,11 @@ def test_the_auditor_signs_in_sees_findings_and_charts_and_places_and_lifts_a_ho
             assert page.locator("tr.hold").count() == 0
             foreign = [u for u in requests if not u.startswith(served)]
             assert not foreign, f"the dashboard fetched from the network: {foreign}"
+            # the nonce'd style sheet applies under the strict CSP; nothing was refused
+            assert page.eval_on_selector("h1", "e => getComputedStyle(e).borderBottomStyle") == (
+                "solid"
+            )
+            assert not blocked, blocked
         finally:
             browser.close()
     assert SCREENSHOT.stat().st_size > 1000

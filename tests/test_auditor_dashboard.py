@@ -164,6 +164,14 @@ def test_the_dashboard_shows_findings_charts_and_the_merged_log_in_japanese_firs
     assert set(world["serials"]) < shown == {e["serial"] for e in held}  # expiries too
     assert "年金給付課 担当A @ nenkin-017" in text  # ⑦⑨ beside the hub's ①–⑥
     assert "年金額の決定" in text  # ⑫
+    merged = text.split('id="merged"', 1)[1]  # times and kinds as a person in Japan reads them
+    assert "2026年4月1日 10時00分" in merged  # 01:00 UTC
+    assert "2026年4月2日 1時00分" in merged  # 16:00 UTC is the next day in Japan
+    assert "住民税" in merged
+    assert "承認" in merged  # the outcome too, by its Japanese name
+    visible = re.sub(r"<[^>]+>", " ", merged)
+    assert "resident-tax" not in visible
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", visible)  # no raw ISO instant
     events = _admin_events(client, world["tokens"][AUDITOR])
     reads = [e for e in events if e["details"].get("analysis") == "dashboard"]
     assert len(reads) == 1

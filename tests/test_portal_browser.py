@@ -11,6 +11,7 @@ anything: it is /usr/bin/chromium (``apt-get install chromium``).
 from __future__ import annotations
 
 import base64
+import re
 import socket
 import threading
 import time
@@ -148,6 +149,8 @@ def test_a_person_logs_in_with_the_card_and_sees_only_their_own_entries_in_japan
         browser = launch(pw)
         try:
             page = browser.new_page(locale="ja-JP")
+            blocked: list[str] = []  # what the page's Content-Security-Policy refused
+            page.on("console", lambda m: blocked.append(m.text) if "Policy" in m.text else None)
             page.goto(f"{served}/portal/ui/")
             assert page.locator("html").get_attribute("lang") == "ja"
             heading = page.locator("h1").inner_text()
@@ -168,6 +171,12 @@ def test_a_person_logs_in_with_the_card_and_sees_only_their_own_entries_in_japan
             )
             for label in ("① 管理用のシリアル番号", "④ 照会元情報保有機関の名称", "日本年金機構"):
                 assert label in body, label
+            # ② in Japan Standard Time to the minute, ⑥ by its Japanese name (RK-PORT-006)
+            table = page.locator("#entries").inner_text()
+            assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d{1,2}時\d\d分", table), table
+            assert "住民税" in table
+            assert "resident-tax" not in table
+            assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", table), table
             rows = page.locator("tr.entry")
             shown = {
                 int(rows.nth(i).get_attribute("data-serial") or 0) for i in range(rows.count())
@@ -176,6 +185,11 @@ def test_a_person_logs_in_with_the_card_and_sees_only_their_own_entries_in_japan
             assert not shown & world["serials_b"], "another person's entries are shown"
             page.screenshot(path=str(SCREENSHOT), full_page=True)
             page.screenshot(path=str(tmp_path / "portal.png"), full_page=True)
+            # the nonce'd style sheet applies under the strict CSP; nothing was refused
+            assert page.eval_on_selector("h1", "e => getComputedStyle(e).borderBottomStyle") == (
+                "solid"
+            )
+            assert not blocked, blocked
             # A signature for another challenge does not open a session.
             page.goto(f"{served}/portal/ui/")
             page.fill("#certificate", world["card"]["certificate"])

@@ -219,7 +219,7 @@ class World:
             entries.extend(page)
             if len(page) < 1000:
                 return entries
-            after += len(page)
+            after = int(page[-1]["serial"])  # serials may have gaps: purged entries
 
     def complete_linkages(
         self,

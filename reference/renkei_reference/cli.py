@@ -13,6 +13,20 @@ from typing import Any
 __all__ = ["register"]
 
 PARTIES = ("numbering", "registry", "hub", "portal", "auditor", "control")
+_LIMITS: tuple[tuple[str, type, float, str, str], ...] = (
+    ("--header-timeout", float, 10.0, "S",
+     "seconds for a whole request head, from the connection's start or the last response"),
+    ("--body-timeout", float, 30.0, "S", "seconds for a whole request body after its head"),
+    ("--handshake-timeout", float, 10.0, "S", "seconds for the TLS handshake"),
+    ("--keep-alive", int, 5, "S", "seconds an idle connection is kept between requests"),
+    ("--max-connections", int, 1000, "N",
+     "open connections per server, TLS handshakes pending included; more are closed at once"),
+    ("--shutdown-timeout", int, 5, "S",
+     "seconds SIGTERM waits for open requests before cancelling them"),
+    ("--max-request-head", int, 16384, "BYTES", "largest request line and headers"),
+    ("--backlog", int, 128, "N", "connections the kernel queues before they are accepted"),
+)  # fmt: skip
+"""``renkei serve``'s limits (services/server_limits.py): flag, type, default, help."""
 
 
 def register(
@@ -68,6 +82,12 @@ def register(
         help="start an agency node faulty: down, slow or garbage (repeatable; switched at "
         "run time by PUT <node>/control/agency-node/fault)",
     )
+    limits = serve.add_argument_group(
+        "limits", "bounds of every server it starts (the hub's application and each agency node)"
+    )
+    for flag, kind, default, metavar, text in _LIMITS:
+        limits.add_argument(flag, type=kind, default=default, metavar=metavar,
+                            help=f"{text} (default {default})")  # fmt: skip
     pki = sub.add_parser("pki", help="the test PKI for mutual TLS (RK-ARCH-003)")
     pki_sub = pki.add_subparsers(dest="pki_command", required=True)
     pki_init = pki_sub.add_parser(
@@ -163,6 +183,21 @@ def _serve(args: argparse.Namespace) -> int:
     if args.agency_nodes < 0 or args.poll_interval <= 0:
         print("renkei serve: --agency-nodes must be ≥ 0, --poll-interval > 0", file=sys.stderr)
         return 2
+    from .services.server_limits import ServerLimits
+
+    limits = ServerLimits(
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        handshake_timeout=args.handshake_timeout,
+        keep_alive=args.keep_alive,
+        max_connections=args.max_connections,
+        shutdown_timeout=args.shutdown_timeout,
+        max_head_bytes=args.max_request_head,
+        backlog=args.backlog,
+    )
+    if min(vars(limits).values()) <= 0:
+        print("renkei serve: every limit must be > 0", file=sys.stderr)
+        return 2
     faults: dict[str, str] = {}
     for item in args.agency_fault:
         agency, _, fault = item.partition("=")
@@ -199,6 +234,7 @@ def _serve(args: argparse.Namespace) -> int:
         faults=faults,
         target_tls=lambda pki: _target_tls(pki, OPERATOR),
         hub_parties=[p for p in PARTIES if p != "control" or args.mode == "test"],
+        limits=limits,
     )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from renkei_conformance.client import WireError
+from renkei_conformance.plugin import KitSession
 from renkei_conformance.world import World
 
 
@@ -61,3 +63,42 @@ def test_the_control_interface_refuses_an_agency_certificate(world: World) -> No
     finally:
         agency.close()
     assert world.state() == before, "a refused control request changed the target's state"
+
+
+def _not_a_5xx(reply: Any, what: str) -> None:
+    assert reply.status < 500, f"{what}: HTTP {reply.status}: {reply.text[:300]}"
+    if reply.status >= 400:
+        assert reply.is_problem, f"{what}: a {reply.status} that is not problem+json"
+
+
+@pytest.mark.conformance(
+    "CT-CTL-003", requirements=["RK-CTL-002", "RK-WIRE-001"], profiles=["hub", "my-portal"]
+)
+def test_odd_but_well_formed_control_input_never_gets_a_5xx(
+    world: World, renkei: KitSession
+) -> None:
+    """Instants at the edges of the calendar — year 1 east of Greenwich (no UTC
+    instant), 9999-12-31 west of it — for the clock and for a card's validity,
+    a validity before 1950 (X.509) or ending before it begins, and, when keys
+    rotate, a rotation after the clock was set back before the current key
+    version began: each is done or refused with a 4xx problem, never a 5xx."""
+    person = world.persons[0]
+    for now in ("0001-01-01T00:00:00+09:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-09:00"):
+        _not_a_5xx(world.wire.control("PUT", "/clock", {"now": now}), f"PUT /control/clock {now}")
+        world.wire.control("PUT", "/clock", {"now": "2030-01-01T00:00:00Z"}).expect(200)
+        card = {"resident_code": person.resident_code}
+        _not_a_5xx(world.wire.control("POST", "/cards", card), f"a card issued at {now}")
+    for validity in (
+        {"not_before": "1900-01-01T00:00:00Z", "not_after": "1940-01-01T00:00:00Z"},
+        {"not_before": "0001-01-01T00:00:00+09:00"},
+        {"not_before": "2031-01-01T00:00:00Z", "not_after": "2030-06-01T00:00:00Z"},
+    ):
+        body = {"resident_code": person.resident_code, **validity}
+        _not_a_5xx(world.wire.control("POST", "/cards", body), f"a card valid {validity}")
+    if renkei.capabilities.get("options", {}).get("key_rotation"):
+        rotation = {"purpose": "id-code", "transition_seconds": 3600}
+        world.wire.control("POST", "/keys/rotate", rotation).expect(200)
+        world.wire.control("PUT", "/clock", {"now": "2020-01-01T00:00:00Z"}).expect(200)
+        _not_a_5xx(
+            world.wire.control("POST", "/keys/rotate", rotation), "a rotation after a setback"
+        )

@@ -9,6 +9,7 @@ Numbers are untouched: they are made by another method, by another party.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -98,3 +99,37 @@ def test_emergency_rotation_refuses_old_codes_at_once(world: World) -> None:
     )["results"][0]
     assert result["new_link_code"] is None
     assert result["problem"] == "urn:renkei:problem:unknown-key-version"
+
+
+@pytest.mark.conformance(
+    "CT-KEY-003",
+    requirements=["RK-KEY-002", "RK-LOG-006"],
+    profiles=["hub"],
+    needs=["key_rotation"],
+)
+def test_a_rebinding_is_logged_as_a_binding_request_and_an_empty_code_is_refused(
+    world: World,
+) -> None:
+    """Re-binding changes an agency's table like a binding does: the hub logs
+    each call in the administrative log (agency, count, outcomes — never a
+    link code); a request naming an empty link code does not match the schema."""
+    code = world.link("kit.pension", world.persons[0])
+    world.call("kit.pension", "POST", "hub", "/rebindings", {"link_codes": [""]}).expect_problem(
+        "validation-error", 422
+    )
+    world.call(
+        "kit.pension", "POST", "hub", "/rebindings", {"link_codes": [code, "A" * 60]}
+    ).expect(200)
+    admin = world.call(
+        "kit.auditor", "GET", "auditor", "/admin-logs", params={"after": 0, "limit": 10_000}
+    ).expect(200)
+    rebindings = [
+        e for e in admin["entries"]
+        if e["event"] == "binding-request" and e["details"].get("rebinding") is True
+    ]  # fmt: skip
+    assert len(rebindings) == 1, "one logged binding request per accepted re-binding"
+    assert rebindings[0]["actor"] == "kit.pension"
+    assert rebindings[0]["details"]["records"] == 2
+    assert rebindings[0]["details"]["rebound"] == 1
+    assert rebindings[0]["details"]["refused"] == 1
+    assert code not in json.dumps(admin.body)

@@ -370,3 +370,45 @@ def test_counter_service_is_logged_as_such_and_shown_to_the_person(world: World)
     assert all(r["counter_operator"] == "窓口3番 担当A" for r in at_counter)
     assert all(r["counter_agency"] == "kit.town-m" for r in at_counter)
     assert any(r["channel"] == "internet" for r in records)
+
+
+@pytest.mark.conformance(
+    "CT-PORT-007", requirements=["RK-PORT-005", "RK-ARCH-003"], profiles=["my-portal"]
+)
+def test_at_the_counter_the_connections_certificate_decides(world: World) -> None:
+    """Over mutual TLS a counter terminal is the municipality its client
+    certificate certifies, like any caller: the certificate alone opens a
+    counter session; a credential of another organisation on that connection
+    is refused with ``certificate-identity-mismatch``; an agency's certificate
+    is not a municipality's."""
+    tls = world.wire.target.tls
+    if tls is None or not all(u.startswith("https://") for u in world.wire.target.parties.values()):
+        pytest.skip("not applicable: the target is not reached over mutual TLS")
+    missing = {"kit.town-m", "kit.pension"} - set(tls.agencies)
+    if missing:
+        pytest.fail(f"the target file's tls.client_certificates lacks {sorted(missing)}")
+    person = world.persons[13]
+    card = issue_card(world, person)
+    extra = {"channel": "counter", "counter_operator": "窓口4番 担当B"}
+    town = world.wire.presenting(tls.agencies["kit.town-m"])
+    pension = world.wire.presenting(tls.agencies["kit.pension"])
+    try:
+        for wire, token, expected in (
+            (town, world.tokens["kit.pension"], ("certificate-identity-mismatch", 403)),
+            (pension, None, ("forbidden-role", 403)),
+        ):
+            ch = challenge(world)
+            body = {"challenge_id": ch["challenge_id"], "certificate": card.certificate,
+                    "signature": card.sign(ch["nonce"]), **extra}  # fmt: skip
+            wire.call("POST", "portal", "/sessions", json_body=body, token=token).expect_problem(
+                *expected
+            )
+        ch = challenge(world)
+        body = {"challenge_id": ch["challenge_id"], "certificate": card.certificate,
+                "signature": card.sign(ch["nonce"]), **extra}  # fmt: skip
+        opened = town.call("POST", "portal", "/sessions", json_body=body).expect(201)
+        assert opened["channel"] == "counter"
+        assert opened["counter_agency"] == "kit.town-m"
+    finally:
+        town.close()
+        pension.close()

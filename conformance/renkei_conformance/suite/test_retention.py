@@ -109,3 +109,30 @@ def test_retention_is_configurable_but_never_below_seven_years(world: World) -> 
     serial = world.query("kit.pension", world.persons[1]).expect(202)["serial"]
     world.wire.control("POST", "/clock/advance", {"seconds": SEVEN_YEARS + DAY}).expect(200)
     assert serial in _serials(world)
+
+
+@pytest.mark.conformance(
+    "CT-RET-004", requirements=["RK-RET-003", "RK-LOG-001"], profiles=["hub", "auditor"]
+)
+def test_the_auditors_paging_crosses_a_purged_range(world: World) -> None:
+    """After a purge, the auditor's pages skip the purged serials: a page from
+    before them holds the later entries, and ``next_after`` leads from a full
+    page to the next one until every entry still held has been read."""
+    world.wire.control("PUT", "/clock", {"now": "2030-06-15T09:00:00+00:00"}).expect(200)
+    old = {world.query("kit.pension", p).expect(202)["serial"] for p in world.persons[:4]}
+    world.wire.control("PUT", "/clock", {"now": "2037-06-16T09:00:00+00:00"}).expect(200)
+    fresh = {world.query("kit.pension", p).expect(202)["serial"] for p in world.persons[4:9]}
+    after, seen = min(old) - 1, []
+    for _ in range(100):
+        page = world.call(
+            "kit.auditor", "GET", "auditor", "/access-logs", params={"after": after, "limit": 2}
+        ).expect(200)
+        serials = [int(e["serial"]) for e in page["entries"]]
+        assert all(s > after for s in serials), (after, serials)
+        seen += serials
+        if "next_after" not in page.body:
+            break
+        assert serials, f"a page with next_after but no entries after {after}"
+        after = int(page["next_after"])
+    assert not (old & set(seen)), "a purged entry was served"
+    assert fresh <= set(seen), f"entries after the purged range were not reached: {seen}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -169,3 +170,43 @@ def test_bad_input_derived_from_the_interface_never_gets_a_5xx(
         elif req.must_refuse:
             problems.append(f"{what}: the schema forbids this request, yet it was accepted")
     assert not problems, f"{len(problems)} bad responses:\n  " + "\n  ".join(problems[:25])
+
+
+@pytest.mark.conformance("CT-WIRE-004", requirements=["RK-WIRE-001"])
+def test_a_method_a_path_does_not_accept_gets_405_with_allow(
+    world: World, wire: Wire, renkei: KitSession
+) -> None:
+    """Every path of the interface, asked with a method it does not declare, is
+    answered 405 ``method-not-allowed`` with an ``Allow`` header naming the
+    methods it does accept (RFC 9110 §15.5.6) — at least those the interface
+    declares for it."""
+    declared: dict[str, set[str]] = {}
+    profiles: dict[str, str] = {}
+    for op in _CONTRACT.operations:
+        declared.setdefault(op.template, set()).add(op.method.upper())
+        profiles[op.template] = str(op.spec.get("x-renkei-profile"))
+    problems: list[str] = []
+    for template, methods in sorted(declared.items()):
+        profile = profiles[template]
+        if profile not in ("control", "any") and profile not in renkei.capabilities["profiles"]:
+            continue
+        if template.startswith(("/agency/", "/control/agency-node/", "/.well-known")):
+            continue  # agency nodes: their own origin; discovery: outside the parties
+        path = re.sub(r"\{[^}]+\}", "x", template)
+        party = path.split("/")[1]
+        if party not in wire.target.parties:
+            continue
+        wrong = next(m for m in ("DELETE", "PATCH", "PUT") if m not in methods)
+        token = world.tokens.get(_TOKENS.get(profile, ""))
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        resp = wire.http.request(wrong, wire.url(party, path[len(party) + 1 :]), headers=headers)
+        allow = {m.strip().upper() for m in resp.headers.get("allow", "").split(",") if m.strip()}
+        if resp.status_code != 405 or not resp.headers.get("content-type", "").startswith(
+            "application/problem+json"
+        ):
+            problems.append(f"{wrong} {path} → {resp.status_code}, not a 405 problem")
+        elif not methods <= allow:
+            problems.append(
+                f"{wrong} {path} → 405 with Allow {sorted(allow)}, not {sorted(methods)}"
+            )
+    assert not problems, f"{len(problems)} paths:\n  " + "\n  ".join(problems[:25])

@@ -294,7 +294,11 @@ def create_app(
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
-        return {"entries": fed().hub.auditor_entries(agency, after, limit)}
+        entries = fed().hub.auditor_entries(agency, after, limit)
+        page: dict[str, Any] = {"entries": entries}
+        if len(entries) == limit:  # more may follow, past any purged serials
+            page["next_after"] = entries[-1]["serial"]
+        return page
 
     @auditor.get("/admin-logs")
     async def admin_logs(
@@ -370,7 +374,7 @@ def create_app(
     portal_box = PortalBox(fed, agency_nodes)
     app.state.agency_nodes = portal_box.nodes
     app.state.federation = fed  # the current federation (a reset replaces it)
-    app.include_router(portal_router(fed, portal_box))
+    app.include_router(portal_router(fed, portal_box, caller))
     app.include_router(ui_router(fed, portal_box))
     if test_mode:
         app.include_router(

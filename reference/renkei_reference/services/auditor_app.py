@@ -40,7 +40,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -52,12 +52,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..core.audit import AnomalyRules, Finding, anomalies, discrepancies, hourly, volume
+from ..core.display import jst_day_start, kind_names
 from ..core.errors import CallerError, NotFoundError, RenkeiError
 from .federation import Agency, Federation
 from .models import Ident
 from .pki import certified_identity
-from .portal_app import PerFederation, _form, _t
+from .portal_app import OUTCOMES, PerFederation, _form, _t
 from .tls import delete_cookie, peer_certificate, require_operator, set_cookie
+from .web_page import CertificateBinding, secure_page, time_html
 
 __all__ = ["CONTEXT", "Dashboard", "auditor_ui_router"]
 
@@ -270,7 +272,7 @@ _PAGE = """<!DOCTYPE html>
 <html lang="ja">
 <head><meta charset="utf-8"><title>{title_ja} ／ {title_en} — 第三者機関</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
+<style nonce="{nonce}">
 body{{font-family:"Noto Sans CJK JP","Noto Sans JP","IPAPGothic",sans-serif;margin:2em;color:#222;
 max-width:90em}}
 h1{{font-size:1.5em;border-bottom:3px solid #2b6cb0;padding-bottom:.2em}}
@@ -280,6 +282,7 @@ table{{border-collapse:collapse;margin:1em 0;font-size:.9em}}
 th,td{{border:1px solid #aaa;padding:.25em .5em;text-align:left;vertical-align:top}}
 th{{background:#ebf4ff}} tr.flag td{{background:#fff5f5}}
 .note{{background:#fffbe6;padding:.5em}} textarea{{width:100%;font-family:monospace}}
+time{{white-space:nowrap}}
 .legend .q{{color:#2b6cb0}} .legend .r{{color:#c53030}}
 .legend span{{display:inline-block;margin-right:1.5em}}
 #place-hold label{{display:inline-block;vertical-align:top;margin:0 1.2em .6em 0}}
@@ -311,16 +314,12 @@ KINDS: dict[str, tuple[str, str]] = {
 
 
 def _page(title_ja: str, title_en: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        _PAGE.format(title_ja=html.escape(title_ja), title_en=html.escape(title_en), body=body),
-        status_code=status,
-        headers={
-            "Content-Language": "ja",
-            "Cache-Control": "no-store",
-            # no script, no network: everything is in the page (RK-AUD-004)
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-            "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
-        },
+    """A page with the web applications' security headers (strict CSP, nonce'd style)."""
+    return secure_page(
+        lambda nonce: _PAGE.format(
+            title_ja=html.escape(title_ja), title_en=html.escape(title_en), body=body, nonce=nonce
+        ),
+        status,
     )
 
 
@@ -381,7 +380,7 @@ def _merged_table(
                 sides[int(e["hub_serial"])].append((agency, e))
     labels = (
         ("① シリアル番号", "Serial"),
-        ("② 日時", "Date and time"),
+        ("② 日時（日本時間）", "Date and time (JST)"),
         ("③ 根拠", "Legal basis"),
         ("④ 照会元", "Requester"),
         ("⑤ 照会先", "Provider"),
@@ -402,11 +401,13 @@ def _merged_table(
         items = "; ".join(str(s.get("content") or s.get("use")) for s in req + prov
                           if s.get("content") or s.get("use"))  # fmt: skip
         cls = ' class="entry flag"' if serial in flagged else ' class="entry"'
+        outcome = str(e.get("outcome"))
         rows.append(
-            f'<tr{cls} data-serial="{serial}">{_cell(serial)}{_cell(e.get("at"))}'
+            f'<tr{cls} data-serial="{serial}">{_cell(serial)}<td>{time_html(e.get("at"))}</td>'
             f"{_cell(e.get('pattern_id'))}{_cell(e.get('requester_id'))}"
-            f"{_cell(e.get('provider_id'))}{_cell(e.get('information_kind'))}"
-            f"{_cell(e.get('outcome'))}{_cell(who)}{_cell(whom)}{_cell(items)}</tr>"
+            f"{_cell(e.get('provider_id'))}<td>{_t(*kind_names(str(e.get('information_kind'))))}</td>"
+            f"<td>{_t(*OUTCOMES.get(outcome, (outcome, outcome)))}</td>"
+            f"{_cell(who)}{_cell(whom)}{_cell(items)}</tr>"
         )
     if not rows:
         rows.append(f'<tr><td colspan="10">{_t("記録はありません。", "No entries.")}</td></tr>')
@@ -420,11 +421,14 @@ def _holds_section(holds: Sequence[dict[str, Any]], csrf: str) -> str:
     rows = []
     for h in holds:
         hid = html.escape(h["hold_id"])
-        scope = ", ".join(f"{k}={v}" for k, v in h["scope"].items())
+        scope = ", ".join(
+            f"{html.escape(k)}={time_html(v) if k in ('from', 'to') else html.escape(str(v))}"
+            for k, v in h["scope"].items()
+        )
         rows.append(
             f'<tr class="hold" data-hold="{hid}">{_cell(h["hold_id"])}{_cell(h["reason"])}'
-            f"{_cell(h.get('case_reference'))}{_cell(scope)}{_cell(h['placed_by'])}"
-            f"{_cell(h['placed_at'])}<td>"
+            f"{_cell(h.get('case_reference'))}<td>{scope}</td>{_cell(h['placed_by'])}"
+            f"<td>{time_html(h['placed_at'])}</td><td>"
             f'<form method="post" action="/auditor/ui/holds/{hid}/lift">{token}'
             f'<button type="submit" class="lift">{_t("解除", "Lift")}</button></form></td></tr>'
         )
@@ -435,7 +439,7 @@ def _holds_section(holds: Sequence[dict[str, Any]], csrf: str) -> str:
             ("事件番号", "Case"),
             ("範囲", "Scope"),
             ("設定者", "Placed by"),
-            ("設定日時", "Placed at"),
+            ("設定日時（日本時間）", "Placed at (JST)"),
             ("操作", "Action"),
         )
     )
@@ -465,7 +469,7 @@ def _hold_scope(form: dict[str, str]) -> dict[str, Any]:
         scope["agency_id"] = form["agency_id"].strip()
     for key, shift in (("from", 0), ("to", 1)):
         if form.get(key):
-            day = datetime.fromisoformat(form[key]).replace(tzinfo=UTC)
+            day = jst_day_start(date.fromisoformat(form[key]))  # a day in Japan
             scope[key] = day + timedelta(days=shift)
     first, last = form.get("serial_first", "").strip(), form.get("serial_last", "").strip()
     if first or last:
@@ -479,9 +483,11 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
     """The dashboard's pages, and in test mode ``POST /control/auditor-keys``."""
     r = APIRouter(include_in_schema=False)
     box = PerFederation(fed, Dashboard)  # a /control/reset makes a new one
+    bound = CertificateBinding(SESSION_SECONDS)  # a session stays on its certificate
 
     def current(request: Request) -> AuditorSession | None:
-        return box().session(request.cookies.get(SESSION_COOKIE))
+        token = request.cookies.get(SESSION_COOKIE)
+        return box().session(token) if bound.holds(token, request.scope) else None
 
     def auditor_of(s: AuditorSession) -> Agency:
         return fed().hub.agencies[s.agency_id]
@@ -490,6 +496,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         return hmac.compare_digest(form.get("csrf", ""), s.csrf)
 
     def signed_in(session: AuditorSession, request: Request) -> Response:
+        bound.bind(session.token, request.scope)
         resp = RedirectResponse("/auditor/ui/dashboard", status_code=303)
         set_cookie(resp, request, SESSION_COOKIE, session.token, max_age=SESSION_SECONDS, path=UI)
         delete_cookie(resp, request, BINDING_COOKIE, path=UI)
@@ -522,7 +529,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
 <form method="post" action="/auditor/ui/login" id="login">
 <input type="hidden" name="challenge_id" value="{html.escape(cid)}">
 <p>{_t("チャレンジ", "Challenge")}<code id="nonce">{base64.b64encode(nonce).decode()}</code>
- <small>({_t("有効期限", "expires")} {html.escape(expires.isoformat())})</small></p>
+ <small>({_t("有効期限", "expires")} {time_html(expires)})</small></p>
 <p><label for="agency_id">{_t("機関ID", "Agency id")}</label>
 <input id="agency_id" name="agency_id"></p>
 <p><label for="signature">{_t("署名", "Signature")}</label>
@@ -673,6 +680,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         form = await _form(request)
         if s is not None and csrf_ok(s, form):
             box().logout(s.token)
+            bound.drop(s.token)
         resp = RedirectResponse("/auditor/ui/", status_code=303)
         delete_cookie(resp, request, SESSION_COOKIE, path=UI)
         return resp

@@ -7,7 +7,30 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "ControllableClock", "SystemClock"]
+from ..core.errors import CallerError
+
+__all__ = ["EARLIEST", "LATEST", "Clock", "ControllableClock", "SystemClock"]
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""The test-mode clock's range: every rule's arithmetic (seven years of
+retention back, ten-year key transitions forward) stays representable."""
+
+
+def _in_range(when: datetime) -> datetime:
+    """``when`` in UTC, or a 422 naming RK-CTL-002 when it lies outside the range."""
+    try:
+        utc = when.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise CallerError(
+            "validation-error",
+            f"the clock can be set from {EARLIEST.isoformat()} to before {LATEST.isoformat()}; "
+            f"{when.isoformat()} is outside",
+            "RK-CTL-002",
+        )
+    return utc
 
 
 class Clock(Protocol):
@@ -40,13 +63,14 @@ class ControllableClock:
     def set(self, when: datetime) -> None:
         if when.tzinfo is None:
             raise ValueError("clock time must carry a UTC offset")
+        utc = _in_range(when)
         with self._lock:
-            self._base = when.astimezone(UTC)
+            self._base = utc
             self._mono = time.monotonic()
 
     def advance(self, seconds: float) -> datetime:
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         with self._lock:
-            self._base += timedelta(seconds=seconds)
+            self._base = _in_range(self._base + timedelta(seconds=seconds))
         return self.now()

@@ -66,6 +66,7 @@ from .auditor import NODE_TIMEOUT_SECONDS, NodeEndpoint
 from .clock import SystemClock
 from .pki import KIT_AGENCIES, OPERATOR, Pki, ensure_pki
 from .portal import PORTAL_AGENCY, AgencyNodeDirectory, NodeLink
+from .server_limits import BoundedH11Protocol, ConnectionGate, ServerLimits
 
 __all__ = ["DEMO_AUDITOR", "NodeSpec", "Party", "node_specs", "serve_federation"]
 
@@ -336,12 +337,24 @@ def target_document(
 
 async def _run(
     parties: list[Party],
-    transport: dict[str, Any],
+    limits: ServerLimits,
+    context: ssl.SSLContext | None,
     ready: Callable[[], None],
     stop_all: Callable[[], None],
 ) -> None:
+    protocol = BoundedH11Protocol
+    if context is not None:
+        from .tls import MutualTlsH11Protocol
+
+        protocol = MutualTlsH11Protocol
+    gates = []
     for p in parties:
-        config = uvicorn.Config(p.app, log_level="warning", access_log=False, **transport)
+        gate = ConnectionGate(limits, protocol, context)  # TLS, limits: services/server_limits.py
+        gates.append(gate)
+        config = uvicorn.Config(
+            p.app, log_level="warning", access_log=False, http=gate,  # type: ignore[arg-type]
+            **limits.uvicorn_settings(),
+        )  # fmt: skip
         p.server = _QuietServer(config)
     tasks = [asyncio.create_task(p.server.serve(sockets=[p.sock])) for p in parties if p.server]
     stop = asyncio.Event()
@@ -361,6 +374,8 @@ async def _run(
             if p.server is not None:
                 p.server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+        for gate in gates:
+            gate.abort_all()
 
 
 def serve_federation(
@@ -378,6 +393,7 @@ def serve_federation(
     target_tls: Callable[[Pki], dict[str, Any]],
     faults: dict[str, str] | None = None,
     hub_parties: list[str],
+    limits: ServerLimits | None = None,
 ) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit code."""
     from .. import __version__
@@ -388,20 +404,16 @@ def serve_federation(
     parties = {p: f"{base}/{p}" for p in hub_parties}
     nodes_ok = mode == "test" and not plain_http
     specs = node_specs(agency_nodes if nodes_ok else 0)
-    transport: dict[str, Any] = {}
+    context: ssl.SSLContext | None = None
     tls: dict[str, Any] = {}
     runtimes: list[AgencyRuntime] = []
     pki: Pki | None = None
     if not plain_http:
-        from .tls import MutualTlsH11Protocol, server_context
+        from .tls import server_context
 
         pki = ensure_pki(state_dir / "pki", (*KIT_AGENCIES, DEMO_AUDITOR, PORTAL,
                                              *(s.agency_id for s in specs)))  # fmt: skip
         context = server_context(pki)
-        transport = {
-            "http": MutualTlsH11Protocol,
-            "ssl_context_factory": lambda _config, _default: context,
-        }
         tls = target_tls(pki)
 
     def report(line: str) -> None:
@@ -497,7 +509,8 @@ def serve_federation(
             # append is committed on its own (autocommit), so nothing is lost
 
     try:
-        asyncio.run(_run([hub, *(r.party for r in runtimes)], transport, ready, stop_all))
+        parties_served = [hub, *(r.party for r in runtimes)]
+        asyncio.run(_run(parties_served, limits or ServerLimits(), context, ready, stop_all))
     except (RuntimeError, OSError, httpx.HTTPError) as exc:
         print(f"renkei serve: {exc}", file=sys.stderr)
         return 1

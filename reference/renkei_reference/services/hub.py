@@ -376,6 +376,14 @@ class Hub:
         """Item 11 / RK-KEY-002: a new key version; stored ID codes are re-made."""
         now = self._clock.now()
         with self._lock:
+            began = self._ring(purpose).versions[-1].activated_at
+            if now < began:  # the clock was set back: versions follow time forward
+                raise CallerError(
+                    "validation-error",
+                    f"the clock ({now.isoformat()}) is before the current {purpose.value} key "
+                    f"version began ({began.isoformat()}): a rotation cannot precede it",
+                    "RK-KEY-002",
+                )
             old_ring = self._ring(ID)
             ring = self._keys.rotate(purpose, now, transition)
             self._record(
@@ -421,7 +429,9 @@ class Hub:
 
     def rebind(self, agency: Agency, link_codes: list[str]) -> list[dict[str, Any]]:
         """RK-KEY-002: translate an agency's link codes of accepted older versions
-        into current ones, without 4-item matching."""
+        into current ones, without 4-item matching.  Logged as a binding request
+        (RK-LOG-006): agency, time, count and outcomes — never a link code."""
+        self._refuse_if_store_failing()
         now = self._clock.now()
         out: list[dict[str, Any]] = []
         with self._lock:
@@ -444,6 +454,11 @@ class Hub:
                         "problem": None,
                     }
                 )
+            rebound = sum(r["problem"] is None for r in out)
+            self._record(
+                AdminEvent.BINDING_REQUEST, agency.agency_id, now, records=len(out),
+                rebinding=True, rebound=rebound, refused=len(out) - rebound,
+            )  # fmt: skip
         return out
 
     # -- binding (items 13-15, 20) ------------------------------------------
@@ -1028,14 +1043,18 @@ class Hub:
 
     # -- logs ----------------------------------------------------------------
     def auditor_entries(self, auditor: Agency, after: int, limit: int) -> list[dict[str, Any]]:
-        """The auditor's view of the access log (item 27); the read is logged (RK-LOG-006)."""
+        """The auditor's view of the access log (item 27): up to ``limit`` entries
+        still held with serial > ``after``, purged serials skipped however many
+        there are (RK-RET-003); the read is logged (RK-LOG-006)."""
         with self._lock:
-            entries = self._s.access_log[after : after + limit]
-            out = [
-                auditor_view(e, self._person_ref(e.person))
-                for e in entries
-                if isinstance(e, AccessLogEntry)
-            ]
+            log = self._s.access_log
+            out: list[dict[str, Any]] = []
+            for serial in range(after + 1, len(log) + 1):
+                if len(out) == limit:
+                    break
+                e = log[serial - 1]
+                if isinstance(e, AccessLogEntry):
+                    out.append(auditor_view(e, self._person_ref(e.person)))
             self._record_read(auditor, "access", after, limit, len(out))
             return out
 

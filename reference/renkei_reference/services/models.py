@@ -234,7 +234,7 @@ class KeyRotationIn(_Strict):
 
 class RebindIn(_Strict):
     link_codes: Annotated[
-        list[Annotated[str, StringConstraints(max_length=256)]],
+        list[Annotated[str, StringConstraints(min_length=1, max_length=256)]],
         Field(min_length=1, max_length=10_000),
     ]
 

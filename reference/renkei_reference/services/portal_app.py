@@ -22,8 +22,8 @@ from __future__ import annotations
 import base64
 import html
 import secrets
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from urllib.parse import parse_qs, quote
 
@@ -33,11 +33,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..core.codes import ResidentCode
-from ..core.errors import CallerError, PermissionDeniedError, RenkeiError
+from ..core.display import jst_day_start, kind_names
+from ..core.errors import CallerError, PermissionDeniedError, RenkeiError, UnauthenticatedError
 from .federation import Agency, Federation
 from .models import Ident, Int, Text, Timestamp
-from .portal import AgencyNodeDirectory, Portal, PortalSession
+from .portal import SESSION_SECONDS, AgencyNodeDirectory, Portal, PortalSession
 from .tls import delete_cookie, set_cookie
+from .web_page import CertificateBinding, secure_page, time_html
 
 __all__ = ["PerFederation", "PortalBox", "control_router", "portal_router", "ui_router"]
 
@@ -47,6 +49,7 @@ SESSION_COOKIE = "renkei_portal"
 BINDING_COOKIE = "renkei_portal_pre"
 UI = "/portal/ui"  # the cookies' path
 B64 = Annotated[str, StringConstraints(min_length=1, max_length=16_384)]
+CARD_EARLIEST = datetime(1950, 1, 1, tzinfo=UTC)  # the earliest X.509 validity (RFC 5280)
 
 
 class _Strict(BaseModel):
@@ -110,7 +113,10 @@ def _bearer(authorization: str | None) -> str | None:
 
 
 def _utc(t: datetime | None) -> datetime | None:
-    return t.astimezone(UTC) if t else None
+    try:
+        return t.astimezone(UTC) if t else None
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+09:00: no year 0
+        raise CallerError("validation-error", f"{t} has no UTC instant", "RK-WIRE-001") from exc
 
 
 class PerFederation(Generic[T]):
@@ -151,16 +157,20 @@ def _session_view(s: PortalSession) -> dict[str, Any]:
 
 
 def _login(
-    fed: Federation,
     portal: Portal,
     body: SessionIn,
-    authorization: str | None,
+    counter: Agency | None,
     binding: str | None = None,
 ) -> PortalSession:
-    counter: Agency | None = None
+    """A session for the card's holder; in counter mode ``counter`` is the
+    caller authenticated as any caller is (the connection's certificate decides
+    over mutual TLS), None when no caller could be authenticated."""
     if body.channel == "counter":
         # RK-PORT-005: the counter terminal authenticates as its municipality.
-        counter = fed.authenticate(_bearer(authorization))
+        if counter is None:
+            raise UnauthenticatedError(
+                "unauthenticated", "counter mode needs the municipality's credential", "RK-PORT-005"
+            )
         if counter.role != "municipality":
             raise PermissionDeniedError(
                 "forbidden-role",
@@ -188,8 +198,13 @@ def _login(
     )
 
 
-def portal_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
-    """The wire operations of tag my-portal."""
+Caller = Callable[[Request, str | None], Awaitable[Agency]]
+"""The app's authentication of a caller from its request and Authorization header."""
+
+
+def portal_router(fed: Callable[[], Federation], portal: PortalBox, caller: Caller) -> APIRouter:
+    """The wire operations of tag my-portal; a counter terminal is authenticated
+    by ``caller`` like every other caller (RK-ARCH-003, RK-PORT-005)."""
     r = APIRouter(prefix="/portal", tags=["my-portal"])
 
     def session(authorization: str | None) -> PortalSession:
@@ -206,9 +221,10 @@ def portal_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter
 
     @r.post("/sessions", status_code=201)
     async def create_session(
-        body: SessionIn, authorization: Annotated[str | None, Header()] = None
+        request: Request, body: SessionIn, authorization: Annotated[str | None, Header()] = None
     ) -> dict[str, Any]:
-        return _session_view(_login(fed(), portal(), body, authorization))
+        counter = await caller(request, authorization) if body.channel == "counter" else None
+        return _session_view(_login(portal(), body, counter))
 
     @r.post("/applications", status_code=201)
     async def apply(
@@ -258,11 +274,16 @@ def control_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRoute
         code = ResidentCode(body.resident_code)
         items = federation.registry.latest(code)  # unknown → 404 unknown-resident
         now = federation.clock.now()
-        card = p.cards.issue(
-            items,
-            _utc(body.not_before) or now - timedelta(minutes=5),
-            _utc(body.not_after) or now + timedelta(days=365 * 5),
-        )
+        not_before = _utc(body.not_before) or now - timedelta(minutes=5)
+        not_after = _utc(body.not_after) or now + timedelta(days=365 * 5)
+        if not CARD_EARLIEST <= not_before < not_after:
+            raise CallerError(
+                "validation-error",
+                "a card is valid from 1950 on (X.509 validity), and not_after follows "
+                f"not_before; got {not_before.isoformat()} to {not_after.isoformat()}",
+                "RK-AUTH-001",
+            )
+        card = p.cards.issue(items, not_before, not_after)
         return {
             "serial": str(card.serial),
             "certificate": base64.b64encode(card.certificate_der).decode(),
@@ -297,7 +318,7 @@ def _der() -> Any:
 
 FIELD_LABELS: list[tuple[str, str, str]] = [
     ("serial", "① 管理用のシリアル番号", "Serial number"),
-    ("at", "② 照会等のアクセスを行った日時", "Date and time of the access"),
+    ("at", "② 照会等のアクセスを行った日時", "Date and time of the access (JST)"),
     ("legal_basis", "③ 情報連携の根拠", "Legal basis (pattern)"),
     ("requester", "④ 照会元情報保有機関の名称", "Requesting agency"),
     ("provider", "⑤ 照会先情報保有機関の名称", "Providing agency"),
@@ -317,6 +338,7 @@ ACTIONS = {
     "access-logs": ("アクセスログの閲覧", "access logs viewed"),
     "agency-application": ("機関への開示申請", "application to an agency"),
 }
+JST_NOTE = "Times are shown in Japan Standard Time (JST, UTC+9)."
 CHANNELS = {
     "internet": ("インターネット", "internet"),
     "kiosk": ("キオスク端末", "kiosk"),
@@ -327,7 +349,7 @@ _PAGE = """<!DOCTYPE html>
 <html lang="ja">
 <head><meta charset="utf-8"><title>{title_ja} ／ {title_en} — マイポータル</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
+<style nonce="{nonce}">
 body{{font-family:"Noto Sans CJK JP","Noto Sans JP","IPAPGothic",sans-serif;margin:2em;color:#222;
 max-width:70em}}
 h1{{font-size:1.5em;border-bottom:3px solid #0b5;padding-bottom:.2em}}
@@ -336,6 +358,7 @@ table{{border-collapse:collapse;margin:1em 0}}
 th,td{{border:1px solid #aaa;padding:.3em .6em;text-align:left;vertical-align:top}}
 th{{background:#eef7f0}} .counter{{color:#a40;font-weight:bold}}
 textarea{{width:100%;font-family:monospace}} .note{{background:#fffbe6;padding:.5em}}
+time{{white-space:nowrap}}
 </style></head>
 <body><header><strong>マイポータル</strong>
 <span class="en">My Portal (renkei reference)</span></header>
@@ -353,10 +376,12 @@ def _t(ja: str, en: str) -> str:
 
 
 def _page(title_ja: str, title_en: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        _PAGE.format(title_ja=html.escape(title_ja), title_en=html.escape(title_en), body=body),
-        status_code=status,
-        headers={"Content-Language": "ja", "Cache-Control": "no-store"},
+    """A page with the web applications' security headers (strict CSP, nonce'd style)."""
+    return secure_page(
+        lambda nonce: _PAGE.format(
+            title_ja=html.escape(title_ja), title_en=html.escape(title_en), body=body, nonce=nonce
+        ),
+        status,
     )
 
 
@@ -387,6 +412,10 @@ def _entries_table(entries: list[dict[str, Any]]) -> str:
             elif key == "legal_basis":
                 text = f"{value or ''}（{e.get('pattern_id')}）"
                 cells.append(f"<td>{html.escape(text)}</td>")
+            elif key == "at":
+                cells.append(f"<td>{time_html(value)}</td>")
+            elif key == "information_kind":
+                cells.append(f"<td>{_t(*kind_names(str(value)))}</td>")
             else:
                 cells.append(f"<td>{html.escape(str(value))}</td>")
         rows.append(f'<tr class="entry" data-serial="{e["serial"]}">{"".join(cells)}</tr>')
@@ -411,11 +440,11 @@ def _usage_table(records: list[dict[str, Any]]) -> str:
                 f"{html.escape(str(r['counter_operator']))}</span>"
             )
         rows.append(
-            f"<tr><td>{html.escape(r['at'])}</td><td>{_t(ja, en)}</td>"
+            f"<tr><td>{time_html(r['at'])}</td><td>{_t(ja, en)}</td>"
             f"<td>{_t(cja, cen)}</td><td>{who}</td></tr>"
         )
     head = (
-        f"<tr><th>{_t('日時', 'Time')}</th><th>{_t('操作', 'Action')}</th>"
+        f"<tr><th>{_t('日時（日本時間）', 'Time (JST)')}</th><th>{_t('操作', 'Action')}</th>"
         f"<th>{_t('利用方法', 'Channel')}</th><th>{_t('窓口・担当者', 'Counter / staff')}</th></tr>"
     )
     return f'<table id="usage"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
@@ -424,10 +453,14 @@ def _usage_table(records: list[dict[str, Any]]) -> str:
 def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
     """The browser pages (RK-PORT-006).  Session in an HttpOnly, SameSite=Strict cookie."""
     r = APIRouter(prefix="/portal/ui", include_in_schema=False)
+    bound = CertificateBinding(SESSION_SECONDS)  # a session stays on its certificate
 
     def current(request: Request) -> PortalSession | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not bound.holds(token, request.scope):
+            return None
         try:
-            return portal().session(request.cookies.get(SESSION_COOKIE))
+            return portal().session(token)
         except RenkeiError:
             return None
 
@@ -456,7 +489,7 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
 <form method="post" action="/portal/ui/login" id="login">
 <input type="hidden" name="challenge_id" value="{html.escape(cid)}">
 <p>{_t("チャレンジ", "Challenge")}<code id="nonce">{html.escape(nonce_b64)}</code>
- <small>({_t("有効期限", "expires")} {html.escape(expires.isoformat())})</small></p>
+ <small>({_t("有効期限", "expires")} {time_html(expires)})</small></p>
 <p><label for="certificate">{_t("カードの証明書", "Card certificate")}</label>
 <textarea id="certificate" name="certificate" rows="4"></textarea></p>
 <p><label for="signature">{_t("カードの署名", "Card signature")}</label>
@@ -476,12 +509,13 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
                 certificate=form.get("certificate", "").strip() or "-",
                 signature=form.get("signature", "").strip() or "-",
             )
-            session = _login(fed(), portal(), body, None, request.cookies.get(BINDING_COOKIE))
+            session = _login(portal(), body, None, request.cookies.get(BINDING_COOKIE))
         except (RenkeiError, ValueError):
             back = f'<p><a href="/portal/ui/">{_t("もう一度ログインする", "Sign in again")}</a></p>'
             return _page("カード認証に失敗しました", "Card authentication failed", back, 401)
+        bound.bind(session.token, request.scope)
         resp = RedirectResponse("/portal/ui/logs", status_code=303)
-        set_cookie(resp, request, SESSION_COOKIE, session.token, max_age=900, path=UI)
+        set_cookie(resp, request, SESSION_COOKIE, session.token, max_age=SESSION_SECONDS, path=UI)
         delete_cookie(resp, request, BINDING_COOKIE, path=UI)
         return resp
 
@@ -515,6 +549,7 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
                     )
                     + "</h2>"
                     + _entries_table(page["entries"])
+                    + f'<p class="note">{_t("日時は日本時間で表示しています。", JST_NOTE)}</p>'
                 )
             except RenkeiError:
                 section = f"<p>{_t('申請が必要です。', 'An application is required.')}</p>"
@@ -538,10 +573,9 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
             end = form.get("to") or None
             app = portal().apply(
                 s,
-                datetime.fromisoformat(start).replace(tzinfo=UTC) if start else None,
-                datetime.fromisoformat(end).replace(tzinfo=UTC) + timedelta(days=1)
-                if end
-                else None,
+                # the days a person enters are days in Japan (RK-PORT-006)
+                jst_day_start(date.fromisoformat(start)) if start else None,
+                jst_day_start(date.fromisoformat(end)) + timedelta(days=1) if end else None,
                 [],
             )
         except (RenkeiError, ValueError):
@@ -553,8 +587,9 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
     @r.post("/logout")
     async def logout(request: Request) -> Response:
         token = request.cookies.get(SESSION_COOKIE)
-        if token:
+        if token and bound.holds(token, request.scope):
             portal().logout(token)
+            bound.drop(token)
         resp = RedirectResponse("/portal/ui/", status_code=303)
         delete_cookie(resp, request, SESSION_COOKIE, path=UI)
         return resp

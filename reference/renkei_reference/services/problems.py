@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.errors import RenkeiError
@@ -36,6 +37,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 MAX_BODY_BYTES = 4 * 1024 * 1024  # the spec asks for at least 2 MiB
 _log = logging.getLogger("renkei.reference")
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _HTTP_SLUGS = {
     400: ("bad-request", "Bad request"),
     401: ("unauthenticated", "Authentication required"),
@@ -101,9 +103,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug, title = _HTTP_SLUGS.get(exc.status_code, ("bad-request", "Bad request"))
-        return problem_response(exc.status_code, slug, title, str(exc.detail), "RK-WIRE-001")
+        resp = problem_response(exc.status_code, slug, title, str(exc.detail), "RK-WIRE-001")
+        if exc.status_code == 405:
+            resp.headers["Allow"] = allowed_methods(request)
+        return resp
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -114,6 +119,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             "Internal error",
             "the implementation failed unexpectedly; the server log has the details",
         )
+
+
+def allowed_methods(request: Request) -> str:
+    """RFC 9110 §15.5.6: a 405 names every method the target resource accepts —
+    each method some route of the app matches fully at this path."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    )
 
 
 class _BodyGuard:

@@ -1,7 +1,8 @@
 """Mutual TLS 1.3 for ``renkei serve`` (RK-ARCH-003).
 
-uvicorn terminates TLS but (0.54) does not fill the ASGI ``tls`` scope
-extension, so :class:`MutualTlsH11Protocol` does: on each connection it reads
+The TLS handshake runs in ``server_limits.ConnectionGate`` (with a deadline);
+uvicorn (0.55) does not fill the ASGI ``tls`` scope extension, so
+:class:`MutualTlsH11Protocol` does: on each connection it reads
 the verified peer certificate from the transport's ``ssl_object`` and hands
 every request of that connection the extension
 ``scope["extensions"]["tls"] = {"client_cert_chain": [PEM], "tls_version": …}``
@@ -22,10 +23,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..core.errors import PermissionDeniedError
 from .pki import OPERATOR, Pki, certified_identity
+from .server_limits import BoundedH11Protocol
 
 __all__ = [
     "TLS_EXTENSION",
@@ -58,8 +59,9 @@ def _with_tls(app: ASGIApp, extension: dict[str, Any]) -> ASGIApp:
     return wrapped
 
 
-class MutualTlsH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol that exposes the verified client certificate."""
+class MutualTlsH11Protocol(BoundedH11Protocol):
+    """uvicorn's h11 protocol (with read deadlines) that exposes the verified
+    client certificate."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
