@@ -22,9 +22,11 @@ from renkei_reference.core.binding_match import (
     one_slip,
 )
 from renkei_reference.core.binding_normalise import (
+    KANA_EQUIVALENTS,
     PLACEHOLDERS,
     VARIANT_KANJI,
     fold_address,
+    fold_kana,
     fold_name,
     has_placeholder,
     kanji_numeral_to_int,
@@ -115,9 +117,40 @@ def test_the_folding_table_is_the_specs() -> None:
     (specs/binding-normalisation.json), no entry more or less."""
     spec = json.loads((ROOT / "specs" / "binding-normalisation.json").read_text("utf-8"))
     assert spec["variant_kanji"] == VARIANT_KANJI
+    assert spec["kana_equivalents"] == KANA_EQUIVALENTS
     assert set(spec["placeholders"]) == PLACEHOLDERS
     assert all(k != v and len(k) == len(v) == 1 for k, v in VARIANT_KANJI.items())
     assert not set(VARIANT_KANJI.values()) & set(VARIANT_KANJI)  # one pass, no chains
+
+
+@pytest.mark.requirement("RK-BND-005")
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("スズキ ショウタ", "すずき　しょうた"), ("スズキ ショウタ", "ｽｽﾞｷ ｼﾖｳﾀ"),
+     ("キョウコ", "キヨウコ"), ("ツヅキ", "ツズキ"), ("カ゛", "ガ"), ("ｶﾞ", "ガ"),
+     ("ジョン・スミス", "ジョン スミス")],
+)  # fmt: skip
+def test_kana_readings_fold_to_one(a: str, b: str) -> None:
+    assert fold_kana(a) == fold_kana(b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("ヤマザキ", "ヤマサキ"), ("ショウタ", "ショウダイ"), ("オオノ", "オーノ"),
+     ("ユウコ", "ユコ")],
+)  # fmt: skip
+def test_kana_folding_keeps_different_readings_apart(a: str, b: str) -> None:
+    """Voiced and unvoiced kana, long-vowel spellings: two readings, not one."""
+    assert fold_kana(a) != fold_kana(b)
+
+
+_KANA_TEXT = st.text(alphabet=st.sampled_from(list("あいうきょっゃゅずづぢカガキョッヅｶﾞｷｮ・ 　゛")))
+
+
+@given(_KANA_TEXT)
+def test_kana_folding_is_idempotent_and_width_blind(text: str) -> None:
+    assert fold_kana(fold_kana(text)) == fold_kana(text)
+    assert fold_kana(strict_text(text)) == fold_kana(text)
 
 
 def test_placeholders() -> None:
@@ -175,17 +208,18 @@ def _vector_index(data: dict[str, Any], policy: Policy) -> tuple[RegistryIndex, 
         for i, k in enumerate(keys)
         if data["registry"][k].get("earlier")
     }
-    return RegistryIndex(latest, history, policy), keys
+    kana = [data["registry"][k]["latest"].get("name_kana") for k in keys]
+    return RegistryIndex(latest, history, policy, kana), keys
 
 
 @pytest.mark.requirement("RK-BND-001", "RK-BND-002", "RK-BND-003", "RK-BND-005")
 @pytest.mark.parametrize("policy", list(Policy), ids=lambda p: p.value)
 def test_matcher_meets_the_binding_vectors(policy: Policy) -> None:
     data = json.loads(VECTORS.read_text(encoding="utf-8"))
-    assert data["numberOfTests"] == len(data["tests"]) >= 20
+    assert data["numberOfTests"] == len(data["tests"]) >= 28
     index, keys = _vector_index(data, policy)
     for case in data["tests"]:
-        got = decide(index, _items(case["record"]))
+        got = decide(index, _items(case["record"]), case["record"].get("name_kana"))
         want = case["expected"][policy.value]
         resident = keys[got.person] if got.person is not None else None
         assert (got.decision, resident, list(got.reasons)) == (  # the reference's own choice
@@ -276,6 +310,49 @@ def test_a_placeholder_never_binds(small_world: tuple[Any, Any], pick: int, wher
     assert (got.decision, got.reasons) == ("review", ("unrepresentable-character",))
 
 
+@pytest.mark.requirement("RK-BND-002")
+@settings(max_examples=40, deadline=None)
+@given(pick=st.integers(0, 2_999), other=st.integers(0, 2_999), given_kana=st.booleans())
+def test_a_reading_never_binds_what_the_four_items_do_not(
+    small_world: tuple[Any, Any], pick: int, other: int, given_kana: bool
+) -> None:
+    """With registered readings: a record with its resident's reading binds only
+    that resident and only where the 4 items alone bind or are one slip from
+    somebody; a record with another resident's differing reading never binds."""
+    pop, _ = small_world
+    index = RegistryIndex(pop.latest, pop.history, Policy.FOLDED, pop.kana)
+    record = pop.latest[pick]
+    alone = decide(index, record)
+    own = decide(index, record, pop.kana[pick] if given_kana else None)
+    if own.decision == "bound":
+        assert own.person == pick
+        assert alone.decision == "bound" or alone.reasons == ("near-match",)
+    else:
+        assert alone.decision != "bound"
+    if fold_kana(pop.kana[other]) != fold_kana(pop.kana[pick]):
+        crossed = decide(index, record, pop.kana[other])
+        assert crossed.decision == "review"
+        assert "kana-differs" in crossed.reasons or alone.decision == "review"
+
+
+@pytest.mark.requirement("RK-BND-002")
+def test_the_reading_tells_twins_apart_in_the_generated_population(
+    small_world: tuple[Any, Any],
+) -> None:
+    """Twins one character apart with distinct readings: near-match on the 4 items
+    alone, bound to the right twin when the record gives that twin's reading."""
+    pop, _ = small_world
+    without = RegistryIndex(pop.latest, pop.history, Policy.FOLDED)
+    index = RegistryIndex(pop.latest, pop.history, Policy.FOLDED, pop.kana)
+    near = [r for r, it in enumerate(pop.latest) if decide(without, it).reasons == ("near-match",)]
+    separated = 0
+    for row in near:
+        got = decide(index, pop.latest[row], pop.kana[row])
+        assert got.decision != "bound" or got.person == row
+        separated += got.decision == "bound"
+    assert separated > 0, "the generated twins include some with distinct readings"
+
+
 def test_the_generator_is_deterministic_and_has_its_hard_cases() -> None:
     a, b = population(2_000, seed=5), population(2_000, seed=5)
     assert a.latest == b.latest
@@ -350,7 +427,7 @@ def test_reasons_never_name_a_candidate(small_world: tuple[Any, Any], policy: Po
     index = RegistryIndex(pop.latest, pop.history, policy)
     allowed = {
         "ambiguous-match", "partial-match", "no-match", "unrepresentable-character",
-        "near-match", "variant-form", "not-latest",
+        "near-match", "variant-form", "not-latest", "kana-differs",
         *(f"{i}-differs" for i in ("name", "address", "birth-date", "sex")),
         *(f"{i}-not-latest" for i in ("name", "address", "birth-date", "sex")),
     }  # fmt: skip

@@ -2,7 +2,8 @@
 """Generate ``binding-decisions.json``: binding (紐付け) vectors with expected decisions.
 
 RK-BND-001 (only the registry's *latest* 4 items bind), RK-BND-002 (all four
-items, exactly one resident; a kana reading never stands in for the name),
+items, exactly one resident; a kana reading never stands in for the name, and
+when given must agree with a registered one and tells twins apart),
 RK-BND-003 (review with reasons, rejected with ``no-match``) and RK-BND-005
 (the folding of specs/binding-normalisation.md, no more; placeholders never
 bind).  Each vector is a record of an agency and the decision expected against
@@ -23,8 +24,8 @@ passes a vector when its decision and bound resident equal ``decision`` and
 (review for an earlier state is MAY, RK-BND-003) — and, when it matches
 ``decision``, its reasons contain those of the listed reasons that RK-BND-003
 and RK-BND-005 make mandatory (``ambiguous-match``, ``partial-match``,
-``no-match``, ``unrepresentable-character``, and ``variant-form`` on a bound
-record).
+``no-match``, ``unrepresentable-character``, ``kana-differs``, and
+``variant-form`` on a bound record).
 
 The expectations are written here by hand from the catalog text, not computed
 by the reference; tests/test_binding.py checks the reference against them.
@@ -53,13 +54,22 @@ GENERATOR = "specs/vectors/generate_binding.py"
 Json = dict[str, Any]
 
 
-def items(name: str, address: str, birth_date: str, sex: str) -> Json:
-    return {"name": name, "address": address, "birth_date": birth_date, "sex": sex}
+def items(name: str, address: str, birth_date: str, sex: str, kana: str | None = None) -> Json:
+    """The 4 items, and the kana reading ``name_kana`` when one is given."""
+    out = {"name": name, "address": address, "birth_date": birth_date, "sex": sex}
+    return out if kana is None else {**out, "name_kana": kana}
+
+
+def with_kana(record: Json, kana: str | None) -> Json:
+    """``record`` with the reading ``kana`` (None: without a reading)."""
+    out = {k: v for k, v in record.items() if k != "name_kana"}
+    return out if kana is None else {**out, "name_kana": kana}
 
 
 KASUMI = "東京都千代田区霞が関1丁目2番3号"
 UMEDA = "大阪府大阪市北区梅田2丁目5番10号 メゾン青葉 301号室"
 FUCHU_T = "東京都府中市中央1丁目2番3号"
+SHIBA = "東京都港区芝公園4丁目2番8号"
 
 REGISTRY: dict[str, Json] = {
     "R1": {"latest": items("高橋 健一", KASUMI, "1990-04-01", "male")},
@@ -80,7 +90,7 @@ REGISTRY: dict[str, Json] = {
     },
     "R7": {"latest": items("斎藤 誠", "福岡県福岡市博多区天神2丁目3番4号", "1960-03-03", "male")},
     "R8": {"latest": items("齋藤 誠", "福岡県福岡市博多区天神2丁目3番4号", "1960-03-03", "male")},
-    "R9": {"latest": items("中村 陽子", FUCHU_T, "1955-05-05", "female")},
+    "R9": {"latest": items("中村 陽子", FUCHU_T, "1955-05-05", "female", "ナカムラ ヨウコ")},
     "R10": {"latest": items("中村 陽子", "広島県府中市中央1丁目2番3号", "1955-05-05", "female")},
     "R11": {
         "latest": items("山本 大輔", "神奈川県横浜市港北区日吉1丁目1番1号", "1980-08-08", "male")
@@ -88,6 +98,8 @@ REGISTRY: dict[str, Json] = {
     "R12": {
         "latest": items("山本 大輔", "神奈川県横浜市港北区日吉1丁目1番2号", "1980-08-08", "male")
     },
+    "R13": {"latest": items("鈴木 翔太", SHIBA, "2001-06-10", "male", "スズキ ショウタ")},
+    "R14": {"latest": items("鈴木 翔大", SHIBA, "2001-06-10", "male", "スズキ ショウダイ")},
 }
 
 
@@ -111,6 +123,7 @@ def rejected() -> Json:
 
 
 R3, R4, R9 = REGISTRY["R3"]["latest"], REGISTRY["R4"]["latest"], REGISTRY["R9"]["latest"]
+R13 = REGISTRY["R13"]["latest"]
 
 # (id suffix, comment, record, strict, folded)
 CASES: list[tuple[str, str, Json, Json, Json]] = [
@@ -169,6 +182,22 @@ CASES: list[tuple[str, str, Json, Json, Json]] = [
     ("stranger", "Nothing alike: rejected.",
      items("存在 しない", "沖縄県那覇市泉町9丁目9番9号", "1901-01-01", "female"),
      rejected(), rejected()),
+    ("kana-folded", "The registered reading given in hiragana with an ideographic space: the kana folding makes it agree; bound.",
+     with_kana(R9, "なかむら\u3000ようこ"), bound("R9"), bound("R9")),
+    ("kana-differs", "All four items fit one resident but the given reading is not the registered one: no bind (RK-BND-002).",
+     with_kana(R9, "ナカムラ ヨシコ"), review("kana-differs"), review("kana-differs")),
+    ("kana-placeholder", "A kana lost to ● in the reading never binds (RK-BND-005).",
+     with_kana(R9, "ナカムラ ヨ●コ"), review("unrepresentable-character"), review("unrepresentable-character")),
+    ("twins-kana", "Twins 翔太/翔大 read ショウタ/ショウダイ: every given item, the reading included, fits one twin only; bound.",
+     R13, bound("R13"), bound("R13")),
+    ("twins-kana-legacy", "The same record with the reading as a legacy system holds it (half-width, no small kana: ｼﾖｳﾀ); bound.",
+     with_kana(R13, "ｽｽﾞｷ ｼﾖｳﾀ"), bound("R13"), bound("R13")),
+    ("twins-no-kana", "The same twin without a reading: one slip from the other twin (RK-BND-002).",
+     with_kana(R13, None), review("near-match"), review("near-match")),
+    ("twins-crossed-kana", "One twin's items with the other twin's reading: the reading contradicts, and the other twin is one slip away.",
+     with_kana(R13, "スズキ ショウダイ"), review("kana-differs", "near-match"), review("kana-differs", "near-match")),
+    ("twins-unregistered-kana", "Twins 健一/健二 whose readings the registry does not hold: a given reading neither confirms nor separates.",
+     with_kana(REGISTRY["R1"]["latest"], "タカハシ ケンイチ"), review("near-match"), review("near-match")),
 ]  # fmt: skip
 
 

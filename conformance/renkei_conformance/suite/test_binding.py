@@ -217,9 +217,10 @@ def test_binding_vectors_through_the_wire(world: World) -> None:
     for p, (key, entry) in zip(people, data["registry"].items(), strict=True):
         for state in [*entry.get("earlier", []), entry["latest"]]:
             residents[key] = replace(p, **state)
-            world.wire.control(
-                "POST", "/residents", {"residents": [residents[key].resident()]}
-            ).expect(200, 204)
+            payload = residents[key].resident()
+            if "name_kana" not in state:  # the vector's registry holds no reading for it
+                del payload["name_kana"]
+            world.wire.control("POST", "/residents", {"residents": [payload]}).expect(200, 204)
     records = [{"record_ref": case["id"], **case["record"]} for case in data["tests"]]
     got = _bind(world, "kit.city-a", records)
     unique = {
@@ -231,6 +232,7 @@ def test_binding_vectors_through_the_wire(world: World) -> None:
     ).expect(200, 204)
     truth = world.bind("kit.city-a", list(unique.values()))
     mandatory = {"ambiguous-match", "partial-match", "no-match", "unrepresentable-character"}
+    mandatory |= {"kana-differs"}  # RK-BND-003: the reading stopped the bind
     mandatory |= {"variant-form"}  # the notice on a record bound through folding
     for case in data["tests"]:
         want, result = case["expected"]["folded"], got[case["id"]]
@@ -250,3 +252,48 @@ def test_binding_vectors_through_the_wire(world: World) -> None:
             assert not missing, (case["id"], result)
         if result["decision"] == "bound":  # RK-BND-003: no reason but the notice
             assert set(result["reasons"]) <= {"variant-form"}, (case["id"], result)
+
+
+@pytest.mark.conformance("CT-BND-008", requirements=["RK-BND-002", "RK-BND-005"], profiles=["hub"])
+def test_the_kana_reading_is_evidence(world: World) -> None:
+    """A given kana reading must agree with the registered one after the kana
+    folding (hiragana, half-width, small kana written large): a reading that
+    names someone else never binds (review ``kana-differs``); one that agrees
+    tells twins one character apart from each other, so the record of either
+    twin binds to that twin, while the same record without a reading stays in
+    review (``near-match``)."""
+    a, b = population(2, first=2_300_000_000)
+    twin_a = replace(a, name="鈴木 翔太", name_kana="スズキ ショウタ", address=_KASUMI,
+                     birth_date="2001-06-10", sex="male")  # fmt: skip
+    twin_b = replace(twin_a, resident_code=b.resident_code, name="鈴木 翔大",
+                     name_kana="スズキ ショウダイ")  # fmt: skip
+    world.wire.control(
+        "POST", "/residents", {"residents": [twin_a.resident(), twin_b.resident()]}
+    ).expect(200, 204)
+    no_kana = {k: v for k, v in twin_a.four_items().items() if k != "name_kana"}
+    got = _bind(
+        world,
+        "kit.pension",
+        [
+            _record("a", twin_a),
+            _record("b", twin_b),
+            _record("a-legacy", replace(twin_a, name_kana="ｽｽﾞｷ ｼﾖｳﾀ")),
+            _record("a-hiragana", replace(twin_a, name_kana="すずき　しょうた")),
+            _record("a-other-reading", replace(twin_a, name_kana="スズキ ショウジ")),
+            _record("a-crossed", replace(twin_a, name_kana=twin_b.name_kana)),
+            {"record_ref": "a-no-kana", **no_kana},
+        ],
+    )
+    link_a, link_b = world.link("kit.pension", twin_a), world.link("kit.pension", twin_b)
+    assert link_a != link_b
+    for ref in ("a", "a-legacy", "a-hiragana"):
+        assert got[ref]["decision"] == "bound", (ref, got[ref])
+        assert got[ref]["link_code"] == link_a, ref
+    assert got["b"]["decision"] == "bound", got["b"]
+    assert got["b"]["link_code"] == link_b
+    for ref in ("a-other-reading", "a-crossed"):
+        assert got[ref]["decision"] == "review", (ref, got[ref])
+        assert "kana-differs" in got[ref]["reasons"], (ref, got[ref])
+        assert not got[ref].get("link_code"), ref
+    assert got["a-no-kana"]["decision"] == "review", got["a-no-kana"]
+    assert not got["a-no-kana"].get("link_code")

@@ -19,6 +19,9 @@ Two levels, both deterministic and pure:
   - in addresses, kanji numerals before 丁目/番/号 become digits and the
     notations 「1丁目2番3号」「1丁目2番地3」「1-2-3」「1ー2ー3」「1の2の3」 all become
     ``1-2-3``.
+* ``fold_kana`` — the folded form of a kana reading (RK-BND-002, RK-BND-005):
+  NFKC, white space and ・ removed, voiced marks composed, hiragana →
+  katakana, small kana → large and ヂ/ヅ → ジ/ズ; never voiced → unvoiced.
 
 Folding only ever *merges* spellings; the matcher treats any two residents
 whose folded items coincide as ambiguous, so folding can turn a bind into a
@@ -35,9 +38,11 @@ import icontract
 import jaconv
 
 __all__ = [
+    "KANA_EQUIVALENTS",
     "PLACEHOLDERS",
     "VARIANT_KANJI",
     "fold_address",
+    "fold_kana",
     "fold_name",
     "has_placeholder",
     "kanji_numeral_to_int",
@@ -143,6 +148,28 @@ def _fold_common(text: str) -> str:
 def fold_name(name: str) -> str:
     """Folded name: NFKC, no spaces, katakana, representative kanji."""
     return _fold_common(name)
+
+
+#: Kana that legacy and hand-written records spell another way for one sound:
+#: small kana written large (全銀 format, many older kana fields hold no small
+#: kana: キヨウコ for キョウコ) and ヂ/ヅ written ジ/ズ (one sound each).  Voiced
+#: and unvoiced (ザ/サ) are never merged: ヤマザキ and ヤマサキ are two readings.
+KANA_EQUIVALENTS: dict[str, str] = dict(
+    zip("ァィゥェォッャュョヮヵヶヂヅ", "アイウエオツヤユヨワカケジズ", strict=True)
+)
+_KANA_FOLD = str.maketrans(KANA_EQUIVALENTS | {"・": None})
+
+
+@icontract.ensure(lambda result: not any(ch.isspace() for ch in result))
+@functools.lru_cache(maxsize=1 << 16)
+def fold_kana(reading: str) -> str:
+    """Folded kana reading (specs/binding-normalisation.md §2): NFKC, white space
+    and the middle dot ・ removed, hiragana → katakana, ``KANA_EQUIVALENTS``,
+    then NFC (a detached voiced mark joins its kana: 「カ ゛」 → ガ) and
+    ``KANA_EQUIVALENTS`` once more (「っ゛」 → ヅ → ズ)."""
+    text = "".join(unicodedata.normalize("NFKC", reading).split())
+    text = jaconv.hira2kata(text).translate(_KANA_FOLD)
+    return unicodedata.normalize("NFC", text).translate(_KANA_FOLD)
 
 
 @functools.lru_cache(maxsize=1 << 16)
