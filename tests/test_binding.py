@@ -33,6 +33,7 @@ from renkei_reference.core.binding_normalise import (
     strict_text,
 )
 from renkei_reference.services.binding_bench import bench, bindable
+from renkei_reference.services.models import BindingRecordIn, RecordProblem, binding_record
 from renkei_reference.services.synthetic_population import (
     BENIGN,
     DEFAULT_NOISE,
@@ -353,6 +354,58 @@ def test_the_reading_tells_twins_apart_in_the_generated_population(
     assert separated > 0, "the generated twins include some with distinct readings"
 
 
+@pytest.mark.requirement("RK-BND-003")
+@settings(max_examples=40, deadline=None)
+@given(
+    pick=st.integers(0, 2_999),
+    blank=st.sets(st.integers(0, 3), min_size=1),
+    fill=st.sampled_from(["", " ", "\u3000", "\t"]),
+)
+def test_a_missing_item_is_a_review_reason_and_never_matched(
+    small_world: tuple[Any, Any], pick: int, blank: set[int], fill: str
+) -> None:
+    """Any item absent or blank: review naming exactly the missing items, never
+    a reason that tells what the registry holds."""
+    pop, _ = small_world
+    index = RegistryIndex(pop.latest, pop.history, Policy.FOLDED, pop.kana)
+    record = tuple(fill if i in blank else v for i, v in enumerate(pop.latest[pick]))
+    got = decide(index, record, pop.kana[pick])  # type: ignore[arg-type]
+    names = ("name", "address", "birth-date", "sex")
+    assert got.decision == "review"
+    assert got.reasons == tuple(f"{names[i]}-missing" for i in sorted(blank))
+
+
+@pytest.mark.requirement("RK-BND-003")
+@pytest.mark.parametrize(
+    ("record", "loc"),
+    [("a string", "record"), (["a", "list"], "record"), ({"name": "山田 太郎"}, "record_ref"),
+     ({"record_ref": "r", "birth_date": "19800401"}, "birth_date"),
+     ({"record_ref": "r", "birth_date": "昭和55年4月1日"}, "birth_date"),
+     ({"record_ref": "r", "birth_date": "1980-02-30"}, "birth_date"),
+     ({"record_ref": "r", "sex": "1"}, "sex"), ({"record_ref": "r", "sex": "男"}, "sex"),
+     ({"record_ref": "r", "name": 12345}, "name"), ({"record_ref": "r", "name": "x" * 257}, "name"),
+     ({"record_ref": "r", "gender": "male"}, "gender"), ({"record_ref": ""}, "record_ref")],
+)  # fmt: skip
+def test_a_malformed_record_is_its_own_problem(record: Any, loc: str) -> None:
+    got = binding_record(record)
+    assert isinstance(got, RecordProblem)
+    assert {where[:3] for where, _ in got.errors} == {("body", "records", 0)}
+    assert loc in {where[3] for where, _ in got.errors if len(where) > 3} or loc == "record"
+    assert got.record_ref == (
+        "r" if isinstance(record, dict) and record.get("record_ref") else None
+    )
+    assert "RK-BND-003" in got.detail
+
+
+def test_a_record_with_items_missing_is_read() -> None:
+    """Absent, null and blank items are read as missing (the matcher's review)."""
+    got = binding_record({"record_ref": "r", "name": None, "address": " ", "sex": ""})
+    assert got == BindingRecordIn(record_ref="r", name="", address=" ", birth_date="", sex="")
+    full = {"record_ref": "r", "name": "山田 太郎", "name_kana": "ヤマダ タロウ",
+            "address": "霞が関1-1-1", "birth_date": "1980-04-01", "sex": "male"}  # fmt: skip
+    assert binding_record(full) == BindingRecordIn(**full)
+
+
 def test_the_generator_is_deterministic_and_has_its_hard_cases() -> None:
     a, b = population(2_000, seed=5), population(2_000, seed=5)
     assert a.latest == b.latest
@@ -428,6 +481,7 @@ def test_reasons_never_name_a_candidate(small_world: tuple[Any, Any], policy: Po
     allowed = {
         "ambiguous-match", "partial-match", "no-match", "unrepresentable-character",
         "near-match", "variant-form", "not-latest", "kana-differs",
+        *(f"{i}-missing" for i in ("name", "address", "birth-date", "sex")),
         *(f"{i}-differs" for i in ("name", "address", "birth-date", "sex")),
         *(f"{i}-not-latest" for i in ("name", "address", "birth-date", "sex")),
     }  # fmt: skip

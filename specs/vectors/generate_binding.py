@@ -24,8 +24,8 @@ passes a vector when its decision and bound resident equal ``decision`` and
 (review for an earlier state is MAY, RK-BND-003) — and, when it matches
 ``decision``, its reasons contain those of the listed reasons that RK-BND-003
 and RK-BND-005 make mandatory (``ambiguous-match``, ``partial-match``,
-``no-match``, ``unrepresentable-character``, ``kana-differs``, and
-``variant-form`` on a bound record).
+``no-match``, ``unrepresentable-character``, ``kana-differs``, the
+``<item>-missing`` reasons, and ``variant-form`` on a bound record).
 
 The expectations are written here by hand from the catalog text, not computed
 by the reference; tests/test_binding.py checks the reference against them.
@@ -196,6 +196,11 @@ CASES: list[tuple[str, str, Json, Json, Json]] = [
      with_kana(R13, None), review("near-match"), review("near-match")),
     ("twins-crossed-kana", "One twin's items with the other twin's reading: the reading contradicts, and the other twin is one slip away.",
      with_kana(R13, "スズキ ショウダイ"), review("kana-differs", "near-match"), review("kana-differs", "near-match")),
+    ("address-missing", "The address left blank: not matched at all; review naming the missing item (RK-BND-003).",
+     {**R9, "address": ""}, review("address-missing"), review("address-missing")),
+    ("items-missing", "Date of birth and sex left blank: review naming both.",
+     {**with_kana(R13, None), "birth_date": "", "sex": ""},
+     review("birth-date-missing", "sex-missing"), review("birth-date-missing", "sex-missing")),
     ("twins-unregistered-kana", "Twins 健一/健二 whose readings the registry does not hold: a given reading neither confirms nor separates.",
      with_kana(REGISTRY["R1"]["latest"], "タカハシ ケンイチ"), review("near-match"), review("near-match")),
 ]  # fmt: skip

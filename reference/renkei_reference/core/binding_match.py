@@ -6,6 +6,9 @@ reasons) or ``rejected`` against an index of the resident registry.
 
 Rules, each with its requirement:
 
+* RK-BND-003 — a record with an item absent or blank is not matched at all:
+  review ``name-missing`` / ``address-missing`` / ``birth-date-missing`` /
+  ``sex-missing``.
 * RK-BND-005 — a record with a placeholder (●, 〓, U+FFFD, private use) never
   binds: review ``unrepresentable-character``.
 * RK-BND-001 — only the *latest* 4 items bind.  A record that fits a
@@ -74,6 +77,7 @@ K = TypeVar("K", bound=Hashable)
 _ITEM_NAMES = ("name", "address", "birth-date", "sex")
 
 BINDING_REASONS = (
+    *(f"{item}-missing" for item in _ITEM_NAMES),  # RK-BND-003: an item absent or blank
     "unrepresentable-character",  # RK-BND-005
     "ambiguous-match",  # RK-BND-002
     "near-match",  # RK-BND-002
@@ -296,6 +300,9 @@ def _reading(kana: str | None) -> str | None:
 
 
 def _decide(index: RegistryIndex, items: Items, kana: str | None) -> BindingOutcome:
+    missing = tuple(f"{_ITEM_NAMES[i]}-missing" for i in range(4) if not items[i].strip())
+    if missing:  # RK-BND-003: never matched, so the review says nothing of the registry
+        return BindingOutcome("review", missing)
     if any(has_placeholder(text) for text in (*items[:2], kana or "")):
         return BindingOutcome("review", ("unrepresentable-character",))
     folded = _fold(items)
