@@ -68,10 +68,91 @@ def test_strict_text_is_nfkc_and_collapsed_white_space_only() -> None:
         "東京都 千代田区 霞が関1丁目2番地3",
         "東京都千代田区霞が関1の2の3",
         "東京都千代田区霞が関1丁目2番地3号",
+        "東京都千代田区霞が関一丁目2番3号",  # mixed: kanji 丁目, digits after
+        "東京都千代田区霞が関1丁目2番地の3",
+        "東京都千代田区霞が関1‐2‐3",  # U+2010
+        "東京都千代田区霞が関1−2−3",  # U+2212
+        "東京都千代田区霞が関1–2—3",  # en and em dash
+        "東京都千代田区霞が関1ｰ2ｰ3",  # half-width long-vowel mark
+        "東京都千代田区霞が関 1 - 2 - 3",
+        "東京都千代田区霞ヶ関1-2-3",
+        "東京都千代田区霞ケ関1-2-3",
+        "東京都千代田区霞ガ関一の二の三",
+        "東京都千代田区霞が関01-02-003",
     ],
 )
 def test_address_notations_fold_to_one(variant: str) -> None:
     assert fold_address(variant) == fold_address("東京都千代田区霞が関1-2-3")
+
+
+@pytest.mark.requirement("RK-BND-005")
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("三丁目12番5号", "3-12-5"), ("三丁目12番5号", "3丁目12番5号"),
+     ("3丁目12番地5", "３－１２－５"),
+     ("3の12の5", "三丁目十二番五号"), ("三丁目十二番地の五", "3-12-5"),
+     ("茨城県つくば市大字上横場123番地", "茨城県つくば市上横場123"),
+     ("沖縄県那覇市字安里一番地", "沖縄県那覇市安里1"),
+     ("北海道札幌市中央区北一条西二丁目1番地", "北海道札幌市中央区北1条西2丁目1"),
+     ("東京都世田谷区自由が丘2丁目10番1号", "東京都世田谷区自由ヶ丘2-10-1"),
+     ("梅田二丁目五番十号 メゾン青葉 三〇一号室", "梅田2-5-10 メゾン青葉301号室"),
+     ("本町1丁目2番3号 301号室", "本町1-2-3 301号室")],
+)  # fmt: skip
+def test_whole_address_forms_meet(a: str, b: str) -> None:
+    """Issue 18: the mixed forms municipalities write meet their other notations."""
+    assert fold_address(a) == fold_address(b)
+
+
+def test_numerals_in_place_names_stay_names() -> None:
+    """A kanji numeral that is part of a place name is no address number."""
+    assert fold_address("東京都八王子市") == "東京都八王子市"
+    assert fold_address("三重県四日市市") == "三重県四日市市"
+    assert fold_address("東京都千代田区一番町5番") == "東京都千代田区1番町5"
+    assert fold_address("新潟県十日町市本町一丁目") == "新潟県十日町市本町1丁目"
+    assert fold_address("東京都千代田区一番町") != fold_address("東京都千代田区一町")
+
+
+def _kanji(n: int) -> str:
+    """1..9999 in 漢数字 with units (「千二百三十四」)."""
+    digits = "〇一二三四五六七八九"
+    out = ""
+    for unit, value in (("千", 1000), ("百", 100), ("十", 10)):
+        q, n = divmod(n, value)
+        if q:
+            out += ("" if q == 1 else digits[q]) + unit
+    return out + (digits[n] if n else "")
+
+
+def _positional(n: int) -> str:
+    return "".join("〇一二三四五六七八九"[int(d)] for d in str(n))
+
+
+_FORMS = (
+    lambda x, y, z: f"{x}丁目{y}番{z}号",
+    lambda x, y, z: f"{x}-{y}-{z}",
+    lambda x, y, z: f"{x}丁目{y}番地{z}",
+    lambda x, y, z: f"{x}丁目{y}番地の{z}",
+    lambda x, y, z: f"{x}の{y}の{z}",
+    lambda x, y, z: f"{x}－{y}－{z}".translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+    lambda x, y, z: f"{_kanji(x)}丁目{_kanji(y)}番{_kanji(z)}号",
+    lambda x, y, z: f"{_kanji(x)}丁目{y}番{z}号",
+    lambda x, y, z: f"{_positional(x)}丁目{_positional(y)}番地{_positional(z)}",
+    lambda x, y, z: f"{x}ー{y}ー{z}",
+    lambda x, y, z: f"{x}‐{y}−{z}",
+)
+_NUMBER = st.integers(1, 2_999)
+
+
+@pytest.mark.requirement("RK-BND-005")
+@given(a=st.tuples(_NUMBER, _NUMBER, _NUMBER), b=st.tuples(_NUMBER, _NUMBER, _NUMBER),
+       fa=st.sampled_from(_FORMS), fb=st.sampled_from(_FORMS),
+       town=st.sampled_from(["千代田区霞が関", "千代田区霞ヶ関", "大字本町"]))  # fmt: skip
+def test_address_numbers_meet_exactly_when_they_are_equal(
+    a: tuple[int, int, int], b: tuple[int, int, int], fa: Any, fb: Any, town: str
+) -> None:
+    """Any two notations of 丁目・番・号 fold to one form exactly when their
+    numbers are equal: the fold merges notations, never two addresses."""
+    assert (fold_address(town + fa(*a)) == fold_address(town + fb(*b))) == (a == b)
 
 
 def test_folding_keeps_different_places_apart() -> None:
@@ -108,7 +189,7 @@ def test_a_long_numeral_run_folds_exactly_and_never_fails() -> None:
     different numbers."""
     a = fold_address("東京都千代田区霞が関一二三四五六七八九丁目")
     b = fold_address("東京都千代田区霞が関一二三四五六七八八丁目")
-    assert a == "東京都千代田区霞ガ関123456789丁目"
+    assert a == "東京都千代田区霞ケ関123456789丁目"
     assert a != b
     assert fold_address("霞が関一〇〇〇〇〇一番地") != fold_address("霞が関一番地")
 
@@ -166,6 +247,7 @@ _JA_TEXT = st.text(
         list(
             "東京都千代田区本町髙高﨑崎齋斎斉邉辺さくらサクラｻｸﾗ"
             "0123456789０１２３丁目番地号-ー　 の一二三十"
+            "〇百千条室大字ヶケがガ‐−－ｰノ"
         )
     ),
     max_size=30,

@@ -100,6 +100,10 @@ REGISTRY: dict[str, Json] = {
     },
     "R13": {"latest": items("鈴木 翔太", SHIBA, "2001-06-10", "male", "スズキ ショウタ")},
     "R14": {"latest": items("鈴木 翔大", SHIBA, "2001-06-10", "male", "スズキ ショウダイ")},
+    "R15": {"latest": items("佐々木 健", "茨城県つくば市大字上横場123番地", "1975-02-02", "male")},
+    "R16": {
+        "latest": items("小林 由美", "東京都世田谷区自由が丘2丁目10番1号", "1988-09-09", "female")
+    },
 }
 
 
@@ -123,7 +127,7 @@ def rejected() -> Json:
 
 
 R3, R4, R9 = REGISTRY["R3"]["latest"], REGISTRY["R4"]["latest"], REGISTRY["R9"]["latest"]
-R13 = REGISTRY["R13"]["latest"]
+R13, R15, R16 = (REGISTRY[k]["latest"] for k in ("R13", "R15", "R16"))
 
 # (id suffix, comment, record, strict, folded)
 CASES: list[tuple[str, str, Json, Json, Json]] = [
@@ -201,6 +205,24 @@ CASES: list[tuple[str, str, Json, Json, Json]] = [
     ("items-missing", "Date of birth and sex left blank: review naming both.",
      {**with_kana(R13, None), "birth_date": "", "sex": ""},
      review("birth-date-missing", "sex-missing"), review("birth-date-missing", "sex-missing")),
+    ("address-mixed", "三丁目-style mixed notation: 丁目 in kanji, 番・号 in digits; the whole address folds to 1-2-3 (binding-normalisation.md v2).",
+     {**R9, "address": "東京都府中市中央一丁目2番3号"}, review("variant-form"), bound("R9", "variant-form")),
+    ("address-banchi-no", "番地の between 番地 and 号 number: folded to 1-2-3.",
+     {**R9, "address": "東京都府中市中央1丁目2番地の3"}, review("variant-form"), bound("R9", "variant-form")),
+    ("address-fullwidth-dashes", "Full-width digits and full-width hyphen-minus: folded to 1-2-3.",
+     {**R9, "address": "東京都府中市中央１－２－３"}, review("variant-form"), bound("R9", "variant-form")),
+    ("address-dash-variants", "U+2010 hyphen and U+2212 minus between the numbers: folded to 1-2-3.",
+     {**R9, "address": "東京都府中市中央1\u20102\u22123"}, review("variant-form"), bound("R9", "variant-form")),
+    ("address-no-particle", "の between the numbers (1の2の3): folded to 1-2-3.",
+     {**R9, "address": "東京都府中市中央1の2の3"}, review("variant-form"), bound("R9", "variant-form")),
+    ("address-kanji-units", "Kanji numerals with units (十) for 番・号 numbers: folded to their values.",
+     {**R16, "address": "東京都世田谷区自由が丘二丁目十番一号"}, review("variant-form"), bound("R16", "variant-form")),
+    ("address-ga", "ヶ for が between two kanji in the place name (自由ヶ丘): one place.",
+     {**R16, "address": "東京都世田谷区自由ヶ丘2-10-1"}, review("variant-form"), bound("R16", "variant-form")),
+    ("address-aza", "大字 left out, 番地 written as a bare number: folded as one.",
+     {**R15, "address": "茨城県つくば市上横場123"}, review("variant-form"), bound("R15", "variant-form")),
+    ("address-mixed-other-number", "The mixed notation with another 号 number: a different address, three of four items.",
+     {**R9, "address": "東京都府中市中央一丁目2番4号"}, review("partial-match", "address-differs"), review("partial-match", "address-differs")),
     ("twins-unregistered-kana", "Twins 健一/健二 whose readings the registry does not hold: a given reading neither confirms nor separates.",
      with_kana(REGISTRY["R1"]["latest"], "タカハシ ケンイチ"), review("near-match"), review("near-match")),
 ]  # fmt: skip

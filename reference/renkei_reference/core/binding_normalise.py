@@ -16,9 +16,10 @@ Two levels, both deterministic and pure:
   - hiragana → katakana and half-width katakana → full-width (``jaconv``);
   - variant kanji (異体字) → one representative, by ``VARIANT_KANJI``
     (髙→高, 﨑/嵜→崎, 齋/齊/斉→斎, 邉/邊→辺, …);
-  - in addresses, kanji numerals before 丁目/番/号 become digits and the
-    notations 「1丁目2番3号」「1丁目2番地3」「1-2-3」「1ー2ー3」「1の2の3」 all become
-    ``1-2-3``.
+  - in addresses, folded as a whole (version 2 of the spec): address numbers
+    (kanji, full-width, ASCII) become integers, and 「三丁目12番5号」「3-12-5」
+    「3丁目12番地5」「３－１２－５」「3の12の5」 all become ``3-12-5``; 大字/字 are
+    left out and ヶ/ケ/が between two kanji are one.
 * ``fold_kana`` — the folded form of a kana reading (RK-BND-002, RK-BND-005):
   NFKC, white space and ・ removed, voiced marks composed, hiragana →
   katakana, small kana → large and ヂ/ヅ → ジ/ズ; never voiced → unvoiced.
@@ -91,22 +92,33 @@ VARIANT_KANJI: dict[str, str] = {
     "栁": "柳",
 }
 _VARIANTS = str.maketrans(VARIANT_KANJI)
+# hiragana U+3041–U+3096, U+309D–U+309E → katakana (+0x60; what jaconv.hira2kata
+# does), and the variant kanji, in one table: the domains are disjoint
+_KATAKANA_VARIANTS = str.maketrans(
+    {chr(c): chr(c + 0x60) for c in (*range(0x3041, 0x3097), 0x309D, 0x309E)} | VARIANT_KANJI
+)
 
 _KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 _KANJI_DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
 _KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
 _KANJI_NUMERAL = "〇零一二三四五六七八九十百千"
 
-_NUMERAL_BEFORE_UNIT = re.compile(
-    f"([{_KANJI_NUMERAL}]+)(?=丁目|番|号|[のノ][0-9{_KANJI_NUMERAL}])"
-)
-_HAS_NUMERAL = re.compile(f"[{_KANJI_NUMERAL}](?:丁目|番|号|の|ノ)")
-# 丁目・番地・番・号 or a dash or の between two numbers → "-"; a trailing 番地/番/号
-# (not 号室) → nothing.  Literal replacements keep ``re.sub`` on its fast path.
-_BETWEEN = re.compile(r"(?<=[0-9])(?:丁目|番地|番|号(?!室)|[\-‐‑‒–—―−ー－のノ])(?=[0-9])")
-_TRAILING = re.compile(r"(?<=[0-9])(?:番地|番|号(?!室))+")  # a run at once: idempotent
-_FIRST_DIGIT = re.compile(r"[0-9０-９]")
-_SPACE = re.compile(r"\s+")
+# The address fold (specs/binding-normalisation.md §2, "Address"), on the text
+# after NFKC, katakana and variant kanji, white space still in place:
+_NUM = f"0-9{_KANJI_NUMERAL}"  # a numeral character, ASCII or kanji
+_DASHES = "\\-‐‑‒–—―−ー"  # hyphens, dashes, minus and the long-vowel mark (after NFKC)
+_IDEOGRAPH = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+_SEPARATOR = f"(?:丁目|番地ノ?|番ノ?|号(?!室)|ノ|[{_DASHES}])"
+_AZA = re.compile("大?字")  # 大字・字, the prefixes of a 大字/字 name
+_GA = re.compile(f"(?<=[{_IDEOGRAPH}])[ヶケガ](?=[{_IDEOGRAPH}])")  # 霞が関・霞ヶ関・霞ケ関
+_KANJI_RUN = re.compile(f"[{_KANJI_NUMERAL}]+")
+# a kanji numeral run is an address number when a unit, a separator and a numeral,
+# white space or the end follow it, or when a numeral and a separator precede it
+_NUMBER_AFTER = re.compile(f"丁目|番|号|条|地割|[0-9]|(?:{_SEPARATOR}\\s?)+[{_NUM}]|\\s|$")
+_NUMBER_BEFORE = re.compile(f"[{_NUM}](?:\\s?{_SEPARATOR})*\\s?$")
+_LEADING_ZEROS = re.compile("(?<![0-9])0+(?=[0-9])")
+_BETWEEN = re.compile(f"(?<=[0-9])(?:(?:\\s*{_SEPARATOR})+\\s*|\\s+)(?=[0-9])")
+_TRAILING = re.compile(f"(?<=[0-9])(?:\\s*(?:番地|番|号))+(?!\\s*[{_IDEOGRAPH}])")  # a run at once
 
 
 def strict_text(text: str) -> str:
@@ -161,8 +173,7 @@ _KANA_FOLD = str.maketrans(KANA_EQUIVALENTS | {"・": None})
 
 
 @icontract.ensure(lambda result: not any(ch.isspace() for ch in result))
-@functools.lru_cache(maxsize=1 << 16)
-def fold_kana(reading: str) -> str:
+def _fold_kana(reading: str) -> str:
     """Folded kana reading (specs/binding-normalisation.md §2): NFKC, white space
     and the middle dot ・ removed, hiragana → katakana, ``KANA_EQUIVALENTS``,
     then NFC (a detached voiced mark joins its kana: 「カ ゛」 → ガ) and
@@ -172,22 +183,40 @@ def fold_kana(reading: str) -> str:
     return unicodedata.normalize("NFC", text).translate(_KANA_FOLD)
 
 
+fold_kana = functools.lru_cache(maxsize=1 << 16)(_fold_kana)
+
+
+def _address_numbers(text: str) -> str:
+    """Every ASCII digit run, and every kanji numeral run that stands as an
+    address number (not 千代田, 八王子, 四日市), as its integer in ASCII digits."""
+    if not _KANJI_RUN.search(text):
+        return _LEADING_ZEROS.sub("", text)
+    out: list[str] = []
+    pos = 0
+    for match in _KANJI_RUN.finditer(text):
+        start, end = match.span()
+        if _NUMBER_AFTER.match(text, end) or _NUMBER_BEFORE.search(text, max(0, start - 12), start):
+            out.append(text[pos:start])
+            out.append(str(kanji_numeral_to_int(match.group())))
+            pos = end
+    out.append(text[pos:])
+    return _LEADING_ZEROS.sub("", "".join(out))
+
+
 @functools.lru_cache(maxsize=1 << 16)
-def _fold_address_part(text: str) -> str:
-    text = _fold_common(text)
-    if _HAS_NUMERAL.search(text):
-        text = _NUMERAL_BEFORE_UNIT.sub(lambda m: str(kanji_numeral_to_int(m.group(1))), text)
-    return _TRAILING.sub("", _BETWEEN.sub("-", text))
-
-
 def fold_address(address: str) -> str:
-    """Folded address: as ``fold_name`` plus 丁目・番地・号 written ``1-2-3``.
+    """Folded address (specs/binding-normalisation.md §2), one pass over the whole
+    address: as ``fold_name`` (but white space kept until step 6) with 大字/字
+    removed, then address numbers as integers, 丁目・番地・番・号・の or a dash
+    (or white space) between two numbers as ``-``, a trailing 番地/番/号 removed,
+    white space removed, and last ヶ/ケ/ガ between two kanji as ケ:
+    「三丁目12番5号」「3-12-5」「3丁目12番地5」「３－１２－５」「3の12の5」 → ``3-12-5``.
 
-    The part before the first digit (都道府県・市区町村・町名) and the rest
-    (丁目・番・号, building) fold separately — no rule spans a non-digit
-    followed by a digit — so that both halves are memoised."""
-    first = _FIRST_DIGIT.search(address)
-    if first is None or first.start() == 0:
-        return _fold_address_part(address)
-    cut = first.start()
-    return _fold_address_part(address[:cut]) + _fold_address_part(address[cut:])
+    No icontract contract: it runs for every resident when the index is built
+    and for every record; its properties (idempotent, no white space, width-
+    blind, numbers merged exactly when equal) are hypothesis properties in
+    tests/test_binding.py."""
+    text = " ".join(unicodedata.normalize("NFKC", address).split())
+    text = _AZA.sub("", text.translate(_KATAKANA_VARIANTS))
+    text = _BETWEEN.sub("-", _address_numbers(text))
+    return _GA.sub("ケ", "".join(_TRAILING.sub("", text).split()))
