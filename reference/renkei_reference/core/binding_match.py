@@ -174,6 +174,9 @@ class RegistryIndex:
         lambda latest, history: all(0 <= row < len(latest) for row in (history or {})),
         "earlier items belong to residents of the registry",
     )
+    @icontract.require(
+        lambda latest, kana: kana is None or len(kana) == len(latest), "one reading per resident"
+    )
     def __init__(
         self,
         latest: Sequence[Items],
@@ -279,6 +282,9 @@ def decide(index: RegistryIndex, items: Items, kana: str | None = None) -> Bindi
     return _decide(index, items, kana)
 
 
+@icontract.require(
+    lambda records, kana: kana is None or len(kana) == len(records), "one reading per record"
+)
 @icontract.ensure(lambda records, result: len(result) == len(records))
 @icontract.ensure(
     lambda result: all((o.person is not None) == (o.decision == "bound") for o in result),
