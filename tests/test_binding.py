@@ -26,6 +26,7 @@ from renkei_reference.core.binding_normalise import (
     PLACEHOLDERS,
     VARIANT_KANJI,
     fold_address,
+    fold_address_whole,
     fold_kana,
     fold_name,
     has_placeholder,
@@ -252,6 +253,33 @@ _JA_TEXT = st.text(
     ),
     max_size=30,
 )
+
+
+_ADDRESS_TEXT = st.text(
+    alphabet=st.sampled_from(
+        list(
+            "東京都千代田区霞関本町髙さくら0123456789０１２丁目番地号室条-ー‐−－ｰ　 "
+            "の一二三十〇百千大字ヶケがガノ①"
+        )
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=500)
+@given(_ADDRESS_TEXT)
+def test_the_memoised_address_fold_is_the_one_pass_fold(text: str) -> None:
+    """``fold_address`` (two memoised parts where that is the same) computes
+    exactly the spec's one pass, ``fold_address_whole``."""
+    assert fold_address(text) == fold_address_whole(text)
+
+
+def test_the_memoised_address_fold_is_the_one_pass_fold_on_the_generated_registry(
+    small_world: tuple[Any, Any],
+) -> None:
+    pop, ex = small_world
+    for address in [a for _, a, _, _ in pop.latest] + [a for _, a, _, _ in ex.records]:
+        assert fold_address(address) == fold_address_whole(address), address
 
 
 @given(_JA_TEXT)

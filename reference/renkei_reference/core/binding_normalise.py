@@ -43,6 +43,7 @@ __all__ = [
     "PLACEHOLDERS",
     "VARIANT_KANJI",
     "fold_address",
+    "fold_address_whole",
     "fold_kana",
     "fold_name",
     "has_placeholder",
@@ -117,6 +118,11 @@ _KANJI_RUN = re.compile(f"[{_KANJI_NUMERAL}]+")
 _NUMBER_AFTER = re.compile(f"丁目|番|号|条|地割|[0-9]|(?:{_SEPARATOR}\\s?)+[{_NUM}]|\\s|$")
 _NUMBER_BEFORE = re.compile(f"[{_NUM}](?:\\s?{_SEPARATOR})*\\s?$")
 _LEADING_ZEROS = re.compile("(?<![0-9])0+(?=[0-9])")
+_FIRST_DIGIT = re.compile("[0-9０-９]")
+_SPACE_RUN = re.compile(r"\s+")
+_ANY_DIGIT = re.compile("[0-9]")
+_OPENS = frozenset("0123456789丁番号条地ノ-‐‑‒–—―−ー")  # what may begin a number's context
+_MAYBE_GA = re.compile("[ヶケガ]")
 _BETWEEN = re.compile(f"(?<=[0-9])(?:(?:\\s*{_SEPARATOR})+\\s*|\\s+)(?=[0-9])")
 _TRAILING = re.compile(f"(?<=[0-9])(?:\\s*(?:番地|番|号))+(?!\\s*[{_IDEOGRAPH}])")  # a run at once
 
@@ -203,20 +209,69 @@ def _address_numbers(text: str) -> str:
     return _LEADING_ZEROS.sub("", "".join(out))
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def fold_address(address: str) -> str:
+def fold_address_whole(address: str) -> str:
     """Folded address (specs/binding-normalisation.md §2), one pass over the whole
-    address: as ``fold_name`` (but white space kept until step 6) with 大字/字
-    removed, then address numbers as integers, 丁目・番地・番・号・の or a dash
-    (or white space) between two numbers as ``-``, a trailing 番地/番/号 removed,
-    white space removed, and last ヶ/ケ/ガ between two kanji as ケ:
-    「三丁目12番5号」「3-12-5」「3丁目12番地5」「３－１２－５」「3の12の5」 → ``3-12-5``.
+    address, exactly as the spec's steps read: as ``fold_name`` (but white space
+    kept until step 6) with 大字/字 removed, then address numbers as integers,
+    丁目・番地・番・号・の or a dash (or white space) between two numbers as ``-``, a
+    trailing 番地/番/号 removed, white space removed, and last ヶ/ケ/ガ between two
+    kanji as ケ: 「三丁目12番5号」「3-12-5」「3丁目12番地5」「３－１２－５」「3の12の5」
+    → ``3-12-5``.  ``fold_address`` computes the same, faster."""
+    text = " ".join(unicodedata.normalize("NFKC", address).split())
+    text = _AZA.sub("", text.translate(_KATAKANA_VARIANTS))
+    text = _BETWEEN.sub("-", _address_numbers(text))
+    return _GA.sub("ケ", "".join(_TRAILING.sub("", text).split()))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _letters(part: str) -> tuple[str, str | None]:
+    """Steps 1-2 of one part (NFKC, white-space runs as one space, kept at the
+    ends; katakana, variant kanji, 大字/字 removed) and, when steps 3-6 can neither
+    act on the part nor depend on what follows it, the part's folded form.  They
+    can when it holds an ASCII digit, or a kanji numeral run that is an address
+    number or is not followed, inside the part, by a character that closes its
+    context (千代田: 代 closes it)."""
+    text = _SPACE_RUN.sub(" ", unicodedata.normalize("NFKC", part))
+    text = _AZA.sub("", text.translate(_KATAKANA_VARIANTS))
+    if _ANY_DIGIT.search(text):
+        return text, None
+    for match in _KANJI_RUN.finditer(text):
+        end = match.end()
+        if end == len(text) or text[end] in _OPENS or text[end].isspace():
+            return text, None
+        if _NUMBER_BEFORE.search(text, max(0, match.start() - 12), match.start()):
+            return text, None
+    folded = "".join(text.split())
+    return text, (_GA.sub("ケ", folded) if _MAYBE_GA.search(folded) else folded)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _rest(text: str) -> str:
+    """Steps 3-7 on text after steps 1-2."""
+    text = _BETWEEN.sub("-", _address_numbers(text))
+    text = "".join(_TRAILING.sub("", text).split())
+    return _GA.sub("ケ", text) if _MAYBE_GA.search(text) else text
+
+
+def fold_address(address: str) -> str:
+    """``fold_address_whole``, computed in two parts where that is the same: steps
+    1-2 are local, so the part before the first digit (都道府県・市区町村・町名)
+    and the rest get them apart, memoised; when the first part gives steps 3-6
+    nothing to act on or depend on, they run on the rest alone, and step 7 cannot
+    span the cut (a digit is no kanji).  tests/test_binding.py checks that both
+    functions agree.
 
     No icontract contract: it runs for every resident when the index is built
     and for every record; its properties (idempotent, no white space, width-
     blind, numbers merged exactly when equal) are hypothesis properties in
     tests/test_binding.py."""
-    text = " ".join(unicodedata.normalize("NFKC", address).split())
-    text = _AZA.sub("", text.translate(_KATAKANA_VARIANTS))
-    text = _BETWEEN.sub("-", _address_numbers(text))
-    return _GA.sub("ケ", "".join(_TRAILING.sub("", text).split()))
+    first = _FIRST_DIGIT.search(address)
+    if first is None or first.start() == 0:
+        return _rest(_letters(address)[0])
+    cut = first.start()
+    (head, folded), tail = _letters(address[:cut]), _letters(address[cut:])[0]
+    if folded is not None:
+        return folded + _rest(tail)
+    if head.endswith(" ") and tail.startswith(" "):
+        tail = tail[1:]
+    return _rest(head + tail)
