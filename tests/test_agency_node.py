@@ -247,6 +247,21 @@ def test_a_link_code_already_bound_to_another_record_is_not_entered(
     assert review == [("N-1", "N-2"), ("N-2", "N-1")]
 
 
+@pytest.mark.requirement("RK-BND-003")
+def test_a_malformed_or_incomplete_record_goes_to_review_and_the_rest_binds(
+    deployment: Deployment,
+) -> None:
+    """One record never fails the batch: a date the hub does not read and an
+    item left blank go to the node's review list; the good record binds."""
+    d = deployment
+    odd = {**_items(PERSONS[1], "N-7"), "birth_date": "19800401"}
+    blank = {**_items(PERSONS[2], "N-8"), "address": ""}
+    d.pension.bind("p-1", "t-01", [odd, blank, _items(PERSONS[0], "N-9")])
+    assert d.pension.table.link_code_of("N-9") is not None
+    review = {r["record_no"]: r["reason"] for r in d.pension.records_for_review()}
+    assert review == {"N-7": "malformed-binding-record", "N-8": "address-missing"}
+
+
 def test_the_csv_adapter_is_read_at_answer_time_and_no_information_is_said(
     deployment: Deployment,
 ) -> None:

@@ -85,6 +85,8 @@ _EDITS = st.sampled_from(
         ("birth_date", "1980-04-02"),
         ("sex", "female"),
         ("name_kana", "ヤマダ ジロウ"),
+        ("address", ""),  # an item missing (RK-BND-003): rejected, no reason
+        ("sex", " "),
     ]
 )
 

@@ -2,7 +2,8 @@
 """Generate ``binding-decisions.json``: binding (紐付け) vectors with expected decisions.
 
 RK-BND-001 (only the registry's *latest* 4 items bind), RK-BND-002 (all four
-items, exactly one resident; a kana reading never stands in for the name),
+items, exactly one resident; a kana reading never stands in for the name, and
+when given must agree with a registered one and tells twins apart),
 RK-BND-003 (review with reasons, rejected with ``no-match``) and RK-BND-005
 (the folding of specs/binding-normalisation.md, no more; placeholders never
 bind).  Each vector is a record of an agency and the decision expected against
@@ -23,8 +24,8 @@ passes a vector when its decision and bound resident equal ``decision`` and
 (review for an earlier state is MAY, RK-BND-003) — and, when it matches
 ``decision``, its reasons contain those of the listed reasons that RK-BND-003
 and RK-BND-005 make mandatory (``ambiguous-match``, ``partial-match``,
-``no-match``, ``unrepresentable-character``, and ``variant-form`` on a bound
-record).
+``no-match``, ``unrepresentable-character``, ``kana-differs``, the
+``<item>-missing`` reasons, and ``variant-form`` on a bound record).
 
 The expectations are written here by hand from the catalog text, not computed
 by the reference; tests/test_binding.py checks the reference against them.
@@ -53,13 +54,22 @@ GENERATOR = "specs/vectors/generate_binding.py"
 Json = dict[str, Any]
 
 
-def items(name: str, address: str, birth_date: str, sex: str) -> Json:
-    return {"name": name, "address": address, "birth_date": birth_date, "sex": sex}
+def items(name: str, address: str, birth_date: str, sex: str, kana: str | None = None) -> Json:
+    """The 4 items, and the kana reading ``name_kana`` when one is given."""
+    out = {"name": name, "address": address, "birth_date": birth_date, "sex": sex}
+    return out if kana is None else {**out, "name_kana": kana}
+
+
+def with_kana(record: Json, kana: str | None) -> Json:
+    """``record`` with the reading ``kana`` (None: without a reading)."""
+    out = {k: v for k, v in record.items() if k != "name_kana"}
+    return out if kana is None else {**out, "name_kana": kana}
 
 
 KASUMI = "東京都千代田区霞が関1丁目2番3号"
 UMEDA = "大阪府大阪市北区梅田2丁目5番10号 メゾン青葉 301号室"
 FUCHU_T = "東京都府中市中央1丁目2番3号"
+SHIBA = "東京都港区芝公園4丁目2番8号"
 
 REGISTRY: dict[str, Json] = {
     "R1": {"latest": items("高橋 健一", KASUMI, "1990-04-01", "male")},
@@ -80,13 +90,19 @@ REGISTRY: dict[str, Json] = {
     },
     "R7": {"latest": items("斎藤 誠", "福岡県福岡市博多区天神2丁目3番4号", "1960-03-03", "male")},
     "R8": {"latest": items("齋藤 誠", "福岡県福岡市博多区天神2丁目3番4号", "1960-03-03", "male")},
-    "R9": {"latest": items("中村 陽子", FUCHU_T, "1955-05-05", "female")},
+    "R9": {"latest": items("中村 陽子", FUCHU_T, "1955-05-05", "female", "ナカムラ ヨウコ")},
     "R10": {"latest": items("中村 陽子", "広島県府中市中央1丁目2番3号", "1955-05-05", "female")},
     "R11": {
         "latest": items("山本 大輔", "神奈川県横浜市港北区日吉1丁目1番1号", "1980-08-08", "male")
     },
     "R12": {
         "latest": items("山本 大輔", "神奈川県横浜市港北区日吉1丁目1番2号", "1980-08-08", "male")
+    },
+    "R13": {"latest": items("鈴木 翔太", SHIBA, "2001-06-10", "male", "スズキ ショウタ")},
+    "R14": {"latest": items("鈴木 翔大", SHIBA, "2001-06-10", "male", "スズキ ショウダイ")},
+    "R15": {"latest": items("佐々木 健", "茨城県つくば市大字上横場123番地", "1975-02-02", "male")},
+    "R16": {
+        "latest": items("小林 由美", "東京都世田谷区自由が丘2丁目10番1号", "1988-09-09", "female")
     },
 }
 
@@ -111,6 +127,7 @@ def rejected() -> Json:
 
 
 R3, R4, R9 = REGISTRY["R3"]["latest"], REGISTRY["R4"]["latest"], REGISTRY["R9"]["latest"]
+R13, R15, R16 = (REGISTRY[k]["latest"] for k in ("R13", "R15", "R16"))
 
 # (id suffix, comment, record, strict, folded)
 CASES: list[tuple[str, str, Json, Json, Json]] = [
@@ -169,6 +186,45 @@ CASES: list[tuple[str, str, Json, Json, Json]] = [
     ("stranger", "Nothing alike: rejected.",
      items("存在 しない", "沖縄県那覇市泉町9丁目9番9号", "1901-01-01", "female"),
      rejected(), rejected()),
+    ("kana-folded", "The registered reading given in hiragana with an ideographic space: the kana folding makes it agree; bound.",
+     with_kana(R9, "なかむら\u3000ようこ"), bound("R9"), bound("R9")),
+    ("kana-differs", "All four items fit one resident but the given reading is not the registered one: no bind (RK-BND-002).",
+     with_kana(R9, "ナカムラ ヨシコ"), review("kana-differs"), review("kana-differs")),
+    ("kana-placeholder", "A kana lost to ● in the reading never binds (RK-BND-005).",
+     with_kana(R9, "ナカムラ ヨ●コ"), review("unrepresentable-character"), review("unrepresentable-character")),
+    ("twins-kana", "Twins 翔太/翔大 read ショウタ/ショウダイ: every given item, the reading included, fits one twin only; bound.",
+     R13, bound("R13"), bound("R13")),
+    ("twins-kana-legacy", "The same record with the reading as a legacy system holds it (half-width, no small kana: ｼﾖｳﾀ); bound.",
+     with_kana(R13, "ｽｽﾞｷ ｼﾖｳﾀ"), bound("R13"), bound("R13")),
+    ("twins-no-kana", "The same twin without a reading: one slip from the other twin (RK-BND-002).",
+     with_kana(R13, None), review("near-match"), review("near-match")),
+    ("twins-crossed-kana", "One twin's items with the other twin's reading: the reading contradicts, and the other twin is one slip away.",
+     with_kana(R13, "スズキ ショウダイ"), review("kana-differs", "near-match"), review("kana-differs", "near-match")),
+    ("address-missing", "The address left blank: not matched at all; review naming the missing item (RK-BND-003).",
+     {**R9, "address": ""}, review("address-missing"), review("address-missing")),
+    ("items-missing", "Date of birth and sex left blank: review naming both.",
+     {**with_kana(R13, None), "birth_date": "", "sex": ""},
+     review("birth-date-missing", "sex-missing"), review("birth-date-missing", "sex-missing")),
+    ("address-mixed", "三丁目-style mixed notation: 丁目 in kanji, 番・号 in digits; the whole address folds to 1-2-3 (binding-normalisation.md v2).",
+     {**R9, "address": "東京都府中市中央一丁目2番3号"}, review("variant-form"), bound("R9", "variant-form")),
+    ("address-banchi-no", "番地の between 番地 and 号 number: folded to 1-2-3.",
+     {**R9, "address": "東京都府中市中央1丁目2番地の3"}, review("variant-form"), bound("R9", "variant-form")),
+    ("address-fullwidth-dashes", "Full-width digits and full-width hyphen-minus: folded to 1-2-3.",
+     {**R9, "address": "東京都府中市中央１－２－３"}, review("variant-form"), bound("R9", "variant-form")),
+    ("address-dash-variants", "U+2010 hyphen and U+2212 minus between the numbers: folded to 1-2-3.",
+     {**R9, "address": "東京都府中市中央1\u20102\u22123"}, review("variant-form"), bound("R9", "variant-form")),
+    ("address-no-particle", "の between the numbers (1の2の3): folded to 1-2-3.",
+     {**R9, "address": "東京都府中市中央1の2の3"}, review("variant-form"), bound("R9", "variant-form")),
+    ("address-kanji-units", "Kanji numerals with units (十) for 番・号 numbers: folded to their values.",
+     {**R16, "address": "東京都世田谷区自由が丘二丁目十番一号"}, review("variant-form"), bound("R16", "variant-form")),
+    ("address-ga", "ヶ for が between two kanji in the place name (自由ヶ丘): one place.",
+     {**R16, "address": "東京都世田谷区自由ヶ丘2-10-1"}, review("variant-form"), bound("R16", "variant-form")),
+    ("address-aza", "大字 left out, 番地 written as a bare number: folded as one.",
+     {**R15, "address": "茨城県つくば市上横場123"}, review("variant-form"), bound("R15", "variant-form")),
+    ("address-mixed-other-number", "The mixed notation with another 号 number: a different address, three of four items.",
+     {**R9, "address": "東京都府中市中央一丁目2番4号"}, review("partial-match", "address-differs"), review("partial-match", "address-differs")),
+    ("twins-unregistered-kana", "Twins 健一/健二 whose readings the registry does not hold: a given reading neither confirms nor separates.",
+     with_kana(REGISTRY["R1"]["latest"], "タカハシ ケンイチ"), review("near-match"), review("near-match")),
 ]  # fmt: skip
 
 

@@ -217,9 +217,10 @@ def test_binding_vectors_through_the_wire(world: World) -> None:
     for p, (key, entry) in zip(people, data["registry"].items(), strict=True):
         for state in [*entry.get("earlier", []), entry["latest"]]:
             residents[key] = replace(p, **state)
-            world.wire.control(
-                "POST", "/residents", {"residents": [residents[key].resident()]}
-            ).expect(200, 204)
+            payload = residents[key].resident()
+            if "name_kana" not in state:  # the vector's registry holds no reading for it
+                del payload["name_kana"]
+            world.wire.control("POST", "/residents", {"residents": [payload]}).expect(200, 204)
     records = [{"record_ref": case["id"], **case["record"]} for case in data["tests"]]
     got = _bind(world, "kit.city-a", records)
     unique = {
@@ -231,6 +232,8 @@ def test_binding_vectors_through_the_wire(world: World) -> None:
     ).expect(200, 204)
     truth = world.bind("kit.city-a", list(unique.values()))
     mandatory = {"ambiguous-match", "partial-match", "no-match", "unrepresentable-character"}
+    mandatory |= {"kana-differs"}  # RK-BND-003: the reading stopped the bind
+    mandatory |= {f"{item}-missing" for item in ("name", "address", "birth-date", "sex")}
     mandatory |= {"variant-form"}  # the notice on a record bound through folding
     for case in data["tests"]:
         want, result = case["expected"]["folded"], got[case["id"]]
@@ -250,3 +253,108 @@ def test_binding_vectors_through_the_wire(world: World) -> None:
             assert not missing, (case["id"], result)
         if result["decision"] == "bound":  # RK-BND-003: no reason but the notice
             assert set(result["reasons"]) <= {"variant-form"}, (case["id"], result)
+
+
+@pytest.mark.conformance("CT-BND-008", requirements=["RK-BND-002", "RK-BND-005"], profiles=["hub"])
+def test_the_kana_reading_is_evidence(world: World) -> None:
+    """A given kana reading must agree with the registered one after the kana
+    folding (hiragana, half-width, small kana written large): a reading that
+    names someone else never binds (review ``kana-differs``); one that agrees
+    tells twins one character apart from each other, so the record of either
+    twin binds to that twin, while the same record without a reading stays in
+    review (``near-match``)."""
+    a, b = population(2, first=2_300_000_000)
+    twin_a = replace(a, name="鈴木 翔太", name_kana="スズキ ショウタ", address=_KASUMI,
+                     birth_date="2001-06-10", sex="male")  # fmt: skip
+    twin_b = replace(twin_a, resident_code=b.resident_code, name="鈴木 翔大",
+                     name_kana="スズキ ショウダイ")  # fmt: skip
+    world.wire.control(
+        "POST", "/residents", {"residents": [twin_a.resident(), twin_b.resident()]}
+    ).expect(200, 204)
+    no_kana = {k: v for k, v in twin_a.four_items().items() if k != "name_kana"}
+    got = _bind(
+        world,
+        "kit.pension",
+        [
+            _record("a", twin_a),
+            _record("b", twin_b),
+            _record("a-legacy", replace(twin_a, name_kana="ｽｽﾞｷ ｼﾖｳﾀ")),
+            _record("a-hiragana", replace(twin_a, name_kana="すずき　しょうた")),
+            _record("a-other-reading", replace(twin_a, name_kana="スズキ ショウジ")),
+            _record("a-crossed", replace(twin_a, name_kana=twin_b.name_kana)),
+            {"record_ref": "a-no-kana", **no_kana},
+        ],
+    )
+    link_a, link_b = world.link("kit.pension", twin_a), world.link("kit.pension", twin_b)
+    assert link_a != link_b
+    for ref in ("a", "a-legacy", "a-hiragana"):
+        assert got[ref]["decision"] == "bound", (ref, got[ref])
+        assert got[ref]["link_code"] == link_a, ref
+    assert got["b"]["decision"] == "bound", got["b"]
+    assert got["b"]["link_code"] == link_b
+    for ref in ("a-other-reading", "a-crossed"):
+        assert got[ref]["decision"] == "review", (ref, got[ref])
+        assert "kana-differs" in got[ref]["reasons"], (ref, got[ref])
+        assert not got[ref].get("link_code"), ref
+    assert got["a-no-kana"]["decision"] == "review", got["a-no-kana"]
+    assert not got["a-no-kana"].get("link_code")
+
+
+@pytest.mark.conformance("CT-BND-009", requirements=["RK-BND-003"], profiles=["hub"])
+def test_one_record_never_fails_the_batch(world: World) -> None:
+    """A batch with records missing an item (absent, null or blank) and malformed
+    records (a 和暦 or YYYYMMDD date, a sex code, an undeclared member, no object
+    at all) is answered 200, one result per record in request order: a record
+    with an item missing goes to review with ``<item>-missing`` and no link code,
+    a malformed record gets its own problem ``malformed-binding-record`` naming
+    RK-BND-003, and the well-formed records are decided as if alone.  Only a body
+    that is no batch is refused as a whole."""
+    p = world.persons[6]
+    full = _record("ok", p)
+    no_address = {k: v for k, v in _record("no-address", p).items() if k != "address"}
+    records: list[Any] = [
+        full,
+        {**_record("blank-name", p), "name": "  "},
+        no_address,
+        {**_record("null-sex", p), "sex": None},
+        {**_record("blank-birth", p), "birth_date": ""},
+        {**_record("yyyymmdd", p), "birth_date": p.birth_date.replace("-", "")},
+        {**_record("wareki", p), "birth_date": "昭和55年4月1日"},
+        {**_record("sex-code", p), "sex": "1"},
+        {**_record("sex-kanji", p), "sex": "男"},
+        {**_record("undeclared", p), "gender": "male"},
+        "not a record",
+        {**_record("ok-again", p)},
+    ]
+    reply = world.call("kit.pension", "POST", "hub", "/bindings", {"records": records})
+    results = reply.expect(200)["results"]
+    assert len(results) == len(records)
+    refs = [r.get("record_ref") for r in results]
+    assert refs[:10] == [r["record_ref"] for r in records[:10]], refs
+    assert refs[10] is None, refs
+    assert refs[11] == "ok-again", refs
+    got = {r["record_ref"]: r for r in results if r.get("record_ref")}
+    link = world.link("kit.pension", p)
+    for ref in ("ok", "ok-again"):
+        assert got[ref]["decision"] == "bound", got[ref]
+        assert got[ref]["link_code"] == link
+    missing = [("blank-name", "name-missing"), ("no-address", "address-missing"),
+               ("null-sex", "sex-missing"), ("blank-birth", "birth-date-missing")]  # fmt: skip
+    for ref, reason in missing:
+        assert got[ref]["decision"] == "review", (ref, got[ref])
+        assert reason in got[ref]["reasons"], (ref, got[ref])
+        assert not got[ref].get("link_code"), ref
+    for result in [got[r] for r in ("yyyymmdd", "wareki", "sex-code", "sex-kanji", "undeclared")]:
+        assert "decision" not in result, result
+        assert not result.get("link_code"), result
+        problem = result["problem"]
+        assert problem["type"] == "urn:renkei:problem:malformed-binding-record", result
+        assert problem["status"] == 422, result
+        assert problem["title"], result
+        assert problem.get("requirement") == "RK-BND-003", result
+    assert results[10]["problem"]["type"] == "urn:renkei:problem:malformed-binding-record"
+    not_a_batch: list[Any] = [{"records": "not a list"}, {"records": []}, [full]]
+    for body in not_a_batch:
+        world.call("kit.pension", "POST", "hub", "/bindings", body).expect_problem(
+            "validation-error", 422
+        )

@@ -6,6 +6,9 @@ reasons) or ``rejected`` against an index of the resident registry.
 
 Rules, each with its requirement:
 
+* RK-BND-003 — a record with an item absent or blank is not matched at all:
+  review ``name-missing`` / ``address-missing`` / ``birth-date-missing`` /
+  ``sex-missing``.
 * RK-BND-005 — a record with a placeholder (●, 〓, U+FFFD, private use) never
   binds: review ``unrepresentable-character``.
 * RK-BND-001 — only the *latest* 4 items bind.  A record that fits a
@@ -17,6 +20,13 @@ Rules, each with its requirement:
   review ``ambiguous-match``; a resident who differs from the record by a
   single slip (one character of one item, or the sex) makes the record
   ``near-match`` — one typo away from somebody else is not unambiguous.
+  A kana reading, when the record gives one, is evidence too: a resident
+  whose registered reading (folded, ``fold_kana``) differs does not bind —
+  review ``kana-differs`` — and a resident whose registered reading the
+  record's contradicts is no near neighbour when the record's reading agrees
+  with the resident it fits (twins 優太/優大 read ユウタ/ユウダイ).  A reading
+  never stands in for the name; an unknown reading (the record's or the
+  registry's) neither confirms nor separates.
 * RK-BND-003 — otherwise review ``partial-match`` with item-level reasons
   when a resident agrees on three items, else rejected ``no-match``.
   Reasons name items, never a candidate.
@@ -47,7 +57,7 @@ from typing import Literal, TypeVar
 
 import icontract
 
-from .binding_normalise import fold_address, fold_name, has_placeholder, strict_text
+from .binding_normalise import fold_address, fold_kana, fold_name, has_placeholder, strict_text
 
 __all__ = [
     "BINDING_REASONS",
@@ -67,9 +77,11 @@ K = TypeVar("K", bound=Hashable)
 _ITEM_NAMES = ("name", "address", "birth-date", "sex")
 
 BINDING_REASONS = (
+    *(f"{item}-missing" for item in _ITEM_NAMES),  # RK-BND-003: an item absent or blank
     "unrepresentable-character",  # RK-BND-005
     "ambiguous-match",  # RK-BND-002
     "near-match",  # RK-BND-002
+    "kana-differs",  # RK-BND-002: the given kana reading is not the registry's
     "variant-form",  # RK-BND-005: fits only after folding (on a bound record, a notice)
     *(f"{item}-not-latest" for item in _ITEM_NAMES),  # RK-BND-001: an earlier state only
     "not-latest",  # an earlier state only, no single item out of date
@@ -153,20 +165,28 @@ class RegistryIndex:
     """Blocking indexes over the registry's latest and earlier 4 items.
 
     Row ``i`` of ``latest`` is resident ``i``; ``history[i]`` holds the earlier
-    states of resident ``i`` (each a full 4-item tuple)."""
+    states of resident ``i`` (each a full 4-item tuple); ``kana[i]``, when
+    given, is resident ``i``'s registered reading (None: not known).  Earlier
+    states carry no reading here: they never bind, and an unknown reading never
+    separates (RK-BND-002)."""
 
     @icontract.require(
         lambda latest, history: all(0 <= row < len(latest) for row in (history or {})),
         "earlier items belong to residents of the registry",
+    )
+    @icontract.require(
+        lambda latest, kana: kana is None or len(kana) == len(latest), "one reading per resident"
     )
     def __init__(
         self,
         latest: Sequence[Items],
         history: Mapping[int, Sequence[Items]] | None = None,
         policy: Policy = Policy.FOLDED,
+        kana: Sequence[str | None] | None = None,
     ) -> None:
         self.policy = policy
         self.latest = latest
+        self.kana: Sequence[str | None] = kana or ()
         self.history: Mapping[int, Sequence[Items]] = history or {}
         self.size = len(latest)
         self._latest: dict[str, int | tuple[int, ...]] = {}
@@ -196,18 +216,30 @@ class RegistryIndex:
         key = _SEP.join(folded)
         return _members(self._latest.get(key)), _members(self._earlier.get(key))
 
+    def reading(self, person: int) -> str | None:
+        """Resident ``person``'s folded kana reading, or None when not known."""
+        text = self.kana[person] if person < len(self.kana) else None
+        return fold_kana(text) if text and text.strip() else None
+
     def three(self, folded: Items, i: int, *, earlier: bool = False) -> tuple[int, ...]:
         """Residents agreeing with ``folded`` on every item but item ``i``."""
         table = self._earlier_three if earlier else self._three
         return _members(table[i].get(_drop(folded, i)))
 
 
-def _one_slip_away(index: RegistryIndex, folded: Items, person: int) -> bool:
+def _one_slip_away(
+    index: RegistryIndex, folded: Items, person: int, reading: str | None = None
+) -> bool:
     """Another resident (latest or earlier items) agrees with the record on three
-    items and is one slip (``one_slip``) away on the fourth (RK-BND-002)."""
+    items and is one slip (``one_slip``) away on the fourth (RK-BND-002).  With
+    ``reading`` (the record's folded kana, known to agree with ``person``'s), a
+    resident whose registered reading differs from it is no neighbour."""
     for i in range(4):
         for other in index.three(folded, i):
-            if other != person and _slip(folded[i], _fold(index.latest[other])[i], i):
+            if other == person or not _slip(folded[i], _fold(index.latest[other])[i], i):
+                continue
+            theirs = index.reading(other) if reading is not None else None
+            if theirs is None or theirs == reading:
                 return True
         for other in index.three(folded, i, earlier=True):
             if other != person and any(
@@ -236,23 +268,48 @@ def _slip(ours: str, theirs: str, item: int) -> bool:
 @icontract.ensure(
     lambda result: set(result.reasons) <= set(BINDING_REASONS), "reasons are BINDING_REASONS"
 )
-def decide(index: RegistryIndex, items: Items) -> BindingOutcome:
-    """Bind, review or reject one record's 4 items (RK-BND-001..003, RK-BND-005)."""
-    return _decide(index, items)
+@icontract.ensure(
+    lambda index, kana, result: (
+        result.decision != "bound"
+        or kana is None
+        or index.reading(result.person or 0) in (None, _reading(kana))
+    ),
+    "a bound record's kana reading, when both are known, is the resident's",
+)
+def decide(index: RegistryIndex, items: Items, kana: str | None = None) -> BindingOutcome:
+    """Bind, review or reject one record's 4 items and, when given, its kana
+    reading ``kana`` (RK-BND-001..003, RK-BND-005)."""
+    return _decide(index, items, kana)
 
 
+@icontract.require(
+    lambda records, kana: kana is None or len(kana) == len(records), "one reading per record"
+)
 @icontract.ensure(lambda records, result: len(result) == len(records))
 @icontract.ensure(
     lambda result: all((o.person is not None) == (o.decision == "bound") for o in result),
     "only a bound decision names a person",
 )
-def decide_many(index: RegistryIndex, records: Sequence[Items]) -> list[BindingOutcome]:
-    """``decide`` for each record, in order (one contract check for the batch)."""
-    return [_decide(index, items) for items in records]
+def decide_many(
+    index: RegistryIndex, records: Sequence[Items], kana: Sequence[str | None] | None = None
+) -> list[BindingOutcome]:
+    """``decide`` for each record (with ``kana[i]`` its reading, when given), in
+    order (one contract check for the batch)."""
+    if kana is None:
+        return [_decide(index, items, None) for items in records]
+    return [_decide(index, items, k) for items, k in zip(records, kana, strict=True)]
 
 
-def _decide(index: RegistryIndex, items: Items) -> BindingOutcome:
-    if any(has_placeholder(text) for text in items[:2]):
+def _reading(kana: str | None) -> str | None:
+    """The record's folded kana reading; None when not given (absent or blank)."""
+    return fold_kana(kana) if kana and kana.strip() else None
+
+
+def _decide(index: RegistryIndex, items: Items, kana: str | None) -> BindingOutcome:
+    missing = tuple(f"{_ITEM_NAMES[i]}-missing" for i in range(4) if not items[i].strip())
+    if missing:  # RK-BND-003: never matched, so the review says nothing of the registry
+        return BindingOutcome("review", missing)
+    if any(has_placeholder(text) for text in (*items[:2], kana or "")):
         return BindingOutcome("review", ("unrepresentable-character",))
     folded = _fold(items)
     latest, earlier = index.fits(folded)
@@ -261,7 +318,12 @@ def _decide(index: RegistryIndex, items: Items) -> BindingOutcome:
         return BindingOutcome("review", ("ambiguous-match",))
     if len(latest) == 1:
         person = latest[0]
-        if _one_slip_away(index, folded, person):
+        given, held = _reading(kana), index.reading(latest[0])
+        agrees = given is not None and given == held
+        near = _one_slip_away(index, folded, person, given if agrees else None)
+        if given is not None and held is not None and not agrees:
+            return BindingOutcome("review", ("kana-differs", *(("near-match",) if near else ())))
+        if near:
             return BindingOutcome("review", ("near-match",))
         if _strict(items) == _strict(index.latest[person]):
             return BindingOutcome("bound", (), person)

@@ -16,9 +16,13 @@ Two levels, both deterministic and pure:
   - hiragana → katakana and half-width katakana → full-width (``jaconv``);
   - variant kanji (異体字) → one representative, by ``VARIANT_KANJI``
     (髙→高, 﨑/嵜→崎, 齋/齊/斉→斎, 邉/邊→辺, …);
-  - in addresses, kanji numerals before 丁目/番/号 become digits and the
-    notations 「1丁目2番3号」「1丁目2番地3」「1-2-3」「1ー2ー3」「1の2の3」 all become
-    ``1-2-3``.
+  - in addresses, folded as a whole (version 2 of the spec): address numbers
+    (kanji, full-width, ASCII) become integers, and 「三丁目12番5号」「3-12-5」
+    「3丁目12番地5」「３－１２－５」「3の12の5」 all become ``3-12-5``; 大字/字 are
+    left out and ヶ/ケ/が between two kanji are one.
+* ``fold_kana`` — the folded form of a kana reading (RK-BND-002, RK-BND-005):
+  NFKC, white space and ・ removed, voiced marks composed, hiragana →
+  katakana, small kana → large and ヂ/ヅ → ジ/ズ; never voiced → unvoiced.
 
 Folding only ever *merges* spellings; the matcher treats any two residents
 whose folded items coincide as ambiguous, so folding can turn a bind into a
@@ -35,9 +39,12 @@ import icontract
 import jaconv
 
 __all__ = [
+    "KANA_EQUIVALENTS",
     "PLACEHOLDERS",
     "VARIANT_KANJI",
     "fold_address",
+    "fold_address_whole",
+    "fold_kana",
     "fold_name",
     "has_placeholder",
     "kanji_numeral_to_int",
@@ -86,22 +93,38 @@ VARIANT_KANJI: dict[str, str] = {
     "栁": "柳",
 }
 _VARIANTS = str.maketrans(VARIANT_KANJI)
+# hiragana U+3041–U+3096, U+309D–U+309E → katakana (+0x60; what jaconv.hira2kata
+# does), and the variant kanji, in one table: the domains are disjoint
+_KATAKANA_VARIANTS = str.maketrans(
+    {chr(c): chr(c + 0x60) for c in (*range(0x3041, 0x3097), 0x309D, 0x309E)} | VARIANT_KANJI
+)
 
 _KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 _KANJI_DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
 _KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
 _KANJI_NUMERAL = "〇零一二三四五六七八九十百千"
 
-_NUMERAL_BEFORE_UNIT = re.compile(
-    f"([{_KANJI_NUMERAL}]+)(?=丁目|番|号|[のノ][0-9{_KANJI_NUMERAL}])"
-)
-_HAS_NUMERAL = re.compile(f"[{_KANJI_NUMERAL}](?:丁目|番|号|の|ノ)")
-# 丁目・番地・番・号 or a dash or の between two numbers → "-"; a trailing 番地/番/号
-# (not 号室) → nothing.  Literal replacements keep ``re.sub`` on its fast path.
-_BETWEEN = re.compile(r"(?<=[0-9])(?:丁目|番地|番|号(?!室)|[\-‐‑‒–—―−ー－のノ])(?=[0-9])")
-_TRAILING = re.compile(r"(?<=[0-9])(?:番地|番|号(?!室))+")  # a run at once: idempotent
-_FIRST_DIGIT = re.compile(r"[0-9０-９]")
-_SPACE = re.compile(r"\s+")
+# The address fold (specs/binding-normalisation.md §2, "Address"), on the text
+# after NFKC, katakana and variant kanji, white space still in place:
+_NUM = f"0-9{_KANJI_NUMERAL}"  # a numeral character, ASCII or kanji
+_DASHES = "\\-‐‑‒–—―−ー"  # hyphens, dashes, minus and the long-vowel mark (after NFKC)
+_IDEOGRAPH = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+_SEPARATOR = f"(?:丁目|番地ノ?|番ノ?|号(?!室)|ノ|[{_DASHES}])"
+_AZA = re.compile("大?字")  # 大字・字, the prefixes of a 大字/字 name
+_GA = re.compile(f"(?<=[{_IDEOGRAPH}])[ヶケガ](?=[{_IDEOGRAPH}])")  # 霞が関・霞ヶ関・霞ケ関
+_KANJI_RUN = re.compile(f"[{_KANJI_NUMERAL}]+")
+# a kanji numeral run is an address number when a unit, a separator and a numeral,
+# white space or the end follow it, or when a numeral and a separator precede it
+_NUMBER_AFTER = re.compile(f"丁目|番|号|条|地割|[0-9]|(?:{_SEPARATOR}\\s?)+[{_NUM}]|\\s|$")
+_NUMBER_BEFORE = re.compile(f"[{_NUM}](?:\\s?{_SEPARATOR})*\\s?$")
+_LEADING_ZEROS = re.compile("(?<![0-9])0+(?=[0-9])")
+_FIRST_DIGIT = re.compile("[0-9０-９]")
+_SPACE_RUN = re.compile(r"\s+")
+_ANY_DIGIT = re.compile("[0-9]")
+_OPENS = frozenset("0123456789丁番号条地ノ-‐‑‒–—―−ー")  # what may begin a number's context
+_MAYBE_GA = re.compile("[ヶケガ]")
+_BETWEEN = re.compile(f"(?<=[0-9])(?:(?:\\s*{_SEPARATOR})+\\s*|\\s+)(?=[0-9])")
+_TRAILING = re.compile(f"(?<=[0-9])(?:\\s*(?:番地|番|号))+(?!\\s*[{_IDEOGRAPH}])")  # a run at once
 
 
 def strict_text(text: str) -> str:
@@ -145,22 +168,110 @@ def fold_name(name: str) -> str:
     return _fold_common(name)
 
 
+#: Kana that legacy and hand-written records spell another way for one sound:
+#: small kana written large (全銀 format, many older kana fields hold no small
+#: kana: キヨウコ for キョウコ) and ヂ/ヅ written ジ/ズ (one sound each).  Voiced
+#: and unvoiced (ザ/サ) are never merged: ヤマザキ and ヤマサキ are two readings.
+KANA_EQUIVALENTS: dict[str, str] = dict(
+    zip("ァィゥェォッャュョヮヵヶヂヅ", "アイウエオツヤユヨワカケジズ", strict=True)
+)
+_KANA_FOLD = str.maketrans(KANA_EQUIVALENTS | {"・": None})
+
+
+@icontract.ensure(lambda result: not any(ch.isspace() for ch in result))
+def _fold_kana(reading: str) -> str:
+    """Folded kana reading (specs/binding-normalisation.md §2): NFKC, white space
+    and the middle dot ・ removed, hiragana → katakana, ``KANA_EQUIVALENTS``,
+    then NFC (a detached voiced mark joins its kana: 「カ ゛」 → ガ) and
+    ``KANA_EQUIVALENTS`` once more (「っ゛」 → ヅ → ズ)."""
+    text = "".join(unicodedata.normalize("NFKC", reading).split())
+    text = jaconv.hira2kata(text).translate(_KANA_FOLD)
+    return unicodedata.normalize("NFC", text).translate(_KANA_FOLD)
+
+
+fold_kana = functools.lru_cache(maxsize=1 << 16)(_fold_kana)
+
+
+def _address_numbers(text: str) -> str:
+    """Every ASCII digit run, and every kanji numeral run that stands as an
+    address number (not 千代田, 八王子, 四日市), as its integer in ASCII digits."""
+    if not _KANJI_RUN.search(text):
+        return _LEADING_ZEROS.sub("", text)
+    out: list[str] = []
+    pos = 0
+    for match in _KANJI_RUN.finditer(text):
+        start, end = match.span()
+        if _NUMBER_AFTER.match(text, end) or _NUMBER_BEFORE.search(text, max(0, start - 12), start):
+            out.append(text[pos:start])
+            out.append(str(kanji_numeral_to_int(match.group())))
+            pos = end
+    out.append(text[pos:])
+    return _LEADING_ZEROS.sub("", "".join(out))
+
+
+def fold_address_whole(address: str) -> str:
+    """Folded address (specs/binding-normalisation.md §2), one pass over the whole
+    address, exactly as the spec's steps read: as ``fold_name`` (but white space
+    kept until step 6) with 大字/字 removed, then address numbers as integers,
+    丁目・番地・番・号・の or a dash (or white space) between two numbers as ``-``, a
+    trailing 番地/番/号 removed, white space removed, and last ヶ/ケ/ガ between two
+    kanji as ケ: 「三丁目12番5号」「3-12-5」「3丁目12番地5」「３－１２－５」「3の12の5」
+    → ``3-12-5``.  ``fold_address`` computes the same, faster."""
+    text = " ".join(unicodedata.normalize("NFKC", address).split())
+    text = _AZA.sub("", text.translate(_KATAKANA_VARIANTS))
+    text = _BETWEEN.sub("-", _address_numbers(text))
+    return _GA.sub("ケ", "".join(_TRAILING.sub("", text).split()))
+
+
 @functools.lru_cache(maxsize=1 << 16)
-def _fold_address_part(text: str) -> str:
-    text = _fold_common(text)
-    if _HAS_NUMERAL.search(text):
-        text = _NUMERAL_BEFORE_UNIT.sub(lambda m: str(kanji_numeral_to_int(m.group(1))), text)
-    return _TRAILING.sub("", _BETWEEN.sub("-", text))
+def _letters(part: str) -> tuple[str, str | None]:
+    """Steps 1-2 of one part (NFKC, white-space runs as one space, kept at the
+    ends; katakana, variant kanji, 大字/字 removed) and, when steps 3-6 can neither
+    act on the part nor depend on what follows it, the part's folded form.  They
+    can when it holds an ASCII digit, or a kanji numeral run that is an address
+    number or is not followed, inside the part, by a character that closes its
+    context (千代田: 代 closes it)."""
+    text = _SPACE_RUN.sub(" ", unicodedata.normalize("NFKC", part))
+    text = _AZA.sub("", text.translate(_KATAKANA_VARIANTS))
+    if _ANY_DIGIT.search(text):
+        return text, None
+    for match in _KANJI_RUN.finditer(text):
+        end = match.end()
+        if end == len(text) or text[end] in _OPENS or text[end].isspace():
+            return text, None
+        if _NUMBER_BEFORE.search(text, max(0, match.start() - 12), match.start()):
+            return text, None
+    folded = "".join(text.split())
+    return text, (_GA.sub("ケ", folded) if _MAYBE_GA.search(folded) else folded)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _rest(text: str) -> str:
+    """Steps 3-7 on text after steps 1-2."""
+    text = _BETWEEN.sub("-", _address_numbers(text))
+    text = "".join(_TRAILING.sub("", text).split())
+    return _GA.sub("ケ", text) if _MAYBE_GA.search(text) else text
 
 
 def fold_address(address: str) -> str:
-    """Folded address: as ``fold_name`` plus 丁目・番地・号 written ``1-2-3``.
+    """``fold_address_whole``, computed in two parts where that is the same: steps
+    1-2 are local, so the part before the first digit (都道府県・市区町村・町名)
+    and the rest get them apart, memoised; when the first part gives steps 3-6
+    nothing to act on or depend on, they run on the rest alone, and step 7 cannot
+    span the cut (a digit is no kanji).  tests/test_binding.py checks that both
+    functions agree.
 
-    The part before the first digit (都道府県・市区町村・町名) and the rest
-    (丁目・番・号, building) fold separately — no rule spans a non-digit
-    followed by a digit — so that both halves are memoised."""
+    No icontract contract: it runs for every resident when the index is built
+    and for every record; its properties (idempotent, no white space, width-
+    blind, numbers merged exactly when equal) are hypothesis properties in
+    tests/test_binding.py."""
     first = _FIRST_DIGIT.search(address)
     if first is None or first.start() == 0:
-        return _fold_address_part(address)
+        return _rest(_letters(address)[0])
     cut = first.start()
-    return _fold_address_part(address[:cut]) + _fold_address_part(address[cut:])
+    (head, folded), tail = _letters(address[:cut]), _letters(address[cut:])[0]
+    if folded is not None:
+        return folded + _rest(tail)
+    if head.endswith(" ") and tail.startswith(" "):
+        tail = tail[1:]
+    return _rest(head + tail)

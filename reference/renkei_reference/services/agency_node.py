@@ -287,10 +287,11 @@ class AgencyNode:
         now = self._clock.now()
         with self._lock:
             for r in results:
-                if r["decision"] == "bound" and r.get("link_code"):
+                if r.get("decision") == "bound" and r.get("link_code"):
                     self.table = self.table.bind(r["record_ref"], r["link_code"], now)
-                else:
-                    reasons = ",".join(r.get("reasons") or []) or r["decision"]
+                elif r.get("record_ref") is not None:  # a decision, or the record's problem
+                    problem = str((r.get("problem") or {}).get("type", "")).rpartition(":")[2]
+                    reasons = ",".join(r.get("reasons") or []) or r.get("decision") or problem
                     self.table = self.table.with_review(r["record_ref"], reasons)
         return list(results)
 

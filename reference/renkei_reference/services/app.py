@@ -81,6 +81,26 @@ def _bearer(authorization: str | None) -> str | None:
 FederationFactory = Callable[[Clock], Federation]
 
 
+def _given(text: str | None) -> str | None:
+    """An optional item: None when absent or blank."""
+    return text if text is not None and text.strip() else None
+
+
+def _record_problem(problem: m.RecordProblem) -> dict[str, Any]:
+    """A binding record's own problem in the results (RK-BND-003)."""
+    return {
+        "record_ref": problem.record_ref,
+        "problem": {
+            "type": "urn:renkei:problem:malformed-binding-record",
+            "title": "Malformed binding record",
+            "status": 422,
+            "detail": problem.detail,
+            "requirement": "RK-BND-003",
+            "errors": [{"loc": list(loc), "msg": msg} for loc, msg in problem.errors],
+        },
+    }
+
+
 def create_app(
     *,
     test_mode: bool,
@@ -196,12 +216,21 @@ def create_app(
 
     @hub.post("/bindings")
     async def bind(body: m.BindingsIn, agency: AgencyCaller) -> dict[str, Any]:
+        """RK-BND-003: each record read on its own; a malformed one gets its own
+        problem in the results and the others are decided."""
+        entries = [m.binding_record(r, i) for i, r in enumerate(body.records)]
+        good = [e for e in entries if isinstance(e, m.BindingRecordIn)]
         records = [
-            (r.record_ref, FourItems(r.name, r.address, r.birth_date, r.sex, r.name_kana))
-            for r in body.records
+            (r.record_ref, FourItems(r.name, r.address, r.birth_date, r.sex, _given(r.name_kana)))
+            for r in good
         ]
-        consents = [r.consent_id for r in body.records]
-        return {"results": fed().hub.bind_all(agency, records, consents)}
+        decided = iter(fed().hub.bind_all(agency, records, [r.consent_id for r in good]))
+        return {
+            "results": [
+                next(decided) if isinstance(e, m.BindingRecordIn) else _record_problem(e)
+                for e in entries
+            ]
+        }
 
     @hub.post("/latest-four-items")
     async def latest_four_items(body: m.CurrencyIn, agency: LawfulAgency) -> dict[str, Any]:

@@ -7,16 +7,21 @@ silently ignored field.
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     Strict,
     StringConstraints,
+    ValidationError,
     model_validator,
 )
 
@@ -44,11 +49,13 @@ __all__ = [
     "PatternsIn",
     "QueryIn",
     "RebindIn",
+    "RecordProblem",
     "ReissueIn",
     "ResidentCodeChangeIn",
     "ResidentIn",
     "ResidentsIn",
     "RetentionIn",
+    "binding_record",
 ]
 
 Digits11 = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -96,18 +103,86 @@ class CorporateIn(_Strict):
     base12: Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
 
 
+def _iso_date_or_blank(value: str) -> str:
+    """RK-BND-003: a binding record's date of birth is ``YYYY-MM-DD`` (a real
+    date) or blank (missing); 和暦 or ``YYYYMMDD`` are the agency node's to convert."""
+    text = value.strip()
+    if text and not (len(text) == 10 and text[4] == text[7] == "-" and text.isascii()):
+        raise ValueError("the date of birth is written YYYY-MM-DD (or left blank)")
+    if text:
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError("the date of birth is no date of the calendar") from None
+    return text
+
+
+def _sex_or_blank(value: str) -> str:
+    """RK-BND-003: ``male``, ``female``, ``other`` or blank (missing); codes such
+    as 1/2 or 男/女 are the agency node's to convert."""
+    text = value.strip()
+    if text not in ("", "male", "female", "other"):
+        raise ValueError("the sex is male, female or other (or left blank)")
+    return text
+
+
+Item = Annotated[str, StringConstraints(max_length=256)]
+
+
 class BindingRecordIn(_Strict):
+    """One record of a binding request (OpenAPI ``BindingRecord``).  Every item
+    may be absent or blank — a missing item is a review reason of the matcher
+    (RK-BND-003), not an error of the request."""
+
     record_ref: Text
-    name: Text
-    name_kana: Text | None = None
-    address: Text
-    birth_date: Date
-    sex: Sex
+    name: Item = ""
+    name_kana: Item | None = None
+    address: Item = ""
+    birth_date: Annotated[str, AfterValidator(_iso_date_or_blank)] = ""
+    sex: Annotated[str, AfterValidator(_sex_or_blank)] = ""
     consent_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: object) -> object:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None or k == "record_ref"}
+        return data
 
 
 class BindingsIn(_Strict):
-    records: Annotated[list[BindingRecordIn], Field(min_length=1, max_length=10_000)]
+    """A binding request: a list of records, each read on its own (``binding_record``)
+    so that one malformed record never fails the batch (RK-BND-003)."""
+
+    records: Annotated[list[JsonValue], Field(min_length=1, max_length=10_000)]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordProblem:
+    """A record of a binding request that is no ``BindingRecordIn``: its own
+    problem in the results (``malformed-binding-record``, RK-BND-003)."""
+
+    record_ref: str | None
+    detail: str
+    errors: tuple[tuple[tuple[str | int, ...], str], ...]  # (loc, msg), as validation-error
+
+
+def binding_record(value: JsonValue, position: int = 0) -> BindingRecordIn | RecordProblem:
+    """Read record ``position`` of a binding request: the record, or its own problem."""
+    try:
+        return BindingRecordIn.model_validate(value)
+    except ValidationError as exc:
+        ref = value.get("record_ref") if isinstance(value, dict) else None
+        errors = tuple((("body", "records", position, *e["loc"]), e["msg"]) for e in exc.errors())
+        fields = ", ".join(
+            sorted({str(e["loc"][0]) if e["loc"] else "record" for e in exc.errors()})
+        )
+        return RecordProblem(
+            ref if isinstance(ref, str) and 0 < len(ref) <= 256 else None,
+            f"the record does not match BindingRecord ({fields}); the other records "
+            "of the request are decided (RK-BND-003)",
+            errors,
+        )
 
 
 class FourItemsIn(_Strict):

@@ -8,6 +8,8 @@ Matching is the core matcher ``core.binding_match`` under its folded policy:
 the published folding of RK-BND-005 (specs/binding-normalisation.md: NFKC,
 white space, kana script, variant kanji, address notation) decides a bind, and
 a record bound only through the folding carries the notice ``variant-form``.
+A kana reading given by the record must agree with the registered one
+(``kana-differs`` otherwise) and separates near neighbours (RK-BND-002).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ class FourItems:
         return (strict_text(self.name), strict_text(self.address), self.birth_date, self.sex)
 
     def four(self) -> tuple[str, str, str, str]:
-        """The 4 items the matcher compares (the kana reading is not one, RK-BND-002)."""
+        """The 4 items the matcher compares; the kana reading, not one of them, is
+        evidence beside them when given (RK-BND-002)."""
         return (self.name, self.address, self.birth_date, self.sex)
 
     def has_placeholder(self) -> bool:
@@ -147,6 +150,7 @@ class ResidentRegistry:
                     [self._latest[c].four() for c in codes],
                     {row[c]: [i.four() for i in e] for c, e in self._earlier.items() if e},
                     Policy.FOLDED,  # RK-BND-005: the published folding
+                    [self._latest[c].name_kana for c in codes],
                 ),
                 codes,
             )
@@ -156,7 +160,7 @@ class ResidentRegistry:
         """The matcher's decision on a record's 4 items, and the resident code it binds."""
         with self._lock:
             index, codes = self._matcher()
-        outcome = decide(index, items.four())
+        outcome = decide(index, items.four(), items.name_kana)
         return outcome, (codes[outcome.person] if outcome.person is not None else None)
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
