@@ -1,0 +1,157 @@
+"""The matcher on hard cases nobody who tunes it wrote (issue 18).
+
+specs/vectors/binding-hard-cases.json was written by an independent adversary from
+the spec alone: a dense registry of 81 residents and 197 agency records, each with
+the decision a careful registry clerk makes.  This test measures the reference's
+matcher (core/binding_match.py, as the hub runs it) against every case:
+
+* a **wrong bind** — bound to another resident than the clerk's, or to one the clerk
+  rules out, or bound where the clerk would not bind — is never acceptable;
+* **recall** — of the records the clerk binds, how many the matcher binds to the
+  same resident — is reported per class.
+
+Records the wire refuses as malformed (和暦 dates, sex codes: a per-record problem,
+RK-BND-003) are decided as the hub decides them: not bound.  Residents removed from
+the registry (除票) are held as current, because the reference's registry cannot
+say otherwise yet (issue 18, item 3).
+
+``KNOWN_WRONG`` lists the cases where the reference still binds against the clerk,
+each with the open issue that owns it; it is strict: a listed case that no longer
+fails fails this test, so the list only shrinks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from typing import Any
+
+import pytest
+
+from renkei_reference.core.binding_match import Items, Policy, RegistryIndex, decide
+
+from .conftest import ROOT
+
+CASES = json.loads(
+    (ROOT / "specs" / "vectors" / "binding-hard-cases.json").read_text(encoding="utf-8")
+)
+_DATE = re.compile(r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$")
+_SEX = re.compile(r"^\s*(male|female|other)?\s*$")
+
+ISSUE_18_REMOVED = "issue 18 item 3: the registry cannot say a resident was removed (除票)"
+ISSUE_18_VARIANTS = (
+    "issue 18 item 2: the variant-kanji table folds 斉/齊 onto 斎/齋, two registered "
+    "surnames; the table must come from an authoritative source"
+)
+ISSUE_18_INVERSION = (
+    "issue 18 item 1: RK-BND-002's single slip does not count a day/month inversion, so "
+    "namesakes born 1998-01-02 and 1998-02-01 each bind the other's record"
+)
+_REMOVED_CASES = ("HC-REM-001", "HC-REM-002", "HC-REM-003", "HC-REM-006", "HC-REM-007")
+_REMOVED_CASES += ("HC-REM-011", "HC-REM-012", "HC-PRIV-005")
+KNOWN_WRONG: dict[str, str] = {
+    **dict.fromkeys(_REMOVED_CASES, ISSUE_18_REMOVED),
+    "HC-NAME-009": ISSUE_18_VARIANTS,
+    "HC-NAME-010": ISSUE_18_VARIANTS,
+    "HC-TRAP-007": ISSUE_18_INVERSION,
+    "HC-TRAP-008": ISSUE_18_INVERSION,
+    "HC-KANA-018": ISSUE_18_INVERSION,
+}
+"""Cases the reference binds against the clerk's decision, with the issue that owns each."""
+
+
+def _registry() -> tuple[list[str], RegistryIndex, RegistryIndex]:
+    keys = list(CASES["registry"])
+    latest: list[Items] = []
+    kana: list[str | None] = []
+    history: dict[int, list[Items]] = {}
+    for row, key in enumerate(keys):
+        r = CASES["registry"][key]
+        items = (r["name"], r["address"], r["birth_date"], r["sex"])
+        latest.append(items)
+        kana.append(r.get("kana"))
+        state = dict(zip(("name", "address", "birth_date", "sex"), items, strict=True))
+        for earlier in r.get("history", []):  # most recent first, each the items that differed
+            state = {**state, **{k: v for k, v in earlier.items() if k in state}}
+            history.setdefault(row, []).append(
+                (state["name"], state["address"], state["birth_date"], state["sex"])
+            )
+    folded = RegistryIndex(latest, history, Policy.FOLDED, kana)
+    strict = RegistryIndex(latest, history, Policy.STRICT, kana)
+    return keys, folded, strict
+
+
+def _decide(keys: list[str], index: RegistryIndex, case: dict[str, Any]) -> tuple[str, str | None]:
+    """The hub's decision on one record: (decision, resident key or None)."""
+    record = case["record"]
+    values = [record.get(k) for k in ("name", "address", "birth_date", "sex")]
+    texts = ["" if v is None else str(v) for v in values]
+    if not _DATE.match(texts[2]) and texts[2].strip():
+        return "problem", None  # malformed-binding-record on the wire (RK-BND-003)
+    if not _SEX.match(texts[3]):
+        return "problem", None
+    if case.get("agency_role") == "private-body" and not record.get("consent_id"):
+        return "problem", None  # 403 consent-required for the request (RK-BND-004)
+    items: Items = (texts[0], texts[1], texts[2].strip(), texts[3].strip())
+    outcome = decide(index, items, record.get("name_kana"))
+    decision = outcome.decision
+    if case.get("agency_role") == "private-body" and decision == "review":
+        decision = "rejected"  # RK-BND-004: a private body gets bound or rejected only
+    person = keys[outcome.person] if outcome.person is not None else None
+    return decision, person
+
+
+def _evaluate() -> tuple[dict[str, str], dict[str, Counter[str]]]:
+    keys, folded, strict = _registry()
+    wrong: dict[str, str] = {}
+    table: dict[str, Counter[str]] = defaultdict(Counter)
+    for case in CASES["cases"]:
+        index = strict if case.get("agency_role") == "private-body" else folded
+        decision, person = _decide(keys, index, case)
+        want = case["expected"]
+        row = table[case["class"]]
+        row["cases"] += 1
+        if want["decision"] == "bound":
+            row["clerk binds"] += 1
+            row["bound alike"] += decision == "bound" and person == want["resident"]
+        if decision == "bound" and (
+            want["decision"] != "bound"
+            or person != want["resident"]
+            or person in want["must_not_bind"]
+        ):
+            row["wrong binds"] += 1
+            wrong[case["id"]] = f"bound {person}; the clerk: {want['decision']} {want['resident']}"
+    return wrong, table
+
+
+WRONG, TABLE = _evaluate()
+
+
+def test_report_the_matcher_per_class() -> None:
+    """Prints the per-class table (recall and wrong binds) for the closing note."""
+    total: Counter[str] = Counter()
+    lines = [f"{'class':<32} {'cases':>5} {'clerk binds':>11} {'recall':>7} {'wrong':>5}"]
+    for name in sorted(TABLE):
+        row = TABLE[name]
+        total.update(row)
+        recall = row["bound alike"] / row["clerk binds"] if row["clerk binds"] else float("nan")
+        lines.append(
+            f"{name:<32} {row['cases']:>5} {row['clerk binds']:>11} {recall:>7.3f} "
+            f"{row['wrong binds']:>5}"
+        )
+    print("\n".join(lines))
+    print(
+        f"all: {total['cases']} cases, recall {total['bound alike']}/{total['clerk binds']}, "
+        f"wrong binds {total['wrong binds']}: {sorted(WRONG)}"
+    )
+    assert total["cases"] == len(CASES["cases"])
+
+
+@pytest.mark.requirement("RK-BND-002", "RK-BND-005")
+@pytest.mark.parametrize("case", [c["id"] for c in CASES["cases"]])
+def test_no_bind_a_careful_clerk_would_not_make(case: str) -> None:
+    if case in KNOWN_WRONG:
+        assert case in WRONG, f"{case} no longer binds wrongly: take it off KNOWN_WRONG"
+        pytest.xfail(KNOWN_WRONG[case])
+    assert case not in WRONG, f"{case}: {WRONG[case]}"
