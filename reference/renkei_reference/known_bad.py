@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import MethodType
-from typing import Any, cast
+from typing import Any
 
 from .core.codes import AgencyId, IdCode, LinkCode, ResidentCode, id_code_from_link_code
 from .core.errors import RenkeiError
@@ -267,9 +267,28 @@ def _id_code_lost(fed: Federation) -> None:
 )
 def _shared_link_codes(fed: Federation) -> None:
     shared = AgencyId("renkei.shared")
+    _map_units(fed, lambda unit: shared)
+
+
+def _map_units(fed: Federation, unit_of: Callable[[AgencyId], AgencyId]) -> None:
+    """Make and read every link code under ``unit_of(unit)`` instead of the unit."""
     hub = fed.hub
-    _override(hub, "_link_out", lambda original, id_code, unit: original(id_code, shared))
-    _override(hub, "_link_in", lambda original, text, unit, at: original(text, shared, at))
+    _override(hub, "_link_out", lambda original, id_code, unit: original(id_code, unit_of(unit)))
+    _override(hub, "_link_in", lambda original, text, unit, at: original(text, unit_of(unit), at))
+
+
+def _other_unit_accepts(
+    fed: Federation, original: Callable[..., IdCode], text: str, unit: AgencyId, at: datetime
+) -> IdCode | None:
+    """The ID code behind ``text`` when it authenticates for another agency's unit."""
+    for agency in list(fed.hub.agencies.values()):
+        if agency.unit == unit:
+            continue
+        try:
+            return original(text, agency.unit, at)
+        except RenkeiError:
+            continue
+    return None
 
 
 @_variant(
@@ -278,21 +297,17 @@ def _shared_link_codes(fed: Federation) -> None:
     "a link code of another agency is accepted by trying every agency's unit",
 )
 def _cross_agency(fed: Federation) -> None:
-    hub = fed.hub
-
     def link_in(original: Any, text: str, unit: AgencyId, at: datetime) -> IdCode:
         try:
             code: IdCode = original(text, unit, at)
             return code
         except RenkeiError:
-            for agency in list(hub.agencies.values()):
-                try:
-                    return cast(IdCode, original(text, agency.unit, at))
-                except RenkeiError:
-                    continue
-            raise
+            other = _other_unit_accepts(fed, original, text, unit, at)
+            if other is None:
+                raise
+            return other
 
-    _override(hub, "_link_in", link_in)
+    _override(fed.hub, "_link_in", link_in)
 
 
 @_variant(
@@ -302,13 +317,7 @@ def _cross_agency(fed: Federation) -> None:
     "a prefix share link codes",
 )
 def _truncated_unit(fed: Federation) -> None:
-    hub = fed.hub
-
-    def short(unit: AgencyId) -> AgencyId:
-        return AgencyId(unit.value[:10])
-
-    _override(hub, "_link_out", lambda original, id_code, unit: original(id_code, short(unit)))
-    _override(hub, "_link_in", lambda original, text, unit, at: original(text, short(unit), at))
+    _map_units(fed, lambda unit: AgencyId(unit.value[:10]))
 
 
 @_variant(
@@ -319,28 +328,20 @@ def _truncated_unit(fed: Federation) -> None:
 def _foreign_refused_distinctly(fed: Federation) -> None:
     from .core.errors import CallerError
 
-    hub = fed.hub
-
     def link_in(original: Any, text: str, unit: AgencyId, at: datetime) -> IdCode:
         try:
             code: IdCode = original(text, unit, at)
             return code
         except RenkeiError:
-            for agency in list(hub.agencies.values()):
-                if agency.unit == unit:
-                    continue
-                try:
-                    original(text, agency.unit, at)
-                except RenkeiError:
-                    continue
-                raise CallerError(
-                    "link-code-not-valid-for-agency",
-                    "the link code was issued to another agency",
-                    "RK-LNK-002",
-                ) from None
-            raise
+            if _other_unit_accepts(fed, original, text, unit, at) is None:
+                raise
+            raise CallerError(
+                "link-code-not-valid-for-agency",
+                "the link code was issued to another agency",
+                "RK-LNK-002",
+            ) from None
 
-    _override(hub, "_link_in", link_in)
+    _override(fed.hub, "_link_in", link_in)
 
 
 @_variant(
