@@ -87,6 +87,8 @@ class KitSession:
     results: dict[str, TestResult] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
+    wires: list[Wire] = field(default_factory=list)
+    leaks: list[str] = field(default_factory=list)  # the canary sweep's findings (CT-LEAK-001)
 
     def summary(self) -> dict[str, int]:
         keys = ("passed", "failed", "warnings", "not_applicable", "xfailed", "xpassed", "errors")
@@ -359,6 +361,37 @@ def pytest_collection_modifyitems(
         kit.notices.append(f"xfail manifest entry {test_id} {why}")
 
 
+LEAK_TEST = "CT-LEAK-001"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """After each kit test, the canary sweep (CT-LEAK-001) over every response
+    the test received: a leak fails the test in which it happened."""
+    kit = _session(item.config)
+    try:
+        result = yield
+    except BaseException:
+        for w in kit.wires if kit else ():
+            w.take_exchanges()
+        raise
+    if kit is None or _marker(item) is None:
+        return result
+    from .canary import sweep
+
+    exchanges = [ex for w in kit.wires for ex in w.take_exchanges()]
+    _, leaks = sweep(exchanges)
+    if leaks:
+        lines = [str(leak) for leak in leaks]
+        kit.leaks += [f"{item.nodeid}: {line}" for line in lines]
+        raise AssertionError(
+            f"canary sweep ({LEAK_TEST}; RK-KEY-001, RK-IDC-001, RK-FLOW-001): "
+            f"{len(lines)} secret(s) reached a party not entitled to them:\n  "
+            + "\n  ".join(lines[:10])
+        )
+    return result
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -456,6 +489,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     kit = _session(session.config)
     if kit is None:
         return
+    if kit.leaks:  # the sweep covers the whole run: its test fails with any leak
+        for r in kit.results.values():
+            if r.test_id == LEAK_TEST and r.outcome == "passed":
+                r.outcome = "failed"
+                r.message = f"{len(kit.leaks)} leak(s) in the run: " + "; ".join(kit.leaks[:5])
     if kit.summary()["xpassed"] and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     out = session.config.getoption("--renkei-report-json")
@@ -480,7 +518,9 @@ def wire(renkei: KitSession) -> Iterator[Wire]:
     from .client import Wire
 
     w = Wire(renkei.target)
+    renkei.wires.append(w)
     yield w
+    renkei.wires.remove(w)
     w.close()
 
 
