@@ -5,6 +5,7 @@ wire: residents' codes (loaded through the control interface), ID codes (the
 control interface's test-mode disclosure, RK-CTL-003), each agency's link codes
 (its binding and delivery responses), answer payloads (the provider's answer
 requests), Numbers (the numbering authority's responses) and key material (the
+root secret the kit supplies at reset and the code keys derived from it, the
 private key of each simulated IC card, ``POST /control/cards``).  ``Sweep``
 learns them from a list of exchanges, in order, with the party each was
 disclosed to, then searches every header and body of every response for each
@@ -33,7 +34,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .client import Exchange
 
@@ -177,6 +179,8 @@ class Sweep:
                     self.roles[aid] = str(a.get("role") or "agency")
             for aid, token in (body.get("credentials") or {}).items():
                 self.tokens[str(token)] = str(aid)
+        elif path == "/control/reset" and isinstance(sent, dict) and reply.ok:
+            self._learn_root(index, str(sent.get("root_secret", "")))
         elif path == "/control/residents" and isinstance(sent, dict):
             for r in sent.get("residents") or []:
                 code = str(r.get("resident_code", "")) if isinstance(r, dict) else ""
@@ -195,6 +199,24 @@ class Sweep:
                     self._add(Secret("number", value, _digit_forms(value), source=index))
         elif caller is not None:
             self._learn_hub(index, ex, caller, body, sent)
+
+    def _learn_root(self, index: int, root_b64: str) -> None:
+        """The root secret the kit supplied at reset and the code keys derived
+        from it (RK-IDC-002: HKDF-SHA256, info ``renkei/<purpose>/v1``, 64 bytes),
+        each whole and as its two AES-SIV halves."""
+        root = _b64(root_b64)
+        if root is None or len(root) < 32:
+            return
+        self._add(Secret("key", root.hex(), encodings_of(root, root_b64), source=index))
+        for purpose in ("id-code", "link-code"):
+            key = HKDF(
+                algorithm=hashes.SHA256(),
+                length=64,
+                salt=None,
+                info=f"renkei/{purpose}/v1".encode(),
+            ).derive(root)
+            for part in (key, key[:32], key[32:]):
+                self._add(Secret("key", part.hex(), encodings_of(part), source=index))
 
     def _learn_key(self, index: int, pem: str) -> None:
         key = serialization.load_pem_private_key(pem.encode(), None)

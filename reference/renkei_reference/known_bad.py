@@ -31,6 +31,7 @@ from types import MethodType
 from typing import Any, cast
 
 from .core.codes import AgencyId, IdCode, LinkCode, ResidentCode, id_code_from_link_code
+from .core.crypto import derive_key
 from .core.errors import RenkeiError
 from .core.keys import KeyPurpose
 from .core.numbering import NUMBER_SPACE
@@ -893,17 +894,41 @@ def _id_code_in_detail(fed: Federation) -> None:
     return None
 
 
-def _reset_200(resp: Response, fed: Federation) -> Response:
-    if resp.path.endswith("/control/reset") and resp.status == 204:
-        resp.status = 200
+def _validation_418(resp: Response, fed: Federation) -> Response:
+    if resp.path.endswith("/hub/queries") and resp.status == 422:
+        problem = json.loads(resp.body)
+        if problem.get("type") == "urn:renkei:problem:validation-error":
+            resp.status = problem["status"] = 418
+            resp.body = json.dumps(problem).encode()
     return resp
 
 
 @_variant(
-    "reset-answers-200",
-    "RK-CTL-001",
-    "the control interface's reset answers 200, a status its operation does not declare",
-    _reset_200,
+    "validation-error-answers-418",
+    "RK-WIRE-002",
+    "a query the schema refuses is answered 418, a status its operation does not declare",
+    _validation_418,
 )
-def _reset_answers_200(fed: Federation) -> None:
+def _validation_answers_418(fed: Federation) -> None:
+    return None
+
+
+def _key_detail(resp: Response, fed: Federation) -> Response:
+    if resp.path.endswith("/hub/queries") and resp.status == 422:
+        problem = json.loads(resp.body)
+        if problem.get("type") == "urn:renkei:problem:link-code-not-valid-for-agency":
+            root = cast(Any, fed.keys)._secrets[(KeyPurpose.LINK_CODE, 1)]
+            key = derive_key(root, KeyPurpose.LINK_CODE.value, 1)
+            problem["detail"] = f"{problem['detail']} (tried key {key.hex()})"
+            resp.body = json.dumps(problem).encode()
+    return resp
+
+
+@_variant(
+    "link-code-key-in-problem-detail",
+    "RK-KEY-001",
+    "a refused link code's problem detail shows the link-code key it was tried with",
+    _key_detail,
+)
+def _link_code_key_in_detail(fed: Federation) -> None:
     return None
