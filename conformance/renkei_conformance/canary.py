@@ -136,10 +136,10 @@ class Sweep:
 
     # -- who receives a response ---------------------------------------------
     def party(self, ex: Exchange) -> str:
+        if ex.path.startswith("/control"):  # a node's own control interface too
+            return "operator"
         if ex.node is not None:
             return f"agency:{ex.node}"
-        if ex.path.startswith("/control"):
-            return "operator"
         agency = self.tokens.get(ex.token or "")
         if agency is not None:
             return f"agency:{agency}"
