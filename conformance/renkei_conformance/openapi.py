@@ -8,7 +8,8 @@ declare (``default`` stands for the statuses its response lists in
 against the response schema (JSON Schema 2020-12, ``$ref`` into
 ``components``), a member no applicable schema declares (where a schema
 declares ``properties`` and does not open itself with ``additionalProperties``,
-``patternProperties``, ``unevaluatedProperties`` or ``x-renkei-open``), and a
+``patternProperties``, ``unevaluatedProperties`` or ``x-renkei-open``; an extension member of a
+problem only on the problem types its ``x-renkei-on-problems`` lists), and a
 header neither a transport header (``x-renkei-transport-headers``) nor declared
 by the operation's response.  The kit runs it on every response it receives
 (RK-WIRE-001, RK-WIRE-002).
@@ -146,7 +147,20 @@ class WireContract:
                 for e in errors[:5]
             ]
         undeclared = self.undeclared(content[media]["schema"], body, "")
+        if media == "application/problem+json" and isinstance(body, dict):
+            undeclared += self.misplaced_extensions(body)
         return out + [f"{where}: {u}"[:500] for u in undeclared[:5]]
+
+    def misplaced_extensions(self, problem: dict[str, Any]) -> list[str]:
+        """Extension members of a problem that its type may not carry
+        (``x-renkei-on-problems`` of the ``Problem`` schema's members)."""
+        members = self.document["components"]["schemas"]["Problem"].get("properties", {})
+        slug = str(problem.get("type", "")).rsplit(":", 1)[-1]
+        return [
+            f"(body): member {name!r} is not declared for problem type {slug!r}"
+            for name in problem
+            if slug not in members.get(name, {}).get("x-renkei-on-problems", [slug])
+        ]
 
     # -- closed documents ------------------------------------------------------
     def undeclared(self, schema: dict[str, Any], value: Any, where: str) -> list[str]:
