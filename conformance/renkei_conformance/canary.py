@@ -280,13 +280,19 @@ class Sweep:
         places.append((f"{where}, body", _searchable(reply.text)))
         out: list[Leak] = []
         seen: set[str] = set()
+        sent: set[str] | None = None  # the request's tokens, made on the first need
         for place, text in places:
             for form, secret in self._index.find(text):
-                if secret.value in seen or secret.source == index or form in ex.sent:
-                    continue  # reported already, its own disclosure, or an echo
-                if not self.entitled(secret, party, ex):
-                    seen.add(secret.value)
-                    out.append(Leak(secret, party, place, form))
+                if secret.value in seen or secret.source == index:
+                    continue  # reported already, or its own disclosure
+                if self.entitled(secret, party, ex):
+                    continue
+                if sent is None:
+                    sent = set(_TOKEN.findall(ex.sent))
+                if form in sent or form in ex.sent:
+                    continue  # an echo of the request
+                seen.add(secret.value)
+                out.append(Leak(secret, party, place, form))
         return out
 
 

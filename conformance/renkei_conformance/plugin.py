@@ -89,6 +89,9 @@ class KitSession:
     started: float = field(default_factory=time.time)
     wires: list[Wire] = field(default_factory=list)
     leaks: list[str] = field(default_factory=list)  # the canary sweep's findings (CT-LEAK-001)
+    swept: dict[str, float] = field(
+        default_factory=lambda: {"exchanges": 0, "secrets": 0, "seconds": 0.0}
+    )
 
     def summary(self) -> dict[str, int]:
         keys = ("passed", "failed", "warnings", "not_applicable", "xfailed", "xpassed", "errors")
@@ -108,6 +111,12 @@ class KitSession:
             "duration_s": round(time.time() - self.started, 3),
             "summary": self.summary(),
             "notices": self.notices,
+            "canary_sweep": {
+                "exchanges": int(self.swept["exchanges"]),
+                "secrets": int(self.swept["secrets"]),
+                "seconds": round(self.swept["seconds"], 3),
+                "leaks": len(self.leaks),
+            },
             "results": [r.as_json() for r in self.results.values()],
             # verification by review (RK-ARCH-005, RK-ARCH-006, …): for the regulator,
             # apart from passed/failed — specs/review/checklist.yaml
@@ -380,7 +389,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     from .canary import sweep
 
     exchanges = [ex for w in kit.wires for ex in w.take_exchanges()]
-    _, leaks = sweep(exchanges)
+    began = time.perf_counter()
+    learned, leaks = sweep(exchanges)
+    kit.swept["seconds"] += time.perf_counter() - began
+    kit.swept["exchanges"] += len(exchanges)
+    kit.swept["secrets"] += len(learned.secrets)
     if leaks:
         lines = [str(leak) for leak in leaks]
         kit.leaks += [f"{item.nodeid}: {line}" for line in lines]
@@ -479,6 +492,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_line(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in s.items() if v) or "no tests")
     verdict = "FAIL" if s["failed"] or s["errors"] or s["xpassed"] else "PASS"
     tr.write_line(f"verdict: {verdict}")
+    sw = kit.swept
+    tr.write_line(
+        f"canary sweep ({LEAK_TEST}): {int(sw['exchanges'])} responses searched for "
+        f"{int(sw['secrets'])} secrets in {sw['seconds']:.1f} s, {len(kit.leaks)} leak(s)"
+    )
     tr.write_line(
         f"review: {len(review_items())} items for the regulator's reviewer "
         "(specs/review/checklist.yaml; in the JSON and HTML reports), not judged by this run"
