@@ -18,7 +18,7 @@ import httpx
 from .openapi import WireContract, load_contract
 from .target import Target
 
-__all__ = ["PROBLEM_PREFIX", "Reply", "Wire", "WireError"]
+__all__ = ["PROBLEM_PREFIX", "Exchange", "Reply", "Wire", "WireError"]
 
 PROBLEM_PREFIX = "urn:renkei:problem:"
 
@@ -35,6 +35,7 @@ class Reply:
     content_type: str
     body: Any
     text: str
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -82,6 +83,18 @@ class Reply:
         return self.body[key]
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One request and its response, as the canary sweep reads them: who asked
+    (the credential, or the agency node called), what it sent, what came back."""
+
+    path: str  # the protocol path (/hub/queries, /agency/…)
+    token: str | None
+    node: str | None  # the agency whose node was called
+    sent: str  # the request's query string and body, as text
+    reply: Reply
+
+
 @dataclass
 class Wire:
     """One client for all parties of a target."""
@@ -91,6 +104,9 @@ class Wire:
     transcript: list[Reply] = field(default_factory=list)
     contract: WireContract | None = field(default=None)
     check_responses: bool = True
+    exchanges: list[Exchange] = field(default_factory=list)
+    """Every exchange since the last ``take_exchanges`` (the canary sweep's input)."""
+    record: bool = True
 
     def __post_init__(self) -> None:
         self.http = self.target.client()
@@ -104,10 +120,21 @@ class Wire:
         """The same target reached over a connection that presents the client
         certificate ``identity`` (or none): mutual-TLS targets only (RK-ARCH-003).
         Close it after use."""
-        other = Wire(self.target, contract=self.contract, check_responses=self.check_responses)
+        other = Wire(
+            self.target,
+            contract=self.contract,
+            check_responses=self.check_responses,
+            exchanges=self.exchanges,
+        )
         other.http.close()
         other.http = self.target.client_with(identity)
         return other
+
+    def take_exchanges(self) -> list[Exchange]:
+        """The exchanges recorded so far; the record starts afresh."""
+        taken = list(self.exchanges)
+        self.exchanges.clear()
+        return taken
 
     def url(self, party: str, path: str) -> str:
         base = self.target.parties.get(party)
@@ -168,6 +195,7 @@ class Wire:
         params: dict[str, Any] | None = None,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
+        node: str | None = None,
     ) -> Reply:
         hdrs = dict(headers or {})
         if token is not None:
@@ -183,12 +211,24 @@ class Wire:
                 body = json.loads(resp.content)
             except ValueError:
                 body = None
-        reply = Reply(method, url, resp.status_code, ctype, body, resp.text)
+        reply = Reply(
+            method, url, resp.status_code, ctype, body, resp.text, tuple(resp.headers.items())
+        )
         self.transcript.append(reply)
         if len(self.transcript) > 200:
             del self.transcript[:100]
+        sent = (
+            ""
+            if not self.record
+            else str(resp.request.url) + "\n" + resp.request.content.decode("utf-8", "replace")
+        )
+        if self.record:
+            self.exchanges.append(Exchange(contract_path, token, node, sent, reply))
         if self.contract is not None and self.check_responses:
-            departures = self.contract.check(method, contract_path, reply.status, ctype, body)
+            departures = self.contract.check(
+                method, contract_path, reply.status, ctype, body, headers=resp.headers.keys()
+            )
+
             if departures:
                 raise WireError(
                     "the response departs from specs/openapi/renkei.yaml (RK-WIRE-001):\n  "
@@ -210,7 +250,9 @@ class Wire:
         base = self.target.agency_nodes.get(agency_id)
         if base is None:
             raise WireError(f"the target declares no agency node {agency_id!r}")
-        return self._request(method, base + path, path, json_body=json_body, params=params)
+        return self._request(
+            method, base + path, path, json_body=json_body, params=params, node=agency_id
+        )
 
     # -- conveniences, one per wire operation used by the suite -------------
     def control(self, method: str, path: str, body: Any = None) -> Reply:

@@ -1,15 +1,24 @@
 """The wire protocol document (specs/openapi/renkei.yaml), made executable.
 
-``WireContract.check(method, url_path, status, content_type, body)`` returns
-the ways a response departs from the document: an undocumented status, a
-wrong media type, or a body that does not validate against the response
-schema (JSON Schema 2020-12, ``$ref`` into ``components``).  The kit runs it
-on every response it receives (RK-WIRE-001, RK-WIRE-002).
+``WireContract.check(method, url_path, status, content_type, body, headers)``
+returns the ways a response departs from the document, read as a *closed*
+document (``x-renkei-closed-responses``): a status the operation does not
+declare (``default`` stands for the statuses its response lists in
+``x-renkei-statuses``), a wrong media type, a body that does not validate
+against the response schema (JSON Schema 2020-12, ``$ref`` into
+``components``), a member no applicable schema declares (where a schema
+declares ``properties`` and does not open itself with ``additionalProperties``,
+``patternProperties``, ``unevaluatedProperties`` or ``x-renkei-open``; an extension member of a
+problem only on the problem types its ``x-renkei-on-problems`` lists), and a
+header neither a transport header (``x-renkei-transport-headers``) nor declared
+by the operation's response.  The kit runs it on every response it receives
+(RK-WIRE-001, RK-WIRE-002).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -46,6 +55,11 @@ class WireContract:
         self._registry: Registry[Any] = Registry().with_resource("urn:renkei:openapi", resource)
         self.operations: list[Operation] = []
         self._validators: dict[str, Any] = {}
+        self._sub_validators: dict[int, Any] = {}
+        # headers any response may carry (x-renkei-transport-headers)
+        self.transport_headers = frozenset(
+            str(n).lower() for n in document.get("x-renkei-transport-headers") or ()
+        )
         for template, item in document.get("paths", {}).items():
             regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
             for method in _METHODS:
@@ -74,7 +88,16 @@ class WireContract:
             node, pointer = target, ref[1:]
         return node, pointer
 
-    def check(self, method: str, path: str, status: int, content_type: str, body: Any) -> list[str]:
+    def check(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        content_type: str,
+        body: Any,
+        *,
+        headers: Iterable[str] = (),
+    ) -> list[str]:
         op = self.find(method, path)
         if op is None:
             return []  # a path outside the protocol (e.g. a party prefix the target chose)
@@ -89,14 +112,27 @@ class WireContract:
         spec, pointer = self.resolve(
             responses[key], f"/paths/{esc}/{op.method.lower()}/responses/{key}"
         )
+        out: list[str] = []
+        listed = spec.get("x-renkei-statuses")
+        if key == "default" and listed is not None and status not in listed:
+            out.append(
+                f"{where}: status not documented for {op.operation_id} "
+                f"(its default response stands for {listed} only)"
+            )
+        declared = {h.lower() for h in spec.get("headers") or {}}
+        out += [
+            f"{where}: header {name!r} is neither a transport header nor declared "
+            f"for {op.operation_id}"
+            for name in sorted({h.lower() for h in headers} - self.transport_headers - declared)
+        ]
         content = spec.get("content") or {}
         if not content:
-            return []
+            return out
         media = content_type.split(";", maxsplit=1)[0].strip()
         if media not in content:
-            return [f"{where}: media type {media!r} not among {sorted(content)}"]
+            return [*out, f"{where}: media type {media!r} not among {sorted(content)}"]
         if "schema" not in content[media]:
-            return []
+            return out
         pointer += "/content/" + media.replace("~", "~0").replace("/", "~1") + "/schema"
         validator = self._validators.get(pointer)
         if validator is None:
@@ -105,10 +141,127 @@ class WireContract:
             )
             self._validators[pointer] = validator
         errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+        if errors:
+            return out + [
+                f"{where}: {'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}"[:500]
+                for e in errors[:5]
+            ]
+        undeclared = self.undeclared(content[media]["schema"], body, "")
+        if media == "application/problem+json" and isinstance(body, dict):
+            undeclared += self.misplaced_extensions(body)
+        return out + [f"{where}: {u}"[:500] for u in undeclared[:5]]
+
+    def misplaced_extensions(self, problem: dict[str, Any]) -> list[str]:
+        """Extension members of a problem that its type may not carry
+        (``x-renkei-on-problems`` of the ``Problem`` schema's members)."""
+        members = self.document["components"]["schemas"]["Problem"].get("properties", {})
+        slug = str(problem.get("type", "")).rsplit(":", 1)[-1]
         return [
-            f"{where}: {'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}"[:500]
-            for e in errors[:5]
+            f"(body): member {name!r} is not declared for problem type {slug!r}"
+            for name in problem
+            if slug not in members.get(name, {}).get("x-renkei-on-problems", [slug])
         ]
+
+    # -- closed documents ------------------------------------------------------
+    def undeclared(self, schema: dict[str, Any], value: Any, where: str) -> list[str]:
+        """Members of ``value`` that no schema applying to it declares, where
+        those schemas declare ``properties`` and none opens itself."""
+        if not isinstance(value, (dict, list)):
+            return []  # a scalar has no members
+        applying = self._applying(schema, value)
+        out: list[str] = []
+        if isinstance(value, dict):
+            members: dict[str, list[dict[str, Any]]] = {}
+            extra: list[dict[str, Any]] = []
+            closed = False
+            for s in applying:
+                for name, sub in (s.get("properties") or {}).items():
+                    members.setdefault(name, []).append(sub)
+                more = s.get("additionalProperties")
+                if isinstance(more, dict):
+                    extra.append(more)
+                closed = closed or "properties" in s
+            opened = any(_opens(s) for s in applying)
+            for name, member in value.items():
+                subs = members.get(name) or extra
+                for sub in subs:
+                    out += self.undeclared(sub, member, f"{where}/{name}")
+                if not subs and closed and not opened:
+                    out.append(f"{where or '(body)'}: member {name!r} is not declared")
+        elif isinstance(value, list):
+            for s in applying:
+                items = s.get("items")
+                if isinstance(items, dict):
+                    for i, item in enumerate(value):
+                        out += self.undeclared(items, item, f"{where}/{i}")
+        return out
+
+    def _applying(self, schema: Any, value: Any, depth: int = 0) -> list[dict[str, Any]]:
+        """The schema nodes that apply to ``value``: through ``$ref``, ``allOf``,
+        the ``anyOf``/``oneOf`` alternatives it matches and ``if``/``then``/``else``."""
+        if not isinstance(schema, dict) or depth > 20:
+            return []
+        out = [schema]
+        if "$ref" in schema:
+            target, _ = self.resolve({"$ref": schema["$ref"]})
+            out += self._applying(target, value, depth + 1)
+        for part in schema.get("allOf", ()):
+            out += self._applying(part, value, depth + 1)
+        for key in ("anyOf", "oneOf"):
+            for part in schema.get(key, ()):
+                if self._matches(part, value):
+                    out += self._applying(part, value, depth + 1)
+        if "if" in schema:
+            branch = schema.get("then" if self._matches(schema["if"], value) else "else")
+            out += self._applying(branch, value, depth + 1)
+        return out
+
+    def _matches(self, schema: dict[str, Any], value: Any) -> bool:
+        props: dict[str, Any] = schema.get("properties") or {}
+        if (
+            props
+            and set(schema) == {"properties"}
+            and all(set(p) == {"const"} for p in props.values())
+        ):
+            # the common ``if`` of a discriminated object, decided without a validator
+            return not isinstance(value, dict) or all(
+                name not in value or value[name] == p["const"] for name, p in props.items()
+            )
+        key = id(schema)
+        validator = self._sub_validators.get(key)
+        if validator is None:
+            validator = jsonschema.Draft202012Validator(
+                _absolute_refs(schema), registry=self._registry
+            )
+            self._sub_validators[key] = validator
+        return bool(validator.is_valid(value))
+
+
+def _opens(schema: dict[str, Any]) -> bool:
+    more = schema.get("additionalProperties", False)
+    rest = schema.get("unevaluatedProperties", False)
+    return (
+        more is not False
+        or rest is not False
+        or "patternProperties" in schema
+        or bool(schema.get("x-renkei-open"))
+    )
+
+
+def _absolute_refs(node: Any) -> Any:
+    """A copy of ``node`` whose local ``$ref`` point into the registered document."""
+    if isinstance(node, dict):
+        return {
+            k: (
+                "urn:renkei:openapi" + v
+                if k == "$ref" and str(v).startswith("#")
+                else _absolute_refs(v)
+            )
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_absolute_refs(v) for v in node]
+    return node
 
 
 @cache

@@ -95,6 +95,12 @@ class KitSession:
     """What the run was asked to run: pytest's -k and -m, the kit's profile and
     requirement filters, the paths given (issue 15: a report never says more than ran)."""
 
+    wires: list[Wire] = field(default_factory=list)
+    leaks: list[str] = field(default_factory=list)  # the canary sweep's findings (CT-LEAK-001)
+    swept: dict[str, float] = field(
+        default_factory=lambda: {"exchanges": 0, "secrets": 0, "seconds": 0.0}
+    )
+
     def completeness(self) -> dict[str, Any]:
         """Per declared profile, whether every published test that applies to it ran.
 
@@ -143,6 +149,12 @@ class KitSession:
             "completeness": self.completeness(),
             "xfail_manifest": self.xfails,
             "notices": self.notices,
+            "canary_sweep": {
+                "exchanges": int(self.swept["exchanges"]),
+                "secrets": int(self.swept["secrets"]),
+                "seconds": round(self.swept["seconds"], 3),
+                "leaks": len(self.leaks),
+            },
             "results": [r.as_json() for r in self.results.values()],
             # verification by review (RK-ARCH-005, RK-ARCH-006, …): for the regulator,
             # apart from passed/failed — specs/review/checklist.yaml
@@ -447,6 +459,41 @@ def pytest_collection_modifyitems(
         kit.notices.append(f"xfail manifest entry {entry} {why}")
 
 
+LEAK_TEST = "CT-LEAK-001"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """After each kit test, the canary sweep (CT-LEAK-001) over every response
+    the test received: a leak fails the test in which it happened."""
+    kit = _session(item.config)
+    try:
+        result = yield
+    except BaseException:
+        for w in kit.wires if kit else ():
+            w.take_exchanges()
+        raise
+    if kit is None or _marker(item) is None:
+        return result
+    from .canary import sweep
+
+    exchanges = [ex for w in kit.wires for ex in w.take_exchanges()]
+    began = time.perf_counter()
+    learned, leaks = sweep(exchanges)
+    kit.swept["seconds"] += time.perf_counter() - began
+    kit.swept["exchanges"] += len(exchanges)
+    kit.swept["secrets"] += len(learned.secrets)
+    if leaks:
+        lines = [str(leak) for leak in leaks]
+        kit.leaks += [f"{item.nodeid}: {line}" for line in lines]
+        raise AssertionError(
+            f"canary sweep ({LEAK_TEST}; RK-KEY-001, RK-IDC-001, RK-FLOW-001): "
+            f"{len(lines)} secret(s) reached a party not entitled to them:\n  "
+            + "\n  ".join(lines[:10])
+        )
+    return result
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -582,6 +629,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             tr.write_line(f"{r.test_id} {r.outcome}; reproduce: {r.reproduce}")
     verdict = "FAIL" if s["failed"] or s["errors"] or s["xpassed"] else "PASS"
     tr.write_line(f"verdict: {verdict}")
+    sw = kit.swept
+    tr.write_line(
+        f"canary sweep ({LEAK_TEST}): {int(sw['exchanges'])} responses searched for "
+        f"{int(sw['secrets'])} secrets in {sw['seconds']:.1f} s, {len(kit.leaks)} leak(s)"
+    )
     tr.write_line(
         f"review: {len(review_items())} items for the regulator's reviewer "
         "(specs/review/checklist.yaml; in the JSON and HTML reports), not judged by this run"
@@ -592,6 +644,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     kit = _session(session.config)
     if kit is None:
         return
+    if kit.leaks:  # the sweep covers the whole run: its test fails with any leak
+        for r in kit.results.values():
+            if r.test_id == LEAK_TEST and r.outcome == "passed":
+                r.outcome = "failed"
+                r.message = f"{len(kit.leaks)} leak(s) in the run: " + "; ".join(kit.leaks[:5])
     if kit.summary()["xpassed"] and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     out = session.config.getoption("--renkei-report-json")
@@ -616,7 +673,9 @@ def wire(renkei: KitSession) -> Iterator[Wire]:
     from .client import Wire
 
     w = Wire(renkei.target)
+    renkei.wires.append(w)
     yield w
+    renkei.wires.remove(w)
     w.close()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,7 +139,7 @@ class World:
         extra_agencies: dict[str, tuple[str, str]] | None = None,
     ) -> World:
         wire.transcript.clear()
-        wire.control("POST", "/reset").expect(200, 204)
+        reset(wire)
         persons = population(n_persons)
         wire.control("POST", "/residents", {"residents": [p.resident() for p in persons]}).expect(
             200
@@ -269,6 +270,17 @@ class World:
             "stores"
         ]
         return stores
+
+
+def reset(wire: Wire) -> None:
+    """Reset the target, supplying a fresh root secret for its code keys, so that
+    the canary sweep knows the key material (RK-KEY-001); a target that cannot
+    take one (4xx) is reset without."""
+    secret = base64.b64encode(secrets.token_bytes(32)).decode()
+    reply = wire.control("POST", "/reset", {"root_secret": secret})
+    if 400 <= reply.status < 500:
+        reply = wire.control("POST", "/reset")
+    reply.expect(200, 204)
 
 
 def encodings(raw: bytes, text: str | None = None) -> set[str]:

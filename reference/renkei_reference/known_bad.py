@@ -22,14 +22,16 @@ requirement here violates it, it does not implement it.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import MethodType
-from typing import Any
+from typing import Any, cast
 
 from .core.codes import AgencyId, IdCode, LinkCode, ResidentCode, id_code_from_link_code
+from .core.crypto import derive_key
 from .core.errors import RenkeiError
 from .core.keys import KeyPurpose
 from .core.numbering import NUMBER_SPACE
@@ -37,9 +39,22 @@ from .core.pattern_document import sign_pattern_document
 from .services.federation import Agency, Federation, FourItems
 from .services.numbering_table import CsprngDraw
 
-__all__ = ["KNOWN_BAD", "KnownBad", "catalog", "federation_factory"]
+__all__ = ["KNOWN_BAD", "KnownBad", "catalog", "federation_factory", "wrap_app"]
 
 Patch = Callable[[Federation], None]
+Rewrite = Callable[["Response", Federation], "Response"]
+"""A change to one HTTP response of the variant's app (see ``wrap_app``)."""
+
+
+@dataclass
+class Response:
+    """One response as a variant's ``rewrite`` sees and changes it."""
+
+    method: str
+    path: str
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,7 @@ class KnownBad:
     requirement: str
     description: str
     patch: Patch
+    rewrite: Rewrite | None = None  # a change on the wire, after the federation answered
 
     def as_json(self) -> dict[str, str]:
         return {
@@ -62,9 +78,11 @@ class KnownBad:
 KNOWN_BAD: dict[str, KnownBad] = {}
 
 
-def _variant(name: str, requirement: str, description: str) -> Callable[[Patch], Patch]:
+def _variant(
+    name: str, requirement: str, description: str, rewrite: Rewrite | None = None
+) -> Callable[[Patch], Patch]:
     def register(patch: Patch) -> Patch:
-        KNOWN_BAD[name] = KnownBad(name, requirement, description, patch)
+        KNOWN_BAD[name] = KnownBad(name, requirement, description, patch, rewrite)
         return patch
 
     return register
@@ -85,8 +103,11 @@ def catalog() -> list[dict[str, str]]:
     return [v.as_json() for v in KNOWN_BAD.values()]
 
 
-def federation_factory(name: str) -> Callable[[Any], Federation]:
-    """A ``Federation`` factory that builds the named variant (fresh on each reset)."""
+def federation_factory(
+    name: str, built: list[Federation] | None = None
+) -> Callable[[Any], Federation]:
+    """A ``Federation`` factory that builds the named variant (fresh on each reset);
+    the latest federation it built is ``built[0]``."""
     try:
         variant = KNOWN_BAD[name]
     except KeyError:
@@ -96,9 +117,51 @@ def federation_factory(name: str) -> Callable[[Any], Federation]:
     def make(clock: Any) -> Federation:
         fed = Federation(clock)
         variant.patch(fed)
+        if built is not None:
+            built[:] = [fed]
         return fed
 
     return make
+
+
+def wrap_app(name: str, app: Any, built: list[Federation]) -> Any:
+    """``app`` with the variant's ``rewrite`` applied to every HTTP response (an
+    ASGI wrapper that buffers each response), or ``app`` itself."""
+    rewrite = KNOWN_BAD[name].rewrite
+    if rewrite is None:
+        return app
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            out = rewrite(
+                Response(
+                    scope["method"],
+                    scope["path"],
+                    start["status"],
+                    [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"],
+                    b"".join(chunks),
+                ),
+                built[0],
+            )
+            headers = [*out.headers, (b"content-length", str(len(out.body)).encode())]
+            await send({"type": "http.response.start", "status": out.status, "headers": headers})
+            await send({"type": "http.response.body", "body": out.body})
+
+        await app(scope, receive, capture)
+
+    return wrapped
 
 
 # -- numbering authority ---------------------------------------------------------
@@ -887,3 +950,103 @@ def _off_hours_not_flagged(fed: Federation) -> None:
         return [f for f in original(auditor, rules) if f.rule != "outside-operating-hours"]
 
     _override(fed.auditor, "anomalies", anomalies)
+
+
+# -- leaks and the closed wire (issue 14) -------------------------------------------
+def _latest_id_code(fed: Federation) -> str:
+    """The ID code of the person of the hub's latest linkage, hex (as disclosed)."""
+    linkages = list(fed.hub._s.linkages.values())
+    return linkages[-1].person.hex() if linkages else ""
+
+
+@_variant(
+    "delivery-carries-requester-link-code",
+    "RK-FLOW-001",
+    "each delivery also carries the requester's link code for the person",
+)
+def _delivery_requester_code(fed: Federation) -> None:
+    hub = fed.hub
+
+    def deliveries(original: Any, provider: Agency, limit: int = 1000) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = original(provider, limit)
+        for d in out:
+            linkage = hub._s.linkages[d["linkage_id"]]
+            unit = hub.agencies[linkage.requester].unit
+            d["requester_link_code"] = hub._link_out(linkage.person, unit).text()
+        return out
+
+    _override(hub, "deliveries", deliveries)
+
+
+def _id_code_header(resp: Response, fed: Federation) -> Response:
+    if resp.path.endswith("/hub/queries") and resp.status == 202:
+        resp.headers.append((b"x-renkei-trace", _latest_id_code(fed).encode()))
+    return resp
+
+
+@_variant(
+    "id-code-in-response-header",
+    "RK-IDC-001",
+    "an accepted query's response carries the person's ID code in an X-Renkei-Trace header",
+    _id_code_header,
+)
+def _id_code_in_header(fed: Federation) -> None:
+    return None
+
+
+def _id_code_detail(resp: Response, fed: Federation) -> Response:
+    if resp.path.endswith("/hub/queries") and resp.status == 403 and _latest_id_code(fed):
+        problem = json.loads(resp.body)
+        problem["detail"] = f"{problem['detail']} (last person resolved: {_latest_id_code(fed)})"
+        resp.body = json.dumps(problem).encode()
+    return resp
+
+
+@_variant(
+    "id-code-in-problem-detail",
+    "RK-IDC-001",
+    "a refused query's problem detail names the ID code of the last person the hub resolved",
+    _id_code_detail,
+)
+def _id_code_in_detail(fed: Federation) -> None:
+    return None
+
+
+def _validation_418(resp: Response, fed: Federation) -> Response:
+    if resp.path.endswith("/hub/queries") and resp.status == 422:
+        problem = json.loads(resp.body)
+        if problem.get("type") == "urn:renkei:problem:validation-error":
+            resp.status = problem["status"] = 418
+            resp.body = json.dumps(problem).encode()
+    return resp
+
+
+@_variant(
+    "validation-error-answers-418",
+    "RK-WIRE-002",
+    "a query the schema refuses is answered 418, a status its operation does not declare",
+    _validation_418,
+)
+def _validation_answers_418(fed: Federation) -> None:
+    return None
+
+
+def _key_detail(resp: Response, fed: Federation) -> Response:
+    if resp.path.endswith("/hub/queries") and resp.status == 422:
+        problem = json.loads(resp.body)
+        if problem.get("type") == "urn:renkei:problem:link-code-not-valid-for-agency":
+            root = cast(Any, fed.keys)._secrets[(KeyPurpose.LINK_CODE, 1)]
+            key = derive_key(root, KeyPurpose.LINK_CODE.value, 1)
+            problem["detail"] = f"{problem['detail']} (tried key {key.hex()})"
+            resp.body = json.dumps(problem).encode()
+    return resp
+
+
+@_variant(
+    "link-code-key-in-problem-detail",
+    "RK-KEY-001",
+    "a refused link code's problem detail shows the link-code key it was tried with",
+    _key_detail,
+)
+def _link_code_key_in_detail(fed: Federation) -> None:
+    return None

@@ -26,9 +26,12 @@ def create_test_app(variant: str | None = None) -> ASGIApp:
 
     if variant is None:
         return create_app(test_mode=True)
-    from .known_bad import federation_factory
+    from .known_bad import federation_factory, wrap_app
+    from .services.federation import Federation
 
-    return create_app(test_mode=True, federation_factory=federation_factory(variant))
+    built: list[Federation] = []
+    app = create_app(test_mode=True, federation_factory=federation_factory(variant, built))
+    return wrap_app(variant, app, built)  # type: ignore[no-any-return]
 
 
 def known_bad_catalog() -> list[dict[str, str]]:

@@ -120,7 +120,7 @@ def setup_world(
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Set the target up through the control interface; write and return the setup."""
-    wire = Wire(target, check_responses=False)
+    wire = Wire(target, check_responses=False, record=False)
     try:
         requesters, providers = shape.split()
         bystander = "load.bystander"

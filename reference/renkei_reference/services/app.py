@@ -460,9 +460,19 @@ def _control_router(
         return fed_box["fed"]
 
     @control.post("/reset", status_code=204)
-    async def reset() -> Response:
+    async def reset(request: Request, body: m.ResetIn | None = None) -> Response:
+        if body is None and (await request.body()).strip():  # a JSON null, not "no body"
+            raise CallerError("validation-error", "the body is an object or absent", "RK-CTL-001")
+        secret = base64.b64decode(body.root_secret) if body is not None else None
+        if secret is not None and not 32 <= len(secret) <= 64:
+            raise CallerError(
+                "validation-error", "root_secret is base64 of 32 to 64 bytes", "RK-CTL-001"
+            )
         clock.set(datetime.now(UTC))
-        fed_box["fed"] = make(clock)
+        fed = make(clock)
+        if secret is not None:
+            fed.keys.seed(secret)  # the kit knows the key material it must never see (RK-KEY-001)
+        fed_box["fed"] = fed
         return Response(status_code=204)
 
     @control.post("/residents")

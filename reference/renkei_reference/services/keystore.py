@@ -41,6 +41,8 @@ class KeyStore(Protocol):
 
     def describe(self) -> list[dict[str, Any]]: ...
 
+    def seed(self, root_secret: bytes) -> None: ...
+
 
 class MemoryKeyStore:
     """Keys held in memory; lost with the process."""
@@ -81,6 +83,17 @@ class MemoryKeyStore:
             self._rings[purpose] = ring
             self._saved()
             return ring
+
+    def seed(self, root_secret: bytes) -> None:
+        """Derive version 1 of every purpose from ``root_secret`` (test mode: the
+        conformance kit supplies it at reset, before any code is made)."""
+        if len(root_secret) < ROOT_SECRET_BYTES:
+            raise ValueError(f"a root secret has at least {ROOT_SECRET_BYTES} bytes")
+        with self._lock:
+            for p in KeyPurpose:
+                self._secrets[(p, 1)] = root_secret
+            self._ciphers.clear()
+            self._saved()
 
     def describe(self) -> list[dict[str, Any]]:
         """Versions only, never secrets (RK-KEY-001, RK-CTL-006)."""

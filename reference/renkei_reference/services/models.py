@@ -348,6 +348,15 @@ class RetentionIn(_Strict):
     years: Annotated[Int, Field(ge=1, le=100)]
 
 
+class ResetIn(_Strict):
+    """``POST /control/reset``'s optional body: the root secret of version 1 of
+    every code key, base64 of 32 to 64 bytes (RK-IDC-002)."""
+
+    root_secret: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43,86}={0,2}$", max_length=88)
+    ]
+
+
 class IdCodesIn(_Strict):
     resident_codes: Annotated[list[Digits11], Field(max_length=1_000_000)]
 

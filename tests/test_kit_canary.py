@@ -1,0 +1,81 @@
+"""The kit's canary sweep: a disclosed secret is found in any encoding, where not entitled."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from renkei_conformance.canary import Sweep, encodings_of
+from renkei_conformance.client import Exchange, Reply
+
+
+def _ex(
+    path: str, body: object, *, token: str | None = None, sent: str = "", headers=()
+) -> Exchange:
+    text = json.dumps(body)
+    reply = Reply("GET", "http://t" + path, 200, "application/json", body, text, tuple(headers))
+    return Exchange(path, token, None, "http://t" + path + "\n" + sent, reply)
+
+
+def _world(id_code: str) -> list[Exchange]:
+    agencies = {"agencies": [{"agency_id": "a.one"}, {"agency_id": "a.two"}]}
+    return [
+        _ex(
+            "/control/agencies",
+            {"credentials": {"a.one": "tok-one", "a.two": "tok-two"}},
+            sent=json.dumps(agencies),
+        ),
+        _ex("/control/id-codes", {"id_codes": {"12345678901": id_code}}),
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(raw=st.binary(min_size=16, max_size=40), pick=st.integers(0, 100), in_header=st.booleans())
+def test_an_id_code_is_found_in_every_encoding_at_an_agency(
+    raw: bytes, pick: int, in_header: bool
+) -> None:
+    forms = sorted(encodings_of(raw))
+    form = forms[pick % len(forms)]
+    leak = (
+        _ex("/hub/deliveries", {"deliveries": []}, token="tok-one", headers=[("x-trace", form)])
+        if in_header
+        else _ex("/hub/deliveries", {"deliveries": [], "note": f"id {form}."}, token="tok-one")
+    )
+    leaks = Sweep().run([*_world(raw.hex()), leak])
+    assert [(x.secret.kind, x.party) for x in leaks] == [("id-code", "agency:a.one")]
+
+
+def test_entitled_receivers_and_echoes_are_no_leaks() -> None:
+    code = bytes(range(45))
+    link = encodings_of(code)
+    text = sorted(f for f in link if len(f) == 60 and "=" not in f and "+" not in f)[0]
+    bound = _ex(
+        "/hub/bindings", {"results": [{"record_ref": "r", "link_code": text}]}, token="tok-one"
+    )
+    again = _ex("/hub/linkages/x", {"detail": text}, token="tok-one")
+    echo = _ex("/hub/queries", {"detail": text}, token="tok-two", sent=json.dumps({"c": text}))
+    stranger = _ex("/hub/deliveries", {"deliveries": [{"link_code": text}]}, token="tok-two")
+    sweep = Sweep()
+    leaks = sweep.run([*_world("00" * 28), bound, again, echo, stranger])
+    assert [(x.secret.kind, x.party, x.where.split(",")[0]) for x in leaks] == [
+        ("link-code", "agency:a.two", "GET /hub/deliveries → 200")
+    ]
+
+
+def test_key_material_derived_from_the_root_secret_is_found_even_at_the_operator() -> None:
+    from renkei_reference.core.crypto import derive_key
+
+    root = bytes(range(32))
+    reset = _ex("/control/reset", None, sent=json.dumps({"root_secret": _b64(root)}))
+    key = derive_key(root, "link-code", 1)
+    dump = _ex("/control/state", {"stores": {"hub.keys": [{"k": key[32:].hex()}]}})
+    leaks = Sweep().run([*_world("00" * 28), reset, dump])
+    assert [(x.secret.kind, x.party) for x in leaks] == [("key", "operator")]
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+
+    return base64.b64encode(raw).decode()

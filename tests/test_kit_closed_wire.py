@@ -1,0 +1,66 @@
+"""The kit reads specs/openapi/renkei.yaml as a closed document (RK-WIRE-002, issue 14)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from renkei_conformance.openapi import load_contract
+
+CODE = "A" * 60
+DELIVERY = {
+    "linkage_id": "lk-1",
+    "requester": "kit.pension",
+    "pattern_id": "KIT-P-001",
+    "information_kind": "local-tax",
+    "link_code": CODE,
+    "deadline": "2030-01-01T00:00:00Z",
+    "serial": 3,
+}
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+
+
+def _check(
+    status: int, body: Any, *, media: str = JSON, headers: tuple[str, ...] = ()
+) -> list[str]:
+    return load_contract().check(
+        "GET", "/hub/deliveries", status, media, body, headers=("content-type", *headers)
+    )
+
+
+def test_a_declared_response_passes() -> None:
+    assert _check(200, {"deliveries": [DELIVERY]}, headers=("date", "server")) == []
+
+
+@pytest.mark.parametrize(
+    "extra", [{"requester_link_code": "B" * 60}, {"debug": None}, {"x": {"nested": 1}}]
+)
+def test_an_undeclared_member_anywhere_is_a_departure(extra: dict[str, Any]) -> None:
+    found = _check(200, {"deliveries": [{**DELIVERY, **extra}]})
+    assert len(found) == 1
+    assert f"member {next(iter(extra))!r} is not declared" in found[0]
+    assert _check(200, {"deliveries": [], **extra})
+
+
+def test_an_undeclared_header_is_a_departure() -> None:
+    found = _check(200, {"deliveries": []}, headers=("x-renkei-trace",))
+    assert found
+    assert "'x-renkei-trace'" in found[0]
+
+
+def test_the_default_response_stands_for_its_listed_statuses_only() -> None:
+    problem = {"type": "urn:renkei:problem:bad-request", "title": "t", "status": 400, "detail": ""}
+    assert _check(400, problem, media=PROBLEM) == []
+    assert "status not documented" in _check(418, {**problem, "status": 418}, media=PROBLEM)[0]
+
+
+def test_a_problem_carries_an_extension_member_only_on_its_problem_types() -> None:
+    problem = {"type": "urn:renkei:problem:bad-request", "title": "t", "status": 400, "detail": ""}
+    assert "'years' is not declared for problem type 'bad-request'" in "".join(
+        _check(400, {**problem, "years": 5}, media=PROBLEM)
+    )
+    assert "'colour' is not declared" in "".join(
+        _check(400, {**problem, "colour": 1}, media=PROBLEM)
+    )
