@@ -166,7 +166,7 @@ class WireContract:
     def undeclared(self, schema: dict[str, Any], value: Any, where: str) -> list[str]:
         """Members of ``value`` that no schema applying to it declares, where
         those schemas declare ``properties`` and none opens itself."""
-        if not isinstance(value, (dict, list)):
+        if not isinstance(value, dict | list):
             return []  # a scalar has no members
         applying = self._applying(schema, value)
         out: list[str] = []
