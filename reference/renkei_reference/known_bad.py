@@ -994,12 +994,27 @@ def _id_code_in_header(fed: Federation) -> None:
     return None
 
 
-def _id_code_detail(resp: Response, fed: Federation) -> Response:
-    if resp.path.endswith("/hub/queries") and resp.status == 403 and _latest_id_code(fed):
+def _edit_query_problem(
+    resp: Response, status: int, edit: Callable[[dict[str, Any]], bool]
+) -> Response:
+    """Rewrite the problem of a ``/hub/queries`` response of ``status`` when ``edit``
+    changed it (it returns whether it did)."""
+    if resp.path.endswith("/hub/queries") and resp.status == status:
         problem = json.loads(resp.body)
-        problem["detail"] = f"{problem['detail']} (last person resolved: {_latest_id_code(fed)})"
-        resp.body = json.dumps(problem).encode()
+        if edit(problem):
+            resp.status = problem["status"]
+            resp.body = json.dumps(problem).encode()
     return resp
+
+
+def _id_code_detail(resp: Response, fed: Federation) -> Response:
+    def edit(problem: dict[str, Any]) -> bool:
+        if not _latest_id_code(fed):
+            return False
+        problem["detail"] = f"{problem['detail']} (last person resolved: {_latest_id_code(fed)})"
+        return True
+
+    return _edit_query_problem(resp, 403, edit)
 
 
 @_variant(
@@ -1013,12 +1028,13 @@ def _id_code_in_detail(fed: Federation) -> None:
 
 
 def _validation_418(resp: Response, fed: Federation) -> Response:
-    if resp.path.endswith("/hub/queries") and resp.status == 422:
-        problem = json.loads(resp.body)
-        if problem.get("type") == "urn:renkei:problem:validation-error":
-            resp.status = problem["status"] = 418
-            resp.body = json.dumps(problem).encode()
-    return resp
+    def edit(problem: dict[str, Any]) -> bool:
+        if problem.get("type") != "urn:renkei:problem:validation-error":
+            return False
+        problem["status"] = 418
+        return True
+
+    return _edit_query_problem(resp, 422, edit)
 
 
 @_variant(
@@ -1032,14 +1048,15 @@ def _validation_answers_418(fed: Federation) -> None:
 
 
 def _key_detail(resp: Response, fed: Federation) -> Response:
-    if resp.path.endswith("/hub/queries") and resp.status == 422:
-        problem = json.loads(resp.body)
-        if problem.get("type") == "urn:renkei:problem:link-code-not-valid-for-agency":
-            root = cast(Any, fed.keys)._secrets[(KeyPurpose.LINK_CODE, 1)]
-            key = derive_key(root, KeyPurpose.LINK_CODE.value, 1)
-            problem["detail"] = f"{problem['detail']} (tried key {key.hex()})"
-            resp.body = json.dumps(problem).encode()
-    return resp
+    def edit(problem: dict[str, Any]) -> bool:
+        if problem.get("type") != "urn:renkei:problem:link-code-not-valid-for-agency":
+            return False
+        root = cast(Any, fed.keys)._secrets[(KeyPurpose.LINK_CODE, 1)]
+        key = derive_key(root, KeyPurpose.LINK_CODE.value, 1)
+        problem["detail"] = f"{problem['detail']} (tried key {key.hex()})"
+        return True
+
+    return _edit_query_problem(resp, 422, edit)
 
 
 @_variant(

@@ -25,9 +25,7 @@ def _row(ref: str, link: str, held: Person) -> dict[str, Any]:
     return {"record_ref": ref, "link_code": link, "four_items": held.four_items()}
 
 
-@pytest.mark.conformance(
-    "CT-BND-007", requirements=["RK-BND-006"], profiles=["hub", "resident-registry"]
-)
+@pytest.mark.conformance("CT-BND-007", requirements=["RK-BND-006"], profiles=["hub"])
 def test_an_agency_brings_its_bound_records_current_by_link_code(world: World) -> None:
     """After a move, a change of name and a move back, an agency that holds
     the person's link code and any one recorded state of the 4 items gets the
