@@ -10,23 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import platform
-import re
 import sys
 from importlib import metadata
 from pathlib import Path
 
 from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from . import SUITE_VERSION
 
 __all__ = ["DISTRIBUTION", "kit_code_digest", "kit_environment"]
 
 DISTRIBUTION = "renkei"
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _requirements(dist: metadata.Distribution) -> list[str]:
@@ -54,7 +50,7 @@ def _dependencies(root: str) -> dict[str, str]:
         return found
     while todo:
         name = todo.pop()
-        key = _canonical(name)
+        key = canonicalize_name(name)
         if key in found:
             continue
         try:

@@ -108,13 +108,13 @@ class KitSession:
         profile when it names it or names none.  It counts as run with any outcome,
         not applicable included; deselected or never collected, it is missing."""
         ran = {r.test_id.split("[")[0] for r in self.results.values()}
+        published = [row for row in _published_tests() if not row.get("retired")]
         profiles: dict[str, Any] = {}
         for profile in sorted(self.capabilities.get("profiles", ALL_PROFILES)):
             expected = {
                 row["test_id"]
-                for row in _published_tests()
-                if not row.get("retired")
-                and (not row.get("profiles") or profile in row["profiles"])
+                for row in published
+                if not row.get("profiles") or profile in row["profiles"]
             }
             missing = sorted(expected - ran)
             profiles[profile] = {

@@ -192,12 +192,13 @@ def digit_dependence(
     pairs = len(x_positions) * len(y_positions)
     p_min = false_alarm / pairs
     worst_p, worst, worst_x = 1.0, (-1, -1), 0.0
+    ycols = {j: [int(y[j]) for y in ys] for j in y_positions}
+    ycounts = {j: Counter(col) for j, col in ycols.items()}
     for i in x_positions:
         xcol = [int(x[i]) for x in xs]
         rows = Counter(xcol)
         for j in y_positions:
-            ycol = [int(y[j]) for y in ys]
-            cols = Counter(ycol)
+            ycol, cols = ycols[j], ycounts[j]
             cells = Counter(zip(xcol, ycol, strict=True))
             x2 = 0.0
             for a, ra in rows.items():
