@@ -301,3 +301,35 @@ def test_the_nodes_refusals_are_pulled_and_reported_as_use_outside_designation(
     outside = outside[1:]
     assert "p-1 @ t-99" in outside[0]["detail"]
     assert "x-7 @ t-01" in outside[0]["detail"]
+
+
+@pytest.mark.requirement("RK-AUD-002", "RK-FLOW-004")
+@given(
+    st.lists(st.sampled_from(["open", "provided", "expired"]), min_size=1, max_size=8),
+    st.integers(min_value=0, max_value=300),
+)
+def test_an_approval_without_outcome_after_its_deadline_is_flagged(
+    fates: list[str], elapsed: int
+) -> None:
+    """``outcome-missing``: exactly the approved linkages with neither a provided
+    nor an expired entry once their outcome was due (+ the clock tolerance)."""
+    hub: list[dict[str, Any]] = []
+    due: dict[int, datetime] = {}
+    for i, fate in enumerate(fates):
+        serial = len(hub) + 1
+        hub.append(_hub_entry(serial, T0, linkage_id=f"L{i}"))
+        due[serial] = T0 + timedelta(seconds=120)
+        if fate != "open":
+            hub.append(_hub_entry(len(hub) + 1, T0, outcome=fate, linkage_id=f"L{i}"))
+    now = T0 + timedelta(seconds=120 + elapsed)
+    share = _requester_share(hub)
+    found = discrepancies(hub, {"a": share, "p": []}, outcome_due=due, now=now,
+                          clock_tolerance=timedelta(seconds=60))  # fmt: skip
+    missing = [f for f in found if f.rule == "outcome-missing"]
+    late = elapsed > 60
+    expected = [s for s, e in enumerate(hub, 1) if e["outcome"] == "approved"
+                and fates[int(e["linkage_id"][1:])] == "open"] if late else []  # fmt: skip
+    assert [f.hub_serials[0] for f in missing] == expected
+    assert discrepancies(hub, {"a": share, "p": []}) == [
+        f for f in found if f.rule != "outcome-missing"
+    ], "without a time of analysis nothing is flagged"

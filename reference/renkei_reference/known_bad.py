@@ -36,7 +36,7 @@ from .core.errors import RenkeiError
 from .core.keys import KeyPurpose
 from .core.numbering import NUMBER_SPACE
 from .core.pattern_document import sign_pattern_document
-from .services.federation import Agency, Federation, FourItems
+from .services.federation import Agency, Federation, FourItems, Role
 from .services.numbering_table import CsprngDraw
 
 __all__ = ["KNOWN_BAD", "KnownBad", "catalog", "federation_factory", "wrap_app"]
@@ -294,7 +294,7 @@ def _reissue_keeps(fed: Federation) -> None:
 def _numbering_open(fed: Federation) -> None:
     def authenticate(original: Any, token: str | None) -> Agency:
         agency: Agency = original(token)
-        return replace(agency, role="municipality") if agency.role == "agency" else agency
+        return replace(agency, role=Role.MUNICIPALITY) if agency.role is Role.AGENCY else agency
 
     _override(fed, "authenticate", authenticate)
 
@@ -336,8 +336,9 @@ def _shared_link_codes(fed: Federation) -> None:
 def _map_units(fed: Federation, unit_of: Callable[[AgencyId], AgencyId]) -> None:
     """Make and read every link code under ``unit_of(unit)`` instead of the unit."""
     hub = fed.hub
-    _override(hub, "_link_out", lambda original, id_code, unit: original(id_code, unit_of(unit)))
-    _override(hub, "_link_in", lambda original, text, unit, at: original(text, unit_of(unit), at))
+    codes = hub.codes
+    _override(codes, "link_out", lambda original, id_code, unit: original(id_code, unit_of(unit)))
+    _override(codes, "link_in", lambda original, text, unit, at: original(text, unit_of(unit), at))
 
 
 def _other_unit_accepts(
@@ -370,7 +371,7 @@ def _cross_agency(fed: Federation) -> None:
                 raise
             return other
 
-    _override(fed.hub, "_link_in", link_in)
+    _override(fed.hub.codes, "link_in", link_in)
 
 
 @_variant(
@@ -404,7 +405,7 @@ def _foreign_refused_distinctly(fed: Federation) -> None:
                 "RK-LNK-002",
             ) from None
 
-    _override(fed.hub, "_link_in", link_in)
+    _override(fed.hub.codes, "link_in", link_in)
 
 
 @_variant(
@@ -424,7 +425,7 @@ def _link_codes_retained(fed: Federation) -> None:
     def dump(original: Any) -> dict[str, Any]:
         return {**original(), "hub.link_code_cache": [{"link_code": c} for c in cache]}
 
-    _override(hub, "_link_out", link_out)
+    _override(hub.codes, "link_out", link_out)
     _override(hub, "dump", dump)
 
 
@@ -437,11 +438,12 @@ def _retired_key(fed: Federation) -> None:
     hub = fed.hub
 
     def link_in(_original: Any, text: str, unit: AgencyId, at: datetime) -> IdCode:
+        conversion = hub.codes.conversion()  # its link ring never consulted
         link = LinkCode.parse(text)
-        cipher = hub._keys.cipher(KeyPurpose.LINK_CODE, link.key_version)
-        return hub._current(id_code_from_link_code(cipher, link, unit), at)
+        cipher = conversion.cipher(KeyPurpose.LINK_CODE, link.key_version)
+        return conversion.current(id_code_from_link_code(cipher, link, unit), at)
 
-    _override(hub, "_link_in", link_in)
+    _override(hub.codes, "link_in", link_in)
 
 
 @_variant(
@@ -469,11 +471,11 @@ def _number_as_link(fed: Federation) -> None:
         if len(text) == 12 and text.isdigit():
             for row in fed.numbering._table.dump():
                 if row["number"] == text:
-                    return hub._id_code(ResidentCode(row["resident_code"]))
+                    return hub.codes.id_code(ResidentCode(row["resident_code"]))
         code: IdCode = original(text, unit, at)
         return code
 
-    _override(hub, "_link_in", link_in)
+    _override(hub.codes, "link_in", link_in)
 
 
 @_variant(
@@ -515,16 +517,16 @@ def _requester_not_checked(fed: Federation) -> None:
     "patterns approve queries before they come into force and after they lapse",
 )
 def _validity_ignored(fed: Federation) -> None:
-    hub = fed.hub
+    desk = fed.hub.pattern_desk
 
-    def load(original: Any, data: bytes, signature: bytes) -> Any:
-        doc = original(data, signature)
-        hub.patterns = {
-            k: replace(p, valid_from=None, valid_until=None) for k, p in hub.patterns.items()
+    def load(original: Any, data: bytes, signature: bytes, now: datetime) -> Any:
+        doc = original(data, signature, now)
+        desk.table = {
+            k: replace(p, valid_from=None, valid_until=None) for k, p in desk.table.items()
         }
         return doc
 
-    _override(hub, "load_pattern_document", load)
+    _override(desk, "load_document", load)
 
 
 @_variant(
@@ -550,17 +552,17 @@ def _kind_not_checked(fed: Federation) -> None:
     "pattern documents load whatever their signature",
 )
 def _unsigned_documents(fed: Federation) -> None:
-    hub = fed.hub
+    desk = fed.hub.pattern_desk
 
-    def load(original: Any, data: bytes, signature: bytes) -> Any:
-        anchor = hub.pattern_anchor
-        hub.pattern_anchor = hub._issuer.public_key()
+    def load(original: Any, data: bytes, signature: bytes, now: datetime) -> Any:
+        anchor = desk.anchor
+        desk.anchor = desk.control_issuer.public_key()
         try:
-            return original(data, sign_pattern_document(data, hub._issuer))
+            return original(data, sign_pattern_document(data, desk.control_issuer), now)
         finally:
-            hub.pattern_anchor = anchor
+            desk.anchor = anchor
 
-    _override(hub, "load_pattern_document", load)
+    _override(desk, "load_document", load)
 
 
 @_variant(
@@ -611,15 +613,15 @@ def _payload_kept(fed: Federation) -> None:
     "an open linkage can be answered or read by any agency, not only its parties",
 )
 def _any_agency(fed: Federation) -> None:
-    hub = fed.hub
+    desk = fed.hub.linkages
 
     def open_linkage(original: Any, linkage_id: str, party: str, role: str) -> Any:
-        linkage = hub._s.linkages.get(linkage_id)
+        linkage = desk.linkages.get(linkage_id)
         if linkage is not None:
             party = linkage.provider if role == "provider" else linkage.requester
         return original(linkage_id, party, role)
 
-    _override(hub, "_open_linkage", open_linkage)
+    _override(desk, "open_linkage", open_linkage)
 
 
 @_variant(
@@ -631,7 +633,7 @@ def _replay(fed: Federation) -> None:
     hub = fed.hub
 
     def query(original: Any, caller: Agency, body: dict[str, Any]) -> Any:
-        hub._s.requests.pop((caller.agency_id, str(body.get("request_id"))), None)
+        hub.linkages.requests.pop((caller.agency_id, str(body.get("request_id"))), None)
         return original(caller, body)
 
     _override(hub, "query", query)
@@ -643,21 +645,17 @@ def _replay(fed: Federation) -> None:
     "an answer after the pattern's deadline is accepted and relayed",
 )
 def _late_answer(fed: Federation) -> None:
-    hub = fed.hub
+    desk = fed.hub.linkages
 
-    def expire_due(_original: Any) -> None:
-        with hub._lock:
-            hub._purge_due(fed.clock.now())
-
-    def answer(original: Any, provider: Agency, linkage_id: str, payload: str) -> Any:
-        linkage = hub._s.linkages.get(linkage_id)
-        now = fed.clock.now()
+    def answer(original: Any, provider: Agency, linkage_id: str, payload: str, now: datetime
+               ) -> Any:  # fmt: skip
+        linkage = desk.linkages.get(linkage_id)
         if linkage is not None and now >= linkage.deadline:
-            hub._s.linkages[linkage_id] = replace(linkage, deadline=now + timedelta(seconds=1))
-        return original(provider, linkage_id, payload)
+            desk.linkages[linkage_id] = replace(linkage, deadline=now + timedelta(seconds=1))
+        return original(provider, linkage_id, payload, now)
 
-    _override(hub, "expire_due", expire_due)
-    _override(hub, "answer", answer)
+    _override(desk, "expire_due", lambda _original, now: None)
+    _override(desk, "answer", answer)
 
 
 @_variant(
@@ -666,14 +664,14 @@ def _late_answer(fed: Federation) -> None:
     "an unknown linkage ID crashes the handler (500) instead of a 404 problem",
 )
 def _crash_unknown(fed: Federation) -> None:
-    hub = fed.hub
+    desk = fed.hub.linkages
 
     def open_linkage(original: Any, linkage_id: str, party: str, role: str) -> Any:
-        if linkage_id not in hub._s.linkages:
+        if linkage_id not in desk.linkages:
             raise KeyError(linkage_id)  # escapes as an unhandled error: a 500
         return original(linkage_id, party, role)
 
-    _override(hub, "_open_linkage", open_linkage)
+    _override(desk, "open_linkage", open_linkage)
 
 
 @_variant(
@@ -715,12 +713,11 @@ def _three_items(fed: Federation) -> None:
         ]
         if len(three) != 1:
             return decided
-        with hub._lock:
-            link = hub._link_out(hub._id_code(ResidentCode(three[0])), agency.unit)
+        link = hub.codes.link_out(hub.codes.id_code(ResidentCode(three[0])), agency.unit)
         return {"record_ref": record_ref, "decision": "bound", "link_code": link.text(),
                 "reasons": []}  # fmt: skip
 
-    _override(hub, "bind", bind)
+    _override(hub.binding, "bind", bind)
 
 
 @_variant(
@@ -737,7 +734,7 @@ def _strict_form_only(fed: Federation) -> None:
                     "reasons": ["variant-form"]}  # fmt: skip
         return decided
 
-    _override(fed.hub, "bind", bind)
+    _override(fed.hub.binding, "bind", bind)
 
 
 @_variant(
@@ -750,7 +747,7 @@ def _no_variant_notice(fed: Federation) -> None:
         decided: dict[str, Any] = original(agency, record_ref, items)
         return {**decided, "reasons": []} if decided["decision"] == "bound" else decided
 
-    _override(fed.hub, "bind", bind)
+    _override(fed.hub.binding, "bind", bind)
 
 
 # -- My Portal ---------------------------------------------------------------------
@@ -760,13 +757,12 @@ def _no_variant_notice(fed: Federation) -> None:
     "My Portal shows every approved entry, not only those about the logged-in person",
 )
 def _portal_others(fed: Federation) -> None:
-    from .core.access_log import AccessLogEntry
 
     hub = fed.hub
 
     def person_entries(original: Any, unit: AgencyId, link_code: str) -> Any:
         original(unit, link_code)  # the person is still authenticated
-        return [e for e in hub._s.access_log if isinstance(e, AccessLogEntry) and e.person]
+        return [e for e in hub.logs.held() if e.person]
 
     _override(hub, "person_entries", person_entries)
 
@@ -777,15 +773,12 @@ def _portal_others(fed: Federation) -> None:
     "My Portal shows the person entries the signed pattern withholds from them",
 )
 def _portal_withheld(fed: Federation) -> None:
-    from .core.access_log import AccessLogEntry
 
     hub = fed.hub
 
     def person_entries(original: Any, unit: AgencyId, link_code: str) -> Any:
-        person = hub._link_in(link_code, unit, fed.clock.now()).raw
-        return [
-            e for e in hub._s.access_log if isinstance(e, AccessLogEntry) and e.person == person
-        ]
+        person = hub.codes.link_in(link_code, unit, fed.clock.now()).raw
+        return [e for e in hub.logs.held() if e.person == person]
 
     _override(hub, "person_entries", person_entries)
 
@@ -858,25 +851,25 @@ def _history_rewritten(fed: Federation) -> None:
 @_variant("purge-at-5-years", "RK-RET-001", "entries are purged 5 years after they were made")
 def _purge_at_5(fed: Federation) -> None:
     _override(
-        fed.hub,
-        "_purge_due",
+        fed.hub.retention,
+        "purge_due",
         lambda original, now: original(now + timedelta(days=2 * 366)),
     )
 
 
 @_variant("legal-hold-ignored", "RK-RET-002", "purging goes ahead under a legal hold")
 def _hold_ignored(fed: Federation) -> None:
-    hub = fed.hub
+    desk = fed.hub.retention
 
     def purge_due(original: Any, now: datetime) -> None:
-        holds = hub._s.holds
-        hub._s.holds = {}
+        holds = desk.holds
+        desk.holds = {}
         try:
             original(now)
         finally:
-            hub._s.holds = holds
+            desk.holds = holds
 
-    _override(hub, "_purge_due", purge_due)
+    _override(desk, "purge_due", purge_due)
 
 
 @_variant(
@@ -955,7 +948,7 @@ def _off_hours_not_flagged(fed: Federation) -> None:
 # -- leaks and the closed wire (issue 14) -------------------------------------------
 def _latest_id_code(fed: Federation) -> str:
     """The ID code of the person of the hub's latest linkage, hex (as disclosed)."""
-    linkages = list(fed.hub._s.linkages.values())
+    linkages = list(fed.hub.linkages.linkages.values())
     return linkages[-1].person.hex() if linkages else ""
 
 
@@ -970,9 +963,9 @@ def _delivery_requester_code(fed: Federation) -> None:
     def deliveries(original: Any, provider: Agency, limit: int = 1000) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = original(provider, limit)
         for d in out:
-            linkage = hub._s.linkages[d["linkage_id"]]
+            linkage = hub.linkages.linkages[d["linkage_id"]]
             unit = hub.agencies[linkage.requester].unit
-            d["requester_link_code"] = hub._link_out(linkage.person, unit).text()
+            d["requester_link_code"] = hub.codes.link_out(linkage.person, unit).text()
         return out
 
     _override(hub, "deliveries", deliveries)

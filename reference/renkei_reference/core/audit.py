@@ -46,6 +46,7 @@ DISCREPANCY_KINDS = (
     "unknown-serial",
     "field-mismatch",
     "agency-log-unavailable",
+    "outcome-missing",
 )
 """RK-AUD-002: the discrepancy kinds, as the wire names them (``Discrepancy.kind``)."""
 
@@ -176,6 +177,8 @@ def discrepancies(
     purged: Iterable[int] = (),
     unavailable: Iterable[str] = (),
     clock_tolerance: timedelta = timedelta(minutes=5),
+    outcome_due: Mapping[int, datetime] | None = None,
+    now: datetime | None = None,
 ) -> list[Finding]:
     """RK-AUD-002: what the merge of the hub's and the agencies' logs by ① shows.
 
@@ -186,7 +189,11 @@ def discrepancies(
     * ``field-mismatch`` — ② (beyond ``clock_tolerance``), ④, ⑤ or ⑥ differ;
     * ``agency-log-unavailable`` — an agency whose log could not be read
       (``unavailable``: its node did not answer), or a party of a linkage whose
-      log was not given: the merge is incomplete, and says so.
+      log was not given: the merge is incomplete, and says so;
+    * ``outcome-missing`` — an approved linkage with neither a ``provided`` nor
+      an ``expired`` entry although ``now`` is past the time its outcome was
+      due (``outcome_due``, per approved serial: its deadline and collection
+      period, RK-FLOW-004, RK-FLOW-007) by more than ``clock_tolerance``.
 
     Args:
         hub: the hub's auditor view, every entry still held.
@@ -194,6 +201,8 @@ def discrepancies(
         purged: serials the retention sweep removed (not holes in the sequence).
         unavailable: agencies whose node was asked and did not give its log.
         clock_tolerance: how far ② may differ between hub and agency.
+        outcome_due: per approved serial, when its linkage must have ended.
+        now: the time of the analysis (no ``outcome-missing`` without it).
     """
     findings: list[Finding] = []
     gone = set(purged)
@@ -260,7 +269,35 @@ def discrepancies(
         Finding("agency-log-unavailable", f"no log from {a} to merge", agency_id=a)
         for a in sorted(missing_logs)
     ]
+    if now is not None and outcome_due:
+        findings += _outcomes_missing(by_serial, outcome_due, now - clock_tolerance)
     return findings
+
+
+def _outcomes_missing(
+    by_serial: Mapping[int, Entry], outcome_due: Mapping[int, datetime], before: datetime
+) -> list[Finding]:
+    """Approved linkages whose outcome was due before ``before`` and never logged."""
+    ended = {
+        str(e.get("linkage_id"))
+        for e in by_serial.values()
+        if e.get("outcome") in ("provided", "expired")
+    }
+    return [
+        Finding(
+            "outcome-missing",
+            f"linkage {e.get('linkage_id')} approved, no outcome logged by {due.isoformat()}",
+            (serial,),
+            (),
+            str(e["provider_id"]),
+        )
+        for serial, e in sorted(by_serial.items())
+        if e.get("outcome") == "approved"
+        and e.get("linkage_id")
+        and str(e["linkage_id"]) not in ended
+        and (due := outcome_due.get(serial)) is not None
+        and due < before
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ Any other pair is a ``StateError`` naming both.
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -25,7 +26,15 @@ import icontract
 from .codes import IdCode
 from .errors import StateError
 
-__all__ = ["TRANSITIONS", "Event", "Linkage", "LinkageState", "advance"]
+__all__ = [
+    "TRANSITIONS",
+    "Event",
+    "Linkage",
+    "LinkageState",
+    "advance",
+    "linkage_from_record",
+    "linkage_record",
+]
 
 
 class LinkageState(enum.Enum):
@@ -134,3 +143,44 @@ def advance(linkage: Linkage, event: Event, at: datetime) -> Linkage:
     if event is Event.ANSWER:
         return replace(linkage, state=nxt, answered_at=at)
     return replace(linkage, state=nxt)
+
+
+def linkage_record(linkage: Linkage) -> str:
+    """The stored form of a linkage in flight (the hub's durable store): JSON, the
+    ID code in hex, times in ISO 8601 — never a link code or a payload."""
+    return json.dumps(
+        {
+            "linkage_id": linkage.linkage_id,
+            "request_id": linkage.request_id,
+            "requester": linkage.requester,
+            "provider": linkage.provider,
+            "pattern_id": linkage.pattern_id,
+            "information_kind": linkage.information_kind,
+            "person": linkage.person.hex(),
+            "requested_at": linkage.requested_at.isoformat(),
+            "deadline": linkage.deadline.isoformat(),
+            "state": linkage.state.value,
+            "serial": linkage.serial,
+            "answered_at": linkage.answered_at.isoformat() if linkage.answered_at else None,
+        },
+        sort_keys=True,
+    )
+
+
+def linkage_from_record(text: str) -> Linkage:
+    """The linkage ``linkage_record`` stored."""
+    d = json.loads(text)
+    return Linkage(
+        linkage_id=d["linkage_id"],
+        request_id=d["request_id"],
+        requester=d["requester"],
+        provider=d["provider"],
+        pattern_id=d["pattern_id"],
+        information_kind=d["information_kind"],
+        person=IdCode(bytes.fromhex(d["person"])),
+        requested_at=datetime.fromisoformat(d["requested_at"]),
+        deadline=datetime.fromisoformat(d["deadline"]),
+        state=LinkageState(d["state"]),
+        serial=d["serial"],
+        answered_at=datetime.fromisoformat(d["answered_at"]) if d["answered_at"] else None,
+    )

@@ -13,6 +13,7 @@ in specs/openapi/renkei.yaml lays them out.  Handlers are thin: parse the
 wire model, authenticate, call one ``Federation`` method, render the result.
 """
 
+import asyncio
 import base64
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..core.audit import AnomalyRules
 from ..core.codes import ResidentCode
-from ..core.errors import CallerError, NotFoundError, PermissionDeniedError
+from ..core.errors import CallerError, NotFoundError, PermissionDeniedError, RenkeiError
 from ..core.keys import KeyPurpose
 from ..core.numbering import ReissueReason
 from ..core.patterns import LinkagePattern
@@ -34,7 +35,7 @@ from . import models as m
 from .auditor import NodeEndpoint, page
 from .auditor_app import auditor_ui_router
 from .clock import Clock, ControllableClock
-from .federation import Agency, Federation, FourItems
+from .federation import Agency, Federation, FourItems, Role
 from .pki import certified_identity
 from .portal import AgencyNodeDirectory
 from .portal_app import PortalBox, portal_router, ui_router
@@ -284,7 +285,17 @@ def create_app(
 
     @hub.get("/linkages/{linkage_id}")
     async def linkage_status(linkage_id: str, agency: AgencyCaller) -> dict[str, Any]:
-        linkage, payload, receipt = fed().hub.status(agency, linkage_id)
+        hub = fed().hub
+        linkage, payload, receipt = hub.status(agency, linkage_id)
+        if payload is not None:
+            # the answer is erased once the ``provided`` entry is committed; if the
+            # store cannot write, the response is 503 and the next read gets it again
+            try:
+                await asyncio.wrap_future(hub.log_barrier())
+            except RenkeiError:
+                hub.relayed(linkage_id, committed=False)
+                raise
+            hub.relayed(linkage_id, committed=True)
         out: dict[str, Any] = {
             "linkage_id": linkage.linkage_id,
             "state": linkage.state.value,
@@ -491,7 +502,9 @@ def _control_router(
     async def agencies(body: m.AgenciesIn) -> dict[str, dict[str, str]]:
         return {
             "credentials": {
-                a.agency_id: fed().register(Agency(a.agency_id, a.name, a.role, a.link_code_unit))
+                a.agency_id: fed().register(
+                    Agency(a.agency_id, a.name, Role(a.role), a.link_code_unit)
+                )
                 for a in body.agencies
             }
         }
@@ -541,12 +554,14 @@ def _control_router(
         if body.now.tzinfo is None:
             raise CallerError("validation-error", "now must carry a UTC offset", "RK-WIRE-001")
         clock.set(body.now)
+        fed().clock_moved(clock)
         fed().hub.expire_due()  # what is due at the new time happens now
         return {"now": clock.now().isoformat()}
 
     @control.post("/clock/advance")
     async def advance_clock(body: m.ClockAdvanceIn) -> dict[str, str]:
         now = clock.advance(body.seconds)
+        fed().clock_moved(clock)
         fed().hub.expire_due()
         return {"now": now.isoformat()}
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -178,7 +178,27 @@ class AuditorService:
 
     def discrepancies(self, auditor: Agency) -> list[Finding]:
         hub, purged, shares = self.merged(auditor, "discrepancies")
-        return discrepancies(hub, shares.entries, purged=purged, unavailable=shares.unavailable)
+        return discrepancies(
+            hub,
+            shares.entries,
+            purged=purged,
+            unavailable=shares.unavailable,
+            outcome_due=self._outcome_due(hub),
+            now=self._clock.now(),
+        )
+
+    def _outcome_due(self, hub: list[dict[str, Any]]) -> dict[int, datetime]:
+        """When each approved linkage must have ended: its deadline plus the
+        collection period, one answer period each (RK-FLOW-004, RK-FLOW-007), by
+        the answer period of its pattern in the table in force."""
+        periods = {k: p.answer_within_seconds for k, p in self._hub.patterns.items()}
+        longest = max(periods.values(), default=0)
+        return {
+            int(e["serial"]): datetime.fromisoformat(str(e["at"]))
+            + timedelta(seconds=2 * periods.get(str(e["pattern_id"]), longest))
+            for e in hub
+            if e.get("outcome") == "approved"
+        }
 
     def anomalies(self, auditor: Agency, rules: AnomalyRules) -> list[Finding]:
         hub, _, shares = self.merged(auditor, "anomalies")

@@ -301,6 +301,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "unknown-serial": ("基盤にないシリアル番号", "serial unknown to the hub"),
     "field-mismatch": ("記録内容の不一致", "fields differ"),
     "agency-log-unavailable": ("機関のログを取得できない", "agency log unavailable"),
+    "outcome-missing": ("期限後も結果の記録なし", "approved, no outcome after its deadline"),
     "requester-volume": ("照会元ごとの件数超過", "volume per requester"),
     "operator-volume": ("操作者ごとの件数超過", "volume per operator"),
     "terminal-volume": ("端末ごとの件数超過", "volume per terminal"),

@@ -9,7 +9,9 @@ credentials.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +20,32 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ..core.codes import ResidentCode
 from ..core.errors import PermissionDeniedError, UnauthenticatedError
 from .auditor import AuditorService
-from .clock import Clock
-from .hub import Agency, Hub
+from .clock import Clock, ControllableClock
+from .hub import Agency, Hub, Role
 from .keystore import KeyStore, MemoryKeyStore
-from .log_store import LogStore
+from .log_store import LogStore, MemoryLogStore
 from .numbering import NumberingAuthority
 from .numbering_table import NumberingTable
 from .pki import OPERATOR
 from .registry import FourItems, ResidentRegistry
 
-__all__ = ["Agency", "Federation", "FourItems", "Hub", "NumberingAuthority", "ResidentRegistry"]
+__all__ = [
+    "Agency",
+    "Federation",
+    "FourItems",
+    "Hub",
+    "NumberingAuthority",
+    "ResidentRegistry",
+    "Role",
+]
+
+
+CREDENTIAL = "credential"
+CLOCK_OFFSET = "control:clock-offset"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Federation:
@@ -48,22 +66,43 @@ class Federation:
         self.keys = keys or MemoryKeyStore(clock.now())
         self.registry = ResidentRegistry()
         self.numbering = NumberingAuthority(clock, numbering)
-        self.log_store = log_store
-        self.hub = Hub(self.registry, self.keys, clock, log_signer=log_signer, log_store=log_store)
+        self.log_store: LogStore = log_store or MemoryLogStore()
+        if isinstance(clock, ControllableClock):  # before the hub expires what is due
+            self.restore_clock(clock)
+        self.hub = Hub(
+            self.registry, self.keys, clock, log_signer=log_signer, log_store=self.log_store
+        )
         self.auditor = AuditorService(self.hub, clock)  # the third-party body's analyses
-        self.credentials: dict[str, str] = {}  # token -> agency_id
+        # SHA-256 of each test-mode credential -> agency_id, kept in the durable store
+        # (space ``credential``) so that a restarted hub knows its callers
+        self._credentials: dict[str, str] = dict(self.log_store.records(CREDENTIAL))
 
     def register(self, agency: Agency) -> str:
+        """Register an organisation; its new credential replaces any earlier one."""
         self.hub.register_agency(agency)
-        for token, aid in list(self.credentials.items()):
+        for digest, aid in list(self._credentials.items()):
             if aid == agency.agency_id:
-                del self.credentials[token]
+                del self._credentials[digest]
+                self.log_store.put_record(CREDENTIAL, digest, None)
         token = secrets.token_urlsafe(24)
-        self.credentials[token] = agency.agency_id
+        digest = _digest(token)
+        self._credentials[digest] = agency.agency_id
+        self.log_store.put_record(CREDENTIAL, digest, agency.agency_id)
         return token
 
+    def restore_clock(self, clock: ControllableClock) -> None:
+        """Test mode: the control clock's offset from the wall clock outlives a restart."""
+        offset = self.log_store.state().get(CLOCK_OFFSET)
+        if offset is not None:
+            clock.set(datetime.now(UTC) + timedelta(seconds=float(offset)))
+
+    def clock_moved(self, clock: ControllableClock) -> None:
+        """Test mode: remember the control clock's offset (``restore_clock``)."""
+        offset = (clock.now() - datetime.now(UTC)).total_seconds()
+        self.log_store.put_state(CLOCK_OFFSET, repr(offset))
+
     def authenticate(self, token: str | None) -> Agency:
-        agency_id = self.credentials.get(token or "")
+        agency_id = self._credentials.get(_digest(token or ""))
         if agency_id is None:
             raise UnauthenticatedError(
                 "unauthenticated",
@@ -128,8 +167,7 @@ class Federation:
 
     def close(self) -> None:
         """Commit what the log store has queued and close the durable stores."""
-        if self.log_store is not None:
-            self.log_store.close()
+        self.log_store.close()
         self.numbering.close()
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:

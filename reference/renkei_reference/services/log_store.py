@@ -51,6 +51,7 @@ targets and unit tests, whose hub state lives and dies with the process.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -141,6 +142,12 @@ class LogStore(Protocol):
 
     def state(self) -> dict[str, str]: ...
 
+    def put_record(self, space: str, key: str, value: str | None) -> None: ...
+
+    def records(self, space: str) -> Iterator[tuple[str, str]]: ...
+
+    def atomic(self) -> contextlib.AbstractContextManager[None]: ...
+
     def barrier(self) -> Future[None]: ...
 
     def refusal(self) -> UnavailableError | None: ...
@@ -191,6 +198,15 @@ class MemoryLogStore:
 
     def state(self) -> dict[str, str]:
         return {}
+
+    def put_record(self, space: str, key: str, value: str | None) -> None:
+        pass
+
+    def records(self, space: str) -> Iterator[tuple[str, str]]:
+        return iter(())
+
+    def atomic(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def barrier(self) -> Future[None]:
         return _DONE
@@ -303,6 +319,9 @@ CREATE TABLE IF NOT EXISTS nodes (
     log TEXT NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
     PRIMARY KEY (log, level, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+    space TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (space, key)) WITHOUT ROWID;
 """
 
 Op = Callable[[sqlite3.Connection], None]
@@ -316,7 +335,7 @@ class Change:
     leaf: tuple[str, int, bytes, str] | None = None
     nodes: Sequence[tuple[str, int, int, bytes]] = ()
     op: Op | None = None
-    is_purge: bool = False
+    is_purge: bool = False  # content erased: the WAL is truncated after the commit
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -351,6 +370,7 @@ class SqliteLogStore:
         self._next: Future[None] = Future()
         self._failure: BaseException | None = None
         self._closing = False
+        self._group = threading.local()  # changes held back by ``atomic`` in this thread
         self.batches = 0  # commits made (for tests and benchmarks)
         self._writer = threading.Thread(target=self._run, name="renkei-log-writer", daemon=True)
         self._writer.start()
@@ -428,13 +448,43 @@ class SqliteLogStore:
     def state(self) -> dict[str, str]:
         return dict(self._conn.execute("SELECT key, value FROM state").fetchall())
 
+    def records(self, space: str) -> Iterator[tuple[str, str]]:
+        """The committed records of one space (in-flight linkages, answers in
+        transit, used request ids, …), streamed in key order."""
+        sql = "SELECT key, value FROM records WHERE space = ? ORDER BY key"
+        return ((k, v) for k, v in self._stream(sql, (space,)))
+
     # -- queued changes ------------------------------------------------------
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Every change queued inside the block (by this thread) is queued as one
+        run at its end, so the writer commits all of them in one transaction or
+        none: a log entry and the state change it records are never apart."""
+        if getattr(self._group, "changes", None) is not None:
+            yield  # nested: the outer block queues them
+            return
+        self._group.changes = []
+        try:
+            yield
+        finally:
+            changes: list[Change] = self._group.changes
+            self._group.changes = None
+            if changes:
+                self._enqueue_all(changes)
+
     def _enqueue(self, change: Change) -> None:
+        held = getattr(self._group, "changes", None)
+        if held is not None:
+            held.append(change)
+            return
+        self._enqueue_all([change])
+
+    def _enqueue_all(self, changes: list[Change]) -> None:
         with self._cond:
             if self._closing:
                 raise RuntimeError("the log store is closed")
-            self._seq += 1
-            self._queue.append(change)
+            self._seq += len(changes)
+            self._queue.extend(changes)
             self._cond.notify()
 
     def append(
@@ -472,6 +522,19 @@ class SqliteLogStore:
                 conn.execute("DELETE FROM state WHERE key = ?", (key,))
             else:
                 conn.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+
+        self._enqueue(Change(op=op))
+
+    def put_record(self, space: str, key: str, value: str | None) -> None:
+        """Set (or, with None, delete) one record.  A deleted record's content is
+        overwritten in the database file (``secure_delete``) when SQLite's
+        automatic checkpoint copies the page back from the WAL."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            if value is None:
+                conn.execute("DELETE FROM records WHERE space = ? AND key = ?", (space, key))
+            else:
+                conn.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", (space, key, value))
 
         self._enqueue(Change(op=op))
 

@@ -42,7 +42,7 @@ from ..core.errors import (
 )
 from .cards import CardAuthority, CardRejected
 from .clock import Clock
-from .hub import Agency, Hub
+from .hub import Agency, Hub, Role
 
 __all__ = [
     "APPLICATION_SECONDS",
@@ -60,7 +60,7 @@ CHALLENGE_SECONDS = 300  # RK-AUTH-002: no more than 5 minutes
 SESSION_SECONDS = 900
 APPLICATION_SECONDS = 24 * 3600
 MAX_OPEN_CHALLENGES = 100_000  # an unauthenticated caller cannot grow memory without bound
-PORTAL_AGENCY = Agency("renkei.portal", "マイポータル", "portal")
+PORTAL_AGENCY = Agency("renkei.portal", "マイポータル", Role.PORTAL)
 """My Portal is a link-code unit of its own (RK-PORT-003 decision)."""
 
 

@@ -1,0 +1,389 @@
+"""The hub (情報連携基盤): approval, code conversion, relay and its logs.
+
+The hub holds keys, ID codes, the pattern table, open linkages and its logs —
+never a Number (RK-NUM-009), never a stored link code (RK-LNK-003), never a
+payload beyond transit (RK-FLOW-002), never the 4 items (RK-ARCH-004).
+
+It is made of parts, each owning its state, over one durable ``LogStore``:
+
+* ``agencies`` — the registered organisations and their roles;
+* ``codes`` — code conversion under the keys in force (``core.conversion``),
+  the aliases of changed resident codes, key rotation;
+* ``patterns`` — the signed pattern table in force (RK-PAT-003);
+* ``logs`` — the access and administrative logs, receipts, checkpoints;
+* ``linkages`` — the linkage desk: query, delivery, answer, relay, expiry,
+  durable in the same transaction as the log (RK-FLOW-003/004);
+* ``binding`` — binding, rebinding, consents, 4-item currency;
+* ``retention`` — retention periods, purges and legal holds (RK-RET-001..003);
+* ``views`` — the auditor's and the person's reads.
+
+``Hub`` is the façade the HTTP edge, My Portal and the auditor's service call:
+it takes the clock, serialises calls with one lock, refuses new work while the
+store cannot write (RK-LOG-001) and wires the parts together.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ...core.access_log import AccessLogEntry
+from ...core.admin_log import AdminEvent, Detail, admin_view
+from ...core.codes import AgencyId, IdCode, ResidentCode
+from ...core.keys import KeyPurpose, KeyRing
+from ...core.linkage import Linkage
+from ...core.pattern_document import PatternDocument
+from ...core.patterns import LinkagePattern
+from ...core.retention import LogClass, RetentionPolicy
+from ..clock import Clock
+from ..keystore import KeyStore
+from ..log_store import LogStore, MemoryLogStore
+from ..registry import FourItems, ResidentRegistry
+from .agencies import AUDITOR_UNIT, Agency, AgencyBook, Role
+from .binding import BindingDesk, Decision
+from .codes import CodeDesk
+from .linkages import LinkageDesk, QueryIn
+from .logs import HubLogs, admin_origin, resume_access_log
+from .patterns import PatternDesk
+from .retention import RetentionDesk, hold_view
+from .views import LogViews
+
+__all__ = [
+    "AUDITOR_UNIT",
+    "Agency",
+    "Hub",
+    "QueryIn",
+    "Role",
+    "admin_origin",
+    "resume_access_log",
+]
+
+
+class Hub:
+    """情報連携基盤: the façade over the hub's parts (see the package docstring)."""
+
+    def __init__(
+        self,
+        registry: ResidentRegistry,
+        keys: KeyStore,
+        clock: Clock,
+        *,
+        log_signer: Ed25519PrivateKey | None = None,
+        origin: str = "renkei.reference/hub/access-log",
+        log_store: LogStore | None = None,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._clock = clock
+        self._store: LogStore = log_store or MemoryLogStore()
+        self.origin = origin
+        self.agency_book = AgencyBook(self._store)
+        signer = log_signer or Ed25519PrivateKey.generate()
+        self.logs = HubLogs(self._store, signer, origin, self.agency_book.name)
+        self.codes = CodeDesk(keys, self._store, self.logs)
+        self.pattern_desk = PatternDesk(self.logs, self._store)
+        self.binding = BindingDesk(registry, self.codes, self.logs, self._store)
+        self.linkages = LinkageDesk(
+            self.logs,
+            self.codes,
+            self.pattern_desk,
+            self._store,
+            self.binding.consents.refuse_if_withdrawn,
+        )
+        self.retention = RetentionDesk(self.logs, self._store)
+        self.views = LogViews(self.logs, self.codes)
+        self.expire_due()  # what became overdue while the hub was down ends now
+
+    # -- what other parties read -------------------------------------------------
+    @property
+    def agencies(self) -> dict[str, Agency]:
+        return self.agency_book.by_id
+
+    @property
+    def patterns(self) -> dict[str, LinkagePattern]:
+        return self.pattern_desk.table
+
+    @property
+    def pattern_version(self) -> int | None:
+        return self.pattern_desk.version
+
+    @property
+    def pattern_anchor(self) -> Ed25519PublicKey:
+        return self.pattern_desk.anchor
+
+    @property
+    def consents(self) -> Any:
+        return self.binding.consents
+
+    # -- durability (RK-LOG-001) ---------------------------------------------------
+    def log_barrier(self) -> Future[None]:
+        """A future that completes once every log change made so far is committed
+        (the web layer awaits it before answering: group commit)."""
+        return self._store.barrier()
+
+    def _refuse_if_store_failing(self) -> None:
+        """No new work while the store cannot write (RK-LOG-001)."""
+        refusal = self._store.refusal()
+        if refusal is not None:
+            raise refusal
+
+    # -- configuration -------------------------------------------------------------
+    def register_agency(self, agency: Agency) -> None:
+        with self._lock:
+            self.agency_book.register(agency)
+            self.logs.record(
+                AdminEvent.AGENCY_REGISTERED,
+                "control",
+                self._clock.now(),
+                agency_id=agency.agency_id,
+                role=agency.role.value,
+                link_code_unit=agency.unit.value,
+            )
+
+    def load_pattern_document(self, data: bytes, signature: bytes) -> PatternDocument:
+        """Item 17 / RK-PAT-003: the only way patterns enter the hub."""
+        with self._lock:
+            return self.pattern_desk.load_document(data, signature, self._clock.now())
+
+    def load_patterns(self, patterns: Iterable[LinkagePattern]) -> int:
+        """Test mode: a plain list, signed by the control-plane issuer."""
+        with self._lock:
+            return self.pattern_desk.load_list(patterns, self._clock.now())
+
+    def set_pattern_anchor(self, public_key: Ed25519PublicKey) -> None:
+        with self._lock:
+            self.pattern_desk.set_anchor(public_key)
+
+    # -- codes (items 4, 5, 7, 9, 11) ------------------------------------------------
+    def disclose_id_code(self, resident: ResidentCode) -> IdCode:
+        """Test mode only (RK-CTL-003): the ID code of a synthetic person."""
+        with self._lock:
+            return self.codes.id_code(resident)
+
+    def resident_code_changed(self, old: ResidentCode, new: ResidentCode) -> None:
+        with self._lock:
+            self.codes.resident_code_changed(old, new)
+
+    def rotate(self, purpose: KeyPurpose, transition: timedelta) -> KeyRing:
+        """Item 11 / RK-KEY-002: a new key version; stored ID codes are re-made."""
+        with self._lock, self._store.atomic():
+            ring, move = self.codes.rotate(purpose, self._clock.now(), transition)
+            if move is not None:
+                self.linkages.rekey_persons(move)
+                self.logs.rekey_persons(move)
+                self.retention.rekey_persons(move)
+                self.binding.consents.rekey(move)
+            return ring
+
+    # -- binding (items 13-15, 20) -------------------------------------------------
+    def rebind(self, agency: Agency, link_codes: list[str]) -> list[dict[str, Any]]:
+        self._refuse_if_store_failing()
+        with self._lock:
+            return self.binding.rebind(agency, link_codes, self._clock.now())
+
+    def bind_all(
+        self,
+        agency: Agency,
+        records: Iterable[tuple[str, FourItems]],
+        consent_ids: list[str | None] | None = None,
+    ) -> list[Decision]:
+        self._refuse_if_store_failing()
+        with self._lock:
+            return self.binding.bind_all(agency, records, consent_ids or [], self._clock.now())
+
+    def bind(self, agency: Agency, record_ref: str, items: FourItems) -> Decision:
+        with self._lock:
+            return self.binding.bind(agency, record_ref, items)
+
+    def record_consent(self, agency: Agency, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            return self.binding.record_consent(agency, body, self._clock.now())
+
+    def withdraw_consent(self, agency: Agency, consent_id: str) -> None:
+        with self._lock:
+            self.binding.withdraw_consent(agency, consent_id, self._clock.now())
+
+    def latest_four_items(
+        self, agency: Agency, records: list[tuple[str, str, FourItems]]
+    ) -> list[dict[str, Any]]:
+        self._refuse_if_store_failing()
+        with self._lock:
+            return self.binding.latest_four_items(agency, records, self._clock.now())
+
+    # -- the linkage flow (items 18, 20-22, 28) --------------------------------------
+    def expire_due(self) -> None:
+        """Expire linkages past their time and purge entries past their retention."""
+        now = self._clock.now()
+        with self._lock:
+            self.linkages.expire_due(now)
+            self.retention.purge_due(now)
+
+    def query(self, caller: Agency, body: dict[str, Any] | QueryIn) -> Linkage:
+        """Step ② of item 21.  Refused with 503 before any change while the log
+        store cannot write."""
+        self._refuse_if_store_failing()
+        q = body if isinstance(body, QueryIn) else QueryIn(**body)
+        self.expire_due()
+        with self._lock:
+            return self.linkages.query(caller, q, self._clock.now())
+
+    def deliveries(self, provider: Agency, limit: int = 1000) -> list[dict[str, Any]]:
+        self.expire_due()
+        with self._lock:
+            return self.linkages.deliveries(provider, limit, self._clock.now())
+
+    def answer(self, provider: Agency, linkage_id: str, payload: str) -> Linkage:
+        """Refused with 503 while the store cannot write: the provider answers again."""
+        self._refuse_if_store_failing()
+        self.expire_due()
+        with self._lock:
+            return self.linkages.answer(provider, linkage_id, payload, self._clock.now())
+
+    def status(
+        self, requester: Agency, linkage_id: str
+    ) -> tuple[Linkage, str | None, dict[str, Any] | None]:
+        """Refused with 503 while the store cannot write: the answer stays in transit."""
+        self._refuse_if_store_failing()
+        self.expire_due()
+        with self._lock:
+            return self.linkages.status(requester, linkage_id, self._clock.now())
+
+    def relayed(self, linkage_id: str, *, committed: bool) -> None:
+        """The HTTP edge tells whether the response carrying an answer was committed."""
+        with self._lock:
+            if committed:
+                self.linkages.relayed(linkage_id)
+            else:
+                self.linkages.relay_failed(linkage_id)
+
+    # -- retention (item 25; RK-RET-001..003) ----------------------------------------
+    def set_retention(self, log_class: LogClass, years: int) -> RetentionPolicy:
+        with self._lock:
+            return self.retention.set_retention(log_class, years, self._clock.now())
+
+    def place_hold(
+        self, auditor: Agency, reason: str, case_reference: str | None, scope: dict[str, Any]
+    ) -> dict[str, Any]:
+        now = self._clock.now()
+        with self._lock:
+            ref = scope.get("person_ref")
+            person = self.codes.link_in(ref, AUDITOR_UNIT, now).raw if ref else None
+            hold = self.retention.place_hold(
+                auditor.agency_id, reason, case_reference, scope, person=person, now=now
+            )
+            return hold_view(hold, ref)
+
+    def lift_hold(self, auditor: Agency, hold_id: str) -> None:
+        with self._lock:
+            self.retention.lift_hold(auditor.agency_id, hold_id, self._clock.now())
+
+    def legal_holds(self) -> list[dict[str, Any]]:
+        """The legal holds in force, newest first (the auditor's dashboard)."""
+        with self._lock:
+            return [hold_view(h, None) for h in self.retention.in_force(self._clock.now())]
+
+    # -- the tamper-evident logs (RK-LOG-004, RK-LOG-006, RK-LOG-009) ----------------
+    def receipt_for(self, serial: int) -> dict[str, Any]:
+        with self._lock:
+            return self.logs.receipt_for(serial)
+
+    def linkage_receipt(
+        self, agency: Agency, linkage_id: str, serial: int | None
+    ) -> dict[str, Any]:
+        with self._lock:
+            return self.logs.linkage_receipt(agency.agency_id, linkage_id, serial)
+
+    def latest_checkpoint(self) -> dict[str, Any]:
+        with self._lock:
+            return self.logs.access.latest()
+
+    def consistency(self, first: int, second: int) -> dict[str, Any]:
+        with self._lock:
+            return self.logs.consistency(self.logs.access, first, second)
+
+    def admin_consistency(self, first: int, second: int) -> dict[str, Any]:
+        with self._lock:
+            return self.logs.consistency(self.logs.admin, first, second)
+
+    # -- views -----------------------------------------------------------------------
+    def auditor_entries(self, auditor: Agency, after: int, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return self.views.auditor_entries(auditor.agency_id, after, limit, self._clock.now())
+
+    def audit_snapshot(
+        self, auditor: Agency, analysis: str, shares: int, unavailable: int
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        with self._lock:
+            return self.views.audit_snapshot(
+                auditor.agency_id, analysis, shares, unavailable, self._clock.now()
+            )
+
+    def admin_entries(self, auditor: Agency, after: int, limit: int) -> dict[str, Any]:
+        with self._lock:
+            return self.views.admin_entries(auditor.agency_id, after, limit, self._clock.now())
+
+    def log_auditor_session(self, auditor: Agency, action: str, channel: str) -> None:
+        """RK-LOG-006: the auditor's dashboard sign-in and sign-out."""
+        with self._lock:
+            self.logs.record(
+                AdminEvent.AUDITOR_SESSION,
+                auditor.agency_id,
+                self._clock.now(),
+                action=action,
+                channel=channel,
+            )
+
+    def log_admin_event(self, kind: str, details: dict[str, Detail]) -> None:
+        """RK-LOG-006: My Portal logs each disclosure it makes."""
+        if kind != "my-portal-disclosure":
+            raise ValueError(f"unknown administrative event from a service: {kind!r}")
+        with self._lock:
+            self.views.portal_disclosure(details, self._clock.now())
+
+    def person_entries(self, unit: AgencyId, link_code: str) -> list[AccessLogEntry]:
+        with self._lock:
+            return self.views.person_entries(unit, link_code, self._clock.now())
+
+    def dump(self) -> dict[str, list[dict[str, Any]]]:
+        """Everything the hub stores (RK-CTL-006); key versions, never keys."""
+        with self._lock:
+            table, documents = self.pattern_desk.dump()
+            return {
+                "hub.agencies": [
+                    {**asdict(a), "role": a.role.value} for a in self.agencies.values()
+                ],
+                "hub.patterns": table,
+                "hub.pattern_documents": documents,
+                **self.linkages.dump(),
+                "hub.aliases": self.codes.dump(),
+                "hub.log_tree": self.logs.tree_dump(),
+                "hub.admin_log": [admin_view(e) for e in self.logs.admin_entries],
+                "hub.access_log": [_entry_dump(e) for e in self.logs.entries],
+                "hub.legal_holds": [
+                    {**hold_view(h, None), "lifted_at": _iso(h.lifted_at)}
+                    for h in self.retention.holds.values()
+                ],
+                "hub.purges": list(self.retention.purges),
+                "hub.consents": self.binding.consents.dump(),
+            }
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def _entry_dump(e: Any) -> dict[str, Any]:
+    if isinstance(e, AccessLogEntry):
+        return {
+            **asdict(e),
+            "at": _iso(e.at),
+            "outcome": e.outcome.value,
+            "person": e.person.hex() if e.person else None,
+            "salt": e.salt.hex(),
+        }
+    return {"serial": e.serial, "leaf_hash": e.leaf_hash.hex(), "purged_at": _iso(e.purged_at)}

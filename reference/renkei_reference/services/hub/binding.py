@@ -1,0 +1,177 @@
+"""The binding desk: binding, rebinding, consents and the 4-item currency (items 13–15, 20).
+
+Every binding request is one administrative-log entry with its agency, time,
+count and decisions — never the 4 items (RK-LOG-006).  Private bodies' consents
+(RK-BND-004) live in the store's state (``consent:<id>``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from ...core.admin_log import AdminEvent
+from ...core.codes import ResidentCode
+from ...core.errors import RenkeiError
+from ..consents import ConsentBook
+from ..log_store import LogStore
+from ..registry import FourItems, ResidentRegistry
+from .agencies import Agency, Role
+from .codes import CodeDesk
+from .logs import HubLogs
+
+__all__ = ["BindingDesk", "Decision"]
+
+Decision = dict[str, Any]  # the wire's ``BindingResult`` (built here, sent by the HTTP edge)
+
+
+def _decision(record_ref: str, decision: str, reasons: list[str], link: str | None = None
+              ) -> Decision:  # fmt: skip
+    return {"record_ref": record_ref, "decision": decision, "link_code": link, "reasons": reasons}
+
+
+class BindingDesk:
+    """Binds agencies' records to link codes through the registry's 4 items."""
+
+    def __init__(
+        self, registry: ResidentRegistry, codes: CodeDesk, logs: HubLogs, store: LogStore
+    ) -> None:
+        self._registry = registry
+        self._codes = codes
+        self._logs = logs
+        self.consents = ConsentBook(
+            lambda c: store.put_state(f"consent:{c.consent_id}", c.to_json())
+        )
+        for key, value in store.state().items():
+            if key.startswith("consent:"):  # a withdrawal outlives a restart (RK-BND-004)
+                self.consents.restore(value)
+
+    def bind_all(
+        self,
+        agency: Agency,
+        records: Iterable[tuple[str, FourItems]],
+        consent_ids: list[str | None],
+        now: datetime,
+    ) -> list[Decision]:
+        """A binding request (RK-BND-001): each record decided, the request logged.
+        A private body's goes through ``_bind_private`` (RK-BND-004)."""
+        if agency.role is Role.PRIVATE_BODY:
+            results = self._bind_private(agency, list(records), consent_ids)
+        else:
+            results = [self.bind(agency, ref, items) for ref, items in records]
+        counts = {
+            d: sum(r["decision"] == d for r in results) for d in ("bound", "review", "rejected")
+        }
+        self._logs.record(
+            AdminEvent.BINDING_REQUEST, agency.agency_id, now, records=len(results), **counts
+        )
+        return results
+
+    def bind(self, agency: Agency, record_ref: str, items: FourItems) -> Decision:
+        """Bind one record (RK-BND-001..003, RK-BND-005) with the core matcher
+        (``core.binding_match``, folded policy): all four folded items of exactly
+        one resident's latest items, nobody else fitting or one slip away; a
+        record bound only through the folding carries the notice ``variant-form``."""
+        if items.has_placeholder():
+            return _decision(record_ref, "review", ["unrepresentable-character"])
+        outcome, resident = self._registry.decide(items)
+        if resident is not None:
+            link = self._codes.link_out(self._codes.id_code(ResidentCode(resident)), agency.unit)
+            return _decision(record_ref, "bound", list(outcome.reasons), link.text())
+        return _decision(record_ref, outcome.decision, list(outcome.reasons))
+
+    def _bind_private(
+        self, agency: Agency, records: list[tuple[str, FourItems]], consent_ids: list[str | None]
+    ) -> list[Decision]:
+        """RK-BND-004: every record names an active consent of the caller (else the
+        request is refused 403); a record binds only when its 4 items are exactly
+        the latest ones of exactly one resident (no folding, no earlier items) and
+        the answer is only ``bound`` or ``rejected``, with no reason naming an item."""
+        padded = consent_ids + [None] * (len(records) - len(consent_ids))
+        for cid in padded:
+            self.consents.usable(agency.agency_id, cid)
+        results: list[Decision] = []
+        for (ref, items), cid in zip(records, padded, strict=True):
+            resident = None if items.has_placeholder() else self._registry.decide(items)[1]
+            if resident is None or not self._registry.is_latest(resident, items):
+                results.append(_decision(ref, "rejected", []))
+                continue
+            id_code = self._codes.id_code(ResidentCode(resident))
+            self.consents.refuse_if_withdrawn(agency.agency_id, id_code.raw)
+            # one consent is one person's: never reused for another (RK-BND-004)
+            self.consents.require_person(str(cid), id_code.raw)
+            self.consents.tie(str(cid), id_code.raw)
+            link = self._codes.link_out(id_code, agency.unit).text()
+            results.append(_decision(ref, "bound", [], link))
+        return results
+
+    def rebind(self, agency: Agency, link_codes: list[str], now: datetime) -> list[dict[str, Any]]:
+        """RK-KEY-002: translate an agency's link codes of accepted older versions
+        into current ones, without 4-item matching.  Logged as a binding request
+        (RK-LOG-006): agency, time, count and outcomes — never a link code."""
+        out: list[dict[str, Any]] = []
+        for text in link_codes:
+            try:
+                new = self._codes.link_out(self._codes.link_in(text, agency.unit, now), agency.unit)
+            except RenkeiError as exc:
+                problem = f"urn:renkei:problem:{exc.problem}"
+                out.append({"link_code": text, "new_link_code": None, "problem": problem})
+                continue
+            out.append({"link_code": text, "new_link_code": new.text(), "problem": None})
+        rebound = sum(r["problem"] is None for r in out)
+        self._logs.record(
+            AdminEvent.BINDING_REQUEST, agency.agency_id, now, records=len(out),
+            rebinding=True, rebound=rebound, refused=len(out) - rebound,
+        )  # fmt: skip
+        return out
+
+    def record_consent(self, agency: Agency, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """A private body records a person's consent (RK-BND-004); logged."""
+        consent = self.consents.record(agency.agency_id, body, now.isoformat())
+        self._logs.record(
+            AdminEvent.CONSENT_RECORDED,
+            agency.agency_id,
+            now,
+            consent_id=consent.consent_id,
+            method=consent.method,
+        )
+        return consent.view()
+
+    def withdraw_consent(self, agency: Agency, consent_id: str, now: datetime) -> None:
+        """The person withdrew consent; the private body records it (RK-BND-004)."""
+        if self.consents.withdraw(agency.agency_id, consent_id, now.isoformat()):
+            self._logs.record(
+                AdminEvent.CONSENT_WITHDRAWN, agency.agency_id, now, consent_id=consent_id
+            )
+
+    def latest_four_items(
+        self, agency: Agency, records: list[tuple[str, str, FourItems]], now: datetime
+    ) -> list[dict[str, Any]]:
+        """The currency service (４情報の最新化, RK-BND-006), through the hub: the
+        agency names each person by its own link code (any link code not valid for
+        it refuses the request: a person not bound to the agency) and sends the 4
+        items it holds; the registry answers the latest 4 items only when those are
+        exactly one recorded state of that person.  No ID code, Number or resident
+        code leaves the hub; every use is logged (registry and administrative log)."""
+        codes = [
+            self._codes.resident(self._codes.link_in(link, agency.unit, now)).value
+            for _, link, _ in records
+        ]
+        results: list[dict[str, Any]] = []
+        for (ref, _, items), code in zip(records, codes, strict=True):
+            status, latest = self._registry.currency(
+                code, items, agency=agency.agency_id, at=now.isoformat()
+            )
+            result: dict[str, Any] = {"record_ref": ref, "status": status}
+            if latest is not None:
+                result["four_items"] = {k: v for k, v in asdict(latest).items() if v is not None}
+            results.append(result)
+        counts = {
+            s: sum(r["status"] == s for r in results) for s in ("current", "updated", "no-data")
+        }
+        self._logs.record(
+            AdminEvent.FOUR_ITEMS_CURRENCY, agency.agency_id, now, records=len(results), **counts
+        )
+        return results

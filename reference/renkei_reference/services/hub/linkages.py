@@ -1,0 +1,375 @@
+"""The linkage desk: query, delivery, answer, relay and expiry (items 18, 20–22, 28).
+
+Durable by construction (RK-FLOW-003, RK-FLOW-004, RK-LOG-001).  Everything a
+crash must not lose lives in the durable store and changes in the same
+transaction as the access-log entry that records it (``LogStore.atomic``):
+
+* ``request`` — each (requester, request_id) ever used, refused queries
+  included, so a request id is refused again after any restart;
+* ``linkage`` — each linkage in flight with its state (pending, delivered,
+  answered);
+* ``transit`` — the answer of an answered linkage until it is relayed or the
+  linkage expires (RK-FLOW-002: held for the relay only, deleted with it);
+* ``expired`` — the latest ``EXPIRED_KEPT`` linkages that expired unanswered,
+  so a late answer is told so (409 ``answer-after-deadline``).
+
+The web layer answers only once the changes are committed (group commit,
+services.log_store), so every acknowledged step survives a crash.  A relay
+keeps the answer in memory until the requester's response is committed
+(``relayed``); when the store cannot write the response is 503 and the next
+read gets the same answer and receipt — never a second ``provided`` entry.  At
+start the desk resumes from the store and expires whatever is overdue.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from ...core.access_log import AccessLogEntry, Outcome
+from ...core.codes import AgencyId, IdCode
+from ...core.errors import ConflictError, NotFoundError, PermissionDeniedError, RenkeiError
+from ...core.linkage import (
+    Event,
+    Linkage,
+    LinkageState,
+    advance,
+    linkage_from_record,
+    linkage_record,
+)
+from ...core.patterns import Query, decide
+from ..log_store import LogStore
+from .agencies import Agency, Role
+from .codes import CodeDesk
+from .logs import AccessFacts, HubLogs
+from .patterns import PatternDesk
+
+__all__ = ["EXPIRED_KEPT", "LinkageDesk", "QueryIn"]
+
+EXPIRED_KEPT = 100_000
+LINKAGE, TRANSIT, REQUEST, EXPIRED = "linkage", "transit", "request", "expired"
+_SEP = "\x1f"  # between requester and request_id in a ``request`` key
+
+
+@dataclass(frozen=True, slots=True)
+class QueryIn:
+    """A query as the HTTP edge validated it (OpenAPI ``QueryRequest``)."""
+
+    requester: str
+    provider: str
+    pattern_id: str
+    information_kind: str
+    request_id: str
+    link_code: str
+
+
+@dataclass(slots=True)
+class _Relay:
+    """A relayed answer whose response is not yet known to be committed."""
+
+    linkage: Linkage  # closed
+    payload: str
+    receipt: dict[str, Any]
+    expires_at: datetime
+    handed: bool = True  # a response carrying it is on its way
+
+
+class LinkageDesk:
+    """Linkages in flight, their answers in transit, the request ids used."""
+
+    def __init__(
+        self,
+        logs: HubLogs,
+        codes: CodeDesk,
+        patterns: PatternDesk,
+        store: LogStore,
+        refuse_withdrawn: Callable[[str, bytes], None],
+    ) -> None:
+        self._logs = logs
+        self._codes = codes
+        self._patterns = patterns
+        self._store = store
+        self._refuse_withdrawn = refuse_withdrawn  # RK-BND-004: a private body's person
+        self.linkages = {k: linkage_from_record(v) for k, v in store.records(LINKAGE)}
+        self.transit = dict(store.records(TRANSIT))
+        self.requests: dict[tuple[str, str], str] = {}
+        for key, linkage_id in store.records(REQUEST):
+            requester, request_id = key.split(_SEP, 1)
+            self.requests[(requester, request_id)] = linkage_id
+        expired = sorted((json.loads(v)["at"], k, json.loads(v)["provider"])
+                         for k, v in store.records(EXPIRED))  # fmt: skip
+        self.expired = {lid: provider for _, lid, provider in expired}
+        self._relays: dict[str, _Relay] = {}
+        self._next_expiry: datetime | None = min(
+            (x.expires_at for x in self.linkages.values()), default=None
+        )
+
+    # -- durable changes -------------------------------------------------------
+    def _put(self, linkage: Linkage) -> None:
+        self.linkages[linkage.linkage_id] = linkage
+        self._store.put_record(LINKAGE, linkage.linkage_id, linkage_record(linkage))
+
+    def _drop(self, linkage_id: str) -> str | None:
+        """The linkage leaves the desk; its answer in transit, if any, is erased."""
+        del self.linkages[linkage_id]
+        self._store.put_record(LINKAGE, linkage_id, None)
+        payload = self.transit.pop(linkage_id, None)
+        if payload is not None:
+            self._store.put_record(TRANSIT, linkage_id, None)
+        return payload
+
+    def _use_request(self, requester: str, request_id: str, linkage_id: str) -> None:
+        self.requests[(requester, request_id)] = linkage_id
+        self._store.put_record(REQUEST, f"{requester}{_SEP}{request_id}", linkage_id)
+
+    def _log(self, linkage: Linkage, at: datetime, outcome: Outcome, reason: str | None = None
+             ) -> AccessLogEntry:  # fmt: skip
+        facts = AccessFacts(linkage.requester, linkage.provider, linkage.pattern_id,
+                            linkage.information_kind, linkage.request_id)  # fmt: skip
+        return self._logs.log_access(
+            facts,
+            at=at,
+            outcome=outcome,
+            pattern=self._patterns.table.get(linkage.pattern_id),
+            pattern_version=self._patterns.version,
+            reason=reason,
+            linkage_id=linkage.linkage_id,
+            person=linkage.person.raw,
+        )
+
+    # -- the flow --------------------------------------------------------------
+    def query(self, caller: Agency, q: QueryIn, now: datetime) -> Linkage:
+        """Step ② of item 21: approve (RK-PAT-001), then link(A) → ID (RK-FLOW-001)."""
+        key = (caller.agency_id, q.request_id)
+        if key in self.requests:
+            raise ConflictError(
+                "duplicate-request-id",
+                f"request_id {q.request_id!r} was already used by this requester",
+                "RK-FLOW-003",
+            )
+        facts = AccessFacts(caller.agency_id, AgencyId(q.provider).value, q.pattern_id,
+                            q.information_kind, q.request_id)  # fmt: skip
+        pattern = self._patterns.table.get(q.pattern_id)
+        version = self._patterns.version
+        with self._store.atomic():
+            self._use_request(caller.agency_id, q.request_id, "")
+            decision = decide(
+                self._patterns.table,
+                Query(caller.agency_id, AgencyId(q.requester).value, facts.provider,
+                      q.pattern_id, q.information_kind, now),
+            )  # fmt: skip
+            if not decision.approved or decision.pattern is None:
+                reason = decision.reason.value if decision.reason else "refused"
+                entry = self._logs.log_access(
+                    facts, at=now, outcome=Outcome.REFUSED, pattern=pattern,
+                    pattern_version=version, reason=reason, detail=decision.detail,
+                )  # fmt: skip
+                raise PermissionDeniedError(
+                    reason, decision.detail, "RK-PAT-002", self._refusal_extensions(entry)
+                )
+            try:
+                id_code = self._codes.link_in(q.link_code, caller.unit, now)
+                if caller.role is Role.PRIVATE_BODY:  # RK-BND-004: consent withdrawn
+                    self._refuse_withdrawn(caller.agency_id, id_code.raw)
+            except RenkeiError as exc:
+                entry = self._logs.log_access(
+                    facts, at=now, outcome=Outcome.REFUSED, pattern=pattern,
+                    pattern_version=version, reason=exc.problem, detail=exc.detail,
+                )  # fmt: skip
+                exc.extensions.update(self._refusal_extensions(entry))
+                raise
+            linkage_id = secrets.token_hex(16)
+            entry = self._logs.log_access(
+                facts, at=now, outcome=Outcome.APPROVED, pattern=pattern,
+                pattern_version=version, linkage_id=linkage_id, person=id_code.raw,
+                detail=decision.detail,
+            )  # fmt: skip
+            linkage = Linkage(
+                linkage_id=linkage_id,
+                request_id=q.request_id,
+                requester=caller.agency_id,
+                provider=facts.provider,
+                pattern_id=q.pattern_id,
+                information_kind=q.information_kind,
+                person=id_code,
+                requested_at=now,
+                deadline=now + timedelta(seconds=decision.pattern.answer_within_seconds),
+                serial=entry.serial,
+            )
+            self._put(linkage)
+            self._use_request(caller.agency_id, q.request_id, linkage_id)
+        if self._next_expiry is None or linkage.deadline < self._next_expiry:
+            self._next_expiry = linkage.deadline
+        return linkage
+
+    def _refusal_extensions(self, entry: AccessLogEntry) -> dict[str, object]:
+        """RFC 9457 extension members of a refusal: its serial and receipt (RK-LOG-004/005)."""
+        return {"serial": entry.serial, "receipt": self._logs.receipt_for(entry.serial)}
+
+    def deliveries(self, provider: Agency, limit: int, now: datetime) -> list[dict[str, Any]]:
+        """Pull delivery (RK-FLOW-005): each pending linkage once, oldest first, at
+        most ``limit``; link code(B) made now."""
+        out: list[dict[str, Any]] = []
+        with self._store.atomic():
+            for linkage in list(self.linkages.values()):
+                if len(out) >= limit:
+                    break
+                if linkage.provider != provider.agency_id or (
+                    linkage.state is not LinkageState.PENDING
+                ):
+                    continue
+                self._put(advance(linkage, Event.PULL, now))
+                out.append(
+                    {
+                        "linkage_id": linkage.linkage_id,
+                        "requester": linkage.requester,
+                        "pattern_id": linkage.pattern_id,
+                        "information_kind": linkage.information_kind,
+                        "link_code": self._codes.link_out(linkage.person, provider.unit).text(),
+                        "deadline": linkage.deadline.isoformat(),
+                        "serial": linkage.serial,
+                    }
+                )
+        return out
+
+    def open_linkage(self, linkage_id: str, party: str, role: str) -> Linkage:
+        linkage = self.linkages.get(linkage_id)
+        owner = None
+        if linkage is not None:
+            owner = linkage.provider if role == "provider" else linkage.requester
+        if linkage is None or owner != party:
+            raise NotFoundError(
+                "unknown-linkage",
+                f"no open linkage {linkage_id!r} for which you are the {role}",
+                "RK-FLOW-003",
+            )
+        return linkage
+
+    def answer(self, provider: Agency, linkage_id: str, payload: str, now: datetime) -> Linkage:
+        """Step ③ of item 22: the answer is held in transit only, until relayed."""
+        if self.expired.get(linkage_id) == provider.agency_id:
+            raise ConflictError(
+                "answer-after-deadline",
+                f"linkage {linkage_id!r} expired at its deadline; the answer is discarded",
+                "RK-FLOW-004",
+            )
+        linkage = self.open_linkage(linkage_id, provider.agency_id, "provider")
+        try:
+            nxt = advance(linkage, Event.ANSWER, now)
+        except RenkeiError as exc:
+            if exc.problem == "answer-after-deadline":
+                self._expire(linkage, now)
+            raise
+        with self._store.atomic():
+            self._put(nxt)
+            self.transit[linkage_id] = payload
+            self._store.put_record(TRANSIT, linkage_id, payload)
+        return nxt
+
+    def status(
+        self, requester: Agency, linkage_id: str, now: datetime
+    ) -> tuple[Linkage, str | None, dict[str, Any] | None]:
+        """The requester's view; an answer is relayed once, then erased (RK-FLOW-002),
+        with the receipt of the ``provided`` entry (RK-LOG-004)."""
+        relay = self._relays.get(linkage_id)
+        if relay is not None and relay.linkage.requester == requester.agency_id:
+            if relay.handed:  # another response carries it: this one says closed
+                return relay.linkage, None, None
+            relay.handed = True
+            return relay.linkage, relay.payload, relay.receipt
+        linkage = self.open_linkage(linkage_id, requester.agency_id, "requester")
+        if linkage.state is not LinkageState.ANSWERED:
+            return linkage, None, None
+        closed = advance(linkage, Event.RELAY, now)
+        with self._store.atomic():
+            entry = self._log(linkage, now, Outcome.PROVIDED)
+            payload = self._drop(linkage_id)
+        assert payload is not None
+        receipt = self._logs.receipt_for(entry.serial)
+        committed = self._store.barrier()
+        if not (committed.done() and committed.exception() is None):
+            self._relays[linkage_id] = _Relay(closed, payload, receipt, linkage.expires_at)
+        return closed, payload, receipt
+
+    def relayed(self, linkage_id: str) -> None:
+        """The response carrying the answer was committed: the answer is erased."""
+        self._relays.pop(linkage_id, None)
+
+    def relay_failed(self, linkage_id: str) -> None:
+        """The response carrying the answer failed (the store could not write): the
+        next read by the requester gets it again."""
+        relay = self._relays.get(linkage_id)
+        if relay is not None:
+            relay.handed = False
+
+    def expire_due(self, now: datetime) -> None:
+        """Expire linkages past their time.  The open linkages are scanned only once
+        the earliest time any of them could expire has come (``_next_expiry`` is a
+        lower bound: answering only moves a linkage's time later)."""
+        for lid in [k for k, r in self._relays.items() if now >= r.expires_at]:
+            del self._relays[lid]  # the requester never came back for it
+        if self._next_expiry is None or now < self._next_expiry:
+            return
+        for linkage in list(self.linkages.values()):
+            if now >= linkage.expires_at:
+                self._expire(linkage, now)
+        self._next_expiry = min((x.expires_at for x in self.linkages.values()), default=None)
+
+    def _expire(self, linkage: Linkage, now: datetime) -> None:
+        """Deadline passed (RK-FLOW-004), or an answer was not collected in time
+        (RK-FLOW-007): the linkage ends, any answer in transit is erased."""
+        advance(linkage, Event.EXPIRE, now)
+        with self._store.atomic():
+            collected_late = self._drop(linkage.linkage_id) is not None
+            reason = "not-collected" if collected_late else "deadline-passed"
+            if not collected_late:
+                self._remember_expired(linkage, now)
+            self._log(linkage, now, Outcome.EXPIRED, reason)
+
+    def _remember_expired(self, linkage: Linkage, now: datetime) -> None:
+        self.expired[linkage.linkage_id] = linkage.provider
+        value = json.dumps({"at": now.isoformat(), "provider": linkage.provider})
+        self._store.put_record(EXPIRED, linkage.linkage_id, value)
+        if len(self.expired) > EXPIRED_KEPT:
+            oldest = next(iter(self.expired))
+            del self.expired[oldest]
+            self._store.put_record(EXPIRED, oldest, None)
+
+    def rekey_persons(self, move: Callable[[bytes], bytes]) -> None:
+        """Re-make the in-flight linkages' ID codes after an ID-key rotation."""
+        for linkage in list(self.linkages.values()):
+            moved = move(linkage.person.raw)
+            if moved != linkage.person.raw:
+                self._put(replace(linkage, person=IdCode(moved)))
+
+    def dump(self) -> dict[str, list[dict[str, Any]]]:
+        """What the desk holds (RK-CTL-006)."""
+        return {
+            "hub.expired_linkages": [
+                {"linkage_id": lid, "provider": provider} for lid, provider in self.expired.items()
+            ],
+            "hub.linkages": [
+                {
+                    "linkage_id": x.linkage_id,
+                    "request_id": x.request_id,
+                    "requester": x.requester,
+                    "provider": x.provider,
+                    "pattern_id": x.pattern_id,
+                    "information_kind": x.information_kind,
+                    "person": x.person.hex(),
+                    "requested_at": x.requested_at.isoformat(),
+                    "deadline": x.deadline.isoformat(),
+                    "state": x.state.value,
+                }
+                for x in self.linkages.values()
+            ],
+            "hub.in_transit": [{"linkage_id": k, "payload": v} for k, v in self.transit.items()],
+            "hub.requests": [
+                {"requester": r, "request_id": q, "linkage_id": lid}
+                for (r, q), lid in self.requests.items()
+            ],
+        }

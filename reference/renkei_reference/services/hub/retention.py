@@ -1,0 +1,196 @@
+"""Retention, purge and legal holds of the hub's access log (item 25; RK-RET-001..003).
+
+The retention periods and the holds live in the store's state (``retention``,
+``hold:<id>``), so that a restarted hub never purges what a hold protects
+(RK-RET-002).  Purging keeps the leaf hashes: receipts and proofs keep
+verifying (RK-RET-003).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from ...core.access_log import AccessLogEntry
+from ...core.admin_log import AdminEvent
+from ...core.errors import CallerError, NotFoundError
+from ...core.retention import (
+    HoldScope,
+    LegalHold,
+    LogClass,
+    PurgedEntry,
+    RetentionPolicy,
+    hold_from_record,
+    hold_record,
+    purge,
+    purge_plan,
+    retained_until,
+    serial_ranges,
+)
+from ..log_store import LogStore
+from .logs import HubLogs
+
+__all__ = ["HoldScopeIn", "RetentionDesk", "hold_view"]
+
+HoldScopeIn = dict[str, Any]  # the wire's ``HoldScope`` (validated by the HTTP edge)
+
+
+def _years(record: str) -> dict[LogClass, int]:
+    return {LogClass(k): int(v) for k, v in json.loads(record).items()}
+
+
+class RetentionDesk:
+    """The retention policy, the legal holds and the purges of the access log."""
+
+    def __init__(self, logs: HubLogs, store: LogStore) -> None:
+        self._logs = logs
+        self._store = store
+        self.policy = RetentionPolicy()
+        self.holds: dict[str, LegalHold] = {}
+        self.purges: list[dict[str, Any]] = []
+        self._unpurged_from = 0  # index of the oldest entry not yet purged
+        # (index of that entry, retention policy, earliest time anything is due)
+        self._not_before: tuple[int, RetentionPolicy, datetime] | None = None
+        for key, value in store.state().items():
+            if key.startswith("hold:"):
+                hold = hold_from_record(value)
+                self.holds[hold.hold_id] = hold
+            elif key == "retention":
+                self.policy = RetentionPolicy(
+                    **{c.value.replace("-", "_"): y for c, y in _years(value).items()}
+                )
+
+    def _save_hold(self, hold: LegalHold) -> None:
+        self.holds[hold.hold_id] = hold
+        self._store.put_state(f"hold:{hold.hold_id}", hold_record(hold))
+
+    def purge_due(self, now: datetime) -> None:
+        """Purge every entry whose retention ended and that no hold covers."""
+        log = self._logs.entries
+        while self._unpurged_from < len(log) and isinstance(log[self._unpurged_from], PurgedEntry):
+            self._unpurged_from += 1
+        if self._unpurged_from == len(log):
+            return
+        # Nothing can be due before the oldest unpurged entry's end under the
+        # shortest retention; that time is computed once per (entry, policy), so
+        # the check on every request is a comparison.
+        due = self._not_before
+        if due is None or due[0] != self._unpurged_from or due[1] is not self.policy:
+            oldest = log[self._unpurged_from]
+            assert isinstance(oldest, AccessLogEntry)
+            shortest = min(self.policy.years_for(c) for c in LogClass)
+            due = (self._unpurged_from, self.policy, retained_until(oldest.at, shortest))
+            self._not_before = due
+        if now < due[2]:
+            return
+        plan = purge_plan(log, self.policy, list(self.holds.values()), now)
+        if not plan:
+            return
+        self._logs.purged(list(purge(log, plan, now)), list(plan), now)
+        ranges = [list(r) for r in serial_ranges(plan)]
+        log_class = LogClass.HUB_ACCESS_LOG.value
+        self.purges.append({"at": now.isoformat(), "log_class": log_class, "ranges": ranges})
+        self._logs.record(
+            AdminEvent.PURGE, "hub", now, log_class=log_class, entries=len(plan), ranges=ranges
+        )
+
+    def set_retention(self, log_class: LogClass, years: int, now: datetime) -> RetentionPolicy:
+        """RK-RET-001: per class, never below the legal minimum of 7 years."""
+        self.policy = self.policy.with_years(log_class, years)
+        self._store.put_state("retention", json.dumps(self.policy.as_dict()))
+        self._logs.record(
+            AdminEvent.RETENTION_CHANGED, "control", now, log_class=log_class.value, years=years
+        )
+        self.purge_due(now)
+        return self.policy
+
+    def place_hold(
+        self,
+        auditor: str,
+        reason: str,
+        case_reference: str | None,
+        scope: HoldScopeIn,
+        *,
+        person: bytes | None,
+        now: datetime,
+    ) -> LegalHold:
+        """RK-RET-002: the auditor stops purging of what the scope covers."""
+        serials = scope.get("serials")
+        try:
+            hold_scope = HoldScope(
+                serials=(serials["first"], serials["last"]) if serials else None,
+                pattern_id=scope.get("pattern_id"),
+                agency=scope.get("agency_id"),
+                linkage_ids=frozenset(scope["linkage_ids"]) if scope.get("linkage_ids") else None,
+                person=person,
+                not_before=scope.get("from"),
+                before=scope.get("to"),
+            )
+        except ValueError as exc:
+            raise CallerError("validation-error", str(exc), "RK-RET-002") from exc
+        hold = LegalHold(
+            hold_id=secrets.token_hex(8),
+            scope=hold_scope,
+            reason=reason,
+            placed_by=auditor,
+            placed_at=now,
+            case_reference=case_reference,
+        )
+        self._save_hold(hold)
+        self._logs.record(
+            AdminEvent.LEGAL_HOLD_PLACED,
+            auditor,
+            now,
+            hold_id=hold.hold_id,
+            reason=reason,
+            case_reference=case_reference,
+            scope=sorted(k for k, v in scope.items() if v),
+        )
+        return hold
+
+    def lift_hold(self, auditor: str, hold_id: str, now: datetime) -> None:
+        hold = self.holds.get(hold_id)
+        if hold is None or not hold.in_force(now):
+            raise NotFoundError("not-found", f"no legal hold {hold_id!r} in force", "RK-RET-002")
+        self._save_hold(hold.lift(now, auditor))
+        self._logs.record(AdminEvent.LEGAL_HOLD_LIFTED, auditor, now, hold_id=hold_id)
+        self.purge_due(now)
+
+    def in_force(self, now: datetime) -> list[LegalHold]:
+        """The holds in force, newest first."""
+        holds = [h for h in self.holds.values() if h.in_force(now)]
+        return sorted(holds, key=lambda h: h.placed_at, reverse=True)
+
+    def rekey_persons(self, move: Callable[[bytes], bytes]) -> None:
+        """Re-make the ID codes the holds' scopes name after an ID-key rotation."""
+        for h in list(self.holds.values()):
+            if h.scope.person and move(h.scope.person) != h.scope.person:
+                self._save_hold(replace(h, scope=replace(h.scope, person=move(h.scope.person))))
+
+
+def hold_view(hold: LegalHold, person_ref: str | None) -> dict[str, Any]:
+    """A hold as the auditor reads it (OpenAPI ``LegalHold``)."""
+    sc = hold.scope
+    scope: dict[str, Any] = {
+        "linkage_ids": sorted(sc.linkage_ids) if sc.linkage_ids else None,
+        "agency_id": sc.agency,
+        "person_ref": person_ref,
+        "pattern_id": sc.pattern_id,
+        "serials": {"first": sc.serials[0], "last": sc.serials[1]} if sc.serials else None,
+        "from": sc.not_before.isoformat() if sc.not_before else None,
+        "to": sc.before.isoformat() if sc.before else None,
+    }
+    view = {
+        "hold_id": hold.hold_id,
+        "reason": hold.reason,
+        "placed_by": hold.placed_by,
+        "placed_at": hold.placed_at.isoformat(),
+        "scope": {k: v for k, v in scope.items() if v is not None},
+    }
+    if hold.case_reference:
+        view["case_reference"] = hold.case_reference
+    return view

@@ -1,0 +1,203 @@
+"""The hub's in-flight state is durable (issue 16 item 2; RK-FLOW-002..004, RK-LOG-001).
+
+* Linkages in flight, answers in transit, used request ids, the expired
+  linkages and the aliases of changed resident codes live in the store and
+  change in the same transaction as the log entries that record them: a hub
+  restarted over the same store carries on where the acknowledged steps left.
+* Overdue linkages are expired and logged at start.
+* An answer is kept until its ``provided`` entry is committed: a full store
+  answers 503 and the next read, once space is back, relays it — once.
+* The pattern table and the registered organisations outlive a restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from renkei_conformance.target import InProcessTransport
+from renkei_reference.core.access_log import AccessLogEntry, Outcome
+from renkei_reference.core.errors import ConflictError, UnavailableError
+from renkei_reference.core.linkage import LinkageState
+from renkei_reference.services.app import create_app
+from renkei_reference.services.clock import ControllableClock
+from renkei_reference.services.federation import Federation
+from renkei_reference.services.log_store import SqliteLogStore
+
+from .test_log_store import ITEMS, T0, A, B, FullDisk, _federation, _populate, _query, _rc
+
+pytestmark = pytest.mark.requirement("RK-FLOW-002", "RK-FLOW-003", "RK-FLOW-004", "RK-LOG-001")
+
+PAYLOAD = base64.b64encode("回答".encode()).decode()
+
+
+def _restart(path: Path, signer: Ed25519PrivateKey, clock: ControllableClock) -> Federation:
+    """A second hub over the same store file, as after ``kill -9`` (the first is
+    abandoned, never closed: only what its barrier acknowledged counts)."""
+    return _federation(path, signer, clock)
+
+
+def _entries(fed: Federation, linkage_id: str) -> list[AccessLogEntry]:
+    return [e for e in fed.hub.logs.held() if e.linkage_id == linkage_id]
+
+
+def test_in_flight_state_survives_a_restart(tmp_path: Path) -> None:
+    path, signer, clock = (
+        tmp_path / "logs.sqlite3",
+        Ed25519PrivateKey.generate(),
+        ControllableClock(T0),
+    )
+    fed = _federation(path, signer, clock)
+    links = _populate(fed)
+    pending = _query(fed, links["r0"], "q-pending")
+    delivered = _query(fed, links["r1"], "q-delivered")
+    answered = _query(fed, links["r2"], "q-answered")
+    assert {d["linkage_id"] for d in fed.hub.deliveries(B, limit=2)} == {
+        pending.linkage_id,
+        delivered.linkage_id,
+    }
+    fed.hub.answer(B, answered.linkage_id, PAYLOAD)
+    fed.hub.log_barrier().result(10)  # acknowledged
+
+    again = _restart(path, signer, clock)
+    states = {lid: x.state for lid, x in again.hub.linkages.linkages.items()}
+    assert states == {
+        pending.linkage_id: LinkageState.DELIVERED,
+        delivered.linkage_id: LinkageState.DELIVERED,
+        answered.linkage_id: LinkageState.ANSWERED,
+    }
+    for rid in ("q-pending", "q-delivered", "q-answered"):
+        with pytest.raises(ConflictError, match="duplicate-request-id"):
+            _query(again, links["r0"], rid)
+    assert again.hub.deliveries(B) == [], "nothing is delivered twice"
+    closed, payload, receipt = again.hub.status(A, answered.linkage_id)
+    assert (closed.state, payload) == (LinkageState.CLOSED, PAYLOAD)
+    assert receipt is not None
+    again.hub.answer(B, pending.linkage_id, PAYLOAD)
+    assert again.hub.status(A, pending.linkage_id)[1] == PAYLOAD
+    # the same agencies and the same pattern table: a new query is approved
+    assert _query(again, links["r0"], "q-new").state is LinkageState.PENDING
+    outcomes = [e.outcome for e in _entries(again, answered.linkage_id)]
+    assert outcomes == [Outcome.APPROVED, Outcome.PROVIDED]
+    again.close()
+
+
+def test_overdue_linkages_are_expired_and_logged_at_start(tmp_path: Path) -> None:
+    path, signer, clock = (
+        tmp_path / "logs.sqlite3",
+        Ed25519PrivateKey.generate(),
+        ControllableClock(T0),
+    )
+    fed = _federation(path, signer, clock)
+    links = _populate(fed)
+    late = _query(fed, links["r0"], "q-late")
+    fed.hub.log_barrier().result(10)
+
+    clock.advance(300)  # past the 60 s answer period while down
+    again = _restart(path, signer, clock)
+    assert late.linkage_id not in again.hub.linkages.linkages
+    expired = _entries(again, late.linkage_id)[-1]
+    assert (expired.outcome, expired.reason) == (Outcome.EXPIRED, "deadline-passed")
+    with pytest.raises(ConflictError, match="answer-after-deadline"):
+        again.hub.answer(B, late.linkage_id, PAYLOAD)
+    again.hub.log_barrier().result(10)
+
+    third = _restart(path, signer, clock)  # the expiry itself was durable
+    assert [e.outcome for e in _entries(third, late.linkage_id)] == [
+        Outcome.APPROVED,
+        Outcome.EXPIRED,
+    ]
+    third.close()
+
+
+def test_aliases_of_changed_resident_codes_survive_a_restart(tmp_path: Path) -> None:
+    path, signer, clock = (
+        tmp_path / "logs.sqlite3",
+        Ed25519PrivateKey.generate(),
+        ControllableClock(T0),
+    )
+    fed = _federation(path, signer, clock)
+    links = _populate(fed)
+    fed.load_residents([(_rc(100), ITEMS[0], _rc(0))])  # r0's resident code changed
+    fed.hub.log_barrier().result(10)
+    again = _restart(path, signer, clock)
+    assert again.hub.disclose_id_code(_rc(100)) == again.hub.disclose_id_code(_rc(0))
+    assert _query(again, links["r0"], "q-after-change").state is LinkageState.PENDING
+    again.close()
+
+
+def test_a_store_that_cannot_write_refuses_answers_and_loses_none(tmp_path: Path) -> None:
+    clock = ControllableClock(T0)
+    fed = _federation(tmp_path / "logs.sqlite3", Ed25519PrivateKey.generate(), clock, FullDisk)
+    store = fed.log_store
+    assert isinstance(store, FullDisk)
+    links = _populate(fed)
+    linkage = _query(fed, links["r0"], "q-1")
+    fed.hub.log_barrier().result(10)
+    store.full = True
+    _query(fed, links["r1"], "q-2")  # queued; its commit fails
+    with pytest.raises(UnavailableError):
+        fed.hub.log_barrier().result(10)
+    with pytest.raises(UnavailableError, match="log-store-unavailable"):
+        fed.hub.answer(B, linkage.linkage_id, PAYLOAD)
+    assert fed.hub.linkages.linkages[linkage.linkage_id].state is LinkageState.PENDING
+    store.full = False
+    _wait_writable(store)
+    fed.hub.answer(B, linkage.linkage_id, PAYLOAD)
+    assert fed.hub.status(A, linkage.linkage_id)[1] == PAYLOAD
+    fed.close()
+
+
+def _wait_writable(store: SqliteLogStore) -> None:
+    deadline = time.monotonic() + 10
+    while store.refusal() is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    store.barrier().result(10)
+
+
+def test_an_answer_is_relayed_once_after_the_store_was_full(tmp_path: Path) -> None:
+    """Disk full while the requester collects: 503, the answer kept; once space is
+    back the next read relays it, with the same receipt and one ``provided`` entry."""
+    boxes: list[Federation] = []
+
+    def factory(clock: Any) -> Federation:
+        fed = _federation(tmp_path / f"logs{len(boxes)}.sqlite3",
+                          Ed25519PrivateKey.generate(), clock, FullDisk)  # fmt: skip
+        boxes.append(fed)
+        return fed
+
+    app = create_app(test_mode=True, federation_factory=factory)
+    fed = boxes[-1]
+    links = _populate(fed)
+    token = fed.register(A)
+    linkage = _query(fed, links["r0"], "q-full")
+    fed.hub.answer(B, linkage.linkage_id, PAYLOAD)
+    fed.hub.log_barrier().result(10)
+    store = fed.log_store
+    assert isinstance(store, FullDisk)
+    url = f"/hub/linkages/{linkage.linkage_id}"
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(transport=InProcessTransport(app), base_url="http://hub.test") as client:
+        store.full = True
+        refused = client.get(url, headers=auth)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["type"] == "urn:renkei:problem:log-store-unavailable"
+        assert client.get(url, headers=auth).status_code == 503  # still full
+        store.full = False
+        _wait_writable(store)
+        relayed = client.get(url, headers=auth)
+        assert relayed.status_code == 200, relayed.text
+        assert relayed.json()["answer"] == {"payload": PAYLOAD}
+        after = client.get(url, headers=auth)
+        assert (
+            "answer" not in after.json() if after.status_code == 200 else after.status_code == 404
+        )
+    provided = [e for e in _entries(fed, linkage.linkage_id) if e.outcome is Outcome.PROVIDED]
+    assert len(provided) == 1
+    assert relayed.json()["receipt"]["serial"] == provided[0].serial
