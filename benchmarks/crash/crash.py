@@ -143,8 +143,17 @@ class CrashRun:
         self.ledger.remember_request_id(lid, receipt)
         self._schedule(lid, self.rng.uniform(0, self.opts.collect_delay))
 
-    def _submit_direct(self, requester: str, provider: str, pattern: str, kind: str, record: str,
-                       request_id: str, *, replay: bool = False) -> httpx.Response | None:  # fmt: skip
+    def _submit_direct(
+        self,
+        requester: str,
+        provider: str,
+        pattern: str,
+        kind: str,
+        record: str,
+        request_id: str,
+        *,
+        replay: bool = False,
+    ) -> httpx.Response | None:
         assert self.world is not None
         inc = self.incarnation
         body = {"request_id": request_id, "requester": requester, "provider": provider,
@@ -159,7 +168,8 @@ class CrashRun:
         data = resp.json()
         lid = str(data["linkage_id"])
         link = Linkage(lid, "direct", requester, provider, pattern, kind, record, inc,
-                       request_id=request_id, deadline=data.get("deadline"), replay=replay)  # fmt: skip
+                       request_id=request_id, deadline=data.get("deadline"),
+                       replay=replay)  # fmt: skip
         if self.ledger.add_linkage(link) and not replay:
             with self.ledger.lock:
                 self.ledger.used_ids.append((lid, request_id))
@@ -189,7 +199,8 @@ class CrashRun:
 
     # -- collecting --------------------------------------------------------------
     def _read(self, link: Linkage) -> tuple[str, str | None]:
-        """Read a linkage once: ("answer", payload) | ("none", None) | ("gone", slug) | ("error", None)."""
+        """Read a linkage once: ("answer", payload), ("none", None), ("gone", slug)
+        or ("error", None)."""
         if link.path == "node":
             url = (
                 self.fed.node_url(link.requester)
@@ -307,8 +318,10 @@ class CrashRun:
         self.world = World.read(self.fed)
         self._after_start()
         self.up.set()
-        workers = [threading.Thread(target=self._submitter, args=(self.opts.seed * 100 + i,), daemon=True)
-                   for i in range(self.opts.submitters)]  # fmt: skip
+        workers = [
+            threading.Thread(target=self._submitter, args=(self.opts.seed * 100 + i,), daemon=True)
+            for i in range(self.opts.submitters)
+        ]
         workers += [
             threading.Thread(target=self._collector, daemon=True)
             for _ in range(self.opts.collectors)

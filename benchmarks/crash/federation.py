@@ -90,22 +90,16 @@ class Federation:
         return self.state_dir.with_name(self.state_dir.name + "-target.json")
 
     # -- processes ---------------------------------------------------------------
-    def start(self, *, timeout: float = 90.0, fsize: int | None = None) -> float:
+    def start(self, *, timeout: float = 90.0) -> float:
         """Start ``renkei serve`` and wait for its target file; returns seconds taken."""
         self.target_file.unlink(missing_ok=True)
         cmd = [*renkei_command(), "serve", "--port", str(self.port),
                "--state-dir", str(self.state_dir), "--target-file", str(self.target_file),
                "--poll-interval", str(self.poll_interval), *self.extra_args]  # fmt: skip
-        limit = fsize
-
-        def preexec() -> None:  # in the child, before exec
-            if limit is not None:
-                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
-
         t0 = time.monotonic()
         self.proc = subprocess.Popen(  # its own session: the whole group is killed
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=preexec if fsize is not None else None,
+            start_new_session=True,
         )  # fmt: skip
         self.starts += 1
         self._pump = threading.Thread(target=self._drain, args=(self.proc,), daemon=True)
