@@ -9,7 +9,6 @@ import json
 import os
 import random
 import resource
-import shutil
 import signal
 import socket
 import ssl
@@ -34,14 +33,12 @@ class ServeFailed(RuntimeError):
 
 
 def renkei_command() -> list[str]:
-    """The ``renkei`` console script beside this interpreter, else on PATH."""
-    beside = Path(sys.executable).with_name("renkei")
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("renkei")
-    if found is None:
-        raise ServeFailed("no `renkei` command found")
-    return [found]
+    """The ``renkei`` command, run by this interpreter (what the console script runs);
+    ``RENKEI_COMMAND`` (split on spaces) overrides it, e.g. ``renkei`` on PATH."""
+    override = os.environ.get("RENKEI_COMMAND")
+    if override:
+        return override.split()
+    return [sys.executable, "-m", "renkei_conformance"]
 
 
 def free_port_block(n: int, rng: random.Random) -> int:
@@ -144,6 +141,8 @@ class Federation:
         self.proc.wait()
         if self._pump is not None:
             self._pump.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         self.proc = None
 
     def terminate(self, timeout: float) -> float | None:
