@@ -38,7 +38,8 @@ def _federation(folder: Path) -> Federation:
 def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     fed = _federation(tmp_path_factory.mktemp("crash"))
     try:
-        yield run_crash(fed, CrashOptions(linkages=150, kills=2, seed=random.randrange(1 << 30)))
+        opts = CrashOptions(linkages=150, kills=2, patience=12.0, seed=random.randrange(1 << 30))
+        yield run_crash(fed, opts)
     finally:
         fed.close()
 

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             elif part == "disk-full":
                 report["disk_full"] = run_disk_full(fed, answers=args.disk_full_answers)
             else:
-                report["sigterm"] = run_sigterm(fed)
+                report["sigterm"] = run_sigterm(fed, extended=True)
         finally:
             fed.close()
     report["done_when"] = verdict(report)
