@@ -47,6 +47,7 @@ class CrashOptions:
     patience: float = 20.0  # stop reading a linkage this long after approval (final sweep later)
     replays: int = 20  # used request ids re-sent after each restart
     deadline_slack: float = 60.0
+    max_seconds: float = 1800.0  # stop submitting after this long, judge what was done
     seed: int = 16
 
 
@@ -64,8 +65,10 @@ class CrashRun:
         self.ledger = Ledger()
         self.world: World | None = None
         self.up = threading.Event()
-        self.stop = threading.Event()
-        self.slots = threading.BoundedSemaphore(opts.in_flight)
+        self.stop = threading.Event()  # everything stops
+        self.enough = threading.Event()  # no more submitting (max_seconds passed)
+        self.finished = threading.Event()  # the submitters are done: no more kills
+        self.slots = threading.Semaphore(opts.in_flight)
         self.cond = threading.Condition()
         self.due: list[tuple[float, int, str]] = []  # (when, seq, linkage_id)
         self.seq = 0
@@ -189,14 +192,18 @@ class CrashRun:
     def _submitter(self, seed: int) -> None:
         rng = random.Random(seed)
         while self._wait_up():
-            if self.ledger.approved() >= self.opts.linkages:
+            if self.ledger.approved() >= self.opts.linkages or self.enough.is_set():
                 return
             if not self.slots.acquire(timeout=0.2):
                 continue
             if not self.up.is_set():
                 self.slots.release()
                 continue
-            self._submit_one(rng)
+            try:
+                self._submit_one(rng)
+            except Exception as exc:  # a harness fault must not stall the run; it is counted
+                self.ledger.count(f"harness-error {type(exc).__name__}")
+                self.slots.release()
 
     # -- collecting --------------------------------------------------------------
     def _read(self, link: Linkage) -> tuple[str, str | None]:
@@ -258,7 +265,11 @@ class CrashRun:
                 self.up.wait(1.0)
                 continue
             link = self.ledger.linkages[lid]
-            finished = self._collect(link)
+            try:
+                finished = self._collect(link)
+            except Exception as exc:  # counted; the linkage is read again
+                self.ledger.count(f"harness-error {type(exc).__name__}")
+                finished = False
             if finished or time.monotonic() - link.born > self.opts.patience:
                 link.done = True
                 if not link.replay:
@@ -292,27 +303,36 @@ class CrashRun:
             self.replays[status] += 1
         return {"replayed": len(picks), "replay_statuses": dict(out)}
 
+    def _restart(self, rng: random.Random, why: str) -> None:
+        with self.ledger.lock:
+            open_now = sum(not x.done for x in self.ledger.linkages.values())
+        approved = self.ledger.approved()
+        self.up.clear()
+        self.fed.kill()
+        took = self.fed.start()
+        self._after_start()
+        self.up.set()
+        self.kills.append({"why": why, "after_approved": approved, "open_linkages": open_now,
+                           "restart_seconds": round(took, 2)})  # fmt: skip
+
     def _killer(self) -> None:
+        """Kill at one random mark in each of ``kills`` equal slices of the run; restart a
+        server that exited on its own; stop the submitters after ``max_seconds``."""
         n, k = self.opts.linkages, self.opts.kills
         rng = random.Random(self.opts.seed + 1)  # its own: the workers share self.rng
-        span = 0.84 * n / max(k, 1)  # one random mark in each of k equal slices of the run
+        span = 0.84 * n / max(k, 1)
         marks = [0.08 * n + span * (j + rng.random()) for j in range(k)]
-        for mark in marks:
-            while self.ledger.approved() < mark and not self.stop.is_set():
-                time.sleep(0.05)
-            if self.stop.is_set():
-                return
-            time.sleep(rng.uniform(0.0, 0.5))  # a random instant, not a quiet one
-            with self.ledger.lock:
-                open_now = sum(not x.done for x in self.ledger.linkages.values())
-            approved = self.ledger.approved()
-            self.up.clear()
-            self.fed.kill()
-            took = self.fed.start()
-            self._after_start()
-            self.up.set()
-            self.kills.append({"after_approved": approved, "open_linkages": open_now,
-                               "restart_seconds": round(took, 2)})  # fmt: skip
+        t_end = time.monotonic() + self.opts.max_seconds
+        while not self.finished.is_set():
+            if not self.fed.alive():
+                self._restart(rng, "exited on its own")
+            elif marks and self.ledger.approved() >= marks[0]:
+                marks.pop(0)
+                time.sleep(rng.uniform(0.0, 0.5))  # a random instant, not a quiet one
+                self._restart(rng, "kill -9")
+            if time.monotonic() > t_end:
+                self.enough.set()
+            time.sleep(0.05)
 
     # -- the run -------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -333,11 +353,13 @@ class CrashRun:
         for t in [*workers, killer]:
             t.start()
         try:
-            killer.join()
             for t in workers[: self.opts.submitters]:
                 t.join()
+            self.finished.set()
+            killer.join()
             self._drain()
         finally:
+            self.finished.set()
             self.stop.set()
             for t in workers:
                 t.join(10)

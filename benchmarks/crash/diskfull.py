@@ -149,7 +149,7 @@ class DiskFull:
         retries: dict[str, str] = {}
         for i, rid, _ in refused_probe:  # "retry later", as the 503 said
             retries[rid] = _status(self._query(i, rid, "retry-after-503"))
-        end = time.monotonic() + 10
+        end = time.monotonic() + 6
         while time.monotonic() < end:
             for lid in [*answered, *held]:
                 if not self.received[lid]:

@@ -60,6 +60,21 @@ def free_port_block(n: int, rng: random.Random) -> int:
     raise ServeFailed("no block of free ports")
 
 
+def _descendants(root: int) -> list[int]:
+    """The live descendants of ``root`` (Linux /proc), children first."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rpartition(")")[2].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 def _context(ca: str, pair: dict[str, str]) -> ssl.SSLContext:
     ctx = ssl.create_default_context(cafile=ca)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
@@ -133,11 +148,16 @@ class Federation:
         return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> None:
-        """kill -9 of the whole process group; waits until it is gone."""
+        """kill -9 of every process of the server — its process group and any
+        descendant that left it — at once; waits until the server is gone."""
         if self.proc is None:
             return
+        family = _descendants(self.proc.pid)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        for pid in family:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         self.proc.wait()
         if self._pump is not None:
             self._pump.join(5)
