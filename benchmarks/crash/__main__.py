@@ -61,7 +61,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         try:
             if part == "crash":
                 opts = CrashOptions(linkages=args.linkages, kills=args.kills,
-                                    direct_share=args.direct_share, seed=args.seed)  # fmt: skip
+                                    direct_share=args.direct_share, seed=args.seed,
+                                    max_seconds=args.max_seconds)  # fmt: skip
                 report["crash"] = run_crash(fed, opts)
             elif part == "disk-full":
                 report["disk_full"] = run_disk_full(fed, answers=args.disk_full_answers)
@@ -84,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="answers in transit when the store fills (default 10)")  # fmt: skip
     p.add_argument("--poll-interval", type=float, default=0.2,
                    help="the nodes' --poll-interval (default 0.2)")  # fmt: skip
+    p.add_argument("--max-seconds", type=float, default=1800.0,
+                   help="stop asking after this long and judge what was done (default 1800)")  # fmt: skip
     p.add_argument("--only", action="append", choices=PARTS, help="run only this part (repeatable)")
     p.add_argument("--seed", type=int, default=16)
     p.add_argument("--json", type=Path, help="write the figures here")
