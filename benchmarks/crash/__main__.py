@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--poll-interval", type=float, default=0.2,
                    help="the nodes' --poll-interval (default 0.2)")  # fmt: skip
     p.add_argument("--max-seconds", type=float, default=1800.0,
-                   help="stop asking after this long and judge what was done (default 1800)")  # fmt: skip
+                   help="stop asking after this long; judge what was done")  # fmt: skip
     p.add_argument("--only", action="append", choices=PARTS, help="run only this part (repeatable)")
     p.add_argument("--seed", type=int, default=16)
     p.add_argument("--json", type=Path, help="write the figures here")
