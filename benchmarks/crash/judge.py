@@ -203,6 +203,10 @@ def judge(fed: Federation, ledger: Ledger) -> dict[str, Any]:
             "acknowledged_to_provider_unknown_to_requester": unknown,
             "lost": len(lost_provided) + len(lost_silent),
             "lost_log_says_provided": len(lost_provided),
+            # relayed and logged, but the response never reached the harness: killed
+            # between commit and send (direct), or the requester's node — same process —
+            # killed after it took the answer (node)
+            "lost_log_says_provided_by_path": dict(Counter(links[x].path for x in lost_provided)),
             "lost_without_outcome": len(lost_silent),
             "lost_examples": (lost_provided + lost_silent)[:10],
             "expired_after_provider_ack": len(expired_after_ack),
