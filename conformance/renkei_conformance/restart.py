@@ -51,7 +51,21 @@ def restart_target(wire: Wire) -> float:
     if restart is None:
         raise RestartFailed(NOT_DECLARED)
     started = time.monotonic()
-    deadline = started + restart.ready_timeout
+    wire.http.close()  # its connections go with the stopped process
+    try:
+        _run(restart)
+        while not _answers(wire, wire.target):
+            if time.monotonic() > started + restart.ready_timeout:
+                raise RestartFailed(
+                    f"the target did not answer within {restart.ready_timeout:g} s of the restart"
+                )
+            time.sleep(POLL_SECONDS)
+    finally:
+        wire.http = wire.target.client()  # the rest of the run goes on, whatever happened
+    return time.monotonic() - started
+
+
+def _run(restart: Restart) -> None:
     try:
         done = subprocess.run(
             list(restart.command),
@@ -71,12 +85,3 @@ def restart_target(wire: Wire) -> float:
     if done.returncode != 0:
         tail = (done.stderr or done.stdout or "")[-OUTPUT_TAIL_CHARS:]
         raise RestartFailed(f"the restart command exited {done.returncode}: {tail}")
-    wire.http.close()
-    while not _answers(wire, wire.target):
-        if time.monotonic() > deadline:
-            raise RestartFailed(
-                f"the target did not answer within {restart.ready_timeout:g} s of the restart"
-            )
-        time.sleep(POLL_SECONDS)
-    wire.http = wire.target.client()
-    return time.monotonic() - started
