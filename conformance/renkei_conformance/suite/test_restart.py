@@ -45,6 +45,7 @@ class Crash:
     relayed: list[str] = field(default_factory=list)  # linkages whose answer was collected
     in_transit: dict[str, str] = field(default_factory=dict)  # linkage id -> accepted payload
     entries: list[dict[str, Any]] = field(default_factory=list)  # the auditor's view before
+    admin: dict[str, Any] = field(default_factory=dict)  # the administrative log's page before
     restart_seconds: float = 0.0
 
 
@@ -96,8 +97,17 @@ def crash(wire: Wire) -> Crash:
     latest = world.call(AUDITOR, "GET", "hub", "/checkpoints/latest").expect(200)
     out.checkpoints.append(latest["checkpoint"])
     out.entries = world.audit_log()
+    out.admin = _admin_page(world)
     out.restart_seconds = restart_target(wire)
     return out
+
+
+def _admin_page(world: World) -> dict[str, Any]:
+    reply = world.call(
+        AUDITOR, "GET", "auditor", "/admin-logs", params={"after": 0, "limit": 10_000}
+    )
+    page: dict[str, Any] = reply.expect(200).body
+    return page
 
 
 def _alive(crash: Crash) -> None:
@@ -233,14 +243,16 @@ def test_an_answer_accepted_before_a_crash_is_relayed_exactly_once_after_it(
 
 @pytest.mark.conformance(
     "CT-DUR-004",
-    requirements=["RK-FLOW-008", "RK-LOG-009", "RK-LOG-005", "RK-LOG-001"],
+    requirements=["RK-FLOW-008", "RK-LOG-009", "RK-LOG-005", "RK-LOG-001", "RK-LOG-006"],
     profiles=["hub", "auditor"],
 )
 def test_the_log_after_a_crash_continues_the_log_before_it(crash: Crash) -> None:
     """Every checkpoint seen before the crash is consistent with the latest
     after it; every entry the auditor read before the crash is served unchanged
     after it; the serials stay gap-free, and the next query's entry takes a
-    serial after every one seen (none is reused)."""
+    serial after every one seen (none is reused).  The same for the
+    administrative log: its entries before the crash unchanged, its checkpoint
+    then consistent with its checkpoint now."""
     _alive(crash)
     new = _latest(crash)
     for text in crash.checkpoints:
@@ -266,3 +278,38 @@ def test_the_log_after_a_crash_continues_the_log_before_it(crash: Crash) -> None
     receipt = accepted["receipt"]
     verify_receipt(receipt, crash.vkey)
     _consistent(crash, open_checkpoint(receipt["checkpoint"], crash.vkey), latest)
+    _admin_continues(crash)
+
+
+def _admin_continues(crash: Crash) -> None:
+    old_cp, page = crash.admin["checkpoint"], _admin_page(crash.world)
+    new_cp = page["checkpoint"]
+    assert new_cp["verifier_key"] == old_cp["verifier_key"], "the admin log's key changed"
+    old = open_checkpoint(old_cp["checkpoint"], old_cp["verifier_key"])
+    new = open_checkpoint(new_cp["checkpoint"], new_cp["verifier_key"])
+    assert new.size >= old.size, (
+        f"the administrative log shrank across the restart: {old.size} → {new.size}"
+    )
+    if new.size > old.size:
+        proof = crash.world.call(
+            AUDITOR,
+            "GET",
+            "auditor",
+            "/admin-logs/consistency",
+            params={"first": old.size, "second": new.size},
+        ).expect(200)["proof"]
+        try:
+            verify_consistency(old.size, new.size, [b64(h) for h in proof], old.root, new.root)
+        except VerificationError as exc:
+            raise AssertionError(
+                f"the administrative log after the restart is not consistent with its "
+                f"checkpoint of size {old.size} before it: {exc} (RK-LOG-006, RK-LOG-009)"
+            ) from exc
+    else:
+        assert new.root == old.root, "two administrative logs of the same size were signed"
+    after = {e["serial"]: e for e in page["entries"]}
+    for entry in crash.admin["entries"]:
+        assert after.get(entry["serial"]) == entry, (
+            f"the administrative entry {entry['serial']} changed or vanished across the "
+            f"restart: {entry} → {after.get(entry['serial'])}"
+        )
