@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -178,3 +179,37 @@ def test_a_failing_restart_command_fails_the_restart_tests_with_its_output(
     assert set(outcomes.values()) <= {"failed", "error"}
     assert code == 1
     assert all("disk on fire" in r["message"] for r in report["results"])
+
+
+def test_a_worker_does_not_outlive_its_supervisor(tmp_path: Path) -> None:
+    """kill -9 of the supervisor ends its worker too (no federation left holding
+    the ports), and the ready file of a stopped supervisor names no process."""
+    target, state = tmp_path / "target.json", tmp_path / "state"
+    command = [
+        *RENKEI, "serve", "--supervise", "--port", "0", "--agency-nodes", "0",
+        "--state-dir", str(state), "--target-file", str(target),
+    ]  # fmt: skip
+    with server_process(
+        command, log=tmp_path / "serve.log", what="renkei serve --supervise", timeout_s=60,
+        ready=lambda: _ready_pid(state) is not None, cwd=tmp_path,
+    ) as server:  # fmt: skip
+        worker = _ready_pid(state)
+        assert worker is not None
+        assert worker != server.proc.pid
+        server.proc.kill()
+        server.proc.wait(timeout=10)
+        limit = time.monotonic() + 30
+        try:
+            while _alive(worker) and not _zombie(worker):
+                assert time.monotonic() < limit, "the worker outlived its supervisor"
+                time.sleep(0.1)
+        finally:
+            if _alive(worker) and not _zombie(worker):
+                os.kill(worker, signal.SIGKILL)  # never leave it holding its port
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return False

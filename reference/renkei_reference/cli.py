@@ -91,6 +91,7 @@ def register(
     )
     serve.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     serve.add_argument("--node-ports", default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--restarted", action="store_true", help=argparse.SUPPRESS)
     limits = serve.add_argument_group(
         "limits", "bounds of every server it starts (the hub's application and each agency node)"
     )
@@ -209,6 +210,10 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     if args.supervise:
         return _supervise(args)
+    if args.supervised:
+        from .services.supervise import die_with_supervisor
+
+        die_with_supervisor()
     faults: dict[str, str] = {}
     for item in args.agency_fault:
         agency, _, fault = item.partition("=")
@@ -243,6 +248,7 @@ def _serve(args: argparse.Namespace) -> int:
         node_port=args.port + 1 if args.port else 0,
         node_ports=[int(p) for p in args.node_ports.split(",")] if args.node_ports else None,
         supervised=args.supervised,
+        restarted=args.restarted,
         poll_interval=args.poll_interval,
         faults=faults,
         target_tls=lambda pki: _target_tls(pki, OPERATOR),
@@ -269,8 +275,10 @@ def _supervise(args: argparse.Namespace) -> int:
             "--target-file", str(target_file), "--agency-nodes", str(args.agency_nodes),
             "--poll-interval", str(args.poll_interval),
         ]  # fmt: skip
-        if ports and ports[1]:
-            argv += ["--node-ports", ",".join(str(p) for p in ports[1])]
+        if ports is not None:  # a restart: the same URLs, and the state as it was
+            argv.append("--restarted")
+            if ports[1]:
+                argv += ["--node-ports", ",".join(str(p) for p in ports[1])]
         if args.plain_http:
             argv.append("--plain-http")
         for fault in args.agency_fault:

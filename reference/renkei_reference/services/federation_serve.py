@@ -401,6 +401,7 @@ def serve_federation(
     node_port: int,
     node_ports: list[int] | None = None,
     supervised: bool = False,
+    restarted: bool = False,
     poll_interval: float,
     target_tls: Callable[[Pki], dict[str, Any]],
     faults: dict[str, str] | None = None,
@@ -472,8 +473,9 @@ def serve_federation(
     def ready() -> None:
         nonlocal auditor_client
         if runtimes and pki is not None:
-            with httpx.Client(verify=_client_context(pki, OPERATOR), timeout=30) as operator:
-                build_demo_world(parties["control"], operator, runtimes)
+            if not restarted:  # a restart brings back the state as it was, demo or not
+                with httpx.Client(verify=_client_context(pki, OPERATOR), timeout=30) as op:
+                    build_demo_world(parties["control"], op, runtimes)
             federation = getattr(getattr(hub_app, "state", None), "federation", None)
             if callable(federation):
                 # the demo auditor reads each node's share and refusals over mutual
@@ -496,6 +498,8 @@ def serve_federation(
         if supervised:
             write_ready(state_dir)  # the restart command waits for this
         print(f"renkei reference federation ({mode} mode, {security}) on {base}")
+        if restarted:
+            print("  restarted on the state it had (no new demo world): what was in memory is lost")
         for party, url in parties.items():
             print(f"  {party:<10} {url}")
         for r in runtimes:

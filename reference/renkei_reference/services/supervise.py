@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "READY_FILE",
     "RESTART_TIMEOUT_SECONDS",
+    "die_with_supervisor",
     "pinned_ports",
     "restart_command",
     "restart_worker",
@@ -39,6 +40,8 @@ READY_FILE = "serve-ready.json"
 """In the state folder: ``{"pid": …}`` of the worker that is ready (written last)."""
 RESTART_TIMEOUT_SECONDS = 120
 POLL_SECONDS = 0.1
+SUPERVISOR_ENV = "RENKEI_SUPERVISOR_PID"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def restart_command(state_dir: Path) -> dict[str, object]:
@@ -123,7 +126,8 @@ def supervise(
     target_file: Path,
 ) -> int:
     """Run ``worker(None)``; while it dies of SIGKILL, run ``worker(ports)``
-    with the ports its predecessor listened on.  Returns the exit code."""
+    with the ports its predecessor listened on (a restart: same URLs, same
+    state, no new demo world).  Returns the exit code."""
     ready = state_dir / READY_FILE
     ready.unlink(missing_ok=True)  # a pid of an earlier run must never be killed
     try:
@@ -146,14 +150,35 @@ def _supervise(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, forward)
     ports: tuple[int, list[int]] | None = None
+    env = {**os.environ, SUPERVISOR_ENV: str(os.getpid())}
     while True:
-        child[:] = [subprocess.Popen(list(worker(ports)))]
+        child[:] = [subprocess.Popen(list(worker(ports)), env=env)]
         code = child[0].wait()
         if stopping or code != -signal.SIGKILL:
             return code if code >= 0 else 128 - code
         ports = pinned_ports(target_file)
+        if ports is None:
+            print(f"renkei serve --supervise: the federation was killed and {target_file} "
+                  "no longer names its ports; not starting it again", file=sys.stderr)  # fmt: skip
+            return 1
         print("renkei serve --supervise: the federation was killed; starting it again",
               file=sys.stderr, flush=True)  # fmt: skip
+
+
+def die_with_supervisor() -> None:
+    """In a worker: end (SIGTERM) when the supervisor dies, even of SIGKILL, so
+    that no federation outlives it holding its ports (Linux; elsewhere only the
+    check at start)."""
+    parent = os.environ.get(SUPERVISOR_ENV, "")
+    if not parent.isdigit():
+        return
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != int(parent):  # it died before the request above
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
