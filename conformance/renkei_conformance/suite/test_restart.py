@@ -46,7 +46,6 @@ class Crash:
     in_transit: dict[str, str] = field(default_factory=dict)  # linkage id -> accepted payload
     entries: list[dict[str, Any]] = field(default_factory=list)  # the auditor's view before
     admin: dict[str, Any] = field(default_factory=dict)  # the administrative log's page before
-    restart_seconds: float = 0.0
 
 
 def _payload(text: str) -> str:
@@ -98,7 +97,7 @@ def crash(wire: Wire) -> Crash:
     out.checkpoints.append(latest["checkpoint"])
     out.entries = world.audit_log()
     out.admin = _admin_page(world)
-    out.restart_seconds = restart_target(wire)
+    restart_target(wire)
     return out
 
 
