@@ -31,6 +31,8 @@ AGENCY_NODE_ONLY = {  # an agency node's, alone or with My Portal (CT-AGN-006)
 }
 # not applicable in process: they need a target reached over mutual TLS
 NEEDS_MTLS = {t.test_id for t in _kit_tests() if "test_transport" in t.location} | {"CT-CTL-002"}
+# not applicable in process: they need a target file that declares the restart capability
+NEEDS_RESTART = {t.test_id for t in _kit_tests() if "test_restart" in t.location}
 
 
 def _kit(tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
@@ -70,7 +72,8 @@ def test_undeclared_profiles_and_options_are_not_applicable_not_failed(tmp_path:
         t.test_id for t in _kit_tests() if t.profiles and not set(t.profiles) <= {"hub", "auditor"}
     }
     assert undeclared >= NUMBERING_ONLY | PORTAL_ONLY | AGENCY_NODE_ONLY
-    assert na - partly == undeclared | KEY_ROTATION | NEEDS_MTLS
+    assert NEEDS_RESTART, "the restart tests exist"
+    assert na - partly == undeclared | KEY_ROTATION | NEEDS_MTLS | NEEDS_RESTART
     assert data["summary"]["not_applicable"] == sum(
         r["outcome"] == "not_applicable" for r in data["results"]
     )

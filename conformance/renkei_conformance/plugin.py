@@ -601,6 +601,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr = terminalreporter
     tr.section("renkei conformance")
     tr.write_line(f"target: {kit.target.name} ({kit.target.transport})")
+    tr.write_line(
+        "restart capability: "
+        + (
+            "declared (" + " ".join(kit.target.restart.command) + ")"
+            if kit.target.restart is not None
+            else "not declared — the restart tests (CT-DUR-…) are not applicable"
+        )
+    )
     for notice in kit.notices:
         tr.write_line(f"warning: {notice}", yellow=True)
     by_req: dict[str, list[str]] = {}

@@ -27,6 +27,14 @@ def _esc(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _restart(target: dict[str, Any]) -> str:
+    """The target's restart capability, as the report states it (CT-DUR-…)."""
+    restart = target.get("restart")
+    if isinstance(restart, dict):
+        return "declared: " + " ".join(str(p) for p in restart.get("command", []))
+    return str(restart or "not declared: the restart tests (CT-DUR-…) are not applicable")
+
+
 def write_html(report: dict[str, Any], path: Path) -> None:
     catalog = load_catalog()
     by_req: dict[str, list[dict[str, Any]]] = {}
@@ -95,6 +103,7 @@ td,th{{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top}}</style></he
 ({_esc(report["target"].get("transport", report["target"]["kind"]))}),
 suite {_esc(report["suite_version"])}, spec {_esc(report["spec_version"])},
 {_esc(report["duration_s"])} s.</p>
+<p>Restart capability: {_esc(_restart(report["target"]))}</p>
 <details><summary>Kit environment: Python {_esc(env.get("python", "?"))},
 {len(deps)} dependencies</summary><p>{_esc(dep_text)}</p></details>
 <h2>Verdict: {verdict}</h2><p>{_esc(summary)}</p>

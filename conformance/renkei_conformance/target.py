@@ -35,6 +35,7 @@ from .spec import SpecError, load_user_file
 __all__ = [
     "PARTIES",
     "InProcessTransport",
+    "Restart",
     "Target",
     "TargetError",
     "TlsMaterial",
@@ -98,6 +99,36 @@ class TlsMaterial:
         }
 
 
+@dataclass(frozen=True)
+class Restart:
+    """The restart capability of a target file (``restart`` member): the command
+    the kit runs to crash the implementation and bring it back on the same
+    state, from ``cwd``, bounded with the wait for readiness by ``ready_timeout``."""
+
+    command: tuple[str, ...]
+    cwd: Path
+    ready_timeout: float = 120.0
+    description: str = ""
+
+    @classmethod
+    def from_file(cls, data: dict[str, Any], base: Path) -> Restart:
+        return cls(
+            tuple(str(part) for part in data["command"]),
+            base.resolve(),
+            float(data.get("ready_timeout_seconds", 120)),
+            str(data.get("description", "")),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "command": list(self.command),
+            "ready_timeout_seconds": self.ready_timeout,
+        }
+        if self.description:
+            out["description"] = self.description
+        return out
+
+
 def _nodelay_transport(verify: ssl.SSLContext | bool) -> httpx.HTTPTransport:
     # TCP_NODELAY: without it, a request written as headers then body waits
     # for the peer's delayed ACK (~40 ms per request on loopback).
@@ -116,6 +147,7 @@ class Target:
     tls: TlsMaterial | None = None
     timeout: float = 10.0
     agency_nodes: dict[str, str] = field(default_factory=dict)  # agency id -> base URL
+    restart: Restart | None = None  # the restart capability, when the target file declares it
 
     def client(self) -> httpx.Client:
         return self._factory()
@@ -151,6 +183,11 @@ class Target:
             out["tls"] = self.tls.describe()
         if self.agency_nodes:
             out["agency_nodes"] = dict(self.agency_nodes)
+        out["restart"] = (
+            self.restart.describe()
+            if self.restart is not None
+            else "not declared: the restart tests (CT-DUR-…) are not applicable"
+        )
         return out
 
 
@@ -225,6 +262,8 @@ def _http(
     timeout: float,
     tls: TlsMaterial | None = None,
     agency_nodes: dict[str, str] | None = None,
+    *,
+    restart: Restart | None = None,
 ) -> Target:
     # The kit's own connections present the conformance operator's certificate
     # (test mode: the control interface's bearer credentials name the agency).
@@ -233,7 +272,9 @@ def _http(
     def open_client() -> httpx.Client:
         return httpx.Client(timeout=timeout, transport=_nodelay_transport(verify))
 
-    target = Target(name, parties, "http", open_client, tls, timeout, dict(agency_nodes or {}))
+    target = Target(
+        name, parties, "http", open_client, tls, timeout, dict(agency_nodes or {}), restart
+    )
     probe = parties.get("control") or parties.get("hub")
     if probe is None:
         raise TargetError(f"target {name!r} names neither a control nor a hub URL")
@@ -288,7 +329,10 @@ def resolve_target(spec: str, *, timeout: float = 10.0, tls: TlsMaterial | None 
             raise TargetError(str(exc)) from exc
         tls = TlsMaterial.from_file(data["tls"], path.parent) if "tls" in data else None
         nodes = {k: str(v["url"]).rstrip("/") for k, v in data.get("agency_nodes", {}).items()}
-        return _http(data.get("name", str(path)), dict(data["parties"]), timeout, tls, nodes)
+        restart = Restart.from_file(data["restart"], path.parent) if "restart" in data else None
+        return _http(
+            data.get("name", str(path)), dict(data["parties"]), timeout, tls, nodes, restart=restart
+        )
     known = ", ".join(sorted(registered)) or "none installed"
     raise TargetError(
         f"unknown target {spec!r}: give a registered name ({known}), an http(s):// URL "

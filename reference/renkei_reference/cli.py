@@ -82,6 +82,16 @@ def register(
         help="start an agency node faulty: down, slow or garbage (repeatable; switched at "
         "run time by PUT <node>/control/agency-node/fault)",
     )
+    serve.add_argument(
+        "--supervise",
+        action="store_true",
+        help="run the federation under a supervisor that starts it again, on the same state "
+        "folder and ports, when it is killed (SIGKILL); the target file then declares the "
+        "restart capability, and the kit's restart tests (CT-DUR-…) apply",
+    )
+    serve.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--node-ports", default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--restarted", action="store_true", help=argparse.SUPPRESS)
     limits = serve.add_argument_group(
         "limits", "bounds of every server it starts (the hub's application and each agency node)"
     )
@@ -198,6 +208,12 @@ def _serve(args: argparse.Namespace) -> int:
     if min(vars(limits).values()) <= 0:
         print("renkei serve: every limit must be > 0", file=sys.stderr)
         return 2
+    if args.supervise:
+        return _supervise(args)
+    if args.supervised:
+        from .services.supervise import die_with_supervisor
+
+        die_with_supervisor()
     faults: dict[str, str] = {}
     for item in args.agency_fault:
         agency, _, fault = item.partition("=")
@@ -230,12 +246,48 @@ def _serve(args: argparse.Namespace) -> int:
         target_file=args.target_file,
         agency_nodes=args.agency_nodes,
         node_port=args.port + 1 if args.port else 0,
+        node_ports=[int(p) for p in args.node_ports.split(",")] if args.node_ports else None,
+        supervised=args.supervised,
+        restarted=args.restarted,
         poll_interval=args.poll_interval,
         faults=faults,
         target_tls=lambda pki: _target_tls(pki, OPERATOR),
         hub_parties=[p for p in PARTIES if p != "control" or args.mode == "test"],
         limits=limits,
     )
+
+
+def _supervise(args: argparse.Namespace) -> int:
+    """``renkei serve --supervise``: the same command, without ``--supervise``,
+    as a worker the supervisor starts again when it is killed
+    (services/supervise.py)."""
+    from .services.supervise import supervise
+
+    state_dir, target_file = args.state_dir.resolve(), args.target_file.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.chmod(0o700)
+
+    def worker(ports: tuple[int, list[int]] | None) -> list[str]:
+        argv = [
+            sys.executable, "-m", "renkei_conformance", "serve", "--supervised",
+            "--host", args.host, "--port", str(ports[0] if ports else args.port),
+            "--mode", args.mode, "--state-dir", str(state_dir),
+            "--target-file", str(target_file), "--agency-nodes", str(args.agency_nodes),
+            "--poll-interval", str(args.poll_interval),
+        ]  # fmt: skip
+        if ports is not None:  # a restart: the same URLs, and the state as it was
+            argv.append("--restarted")
+            if ports[1]:
+                argv += ["--node-ports", ",".join(str(p) for p in ports[1])]
+        if args.plain_http:
+            argv.append("--plain-http")
+        for fault in args.agency_fault:
+            argv += ["--agency-fault", fault]
+        for flag, *_ in _LIMITS:
+            argv += [flag, str(getattr(args, flag.removeprefix("--").replace("-", "_")))]
+        return argv
+
+    return supervise(worker, state_dir, target_file)
 
 
 def _target_tls(pki: Any, operator: str) -> dict[str, Any]:

@@ -67,6 +67,7 @@ from .clock import SystemClock
 from .pki import KIT_AGENCIES, OPERATOR, Pki, ensure_pki
 from .portal import PORTAL_AGENCY, AgencyNodeDirectory, NodeLink
 from .server_limits import BoundedH11Protocol, ConnectionGate, ServerLimits
+from .supervise import restart_command, write_ready
 
 __all__ = ["DEMO_AUDITOR", "NodeSpec", "Party", "node_specs", "serve_federation"]
 
@@ -247,6 +248,7 @@ def make_agency_nodes(
     state_dir: Path,
     host: str,
     first_port: int,
+    ports: list[int] | None = None,
     version: str,
     interval: float,
     report: Callable[[str], None],
@@ -267,7 +269,10 @@ def make_agency_nodes(
             # RK-AGN-005: the node's share of the log outlives a restart
             log_store=AgencyLogStore(clock, folder / NODE_LOG),
         )
-        sock = bind_loopback(host, first_port + i if first_port else 0)
+        if ports is not None and i < len(ports):  # a supervised restart: the same URLs
+            sock = bind_loopback(host, ports[i])
+        else:
+            sock = bind_loopback(host, first_port + i if first_port else 0)
         base = f"https://{host}:{sock.getsockname()[1]}"
         app = create_agency_app(
             node,
@@ -318,7 +323,10 @@ def build_demo_world(control: str, client: httpx.Client, runtimes: list[AgencyRu
 
 
 def target_document(
-    parties: dict[str, str], tls: dict[str, Any], runtimes: list[AgencyRuntime]
+    parties: dict[str, str],
+    tls: dict[str, Any],
+    runtimes: list[AgencyRuntime],
+    restart: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     target: dict[str, Any] = {
         "renkei_target": 1,
@@ -332,6 +340,8 @@ def target_document(
             r.spec.agency_id: {"url": r.party.base, "name": r.spec.name, "adapter": r.spec.adapter}
             for r in runtimes
         }
+    if restart is not None:
+        target["restart"] = restart  # services/supervise.py: --supervise
     return target
 
 
@@ -389,6 +399,9 @@ def serve_federation(
     target_file: Path,
     agency_nodes: int,
     node_port: int,
+    node_ports: list[int] | None = None,
+    supervised: bool = False,
+    restarted: bool = False,
     poll_interval: float,
     target_tls: Callable[[Pki], dict[str, Any]],
     faults: dict[str, str] | None = None,
@@ -428,6 +441,7 @@ def serve_federation(
                 state_dir=state_dir,
                 host=host,
                 first_port=node_port,
+                ports=node_ports,
                 version=__version__,
                 interval=poll_interval,
                 report=report,
@@ -459,8 +473,9 @@ def serve_federation(
     def ready() -> None:
         nonlocal auditor_client
         if runtimes and pki is not None:
-            with httpx.Client(verify=_client_context(pki, OPERATOR), timeout=30) as operator:
-                build_demo_world(parties["control"], operator, runtimes)
+            if not restarted:  # a restart brings back the state as it was, demo or not
+                with httpx.Client(verify=_client_context(pki, OPERATOR), timeout=30) as op:
+                    build_demo_world(parties["control"], op, runtimes)
             federation = getattr(getattr(hub_app, "state", None), "federation", None)
             if callable(federation):
                 # the demo auditor reads each node's share and refusals over mutual
@@ -475,11 +490,16 @@ def serve_federation(
                     )
             for r in runtimes:
                 r.loop.start()
-        document = target_document(parties, tls, runtimes)
+        restart = restart_command(state_dir) if supervised else None
+        document = target_document(parties, tls, runtimes, restart)
         partial = target_file.with_name(target_file.name + ".partial")
         partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         partial.replace(target_file)  # whoever waits for the file reads it whole
+        if supervised:
+            write_ready(state_dir)  # the restart command waits for this
         print(f"renkei reference federation ({mode} mode, {security}) on {base}")
+        if restarted:
+            print("  restarted on the state it had (no new demo world): what was in memory is lost")
         for party, url in parties.items():
             print(f"  {party:<10} {url}")
         for r in runtimes:
