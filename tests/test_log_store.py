@@ -336,11 +336,13 @@ def test_purging_keeps_hashes_drops_content_and_holds_survive_a_restart(tmp_path
     marker = fed.hub.dump()["hub.access_log"][1]["request_id"]
     fed.hub.place_hold(AUDITOR, "case", None, {"serials": {"first": 1, "last": 1}})
     fed.hub.set_retention(LogClass.HUB_ACCESS_LOG, 8)
+    clock.advance(61)  # both linkages expire unanswered: entries 3 and 4
+    fed.hub.expire_due()
     fed.close()
 
     clock.set(T0 + timedelta(days=365 * 8 + 3))
     again = _federation(path, signer, clock)
-    again.hub.expire_due()  # purges entry 2 only: entry 1 is held, after a restart too
+    again.hub.expire_due()  # purges all but entry 1: it is held, after a restart too
     again.hub.log_barrier().result(10)
     log = again.hub.dump()["hub.access_log"]
     assert "request_id" in log[0]
@@ -357,7 +359,7 @@ def test_purging_keeps_hashes_drops_content_and_holds_survive_a_restart(tmp_path
     rows = sqlite3.connect(path).execute(
         "SELECT serial, entry IS NULL, length(leaf_hash) FROM leaves WHERE log = 'access'"
     )
-    assert list(rows) == [(1, 0, 32), (2, 1, 32)]
+    assert list(rows) == [(1, 0, 32), (2, 1, 32), (3, 1, 32), (4, 1, 32)]
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("logs.sqlite3*"))
     assert marker.encode() not in raw, "purged content lingers in the database files"
 

@@ -377,10 +377,12 @@ def _number(args: argparse.Namespace) -> int:
 
 def _durable(state_dir: Path) -> Callable[[Any], Any]:
     """Federations whose hub keys (``keys.json``, RK-KEY-003), log signing key
-    (``log-signer.key``), logs (``logs.sqlite3``: access and administrative log
-    with their Merkle trees, group-committed; RK-LOG-004, RK-LOG-006) and
-    numbering table (``numbering.sqlite3``) and the auditor dashboard's keys
-    (``auditor-keys.json``) live in ``state_dir``.
+    (``log-signer.key``), store (``logs.sqlite3``: access and administrative log
+    with their Merkle trees, and the hub's in-flight state — linkages, answers in
+    transit, used request ids, agencies, patterns — group-committed with them;
+    RK-LOG-004, RK-LOG-006, RK-FLOW-008), numbering table (``numbering.sqlite3``),
+    resident registry journal (``registry.sqlite3``) and the auditor dashboard's
+    keys (``auditor-keys.json``) live in ``state_dir``.
 
     A reset through the control interface (test mode) starts afresh.
     """
@@ -389,11 +391,13 @@ def _durable(state_dir: Path) -> Callable[[Any], Any]:
     from .services.keystore import FileKeyStore, load_or_create_log_signer
     from .services.log_store import SqliteLogStore
     from .services.numbering_table import SqliteNumberingTable
+    from .services.registry_journal import SqliteRegistryJournal
 
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
     keys, table = state_dir / "keys.json", state_dir / "numbering.sqlite3"
     signer, logs = state_dir / "log-signer.key", state_dir / "logs.sqlite3"
+    residents = state_dir / "registry.sqlite3"
     current: list[Any] = []
 
     def make(clock: Any) -> Any:
@@ -404,9 +408,11 @@ def _durable(state_dir: Path) -> Callable[[Any], Any]:
                 table,
                 signer,
                 logs,
+                residents,
                 state_dir / KEYS_FILE,
                 *state_dir.glob("numbering.sqlite3-*"),
                 *state_dir.glob("logs.sqlite3-*"),
+                *state_dir.glob("registry.sqlite3-*"),
             ):
                 path.unlink(missing_ok=True)
         fed = Federation(
@@ -416,6 +422,7 @@ def _durable(state_dir: Path) -> Callable[[Any], Any]:
             log_store=SqliteLogStore(logs),
             log_signer=load_or_create_log_signer(signer),
             state_dir=state_dir,
+            registry_journal=SqliteRegistryJournal(residents),
         )
         current.append(fed)
         return fed

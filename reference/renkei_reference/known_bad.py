@@ -37,6 +37,7 @@ from .core.keys import KeyPurpose
 from .core.numbering import NUMBER_SPACE
 from .core.pattern_document import sign_pattern_document
 from .services.federation import Agency, Federation, FourItems, Role
+from .services.hub.linkages import request_key
 from .services.numbering_table import CsprngDraw
 
 __all__ = ["KNOWN_BAD", "KnownBad", "catalog", "federation_factory", "wrap_app"]
@@ -633,7 +634,8 @@ def _replay(fed: Federation) -> None:
     hub = fed.hub
 
     def query(original: Any, caller: Agency, body: dict[str, Any]) -> Any:
-        hub.linkages.requests.pop((caller.agency_id, str(body.get("request_id"))), None)
+        key = request_key(caller.agency_id, str(body.get("request_id")))
+        hub.linkages.requests.pop(key, None)
         return original(caller, body)
 
     _override(hub, "query", query)

@@ -28,6 +28,7 @@ from .numbering import NumberingAuthority
 from .numbering_table import NumberingTable
 from .pki import OPERATOR
 from .registry import FourItems, ResidentRegistry
+from .registry_journal import RegistryJournal
 
 __all__ = [
     "Agency",
@@ -60,11 +61,13 @@ class Federation:
         log_store: LogStore | None = None,
         log_signer: Ed25519PrivateKey | None = None,
         state_dir: Path | None = None,
+        registry_journal: RegistryJournal | None = None,
     ) -> None:
         self.clock = clock
         self.state_dir = state_dir  # where durable parties keep files (None: in memory)
         self.keys = keys or MemoryKeyStore(clock.now())
-        self.registry = ResidentRegistry()
+        self.registry = ResidentRegistry(registry_journal)
+        self._registry_journal = registry_journal
         self.numbering = NumberingAuthority(clock, numbering)
         self.log_store: LogStore = log_store or MemoryLogStore()
         if isinstance(clock, ControllableClock):  # before the hub expires what is due
@@ -168,6 +171,8 @@ class Federation:
     def close(self) -> None:
         """Commit what the log store has queued and close the durable stores."""
         self.log_store.close()
+        if self._registry_journal is not None:
+            self._registry_journal.close()
         self.numbering.close()
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:

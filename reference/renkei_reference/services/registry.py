@@ -23,6 +23,7 @@ from ..core.binding_match import BindingOutcome, Policy, RegistryIndex, decide
 from ..core.binding_normalise import has_placeholder, strict_text
 from ..core.codes import ResidentCode
 from ..core.errors import ConflictError, NotFoundError
+from .registry_journal import MemoryJournal, RegistryJournal
 
 __all__ = ["FourItems", "ResidentRegistry"]
 
@@ -65,39 +66,55 @@ def _same_state(held: FourItems, given: FourItems) -> bool:
 class ResidentRegistry:
     """住基ネット simulator: residents with their latest 4 items (items 14, 20)."""
 
-    def __init__(self) -> None:
+    def __init__(self, journal: RegistryJournal | None = None) -> None:
         self._lock = threading.Lock()
         self._latest: dict[str, FourItems] = {}
         self._earlier: dict[str, list[FourItems]] = {}
         self._history: list[tuple[str, str]] = []  # (old, new) resident-code changes
         self._index: tuple[RegistryIndex, list[str]] | None = None
         self._uses: list[dict[str, str]] = []  # each use of the currency service
+        # every accepted change, journalled before it is applied (a restart replays it)
+        self._journal: RegistryJournal = journal or MemoryJournal()
+        for op in self._journal.replay():
+            items = FourItems(**op["items"])
+            if op["op"] == "put":
+                self._put(op["code"], items)
+            else:
+                self._change(op["old"], op["new"], items)
 
     def load(self, residents: Iterable[tuple[ResidentCode, FourItems]]) -> int:
-        count = 0
+        rows = [(code.value, items) for code, items in residents]
         with self._lock:
-            for code, items in residents:
-                self._put(code.value, items)
-                count += 1
-        return count
+            self._journal.append([{"op": "put", "code": c, "items": asdict(i)} for c, i in rows])
+            for code, items in rows:
+                self._put(code, items)
+        return len(rows)
 
     def change_code(self, old: ResidentCode, new: ResidentCode, items: FourItems) -> None:
         """A resident's code changes (item 8); the old code is kept in the history."""
         with self._lock:
-            if old.value not in self._latest:
-                raise NotFoundError("unknown-resident", "no such resident code", "RK-NUM-008")
-            if new.value in self._latest:
-                raise ConflictError(
-                    "resident-code-in-use",
-                    "the new resident code is already registered",
-                    "RK-NUM-008",
-                )
-            earlier = self._earlier.pop(old.value, [])
-            previous = self._latest.pop(old.value)
-            self._earlier[new.value] = earlier
-            self._latest[new.value] = previous
-            self._put(new.value, items)
-            self._history.append((old.value, new.value))
+            self._check_change(old.value, new.value)
+            change = {"op": "change", "old": old.value, "new": new.value, "items": asdict(items)}
+            self._journal.append([change])
+            self._change(old.value, new.value, items)
+
+    def _check_change(self, old: str, new: str) -> None:
+        if old not in self._latest:
+            raise NotFoundError("unknown-resident", "no such resident code", "RK-NUM-008")
+        if new in self._latest:
+            raise ConflictError(
+                "resident-code-in-use",
+                "the new resident code is already registered",
+                "RK-NUM-008",
+            )
+
+    def _change(self, old: str, new: str, items: FourItems) -> None:
+        earlier = self._earlier.pop(old, [])
+        previous = self._latest.pop(old)
+        self._earlier[new] = earlier
+        self._latest[new] = previous
+        self._put(new, items)
+        self._history.append((old, new))
 
     def _put(self, code: str, items: FourItems) -> None:
         """Register or update a resident; updated items become earlier items (item 14)."""

@@ -19,7 +19,7 @@ class Role(enum.StrEnum):
     """What a registered organisation may do at the hub."""
 
     AGENCY = "agency"
-    MUNICIPALITY = "municipality"  # also serves persons at the counter (RK-PORT-007)
+    MUNICIPALITY = "municipality"  # also serves persons at the counter (RK-PORT-005)
     AUDITOR = "auditor"  # the third-party body (item 27)
     PRIVATE_BODY = "private-body"  # binds and links only with consent (RK-BND-004)
     PORTAL = "portal"  # My Portal, reading for the person (item 23); never registered

@@ -5,7 +5,9 @@ crash must not lose lives in the durable store and changes in the same
 transaction as the access-log entry that records it (``LogStore.atomic``):
 
 * ``request`` — each (requester, request_id) ever used, refused queries
-  included, so a request id is refused again after any restart;
+  included, so a request id is refused again after any restart: kept as a
+  SHA-256 digest (``request_key``), so that no request id outlives the
+  purge of the entries that name it (RK-RET-003);
 * ``linkage`` — each linkage in flight with its state (pending, delivered,
   answered);
 * ``transit`` — the answer of an answered linkage until it is relayed or the
@@ -23,6 +25,7 @@ start the desk resumes from the store and expires whatever is overdue.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Callable
@@ -48,11 +51,15 @@ from .codes import CodeDesk
 from .logs import AccessFacts, HubLogs
 from .patterns import PatternDesk
 
-__all__ = ["EXPIRED_KEPT", "LinkageDesk", "QueryIn"]
+__all__ = ["EXPIRED_KEPT", "LinkageDesk", "QueryIn", "request_key"]
 
 EXPIRED_KEPT = 100_000
 LINKAGE, TRANSIT, REQUEST, EXPIRED = "linkage", "transit", "request", "expired"
-_SEP = "\x1f"  # between requester and request_id in a ``request`` key
+
+
+def request_key(requester: str, request_id: str) -> str:
+    """The stored key of a used request id: a digest, never the id itself."""
+    return hashlib.sha256(f"{requester}\x1f{request_id}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +103,7 @@ class LinkageDesk:
         self._refuse_withdrawn = refuse_withdrawn  # RK-BND-004: a private body's person
         self.linkages = {k: linkage_from_record(v) for k, v in store.records(LINKAGE)}
         self.transit = dict(store.records(TRANSIT))
-        self.requests: dict[tuple[str, str], str] = {}
-        for key, linkage_id in store.records(REQUEST):
-            requester, request_id = key.split(_SEP, 1)
-            self.requests[(requester, request_id)] = linkage_id
+        self.requests: dict[str, str] = dict(store.records(REQUEST))  # request_key -> linkage
         expired = sorted((json.loads(v)["at"], k, json.loads(v)["provider"])
                          for k, v in store.records(EXPIRED))  # fmt: skip
         self.expired = {lid: provider for _, lid, provider in expired}
@@ -123,8 +127,9 @@ class LinkageDesk:
         return payload
 
     def _use_request(self, requester: str, request_id: str, linkage_id: str) -> None:
-        self.requests[(requester, request_id)] = linkage_id
-        self._store.put_record(REQUEST, f"{requester}{_SEP}{request_id}", linkage_id)
+        key = request_key(requester, request_id)
+        self.requests[key] = linkage_id
+        self._store.put_record(REQUEST, key, linkage_id)
 
     def _log(self, linkage: Linkage, at: datetime, outcome: Outcome, reason: str | None = None
              ) -> AccessLogEntry:  # fmt: skip
@@ -144,7 +149,7 @@ class LinkageDesk:
     # -- the flow --------------------------------------------------------------
     def query(self, caller: Agency, q: QueryIn, now: datetime) -> Linkage:
         """Step ② of item 21: approve (RK-PAT-001), then link(A) → ID (RK-FLOW-001)."""
-        key = (caller.agency_id, q.request_id)
+        key = request_key(caller.agency_id, q.request_id)
         if key in self.requests:  # a retry, e.g. after a 503 whose query was recorded
             earlier = self.requests[key]
             made = f"linkage {earlier}" if earlier else "no linkage (it was refused)"
@@ -372,7 +377,6 @@ class LinkageDesk:
             ],
             "hub.in_transit": [{"linkage_id": k, "payload": v} for k, v in self.transit.items()],
             "hub.requests": [
-                {"requester": r, "request_id": q, "linkage_id": lid}
-                for (r, q), lid in self.requests.items()
+                {"request_key": k, "linkage_id": lid} for k, lid in self.requests.items()
             ],
         }
