@@ -38,7 +38,6 @@ from ..core.access_log import (
     AccessLogEntry,
     Outcome,
     auditor_view,
-    entry_from_record,
     entry_record,
     leaf_bytes,
 )
@@ -46,7 +45,6 @@ from ..core.admin_log import (
     AdminEvent,
     AdminLogEntry,
     Detail,
-    admin_entry_from_record,
     admin_leaf_bytes,
     admin_view,
 )
@@ -97,6 +95,7 @@ from ..core.retention import (
 from .clock import Clock
 from .consents import ConsentBook
 from .keystore import KeyStore
+from .log_integrity import StoredLogCheck, TamperReports, check_anchored
 from .log_store import LeafRow, LogStore, MemoryLogStore
 from .registry import FourItems, ResidentRegistry
 from .signed_log import SignedLog, b64
@@ -158,25 +157,16 @@ def _years(record: str) -> dict[LogClass, int]:
     return {LogClass(k): int(v) for k, v in json.loads(record).items()}
 
 
-def _stored_entry(row: LeafRow, shared: dict[str, str]) -> StoredEntry:
-    """An access-log slot as the durable store gave it back (purged: hash only)."""
-    if row.entry is None:
-        assert row.purged_at is not None
-        return PurgedEntry(row.serial, row.leaf_hash, datetime.fromisoformat(row.purged_at))
-    return entry_from_record(row.entry, shared)
-
-
 def resume_access_log(
-    rows: Iterable[LeafRow],
+    rows: Iterable[LeafRow], check: StoredLogCheck
 ) -> tuple[list[StoredEntry], dict[str, list[int]]]:
     """The access log's entries and the serials of each linkage, from the stored
-    rows as they stream by (a hub restart; the rows themselves are not kept, and
-    the entries share one string per agency, pattern and kind)."""
-    shared: dict[str, str] = {}
+    rows as they stream by, each checked (a hub restart; RK-LOG-010; the rows
+    themselves are not kept, and the entries share one string per agency,
+    pattern and kind)."""
     entries: list[StoredEntry] = []
     serials: dict[str, list[int]] = {}  # linkage_id -> serials (an index)
-    for row in rows:
-        e = _stored_entry(row, shared)
+    for e in check.access_entries(rows):
         entries.append(e)
         if isinstance(e, AccessLogEntry) and e.linkage_id is not None:
             serials.setdefault(e.linkage_id, []).append(e.serial)
@@ -214,9 +204,19 @@ class Hub:
         self.origin = origin
         self._access = SignedLog("access", origin, signer, self._store)
         self._admin = SignedLog("admin", admin_origin(origin), signer, self._store)
+        # every stored row is checked as it is read back (RK-LOG-010); the
+        # administrative log first: its purge entries vouch for purged rows
+        self._check = StoredLogCheck(
+            signer, lambda raw: resident_code_of(self._keys.cipher(ID, raw[0]), IdCode(raw))
+        )
+        self._admin_log = self._check.admin_entries(self._admin.rows())
         # linkage_id -> serials (an index)
-        self._s.access_log, self._serials = resume_access_log(self._access.rows())
-        self._admin_log = [admin_entry_from_record(row.entry or "") for row in self._admin.rows()]
+        self._s.access_log, self._serials = resume_access_log(self._access.rows(), self._check)
+        logs = (self._access, self._admin)
+        check_anchored(((g.name, g.size, g.anchored) for g in logs), self._s.access_log)
+        self._access.on_tamper = self._admin.on_tamper = TamperReports(
+            self._record, self._clock.now
+        )
         self._restore_settings()
         self._unpurged_from = 0  # index of the oldest entry not yet purged
         # (index of that entry, retention policy, earliest time anything is due)
@@ -612,6 +612,7 @@ class Hub:
         person: bytes | None = None,
     ) -> AccessLogEntry:
         pattern = self.patterns.get(pattern_id)
+        salt = secrets.token_bytes(SALT_SIZE)
         entry = AccessLogEntry(
             serial=len(self._s.access_log) + 1,
             at=at,
@@ -628,9 +629,10 @@ class Hub:
             linkage_id=linkage_id,
             request_id=request_id,
             person=person,
-            salt=secrets.token_bytes(SALT_SIZE),
+            salt=salt,
             pattern_version=self.pattern_version,
             withheld=pattern.withheld_from_person if pattern else False,
+            person_digest=self._check.digest(salt, person),  # RK-LOG-010
         )
         self._access.append(entry.serial, leaf_bytes(entry), entry_record(entry))
         self._s.access_log.append(entry)
@@ -699,7 +701,6 @@ class Hub:
         plan = purge_plan(log, s.retention, list(s.holds.values()), now)
         if plan:
             s.access_log = list(purge(log, plan, now))
-            self._store.purge("access", plan, now.isoformat())
             ranges = [list(r) for r in serial_ranges(plan)]
             log_class = LogClass.HUB_ACCESS_LOG.value
             s.purges.append({"at": now.isoformat(), "log_class": log_class, "ranges": ranges})
@@ -711,6 +712,8 @@ class Hub:
                 entries=len(plan),
                 ranges=ranges,
             )
+            # after its administrative entry, which vouches for it at a restart (RK-LOG-010)
+            self._store.purge("access", plan, now.isoformat())
 
     def set_retention(self, log_class: LogClass, years: int) -> RetentionPolicy:
         """RK-RET-001: per class, never below the legal minimum of 7 years."""
