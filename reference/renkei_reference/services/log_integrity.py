@@ -29,6 +29,7 @@ the field, once per place (``TamperReports``) — that is how the auditor is tol
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
@@ -52,6 +53,17 @@ from ..core.retention import PurgedEntry, StoredEntry
 from .log_store import LeafRow
 
 __all__ = ["StoredLogCheck", "TamperReports", "check_anchored"]
+
+
+@contextlib.contextmanager
+def _closing(rows: Iterable[LeafRow]) -> Iterator[None]:
+    """Close a row stream when its reader stops early (a mismatch), not when collected."""
+    try:
+        yield
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
 
 
 class StoredLogCheck:
@@ -80,30 +92,34 @@ class StoredLogCheck:
     def admin_entries(self, rows: Iterable[LeafRow]) -> list[AdminLogEntry]:
         """The administrative log's entries, each row checked; remembers its purges."""
         out = []
-        for row in rows:
-            if row.purged_at is not None:
-                raise LogTamperedError("admin", f"serial {row.serial}", "purged_at", "never purged")
-            out.append(check_admin_record("admin", row.serial, row.leaf_hash, row.entry))
+        with _closing(rows):
+            for row in rows:
+                if row.purged_at is not None:
+                    raise LogTamperedError(
+                        "admin", f"serial {row.serial}", "purged_at", "never purged"
+                    )
+                out.append(check_admin_record("admin", row.serial, row.leaf_hash, row.entry))
         self._purges = purge_times(out)
         return out
 
     def access_entries(self, rows: Iterable[LeafRow]) -> Iterator[StoredEntry]:
         """The access log's entries, each row checked (after ``admin_entries``)."""
         shared: dict[str, str] = {}
-        for row in rows:
-            if row.entry is None:
-                at = check_purged("access", row.serial, row.purged_at, self._purges)
-                yield PurgedEntry(row.serial, row.leaf_hash, at)
-                continue
-            if row.purged_at is not None:
-                raise LogTamperedError(
-                    "access", f"serial {row.serial}", "purged_at", "set on an entry still held"
-                )
-            entry = check_access_record("access", row.serial, row.leaf_hash, row.entry, shared)
-            bound = entry.person is not None and entry.leaf_version >= 2
-            resident = self._resident(entry.person) if bound and entry.person else None
-            check_person("access", entry, self._key, resident)
-            yield entry
+        with _closing(rows):
+            for row in rows:
+                if row.entry is None:
+                    at = check_purged("access", row.serial, row.purged_at, self._purges)
+                    yield PurgedEntry(row.serial, row.leaf_hash, at)
+                    continue
+                if row.purged_at is not None:
+                    raise LogTamperedError(
+                        "access", f"serial {row.serial}", "purged_at", "set on an entry still held"
+                    )
+                entry = check_access_record("access", row.serial, row.leaf_hash, row.entry, shared)
+                bound = entry.person is not None and entry.leaf_version >= 2
+                resident = self._resident(entry.person) if bound and entry.person else None
+                check_person("access", entry, self._key, resident)
+                yield entry
 
 
 def check_anchored(logs: Iterable[tuple[str, int, bool]], entries: Iterable[StoredEntry]) -> None:

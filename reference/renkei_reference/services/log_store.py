@@ -59,6 +59,7 @@ targets and unit tests, whose hub state lives and dies with the process.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -479,11 +480,14 @@ class SqliteLogStore:
                     "SELECT hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx", (log, level)
                 )
                 if len(hashes) != top + 1:
-                    raise RuntimeError(f"the stored {log} log lacks nodes at level {level}")
+                    raise LogTamperedError(log, f"node level {level}", "nodes", "missing")
                 out.upper.append(b"".join(h for (h,) in hashes))
 
-    def _stream(self, sql: str, args: tuple[object, ...]) -> Iterator[Any]:
-        """The rows of a query, fetched a few thousand at a time."""
+    def _stream(
+        self, sql: str, args: tuple[object, ...], make: Callable[[Any], Any] = tuple
+    ) -> Iterator[Any]:
+        """The rows of a query, fetched a few thousand at a time, each made into
+        ``make(row)``; closing the iterator releases the cursor."""
         with self._read_lock:
             cursor = self._reader.execute(sql, args)
         try:
@@ -492,24 +496,26 @@ class SqliteLogStore:
                     rows = cursor.fetchmany(4096)
                 if not rows:
                     return
-                yield from rows
+                for row in rows:
+                    yield make(row)
         finally:
-            cursor.close()
+            with contextlib.suppress(sqlite3.ProgrammingError):  # the store closed first
+                cursor.close()
 
     def leaves(self, log: str) -> Iterator[LeafRow]:
         """The stored leaves in serial order, streamed."""
         sql = "SELECT serial, leaf_hash, entry, purged_at FROM leaves WHERE log = ? ORDER BY serial"
-        return (LeafRow(*r) for r in self._stream(sql, (log,)))
+        return self._stream(sql, (log,), lambda r: LeafRow(*r))
 
     def hashes(self, log: str, level: int) -> Iterator[bytes]:
         """The stored node hashes of one level in index order, streamed."""
         sql = "SELECT hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx"
-        return (h for (h,) in self._stream(sql, (log, level)))
+        return self._stream(sql, (log, level), lambda r: r[0])
 
     def nodes(self, log: str, level: int) -> Iterator[tuple[int, bytes]]:
         """The stored ``(index, hash)`` rows of one level in index order, streamed."""
         sql = "SELECT idx, hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx"
-        return ((i, h) for (i, h) in self._stream(sql, (log, level)))
+        return self._stream(sql, (log, level))
 
     def block(self, log: str, first: int, count: int) -> list[tuple[int, bytes]]:
         """The stored ``(index, leaf hash)`` nodes of leaves ``first`` to ``first + count − 1``."""
