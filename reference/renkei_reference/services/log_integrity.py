@@ -96,7 +96,10 @@ class StoredLogCheck:
             for row in rows:
                 if row.purged_at is not None:
                     raise LogTamperedError(
-                        "admin", f"serial {row.serial}", "purged_at", "never purged"
+                        log="admin",
+                        where=f"serial {row.serial}",
+                        field="purged_at",
+                        why="never purged",
                     )
                 out.append(check_admin_record("admin", row.serial, row.leaf_hash, row.entry))
         self._purges = purge_times(out)
@@ -113,7 +116,10 @@ class StoredLogCheck:
                     continue
                 if row.purged_at is not None:
                     raise LogTamperedError(
-                        "access", f"serial {row.serial}", "purged_at", "set on an entry still held"
+                        log="access",
+                        where=f"serial {row.serial}",
+                        field="purged_at",
+                        why="set on an entry still held",
                     )
                 entry = check_access_record("access", row.serial, row.leaf_hash, row.entry, shared)
                 bound = entry.person is not None and entry.leaf_version >= 2
