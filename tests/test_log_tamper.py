@@ -27,6 +27,8 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -495,4 +497,116 @@ def test_the_person_is_bound_into_the_leaf_and_revealed_nowhere(
     db.commit()
     db.close()
     with pytest.raises(LogTamperedError, match="serial 6, person: not the person the leaf binds"):
+        durable.open(path)
+
+
+def test_renkei_serve_refuses_to_start_over_a_changed_log(tmp_path: Path) -> None:
+    """The operator is told which log, row and field; exit status 3, no traceback."""
+    from renkei_reference.cli import _durable
+
+    state = tmp_path / "state"
+    fed = _durable(state)(ControllableClock(T0))
+    fed.register(A)
+    fed.close()
+    assert _apply(state / "logs.sqlite3", Mutation("leaves", ("admin", 1), "entry", 12))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "renkei_conformance",
+            "serve",
+            "--port",
+            "0",
+            "--target-file",
+            str(tmp_path / "target.json"),
+            "--state-dir",
+            str(state),
+            "--plain-http",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "refusing to start: the stored admin log was changed: serial 1, entry" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "target.json").exists()
+
+
+# -- logs written before leaf version 2 ------------------------------------------------
+
+
+def test_a_log_from_before_leaf_version_2_starts_and_is_anchored_from_then_on(
+    tmp_path: Path,
+) -> None:
+    """Entries logged before keep their version-1 leaf and are checked for what
+    it binds; such a log kept no signed checkpoint, which is accepted only while
+    every record is of version 1 — a version-2 log whose checkpoints are
+    deleted is refused."""
+    from renkei_reference.core.access_log import (
+        AccessLogEntry,
+        Outcome,
+        entry_record,
+        leaf_bytes,
+    )
+    from renkei_reference.services.keystore import MemoryKeyStore
+    from renkei_reference.services.signed_log import SignedLog
+
+    path = tmp_path / "old.sqlite3"
+    store = SqliteLogStore(path)
+    log = SignedLog("access", "renkei.reference/hub/access-log", SIGNER, store)
+    old = AccessLogEntry(
+        serial=1,
+        at=T0,
+        pattern_id="P-1",
+        legal_basis=None,
+        requester="a",
+        requester_name="A庁",
+        provider="b",
+        provider_name="B市",
+        information_kind="k",
+        outcome=Outcome.APPROVED,
+        reason=None,
+        detail=None,
+        linkage_id="lk-1",
+        request_id="q-1",
+        person=b"\x01" * 28,
+        salt=b"\x02" * 32,
+        leaf_version=1,
+    )
+    log.append(1, leaf_bytes(old), entry_record(old))
+    assert "leaf_version" not in entry_record(old)
+    store.put_state(log.key, None)  # as kept before: no checkpoint
+    store.close()
+
+    def start() -> Federation:
+        return Federation(
+            ControllableClock(T0),
+            MemoryKeyStore(T0, b"\x07" * 32),
+            log_store=SqliteLogStore(path),
+            log_signer=SIGNER,
+        )
+
+    fed = start()
+    leaf = json.loads(_b64(fed.hub.receipt_for(1)["leaf"]))
+    assert "leaf_version" not in leaf
+    assert "person_digest" not in leaf
+    fed.close()
+    db = sqlite3.connect(path)
+    keys = {k for (k,) in db.execute("SELECT key FROM state WHERE key LIKE 'checkpoint:%'")}
+    assert keys == {"checkpoint:access", "checkpoint:admin"}  # anchored from this start on
+    db.close()
+
+
+def test_deleted_checkpoints_of_a_version_2_log_are_refused(
+    durable: Durable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(log_store, "CACHED_LEVEL", CACHED)
+    path = durable.copy("anchor.sqlite3")
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM state WHERE key LIKE 'checkpoint:%'")
+    db.commit()
+    db.close()
+    with pytest.raises(LogTamperedError, match="checkpoint: it is gone"):
         durable.open(path)

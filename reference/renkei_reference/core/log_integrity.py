@@ -148,8 +148,10 @@ def _text(log: str, where: str, column: str, value: object) -> str:
 
 
 def _same_hash(log: str, where: str, computed: bytes, stored: object) -> None:
+    """The record's leaf hashes to the stored leaf hash — which ``SignedLog.rows``
+    has already found equal to the tree's leaf, so a mismatch is the record's."""
     if not isinstance(stored, bytes) or not _stdlib_hmac.compare_digest(computed, stored):
-        raise LogTamperedError(log, where, "leaf_hash", "not the hash of the stored record")
+        raise LogTamperedError(log, where, "entry", "does not hash to its leaf in the tree")
 
 
 def check_access_record(
@@ -162,7 +164,7 @@ def check_access_record(
     """The entry of a stored access-log row, once its record is found to be
     exactly ``entry_record`` of it and its leaf to hash to ``stored_hash``.
 
-    :raises LogTamperedError: field ``entry`` or ``leaf_hash``.
+    :raises LogTamperedError: field ``entry``.
     """
     where = f"serial {serial}"
     text = _text(log, where, "entry", record)
@@ -184,7 +186,7 @@ def check_admin_record(log: str, serial: int, stored_hash: object, record: objec
     """The entry of a stored administrative-log row, checked as
     ``check_access_record`` checks an access-log row (the record is the leaf).
 
-    :raises LogTamperedError: field ``entry`` or ``leaf_hash``.
+    :raises LogTamperedError: field ``entry``.
     """
     where = f"serial {serial}"
     text = _text(log, where, "entry", record)

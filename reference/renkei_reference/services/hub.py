@@ -1241,6 +1241,7 @@ class Hub:
                         "outcome": e.outcome.value,
                         "person": e.person.hex() if e.person else None,
                         "salt": e.salt.hex(),
+                        "person_digest": e.person_digest.hex() if e.person_digest else None,
                     }
                     if isinstance(e, AccessLogEntry)
                     else {
