@@ -320,13 +320,11 @@ def _entries(start: int, count: int, salt: random.Random) -> list[Any]:
 
 
 def _resident(person: bytes) -> Any:
-    """A resident code for a synthetic person (the hub decrypts its ID code; the
-    figures here leave that AES-SIV decryption out and keep the HMAC)."""
-    from renkei_reference.core.check_digit import resident_code_check_digit
+    """The resident code behind a synthetic person: one for all (the hub
+    decrypts the ID code, ≈ 16 µs an entry, which these figures leave out)."""
     from renkei_reference.core.codes import ResidentCode
 
-    body = f"{int.from_bytes(person[:8]) % 10**10:010d}"
-    return ResidentCode(body + str(resident_code_check_digit(body)))
+    return ResidentCode("10000000014")
 
 
 def _check() -> Any:

@@ -42,6 +42,7 @@ the field; it is never served.
 
 from __future__ import annotations
 
+import hashlib
 import hmac as _stdlib_hmac
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ from .access_log import AccessLogEntry, entry_from_record, entry_record, leaf_by
 from .admin_log import AdminEvent, AdminLogEntry, admin_entry_from_record, admin_leaf_bytes
 from .errors import RenkeiError
 from .identifiers import ResidentCode
-from .merkle import HASH_SIZE, leaf_hash, node_hash
+from .merkle import HASH_SIZE
 
 __all__ = [
     "PERSON_KEY_INFO",
@@ -71,6 +72,19 @@ __all__ = [
     "person_key",
     "purge_times",
 ]
+
+
+def leaf_hash(leaf: bytes) -> bytes:
+    """RFC 9162 §2.1.1 ``SHA-256(0x00 || leaf)``, as core.merkle's ``leaf_hash``
+    without its contract: it runs for every stored row."""
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 9162 §2.1.1 ``SHA-256(0x01 || left || right)``, as core.merkle's
+    ``node_hash`` without its contracts: it runs for every node of a stored tree."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
 
 PERSON_KEY_INFO = b"renkei/hub/person-digest/v1"
 """HKDF info of the person-digest key, derived from the hub's log signing key."""
