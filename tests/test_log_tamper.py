@@ -436,6 +436,7 @@ def test_the_web_layer_answers_log_tampered_as_a_problem(
     assert answer.headers["content-type"] == "application/problem+json"
     problem = answer.json()
     assert problem["type"] == "urn:renkei:problem:log-tampered"
+    assert problem["title"] == "Log tampered"
     assert problem["requirement"] == "RK-LOG-010"
     assert (problem["log"], problem["field"]) == ("access", "hash")
     assert problem["location"].startswith("node level 0")
