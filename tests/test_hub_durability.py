@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,24 @@ from renkei_conformance.target import InProcessTransport
 from renkei_reference.core.access_log import AccessLogEntry, Outcome
 from renkei_reference.core.errors import ConflictError, UnavailableError
 from renkei_reference.core.linkage import LinkageState
+from renkei_reference.core.log_integrity import LogTamperedError
 from renkei_reference.services.app import create_app
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Federation
 from renkei_reference.services.log_store import SqliteLogStore
 
-from .test_log_store import ITEMS, T0, A, B, FullDisk, _federation, _populate, _query, _rc
+from .test_log_store import (
+    AUDITOR,
+    ITEMS,
+    T0,
+    A,
+    B,
+    FullDisk,
+    _federation,
+    _populate,
+    _query,
+    _rc,
+)
 
 pytestmark = pytest.mark.requirement("RK-FLOW-002", "RK-FLOW-003", "RK-FLOW-004", "RK-LOG-001")
 
@@ -201,3 +214,54 @@ def test_an_answer_is_relayed_once_after_the_store_was_full(tmp_path: Path) -> N
     provided = [e for e in _entries(fed, linkage.linkage_id) if e.outcome is Outcome.PROVIDED]
     assert len(provided) == 1
     assert relayed.json()["receipt"]["serial"] == provided[0].serial
+
+
+def _stored_records(path: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(path) as db:
+        return list(db.execute("SELECT space, key, value FROM records ORDER BY space, key"))
+
+
+@pytest.mark.requirement("RK-LOG-010")
+def test_every_changed_or_deleted_record_that_matters_refuses_the_start(tmp_path: Path) -> None:
+    """The hub's state records are sealed: one byte changed in any record's key or
+    value refuses the start; deleting a used request id or a hold in force too."""
+    path, signer, clock = (
+        tmp_path / "logs.sqlite3",
+        Ed25519PrivateKey.generate(),
+        ControllableClock(T0),
+    )
+    fed = _federation(path, signer, clock)
+    links = _populate(fed)
+    _query(fed, links["r0"], "q-open")
+    answered = _query(fed, links["r1"], "q-answered")
+    fed.hub.answer(B, answered.linkage_id, PAYLOAD)
+    fed.hub.place_hold(AUDITOR, "case", None, {"serials": {"first": 1, "last": 1}})
+    fed.hub.log_barrier().result(10)
+    fed.close()
+    rows = _stored_records(path)
+    spaces = {space for space, _, _ in rows}
+    assert {"agency", "credential", "hold", "linkage", "pattern", "request", "transit"} <= spaces
+    mutations = 0
+    for space, key, value in rows:
+        for column, text in (("key", key), ("value", value)):
+            for i in sorted({0, len(text) // 2, len(text) - 1}):
+                changed = text[:i] + ("0" if text[i] != "0" else "1") + text[i + 1 :]
+                with sqlite3.connect(path) as db:
+                    db.execute(f"UPDATE records SET {column} = ? WHERE space = ? AND key = ?",
+                               (changed, space, key))  # fmt: skip
+                with pytest.raises(LogTamperedError):
+                    _restart(path, signer, clock)
+                mutations += 1
+                with sqlite3.connect(path) as db:
+                    db.execute(f"UPDATE records SET {column} = ? WHERE space = ? AND {column} = ?",
+                               (text, space, changed))  # fmt: skip
+    assert mutations >= 6 * len(rows) - 6
+    for space in ("request", "hold"):
+        with sqlite3.connect(path) as db:
+            db.execute("DELETE FROM records WHERE space = ?", (space,))
+        with pytest.raises(LogTamperedError, match="has no record"):
+            _restart(path, signer, clock)
+        with sqlite3.connect(path) as db:
+            db.executemany("INSERT INTO records VALUES (?, ?, ?)",
+                           [r for r in rows if r[0] == space])  # fmt: skip
+    _restart(path, signer, clock).close()  # restored: it starts

@@ -232,12 +232,23 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from .core.log_integrity import LogTamperedError
     from .services.pki import OPERATOR
 
-    return serve_federation(
-        hub_app=create_app(
+    try:
+        hub_app = create_app(
             test_mode=args.mode == "test", federation_factory=_durable(args.state_dir)
-        ),
+        )
+    except LogTamperedError as exc:  # nothing changed is ever served (RK-LOG-010)
+        sock.close()
+        print(
+            f"renkei serve: refusing to start: {exc.detail} [{exc.requirement}]; "
+            f"state directory {args.state_dir}",
+            file=sys.stderr,
+        )
+        return 3
+    return serve_federation(
+        hub_app=hub_app,
         hub_sock=sock,
         host=args.host,
         mode=args.mode,
@@ -415,15 +426,22 @@ def _durable(state_dir: Path) -> Callable[[Any], Any]:
                 *state_dir.glob("registry.sqlite3-*"),
             ):
                 path.unlink(missing_ok=True)
-        fed = Federation(
-            clock,
-            FileKeyStore(keys, clock.now()),
-            SqliteNumberingTable(table),
-            log_store=SqliteLogStore(logs),
-            log_signer=load_or_create_log_signer(signer),
-            state_dir=state_dir,
-            registry_journal=SqliteRegistryJournal(residents),
-        )
+        store = SqliteLogStore(logs)
+        journal = SqliteRegistryJournal(residents)
+        try:
+            fed = Federation(
+                clock,
+                FileKeyStore(keys, clock.now()),
+                SqliteNumberingTable(table),
+                log_store=store,
+                log_signer=load_or_create_log_signer(signer),
+                state_dir=state_dir,
+                registry_journal=journal,
+            )
+        except BaseException:  # e.g. a stored log found changed (RK-LOG-010)
+            store.close()
+            journal.close()
+            raise
         current.append(fed)
         return fed
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "LEAF_VERSION",
     "SHARED_FIELDS",
     "AccessLogEntry",
     "Outcome",
@@ -26,6 +27,19 @@ __all__ = [
     "leaf_bytes",
     "person_view",
 ]
+
+
+LEAF_VERSION = 2
+"""The leaf layout ``leaf_bytes`` writes (``leaf_version`` member of the leaf).
+
+Version 1 (before the stored log was made tamper-evident end to end, issue 16)
+held ①–⑥, the outcome, the reason, the ids and the salt, but not the agencies'
+names, the refusal detail or anything of the person, so a change of those in
+the stored record went unnoticed.  Version 2 holds every member of the stored
+record except the person's ID code, for which it holds ``person_digest``
+(RK-LOG-010).  Entries logged before keep their version-1 leaf (their hash is
+in the tree); they are recognised by the absence of ``leaf_version`` in their
+stored record."""
 
 
 class Outcome(enum.Enum):
@@ -42,6 +56,11 @@ class AccessLogEntry:
     ① ``serial`` ② ``at`` ③ ``pattern_id`` / ``legal_basis`` ④ ``requester``
     ⑤ ``provider`` ⑥ ``information_kind``; plus ``outcome``, ``reason``,
     ``linkage_id``, ``request_id`` and the person's ID code (hub-internal).
+
+    ``person_digest`` binds the person into the leaf without revealing it
+    (RK-LOG-010, core.log_integrity ``person_digest``): a keyed digest of the
+    salt and the resident code behind ``person``, None when there is no person.
+    ``leaf_version`` is the layout of the entry's leaf (``LEAF_VERSION``).
     """
 
     serial: int
@@ -62,6 +81,8 @@ class AccessLogEntry:
     salt: bytes = b""
     pattern_version: int | None = None  # the pattern document in force (RK-PAT-003)
     withheld: bool = False  # withheld from the person's view (RK-LOG-007)
+    person_digest: bytes | None = None  # the person, bound into the leaf (RK-LOG-010)
+    leaf_version: int = LEAF_VERSION
 
 
 def person_view(entry: AccessLogEntry) -> dict[str, Any]:
@@ -101,13 +122,19 @@ def auditor_view(entry: AccessLogEntry, person_ref: str | None) -> dict[str, Any
 def leaf_bytes(entry: AccessLogEntry) -> bytes:
     """The Merkle leaf of an entry (RK-LOG-004): RFC 8785 canonical JSON.
 
-    It holds ① to ⑥, the outcome, the reason and the ids — never the person
-    (RK-LOG-008) — and a random ``salt`` (RK-RET-003), so that a leaf hash
-    reveals nothing by guessing and stays verifiable after the entry's content
-    is purged.  Members are strings, integers or null, for which sorted keys,
-    no white space and UTF-8 are exactly RFC 8785.
+    Version 2 (``LEAF_VERSION``) holds every member of the stored record
+    (``entry_record``) but the person's ID code — never the person (RK-LOG-008)
+    — and, in its place, ``person_digest``: a keyed digest of the salt and the
+    person's resident code that reveals nothing without the hub's key and
+    differs from entry to entry (RK-LOG-010).  So a change of any stored member,
+    the person included, changes the leaf hash.  The random ``salt``
+    (RK-RET-003) makes a leaf hash reveal nothing by guessing and keeps it
+    verifiable after the entry's content is purged.  Members are strings,
+    integers, booleans or null, for which sorted keys, no white space and UTF-8
+    are exactly RFC 8785.  A version-1 entry (logged before) gets its
+    version-1 leaf back.
     """
-    body = {
+    body: dict[str, Any] = {
         "serial": entry.serial,
         "at": entry.at.isoformat(),
         "pattern_id": entry.pattern_id,
@@ -123,7 +150,17 @@ def leaf_bytes(entry: AccessLogEntry) -> bytes:
         "request_id": entry.request_id,
         "salt": entry.salt.hex(),
     }
+    if entry.leaf_version >= 2:
+        body["leaf_version"] = entry.leaf_version
+        body["requester_name"] = entry.requester_name
+        body["provider_name"] = entry.provider_name
+        body["detail"] = entry.detail
+        body["person_digest"] = _hex(entry.person_digest)
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _hex(value: bytes | None) -> str | None:
+    return value.hex() if value is not None else None
 
 
 def entry_record(entry: AccessLogEntry) -> str:
@@ -132,8 +169,12 @@ def entry_record(entry: AccessLogEntry) -> str:
     Every field, the person's ID code and the salt included, so that
     ``entry_from_record`` gives back an equal entry and the same leaf.  Unlike
     ``leaf_bytes`` this is not hashed and is deleted when the entry is purged.
+    The record is canonical (sorted keys, no white space): the one text
+    ``entry_record`` gives for its entry, which is how a stored record is
+    checked byte for byte (core.log_integrity).  A version-1 entry's record has
+    neither ``leaf_version`` nor ``person_digest``, as it was written.
     """
-    body = {
+    body: dict[str, Any] = {
         "serial": entry.serial,
         "at": entry.at.isoformat(),
         "pattern_id": entry.pattern_id,
@@ -148,11 +189,14 @@ def entry_record(entry: AccessLogEntry) -> str:
         "detail": entry.detail,
         "linkage_id": entry.linkage_id,
         "request_id": entry.request_id,
-        "person": entry.person.hex() if entry.person is not None else None,
+        "person": _hex(entry.person),
         "salt": entry.salt.hex(),
         "pattern_version": entry.pattern_version,
         "withheld": entry.withheld,
     }
+    if entry.leaf_version >= 2:
+        body["leaf_version"] = entry.leaf_version
+        body["person_digest"] = _hex(entry.person_digest)
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -201,10 +245,16 @@ def entry_from_record(record: str, shared: dict[str, str] | None = None) -> Acce
             detail=d["detail"],
             linkage_id=d["linkage_id"],
             request_id=d["request_id"],
-            person=bytes.fromhex(d["person"]) if d["person"] is not None else None,
+            person=_unhex(d["person"]),
             salt=bytes.fromhex(d["salt"]),
             pattern_version=d["pattern_version"],
             withheld=bool(d["withheld"]),
+            person_digest=_unhex(d["person_digest"]) if "leaf_version" in d else None,
+            leaf_version=int(d.get("leaf_version", 1)),
         )
-    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not an access-log record: {exc}") from exc
+
+
+def _unhex(value: str | None) -> bytes | None:
+    return bytes.fromhex(value) if value is not None else None

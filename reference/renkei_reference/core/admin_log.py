@@ -4,7 +4,8 @@ Theory of operation.  Besides the access log of linkages (core.access_log),
 the hub records every act that changes what it approves or keeps, or that
 reads the logs: binding requests, pattern-document loads, agency
 registrations, key-management events, legal holds, purges, retention changes,
-auditor reads and My Portal disclosures.
+auditor reads and My Portal disclosures — and any stored log row or node the
+hub finds changed while it runs (``log-tampered``, RK-LOG-010).
 
 Integrity (RK-LOG-006 asks for the same protection as RK-LOG-004): the
 administrative log is a *separate* RFC 9162 Merkle tree with its own
@@ -66,6 +67,7 @@ class AdminEvent(enum.Enum):
     CONSENT_WITHDRAWN = "consent-withdrawn"  # its withdrawal (RK-BND-004)
     DISCLOSURE_APPLICATION = "disclosure-application"  # a person's ⑪/⑫ application, at a node
     DISCLOSURE_DECISION = "disclosure-decision"  # its grant or refusal by designated staff
+    LOG_TAMPERED = "log-tampered"  # a stored log row or node found changed (RK-LOG-010)
 
 
 def _plain(value: object) -> bool:

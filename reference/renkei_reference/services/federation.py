@@ -19,11 +19,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..core.codes import ResidentCode
 from ..core.errors import PermissionDeniedError, UnauthenticatedError
+from ..core.record_seal import record_key
 from .auditor import AuditorService
 from .clock import Clock, ControllableClock
 from .hub import Agency, Hub, Role
 from .keystore import KeyStore, MemoryKeyStore
-from .log_store import LogStore, MemoryLogStore
+from .log_store import LogStore, MemoryLogStore, SealedRecords
 from .numbering import NumberingAuthority
 from .numbering_table import NumberingTable
 from .pki import OPERATOR
@@ -42,7 +43,7 @@ __all__ = [
 
 
 CREDENTIAL = "credential"
-CLOCK_OFFSET = "control:clock-offset"
+CONTROL, CLOCK_OFFSET = "control", "clock-offset"
 
 
 def _digest(token: str) -> str:
@@ -70,15 +71,15 @@ class Federation:
         self._registry_journal = registry_journal
         self.numbering = NumberingAuthority(clock, numbering)
         self.log_store: LogStore = log_store or MemoryLogStore()
+        signer = log_signer or Ed25519PrivateKey.generate()
+        self._records = SealedRecords(self.log_store, record_key(signer.private_bytes_raw()))
         if isinstance(clock, ControllableClock):  # before the hub expires what is due
             self.restore_clock(clock)
-        self.hub = Hub(
-            self.registry, self.keys, clock, log_signer=log_signer, log_store=self.log_store
-        )
+        self.hub = Hub(self.registry, self.keys, clock, log_signer=signer, log_store=self.log_store)
         self.auditor = AuditorService(self.hub, clock)  # the third-party body's analyses
         # SHA-256 of each test-mode credential -> agency_id, kept in the durable store
         # (space ``credential``) so that a restarted hub knows its callers
-        self._credentials: dict[str, str] = dict(self.log_store.records(CREDENTIAL))
+        self._credentials: dict[str, str] = dict(self._records.items(CREDENTIAL))
 
     def register(self, agency: Agency) -> str:
         """Register an organisation; its new credential replaces any earlier one."""
@@ -86,23 +87,23 @@ class Federation:
         for digest, aid in list(self._credentials.items()):
             if aid == agency.agency_id:
                 del self._credentials[digest]
-                self.log_store.put_record(CREDENTIAL, digest, None)
+                self._records.put(CREDENTIAL, digest, None)
         token = secrets.token_urlsafe(24)
         digest = _digest(token)
         self._credentials[digest] = agency.agency_id
-        self.log_store.put_record(CREDENTIAL, digest, agency.agency_id)
+        self._records.put(CREDENTIAL, digest, agency.agency_id)
         return token
 
     def restore_clock(self, clock: ControllableClock) -> None:
         """Test mode: the control clock's offset from the wall clock outlives a restart."""
-        offset = self.log_store.state().get(CLOCK_OFFSET)
+        offset = dict(self._records.items(CONTROL)).get(CLOCK_OFFSET)
         if offset is not None:
             clock.set(datetime.now(UTC) + timedelta(seconds=float(offset)))
 
     def clock_moved(self, clock: ControllableClock) -> None:
         """Test mode: remember the control clock's offset (``restore_clock``)."""
         offset = (clock.now() - datetime.now(UTC)).total_seconds()
-        self.log_store.put_state(CLOCK_OFFSET, repr(offset))
+        self._records.put(CONTROL, CLOCK_OFFSET, repr(offset))
 
     def authenticate(self, token: str | None) -> Agency:
         agency_id = self._credentials.get(_digest(token or ""))

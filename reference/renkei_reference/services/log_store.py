@@ -40,6 +40,14 @@ Theory of operation.
   for the writer).  Nodes appended since are held in memory until their
   batch is committed (``committed``), then read from the store too
   (``RecordingNodeStore.trim``).
+* **Checked on read (RK-LOG-010).**  Nothing read back is believed: the hub
+  checks every stored row and node against its tree and signed checkpoint at
+  start (services.signed_log, core.log_integrity), and ``RecordingNodeStore``
+  checks each lower-level node it reads later against the block of leaves
+  under a node it holds — for which it keeps, below ``CACHED_LEVEL``, the nodes
+  of the block not yet complete in memory (at most 2^(CACHED_LEVEL+1) − 1
+  hashes, 16 KiB).  Text is read with ``surrogateescape``, so that a byte
+  changed into invalid UTF-8 is a mismatch the checks report, not a crash.
 * **Purge.**  A purge sets ``entry`` to NULL and keeps the leaf hash
   (RK-RET-003); ``secure_delete`` overwrites the freed content in the database
   file and the WAL is checkpointed with TRUNCATE afterwards, so the content
@@ -61,16 +69,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..core.errors import UnavailableError
+from ..core.log_integrity import BlockCheck, LogTamperedError, block_levels
 from ..core.merkle import HASH_SIZE
+from ..core.record_seal import open_record, seal_record
 
 __all__ = [
     "CACHED_LEVEL",
+    "TAIL_BYTES",
     "Change",
     "LeafRow",
     "LoadedLog",
     "LogStore",
     "MemoryLogStore",
     "RecordingNodeStore",
+    "SealedRecords",
     "SqliteLogStore",
     "store_unavailable",
 ]
@@ -81,6 +93,11 @@ CACHED_LEVEL = 8
 """Merkle levels from this one up stay in memory (64 B / 2⁸ = 0.25 B a leaf);
 the levels below are read from the stored node rows: a proof node costs at
 most ``CACHED_LEVEL`` reads."""
+
+TAIL_BYTES = (2 ** (CACHED_LEVEL + 1) - 1) * HASH_SIZE
+"""The most held below ``CACHED_LEVEL`` besides uncommitted nodes: the nodes
+of the block of 2^CACHED_LEVEL leaves not yet complete (16 KiB), which have
+no ancestor held in memory to check them against (RK-LOG-010)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +116,14 @@ class LoadedLog:
     records: ``LogStore.leaves`` streams those).
 
     ``counts[level]`` nodes are stored at each level; ``upper`` holds the packed
-    hashes of the levels from ``CACHED_LEVEL`` up; the levels below are read
-    with ``LogStore.node``.
+    hashes of the levels from ``CACHED_LEVEL`` up; ``tail`` (when given) those
+    of the levels below that lie in the block of ``2^CACHED_LEVEL`` leaves not
+    yet complete; the other lower nodes are read with ``LogStore.node``.
     """
 
     counts: list[int] = field(default_factory=list)
     upper: list[bytes] = field(default_factory=list)
+    tail: list[bytes] = field(default_factory=list)
 
 
 def store_unavailable(cause: BaseException) -> UnavailableError:
@@ -125,6 +144,10 @@ class LogStore(Protocol):
     def leaves(self, log: str) -> Iterator[LeafRow]: ...
 
     def hashes(self, log: str, level: int) -> Iterator[bytes]: ...
+
+    def nodes(self, log: str, level: int) -> Iterator[tuple[int, bytes]]: ...
+
+    def block(self, log: str, first: int, count: int) -> list[tuple[int, bytes]]: ...
 
     def node(self, log: str, level: int, index: int) -> bytes: ...
 
@@ -176,6 +199,12 @@ class MemoryLogStore:
     def hashes(self, log: str, level: int) -> Iterator[bytes]:
         return iter(())
 
+    def nodes(self, log: str, level: int) -> Iterator[tuple[int, bytes]]:
+        return iter(())
+
+    def block(self, log: str, first: int, count: int) -> list[tuple[int, bytes]]:
+        return []
+
     def node(self, log: str, level: int, index: int) -> bytes:
         raise KeyError((level, index))
 
@@ -221,50 +250,115 @@ class MemoryLogStore:
 class RecordingNodeStore:
     """The Merkle tree's ``NodeStore`` (core.merkle) over what a ``LogStore`` holds.
 
-    Levels from ``CACHED_LEVEL`` up are held in memory; below it, the nodes
-    the store held at open (and those ``trim`` later finds committed) are read
-    with ``read``, and only newer ones are held.  It remembers the nodes put
-    since the last ``take``, so the hub can hand each append's new nodes to the
-    durable store.  With nothing stored (``MemoryLogStore``) every node is
-    held, 64 bytes a leaf, as in ``MemoryNodeStore``.
+    Levels from ``CACHED_LEVEL`` up are held in memory; below it, the nodes of
+    the block of ``2^CACHED_LEVEL`` leaves not yet complete are held too, and
+    the nodes of complete blocks that the store held at open (and those
+    ``trim`` later finds committed) are read with ``read`` — each checked
+    (RK-LOG-010): the block's stored leaf hashes (``leaves``) must fold up to
+    the block's node held in memory, and the node read must be the one they
+    give, else ``LogTamperedError`` (after ``on_tamper`` is told).  The last
+    block checked is kept, so a proof reads a block's leaves once.  It
+    remembers the nodes put since the last ``take``, so the hub can hand each
+    append's new nodes to the durable store.  With nothing stored
+    (``MemoryLogStore``) every node is held, 64 bytes a leaf, as in
+    ``MemoryNodeStore``.
     """
 
-    __slots__ = ("_base", "_fresh", "_levels", "_read", "_trimmable")
+    __slots__ = (
+        "_base",
+        "_block",
+        "_cached",
+        "_fresh",
+        "_leaves",
+        "_levels",
+        "_log",
+        "_read",
+        "_trimmable",
+        "on_tamper",
+    )
 
     def __init__(
-        self, loaded: LoadedLog | None = None, read: Callable[[int, int], bytes] | None = None
+        self,
+        loaded: LoadedLog | None = None,
+        read: Callable[[int, int], bytes] | None = None,
+        *,
+        leaves: Callable[[int, int], list[tuple[int, bytes]]] | None = None,
+        log: str = "",
     ) -> None:
         loaded = loaded or LoadedLog()
         if loaded.counts and read is None:
             raise ValueError("stored nodes need a reader")
+        self._cached = CACHED_LEVEL
         # per level: the index of the first node held in memory, and the held nodes
         self._base: list[int] = []
         self._levels: list[bytearray] = []
         for level, count in enumerate(loaded.counts):
-            if level < CACHED_LEVEL:
-                self._base.append(count)
-                self._levels.append(bytearray())
+            if level < self._cached:
+                held = loaded.tail[level] if level < len(loaded.tail) else b""
+                self._base.append(count - len(held) // HASH_SIZE)
+                self._levels.append(bytearray(held))
                 continue
-            row = bytearray(loaded.upper[level - CACHED_LEVEL])
+            row = bytearray(loaded.upper[level - self._cached])
             if len(row) != count * HASH_SIZE:
                 raise RuntimeError(f"level {level}: {count} nodes stored, {len(row)} bytes read")
             self._base.append(0)
             self._levels.append(row)
         self._read = read
+        self._leaves = leaves
+        self._log = log
+        self._block: BlockCheck | None = None
         self._fresh: list[Node] = []
         self._trimmable = True
+        self.on_tamper: Callable[[LogTamperedError], None] | None = None
 
     def get(self, level: int, index: int) -> bytes:
         if 0 <= level < len(self._levels) and index >= 0:
             base = self._base[level]
             if index < base:
-                assert self._read is not None
-                return self._read(level, index)
+                return self._checked(level, index)
             start = (index - base) * HASH_SIZE
             row = self._levels[level]
             if start + HASH_SIZE <= len(row):
                 return bytes(row[start : start + HASH_SIZE])
         raise KeyError((level, index))
+
+    def _tampered(self, where: str, field: str, why: str) -> LogTamperedError:
+        error = LogTamperedError(self._log, where, field, why)
+        if self.on_tamper is not None:
+            self.on_tamper(error)
+        return error
+
+    def _checked(self, level: int, index: int) -> bytes:
+        """A stored node below ``CACHED_LEVEL``, checked against the block of
+        leaves under the held node of its complete block (RK-LOG-010)."""
+        assert self._read is not None
+        shift = self._cached - level
+        first = (index >> shift) << self._cached
+        block = self._block
+        if block is None or block.first != first:
+            size = 1 << self._cached
+            rows = self._leaves(first, size) if self._leaves is not None else []
+            for i, (found, digest) in enumerate(rows):
+                if found != first + i or len(digest) != HASH_SIZE:
+                    raise self._tampered(f"node level 0 index {first + i}", "idx", "out of place")
+            if len(rows) != size:
+                raise self._tampered(f"node level 0 index {first}", "nodes", "block incomplete")
+            levels = block_levels([digest for _, digest in rows])
+            anchor = self.get(self._cached, first >> self._cached)
+            if levels[-1][0] != anchor:
+                raise self._tampered(
+                    f"node level 0 index {first}..{first + size - 1}",
+                    "hash",
+                    "the leaves do not give their block's node",
+                )
+            block = self._block = BlockCheck(first, levels)
+        computed = block.get(level, index)
+        assert computed is not None
+        if self._read(level, index) != computed:
+            raise self._tampered(
+                f"node level {level} index {index}", "hash", "not the hash of its leaves"
+            )
+        return computed
 
     def put(self, level: int, index: int, digest: bytes) -> None:
         if len(digest) != HASH_SIZE:
@@ -299,13 +393,15 @@ class RecordingNodeStore:
         return sum(len(row) for row in self._levels)
 
     def trim(self, committed: int) -> None:
-        """Release the lower-level nodes of the first ``committed`` leaves, whose
-        batches are committed: the store serves them from now on."""
+        """Release the lower-level nodes of the complete blocks of the first
+        ``committed`` leaves, whose batches are committed: the store serves
+        them from now on (checked against the block's node held in memory)."""
         if not self._trimmable or self._read is None:
             return
-        for level in range(min(CACHED_LEVEL, len(self._levels))):
+        whole = (committed >> self._cached) << self._cached
+        for level in range(min(self._cached, len(self._levels))):
             base = self._base[level]
-            upto = min(committed >> level, self.count(level))
+            upto = min(whole >> level, self.count(level))
             if upto > base:
                 del self._levels[level][: (upto - base) * HASH_SIZE]
                 self._base[level] = upto
@@ -347,6 +443,10 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
 class SqliteLogStore:
     """The durable ``LogStore``: one SQLite file, one writer thread, group commit."""
 
@@ -354,8 +454,12 @@ class SqliteLogStore:
         self.path = path
         self.retry_seconds = retry_seconds
         self._conn = connect(path)
+        self._conn.text_factory = _text
         self._conn.executescript(_SCHEMA)
         self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # a byte changed into invalid UTF-8 reads as a different text, which the
+        # checks report (RK-LOG-010), instead of failing the read
+        self._reader.text_factory = _text
         self._read_lock = threading.Lock()
         # log → its highest committed serial (read when first asked, moved on by the writer)
         self._committed_size: dict[str, int] = {}
@@ -397,11 +501,14 @@ class SqliteLogStore:
                     "SELECT hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx", (log, level)
                 )
                 if len(hashes) != top + 1:
-                    raise RuntimeError(f"the stored {log} log lacks nodes at level {level}")
+                    raise LogTamperedError(log, f"node level {level}", "nodes", "missing")
                 out.upper.append(b"".join(h for (h,) in hashes))
 
-    def _stream(self, sql: str, args: tuple[object, ...]) -> Iterator[Any]:
-        """The rows of a query, fetched a few thousand at a time."""
+    def _stream(
+        self, sql: str, args: tuple[object, ...], make: Callable[[Any], Any] = tuple
+    ) -> Iterator[Any]:
+        """The rows of a query, fetched a few thousand at a time, each made into
+        ``make(row)``; closing the iterator releases the cursor."""
         with self._read_lock:
             cursor = self._reader.execute(sql, args)
         try:
@@ -410,19 +517,37 @@ class SqliteLogStore:
                     rows = cursor.fetchmany(4096)
                 if not rows:
                     return
-                yield from rows
+                for row in rows:
+                    yield make(row)
         finally:
-            cursor.close()
+            with contextlib.suppress(sqlite3.ProgrammingError):  # the store closed first
+                cursor.close()
 
     def leaves(self, log: str) -> Iterator[LeafRow]:
         """The stored leaves in serial order, streamed."""
         sql = "SELECT serial, leaf_hash, entry, purged_at FROM leaves WHERE log = ? ORDER BY serial"
-        return (LeafRow(*r) for r in self._stream(sql, (log,)))
+        return self._stream(sql, (log,), lambda r: LeafRow(*r))
 
     def hashes(self, log: str, level: int) -> Iterator[bytes]:
         """The stored node hashes of one level in index order, streamed."""
         sql = "SELECT hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx"
-        return (h for (h,) in self._stream(sql, (log, level)))
+        return self._stream(sql, (log, level), lambda r: r[0])
+
+    def nodes(self, log: str, level: int) -> Iterator[tuple[int, bytes]]:
+        """The stored ``(index, hash)`` rows of one level in index order, streamed."""
+        sql = "SELECT idx, hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx"
+        return self._stream(sql, (log, level))
+
+    def block(self, log: str, first: int, count: int) -> list[tuple[int, bytes]]:
+        """The stored ``(index, leaf hash)`` nodes of leaves ``first`` to ``first + count − 1``."""
+        return [
+            (i, h)
+            for i, h in self._select(
+                "SELECT idx, hash FROM nodes WHERE log = ? AND level = 0 AND idx >= ? AND idx < ?"
+                " ORDER BY idx",
+                (log, first, first + count),
+            )
+        ]
 
     def node(self, log: str, level: int, index: int) -> bytes:
         """One stored node hash; ``KeyError`` if it is not stored (committed)."""
@@ -641,3 +766,21 @@ class SqliteLogStore:
         self._writer.join()
         self._conn.close()
         self._reader.close()
+
+
+class SealedRecords:
+    """The hub's view of a ``LogStore``'s records: each sealed when written and
+    verified when read (core.record_seal, RK-LOG-010).  Everything else is the
+    store's, unchanged."""
+
+    def __init__(self, store: LogStore, key: bytes) -> None:
+        self.store = store
+        self._key = key
+
+    def put(self, space: str, name: str, value: str | None) -> None:
+        sealed = None if value is None else seal_record(self._key, space, name, value)
+        self.store.put_record(space, name, sealed)
+
+    def items(self, space: str) -> Iterator[tuple[str, str]]:
+        for name, stored in self.store.records(space):
+            yield name, open_record(self._key, space, name, stored)

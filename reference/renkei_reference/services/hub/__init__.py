@@ -35,24 +35,28 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ...core.access_log import AccessLogEntry
 from ...core.admin_log import AdminEvent, Detail, admin_view
-from ...core.codes import AgencyId, IdCode, ResidentCode
+from ...core.codes import AgencyId, IdCode, ResidentCode, resident_code_of
 from ...core.keys import KeyPurpose, KeyRing
 from ...core.linkage import Linkage
+from ...core.log_integrity import LogTamperedError
 from ...core.pattern_document import PatternDocument
 from ...core.patterns import LinkagePattern
+from ...core.record_seal import record_key
 from ...core.retention import LogClass, RetentionPolicy
 from ..clock import Clock
 from ..keystore import KeyStore
-from ..log_store import LogStore, MemoryLogStore
+from ..log_store import LogStore, MemoryLogStore, SealedRecords
 from ..registry import FourItems, ResidentRegistry
 from .agencies import AUDITOR_UNIT, Agency, AgencyBook, Role
 from .binding import BindingDesk, Decision
 from .codes import CodeDesk
-from .linkages import LinkageDesk, QueryIn
+from .linkages import LinkageDesk, QueryIn, request_key
 from .logs import HubLogs, admin_origin, resume_access_log
 from .patterns import PatternDesk
 from .retention import RetentionDesk, hold_view
 from .views import LogViews
+
+ID = KeyPurpose.ID_CODE
 
 __all__ = [
     "AUDITOR_UNIT",
@@ -82,22 +86,58 @@ class Hub:
         self._clock = clock
         self._store: LogStore = log_store or MemoryLogStore()
         self.origin = origin
-        self.agency_book = AgencyBook(self._store)
         signer = log_signer or Ed25519PrivateKey.generate()
-        self.logs = HubLogs(self._store, signer, origin, self.agency_book.name)
-        self.codes = CodeDesk(keys, self._store, self.logs)
-        self.pattern_desk = PatternDesk(self.logs, self._store)
-        self.binding = BindingDesk(registry, self.codes, self.logs, self._store)
+        # the state beside the logs, sealed under a key of the log's custody (RK-LOG-010)
+        self.records = SealedRecords(self._store, record_key(signer.private_bytes_raw()))
+        self.agency_book = AgencyBook(self.records)
+        self.logs = HubLogs(
+            self._store,
+            signer,
+            origin,
+            name=self.agency_book.name,
+            resident_of=lambda raw: resident_code_of(keys.cipher(ID, raw[0]), IdCode(raw)),
+            now=clock.now,
+        )
+        self.codes = CodeDesk(keys, self.records, self.logs)
+        self.pattern_desk = PatternDesk(self.logs, self.records)
+        self.binding = BindingDesk(registry, self.codes, self.logs, self.records)
         self.linkages = LinkageDesk(
             self.logs,
             self.codes,
             self.pattern_desk,
-            self._store,
+            self.records,
             self.binding.consents.refuse_if_withdrawn,
         )
-        self.retention = RetentionDesk(self.logs, self._store)
+        self.retention = RetentionDesk(self.logs, self.records)
         self.views = LogViews(self.logs, self.codes)
+        self._check_records_against_logs()
         self.expire_due()  # what became overdue while the hub was down ends now
+
+    def _check_records_against_logs(self) -> None:
+        """RK-LOG-010: a sealed record can be deleted without breaking any seal, so
+        the records whose loss would matter are checked against the (checked)
+        logs at start: every request id of a held entry is still used (else it
+        could be replayed, RK-FLOW-003) and every hold placed and not lifted is
+        still there (else purging would ignore it, RK-RET-002)."""
+        used = self.linkages.requests
+        for e in self.logs.held():
+            if request_key(e.requester, e.request_id) not in used:
+                raise LogTamperedError(
+                    log="state", where=f"request of access entry {e.serial}", field="record",
+                    why="the used request id has no record",
+                )  # fmt: skip
+        placed: set[str] = set()
+        for a in self.logs.admin_entries:
+            hold_id = str(a.details.get("hold_id"))
+            if a.event is AdminEvent.LEGAL_HOLD_PLACED:
+                placed.add(hold_id)
+            elif a.event is AdminEvent.LEGAL_HOLD_LIFTED:
+                placed.discard(hold_id)
+        for hold_id in sorted(placed - set(self.retention.holds)):
+            raise LogTamperedError(
+                log="state", where=f"legal hold {hold_id}", field="record",
+                why="a hold placed and never lifted has no record",
+            )  # fmt: skip
 
     # -- what other parties read -------------------------------------------------
     @property
@@ -385,5 +425,6 @@ def _entry_dump(e: Any) -> dict[str, Any]:
             "outcome": e.outcome.value,
             "person": e.person.hex() if e.person else None,
             "salt": e.salt.hex(),
+            "person_digest": e.person_digest.hex() if e.person_digest else None,
         }
     return {"serial": e.serial, "leaf_hash": e.leaf_hash.hex(), "purged_at": _iso(e.purged_at)}

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from ...core.codes import AgencyId
-from ..log_store import LogStore
+from ..log_store import SealedRecords
 
 __all__ = ["AUDITOR_UNIT", "Agency", "AgencyBook", "Role"]
 
@@ -52,15 +52,15 @@ class AgencyBook:
     """The registered organisations, by id, kept in the durable store (space
     ``agency``) so that a restarted hub still knows who may call it."""
 
-    def __init__(self, store: LogStore) -> None:
-        self._store = store
+    def __init__(self, records: SealedRecords) -> None:
+        self._records = records
         self.by_id: dict[str, Agency] = {
-            k: Agency(**json.loads(v)) for k, v in store.records(AGENCY)
+            k: Agency(**json.loads(v)) for k, v in records.items(AGENCY)
         }
 
     def register(self, agency: Agency) -> None:
         self.by_id[agency.agency_id] = agency
-        self._store.put_record(AGENCY, agency.agency_id, json.dumps(asdict(agency)))
+        self._records.put(AGENCY, agency.agency_id, json.dumps(asdict(agency)))
 
     def name(self, agency_id: str) -> str:
         """The registered name, or the id of an organisation not registered."""

@@ -2,7 +2,7 @@
 
 Every binding request is one administrative-log entry with its agency, time,
 count and decisions — never the 4 items (RK-LOG-006).  Private bodies' consents
-(RK-BND-004) live in the store's state (``consent:<id>``).
+(RK-BND-004) live in the store's sealed records (space ``consent``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ...core.admin_log import AdminEvent
 from ...core.codes import ResidentCode
 from ...core.errors import RenkeiError
 from ..consents import ConsentBook
-from ..log_store import LogStore
+from ..log_store import SealedRecords
 from ..registry import FourItems, ResidentRegistry
 from .agencies import Agency, Role
 from .codes import CodeDesk
@@ -24,6 +24,7 @@ from .logs import HubLogs
 
 __all__ = ["BindingDesk", "Decision"]
 
+CONSENT = "consent"
 Decision = dict[str, Any]  # the wire's ``BindingResult`` (built here, sent by the HTTP edge)
 
 
@@ -36,17 +37,14 @@ class BindingDesk:
     """Binds agencies' records to link codes through the registry's 4 items."""
 
     def __init__(
-        self, registry: ResidentRegistry, codes: CodeDesk, logs: HubLogs, store: LogStore
+        self, registry: ResidentRegistry, codes: CodeDesk, logs: HubLogs, records: SealedRecords
     ) -> None:
         self._registry = registry
         self._codes = codes
         self._logs = logs
-        self.consents = ConsentBook(
-            lambda c: store.put_state(f"consent:{c.consent_id}", c.to_json())
-        )
-        for key, value in store.state().items():
-            if key.startswith("consent:"):  # a withdrawal outlives a restart (RK-BND-004)
-                self.consents.restore(value)
+        self.consents = ConsentBook(lambda c: records.put(CONSENT, c.consent_id, c.to_json()))
+        for _, value in records.items(CONSENT):  # a withdrawal outlives a restart (RK-BND-004)
+            self.consents.restore(value)
 
     def bind_all(
         self,

@@ -17,7 +17,7 @@ from ...core.conversion import Conversion, remake
 from ...core.errors import CallerError
 from ...core.keys import KeyPurpose, KeyRing
 from ..keystore import KeyStore
-from ..log_store import LogStore
+from ..log_store import SealedRecords
 from .logs import HubLogs
 
 __all__ = ["CodeDesk"]
@@ -29,12 +29,12 @@ ALIAS = "alias"
 class CodeDesk:
     """Code conversion under the keys in force, with the durable aliases."""
 
-    def __init__(self, keys: KeyStore, store: LogStore, logs: HubLogs) -> None:
+    def __init__(self, keys: KeyStore, records: SealedRecords, logs: HubLogs) -> None:
         self._keys = keys
-        self._store = store
+        self._records = records
         self._logs = logs
         self._aliases: dict[bytes, bytes] = {
-            bytes.fromhex(k): bytes.fromhex(v) for k, v in store.records(ALIAS)
+            bytes.fromhex(k): bytes.fromhex(v) for k, v in records.items(ALIAS)
         }
 
     def conversion(self) -> Conversion:
@@ -64,7 +64,7 @@ class CodeDesk:
 
     def _set_alias(self, code: bytes, canonical: bytes) -> None:
         self._aliases[code] = canonical
-        self._store.put_record(ALIAS, code.hex(), canonical.hex())
+        self._records.put(ALIAS, code.hex(), canonical.hex())
 
     def rotate(
         self, purpose: KeyPurpose, now: datetime, transition: timedelta
@@ -96,7 +96,7 @@ class CodeDesk:
                       old_version)  # fmt: skip
         old = dict(self._aliases)
         for code in old:
-            self._store.put_record(ALIAS, code.hex(), None)
+            self._records.put(ALIAS, code.hex(), None)
         self._aliases.clear()
         for code, canonical in old.items():
             self._set_alias(move(code), move(canonical))

@@ -45,7 +45,7 @@ from ...core.linkage import (
     linkage_record,
 )
 from ...core.patterns import Query, decide
-from ..log_store import LogStore
+from ..log_store import SealedRecords
 from .agencies import Agency, Role
 from .codes import CodeDesk
 from .logs import AccessFacts, HubLogs
@@ -93,19 +93,20 @@ class LinkageDesk:
         logs: HubLogs,
         codes: CodeDesk,
         patterns: PatternDesk,
-        store: LogStore,
+        records: SealedRecords,
         refuse_withdrawn: Callable[[str, bytes], None],
     ) -> None:
         self._logs = logs
         self._codes = codes
         self._patterns = patterns
-        self._store = store
+        self._records = records
+        self._store = records.store  # its transactions and commits
         self._refuse_withdrawn = refuse_withdrawn  # RK-BND-004: a private body's person
-        self.linkages = {k: linkage_from_record(v) for k, v in store.records(LINKAGE)}
-        self.transit = dict(store.records(TRANSIT))
-        self.requests: dict[str, str] = dict(store.records(REQUEST))  # request_key -> linkage
+        self.linkages = {k: linkage_from_record(v) for k, v in records.items(LINKAGE)}
+        self.transit = dict(records.items(TRANSIT))
+        self.requests: dict[str, str] = dict(records.items(REQUEST))  # request_key -> linkage
         expired = sorted((json.loads(v)["at"], k, json.loads(v)["provider"])
-                         for k, v in store.records(EXPIRED))  # fmt: skip
+                         for k, v in records.items(EXPIRED))  # fmt: skip
         self.expired = {lid: provider for _, lid, provider in expired}
         self._relays: dict[str, _Relay] = {}
         self._next_expiry: datetime | None = min(
@@ -115,21 +116,21 @@ class LinkageDesk:
     # -- durable changes -------------------------------------------------------
     def _put(self, linkage: Linkage) -> None:
         self.linkages[linkage.linkage_id] = linkage
-        self._store.put_record(LINKAGE, linkage.linkage_id, linkage_record(linkage))
+        self._records.put(LINKAGE, linkage.linkage_id, linkage_record(linkage))
 
     def _drop(self, linkage_id: str) -> str | None:
         """The linkage leaves the desk; its answer in transit, if any, is erased."""
         del self.linkages[linkage_id]
-        self._store.put_record(LINKAGE, linkage_id, None)
+        self._records.put(LINKAGE, linkage_id, None)
         payload = self.transit.pop(linkage_id, None)
         if payload is not None:
-            self._store.put_record(TRANSIT, linkage_id, None)
+            self._records.put(TRANSIT, linkage_id, None)
         return payload
 
     def _use_request(self, requester: str, request_id: str, linkage_id: str) -> None:
         key = request_key(requester, request_id)
         self.requests[key] = linkage_id
-        self._store.put_record(REQUEST, key, linkage_id)
+        self._records.put(REQUEST, key, linkage_id)
 
     def _log(self, linkage: Linkage, at: datetime, outcome: Outcome, reason: str | None = None
              ) -> AccessLogEntry:  # fmt: skip
@@ -275,7 +276,7 @@ class LinkageDesk:
         with self._store.atomic():
             self._put(nxt)
             self.transit[linkage_id] = payload
-            self._store.put_record(TRANSIT, linkage_id, payload)
+            self._records.put(TRANSIT, linkage_id, payload)
         return nxt
 
     def status(
@@ -341,11 +342,11 @@ class LinkageDesk:
     def _remember_expired(self, linkage: Linkage, now: datetime) -> None:
         self.expired[linkage.linkage_id] = linkage.provider
         value = json.dumps({"at": now.isoformat(), "provider": linkage.provider})
-        self._store.put_record(EXPIRED, linkage.linkage_id, value)
+        self._records.put(EXPIRED, linkage.linkage_id, value)
         if len(self.expired) > EXPIRED_KEPT:
             oldest = next(iter(self.expired))
             del self.expired[oldest]
-            self._store.put_record(EXPIRED, oldest, None)
+            self._records.put(EXPIRED, oldest, None)
 
     def rekey_persons(self, move: Callable[[bytes], bytes]) -> None:
         """Re-make the in-flight linkages' ID codes after an ID-key rotation."""

@@ -18,19 +18,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ...core.access_log import AccessLogEntry, Outcome, entry_from_record, entry_record, leaf_bytes
-from ...core.admin_log import (
-    AdminEvent,
-    AdminLogEntry,
-    Detail,
-    admin_entry_from_record,
-    admin_leaf_bytes,
-    admin_view,
-)
+from ...core.access_log import AccessLogEntry, Outcome, entry_record, leaf_bytes
+from ...core.admin_log import AdminEvent, AdminLogEntry, Detail, admin_leaf_bytes, admin_view
+from ...core.codes import ResidentCode
 from ...core.errors import GoneError, NotFoundError
 from ...core.merkle import leaf_hash
 from ...core.patterns import LinkagePattern
 from ...core.retention import SALT_SIZE, PurgedEntry, StoredEntry
+from ..log_integrity import StoredLogCheck, TamperReports, check_anchored
 from ..log_store import LeafRow, LogStore
 from ..signed_log import SignedLog, b64
 
@@ -42,25 +37,16 @@ def admin_origin(origin: str) -> str:
     return origin.removesuffix("/access-log") + "/admin-log"
 
 
-def _stored_entry(row: LeafRow, shared: dict[str, str]) -> StoredEntry:
-    """An access-log slot as the durable store gave it back (purged: hash only)."""
-    if row.entry is None:
-        assert row.purged_at is not None
-        return PurgedEntry(row.serial, row.leaf_hash, datetime.fromisoformat(row.purged_at))
-    return entry_from_record(row.entry, shared)
-
-
 def resume_access_log(
-    rows: Iterable[LeafRow],
+    rows: Iterable[LeafRow], check: StoredLogCheck
 ) -> tuple[list[StoredEntry], dict[str, list[int]]]:
     """The access log's entries and the serials of each linkage, from the stored
-    rows as they stream by (a hub restart; the rows themselves are not kept, and
-    the entries share one string per agency, pattern and kind)."""
-    shared: dict[str, str] = {}
+    rows as they stream by, each checked (a hub restart; RK-LOG-010; the rows
+    themselves are not kept, and the entries share one string per agency,
+    pattern and kind)."""
     entries: list[StoredEntry] = []
     serials: dict[str, list[int]] = {}  # linkage_id -> serials (an index)
-    for row in rows:
-        e = _stored_entry(row, shared)
+    for e in check.access_entries(rows):
         entries.append(e)
         if isinstance(e, AccessLogEntry) and e.linkage_id is not None:
             serials.setdefault(e.linkage_id, []).append(e.serial)
@@ -86,15 +72,24 @@ class HubLogs:
         store: LogStore,
         signer: Ed25519PrivateKey,
         origin: str,
+        *,
         name: Callable[[str], str],
+        resident_of: Callable[[bytes], ResidentCode],
+        now: Callable[[], datetime],
     ) -> None:
         self.store = store
         self.origin = origin
         self._name = name
         self.access = SignedLog("access", origin, signer, store)
         self.admin = SignedLog("admin", admin_origin(origin), signer, store)
-        self.entries, self._serials = resume_access_log(self.access.rows())
-        self.admin_entries = [admin_entry_from_record(row.entry or "") for row in self.admin.rows()]
+        # every stored row is checked as it is read back (RK-LOG-010); the
+        # administrative log first: its purge entries vouch for purged rows
+        self._check = StoredLogCheck(signer, resident_of)
+        self.admin_entries = self._check.admin_entries(self.admin.rows())
+        self.entries, self._serials = resume_access_log(self.access.rows(), self._check)
+        logs = (self.access, self.admin)
+        check_anchored(((g.name, g.size, g.anchored) for g in logs), self.entries)
+        self.access.on_tamper = self.admin.on_tamper = TamperReports(self.record, now)
 
     # -- writing ---------------------------------------------------------------
     def record(self, event: AdminEvent, actor: str, at: datetime, **details: Detail) -> None:
@@ -119,6 +114,7 @@ class HubLogs:
     ) -> AccessLogEntry:
         """Append one access-log entry (RK-LOG-001..005): the legal basis and the
         person's-view flag come from the pattern in force."""
+        salt = secrets.token_bytes(SALT_SIZE)
         entry = AccessLogEntry(
             serial=len(self.entries) + 1,
             at=at,
@@ -135,9 +131,10 @@ class HubLogs:
             linkage_id=linkage_id,
             request_id=facts.request_id,
             person=person,
-            salt=secrets.token_bytes(SALT_SIZE),
+            salt=salt,
             pattern_version=pattern_version,
             withheld=pattern.withheld_from_person if pattern else False,
+            person_digest=self._check.digest(salt, person),  # RK-LOG-010
         )
         self.access.append(entry.serial, leaf_bytes(entry), entry_record(entry))
         self.entries.append(entry)
@@ -146,7 +143,9 @@ class HubLogs:
         return entry
 
     def purged(self, entries: list[StoredEntry], serials: list[int], at: datetime) -> None:
-        """The retention desk purged ``serials``: ``entries`` is the log after it."""
+        """The retention desk purged ``serials``: ``entries`` is the log after it.
+        Called after the purge's administrative entry, which vouches for the purged
+        rows at a restart (RK-LOG-010)."""
         self.entries = entries
         self.store.purge("access", serials, at.isoformat())
 

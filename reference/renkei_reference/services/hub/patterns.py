@@ -22,7 +22,7 @@ from ...core.pattern_document import (
     sign_pattern_document,
 )
 from ...core.patterns import LinkagePattern
-from ..log_store import LogStore
+from ..log_store import SealedRecords
 from .logs import HubLogs
 
 __all__ = ["PatternDesk"]
@@ -45,16 +45,16 @@ class PatternDesk:
     the new one.
     """
 
-    def __init__(self, logs: HubLogs, store: LogStore) -> None:
+    def __init__(self, logs: HubLogs, records: SealedRecords) -> None:
         self._logs = logs
-        self._store = store
+        self._records = records
         self.table: dict[str, LinkagePattern] = {}
         self.version: int | None = None
         self.control_issuer = Ed25519PrivateKey.generate()
         self.anchor: Ed25519PublicKey = self.control_issuer.public_key()
         self._anchor_is_control = True
         self._documents: list[dict[str, Any]] = []  # every document loaded, for the auditor
-        for _, value in store.records(PATTERN):
+        for _, value in records.items(PATTERN):
             self._documents.append(json.loads(value))
         if self._documents:
             self._resume(self._documents[-1])
@@ -107,7 +107,7 @@ class PatternDesk:
             "anchor": self._raw_anchor(),
             "anchor_is_control": self._anchor_is_control,
         }
-        self._store.put_record(PATTERN, f"{doc.version:012d}", json.dumps(stored))
+        self._records.put(PATTERN, f"{doc.version:012d}", json.dumps(stored))
         return doc
 
     def load_list(self, patterns: Iterable[LinkagePattern], now: datetime) -> int:

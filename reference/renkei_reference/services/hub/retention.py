@@ -1,7 +1,7 @@
 """Retention, purge and legal holds of the hub's access log (item 25; RK-RET-001..003).
 
-The retention periods and the holds live in the store's state (``retention``,
-``hold:<id>``), so that a restarted hub never purges what a hold protects
+The retention periods and the holds live in the store's sealed records (spaces
+``retention`` and ``hold``), so that a restarted hub never purges what a hold protects
 (RK-RET-002).  Purging keeps the leaf hashes: receipts and proofs keep
 verifying (RK-RET-003).
 """
@@ -31,11 +31,12 @@ from ...core.retention import (
     retained_until,
     serial_ranges,
 )
-from ..log_store import LogStore
+from ..log_store import SealedRecords
 from .logs import HubLogs
 
 __all__ = ["HoldScopeIn", "RetentionDesk", "hold_view"]
 
+HOLD, RETENTION = "hold", "retention"  # record spaces: holds survive a restart (RK-RET-002)
 HoldScopeIn = dict[str, Any]  # the wire's ``HoldScope`` (validated by the HTTP edge)
 
 
@@ -46,27 +47,26 @@ def _years(record: str) -> dict[LogClass, int]:
 class RetentionDesk:
     """The retention policy, the legal holds and the purges of the access log."""
 
-    def __init__(self, logs: HubLogs, store: LogStore) -> None:
+    def __init__(self, logs: HubLogs, records: SealedRecords) -> None:
         self._logs = logs
-        self._store = store
+        self._records = records
         self.policy = RetentionPolicy()
         self.holds: dict[str, LegalHold] = {}
         self.purges: list[dict[str, Any]] = []
         self._unpurged_from = 0  # index of the oldest entry not yet purged
         # (index of that entry, retention policy, earliest time anything is due)
         self._not_before: tuple[int, RetentionPolicy, datetime] | None = None
-        for key, value in store.state().items():
-            if key.startswith("hold:"):
-                hold = hold_from_record(value)
-                self.holds[hold.hold_id] = hold
-            elif key == "retention":
-                self.policy = RetentionPolicy(
-                    **{c.value.replace("-", "_"): y for c, y in _years(value).items()}
-                )
+        for _, value in records.items(HOLD):
+            hold = hold_from_record(value)
+            self.holds[hold.hold_id] = hold
+        for _, value in records.items(RETENTION):
+            self.policy = RetentionPolicy(
+                **{c.value.replace("-", "_"): y for c, y in _years(value).items()}
+            )
 
     def _save_hold(self, hold: LegalHold) -> None:
         self.holds[hold.hold_id] = hold
-        self._store.put_state(f"hold:{hold.hold_id}", hold_record(hold))
+        self._records.put(HOLD, hold.hold_id, hold_record(hold))
 
     def purge_due(self, now: datetime) -> None:
         """Purge every entry whose retention ended and that no hold covers."""
@@ -90,18 +90,18 @@ class RetentionDesk:
         plan = purge_plan(log, self.policy, list(self.holds.values()), now)
         if not plan:
             return
-        self._logs.purged(list(purge(log, plan, now)), list(plan), now)
         ranges = [list(r) for r in serial_ranges(plan)]
         log_class = LogClass.HUB_ACCESS_LOG.value
         self.purges.append({"at": now.isoformat(), "log_class": log_class, "ranges": ranges})
         self._logs.record(
             AdminEvent.PURGE, "hub", now, log_class=log_class, entries=len(plan), ranges=ranges
         )
+        self._logs.purged(list(purge(log, plan, now)), list(plan), now)
 
     def set_retention(self, log_class: LogClass, years: int, now: datetime) -> RetentionPolicy:
         """RK-RET-001: per class, never below the legal minimum of 7 years."""
         self.policy = self.policy.with_years(log_class, years)
-        self._store.put_state("retention", json.dumps(self.policy.as_dict()))
+        self._records.put(RETENTION, "policy", json.dumps(self.policy.as_dict()))
         self._logs.record(
             AdminEvent.RETENTION_CHANGED, "control", now, log_class=log_class.value, years=years
         )

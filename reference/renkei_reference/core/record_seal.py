@@ -1,0 +1,58 @@
+"""Sealed state records: the hub's durable state is verified when read (RK-LOG-010).
+
+Beside its logs the hub keeps state a crash must not lose — linkages in
+flight, answers in transit, used request ids, aliases, agencies, patterns,
+holds, retention periods, consents (services.hub).  Each record is stored with
+an HMAC-SHA256 tag over its space, key and value, under a key derived (HKDF)
+from the hub's log signing key — the custody of the log it sits beside.  A
+record whose tag does not verify is never used: the hub refuses to start with
+a ``log-tampered`` problem naming the space, the key and ``record``.  The tag
+binds the key and space too, so a record cannot be moved to another key.
+"""
+
+from __future__ import annotations
+
+import hmac as std_hmac
+
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .log_integrity import LogTamperedError
+
+__all__ = ["RECORD_KEY_INFO", "open_record", "record_key", "seal_record"]
+
+RECORD_KEY_INFO = b"renkei/hub/state-record/v1"
+_VERSION = "s1"
+
+
+def record_key(secret: bytes) -> bytes:
+    """The 256-bit key of the record tags: HKDF-SHA256 of a hub-held secret."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=RECORD_KEY_INFO).derive(
+        secret
+    )
+
+
+def _tag(key: bytes, space: str, name: str, value: str) -> str:
+    mac = hmac.HMAC(key, hashes.SHA256())
+    for part in (space, name, value):
+        data = part.encode("utf-8", "surrogateescape")
+        mac.update(len(data).to_bytes(8, "big"))
+        mac.update(data)
+    return mac.finalize().hex()
+
+
+def seal_record(key: bytes, space: str, name: str, value: str) -> str:
+    """The stored form of a record: ``s1:<tag>:<value>``."""
+    return f"{_VERSION}:{_tag(key, space, name, value)}:{value}"
+
+
+def open_record(key: bytes, space: str, name: str, stored: str) -> str:
+    """The value of a stored record, or ``LogTamperedError`` when its tag does not
+    verify (a changed byte anywhere in space, key, tag or value)."""
+    version, _, rest = stored.partition(":")
+    tag, _, value = rest.partition(":")
+    if version != _VERSION or not std_hmac.compare_digest(tag, _tag(key, space, name, value)):
+        raise LogTamperedError(
+            log="state", where=f"{space} {name!r}", field="record", why="its seal does not verify"
+        )
+    return value
