@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from renkei_reference.core.binding_match import (
+    BindingOutcome,
     Items,
     Policy,
     RegistryIndex,
@@ -405,6 +406,45 @@ def test_earlier_items_never_bind(small_world: tuple[Any, Any]) -> None:
             if got.decision == "review" and got.person is None:
                 checked += 1
     assert checked > 100
+
+
+@pytest.mark.requirement("RK-BND-009")
+@settings(max_examples=30, deadline=None)
+@given(
+    removed=st.frozensets(st.integers(0, 2_999), max_size=300),
+    policy=st.sampled_from(list(Policy)),
+)
+def test_a_removed_resident_is_never_bound_and_changes_nothing_else(
+    small_world: tuple[Any, Any], removed: frozenset[int], policy: Policy
+) -> None:
+    """Remove any residents (除票): no record binds one of them; a record that bound
+    one before goes to review ``resident-removed`` alone; every other record's
+    decision is the same as before, since a removed resident stays a candidate
+    (RK-BND-009)."""
+    pop, ex = small_world
+    before = decide_many(RegistryIndex(pop.latest, pop.history, policy), ex.records)
+    index = RegistryIndex(pop.latest, pop.history, policy, removed=removed)
+    after = decide_many(index, ex.records)
+    for was, now in zip(before, after, strict=True):
+        if was.person is not None and was.person in removed:
+            assert now == BindingOutcome("review", ("resident-removed",))
+        else:
+            assert now == was
+
+
+@pytest.mark.requirement("RK-BND-009")
+def test_a_removed_twin_is_still_a_near_neighbour() -> None:
+    """The deceased twin's record without a reading is one slip from the living
+    twin, so neither binds; the living twin's reading tells him apart."""
+    dead = ("村田 和也", "北海道旭川市6条通9丁目46番地", "1978-12-03", "male")
+    living = ("村田 和成", *dead[1:])
+    index = RegistryIndex([dead, living], kana=["ムラタ カズヤ", "ムラタ カズナリ"], removed={0})
+    assert decide(index, dead) == BindingOutcome("review", ("near-match",))
+    assert decide(index, dead, "ムラタ カズヤ") == BindingOutcome("review", ("resident-removed",))
+    assert decide(index, living) == BindingOutcome("review", ("near-match",))
+    assert decide(index, living, "ムラタ カズナリ") == BindingOutcome("bound", (), 1)
+    assert decide(index, (*dead[:2], "1978-12-30", "male")).reasons == (
+        "partial-match", "birth-date-differs")  # fmt: skip
 
 
 @pytest.mark.requirement("RK-BND-005")

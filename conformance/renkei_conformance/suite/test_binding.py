@@ -358,3 +358,88 @@ def test_one_record_never_fails_the_batch(world: World) -> None:
         world.call("kit.pension", "POST", "hub", "/bindings", body).expect_problem(
             "validation-error", 422
         )
+
+
+def _removed(p: Person, reason: str, on: str) -> dict[str, Any]:
+    return {**p.resident(), "status": "removed", "removed_reason": reason, "removed_on": on}
+
+
+@pytest.mark.conformance("CT-BND-010", requirements=["RK-BND-009", "RK-BND-002"], profiles=["hub"])
+def test_a_resident_removed_from_the_registry_is_never_bound(world: World) -> None:
+    """A resident removed from the registry (除票: deceased, emigrated) is never
+    bound: the record that fits him on all four items (and on the reading)
+    goes to review ``resident-removed`` with no link code, the same record
+    without a reading stays in review too (his living twin is one slip away),
+    a record fitting him on three items
+    is not told of the removal, and he still counts as the near neighbour of
+    his living twin (the twin's record without a reading stays in review
+    ``near-match``; with the twin's own reading it binds).  An emigrant loaded
+    again as current binds again, and a link code bound before a removal still
+    carries a query.  A removal without its reason and date, or a reason on a
+    current resident, is refused ``validation-error``."""
+    a, b, c = population(3, first=2_400_000_000)
+    dead = replace(a, name="村田 和也", name_kana="ムラタ カズヤ", birth_date="1978-12-03",
+                   address="北海道旭川市6条通9丁目46番地", sex="male")  # fmt: skip
+    twin = replace(dead, resident_code=b.resident_code, name="村田 和成")
+    twin = replace(twin, name_kana="ムラタ カズナリ")
+    emigrant = replace(c, name="高野 美咲", name_kana="タカノ ミサキ", birth_date="1990-07-22",
+                       address="東京都世田谷区北沢2丁目14番7号", sex="female")  # fmt: skip
+    world.wire.control(
+        "POST",
+        "/residents",
+        {
+            "residents": [
+                _removed(dead, "deceased", "2020-08-08"),
+                twin.resident(),
+                _removed(emigrant, "emigrated", "2023-09-01"),
+            ]
+        },
+    ).expect(200, 204)
+    no_kana = {k: v for k, v in twin.four_items().items() if k != "name_kana"}
+    dead_no_kana = {k: v for k, v in dead.four_items().items() if k != "name_kana"}
+    got = _bind(
+        world,
+        "kit.pension",
+        [
+            _record("dead", dead),
+            {"record_ref": "dead-no-kana", **dead_no_kana},
+            _record("dead-three", replace(dead, birth_date="1978-12-30")),
+            _record("twin", twin),
+            {"record_ref": "twin-no-kana", **no_kana},
+            _record("emigrant", emigrant),
+        ],
+    )
+    for ref in ("dead", "emigrant"):
+        assert got[ref]["decision"] == "review", (ref, got[ref])
+        assert "resident-removed" in got[ref]["reasons"], (ref, got[ref])
+        assert not got[ref].get("link_code"), ref
+    # without a reading the dead twin's record is one slip from the living twin
+    assert got["dead-no-kana"]["decision"] == "review", got["dead-no-kana"]
+    assert not got["dead-no-kana"].get("link_code")
+    assert got["dead-three"]["decision"] != "bound", got["dead-three"]
+    assert "resident-removed" not in got["dead-three"]["reasons"], got["dead-three"]
+    assert got["twin"]["decision"] == "bound", got["twin"]
+    assert got["twin"]["link_code"] == world.link("kit.pension", twin)
+    assert got["twin-no-kana"]["decision"] == "review", got["twin-no-kana"]
+    assert not got["twin-no-kana"].get("link_code")
+    assert "resident-removed" not in got["twin-no-kana"]["reasons"], got["twin-no-kana"]
+    # the emigrant returns: current again, bound again
+    world.wire.control("POST", "/residents", {"residents": [emigrant.resident()]}).expect(200, 204)
+    back = _bind(world, "kit.pension", [_record("back", emigrant)])["back"]
+    assert back["decision"] == "bound", back
+    # a link code bound while he was current still carries a query after his removal
+    link = back["link_code"]
+    world.wire.control(
+        "POST", "/residents", {"residents": [_removed(emigrant, "deceased", "2026-01-02")]}
+    ).expect(200, 204)
+    world.query("kit.pension", link_code=link).expect(202)
+    for bad in (
+        {**emigrant.resident(), "status": "removed"},
+        {**emigrant.resident(), "status": "removed", "removed_reason": "deceased"},
+        {**emigrant.resident(), "removed_on": "2026-01-02"},
+        {**_removed(emigrant, "deceased", "2026-01-02"), "status": "current"},
+        _removed(emigrant, "vanished", "2026-01-02"),
+    ):
+        world.wire.control("POST", "/residents", {"residents": [bad]}).expect_problem(
+            "validation-error", 422
+        )

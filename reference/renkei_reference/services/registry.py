@@ -10,6 +10,10 @@ white space, kana script, variant kanji, address notation) decides a bind, and
 a record bound only through the folding carries the notice ``variant-form``.
 A kana reading given by the record must agree with the registered one
 (``kana-differs`` otherwise) and separates near neighbours (RK-BND-002).
+Each resident has a status: current, or removed (除票) with the reason and the
+date of removal.  A removed resident keeps his items in the matcher's indexes
+but is never bound: a record that would bind him goes to review
+``resident-removed`` (RK-BND-009).
 """
 
 from __future__ import annotations
@@ -17,14 +21,32 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..core.binding_match import BindingOutcome, Policy, RegistryIndex, decide
 from ..core.binding_normalise import has_placeholder, strict_text
 from ..core.codes import ResidentCode
 from ..core.errors import ConflictError, NotFoundError
 
-__all__ = ["FourItems", "ResidentRegistry"]
+__all__ = ["REMOVAL_REASONS", "FourItems", "Removal", "ResidentRegistry"]
+
+RemovalReason = Literal["deceased", "emigrated", "moved-out", "struck-off", "other"]
+REMOVAL_REASONS: tuple[RemovalReason, ...] = (
+    "deceased",  # 死亡
+    "emigrated",  # 国外転出
+    "moved-out",  # 転出 (the 転入 elsewhere not yet recorded)
+    "struck-off",  # 職権消除
+    "other",  # その他の消除
+)
+"""Why a resident was removed from the registry (OpenAPI ``RemovalReason``, RK-BND-009)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """A resident's removal from the registry (除票): why, and on which date."""
+
+    reason: RemovalReason
+    removed_on: str  # YYYY-MM-DD
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,21 +90,47 @@ class ResidentRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._latest: dict[str, FourItems] = {}
+        self._removed: dict[str, Removal] = {}  # RK-BND-009: residents removed (除票)
         self._earlier: dict[str, list[FourItems]] = {}
         self._history: list[tuple[str, str]] = []  # (old, new) resident-code changes
         self._index: tuple[RegistryIndex, list[str]] | None = None
         self._uses: list[dict[str, str]] = []  # each use of the currency service
 
-    def load(self, residents: Iterable[tuple[ResidentCode, FourItems]]) -> int:
+    def load(
+        self,
+        residents: Iterable[tuple[ResidentCode, FourItems]],
+        removals: dict[str, Removal] | None = None,
+    ) -> int:
+        """Register or update residents; each is current unless ``removals`` (by
+        resident code) says he was removed (RK-BND-009).  Loading a resident again
+        sets his status anew: a returned emigrant is current again."""
         count = 0
         with self._lock:
             for code, items in residents:
                 self._put(code.value, items)
+                self._set_status(code.value, (removals or {}).get(code.value))
                 count += 1
         return count
 
-    def change_code(self, old: ResidentCode, new: ResidentCode, items: FourItems) -> None:
-        """A resident's code changes (item 8); the old code is kept in the history."""
+    def _set_status(self, code: str, removal: Removal | None) -> None:
+        if removal is None:
+            self._removed.pop(code, None)
+        else:
+            self._removed[code] = removal
+        self._index = None
+
+    def status(self, code: ResidentCode) -> Removal | None:
+        """None for a current resident; his removal for one removed (除票)."""
+        with self._lock:
+            if code.value not in self._latest:
+                raise NotFoundError("unknown-resident", "no such resident code", "RK-BND-009")
+            return self._removed.get(code.value)
+
+    def change_code(
+        self, old: ResidentCode, new: ResidentCode, items: FourItems, removal: Removal | None = None
+    ) -> None:
+        """A resident's code changes (item 8); the old code is kept in the history.
+        The resident's status is ``removal`` under the new code (RK-BND-009)."""
         with self._lock:
             if old.value not in self._latest:
                 raise NotFoundError("unknown-resident", "no such resident code", "RK-NUM-008")
@@ -96,7 +144,9 @@ class ResidentRegistry:
             previous = self._latest.pop(old.value)
             self._earlier[new.value] = earlier
             self._latest[new.value] = previous
+            self._removed.pop(old.value, None)
             self._put(new.value, items)
+            self._set_status(new.value, removal)
             self._history.append((old.value, new.value))
 
     def _put(self, code: str, items: FourItems) -> None:
@@ -151,6 +201,7 @@ class ResidentRegistry:
                     {row[c]: [i.four() for i in e] for c, e in self._earlier.items() if e},
                     Policy.FOLDED,  # RK-BND-005: the published folding
                     [self._latest[c].name_kana for c in codes],
+                    frozenset(row[c] for c in self._removed),  # RK-BND-009
                 ),
                 codes,
             )
@@ -163,11 +214,19 @@ class ResidentRegistry:
         outcome = decide(index, items.four(), items.name_kana)
         return outcome, (codes[outcome.person] if outcome.person is not None else None)
 
+    def _status_view(self, code: str) -> dict[str, str]:
+        removal = self._removed.get(code)
+        if removal is None:
+            return {"status": "current"}
+        return {"status": "removed", "removed_reason": removal.reason,
+                "removed_on": removal.removed_on}  # fmt: skip
+
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         with self._lock:
             return {
                 "registry.residents": [
-                    {"resident_code": c, **asdict(i)} for c, i in sorted(self._latest.items())
+                    {"resident_code": c, **asdict(i), **self._status_view(c)}
+                    for c, i in sorted(self._latest.items())
                 ],
                 "registry.earlier_items": [
                     {"resident_code": c, **asdict(i)}
