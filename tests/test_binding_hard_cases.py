@@ -10,8 +10,9 @@ matcher (core/binding_match.py, as the hub runs it) against every case:
 * **recall** — of the records the clerk binds, how many the matcher binds to the
   same resident — is reported per class.
 
-Records the wire refuses as malformed (和暦 dates, sex codes: a per-record problem,
-RK-BND-003) are decided as the hub decides them: not bound.  Residents removed from
+Legacy dates and sex codes (和暦, YYYYMMDD, 1/2, 男/女) are converted as the agency
+node converts them before it sends (RK-AGN-007); a record it cannot convert, and one
+the wire refuses as malformed, is its own problem (RK-BND-003): not bound.  Residents removed from
 the registry (除票) are loaded removed, with the file's reason read as the wire's
 ``RemovalReason`` (RK-BND-009).
 
@@ -29,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from renkei_reference.core import legacy_formats
 from renkei_reference.core.binding_match import Items, Policy, RegistryIndex, decide
 from renkei_reference.services.registry import REMOVAL_REASONS
 
@@ -101,6 +103,12 @@ def _decide(keys: list[str], index: RegistryIndex, case: dict[str, Any]) -> tupl
     record = case["record"]
     values = [record.get(k) for k in ("name", "address", "birth_date", "sex")]
     texts = ["" if v is None else str(v) for v in values]
+    # the agency node converts legacy forms before it sends (RK-AGN-007)
+    for i, convert in ((2, legacy_formats.birth_date), (3, legacy_formats.sex)):
+        converted = convert(texts[i]).value
+        if converted is None:
+            return "problem", None  # the record's own problem, never sent
+        texts[i] = converted
     if not _DATE.match(texts[2]) and texts[2].strip():
         return "problem", None  # malformed-binding-record on the wire (RK-BND-003)
     if not _SEX.match(texts[3]):
