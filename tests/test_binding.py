@@ -321,10 +321,11 @@ def _vector_index(data: dict[str, Any], policy: Policy) -> tuple[RegistryIndex, 
         if data["registry"][k].get("earlier")
     }
     kana = [data["registry"][k]["latest"].get("name_kana") for k in keys]
-    return RegistryIndex(latest, history, policy, kana), keys
+    removed = frozenset(i for i, k in enumerate(keys) if "removed" in data["registry"][k])
+    return RegistryIndex(latest, history, policy, kana, removed), keys
 
 
-@pytest.mark.requirement("RK-BND-001", "RK-BND-002", "RK-BND-003", "RK-BND-005")
+@pytest.mark.requirement("RK-BND-001", "RK-BND-002", "RK-BND-003", "RK-BND-005", "RK-BND-009")
 @pytest.mark.parametrize("policy", list(Policy), ids=lambda p: p.value)
 def test_matcher_meets_the_binding_vectors(policy: Policy) -> None:
     data = json.loads(VECTORS.read_text(encoding="utf-8"))

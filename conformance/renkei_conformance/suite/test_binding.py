@@ -201,13 +201,14 @@ def test_binding_never_binds_a_wrong_person(world: World) -> None:
 
 @pytest.mark.conformance(
     "CT-BND-004",
-    requirements=["RK-BND-001", "RK-BND-002", "RK-BND-003", "RK-BND-005"],
+    requirements=["RK-BND-001", "RK-BND-002", "RK-BND-003", "RK-BND-005", "RK-BND-009"],
     profiles=["hub"],
 )
 def test_binding_vectors_through_the_wire(world: World) -> None:
     """specs/vectors/binding-decisions.json, the normative (folded) policy of
     RK-BND-005 and specs/binding-normalisation.md: the registry of the
-    file is loaded (earlier items first, then the latest); every record gets
+    file is loaded (earlier items first, then the latest, with the status of a
+    resident the file marks removed, RK-BND-009); every record gets
     the expected decision (or one the vector also allows) with the reasons
     RK-BND-003 makes mandatory, and a ``bound`` record carries the link code of
     the resident the vector names (learnt once every resident is unique)."""
@@ -217,9 +218,11 @@ def test_binding_vectors_through_the_wire(world: World) -> None:
     for p, (key, entry) in zip(people, data["registry"].items(), strict=True):
         for state in [*entry.get("earlier", []), entry["latest"]]:
             residents[key] = replace(p, **state)
-            payload = residents[key].resident()
+            payload: dict[str, Any] = residents[key].resident()
             if "name_kana" not in state:  # the vector's registry holds no reading for it
                 del payload["name_kana"]
+            if state is entry["latest"] and "removed" in entry:  # 除票 (RK-BND-009)
+                payload |= {"status": "removed", **entry["removed"]}
             world.wire.control("POST", "/residents", {"residents": [payload]}).expect(200, 204)
     records = [{"record_ref": case["id"], **case["record"]} for case in data["tests"]]
     got = _bind(world, "kit.city-a", records)
@@ -233,6 +236,7 @@ def test_binding_vectors_through_the_wire(world: World) -> None:
     truth = world.bind("kit.city-a", list(unique.values()))
     mandatory = {"ambiguous-match", "partial-match", "no-match", "unrepresentable-character"}
     mandatory |= {"kana-differs"}  # RK-BND-003: the reading stopped the bind
+    mandatory |= {"resident-removed"}  # RK-BND-009: the resident fits but was removed
     mandatory |= {f"{item}-missing" for item in ("name", "address", "birth-date", "sex")}
     mandatory |= {"variant-form"}  # the notice on a record bound through folding
     for case in data["tests"]:
