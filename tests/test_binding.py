@@ -644,3 +644,32 @@ def test_reasons_never_name_a_candidate(small_world: tuple[Any, Any], policy: Po
         seen.update(outcome.reasons)
     assert "variant-form" in seen
     assert {"partial-match", "near-match", "address-not-latest", "no-match"} <= seen
+
+
+@pytest.mark.requirement("RK-BND-009")
+def test_the_registry_holds_each_residents_status_and_a_new_load_sets_it_anew() -> None:
+    """Loaded removed, a resident has his removal and is not bound; loaded again
+    as current (a returned emigrant) he binds; a change of resident code carries
+    the status given with it."""
+    from renkei_reference.core.check_digit import resident_code_check_digit
+    from renkei_reference.core.codes import ResidentCode
+    from renkei_reference.services.registry import FourItems, Removal, ResidentRegistry
+
+    def code(body: str) -> ResidentCode:
+        return ResidentCode(body + str(resident_code_check_digit(body)))
+
+    old, new = code("3000000001"), code("3000000002")
+    items = FourItems("高野 美咲", "東京都世田谷区北沢2丁目14番7号", "1990-07-22", "female")
+    registry = ResidentRegistry()
+    gone = Removal("emigrated", "2023-09-01")
+    registry.load([(old, items)], {old.value: gone})
+    assert registry.status(old) == gone
+    assert registry.decide(items)[0] == BindingOutcome("review", ("resident-removed",))
+    assert registry.dump()["registry.residents"][0]["status"] == "removed"
+    registry.load([(old, items)])
+    assert registry.status(old) is None
+    outcome, resident = registry.decide(items)
+    assert (outcome.decision, resident) == ("bound", old.value)
+    registry.change_code(old, new, items, Removal("deceased", "2026-01-02"))
+    assert registry.status(new) == Removal("deceased", "2026-01-02")
+    assert registry.decide(items)[0].reasons == ("resident-removed",)
