@@ -251,10 +251,11 @@ def test_a_link_code_already_bound_to_another_record_is_not_entered(
 def test_a_malformed_or_incomplete_record_goes_to_review_and_the_rest_binds(
     deployment: Deployment,
 ) -> None:
-    """One record never fails the batch: a date the hub does not read and an
-    item left blank go to the node's review list; the good record binds."""
+    """One record never fails the batch: a date the node cannot convert (平成 had
+    ended on that day) and an item left blank go to the node's review list; the
+    good record binds."""
     d = deployment
-    odd = {**_items(PERSONS[1], "N-7"), "birth_date": "19800401"}
+    odd = {**_items(PERSONS[1], "N-7"), "birth_date": "H31.05.01"}
     blank = {**_items(PERSONS[2], "N-8"), "address": ""}
     d.pension.bind("p-1", "t-01", [odd, blank, _items(PERSONS[0], "N-9")])
     assert d.pension.table.link_code_of("N-9") is not None
@@ -632,3 +633,42 @@ def test_my_portal_shows_content_only_after_the_agencys_staff_grant_the_applicat
         ]  # fmt: skip
         stores = json.dumps(d.hub.get("/control/state").json(), ensure_ascii=False)
         assert "令和7年度 住民税" not in stores  # fetched at the read, kept nowhere
+
+
+@pytest.mark.requirement("RK-AGN-007", "RK-BND-003")
+def test_the_node_converts_legacy_forms_and_a_record_it_cannot_is_its_own_problem(
+    deployment: Deployment,
+) -> None:
+    """Records as a legacy system holds them (和暦 with an era initial or 元年,
+    YYYYMMDD, full-width digits, sex codes 1/2, 男/女) are converted and bound to
+    the persons they name; a record whose date names a day outside its era, or
+    whose sex code states no sex, is not sent: its own problem
+    ``malformed-binding-record`` in its place names the item and the reason, not
+    the value, and it waits on the node's review list."""
+    d = deployment
+    wide = str.maketrans("0123456789-", "０１２３４５６７８９－")
+    legacy = [
+        {**_items(PERSONS[0], "L-1"), "birth_date": "S35.1.2", "sex": "1"},
+        {**_items(PERSONS[1], "L-2"), "birth_date": PERSONS[1]["birth_date"].replace("-", "")},
+        {**_items(PERSONS[2], "L-3"), "birth_date": PERSONS[2]["birth_date"].translate(wide)},
+        {**_items(PERSONS[0], "L-4"), "birth_date": "S64.01.08"},
+        {**_items(PERSONS[1], "L-5"), "sex": "0"},
+    ]
+    sexes = {"male": "男", "female": "女"}
+    legacy[2]["sex"] = sexes[PERSONS[2]["sex"]]
+    results = d.pension.bind("p-1", "t-01", legacy)
+    assert [r["record_ref"] for r in results] == ["L-1", "L-2", "L-3", "L-4", "L-5"]
+    for r in results[:3]:
+        assert r["decision"] == "bound", r
+    for r, item, why in ((results[3], "birth_date", "date-outside-era"),
+                         (results[4], "sex", "sex-code-unknown")):  # fmt: skip
+        assert "decision" not in r, r
+        assert not r.get("link_code"), r
+        assert r["problem"]["type"] == "urn:renkei:problem:malformed-binding-record"
+        assert r["problem"]["detail"].startswith(f"{item}: {why}"), r
+        assert "S64.01.08" not in r["problem"]["detail"]
+    plain = d.pension.bind("p-1", "t-01", [_items(p, f"W-{i}") for i, p in enumerate(PERSONS[:3])])
+    for i in range(3):
+        assert d.pension.table.link_code_of(f"L-{i + 1}") == plain[i]["link_code"]
+    review = {r["record_no"]: r["reason"] for r in d.pension.records_for_review()}
+    assert review.get("L-4") == review.get("L-5") == "malformed-binding-record"

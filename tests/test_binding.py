@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from renkei_reference.core.binding_match import (
+    BindingOutcome,
     Items,
     Policy,
     RegistryIndex,
@@ -320,10 +321,11 @@ def _vector_index(data: dict[str, Any], policy: Policy) -> tuple[RegistryIndex, 
         if data["registry"][k].get("earlier")
     }
     kana = [data["registry"][k]["latest"].get("name_kana") for k in keys]
-    return RegistryIndex(latest, history, policy, kana), keys
+    removed = frozenset(i for i, k in enumerate(keys) if "removed" in data["registry"][k])
+    return RegistryIndex(latest, history, policy, kana, removed), keys
 
 
-@pytest.mark.requirement("RK-BND-001", "RK-BND-002", "RK-BND-003", "RK-BND-005")
+@pytest.mark.requirement("RK-BND-001", "RK-BND-002", "RK-BND-003", "RK-BND-005", "RK-BND-009")
 @pytest.mark.parametrize("policy", list(Policy), ids=lambda p: p.value)
 def test_matcher_meets_the_binding_vectors(policy: Policy) -> None:
     data = json.loads(VECTORS.read_text(encoding="utf-8"))
@@ -405,6 +407,45 @@ def test_earlier_items_never_bind(small_world: tuple[Any, Any]) -> None:
             if got.decision == "review" and got.person is None:
                 checked += 1
     assert checked > 100
+
+
+@pytest.mark.requirement("RK-BND-009")
+@settings(max_examples=30, deadline=None)
+@given(
+    removed=st.frozensets(st.integers(0, 2_999), max_size=300),
+    policy=st.sampled_from(list(Policy)),
+)
+def test_a_removed_resident_is_never_bound_and_changes_nothing_else(
+    small_world: tuple[Any, Any], removed: frozenset[int], policy: Policy
+) -> None:
+    """Remove any residents (除票): no record binds one of them; a record that bound
+    one before goes to review ``resident-removed`` alone; every other record's
+    decision is the same as before, since a removed resident stays a candidate
+    (RK-BND-009)."""
+    pop, ex = small_world
+    before = decide_many(RegistryIndex(pop.latest, pop.history, policy), ex.records)
+    index = RegistryIndex(pop.latest, pop.history, policy, removed=removed)
+    after = decide_many(index, ex.records)
+    for was, now in zip(before, after, strict=True):
+        if was.person is not None and was.person in removed:
+            assert now == BindingOutcome("review", ("resident-removed",))
+        else:
+            assert now == was
+
+
+@pytest.mark.requirement("RK-BND-009")
+def test_a_removed_twin_is_still_a_near_neighbour() -> None:
+    """The deceased twin's record without a reading is one slip from the living
+    twin, so neither binds; the living twin's reading tells him apart."""
+    dead = ("村田 和也", "北海道旭川市6条通9丁目46番地", "1978-12-03", "male")
+    living = ("村田 和成", *dead[1:])
+    index = RegistryIndex([dead, living], kana=["ムラタ カズヤ", "ムラタ カズナリ"], removed={0})
+    assert decide(index, dead) == BindingOutcome("review", ("near-match",))
+    assert decide(index, dead, "ムラタ カズヤ") == BindingOutcome("review", ("resident-removed",))
+    assert decide(index, living) == BindingOutcome("review", ("near-match",))
+    assert decide(index, living, "ムラタ カズナリ") == BindingOutcome("bound", (), 1)
+    assert decide(index, (*dead[:2], "1978-12-30", "male")).reasons == (
+        "partial-match", "birth-date-differs")  # fmt: skip
 
 
 @pytest.mark.requirement("RK-BND-005")
@@ -603,3 +644,32 @@ def test_reasons_never_name_a_candidate(small_world: tuple[Any, Any], policy: Po
         seen.update(outcome.reasons)
     assert "variant-form" in seen
     assert {"partial-match", "near-match", "address-not-latest", "no-match"} <= seen
+
+
+@pytest.mark.requirement("RK-BND-009")
+def test_the_registry_holds_each_residents_status_and_a_new_load_sets_it_anew() -> None:
+    """Loaded removed, a resident has his removal and is not bound; loaded again
+    as current (a returned emigrant) he binds; a change of resident code carries
+    the status given with it."""
+    from renkei_reference.core.check_digit import resident_code_check_digit
+    from renkei_reference.core.codes import ResidentCode
+    from renkei_reference.services.registry import FourItems, Removal, ResidentRegistry
+
+    def code(body: str) -> ResidentCode:
+        return ResidentCode(body + str(resident_code_check_digit(body)))
+
+    old, new = code("3000000001"), code("3000000002")
+    items = FourItems("高野 美咲", "東京都世田谷区北沢2丁目14番7号", "1990-07-22", "female")
+    registry = ResidentRegistry()
+    gone = Removal("emigrated", "2023-09-01")
+    registry.load([(old, items)], {old.value: gone})
+    assert registry.status(old) == gone
+    assert registry.decide(items)[0] == BindingOutcome("review", ("resident-removed",))
+    assert registry.dump()["registry.residents"][0]["status"] == "removed"
+    registry.load([(old, items)])
+    assert registry.status(old) is None
+    outcome, resident = registry.decide(items)
+    assert (outcome.decision, resident) == ("bound", old.value)
+    registry.change_code(old, new, items, Removal("deceased", "2026-01-02"))
+    assert registry.status(new) == Removal("deceased", "2026-01-02")
+    assert registry.decide(items)[0].reasons == ("resident-removed",)

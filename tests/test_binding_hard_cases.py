@@ -10,10 +10,11 @@ matcher (core/binding_match.py, as the hub runs it) against every case:
 * **recall** — of the records the clerk binds, how many the matcher binds to the
   same resident — is reported per class.
 
-Records the wire refuses as malformed (和暦 dates, sex codes: a per-record problem,
-RK-BND-003) are decided as the hub decides them: not bound.  Residents removed from
-the registry (除票) are held as current, because the reference's registry cannot
-say otherwise yet (issue 18, item 3).
+Legacy dates and sex codes (和暦, YYYYMMDD, 1/2, 男/女) are converted as the agency
+node converts them before it sends (RK-AGN-007); a record it cannot convert, and one
+the wire refuses as malformed, is its own problem (RK-BND-003): not bound.  Residents removed from
+the registry (除票) are loaded removed, with the file's reason read as the wire's
+``RemovalReason`` (RK-BND-009).
 
 ``KNOWN_WRONG`` lists the cases where the reference still binds against the clerk,
 each with the open issue that owns it; it is strict: a listed case that no longer
@@ -29,7 +30,9 @@ from typing import Any
 
 import pytest
 
+from renkei_reference.core import legacy_formats
 from renkei_reference.core.binding_match import Items, Policy, RegistryIndex, decide
+from renkei_reference.services.registry import REMOVAL_REASONS
 
 from .conftest import ROOT
 
@@ -39,7 +42,6 @@ CASES = json.loads(
 _DATE = re.compile(r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$")
 _SEX = re.compile(r"^\s*(male|female|other)?\s*$")
 
-ISSUE_18_REMOVED = "issue 18 item 3: the registry cannot say a resident was removed (除票)"
 ISSUE_18_VARIANTS = (
     "issue 18 item 2: the variant-kanji table folds 斉/齊 onto 斎/齋, two registered "
     "surnames; the table must come from an authoritative source"
@@ -48,10 +50,7 @@ ISSUE_18_INVERSION = (
     "issue 18 item 1: RK-BND-002's single slip does not count a day/month inversion, so "
     "namesakes born 1998-01-02 and 1998-02-01 each bind the other's record"
 )
-_REMOVED_CASES = ("HC-REM-001", "HC-REM-002", "HC-REM-003", "HC-REM-006", "HC-REM-007")
-_REMOVED_CASES += ("HC-REM-011", "HC-REM-012", "HC-PRIV-005")
 KNOWN_WRONG: dict[str, str] = {
-    **dict.fromkeys(_REMOVED_CASES, ISSUE_18_REMOVED),
     "HC-NAME-009": ISSUE_18_VARIANTS,
     "HC-NAME-010": ISSUE_18_VARIANTS,
     "HC-TRAP-007": ISSUE_18_INVERSION,
@@ -61,11 +60,28 @@ KNOWN_WRONG: dict[str, str] = {
 """Cases the reference binds against the clerk's decision, with the issue that owns each."""
 
 
+_REMOVAL = {"deceased": "deceased", "emigrated": "emigrated", "職権消除": "struck-off",
+            "転出": "moved-out"}  # fmt: skip
+"""The file's removal reasons (free text, its first word) as the wire's ``RemovalReason``."""
+
+
+def _removal(resident: dict[str, Any]) -> str | None:
+    """The wire's removal reason of a resident the file says was removed, else None."""
+    if resident["status"] == "current":
+        return None
+    assert resident["status"] == "removed", resident
+    assert _DATE.match(resident["removed_on"]), resident
+    return _REMOVAL[resident["removed_reason"].split()[0]]
+
+
 def _registry() -> tuple[list[str], RegistryIndex, RegistryIndex]:
     keys = list(CASES["registry"])
     latest: list[Items] = []
     kana: list[str | None] = []
     history: dict[int, list[Items]] = {}
+    removed = frozenset(  # RK-BND-009: 除票
+        row for row, key in enumerate(keys) if _removal(CASES["registry"][key]) is not None
+    )
     for row, key in enumerate(keys):
         r = CASES["registry"][key]
         items = (r["name"], r["address"], r["birth_date"], r["sex"])
@@ -77,8 +93,8 @@ def _registry() -> tuple[list[str], RegistryIndex, RegistryIndex]:
             history.setdefault(row, []).append(
                 (state["name"], state["address"], state["birth_date"], state["sex"])
             )
-    folded = RegistryIndex(latest, history, Policy.FOLDED, kana)
-    strict = RegistryIndex(latest, history, Policy.STRICT, kana)
+    folded = RegistryIndex(latest, history, Policy.FOLDED, kana, removed)
+    strict = RegistryIndex(latest, history, Policy.STRICT, kana, removed)
     return keys, folded, strict
 
 
@@ -87,6 +103,12 @@ def _decide(keys: list[str], index: RegistryIndex, case: dict[str, Any]) -> tupl
     record = case["record"]
     values = [record.get(k) for k in ("name", "address", "birth_date", "sex")]
     texts = ["" if v is None else str(v) for v in values]
+    # the agency node converts legacy forms before it sends (RK-AGN-007)
+    for i, convert in ((2, legacy_formats.birth_date), (3, legacy_formats.sex)):
+        converted = convert(texts[i]).value
+        if converted is None:
+            return "problem", None  # the record's own problem, never sent
+        texts[i] = converted
     if not _DATE.match(texts[2]) and texts[2].strip():
         return "problem", None  # malformed-binding-record on the wire (RK-BND-003)
     if not _SEX.match(texts[3]):
@@ -126,6 +148,14 @@ def _evaluate() -> tuple[dict[str, str], dict[str, Counter[str]]]:
 
 
 WRONG, TABLE = _evaluate()
+
+
+def test_every_removal_the_file_states_is_a_removal_reason_of_the_wire() -> None:
+    """The statuses loaded are the file's: 7 residents removed, each reason one of
+    the wire's (RK-BND-009), so no removal is silently held as current."""
+    reasons = [_removal(r) for r in CASES["registry"].values()]
+    assert sum(r is not None for r in reasons) == 7
+    assert {r for r in reasons if r is not None} <= set(REMOVAL_REASONS)
 
 
 def test_report_the_matcher_per_class() -> None:

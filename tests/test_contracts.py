@@ -33,6 +33,7 @@ MODULES = [
     "renkei_reference.core.audit",
     "renkei_reference.core.binding_normalise",
     "renkei_reference.core.binding_match",
+    "renkei_reference.core.legacy_formats",
 ]
 
 

@@ -198,3 +198,17 @@ def test_binding_reasons_on_the_wire_are_the_reasons_the_matcher_gives() -> None
     known = text.split("Known values:")[1].split("A private body")[0]
     documented = set(re.findall(r"`([a-z-]+)`", known))
     assert documented == set(BINDING_REASONS)
+
+
+def test_removal_reasons_are_one_list_on_the_wire_the_model_and_the_registry() -> None:
+    """RK-BND-009: OpenAPI ``RemovalReason`` is the registry's ``REMOVAL_REASONS`` and
+    the control model's, so a reason the wire accepts is one the registry holds."""
+    from typing import get_args
+
+    from renkei_reference.services.models import ResidentIn
+    from renkei_reference.services.registry import REMOVAL_REASONS
+
+    doc = yaml.safe_load((SPECS / "openapi" / "renkei.yaml").read_text(encoding="utf-8"))
+    wire = doc["components"]["schemas"]["RemovalReason"]["enum"]
+    model = get_args(get_args(ResidentIn.model_fields["removed_reason"].annotation)[0])
+    assert wire == list(REMOVAL_REASONS) == list(model)

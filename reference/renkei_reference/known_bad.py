@@ -752,6 +752,15 @@ def _no_variant_notice(fed: Federation) -> None:
     _override(fed.hub.binding, "bind", bind)
 
 
+@_variant(
+    "removed-residents-bind",
+    "RK-BND-009",
+    "the registry ignores removals (除票): a deceased or emigrated resident binds as a living one",
+)
+def _removed_bind(fed: Federation) -> None:
+    _override(fed.registry, "_set_status", lambda original, code, removal: original(code, None))
+
+
 # -- My Portal ---------------------------------------------------------------------
 @_variant(
     "portal-shows-others-entries",

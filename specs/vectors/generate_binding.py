@@ -4,9 +4,11 @@
 RK-BND-001 (only the registry's *latest* 4 items bind), RK-BND-002 (all four
 items, exactly one resident; a kana reading never stands in for the name, and
 when given must agree with a registered one and tells twins apart),
-RK-BND-003 (review with reasons, rejected with ``no-match``) and RK-BND-005
+RK-BND-003 (review with reasons, rejected with ``no-match``), RK-BND-005
 (the folding of specs/binding-normalisation.md, no more; placeholders never
-bind).  Each vector is a record of an agency and the decision expected against
+bind) and RK-BND-009 (a resident the registry entry marks ``removed``, with the
+wire's ``removed_reason`` and ``removed_on``, is never bound but stays a
+candidate).  Each vector is a record of an agency and the decision expected against
 the small registry in the file, under two policies:
 
 * ``folded`` — normative: the hub's binding as the catalog requires it
@@ -24,8 +26,9 @@ passes a vector when its decision and bound resident equal ``decision`` and
 (review for an earlier state is MAY, RK-BND-003) — and, when it matches
 ``decision``, its reasons contain those of the listed reasons that RK-BND-003
 and RK-BND-005 make mandatory (``ambiguous-match``, ``partial-match``,
-``no-match``, ``unrepresentable-character``, ``kana-differs``, the
-``<item>-missing`` reasons, and ``variant-form`` on a bound record).
+``no-match``, ``unrepresentable-character``, ``kana-differs``,
+``resident-removed``, the ``<item>-missing`` reasons, and ``variant-form`` on a
+bound record).
 
 The expectations are written here by hand from the catalog text, not computed
 by the reference; tests/test_binding.py checks the reference against them.
@@ -70,6 +73,7 @@ KASUMI = "東京都千代田区霞が関1丁目2番3号"
 UMEDA = "大阪府大阪市北区梅田2丁目5番10号 メゾン青葉 301号室"
 FUCHU_T = "東京都府中市中央1丁目2番3号"
 SHIBA = "東京都港区芝公園4丁目2番8号"
+ASAHIKAWA = "北海道旭川市6条通9丁目46番地"
 
 REGISTRY: dict[str, Json] = {
     "R1": {"latest": items("高橋 健一", KASUMI, "1990-04-01", "male")},
@@ -104,6 +108,16 @@ REGISTRY: dict[str, Json] = {
     "R16": {
         "latest": items("小林 由美", "東京都世田谷区自由が丘2丁目10番1号", "1988-09-09", "female")
     },
+    # RK-BND-009: residents removed from the registry (除票), with the wire's reason and date
+    "R17": {
+        "latest": items("村田 和也", ASAHIKAWA, "1978-12-03", "male", "ムラタ カズヤ"),
+        "removed": {"removed_reason": "deceased", "removed_on": "2020-08-08"},
+    },
+    "R18": {"latest": items("村田 和成", ASAHIKAWA, "1978-12-03", "male", "ムラタ カズナリ")},
+    "R19": {
+        "latest": items("渡辺 清", "岩手県盛岡市内丸10番1号", "1932-02-11", "male"),
+        "removed": {"removed_reason": "emigrated", "removed_on": "2023-09-01"},
+    },
 }
 
 
@@ -128,6 +142,7 @@ def rejected() -> Json:
 
 R3, R4, R9 = REGISTRY["R3"]["latest"], REGISTRY["R4"]["latest"], REGISTRY["R9"]["latest"]
 R13, R15, R16 = (REGISTRY[k]["latest"] for k in ("R13", "R15", "R16"))
+R17, R18, R19 = (REGISTRY[k]["latest"] for k in ("R17", "R18", "R19"))
 
 # (id suffix, comment, record, strict, folded)
 CASES: list[tuple[str, str, Json, Json, Json]] = [
@@ -225,6 +240,18 @@ CASES: list[tuple[str, str, Json, Json, Json]] = [
      {**R9, "address": "東京都府中市中央一丁目2番4号"}, review("partial-match", "address-differs"), review("partial-match", "address-differs")),
     ("twins-unregistered-kana", "Twins 健一/健二 whose readings the registry does not hold: a given reading neither confirms nor separates.",
      with_kana(REGISTRY["R1"]["latest"], "タカハシ ケンイチ"), review("near-match"), review("near-match")),
+    ("removed-exact", "All four items and the reading of a resident removed from the registry (deceased, 除票): never bound (RK-BND-009).",
+     R17, review("resident-removed"), review("resident-removed")),
+    ("removed-no-kana", "The deceased twin's items without a reading: his living twin is one slip away, for a removed resident is still a candidate (RK-BND-009).",
+     with_kana(R17, None), review("near-match"), review("near-match")),
+    ("removed-twin-alive", "The living twin with his reading: his removed twin's reading differs, so no near neighbour; bound.",
+     R18, bound("R18"), bound("R18")),
+    ("removed-twin-alive-no-kana", "The living twin without a reading: his removed twin is one slip away (RK-BND-009).",
+     with_kana(R18, None), review("near-match"), review("near-match")),
+    ("removed-variant", "An emigrated resident's name with 邊 for 辺: folded, the record fits him, so resident-removed; strict, variant-form.",
+     {**R19, "name": "渡邊 清"}, review("variant-form"), review("resident-removed")),
+    ("removed-three-items", "Three of a removed resident's four items: a partial match, and the removal is not told (RK-BND-009).",
+     {**R19, "birth_date": "1932-02-12"}, review("partial-match", "birth-date-differs"), review("partial-match", "birth-date-differs")),
 ]  # fmt: skip
 
 
@@ -242,7 +269,7 @@ def build() -> Json:
         "$schema": SCHEMA_REF,
         "title": "Binding decisions against a small resident registry",
         "generator": GENERATOR,
-        "requirements": ["RK-BND-001", "RK-BND-002", "RK-BND-003", "RK-BND-005"],
+        "requirements": ["RK-BND-001", "RK-BND-002", "RK-BND-003", "RK-BND-005", "RK-BND-009"],
         "header": (__doc__ or "").split("Usage::")[0].strip(),
         "numberOfTests": len(tests),
         "registry": REGISTRY,

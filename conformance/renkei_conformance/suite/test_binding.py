@@ -201,13 +201,14 @@ def test_binding_never_binds_a_wrong_person(world: World) -> None:
 
 @pytest.mark.conformance(
     "CT-BND-004",
-    requirements=["RK-BND-001", "RK-BND-002", "RK-BND-003", "RK-BND-005"],
+    requirements=["RK-BND-001", "RK-BND-002", "RK-BND-003", "RK-BND-005", "RK-BND-009"],
     profiles=["hub"],
 )
 def test_binding_vectors_through_the_wire(world: World) -> None:
     """specs/vectors/binding-decisions.json, the normative (folded) policy of
     RK-BND-005 and specs/binding-normalisation.md: the registry of the
-    file is loaded (earlier items first, then the latest); every record gets
+    file is loaded (earlier items first, then the latest, with the status of a
+    resident the file marks removed, RK-BND-009); every record gets
     the expected decision (or one the vector also allows) with the reasons
     RK-BND-003 makes mandatory, and a ``bound`` record carries the link code of
     the resident the vector names (learnt once every resident is unique)."""
@@ -217,9 +218,11 @@ def test_binding_vectors_through_the_wire(world: World) -> None:
     for p, (key, entry) in zip(people, data["registry"].items(), strict=True):
         for state in [*entry.get("earlier", []), entry["latest"]]:
             residents[key] = replace(p, **state)
-            payload = residents[key].resident()
+            payload: dict[str, Any] = residents[key].resident()
             if "name_kana" not in state:  # the vector's registry holds no reading for it
                 del payload["name_kana"]
+            if state is entry["latest"] and "removed" in entry:  # 除票 (RK-BND-009)
+                payload |= {"status": "removed", **entry["removed"]}
             world.wire.control("POST", "/residents", {"residents": [payload]}).expect(200, 204)
     records = [{"record_ref": case["id"], **case["record"]} for case in data["tests"]]
     got = _bind(world, "kit.city-a", records)
@@ -233,6 +236,7 @@ def test_binding_vectors_through_the_wire(world: World) -> None:
     truth = world.bind("kit.city-a", list(unique.values()))
     mandatory = {"ambiguous-match", "partial-match", "no-match", "unrepresentable-character"}
     mandatory |= {"kana-differs"}  # RK-BND-003: the reading stopped the bind
+    mandatory |= {"resident-removed"}  # RK-BND-009: the resident fits but was removed
     mandatory |= {f"{item}-missing" for item in ("name", "address", "birth-date", "sex")}
     mandatory |= {"variant-form"}  # the notice on a record bound through folding
     for case in data["tests"]:
@@ -356,5 +360,90 @@ def test_one_record_never_fails_the_batch(world: World) -> None:
     not_a_batch: list[Any] = [{"records": "not a list"}, {"records": []}, [full]]
     for body in not_a_batch:
         world.call("kit.pension", "POST", "hub", "/bindings", body).expect_problem(
+            "validation-error", 422
+        )
+
+
+def _removed(p: Person, reason: str, on: str) -> dict[str, Any]:
+    return {**p.resident(), "status": "removed", "removed_reason": reason, "removed_on": on}
+
+
+@pytest.mark.conformance("CT-BND-010", requirements=["RK-BND-009", "RK-BND-002"], profiles=["hub"])
+def test_a_resident_removed_from_the_registry_is_never_bound(world: World) -> None:
+    """A resident removed from the registry (除票: deceased, emigrated) is never
+    bound: the record that fits him on all four items (and on the reading)
+    goes to review ``resident-removed`` with no link code, the same record
+    without a reading stays in review too (his living twin is one slip away),
+    a record fitting him on three items
+    is not told of the removal, and he still counts as the near neighbour of
+    his living twin (the twin's record without a reading stays in review
+    ``near-match``; with the twin's own reading it binds).  An emigrant loaded
+    again as current binds again, and a link code bound before a removal still
+    carries a query.  A removal without its reason and date, or a reason on a
+    current resident, is refused ``validation-error``."""
+    a, b, c = population(3, first=2_400_000_000)
+    dead = replace(a, name="村田 和也", name_kana="ムラタ カズヤ", birth_date="1978-12-03",
+                   address="北海道旭川市6条通9丁目46番地", sex="male")  # fmt: skip
+    twin = replace(dead, resident_code=b.resident_code, name="村田 和成")
+    twin = replace(twin, name_kana="ムラタ カズナリ")
+    emigrant = replace(c, name="高野 美咲", name_kana="タカノ ミサキ", birth_date="1990-07-22",
+                       address="東京都世田谷区北沢2丁目14番7号", sex="female")  # fmt: skip
+    world.wire.control(
+        "POST",
+        "/residents",
+        {
+            "residents": [
+                _removed(dead, "deceased", "2020-08-08"),
+                twin.resident(),
+                _removed(emigrant, "emigrated", "2023-09-01"),
+            ]
+        },
+    ).expect(200, 204)
+    no_kana = {k: v for k, v in twin.four_items().items() if k != "name_kana"}
+    dead_no_kana = {k: v for k, v in dead.four_items().items() if k != "name_kana"}
+    got = _bind(
+        world,
+        "kit.pension",
+        [
+            _record("dead", dead),
+            {"record_ref": "dead-no-kana", **dead_no_kana},
+            _record("dead-three", replace(dead, birth_date="1978-12-30")),
+            _record("twin", twin),
+            {"record_ref": "twin-no-kana", **no_kana},
+            _record("emigrant", emigrant),
+        ],
+    )
+    for ref in ("dead", "emigrant"):
+        assert got[ref]["decision"] == "review", (ref, got[ref])
+        assert "resident-removed" in got[ref]["reasons"], (ref, got[ref])
+        assert not got[ref].get("link_code"), ref
+    # without a reading the dead twin's record is one slip from the living twin
+    assert got["dead-no-kana"]["decision"] == "review", got["dead-no-kana"]
+    assert not got["dead-no-kana"].get("link_code")
+    assert got["dead-three"]["decision"] != "bound", got["dead-three"]
+    assert "resident-removed" not in got["dead-three"]["reasons"], got["dead-three"]
+    assert got["twin"]["decision"] == "bound", got["twin"]
+    assert got["twin"]["link_code"] == world.link("kit.pension", twin)
+    assert got["twin-no-kana"]["decision"] == "review", got["twin-no-kana"]
+    assert not got["twin-no-kana"].get("link_code")
+    assert "resident-removed" not in got["twin-no-kana"]["reasons"], got["twin-no-kana"]
+    # the emigrant returns: current again, bound again
+    world.wire.control("POST", "/residents", {"residents": [emigrant.resident()]}).expect(200, 204)
+    back = _bind(world, "kit.pension", [_record("back", emigrant)])["back"]
+    assert back["decision"] == "bound", back
+    # a link code bound while he was current still carries a query after his removal
+    link = back["link_code"]
+    world.wire.control(
+        "POST", "/residents", {"residents": [_removed(emigrant, "deceased", "2026-01-02")]}
+    ).expect(200, 204)
+    world.query("kit.pension", link_code=link).expect(202)
+    for bad in (
+        {**emigrant.resident(), "status": "removed"},
+        {**emigrant.resident(), "status": "removed", "removed_reason": "deceased"},
+        {**emigrant.resident(), "removed_on": "2026-01-02"},
+        {**_removed(emigrant, "deceased", "2026-01-02"), "status": "current"},
+        _removed(emigrant, "vanished", "2026-01-02"),
+    ):
+        world.wire.control("POST", "/residents", {"residents": [bad]}).expect_problem(
             "validation-error", 422
         )

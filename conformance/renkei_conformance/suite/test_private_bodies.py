@@ -163,3 +163,40 @@ def test_withdrawn_consent_makes_the_link_unusable(world: World) -> None:
     ).expect(200)
     withdrawn = [e for e in admin["entries"] if e["event"] == "consent-withdrawn"]
     assert [e["details"]["consent_id"] for e in withdrawn] == [cp], withdrawn
+
+
+@pytest.mark.conformance("CT-BND-011", requirements=["RK-BND-009", "RK-BND-004"], profiles=["hub"])
+def test_a_private_body_never_binds_a_removed_resident_and_is_told_nothing(world: World) -> None:
+    """A private body's record naming its consent and the exact latest 4 items of a
+    resident removed from the registry (deceased) is ``rejected`` with no reasons
+    and no link code — exactly as a record that fits nobody, so that binding is no
+    oracle on who died — while the same body's exact record of a current resident
+    binds."""
+    _private_body(world)
+    dead, alive = world.persons[7], world.persons[8]
+    removed = {**dead.resident(), "status": "removed", "removed_reason": "deceased"}
+    removed["removed_on"] = "2024-01-15"
+    world.wire.control("POST", "/residents", {"residents": [removed]}).expect(200, 204)
+    nobody = replace(dead, name="存在 しない", address="北海道札幌市", birth_date="1900-01-01")
+    got = {
+        r["record_ref"]: r
+        for r in world.call(
+            CLUB,
+            "POST",
+            "hub",
+            "/bindings",
+            _records(
+                ("dead", dead, _consent(world, "m-dead")),
+                ("nobody", nobody, _consent(world, "m-nobody")),
+                ("alive", alive, _consent(world, "m-alive")),
+            ),
+        ).expect(200)["results"]
+    }
+    assert got["alive"]["decision"] == "bound", got["alive"]
+    for ref in ("dead", "nobody"):
+        assert got[ref]["decision"] == "rejected", (ref, got[ref])
+        assert not got[ref].get("link_code"), (ref, got[ref])
+        assert got[ref]["reasons"] == [], f"a private body is told no reasons: {got[ref]}"
+    assert {k: v for k, v in got["dead"].items() if k != "record_ref"} == {
+        k: v for k, v in got["nobody"].items() if k != "record_ref"
+    }

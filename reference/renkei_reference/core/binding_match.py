@@ -27,6 +27,12 @@ Rules, each with its requirement:
   with the resident it fits (twins 優太/優大 read ユウタ/ユウダイ).  A reading
   never stands in for the name; an unknown reading (the record's or the
   registry's) neither confirms nor separates.
+* RK-BND-009 — a resident removed from the registry (除票: deceased,
+  emigrated, struck off) stays in every index, so that a record fitting him
+  still makes others ``ambiguous-match`` or ``near-match``, but is never bound:
+  a record that would bind a removed resident goes to review
+  ``resident-removed`` instead.  Only a record that fits the removed resident
+  on all four items learns it; a partial match names items only.
 * RK-BND-003 — otherwise review ``partial-match`` with item-level reasons
   when a resident agrees on three items, else rejected ``no-match``.
   Reasons name items, never a candidate.
@@ -51,6 +57,7 @@ keeps its strings).
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal, TypeVar
@@ -82,6 +89,7 @@ BINDING_REASONS = (
     "ambiguous-match",  # RK-BND-002
     "near-match",  # RK-BND-002
     "kana-differs",  # RK-BND-002: the given kana reading is not the registry's
+    "resident-removed",  # RK-BND-009: fits a resident removed from the registry (除票)
     "variant-form",  # RK-BND-005: fits only after folding (on a bound record, a notice)
     *(f"{item}-not-latest" for item in _ITEM_NAMES),  # RK-BND-001: an earlier state only
     "not-latest",  # an earlier state only, no single item out of date
@@ -168,7 +176,8 @@ class RegistryIndex:
     states of resident ``i`` (each a full 4-item tuple); ``kana[i]``, when
     given, is resident ``i``'s registered reading (None: not known).  Earlier
     states carry no reading here: they never bind, and an unknown reading never
-    separates (RK-BND-002)."""
+    separates (RK-BND-002).  ``removed`` holds the rows of residents removed
+    from the registry (除票): indexed like everyone, never bound (RK-BND-009)."""
 
     @icontract.require(
         lambda latest, history: all(0 <= row < len(latest) for row in (history or {})),
@@ -177,14 +186,20 @@ class RegistryIndex:
     @icontract.require(
         lambda latest, kana: kana is None or len(kana) == len(latest), "one reading per resident"
     )
+    @icontract.require(
+        lambda latest, removed: all(0 <= row < len(latest) for row in removed),
+        "removed rows are residents of the registry",
+    )
     def __init__(
         self,
         latest: Sequence[Items],
         history: Mapping[int, Sequence[Items]] | None = None,
         policy: Policy = Policy.FOLDED,
         kana: Sequence[str | None] | None = None,
+        removed: AbstractSet[int] = frozenset(),
     ) -> None:
         self.policy = policy
+        self.removed: AbstractSet[int] = removed
         self.latest = latest
         self.kana: Sequence[str | None] = kana or ()
         self.history: Mapping[int, Sequence[Items]] = history or {}
@@ -276,9 +291,13 @@ def _slip(ours: str, theirs: str, item: int) -> bool:
     ),
     "a bound record's kana reading, when both are known, is the resident's",
 )
+@icontract.ensure(
+    lambda index, result: result.person is None or result.person not in index.removed,
+    "a resident removed from the registry is never bound (RK-BND-009)",
+)
 def decide(index: RegistryIndex, items: Items, kana: str | None = None) -> BindingOutcome:
     """Bind, review or reject one record's 4 items and, when given, its kana
-    reading ``kana`` (RK-BND-001..003, RK-BND-005)."""
+    reading ``kana`` (RK-BND-001..003, RK-BND-005, RK-BND-009)."""
     return _decide(index, items, kana)
 
 
@@ -289,6 +308,10 @@ def decide(index: RegistryIndex, items: Items, kana: str | None = None) -> Bindi
 @icontract.ensure(
     lambda result: all((o.person is not None) == (o.decision == "bound") for o in result),
     "only a bound decision names a person",
+)
+@icontract.ensure(
+    lambda index, result: all(o.person is None or o.person not in index.removed for o in result),
+    "a resident removed from the registry is never bound (RK-BND-009)",
 )
 def decide_many(
     index: RegistryIndex, records: Sequence[Items], kana: Sequence[str | None] | None = None
@@ -325,11 +348,12 @@ def _decide(index: RegistryIndex, items: Items, kana: str | None) -> BindingOutc
             return BindingOutcome("review", ("kana-differs", *(("near-match",) if near else ())))
         if near:
             return BindingOutcome("review", ("near-match",))
-        if _strict(items) == _strict(index.latest[person]):
-            return BindingOutcome("bound", (), person)
-        if index.policy is Policy.STRICT:
+        exact = _strict(items) == _strict(index.latest[person])
+        if not exact and index.policy is Policy.STRICT:
             return BindingOutcome("review", ("variant-form",))
-        return BindingOutcome("bound", ("variant-form",), person)
+        if person in index.removed:  # RK-BND-009: 除票, no bind as a living resident
+            return BindingOutcome("review", ("resident-removed",))
+        return BindingOutcome("bound", () if exact else ("variant-form",), person)
     if len(earlier) == 1:
         return BindingOutcome("review", _not_latest(index, folded, earlier[0]))
     return _partial(index, folded)

@@ -15,7 +15,11 @@ What each agency runs between its business systems and the hub:
   fetches answer content when it answers, keeping no copy of business data.
   Two adapters ship: ``SqlAdapter`` (any DB-API 2.0 driver) and
   ``CsvFolderAdapter`` (CSV files dropped into a folder).  Writing another is
-  implementing ``BusinessSystem.fetch`` — see its docstring.
+  implementing ``BusinessSystem.fetch`` — see its docstring;
+* it converts the legacy forms of the 4 items its business systems hold (和暦
+  and ``YYYYMMDD`` dates, full-width digits, sex codes such as ``1``/``2`` or
+  ``男``/``女``) to the wire's forms before binding, and a record it cannot
+  convert becomes that record's own problem (``core.legacy_formats``, RK-AGN-007).
 
 The rules are pure (``core.agency``); this class holds state and does I/O.
 """
@@ -35,6 +39,7 @@ from typing import Any, ClassVar, Protocol
 
 import httpx
 
+from ..core import legacy_formats
 from ..core.admin_log import AdminEvent
 from ..core.agency import (
     Action,
@@ -181,6 +186,35 @@ class CsvFolderAdapter:
         return Answer(found["content"].encode(), found.get("description") or information_kind)
 
 
+# -- legacy forms of the 4 items (item 29, RK-AGN-007) ------------------------------
+_CONVERT = {"birth_date": legacy_formats.birth_date, "sex": legacy_formats.sex}
+
+
+def _to_wire(record: dict[str, Any]) -> dict[str, Any]:
+    """A business system's record as a wire ``BindingRecord``: legacy dates and
+    sex codes in the wire's forms; or, when one cannot be converted, the record's
+    own problem (RK-AGN-007, RK-BND-003), naming the item and why, never its value."""
+    out: dict[str, Any] = {"record_ref": record["record_no"]}
+    for key, value in record.items():
+        if key == "record_no":
+            continue
+        convert = _CONVERT.get(key)
+        if convert is None or not isinstance(value, str):
+            out[key] = value
+            continue
+        done = convert(value)
+        if done.value is None:
+            return {"record_ref": record["record_no"], "problem": {
+                "type": "urn:renkei:problem:malformed-binding-record",
+                "title": "Malformed binding record",
+                "status": 422,
+                "detail": f"{key}: {done.problem} (the node cannot convert it, RK-AGN-007)",
+                "requirement": "RK-BND-003",
+            }}  # fmt: skip
+        out[key] = done.value
+    return out
+
+
 # -- the hub, through the wire ----------------------------------------------------
 class HubRefusal(RenkeiError):
     """The hub refused a request; its problem type, status and detail are kept."""
@@ -274,16 +308,22 @@ class AgencyNode:
             for d in self.log_store.denials()
         ]
 
-    # -- binding (RK-BND-007, RK-BND-008) -------------------------------------------
+    # -- binding (RK-BND-007, RK-BND-008, RK-AGN-007) --------------------------------
     def bind(
         self, staff_id: str, terminal: str, records: list[dict[str, str]]
     ) -> list[dict[str, Any]]:
-        """Submit records (``record_no`` + the 4 items) for binding; enter what the
-        hub binds into the table unless it collides; everything else is reviewed."""
+        """Submit records (``record_no`` + the 4 items, as the business system holds
+        them) for binding; enter what the hub binds into the table unless it
+        collides; everything else is reviewed.  Legacy dates and sex codes are
+        converted first (``core.legacy_formats``, RK-AGN-007); a record whose value
+        cannot be converted is not sent and gets its own problem
+        ``malformed-binding-record`` in its place, the others being sent."""
         self._guard(staff_id, terminal, Action.CHANGE_TABLE)
-        wire = [{"record_ref": r["record_no"], **{k: v for k, v in r.items() if k != "record_no"}}
-                for r in records]  # fmt: skip
-        results = self._hub.call("POST", "/bindings", {"records": wire})["results"]
+        converted = [_to_wire(r) for r in records]
+        wire = [c for c in converted if "problem" not in c]
+        sent = self._hub.call("POST", "/bindings", {"records": wire})["results"] if wire else []
+        answers = iter(sent)
+        results = [c if "problem" in c else next(answers) for c in converted]
         now = self._clock.now()
         with self._lock:
             for r in results:

@@ -35,7 +35,7 @@ from . import models as m
 from .auditor import NodeEndpoint, page
 from .auditor_app import auditor_ui_router
 from .clock import Clock, ControllableClock
-from .federation import Agency, Federation, FourItems, Role
+from .federation import Agency, Federation, FourItems, Removal, Role
 from .pki import certified_identity
 from .portal import AgencyNodeDirectory
 from .portal_app import PortalBox, portal_router, ui_router
@@ -496,7 +496,12 @@ def _control_router(
             )
             for r in body.residents
         ]
-        return {"loaded": fed().load_residents(rows)}
+        removals = {  # RK-BND-009: residents removed from the registry (除票)
+            ResidentCode(r.resident_code).value: Removal(r.removed_reason, r.removed_on)
+            for r in body.residents
+            if r.removed_reason is not None and r.removed_on is not None
+        }
+        return {"loaded": fed().load_residents(rows, removals)}
 
     @control.post("/agencies")
     async def agencies(body: m.AgenciesIn) -> dict[str, dict[str, str]]:

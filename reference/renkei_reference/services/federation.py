@@ -28,7 +28,7 @@ from .log_store import LogStore, MemoryLogStore, SealedRecords
 from .numbering import NumberingAuthority
 from .numbering_table import NumberingTable
 from .pki import OPERATOR
-from .registry import FourItems, ResidentRegistry
+from .registry import FourItems, Removal, ResidentRegistry
 from .registry_journal import RegistryJournal
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "FourItems",
     "Hub",
     "NumberingAuthority",
+    "Removal",
     "ResidentRegistry",
     "Role",
 ]
@@ -154,16 +155,20 @@ class Federation:
         return agency
 
     def load_residents(
-        self, rows: list[tuple[ResidentCode, FourItems, ResidentCode | None]]
+        self,
+        rows: list[tuple[ResidentCode, FourItems, ResidentCode | None]],
+        removals: dict[str, Removal] | None = None,
     ) -> int:
         """Register residents; a row with a previous code is a change of resident
         code (item 8), which the registry records, the numbering authority follows
-        (RK-NUM-008) and the hub absorbs with an alias (RK-IDC-003)."""
+        (RK-NUM-008) and the hub absorbs with an alias (RK-IDC-003).  A resident
+        named in ``removals`` (by resident code) is removed (除票, RK-BND-009)."""
+        removals = removals or {}
         for code, items, previous in rows:
             if previous is None:
-                self.registry.load([(code, items)])
+                self.registry.load([(code, items)], removals)
                 continue
-            self.registry.change_code(previous, code, items)
+            self.registry.change_code(previous, code, items, removals.get(code.value))
             if self.numbering.has_number(previous):
                 self.numbering.change_resident_code(previous, code)
             self.hub.resident_code_changed(previous, code)

@@ -242,6 +242,22 @@ class ResidentIn(_Strict):
     address: Text
     birth_date: Date
     sex: Sex
+    # RK-BND-009: removed from the registry (除票), with the reason and the date
+    status: Literal["current", "removed"] = "current"
+    removed_reason: Literal["deceased", "emigrated", "moved-out", "struck-off", "other"] | None = (
+        None
+    )
+    removed_on: Date | None = None
+
+    @model_validator(mode="after")
+    def _removal_complete(self) -> ResidentIn:
+        removed = self.status == "removed"
+        given = (self.removed_reason is not None, self.removed_on is not None)
+        if given != (removed, removed):
+            raise ValueError(
+                "a removed resident has removed_reason and removed_on; a current one neither"
+            )
+        return self
 
 
 class ResidentsIn(_Strict):

@@ -10,6 +10,10 @@ white space, kana script, variant kanji, address notation) decides a bind, and
 a record bound only through the folding carries the notice ``variant-form``.
 A kana reading given by the record must agree with the registered one
 (``kana-differs`` otherwise) and separates near neighbours (RK-BND-002).
+Each resident has a status: current, or removed (除票) with the reason and the
+date of removal.  A removed resident keeps his items in the matcher's indexes
+but is never bound: a record that would bind him goes to review
+``resident-removed`` (RK-BND-009).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..core.binding_match import BindingOutcome, Policy, RegistryIndex, decide
 from ..core.binding_normalise import has_placeholder, strict_text
@@ -25,7 +29,25 @@ from ..core.codes import ResidentCode
 from ..core.errors import ConflictError, NotFoundError
 from .registry_journal import MemoryJournal, RegistryJournal
 
-__all__ = ["FourItems", "ResidentRegistry"]
+__all__ = ["REMOVAL_REASONS", "FourItems", "Removal", "ResidentRegistry"]
+
+RemovalReason = Literal["deceased", "emigrated", "moved-out", "struck-off", "other"]
+REMOVAL_REASONS: tuple[RemovalReason, ...] = (
+    "deceased",  # 死亡
+    "emigrated",  # 国外転出
+    "moved-out",  # 転出 (the 転入 elsewhere not yet recorded)
+    "struck-off",  # 職権消除
+    "other",  # その他の消除
+)
+"""Why a resident was removed from the registry (OpenAPI ``RemovalReason``, RK-BND-009)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """A resident's removal from the registry (除票): why, and on which date."""
+
+    reason: RemovalReason
+    removed_on: str  # YYYY-MM-DD
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +85,23 @@ def _same_state(held: FourItems, given: FourItems) -> bool:
     )
 
 
+def _put_op(code: str, items: FourItems, removal: Removal | None) -> dict[str, Any]:
+    removed = asdict(removal) if removal else None
+    return {"op": "put", "code": code, "items": asdict(items), "removal": removed}
+
+
+def _change_op(old: str, new: str, items: FourItems, removal: Removal | None) -> dict[str, Any]:
+    removed = asdict(removal) if removal else None
+    return {"op": "change", "old": old, "new": new, "items": asdict(items), "removal": removed}
+
+
 class ResidentRegistry:
     """住基ネット simulator: residents with their latest 4 items (items 14, 20)."""
 
     def __init__(self, journal: RegistryJournal | None = None) -> None:
         self._lock = threading.Lock()
         self._latest: dict[str, FourItems] = {}
+        self._removed: dict[str, Removal] = {}  # RK-BND-009: residents removed (除票)
         self._earlier: dict[str, list[FourItems]] = {}
         self._history: list[tuple[str, str]] = []  # (old, new) resident-code changes
         self._index: tuple[RegistryIndex, list[str]] | None = None
@@ -77,26 +110,52 @@ class ResidentRegistry:
         self._journal: RegistryJournal = journal or MemoryJournal()
         for op in self._journal.replay():
             items = FourItems(**op["items"])
+            removal = Removal(**op["removal"]) if op.get("removal") else None
             if op["op"] == "put":
                 self._put(op["code"], items)
+                self._set_status(op["code"], removal)
             else:
-                self._change(op["old"], op["new"], items)
+                self._change(op["old"], op["new"], items, removal)
 
-    def load(self, residents: Iterable[tuple[ResidentCode, FourItems]]) -> int:
-        rows = [(code.value, items) for code, items in residents]
+    def load(
+        self,
+        residents: Iterable[tuple[ResidentCode, FourItems]],
+        removals: dict[str, Removal] | None = None,
+    ) -> int:
+        """Register or update residents; each is current unless ``removals`` (by
+        resident code) says he was removed (RK-BND-009).  Loading a resident again
+        sets his status anew: a returned emigrant is current again."""
+        rows = [(code.value, items, (removals or {}).get(code.value)) for code, items in residents]
         with self._lock:
-            self._journal.append([{"op": "put", "code": c, "items": asdict(i)} for c, i in rows])
-            for code, items in rows:
+            self._journal.append([_put_op(c, i, r) for c, i, r in rows])
+            for code, items, removal in rows:
                 self._put(code, items)
+                self._set_status(code, removal)
         return len(rows)
 
-    def change_code(self, old: ResidentCode, new: ResidentCode, items: FourItems) -> None:
-        """A resident's code changes (item 8); the old code is kept in the history."""
+    def _set_status(self, code: str, removal: Removal | None) -> None:
+        if removal is None:
+            self._removed.pop(code, None)
+        else:
+            self._removed[code] = removal
+        self._index = None
+
+    def status(self, code: ResidentCode) -> Removal | None:
+        """None for a current resident; his removal for one removed (除票)."""
+        with self._lock:
+            if code.value not in self._latest:
+                raise NotFoundError("unknown-resident", "no such resident code", "RK-BND-009")
+            return self._removed.get(code.value)
+
+    def change_code(
+        self, old: ResidentCode, new: ResidentCode, items: FourItems, removal: Removal | None = None
+    ) -> None:
+        """A resident's code changes (item 8); the old code is kept in the history.
+        The resident's status is ``removal`` under the new code (RK-BND-009)."""
         with self._lock:
             self._check_change(old.value, new.value)
-            change = {"op": "change", "old": old.value, "new": new.value, "items": asdict(items)}
-            self._journal.append([change])
-            self._change(old.value, new.value, items)
+            self._journal.append([_change_op(old.value, new.value, items, removal)])
+            self._change(old.value, new.value, items, removal)
 
     def _check_change(self, old: str, new: str) -> None:
         if old not in self._latest:
@@ -108,12 +167,14 @@ class ResidentRegistry:
                 "RK-NUM-008",
             )
 
-    def _change(self, old: str, new: str, items: FourItems) -> None:
+    def _change(self, old: str, new: str, items: FourItems, removal: Removal | None) -> None:
         earlier = self._earlier.pop(old, [])
         previous = self._latest.pop(old)
         self._earlier[new] = earlier
         self._latest[new] = previous
+        self._removed.pop(old, None)
         self._put(new, items)
+        self._set_status(new, removal)
         self._history.append((old, new))
 
     def _put(self, code: str, items: FourItems) -> None:
@@ -168,6 +229,7 @@ class ResidentRegistry:
                     {row[c]: [i.four() for i in e] for c, e in self._earlier.items() if e},
                     Policy.FOLDED,  # RK-BND-005: the published folding
                     [self._latest[c].name_kana for c in codes],
+                    frozenset(row[c] for c in self._removed),  # RK-BND-009
                 ),
                 codes,
             )
@@ -180,11 +242,19 @@ class ResidentRegistry:
         outcome = decide(index, items.four(), items.name_kana)
         return outcome, (codes[outcome.person] if outcome.person is not None else None)
 
+    def _status_view(self, code: str) -> dict[str, str]:
+        removal = self._removed.get(code)
+        if removal is None:
+            return {"status": "current"}
+        return {"status": "removed", "removed_reason": removal.reason,
+                "removed_on": removal.removed_on}  # fmt: skip
+
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         with self._lock:
             return {
                 "registry.residents": [
-                    {"resident_code": c, **asdict(i)} for c, i in sorted(self._latest.items())
+                    {"resident_code": c, **asdict(i), **self._status_view(c)}
+                    for c, i in sorted(self._latest.items())
                 ],
                 "registry.earlier_items": [
                     {"resident_code": c, **asdict(i)}
