@@ -29,6 +29,7 @@ from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
 from renkei_reference.services.portal import Portal, PortalSession
 from renkei_reference.services.portal_app import SESSION_COOKIE
+from renkei_reference.services.portal_port import InProcessHubPort
 
 with warnings.catch_warnings():  # starlette's notice about httpx2; httpx is what we have
     warnings.simplefilter("ignore")
@@ -86,7 +87,7 @@ class World:
                 ),
             ]
         )
-        self.portal = Portal(self.fed.hub, self.clock)
+        self.portal = Portal(InProcessHubPort(self.fed.hub), self.clock)
 
     def query(self, i: int, pattern: str = "P-1", kind: str = "tax") -> str:
         bound = self.fed.hub.bind(PENSION, "r", _items(i))

@@ -13,10 +13,11 @@ The portal faces the internet (item 26), so it holds as little as it can:
   to logs"), keyed by a keyed hash of the link code so the person can be shown
   their own record later — including counter-service use (RK-PORT-005).
 
-Log entries are fetched from the hub for every read and never kept
-(RK-PORT-002).  The hub's administrative log does not exist yet (issue 4);
-:meth:`Portal._record` is the one place where a "My Portal disclosure" event
-would be forwarded to it (``hub.log_admin_event`` when the hub offers it).
+The portal reaches the hub only through its ``HubPort`` (services.portal_port):
+the login's binding is the portal's own binding request, logged and refused
+while the hub's store cannot write; log entries are fetched from the hub for
+every read and never kept (RK-PORT-002); :meth:`Portal._record` forwards each
+disclosure to the hub's administrative log (RK-LOG-006).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from ..core.errors import (
 )
 from .cards import CardAuthority, CardRejected
 from .clock import Clock
-from .hub import Agency, Hub, Role
+from .hub.agencies import Agency
+from .portal_port import PORTAL_AGENCY, HubPort
 
 __all__ = [
     "APPLICATION_SECONDS",
@@ -60,8 +62,6 @@ CHALLENGE_SECONDS = 300  # RK-AUTH-002: no more than 5 minutes
 SESSION_SECONDS = 900
 APPLICATION_SECONDS = 24 * 3600
 MAX_OPEN_CHALLENGES = 100_000  # an unauthenticated caller cannot grow memory without bound
-PORTAL_AGENCY = Agency("renkei.portal", "マイポータル", Role.PORTAL)
-"""My Portal is a link-code unit of its own (RK-PORT-003 decision)."""
 
 
 def _card_failed() -> UnauthenticatedError:
@@ -223,7 +223,7 @@ class Portal:
 
     def __init__(
         self,
-        hub: Hub,
+        hub: HubPort,
         clock: Clock,
         cards: CardAuthority | None = None,
         grantor: AgencyGrantor | None = None,
@@ -283,10 +283,9 @@ class Portal:
             raise _card_failed() from None
         # RK-PORT-003: the person is the one the registry's latest 4 items name,
         # found by an exact, unique binding (RK-BND-002) to the portal's link code.
-        bound = self._hub.bind(PORTAL_AGENCY, "portal-login", items)
-        if bound["decision"] != "bound":
+        link_code = self._hub.bind_person(items)
+        if link_code is None:
             raise _card_failed()
-        link_code: str = bound["link_code"]
         session = PortalSession(
             token=secrets.token_urlsafe(32),
             expires_at=now + timedelta(seconds=SESSION_SECONDS),
@@ -324,9 +323,7 @@ class Portal:
     # -- the portal's own access record (RK-LOG-006, RK-PORT-005) --------------
     def _record(self, session: PortalSession, action: str, detail: dict[str, Any]) -> None:
         """Record one access of the portal; counter use names counter and staff.
-
-        Hook for the hub's administrative log (RK-LOG-006, issue 4): when the
-        hub offers ``log_admin_event``, each disclosure is forwarded there too."""
+        Each disclosure also goes to the hub's administrative log (RK-LOG-006)."""
         row = {
             "at": self._clock.now().isoformat(),
             "action": action,
@@ -338,9 +335,8 @@ class Portal:
         }
         with self._lock:
             self.access_record.append({"person_ref": session.person_ref, **row})
-        forward = getattr(self._hub, "log_admin_event", None)
-        if forward is not None and action in ("access-logs", "agency-application"):
-            forward("my-portal-disclosure", {k: v for k, v in row.items() if v is not None})
+        if action in ("access-logs", "agency-application"):
+            self._hub.log_disclosure({k: v for k, v in row.items() if v is not None})
 
     def usage(self, session: PortalSession) -> list[dict[str, Any]]:
         """The person's own portal use, counter use marked as such (RK-PORT-005)."""
@@ -403,7 +399,7 @@ class Portal:
 
     def _own_entries(self, session: PortalSession) -> list[AccessLogEntry]:
         """Fetched from the hub for each request, never kept (RK-PORT-002/003)."""
-        return self._hub.person_entries(PORTAL_AGENCY.unit, session.link_code)
+        return self._hub.person_entries(session.link_code)
 
     def access_logs(
         self, session: PortalSession, application_id: str, after: int, limit: int
@@ -499,8 +495,7 @@ class Portal:
         }
 
     def _agency_name(self, agency_id: str) -> str:
-        agency = self._hub.agencies.get(agency_id)
-        return agency.name if agency is not None else agency_id
+        return self._hub.agency_name(agency_id)
 
     def _submit(
         self,

@@ -38,6 +38,7 @@ from ..core.errors import CallerError, PermissionDeniedError, RenkeiError, Unaut
 from .federation import Agency, Federation
 from .models import Ident, Int, Text, Timestamp
 from .portal import SESSION_SECONDS, AgencyNodeDirectory, Portal, PortalSession
+from .portal_port import InProcessHubPort
 from .tls import delete_cookie, set_cookie
 from .web_page import CertificateBinding, secure_page, time_html
 
@@ -142,7 +143,7 @@ class PortalBox(PerFederation[Portal]):
         self, fed: Callable[[], Federation], nodes: AgencyNodeDirectory | None = None
     ) -> None:
         self.nodes = nodes or AgencyNodeDirectory()
-        super().__init__(fed, lambda f: Portal(f.hub, f.clock, nodes=self.nodes))
+        super().__init__(fed, lambda f: Portal(InProcessHubPort(f.hub), f.clock, nodes=self.nodes))
 
 
 def _session_view(s: PortalSession) -> dict[str, Any]:
