@@ -100,6 +100,11 @@ class KitSession:
     swept: dict[str, float] = field(
         default_factory=lambda: {"exchanges": 0, "secrets": 0, "seconds": 0.0}
     )
+    challenge: dict[str, Any] = field(
+        default_factory=lambda: {"mode": "self-asserted", "seed": None}
+    )
+    """Who ran the kit and the seed its worlds were derived from (issue 15, item 2):
+    ``certifier`` only for a run in certifier mode, which always has a fresh seed."""
 
     def completeness(self) -> dict[str, Any]:
         """Per declared profile, whether every published test that applies to it ran.
@@ -149,6 +154,7 @@ class KitSession:
             "completeness": self.completeness(),
             "xfail_manifest": self.xfails,
             "notices": self.notices,
+            "challenge": self.challenge,
             "canary_sweep": {
                 "exchanges": int(self.swept["exchanges"]),
                 "secrets": int(self.swept["secrets"]),
@@ -200,6 +206,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--renkei-report-json", default=None, type=Path, help="write the JSON result report here"
     )
+    group.addoption(
+        "--renkei-seed",
+        default=None,
+        help="challenge seed (64 hex digits) the run's worlds are derived from: names, "
+        "residents, request ids, agencies (default: the kit's fixed world)",
+    )
+    group.addoption(
+        "--renkei-certifier",
+        action="store_true",
+        default=False,
+        help="certifier mode: the run is the certifier's, with a fresh --renkei-seed "
+        "(`renkei conformance run --certify` draws it); otherwise it is self-asserted",
+    )
     for name, what in (
         ("ca", "the target's CA certificate (PEM), for an https:// target"),
         ("cert", "the conformance operator's client certificate (PEM)"),
@@ -220,6 +239,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _keep_the_vendors_folder_clean(config)
     from .target import TargetError, command_line_tls, resolve_target
 
+    challenge = _challenge(config)
     try:
         tls = command_line_tls(
             config.getoption("--renkei-ca"),
@@ -279,8 +299,29 @@ def pytest_configure(config: pytest.Config) -> None:
         "args": [str(a) for a in config.args],
     }
     config.stash[_KEY] = KitSession(
-        target, catalog, caps, xfails, notices=notices, selection=selection
+        target, catalog, caps, xfails, notices=notices, selection=selection, challenge=challenge
     )
+
+
+SEED = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _challenge(config: pytest.Config) -> dict[str, Any]:
+    """The run's challenge (``--renkei-seed``, ``--renkei-certifier``), set as the seed of
+    every world the kit builds (world.set_challenge)."""
+    from .world import set_challenge
+
+    seed = config.getoption("--renkei-seed")
+    certifier = bool(config.getoption("--renkei-certifier"))
+    if seed is not None and not SEED.match(seed):
+        raise pytest.UsageError("--renkei-seed must be 64 lowercase hex digits (32 bytes)")
+    if certifier and seed is None:
+        raise pytest.UsageError(
+            "certifier mode needs a fresh challenge seed (renkei conformance run --certify "
+            "draws one)"
+        )
+    set_challenge(bytes.fromhex(seed) if seed else None)
+    return {"mode": "certifier" if certifier else "self-asserted", "seed": seed}
 
 
 def _keep_the_vendors_folder_clean(config: pytest.Config) -> None:
@@ -549,6 +590,7 @@ def _reproduce(item: pytest.Item) -> str:
         ("--renkei-key", "--key"),
         ("--renkei-capabilities", "--capabilities"),
         ("--renkei-xfails", "--xfails"),
+        ("--renkei-seed", "--seed"),
     ):
         value = item.config.getoption(option)
         if value:
@@ -601,6 +643,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr = terminalreporter
     tr.section("renkei conformance")
     tr.write_line(f"target: {kit.target.name} ({kit.target.transport})")
+    seed = kit.challenge["seed"]
+    tr.write_line(
+        f"run: {kit.challenge['mode']}, "
+        + (f"challenge seed {seed}" if seed else "the kit's fixed world (no challenge seed)")
+    )
     for notice in kit.notices:
         tr.write_line(f"warning: {notice}", yellow=True)
     by_req: dict[str, list[str]] = {}
