@@ -212,7 +212,13 @@ def _conformance(args: argparse.Namespace) -> int:
     return _run(args)
 
 
-INIT_FILES = ("target.json", "capabilities.yaml", "xfails.yaml", "github-actions.yml")
+INIT_FILES = (
+    "target.json",
+    "capabilities.yaml",
+    "xfails.yaml",
+    "github-actions.yml",
+    "gitlab-ci.yml",
+)
 """What ``renkei conformance init`` writes: the guide's examples, to edit."""
 
 
@@ -329,7 +335,8 @@ def _print_tested(info: dict[str, Any]) -> None:
     caps = info.get("capabilities") or {}
     selection = info.get("selection") or {}
     chosen = {k: v for k, v in selection.items() if v and k != "args"}
-    print(f"run:       {target.get('name')} ({target.get('kind')}), {info['created']}")
+    transport = target.get("transport", target.get("kind"))
+    print(f"run:       {target.get('name')} ({transport}), {info['created']}")
     print(f"kit:       {info['suite_version']}, catalog {info['spec_version']}")
     print(f"kit code:  {kit.get('code_digest', 'not recorded')}")
     for name, digest in sorted((kit.get("spec_digests") or {}).items()):

@@ -67,9 +67,14 @@ class TestResult:
     message: str
     duration: float
     reproduce: str = ""
+    root_cause: dict[str, str] = field(default_factory=dict)
+    """For a failure whose failing check verifies another requirement than the test's
+    (the wire contract): ``requirement`` and ``request``."""
 
     def as_json(self) -> dict[str, Any]:
-        extra = {"reproduce": self.reproduce} if self.reproduce else {}
+        extra: dict[str, Any] = {"reproduce": self.reproduce} if self.reproduce else {}
+        if self.root_cause:
+            extra["root_cause"] = self.root_cause
         return {
             **extra,
             "test_id": self.test_id,
@@ -161,6 +166,7 @@ class KitSession:
                 "seconds": round(self.swept["seconds"], 3),
                 "leaks": len(self.leaks),
             },
+            "root_causes": root_causes(list(self.results.values())),
             "results": [r.as_json() for r in self.results.values()],
             # verification by review (RK-ARCH-005, RK-ARCH-006, …): for the regulator,
             # apart from passed/failed — specs/review/checklist.yaml
@@ -566,6 +572,7 @@ def pytest_runtest_makereport(
             message=message,
             duration=report.duration,
             reproduce=(_reproduce(item) if outcome in ("failed", "error", "xpassed") else ""),
+            root_cause=_root_cause(call) if outcome in ("failed", "error") else {},
         )
         if outcome == "warning":
             report.outcome = "passed"
@@ -620,13 +627,58 @@ def _classify(report: pytest.TestReport, kit: KitSession, reqs: list[str]) -> tu
     return ("failed" if report.when == "call" else "error"), message
 
 
-WORST_FIRST = ("failed", "error", "xpassed", "warning", "xfailed", "passed")
+WORST_FIRST = ("failed", "error", "xpassed", "blocked", "warning", "xfailed", "passed")
 
 
 def requirement_outcome(outcomes: list[str]) -> str:
     """A requirement's outcome: the worst of the results that applied to it;
-    not applicable only when none did (issue 15)."""
+    not applicable only when none did (issue 15).  ``blocked``: a test of it
+    failed on another requirement's check (its root cause), so it was not judged."""
     return next((o for o in WORST_FIRST if o in outcomes), "not_applicable")
+
+
+def _root_cause(call: pytest.CallInfo[None]) -> dict[str, str]:
+    """The requirement the failing check verifies, when the check is the wire
+    contract every response is held to (client.WireError.requirement)."""
+    from .client import WireError
+
+    error = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(error, WireError) and error.requirement:
+        return {"requirement": error.requirement, "request": error.request}
+    return {}
+
+
+def attributed(results: list[TestResult]) -> dict[str, list[str]]:
+    """Each requirement's outcomes, a failure counted against its root cause: the
+    requirement its failing check verifies fails, the test's others are ``blocked``
+    (not judged: the test stopped before it checked them)."""
+    by_req: dict[str, list[str]] = {}
+    for r in results:
+        cause = r.root_cause.get("requirement")
+        for rid in r.requirements:
+            by_req.setdefault(rid, []).append("blocked" if cause and rid != cause else r.outcome)
+        if cause and cause not in r.requirements:
+            by_req.setdefault(cause, []).append(r.outcome)
+    return by_req
+
+
+def root_causes(results: list[TestResult]) -> list[dict[str, Any]]:
+    """Failures grouped by the requirement their failing check verifies, most tests
+    first: one broken behaviour is one line, not a failure of every test that met it."""
+    groups: dict[str, list[TestResult]] = {}
+    for r in results:
+        if r.outcome in ("failed", "error"):
+            groups.setdefault(r.root_cause.get("requirement", ""), []).append(r)
+    return [
+        {
+            "requirement": rid,
+            "tests": [r.test_id for r in group],
+            "request": group[0].root_cause.get("request", ""),
+            "message": group[0].message.splitlines()[0][:300] if group[0].message else "",
+        }
+        for rid, group in sorted(groups.items(), key=lambda g: -len(g[1]))
+        if rid
+    ]
 
 
 def _failure_message(report: pytest.TestReport) -> str:
@@ -650,10 +702,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     )
     for notice in kit.notices:
         tr.write_line(f"warning: {notice}", yellow=True)
-    by_req: dict[str, list[str]] = {}
-    for r in kit.results.values():
-        for rid in r.requirements:
-            by_req.setdefault(rid, []).append(r.outcome)
+    causes = root_causes(list(kit.results.values()))
+    if causes:
+        tr.write_line("root causes (each failed check, with the tests that met it):", red=True)
+    for cause in causes:
+        tr.write_line(
+            f"  {cause['requirement']:<14} {len(cause['tests'])} test(s), e.g. "
+            f"{cause['tests'][0]} at {cause['request']}: {cause['message'][:160]}"
+        )
+    by_req = attributed(list(kit.results.values()))
     for rid in sorted(by_req):
         verdict = requirement_outcome(by_req[rid])
         level = kit.catalog[rid].level if rid in kit.catalog.requirements else "?"
