@@ -45,6 +45,7 @@ def _world(c: Challenge) -> dict[str, Any]:
         "request_ids": [c.request_id(n) for n in (1, 2, 3)],
         "agency_names": [c.agency_name(name) for name, _ in AGENCIES.values()],
         "root_secrets": [c.root_secret(n) for n in (1, 2)],
+        "draws": [c.rng("pattern-tables", 0).getrandbits(64) for _ in (1, 2)],
     }
 
 
@@ -83,6 +84,9 @@ def test_without_a_seed_the_kit_keeps_its_fixed_world() -> None:
     assert fixed.request_id(7) == "kit-7"
     assert fixed.agency_name("試験市") == "試験市"
     assert fixed.root_secret(1) != fixed.root_secret(1)  # drawn afresh at every reset
+    assert fixed.rng("random-resident-codes", 20261206).random() == (
+        fixed.rng("other label", 20261206).random()
+    )
 
 
 @pytest.fixture

@@ -145,6 +145,11 @@ class Challenge:
     def birth_shift(self) -> int:
         return 0 if self.seed is None else self._rng("births").randrange(60 * 12 * 28)
 
+    def rng(self, label: str, fixed: int) -> random.Random:
+        """A test's own random stream: seeded with ``fixed`` in the fixed world, drawn
+        from the challenge seed (and ``label``) otherwise."""
+        return random.Random(fixed) if self.seed is None else self._rng(label)
+
     def request_id(self, n: int) -> str:
         return f"kit-{self.tag}-{n}" if self.tag else f"kit-{n}"
 
