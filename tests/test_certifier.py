@@ -295,3 +295,16 @@ def test_certifier_mode_usage_errors_are_one_line(extra: list[str], says: str) -
     assert proc.returncode == 2
     assert says in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_failure_of_a_seeded_run_reproduces_in_the_same_world(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    ran = run_renkei(
+        "conformance", "run", "--target", "reference@validation-error-answers-418", "-q",
+        "-k", "test_a_query_must_name_its_provider", "--seed", SEED,
+        "--report-json", str(report),
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stdout[-3000:] + ran.stderr[-2000:]
+    [result] = json.loads(report.read_text(encoding="utf-8"))["results"]
+    assert result["reproduce"].endswith(f"--seed {SEED}")
+    assert f"reproduce: {result['reproduce']}" in ran.stdout
