@@ -308,3 +308,29 @@ def test_a_failure_of_a_seeded_run_reproduces_in_the_same_world(tmp_path: Path) 
     [result] = json.loads(report.read_text(encoding="utf-8"))["results"]
     assert result["reproduce"].endswith(f"--seed {SEED}")
     assert f"reproduce: {result['reproduce']}" in ran.stdout
+
+
+def test_a_changed_seed_or_a_stripped_signature_does_not_verify() -> None:
+    """The regulator and anyone holding the bundle can change nothing signed."""
+    certifier = Ed25519PrivateKey.generate()
+    envelope = seal(_certified(), certifier)
+    statement = _statement(envelope)
+    statement["report"]["challenge"]["seed"] = "00" * 32
+    statement["attestation"]["challenge_seed"] = "00" * 32
+    reseeded = {**envelope, "payload": base64.b64encode(json.dumps(statement).encode()).decode()}
+    check = verify(reseeded, certifier.public_key())
+    assert not check.valid
+    assert any("signature" in p for p in check.problems)
+    stripped = verify({**envelope, "signatures": []}, certifier.public_key())
+    assert not stripped.valid
+
+
+def test_a_bundle_made_against_another_spec_edition_does_not_certify() -> None:
+    vendor = Ed25519PrivateKey.generate()
+    envelope = seal(_certified(), vendor)
+    statement = _statement(envelope)
+    statement["kit"]["spec_digests"]["requirements.yaml"] = "0" * 64
+    check = verify(_resign(envelope, statement, vendor), vendor.public_key())
+    assert check.valid, check.problems
+    assert any("other spec files" in n for n in check.notes)
+    assert any("spec files differ" in p for p in check.certification_problems())
