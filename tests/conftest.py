@@ -92,3 +92,46 @@ def served_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 def served_reference_plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """``renkei serve --plain-http`` (test mode's bearer stand-in); yields its target file."""
     yield from _serve(tmp_path_factory.mktemp("serve-plain"), "--plain-http")
+
+
+@pytest.fixture(scope="session")
+def renkei_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from this checkout (offline: no build isolation), once per session."""
+    dist = tmp_path_factory.mktemp("dist")
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(dist), str(ROOT)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    return next(dist.glob("renkei-*.whl"))
+
+
+@pytest.fixture(scope="session")
+def kit_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Wheels of every distribution the kit requires, repacked from this environment,
+    for ``pip install --no-index --find-links`` (tests/wheelhouse.py)."""
+    from .wheelhouse import wheelhouse
+
+    house = tmp_path_factory.mktemp("wheelhouse")
+    wheelhouse("renkei", house)
+    return house
+
+
+def offline_pip_env(house: Path) -> dict[str, str]:
+    """The environment of a machine whose pip finds packages only in ``house``, with
+    this checkout's PYTHONPATH and any virtualenv left out."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "VIRTUAL_ENV", "RENKEI_SPECS", "PYTHONHOME")
+        and not k.startswith("PIP_")
+    }
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(house),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_NO_CACHE_DIR="1",
+    )
+    return env

@@ -93,7 +93,7 @@ def test_init_writes_a_setup_whose_certificates_pki_init_makes(tmp_path: Path) -
     made = run_renkei("conformance", "init", str(setup), cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     assert sorted(p.name for p in setup.iterdir()) == sorted(
-        ["target.json", "capabilities.yaml", "xfails.yaml", "github-actions.yml"]
+        ["target.json", "capabilities.yaml", "xfails.yaml", "github-actions.yml", "gitlab-ci.yml"]
     )
     for name, schema in (
         ("capabilities.yaml", "capabilities.schema.json"),

@@ -9,32 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
-
 
 @pytest.mark.slow
-def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
-    dist = tmp_path / "dist"
-    build = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(dist),
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert build.returncode == 0, build.stderr
-    wheel = next(dist.glob("renkei-*.whl"))
+def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path, renkei_wheel: Path) -> None:
+    wheel = renkei_wheel
     site = tmp_path / "site"
     install = subprocess.run(
         [

@@ -33,9 +33,12 @@ from .environment import kit_code_digest, kit_environment
 from .spec import spec_root
 
 __all__ = [
+    "CERTIFIER",
     "PAYLOAD_TYPE",
+    "SELF_ASSERTED",
     "BundleCheck",
     "BundleError",
+    "attestation",
     "generate_key",
     "key_id",
     "load_private_key",
@@ -141,6 +144,25 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 
 # -- sealing and verifying -------------------------------------------------------------
+CERTIFIER = "certifier"
+SELF_ASSERTED = "self-asserted"
+_SEED_HEX = frozenset("0123456789abcdef")
+
+
+def _seed_of(report: dict[str, Any]) -> str | None:
+    seed = (report.get("challenge") or {}).get("seed")
+    ok = isinstance(seed, str) and len(seed) == 64 and set(seed) <= _SEED_HEX
+    return seed if ok else None
+
+
+def attestation(report: dict[str, Any]) -> dict[str, Any]:
+    """Who ran the recorded run (specs/results-bundle.md, trust model): ``certifier``
+    only for a run in certifier mode with its challenge seed, else ``self-asserted``."""
+    seed = _seed_of(report)
+    claimed = (report.get("challenge") or {}).get("mode") == CERTIFIER
+    return {"mode": CERTIFIER if claimed and seed else SELF_ASSERTED, "challenge_seed": seed}
+
+
 def _canonical(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
@@ -162,6 +184,7 @@ def seal(
             "environment": kit_environment(),
         },
         "signer": {"keyid": key_id(public), "public_key": base64.b64encode(raw).decode()},
+        "attestation": attestation(report),
         "report": report,
     }
     body = _canonical(statement)
@@ -194,8 +217,38 @@ class BundleCheck:
 
     kit_differs: bool = False
     """The bundle was made by a kit whose code or spec files differ from this one's."""
+    pinned: bool = False
+    """The signer was checked against a key the verifier trusts (``--key``)."""
 
-    def certification_problems(self, allow_xfail: bool = False) -> list[str]:
+    @property
+    def mode(self) -> str:
+        """``certifier`` when the run was made in certifier mode with a challenge seed
+        and the statement says so; otherwise ``self-asserted``."""
+        said = (self.statement or {}).get("attestation") or {}
+        derived = attestation(self.report)
+        if derived["mode"] == CERTIFIER and said == derived:
+            return CERTIFIER
+        return SELF_ASSERTED
+
+    def mode_reason(self) -> str:
+        """Why a bundle is self-asserted, or whose certification it is."""
+        challenge = self.report.get("challenge") or {}
+        said = (self.statement or {}).get("attestation") or {}
+        if self.mode == CERTIFIER:
+            who = "the pinned signer" if self.pinned else "an UNPINNED signer (give --key)"
+            seed = _seed_of(self.report)
+            return f"run by a certifier with challenge seed {seed}; signed by {who}"
+        if challenge.get("mode") != CERTIFIER:
+            return "the vendor's own run: not made in certifier mode"
+        if _seed_of(self.report) is None:
+            return "claims certifier mode but records no challenge seed"
+        if said != attestation(self.report):
+            return "the statement's attestation does not match its report"
+        return "not made in certifier mode"
+
+    def certification_problems(
+        self, allow_xfail: bool = False, require_certifier: bool = False
+    ) -> list[str]:
         """Why this bundle does not certify a pass (empty when it does).
 
         A pass needs an authentic bundle, made by this kit on its spec files, of a run
@@ -220,6 +273,10 @@ class BundleCheck:
                 )
         if self.kit_differs:
             problems.append("made by a kit whose code or spec files differ from this kit's")
+        if require_certifier and self.mode != CERTIFIER:
+            problems.append(f"{SELF_ASSERTED}: {self.mode_reason()}")
+        elif require_certifier and not self.pinned:
+            problems.append("certifier mode needs the certifier's key: give --key CERTIFIER.pem")
         return problems
 
     @property
@@ -234,6 +291,9 @@ class BundleCheck:
             "notes": self.notes,
             "keyid": self.keyid,
             "run_passed": self.run_passed,
+            "mode": self.mode if self.statement else None,
+            "mode_reason": self.mode_reason() if self.statement else None,
+            "challenge_seed": _seed_of(self.report),
             "created": (self.statement or {}).get("created"),
             "target": report.get("target"),
             "suite_version": report.get("suite_version"),
@@ -295,6 +355,7 @@ def verify(envelope: Any, trusted: Ed25519PublicKey | None = None) -> BundleChec
     check.keyid = key_id(public)
     if statement["signer"].get("keyid") != check.keyid:
         check.problems.append("the statement's key ID does not match its public key")
+    check.pinned = trusted is not None
     if trusted is not None and key_id(trusted) != check.keyid:
         check.problems.append(
             f"signed by key {check.keyid}, not by the trusted key {key_id(trusted)}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
@@ -70,6 +71,18 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     run.add_argument(
         "--signing-key", type=Path, help="Ed25519 private key (PEM) that signs the bundle"
     )
+    run.add_argument(
+        "--certify",
+        action="store_true",
+        help="certifier mode: the certifier runs the kit against the vendor's deployment with a "
+        "fresh challenge seed and signs with the certifier's key (needs --bundle, --signing-key)",
+    )
+    run.add_argument(
+        "--seed",
+        metavar="HEX",
+        help="derive the run's worlds from this challenge seed (64 hex digits), e.g. to "
+        "reproduce a run; the run stays self-asserted",
+    )
     run.add_argument("-k", dest="keyword", help="only tests matching this pytest expression")
     run.add_argument("-q", "--quiet", action="store_true", help="less output")
     selftest = conf_sub.add_parser(
@@ -97,6 +110,12 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
         "--require-pass", action="store_true", help="exit 1 unless the recorded run passed"
     )
     verify.add_argument("--json", action="store_true", help="print the findings as JSON")
+    verify.add_argument(
+        "--require-certifier",
+        action="store_true",
+        help="with --require-pass: also exit 1 unless the run was made in certifier mode "
+        "and signed by the --key given",
+    )
     verify.add_argument(
         "--allow-xfail",
         action="store_true",
@@ -193,7 +212,13 @@ def _conformance(args: argparse.Namespace) -> int:
     return _run(args)
 
 
-INIT_FILES = ("target.json", "capabilities.yaml", "xfails.yaml", "github-actions.yml")
+INIT_FILES = (
+    "target.json",
+    "capabilities.yaml",
+    "xfails.yaml",
+    "github-actions.yml",
+    "gitlab-ci.yml",
+)
 """What ``renkei conformance init`` writes: the guide's examples, to edit."""
 
 
@@ -276,7 +301,9 @@ def _verify_bundle(args: argparse.Namespace) -> int:
             f"renkei conformance verify-bundle: {args.bundle} is not JSON: {exc}", file=sys.stderr
         )
     check = verify(envelope, trusted)
-    problems = check.certification_problems(allow_xfail=args.allow_xfail)
+    problems = check.certification_problems(
+        allow_xfail=args.allow_xfail, require_certifier=args.require_certifier
+    )
     if args.json:
         json.dump(check.as_json(), sys.stdout, ensure_ascii=False, indent=2)
         print()
@@ -289,6 +316,7 @@ def _verify_bundle(args: argparse.Namespace) -> int:
         for note in check.notes:
             print(f"  note:    {note}")
         if check.valid:
+            print(f"mode:      {check.mode} ({check.mode_reason()})")
             _print_tested(info)
             for problem in problems:
                 print(f"  not certified: {problem}")
@@ -307,7 +335,8 @@ def _print_tested(info: dict[str, Any]) -> None:
     caps = info.get("capabilities") or {}
     selection = info.get("selection") or {}
     chosen = {k: v for k, v in selection.items() if v and k != "args"}
-    print(f"run:       {target.get('name')} ({target.get('kind')}), {info['created']}")
+    transport = target.get("transport", target.get("kind"))
+    print(f"run:       {target.get('name')} ({transport}), {info['created']}")
     print(f"kit:       {info['suite_version']}, catalog {info['spec_version']}")
     print(f"kit code:  {kit.get('code_digest', 'not recorded')}")
     for name, digest in sorted((kit.get("spec_digests") or {}).items()):
@@ -350,6 +379,21 @@ def _run(args: argparse.Namespace) -> int:
     if (args.bundle is None) != (args.signing_key is None):
         print("renkei conformance: --bundle and --signing-key go together", file=sys.stderr)
         return 2
+    seed = args.seed
+    if args.certify and (args.bundle is None or seed is not None):
+        print(
+            "renkei conformance: --certify signs a bundle (--bundle, --signing-key) and draws "
+            "its own fresh challenge seed (no --seed)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.certify:
+        import secrets
+
+        seed = secrets.token_hex(32)
+    if seed is not None and not re.fullmatch(r"[0-9a-f]{64}", seed):
+        print("renkei conformance: --seed must be 64 lowercase hex digits", file=sys.stderr)
+        return 2
     signing_key = None
     if args.signing_key is not None:
         from .bundle import BundleError, load_private_key
@@ -377,11 +421,20 @@ def _run(args: argparse.Namespace) -> int:
 
     pargs = [str(SUITE), *suite_args(args.target)]
     pargs += ["-q"] if args.quiet else ["-v"]
+    # This command has imported the kit, httpx and anyio before pytest starts, so pytest
+    # can no longer rewrite the asserts of plugins it loads from them and would warn so in
+    # every run from an installed wheel; the kit's tests do not rely on that rewriting.
+    pargs += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     for flag, value in (("--renkei-ca", args.ca), ("--renkei-cert", args.cert)):
         if value is not None:
             pargs += [flag, str(value)]
     if args.key is not None:
         pargs += ["--renkei-key", str(args.key)]
+    if seed is not None:
+        pargs += ["--renkei-seed", seed]
+        print(f"renkei conformance: challenge seed {seed}", flush=True)
+    if args.certify:
+        pargs += ["--renkei-certifier"]
     if args.capabilities:
         pargs += ["--renkei-capabilities", str(args.capabilities)]
     if args.xfails:

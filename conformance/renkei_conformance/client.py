@@ -26,6 +26,13 @@ PROBLEM_PREFIX = "urn:renkei:problem:"
 class WireError(AssertionError):
     """A response the protocol does not allow (an assertion failure of the kit)."""
 
+    requirement: str | None = None
+    """The requirement the failing check verifies when it is not the test's own: the
+    wire contract every response is held to (RK-WIRE-001 for an error response,
+    RK-WIRE-002 otherwise); the report attributes the failure to it (root cause)."""
+    request: str = ""
+    """The request whose response failed the check (``METHOD URL``)."""
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -230,10 +237,16 @@ class Wire:
             )
 
             if departures:
-                raise WireError(
-                    "the response departs from specs/openapi/renkei.yaml (RK-WIRE-001):\n  "
-                    + "\n  ".join(departures)
+                # an error that is no problem document breaks RK-WIRE-001; any other
+                # departure (status, members, headers) the interface itself, RK-WIRE-002
+                not_a_problem = reply.status >= 400 and not reply.is_problem
+                rid = "RK-WIRE-001" if not_a_problem else "RK-WIRE-002"
+                error = WireError(
+                    f"{method} {url}: the response departs from specs/openapi/renkei.yaml "
+                    f"({rid}):\n  " + "\n  ".join(departures)
                 )
+                error.requirement, error.request = rid, f"{method} {url}"
+                raise error
         return reply
 
     def call_node(

@@ -67,9 +67,14 @@ class TestResult:
     message: str
     duration: float
     reproduce: str = ""
+    root_cause: dict[str, str] = field(default_factory=dict)
+    """For a failure whose failing check verifies another requirement than the test's
+    (the wire contract): ``requirement`` and ``request``."""
 
     def as_json(self) -> dict[str, Any]:
-        extra = {"reproduce": self.reproduce} if self.reproduce else {}
+        extra: dict[str, Any] = {"reproduce": self.reproduce} if self.reproduce else {}
+        if self.root_cause:
+            extra["root_cause"] = self.root_cause
         return {
             **extra,
             "test_id": self.test_id,
@@ -100,6 +105,11 @@ class KitSession:
     swept: dict[str, float] = field(
         default_factory=lambda: {"exchanges": 0, "secrets": 0, "seconds": 0.0}
     )
+    challenge: dict[str, Any] = field(
+        default_factory=lambda: {"mode": "self-asserted", "seed": None}
+    )
+    """Who ran the kit and the seed its worlds were derived from (issue 15, item 2):
+    ``certifier`` only for a run in certifier mode, which always has a fresh seed."""
 
     def completeness(self) -> dict[str, Any]:
         """Per declared profile, whether every published test that applies to it ran.
@@ -149,12 +159,14 @@ class KitSession:
             "completeness": self.completeness(),
             "xfail_manifest": self.xfails,
             "notices": self.notices,
+            "challenge": self.challenge,
             "canary_sweep": {
                 "exchanges": int(self.swept["exchanges"]),
                 "secrets": int(self.swept["secrets"]),
                 "seconds": round(self.swept["seconds"], 3),
                 "leaks": len(self.leaks),
             },
+            "root_causes": root_causes(list(self.results.values())),
             "results": [r.as_json() for r in self.results.values()],
             # verification by review (RK-ARCH-005, RK-ARCH-006, …): for the regulator,
             # apart from passed/failed — specs/review/checklist.yaml
@@ -200,6 +212,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--renkei-report-json", default=None, type=Path, help="write the JSON result report here"
     )
+    group.addoption(
+        "--renkei-seed",
+        default=None,
+        help="challenge seed (64 hex digits) the run's worlds are derived from: names, "
+        "residents, request ids, agencies (default: the kit's fixed world)",
+    )
+    group.addoption(
+        "--renkei-certifier",
+        action="store_true",
+        default=False,
+        help="certifier mode: the run is the certifier's, with a fresh --renkei-seed "
+        "(`renkei conformance run --certify` draws it); otherwise it is self-asserted",
+    )
     for name, what in (
         ("ca", "the target's CA certificate (PEM), for an https:// target"),
         ("cert", "the conformance operator's client certificate (PEM)"),
@@ -220,6 +245,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _keep_the_vendors_folder_clean(config)
     from .target import TargetError, command_line_tls, resolve_target
 
+    challenge = _challenge(config)
     try:
         tls = command_line_tls(
             config.getoption("--renkei-ca"),
@@ -279,8 +305,29 @@ def pytest_configure(config: pytest.Config) -> None:
         "args": [str(a) for a in config.args],
     }
     config.stash[_KEY] = KitSession(
-        target, catalog, caps, xfails, notices=notices, selection=selection
+        target, catalog, caps, xfails, notices=notices, selection=selection, challenge=challenge
     )
+
+
+SEED = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _challenge(config: pytest.Config) -> dict[str, Any]:
+    """The run's challenge (``--renkei-seed``, ``--renkei-certifier``), set as the seed of
+    every world the kit builds (world.set_challenge)."""
+    from .world import set_challenge
+
+    seed = config.getoption("--renkei-seed")
+    certifier = bool(config.getoption("--renkei-certifier"))
+    if seed is not None and not SEED.match(seed):
+        raise pytest.UsageError("--renkei-seed must be 64 lowercase hex digits (32 bytes)")
+    if certifier and seed is None:
+        raise pytest.UsageError(
+            "certifier mode needs a fresh challenge seed (renkei conformance run --certify "
+            "draws one)"
+        )
+    set_challenge(bytes.fromhex(seed) if seed else None)
+    return {"mode": "certifier" if certifier else "self-asserted", "seed": seed}
 
 
 def _keep_the_vendors_folder_clean(config: pytest.Config) -> None:
@@ -525,6 +572,7 @@ def pytest_runtest_makereport(
             message=message,
             duration=report.duration,
             reproduce=(_reproduce(item) if outcome in ("failed", "error", "xpassed") else ""),
+            root_cause=_root_cause(call) if outcome in ("failed", "error") else {},
         )
         if outcome == "warning":
             report.outcome = "passed"
@@ -549,6 +597,7 @@ def _reproduce(item: pytest.Item) -> str:
         ("--renkei-key", "--key"),
         ("--renkei-capabilities", "--capabilities"),
         ("--renkei-xfails", "--xfails"),
+        ("--renkei-seed", "--seed"),
     ):
         value = item.config.getoption(option)
         if value:
@@ -578,13 +627,58 @@ def _classify(report: pytest.TestReport, kit: KitSession, reqs: list[str]) -> tu
     return ("failed" if report.when == "call" else "error"), message
 
 
-WORST_FIRST = ("failed", "error", "xpassed", "warning", "xfailed", "passed")
+WORST_FIRST = ("failed", "error", "xpassed", "blocked", "warning", "xfailed", "passed")
 
 
 def requirement_outcome(outcomes: list[str]) -> str:
     """A requirement's outcome: the worst of the results that applied to it;
-    not applicable only when none did (issue 15)."""
+    not applicable only when none did (issue 15).  ``blocked``: a test of it
+    failed on another requirement's check (its root cause), so it was not judged."""
     return next((o for o in WORST_FIRST if o in outcomes), "not_applicable")
+
+
+def _root_cause(call: pytest.CallInfo[None]) -> dict[str, str]:
+    """The requirement the failing check verifies, when the check is the wire
+    contract every response is held to (client.WireError.requirement)."""
+    from .client import WireError
+
+    error = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(error, WireError) and error.requirement:
+        return {"requirement": error.requirement, "request": error.request}
+    return {}
+
+
+def attributed(results: list[TestResult]) -> dict[str, list[str]]:
+    """Each requirement's outcomes, a failure counted against its root cause: the
+    requirement its failing check verifies fails, the test's others are ``blocked``
+    (not judged: the test stopped before it checked them)."""
+    by_req: dict[str, list[str]] = {}
+    for r in results:
+        cause = r.root_cause.get("requirement")
+        for rid in r.requirements:
+            by_req.setdefault(rid, []).append("blocked" if cause and rid != cause else r.outcome)
+        if cause and cause not in r.requirements:
+            by_req.setdefault(cause, []).append(r.outcome)
+    return by_req
+
+
+def root_causes(results: list[TestResult]) -> list[dict[str, Any]]:
+    """Failures grouped by the requirement their failing check verifies, most tests
+    first: one broken behaviour is one line, not a failure of every test that met it."""
+    groups: dict[str, list[TestResult]] = {}
+    for r in results:
+        if r.outcome in ("failed", "error"):
+            groups.setdefault(r.root_cause.get("requirement", ""), []).append(r)
+    return [
+        {
+            "requirement": rid,
+            "tests": [r.test_id for r in group],
+            "request": group[0].root_cause.get("request", ""),
+            "message": group[0].message.splitlines()[0][:300] if group[0].message else "",
+        }
+        for rid, group in sorted(groups.items(), key=lambda g: -len(g[1]))
+        if rid
+    ]
 
 
 def _failure_message(report: pytest.TestReport) -> str:
@@ -609,12 +703,22 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             else "not declared — the restart tests (CT-DUR-…) are not applicable"
         )
     )
+    seed = kit.challenge["seed"]
+    tr.write_line(
+        f"run: {kit.challenge['mode']}, "
+        + (f"challenge seed {seed}" if seed else "the kit's fixed world (no challenge seed)")
+    )
     for notice in kit.notices:
         tr.write_line(f"warning: {notice}", yellow=True)
-    by_req: dict[str, list[str]] = {}
-    for r in kit.results.values():
-        for rid in r.requirements:
-            by_req.setdefault(rid, []).append(r.outcome)
+    causes = root_causes(list(kit.results.values()))
+    if causes:
+        tr.write_line("root causes (each failed check, with the tests that met it):", red=True)
+    for cause in causes:
+        tr.write_line(
+            f"  {cause['requirement']:<14} {len(cause['tests'])} test(s), e.g. "
+            f"{cause['tests'][0]} at {cause['request']}: {cause['message'][:160]}"
+        )
+    by_req = attributed(list(kit.results.values()))
     for rid in sorted(by_req):
         verdict = requirement_outcome(by_req[rid])
         level = kit.catalog[rid].level if rid in kit.catalog.requirements else "?"

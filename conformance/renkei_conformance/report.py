@@ -81,6 +81,12 @@ def write_html(report: dict[str, Any], path: Path) -> None:
         )
         or "<li>none</li>"
     )
+    causes_html = "".join(
+        f"<li><code>{_esc(c['requirement'])}</code>: {len(c['tests'])} test(s) "
+        f"({_esc(', '.join(c['tests'][:8]))}{' …' if len(c['tests']) > 8 else ''}), "
+        f"first at <code>{_esc(c['request'])}</code>: {_esc(c['message'])}</li>"
+        for c in report.get("root_causes") or []
+    )
     review_html = "".join(
         f"<tr><td><code>{_esc(i['id'])}</code></td><td><code>{_esc(i['requirement'])}</code></td>"
         f"<td>{_esc(', '.join(map(str, i['seed_items'])))}</td><td>{_esc(i['check'])}</td>"
@@ -107,6 +113,7 @@ suite {_esc(report["suite_version"])}, spec {_esc(report["spec_version"])},
 <details><summary>Kit environment: Python {_esc(env.get("python", "?"))},
 {len(deps)} dependencies</summary><p>{_esc(dep_text)}</p></details>
 <h2>Verdict: {verdict}</h2><p>{_esc(summary)}</p>
+{f"<h2>Root causes</h2><ul>{causes_html}</ul>" if causes_html else ""}
 <h2>Failures</h2><ul>{fail_html}</ul>
 <h2>Traceability matrix</h2>
 <table><tr><th>Requirement</th><th>Level</th><th>Seed items</th><th>Text</th><th>Tests</th></tr>

@@ -8,15 +8,28 @@ The kit keeps the ground truth; the target learns only what the wire says.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import itertools
+import random
 import secrets
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .client import Reply, Wire, WireError
 from .oracle import check_digit_resident
 
-__all__ = ["AGENCIES", "PATTERNS", "Person", "World", "population"]
+__all__ = [
+    "AGENCIES",
+    "PATTERNS",
+    "Challenge",
+    "Person",
+    "World",
+    "current_challenge",
+    "population",
+    "set_challenge",
+]
 
 _FAMILY = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤")
 _GIVEN = ("太郎", "花子", "一郎", "美咲", "健太", "結衣", "翔", "葵", "大輔", "さくら")
@@ -68,23 +81,129 @@ class Person:
         return {"resident_code": self.resident_code, **self.four_items()}
 
 
-def resident_code(serial: int) -> str:
-    body = f"{serial:010d}"
+_TOWNS = (
+    "東京都千代田区霞が関",
+    "大阪府大阪市北区中之島",
+    "北海道札幌市中央区北一条西",
+    "福岡県福岡市中央区天神",
+    "愛知県名古屋市中区三の丸",
+    "宮城県仙台市青葉区本町",
+    "広島県広島市中区基町",
+    "沖縄県那覇市泉崎",
+)
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """The world a run derives from its challenge seed (issue 15, certifier mode).
+
+    With a seed (32 bytes, drawn fresh by the certifier), everything the target
+    learns about the world differs from run to run and cannot be known before
+    the run: the resident codes (shifted by a secret offset, modulo 10¹⁰, so
+    distinct serials stay distinct), the order of names and readings, the town,
+    the birth dates, the request ids, the agencies' names and each reset's root
+    secret.  The same seed gives the same world; without one the kit's fixed
+    world is used (and every reset draws a fresh root secret).  Agency ids stay
+    fixed: the vendor's client certificates name them."""
+
+    seed: bytes | None = None
+
+    def _rng(self, label: str) -> random.Random:
+        assert self.seed is not None
+        return random.Random(hashlib.sha256(self.seed + b"/" + label.encode()).digest())
+
+    @cached_property
+    def tag(self) -> str:
+        """A short name of the seed, in request ids and agency names ("" without one)."""
+        if self.seed is None:
+            return ""
+        return hashlib.sha256(self.seed + b"/tag").hexdigest()[:10]
+
+    @cached_property
+    def resident_offset(self) -> int:
+        return 0 if self.seed is None else self._rng("resident-codes").randrange(10**10)
+
+    @cached_property
+    def names(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """Family names, given names and their readings, in the world's order."""
+        if self.seed is None:
+            return _FAMILY, _GIVEN, _KANA_F, _KANA_G
+        f = self._rng("family").sample(range(10), 10)
+        g = self._rng("given").sample(range(10), 10)
+        return (
+            tuple(_FAMILY[i] for i in f),
+            tuple(_GIVEN[i] for i in g),
+            tuple(_KANA_F[i] for i in f),
+            tuple(_KANA_G[i] for i in g),
+        )
+
+    @cached_property
+    def town(self) -> str:
+        return _TOWNS[0] if self.seed is None else self._rng("town").choice(_TOWNS)
+
+    @cached_property
+    def birth_shift(self) -> int:
+        return 0 if self.seed is None else self._rng("births").randrange(60 * 12 * 28)
+
+    def rng(self, label: str, fixed: int) -> random.Random:
+        """A test's own random stream: seeded with ``fixed`` in the fixed world, drawn
+        from the challenge seed (and ``label``) otherwise."""
+        return random.Random(fixed) if self.seed is None else self._rng(label)
+
+    def request_id(self, n: int) -> str:
+        return f"kit-{self.tag}-{n}" if self.tag else f"kit-{n}"
+
+    def agency_name(self, name: str) -> str:
+        return f"{name}（課題 {self.tag}）" if self.tag else name
+
+    def root_secret(self, n: int) -> bytes:
+        """The root secret of the ``n``-th reset of the run (RK-KEY-001)."""
+        if self.seed is None:
+            return secrets.token_bytes(32)
+        return hmac.new(self.seed, f"root-secret/{n}".encode(), hashlib.sha256).digest()
+
+
+_challenge = Challenge()
+_resets = itertools.count(1)
+_request_ids = itertools.count(1)
+
+
+def set_challenge(seed: bytes | None) -> Challenge:
+    """Derive the worlds of this run from ``seed`` (the plugin calls this once)."""
+    global _challenge, _resets, _request_ids  # noqa: PLW0603 — one run, one challenge
+    _challenge = Challenge(seed)
+    _resets = itertools.count(1)
+    _request_ids = itertools.count(1)
+    return _challenge
+
+
+def current_challenge() -> Challenge:
+    return _challenge
+
+
+def resident_code(serial: int, challenge: Challenge | None = None) -> str:
+    body = f"{(serial + (challenge or _challenge).resident_offset) % 10**10:010d}"
     return body + str(check_digit_resident(body))
 
 
-def population(n: int, first: int = 1_000_000_000) -> list[Person]:
-    """``n`` persons with consecutive resident codes and unique 4 items."""
+def population(
+    n: int, first: int = 1_000_000_000, challenge: Challenge | None = None
+) -> list[Person]:
+    """``n`` persons with consecutive serials (resident codes shifted by the
+    challenge) and unique 4 items."""
+    c = challenge or _challenge
+    family, given, kana_f, kana_g = c.names
     people = []
     for i in range(n):
         f, g = i % 10, (i // 10) % 10
+        b = i + c.birth_shift
         people.append(
             Person(
-                resident_code=resident_code(first + i),
-                name=f"{_FAMILY[f]} {_GIVEN[g]}{i}",
-                name_kana=f"{_KANA_F[f]} {_KANA_G[g]}",
-                address=f"東京都千代田区霞が関{i // 100 + 1}丁目{i % 100 + 1}番1号",
-                birth_date=f"{1950 + i % 60}-{i % 12 + 1:02d}-{i % 28 + 1:02d}",
+                resident_code=resident_code(first + i, c),
+                name=f"{family[f]} {given[g]}{i}",
+                name_kana=f"{kana_f[f]} {kana_g[g]}",
+                address=f"{c.town}{i // 100 + 1}丁目{i % 100 + 1}番1号",
+                birth_date=f"{1950 + b % 60}-{b % 12 + 1:02d}-{b % 28 + 1:02d}",
                 sex=("male", "female")[i % 2],
             )
         )
@@ -120,8 +239,6 @@ PATTERNS: list[dict[str, Any]] = [
     },
 ]
 
-_request_ids = itertools.count(1)
-
 
 @dataclass
 class World:
@@ -145,7 +262,8 @@ class World:
             200
         )
         every = {**AGENCIES, **(extra_agencies or {})}
-        agencies = [{"agency_id": a, "name": n, "role": r} for a, (n, r) in every.items()]
+        named = _challenge.agency_name
+        agencies = [{"agency_id": a, "name": named(n), "role": r} for a, (n, r) in every.items()]
         tokens = wire.control("POST", "/agencies", {"agencies": agencies}).expect(200)[
             "credentials"
         ]
@@ -192,7 +310,7 @@ class World:
             assert person is not None
             link_code = self.link(requester, person)
         body = {
-            "request_id": request_id or f"kit-{next(_request_ids)}",
+            "request_id": request_id or _challenge.request_id(next(_request_ids)),
             "requester": claimed_requester or requester,
             "provider": provider,
             "pattern_id": pattern_id,
@@ -276,7 +394,7 @@ def reset(wire: Wire) -> None:
     """Reset the target, supplying a fresh root secret for its code keys, so that
     the canary sweep knows the key material (RK-KEY-001); a target that cannot
     take one (4xx) is reset without."""
-    secret = base64.b64encode(secrets.token_bytes(32)).decode()
+    secret = base64.b64encode(_challenge.root_secret(next(_resets))).decode()
     reply = wire.control("POST", "/reset", {"root_secret": secret})
     if 400 <= reply.status < 500:
         reply = wire.control("POST", "/reset")

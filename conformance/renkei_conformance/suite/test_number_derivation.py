@@ -24,7 +24,13 @@ import pytest
 from renkei_conformance.client import Wire
 from renkei_conformance.oracle import valid_individual
 from renkei_conformance.stats import digit_dependence, digit_uniformity
-from renkei_conformance.world import Person, World, population, resident_code
+from renkei_conformance.world import (
+    Person,
+    World,
+    current_challenge,
+    population,
+    resident_code,
+)
 
 pytestmark = pytest.mark.usefixtures("wire")
 
@@ -89,7 +95,8 @@ def test_no_digit_of_a_number_depends_on_a_digit_of_the_resident_code(wire: Wire
     Number is independent of every digit position of the resident code (χ² of each
     10×10 table, Bonferroni over the 110 pairs)."""
     world = World.create(wire)
-    people = _with_random_codes(random.Random(20261206), RANDOM_CODES, len(world.persons))
+    draws = current_challenge().rng("random-resident-codes", 20261206)
+    people = _with_random_codes(draws, RANDOM_CODES, len(world.persons))
     wire.control("POST", "/residents", {"residents": [p.resident() for p in people]}).expect(200)
     numbers = _numbers(world, people)
     codes = list(numbers)
