@@ -16,7 +16,7 @@ import base64
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -50,6 +50,27 @@ pytestmark = pytest.mark.requirement("RK-FLOW-002", "RK-FLOW-003", "RK-FLOW-004"
 PAYLOAD = base64.b64encode("回答".encode()).decode()
 
 
+class Durable(NamedTuple):
+    """A hub over a store file, populated (agencies, a pattern, bound persons)."""
+
+    path: Path
+    signer: Ed25519PrivateKey
+    clock: ControllableClock
+    fed: Federation
+    links: dict[str, str]
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Durable:
+    path, signer, clock = (
+        tmp_path / "logs.sqlite3",
+        Ed25519PrivateKey.generate(),
+        ControllableClock(T0),
+    )
+    fed = _federation(path, signer, clock)
+    return Durable(path, signer, clock, fed, _populate(fed))
+
+
 def _restart(path: Path, signer: Ed25519PrivateKey, clock: ControllableClock) -> Federation:
     """A second hub over the same store file, as after ``kill -9`` (the first is
     abandoned, never closed: only what its barrier acknowledged counts)."""
@@ -60,14 +81,8 @@ def _entries(fed: Federation, linkage_id: str) -> list[AccessLogEntry]:
     return [e for e in fed.hub.logs.held() if e.linkage_id == linkage_id]
 
 
-def test_in_flight_state_survives_a_restart(tmp_path: Path) -> None:
-    path, signer, clock = (
-        tmp_path / "logs.sqlite3",
-        Ed25519PrivateKey.generate(),
-        ControllableClock(T0),
-    )
-    fed = _federation(path, signer, clock)
-    links = _populate(fed)
+def test_in_flight_state_survives_a_restart(hub: Durable) -> None:
+    path, signer, clock, fed, links = hub
     pending = _query(fed, links["r0"], "q-pending")
     delivered = _query(fed, links["r1"], "q-delivered")
     answered = _query(fed, links["r2"], "q-answered")
@@ -101,14 +116,8 @@ def test_in_flight_state_survives_a_restart(tmp_path: Path) -> None:
     again.close()
 
 
-def test_overdue_linkages_are_expired_and_logged_at_start(tmp_path: Path) -> None:
-    path, signer, clock = (
-        tmp_path / "logs.sqlite3",
-        Ed25519PrivateKey.generate(),
-        ControllableClock(T0),
-    )
-    fed = _federation(path, signer, clock)
-    links = _populate(fed)
+def test_overdue_linkages_are_expired_and_logged_at_start(hub: Durable) -> None:
+    path, signer, clock, fed, links = hub
     late = _query(fed, links["r0"], "q-late")
     fed.hub.log_barrier().result(10)
 
@@ -129,14 +138,8 @@ def test_overdue_linkages_are_expired_and_logged_at_start(tmp_path: Path) -> Non
     third.close()
 
 
-def test_aliases_of_changed_resident_codes_survive_a_restart(tmp_path: Path) -> None:
-    path, signer, clock = (
-        tmp_path / "logs.sqlite3",
-        Ed25519PrivateKey.generate(),
-        ControllableClock(T0),
-    )
-    fed = _federation(path, signer, clock)
-    links = _populate(fed)
+def test_aliases_of_changed_resident_codes_survive_a_restart(hub: Durable) -> None:
+    path, signer, clock, fed, links = hub
     fed.load_residents([(_rc(100), ITEMS[0], _rc(0))])  # r0's resident code changed
     fed.hub.log_barrier().result(10)
     again = _restart(path, signer, clock)
@@ -222,16 +225,10 @@ def _stored_records(path: Path) -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.requirement("RK-LOG-010")
-def test_every_changed_or_deleted_record_that_matters_refuses_the_start(tmp_path: Path) -> None:
+def test_every_changed_or_deleted_record_that_matters_refuses_the_start(hub: Durable) -> None:
     """The hub's state records are sealed: one byte changed in any record's key or
     value refuses the start; deleting a used request id or a hold in force too."""
-    path, signer, clock = (
-        tmp_path / "logs.sqlite3",
-        Ed25519PrivateKey.generate(),
-        ControllableClock(T0),
-    )
-    fed = _federation(path, signer, clock)
-    links = _populate(fed)
+    path, signer, clock, fed, links = hub
     _query(fed, links["r0"], "q-open")
     answered = _query(fed, links["r1"], "q-answered")
     fed.hub.answer(B, answered.linkage_id, PAYLOAD)

@@ -54,6 +54,8 @@ from renkei_reference.services.federation import Agency, Federation, FourItems
 from renkei_reference.services.keystore import FileKeyStore
 from renkei_reference.services.log_store import SqliteLogStore
 
+from .test_log_store import _query
+
 pytestmark = pytest.mark.requirement("RK-LOG-010", "RK-LOG-004", "RK-LOG-006", "RK-RET-003")
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -104,18 +106,6 @@ class Durable:
 def _bind(fed: Federation) -> dict[str, str]:
     results = fed.hub.bind_all(A, [(f"r{i}", items) for i, items in enumerate(ITEMS)])
     return {r["record_ref"]: r["link_code"] for r in results}
-
-
-def _query(fed: Federation, link: str, rid: str, pattern: str = "P-1") -> Any:
-    body = {
-        "request_id": rid,
-        "requester": "a",
-        "provider": "b",
-        "pattern_id": pattern,
-        "information_kind": "k",
-        "link_code": link,
-    }
-    return fed.hub.query(A, body)
 
 
 def _provided(fed: Federation, link: str, rid: str) -> None:

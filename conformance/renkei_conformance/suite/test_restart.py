@@ -124,27 +124,34 @@ def _latest(crash: Crash) -> Note:
     return open_checkpoint(latest["checkpoint"], crash.vkey)
 
 
-def _consistent(crash: Crash, old: Note, new: Note) -> None:
+def _consistent(
+    crash: Crash,
+    old: Note,
+    new: Note,
+    *,
+    where: tuple[str, str] = ("hub", "/checkpoints/consistency"),
+    log: str = "the access log",
+    requirements: str = "RK-LOG-009",
+) -> None:
+    """``new`` extends ``old``: not smaller, the same root at the same size, and a
+    consistency proof from the target (at ``where``) that verifies."""
     assert new.size >= old.size, (
-        f"the log shrank across the restart: a checkpoint of size {old.size} was signed "
+        f"{log} shrank across the restart: a checkpoint of size {old.size} was signed "
         f"before the crash, the latest after it has size {new.size} (RK-FLOW-008)"
     )
     if old.size == new.size:
-        assert old.root == new.root, f"two different trees of size {old.size} were signed"
+        assert old.root == new.root, f"two different trees of {log} of size {old.size} were signed"
         return
+    party, path = where
     proof = crash.world.call(
-        AUDITOR,
-        "GET",
-        "hub",
-        "/checkpoints/consistency",
-        params={"first": old.size, "second": new.size},
+        AUDITOR, "GET", party, path, params={"first": old.size, "second": new.size}
     ).expect(200)["proof"]
     try:
         verify_consistency(old.size, new.size, [b64(h) for h in proof], old.root, new.root)
     except VerificationError as exc:
         raise AssertionError(
-            f"the tree after the restart is not consistent with the checkpoint of size "
-            f"{old.size} signed before it: {exc} (RK-LOG-009)"
+            f"{log} after the restart is not consistent with its checkpoint of size "
+            f"{old.size} signed before it: {exc} ({requirements})"
         ) from exc
 
 
@@ -286,26 +293,8 @@ def _admin_continues(crash: Crash) -> None:
     assert new_cp["verifier_key"] == old_cp["verifier_key"], "the admin log's key changed"
     old = open_checkpoint(old_cp["checkpoint"], old_cp["verifier_key"])
     new = open_checkpoint(new_cp["checkpoint"], new_cp["verifier_key"])
-    assert new.size >= old.size, (
-        f"the administrative log shrank across the restart: {old.size} → {new.size}"
-    )
-    if new.size > old.size:
-        proof = crash.world.call(
-            AUDITOR,
-            "GET",
-            "auditor",
-            "/admin-logs/consistency",
-            params={"first": old.size, "second": new.size},
-        ).expect(200)["proof"]
-        try:
-            verify_consistency(old.size, new.size, [b64(h) for h in proof], old.root, new.root)
-        except VerificationError as exc:
-            raise AssertionError(
-                f"the administrative log after the restart is not consistent with its "
-                f"checkpoint of size {old.size} before it: {exc} (RK-LOG-006, RK-LOG-009)"
-            ) from exc
-    else:
-        assert new.root == old.root, "two administrative logs of the same size were signed"
+    _consistent(crash, old, new, where=("auditor", "/admin-logs/consistency"),
+                log="the administrative log", requirements="RK-LOG-006, RK-LOG-009")  # fmt: skip
     after = {e["serial"]: e for e in page["entries"]}
     for entry in crash.admin["entries"]:
         assert after.get(entry["serial"]) == entry, (

@@ -47,6 +47,7 @@ import hmac as _stdlib_hmac
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -168,6 +169,9 @@ def _same_hash(log: str, where: str, computed: bytes, stored: object) -> None:
         raise LogTamperedError(log, where, "entry", "does not hash to its leaf in the tree")
 
 
+_Entry = TypeVar("_Entry", AccessLogEntry, AdminLogEntry)
+
+
 def check_access_record(
     log: str,
     serial: int,
@@ -180,12 +184,27 @@ def check_access_record(
 
     :raises LogTamperedError: field ``entry``.
     """
+
+    def parse(text: str) -> tuple[AccessLogEntry, bool, bytes]:
+        entry = entry_from_record(text, shared)
+        return entry, entry_record(entry) == text, leaf_bytes(entry)
+
+    return _checked_record(log, serial, stored_hash, record, parse)
+
+
+def _checked_record(
+    log: str,
+    serial: int,
+    stored_hash: object,
+    record: object,
+    parse: Callable[[str], tuple[_Entry, bool, bytes]],
+) -> _Entry:
+    """``parse`` gives the entry of a record, whether the record is its canonical
+    text, and its leaf; the entry is returned once all of that holds."""
     where = f"serial {serial}"
     text = _text(log, where, "entry", record)
     try:
-        entry = entry_from_record(text, shared)
-        canonical = entry_record(entry) == text
-        leaf = leaf_bytes(entry)
+        entry, canonical, leaf = parse(text)
     except (ValueError, TypeError, UnicodeError) as exc:
         raise LogTamperedError(log, where, "entry", f"not a record ({exc})") from None
     if not canonical:
@@ -202,20 +221,12 @@ def check_admin_record(log: str, serial: int, stored_hash: object, record: objec
 
     :raises LogTamperedError: field ``entry``.
     """
-    where = f"serial {serial}"
-    text = _text(log, where, "entry", record)
-    try:
-        entry = admin_entry_from_record(text)
-        leaf = text.encode()
-        canonical = admin_leaf_bytes(entry) == leaf
-    except (ValueError, TypeError, UnicodeError) as exc:
-        raise LogTamperedError(log, where, "entry", f"not a record ({exc})") from None
-    if not canonical:
-        raise LogTamperedError(log, where, "entry", "not the text the hub wrote")
-    if entry.serial != serial:
-        raise LogTamperedError(log, where, "entry", f"holds serial {entry.serial}")
-    _same_hash(log, where, leaf_hash(leaf), stored_hash)
-    return entry
+
+    def parse(text: str) -> tuple[AdminLogEntry, bool, bytes]:
+        entry, leaf = admin_entry_from_record(text), text.encode()
+        return entry, admin_leaf_bytes(entry) == leaf, leaf
+
+    return _checked_record(log, serial, stored_hash, record, parse)
 
 
 def purge_times(admin: Sequence[AdminLogEntry]) -> dict[str, list[tuple[int, int]]]:

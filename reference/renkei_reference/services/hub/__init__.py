@@ -57,6 +57,7 @@ from .retention import RetentionDesk, hold_view
 from .views import LogViews
 
 ID = KeyPurpose.ID_CODE
+CONTROL, RECORDS_FROM = "control", "records-from"
 
 __all__ = [
     "AUDITOR_UNIT",
@@ -98,6 +99,7 @@ class Hub:
             resident_of=lambda raw: resident_code_of(keys.cipher(ID, raw[0]), IdCode(raw)),
             now=clock.now,
         )
+        self._records_from = self._adopt_legacy_state()
         self.codes = CodeDesk(keys, self.records, self.logs)
         self.pattern_desk = PatternDesk(self.logs, self.records)
         self.binding = BindingDesk(registry, self.codes, self.logs, self.records)
@@ -113,6 +115,30 @@ class Hub:
         self._check_records_against_logs()
         self.expire_due()  # what became overdue while the hub was down ends now
 
+    def _adopt_legacy_state(self) -> int:
+        """The serial from which every entry's request id has a record.
+
+        A store written before the sealed records kept holds, retention periods and
+        consents in its plain ``state`` table and used request ids nowhere but in
+        the log: at its first start under this code they are adopted once into the
+        sealed records (the request ids from the checked log), and the serial from
+        which records are kept is itself recorded."""
+        marker = dict(self.records.items(CONTROL)).get(RECORDS_FROM)
+        if marker is not None:
+            return int(marker)
+        spaces = {"hold:": "hold", "consent:": "consent"}
+        for key, value in self._store.state().items():
+            if key == "retention":
+                self.records.put("retention", "policy", value)
+            for prefix, space in spaces.items():
+                if key.startswith(prefix):
+                    self.records.put(space, key.removeprefix(prefix), value)
+        for e in self.logs.held():
+            self.records.put("request", request_key(e.requester, e.request_id), e.linkage_id or "")
+        start = len(self.logs.entries) + 1
+        self.records.put(CONTROL, RECORDS_FROM, str(start))
+        return start
+
     def _check_records_against_logs(self) -> None:
         """RK-LOG-010: a sealed record can be deleted without breaking any seal, so
         the records whose loss would matter are checked against the (checked)
@@ -121,7 +147,9 @@ class Hub:
         still there (else purging would ignore it, RK-RET-002)."""
         used = self.linkages.requests
         for e in self.logs.held():
-            if request_key(e.requester, e.request_id) not in used:
+            if e.serial >= self._records_from and (
+                request_key(e.requester, e.request_id) not in used
+            ):
                 raise LogTamperedError(
                     log="state", where=f"request of access entry {e.serial}", field="record",
                     why="the used request id has no record",
