@@ -608,3 +608,45 @@ def test_concurrent_answers_and_reads_relay_once(hub: Hub) -> None:
         assert sorted(pool.map(answer, range(8))) == [202] + [409] * 7
         assert sorted(pool.map(read, range(8))) == [False] * 7 + [True]
     assert [o for _, o, _ in _outcomes(hub)] == ["approved", "provided"]
+
+
+def test_deadlines_and_collection_pass_while_the_hub_is_down(hub: Hub) -> None:
+    """RK-FLOW-008 / RK-FLOW-004 / RK-FLOW-007: real time runs out while the hub is stopped."""
+    link_code = hub.build_world(answer_within=2)
+    pending = hub.approve(link_code, "req-1")
+    answered = hub.approve(link_code, "req-2")
+    assert hub.deliver_and_answer(answered).status_code == 202
+    hub.kill()
+    time.sleep(4)
+    assert hub.start()
+    entries = {(e["linkage_id"], e["outcome"], e.get("reason")) for e in hub.access_log()}
+    assert (pending, "expired", "deadline-passed") in entries
+    assert (answered, "expired", "not-collected") in entries
+    assert "answer" not in hub.hub("GET", f"/linkages/{answered}", REQUESTER).text
+    assert "aGVsbG8=" not in hub.ctl("GET", "/state").text
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.005, 0.02])
+def test_kill_while_a_query_is_in_flight_leaves_id_and_log_agreeing(hub: Hub, delay: float) -> None:
+    """RK-FLOW-008 / RK-FLOW-003: the request id is consumed iff its entry is in the log."""
+    link_code = hub.build_world()
+    sent = threading.Thread(target=_query_quietly, args=(hub, link_code, "req-x"))
+    sent.start()
+    time.sleep(delay)
+    hub.kill()
+    sent.join()
+    assert hub.start()
+    logged = [e for e in hub.access_log() if e.get("request_id") == "req-x"]
+    again = hub.query(link_code, "req-x")
+    if logged:
+        assert again.status_code == 409, again.text
+        assert len(logged) == 1
+    else:
+        assert again.status_code == 202, again.text
+    checkpoint = hub.checkpoint()
+    assert checkpoint["tree_size"] == len(hub.access_log())
+
+
+def _query_quietly(hub: Hub, link_code: str, request_id: str) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        hub_query_status(hub, link_code, request_id)
