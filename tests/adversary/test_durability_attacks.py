@@ -650,3 +650,74 @@ def test_kill_while_a_query_is_in_flight_leaves_id_and_log_agreeing(hub: Hub, de
 def _query_quietly(hub: Hub, link_code: str, request_id: str) -> None:
     with contextlib.suppress(httpx.HTTPError):
         hub_query_status(hub, link_code, request_id)
+
+
+def _pattern(pattern_id: str, requesters: list[str], providers: list[str], kind: str) -> object:
+    return {
+        "pattern_id": pattern_id,
+        "legal_basis": "番号法 別表第二 項番1",
+        "purpose": "年金給付の支給に関する事務",
+        "requesters": requesters,
+        "providers": providers,
+        "information_kinds": [kind],
+        "valid_from": "2026-01-01T00:00:00Z",
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "RK-LOG-010 / RK-PAT-003: with the record of the pattern document in force deleted "
+        "on disk, the hub starts on the superseded version 1 (its record still verifies) "
+        "although its administrative log holds the load of version 2, and approves queries "
+        "under a pattern the law no longer permits"
+    ),
+)
+def test_deleted_pattern_document_does_not_roll_the_table_back(hub: Hub) -> None:
+    link_code = hub.build_world()
+    superseding = hub.ctl(
+        "PUT", "/patterns", {"patterns": [_pattern("P-0002", [PROVIDER], [REQUESTER], "pension")]}
+    )
+    assert superseding.status_code == 200, superseding.text
+    assert superseding.json()["version"] == 2
+    assert hub.query(link_code, "req-1").status_code == 403  # P-0001 no longer in force
+    hub.kill()
+    db = hub.db()
+    try:
+        keys = [k for (k,) in db.execute("SELECT key FROM records WHERE space = 'pattern'")]
+        db.execute("DELETE FROM records WHERE space = 'pattern' AND key = ?", (max(keys),))
+    finally:
+        db.close()
+    if not hub.start(expect_ready=False):
+        return
+    rolled_back = hub.query(link_code, "req-2")
+    assert rolled_back.status_code != 202, "approved under a superseded pattern document"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "RK-LOG-010 / RK-LNK-005 / RK-FLOW-008: an emergency link-code key rotation "
+        "(transition 0) acknowledged on the control interface is undone by putting back "
+        "the earlier keys.json: the hub starts without noticing (its administrative log "
+        "holds the rotation) and accepts link codes of the retired key version again"
+    ),
+)
+def test_restored_key_file_does_not_undo_an_emergency_rotation(hub: Hub) -> None:
+    link_code = hub.build_world()
+    assert hub.ctl("PUT", "/clock", {"now": "2099-01-01T00:00:00Z"}).status_code == 200
+    hub.ctl(
+        "PUT",
+        "/patterns",
+        {"patterns": [_pattern(PATTERN_ID, [REQUESTER], [PROVIDER], "resident-tax")]},
+    )
+    before = (hub.state_dir / "keys.json").read_bytes()
+    rotated = hub.ctl("POST", "/keys/rotate", {"purpose": "link-code", "transition_seconds": 0})
+    assert rotated.status_code == 200, rotated.text
+    assert hub.query(link_code, "req-1").status_code == 403  # unknown-key-version
+    hub.kill()
+    (hub.state_dir / "keys.json").write_bytes(before)
+    if not hub.start(expect_ready=False):
+        return
+    retired = hub.query(link_code, "req-2")
+    assert retired.status_code == 403, "a link code of the retired key version was accepted"
