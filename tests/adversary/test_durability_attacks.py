@@ -721,3 +721,61 @@ def test_restored_key_file_does_not_undo_an_emergency_rotation(hub: Hub) -> None
         return
     retired = hub.query(link_code, "req-2")
     assert retired.status_code == 403, "a link code of the retired key version was accepted"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "RK-LOG-010 / RK-FLOW-008: with the transit record of an answer accepted with 202 "
+        "deleted on disk, the hub starts without noticing, loses the answer, and the "
+        "requester's read gets 500 `internal-error` instead of a `log-tampered` refusal"
+    ),
+)
+def test_deleted_answer_in_transit_is_reported_as_tampering(hub: Hub) -> None:
+    link_code = hub.build_world()
+    linkage = hub.approve(link_code, "req-1")
+    assert hub.deliver_and_answer(linkage).status_code == 202
+    hub.kill()
+    assert _sql(hub, "DELETE FROM records WHERE space = 'transit'") == 1
+    if not hub.start(expect_ready=False):
+        assert "RK-LOG-010" in hub.output()
+        return
+    read = hub.hub("GET", f"/linkages/{linkage}", REQUESTER)
+    assert _started_or_tampered(hub, read), read.text
+
+
+def test_replaced_log_signing_key_refuses_start(hub: Hub) -> None:
+    """RK-LOG-010: stored checkpoints and seals checked against the hub's own key."""
+    link_code = hub.build_world()
+    hub.approve(link_code, "req-1")
+    hub.kill()
+    (hub.state_dir / "log-signer.key").write_bytes(b"11" * 32 + b"\n")
+    assert not hub.start(expect_ready=False)
+    assert "RK-LOG-010" in hub.output()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "RK-LOG-004 / RK-FLOW-008 (spec gap: lost store): with logs.sqlite3-wal and -shm "
+        "deleted (an operator's clean-up), the hub starts empty under the same signing "
+        "key, as if it had never signed anything, and signs a different root for a tree "
+        "size it had already signed"
+    ),
+)
+def test_deleted_write_ahead_log_is_noticed(hub: Hub) -> None:
+    link_code = hub.build_world()
+    hub.approve(link_code, "req-1")
+    signed = hub.checkpoint()
+    hub.kill()
+    for name in ("logs.sqlite3-wal", "logs.sqlite3-shm"):
+        (hub.state_dir / name).unlink(missing_ok=True)
+    if not hub.start(expect_ready=False):
+        return
+    hub.creds = {}
+    link_code = hub.build_world()
+    hub.approve(link_code, "req-1")
+    now = hub.checkpoint()
+    assert now["verifier_key"] != signed["verifier_key"] or (
+        now["tree_size"] != signed["tree_size"] or now["root_hash"] == signed["root_hash"]
+    ), "two roots signed under one key for one tree size"
