@@ -779,3 +779,54 @@ def test_deleted_write_ahead_log_is_noticed(hub: Hub) -> None:
     assert now["verifier_key"] != signed["verifier_key"] or (
         now["tree_size"] != signed["tree_size"] or now["root_hash"] == signed["root_hash"]
     ), "two roots signed under one key for one tree size"
+
+
+def _place_hold(hub: Hub, linkage: str) -> str:
+    placed = hub.client.post(
+        hub.base["auditor"] + "/legal-holds",
+        headers=hub.h(AUDITOR),
+        json={"reason": "investigation", "scope": {"linkage_ids": [linkage]}},
+    )
+    assert placed.status_code == 201, placed.text
+    hold_id: str = placed.json()["hold_id"]
+    return hold_id
+
+
+def test_hold_acknowledged_then_killed_still_blocks_the_purge(hub: Hub) -> None:
+    """RK-RET-002 / RK-FLOW-008: SIGKILL right after the 201 of a hold, then 8 years pass."""
+    link_code = hub.build_world()
+    held = hub.approve(link_code, "req-1")
+    hub.approve(link_code, "req-2")
+    _place_hold(hub, held)
+    assert hub.restart()
+    assert hub.ctl("POST", "/clock/advance", {"seconds": 8 * 366 * 86400}).status_code == 200
+    serials = {s for s, _, _ in _outcomes(hub)}
+    assert 1 in serials
+    assert 2 not in serials
+
+
+def test_lifted_hold_survives_a_kill_and_the_purge_then_proceeds(hub: Hub) -> None:
+    """RK-RET-002 / RK-RET-003: a lift acknowledged before SIGKILL is not forgotten."""
+    link_code = hub.build_world()
+    held = hub.approve(link_code, "req-1")
+    hold_id = _place_hold(hub, held)
+    lifted = hub.client.delete(
+        hub.base["auditor"] + f"/legal-holds/{hold_id}", headers=hub.h(AUDITOR)
+    )
+    assert lifted.status_code in (200, 204), lifted.text
+    assert hub.restart()
+    assert hub.ctl("POST", "/clock/advance", {"seconds": 8 * 366 * 86400}).status_code == 200
+    assert 1 not in {s for s, _, _ in _outcomes(hub)}
+
+
+def test_second_answer_after_a_kill_is_a_state_conflict(hub: Hub) -> None:
+    """RK-FLOW-003 / RK-FLOW-008: the answered state survives; a second answer is refused."""
+    link_code = hub.build_world()
+    linkage = hub.approve(link_code, "req-1")
+    assert hub.deliver_and_answer(linkage).status_code == 202
+    assert hub.restart()
+    second = hub.hub("POST", f"/linkages/{linkage}/answer", PROVIDER, {"payload": "Yg=="})
+    assert second.status_code == 409, second.text
+    assert second.json()["type"].endswith(":linkage-state-conflict")
+    read = hub.hub("GET", f"/linkages/{linkage}", REQUESTER)
+    assert read.json()["answer"]["payload"] == "aGVsbG8="
