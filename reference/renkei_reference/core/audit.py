@@ -193,7 +193,7 @@ def discrepancies(
     * ``outcome-missing`` — an approved linkage with neither a ``provided`` nor
       an ``expired`` entry although ``now`` is past the time its outcome was
       due (``outcome_due``, per approved serial: its deadline and collection
-      period, RK-FLOW-004, RK-FLOW-007) by more than ``clock_tolerance``.
+      period, RK-FLOW-004, RK-FLOW-007) — both times the hub's, so no tolerance.
 
     Args:
         hub: the hub's auditor view, every entry still held.
@@ -270,7 +270,7 @@ def discrepancies(
         for a in sorted(missing_logs)
     ]
     if now is not None and outcome_due:
-        findings += _outcomes_missing(by_serial, outcome_due, now - clock_tolerance)
+        findings += _outcomes_missing(by_serial, outcome_due, now)
     return findings
 
 

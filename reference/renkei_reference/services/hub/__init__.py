@@ -24,8 +24,9 @@ store cannot write (RK-LOG-001) and wires the parts together.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -38,7 +39,6 @@ from ...core.admin_log import AdminEvent, Detail, admin_view
 from ...core.codes import AgencyId, IdCode, ResidentCode, resident_code_of
 from ...core.keys import KeyPurpose, KeyRing
 from ...core.linkage import Linkage
-from ...core.log_integrity import LogTamperedError
 from ...core.pattern_document import PatternDocument
 from ...core.patterns import LinkagePattern
 from ...core.record_seal import record_key
@@ -50,14 +50,14 @@ from ..registry import FourItems, ResidentRegistry
 from .agencies import AUDITOR_UNIT, Agency, AgencyBook, Role
 from .binding import BindingDesk, Decision
 from .codes import CodeDesk
-from .linkages import LinkageDesk, QueryIn, request_key
+from .linkages import LinkageDesk, QueryIn
 from .logs import HubLogs, admin_origin, resume_access_log
 from .patterns import PatternDesk
 from .retention import RetentionDesk, hold_view
+from .startup import adopt_legacy_state, check_state_against_logs
 from .views import LogViews
 
 ID = KeyPurpose.ID_CODE
-CONTROL, RECORDS_FROM = "control", "records-from"
 
 __all__ = [
     "AUDITOR_UNIT",
@@ -99,7 +99,7 @@ class Hub:
             resident_of=lambda raw: resident_code_of(keys.cipher(ID, raw[0]), IdCode(raw)),
             now=clock.now,
         )
-        self._records_from = self._adopt_legacy_state()
+        records_from = adopt_legacy_state(self.records, self._store, self.logs)
         self.codes = CodeDesk(keys, self.records, self.logs)
         self.pattern_desk = PatternDesk(self.logs, self.records)
         self.binding = BindingDesk(registry, self.codes, self.logs, self.records)
@@ -112,60 +112,22 @@ class Hub:
         )
         self.retention = RetentionDesk(self.logs, self.records)
         self.views = LogViews(self.logs, self.codes)
-        self._check_records_against_logs()
+        check_state_against_logs(
+            self.logs,
+            self.linkages,
+            self.retention,
+            self.pattern_desk,
+            (keys.ring(ID), keys.ring(KeyPurpose.LINK_CODE)),
+            records_from=records_from,
+        )
         self.expire_due()  # what became overdue while the hub was down ends now
 
-    def _adopt_legacy_state(self) -> int:
-        """The serial from which every entry's request id has a record.
-
-        A store written before the sealed records kept holds, retention periods and
-        consents in its plain ``state`` table and used request ids nowhere but in
-        the log: at its first start under this code they are adopted once into the
-        sealed records (the request ids from the checked log), and the serial from
-        which records are kept is itself recorded."""
-        marker = dict(self.records.items(CONTROL)).get(RECORDS_FROM)
-        if marker is not None:
-            return int(marker)
-        spaces = {"hold:": "hold", "consent:": "consent"}
-        for key, value in self._store.state().items():
-            if key == "retention":
-                self.records.put("retention", "policy", value)
-            for prefix, space in spaces.items():
-                if key.startswith(prefix):
-                    self.records.put(space, key.removeprefix(prefix), value)
-        for e in self.logs.held():
-            self.records.put("request", request_key(e.requester, e.request_id), e.linkage_id or "")
-        start = len(self.logs.entries) + 1
-        self.records.put(CONTROL, RECORDS_FROM, str(start))
-        return start
-
-    def _check_records_against_logs(self) -> None:
-        """RK-LOG-010: a sealed record can be deleted without breaking any seal, so
-        the records whose loss would matter are checked against the (checked)
-        logs at start: every request id of a held entry is still used (else it
-        could be replayed, RK-FLOW-003) and every hold placed and not lifted is
-        still there (else purging would ignore it, RK-RET-002)."""
-        used = self.linkages.requests
-        for e in self.logs.held():
-            if e.serial >= self._records_from and (
-                request_key(e.requester, e.request_id) not in used
-            ):
-                raise LogTamperedError(
-                    log="state", where=f"request of access entry {e.serial}", field="record",
-                    why="the used request id has no record",
-                )  # fmt: skip
-        placed: set[str] = set()
-        for a in self.logs.admin_entries:
-            hold_id = str(a.details.get("hold_id"))
-            if a.event is AdminEvent.LEGAL_HOLD_PLACED:
-                placed.add(hold_id)
-            elif a.event is AdminEvent.LEGAL_HOLD_LIFTED:
-                placed.discard(hold_id)
-        for hold_id in sorted(placed - set(self.retention.holds)):
-            raise LogTamperedError(
-                log="state", where=f"legal hold {hold_id}", field="record",
-                why="a hold placed and never lifted has no record",
-            )  # fmt: skip
+    @contextlib.contextmanager
+    def _step(self) -> Iterator[None]:
+        """One step of the hub: serialised with every other, and all the changes it
+        makes — log entries and state records — committed in one transaction."""
+        with self._lock, self._store.atomic():
+            yield
 
     # -- what other parties read -------------------------------------------------
     @property
@@ -202,7 +164,7 @@ class Hub:
 
     # -- configuration -------------------------------------------------------------
     def register_agency(self, agency: Agency) -> None:
-        with self._lock:
+        with self._step():
             self.agency_book.register(agency)
             self.logs.record(
                 AdminEvent.AGENCY_REGISTERED,
@@ -215,31 +177,31 @@ class Hub:
 
     def load_pattern_document(self, data: bytes, signature: bytes) -> PatternDocument:
         """Item 17 / RK-PAT-003: the only way patterns enter the hub."""
-        with self._lock:
+        with self._step():
             return self.pattern_desk.load_document(data, signature, self._clock.now())
 
     def load_patterns(self, patterns: Iterable[LinkagePattern]) -> int:
         """Test mode: a plain list, signed by the control-plane issuer."""
-        with self._lock:
+        with self._step():
             return self.pattern_desk.load_list(patterns, self._clock.now())
 
     def set_pattern_anchor(self, public_key: Ed25519PublicKey) -> None:
-        with self._lock:
+        with self._step():
             self.pattern_desk.set_anchor(public_key)
 
     # -- codes (items 4, 5, 7, 9, 11) ------------------------------------------------
     def disclose_id_code(self, resident: ResidentCode) -> IdCode:
         """Test mode only (RK-CTL-003): the ID code of a synthetic person."""
-        with self._lock:
+        with self._step():
             return self.codes.id_code(resident)
 
     def resident_code_changed(self, old: ResidentCode, new: ResidentCode) -> None:
-        with self._lock:
+        with self._step():
             self.codes.resident_code_changed(old, new)
 
     def rotate(self, purpose: KeyPurpose, transition: timedelta) -> KeyRing:
         """Item 11 / RK-KEY-002: a new key version; stored ID codes are re-made."""
-        with self._lock, self._store.atomic():
+        with self._step():
             ring, move = self.codes.rotate(purpose, self._clock.now(), transition)
             if move is not None:
                 self.linkages.rekey_persons(move)
@@ -251,7 +213,7 @@ class Hub:
     # -- binding (items 13-15, 20) -------------------------------------------------
     def rebind(self, agency: Agency, link_codes: list[str]) -> list[dict[str, Any]]:
         self._refuse_if_store_failing()
-        with self._lock:
+        with self._step():
             return self.binding.rebind(agency, link_codes, self._clock.now())
 
     def bind_all(
@@ -261,33 +223,33 @@ class Hub:
         consent_ids: list[str | None] | None = None,
     ) -> list[Decision]:
         self._refuse_if_store_failing()
-        with self._lock:
+        with self._step():
             return self.binding.bind_all(agency, records, consent_ids or [], self._clock.now())
 
     def bind(self, agency: Agency, record_ref: str, items: FourItems) -> Decision:
-        with self._lock:
+        with self._step():
             return self.binding.bind(agency, record_ref, items)
 
     def record_consent(self, agency: Agency, body: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
+        with self._step():
             return self.binding.record_consent(agency, body, self._clock.now())
 
     def withdraw_consent(self, agency: Agency, consent_id: str) -> None:
-        with self._lock:
+        with self._step():
             self.binding.withdraw_consent(agency, consent_id, self._clock.now())
 
     def latest_four_items(
         self, agency: Agency, records: list[tuple[str, str, FourItems]]
     ) -> list[dict[str, Any]]:
         self._refuse_if_store_failing()
-        with self._lock:
+        with self._step():
             return self.binding.latest_four_items(agency, records, self._clock.now())
 
     # -- the linkage flow (items 18, 20-22, 28) --------------------------------------
     def expire_due(self) -> None:
         """Expire linkages past their time and purge entries past their retention."""
         now = self._clock.now()
-        with self._lock:
+        with self._step():
             self.linkages.expire_due(now)
             self.retention.purge_due(now)
 
@@ -297,19 +259,19 @@ class Hub:
         self._refuse_if_store_failing()
         q = body if isinstance(body, QueryIn) else QueryIn(**body)
         self.expire_due()
-        with self._lock:
+        with self._step():
             return self.linkages.query(caller, q, self._clock.now())
 
     def deliveries(self, provider: Agency, limit: int = 1000) -> list[dict[str, Any]]:
         self.expire_due()
-        with self._lock:
+        with self._step():
             return self.linkages.deliveries(provider, limit, self._clock.now())
 
     def answer(self, provider: Agency, linkage_id: str, payload: str) -> Linkage:
         """Refused with 503 while the store cannot write: the provider answers again."""
         self._refuse_if_store_failing()
         self.expire_due()
-        with self._lock:
+        with self._step():
             return self.linkages.answer(provider, linkage_id, payload, self._clock.now())
 
     def status(
@@ -318,12 +280,18 @@ class Hub:
         """Refused with 503 while the store cannot write: the answer stays in transit."""
         self._refuse_if_store_failing()
         self.expire_due()
-        with self._lock:
-            return self.linkages.status(requester, linkage_id, self._clock.now())
+        with self._step():
+            linkage, payload, receipt = self.linkages.status(
+                requester, linkage_id, self._clock.now()
+            )
+        committed = self._store.barrier()
+        if payload is not None and committed.done() and committed.exception() is None:
+            self.relayed(linkage_id, committed=True)  # a store that acknowledges at once
+        return linkage, payload, receipt
 
     def relayed(self, linkage_id: str, *, committed: bool) -> None:
         """The HTTP edge tells whether the response carrying an answer was committed."""
-        with self._lock:
+        with self._step():
             if committed:
                 self.linkages.relayed(linkage_id)
             else:
@@ -331,14 +299,14 @@ class Hub:
 
     # -- retention (item 25; RK-RET-001..003) ----------------------------------------
     def set_retention(self, log_class: LogClass, years: int) -> RetentionPolicy:
-        with self._lock:
+        with self._step():
             return self.retention.set_retention(log_class, years, self._clock.now())
 
     def place_hold(
         self, auditor: Agency, reason: str, case_reference: str | None, scope: dict[str, Any]
     ) -> dict[str, Any]:
         now = self._clock.now()
-        with self._lock:
+        with self._step():
             ref = scope.get("person_ref")
             person = self.codes.link_in(ref, AUDITOR_UNIT, now).raw if ref else None
             hold = self.retention.place_hold(
@@ -347,57 +315,57 @@ class Hub:
             return hold_view(hold, ref)
 
     def lift_hold(self, auditor: Agency, hold_id: str) -> None:
-        with self._lock:
+        with self._step():
             self.retention.lift_hold(auditor.agency_id, hold_id, self._clock.now())
 
     def legal_holds(self) -> list[dict[str, Any]]:
         """The legal holds in force, newest first (the auditor's dashboard)."""
-        with self._lock:
+        with self._step():
             return [hold_view(h, None) for h in self.retention.in_force(self._clock.now())]
 
     # -- the tamper-evident logs (RK-LOG-004, RK-LOG-006, RK-LOG-009) ----------------
     def receipt_for(self, serial: int) -> dict[str, Any]:
-        with self._lock:
+        with self._step():
             return self.logs.receipt_for(serial)
 
     def linkage_receipt(
         self, agency: Agency, linkage_id: str, serial: int | None
     ) -> dict[str, Any]:
-        with self._lock:
+        with self._step():
             return self.logs.linkage_receipt(agency.agency_id, linkage_id, serial)
 
     def latest_checkpoint(self) -> dict[str, Any]:
-        with self._lock:
+        with self._step():
             return self.logs.access.latest()
 
     def consistency(self, first: int, second: int) -> dict[str, Any]:
-        with self._lock:
+        with self._step():
             return self.logs.consistency(self.logs.access, first, second)
 
     def admin_consistency(self, first: int, second: int) -> dict[str, Any]:
-        with self._lock:
+        with self._step():
             return self.logs.consistency(self.logs.admin, first, second)
 
     # -- views -----------------------------------------------------------------------
     def auditor_entries(self, auditor: Agency, after: int, limit: int) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._step():
             return self.views.auditor_entries(auditor.agency_id, after, limit, self._clock.now())
 
     def audit_snapshot(
         self, auditor: Agency, analysis: str, shares: int, unavailable: int
     ) -> tuple[list[dict[str, Any]], list[int]]:
-        with self._lock:
+        with self._step():
             return self.views.audit_snapshot(
                 auditor.agency_id, analysis, shares, unavailable, self._clock.now()
             )
 
     def admin_entries(self, auditor: Agency, after: int, limit: int) -> dict[str, Any]:
-        with self._lock:
+        with self._step():
             return self.views.admin_entries(auditor.agency_id, after, limit, self._clock.now())
 
     def log_auditor_session(self, auditor: Agency, action: str, channel: str) -> None:
         """RK-LOG-006: the auditor's dashboard sign-in and sign-out."""
-        with self._lock:
+        with self._step():
             self.logs.record(
                 AdminEvent.AUDITOR_SESSION,
                 auditor.agency_id,
@@ -410,16 +378,16 @@ class Hub:
         """RK-LOG-006: My Portal logs each disclosure it makes."""
         if kind != "my-portal-disclosure":
             raise ValueError(f"unknown administrative event from a service: {kind!r}")
-        with self._lock:
+        with self._step():
             self.views.portal_disclosure(details, self._clock.now())
 
     def person_entries(self, unit: AgencyId, link_code: str) -> list[AccessLogEntry]:
-        with self._lock:
+        with self._step():
             return self.views.person_entries(unit, link_code, self._clock.now())
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         """Everything the hub stores (RK-CTL-006); key versions, never keys."""
-        with self._lock:
+        with self._step():
             table, documents = self.pattern_desk.dump()
             return {
                 "hub.agencies": [

@@ -132,8 +132,8 @@ class LinkageDesk:
         self.requests[key] = linkage_id
         self._records.put(REQUEST, key, linkage_id)
 
-    def _log(self, linkage: Linkage, at: datetime, outcome: Outcome, reason: str | None = None
-             ) -> AccessLogEntry:  # fmt: skip
+    def _log(self, linkage: Linkage, at: datetime, outcome: Outcome, reason: str | None = None,
+             detail: str | None = None) -> AccessLogEntry:  # fmt: skip
         facts = AccessFacts(linkage.requester, linkage.provider, linkage.pattern_id,
                             linkage.information_kind, linkage.request_id)  # fmt: skip
         return self._logs.log_access(
@@ -143,6 +143,7 @@ class LinkageDesk:
             pattern=self._patterns.table.get(linkage.pattern_id),
             pattern_version=self._patterns.version,
             reason=reason,
+            detail=detail,
             linkage_id=linkage.linkage_id,
             person=linkage.person.raw,
         )
@@ -299,9 +300,8 @@ class LinkageDesk:
             payload = self._drop(linkage_id)
         assert payload is not None
         receipt = self._logs.receipt_for(entry.serial)
-        committed = self._store.barrier()
-        if not (committed.done() and committed.exception() is None):
-            self._relays[linkage_id] = _Relay(closed, payload, receipt, linkage.expires_at)
+        # kept until the response carrying it is known to be committed (``relayed``)
+        self._relays[linkage_id] = _Relay(closed, payload, receipt, linkage.expires_at)
         return closed, payload, receipt
 
     def relayed(self, linkage_id: str) -> None:
@@ -337,7 +337,9 @@ class LinkageDesk:
             reason = "not-collected" if collected_late else "deadline-passed"
             if not collected_late:
                 self._remember_expired(linkage, now)
-            self._log(linkage, now, Outcome.EXPIRED, reason)
+            # ② is when the hub ended it (after a restart, later than the deadline)
+            due = f"due at {linkage.expires_at.isoformat()}"
+            self._log(linkage, now, Outcome.EXPIRED, reason, detail=due)
 
     def _remember_expired(self, linkage: Linkage, now: datetime) -> None:
         self.expired[linkage.linkage_id] = linkage.provider

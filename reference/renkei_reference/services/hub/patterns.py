@@ -70,6 +70,10 @@ class PatternDesk:
         if not latest["anchor_is_control"]:
             self.anchor, self._anchor_is_control = anchor, False
 
+    def latest_document(self) -> dict[str, Any] | None:
+        """The record of the document in force (None before any was loaded)."""
+        return self._documents[-1] if self._documents else None
+
     def set_anchor(self, public_key: Ed25519PublicKey) -> None:
         """Test mode: the kit names its own issuer key as the trust anchor."""
         self.anchor = public_key
