@@ -169,7 +169,7 @@ def _resident_codes(start: int, count: int) -> list[Any]:
 
 def child_numbering(size: int, folder: Path, cache_mib: int, steps: int) -> dict[str, Any]:
     from renkei_reference.core.identifiers import ResidentCode
-    from renkei_reference.services.numbering_table import CsprngDraw, SqliteNumberingTable
+    from renkei_reference.services.numbering.table import CsprngDraw, SqliteNumberingTable
 
     path = folder / f"numbering-{size}.db"
     _remove(path)
@@ -233,7 +233,7 @@ def child_numbering(size: int, folder: Path, cache_mib: int, steps: int) -> dict
 
 
 def child_registry(size: int, seed: int) -> dict[str, Any]:
-    from renkei_reference.services.registry import FourItems, ResidentRegistry
+    from renkei_reference.services.registry.registry import FourItems, ResidentRegistry
     from renkei_reference.services.synthetic_population import population
 
     baseline = _rss_mb()
@@ -328,8 +328,8 @@ def _resident(person: bytes) -> Any:
 
 
 def _check() -> Any:
-    """The stored-row checks of ``Hub.__init__`` (services.log_integrity)."""
-    from renkei_reference.services.log_integrity import StoredLogCheck
+    """The stored-row checks of ``Hub.__init__`` (services.store.log_integrity)."""
+    from renkei_reference.services.store.log_integrity import StoredLogCheck
 
     return StoredLogCheck(_signer(), _resident)
 
@@ -343,8 +343,8 @@ def _signer() -> Any:
 def child_log(size: int, folder: Path, steps: int) -> dict[str, Any]:
     from renkei_reference.core.access_log import entry_record, leaf_bytes
     from renkei_reference.core.merkle import leaf_hash, verify_consistency, verify_inclusion
-    from renkei_reference.services.log_store import SqliteLogStore
-    from renkei_reference.services.signed_log import SignedLog
+    from renkei_reference.services.store.log_store import SqliteLogStore
+    from renkei_reference.services.store.signed_log import SignedLog
 
     path = folder / f"log-{size}.db"
     _remove(path)
@@ -438,8 +438,8 @@ def child_log_reopen(size: int, folder: Path) -> dict[str, Any]:
     from renkei_reference.core.access_log import AccessLogEntry, leaf_bytes
     from renkei_reference.core.merkle import leaf_hash, verify_consistency, verify_inclusion
     from renkei_reference.services.hub import resume_access_log
-    from renkei_reference.services.log_store import SqliteLogStore
-    from renkei_reference.services.signed_log import SignedLog
+    from renkei_reference.services.store.log_store import SqliteLogStore
+    from renkei_reference.services.store.signed_log import SignedLog
 
     path = folder / f"log-{size}.db"
     if not path.exists():

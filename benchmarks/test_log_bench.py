@@ -39,7 +39,7 @@ import pytest
 
 from renkei_reference.core.merkle import leaf_hash
 from renkei_reference.core.patterns import LinkagePattern, Query, decide
-from renkei_reference.services.log_store import SqliteLogStore, connect
+from renkei_reference.services.store.log_store import SqliteLogStore, connect
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 PATTERNS = 1000

@@ -35,7 +35,7 @@ import pytest
 
 from renkei_reference.core.check_digit import resident_code_check_digit
 from renkei_reference.core.identifiers import ResidentCode
-from renkei_reference.services.numbering_table import CsprngDraw, SqliteNumberingTable
+from renkei_reference.services.numbering.table import CsprngDraw, SqliteNumberingTable
 
 N = int(os.environ.get("RENKEI_NUMBERING_BENCH_N", "1000000"))
 POPULATION = 125_000_000

@@ -28,9 +28,9 @@ from renkei_reference.core.retention import (
     due_for_purge,
     retained_until,
 )
-from renkei_reference.services.agency_app import create_agency_app
-from renkei_reference.services.agency_log_store import AgencyLogStore
 from renkei_reference.services.agency_node import AgencyNode, CsvFolderAdapter, HubConnection
+from renkei_reference.services.agency_node.app import create_agency_app
+from renkei_reference.services.agency_node.log_store import AgencyLogStore
 from renkei_reference.services.clock import ControllableClock
 
 from .test_agency_node import (  # the in-process deployment of test_agency_node

@@ -341,7 +341,7 @@ def test_authorize_allows_exactly_designated_member_terminal_action(
 
 # -- the node's wire interface ------------------------------------------------------------
 def _node_client(node: AgencyNode) -> httpx.Client:
-    from renkei_reference.services.agency_app import create_agency_app
+    from renkei_reference.services.agency_node.app import create_agency_app
 
     app = create_agency_app(node, {"aud-1": "auditor", "portal-1": "portal"})
     return httpx.Client(transport=InProcessTransport(app), base_url="http://node")
@@ -579,8 +579,8 @@ def test_my_portal_shows_content_only_after_the_agencys_staff_grant_the_applicat
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from renkei_reference.services.cards import challenge_message
-    from renkei_reference.services.portal import NodeLink
+    from renkei_reference.services.portal.cards import challenge_message
+    from renkei_reference.services.portal.portal import NodeLink
 
     d = deployment
     d.pension.bind("p-1", "t-01", [_items(PERSONS[1], "N-200")])

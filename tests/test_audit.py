@@ -226,8 +226,8 @@ def test_the_auditor_pulls_each_node_and_reports_one_it_cannot_read(
     import httpx
 
     from renkei_conformance.target import InProcessTransport
-    from renkei_reference.services.agency_app import create_agency_app
-    from renkei_reference.services.auditor import NodeEndpoint
+    from renkei_reference.services.agency_node.app import create_agency_app
+    from renkei_reference.services.auditor.auditor import NodeEndpoint
 
     d = deployment
     _complete_linkage(d)
@@ -268,8 +268,8 @@ def test_the_nodes_refusals_are_pulled_and_reported_as_use_outside_designation(
     from renkei_conformance.openapi import load_contract
     from renkei_conformance.target import InProcessTransport
     from renkei_reference.core.errors import PermissionDeniedError
-    from renkei_reference.services.agency_app import create_agency_app
-    from renkei_reference.services.auditor import NodeEndpoint
+    from renkei_reference.services.agency_node.app import create_agency_app
+    from renkei_reference.services.auditor.auditor import NodeEndpoint
 
     d = deployment
     _complete_linkage(d)

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from renkei_reference.services.auditor_app import CONTEXT
+from renkei_reference.services.auditor.app import CONTEXT
 
 from .test_auditor_dashboard import AUDITOR, make_world, signer
 from .test_portal_browser import CHROMIUM, launch, served  # noqa: F401

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from renkei_conformance.target import InProcessTransport
 from renkei_reference.services.app import create_app
-from renkei_reference.services.auditor_app import CONTEXT
+from renkei_reference.services.auditor.app import CONTEXT
 
 AUDITOR = "d.auditor"
 
@@ -217,8 +217,8 @@ def test_holds_are_placed_and_lifted_with_the_session_csrf_token_only(client: ht
 def test_over_mutual_tls_the_auditors_certificate_signs_in_and_no_other(tmp_path: Any) -> None:
     """The verified client certificate of an auditor organisation is the proof of
     possession (the TLS 1.3 handshake signed a fresh transcript); an agency's is not."""
-    from renkei_reference.services.pki import ensure_pki, issue_client
-    from renkei_reference.services.tls import TLS_EXTENSION
+    from renkei_reference.services.web.pki import ensure_pki, issue_client
+    from renkei_reference.services.web.tls import TLS_EXTENSION
 
     pki = ensure_pki(tmp_path / "pki", agencies=())
     pems = {name: issue_client(pki, name)[0].read_text() for name in (AUDITOR, "d.pension")}

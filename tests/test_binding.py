@@ -35,13 +35,13 @@ from renkei_reference.core.binding_normalise import (
     strict_text,
 )
 from renkei_reference.services.binding_bench import bench, bindable
-from renkei_reference.services.models import BindingRecordIn, RecordProblem, binding_record
 from renkei_reference.services.synthetic_population import (
     BENIGN,
     DEFAULT_NOISE,
     extract,
     population,
 )
+from renkei_reference.services.web.models import BindingRecordIn, RecordProblem, binding_record
 
 from .conftest import ROOT
 
@@ -653,7 +653,7 @@ def test_the_registry_holds_each_residents_status_and_a_new_load_sets_it_anew() 
     the status given with it."""
     from renkei_reference.core.check_digit import resident_code_check_digit
     from renkei_reference.core.codes import ResidentCode
-    from renkei_reference.services.registry import FourItems, Removal, ResidentRegistry
+    from renkei_reference.services.registry.registry import FourItems, Removal, ResidentRegistry
 
     def code(body: str) -> ResidentCode:
         return ResidentCode(body + str(resident_code_check_digit(body)))

@@ -32,7 +32,7 @@ import pytest
 
 from renkei_reference.core import legacy_formats
 from renkei_reference.core.binding_match import Items, Policy, RegistryIndex, decide
-from renkei_reference.services.registry import REMOVAL_REASONS
+from renkei_reference.services.registry.registry import REMOVAL_REASONS
 
 from .conftest import ROOT
 

@@ -19,8 +19,8 @@ from renkei_reference.core.codes import ResidentCode
 from renkei_reference.core.errors import PermissionDeniedError
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
-from renkei_reference.services.keystore import MemoryKeyStore
-from renkei_reference.services.log_store import SqliteLogStore
+from renkei_reference.services.store.keystore import MemoryKeyStore
+from renkei_reference.services.store.log_store import SqliteLogStore
 
 pytestmark = pytest.mark.requirement("RK-BND-004")
 

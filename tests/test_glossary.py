@@ -30,11 +30,11 @@ REQUIREMENT_ID = re.compile(r"RK-[A-Z]+-[0-9]{3}")
 # reported for whoever edits those pages; this list may only shrink.
 KNOWN_UI_FINDINGS: frozenset[tuple[str, str, str]] = frozenset(
     {
-        ("auditor_app.py", "id-code", "ID"),
-        ("auditor_app.py", "legal-hold", "保全"),
-        ("auditor_app.py", "hub", "基盤"),
-        ("portal_app.py", "ic-card", "マイナンバーカード"),
-        ("portal_app.py", "ic-card", "ICカード"),
+        ("auditor/app.py", "id-code", "ID"),
+        ("auditor/app.py", "legal-hold", "保全"),
+        ("auditor/app.py", "hub", "基盤"),
+        ("portal/app.py", "ic-card", "マイナンバーカード"),
+        ("portal/app.py", "ic-card", "ICカード"),
     }
 )
 
@@ -148,7 +148,7 @@ def _ui_strings(path: Path) -> Iterator[str]:
 
 
 def _ui_findings() -> set[tuple[str, str, str]]:
-    files = sorted(SERVICES.glob("portal*.py")) + sorted(SERVICES.glob("auditor*.py"))
+    files = sorted((SERVICES / "portal").glob("*.py")) + sorted((SERVICES / "auditor").glob("*.py"))
     assert files, f"no My Portal / auditor UI modules under {SERVICES}"
     found = set()
     for path in files:
@@ -156,7 +156,8 @@ def _ui_findings() -> set[tuple[str, str, str]]:
             for term in load_glossary():
                 for avoid in term.avoid:
                     if avoid.lang == "ja":
-                        found |= {(path.name, term.id, m) for m in avoid.pattern.findall(text)}
+                        where = path.relative_to(SERVICES).as_posix()
+                        found |= {(where, term.id, m) for m in avoid.pattern.findall(text)}
     return found
 
 

@@ -30,7 +30,7 @@ from renkei_reference.core.log_integrity import LogTamperedError
 from renkei_reference.services.app import create_app
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Federation
-from renkei_reference.services.log_store import SqliteLogStore
+from renkei_reference.services.store.log_store import SqliteLogStore
 
 from .test_log_store import (
     AUDITOR,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from renkei_reference.core.errors import PermissionDeniedError
 from renkei_reference.core.keys import KeyPurpose, KeyRing
-from renkei_reference.services.keystore import FileKeyStore, MemoryKeyStore
+from renkei_reference.services.store.keystore import FileKeyStore, MemoryKeyStore
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 steps = st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)), max_size=8)

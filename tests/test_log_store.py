@@ -45,8 +45,8 @@ from renkei_reference.core.retention import LogClass
 from renkei_reference.services.app import create_app
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
-from renkei_reference.services.keystore import MemoryKeyStore
-from renkei_reference.services.log_store import Change, SqliteLogStore
+from renkei_reference.services.store.keystore import MemoryKeyStore
+from renkei_reference.services.store.log_store import Change, SqliteLogStore
 
 pytestmark = pytest.mark.requirement("RK-LOG-001", "RK-LOG-004", "RK-LOG-006", "RK-RET-003")
 

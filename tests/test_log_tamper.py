@@ -47,12 +47,12 @@ from renkei_reference.core.codes import IdCode, ResidentCode, id_code_of, reside
 from renkei_reference.core.keys import KeyPurpose
 from renkei_reference.core.log_integrity import LogTamperedError
 from renkei_reference.core.patterns import LinkagePattern
-from renkei_reference.services import log_store
 from renkei_reference.services.app import create_app
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
-from renkei_reference.services.keystore import FileKeyStore
-from renkei_reference.services.log_store import SqliteLogStore
+from renkei_reference.services.store import log_store
+from renkei_reference.services.store.keystore import FileKeyStore
+from renkei_reference.services.store.log_store import SqliteLogStore
 
 from .test_log_store import _query
 
@@ -543,8 +543,8 @@ def test_a_log_from_before_leaf_version_2_starts_and_is_anchored_from_then_on(
         entry_record,
         leaf_bytes,
     )
-    from renkei_reference.services.keystore import MemoryKeyStore
-    from renkei_reference.services.signed_log import SignedLog
+    from renkei_reference.services.store.keystore import MemoryKeyStore
+    from renkei_reference.services.store.signed_log import SignedLog
 
     path = tmp_path / "old.sqlite3"
     store = SqliteLogStore(path)

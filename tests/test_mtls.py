@@ -21,7 +21,7 @@ from cryptography import x509
 from renkei_reference.core.errors import PermissionDeniedError, UnauthenticatedError
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation
-from renkei_reference.services.pki import (
+from renkei_reference.services.web.pki import (
     AGENCY_URI_PREFIX,
     OPERATOR,
     Pki,

@@ -1,6 +1,6 @@
 """The numbering authority's conversion table (seed items 6, 8, 11, 32).
 
-Pure rules (core.numbering) and the durable table (services.numbering_table):
+Pure rules (core.numbering) and the durable table (services.numbering.table):
 no double issue, a revoked Number never comes back, re-issue and resident-code
 change keep their history, corporate numbers follow the published vectors, every
 refusal is specific, and a refused or failed operation changes nothing.  A
@@ -60,7 +60,7 @@ from renkei_reference.core.numbering import (
     number_from_draw,
     number_value,
 )
-from renkei_reference.services.numbering_table import (
+from renkei_reference.services.numbering.table import (
     CsprngDraw,
     InMemoryNumberingTable,
     NumberingTable,

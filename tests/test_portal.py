@@ -24,12 +24,12 @@ from renkei_reference.core.errors import (
 )
 from renkei_reference.core.patterns import LinkagePattern
 from renkei_reference.services.app import create_app, discovery_document
-from renkei_reference.services.cards import CardAuthority, IssuedCard, challenge_message
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
-from renkei_reference.services.portal import Portal, PortalSession
-from renkei_reference.services.portal_app import SESSION_COOKIE
-from renkei_reference.services.portal_port import InProcessHubPort
+from renkei_reference.services.portal.app import SESSION_COOKIE
+from renkei_reference.services.portal.cards import CardAuthority, IssuedCard, challenge_message
+from renkei_reference.services.portal.port import InProcessHubPort
+from renkei_reference.services.portal.portal import Portal, PortalSession
 
 with warnings.catch_warnings():  # starlette's notice about httpx2; httpx is what we have
     warnings.simplefilter("ignore")

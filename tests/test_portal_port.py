@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from renkei_reference.core.admin_log import AdminEvent
 from renkei_reference.core.errors import UnavailableError
 from renkei_reference.services.clock import ControllableClock
-from renkei_reference.services.portal_port import PORTAL_AGENCY, InProcessHubPort
-from renkei_reference.services.registry import FourItems
+from renkei_reference.services.portal.port import PORTAL_AGENCY, InProcessHubPort
+from renkei_reference.services.registry.registry import FourItems
 
 from .test_log_store import ITEMS, T0, FullDisk, _federation, _populate
 

@@ -78,7 +78,7 @@ def test_numbers_are_drawn_not_derived() -> None:
     """The same resident code gets unrelated Numbers from two authorities:
     a Number is a draw from the table, not a function of the resident code."""
     from renkei_reference.services.clock import SystemClock
-    from renkei_reference.services.numbering import NumberingAuthority
+    from renkei_reference.services.numbering.authority import NumberingAuthority
 
     resident = ResidentCode("12345678903")
     numbers = {NumberingAuthority(SystemClock()).issue(resident).value for _ in range(20)}

@@ -24,13 +24,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from renkei_reference.core.log_integrity import LogTamperedError
 from renkei_reference.core.merkle import MerkleLog, leaf_hash
-from renkei_reference.services.log_store import (
+from renkei_reference.services.store.log_store import (
     CACHED_LEVEL,
     TAIL_BYTES,
     MemoryLogStore,
     SqliteLogStore,
 )
-from renkei_reference.services.signed_log import SignedLog
+from renkei_reference.services.store.signed_log import SignedLog
 
 pytestmark = pytest.mark.requirement("RK-LOG-004", "RK-LOG-009")
 

@@ -119,12 +119,12 @@ def test_reference_serves_exactly_the_operations_of_the_protocol(tmp_path: Path)
     import httpx
 
     from renkei_reference.core.agency import Designation
-    from renkei_reference.services.agency_app import create_agency_app
-    from renkei_reference.services.agency_control import (
+    from renkei_reference.services.agency_node import AgencyNode, CsvFolderAdapter, HubConnection
+    from renkei_reference.services.agency_node.app import create_agency_app
+    from renkei_reference.services.agency_node.control import (
         agency_control_router,
         agency_discovery_router,
     )
-    from renkei_reference.services.agency_node import AgencyNode, CsvFolderAdapter, HubConnection
     from renkei_reference.services.app import create_app
     from renkei_reference.services.clock import ControllableClock
 
@@ -205,8 +205,8 @@ def test_removal_reasons_are_one_list_on_the_wire_the_model_and_the_registry() -
     the control model's, so a reason the wire accepts is one the registry holds."""
     from typing import get_args
 
-    from renkei_reference.services.models import ResidentIn
-    from renkei_reference.services.registry import REMOVAL_REASONS
+    from renkei_reference.services.registry.registry import REMOVAL_REASONS
+    from renkei_reference.services.web.models import ResidentIn
 
     doc = yaml.safe_load((SPECS / "openapi" / "renkei.yaml").read_text(encoding="utf-8"))
     wire = doc["components"]["schemas"]["RemovalReason"]["enum"]

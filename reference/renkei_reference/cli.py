@@ -26,7 +26,7 @@ _LIMITS: tuple[tuple[str, type, float, str, str], ...] = (
     ("--max-request-head", int, 16384, "BYTES", "largest request line and headers"),
     ("--backlog", int, 128, "N", "connections the kernel queues before they are accepted"),
 )  # fmt: skip
-"""``renkei serve``'s limits (services/server_limits.py): flag, type, default, help."""
+"""``renkei serve``'s limits (services/web/server_limits.py): flag, type, default, help."""
 
 
 def register(
@@ -193,7 +193,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.agency_nodes < 0 or args.poll_interval <= 0:
         print("renkei serve: --agency-nodes must be ≥ 0, --poll-interval > 0", file=sys.stderr)
         return 2
-    from .services.server_limits import ServerLimits
+    from .services.web.server_limits import ServerLimits
 
     limits = ServerLimits(
         header_timeout=args.header_timeout,
@@ -233,7 +233,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     from .core.log_integrity import LogTamperedError
-    from .services.pki import OPERATOR
+    from .services.web.pki import OPERATOR
 
     try:
         hub_app = create_app(
@@ -319,7 +319,7 @@ def _target_tls(pki: Any, operator: str) -> dict[str, Any]:
 
 def _pki(args: argparse.Namespace) -> int:
     from .core.errors import RenkeiError
-    from .services.pki import KIT_AGENCIES, ensure_pki
+    from .services.web.pki import KIT_AGENCIES, ensure_pki
 
     try:
         pki = ensure_pki(args.dir, tuple(args.agency) or KIT_AGENCIES)
@@ -397,12 +397,12 @@ def _durable(state_dir: Path) -> Callable[[Any], Any]:
 
     A reset through the control interface (test mode) starts afresh.
     """
-    from .services.auditor_app import KEYS_FILE
+    from .services.auditor.app import KEYS_FILE
     from .services.federation import Federation
-    from .services.keystore import FileKeyStore, load_or_create_log_signer
-    from .services.log_store import SqliteLogStore
-    from .services.numbering_table import SqliteNumberingTable
-    from .services.registry_journal import SqliteRegistryJournal
+    from .services.numbering.table import SqliteNumberingTable
+    from .services.registry.journal import SqliteRegistryJournal
+    from .services.store.keystore import FileKeyStore, load_or_create_log_signer
+    from .services.store.log_store import SqliteLogStore
 
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)

@@ -38,7 +38,7 @@ from .core.numbering import NUMBER_SPACE
 from .core.pattern_document import sign_pattern_document
 from .services.federation import Agency, Federation, FourItems, Role
 from .services.hub.linkages import request_key
-from .services.numbering_table import CsprngDraw
+from .services.numbering.table import CsprngDraw
 
 __all__ = ["KNOWN_BAD", "KnownBad", "catalog", "federation_factory", "wrap_app"]
 

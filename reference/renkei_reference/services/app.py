@@ -31,17 +31,17 @@ from ..core.keys import KeyPurpose
 from ..core.numbering import ReissueReason
 from ..core.patterns import LinkagePattern
 from ..core.retention import LogClass
-from . import models as m
-from .auditor import NodeEndpoint, page
-from .auditor_app import auditor_ui_router
+from .auditor.app import auditor_ui_router
+from .auditor.auditor import NodeEndpoint, page
 from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems, Removal, Role
-from .pki import certified_identity
-from .portal import AgencyNodeDirectory
-from .portal_app import PortalBox, portal_router, ui_router
-from .portal_app import control_router as portal_control_router
-from .problems import install_body_guard, install_commit_barrier, install_problem_handlers
-from .tls import peer_certificate, require_operator
+from .portal.app import PortalBox, portal_router, ui_router
+from .portal.app import control_router as portal_control_router
+from .portal.portal import AgencyNodeDirectory
+from .web import models as m
+from .web.pki import certified_identity
+from .web.problems import install_body_guard, install_commit_barrier, install_problem_handlers
+from .web.tls import peer_certificate, require_operator
 
 __all__ = ["CATALOG_VERSION", "INTERFACE_VERSION", "create_app", "discovery_document"]
 
@@ -410,7 +410,7 @@ def create_app(
     for router in (numbering, hub, auditor):
         app.include_router(router)
 
-    # My Portal (items 26, 31): wire, web pages and test-mode control (portal_app.py).
+    # My Portal (items 26, 31): wire, web pages and test-mode control (portal/app.py).
     portal_box = PortalBox(fed, agency_nodes)
     app.state.agency_nodes = portal_box.nodes
     app.state.federation = fed  # the current federation (a reset replaces it)

@@ -20,16 +20,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ..core.codes import ResidentCode
 from ..core.errors import PermissionDeniedError, UnauthenticatedError
 from ..core.record_seal import record_key
-from .auditor import AuditorService
+from .auditor.auditor import AuditorService
 from .clock import Clock, ControllableClock
 from .hub import Agency, Hub, Role
-from .keystore import KeyStore, MemoryKeyStore
-from .log_store import LogStore, MemoryLogStore, SealedRecords
-from .numbering import NumberingAuthority
-from .numbering_table import NumberingTable
-from .pki import OPERATOR
-from .registry import FourItems, Removal, ResidentRegistry
-from .registry_journal import RegistryJournal
+from .numbering.authority import NumberingAuthority
+from .numbering.table import NumberingTable
+from .registry.journal import RegistryJournal
+from .registry.registry import FourItems, Removal, ResidentRegistry
+from .store.keystore import KeyStore, MemoryKeyStore
+from .store.log_store import LogStore, MemoryLogStore, SealedRecords
+from .web.pki import OPERATOR
 
 __all__ = [
     "Agency",

@@ -50,9 +50,6 @@ import uvicorn
 
 from ..core.agency import Action, Designation, StaffMember
 from ..core.check_digit import resident_code_check_digit
-from .agency_app import create_agency_app
-from .agency_control import agency_control_router, agency_discovery_router
-from .agency_log_store import AgencyLogStore
 from .agency_node import (
     AgencyNode,
     BusinessSystem,
@@ -62,12 +59,15 @@ from .agency_node import (
     HubConnection,
     SqlAdapter,
 )
-from .auditor import NODE_TIMEOUT_SECONDS, NodeEndpoint
+from .agency_node.app import create_agency_app
+from .agency_node.control import agency_control_router, agency_discovery_router
+from .agency_node.log_store import AgencyLogStore
+from .auditor.auditor import NODE_TIMEOUT_SECONDS, NodeEndpoint
 from .clock import SystemClock
-from .pki import KIT_AGENCIES, OPERATOR, Pki, ensure_pki
-from .portal import PORTAL_AGENCY, AgencyNodeDirectory, NodeLink
-from .server_limits import BoundedH11Protocol, ConnectionGate, ServerLimits
+from .portal.portal import PORTAL_AGENCY, AgencyNodeDirectory, NodeLink
 from .supervise import restart_command, write_ready
+from .web.pki import KIT_AGENCIES, OPERATOR, Pki, ensure_pki
+from .web.server_limits import BoundedH11Protocol, ConnectionGate, ServerLimits
 
 __all__ = ["DEMO_AUDITOR", "NodeSpec", "Party", "node_specs", "serve_federation"]
 
@@ -354,12 +354,13 @@ async def _run(
 ) -> None:
     protocol = BoundedH11Protocol
     if context is not None:
-        from .tls import MutualTlsH11Protocol
+        from .web.tls import MutualTlsH11Protocol
 
         protocol = MutualTlsH11Protocol
     gates = []
     for p in parties:
-        gate = ConnectionGate(limits, protocol, context)  # TLS, limits: services/server_limits.py
+        # TLS, limits: services/web/server_limits.py
+        gate = ConnectionGate(limits, protocol, context)
         gates.append(gate)
         config = uvicorn.Config(
             p.app, log_level="warning", access_log=False, http=gate,  # type: ignore[arg-type]
@@ -422,7 +423,7 @@ def serve_federation(
     runtimes: list[AgencyRuntime] = []
     pki: Pki | None = None
     if not plain_http:
-        from .tls import server_context
+        from .web.tls import server_context
 
         pki = ensure_pki(state_dir / "pki", (*KIT_AGENCIES, DEMO_AUDITOR, PORTAL,
                                              *(s.agency_id for s in specs)))  # fmt: skip

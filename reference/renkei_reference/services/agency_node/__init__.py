@@ -31,6 +31,8 @@ parts that each own their state:
 * ``disclosure`` — the person's applications for ⑪/⑫ and their decisions;
 * ``adapters`` — the business systems; ``wire`` — the hub connection;
 * ``node`` — ``AgencyNode``, the façade; ``runtime`` — ``DeliveryLoop``.
+* ``log_store`` — the node's durable share of the log (⑦–⑫);
+* ``app`` — the node's HTTP app; ``control`` — its test-mode control routes.
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from ...core.agency import Side
-from ..agency_log_store import AgencyLogStore
 from ..clock import Clock
 from .adapters import BusinessSystem
+from .log_store import AgencyLogStore
 from .wire import HubConnection, HubRefusal
 
 __all__ = ["GARBAGE_PAYLOAD", "LATE", "NO_INFORMATION", "DeliveryDesk", "Fault"]

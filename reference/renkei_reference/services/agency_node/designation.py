@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...core.agency import Action, Designation, authorize, require
-from ..agency_log_store import AgencyLogStore
+from .log_store import AgencyLogStore
 
 __all__ = ["Denial", "Gate"]
 

@@ -17,8 +17,8 @@ from typing import Any
 from ...core.admin_log import AdminEvent
 from ...core.agency import Side
 from ...core.errors import ConflictError, NotFoundError
-from ..agency_log_store import AgencyLogStore
 from ..clock import Clock
+from .log_store import AgencyLogStore
 
 __all__ = ["DisclosureDesk"]
 

@@ -14,13 +14,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...core.agency import Action, AgencyLogEntry, CorrespondenceTable, Designation
-from ..agency_log_store import AgencyLogStore
 from ..clock import Clock
 from .adapters import BusinessSystem
 from .correspondence import CorrespondenceDesk
 from .deliveries import DeliveryDesk, Fault
 from .designation import Denial, Gate
 from .disclosure import DisclosureDesk
+from .log_store import AgencyLogStore
 from .queries import QueryDesk
 from .wire import HubConnection
 

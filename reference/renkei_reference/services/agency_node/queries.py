@@ -17,7 +17,7 @@ from typing import Any
 
 from ...core.agency import Side
 from ...core.errors import CallerError, NotFoundError
-from ..agency_log_store import AgencyLogStore
+from .log_store import AgencyLogStore
 from .wire import HubConnection, HubRefusal
 
 __all__ = ["QueryDesk"]

@@ -44,9 +44,9 @@ from ...core.patterns import LinkagePattern
 from ...core.record_seal import record_key
 from ...core.retention import LogClass, RetentionPolicy
 from ..clock import Clock
-from ..keystore import KeyStore
-from ..log_store import LogStore, MemoryLogStore, SealedRecords
-from ..registry import FourItems, ResidentRegistry
+from ..registry.registry import FourItems, ResidentRegistry
+from ..store.keystore import KeyStore
+from ..store.log_store import LogStore, MemoryLogStore, SealedRecords
 from .agencies import AUDITOR_UNIT, Agency, AgencyBook, Role
 from .binding import BindingDesk, Decision
 from .codes import CodeDesk

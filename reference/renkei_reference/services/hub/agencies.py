@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from ...core.codes import AgencyId
-from ..log_store import SealedRecords
+from ..store.log_store import SealedRecords
 
 __all__ = ["AUDITOR_UNIT", "Agency", "AgencyBook", "Role"]
 

@@ -15,11 +15,11 @@ from typing import Any
 from ...core.admin_log import AdminEvent
 from ...core.codes import ResidentCode
 from ...core.errors import RenkeiError
-from ..consents import ConsentBook
-from ..log_store import SealedRecords
-from ..registry import FourItems, ResidentRegistry
+from ..registry.registry import FourItems, ResidentRegistry
+from ..store.log_store import SealedRecords
 from .agencies import Agency, Role
 from .codes import CodeDesk
+from .consents import ConsentBook
 from .logs import HubLogs
 
 __all__ = ["BindingDesk", "Decision"]

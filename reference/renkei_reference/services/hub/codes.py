@@ -16,8 +16,8 @@ from ...core.codes import AgencyId, IdCode, LinkCode, ResidentCode, id_code_of
 from ...core.conversion import Conversion, remake
 from ...core.errors import CallerError
 from ...core.keys import KeyPurpose, KeyRing
-from ..keystore import KeyStore
-from ..log_store import SealedRecords
+from ..store.keystore import KeyStore
+from ..store.log_store import SealedRecords
 from .logs import HubLogs
 
 __all__ = ["CodeDesk"]

@@ -45,7 +45,7 @@ from ...core.linkage import (
     linkage_record,
 )
 from ...core.patterns import Query, decide
-from ..log_store import SealedRecords
+from ..store.log_store import SealedRecords
 from .agencies import Agency, Role
 from .codes import CodeDesk
 from .logs import AccessFacts, HubLogs

@@ -25,9 +25,9 @@ from ...core.errors import GoneError, NotFoundError
 from ...core.merkle import leaf_hash
 from ...core.patterns import LinkagePattern
 from ...core.retention import SALT_SIZE, PurgedEntry, StoredEntry
-from ..log_integrity import StoredLogCheck, TamperReports, check_anchored
-from ..log_store import LeafRow, LogStore
-from ..signed_log import SignedLog, b64
+from ..store.log_integrity import StoredLogCheck, TamperReports, check_anchored
+from ..store.log_store import LeafRow, LogStore
+from ..store.signed_log import SignedLog, b64
 
 __all__ = ["AccessFacts", "HubLogs", "admin_origin", "resume_access_log"]
 

@@ -22,7 +22,7 @@ from ...core.pattern_document import (
     sign_pattern_document,
 )
 from ...core.patterns import LinkagePattern
-from ..log_store import SealedRecords
+from ..store.log_store import SealedRecords
 from .logs import HubLogs
 
 __all__ = ["PatternDesk"]

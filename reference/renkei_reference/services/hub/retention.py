@@ -31,7 +31,7 @@ from ...core.retention import (
     retained_until,
     serial_ranges,
 )
-from ..log_store import SealedRecords
+from ..store.log_store import SealedRecords
 from .logs import HubLogs
 
 __all__ = ["HoldScopeIn", "RetentionDesk", "hold_view"]

@@ -1,6 +1,6 @@
 """What the hub checks at start, before it serves anything (RK-LOG-010, RK-FLOW-008).
 
-The logs are checked row by row as they are read (services.log_integrity) and
+The logs are checked row by row as they are read (services.store.log_integrity) and
 each state record's seal as it is read (core.record_seal).  A seal cannot
 tell a record that was deleted, or put back from an earlier copy, so the state
 whose loss or rollback would matter is held against the checked logs here:
@@ -32,7 +32,7 @@ from ...core.admin_log import AdminEvent
 from ...core.keys import KeyRing
 from ...core.linkage import LinkageState
 from ...core.log_integrity import LogTamperedError
-from ..log_store import LogStore, SealedRecords
+from ..store.log_store import LogStore, SealedRecords
 from .linkages import LinkageDesk, request_key
 from .logs import HubLogs
 from .patterns import PatternDesk

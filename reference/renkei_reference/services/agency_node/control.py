@@ -1,0 +1,153 @@
+"""An agency node's test-mode interfaces: discovery, and control for the kit.
+
+A vendor's agency node is driven black-box through these (specs/openapi,
+tag ``control``; RK-CTL-001 test mode only, RK-CTL-007 the operator alone):
+
+* ``GET /control/agency-node/fixtures`` — the synthetic residents the node's
+  business system knows, their record numbers and kinds, and one designated
+  staff member and terminal, so the kit can build a world around the node;
+* ``POST /control/agency-node/bind`` — a staff member binds the node's records
+  at the hub (RK-BND-007);
+* ``POST /control/agency-node/queries`` and ``GET …/linkages/{id}`` — a staff
+  member at a terminal queries and reads the answer, as the business terminal
+  would (RK-AGN-001 decides; RK-AGN-002 attributes);
+* ``GET /control/agency-node/applications`` and ``POST …/applications/{id}/decision``
+  — the persons' ⑪/⑫ applications waiting, and a staff member's grant or
+  refusal at a terminal, as the agency's business terminal would (RK-PORT-004);
+* ``PUT /control/agency-node/fault`` — the fault switch: ``down``, ``slow``,
+  ``garbage`` or ``none`` (issue 5).
+
+Handlers are plain ``def``: they call the hub over the wire, and FastAPI runs
+them on its thread pool, off the event loop that may be serving the hub.
+"""
+
+import base64
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...core.agency import CorrespondenceTable
+from ..app import CATALOG_VERSION, INTERFACE_VERSION
+from ..web.tls import require_operator
+from . import AgencyNode, Fault
+
+__all__ = ["agency_control_router", "agency_discovery_router"]
+
+Short = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StaffIn(_Strict):
+    staff_id: Short
+    terminal: Short
+
+
+class StaffQueryIn(StaffIn):
+    record_no: Short
+    provider: Short
+    pattern_id: Short
+    information_kind: Short
+    use: Annotated[str, Field(max_length=2000)]
+
+
+class DecisionIn(StaffIn):
+    decision: Literal["grant", "refuse"]
+
+
+class FaultIn(_Strict):
+    fault: Fault
+
+
+def agency_discovery_router(node: AgencyNode, *, test_mode: bool, version: str) -> APIRouter:
+    """RK-WIRE-005: the node announces the agency-node profile."""
+    r = APIRouter()
+
+    @r.get("/.well-known/renkei")
+    async def discovery() -> dict[str, Any]:
+        return {
+            "implementation": f"renkei reference agency node {node.agency_id} {version}",
+            "profiles": ["agency-node"],
+            "catalog_version": CATALOG_VERSION,
+            "interface_version": INTERFACE_VERSION,
+            "test_mode": test_mode,
+            "options": {"delivery": "pull"},
+        }
+
+    return r
+
+
+def agency_control_router(node: AgencyNode, fixtures: dict[str, Any]) -> APIRouter:
+    """The node's control interface (test mode; RK-CTL-001, RK-CTL-007)."""
+
+    async def operator_only(request: Request) -> None:
+        require_operator(request.scope)
+
+    r = APIRouter(
+        prefix="/control/agency-node", tags=["control"], dependencies=[Depends(operator_only)]
+    )
+
+    @r.get("/fixtures")
+    async def get_fixtures() -> dict[str, Any]:
+        return {"agency_id": node.agency_id, **fixtures, "fault": node.fault.value}
+
+    @r.post("/bind")
+    def bind(body: StaffIn) -> dict[str, Any]:
+        # A kit's world follows a reset of the hub, whose keys changed: the
+        # table is started afresh, as the enrolment of a new node would be.
+        node.table = CorrespondenceTable()
+        records = [
+            {"record_no": rec["record_no"], **rec["four_items"]} for rec in fixtures["records"]
+        ]
+        results = node.bind(body.staff_id, body.terminal, records)
+        bound = sum(1 for x in results if x.get("decision") == "bound")
+        return {"bound": bound, "review": len(results) - bound}
+
+    @r.post("/queries", status_code=202)
+    def query(body: StaffQueryIn) -> dict[str, Any]:
+        linkage_id = node.query(
+            body.staff_id,
+            body.terminal,
+            record_no=body.record_no,
+            provider=body.provider,
+            pattern_id=body.pattern_id,
+            information_kind=body.information_kind,
+            use=body.use,
+        )
+        return {"linkage_id": linkage_id}
+
+    @r.get("/linkages/{linkage_id}")
+    def read(
+        linkage_id: Annotated[str, Path(min_length=1, max_length=128)],
+        staff_id: Annotated[str, Query(min_length=1, max_length=128)],
+        terminal: Annotated[str, Query(min_length=1, max_length=128)],
+    ) -> dict[str, Any]:
+        payload = node.read_answer(staff_id, terminal, linkage_id)
+        return {
+            "linkage_id": linkage_id,
+            "answer": None if payload is None else {"payload": base64.b64encode(payload).decode()},
+        }
+
+    @r.get("/applications")
+    async def pending() -> dict[str, Any]:
+        """The persons' applications waiting for a decision, as the staff's queue shows them."""
+        return {"applications": node.applications("submitted")}
+
+    @r.post("/applications/{application_id}/decision")
+    async def decide(
+        application_id: Annotated[str, Path(min_length=1, max_length=128)], body: DecisionIn
+    ) -> dict[str, Any]:
+        """Designated staff at a terminal grant or refuse (RK-AGN-001, RK-PORT-004)."""
+        return node.decide(
+            body.staff_id, body.terminal, application_id, grant=body.decision == "grant"
+        )
+
+    @r.put("/fault")
+    async def set_fault(body: FaultIn) -> dict[str, Any]:
+        node.fault = body.fault
+        return {"fault": node.fault.value, "held": len(node.held())}
+
+    return r

@@ -1,0 +1,786 @@
+"""Durable storage of the hub's logs, with group commit (RK-LOG-004, RK-LOG-006, RK-RET-003).
+
+Theory of operation.
+
+* **What is stored.**  For each log (``access``, ``admin``): one row a leaf —
+  the serial, the RFC 9162 leaf hash and the stored record (``entry``, NULL
+  once purged, with ``purged_at``) — and the perfect-subtree node hashes of
+  the Merkle tree (core.merkle ``NodeStore``: ``(level, index) → hash``).  A
+  small ``state`` table keeps the hub settings that purging depends on
+  (legal holds, retention periods), so that a restart can never purge what a
+  hold protects.
+* **Group commit.**  The hub works in memory and hands every change to the
+  store in order (``append``, ``purge``, ``rewrite``, ``put_state``); a single
+  writer thread drains everything queued so far into *one* transaction and
+  commits it.  Concurrent requests therefore share one commit (and one fsync)
+  instead of paying one each.  ``barrier()`` returns a future that completes
+  once everything queued before the call is committed; the web layer awaits it
+  before it sends a response, so a receipt, a checkpoint or any answer that
+  depends on a log entry is acknowledged only after that entry is on disk.
+* **Durability setting.**  SQLite in WAL mode with ``synchronous=FULL``: every
+  commit fsyncs the WAL, so a committed batch survives a power loss, not only
+  a crash of the process.  ``NORMAL`` would survive ``kill -9`` but could lose
+  the last batches on power loss — after the hub had handed out signed
+  checkpoints covering them, which would then contradict the log on restart.
+  Group commit is what makes the fsync affordable: its cost is paid once a
+  batch, not once an entry.
+* **Store full.**  When a commit fails (``database or disk is full``, an I/O
+  error), the batch is rolled back but nothing is dropped: the changes stay
+  queued, the waiting requests get ``503 log-store-unavailable``, and the
+  writer retries every ``retry_seconds``.  While the backlog is not committed,
+  ``refusal()`` returns that error and the hub refuses new linkages and
+  bindings before changing any state (RK-LOG-001: no linkage without its log
+  entry).  Once a retry commits, everything proceeds.
+* **Restart memory.**  A restart holds neither the stored rows nor the
+  lower levels of the Merkle tree: ``load`` gives the node counts and the
+  levels from ``CACHED_LEVEL`` up (64 B / 2^CACHED_LEVEL a leaf), ``leaves``
+  streams the stored rows once (the hub turns them into entries as they
+  come), and ``node`` reads a lower-level node from the stored rows through
+  a second connection (WAL: it sees every committed batch and never waits
+  for the writer).  Nodes appended since are held in memory until their
+  batch is committed (``committed``), then read from the store too
+  (``RecordingNodeStore.trim``).
+* **Checked on read (RK-LOG-010).**  Nothing read back is believed: the hub
+  checks every stored row and node against its tree and signed checkpoint at
+  start (services.signed_log, core.log_integrity), and ``RecordingNodeStore``
+  checks each lower-level node it reads later against the block of leaves
+  under a node it holds — for which it keeps, below ``CACHED_LEVEL``, the nodes
+  of the block not yet complete in memory (at most 2^(CACHED_LEVEL+1) − 1
+  hashes, 16 KiB).  Text is read with ``surrogateescape``, so that a byte
+  changed into invalid UTF-8 is a mismatch the checks report, not a crash.
+* **Purge.**  A purge sets ``entry`` to NULL and keeps the leaf hash
+  (RK-RET-003); ``secure_delete`` overwrites the freed content in the database
+  file and the WAL is checkpointed with TRUNCATE afterwards, so the content
+  does not linger in either.
+
+``MemoryLogStore`` keeps nothing and acknowledges at once: the in-process
+targets and unit tests, whose hub state lives and dies with the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ...core.errors import UnavailableError
+from ...core.log_integrity import BlockCheck, LogTamperedError, block_levels
+from ...core.merkle import HASH_SIZE
+from ...core.record_seal import open_record, seal_record
+
+__all__ = [
+    "CACHED_LEVEL",
+    "TAIL_BYTES",
+    "Change",
+    "LeafRow",
+    "LoadedLog",
+    "LogStore",
+    "MemoryLogStore",
+    "RecordingNodeStore",
+    "SealedRecords",
+    "SqliteLogStore",
+    "store_unavailable",
+]
+
+Node = tuple[int, int, bytes]  # (level, index, hash)
+
+CACHED_LEVEL = 8
+"""Merkle levels from this one up stay in memory (64 B / 2⁸ = 0.25 B a leaf);
+the levels below are read from the stored node rows: a proof node costs at
+most ``CACHED_LEVEL`` reads."""
+
+TAIL_BYTES = (2 ** (CACHED_LEVEL + 1) - 1) * HASH_SIZE
+"""The most held below ``CACHED_LEVEL`` besides uncommitted nodes: the nodes
+of the block of 2^CACHED_LEVEL leaves not yet complete (16 KiB), which have
+no ancestor held in memory to check them against (RK-LOG-010)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeafRow:
+    """One stored leaf: ``entry`` is None once purged (then ``purged_at`` is set)."""
+
+    serial: int
+    leaf_hash: bytes
+    entry: str | None
+    purged_at: str | None
+
+
+@dataclass
+class LoadedLog:
+    """What a store holds of one log's tree when the hub starts (not the leaves'
+    records: ``LogStore.leaves`` streams those).
+
+    ``counts[level]`` nodes are stored at each level; ``upper`` holds the packed
+    hashes of the levels from ``CACHED_LEVEL`` up; ``tail`` (when given) those
+    of the levels below that lie in the block of ``2^CACHED_LEVEL`` leaves not
+    yet complete; the other lower nodes are read with ``LogStore.node``.
+    """
+
+    counts: list[int] = field(default_factory=list)
+    upper: list[bytes] = field(default_factory=list)
+    tail: list[bytes] = field(default_factory=list)
+
+
+def store_unavailable(cause: BaseException) -> UnavailableError:
+    """The problem every party sees while the log store cannot write (RK-LOG-001)."""
+    return UnavailableError(
+        "log-store-unavailable",
+        "the hub's log store cannot write at the moment "
+        f"({cause}); nothing that must be logged is done until it can — retry later",
+        "RK-LOG-001",
+    )
+
+
+class LogStore(Protocol):
+    """Ordered, group-committed changes to the durable logs (see the module docstring)."""
+
+    def load(self, log: str) -> LoadedLog: ...
+
+    def leaves(self, log: str) -> Iterator[LeafRow]: ...
+
+    def hashes(self, log: str, level: int) -> Iterator[bytes]: ...
+
+    def nodes(self, log: str, level: int) -> Iterator[tuple[int, bytes]]: ...
+
+    def block(self, log: str, first: int, count: int) -> list[tuple[int, bytes]]: ...
+
+    def node(self, log: str, level: int, index: int) -> bytes: ...
+
+    def committed(self, log: str) -> int: ...
+
+    def append(
+        self, log: str, serial: int, leaf_hash: bytes, entry: str, nodes: Sequence[Node]
+    ) -> None: ...
+
+    def purge(self, log: str, serials: Sequence[int], purged_at: str) -> None: ...
+
+    def rewrite(self, log: str, entries: Sequence[tuple[int, str]]) -> None: ...
+
+    def put_state(self, key: str, value: str | None) -> None: ...
+
+    def state(self) -> dict[str, str]: ...
+
+    def put_record(self, space: str, key: str, value: str | None) -> None: ...
+
+    def records(self, space: str) -> Iterator[tuple[str, str]]: ...
+
+    def atomic(self) -> contextlib.AbstractContextManager[None]: ...
+
+    def barrier(self) -> Future[None]: ...
+
+    def refusal(self) -> UnavailableError | None: ...
+
+    def close(self) -> None: ...
+
+
+def _done() -> Future[None]:
+    f: Future[None] = Future()
+    f.set_result(None)
+    return f
+
+
+_DONE = _done()
+
+
+class MemoryLogStore:
+    """A ``LogStore`` that keeps nothing: the in-memory hub's logs die with it."""
+
+    def load(self, log: str) -> LoadedLog:
+        return LoadedLog()
+
+    def leaves(self, log: str) -> Iterator[LeafRow]:
+        return iter(())
+
+    def hashes(self, log: str, level: int) -> Iterator[bytes]:
+        return iter(())
+
+    def nodes(self, log: str, level: int) -> Iterator[tuple[int, bytes]]:
+        return iter(())
+
+    def block(self, log: str, first: int, count: int) -> list[tuple[int, bytes]]:
+        return []
+
+    def node(self, log: str, level: int, index: int) -> bytes:
+        raise KeyError((level, index))
+
+    def committed(self, log: str) -> int:
+        return 0  # nothing is ever stored: the tree holds every node in memory
+
+    def append(
+        self, log: str, serial: int, leaf_hash: bytes, entry: str, nodes: Sequence[Node]
+    ) -> None:
+        pass
+
+    def purge(self, log: str, serials: Sequence[int], purged_at: str) -> None:
+        pass
+
+    def rewrite(self, log: str, entries: Sequence[tuple[int, str]]) -> None:
+        pass
+
+    def put_state(self, key: str, value: str | None) -> None:
+        pass
+
+    def state(self) -> dict[str, str]:
+        return {}
+
+    def put_record(self, space: str, key: str, value: str | None) -> None:
+        pass
+
+    def records(self, space: str) -> Iterator[tuple[str, str]]:
+        return iter(())
+
+    def atomic(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def barrier(self) -> Future[None]:
+        return _DONE
+
+    def refusal(self) -> UnavailableError | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingNodeStore:
+    """The Merkle tree's ``NodeStore`` (core.merkle) over what a ``LogStore`` holds.
+
+    Levels from ``CACHED_LEVEL`` up are held in memory; below it, the nodes of
+    the block of ``2^CACHED_LEVEL`` leaves not yet complete are held too, and
+    the nodes of complete blocks that the store held at open (and those
+    ``trim`` later finds committed) are read with ``read`` — each checked
+    (RK-LOG-010): the block's stored leaf hashes (``leaves``) must fold up to
+    the block's node held in memory, and the node read must be the one they
+    give, else ``LogTamperedError`` (after ``on_tamper`` is told).  The last
+    block checked is kept, so a proof reads a block's leaves once.  It
+    remembers the nodes put since the last ``take``, so the hub can hand each
+    append's new nodes to the durable store.  With nothing stored
+    (``MemoryLogStore``) every node is held, 64 bytes a leaf, as in
+    ``MemoryNodeStore``.
+    """
+
+    __slots__ = (
+        "_base",
+        "_block",
+        "_cached",
+        "_fresh",
+        "_leaves",
+        "_levels",
+        "_log",
+        "_read",
+        "_trimmable",
+        "on_tamper",
+    )
+
+    def __init__(
+        self,
+        loaded: LoadedLog | None = None,
+        read: Callable[[int, int], bytes] | None = None,
+        *,
+        leaves: Callable[[int, int], list[tuple[int, bytes]]] | None = None,
+        log: str = "",
+    ) -> None:
+        loaded = loaded or LoadedLog()
+        if loaded.counts and read is None:
+            raise ValueError("stored nodes need a reader")
+        self._cached = CACHED_LEVEL
+        # per level: the index of the first node held in memory, and the held nodes
+        self._base: list[int] = []
+        self._levels: list[bytearray] = []
+        for level, count in enumerate(loaded.counts):
+            if level < self._cached:
+                held = loaded.tail[level] if level < len(loaded.tail) else b""
+                self._base.append(count - len(held) // HASH_SIZE)
+                self._levels.append(bytearray(held))
+                continue
+            row = bytearray(loaded.upper[level - self._cached])
+            if len(row) != count * HASH_SIZE:
+                raise RuntimeError(f"level {level}: {count} nodes stored, {len(row)} bytes read")
+            self._base.append(0)
+            self._levels.append(row)
+        self._read = read
+        self._leaves = leaves
+        self._log = log
+        self._block: BlockCheck | None = None
+        self._fresh: list[Node] = []
+        self._trimmable = True
+        self.on_tamper: Callable[[LogTamperedError], None] | None = None
+
+    def get(self, level: int, index: int) -> bytes:
+        if 0 <= level < len(self._levels) and index >= 0:
+            base = self._base[level]
+            if index < base:
+                return self._checked(level, index)
+            start = (index - base) * HASH_SIZE
+            row = self._levels[level]
+            if start + HASH_SIZE <= len(row):
+                return bytes(row[start : start + HASH_SIZE])
+        raise KeyError((level, index))
+
+    def _tampered(self, where: str, field: str, why: str) -> LogTamperedError:
+        error = LogTamperedError(self._log, where, field, why)
+        if self.on_tamper is not None:
+            self.on_tamper(error)
+        return error
+
+    def _checked(self, level: int, index: int) -> bytes:
+        """A stored node below ``CACHED_LEVEL``, checked against the block of
+        leaves under the held node of its complete block (RK-LOG-010)."""
+        assert self._read is not None
+        shift = self._cached - level
+        first = (index >> shift) << self._cached
+        block = self._block
+        if block is None or block.first != first:
+            size = 1 << self._cached
+            rows = self._leaves(first, size) if self._leaves is not None else []
+            for i, (found, digest) in enumerate(rows):
+                if found != first + i or len(digest) != HASH_SIZE:
+                    raise self._tampered(f"node level 0 index {first + i}", "idx", "out of place")
+            if len(rows) != size:
+                raise self._tampered(f"node level 0 index {first}", "nodes", "block incomplete")
+            levels = block_levels([digest for _, digest in rows])
+            anchor = self.get(self._cached, first >> self._cached)
+            if levels[-1][0] != anchor:
+                raise self._tampered(
+                    f"node level 0 index {first}..{first + size - 1}",
+                    "hash",
+                    "the leaves do not give their block's node",
+                )
+            block = self._block = BlockCheck(first, levels)
+        computed = block.get(level, index)
+        assert computed is not None
+        if self._read(level, index) != computed:
+            raise self._tampered(
+                f"node level {level} index {index}", "hash", "not the hash of its leaves"
+            )
+        return computed
+
+    def put(self, level: int, index: int, digest: bytes) -> None:
+        if len(digest) != HASH_SIZE:
+            raise ValueError("a node hash is 32 bytes")
+        while len(self._levels) <= level:
+            self._base.append(0)
+            self._levels.append(bytearray())
+        if index != self.count(level):
+            raise RuntimeError(
+                f"node store is append-only: level {level} has {self.count(level)} "
+                f"nodes, cannot put index {index}"
+            )
+        self._levels[level] += digest
+        self._fresh.append((level, index, digest))
+
+    def count(self, level: int) -> int:
+        if 0 <= level < len(self._levels):
+            return self._base[level] + len(self._levels[level]) // HASH_SIZE
+        return 0
+
+    def take(self) -> list[Node]:
+        fresh, self._fresh = self._fresh, []
+        return fresh
+
+    def keep_all(self) -> None:
+        """Never ``trim``: nodes were put that the store does not hold (parents
+        recomputed on open, implied by the leaves but never stored)."""
+        self._trimmable = False
+
+    def held_bytes(self) -> int:
+        """Bytes of node hashes held in memory."""
+        return sum(len(row) for row in self._levels)
+
+    def trim(self, committed: int) -> None:
+        """Release the lower-level nodes of the complete blocks of the first
+        ``committed`` leaves, whose batches are committed: the store serves
+        them from now on (checked against the block's node held in memory)."""
+        if not self._trimmable or self._read is None:
+            return
+        whole = (committed >> self._cached) << self._cached
+        for level in range(min(self._cached, len(self._levels))):
+            base = self._base[level]
+            upto = min(whole >> level, self.count(level))
+            if upto > base:
+                del self._levels[level][: (upto - base) * HASH_SIZE]
+                self._base[level] = upto
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS leaves (
+    log TEXT NOT NULL, serial INTEGER NOT NULL, leaf_hash BLOB NOT NULL,
+    entry TEXT, purged_at TEXT, PRIMARY KEY (log, serial)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS nodes (
+    log TEXT NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
+    PRIMARY KEY (log, level, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+    space TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (space, key)) WITHOUT ROWID;
+"""
+
+Op = Callable[[sqlite3.Connection], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One queued change: an appended leaf with its nodes (written in bulk with the
+    other appends of its batch), or any other statement (``op``)."""
+
+    leaf: tuple[str, int, bytes, str] | None = None
+    nodes: Sequence[tuple[str, int, int, bytes]] = ()
+    op: Op | None = None
+    is_purge: bool = False  # content erased: the WAL is truncated after the commit
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with the store's settings (WAL, synchronous=FULL, secure_delete)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA secure_delete=ON")
+    return conn
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+class SqliteLogStore:
+    """The durable ``LogStore``: one SQLite file, one writer thread, group commit."""
+
+    def __init__(self, path: Path, *, retry_seconds: float = 0.5) -> None:
+        self.path = path
+        self.retry_seconds = retry_seconds
+        self._conn = connect(path)
+        self._conn.text_factory = _text
+        self._conn.executescript(_SCHEMA)
+        self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # a byte changed into invalid UTF-8 reads as a different text, which the
+        # checks report (RK-LOG-010), instead of failing the read
+        self._reader.text_factory = _text
+        self._read_lock = threading.Lock()
+        # log → its highest committed serial (read when first asked, moved on by the writer)
+        self._committed_size: dict[str, int] = {}
+        self._cond = threading.Condition()
+        self._queue: list[Change] = []  # queued, not yet committed, in order
+        self._seq = 0  # number of changes ever queued
+        self._taken = 0  # number of changes the writer has taken into its transaction
+        self._committed = 0  # number of changes committed
+        # Barriers: one future for the batch being written, one for the next batch,
+        # shared by every request that waits on it (no allocation per request).
+        self._inflight: Future[None] = Future()
+        self._next: Future[None] = Future()
+        self._failure: BaseException | None = None
+        self._closing = False
+        self._group = threading.local()  # changes held back by ``atomic`` in this thread
+        self.batches = 0  # commits made (for tests and benchmarks)
+        self._writer = threading.Thread(target=self._run, name="renkei-log-writer", daemon=True)
+        self._writer.start()
+
+    # -- reading (a second connection: committed data, never blocking the writer) --
+    def _select(self, sql: str, args: tuple[object, ...]) -> list[Any]:
+        with self._read_lock:
+            # fetchall runs the statement to its end: no read transaction stays
+            # open to pin the WAL
+            return self._reader.execute(sql, args).fetchall()
+
+    def load(self, log: str) -> LoadedLog:
+        out = LoadedLog()
+        while True:  # each level is written in index order from 0: its count is max + 1
+            level = len(out.counts)
+            ((top,),) = self._select(
+                "SELECT max(idx) FROM nodes WHERE log = ? AND level = ?", (log, level)
+            )
+            if top is None:
+                return out
+            out.counts.append(top + 1)
+            if level >= CACHED_LEVEL:
+                hashes = self._select(
+                    "SELECT hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx", (log, level)
+                )
+                if len(hashes) != top + 1:
+                    raise LogTamperedError(log, f"node level {level}", "nodes", "missing")
+                out.upper.append(b"".join(h for (h,) in hashes))
+
+    def _stream(
+        self, sql: str, args: tuple[object, ...], make: Callable[[Any], Any] = tuple
+    ) -> Iterator[Any]:
+        """The rows of a query, fetched a few thousand at a time, each made into
+        ``make(row)``; closing the iterator releases the cursor."""
+        with self._read_lock:
+            cursor = self._reader.execute(sql, args)
+        try:
+            while True:
+                with self._read_lock:
+                    rows = cursor.fetchmany(4096)
+                if not rows:
+                    return
+                for row in rows:
+                    yield make(row)
+        finally:
+            with contextlib.suppress(sqlite3.ProgrammingError):  # the store closed first
+                cursor.close()
+
+    def leaves(self, log: str) -> Iterator[LeafRow]:
+        """The stored leaves in serial order, streamed."""
+        sql = "SELECT serial, leaf_hash, entry, purged_at FROM leaves WHERE log = ? ORDER BY serial"
+        return self._stream(sql, (log,), lambda r: LeafRow(*r))
+
+    def hashes(self, log: str, level: int) -> Iterator[bytes]:
+        """The stored node hashes of one level in index order, streamed."""
+        sql = "SELECT hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx"
+        return self._stream(sql, (log, level), lambda r: r[0])
+
+    def nodes(self, log: str, level: int) -> Iterator[tuple[int, bytes]]:
+        """The stored ``(index, hash)`` rows of one level in index order, streamed."""
+        sql = "SELECT idx, hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx"
+        return self._stream(sql, (log, level))
+
+    def block(self, log: str, first: int, count: int) -> list[tuple[int, bytes]]:
+        """The stored ``(index, leaf hash)`` nodes of leaves ``first`` to ``first + count − 1``."""
+        return [
+            (i, h)
+            for i, h in self._select(
+                "SELECT idx, hash FROM nodes WHERE log = ? AND level = 0 AND idx >= ? AND idx < ?"
+                " ORDER BY idx",
+                (log, first, first + count),
+            )
+        ]
+
+    def node(self, log: str, level: int, index: int) -> bytes:
+        """One stored node hash; ``KeyError`` if it is not stored (committed)."""
+        rows = self._select(
+            "SELECT hash FROM nodes WHERE log = ? AND level = ? AND idx = ?", (log, level, index)
+        )
+        if not rows:
+            raise KeyError((level, index))
+        digest: bytes = rows[0][0]
+        return digest
+
+    def committed(self, log: str) -> int:
+        """How many leaves of ``log`` are committed (its highest committed serial)."""
+        with self._cond:
+            known = self._committed_size.get(log)
+        if known is None:
+            (stored,) = self._select("SELECT max(serial) FROM leaves WHERE log = ?", (log,))[0]
+            with self._cond:
+                known = max(stored or 0, self._committed_size.get(log, 0))
+                self._committed_size[log] = known
+        return known
+
+    def state(self) -> dict[str, str]:
+        return dict(self._conn.execute("SELECT key, value FROM state").fetchall())
+
+    def records(self, space: str) -> Iterator[tuple[str, str]]:
+        """The committed records of one space (in-flight linkages, answers in
+        transit, used request ids, …), streamed in key order."""
+        sql = "SELECT key, value FROM records WHERE space = ? ORDER BY key"
+        return ((k, v) for k, v in self._stream(sql, (space,)))
+
+    # -- queued changes ------------------------------------------------------
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Every change queued inside the block (by this thread) is queued as one
+        run at its end, so the writer commits all of them in one transaction or
+        none: a log entry and the state change it records are never apart."""
+        if getattr(self._group, "changes", None) is not None:
+            yield  # nested: the outer block queues them
+            return
+        self._group.changes = []
+        try:
+            yield
+        finally:
+            changes: list[Change] = self._group.changes
+            self._group.changes = None
+            if changes:
+                self._enqueue_all(changes)
+
+    def _enqueue(self, change: Change) -> None:
+        held = getattr(self._group, "changes", None)
+        if held is not None:
+            held.append(change)
+            return
+        self._enqueue_all([change])
+
+    def _enqueue_all(self, changes: list[Change]) -> None:
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("the log store is closed")
+            self._seq += len(changes)
+            self._queue.extend(changes)
+            self._cond.notify()
+
+    def append(
+        self, log: str, serial: int, leaf_hash: bytes, entry: str, nodes: Sequence[Node]
+    ) -> None:
+        if len(leaf_hash) != HASH_SIZE:
+            raise ValueError("a leaf hash is 32 bytes")
+        rows = [(log, level, index, digest) for level, index, digest in nodes]
+        self._enqueue(Change(leaf=(log, serial, leaf_hash, entry), nodes=rows))
+
+    def purge(self, log: str, serials: Sequence[int], purged_at: str) -> None:
+        rows = [(purged_at, log, s) for s in serials]
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE leaves SET entry = NULL, purged_at = ? WHERE log = ? AND serial = ?", rows
+            )
+
+        self._enqueue(Change(op=op, is_purge=True))
+
+    def rewrite(self, log: str, entries: Sequence[tuple[int, str]]) -> None:
+        rows = [(entry, log, serial) for serial, entry in entries]
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE leaves SET entry = ? WHERE log = ? AND serial = ? AND entry IS NOT NULL",
+                rows,
+            )
+
+        self._enqueue(Change(op=op))
+
+    def put_state(self, key: str, value: str | None) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            if value is None:
+                conn.execute("DELETE FROM state WHERE key = ?", (key,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+
+        self._enqueue(Change(op=op))
+
+    def put_record(self, space: str, key: str, value: str | None) -> None:
+        """Set (or, with None, delete) one record.  A deleted record's content is
+        overwritten in the database file (``secure_delete``) when SQLite's
+        automatic checkpoint copies the page back from the WAL."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            if value is None:
+                conn.execute("DELETE FROM records WHERE space = ? AND key = ?", (space, key))
+            else:
+                conn.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", (space, key, value))
+
+        self._enqueue(Change(op=op))
+
+    # -- acknowledgement -------------------------------------------------------
+    def barrier(self) -> Future[None]:
+        """Completes when every change queued so far is committed; fails with
+        ``log-store-unavailable`` at once while the store cannot write."""
+        with self._cond:
+            if self._committed >= self._seq:
+                return _DONE
+            if self._failure is not None:
+                failed: Future[None] = Future()
+                failed.set_exception(store_unavailable(self._failure))
+                return failed
+            return self._next if self._seq > self._taken else self._inflight
+
+    def refusal(self) -> UnavailableError | None:
+        """The error to refuse new work with while a backlog cannot be written."""
+        with self._cond:
+            failure = self._failure
+        return store_unavailable(failure) if failure is not None else None
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until everything queued is committed (tests, shutdown)."""
+        self.barrier().result(timeout)
+
+    # -- the writer ------------------------------------------------------------
+    def _write(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
+        """One transaction for the whole batch; consecutive appends are written
+        with one statement each for leaves and nodes (a subclass may fail it in tests)."""
+        leaves: list[tuple[str, int, bytes, str]] = []
+        nodes: list[tuple[str, int, int, bytes]] = []
+
+        def flush() -> None:
+            if leaves:
+                conn.executemany(
+                    "INSERT INTO leaves (log, serial, leaf_hash, entry) VALUES (?, ?, ?, ?)",
+                    leaves,
+                )
+                conn.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?)", nodes)
+                leaves.clear()
+                nodes.clear()
+
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for change in changes:
+                if change.leaf is not None:
+                    leaves.append(change.leaf)
+                    nodes.extend(change.nodes)
+                elif change.op is not None:
+                    flush()
+                    change.op(conn)
+            flush()
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _run(self) -> None:
+        purged = False
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch = list(self._queue)
+                self._taken = self._committed + len(batch)
+                self._inflight, self._next = self._next, Future()
+                future = self._inflight
+            try:
+                self._write(self._conn, batch)
+            except sqlite3.Error as exc:
+                with self._cond:
+                    self._failure = exc
+                    self._taken = self._committed  # the batch goes back to the queue
+                    closing = self._closing
+                future.set_exception(store_unavailable(exc))
+                if closing:
+                    return  # the backlog cannot be written; it was never acknowledged
+                with self._cond:
+                    self._cond.wait(self.retry_seconds)  # then retry the whole backlog
+                continue
+            with self._cond:
+                del self._queue[: len(batch)]
+                self._committed = self._taken
+                for change in batch:
+                    if change.leaf is not None and change.leaf[0] in self._committed_size:
+                        self._committed_size[change.leaf[0]] = change.leaf[1]
+                self._failure = None
+                self.batches += 1
+                idle = not self._queue
+            future.set_result(None)
+            purged = purged or any(c.is_purge for c in batch)
+            if purged and idle:  # purged content must not linger in the WAL (RK-RET-003)
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                purged = False
+
+    def close(self) -> None:
+        """Commit what is queued (if the store can), stop the writer, close the file."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._writer.join()
+        self._conn.close()
+        self._reader.close()
+
+
+class SealedRecords:
+    """The hub's view of a ``LogStore``'s records: each sealed when written and
+    verified when read (core.record_seal, RK-LOG-010).  Everything else is the
+    store's, unchanged."""
+
+    def __init__(self, store: LogStore, key: bytes) -> None:
+        self.store = store
+        self._key = key
+
+    def put(self, space: str, name: str, value: str | None) -> None:
+        sealed = None if value is None else seal_record(self._key, space, name, value)
+        self.store.put_record(space, name, sealed)
+
+    def items(self, space: str) -> Iterator[tuple[str, str]]:
+        for name, stored in self.store.records(space):
+            yield name, open_record(self._key, space, name, stored)

@@ -1,0 +1,212 @@
+"""One tamper-evident log of the hub: a Merkle tree, its signed checkpoints, its store.
+
+The hub keeps two (RK-LOG-004, RK-LOG-006): the access log and the
+administrative log, each with its own origin line.  ``SignedLog`` appends a
+leaf to the tree (core.merkle over a ``RecordingNodeStore``), hands the leaf
+and the nodes it completed to the durable ``LogStore`` in the same order, and
+signs a C2SP checkpoint once per tree size.
+
+On start it resumes from what the store holds without holding it, and
+believes none of it unchecked (RK-LOG-010, core.log_integrity): every stored
+node is recomputed from the stored leaf hashes in one streaming pass
+(``check_tree``); the latest signed checkpoint the store keeps for the log
+(state ``checkpoint:<name>``, written each time a new size is signed) must be
+the note this log's key signs for the recomputed root at its size; then the
+current size is signed and kept.  The tree's upper levels are held in memory,
+its lower levels are read from the stored node rows when a proof needs them,
+each checked (services.log_store ``RecordingNodeStore``), and ``rows`` streams
+the stored leaves once — checking each leaf hash against the tree — for the
+hub to rebuild and check its entries from.  A mismatch raises
+``LogTamperedError``.
+
+A log written before checkpoints were kept has none: ``anchored`` is then
+False, and the hub accepts that only for a log whose records all predate the
+change (services.store.log_integrity).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from functools import partial
+from itertools import zip_longest
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ...core.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint, verifier_key
+from ...core.errors import RenkeiError
+from ...core.log_integrity import LogTamperedError, check_tree
+from ...core.merkle import MerkleLog, leaf_hash
+from . import log_store
+from .log_store import LeafRow, LoadedLog, LogStore, RecordingNodeStore
+
+__all__ = ["SignedLog"]
+
+TRIM_EVERY = 4096
+"""Appends between two releases of the lower-level nodes already committed."""
+
+
+def b64(digest: bytes) -> str:
+    """Hashes travel as standard base64 (the wire's Sha256 type, as in C2SP notes)."""
+    return base64.b64encode(digest).decode()
+
+
+class SignedLog:
+    """An append-only, signed, durably stored log named ``name`` in ``store``."""
+
+    def __init__(
+        self,
+        name: str,
+        origin: str,
+        signer: Ed25519PrivateKey,
+        store: LogStore,
+        *,
+        trim_every: int = TRIM_EVERY,
+    ) -> None:
+        self.name, self.origin, self._signer, self._store = name, origin, signer, store
+        self._trim_every = trim_every
+        self._nodes = RecordingNodeStore(
+            self._checked_tree(),
+            partial(store.node, name),
+            leaves=partial(store.block, name),
+            log=name,
+        )
+        self.tree = MerkleLog(self._nodes)
+        if self._nodes.take():  # parents recomputed on open are implied by the leaves,
+            self._nodes.keep_all()  # but not stored: keep them in memory
+        self._signed: tuple[int, str] | None = None
+        self.anchored = self._check_checkpoint()
+        self._opened_size = self.tree.size
+        self._streamed = False
+        self.checkpoint()  # the tree as checked, signed and kept from now on
+
+    @property
+    def on_tamper(self) -> Callable[[LogTamperedError], None] | None:
+        """Told of a stored node found changed when a proof reads it (then it raises)."""
+        return self._nodes.on_tamper
+
+    @on_tamper.setter
+    def on_tamper(self, tell: Callable[[LogTamperedError], None] | None) -> None:
+        self._nodes.on_tamper = tell
+
+    def _checked_tree(self) -> LoadedLog:
+        """The stored tree, every node recomputed from the stored leaf hashes."""
+        loaded = self._store.load(self.name)
+        if not loaded.counts:
+            return loaded
+        size = loaded.counts[0]
+        checked = check_tree(
+            self.name, size, log_store.CACHED_LEVEL, partial(self._store.nodes, self.name)
+        )
+        return LoadedLog(checked.counts, checked.upper, checked.tail)
+
+    def _check_checkpoint(self) -> bool:
+        """Whether the store keeps a signed checkpoint of this log; if it does,
+        it must be exactly the note this log's key signs for the root at its size.
+
+        :raises LogTamperedError: field ``checkpoint``.
+        """
+        note = self._store.state().get(self.key)
+        if note is None:
+            return False
+        public = self._signer.public_key()
+        try:
+            cp = open_checkpoint(note, self.origin, public)
+            ok = cp.origin == self.origin and cp.size <= self.tree.size
+            expected = sign_checkpoint(
+                Checkpoint(self.origin, cp.size, self.tree.root(cp.size)), self.origin, self._signer
+            )
+        except (RenkeiError, ValueError, UnicodeError) as exc:
+            raise LogTamperedError(self.name, "checkpoint", "checkpoint", str(exc)) from None
+        if not ok or note != expected:
+            raise LogTamperedError(
+                self.name,
+                "checkpoint",
+                "checkpoint",
+                f"the stored tree does not give the signed checkpoint of size {cp.size}",
+            )
+        self._signed = (cp.size, note)
+        return True
+
+    @property
+    def key(self) -> str:
+        """The state key under which the latest signed checkpoint is kept."""
+        return f"checkpoint:{self.name}"
+
+    @property
+    def size(self) -> int:
+        return self.tree.size
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of Merkle node hashes held in memory (the rest is read from the store)."""
+        return self._nodes.held_bytes()
+
+    def rows(self) -> Iterator[LeafRow]:
+        """The stored leaves, in order, once (the hub rebuilds its entries from them).
+
+        Each row is checked against the tree as it comes: a serial out of order,
+        a leaf hash that differs from the tree's leaf or a count that differs
+        from the tree's size raise ``LogTamperedError`` (RK-LOG-010); a second
+        call or a call after ``append`` raises ``RuntimeError``.
+        """
+        if self._streamed:
+            raise RuntimeError(f"the stored {self.name} log's rows were already read")
+        if self.tree.size != self._opened_size:
+            raise RuntimeError(f"read the stored {self.name} log's rows before appending")
+        self._streamed = True
+
+        def disagree(serial: int, field: str) -> LogTamperedError:
+            return LogTamperedError(
+                self.name, f"serial {serial}", field, "the leaves and the tree disagree"
+            )
+
+        # the tree's leaves as stored (checked against the tree at open),
+        # streamed beside the rows rather than read one by one
+        rows, tree_leaves = self._store.leaves(self.name), self._store.hashes(self.name, 0)
+        try:
+            count = 0
+            for row, stored in zip_longest(rows, tree_leaves):
+                if row is None or row.serial != count + 1:
+                    raise disagree(count + 1, "serial")
+                if row.leaf_hash != stored:
+                    raise disagree(count + 1, "leaf_hash")
+                count += 1
+                yield row
+            if count != self.tree.size:
+                raise disagree(count + 1, "serial")
+        finally:  # release the stores' cursors now, not when collected
+            for stream in (rows, tree_leaves):
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+
+    def append(self, serial: int, leaf: bytes, record: str) -> None:
+        """Append ``leaf`` (its hash to the tree) and queue it with ``record`` for commit."""
+        if serial != self.tree.size + 1:
+            raise RuntimeError(f"{self.name} log serial {serial} after {self.tree.size}")
+        digest = leaf_hash(leaf)
+        self.tree.append(digest)
+        self._store.append(self.name, serial, digest, record, self._nodes.take())
+        if serial % self._trim_every == 0:
+            self._nodes.trim(self._store.committed(self.name))
+
+    def checkpoint(self) -> tuple[int, str]:
+        """The signed checkpoint of the current size, signed once per size."""
+        size = self.tree.size
+        if self._signed is None or self._signed[0] != size:
+            cp = Checkpoint(self.origin, size, self.tree.root(size))
+            self._signed = (size, sign_checkpoint(cp, self.origin, self._signer))
+            self._store.put_state(self.key, self._signed[1])  # checked at the next start
+        return self._signed
+
+    def latest(self) -> dict[str, object]:
+        """The wire form of the latest checkpoint (OpenAPI ``Checkpoint``)."""
+        size, note = self.checkpoint()
+        return {
+            "origin": self.origin,
+            "tree_size": size,
+            "root_hash": b64(self.tree.root(size)),
+            "checkpoint": note,
+            "verifier_key": verifier_key(self.origin, self._signer.public_key()),
+        }

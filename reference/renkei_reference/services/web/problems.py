@@ -1,0 +1,263 @@
+"""RFC 9457 problem+json responses for every error (RK-WIRE-001).
+
+One place turns domain errors, validation errors and HTTP errors into
+``application/problem+json`` with a stable ``type`` URI
+``urn:renkei:problem:<slug>`` and, where one applies, the requirement ID.
+Nothing reaches a client as a traceback: an unexpected exception becomes a
+500 ``internal-error`` whose detail names no internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ...core.errors import RenkeiError
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "PROBLEM_MEDIA_TYPE",
+    "install_body_guard",
+    "install_commit_barrier",
+    "install_problem_handlers",
+    "problem_response",
+]
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+MAX_BODY_BYTES = 4 * 1024 * 1024  # the spec asks for at least 2 MiB
+_log = logging.getLogger("renkei.reference")
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_HTTP_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden-role", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+}
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    requirement: str | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:renkei:problem:{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if requirement:
+        body["requirement"] = requirement
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _title(slug: str) -> str:
+    return slug.replace("-", " ").capitalize()
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RenkeiError)
+    async def _domain(_: Request, exc: RenkeiError) -> JSONResponse:
+        return problem_response(
+            exc.status_hint,
+            exc.problem,
+            _title(exc.problem),
+            exc.detail,
+            exc.requirement,
+            **exc.extensions,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        detail = f"{'.'.join(first['loc'][1:]) or 'body'}: {first['msg']}"
+        return problem_response(
+            422,
+            "validation-error",
+            "Request does not match the wire schema",
+            detail,
+            "RK-WIRE-001",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug, title = _HTTP_SLUGS.get(exc.status_code, ("bad-request", "Bad request"))
+        resp = problem_response(exc.status_code, slug, title, str(exc.detail), "RK-WIRE-001")
+        if exc.status_code == 405:
+            resp.headers["Allow"] = allowed_methods(request)
+        return resp
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(
+            500,
+            "internal-error",
+            "Internal error",
+            "the implementation failed unexpectedly; the server log has the details",
+        )
+
+
+def allowed_methods(request: Request) -> str:
+    """RFC 9110 §15.5.6: a 405 names every method the target resource accepts —
+    each method some route of the app matches fully at this path."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    )
+
+
+class _BodyGuard:
+    """Refuse request bodies that are not JSON (415) or too large (413) before
+    any handler runs (RK-WIRE-001).  Pure ASGI, so it costs one dict look-up
+    on requests without a body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        refusal: Response | None = None
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            refusal = problem_response(
+                413,
+                "payload-too-large",
+                "Payload too large",
+                f"request bodies are limited to {MAX_BODY_BYTES} bytes",
+                "RK-WIRE-001",
+            )
+        elif (
+            (length not in (None, b"0") or b"transfer-encoding" in headers)
+            and media not in (b"application/json", b"")
+            and not media.endswith(b"+json")
+            # My Portal's and the auditor's web pages (not the wire protocol) post HTML forms.
+            and not (
+                media == b"application/x-www-form-urlencoded"
+                and str(scope.get("path", "")).startswith(("/portal/ui/", "/auditor/ui/"))
+            )
+        ):
+            refusal = problem_response(
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                f"request bodies are application/json, not {media.decode('latin-1')!r}",
+                "RK-WIRE-001",
+            )
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await problem_response(
+                413,
+                "payload-too-large",
+                "Payload too large",
+                f"request bodies are limited to {MAX_BODY_BYTES} bytes",
+                "RK-WIRE-001",
+            )(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def install_body_guard(app: FastAPI) -> None:
+    app.add_middleware(_BodyGuard)
+
+
+class _CommitBarrier:
+    """Hold every response until the log changes made so far are committed.
+
+    The hub changes its logs in memory and queues them for the durable store's
+    group commit (services.log_store); this guard awaits the store's barrier
+    before the first byte of a response goes out, so no receipt, checkpoint or
+    answer is acknowledged before its log entry is on disk, while concurrent
+    requests share one commit.  If the store cannot write, the response is
+    replaced by 503 ``log-store-unavailable`` (RK-LOG-001).  Pure ASGI.
+    """
+
+    def __init__(self, app: ASGIApp, barrier: Callable[[], Future[None]]) -> None:
+        self.app = app
+        self.barrier = barrier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+        replaced = False
+
+        async def guarded(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return
+            if message["type"] == "http.response.start":
+                held.append(message)
+                return
+            if held:
+                start = held.pop()
+                future = self.barrier()
+                try:
+                    if not future.done():
+                        await asyncio.wrap_future(future)
+                    future.result()
+                except RenkeiError as exc:
+                    replaced = True
+                    await problem_response(
+                        exc.status_hint,
+                        exc.problem,
+                        _title(exc.problem),
+                        exc.detail,
+                        exc.requirement,
+                    )(scope, receive, send)
+                    return
+                await send(start)
+            await send(message)
+
+        await self.app(scope, receive, guarded)
+
+
+def install_commit_barrier(app: FastAPI, barrier: Callable[[], Future[None]]) -> None:
+    """Answer only after the log is committed (group commit; see ``_CommitBarrier``)."""
+    app.add_middleware(_CommitBarrier, barrier=barrier)
