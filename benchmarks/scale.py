@@ -76,7 +76,7 @@ PROFILE = ROOT / "specs" / "benchmarks" / "national-profile.yaml"
 POPULATION = 125_000_000
 RETENTION_YEARS = 7
 WORKING_DAYS = 243  # Japan's FY2022 (national-profile.yaml, jp-fy2022)
-ENTRIES_PER_LINKAGE = 2  # approved + provided (services/hub.py)
+ENTRIES_PER_LINKAGE = 2  # approved + provided (services/hub/)
 COMPONENTS = ("numbering", "registry", "log", "log-reopen")
 BURST = 1024  # log entries per group commit
 PROOFS = 1000
@@ -433,7 +433,7 @@ def child_log(size: int, folder: Path, steps: int) -> dict[str, Any]:
 
 
 def child_log_reopen(size: int, folder: Path) -> dict[str, Any]:
-    """A hub restart over the ``log`` child's file (services/hub.py ``Hub.__init__``),
+    """A hub restart over the ``log`` child's file (services/hub/ ``Hub.__init__``),
     then proofs served from the reopened tree."""
     from renkei_reference.core.access_log import AccessLogEntry, leaf_bytes
     from renkei_reference.core.merkle import leaf_hash, verify_consistency, verify_inclusion
