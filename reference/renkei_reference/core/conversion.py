@@ -46,6 +46,7 @@ from .keys import KeyPurpose, KeyRing
 __all__ = ["Conversion", "remake"]
 
 CipherFor = Callable[[KeyPurpose, int], CodeCipher]
+HOT = icontract.SLOW  # on every query and delivery: checked in tests (ICONTRACT_SLOW=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,7 @@ class Conversion:
     cipher: CipherFor
     aliases: Mapping[bytes, bytes]  # an ID code -> the canonical ID code (RK-IDC-003)
 
-    @icontract.ensure(lambda self, result: result.key_version == self.id_ring.current)
+    @icontract.ensure(lambda self, result: result.key_version == self.id_ring.current, enabled=HOT)
     def id_code(self, resident: ResidentCode) -> IdCode:
         """The canonical ID code of a resident under the current key (RK-IDC-001/003)."""
         code = id_code_of(self.cipher(KeyPurpose.ID_CODE, self.id_ring.current), resident)
@@ -68,7 +69,7 @@ class Conversion:
         """The resident code behind an ID code of any version the hub still holds."""
         return resident_code_of(self.cipher(KeyPurpose.ID_CODE, id_code.key_version), id_code)
 
-    @icontract.ensure(lambda self, result: result.key_version == self.id_ring.current)
+    @icontract.ensure(lambda self, result: result.key_version == self.id_ring.current, enabled=HOT)
     def current(self, id_code: IdCode, at: datetime) -> IdCode:
         """An ID code of an accepted version, re-made under the current one (RK-IDC-002)."""
         if id_code.key_version == self.id_ring.current:
@@ -76,13 +77,15 @@ class Conversion:
         self.id_ring.require(id_code.key_version, at, "RK-IDC-002")
         return self.id_code(self.resident(id_code))
 
-    @icontract.ensure(lambda self, result: result.key_version == self.link_ring.current)
+    @icontract.ensure(
+        lambda self, result: result.key_version == self.link_ring.current, enabled=HOT
+    )
     def link_out(self, id_code: IdCode, unit: AgencyId) -> LinkCode:
         """The link code of a person for a unit, made now under the current key (RK-LNK-001)."""
         cipher = self.cipher(KeyPurpose.LINK_CODE, self.link_ring.current)
         return link_code_for(cipher, id_code, unit)
 
-    @icontract.ensure(lambda self, result: result.key_version == self.id_ring.current)
+    @icontract.ensure(lambda self, result: result.key_version == self.id_ring.current, enabled=HOT)
     def link_in(self, text: str, unit: AgencyId, at: datetime) -> IdCode:
         """A unit's link code → the person's current canonical ID code, or a specific
         refusal: malformed, of a version no longer accepted (RK-LNK-005), or not

@@ -432,6 +432,21 @@ class Change:
     nodes: Sequence[tuple[str, int, int, bytes]] = ()
     op: Op | None = None
     is_purge: bool = False  # content erased: the WAL is truncated after the commit
+    # a state or record row set (value) or deleted (None): (table, space, key, value);
+    # within a batch only the last change of a row is written
+    row: tuple[str, str, str, str | None] | None = None
+
+
+def _write_rows(conn: sqlite3.Connection, rows: dict[tuple[str, str, str], str | None]) -> None:
+    """The state and record rows a batch set or deleted, one statement of each kind."""
+    put = [(s, k, v) for (t, s, k), v in rows.items() if t == "records" and v is not None]
+    gone = [(s, k) for (t, s, k), v in rows.items() if t == "records" and v is None]
+    conn.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", put)
+    conn.executemany("DELETE FROM records WHERE space = ? AND key = ?", gone)
+    state = [(k, v) for (t, _, k), v in rows.items() if t == "state" and v is not None]
+    dropped = [(k,) for (t, _, k), v in rows.items() if t == "state" and v is None]
+    conn.executemany("INSERT OR REPLACE INTO state VALUES (?, ?)", state)
+    conn.executemany("DELETE FROM state WHERE key = ?", dropped)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -642,26 +657,14 @@ class SqliteLogStore:
         self._enqueue(Change(op=op))
 
     def put_state(self, key: str, value: str | None) -> None:
-        def op(conn: sqlite3.Connection) -> None:
-            if value is None:
-                conn.execute("DELETE FROM state WHERE key = ?", (key,))
-            else:
-                conn.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
-
-        self._enqueue(Change(op=op))
+        self._enqueue(Change(row=("state", "", key, value)))
 
     def put_record(self, space: str, key: str, value: str | None) -> None:
         """Set (or, with None, delete) one record.  A deleted record's content is
         overwritten in the database file (``secure_delete``) when SQLite's
         automatic checkpoint copies the page back from the WAL."""
 
-        def op(conn: sqlite3.Connection) -> None:
-            if value is None:
-                conn.execute("DELETE FROM records WHERE space = ? AND key = ?", (space, key))
-            else:
-                conn.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", (space, key, value))
-
-        self._enqueue(Change(op=op))
+        self._enqueue(Change(row=("records", space, key, value)))
 
     # -- acknowledgement -------------------------------------------------------
     def barrier(self) -> Future[None]:
@@ -703,16 +706,21 @@ class SqliteLogStore:
                 leaves.clear()
                 nodes.clear()
 
+        rows: dict[tuple[str, str, str], str | None] = {}  # the last change of each row
         conn.execute("BEGIN IMMEDIATE")
         try:
             for change in changes:
                 if change.leaf is not None:
                     leaves.append(change.leaf)
                     nodes.extend(change.nodes)
+                elif change.row is not None:
+                    table, space, key, value = change.row
+                    rows[(table, space, key)] = value
                 elif change.op is not None:
                     flush()
                     change.op(conn)
             flush()
+            _write_rows(conn, rows)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
