@@ -672,3 +672,17 @@ def test_the_node_converts_legacy_forms_and_a_record_it_cannot_is_its_own_proble
         assert d.pension.table.link_code_of(f"L-{i + 1}") == plain[i]["link_code"]
     review = {r["record_no"]: r["reason"] for r in d.pension.records_for_review()}
     assert review.get("L-4") == review.get("L-5") == "malformed-binding-record"
+
+
+def test_a_hub_refusal_keeps_the_hubs_status(deployment: Deployment) -> None:
+    """The node answers its own caller with the hub's status: a linkage the hub does not
+    know is 404 at the node too, a pattern refusal 403 (RK-WIRE-001)."""
+    d = deployment
+    d.pension.bind("p-1", "t-01", [_items(PERSONS[0], "N-1")])
+    with pytest.raises(HubRefusal) as refused:
+        d.pension.read_answer("p-1", "t-01", "0" * 32)
+    assert (refused.value.problem, refused.value.status_hint) == ("unknown-linkage", 404)
+    with pytest.raises(HubRefusal) as denied:
+        d.pension.query("p-1", "t-01", record_no="N-1", provider="city.chiyoda",
+                        pattern_id="P-0001", information_kind="income", use="確認")  # fmt: skip
+    assert denied.value.status_hint == denied.value.http_status == 403

@@ -163,6 +163,10 @@ def create_app(
     PrivateBody = Annotated[Agency, Depends(role("private-body"))]
     Municipality = Annotated[Agency, Depends(role("municipality"))]
     Auditor = Annotated[Agency, Depends(role("auditor"))]
+    # getLinkageReceipt: the linkage's requester and provider, and the auditor (RK-LOG-009)
+    ReceiptCaller = Annotated[
+        Agency, Depends(role("agency", "municipality", "private-body", "auditor"))
+    ]
     AnyParty = Annotated[Agency, Depends(caller)]
 
     # -- numbering authority (items 6, 8, 10, 11) ---------------------------
@@ -309,7 +313,7 @@ def create_app(
 
     @hub.get("/linkages/{linkage_id}/receipt")
     async def linkage_receipt(
-        linkage_id: str, agency: AgencyCaller, serial: Annotated[int | None, Query(ge=1)] = None
+        linkage_id: str, agency: ReceiptCaller, serial: Annotated[int | None, Query(ge=1)] = None
     ) -> dict[str, Any]:
         return fed().hub.linkage_receipt(agency, linkage_id, serial)
 

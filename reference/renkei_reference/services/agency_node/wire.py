@@ -28,6 +28,9 @@ class HubRefusal(RenkeiError):
             {k: v for k, v in body.items() if k in ("serial", "receipt")},
         )
         self.http_status = status
+        # the node answers its own caller with the hub's status (a linkage the hub does
+        # not know is 404 there too); a status that is not an error becomes 502
+        self.status_hint = status if 400 <= status < 600 else 502
 
 
 class HubConnection:

@@ -332,7 +332,9 @@ class Hub:
         self, agency: Agency, linkage_id: str, serial: int | None
     ) -> dict[str, Any]:
         with self._step():
-            return self.logs.linkage_receipt(agency.agency_id, linkage_id, serial)
+            # the auditor reads any linkage's entries (item 27, RK-LOG-009)
+            party = None if agency.role is Role.AUDITOR else agency.agency_id
+            return self.logs.linkage_receipt(party, linkage_id, serial)
 
     def latest_checkpoint(self) -> dict[str, Any]:
         with self._step():

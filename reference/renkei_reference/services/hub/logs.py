@@ -185,12 +185,15 @@ class HubLogs:
             "checkpoint": note,
         }
 
-    def linkage_receipt(self, party: str, linkage_id: str, serial: int | None) -> dict[str, Any]:
-        """A receipt for an entry of a linkage the caller took part in (RK-LOG-009)."""
+    def linkage_receipt(
+        self, party: str | None, linkage_id: str, serial: int | None
+    ) -> dict[str, Any]:
+        """A receipt for an entry of a linkage the caller took part in, or of any
+        linkage for the auditor (``party`` None; RK-LOG-009)."""
         serials = self._serials.get(linkage_id, [])
         kept = [e for n in serials if isinstance(e := self.entries[n - 1], AccessLogEntry)]
         first = kept[0] if kept else None
-        if first is None or party not in (first.requester, first.provider):
+        if first is None or (party is not None and party not in (first.requester, first.provider)):
             raise NotFoundError(
                 "unknown-linkage", f"no linkage {linkage_id!r} in which you took part", "RK-LOG-009"
             )
