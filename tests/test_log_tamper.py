@@ -31,7 +31,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,33 +42,22 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from renkei_conformance.target import InProcessTransport
-from renkei_reference.core.check_digit import resident_code_check_digit
-from renkei_reference.core.codes import IdCode, ResidentCode, id_code_of, resident_code_of
+from renkei_reference.core.codes import IdCode, id_code_of, resident_code_of
 from renkei_reference.core.keys import KeyPurpose
 from renkei_reference.core.log_integrity import LogTamperedError
-from renkei_reference.core.patterns import LinkagePattern
 from renkei_reference.services.app import create_app
 from renkei_reference.services.clock import ControllableClock
-from renkei_reference.services.federation import Agency, Federation, FourItems
+from renkei_reference.services.federation import Federation
 from renkei_reference.services.store import log_store
 from renkei_reference.services.store.keystore import FileKeyStore
 from renkei_reference.services.store.log_store import SqliteLogStore
 
-from .test_log_store import _query
+from .test_log_store import AUDITOR, ITEMS, T0, A, B, _populate, _query, _rc
 
 pytestmark = pytest.mark.requirement("RK-LOG-010", "RK-LOG-004", "RK-LOG-006", "RK-RET-003")
 
-T0 = datetime(2030, 1, 1, tzinfo=UTC)
 SIGNER = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
-AUDITOR = Agency("auditor", "第三者機関", "auditor")
-A, B = Agency("a", "A庁", "agency"), Agency("b", "B市", "municipality")
-ITEMS = [FourItems(f"氏名{i}", f"住所{i}", "1980-01-01", "female") for i in range(3)]
 CACHED = 2  # blocks of 4 leaves: a 9-leaf log has stored, held and incomplete-block nodes
-
-
-def _rc(i: int) -> ResidentCode:
-    body = f"{1_000_000_000 + i:010d}"
-    return ResidentCode(body + str(resident_code_check_digit(body)))
 
 
 def _b64(text: str) -> bytes:
@@ -128,23 +117,7 @@ def durable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Durable]:
             log_store=SqliteLogStore(path),
             log_signer=SIGNER,
         )
-        for agency in (A, B, AUDITOR):
-            fed.register(agency)
-        fed.registry.load((_rc(i), items) for i, items in enumerate(ITEMS))
-        fed.hub.load_patterns(
-            [
-                LinkagePattern(
-                    "P-1",
-                    "別表1",
-                    "p",
-                    frozenset({"a"}),
-                    frozenset({"b"}),
-                    frozenset({"k"}),
-                    answer_within_seconds=60,
-                )
-            ]
-        )
-        links = _bind(fed)
+        links = _populate(fed)  # agencies, P-1, residents r0..r2 bound
         _provided(fed, links["r0"], "q1")  # 1 approved, 2 provided
         with pytest.raises(Exception, match="unknown-pattern"):
             _query(fed, links["r0"], "q2", pattern="P-X")  # 3 refused

@@ -284,9 +284,10 @@ class Hub:
             linkage, payload, receipt = self.linkages.status(
                 requester, linkage_id, self._clock.now()
             )
-        committed = self._store.barrier()
-        if payload is not None and committed.done() and committed.exception() is None:
-            self.relayed(linkage_id, committed=True)  # a store that acknowledges at once
+        if payload is not None:
+            committed = self._store.barrier()
+            if committed.done() and committed.exception() is None:
+                self.relayed(linkage_id, committed=True)  # a store that acknowledges at once
         return linkage, payload, receipt
 
     def relayed(self, linkage_id: str, *, committed: bool) -> None:
