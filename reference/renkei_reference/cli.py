@@ -48,6 +48,15 @@ def register(
         help="where the hub's keys are kept (created if missing; mode 0700)",
     )
     serve.add_argument(
+        "--witness",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the hub keeps a copy of each log's latest signed checkpoint, apart from "
+        "its store, and refuses to start on a store behind it (RK-LOG-011); put it on "
+        "another volume (default: STATE.witness beside the state directory)",
+    )
+    serve.add_argument(
         "--target-file",
         type=Path,
         default=Path("renkei-target.json"),
@@ -237,7 +246,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         hub_app = create_app(
-            test_mode=args.mode == "test", federation_factory=_durable(args.state_dir)
+            test_mode=args.mode == "test",
+            federation_factory=_durable(args.state_dir, _witness_dir(args)),
         )
     except LogTamperedError as exc:  # nothing changed is ever served (RK-LOG-010)
         sock.close()
@@ -283,6 +293,7 @@ def _supervise(args: argparse.Namespace) -> int:
             sys.executable, "-m", "renkei_conformance", "serve", "--supervised",
             "--host", args.host, "--port", str(ports[0] if ports else args.port),
             "--mode", args.mode, "--state-dir", str(state_dir),
+            "--witness", str(_witness_dir(args)),
             "--target-file", str(target_file), "--agency-nodes", str(args.agency_nodes),
             "--poll-interval", str(args.poll_interval),
         ]  # fmt: skip
@@ -386,16 +397,25 @@ def _number(args: argparse.Namespace) -> int:
     return 1
 
 
-def _durable(state_dir: Path) -> Callable[[Any], Any]:
+def _witness_dir(args: argparse.Namespace) -> Path:
+    """``--witness``, or ``STATE.witness`` beside the state directory (RK-LOG-011)."""
+    from .services.store.witness import witness_dir_for
+
+    chosen: Path | None = args.witness
+    return (chosen or witness_dir_for(args.state_dir.resolve())).resolve()
+
+
+def _durable(state_dir: Path, witness_dir: Path | None = None) -> Callable[[Any], Any]:
     """Federations whose hub keys (``keys.json``, RK-KEY-003), log signing key
     (``log-signer.key``), store (``logs.sqlite3``: access and administrative log
     with their Merkle trees, and the hub's in-flight state — linkages, answers in
     transit, used request ids, agencies, patterns — group-committed with them;
     RK-LOG-004, RK-LOG-006, RK-FLOW-008), numbering table (``numbering.sqlite3``),
     resident registry journal (``registry.sqlite3``) and the auditor dashboard's
-    keys (``auditor-keys.json``) live in ``state_dir``.
+    keys (``auditor-keys.json``) live in ``state_dir``; each log's latest signed
+    checkpoint is also kept in ``witness_dir``, apart from the store (RK-LOG-011).
 
-    A reset through the control interface (test mode) starts afresh.
+    A reset through the control interface (test mode) starts afresh, witness included.
     """
     from .services.auditor.app import KEYS_FILE
     from .services.federation import Federation
@@ -403,12 +423,14 @@ def _durable(state_dir: Path) -> Callable[[Any], Any]:
     from .services.registry.journal import SqliteRegistryJournal
     from .services.store.keystore import FileKeyStore, load_or_create_log_signer
     from .services.store.log_store import SqliteLogStore
+    from .services.store.witness import CheckpointWitness, witness_dir_for
 
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
     keys, table = state_dir / "keys.json", state_dir / "numbering.sqlite3"
     signer, logs = state_dir / "log-signer.key", state_dir / "logs.sqlite3"
     residents = state_dir / "registry.sqlite3"
+    witness = CheckpointWitness(witness_dir or witness_dir_for(state_dir))
     current: list[Any] = []
 
     def make(clock: Any) -> Any:
@@ -426,7 +448,8 @@ def _durable(state_dir: Path) -> Callable[[Any], Any]:
                 *state_dir.glob("registry.sqlite3-*"),
             ):
                 path.unlink(missing_ok=True)
-        store = SqliteLogStore(logs)
+            witness.clear()
+        store = SqliteLogStore(logs, witness=witness)
         journal = SqliteRegistryJournal(residents)
         try:
             fed = Federation(

@@ -77,7 +77,7 @@ def _started_or_tampered(h: Hub, response: httpx.Response) -> bool:
 
 # --------------------------------------------------------------------------------------
 # Attacks that once broke the hub (issue 16), kept as regression vectors; the two that
-# still do (a whole store rolled back) are strict xfails
+# once needed a witness outside the store (a whole store rolled back, RK-LOG-011) too
 # --------------------------------------------------------------------------------------
 
 
@@ -119,16 +119,6 @@ def test_stale_linkage_record_is_reported_as_tampering(hub: Hub) -> None:
         assert "log-tampered" in admin.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "RK-FLOW-008 / RK-LOG-004 (spec gap: restore of an older state): restarted on a "
-        "copy of its state taken before its last acknowledged query, the hub starts, "
-        "accepts that request_id again and signs a second, different root for a tree "
-        "size it had already signed (a forked log)"
-        " — issue 16: the rollback of a whole store needs a witness outside it"
-    ),
-)
 def test_restored_older_state_does_not_fork_the_signed_log(hub: Hub, tmp_path: Path) -> None:
     link_code = hub.build_world()
     hub.approve(link_code, "req-1")
@@ -141,8 +131,9 @@ def test_restored_older_state_does_not_fork_the_signed_log(hub: Hub, tmp_path: P
     hub.kill()
     shutil.rmtree(hub.state_dir)
     shutil.copytree(tmp_path / "backup", hub.state_dir)
-    if not hub.start(expect_ready=False):
-        return  # refusing to run on state older than what it signed is acceptable
+    if not hub.start(expect_ready=False):  # refusing to run on state older than it signed
+        assert "RK-LOG-011" in hub.output()
+        return
     again = hub.query(link_code, "req-2")
     assert again.status_code == 409, "a request_id the hub acknowledged was accepted again"
     now = hub.checkpoint()
@@ -691,16 +682,6 @@ def test_replaced_log_signing_key_refuses_start(hub: Hub) -> None:
     assert "RK-LOG-010" in hub.output()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "RK-LOG-004 / RK-FLOW-008 (spec gap: lost store): with logs.sqlite3-wal and -shm "
-        "deleted (an operator's clean-up), the hub starts empty under the same signing "
-        "key, as if it had never signed anything, and signs a different root for a tree "
-        "size it had already signed"
-        " — issue 16: the rollback of a whole store needs a witness outside it"
-    ),
-)
 def test_deleted_write_ahead_log_is_noticed(hub: Hub) -> None:
     link_code = hub.build_world()
     hub.approve(link_code, "req-1")
@@ -709,6 +690,7 @@ def test_deleted_write_ahead_log_is_noticed(hub: Hub) -> None:
     for name in ("logs.sqlite3-wal", "logs.sqlite3-shm"):
         (hub.state_dir / name).unlink(missing_ok=True)
     if not hub.start(expect_ready=False):
+        assert "RK-LOG-011" in hub.output()
         return
     hub.creds = {}
     link_code = hub.build_world()

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import icontract
 
+from .contract_levels import HOT
+
 __all__ = [
     "corporate_number_check_digit",
     "individual_number_check_digit",
@@ -85,8 +87,8 @@ def is_valid_corporate_number(value: str) -> bool:
     return corporate_number_check_digit(value[1:]) == int(value[0])
 
 
-@icontract.require(lambda body: _all_digits(body, 10), "body is 10 ASCII digits")
-@icontract.ensure(lambda result: 0 <= result <= 9)
+@icontract.require(lambda body: _all_digits(body, 10), "body is 10 ASCII digits", enabled=HOT)
+@icontract.ensure(lambda result: 0 <= result <= 9, enabled=HOT)
 def resident_code_check_digit(body: str) -> int:
     """ASSUMED check digit of a 住民票コード from its first 10 digits (RK-NUM-006).
 
@@ -100,6 +102,7 @@ def resident_code_check_digit(body: str) -> int:
 @icontract.ensure(
     lambda value, result: not result or _all_digits(value, 11),
     "only 11-digit strings are valid",
+    enabled=HOT,
 )
 def is_valid_resident_code(value: str) -> bool:
     """True when ``value`` is 11 ASCII digits whose last digit checks (RK-NUM-006)."""

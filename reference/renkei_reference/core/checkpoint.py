@@ -45,6 +45,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from .contract_levels import HOT
 from .errors import CallerError
 from .merkle import HASH_SIZE, MAX_TREE_SIZE
 
@@ -227,7 +228,7 @@ def _check_public_key(public_key: Ed25519PublicKey) -> None:
         raise TypeError("public_key must be an Ed25519PublicKey")
 
 
-@icontract.ensure(lambda result: len(result) == _KEY_ID_BYTES)
+@icontract.ensure(lambda result: len(result) == _KEY_ID_BYTES, enabled=HOT)
 def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
     """C2SP signed-note "Ed25519 signatures": ``SHA-256(name || 0x0A || 0x01 || key)[:4]``.
 
@@ -276,8 +277,12 @@ def parse_verifier_key(vkey: str) -> tuple[str, Ed25519PublicKey]:
     return name, public_key
 
 
-@icontract.require(lambda text: isinstance(text, str) and text.endswith("\n"), "text ends in \\n")
-@icontract.ensure(lambda text, result: result.startswith(text + "\n" + SIGNATURE_PREFIX))
+@icontract.require(
+    lambda text: isinstance(text, str) and text.endswith("\n"), "text ends in \\n", enabled=HOT
+)
+@icontract.ensure(
+    lambda text, result: result.startswith(text + "\n" + SIGNATURE_PREFIX), enabled=HOT
+)
 def sign_note(text: str, name: str, private_key: Ed25519PrivateKey) -> str:
     """Sign ``text`` as a C2SP signed note with one Ed25519 signature line.
 

@@ -21,6 +21,7 @@ import binascii
 
 import icontract
 
+from .contract_levels import HOT
 from .crypto import CodeCipher, DecryptionFailedError
 from .errors import CallerError, PermissionDeniedError
 from .identifiers import AgencyId, IndividualNumber, ResidentCode
@@ -45,9 +46,6 @@ LINK_CODE_CHARS = 60  # base64url of 45 bytes, no padding
 # base64url ↔ base64 by byte tables; '+' and '/' in the input become invalid ('-', '_').
 _FROM_URLSAFE = bytes.maketrans(b"-_+/", b"+/-_")
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
-HOT = icontract.SLOW
-"""Contracts on the per-query path are checked when ICONTRACT_SLOW is set (the
-test command sets it); elsewhere they would cost more than the cipher."""
 
 
 _new = bytes.__new__

@@ -40,13 +40,13 @@ from .codes import (
     link_code_for,
     resident_code_of,
 )
+from .contract_levels import HOT
 from .crypto import CodeCipher
 from .keys import KeyPurpose, KeyRing
 
 __all__ = ["Conversion", "remake"]
 
 CipherFor = Callable[[KeyPurpose, int], CodeCipher]
-HOT = icontract.SLOW  # on every query and delivery: checked in tests (ICONTRACT_SLOW=1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 import icontract
 
 from .codes import IdCode
+from .contract_levels import HOT
 from .errors import StateError
 
 __all__ = [
@@ -107,10 +108,12 @@ class Linkage:
         for t in (at, linkage.deadline, linkage.requested_at, linkage.answered_at or at)
     ),
     "times are timezone-aware (UTC)",
+    enabled=HOT,
 )
-@icontract.ensure(lambda linkage, event, result: (linkage.state, event) in TRANSITIONS)
+@icontract.ensure(lambda linkage, event, result: (linkage.state, event) in TRANSITIONS, enabled=HOT)
 @icontract.ensure(
-    lambda event, result: result.state is not LinkageState.EXPIRED or event is Event.EXPIRE
+    lambda event, result: result.state is not LinkageState.EXPIRED or event is Event.EXPIRE,
+    enabled=HOT,
 )
 def advance(linkage: Linkage, event: Event, at: datetime) -> Linkage:
     """Apply ``event`` at time ``at``.

@@ -61,6 +61,7 @@ from .merkle import HASH_SIZE
 __all__ = [
     "PERSON_KEY_INFO",
     "BlockCheck",
+    "LogBehindWitnessError",
     "LogTamperedError",
     "VerifiedTree",
     "block_levels",
@@ -109,6 +110,20 @@ class LogTamperedError(RenkeiError):
             {"log": log, "location": where, "field": field},
         )
         self.log, self.where, self.field = log, where, field
+
+
+class LogBehindWitnessError(LogTamperedError):
+    """The stored log is behind, or apart from, the checkpoint its witness holds
+    (RK-LOG-011): restored from an older copy, or its latest writes lost."""
+
+    def __init__(self, log: str, why: str) -> None:
+        super().__init__(log, "witnessed checkpoint", "tree", why)
+        self.requirement = "RK-LOG-011"
+        self.detail = (
+            f"the stored {log} log is not the one whose checkpoint was witnessed: {why}; "
+            "the hub does not start on a store older than a checkpoint it signed"
+        )
+        self.args = (self.problem, self.detail, self.requirement)
 
 
 # -- the person, bound into the leaf ----------------------------------------

@@ -42,6 +42,7 @@ from typing import Protocol
 
 import icontract
 
+from .contract_levels import HOT
 from .errors import CallerError
 
 __all__ = [
@@ -97,7 +98,7 @@ def _node(left: bytes, right: bytes) -> bytes:
     return _sha256(_NODE_PREFIX + left + right).digest()
 
 
-@icontract.ensure(lambda result: len(result) == HASH_SIZE)
+@icontract.ensure(lambda result: len(result) == HASH_SIZE, enabled=HOT)
 def leaf_hash(data: bytes) -> bytes:
     """RFC 9162 §2.1.1: the leaf hash ``SHA-256(0x00 || data)``."""
     return _sha256(_LEAF_PREFIX + data).digest()
@@ -239,8 +240,9 @@ class MerkleLog:
     @icontract.require(
         lambda leaf: isinstance(leaf, bytes) and len(leaf) == HASH_SIZE,
         "a 32-byte leaf hash (see leaf_hash)",
+        enabled=HOT,
     )
-    @icontract.ensure(lambda self, result: self.size == result + 1)
+    @icontract.ensure(lambda self, result: self.size == result + 1, enabled=HOT)
     def append(self, leaf: bytes) -> int:
         """Append one leaf hash; return its index.
 
@@ -304,7 +306,7 @@ class MerkleLog:
             raise _out_of_range(f"tree size {size} is not between 0 and {self._size}")
         return size
 
-    @icontract.ensure(lambda result: len(result) == HASH_SIZE)
+    @icontract.ensure(lambda result: len(result) == HASH_SIZE, enabled=HOT)
     def root(self, size: int | None = None) -> bytes:
         """RFC 9162 §2.1.1: ``MTH(D[0:size])``, by default for the current size.
 
@@ -321,8 +323,8 @@ class MerkleLog:
             return digest
         return self._subtree_hash(0, size)
 
-    @icontract.ensure(lambda result: all(len(node) == HASH_SIZE for node in result))
-    @icontract.ensure(lambda result: len(result) <= 64)
+    @icontract.ensure(lambda result: all(len(node) == HASH_SIZE for node in result), enabled=HOT)
+    @icontract.ensure(lambda result: len(result) <= 64, enabled=HOT)
     def inclusion_proof(self, index: int, size: int | None = None) -> tuple[bytes, ...]:
         """RFC 9162 §2.1.3.1: ``PATH(index, D[0:size])``, leaf to root.
 

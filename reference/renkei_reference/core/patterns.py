@@ -25,6 +25,8 @@ from datetime import datetime
 
 import icontract
 
+from .contract_levels import HOT
+
 __all__ = ["Decision", "LinkagePattern", "PatternTable", "Query", "RefusalReason", "decide"]
 
 
@@ -110,11 +112,6 @@ class Decision:
 
 def _refuse(reason: RefusalReason, detail: str, pattern: LinkagePattern | None = None) -> Decision:
     return Decision(False, reason, detail, pattern)
-
-
-HOT = icontract.SLOW
-"""``decide`` runs on every query: its contracts are checked when ICONTRACT_SLOW is
-set (the test command and CrossHair set it), as for the codes (core.codes)."""
 
 
 @icontract.ensure(lambda result: result.approved == (result.reason is None), enabled=HOT)

@@ -72,6 +72,7 @@ from ...core.errors import UnavailableError
 from ...core.log_integrity import BlockCheck, LogTamperedError, block_levels
 from ...core.merkle import HASH_SIZE
 from ...core.record_seal import open_record, seal_record
+from .witness import CheckpointWitness
 
 __all__ = [
     "CACHED_LEVEL",
@@ -93,6 +94,8 @@ CACHED_LEVEL = 8
 """Merkle levels from this one up stay in memory (64 B / 2⁸ = 0.25 B a leaf);
 the levels below are read from the stored node rows: a proof node costs at
 most ``CACHED_LEVEL`` reads."""
+CHECKPOINT_STATE = "checkpoint:"
+"""State keys ``checkpoint:<log>`` hold each log's latest signed checkpoint (signed_log)."""
 
 TAIL_BYTES = (2 ** (CACHED_LEVEL + 1) - 1) * HASH_SIZE
 """The most held below ``CACHED_LEVEL`` besides uncommitted nodes: the nodes
@@ -171,6 +174,8 @@ class LogStore(Protocol):
 
     def atomic(self) -> contextlib.AbstractContextManager[None]: ...
 
+    def witnessed(self, log: str) -> str | None: ...
+
     def barrier(self) -> Future[None]: ...
 
     def refusal(self) -> UnavailableError | None: ...
@@ -236,6 +241,9 @@ class MemoryLogStore:
 
     def atomic(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
+
+    def witnessed(self, log: str) -> str | None:
+        return None  # nothing outlives a memory store: there is nothing to roll back
 
     def barrier(self) -> Future[None]:
         return _DONE
@@ -465,9 +473,17 @@ def _text(raw: bytes) -> str:
 class SqliteLogStore:
     """The durable ``LogStore``: one SQLite file, one writer thread, group commit."""
 
-    def __init__(self, path: Path, *, retry_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        retry_seconds: float = 0.5,
+        witness: CheckpointWitness | None = None,
+    ) -> None:
         self.path = path
         self.retry_seconds = retry_seconds
+        self.witness = witness
+        self._unwitnessed: dict[str, str] = {}  # committed checkpoints the witness lacks
         self._conn = connect(path)
         self._conn.text_factory = _text
         self._conn.executescript(_SCHEMA)
@@ -666,12 +682,16 @@ class SqliteLogStore:
 
         self._enqueue(Change(row=("records", space, key, value)))
 
+    def witnessed(self, log: str) -> str | None:
+        """RK-LOG-011: the latest checkpoint of ``log`` the witness holds, if any."""
+        return None if self.witness is None else self.witness.witnessed(log)
+
     # -- acknowledgement -------------------------------------------------------
     def barrier(self) -> Future[None]:
         """Completes when every change queued so far is committed; fails with
         ``log-store-unavailable`` at once while the store cannot write."""
         with self._cond:
-            if self._committed >= self._seq:
+            if self._committed >= self._seq and not self._unwitnessed:
                 return _DONE
             if self._failure is not None:
                 failed: Future[None] = Future()
@@ -730,10 +750,21 @@ class SqliteLogStore:
         purged = False
         while True:
             with self._cond:
-                while not self._queue and not self._closing:
+                while not self._queue and not self._closing and not self._unwitnessed:
                     self._cond.wait()
-                if not self._queue:
+                if not self._queue and self._unwitnessed and not self._closing:
+                    self._cond.wait(self.retry_seconds)  # the witness failed: retry it
+                retry_witness = not self._queue and bool(self._unwitnessed)
+                if not self._queue and not retry_witness:
                     return
+            if retry_witness:
+                failed = self._tell_witness([])
+                with self._cond:
+                    self._failure = failed
+                if self._closing and failed is not None:
+                    return  # closing with a witness that cannot be written
+                continue
+            with self._cond:
                 batch = list(self._queue)
                 self._taken = self._committed + len(batch)
                 self._inflight, self._next = self._next, Future()
@@ -751,20 +782,44 @@ class SqliteLogStore:
                 with self._cond:
                     self._cond.wait(self.retry_seconds)  # then retry the whole backlog
                 continue
+            failed = self._tell_witness(batch)  # before anyone learns of the commit
             with self._cond:
                 del self._queue[: len(batch)]
                 self._committed = self._taken
                 for change in batch:
                     if change.leaf is not None and change.leaf[0] in self._committed_size:
                         self._committed_size[change.leaf[0]] = change.leaf[1]
-                self._failure = None
+                self._failure = failed
                 self.batches += 1
                 idle = not self._queue
-            future.set_result(None)
+            if failed is None:
+                future.set_result(None)
+            else:  # committed, but not witnessed: not acknowledged either
+                future.set_exception(store_unavailable(failed))
             purged = purged or any(c.is_purge for c in batch)
             if purged and idle:  # purged content must not linger in the WAL (RK-RET-003)
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 purged = False
+
+    def _tell_witness(self, batch: Sequence[Change]) -> OSError | None:
+        """RK-LOG-011: the checkpoints a batch committed go to the witness before
+        anyone waiting on the commit is answered.  The error if the witness could
+        not be written: those waiting then fail with ``log-store-unavailable``
+        (what they did is committed) and new work is refused until a retry
+        writes it."""
+        for change in batch:
+            row = change.row
+            if row is None or row[0] != "state" or row[3] is None:
+                continue
+            if row[2].startswith(CHECKPOINT_STATE):
+                self._unwitnessed[row[2][len(CHECKPOINT_STATE) :]] = row[3]
+        if self.witness is not None and self._unwitnessed:
+            try:
+                self.witness.record(self._unwitnessed)
+            except OSError as exc:
+                return exc
+        self._unwitnessed.clear()
+        return None
 
     def close(self) -> None:
         """Commit what is queued (if the store can), stop the writer, close the file."""

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ...core.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint, verifier_key
 from ...core.errors import RenkeiError
-from ...core.log_integrity import LogTamperedError, check_tree
+from ...core.log_integrity import LogBehindWitnessError, LogTamperedError, check_tree
 from ...core.merkle import MerkleLog, leaf_hash
 from . import log_store
 from .log_store import LeafRow, LoadedLog, LogStore, RecordingNodeStore
@@ -76,6 +76,7 @@ class SignedLog:
             self._nodes.keep_all()  # but not stored: keep them in memory
         self._signed: tuple[int, str] | None = None
         self.anchored = self._check_checkpoint()
+        self._check_witness()
         self._opened_size = self.tree.size
         self._streamed = False
         self.checkpoint()  # the tree as checked, signed and kept from now on
@@ -128,10 +129,37 @@ class SignedLog:
         self._signed = (cp.size, note)
         return True
 
+    def _check_witness(self) -> None:
+        """RK-LOG-011: the stored tree is neither shorter than the checkpoint its
+        witness holds nor a different tree at that size.
+
+        :raises LogBehindWitnessError:
+        """
+        note = self._store.witnessed(self.name)
+        if note is None:
+            return
+        try:
+            cp = open_checkpoint(note, self.origin, self._signer.public_key())
+        except (RenkeiError, ValueError, UnicodeError) as exc:
+            raise LogBehindWitnessError(
+                self.name, f"the witnessed checkpoint is not signed by this log's key ({exc})"
+            ) from None
+        if cp.origin != self.origin:
+            raise LogBehindWitnessError(self.name, f"the witness is of the log {cp.origin!r}")
+        if cp.size > self.tree.size:
+            raise LogBehindWitnessError(
+                self.name,
+                f"it holds {self.tree.size} entries, the witnessed checkpoint {cp.size}",
+            )
+        if self.tree.root(cp.size) != cp.root_hash:
+            raise LogBehindWitnessError(
+                self.name, f"its root at size {cp.size} differs from the witnessed root"
+            )
+
     @property
     def key(self) -> str:
         """The state key under which the latest signed checkpoint is kept."""
-        return f"checkpoint:{self.name}"
+        return f"{log_store.CHECKPOINT_STATE}{self.name}"
 
     @property
     def size(self) -> int:
