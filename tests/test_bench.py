@@ -179,7 +179,8 @@ def test_the_verdict_needs_throughput_latency_and_errors_within_the_profile() ->
 
 
 def test_the_floor_relays_the_payload_once_and_refuses_other_patterns() -> None:
-    """The same request shapes as the hub's: query → delivery → answer → collected once."""
+    """The same request shapes as the hub's: query → delivery → answer → collected →
+    acknowledged."""
     import asyncio
 
     import httpx
@@ -216,8 +217,12 @@ def test_the_floor_relays_the_payload_once_and_refuses_other_patterns() -> None:
             assert answered.status_code == 202
             got = (await c.get(f"/hub/linkages/{linkage_id}", headers=req)).json()
             assert got["answer"]["payload"] == payload
-            again = await c.get(f"/hub/linkages/{linkage_id}", headers=req)
-            assert again.status_code == 404  # relayed once, then gone
+            again = (await c.get(f"/hub/linkages/{linkage_id}", headers=req)).json()
+            assert again == got  # handed out until acknowledged
+            acked = await c.delete(f"/hub/linkages/{linkage_id}/answer", headers=req)
+            assert acked.status_code == 204
+            gone = await c.get(f"/hub/linkages/{linkage_id}", headers=req)
+            assert gone.status_code == 404  # acknowledged, then gone
 
     asyncio.run(scenario())
 

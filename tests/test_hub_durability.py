@@ -6,7 +6,7 @@
   restarted over the same store carries on where the acknowledged steps left.
 * Overdue linkages are expired and logged at start.
 * An answer is kept until its ``provided`` entry is committed: a full store
-  answers 503 and the next read, once space is back, relays it — once.
+  answers 503 and the next read, once space is back, relays it — until acknowledged.
 * The pattern table and the registered organisations outlive a restart.
 """
 
@@ -210,6 +210,8 @@ def test_an_answer_is_relayed_once_after_the_store_was_full(tmp_path: Path) -> N
         relayed = client.get(url, headers=auth)
         assert relayed.status_code == 200, relayed.text
         assert relayed.json()["answer"] == {"payload": PAYLOAD}
+        assert client.get(url, headers=auth).json() == relayed.json()  # until acknowledged
+        assert client.delete(url + "/answer", headers=auth).status_code == 204
         after = client.get(url, headers=auth)
         assert (
             "answer" not in after.json() if after.status_code == 200 else after.status_code == 404

@@ -1,7 +1,8 @@
 """Many interleaved linkages through the hub, driven by a hypothesis state machine.
 
 Invariants (seed items 18, 21, 22, 28; RK-FLOW-001..004, RK-FLOW-007, RK-LOG-001,
-RK-LOG-005, RK-LNK-003): an answer reaches only its requester and only once;
+RK-LOG-005, RK-LNK-003): an answer reaches only its requester, unchanged, until
+it acknowledges it and never after;
 every linkage that ends is logged as provided or expired; serials run 1, 2, 3…
 without gaps; the hub never stores a link code; nothing is relayed after expiry.
 """
@@ -77,6 +78,7 @@ class HubMachine(RuleBasedStateMachine):
         self.open: dict[str, tuple[str, str]] = {}  # linkage -> (requester, provider)
         self.answered: dict[str, str] = {}  # linkage -> payload sent
         self.relayed: set[str] = set()
+        self.acknowledged: set[str] = set()
         self.pulled: set[str] = set()
         self.requests = 0
 
@@ -147,8 +149,26 @@ class HubMachine(RuleBasedStateMachine):
         assert not impostor, "an agency other than the requester read a linkage"
         if payload is not None:
             assert payload == self.answered[lid], "relayed the wrong answer"
-            assert lid not in self.relayed, "relayed an answer twice"
+            assert lid not in self.acknowledged, "relayed an answer after its acknowledgement"
             self.relayed.add(lid)
+
+    @precondition(lambda self: bool(self.open))
+    @rule(data=st.data(), impostor=st.booleans())
+    def acknowledge(self, data: st.DataObject, impostor: bool) -> None:
+        """RK-FLOW-002: only the requester acknowledges, only an answer handed out to
+        it and not yet acknowledged."""
+        lid = data.draw(st.sampled_from(sorted(self.open)))
+        requester, _ = self.open[lid]
+        who = next(a for a in AGENCIES if a != requester) if impostor else requester
+        try:
+            self.fed.hub.acknowledge(self.agency[who], lid)
+        except RenkeiError as exc:
+            assert exc.problem == "unknown-linkage"
+            return
+        assert not impostor, "an agency other than the requester acknowledged an answer"
+        assert lid in self.relayed, "acknowledged an answer never handed out"
+        assert lid not in self.acknowledged, "acknowledged an answer twice"
+        self.acknowledged.add(lid)
 
     @rule(seconds=st.sampled_from([1, 30, 61, 130]))
     def wait(self, seconds: int) -> None:

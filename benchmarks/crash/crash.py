@@ -227,6 +227,8 @@ class CrashRun:
             if answer:
                 if link.path == "direct" and data.get("receipt"):
                     self.ledger.receipt(data["receipt"], self.incarnation)
+                if link.path == "direct":  # the node acknowledges for its own readers
+                    self._call("hub-ack", link.requester, "DELETE", url + "/answer")
                 return "answer", str(answer["payload"])
             return "none", None
         if resp.status_code in (400, 404, 410) and _slug(resp) in ("unknown-linkage", "not-found"):

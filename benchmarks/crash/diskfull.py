@@ -100,6 +100,7 @@ class DiskFull:
         resp = self._call(op, self.requester[lid], "GET", url)
         if resp is not None and resp.status_code == 200 and resp.json().get("answer"):
             self.received[lid].append(str(resp.json()["answer"]["payload"]))
+            self._call(op + "-ack", self.requester[lid], "DELETE", url + "/answer")
 
     def _faults(self, fault: str) -> int:
         held = 0

@@ -363,7 +363,12 @@ class World:
             got = self.call(requester, "GET", "hub", f"/linkages/{linkage_id}").expect(200)
             if got.body.get("answer", {}).get("payload") != payload:
                 raise WireError(f"linkage {linkage_id} did not relay the answer: {got.text[:300]}")
+            self.acknowledge(requester, linkage_id)
         return seen
+
+    def acknowledge(self, requester: str, linkage_id: str) -> None:
+        """The requester has the answer: the hub erases it (RK-FLOW-002, 204)."""
+        self.call(requester, "DELETE", "hub", f"/linkages/{linkage_id}/answer").expect(204)
 
     def assert_hub_keeps_none(self, link_codes: set[str], payloads: list[str]) -> str:
         """No link code and no payload (base64) in any form in the hub's stores

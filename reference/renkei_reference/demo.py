@@ -152,7 +152,8 @@ async def _demo(quiet: bool) -> int:
     )
     got = await call("GET", f"/hub/linkages/{q['linkage_id']}", tokens["pension"])
     text = base64.b64decode(got["answer"]["payload"]).decode()
-    say(f"[5/{steps}] 回答: relayed through the hub, not kept there: {text}")
+    await call("DELETE", f"/hub/linkages/{q['linkage_id']}/answer", tokens["pension"])
+    say(f"[5/{steps}] 回答: relayed through the hub, acknowledged, not kept there: {text}")
     refused = await call(
         "POST",
         "/hub/queries",

@@ -90,13 +90,14 @@ def test_replayed_pre_relay_records_do_not_relay_the_answer_twice(hub: Hub) -> N
     first = hub.hub("GET", f"/linkages/{linkage}", REQUESTER)
     assert first.status_code == 200
     assert "answer" in first.json()
+    assert hub.hub("DELETE", f"/linkages/{linkage}/answer", REQUESTER).status_code == 204
 
     hub.kill()
     _put_records(hub, before_relay)  # the attacker restores two sealed rows of a backup
     if not hub.start(expect_ready=False):
         return  # refusing to start is what RK-LOG-010 allows
     second = hub.hub("GET", f"/linkages/{linkage}", REQUESTER)
-    assert "answer" not in second.text, "the answer was relayed a second time"
+    assert "answer" not in second.text, "the acknowledged answer was relayed again"
     assert second.status_code in (200, 404) or _started_or_tampered(hub, second)
 
 
@@ -439,11 +440,14 @@ def test_full_disk_at_relay_does_not_lose_or_duplicate_the_answer(hub: Hub) -> N
     assert hub.restart()
     read = hub.hub("GET", f"/linkages/{linkage}", REQUESTER)
     assert read.json()["answer"]["payload"] == "aGVsbG8="
+    assert hub.hub("DELETE", f"/linkages/{linkage}/answer", REQUESTER).status_code == 204
     assert "answer" not in hub.hub("GET", f"/linkages/{linkage}", REQUESTER).text
 
 
-def test_accepted_answer_survives_kill_and_is_relayed_exactly_once(hub: Hub) -> None:
-    """RK-FLOW-008 / RK-FLOW-002: kill between the 202 and the read, and after the read."""
+def test_accepted_answer_survives_kill_and_is_relayed_until_acknowledged(hub: Hub) -> None:
+    """RK-FLOW-008 / RK-FLOW-002: kill between the 202 and the read, after the read
+    (the same answer is read again: the response could have been lost), and after
+    the acknowledgement (never again)."""
     link_code = hub.build_world()
     linkage = hub.approve(link_code, "req-1")
     assert hub.deliver_and_answer(linkage).status_code == 202
@@ -453,7 +457,12 @@ def test_accepted_answer_survives_kill_and_is_relayed_exactly_once(hub: Hub) -> 
     assert read.json()["answer"]["payload"] == "aGVsbG8="
     assert hub.restart()
     again = hub.hub("GET", f"/linkages/{linkage}", REQUESTER)
-    assert "answer" not in again.text
+    assert again.json() == read.json()
+    assert hub.hub("DELETE", f"/linkages/{linkage}/answer", REQUESTER).status_code == 204
+    assert hub.restart()
+    gone = hub.hub("GET", f"/linkages/{linkage}", REQUESTER)
+    assert "answer" not in gone.text
+    assert [o for _, o, lid in _outcomes(hub) if lid == linkage] == ["approved", "provided"]
     assert hub.hub("GET", "/deliveries", PROVIDER).json()["deliveries"] == []
     assert hub.query(link_code, "req-1").status_code == 409
 
@@ -540,7 +549,8 @@ def hub_query_status(hub: Hub, link_code: str, request_id: str) -> int:
 
 
 def test_concurrent_answers_and_reads_relay_once(hub: Hub) -> None:
-    """RK-FLOW-002 / RK-FLOW-003: 8 answers at once, then 8 reads at once."""
+    """RK-FLOW-002 / RK-FLOW-003: 8 answers at once, then 8 reads at once (the same
+    answer each, one ``provided`` entry), then 8 acknowledgements at once (one 204)."""
     link_code = hub.build_world()
     linkage = hub.approve(link_code, "req-1")
     hub.hub("GET", "/deliveries", PROVIDER)
@@ -553,14 +563,21 @@ def test_concurrent_answers_and_reads_relay_once(hub: Hub) -> None:
                 json={"payload": "YQ=="},
             ).status_code
 
-    def read(i: int) -> bool:
+    def read(i: int) -> str | None:
         with httpx.Client(timeout=20) as client:
             r = client.get(hub.base["hub"] + f"/linkages/{linkage}", headers=hub.h(REQUESTER))
-            return "answer" in r.json()
+            return (r.json().get("answer") or {}).get("payload")
+
+    def acknowledge(i: int) -> int:
+        with httpx.Client(timeout=20) as client:
+            url = hub.base["hub"] + f"/linkages/{linkage}/answer"
+            return client.delete(url, headers=hub.h(REQUESTER)).status_code
 
     with cf.ThreadPoolExecutor(8) as pool:
         assert sorted(pool.map(answer, range(8))) == [202] + [409] * 7
-        assert sorted(pool.map(read, range(8))) == [False] * 7 + [True]
+        assert list(pool.map(read, range(8))) == ["YQ=="] * 8
+        assert sorted(pool.map(acknowledge, range(8))) == [204] + [404] * 7
+    assert read(0) is None
     assert [o for _, o, _ in _outcomes(hub)] == ["approved", "provided"]
 
 

@@ -6,7 +6,8 @@ bodies, one event loop; mutual TLS 1.3 with a client certificate required, or
 plain HTTP when the target is plain) relaying the same payload with the same
 request shapes — requester ``POST /queries`` → queued for the provider →
 provider ``GET /deliveries`` → provider ``POST /linkages/{id}/answer`` →
-requester ``GET /linkages/{id}`` collects it once — and none of the hub's
+requester ``GET /linkages/{id}`` collects it and ``DELETE
+/linkages/{id}/answer`` acknowledges it — and none of the hub's
 work: no patterns, no codes, no access log.  A query whose pattern is not the
 load's allowed one is refused with 403 problem+json, so the same locustfile
 drives both (``renkei bench`` swaps the hub URL in the setup file).
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from ..target import Target
@@ -142,12 +143,21 @@ def build_app(tokens: dict[str, str], allowed_pattern: str) -> FastAPI:
             return problem(404, "no open linkage")
         if linkage["answer"] is None:
             return {"linkage_id": linkage_id, "state": "pending"}
-        del open_[linkage_id]  # relayed once, then gone
-        return {
+        return {  # handed out until acknowledged
             "linkage_id": linkage_id,
             "state": "delivered",
             "answer": {"payload": linkage["answer"]},
         }
+
+    @app.delete("/hub/linkages/{linkage_id}/answer", status_code=204, response_model=None)
+    async def acknowledge(
+        linkage_id: str, authorization: Annotated[str | None, Header()] = None
+    ) -> Response:
+        linkage = open_.get(linkage_id)
+        if linkage is None or linkage["requester"] != who(authorization) or not linkage["answer"]:
+            return problem(404, "no answer handed out")
+        del open_[linkage_id]  # acknowledged, then gone
+        return Response(status_code=204)
 
     return app
 

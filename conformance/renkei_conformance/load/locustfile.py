@@ -136,7 +136,7 @@ class Requester(FastHttpUser):
 
     def _collect(self, agency: str, linkage_id: str, started: float) -> None:
         """Poll (backing off from the poll interval to ten times it) until the
-        answer is relayed (RK-FLOW-002) or the timeout passes."""
+        answer is relayed (RK-FLOW-002) or the timeout passes; acknowledge it."""
         deadline = started + _TIMEOUT
         pause = _POLL
         while True:
@@ -153,6 +153,15 @@ class Requester(FastHttpUser):
                     answered = None
                 else:
                     answered = (resp.json().get("answer") or {}).get("payload")
+            if answered is not None:  # the requester has it: the hub may erase it
+                with self.client.delete(
+                    f"/linkages/{linkage_id}/answer",
+                    headers=_auth(agency),
+                    name="/linkages/{id}/answer (acknowledge)",
+                    catch_response=True,
+                ) as ack:
+                    if ack.status_code != 204:
+                        ack.failure(f"HTTP {ack.status_code}")
             now = time.perf_counter()
             if answered is not None or now > deadline or resp.status_code != 200:
                 ok = answered == _SETUP["payload"]

@@ -17,7 +17,9 @@ from renkei_conformance.world import World
 def test_answer_travels_requester_hub_provider_and_back_once(world: World) -> None:
     """A asks about a person with its link code; B pulls a delivery carrying
     B's own link code for that person and the information kind; B answers; A
-    receives exactly B's payload, once; afterwards the linkage is closed."""
+    receives exactly B's payload — the same answer and receipt on every read
+    until A acknowledges it, which nobody else can — and afterwards the
+    linkage is closed and the answer gone."""
     person = world.persons[3]
     link_b = world.link("kit.city-a", person)
     query = world.query("kit.pension", person, information_kind="resident-record").expect(202)
@@ -38,9 +40,21 @@ def test_answer_travels_requester_hub_provider_and_back_once(world: World) -> No
     ).expect(202)
     first = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
     assert first["answer"]["payload"] == payload
-    second = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}")
-    assert second.status == 404 or (second.status == 200 and "answer" not in second.body), (
-        "the answer must be relayed once (RK-FLOW-002)"
+    again = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
+    assert again.body == first.body, (
+        "until acknowledged, every read hands out the same answer and receipt (RK-FLOW-002)"
+    )
+    for other in ("kit.city-a", "kit.insurer"):  # the provider, a bystander
+        world.call(other, "DELETE", "hub", f"/linkages/{linkage_id}/answer").expect_problem(
+            {"unknown-linkage"}, {403, 404}
+        )
+    world.acknowledge("kit.pension", linkage_id)
+    after = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}")
+    assert after.status == 404 or (after.status == 200 and "answer" not in after.body), (
+        "an acknowledged answer must be erased (RK-FLOW-002)"
+    )
+    world.call("kit.pension", "DELETE", "hub", f"/linkages/{linkage_id}/answer").expect_problem(
+        {"unknown-linkage"}, 404
     )
 
 
@@ -100,20 +114,34 @@ def test_payload_is_opaque_bytes_up_to_one_mebibyte(world: World) -> None:
 def test_an_answer_not_collected_in_time_is_erased(world: World) -> None:
     """An answer the requester does not collect within one answer period (600 s
     in the kit's table) is erased; the linkage is logged as expired with the
-    reason ``not-collected`` and the payload is nowhere in the hub's stores."""
+    reason ``not-collected`` and the payload is nowhere in the hub's stores.
+    An answer read (``provided``) but never acknowledged is erased then too,
+    with no further entry."""
     payload = base64.b64encode(b"uncollected-canary-5b1e").decode()
+    unacked = base64.b64encode(b"unacknowledged-canary-77c2").decode()
     linkage_id = world.query("kit.pension", world.persons[12]).expect(202)["linkage_id"]
+    read_id = world.query("kit.pension", world.persons[11]).expect(202)["linkage_id"]
     world.deliveries("kit.city-a")
-    world.call(
-        "kit.city-a", "POST", "hub", f"/linkages/{linkage_id}/answer", {"payload": payload}
-    ).expect(202)
+    for lid, body in ((linkage_id, payload), (read_id, unacked)):
+        world.call(
+            "kit.city-a", "POST", "hub", f"/linkages/{lid}/answer", {"payload": body}
+        ).expect(202)
+    got = world.call("kit.pension", "GET", "hub", f"/linkages/{read_id}").expect(200)
+    assert got["answer"]["payload"] == unacked
     world.wire.control("POST", "/clock/advance", {"seconds": 601}).expect(200)
-    late = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}")
-    assert late.status == 404 or (late.status == 200 and "answer" not in late.body), late.text
-    entries = [e for e in world.audit_log() if e.get("linkage_id") == linkage_id]
+    for lid in (linkage_id, read_id):
+        late = world.call("kit.pension", "GET", "hub", f"/linkages/{lid}")
+        assert late.status == 404 or (late.status == 200 and "answer" not in late.body), late.text
+    log = world.audit_log()
+    entries = [e for e in log if e.get("linkage_id") == linkage_id]
     assert [e["outcome"] for e in entries][-1] == "expired"
     assert entries[-1]["reason"] == "not-collected"
-    assert payload not in world.stored_text("hub")
+    read = [e["outcome"] for e in log if e.get("linkage_id") == read_id]
+    assert read[-1] == "provided", read
+    assert read.count("provided") == 1, read
+    stored = world.stored_text("hub")
+    assert payload not in stored
+    assert unacked not in stored, "an answer never acknowledged outlived its collection period"
 
 
 @pytest.mark.conformance(

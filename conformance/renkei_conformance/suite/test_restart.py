@@ -42,7 +42,8 @@ class Crash:
     receipts: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: list[str] = field(default_factory=list)  # signed notes, as received
     request_ids: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # id, query
-    relayed: list[str] = field(default_factory=list)  # linkages whose answer was collected
+    relayed: list[str] = field(default_factory=list)  # answer collected and acknowledged
+    handed: dict[str, str] = field(default_factory=dict)  # answer read, not acknowledged
     in_transit: dict[str, str] = field(default_factory=dict)  # linkage id -> accepted payload
     entries: list[dict[str, Any]] = field(default_factory=list)  # the auditor's view before
     admin: dict[str, Any] = field(default_factory=dict)  # the administrative log's page before
@@ -78,6 +79,17 @@ def crash(wire: Wire) -> Crash:
         got = world.call(REQUESTER, "GET", "hub", f"/linkages/{linkage_id}").expect(200)
         assert got["answer"]["payload"] == _payload("done"), "the kit's world does not work"
         _take(out, got["receipt"])
+        world.acknowledge(REQUESTER, linkage_id)
+    # an answer read but not acknowledged (its response as if lost in the crash)
+    handed = world.query(REQUESTER, world.persons[6], request_id="kit-dur-handed").expect(202)
+    _take(out, handed["receipt"])
+    out.request_ids.append(("kit-dur-handed", {"person": 6}))
+    world.deliveries(PROVIDER)
+    path = f"/linkages/{handed['linkage_id']}/answer"
+    world.call(PROVIDER, "POST", "hub", path, {"payload": _payload("handed")}).expect(202)
+    got = world.call(REQUESTER, "GET", "hub", f"/linkages/{handed['linkage_id']}").expect(200)
+    assert got["answer"]["payload"] == _payload("handed"), "the kit's world does not work"
+    out.handed[handed["linkage_id"]] = _payload("handed")
     # a refusal, with its receipt
     refused = world.query(REQUESTER, world.persons[3], pattern_id="KIT-P-999")
     refused.expect_problem("unknown-pattern", 403)
@@ -219,9 +231,11 @@ def test_an_answer_accepted_before_a_crash_is_relayed_exactly_once_after_it(
     crash: Crash,
 ) -> None:
     """An answer the hub accepted (202) before the crash and the requester had
-    not collected is relayed after the restart, unchanged and once; an answer
-    relayed before the crash is not relayed again; no linkage answered before
-    the crash is delivered to the provider again."""
+    not collected is relayed after the restart, unchanged, until acknowledged;
+    an answer read before the crash and not acknowledged is read again after
+    it (a response lost in the crash is not a lost answer); an answer
+    acknowledged before the crash is not relayed again; no linkage answered
+    before the crash is delivered to the provider again."""
     _alive(crash)
     redelivered = [
         d["linkage_id"]
@@ -236,14 +250,23 @@ def test_an_answer_accepted_before_a_crash_is_relayed_exactly_once_after_it(
             f"the answer accepted for {linkage_id} before the crash was lost: "
             f"{first.status} {first.text[:200]} (RK-FLOW-002, RK-FLOW-008)"
         )
+        crash.world.acknowledge(REQUESTER, linkage_id)
         second = crash.world.call(REQUESTER, "GET", "hub", f"/linkages/{linkage_id}")
         assert second.status == 404 or (second.status == 200 and "answer" not in second.body), (
-            f"the answer of {linkage_id} was relayed twice (RK-FLOW-002)"
+            f"the answer of {linkage_id} was relayed after its acknowledgement (RK-FLOW-002)"
         )
+    for linkage_id, payload in crash.handed.items():
+        again = crash.world.call(REQUESTER, "GET", "hub", f"/linkages/{linkage_id}")
+        handed = again.body.get("answer", {}) if again.status == 200 else {}
+        assert handed.get("payload") == payload, (
+            f"the answer of {linkage_id}, read before the crash but not acknowledged, was "
+            f"lost: {again.status} {again.text[:200]} (RK-FLOW-002, RK-FLOW-008)"
+        )
+        crash.world.acknowledge(REQUESTER, linkage_id)
     for linkage_id in crash.relayed:
         again = crash.world.call(REQUESTER, "GET", "hub", f"/linkages/{linkage_id}")
         assert again.status == 404 or (again.status == 200 and "answer" not in again.body), (
-            f"the answer of {linkage_id}, relayed before the crash, was relayed again after it"
+            f"the answer of {linkage_id}, acknowledged before the crash, was relayed again after it"
         )
 
 

@@ -6,7 +6,7 @@ its provider, another fetched and not yet answered.  After the restart the
 first must still be delivered (once) and, left unanswered, expire at its
 deadline — reached by moving the target's test-mode clock (POST
 /control/clock/advance) — and be logged as expired; the second must still be
-answerable before its deadline, its answer relayed once.
+answerable before its deadline, its answer relayed until acknowledged.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def test_every_linkage_in_flight_at_a_crash_ends_answered_or_expired(wire: Wire)
     after it, keeps its deadline, and — unanswered — expires at the deadline:
     a late answer is refused and the auditor's log records it as expired.  A
     linkage fetched before the crash is still answerable after it, and its
-    answer is relayed once."""
+    answer is relayed until acknowledged."""
     if wire.target.restart is None:
         pytest.skip(NOT_DECLARED)
     world = World.create(wire)
@@ -66,6 +66,7 @@ def test_every_linkage_in_flight_at_a_crash_ends_answered_or_expired(wire: Wire)
     world.call(PROVIDER, "POST", "hub", answer, {"payload": payload}).expect(202)
     got = world.call(REQUESTER, "GET", "hub", f"/linkages/{delivered['linkage_id']}").expect(200)
     assert got.body.get("answer", {}).get("payload") == payload
+    world.acknowledge(REQUESTER, delivered["linkage_id"])
     again = world.call(REQUESTER, "GET", "hub", f"/linkages/{delivered['linkage_id']}")
     assert again.status == 404 or (again.status == 200 and "answer" not in again.body)
 

@@ -13,7 +13,6 @@ in specs/openapi/renkei.yaml lays them out.  Handlers are thin: parse the
 wire model, authenticate, call one ``Federation`` method, render the result.
 """
 
-import asyncio
 import base64
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..core.audit import AnomalyRules
 from ..core.codes import ResidentCode
-from ..core.errors import CallerError, NotFoundError, PermissionDeniedError, RenkeiError
+from ..core.errors import CallerError, NotFoundError, PermissionDeniedError
 from ..core.keys import KeyPurpose
 from ..core.numbering import ReissueReason
 from ..core.patterns import LinkagePattern
@@ -48,7 +47,7 @@ __all__ = ["CATALOG_VERSION", "INTERFACE_VERSION", "create_app", "discovery_docu
 
 CATALOG_VERSION = "0.1.0"
 """The catalog_version of specs/requirements.yaml this reference implements."""
-INTERFACE_VERSION = "0.2.0"
+INTERFACE_VERSION = "0.3.0"
 """The info.version of specs/openapi/renkei.yaml this reference implements."""
 
 
@@ -289,17 +288,8 @@ def create_app(
 
     @hub.get("/linkages/{linkage_id}")
     async def linkage_status(linkage_id: str, agency: AgencyCaller) -> dict[str, Any]:
-        hub = fed().hub
-        linkage, payload, receipt = hub.status(agency, linkage_id)
-        if payload is not None:
-            # the answer is erased once the ``provided`` entry is committed; if the
-            # store cannot write, the response is 503 and the next read gets it again
-            try:
-                await asyncio.wrap_future(hub.log_barrier())
-            except RenkeiError:
-                hub.relayed(linkage_id, committed=False)
-                raise
-            hub.relayed(linkage_id, committed=True)
+        # an answer is handed out on every read until acknowledged (RK-FLOW-002)
+        linkage, payload, receipt = fed().hub.status(agency, linkage_id)
         out: dict[str, Any] = {
             "linkage_id": linkage.linkage_id,
             "state": linkage.state.value,
@@ -310,6 +300,11 @@ def create_app(
         if receipt is not None:
             out["receipt"] = receipt
         return out
+
+    @hub.delete("/linkages/{linkage_id}/answer", status_code=204)
+    async def acknowledge_answer(linkage_id: str, agency: AgencyCaller) -> Response:
+        fed().hub.acknowledge(agency, linkage_id)
+        return Response(status_code=204)
 
     @hub.get("/linkages/{linkage_id}/receipt")
     async def linkage_receipt(

@@ -24,7 +24,7 @@ them on its thread pool, off the event loop that may be serving the hub.
 import base64
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...core.agency import CorrespondenceTable
@@ -124,8 +124,11 @@ def agency_control_router(node: AgencyNode, fixtures: dict[str, Any]) -> APIRout
         linkage_id: Annotated[str, Path(min_length=1, max_length=128)],
         staff_id: Annotated[str, Query(min_length=1, max_length=128)],
         terminal: Annotated[str, Query(min_length=1, max_length=128)],
+        after: BackgroundTasks,
     ) -> dict[str, Any]:
         payload = node.read_answer(staff_id, terminal, linkage_id)
+        if payload is not None:  # acknowledged to the hub once this response is sent
+            after.add_task(node.acknowledge_answer, linkage_id)
         return {
             "linkage_id": linkage_id,
             "answer": None if payload is None else {"payload": base64.b64encode(payload).decode()},

@@ -135,6 +135,10 @@ class AgencyNode:
         self._gate.check(staff_id, terminal, Action.READ_ANSWER)
         return self.queries.read_answer(linkage_id)
 
+    def acknowledge_answer(self, linkage_id: str) -> None:
+        """Called once the answer was sent to the staff who read it (RK-FLOW-002)."""
+        self.queries.acknowledge(linkage_id)
+
     # -- the linkage flow: provider side (⑧ ⑩ ⑪, RK-AGN-003) ---------------------------
     @property
     def fault(self) -> Fault:

@@ -117,3 +117,13 @@ class QueryDesk:
                 **asked,
             )
         return base64.b64decode(answer["payload"])
+
+    def acknowledge(self, linkage_id: str) -> None:
+        """The answer reached whoever read it: the hub may erase it (RK-FLOW-002).
+        A 404 means it already did (an earlier acknowledgement, or the collection
+        period ended); until this succeeds the hub hands the answer out again."""
+        try:
+            self._hub.call("DELETE", f"/linkages/{linkage_id}/answer")
+        except HubRefusal as refusal:
+            if refusal.http_status != 404:
+                raise

@@ -281,22 +281,14 @@ class Hub:
         self._refuse_if_store_failing()
         self.expire_due()
         with self._step():
-            linkage, payload, receipt = self.linkages.status(
-                requester, linkage_id, self._clock.now()
-            )
-        if payload is not None:
-            committed = self._store.barrier()
-            if committed.done() and committed.exception() is None:
-                self.relayed(linkage_id, committed=True)  # a store that acknowledges at once
-        return linkage, payload, receipt
+            return self.linkages.status(requester, linkage_id, self._clock.now())
 
-    def relayed(self, linkage_id: str, *, committed: bool) -> None:
-        """The HTTP edge tells whether the response carrying an answer was committed."""
+    def acknowledge(self, requester: Agency, linkage_id: str) -> None:
+        """The requester has its answer: the hub erases it (RK-FLOW-002)."""
+        self._refuse_if_store_failing()
+        self.expire_due()
         with self._step():
-            if committed:
-                self.linkages.relayed(linkage_id)
-            else:
-                self.linkages.relay_failed(linkage_id)
+            self.linkages.acknowledge(requester, linkage_id)
 
     # -- retention (item 25; RK-RET-001..003) ----------------------------------------
     def set_retention(self, log_class: LogClass, years: int) -> RetentionPolicy:

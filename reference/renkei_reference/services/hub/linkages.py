@@ -10,17 +10,20 @@ transaction as the access-log entry that records it (``LogStore.atomic``):
   purge of the entries that name it (RK-RET-003);
 * ``linkage`` — each linkage in flight with its state (pending, delivered,
   answered);
-* ``transit`` — the answer of an answered linkage until it is relayed or the
-  linkage expires (RK-FLOW-002: held for the relay only, deleted with it);
+* ``transit`` — the answer of an answered linkage until the requester first
+  reads it or the linkage expires;
+* ``relay`` — an answer handed out to its requester (its ``provided`` entry
+  logged) until the requester acknowledges it or the collection period ends
+  (RK-FLOW-002, RK-FLOW-007): every read by the requester until then gets the
+  same answer and receipt, so a response lost in a crash of either side is
+  read again, never lost;
 * ``expired`` — the latest ``EXPIRED_KEPT`` linkages that expired unanswered,
   so a late answer is told so (409 ``answer-after-deadline``).
 
 The web layer answers only once the changes are committed (group commit,
-services.log_store), so every acknowledged step survives a crash.  A relay
-keeps the answer in memory until the requester's response is committed
-(``relayed``); when the store cannot write the response is 503 and the next
-read gets the same answer and receipt — never a second ``provided`` entry.  At
-start the desk resumes from the store and expires whatever is overdue.
+services.log_store), so every acknowledged step survives a crash; ``provided``
+is logged once, at the first hand-out.  At start the desk resumes from the
+store and expires whatever is overdue.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ __all__ = ["EXPIRED_KEPT", "LinkageDesk", "QueryIn", "request_key"]
 
 EXPIRED_KEPT = 100_000
 LINKAGE, TRANSIT, REQUEST, EXPIRED = "linkage", "transit", "request", "expired"
+RELAY = "relay"
 
 
 def request_key(requester: str, request_id: str) -> str:
@@ -74,15 +78,35 @@ class QueryIn:
     link_code: str
 
 
-@dataclass(slots=True)
-class _Relay:
-    """A relayed answer whose response is not yet known to be committed."""
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """An answer handed out to its requester and not yet acknowledged (RK-FLOW-002)."""
 
     linkage: Linkage  # closed
     payload: str
-    receipt: dict[str, Any]
-    expires_at: datetime
-    handed: bool = True  # a response carrying it is on its way
+    serial: int  # its ``provided`` entry
+    expires_at: datetime  # the end of the collection period (RK-FLOW-007)
+
+    def record(self) -> str:
+        """The stored form (sealed by the records, like every other)."""
+        return json.dumps(
+            {
+                "linkage": linkage_record(self.linkage),
+                "payload": self.payload,
+                "serial": self.serial,
+                "expires_at": self.expires_at.isoformat(),
+            }
+        )
+
+    @classmethod
+    def from_record(cls, text: str) -> Relay:
+        d = json.loads(text)
+        return cls(
+            linkage_from_record(d["linkage"]),
+            d["payload"],
+            int(d["serial"]),
+            datetime.fromisoformat(d["expires_at"]),
+        )
 
 
 class LinkageDesk:
@@ -108,7 +132,8 @@ class LinkageDesk:
         expired = sorted((json.loads(v)["at"], k, json.loads(v)["provider"])
                          for k, v in records.items(EXPIRED))  # fmt: skip
         self.expired = {lid: provider for _, lid, provider in expired}
-        self._relays: dict[str, _Relay] = {}
+        self.relays = {k: Relay.from_record(v) for k, v in records.items(RELAY)}
+        self._next_relay_expiry = min((r.expires_at for r in self.relays.values()), default=None)
         self._next_expiry: datetime | None = min(
             (x.expires_at for x in self.linkages.values()), default=None
         )
@@ -283,14 +308,12 @@ class LinkageDesk:
     def status(
         self, requester: Agency, linkage_id: str, now: datetime
     ) -> tuple[Linkage, str | None, dict[str, Any] | None]:
-        """The requester's view; an answer is relayed once, then erased (RK-FLOW-002),
-        with the receipt of the ``provided`` entry (RK-LOG-004)."""
-        relay = self._relays.get(linkage_id)
+        """The requester's view.  An answered linkage hands its answer out with the
+        receipt of its ``provided`` entry, logged at the first read; every later
+        read gets the same until ``acknowledge`` (RK-FLOW-002, RK-LOG-004)."""
+        relay = self.relays.get(linkage_id)
         if relay is not None and relay.linkage.requester == requester.agency_id:
-            if relay.handed:  # another response carries it: this one says closed
-                return relay.linkage, None, None
-            relay.handed = True
-            return relay.linkage, relay.payload, relay.receipt
+            return relay.linkage, relay.payload, self._logs.receipt_for(relay.serial)
         linkage = self.open_linkage(linkage_id, requester.agency_id, "requester")
         if linkage.state is not LinkageState.ANSWERED:
             return linkage, None, None
@@ -298,29 +321,41 @@ class LinkageDesk:
         with self._store.atomic():
             entry = self._log(linkage, now, Outcome.PROVIDED)
             payload = self._drop(linkage_id)
-        assert payload is not None
-        receipt = self._logs.receipt_for(entry.serial)
-        # kept until the response carrying it is known to be committed (``relayed``)
-        self._relays[linkage_id] = _Relay(closed, payload, receipt, linkage.expires_at)
-        return closed, payload, receipt
+            assert payload is not None
+            relay = Relay(closed, payload, entry.serial, linkage.expires_at)
+            self.relays[linkage_id] = relay
+            self._records.put(RELAY, linkage_id, relay.record())
+        if self._next_relay_expiry is None or relay.expires_at < self._next_relay_expiry:
+            self._next_relay_expiry = relay.expires_at
+        return closed, payload, self._logs.receipt_for(entry.serial)
 
-    def relayed(self, linkage_id: str) -> None:
-        """The response carrying the answer was committed: the answer is erased."""
-        self._relays.pop(linkage_id, None)
+    def acknowledge(self, requester: Agency, linkage_id: str) -> None:
+        """The requester has the answer: it is erased (RK-FLOW-002)."""
+        relay = self.relays.get(linkage_id)
+        if relay is None or relay.linkage.requester != requester.agency_id:
+            raise NotFoundError(
+                "unknown-linkage",
+                f"no answer of linkage {linkage_id!r} handed out to you is in transit "
+                "(not read yet, already acknowledged or erased)",
+                "RK-FLOW-002",
+            )
+        self._erase_relay(linkage_id)
 
-    def relay_failed(self, linkage_id: str) -> None:
-        """The response carrying the answer failed (the store could not write): the
-        next read by the requester gets it again."""
-        relay = self._relays.get(linkage_id)
-        if relay is not None:
-            relay.handed = False
+    def _erase_relay(self, linkage_id: str) -> None:
+        del self.relays[linkage_id]
+        self._records.put(RELAY, linkage_id, None)
 
     def expire_due(self, now: datetime) -> None:
         """Expire linkages past their time.  The open linkages are scanned only once
         the earliest time any of them could expire has come (``_next_expiry`` is a
         lower bound: answering only moves a linkage's time later)."""
-        for lid in [k for k, r in self._relays.items() if now >= r.expires_at]:
-            del self._relays[lid]  # the requester never came back for it
+        if self._next_relay_expiry is not None and now >= self._next_relay_expiry:
+            for lid in [k for k, r in self.relays.items() if now >= r.expires_at]:
+                with self._store.atomic():  # never acknowledged: erased, no entry (RK-FLOW-007)
+                    self._erase_relay(lid)
+            self._next_relay_expiry = min(
+                (r.expires_at for r in self.relays.values()), default=None
+            )
         if self._next_expiry is None or now < self._next_expiry:
             return
         for linkage in list(self.linkages.values()):
@@ -378,7 +413,10 @@ class LinkageDesk:
                 }
                 for x in self.linkages.values()
             ],
-            "hub.in_transit": [{"linkage_id": k, "payload": v} for k, v in self.transit.items()],
+            "hub.in_transit": [
+                *({"linkage_id": k, "payload": v} for k, v in self.transit.items()),
+                *({"linkage_id": k, "payload": r.payload} for k, r in self.relays.items()),
+            ],
             "hub.requests": [
                 {"request_key": k, "linkage_id": lid} for k, lid in self.requests.items()
             ],

@@ -12,7 +12,8 @@ whose loss or rollback would matter is held against the checked logs here:
 * the linkages in flight are exactly the approved linkages whose last entry is
   their approval (a stale record would relay an answer twice, a deleted one
   would never end, RK-FLOW-002/004), and a linkage is answered exactly when
-  its answer is in transit;
+  its answer is in transit; an answer handed out and not yet acknowledged
+  belongs to a linkage whose last entry is the ``provided`` entry it names;
 * the pattern table in force is the document the administrative log last
   recorded loading (no rollback, RK-PAT-003), and no key ring is behind the
   last rotation the administrative log recorded (RK-KEY-002).
@@ -99,9 +100,12 @@ def _requests(logs: HubLogs, desk: LinkageDesk, records_from: int) -> None:
 
 def _linkages(logs: HubLogs, desk: LinkageDesk, records_from: int) -> None:
     last: dict[str, tuple[int, Outcome]] = {}  # linkage -> (approval serial, last outcome)
+    provided: dict[str, set[int]] = {}  # linkage -> serials of its provided entries
     for e in logs.held():
         if e.linkage_id is None:
             continue
+        if e.outcome is Outcome.PROVIDED:
+            provided.setdefault(e.linkage_id, set()).add(e.serial)
         first = last.get(e.linkage_id, (e.serial, e.outcome))[0]
         last[e.linkage_id] = (first, e.outcome)
     open_in_log = {
@@ -118,6 +122,11 @@ def _linkages(logs: HubLogs, desk: LinkageDesk, records_from: int) -> None:
             raise _tampered(f"answer of linkage {lid}", "answered without an answer in transit")
     for lid in sorted(set(desk.transit) - set(desk.linkages)):
         raise _tampered(f"answer of linkage {lid}", "an answer in transit of no linkage")
+    for lid, relay in sorted(desk.relays.items()):  # handed out, not yet acknowledged
+        if last.get(lid, (0, None))[1] is not Outcome.PROVIDED or lid in desk.linkages:
+            raise _tampered(f"answer of linkage {lid}", "handed out, but not provided in the log")
+        if relay.serial not in provided.get(lid, ()):
+            raise _tampered(f"answer of linkage {lid}", "its provided entry is not in the log")
 
 
 def _holds(logs: HubLogs, retention: RetentionDesk) -> None:
