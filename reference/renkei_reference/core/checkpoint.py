@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -83,16 +84,23 @@ def _bad_signature(detail: str) -> CallerError:
     return CallerError("invalid-checkpoint-signature", detail, "RK-LOG-009")
 
 
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")
+
+
 def _has_control_characters(text: str) -> bool:
     """C2SP signed-note: no ASCII control characters other than newline."""
-    return any(ch < " " and ch != "\n" for ch in text)
+    return _CONTROL.search(text) is not None
 
 
 def _is_valid_key_name(name: str) -> bool:
     """C2SP signed-note: non-empty, no Unicode spaces, no plus (U+002B), valid text."""
+    return isinstance(name, str) and _is_valid_key_text(name)
+
+
+@functools.lru_cache(maxsize=64)  # a log signs under one or two names, once per size
+def _is_valid_key_text(name: str) -> bool:
     return (
-        isinstance(name, str)
-        and name != ""
+        name != ""
         and "+" not in name
         and not any(ch.isspace() for ch in name)
         and not _has_control_characters(name)
