@@ -42,6 +42,11 @@ def pg_bin() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
+def pg_sql(sql: str) -> str:
+    """A statement with ``?`` placeholders in psycopg's form (``%s``, a literal ``%%``)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
 class PostgresCluster:
     """A PostgreSQL server of its own, on a Unix socket in a temporary folder."""
 
@@ -139,7 +144,7 @@ class Backend:
         import psycopg
 
         with psycopg.connect(self.place(name), autocommit=True) as conn:
-            cur = conn.execute(sql.replace("?", "%s"), tuple(args))  # type: ignore[arg-type]
+            cur = conn.execute(pg_sql(sql), tuple(args))  # type: ignore[arg-type]
             return (
                 [
                     tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
@@ -180,7 +185,7 @@ class Backend:
         import psycopg
 
         with psycopg.connect(self.place(name), autocommit=True) as conn:
-            return conn.execute(sql.replace("?", "%s"), tuple(args)).rowcount  # type: ignore[arg-type]
+            return conn.execute(pg_sql(sql), tuple(args)).rowcount  # type: ignore[arg-type]
 
 
 @functools.cache

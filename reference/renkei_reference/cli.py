@@ -405,7 +405,7 @@ def _number(args: argparse.Namespace) -> int:
     return 1
 
 
-def _durable(state_dir: Path, logs: StoreSpec) -> Callable[[Any], Any]:
+def _durable(state_dir: Path, logs: StoreSpec | None = None) -> Callable[[Any], Any]:
     """Federations whose hub keys (``keys.json``, RK-KEY-003), log signing key
     (``log-signer.key``), store (``logs``: by default ``logs.sqlite3``, or a
     PostgreSQL database — ``--store``; access and administrative log
@@ -427,6 +427,9 @@ def _durable(state_dir: Path, logs: StoreSpec) -> Callable[[Any], Any]:
     state_dir.chmod(0o700)
     keys, table = state_dir / "keys.json", state_dir / "numbering.sqlite3"
     signer = state_dir / "log-signer.key"
+    from .services.store.stores import StoreSpec
+
+    spec = logs if logs is not None else StoreSpec(path=state_dir / "logs.sqlite3")
     residents = state_dir / "registry.sqlite3"
     current: list[Any] = []
 
@@ -443,8 +446,8 @@ def _durable(state_dir: Path, logs: StoreSpec) -> Callable[[Any], Any]:
                 *state_dir.glob("registry.sqlite3-*"),
             ):
                 path.unlink(missing_ok=True)
-            logs.erase()
-        store = logs.open()
+            spec.erase()
+        store = spec.open()
         journal = SqliteRegistryJournal(residents)
         try:
             fed = Federation(
