@@ -99,13 +99,16 @@ def _hub_on(
     *,
     full_disk: bool = False,
 ) -> Federation:
-    """A federation whose hub keeps its logs in ``backend``'s store ``name``."""
-    return Federation(
-        clock,
-        MemoryKeyStore(T0, ROOT_SECRET),
-        log_store=backend.open(name, full_disk=full_disk, retry_seconds=0.05),
-        log_signer=signer,
-    )
+    """A federation whose hub keeps its logs in ``backend``'s store ``name``
+    (the store closed again if the hub refuses to start)."""
+    store = backend.open(name, full_disk=full_disk, retry_seconds=0.05)
+    try:
+        return Federation(
+            clock, MemoryKeyStore(T0, ROOT_SECRET), log_store=store, log_signer=signer
+        )
+    except BaseException:
+        store.close()
+        raise
 
 
 def _populate(fed: Federation) -> dict[str, str]:
