@@ -391,7 +391,7 @@ def test_purging_keeps_hashes_drops_content_and_holds_survive_a_restart(
 
 
 @contextlib.contextmanager
-def _serve(state: Path, target: Path) -> Iterator[subprocess.Popen[str]]:
+def _serve(state: Path, target: Path, *store: str) -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -405,6 +405,7 @@ def _serve(state: Path, target: Path) -> Iterator[subprocess.Popen[str]]:
             "--state-dir",
             str(state),
             "--plain-http",  # what is tested here is the log, not the transport
+            *store,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -433,15 +434,20 @@ def _wait_ready(target: Path, proc: subprocess.Popen[str]) -> dict[str, str]:
         time.sleep(0.05)
 
 
-def test_a_killed_server_restarts_with_a_consistent_log(tmp_path: Path) -> None:
+def test_a_killed_server_restarts_with_a_consistent_log(backend: Backend, tmp_path: Path) -> None:
+    """``--store``: the default SQLite file in the state folder, or a PostgreSQL URL."""
     state, target = tmp_path / "state", tmp_path / "target.json"
-    with _serve(state, target) as proc:
+    place = backend.place()
+    store = ("--store", f"sqlite:{place}" if backend.kind == "sqlite" else place)
+    with _serve(state, target, *store) as proc:
         published = _publish(_wait_ready(target, proc))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     target.unlink()
-    with _serve(state, target) as proc:
+    with _serve(state, target, *store) as proc:
         _check_consistent(_wait_ready(target, proc), published)
+    ((stored,),) = backend.rows("SELECT count(*) FROM leaves WHERE log = 'access'")
+    assert stored >= 40, "the log lives in the store --store names"
 
 
 def _register(control: str) -> dict[str, str]:

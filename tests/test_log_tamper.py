@@ -52,7 +52,7 @@ from renkei_reference.services.store import log_store
 from renkei_reference.services.store.keystore import FileKeyStore
 from renkei_reference.services.store.log_store import SqliteLogStore
 
-from .postgres import PostgresCluster, pg_sql
+from .postgres import Backend, PostgresCluster, pg_sql
 from .test_log_store import AUDITOR, ITEMS, T0, A, B, _populate, _query, _rc
 
 pytestmark = pytest.mark.requirement("RK-LOG-010", "RK-LOG-004", "RK-LOG-006", "RK-RET-003")
@@ -546,15 +546,19 @@ def test_the_person_is_bound_into_the_leaf_and_revealed_nowhere(
         durable.open(path)
 
 
-def test_renkei_serve_refuses_to_start_over_a_changed_log(tmp_path: Path) -> None:
+def test_renkei_serve_refuses_to_start_over_a_changed_log(tmp_path: Path, backend: Backend) -> None:
     """The operator is told which log, row and field; exit status 3, no traceback."""
     from renkei_reference.cli import _durable
+    from renkei_reference.services.store.stores import parse_store
 
     state = tmp_path / "state"
-    fed = _durable(state)(ControllableClock(T0))
+    place = backend.place()
+    store = f"sqlite:{place}" if backend.kind == "sqlite" else place
+    fed = _durable(state, parse_store(store, state / "logs.sqlite3"))(ControllableClock(T0))
     fed.register(A)
     fed.close()
-    assert _apply(state / "logs.sqlite3", Mutation("leaves", ("admin", 1), "entry", 12))
+    assert _apply(Path(place) if backend.kind == "sqlite" else place,
+                  Mutation("leaves", ("admin", 1), "entry", 12))  # fmt: skip
     done = subprocess.run(
         [
             sys.executable,
@@ -568,6 +572,8 @@ def test_renkei_serve_refuses_to_start_over_a_changed_log(tmp_path: Path) -> Non
             "--state-dir",
             str(state),
             "--plain-http",
+            "--store",
+            store,
         ],
         capture_output=True,
         text=True,
