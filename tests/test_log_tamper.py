@@ -85,10 +85,7 @@ def _rows(place: Place, sql: str, args: tuple[object, ...] = ()) -> list[tuple[A
             return db.execute(sql, args).fetchall()
         finally:
             db.close()
-    import psycopg
-
-    with psycopg.connect(place, autocommit=True) as conn:
-        rows = conn.execute(pg_sql(sql), args).fetchall()  # type: ignore[arg-type]
+    rows = _pg(place).execute(pg_sql(sql), args).fetchall()  # type: ignore[arg-type]
     return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows]
 
 
@@ -102,10 +99,25 @@ def _execute(place: Place, sql: str, args: tuple[object, ...] = ()) -> None:
         finally:
             db.close()
         return
-    import psycopg
+    _pg(place).execute(pg_sql(sql), args)  # type: ignore[arg-type]
 
-    with psycopg.connect(place, autocommit=True) as conn:
-        conn.execute(pg_sql(sql), args)  # type: ignore[arg-type]
+
+_CONNECTIONS: dict[str, Any] = {}
+
+
+def _pg(dsn: str) -> Any:
+    """One autocommit connection per database, kept for the module's many reads."""
+    if dsn not in _CONNECTIONS:
+        import psycopg
+
+        _CONNECTIONS[dsn] = psycopg.connect(dsn, autocommit=True)
+    return _CONNECTIONS[dsn]
+
+
+def _forget(dsn: str) -> None:
+    conn = _CONNECTIONS.pop(dsn, None)
+    if conn is not None:
+        conn.close()
 
 
 def _dump(place: Place) -> list[list[tuple[Any, ...]]]:
@@ -129,6 +141,7 @@ class Durable:
             import psycopg
 
             db = name.replace(".", "_")
+            _forget(self.cluster.dsn(db))
             with psycopg.connect(self.cluster.dsn(), autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
                 conn.execute(f'CREATE DATABASE "{db}" TEMPLATE "{self.source}"')
@@ -212,6 +225,8 @@ def durable(
             from psycopg.conninfo import conninfo_to_dict
 
             yield Durable(folder, b"", at, cluster, conninfo_to_dict(path)["dbname"])
+            for dsn in list(_CONNECTIONS):
+                _forget(dsn)
             return
         sqlite3.connect(path).execute("PRAGMA wal_checkpoint(TRUNCATE)").connection.close()
         yield Durable(folder, path.read_bytes(), at)
@@ -275,19 +290,21 @@ def _positions(length: int, every: bool) -> list[int]:
     return list(range(length)) if every else sorted({0, length // 2, length - 1})
 
 
-def _mutations(pristine: Place) -> list[Mutation]:
+def _mutations(pristine: Place, *, sweep: bool = True) -> list[Mutation]:
     """Every column of every row, node and stored checkpoint; every byte (or
     character) of one row of each log — the access entry of a person re-made
     by the key rotation, the administrative purge entry — of one node of each
     class and of the access log's checkpoint; of the others a few bytes: the
     first, middle and last, and for JSON records the first character of each
-    member's name and the first and last of its value."""
+    member's name and the first and last of its value.  Without ``sweep``, the
+    few bytes of every value (the checks are the same code over either store;
+    the store's part is to hand back what it keeps, each value of each row)."""
     out: list[Mutation] = []
     (purge,) = _rows(
         pristine,
         "SELECT serial FROM leaves WHERE log = 'admin' AND entry LIKE '%\"event\":\"purge\"%'",
     )
-    every_rows = {("access", 6), ("admin", purge[0])}
+    every_rows = {("access", 6), ("admin", purge[0])} if sweep else set()
     for log, serial, leaf, entry, purged_at in _rows(
         pristine, "SELECT log, serial, leaf_hash, entry, purged_at FROM leaves ORDER BY log, serial"
     ):
@@ -312,7 +329,7 @@ def _mutations(pristine: Place) -> list[Mutation]:
         )
         stored_below = level < CACHED and idx < (size >> CACHED) << (CACHED - level)
         node_class = (log, "held" if level >= CACHED else "stored" if stored_below else "tail")
-        every = node_class not in first_of_class
+        every = sweep and node_class not in first_of_class
         first_of_class.add(node_class)
         out.append(Mutation("nodes", key, "log", 0))
         out.append(Mutation("nodes", key, "level", -1))
@@ -321,7 +338,7 @@ def _mutations(pristine: Place) -> list[Mutation]:
     for name, value in _rows(
         pristine, "SELECT key, value FROM state WHERE key LIKE 'checkpoint:%' ORDER BY key"
     ):
-        every = name == "checkpoint:access"
+        every = sweep and name == "checkpoint:access"
         out += [Mutation("state", (name,), "value", i) for i in _positions(len(value), every)]
     return out
 
@@ -365,7 +382,9 @@ def test_every_single_byte_change_is_refused_at_start(
     clean = durable.open(durable.copy("clean.sqlite3"))
     assert clean.hub.latest_checkpoint()["tree_size"] == 9
     clean.close()
-    mutations = _mutations(durable.copy("list.sqlite3"))
+    # PostgreSQL: a few bytes of every stored value (a start over PostgreSQL costs
+    # 4x one over SQLite); SQLite: every byte of one row, node and checkpoint of each kind too
+    mutations = _mutations(durable.copy("list.sqlite3"), sweep=durable.cluster is None)
     refused: dict[str, int] = {}
     clashes = 0
     # SQLite: a fresh copy of the file for each change; PostgreSQL: one copy of the
@@ -391,8 +410,11 @@ def test_every_single_byte_change_is_refused_at_start(
     print(f"\n{len(mutations)} mutations, {total} refused at start, {clashes} refused by SQLite")
     print(json.dumps(refused, sort_keys=True))
     assert total + clashes == len(mutations)
-    assert total > 1500
-    assert {"entry", "leaf_hash", "hash", "purged_at", "checkpoint", "person"} <= set(refused)
+    assert total > (1500 if durable.cluster is None else 450)
+    assert {"entry", "leaf_hash", "hash", "purged_at", "checkpoint"} <= set(refused)
+    # a person changed within its entry: every character of the swept row (a person
+    # swapped for another valid one: test_the_person_is_bound_…, on both stores)
+    assert "person" in refused or durable.cluster is not None
 
 
 # -- while the hub runs ---------------------------------------------------------------

@@ -124,12 +124,11 @@ class PostgresLogStore:
     def __init__(self, dsn: str, *, retry_seconds: float = 0.5) -> None:
         self.dsn = dsn
         self.retry_seconds = retry_seconds
-        with psycopg.connect(dsn, autocommit=True) as setup:
-            # one creator at a time: CREATE TABLE IF NOT EXISTS races otherwise
-            setup.execute("SELECT pg_advisory_lock(hashtext('renkei-store-schema'))")
-            setup.execute(SCHEMA)
-            setup.execute("SELECT pg_advisory_unlock(hashtext('renkei-store-schema'))")
         self._conn: psycopg.Connection[Any] | None = connect(dsn)
+        with self._conn.transaction():
+            # one creator at a time: CREATE TABLE IF NOT EXISTS races otherwise
+            self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('renkei-store-schema'))")
+            self._conn.execute(SCHEMA)
         self._reader = connect(dsn, autocommit=True)
         self._read_lock = threading.Lock()
         self._committed_size: dict[str, int] = {}
