@@ -498,3 +498,29 @@ def _check_consistent(parties: dict[str, str], published: list[dict[str, Any]]) 
                 _b64(old["root_hash"]),
                 _b64(latest["root_hash"]),
             )
+
+
+def test_store_names_the_two_stores_and_refuses_any_other(tmp_path: Path) -> None:
+    """``renkei serve --store``: empty (the state folder's SQLite file), ``sqlite:PATH``
+    or a PostgreSQL URL; anything else is refused naming the accepted forms, and a
+    password in the URL is never printed."""
+    from renkei_reference.services.store.stores import parse_store
+
+    default = tmp_path / "logs.sqlite3"
+    assert parse_store("", default).path == default
+    assert parse_store("sqlite:/x/y.db", default).path == Path("/x/y.db")
+    url = "postgresql://hub:s3cret@db.example:5433/renkei"
+    assert parse_store(url, default).dsn == url
+    assert "s3cret" not in parse_store(url, default).describe()
+    assert "dbname=renkei" in parse_store(url, default).describe()
+    for bad in ("sqlite:", "mysql://h/db", "logs.sqlite3"):
+        with pytest.raises(ValueError, match="expected sqlite:PATH or postgresql://"):
+            parse_store(bad, default)
+    done = subprocess.run(
+        [sys.executable, "-m", "renkei_conformance", "serve", "--store", "mysql://h/db",
+         "--state-dir", str(tmp_path / "s"), "--target-file", str(tmp_path / "t.json")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "expected sqlite:PATH or postgresql://" in done.stderr
+    assert not (tmp_path / "t.json").exists()
