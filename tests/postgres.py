@@ -68,12 +68,19 @@ class PostgresCluster:
             "initdb", "-D", str(self.data), "-A", "trust", "-U", "renkei", "-E", "UTF8",
             "--locale=C.UTF-8", "--no-sync",
         )  # fmt: skip
+        self._count = 0
+        self.start()
+
+    def start(self) -> None:
         options = f"-c listen_addresses='' -k {self.folder} -c max_connections=200"
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-w",
             "-t", "60", "-o", options, "start",
         )  # fmt: skip
-        self._count = 0
+
+    def halt(self) -> None:
+        """Stop the server, keeping its data (``start`` brings it back)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def _run(self, tool: str, *args: str) -> None:
         command = [str(self.bin / tool), *args]

@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
@@ -248,3 +250,36 @@ def test_every_changed_or_deleted_record_that_matters_refuses_the_start(hub: Dur
         for row in [r for r in rows if r[0] == space]:
             where.execute("INSERT INTO records VALUES (?, ?, ?)", row)
     _restart(where, signer, clock).close()  # restored: it starts
+
+
+def test_a_postgresql_server_that_goes_away_refuses_answers_and_loses_none() -> None:
+    """PostgreSQL stopped under the running hub (its own server here): the queued
+    step is not acknowledged, new work is refused with 503 ``log-store-unavailable``;
+    once the server is back the store reconnects and commits the backlog, once."""
+    from .postgres import PostgresCluster, pg_bin
+
+    bin_dir = pg_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+    cluster = PostgresCluster(bin_dir)
+    try:
+        where = Backend("postgresql", Path(), cluster)
+        fed = _hub_on(where, Ed25519PrivateKey.generate(), ControllableClock(T0))
+        links = _populate(fed)
+        linkage = _query(fed, links["r0"], "q-1")
+        fed.hub.log_barrier().result(10)
+        cluster.halt()
+        fed.hub.answer(B, linkage.linkage_id, PAYLOAD)  # queued; its commit fails
+        with pytest.raises(UnavailableError, match="log-store-unavailable"):
+            fed.hub.log_barrier().result(10)
+        with pytest.raises(UnavailableError, match="log-store-unavailable"):
+            _query(fed, links["r1"], "q-2")
+        cluster.start()
+        _wait_writable(fed.log_store)
+        assert fed.hub.status(A, linkage.linkage_id)[1] == PAYLOAD
+        fed.hub.log_barrier().result(10)
+        outcomes = where.rows("SELECT entry FROM leaves WHERE log = 'access' ORDER BY serial")
+        assert [json.loads(e)["outcome"] for (e,) in outcomes] == ["approved", "provided"]
+        fed.close()
+    finally:
+        cluster.stop()

@@ -149,6 +149,9 @@ class PostgresLogStore:
     # -- reading (a second connection, autocommit: committed data only) --------
     def _select(self, sql: str, args: tuple[object, ...]) -> list[Any]:
         with self._read_lock:
+            if self._reader.broken:  # the server restarted: read on a fresh connection
+                self._reader.close()
+                self._reader = connect(self.dsn, autocommit=True)
             return self._reader.execute(sql, args).fetchall()
 
     def _pages(
