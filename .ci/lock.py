@@ -3,7 +3,7 @@
 
 ``requirements.lock`` holds what the main job installs (the kit and the reference:
 ``[project] dependencies``) and ``requirements-dev.lock`` what the test command installs
-(those plus the ``dev`` and ``load`` extras), each with the build backend, so that
+(those plus the ``dev``, ``load`` and ``postgresql`` extras), each with the build backend, so that
 ``pip install --no-build-isolation -e .`` fetches nothing unpinned.  Both are universal
 (every platform and Python the project supports) and hash-pinned, written by uv
 (``uv pip compile``), read by plain pip (``pip install --require-hashes -r``).
@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MAIN_LOCK = ROOT / "requirements.lock"
 DEV_LOCK = ROOT / "requirements-dev.lock"
-TEST_EXTRAS = ("dev", "load")
+TEST_EXTRAS = ("dev", "load", "postgresql")
 """The extras the README's test command installs (README.md, tests/test_readme.py)."""
 LOCK_PYTHON = "3.11"
 """The lowest Python the project supports; a universal lock covers it and every later one."""

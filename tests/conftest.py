@@ -17,6 +17,8 @@ import pytest
 from renkei_conformance.load.process import server_process
 from renkei_conformance.target import TargetError
 
+from .postgres import BINARIES, Backend, PostgresCluster, pg_bin
+
 # Check every contract, the per-query ones too (icontract.SLOW); set before the
 # reference is imported by any test module.
 os.environ["ICONTRACT_SLOW"] = "1"
@@ -135,3 +137,23 @@ def offline_pip_env(house: Path) -> dict[str, str]:
         PIP_NO_CACHE_DIR="1",
     )
     return env
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A throw-away PostgreSQL server for the session (tests/postgres.py)."""
+    bin_dir = pg_bin()
+    if bin_dir is None:
+        pytest.skip(f"PostgreSQL is not installed (no {BINARIES}/initdb; .ci/run installs it)")
+    cluster = PostgresCluster(bin_dir)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Each store kind in turn: the embedded SQLite file and a PostgreSQL database."""
+    cluster = request.getfixturevalue("postgres_cluster") if request.param == "postgresql" else None
+    return Backend(request.param, tmp_path, cluster)

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import base64
-import sqlite3
+import json
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,16 +30,15 @@ from renkei_reference.core.log_integrity import LogTamperedError
 from renkei_reference.services.app import create_app
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Federation
-from renkei_reference.services.store.log_store import SqliteLogStore
 
+from .postgres import Backend
 from .test_log_store import (
     AUDITOR,
     ITEMS,
     T0,
     A,
     B,
-    FullDisk,
-    _federation,
+    _hub_on,
     _populate,
     _query,
     _rc,
@@ -53,7 +52,7 @@ PAYLOAD = base64.b64encode("回答".encode()).decode()
 class Durable(NamedTuple):
     """A hub over a store file, populated (agencies, a pattern, bound persons)."""
 
-    path: Path
+    where: Backend  # the store kind and its place
     signer: Ed25519PrivateKey
     clock: ControllableClock
     fed: Federation
@@ -61,20 +60,16 @@ class Durable(NamedTuple):
 
 
 @pytest.fixture
-def hub(tmp_path: Path) -> Durable:
-    path, signer, clock = (
-        tmp_path / "logs.sqlite3",
-        Ed25519PrivateKey.generate(),
-        ControllableClock(T0),
-    )
-    fed = _federation(path, signer, clock)
-    return Durable(path, signer, clock, fed, _populate(fed))
+def hub(backend: Backend) -> Durable:
+    signer, clock = Ed25519PrivateKey.generate(), ControllableClock(T0)
+    fed = _hub_on(backend, signer, clock)
+    return Durable(backend, signer, clock, fed, _populate(fed))
 
 
-def _restart(path: Path, signer: Ed25519PrivateKey, clock: ControllableClock) -> Federation:
+def _restart(where: Backend, signer: Ed25519PrivateKey, clock: ControllableClock) -> Federation:
     """A second hub over the same store file, as after ``kill -9`` (the first is
     abandoned, never closed: only what its barrier acknowledged counts)."""
-    return _federation(path, signer, clock)
+    return _hub_on(where, signer, clock)
 
 
 def _entries(fed: Federation, linkage_id: str) -> list[AccessLogEntry]:
@@ -82,7 +77,7 @@ def _entries(fed: Federation, linkage_id: str) -> list[AccessLogEntry]:
 
 
 def test_in_flight_state_survives_a_restart(hub: Durable) -> None:
-    path, signer, clock, fed, links = hub
+    where, signer, clock, fed, links = hub
     pending = _query(fed, links["r0"], "q-pending")
     delivered = _query(fed, links["r1"], "q-delivered")
     answered = _query(fed, links["r2"], "q-answered")
@@ -93,7 +88,7 @@ def test_in_flight_state_survives_a_restart(hub: Durable) -> None:
     fed.hub.answer(B, answered.linkage_id, PAYLOAD)
     fed.hub.log_barrier().result(10)  # acknowledged
 
-    again = _restart(path, signer, clock)
+    again = _restart(where, signer, clock)
     states = {lid: x.state for lid, x in again.hub.linkages.linkages.items()}
     assert states == {
         pending.linkage_id: LinkageState.DELIVERED,
@@ -117,12 +112,12 @@ def test_in_flight_state_survives_a_restart(hub: Durable) -> None:
 
 
 def test_overdue_linkages_are_expired_and_logged_at_start(hub: Durable) -> None:
-    path, signer, clock, fed, links = hub
+    where, signer, clock, fed, links = hub
     late = _query(fed, links["r0"], "q-late")
     fed.hub.log_barrier().result(10)
 
     clock.advance(300)  # past the 60 s answer period while down
-    again = _restart(path, signer, clock)
+    again = _restart(where, signer, clock)
     assert late.linkage_id not in again.hub.linkages.linkages
     expired = _entries(again, late.linkage_id)[-1]
     assert (expired.outcome, expired.reason) == (Outcome.EXPIRED, "deadline-passed")
@@ -130,7 +125,7 @@ def test_overdue_linkages_are_expired_and_logged_at_start(hub: Durable) -> None:
         again.hub.answer(B, late.linkage_id, PAYLOAD)
     again.hub.log_barrier().result(10)
 
-    third = _restart(path, signer, clock)  # the expiry itself was durable
+    third = _restart(where, signer, clock)  # the expiry itself was durable
     assert [e.outcome for e in _entries(third, late.linkage_id)] == [
         Outcome.APPROVED,
         Outcome.EXPIRED,
@@ -139,20 +134,19 @@ def test_overdue_linkages_are_expired_and_logged_at_start(hub: Durable) -> None:
 
 
 def test_aliases_of_changed_resident_codes_survive_a_restart(hub: Durable) -> None:
-    path, signer, clock, fed, links = hub
+    where, signer, clock, fed, links = hub
     fed.load_residents([(_rc(100), ITEMS[0], _rc(0))])  # r0's resident code changed
     fed.hub.log_barrier().result(10)
-    again = _restart(path, signer, clock)
+    again = _restart(where, signer, clock)
     assert again.hub.disclose_id_code(_rc(100)) == again.hub.disclose_id_code(_rc(0))
     assert _query(again, links["r0"], "q-after-change").state is LinkageState.PENDING
     again.close()
 
 
-def test_a_store_that_cannot_write_refuses_answers_and_loses_none(tmp_path: Path) -> None:
+def test_a_store_that_cannot_write_refuses_answers_and_loses_none(backend: Backend) -> None:
     clock = ControllableClock(T0)
-    fed = _federation(tmp_path / "logs.sqlite3", Ed25519PrivateKey.generate(), clock, FullDisk)
-    store = fed.log_store
-    assert isinstance(store, FullDisk)
+    fed = _hub_on(backend, Ed25519PrivateKey.generate(), clock, full_disk=True)
+    store: Any = fed.log_store
     links = _populate(fed)
     linkage = _query(fed, links["r0"], "q-1")
     fed.hub.log_barrier().result(10)
@@ -170,21 +164,21 @@ def test_a_store_that_cannot_write_refuses_answers_and_loses_none(tmp_path: Path
     fed.close()
 
 
-def _wait_writable(store: SqliteLogStore) -> None:
+def _wait_writable(store: Any) -> None:
     deadline = time.monotonic() + 10
     while store.refusal() is not None and time.monotonic() < deadline:
         time.sleep(0.02)
     store.barrier().result(10)
 
 
-def test_an_answer_is_relayed_once_after_the_store_was_full(tmp_path: Path) -> None:
+def test_an_answer_is_relayed_once_after_the_store_was_full(backend: Backend) -> None:
     """Disk full while the requester collects: 503, the answer kept; once space is
     back the next read relays it, with the same receipt and one ``provided`` entry."""
     boxes: list[Federation] = []
 
     def factory(clock: Any) -> Federation:
-        fed = _federation(tmp_path / f"logs{len(boxes)}.sqlite3",
-                          Ed25519PrivateKey.generate(), clock, FullDisk)  # fmt: skip
+        fed = _hub_on(backend, Ed25519PrivateKey.generate(), clock, f"logs{len(boxes)}",
+                      full_disk=True)  # fmt: skip
         boxes.append(fed)
         return fed
 
@@ -195,8 +189,7 @@ def test_an_answer_is_relayed_once_after_the_store_was_full(tmp_path: Path) -> N
     linkage = _query(fed, links["r0"], "q-full")
     fed.hub.answer(B, linkage.linkage_id, PAYLOAD)
     fed.hub.log_barrier().result(10)
-    store = fed.log_store
-    assert isinstance(store, FullDisk)
+    store: Any = fed.log_store
     url = f"/hub/linkages/{linkage.linkage_id}"
     auth = {"Authorization": f"Bearer {token}"}
     with httpx.Client(transport=InProcessTransport(app), base_url="http://hub.test") as client:
@@ -221,23 +214,22 @@ def test_an_answer_is_relayed_once_after_the_store_was_full(tmp_path: Path) -> N
     assert relayed.json()["receipt"]["serial"] == provided[0].serial
 
 
-def _stored_records(path: Path) -> list[tuple[str, str, str]]:
-    with sqlite3.connect(path) as db:
-        return list(db.execute("SELECT space, key, value FROM records ORDER BY space, key"))
+def _stored_records(where: Backend) -> list[tuple[str, str, str]]:
+    return where.rows("SELECT space, key, value FROM records ORDER BY space, key")
 
 
 @pytest.mark.requirement("RK-LOG-010")
 def test_every_changed_or_deleted_record_that_matters_refuses_the_start(hub: Durable) -> None:
     """The hub's state records are sealed: one byte changed in any record's key or
     value refuses the start; deleting a used request id or a hold in force too."""
-    path, signer, clock, fed, links = hub
+    where, signer, clock, fed, links = hub
     _query(fed, links["r0"], "q-open")
     answered = _query(fed, links["r1"], "q-answered")
     fed.hub.answer(B, answered.linkage_id, PAYLOAD)
     fed.hub.place_hold(AUDITOR, "case", None, {"serials": {"first": 1, "last": 1}})
     fed.hub.log_barrier().result(10)
     fed.close()
-    rows = _stored_records(path)
+    rows = _stored_records(where)
     spaces = {space for space, _, _ in rows}
     assert {"agency", "credential", "hold", "linkage", "pattern", "request", "transit"} <= spaces
     mutations = 0
@@ -245,22 +237,51 @@ def test_every_changed_or_deleted_record_that_matters_refuses_the_start(hub: Dur
         for column, text in (("key", key), ("value", value)):
             for i in sorted({0, len(text) // 2, len(text) - 1}):
                 changed = text[:i] + ("0" if text[i] != "0" else "1") + text[i + 1 :]
-                with sqlite3.connect(path) as db:
-                    db.execute(f"UPDATE records SET {column} = ? WHERE space = ? AND key = ?",
-                               (changed, space, key))  # fmt: skip
+                where.execute(f"UPDATE records SET {column} = ? WHERE space = ? AND key = ?",
+                              (changed, space, key))  # fmt: skip
                 with pytest.raises(LogTamperedError):
-                    _restart(path, signer, clock)
+                    _restart(where, signer, clock)
                 mutations += 1
-                with sqlite3.connect(path) as db:
-                    db.execute(f"UPDATE records SET {column} = ? WHERE space = ? AND {column} = ?",
-                               (text, space, changed))  # fmt: skip
+                where.execute(f"UPDATE records SET {column} = ? WHERE space = ? AND {column} = ?",
+                              (text, space, changed))  # fmt: skip
     assert mutations >= 6 * len(rows) - 6
     for space in ("request", "hold"):
-        with sqlite3.connect(path) as db:
-            db.execute("DELETE FROM records WHERE space = ?", (space,))
+        where.execute("DELETE FROM records WHERE space = ?", (space,))
         with pytest.raises(LogTamperedError, match="has no record"):
-            _restart(path, signer, clock)
-        with sqlite3.connect(path) as db:
-            db.executemany("INSERT INTO records VALUES (?, ?, ?)",
-                           [r for r in rows if r[0] == space])  # fmt: skip
-    _restart(path, signer, clock).close()  # restored: it starts
+            _restart(where, signer, clock)
+        for row in [r for r in rows if r[0] == space]:
+            where.execute("INSERT INTO records VALUES (?, ?, ?)", row)
+    _restart(where, signer, clock).close()  # restored: it starts
+
+
+def test_a_postgresql_server_that_goes_away_refuses_answers_and_loses_none() -> None:
+    """PostgreSQL stopped under the running hub (its own server here): the queued
+    step is not acknowledged, new work is refused with 503 ``log-store-unavailable``;
+    once the server is back the store reconnects and commits the backlog, once."""
+    from .postgres import PostgresCluster, pg_bin
+
+    bin_dir = pg_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+    cluster = PostgresCluster(bin_dir)
+    try:
+        where = Backend("postgresql", Path(), cluster)
+        fed = _hub_on(where, Ed25519PrivateKey.generate(), ControllableClock(T0))
+        links = _populate(fed)
+        linkage = _query(fed, links["r0"], "q-1")
+        fed.hub.log_barrier().result(10)
+        cluster.halt()
+        fed.hub.answer(B, linkage.linkage_id, PAYLOAD)  # queued; its commit fails
+        with pytest.raises(UnavailableError, match="log-store-unavailable"):
+            fed.hub.log_barrier().result(10)
+        with pytest.raises(UnavailableError, match="log-store-unavailable"):
+            _query(fed, links["r1"], "q-2")
+        cluster.start()
+        _wait_writable(fed.log_store)
+        assert fed.hub.status(A, linkage.linkage_id)[1] == PAYLOAD
+        fed.hub.log_barrier().result(10)
+        outcomes = where.rows("SELECT entry FROM leaves WHERE log = 'access' ORDER BY serial")
+        assert [json.loads(e)["outcome"] for (e,) in outcomes] == ["approved", "provided"]
+        fed.close()
+    finally:
+        cluster.stop()

@@ -48,6 +48,8 @@ from renkei_reference.services.federation import Agency, Federation, FourItems
 from renkei_reference.services.store.keystore import MemoryKeyStore
 from renkei_reference.services.store.log_store import Change, SqliteLogStore
 
+from .postgres import Backend
+
 pytestmark = pytest.mark.requirement("RK-LOG-001", "RK-LOG-004", "RK-LOG-006", "RK-RET-003")
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -87,6 +89,26 @@ def _federation(
         log_store=store(path, retry_seconds=0.05),
         log_signer=signer,
     )
+
+
+def _hub_on(
+    backend: Backend,
+    signer: Ed25519PrivateKey,
+    clock: ControllableClock,
+    name: str = "logs",
+    *,
+    full_disk: bool = False,
+) -> Federation:
+    """A federation whose hub keeps its logs in ``backend``'s store ``name``
+    (the store closed again if the hub refuses to start)."""
+    store = backend.open(name, full_disk=full_disk, retry_seconds=0.05)
+    try:
+        return Federation(
+            clock, MemoryKeyStore(T0, ROOT_SECRET), log_store=store, log_signer=signer
+        )
+    except BaseException:
+        store.close()
+        raise
 
 
 def _populate(fed: Federation) -> dict[str, str]:
@@ -150,9 +172,9 @@ def _snapshot(fed: Federation) -> dict[str, Any]:
     }
 
 
-def test_a_reopened_hub_has_the_same_logs_checkpoints_and_proofs(tmp_path: Path) -> None:
+def test_a_reopened_hub_has_the_same_logs_checkpoints_and_proofs(backend: Backend) -> None:
     signer, clock = Ed25519PrivateKey.generate(), ControllableClock(T0)
-    fed = _federation(tmp_path / "logs.sqlite3", signer, clock)
+    fed = _hub_on(backend, signer, clock)
     links = _populate(fed)
     _activity(fed, links, 9)
     fed.hub.log_barrier().result(10)
@@ -160,7 +182,7 @@ def test_a_reopened_hub_has_the_same_logs_checkpoints_and_proofs(tmp_path: Path)
     assert before["checkpoint"]["tree_size"] == 9 + 4 + 1  # approved, provided, refused
     fed.close()
 
-    again = _federation(tmp_path / "logs.sqlite3", signer, clock)
+    again = _hub_on(backend, signer, clock)
     assert _snapshot(again) == before
     # The reopened log goes on: new entries are consistent with the old checkpoint.
     for agency in (A, B):
@@ -181,12 +203,12 @@ def test_a_reopened_hub_has_the_same_logs_checkpoints_and_proofs(tmp_path: Path)
 
 
 def test_the_administrative_log_records_what_changed_and_never_the_four_items(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
     """RK-LOG-006: agency registrations, the pattern document, the binding
     request (counts only), holds, retention, purges and auditor reads."""
     clock = ControllableClock(T0)
-    fed = _federation(tmp_path / "logs.sqlite3", Ed25519PrivateKey.generate(), clock)
+    fed = _hub_on(backend, Ed25519PrivateKey.generate(), clock)
     links = _populate(fed)
     _activity(fed, links, 2)
     hold = fed.hub.place_hold(AUDITOR, "case 1", None, {"serials": {"first": 1, "last": 1}})
@@ -230,31 +252,28 @@ def test_the_administrative_log_records_what_changed_and_never_the_four_items(
     fed.close()
 
 
-def test_appends_from_concurrent_requests_share_commits(tmp_path: Path) -> None:
+def test_appends_from_concurrent_requests_share_commits(backend: Backend) -> None:
     """Group commit: many appends queued while a commit runs go into the next one,
     and each barrier completes only once its entries are committed."""
-    store = SqliteLogStore(tmp_path / "logs.sqlite3")
+    store = backend.open()
     futures = []
     for serial in range(1, 2001):
         store.append("access", serial, bytes(32), f"entry {serial}", [(0, serial - 1, bytes(32))])
         futures.append((serial, store.barrier()))
     futures[0][1].result(10)
-    reader = sqlite3.connect(tmp_path / "logs.sqlite3")
-    assert reader.execute("SELECT max(serial) FROM leaves").fetchone()[0] >= 1
-    for serial, future in futures:
+    assert backend.rows("SELECT max(serial) FROM leaves")[0][0] >= 1
+    for serial, future in futures[::50] + futures[-1:]:
         future.result(10)
-        assert reader.execute("SELECT max(serial) FROM leaves").fetchone()[0] >= serial
+        assert backend.rows("SELECT max(serial) FROM leaves")[0][0] >= serial
     assert 1 <= store.batches < 2000, "appends were batched into fewer transactions"
     store.close()
-    rows = sqlite3.connect(tmp_path / "logs.sqlite3").execute("SELECT count(*) FROM leaves")
-    assert rows.fetchone()[0] == 2000
+    assert backend.rows("SELECT count(*) FROM leaves") == [(2000,)]
 
 
-def test_a_full_store_refuses_new_linkages_and_loses_no_entry(tmp_path: Path) -> None:
+def test_a_full_store_refuses_new_linkages_and_loses_no_entry(backend: Backend) -> None:
     clock = ControllableClock(T0)
-    fed = _federation(tmp_path / "logs.sqlite3", Ed25519PrivateKey.generate(), clock, FullDisk)
-    store = fed.log_store
-    assert isinstance(store, FullDisk)
+    fed = _hub_on(backend, Ed25519PrivateKey.generate(), clock, full_disk=True)
+    store: Any = fed.log_store
     links = _populate(fed)
     _query(fed, links["r0"], "q-ok")
     fed.hub.log_barrier().result(10)
@@ -275,9 +294,7 @@ def test_a_full_store_refuses_new_linkages_and_loses_no_entry(tmp_path: Path) ->
     while store.refusal() is not None and time.monotonic() < deadline:
         time.sleep(0.02)
     fed.hub.log_barrier().result(10)
-    rows = sqlite3.connect(tmp_path / "logs.sqlite3").execute(
-        "SELECT entry FROM leaves WHERE log = 'access' ORDER BY serial"
-    )
+    rows = backend.rows("SELECT entry FROM leaves WHERE log = 'access' ORDER BY serial")
     stored = [json.loads(e) for (e,) in rows]
     assert [e["request_id"] for e in stored] == ["q-ok", "q-in-flight"]
     assert stored[1]["linkage_id"] == linkage.linkage_id
@@ -285,17 +302,14 @@ def test_a_full_store_refuses_new_linkages_and_loses_no_entry(tmp_path: Path) ->
     fed.close()
 
 
-def test_the_web_layer_answers_503_while_the_store_is_full(tmp_path: Path) -> None:
-    store_box: list[FullDisk] = []
+def test_the_web_layer_answers_503_while_the_store_is_full(backend: Backend) -> None:
+    store_box: list[Any] = []
 
     def factory(clock: Any) -> Federation:
-        fed = _federation(
-            tmp_path / f"logs{len(store_box)}.sqlite3",
-            Ed25519PrivateKey.generate(),
-            clock,
-            FullDisk,
+        fed = _hub_on(
+            backend, Ed25519PrivateKey.generate(), clock, f"logs{len(store_box)}", full_disk=True
         )
-        store_box.append(fed.log_store)  # type: ignore[arg-type]
+        store_box.append(fed.log_store)
         return fed
 
     app = create_app(test_mode=True, federation_factory=factory)
@@ -326,10 +340,11 @@ def test_the_web_layer_answers_503_while_the_store_is_full(tmp_path: Path) -> No
 
 
 @pytest.mark.requirement("RK-RET-002")
-def test_purging_keeps_hashes_drops_content_and_holds_survive_a_restart(tmp_path: Path) -> None:
+def test_purging_keeps_hashes_drops_content_and_holds_survive_a_restart(
+    backend: Backend, tmp_path: Path
+) -> None:
     signer, clock = Ed25519PrivateKey.generate(), ControllableClock(T0)
-    path = tmp_path / "logs.sqlite3"
-    fed = _federation(path, signer, clock)
+    fed = _hub_on(backend, signer, clock)
     links = _populate(fed)
     _query(fed, links["r0"], "q-held")
     _query(fed, links["r1"], "q-purged")
@@ -341,7 +356,7 @@ def test_purging_keeps_hashes_drops_content_and_holds_survive_a_restart(tmp_path
     fed.close()
 
     clock.set(T0 + timedelta(days=365 * 8 + 3))
-    again = _federation(path, signer, clock)
+    again = _hub_on(backend, signer, clock)
     again.hub.expire_due()  # purges all but entry 1: it is held, after a restart too
     again.hub.log_barrier().result(10)
     log = again.hub.dump()["hub.access_log"]
@@ -356,11 +371,17 @@ def test_purging_keeps_hashes_drops_content_and_holds_survive_a_restart(tmp_path
         _b64(again.hub.latest_checkpoint()["root_hash"]),
     )
     again.close()
-    rows = sqlite3.connect(path).execute(
+    rows = backend.rows(
         "SELECT serial, entry IS NULL, length(leaf_hash) FROM leaves WHERE log = 'access'"
+        " ORDER BY serial"
     )
-    assert list(rows) == [(1, 0, 32), (2, 1, 32), (3, 1, 32), (4, 1, 32)]
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("logs.sqlite3*"))
+    assert [(s, bool(gone), n) for s, gone, n in rows] == [
+        (1, False, 32),
+        (2, True, 32),
+        (3, True, 32),
+        (4, True, 32),
+    ]
+    raw = backend.stored_bytes()
     assert marker.encode() not in raw, "purged content lingers in the database files"
 
 
@@ -370,7 +391,7 @@ def test_purging_keeps_hashes_drops_content_and_holds_survive_a_restart(tmp_path
 
 
 @contextlib.contextmanager
-def _serve(state: Path, target: Path) -> Iterator[subprocess.Popen[str]]:
+def _serve(state: Path, target: Path, *store: str) -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -384,6 +405,7 @@ def _serve(state: Path, target: Path) -> Iterator[subprocess.Popen[str]]:
             "--state-dir",
             str(state),
             "--plain-http",  # what is tested here is the log, not the transport
+            *store,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -412,15 +434,20 @@ def _wait_ready(target: Path, proc: subprocess.Popen[str]) -> dict[str, str]:
         time.sleep(0.05)
 
 
-def test_a_killed_server_restarts_with_a_consistent_log(tmp_path: Path) -> None:
+def test_a_killed_server_restarts_with_a_consistent_log(backend: Backend, tmp_path: Path) -> None:
+    """``--store``: the default SQLite file in the state folder, or a PostgreSQL URL."""
     state, target = tmp_path / "state", tmp_path / "target.json"
-    with _serve(state, target) as proc:
+    place = backend.place()
+    store = ("--store", f"sqlite:{place}" if backend.kind == "sqlite" else place)
+    with _serve(state, target, *store) as proc:
         published = _publish(_wait_ready(target, proc))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     target.unlink()
-    with _serve(state, target) as proc:
+    with _serve(state, target, *store) as proc:
         _check_consistent(_wait_ready(target, proc), published)
+    ((stored,),) = backend.rows("SELECT count(*) FROM leaves WHERE log = 'access'")
+    assert stored >= 40, "the log lives in the store --store names"
 
 
 def _register(control: str) -> dict[str, str]:
@@ -471,3 +498,29 @@ def _check_consistent(parties: dict[str, str], published: list[dict[str, Any]]) 
                 _b64(old["root_hash"]),
                 _b64(latest["root_hash"]),
             )
+
+
+def test_store_names_the_two_stores_and_refuses_any_other(tmp_path: Path) -> None:
+    """``renkei serve --store``: empty (the state folder's SQLite file), ``sqlite:PATH``
+    or a PostgreSQL URL; anything else is refused naming the accepted forms, and a
+    password in the URL is never printed."""
+    from renkei_reference.services.store.stores import parse_store
+
+    default = tmp_path / "logs.sqlite3"
+    assert parse_store("", default).path == default
+    assert parse_store("sqlite:/x/y.db", default).path == Path("/x/y.db")
+    url = "postgresql://hub:s3cret@db.example:5433/renkei"
+    assert parse_store(url, default).dsn == url
+    assert "s3cret" not in parse_store(url, default).describe()
+    assert "dbname=renkei" in parse_store(url, default).describe()
+    for bad in ("sqlite:", "mysql://h/db", "logs.sqlite3"):
+        with pytest.raises(ValueError, match="expected sqlite:PATH or postgresql://"):
+            parse_store(bad, default)
+    done = subprocess.run(
+        [sys.executable, "-m", "renkei_conformance", "serve", "--store", "mysql://h/db",
+         "--state-dir", str(tmp_path / "s"), "--target-file", str(tmp_path / "t.json")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "expected sqlite:PATH or postgresql://" in done.stderr
+    assert not (tmp_path / "t.json").exists()

@@ -52,6 +52,7 @@ from renkei_reference.services.store import log_store
 from renkei_reference.services.store.keystore import FileKeyStore
 from renkei_reference.services.store.log_store import SqliteLogStore
 
+from .postgres import Backend, PostgresCluster, pg_sql
 from .test_log_store import AUDITOR, ITEMS, T0, A, B, _populate, _query, _rc
 
 pytestmark = pytest.mark.requirement("RK-LOG-010", "RK-LOG-004", "RK-LOG-006", "RK-RET-003")
@@ -64,22 +65,96 @@ def _b64(text: str) -> bytes:
     return base64.b64decode(text)
 
 
+Place = Path | str
+"""Where a store lives: a SQLite file, or a PostgreSQL database's URL."""
+
+
+def _store(place: Place) -> Any:
+    if isinstance(place, Path):
+        return SqliteLogStore(place)
+    from renkei_reference.services.store.pg_store import PostgresLogStore
+
+    return PostgresLogStore(place)
+
+
+def _rows(place: Place, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows read behind the hub's back, in either database (``?`` placeholders)."""
+    if isinstance(place, Path):
+        db = sqlite3.connect(place)
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+    rows = _pg(place).execute(pg_sql(sql), args).fetchall()  # type: ignore[arg-type]
+    return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows]
+
+
+def _execute(place: Place, sql: str, args: tuple[object, ...] = ()) -> None:
+    """One change behind the hub's back, committed."""
+    if isinstance(place, Path):
+        db = sqlite3.connect(place)
+        try:
+            db.execute(sql, args)
+            db.commit()
+        finally:
+            db.close()
+        return
+    _pg(place).execute(pg_sql(sql), args)  # type: ignore[arg-type]
+
+
+_CONNECTIONS: dict[str, Any] = {}
+
+
+def _pg(dsn: str) -> Any:
+    """One autocommit connection per database, kept for the module's many reads."""
+    if dsn not in _CONNECTIONS:
+        import psycopg
+
+        _CONNECTIONS[dsn] = psycopg.connect(dsn, autocommit=True)
+    return _CONNECTIONS[dsn]
+
+
+def _forget(dsn: str) -> None:
+    conn = _CONNECTIONS.pop(dsn, None)
+    if conn is not None:
+        conn.close()
+
+
+def _dump(place: Place) -> list[list[tuple[Any, ...]]]:
+    """Every stored row, in key order."""
+    return [
+        _rows(place, f"SELECT * FROM {table} ORDER BY {', '.join(key)}")
+        for table, key in (*_KEYS.items(), ("records", ("space", "key")))
+    ]
+
+
 @dataclass
 class Durable:
     folder: Path
     pristine: bytes  # the database file, every batch committed and checkpointed
     clock_at: datetime
+    cluster: PostgresCluster | None = None  # PostgreSQL: the pristine copy is a database
+    source: str = ""
 
-    def copy(self, name: str) -> Path:
+    def copy(self, name: str) -> Place:
+        if self.cluster is not None:  # a database made from the pristine one
+            import psycopg
+
+            db = name.replace(".", "_")
+            _forget(self.cluster.dsn(db))
+            with psycopg.connect(self.cluster.dsn(), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
+                conn.execute(f'CREATE DATABASE "{db}" TEMPLATE "{self.source}"')
+            return self.cluster.dsn(db)
         path = self.folder / name
         for stale in self.folder.glob(f"{name}*"):
             stale.unlink()
         path.write_bytes(self.pristine)
         return path
 
-    def open(self, path: Path) -> Federation:
+    def open(self, path: Place) -> Federation:
         """A hub started over ``path`` (refusing if its logs were changed)."""
-        store = SqliteLogStore(path)
+        store = _store(path)
         try:
             return Federation(
                 ControllableClock(self.clock_at),
@@ -104,17 +179,24 @@ def _provided(fed: Federation, link: str, rid: str) -> None:
     fed.hub.status(A, linkage.linkage_id)
 
 
-@pytest.fixture(scope="module")
-def durable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Durable]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def durable(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Durable]:
+    cluster: PostgresCluster | None = None
+    if request.param == "postgresql":
+        cluster = request.getfixturevalue("postgres_cluster")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(log_store, "CACHED_LEVEL", CACHED)
         folder = tmp_path_factory.mktemp("tamper")
-        path = folder / "logs.sqlite3"
+        path: Place = folder / "logs.sqlite3"
+        if cluster is not None:
+            path = cluster.database()
         clock = ControllableClock(T0)
         fed = Federation(
             clock,
             FileKeyStore(folder / "keys.json", T0),
-            log_store=SqliteLogStore(path),
+            log_store=_store(path),
             log_signer=SIGNER,
         )
         links = _populate(fed)  # agencies, P-1, residents r0..r2 bound
@@ -139,6 +221,13 @@ def durable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Durable]:
         # a clean start anchors the current sizes; then the file is the pristine copy
         setup = Durable(folder, b"", at)
         setup.open(path).close()
+        if isinstance(path, str):
+            from psycopg.conninfo import conninfo_to_dict
+
+            yield Durable(folder, b"", at, cluster, conninfo_to_dict(path)["dbname"])
+            for dsn in list(_CONNECTIONS):
+                _forget(dsn)
+            return
         sqlite3.connect(path).execute("PRAGMA wal_checkpoint(TRUNCATE)").connection.close()
         yield Durable(folder, path.read_bytes(), at)
 
@@ -171,44 +260,53 @@ def _changed(value: object, position: int) -> object:
     return value[:position] + chr(ord(value[position]) ^ 0x01) + value[position + 1 :]
 
 
-def _apply(path: Path, m: Mutation) -> bool:
+def _apply(path: Place, m: Mutation) -> bool:
     """Change the stored value; False when the database refuses the change (a key clash)."""
-    db = sqlite3.connect(path)
+    import psycopg
+
+    where = " AND ".join(f"{k} = ?" for k in _KEYS[m.table])
+    ((value,),) = _rows(path, f"SELECT {m.column} FROM {m.table} WHERE {where}", m.key)
     try:
-        where = " AND ".join(f"{k} = ?" for k in _KEYS[m.table])
-        (value,) = db.execute(f"SELECT {m.column} FROM {m.table} WHERE {where}", m.key).fetchone()
-        try:
-            db.execute(
-                f"UPDATE {m.table} SET {m.column} = ? WHERE {where}",
-                (_changed(value, m.position), *m.key),
-            )
-            db.commit()
-        except sqlite3.IntegrityError:
-            return False
-        return True
-    finally:
-        db.close()
+        _execute(
+            path,
+            f"UPDATE {m.table} SET {m.column} = ? WHERE {where}",
+            (_changed(value, m.position), *m.key),
+        )
+    except (sqlite3.IntegrityError, psycopg.IntegrityError):
+        return False
+    return True
+
+
+def _undo(path: Place, m: Mutation) -> None:
+    """Change back what ``_apply(path, m)`` changed (each change is its own inverse)."""
+    key = list(m.key)
+    if m.column in _KEYS[m.table]:  # the row moved: find it at its changed key
+        at = _KEYS[m.table].index(m.column)
+        key[at] = _changed(key[at], m.position)
+    assert _apply(path, Mutation(m.table, tuple(key), m.column, m.position))
 
 
 def _positions(length: int, every: bool) -> list[int]:
     return list(range(length)) if every else sorted({0, length // 2, length - 1})
 
 
-def _mutations(pristine: Path) -> list[Mutation]:
+def _mutations(pristine: Place, *, sweep: bool = True) -> list[Mutation]:
     """Every column of every row, node and stored checkpoint; every byte (or
     character) of one row of each log — the access entry of a person re-made
     by the key rotation, the administrative purge entry — of one node of each
     class and of the access log's checkpoint; of the others a few bytes: the
     first, middle and last, and for JSON records the first character of each
-    member's name and the first and last of its value."""
-    db = sqlite3.connect(pristine)
+    member's name and the first and last of its value.  Without ``sweep``, the
+    few bytes of every value (the checks are the same code over either store;
+    the store's part is to hand back what it keeps, each value of each row)."""
     out: list[Mutation] = []
-    purge = db.execute(
-        "SELECT serial FROM leaves WHERE log = 'admin' AND entry LIKE '%\"event\":\"purge\"%'"
-    ).fetchone()
-    every_rows = {("access", 6), ("admin", purge[0])}
-    for log, serial, leaf, entry, purged_at in db.execute(
-        "SELECT log, serial, leaf_hash, entry, purged_at FROM leaves ORDER BY log, serial"
+    (purge,) = _rows(
+        pristine,
+        "SELECT serial FROM leaves WHERE log = 'admin' AND entry LIKE '%\"event\":\"purge\"%'",
+    )
+    every_rows = {("access", 6), ("admin", purge[0])} if sweep else set()
+    for log, serial, leaf, entry, purged_at in _rows(
+        pristine, "SELECT log, serial, leaf_hash, entry, purged_at FROM leaves ORDER BY log, serial"
     ):
         key = (log, serial)
         every = key in every_rows
@@ -222,25 +320,26 @@ def _mutations(pristine: Path) -> list[Mutation]:
                 Mutation("leaves", key, "purged_at", i) for i in _positions(len(purged_at), every)
             ]
     first_of_class: set[tuple[str, str]] = set()
-    for log, level, idx, digest in db.execute(
-        "SELECT log, level, idx, hash FROM nodes ORDER BY log, level DESC, idx DESC"
+    for log, level, idx, digest in _rows(
+        pristine, "SELECT log, level, idx, hash FROM nodes ORDER BY log, level DESC, idx DESC"
     ):
         key = (log, level, idx)
-        size = db.execute(
-            "SELECT count(*) FROM nodes WHERE log = ? AND level = 0", (log,)
-        ).fetchone()[0]
+        ((size,),) = _rows(
+            pristine, "SELECT count(*) FROM nodes WHERE log = ? AND level = 0", (log,)
+        )
         stored_below = level < CACHED and idx < (size >> CACHED) << (CACHED - level)
         node_class = (log, "held" if level >= CACHED else "stored" if stored_below else "tail")
-        every = node_class not in first_of_class
+        every = sweep and node_class not in first_of_class
         first_of_class.add(node_class)
         out.append(Mutation("nodes", key, "log", 0))
         out.append(Mutation("nodes", key, "level", -1))
         out.append(Mutation("nodes", key, "idx", -1))
         out += [Mutation("nodes", key, "hash", i) for i in _positions(len(digest), every)]
-    for name, value in db.execute("SELECT key, value FROM state WHERE key LIKE 'checkpoint:%'"):
-        every = name == "checkpoint:access"
+    for name, value in _rows(
+        pristine, "SELECT key, value FROM state WHERE key LIKE 'checkpoint:%' ORDER BY key"
+    ):
+        every = sweep and name == "checkpoint:access"
         out += [Mutation("state", (name,), "value", i) for i in _positions(len(value), every)]
-    db.close()
     return out
 
 
@@ -267,7 +366,7 @@ def _log_of(m: Mutation) -> str:
     return name.removeprefix("checkpoint:")
 
 
-def _refusal(durable: Durable, path: Path, m: Mutation) -> LogTamperedError:
+def _refusal(durable: Durable, path: Place, m: Mutation) -> LogTamperedError:
     try:
         fed = durable.open(path)
     except LogTamperedError as exc:
@@ -283,42 +382,51 @@ def test_every_single_byte_change_is_refused_at_start(
     clean = durable.open(durable.copy("clean.sqlite3"))
     assert clean.hub.latest_checkpoint()["tree_size"] == 9
     clean.close()
-    mutations = _mutations(durable.copy("list.sqlite3"))
+    # PostgreSQL: a few bytes of every stored value (a start over PostgreSQL costs
+    # 4x one over SQLite); SQLite: every byte of one row, node and checkpoint of each kind too
+    mutations = _mutations(durable.copy("list.sqlite3"), sweep=durable.cluster is None)
     refused: dict[str, int] = {}
     clashes = 0
+    # SQLite: a fresh copy of the file for each change; PostgreSQL: one copy of the
+    # database, each change undone after the refused start (which writes nothing)
+    shared = durable.copy("m.sqlite3") if durable.cluster is not None else None
+    before = _dump(shared) if shared is not None else None
     for m in mutations:
-        path = durable.copy("m.sqlite3")
+        path = shared if shared is not None else durable.copy("m.sqlite3")
         if not _apply(path, m):
             clashes += 1
             continue
         exc = _refusal(durable, path, m)
+        if shared is not None:
+            _undo(shared, m)
         assert exc.problem == "log-tampered"
         assert exc.status_hint == 500
         if m.column != "log":  # a row moved to the other log may be missed in either
             assert exc.log == _log_of(m), (m.label(), str(exc))
         refused[exc.field] = refused.get(exc.field, 0) + 1
+    if shared is not None:
+        assert _dump(shared) == before, "a refused start or an undo changed the database"
     total = sum(refused.values())
     print(f"\n{len(mutations)} mutations, {total} refused at start, {clashes} refused by SQLite")
     print(json.dumps(refused, sort_keys=True))
     assert total + clashes == len(mutations)
-    assert total > 1500
-    assert {"entry", "leaf_hash", "hash", "purged_at", "checkpoint", "person"} <= set(refused)
+    assert total > (1500 if durable.cluster is None else 450)
+    assert {"entry", "leaf_hash", "hash", "purged_at", "checkpoint"} <= set(refused)
+    # a person changed within its entry: every character of the swept row (a person
+    # swapped for another valid one: test_the_person_is_bound_…, on both stores)
+    assert "person" in refused or durable.cluster is not None
 
 
 # -- while the hub runs ---------------------------------------------------------------
 
 
-def _stored_lower_nodes(path: Path) -> list[tuple[str, int, int]]:
+def _stored_lower_nodes(path: Place) -> list[tuple[str, int, int]]:
     """The nodes below the cached level in complete blocks: read from the store."""
-    db = sqlite3.connect(path)
     out = []
     for log in ("access", "admin"):
-        (size,) = db.execute(
-            "SELECT count(*) FROM nodes WHERE log = ? AND level = 0", (log,)
-        ).fetchone()
+        ((size,),) = _rows(path, "SELECT count(*) FROM nodes WHERE log = ? AND level = 0", (log,))
         for level in range(CACHED):
             out += [(log, level, idx) for idx in range((size >> CACHED) << (CACHED - level))]
-    db.close()
     return out
 
 
@@ -355,10 +463,8 @@ def test_a_node_changed_while_the_hub_runs_is_refused_reported_and_never_served(
         fed = durable.open(path)
         before = fed.hub.admin_entries(AUDITOR, 0, 1000)["checkpoint"]["tree_size"]
         assert _apply(path, m)  # another writer changes the file under the running hub
-        (stored,) = (
-            sqlite3.connect(path)
-            .execute("SELECT hash FROM nodes WHERE log = ? AND level = ? AND idx = ?", m.key)
-            .fetchone()
+        ((stored,),) = _rows(
+            path, "SELECT hash FROM nodes WHERE log = ? AND level = ? AND idx = ?", m.key
         )
         served, refused = _served_proofs(fed)
         assert refused, f"{m.label()}: no proof read the changed node"
@@ -409,12 +515,10 @@ def test_the_web_layer_answers_log_tampered_as_a_problem(
 # -- the person in the leaf -------------------------------------------------------
 
 
-def _record(path: Path, serial: int) -> dict[str, Any]:
-    db = sqlite3.connect(path)
-    (entry,) = db.execute(
-        "SELECT entry FROM leaves WHERE log = 'access' AND serial = ?", (serial,)
-    ).fetchone()
-    db.close()
+def _record(path: Place, serial: int) -> dict[str, Any]:
+    ((entry,),) = _rows(
+        path, "SELECT entry FROM leaves WHERE log = 'access' AND serial = ?", (serial,)
+    )
     record: dict[str, Any] = json.loads(entry)
     return record
 
@@ -455,26 +559,28 @@ def test_the_person_is_bound_into_the_leaf_and_revealed_nowhere(
     resident = resident_code_of(cipher, person)
     other = next(_rc(i) for i in range(3) if _rc(i) != resident)
     swapped = id_code_of(cipher, other).hex()
-    db = sqlite3.connect(path)
-    db.execute(
+    _execute(
+        path,
         "UPDATE leaves SET entry = replace(entry, ?, ?) WHERE log = 'access' AND serial = 6",
         (records[0]["person"], swapped),
     )
-    db.commit()
-    db.close()
     with pytest.raises(LogTamperedError, match="serial 6, person: not the person the leaf binds"):
         durable.open(path)
 
 
-def test_renkei_serve_refuses_to_start_over_a_changed_log(tmp_path: Path) -> None:
+def test_renkei_serve_refuses_to_start_over_a_changed_log(tmp_path: Path, backend: Backend) -> None:
     """The operator is told which log, row and field; exit status 3, no traceback."""
     from renkei_reference.cli import _durable
+    from renkei_reference.services.store.stores import parse_store
 
     state = tmp_path / "state"
-    fed = _durable(state)(ControllableClock(T0))
+    place = backend.place()
+    store = f"sqlite:{place}" if backend.kind == "sqlite" else place
+    fed = _durable(state, parse_store(store, state / "logs.sqlite3"))(ControllableClock(T0))
     fed.register(A)
     fed.close()
-    assert _apply(state / "logs.sqlite3", Mutation("leaves", ("admin", 1), "entry", 12))
+    assert _apply(Path(place) if backend.kind == "sqlite" else place,
+                  Mutation("leaves", ("admin", 1), "entry", 12))  # fmt: skip
     done = subprocess.run(
         [
             sys.executable,
@@ -488,6 +594,8 @@ def test_renkei_serve_refuses_to_start_over_a_changed_log(tmp_path: Path) -> Non
             "--state-dir",
             str(state),
             "--plain-http",
+            "--store",
+            store,
         ],
         capture_output=True,
         text=True,
@@ -570,10 +678,7 @@ def test_deleted_checkpoints_of_a_version_2_log_are_refused(
 ) -> None:
     monkeypatch.setattr(log_store, "CACHED_LEVEL", CACHED)
     path = durable.copy("anchor.sqlite3")
-    db = sqlite3.connect(path)
-    db.execute("DELETE FROM state WHERE key LIKE 'checkpoint:%'")
-    db.commit()
-    db.close()
+    _execute(path, "DELETE FROM state WHERE key LIKE 'checkpoint:%'")
     with pytest.raises(LogTamperedError, match="checkpoint: it is gone"):
         durable.open(path)
 

@@ -31,6 +31,7 @@ from renkei_reference.services.store.keystore import MemoryKeyStore
 from renkei_reference.services.store.log_store import SqliteLogStore
 from renkei_reference.services.store.witness import CheckpointWitness, witness_dir_for
 
+from .postgres import Backend
 from .test_log_store import ROOT_SECRET, T0, _populate, _query
 
 pytestmark = pytest.mark.requirement("RK-LOG-011")
@@ -215,3 +216,48 @@ def test_a_witness_that_cannot_be_written_refuses_new_work_until_it_can(tmp_path
     finally:
         fed.close()
     _open(state, signer).close()  # what was acknowledged before the failure is all there
+
+
+def test_each_store_tells_the_witness_before_it_acknowledges(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """Both stores (SQLite, PostgreSQL): the commit that stores a checkpoint
+    completes its barrier only once the witness holds it, and a hub reopened on
+    its store after the witness saw a later checkpoint of another store refuses."""
+    signer = Ed25519PrivateKey.generate()
+    witness = CheckpointWitness(tmp_path / "witness")
+    fed = Federation(
+        ControllableClock(T0),
+        MemoryKeyStore(T0, ROOT_SECRET),
+        log_store=backend.open(retry_seconds=0.05, witness=witness),
+        log_signer=signer,
+    )
+    try:
+        links = _populate(fed)
+        _run(fed, links, "q", 2)
+        latest = fed.hub.latest_checkpoint()
+        note = witness.witnessed("access")
+        assert note is not None
+        assert (
+            open_checkpoint(note, latest["origin"], signer.public_key()).size
+            == (latest["tree_size"])
+        )
+    finally:
+        fed.close()
+    witness.record({"access": _later_note(note, signer)})
+    with pytest.raises(LogBehindWitnessError):
+        Federation(
+            ControllableClock(T0),
+            MemoryKeyStore(T0, ROOT_SECRET),
+            log_store=backend.open(retry_seconds=0.05, witness=witness),
+            log_signer=signer,
+        )
+
+
+def _later_note(note: str, signer: Ed25519PrivateKey) -> str:
+    """A checkpoint of one more entry than ``note``'s, signed by the same key."""
+    from renkei_reference.core.checkpoint import Checkpoint, sign_checkpoint
+
+    cp = open_checkpoint(note, note.split("\n", 1)[0], signer.public_key())
+    later = Checkpoint(cp.origin, cp.size + 1, b"\x00" * 32)
+    return sign_checkpoint(later, cp.origin, signer)

@@ -8,7 +8,10 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .services.store.stores import StoreSpec
 
 __all__ = ["register"]
 
@@ -46,6 +49,13 @@ def register(
         type=Path,
         default=Path("renkei-state"),
         help="where the hub's keys are kept (created if missing; mode 0700)",
+    )
+    serve.add_argument(
+        "--store",
+        default="",
+        metavar="sqlite:PATH|postgresql://…",
+        help="the hub's durable store: a SQLite file (default: sqlite:STATE_DIR/logs.sqlite3) "
+        "or a PostgreSQL database URL (needs the postgresql extra)",
     )
     serve.add_argument(
         "--witness",
@@ -217,6 +227,15 @@ def _serve(args: argparse.Namespace) -> int:
     if min(vars(limits).values()) <= 0:
         print("renkei serve: every limit must be > 0", file=sys.stderr)
         return 2
+    from .services.store.stores import parse_store
+
+    try:
+        store = parse_store(args.store, args.state_dir / "logs.sqlite3")
+        if store.dsn is not None:
+            import psycopg  # noqa: F401  (the postgresql extra)
+    except (ValueError, ImportError) as exc:
+        print(f"renkei serve: {exc}", file=sys.stderr)
+        return 2
     if args.supervise:
         return _supervise(args)
     if args.supervised:
@@ -247,13 +266,13 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         hub_app = create_app(
             test_mode=args.mode == "test",
-            federation_factory=_durable(args.state_dir, _witness_dir(args)),
+            federation_factory=_durable(args.state_dir, store, _witness_dir(args)),
         )
     except LogTamperedError as exc:  # nothing changed is ever served (RK-LOG-010)
         sock.close()
         print(
             f"renkei serve: refusing to start: {exc.detail} [{exc.requirement}]; "
-            f"state directory {args.state_dir}",
+            f"state directory {args.state_dir}, store {store.describe()}",
             file=sys.stderr,
         )
         return 3
@@ -295,7 +314,7 @@ def _supervise(args: argparse.Namespace) -> int:
             "--mode", args.mode, "--state-dir", str(state_dir),
             "--witness", str(_witness_dir(args)),
             "--target-file", str(target_file), "--agency-nodes", str(args.agency_nodes),
-            "--poll-interval", str(args.poll_interval),
+            "--poll-interval", str(args.poll_interval), "--store", args.store,
         ]  # fmt: skip
         if ports is not None:  # a restart: the same URLs, and the state as it was
             argv.append("--restarted")
@@ -405,9 +424,12 @@ def _witness_dir(args: argparse.Namespace) -> Path:
     return (chosen or witness_dir_for(args.state_dir.resolve())).resolve()
 
 
-def _durable(state_dir: Path, witness_dir: Path | None = None) -> Callable[[Any], Any]:
+def _durable(
+    state_dir: Path, logs: StoreSpec | None = None, witness_dir: Path | None = None
+) -> Callable[[Any], Any]:
     """Federations whose hub keys (``keys.json``, RK-KEY-003), log signing key
-    (``log-signer.key``), store (``logs.sqlite3``: access and administrative log
+    (``log-signer.key``), store (``logs``: by default ``logs.sqlite3``, or a
+    PostgreSQL database — ``--store``; access and administrative log
     with their Merkle trees, and the hub's in-flight state — linkages, answers in
     transit, used request ids, agencies, patterns — group-committed with them;
     RK-LOG-004, RK-LOG-006, RK-FLOW-008), numbering table (``numbering.sqlite3``),
@@ -422,13 +444,15 @@ def _durable(state_dir: Path, witness_dir: Path | None = None) -> Callable[[Any]
     from .services.numbering.table import SqliteNumberingTable
     from .services.registry.journal import SqliteRegistryJournal
     from .services.store.keystore import FileKeyStore, load_or_create_log_signer
-    from .services.store.log_store import SqliteLogStore
     from .services.store.witness import CheckpointWitness, witness_dir_for
 
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
     keys, table = state_dir / "keys.json", state_dir / "numbering.sqlite3"
-    signer, logs = state_dir / "log-signer.key", state_dir / "logs.sqlite3"
+    signer = state_dir / "log-signer.key"
+    from .services.store.stores import StoreSpec
+
+    spec = logs if logs is not None else StoreSpec(path=state_dir / "logs.sqlite3")
     residents = state_dir / "registry.sqlite3"
     witness = CheckpointWitness(witness_dir or witness_dir_for(state_dir))
     current: list[Any] = []
@@ -440,16 +464,15 @@ def _durable(state_dir: Path, witness_dir: Path | None = None) -> Callable[[Any]
                 keys,
                 table,
                 signer,
-                logs,
                 residents,
                 state_dir / KEYS_FILE,
                 *state_dir.glob("numbering.sqlite3-*"),
-                *state_dir.glob("logs.sqlite3-*"),
                 *state_dir.glob("registry.sqlite3-*"),
             ):
                 path.unlink(missing_ok=True)
+            spec.erase()
             witness.clear()
-        store = SqliteLogStore(logs, witness=witness)
+        store = spec.open(witness)
         journal = SqliteRegistryJournal(residents)
         try:
             fed = Federation(

@@ -72,10 +72,19 @@ from ...core.errors import UnavailableError
 from ...core.log_integrity import BlockCheck, LogTamperedError, block_levels
 from ...core.merkle import HASH_SIZE
 from ...core.record_seal import open_record, seal_record
+from .group_commit import (
+    _DONE,
+    CHECKPOINT_STATE,
+    Change,
+    GroupCommitStore,
+    Node,
+    store_unavailable,
+)
 from .witness import CheckpointWitness
 
 __all__ = [
     "CACHED_LEVEL",
+    "CHECKPOINT_STATE",
     "TAIL_BYTES",
     "Change",
     "LeafRow",
@@ -88,15 +97,10 @@ __all__ = [
     "store_unavailable",
 ]
 
-Node = tuple[int, int, bytes]  # (level, index, hash)
-
 CACHED_LEVEL = 8
 """Merkle levels from this one up stay in memory (64 B / 2⁸ = 0.25 B a leaf);
 the levels below are read from the stored node rows: a proof node costs at
 most ``CACHED_LEVEL`` reads."""
-CHECKPOINT_STATE = "checkpoint:"
-"""State keys ``checkpoint:<log>`` hold each log's latest signed checkpoint (signed_log)."""
-
 TAIL_BYTES = (2 ** (CACHED_LEVEL + 1) - 1) * HASH_SIZE
 """The most held below ``CACHED_LEVEL`` besides uncommitted nodes: the nodes
 of the block of 2^CACHED_LEVEL leaves not yet complete (16 KiB), which have
@@ -127,16 +131,6 @@ class LoadedLog:
     counts: list[int] = field(default_factory=list)
     upper: list[bytes] = field(default_factory=list)
     tail: list[bytes] = field(default_factory=list)
-
-
-def store_unavailable(cause: BaseException) -> UnavailableError:
-    """The problem every party sees while the log store cannot write (RK-LOG-001)."""
-    return UnavailableError(
-        "log-store-unavailable",
-        "the hub's log store cannot write at the moment "
-        f"({cause}); nothing that must be logged is done until it can — retry later",
-        "RK-LOG-001",
-    )
 
 
 class LogStore(Protocol):
@@ -181,15 +175,6 @@ class LogStore(Protocol):
     def refusal(self) -> UnavailableError | None: ...
 
     def close(self) -> None: ...
-
-
-def _done() -> Future[None]:
-    f: Future[None] = Future()
-    f.set_result(None)
-    return f
-
-
-_DONE = _done()
 
 
 class MemoryLogStore:
@@ -428,22 +413,6 @@ CREATE TABLE IF NOT EXISTS records (
     PRIMARY KEY (space, key)) WITHOUT ROWID;
 """
 
-Op = Callable[[sqlite3.Connection], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One queued change: an appended leaf with its nodes (written in bulk with the
-    other appends of its batch), or any other statement (``op``)."""
-
-    leaf: tuple[str, int, bytes, str] | None = None
-    nodes: Sequence[tuple[str, int, int, bytes]] = ()
-    op: Op | None = None
-    is_purge: bool = False  # content erased: the WAL is truncated after the commit
-    # a state or record row set (value) or deleted (None): (table, space, key, value);
-    # within a batch only the last change of a row is written
-    row: tuple[str, str, str, str | None] | None = None
-
 
 def _write_rows(conn: sqlite3.Connection, rows: dict[tuple[str, str, str], str | None]) -> None:
     """The state and record rows a batch set or deleted, one statement of each kind."""
@@ -470,8 +439,12 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-class SqliteLogStore:
+class SqliteLogStore(GroupCommitStore):
     """The durable ``LogStore``: one SQLite file, one writer thread, group commit."""
+
+    _errors = (sqlite3.Error,)
+    _purge_sql = "UPDATE leaves SET entry = NULL, purged_at = ? WHERE log = ? AND serial = ?"
+    _rewrite_sql = "UPDATE leaves SET entry = ? WHERE log = ? AND serial = ? AND entry IS NOT NULL"
 
     def __init__(
         self,
@@ -480,10 +453,8 @@ class SqliteLogStore:
         retry_seconds: float = 0.5,
         witness: CheckpointWitness | None = None,
     ) -> None:
+        super().__init__(retry_seconds=retry_seconds, witness=witness)
         self.path = path
-        self.retry_seconds = retry_seconds
-        self.witness = witness
-        self._unwitnessed: dict[str, str] = {}  # committed checkpoints the witness lacks
         self._conn = connect(path)
         self._conn.text_factory = _text
         self._conn.executescript(_SCHEMA)
@@ -492,23 +463,7 @@ class SqliteLogStore:
         # checks report (RK-LOG-010), instead of failing the read
         self._reader.text_factory = _text
         self._read_lock = threading.Lock()
-        # log → its highest committed serial (read when first asked, moved on by the writer)
-        self._committed_size: dict[str, int] = {}
-        self._cond = threading.Condition()
-        self._queue: list[Change] = []  # queued, not yet committed, in order
-        self._seq = 0  # number of changes ever queued
-        self._taken = 0  # number of changes the writer has taken into its transaction
-        self._committed = 0  # number of changes committed
-        # Barriers: one future for the batch being written, one for the next batch,
-        # shared by every request that waits on it (no allocation per request).
-        self._inflight: Future[None] = Future()
-        self._next: Future[None] = Future()
-        self._failure: BaseException | None = None
-        self._closing = False
-        self._group = threading.local()  # changes held back by ``atomic`` in this thread
-        self.batches = 0  # commits made (for tests and benchmarks)
-        self._writer = threading.Thread(target=self._run, name="renkei-log-writer", daemon=True)
-        self._writer.start()
+        self._start("renkei-log-writer")
 
     # -- reading (a second connection: committed data, never blocking the writer) --
     def _select(self, sql: str, args: tuple[object, ...]) -> list[Any]:
@@ -590,16 +545,9 @@ class SqliteLogStore:
         digest: bytes = rows[0][0]
         return digest
 
-    def committed(self, log: str) -> int:
-        """How many leaves of ``log`` are committed (its highest committed serial)."""
-        with self._cond:
-            known = self._committed_size.get(log)
-        if known is None:
-            (stored,) = self._select("SELECT max(serial) FROM leaves WHERE log = ?", (log,))[0]
-            with self._cond:
-                known = max(stored or 0, self._committed_size.get(log, 0))
-                self._committed_size[log] = known
-        return known
+    def _stored_size(self, log: str) -> int:
+        ((stored,),) = self._select("SELECT max(serial) FROM leaves WHERE log = ?", (log,))
+        return int(stored or 0)
 
     def state(self) -> dict[str, str]:
         return dict(self._conn.execute("SELECT key, value FROM state").fetchall())
@@ -609,105 +557,6 @@ class SqliteLogStore:
         transit, used request ids, …), streamed in key order."""
         sql = "SELECT key, value FROM records WHERE space = ? ORDER BY key"
         return ((k, v) for k, v in self._stream(sql, (space,)))
-
-    # -- queued changes ------------------------------------------------------
-    @contextlib.contextmanager
-    def atomic(self) -> Iterator[None]:
-        """Every change queued inside the block (by this thread) is queued as one
-        run at its end, so the writer commits all of them in one transaction or
-        none: a log entry and the state change it records are never apart."""
-        if getattr(self._group, "changes", None) is not None:
-            yield  # nested: the outer block queues them
-            return
-        self._group.changes = []
-        try:
-            yield
-        finally:
-            changes: list[Change] = self._group.changes
-            self._group.changes = None
-            if changes:
-                self._enqueue_all(changes)
-
-    def _enqueue(self, change: Change) -> None:
-        held = getattr(self._group, "changes", None)
-        if held is not None:
-            held.append(change)
-            return
-        self._enqueue_all([change])
-
-    def _enqueue_all(self, changes: list[Change]) -> None:
-        with self._cond:
-            if self._closing:
-                raise RuntimeError("the log store is closed")
-            self._seq += len(changes)
-            self._queue.extend(changes)
-            self._cond.notify()
-
-    def append(
-        self, log: str, serial: int, leaf_hash: bytes, entry: str, nodes: Sequence[Node]
-    ) -> None:
-        if len(leaf_hash) != HASH_SIZE:
-            raise ValueError("a leaf hash is 32 bytes")
-        rows = [(log, level, index, digest) for level, index, digest in nodes]
-        self._enqueue(Change(leaf=(log, serial, leaf_hash, entry), nodes=rows))
-
-    def purge(self, log: str, serials: Sequence[int], purged_at: str) -> None:
-        rows = [(purged_at, log, s) for s in serials]
-
-        def op(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "UPDATE leaves SET entry = NULL, purged_at = ? WHERE log = ? AND serial = ?", rows
-            )
-
-        self._enqueue(Change(op=op, is_purge=True))
-
-    def rewrite(self, log: str, entries: Sequence[tuple[int, str]]) -> None:
-        rows = [(entry, log, serial) for serial, entry in entries]
-
-        def op(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "UPDATE leaves SET entry = ? WHERE log = ? AND serial = ? AND entry IS NOT NULL",
-                rows,
-            )
-
-        self._enqueue(Change(op=op))
-
-    def put_state(self, key: str, value: str | None) -> None:
-        self._enqueue(Change(row=("state", "", key, value)))
-
-    def put_record(self, space: str, key: str, value: str | None) -> None:
-        """Set (or, with None, delete) one record.  A deleted record's content is
-        overwritten in the database file (``secure_delete``) when SQLite's
-        automatic checkpoint copies the page back from the WAL."""
-
-        self._enqueue(Change(row=("records", space, key, value)))
-
-    def witnessed(self, log: str) -> str | None:
-        """RK-LOG-011: the latest checkpoint of ``log`` the witness holds, if any."""
-        return None if self.witness is None else self.witness.witnessed(log)
-
-    # -- acknowledgement -------------------------------------------------------
-    def barrier(self) -> Future[None]:
-        """Completes when every change queued so far is committed; fails with
-        ``log-store-unavailable`` at once while the store cannot write."""
-        with self._cond:
-            if self._committed >= self._seq and not self._unwitnessed:
-                return _DONE
-            if self._failure is not None:
-                failed: Future[None] = Future()
-                failed.set_exception(store_unavailable(self._failure))
-                return failed
-            return self._next if self._seq > self._taken else self._inflight
-
-    def refusal(self) -> UnavailableError | None:
-        """The error to refuse new work with while a backlog cannot be written."""
-        with self._cond:
-            failure = self._failure
-        return store_unavailable(failure) if failure is not None else None
-
-    def flush(self, timeout: float | None = None) -> None:
-        """Block until everything queued is committed (tests, shutdown)."""
-        self.barrier().result(timeout)
 
     # -- the writer ------------------------------------------------------------
     def _write(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
@@ -736,9 +585,9 @@ class SqliteLogStore:
                 elif change.row is not None:
                     table, space, key, value = change.row
                     rows[(table, space, key)] = value
-                elif change.op is not None:
+                elif change.sql is not None:
                     flush()
-                    change.op(conn)
+                    conn.executemany(change.sql, change.rows)
             flush()
             _write_rows(conn, rows)
         except BaseException:
@@ -746,87 +595,13 @@ class SqliteLogStore:
             raise
         conn.execute("COMMIT")
 
-    def _run(self) -> None:
-        purged = False
-        while True:
-            with self._cond:
-                while not self._queue and not self._closing and not self._unwitnessed:
-                    self._cond.wait()
-                if not self._queue and self._unwitnessed and not self._closing:
-                    self._cond.wait(self.retry_seconds)  # the witness failed: retry it
-                retry_witness = not self._queue and bool(self._unwitnessed)
-                if not self._queue and not retry_witness:
-                    return
-            if retry_witness:
-                failed = self._tell_witness([])
-                with self._cond:
-                    self._failure = failed
-                if self._closing and failed is not None:
-                    return  # closing with a witness that cannot be written
-                continue
-            with self._cond:
-                batch = list(self._queue)
-                self._taken = self._committed + len(batch)
-                self._inflight, self._next = self._next, Future()
-                future = self._inflight
-            try:
-                self._write(self._conn, batch)
-            except sqlite3.Error as exc:
-                with self._cond:
-                    self._failure = exc
-                    self._taken = self._committed  # the batch goes back to the queue
-                    closing = self._closing
-                future.set_exception(store_unavailable(exc))
-                if closing:
-                    return  # the backlog cannot be written; it was never acknowledged
-                with self._cond:
-                    self._cond.wait(self.retry_seconds)  # then retry the whole backlog
-                continue
-            failed = self._tell_witness(batch)  # before anyone learns of the commit
-            with self._cond:
-                del self._queue[: len(batch)]
-                self._committed = self._taken
-                for change in batch:
-                    if change.leaf is not None and change.leaf[0] in self._committed_size:
-                        self._committed_size[change.leaf[0]] = change.leaf[1]
-                self._failure = failed
-                self.batches += 1
-                idle = not self._queue
-            if failed is None:
-                future.set_result(None)
-            else:  # committed, but not witnessed: not acknowledged either
-                future.set_exception(store_unavailable(failed))
-            purged = purged or any(c.is_purge for c in batch)
-            if purged and idle:  # purged content must not linger in the WAL (RK-RET-003)
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                purged = False
+    def _write_batch(self, changes: Sequence[Change]) -> None:
+        self._write(self._conn, changes)
 
-    def _tell_witness(self, batch: Sequence[Change]) -> OSError | None:
-        """RK-LOG-011: the checkpoints a batch committed go to the witness before
-        anyone waiting on the commit is answered.  The error if the witness could
-        not be written: those waiting then fail with ``log-store-unavailable``
-        (what they did is committed) and new work is refused until a retry
-        writes it."""
-        for change in batch:
-            row = change.row
-            if row is None or row[0] != "state" or row[3] is None:
-                continue
-            if row[2].startswith(CHECKPOINT_STATE):
-                self._unwitnessed[row[2][len(CHECKPOINT_STATE) :]] = row[3]
-        if self.witness is not None and self._unwitnessed:
-            try:
-                self.witness.record(self._unwitnessed)
-            except OSError as exc:
-                return exc
-        self._unwitnessed.clear()
-        return None
+    def _after_purge(self) -> None:
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no purged text in the WAL
 
-    def close(self) -> None:
-        """Commit what is queued (if the store can), stop the writer, close the file."""
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-        self._writer.join()
+    def _close_connections(self) -> None:
         self._conn.close()
         self._reader.close()
 

@@ -1,0 +1,303 @@
+"""Group commit: what every durable ``LogStore`` does the same, whatever its database.
+
+The hub changes its logs and state in memory and queues the rows; one writer
+thread takes everything queued and commits it in one transaction, so
+concurrent requests share one commit (and one fsync).  ``barrier`` is the
+future a request awaits before it answers (RK-LOG-001): it completes once
+every change queued so far is committed — and, for a batch that stored a
+signed checkpoint, once the checkpoint witness has it (RK-LOG-011).  A batch
+that cannot be written stays queued and is retried; meanwhile ``refusal``
+turns new work away with 503 ``log-store-unavailable`` and nothing accepted is
+lost.  ``atomic`` groups the changes of one hub step into one run, so a log
+entry and the state change it records are never committed apart.
+
+A database store (services.store.log_store ``SqliteLogStore``,
+services.store.pg_store ``PostgresLogStore``) subclasses ``GroupCommitStore``
+and supplies the reads, ``_write_batch`` (one transaction for a batch),
+``_after_purge`` and ``_close_connections``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from ...core.errors import UnavailableError
+from ...core.merkle import HASH_SIZE
+from .witness import CheckpointWitness
+
+__all__ = ["CHECKPOINT_STATE", "Change", "GroupCommitStore", "Node", "store_unavailable"]
+
+Node = tuple[int, int, bytes]  # (level, index, hash)
+
+CHECKPOINT_STATE = "checkpoint:"
+"""State keys ``checkpoint:<log>`` hold each log's latest signed checkpoint (signed_log)."""
+
+
+def store_unavailable(cause: BaseException) -> UnavailableError:
+    return UnavailableError(
+        "log-store-unavailable",
+        f"the hub's log store cannot write at the moment ({cause}); nothing that must be "
+        "logged is done until it can — retry later",
+        "RK-LOG-001",
+    )
+
+
+def _done() -> Future[None]:
+    f: Future[None] = Future()
+    f.set_result(None)
+    return f
+
+
+_DONE = _done()
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One queued change: an appended leaf with its nodes (written in bulk with the
+    other appends of its batch); a state or record row set (value) or deleted
+    (None) — ``row = (table, space, key, value)``, of which a batch writes only the
+    last change of each row; or a statement run once for each of its ``rows``
+    (purge, rewrite)."""
+
+    leaf: tuple[str, int, bytes, str] | None = None
+    nodes: Sequence[tuple[str, int, int, bytes]] = ()
+    row: tuple[str, str, str, str | None] | None = None
+    sql: str | None = None
+    rows: Sequence[tuple[object, ...]] = ()
+    is_purge: bool = False  # content erased: the database drops its old copies afterwards
+
+
+class GroupCommitStore:
+    """The queue, the barriers, the writer thread and the witness of a durable store."""
+
+    _errors: tuple[type[BaseException], ...] = ()
+    """The database's errors: a batch failing with one of them is retried."""
+    _purge_sql = ""
+    _rewrite_sql = ""
+    """Statements with the database's parameter style (purge: purged_at, log,
+    serial; rewrite: entry, log, serial)."""
+
+    def __init__(self, *, retry_seconds: float, witness: CheckpointWitness | None) -> None:
+        self.retry_seconds = retry_seconds
+        self.witness = witness
+        self._unwitnessed: dict[str, str] = {}  # committed checkpoints the witness lacks
+        # log → its highest committed serial (read when first asked, moved on by the writer)
+        self._committed_size: dict[str, int] = {}
+        self._cond = threading.Condition()
+        self._queue: list[Change] = []  # queued, not yet committed, in order
+        self._seq = 0  # number of changes ever queued
+        self._taken = 0  # number of changes the writer has taken into its transaction
+        self._committed = 0  # number of changes committed
+        # Barriers: one future for the batch being written, one for the next batch,
+        # shared by every request that waits on it (no allocation per request).
+        self._inflight: Future[None] = Future()
+        self._next: Future[None] = Future()
+        self._failure: BaseException | None = None
+        self._closing = False
+        self._group = threading.local()  # changes held back by ``atomic`` in this thread
+        self.batches = 0  # commits made (for tests and benchmarks)
+        self._writer: threading.Thread | None = None
+
+    def _start(self, name: str) -> None:
+        """Start the writer (the subclass's connections are open by then)."""
+        self._writer = threading.Thread(target=self._run, name=name, daemon=True)
+        self._writer.start()
+
+    # -- what a database store supplies ----------------------------------------
+    def _write_batch(self, changes: Sequence[Change]) -> None:
+        """Commit ``changes`` in one transaction, or raise one of ``_errors``."""
+        raise NotImplementedError
+
+    def _after_purge(self) -> None:
+        """Purged content must not linger in the database's files (RK-RET-003)."""
+
+    def _close_connections(self) -> None:
+        raise NotImplementedError
+
+    def _stored_size(self, log: str) -> int:
+        """The highest serial of ``log`` stored (committed), 0 if none."""
+        raise NotImplementedError
+
+    def committed(self, log: str) -> int:
+        """How many leaves of ``log`` are committed (its highest committed serial)."""
+        with self._cond:
+            known = self._committed_size.get(log)
+        if known is None:
+            stored = self._stored_size(log)
+            with self._cond:
+                known = max(stored, self._committed_size.get(log, 0))
+                self._committed_size[log] = known
+        return known
+
+    # -- queued changes ------------------------------------------------------
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Every change queued inside the block (by this thread) is queued as one
+        run at its end, so the writer commits all of them in one transaction or
+        none: a log entry and the state change it records are never apart."""
+        if getattr(self._group, "changes", None) is not None:
+            yield  # nested: the outer block queues them
+            return
+        self._group.changes = []
+        try:
+            yield
+        finally:
+            changes: list[Change] = self._group.changes
+            self._group.changes = None
+            if changes:
+                self._enqueue_all(changes)
+
+    def _enqueue(self, change: Change) -> None:
+        held = getattr(self._group, "changes", None)
+        if held is not None:
+            held.append(change)
+            return
+        self._enqueue_all([change])
+
+    def _enqueue_all(self, changes: list[Change]) -> None:
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("the log store is closed")
+            self._seq += len(changes)
+            self._queue.extend(changes)
+            self._cond.notify()
+
+    def append(
+        self, log: str, serial: int, leaf_hash: bytes, entry: str, nodes: Sequence[Node]
+    ) -> None:
+        if len(leaf_hash) != HASH_SIZE:
+            raise ValueError("a leaf hash is 32 bytes")
+        rows = [(log, level, index, digest) for level, index, digest in nodes]
+        self._enqueue(Change(leaf=(log, serial, leaf_hash, entry), nodes=rows))
+
+    def purge(self, log: str, serials: Sequence[int], purged_at: str) -> None:
+        rows = [(purged_at, log, s) for s in serials]
+        self._enqueue(Change(sql=self._purge_sql, rows=rows, is_purge=True))
+
+    def rewrite(self, log: str, entries: Sequence[tuple[int, str]]) -> None:
+        rows = [(entry, log, serial) for serial, entry in entries]
+        self._enqueue(Change(sql=self._rewrite_sql, rows=rows))
+
+    def put_state(self, key: str, value: str | None) -> None:
+        self._enqueue(Change(row=("state", "", key, value)))
+
+    def put_record(self, space: str, key: str, value: str | None) -> None:
+        """Set (or, with None, delete) one record (in-flight linkages, answers in
+        transit, used request ids, …)."""
+        self._enqueue(Change(row=("records", space, key, value)))
+
+    def witnessed(self, log: str) -> str | None:
+        """RK-LOG-011: the latest checkpoint of ``log`` the witness holds, if any."""
+        return None if self.witness is None else self.witness.witnessed(log)
+
+    # -- acknowledgement -------------------------------------------------------
+    def barrier(self) -> Future[None]:
+        """Completes when every change queued so far is committed (and witnessed);
+        fails with ``log-store-unavailable`` at once while the store cannot write."""
+        with self._cond:
+            if self._committed >= self._seq and not self._unwitnessed:
+                return _DONE
+            if self._failure is not None:
+                failed: Future[None] = Future()
+                failed.set_exception(store_unavailable(self._failure))
+                return failed
+            return self._next if self._seq > self._taken else self._inflight
+
+    def refusal(self) -> UnavailableError | None:
+        """The error to refuse new work with while a backlog cannot be written."""
+        with self._cond:
+            failure = self._failure
+        return store_unavailable(failure) if failure is not None else None
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until everything queued is committed (tests, shutdown)."""
+        self.barrier().result(timeout)
+
+    # -- the writer ------------------------------------------------------------
+    def _run(self) -> None:
+        purged = False
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing and not self._unwitnessed:
+                    self._cond.wait()
+                if not self._queue and self._unwitnessed and not self._closing:
+                    self._cond.wait(self.retry_seconds)  # the witness failed: retry it
+                retry_witness = not self._queue and bool(self._unwitnessed)
+                if not self._queue and not retry_witness:
+                    return
+            if retry_witness:
+                failed = self._tell_witness([])
+                with self._cond:
+                    self._failure = failed
+                if self._closing and failed is not None:
+                    return  # closing with a witness that cannot be written
+                continue
+            with self._cond:
+                batch = list(self._queue)
+                self._taken = self._committed + len(batch)
+                self._inflight, self._next = self._next, Future()
+                future = self._inflight
+            try:
+                self._write_batch(batch)
+            except self._errors as exc:
+                with self._cond:
+                    self._failure = exc
+                    self._taken = self._committed  # the batch goes back to the queue
+                    closing = self._closing
+                future.set_exception(store_unavailable(exc))
+                if closing:
+                    return  # the backlog cannot be written; it was never acknowledged
+                with self._cond:
+                    self._cond.wait(self.retry_seconds)  # then retry the whole backlog
+                continue
+            failed = self._tell_witness(batch)  # before anyone learns of the commit
+            with self._cond:
+                del self._queue[: len(batch)]
+                self._committed = self._taken
+                for change in batch:
+                    if change.leaf is not None and change.leaf[0] in self._committed_size:
+                        self._committed_size[change.leaf[0]] = change.leaf[1]
+                self._failure = failed
+                self.batches += 1
+                idle = not self._queue
+            if failed is None:
+                future.set_result(None)
+            else:  # committed, but not witnessed: not acknowledged either
+                future.set_exception(store_unavailable(failed))
+            purged = purged or any(c.is_purge for c in batch)
+            if purged and idle:
+                self._after_purge()
+                purged = False
+
+    def _tell_witness(self, batch: Sequence[Change]) -> OSError | None:
+        """RK-LOG-011: the checkpoints a batch committed go to the witness before
+        anyone waiting on the commit is answered.  The error if the witness could
+        not be written: those waiting then fail with ``log-store-unavailable``
+        (what they did is committed) and new work is refused until a retry
+        writes it."""
+        for change in batch:
+            row = change.row
+            if row is None or row[0] != "state" or row[3] is None:
+                continue
+            if row[2].startswith(CHECKPOINT_STATE):
+                self._unwitnessed[row[2][len(CHECKPOINT_STATE) :]] = row[3]
+        if self.witness is not None and self._unwitnessed:
+            try:
+                self.witness.record(self._unwitnessed)
+            except OSError as exc:
+                return exc
+        self._unwitnessed.clear()
+        return None
+
+    def close(self) -> None:
+        """Commit what is queued (if the store can), stop the writer, close the database."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._writer is not None:
+            self._writer.join()
+        self._close_connections()

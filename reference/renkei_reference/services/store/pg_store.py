@@ -1,0 +1,289 @@
+"""The hub's durable logs in PostgreSQL (RK-LOG-004, RK-LOG-006, RK-LOG-010, RK-RET-003).
+
+``PostgresLogStore`` is the ``LogStore`` (services.store.log_store) of ``renkei serve
+--store postgresql://…``: the same rows as ``SqliteLogStore`` — one a leaf (serial,
+leaf hash, record or NULL once purged), the Merkle tree's perfect-subtree nodes, the
+``state`` settings and the hub's sealed ``records`` — in four tables of the database
+the URL names (created if missing), and the same behaviour:
+
+* **Group commit.**  Changes are queued in order; one writer thread drains
+  everything queued so far into *one* transaction and commits it.  ``atomic``
+  holds a hub step's changes back and queues them as one run, so a step is
+  never split across transactions.  ``barrier`` completes once everything
+  queued before it is committed.
+* **Durable commit.**  The writer's session sets ``synchronous_commit = on``: a
+  commit returns once its WAL record is flushed to disk (and to a synchronous
+  standby, where the operator configured one).
+* **Store unavailable.**  A failed commit (server down, disk full, connection
+  lost) rolls the batch back and keeps it queued; waiters get ``503
+  log-store-unavailable``, ``refusal`` refuses new work, and the writer retries
+  every ``retry_seconds`` on a fresh connection if the old one broke.
+* **Checked on read.**  The store returns what is stored and believes none of it:
+  the hub checks every row, node, checkpoint and record as it does over SQLite
+  (services.store.signed_log, log_integrity, ``RecordingNodeStore``,
+  ``SealedRecords``).  Hashes are ``bytea``; text that is not valid UTF-8 cannot
+  be stored, so a changed byte reads as a different text, which the checks report.
+* **Indexes.**  Every read is a primary-key range: a level's nodes, a block of
+  leaf hashes and one node by ``(log, level, idx)``, the leaves by ``(log,
+  serial)``, a space's records by ``(space, key)``; streams page through them by
+  key (``PAGE`` rows a query), never holding a cursor open.  Keys use the ``C``
+  collation, so records stream in the byte order SQLite gives.
+* **Purge.**  A purge sets ``entry`` to NULL and keeps the leaf hash.  An UPDATE
+  leaves the old row version in the table's pages, and a plain ``VACUUM`` frees
+  it without overwriting it, so once the queue is idle after a purge the writer
+  runs ``VACUUM FULL`` on the leaves and records: the tables are rewritten and
+  the old files, purged text and all, removed.  That rewrites the whole table
+  and holds its lock while it runs (a purge is rare: retention runs, not
+  requests); a log at national scale would purge by dropping time partitions
+  instead.  PostgreSQL's WAL (and any WAL archive or standby) still holds the
+  purged text until its segments are recycled: the operator's WAL retention
+  bounds how long (RK-RET-003).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import psycopg
+
+from ...core.log_integrity import LogTamperedError
+from .group_commit import Change, GroupCommitStore
+from .log_store import CACHED_LEVEL, LeafRow, LoadedLog, LogStore
+from .witness import CheckpointWitness
+
+__all__ = ["PAGE", "SCHEMA", "PostgresLogStore", "erase"]
+
+PAGE = 4096
+"""Rows fetched by one query of a stream."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS leaves (
+    log text COLLATE "C" NOT NULL, serial bigint NOT NULL, leaf_hash bytea NOT NULL,
+    entry text, purged_at text, PRIMARY KEY (log, serial));
+CREATE TABLE IF NOT EXISTS nodes (
+    log text COLLATE "C" NOT NULL, level integer NOT NULL, idx bigint NOT NULL,
+    hash bytea NOT NULL, PRIMARY KEY (log, level, idx));
+CREATE TABLE IF NOT EXISTS state (key text COLLATE "C" PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    space text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, value text NOT NULL,
+    PRIMARY KEY (space, key));
+"""
+"""The store's tables; every lookup is a range of a primary key."""
+
+TABLES = ("leaves", "nodes", "state", "records")
+
+
+def connect(dsn: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+    """A connection with the store's settings (durable commit)."""
+    conn = psycopg.connect(dsn, autocommit=autocommit)
+    conn.execute("SET synchronous_commit = on")
+    if not autocommit:
+        conn.commit()
+    return conn
+
+
+def erase(dsn: str) -> None:
+    """Drop the store's tables (a reset of the test-mode federation starts afresh)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS " + ", ".join(TABLES))
+
+
+class PostgresLogStore(GroupCommitStore):
+    """The durable ``LogStore`` over PostgreSQL: one writer thread, group commit."""
+
+    _errors = (psycopg.Error,)
+    _purge_sql = "UPDATE leaves SET entry = NULL, purged_at = %s WHERE log = %s AND serial = %s"
+    _rewrite_sql = (
+        "UPDATE leaves SET entry = %s WHERE log = %s AND serial = %s AND entry IS NOT NULL"
+    )
+
+    def __init__(
+        self, dsn: str, *, retry_seconds: float = 0.5, witness: CheckpointWitness | None = None
+    ) -> None:
+        super().__init__(retry_seconds=retry_seconds, witness=witness)
+        self.dsn = dsn
+        self._conn: psycopg.Connection[Any] | None = connect(dsn)
+        with self._conn.transaction():
+            # one creator at a time: CREATE TABLE IF NOT EXISTS races otherwise
+            self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('renkei-store-schema'))")
+            self._conn.execute(SCHEMA)
+        self._reader = connect(dsn, autocommit=True)
+        self._read_lock = threading.Lock()
+        self._start("renkei-pg-writer")
+
+    # -- reading (a second connection, autocommit: committed data only) --------
+    def _select(self, sql: str, args: tuple[object, ...]) -> list[Any]:
+        with self._read_lock:
+            if self._reader.broken:  # the server restarted: read on a fresh connection
+                self._reader.close()
+                self._reader = connect(self.dsn, autocommit=True)
+            return self._reader.execute(sql, args).fetchall()
+
+    def _pages(
+        self, sql: str, args: tuple[object, ...], start: object, key: Callable[[Any], object]
+    ) -> Iterator[Any]:
+        """The rows of ``sql`` (its last parameter: the key to start after, then
+        ``LIMIT``), fetched ``PAGE`` at a time by key."""
+        after = start
+        while True:
+            rows = self._select(sql, (*args, after, PAGE))
+            yield from rows
+            if len(rows) < PAGE:
+                return
+            after = key(rows[-1])
+
+    def load(self, log: str) -> LoadedLog:
+        out = LoadedLog()
+        while True:  # each level is written in index order from 0: its count is max + 1
+            level = len(out.counts)
+            ((top,),) = self._select(
+                "SELECT max(idx) FROM nodes WHERE log = %s AND level = %s", (log, level)
+            )
+            if top is None:
+                return out
+            out.counts.append(top + 1)
+            if level >= CACHED_LEVEL:
+                hashes = list(self.hashes(log, level))
+                if len(hashes) != top + 1:
+                    raise LogTamperedError(log, f"node level {level}", "nodes", "missing")
+                out.upper.append(b"".join(hashes))
+
+    def leaves(self, log: str) -> Iterator[LeafRow]:
+        """The stored leaves in serial order, streamed."""
+        sql = (
+            "SELECT serial, leaf_hash, entry, purged_at FROM leaves"
+            " WHERE log = %s AND serial > %s ORDER BY serial LIMIT %s"
+        )
+        for row in self._pages(sql, (log,), -1, lambda r: r[0]):
+            yield LeafRow(row[0], bytes(row[1]), row[2], row[3])
+
+    def nodes(self, log: str, level: int) -> Iterator[tuple[int, bytes]]:
+        """The stored ``(index, hash)`` rows of one level in index order, streamed."""
+        sql = (
+            "SELECT idx, hash FROM nodes WHERE log = %s AND level = %s AND idx > %s"
+            " ORDER BY idx LIMIT %s"
+        )
+        for idx, digest in self._pages(sql, (log, level), -1, lambda r: r[0]):
+            yield idx, bytes(digest)
+
+    def hashes(self, log: str, level: int) -> Iterator[bytes]:
+        """The stored node hashes of one level in index order, streamed."""
+        return (digest for _, digest in self.nodes(log, level))
+
+    def block(self, log: str, first: int, count: int) -> list[tuple[int, bytes]]:
+        """The stored ``(index, leaf hash)`` nodes of leaves ``first`` to ``first + count − 1``."""
+        return [
+            (i, bytes(h))
+            for i, h in self._select(
+                "SELECT idx, hash FROM nodes WHERE log = %s AND level = 0"
+                " AND idx >= %s AND idx < %s ORDER BY idx",
+                (log, first, first + count),
+            )
+        ]
+
+    def node(self, log: str, level: int, index: int) -> bytes:
+        """One stored node hash; ``KeyError`` if it is not stored (committed)."""
+        rows = self._select(
+            "SELECT hash FROM nodes WHERE log = %s AND level = %s AND idx = %s",
+            (log, level, index),
+        )
+        if not rows:
+            raise KeyError((level, index))
+        return bytes(rows[0][0])
+
+    def _stored_size(self, log: str) -> int:
+        ((stored,),) = self._select("SELECT max(serial) FROM leaves WHERE log = %s", (log,))
+        return int(stored or 0)
+
+    def state(self) -> dict[str, str]:
+        return dict(self._select("SELECT key, value FROM state", ()))
+
+    def records(self, space: str) -> Iterator[tuple[str, str]]:
+        """The committed records of one space, streamed in key order."""
+        sql = "SELECT key, value FROM records WHERE space = %s AND key > %s ORDER BY key LIMIT %s"
+        yield from self._pages(sql, (space,), "", lambda r: r[0])
+
+    # -- the writer --------------------------------------------------------------------
+    def _write(self, conn: psycopg.Connection[Any], changes: Sequence[Change]) -> None:
+        """One transaction for the whole batch: its appends in one statement each for
+        leaves and nodes, each row's last change (a subclass may fail it in tests)."""
+        leaves: list[tuple[str, int, bytes, str]] = []
+        nodes: list[tuple[str, int, int, bytes]] = []
+        rows: dict[tuple[str, str, str], str | None] = {}
+        with conn.transaction(), conn.cursor() as cur:
+
+            def flush() -> None:
+                if leaves:
+                    cur.executemany(
+                        "INSERT INTO leaves (log, serial, leaf_hash, entry)"
+                        " VALUES (%s, %s, %s, %s)",
+                        leaves,
+                    )
+                    cur.executemany("INSERT INTO nodes VALUES (%s, %s, %s, %s)", nodes)
+                    leaves.clear()
+                    nodes.clear()
+
+            for change in changes:
+                if change.leaf is not None:
+                    leaves.append(change.leaf)
+                    nodes.extend(change.nodes)
+                elif change.row is not None:
+                    table, space, key, value = change.row
+                    rows[(table, space, key)] = value
+                elif change.sql is not None:
+                    flush()
+                    cur.executemany(change.sql, change.rows)
+            flush()
+            _write_rows(cur, rows)
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        """The writer's connection, opened afresh after one broke."""
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
+            self._conn = connect(self.dsn)
+        return self._conn
+
+    def _write_batch(self, changes: Sequence[Change]) -> None:
+        self._write(self._connection(), changes)
+
+    def _after_purge(self) -> None:
+        with contextlib.suppress(psycopg.Error), self._read_lock:  # no purged text in the files
+            self._reader.execute("VACUUM FULL leaves, records")
+
+    def _close_connections(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._reader.close()
+
+
+def _write_rows(cur: psycopg.Cursor[Any], rows: dict[tuple[str, str, str], str | None]) -> None:
+    """The state and record rows a batch set or deleted, one statement of each kind."""
+    put = [(s, k, v) for (t, s, k), v in rows.items() if t == "records" and v is not None]
+    gone = [(s, k) for (t, s, k), v in rows.items() if t == "records" and v is None]
+    state = [(k, v) for (t, _, k), v in rows.items() if t == "state" and v is not None]
+    dropped = [(k,) for (t, _, k), v in rows.items() if t == "state" and v is None]
+    if put:
+        cur.executemany(
+            "INSERT INTO records VALUES (%s, %s, %s)"
+            " ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value",
+            put,
+        )
+    if gone:
+        cur.executemany("DELETE FROM records WHERE space = %s AND key = %s", gone)
+    if state:
+        cur.executemany(
+            "INSERT INTO state VALUES (%s, %s)"
+            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            state,
+        )
+    if dropped:
+        cur.executemany("DELETE FROM state WHERE key = %s", dropped)
+
+
+def _is_log_store(store: PostgresLogStore) -> LogStore:
+    return store  # mypy checks that the class implements the protocol
