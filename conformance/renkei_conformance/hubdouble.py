@@ -92,7 +92,7 @@ class HubDouble:
     residents: dict[str, dict[str, str]]
     patterns: list[dict[str, Any]]
     client_ca: Path | None = None
-    answer_within: float = 60.0
+    answer_within: float = 30.0
     contract: WireContract = field(default_factory=load_contract)
     seen: list[Seen] = field(default_factory=list)
     departures: list[str] = field(default_factory=list)
