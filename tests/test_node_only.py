@@ -233,3 +233,33 @@ def test_a_node_target_file_names_exactly_one_node(one_node: Path, tmp_path: Pat
     fed.write_text(json.dumps({**data, "hub_hook": {"command": ["true"]}}), encoding="utf-8")
     proc = run_renkei("conformance", "run", "--target", str(fed))
     assert proc.returncode == 2, proc.stdout[-500:]
+
+
+@pytest.mark.requirement("RK-CTL-008")
+def test_pointing_a_node_at_a_hub_refuses_what_it_cannot_use_and_keeps_its_hub() -> None:
+    from renkei_conformance.target import InProcessTransport
+    from renkei_reference.node_target import NOWHERE, NodeParts
+
+    parts = NodeParts()
+    try:
+        with httpx.Client(transport=InProcessTransport(parts.app), base_url="http://node") as c:
+            for body in (
+                {
+                    "url": "https://127.0.0.1:1/hub",
+                    "ca_certificate": "-----BEGIN CERTIFICATE-----\n…",
+                },
+                {"url": "https://127.0.0.1:1/hub"},  # https needs the hub's CA
+                {"url": "http://127.0.0.1:1/hub", "ca_certificate": "-----BEGIN CERTIFICATE-----"},
+                {"url": "ftp://127.0.0.1/hub", "credential": "x"},
+                {"url": "http://127.0.0.1:1/hub", "credential": "x", "extra": 1},
+            ):
+                r = c.put("/control/agency-node/hub", json=body)
+                assert r.status_code == 422, (body, r.text)
+                assert r.headers["content-type"].startswith("application/problem+json")
+            assert parts.node.hub.hub_url == NOWHERE
+            r = c.put("/control/agency-node/hub", json={"url": "http://127.0.0.1:1/hub/",
+                                                        "credential": "tok"})  # fmt: skip
+            assert r.json() == {"hub_url": "http://127.0.0.1:1/hub"}
+            assert parts.node.hub.hub_url == "http://127.0.0.1:1/hub"
+    finally:
+        parts.loop.stop()

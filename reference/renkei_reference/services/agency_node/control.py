@@ -189,7 +189,7 @@ def agency_control_router(
             )
         try:
             client = connect(body.url, body.ca_certificate, body.credential)
-        except (ssl.SSLError, ValueError) as exc:
+        except (ssl.SSLError, ValueError, TypeError) as exc:  # not a usable PEM
             raise CallerError(
                 "validation-error", f"the hub's CA certificate is unusable: {exc}", "RK-CTL-008"
             ) from exc
