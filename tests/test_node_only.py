@@ -155,9 +155,18 @@ def _passed_as_node_only(proc: Any, report: dict[str, Any]) -> None:
 
 @pytest.mark.requirement("RK-CTL-008", "RK-AGN-007", "RK-AGN-003")
 def test_the_kit_certifies_the_reference_node_alone_in_process(tmp_path: Path) -> None:
-    out = tmp_path / "report.json"
-    proc = run_renkei("conformance", "run", "--target", "reference-node", "--report-json", str(out))
+    out, key, bundle = tmp_path / "report.json", tmp_path / "k.pem", tmp_path / "b.json"
+    assert run_renkei("conformance", "keygen", "--out", str(key)).returncode == 0
+    proc = run_renkei(
+        "conformance", "run", "--target", "reference-node", "--report-json", str(out),
+        "--bundle", str(bundle), "--signing-key", str(key),
+    )  # fmt: skip
     _passed_as_node_only(proc, _report(out))
+    verified = run_renkei("conformance", "verify-bundle", str(bundle), "--require-pass")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "role:      agency-node: one agency node alone; the kit played the hub" in (
+        verified.stdout
+    )
 
 
 @pytest.fixture(scope="module")
