@@ -20,7 +20,7 @@ import pytest
 from renkei_reference.services.auditor.app import CONTEXT
 
 from .test_auditor_dashboard import AUDITOR, make_world, signer
-from .test_portal_browser import CHROMIUM, launch, served  # noqa: F401
+from .test_portal_browser import CHROMIUM, glossary_variants, launch, served  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"
@@ -51,6 +51,7 @@ def test_the_auditor_signs_in_sees_findings_and_charts_and_places_and_lifts_a_ho
             heading = page.locator("h1").inner_text()
             assert heading.index("ログイン") < heading.index("Sign in"), heading
             assert page.locator("input[type=password]").count() == 0
+            assert not glossary_variants(page), glossary_variants(page)
             nonce = page.locator("#nonce").inner_text().strip()
             signature = key.sign(CONTEXT + base64.b64decode(nonce))
             page.fill("#agency_id", AUDITOR)
@@ -65,6 +66,10 @@ def test_the_auditor_signs_in_sees_findings_and_charts_and_places_and_lifts_a_ho
             }
             assert {"requester-entry-missing", "outside-operating-hours"} <= kinds, kinds
             assert "同一人物への反復照会" in body or "業務時間外の利用" in body
+            # each finding's detail reads in Japanese first, its English second
+            detail = page.locator("tr.finding td:nth-child(3)").first
+            assert detail.locator("[lang=ja]").inner_text().endswith("件）"), detail.inner_text()
+            assert detail.locator("[lang=en]").count() == 1
             for chart in (
                 "#chart-hourly",
                 "#chart-requester",
@@ -86,6 +91,12 @@ def test_the_auditor_signs_in_sees_findings_and_charts_and_places_and_lifts_a_ho
             page.wait_for_url("**/auditor/ui/dashboard")
             assert page.locator("tr.hold").count() == 1
             assert "不正アクセスの疑いに関する調査（試験）" in page.locator("#holds").inner_text()
+            # what the auditor sees uses the glossary's terms: 保全措置, 情報連携基盤,
+            # 識別子 for identifiers other than the ＩＤコード (issue 15)
+            body = page.locator("body").inner_text()
+            for term in ("保全措置", "情報連携基盤の記録", "機関の識別子"):
+                assert term in body, term
+            assert not glossary_variants(page), glossary_variants(page)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
             page.screenshot(path=str(tmp_path / "auditor.png"), full_page=True)
             page.locator("tr.hold button.lift").click()

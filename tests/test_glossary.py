@@ -2,8 +2,8 @@
 English term per concept, none of the variants it lists (issue 15, item 7).
 
 The Japanese UI strings of My Portal and the auditor's dashboard are checked against
-the same list; their current findings are recorded in ``KNOWN_UI_FINDINGS`` (the pages
-are edited elsewhere), so a new variant fails and a fixed one must leave the list.
+the same list, and must have no finding (the browser tests check what a person sees
+in the rendered pages the same way: tests/test_portal_browser.py ``glossary_variants``).
 """
 
 from __future__ import annotations
@@ -25,18 +25,6 @@ SERVICES = ROOT / "reference" / "renkei_reference" / "services"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 CLAUSE = re.compile(r"第１．[１-８]．(?:（[１-７]）)?")
 REQUIREMENT_ID = re.compile(r"RK-[A-Z]+-[0-9]{3}")
-
-# (file, glossary term, text matched): variants in the UI pages at the time of writing,
-# reported for whoever edits those pages; this list may only shrink.
-KNOWN_UI_FINDINGS: frozenset[tuple[str, str, str]] = frozenset(
-    {
-        ("auditor/app.py", "id-code", "ID"),
-        ("auditor/app.py", "legal-hold", "保全"),
-        ("auditor/app.py", "hub", "基盤"),
-        ("portal/app.py", "ic-card", "マイナンバーカード"),
-        ("portal/app.py", "ic-card", "ICカード"),
-    }
-)
 
 
 def _catalog_texts(lang: str) -> Iterator[tuple[str, str]]:
@@ -162,11 +150,8 @@ def _ui_findings() -> set[tuple[str, str, str]]:
 
 
 def test_the_japanese_ui_of_my_portal_and_the_auditor_follows_the_glossary() -> None:
-    found = _ui_findings()
-    new = sorted(found - KNOWN_UI_FINDINGS)
-    fixed = sorted(KNOWN_UI_FINDINGS - found)
-    assert not new, f"glossary variants in the UI: {new}"
-    assert not fixed, f"fixed in the UI — remove from KNOWN_UI_FINDINGS: {fixed}"
+    found = sorted(_ui_findings())
+    assert not found, f"glossary variants in the UI: {found}"
 
 
 @pytest.mark.parametrize("variant", ["射影", "保全", "ID"])

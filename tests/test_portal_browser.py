@@ -40,6 +40,28 @@ def launch(pw: Any) -> Any:
     )
 
 
+_JAPANESE_TEXT = """() => {
+  const copy = document.body.cloneNode(true);
+  copy.querySelectorAll('[lang=en], script, style').forEach(e => e.remove());
+  return copy.textContent;
+}"""
+
+
+def glossary_variants(page: Any) -> list[str]:
+    """The variants specs/glossary.yaml avoids that a person sees in the page's Japanese
+    (the English halves, ``lang="en"``, left out): the UI speaks the catalog's terms."""
+    from renkei_conformance.spec import load_glossary
+
+    text = str(page.evaluate(_JAPANESE_TEXT))
+    return [
+        f"{term.ja} ({term.id}): {found!r}"
+        for term in load_glossary()
+        for avoid in term.avoid
+        if avoid.lang == "ja"
+        for found in avoid.pattern.findall(text)
+    ]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -156,6 +178,9 @@ def test_a_person_logs_in_with_the_card_and_sees_only_their_own_entries_in_japan
             heading = page.locator("h1").inner_text()
             assert heading.index("ログイン") < heading.index("Sign in"), heading
             assert page.locator("input[type=password]").count() == 0  # RK-AUTH-003
+            # the card is named by the glossary's term, ＩＣカード (RK-PORT-006)
+            assert "ＩＣカードで本人確認をします" in page.locator("body").inner_text()
+            assert not glossary_variants(page), glossary_variants(page)
             nonce = page.locator("#nonce").inner_text().strip()
             # The simulated card signs inside itself; only the signature leaves it.
             signature = key.sign(CONTEXT + base64.b64decode(nonce))
@@ -182,6 +207,7 @@ def test_a_person_logs_in_with_the_card_and_sees_only_their_own_entries_in_japan
                 int(rows.nth(i).get_attribute("data-serial") or 0) for i in range(rows.count())
             }
             assert shown == world["serials_a"], (shown, world)
+            assert not glossary_variants(page), glossary_variants(page)
             assert not shown & world["serials_b"], "another person's entries are shown"
             page.screenshot(path=str(SCREENSHOT), full_page=True)
             page.screenshot(path=str(tmp_path / "portal.png"), full_page=True)

@@ -58,3 +58,19 @@ def test_selftest_usage_errors_are_one_line() -> None:
     assert proc.returncode == 2
     assert "no known-bad catalog" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_every_known_bad_agency_node_is_killed_by_the_node_only_suite() -> None:
+    """The reference's agency node alone (``reference-node``: the kit plays the hub)
+    passes, and each of its known-bad variants (renkei_reference.known_bad_nodes) is
+    killed by a node-only test naming the requirement it breaks (issue 15, item 3)."""
+    proc = run_renkei("conformance", "selftest", "--target", "reference-node", "--json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    matrix = json.loads(proc.stdout)
+    assert matrix["reference_passed"] is True
+    mutants = matrix["mutants"]
+    assert len(mutants) >= 7
+    assert [m["name"] for m in mutants if not m["killed"]] == []
+    node_only = {f"CT-AGN-{n:03d}" for n in range(7, 12)}
+    for m in mutants:
+        assert set(m["killed_by"]) <= node_only, m

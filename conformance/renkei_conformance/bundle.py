@@ -296,6 +296,7 @@ class BundleCheck:
             "challenge_seed": _seed_of(self.report),
             "created": (self.statement or {}).get("created"),
             "target": report.get("target"),
+            "certified_role": report.get("certified_role"),
             "suite_version": report.get("suite_version"),
             "spec_version": report.get("spec_version"),
             "kit_environment": report.get("kit_environment"),

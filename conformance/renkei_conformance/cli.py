@@ -341,6 +341,9 @@ def _print_tested(info: dict[str, Any]) -> None:
     print(f"kit code:  {kit.get('code_digest', 'not recorded')}")
     for name, digest in sorted((kit.get("spec_digests") or {}).items()):
         print(f"spec:      {name} sha256:{digest}")
+    role = info.get("certified_role") or {}
+    if role:
+        print(f"role:      {role.get('role')}: {role.get('statement', '')}")
     print(f"profiles:  {', '.join(caps.get('profiles', []))} ({caps.get('source', '?')})")
     print(f"selection: {chosen or 'the whole suite'}")
     for profile, c in ((info.get("completeness") or {}).get("profiles") or {}).items():

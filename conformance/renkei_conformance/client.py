@@ -257,6 +257,7 @@ class Wire:
         *,
         json_body: Any = None,
         params: dict[str, Any] | None = None,
+        token: str | None = None,
     ) -> Reply:
         """Call the agency node of ``agency_id`` (target file ``agency_nodes``);
         ``path`` is the protocol path (``/agency/…``, ``/control/agency-node/…``)."""
@@ -264,7 +265,13 @@ class Wire:
         if base is None:
             raise WireError(f"the target declares no agency node {agency_id!r}")
         return self._request(
-            method, base + path, path, json_body=json_body, params=params, node=agency_id
+            method,
+            base + path,
+            path,
+            json_body=json_body,
+            params=params,
+            node=agency_id,
+            token=token,
         )
 
     # -- conveniences, one per wire operation used by the suite -------------

@@ -151,6 +151,33 @@ class WireContract:
             undeclared += self.misplaced_extensions(body)
         return out + [f"{where}: {u}"[:500] for u in undeclared[:5]]
 
+    def check_request(self, method: str, path: str, body: Any) -> list[str]:
+        """The ways a JSON request body departs from the operation's request schema,
+        read as a closed document (what the kit's simulated hub refuses, RK-WIRE-002)."""
+        op = self.find(method, path)
+        if op is None:
+            return [f"{method} {path}: no such operation"]
+        content = (op.spec.get("requestBody") or {}).get("content") or {}
+        schema = (content.get("application/json") or {}).get("schema")
+        if schema is None:
+            return [] if body is None else [f"{op.operation_id} takes no body"]
+        where = op.operation_id
+        errors = sorted(self.validator(schema).iter_errors(body), key=lambda e: list(e.path))
+        out = [f"{where}: {'/'.join(map(str, e.path)) or '(body)'}: {e.message}"[:300]
+               for e in errors[:5]]  # fmt: skip
+        return out or [f"{where}: {u}"[:300] for u in self.undeclared(schema, body, "")[:5]]
+
+    def validator(self, schema: dict[str, Any]) -> Any:
+        """A JSON Schema 2020-12 validator of ``schema`` (a node of the document)."""
+        key = id(schema)
+        validator = self._sub_validators.get(key)
+        if validator is None:
+            validator = jsonschema.Draft202012Validator(
+                _absolute_refs(schema), registry=self._registry
+            )
+            self._sub_validators[key] = validator
+        return validator
+
     def misplaced_extensions(self, problem: dict[str, Any]) -> list[str]:
         """Extension members of a problem that its type may not carry
         (``x-renkei-on-problems`` of the ``Problem`` schema's members)."""
@@ -227,14 +254,7 @@ class WireContract:
             return not isinstance(value, dict) or all(
                 name not in value or value[name] == p["const"] for name, p in props.items()
             )
-        key = id(schema)
-        validator = self._sub_validators.get(key)
-        if validator is None:
-            validator = jsonschema.Draft202012Validator(
-                _absolute_refs(schema), registry=self._registry
-            )
-            self._sub_validators[key] = validator
-        return bool(validator.is_valid(value))
+        return bool(self.validator(schema).is_valid(value))
 
 
 def _opens(schema: dict[str, Any]) -> bool:

@@ -137,6 +137,25 @@ class KitSession:
             "profiles": profiles,
         }
 
+    def certified_role(self) -> dict[str, Any]:
+        """What the run certifies (issue 15, item 3): a federation, or one agency node
+        alone with the kit playing the hub and the other parties."""
+        profiles = sorted(self.capabilities.get("profiles", ALL_PROFILES))
+        if self.target.node_only:
+            return {
+                "role": "agency-node",
+                "profiles": profiles,
+                "played_by_the_kit": ["hub", "requesting agency", "auditor"],
+                "statement": "one agency node alone; the kit played the hub (its hub double, "
+                "written from the interface document) and the other parties",
+            }
+        return {
+            "role": "federation",
+            "profiles": profiles,
+            "played_by_the_kit": ["agencies", "auditor", "card holders"],
+            "statement": "the parties of the declared profiles, each reached over the wire",
+        }
+
     def summary(self) -> dict[str, int]:
         keys = ("passed", "failed", "warnings", "not_applicable", "xfailed", "xpassed", "errors")
         counts = dict.fromkeys(keys, 0)
@@ -151,6 +170,7 @@ class KitSession:
             "spec_version": self.catalog.version,
             "kit_environment": kit_environment(),
             "target": self.target.describe(),
+            "certified_role": self.certified_role(),
             "capabilities": self.capabilities,
             "started": self.started,
             "duration_s": round(time.time() - self.started, 3),
@@ -795,5 +815,11 @@ def wire(renkei: KitSession) -> Iterator[Wire]:
 def world(wire: Wire) -> World:
     """A freshly reset target with 20 persons, the kit's agencies and patterns."""
     from .world import World
+
+    if wire.target.node_only:
+        pytest.skip(
+            "not applicable: the target is one agency node alone, with no hub of its own "
+            "(the kit plays the hub in CT-AGN-007…011)"
+        )
 
     return World.create(wire)

@@ -15,7 +15,13 @@ A target is one of:
   about identity, with each simulated agency's own certificate.  Its optional
   ``agency_nodes`` member names the agency nodes (profile ``agency-node``) by
   agency id with their base URLs; without it the agency-node tests are not
-  applicable.
+  applicable.  ``"role": "agency-node"`` declares a target that is one agency
+  node alone (no ``parties``): the kit plays the hub (conformance/
+  renkei_conformance/hubdouble.py) and points the node at it, through the node's
+  control interface (``PUT /control/agency-node/hub``, RK-CTL-008) or the
+  command of the target file's ``hub_hook``.  A registered in-process factory
+  declares the same with its attributes ``role``, ``agency_id`` and
+  ``node_credentials``.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from .spec import SpecError, load_user_file
 
 __all__ = [
     "PARTIES",
+    "HubHook",
     "InProcessTransport",
     "Restart",
     "Target",
@@ -129,6 +136,31 @@ class Restart:
         return out
 
 
+@dataclass(frozen=True)
+class HubHook:
+    """How the kit points an agency node under test at its simulated hub (RK-CTL-008):
+    ``command`` (from the target file's folder, no shell) with ``{hub_url}``,
+    ``{ca_file}`` and ``{credential}`` replaced, exiting 0 once the node reaches that
+    hub; without a command, ``PUT /control/agency-node/hub`` on the node."""
+
+    command: tuple[str, ...] = ()
+    cwd: Path | None = None
+    timeout: float = 120.0
+
+    @classmethod
+    def from_file(cls, data: dict[str, Any], base: Path) -> HubHook:
+        return cls(
+            tuple(str(part) for part in data["command"]),
+            base.resolve(),
+            float(data.get("timeout_seconds", 120)),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        if not self.command:
+            return {"via": "PUT /control/agency-node/hub"}
+        return {"via": "command", "command": list(self.command), "timeout_seconds": self.timeout}
+
+
 def _nodelay_transport(verify: ssl.SSLContext | bool) -> httpx.HTTPTransport:
     # TCP_NODELAY: without it, a request written as headers then body waits
     # for the peer's delayed ACK (~40 ms per request on loopback).
@@ -148,6 +180,16 @@ class Target:
     timeout: float = 10.0
     agency_nodes: dict[str, str] = field(default_factory=dict)  # agency id -> base URL
     restart: Restart | None = None  # the restart capability, when the target file declares it
+    role: str = "federation"  # or "agency-node": one agency node alone, the kit plays the hub
+    hub_hook: HubHook | None = None  # agency-node targets: how the kit points it at its hub
+    node_credentials: dict[str, str] = field(default_factory=dict)
+    """Bearer credentials the node accepts, by the kit party they stand for (``kit.auditor``,
+    ``kit.pension``), where it is not reached over mutual TLS (in process)."""
+
+    @property
+    def node_only(self) -> bool:
+        """One agency node alone: the kit plays the hub (issue 15, item 3)."""
+        return self.role == "agency-node"
 
     def client(self) -> httpx.Client:
         return self._factory()
@@ -167,7 +209,8 @@ class Target:
         ``https, mutual TLS`` (the scheme of its party URLs, not the target's kind)."""
         if self.kind == "in-process":
             return "in process"
-        schemes = {url.split(":", 1)[0] for url in self.parties.values()}
+        urls = self.parties.values() if self.parties else self.agency_nodes.values()
+        schemes = {url.split(":", 1)[0] for url in urls}
         if schemes == {"https"}:
             return "https, mutual TLS" if self.tls is not None else "https"
         return "+".join(sorted(schemes)) or "http"
@@ -176,9 +219,12 @@ class Target:
         out: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
+            "role": self.role,
             "transport": self.transport,
             "parties": dict(self.parties),
         }
+        if self.hub_hook is not None:
+            out["hub"] = {"played by": "the kit (hub double)", **self.hub_hook.describe()}
         if self.tls is not None:
             out["tls"] = self.tls.describe()
         if self.agency_nodes:
@@ -241,6 +287,17 @@ def _in_process(name: str, ep: Any, variant: str | None = None) -> Target:
     def open_client() -> httpx.Client:
         return httpx.Client(transport=InProcessTransport(factory()), base_url=base)
 
+    if getattr(load, "role", "federation") == "agency-node":  # one agency node alone
+        return Target(
+            name,
+            {},
+            "in-process",
+            open_client,
+            agency_nodes={str(load.agency_id): base},
+            role="agency-node",
+            hub_hook=HubHook(),
+            node_credentials=dict(getattr(load, "node_credentials", {})),
+        )
     return Target(name, {p: f"{base}/{p}" for p in PARTIES}, "in-process", open_client)
 
 
@@ -264,6 +321,7 @@ def _http(
     agency_nodes: dict[str, str] | None = None,
     *,
     restart: Restart | None = None,
+    hub_hook: HubHook | None = None,
 ) -> Target:
     # The kit's own connections present the conformance operator's certificate
     # (test mode: the control interface's bearer credentials name the agency).
@@ -275,10 +333,17 @@ def _http(
     target = Target(
         name, parties, "http", open_client, tls, timeout, dict(agency_nodes or {}), restart
     )
-    probe = parties.get("control") or parties.get("hub")
-    if probe is None:
-        raise TargetError(f"target {name!r} names neither a control nor a hub URL")
-    url = probe.rstrip("/") + ("/health" if "control" in parties else "/")
+    if hub_hook is not None:  # one agency node alone: its discovery document answers
+        target.role, target.hub_hook = "agency-node", hub_hook
+        if len(target.agency_nodes) != 1:
+            raise TargetError(f"agency-node target {name!r} must name exactly one agency node")
+        probe: str | None = next(iter(target.agency_nodes.values()))
+        url = str(probe) + "/.well-known/renkei"
+    else:
+        probe = parties.get("control") or parties.get("hub")
+        if probe is None:
+            raise TargetError(f"target {name!r} names neither a control nor a hub URL")
+        url = probe.rstrip("/") + ("/health" if "control" in parties else "/")
     try:
         with open_client() as c:
             c.get(url)
@@ -330,8 +395,21 @@ def resolve_target(spec: str, *, timeout: float = 10.0, tls: TlsMaterial | None 
         tls = TlsMaterial.from_file(data["tls"], path.parent) if "tls" in data else None
         nodes = {k: str(v["url"]).rstrip("/") for k, v in data.get("agency_nodes", {}).items()}
         restart = Restart.from_file(data["restart"], path.parent) if "restart" in data else None
+        hook = None
+        if data.get("role") == "agency-node":
+            hook = (
+                HubHook.from_file(data["hub_hook"], path.parent)
+                if "hub_hook" in data
+                else HubHook()
+            )
         return _http(
-            data.get("name", str(path)), dict(data["parties"]), timeout, tls, nodes, restart=restart
+            data.get("name", str(path)),
+            dict(data.get("parties", {})),
+            timeout,
+            tls,
+            nodes,
+            restart=restart,
+            hub_hook=hook,
         )
     known = ", ".join(sorted(registered)) or "none installed"
     raise TargetError(

@@ -16,7 +16,13 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
-__all__ = ["create_test_app", "known_bad_catalog", "register_commands"]
+__all__ = [
+    "create_node_test_app",
+    "create_test_app",
+    "known_bad_catalog",
+    "known_bad_node_catalog",
+    "register_commands",
+]
 
 
 STORE_ENV = "RENKEI_STORE"
@@ -74,6 +80,30 @@ def _on_store(url: str) -> Callable[[Any], Any]:
 
 
 _APPS = itertools.count(1)
+
+
+def create_node_test_app(variant: str | None = None) -> ASGIApp:
+    """The reference's agency node alone, in test mode (target ``reference-node``): the
+    kit plays the hub and points the node at it (RK-CTL-008); ``variant`` names a
+    known-bad node (``renkei_reference.known_bad_nodes``)."""
+    from .node_target import create_node_app
+
+    return create_node_app(variant)  # type: ignore[no-any-return]
+
+
+create_node_test_app.role = "agency-node"  # type: ignore[attr-defined]
+create_node_test_app.agency_id = "ref.node"  # type: ignore[attr-defined]
+create_node_test_app.node_credentials = {  # type: ignore[attr-defined]
+    "kit.auditor": "ref-node-auditor-credential",
+    "kit.pension": "ref-node-agency",
+}
+
+
+def known_bad_node_catalog() -> list[dict[str, str]]:
+    """The ``renkei.known_bad`` entry point ``reference-node``."""
+    from .known_bad_nodes import node_catalog
+
+    return node_catalog()
 
 
 def known_bad_catalog() -> list[dict[str, str]]:

@@ -135,15 +135,26 @@ def demo_residents() -> list[dict[str, str]]:
     return out
 
 
-def _fixtures(spec: NodeSpec) -> dict[str, Any]:
-    """What the node's business system knows, for the kit (test mode)."""
+LEGACY_FORMS: dict[int, dict[str, str]] = {
+    1: {"birth_date": "昭和34年2月11日", "sex": "2"},
+    2: {"birth_date": "19680312", "sex": "男"},
+    3: {"birth_date": "１９７７年４月１３日", "sex": "F"},
+}
+"""How the business systems hold the 4 items of some demo residents (by index): the
+legacy forms the node converts before binding (RK-AGN-007)."""
+
+
+def node_fixtures(spec: NodeSpec) -> dict[str, Any]:
+    """What the node's business system knows, for the kit (test mode): its records
+    as the business system holds them, some in legacy forms (RK-AGN-007)."""
     records = []
     for i, person in enumerate(demo_residents()):
+        held = {k: v for k, v in person.items() if k != "resident_code"}
         records.append(
             {
                 "record_no": f"{spec.record_prefix}-{i + 1:04d}",
                 "resident_code": person["resident_code"],
-                "four_items": {k: v for k, v in person.items() if k != "resident_code"},
+                "four_items": {**held, **LEGACY_FORMS.get(i, {})},
                 "information_kinds": [spec.kind],
             }
         )
@@ -161,7 +172,7 @@ def _business_system(spec: NodeSpec, folder: Path) -> tuple[BusinessSystem, Path
     rows = [
         (rec["record_no"], spec.kind, f'{{"{spec.kind}":{120_000 + 1_000 * n}}}',
          f"{spec.kind} {rec['record_no']}")
-        for n, rec in enumerate(_fixtures(spec)["records"])
+        for n, rec in enumerate(node_fixtures(spec)["records"])
     ]  # fmt: skip
     if spec.adapter == "sql":
         path = folder / "business.sqlite3"
@@ -215,12 +226,30 @@ def bind_loopback(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _client_context(pki: Pki, name: str) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=str(pki.ca))
+def _client_context(pki: Pki, name: str, ca_pem: str | None = None) -> ssl.SSLContext:
+    """TLS 1.3 as ``name``'s client certificate, trusting the test CA (or ``ca_pem``)."""
+    if ca_pem is None:
+        ctx = ssl.create_default_context(cafile=str(pki.ca))
+    else:
+        ctx = ssl.create_default_context(cadata=ca_pem)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     cert, key = pki.client(name)
     ctx.load_cert_chain(str(cert), str(key))
     return ctx
+
+
+def node_connector(
+    pki: Pki, agency_id: str
+) -> Callable[[str, str | None, str | None], httpx.Client]:
+    """How a node reaches a hub it is pointed at (RK-CTL-008): over mutual TLS with
+    its own certificate, trusting the CA given, for ``https://``; plain for ``http://``."""
+
+    def connect(url: str, ca_pem: str | None, credential: str | None) -> httpx.Client:
+        if url.startswith("https://"):
+            return httpx.Client(verify=_client_context(pki, agency_id, ca_pem), timeout=30)
+        return httpx.Client(timeout=30)
+
+    return connect
 
 
 @dataclass
@@ -280,7 +309,9 @@ def make_agency_nodes(
             identities={**dict.fromkeys(AUDITORS, "auditor"), PORTAL: "portal"},
             routers=[
                 agency_discovery_router(node, test_mode=True, version=version),
-                agency_control_router(node, _fixtures(spec)),
+                agency_control_router(
+                    node, node_fixtures(spec), connect=node_connector(pki, spec.agency_id)
+                ),
             ],
         )
         notes = f"{spec.name}; {'SQL (SQLite, DB-API)' if spec.adapter == 'sql' else 'CSV folder'}"
@@ -317,7 +348,7 @@ def build_demo_world(control: str, client: httpx.Client, runtimes: list[AgencyRu
         )
     call("PUT", "/patterns", {"patterns": patterns})
     for r in runtimes:
-        fixtures = _fixtures(r.spec)["records"]
+        fixtures = node_fixtures(r.spec)["records"]
         records = [{"record_no": x["record_no"], **x["four_items"]} for x in fixtures]
         r.node.bind(*CLERK, records)
 

@@ -15,19 +15,26 @@ tag ``control``; RK-CTL-001 test mode only, RK-CTL-007 the operator alone):
   — the persons' ⑪/⑫ applications waiting, and a staff member's grant or
   refusal at a terminal, as the agency's business terminal would (RK-PORT-004);
 * ``PUT /control/agency-node/fault`` — the fault switch: ``down``, ``slow``,
-  ``garbage`` or ``none`` (issue 5).
+  ``garbage`` or ``none`` (issue 5);
+* ``PUT /control/agency-node/hub`` — point the node at another hub, the kit's
+  simulated one for node-only certification (RK-CTL-008); ``connect`` (given by
+  whoever runs the node) makes the client that reaches it.
 
 Handlers are plain ``def``: they call the hub over the wire, and FastAPI runs
 them on its thread pool, off the event loop that may be serving the hub.
 """
 
 import base64
+import ssl
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
+import httpx
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...core.agency import CorrespondenceTable
+from ...core.errors import CallerError
 from ..app import CATALOG_VERSION, INTERFACE_VERSION
 from ..web.tls import require_operator
 from . import AgencyNode, Fault
@@ -62,6 +69,24 @@ class FaultIn(_Strict):
     fault: Fault
 
 
+_HUB_URL = r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$"
+
+
+class HubIn(_Strict):
+    url: Annotated[str, Field(max_length=2048, pattern=_HUB_URL)]
+    ca_certificate: Annotated[
+        str | None, Field(max_length=65536, pattern=r"^-----BEGIN CERTIFICATE-----")
+    ] = None
+    credential: Annotated[str | None, Field(min_length=1, max_length=512, pattern=r"^[!-~]+$")] = (
+        None
+    )
+
+
+Connect = Callable[[str, str | None, str | None], httpx.Client]
+"""``(url, CA PEM, credential)`` → the client that reaches that hub as this node:
+over mutual TLS with the node's own certificate for ``https://`` (RK-CTL-008)."""
+
+
 def agency_discovery_router(node: AgencyNode, *, test_mode: bool, version: str) -> APIRouter:
     """RK-WIRE-005: the node announces the agency-node profile."""
     r = APIRouter()
@@ -80,8 +105,11 @@ def agency_discovery_router(node: AgencyNode, *, test_mode: bool, version: str) 
     return r
 
 
-def agency_control_router(node: AgencyNode, fixtures: dict[str, Any]) -> APIRouter:
-    """The node's control interface (test mode; RK-CTL-001, RK-CTL-007)."""
+def agency_control_router(
+    node: AgencyNode, fixtures: dict[str, Any], *, connect: Connect | None = None
+) -> APIRouter:
+    """The node's control interface (test mode; RK-CTL-001, RK-CTL-007); with
+    ``connect``, it can be pointed at another hub (RK-CTL-008)."""
 
     async def operator_only(request: Request) -> None:
         require_operator(request.scope)
@@ -147,6 +175,29 @@ def agency_control_router(node: AgencyNode, fixtures: dict[str, Any]) -> APIRout
         return node.decide(
             body.staff_id, body.terminal, application_id, grant=body.decision == "grant"
         )
+
+    @r.put("/hub")
+    def point_at_hub(body: HubIn) -> dict[str, Any]:
+        """RK-CTL-008: every request of the node's linkage work goes to ``url`` from now on."""
+        if connect is None:
+            raise CallerError(
+                "validation-error", "this node cannot be pointed at another hub", "RK-CTL-008"
+            )
+        https = body.url.startswith("https://")
+        if https != (body.ca_certificate is not None) or (https and body.credential):
+            raise CallerError(
+                "validation-error",
+                "an https:// hub needs ca_certificate (and no credential); an http:// hub none",
+                "RK-CTL-008",
+            )
+        try:
+            client = connect(body.url, body.ca_certificate, body.credential)
+        except (ssl.SSLError, ValueError, TypeError) as exc:  # not a usable PEM
+            raise CallerError(
+                "validation-error", f"the hub's CA certificate is unusable: {exc}", "RK-CTL-008"
+            ) from exc
+        node.hub.repoint(client, body.url, body.credential).close()
+        return {"hub_url": node.hub.hub_url}
 
     @r.put("/fault")
     async def set_fault(body: FaultIn) -> dict[str, Any]:

@@ -42,6 +42,7 @@ class AgencyNode:
         log_store: AgencyLogStore | None = None,
     ) -> None:
         self.agency_id = agency_id
+        self.hub = hub  # the one connection every part reaches the hub by (RK-CTL-008: repointable)
         # its share of the log, kept, retained and held (RK-AGN-005)
         self.log_store = log_store or AgencyLogStore(clock)
         self._gate = Gate(designation, self.log_store)

@@ -7,6 +7,7 @@ a refusal comes back as ``HubRefusal`` with the hub's problem.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
@@ -37,12 +38,28 @@ class HubConnection:
     """The hub's wire protocol as the node uses it (RK-BND-007: link codes only)."""
 
     def __init__(self, client: httpx.Client, hub_url: str, token: str | None = None) -> None:
+        self._lock = threading.Lock()
         self._client = client
         self._base = hub_url.rstrip("/")
         self._headers = {"authorization": f"Bearer {token}"} if token else {}
 
+    @property
+    def hub_url(self) -> str:
+        return self._base
+
+    def repoint(self, client: httpx.Client, hub_url: str, token: str | None = None) -> httpx.Client:
+        """Reach another hub from now on (test mode: the kit's simulated hub,
+        ``PUT /control/agency-node/hub``); returns the client used until now."""
+        with self._lock:
+            old, self._client = self._client, client
+            self._base = hub_url.rstrip("/")
+            self._headers = {"authorization": f"Bearer {token}"} if token else {}
+        return old
+
     def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        resp = self._client.request(method, self._base + path, json=body, headers=self._headers)
+        with self._lock:
+            client, base, headers = self._client, self._base, self._headers
+        resp = client.request(method, base + path, json=body, headers=headers)
         data = resp.json() if resp.content else {}
         if resp.status_code >= 400:
             raise HubRefusal(resp.status_code, data if isinstance(data, dict) else {})

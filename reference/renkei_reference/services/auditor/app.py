@@ -298,7 +298,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "serial-missing": ("シリアル番号の欠番", "serial missing from the hub's sequence"),
     "requester-entry-missing": ("照会元の記録なし", "requester's entry missing"),
     "provider-entry-missing": ("照会先の記録なし", "provider's entry missing"),
-    "unknown-serial": ("基盤にないシリアル番号", "serial unknown to the hub"),
+    "unknown-serial": ("情報連携基盤にないシリアル番号", "serial unknown to the hub"),
     "field-mismatch": ("記録内容の不一致", "fields differ"),
     "agency-log-unavailable": ("機関のログを取得できない", "agency log unavailable"),
     "outcome-missing": ("期限後も結果の記録なし", "approved, no outcome after its deadline"),
@@ -343,13 +343,26 @@ def _cell(value: object) -> str:
     return f"<td>{html.escape('' if value is None else str(value))}</td>"
 
 
+def _detail_ja(f: Finding, kind_ja: str) -> str:
+    """The finding's detail in Japanese, first (RK-PORT-006's rule for the auditor's
+    screen too): its kind, the agency and how many entries it concerns; the rule's
+    own English sentence follows it."""
+    where = f"{f.agency_id}：" if f.agency_id else ""
+    counts = []
+    if f.hub_serials:
+        counts.append(f"情報連携基盤の記録{len(f.hub_serials)}件")
+    if f.agency_entries:
+        counts.append(f"機関の記録{len(f.agency_entries)}件")
+    return f"{where}{kind_ja}" + (f"（{'、'.join(counts)}）" if counts else "")
+
+
 def _findings_table(table_id: str, findings: Sequence[Finding]) -> str:
     head = _head(
         (
             ("種類", "Kind"),
             ("機関", "Agency"),
             ("内容", "Detail"),
-            ("基盤のシリアル番号", "Hub serials"),
+            ("情報連携基盤のシリアル番号", "Hub serials"),
             ("機関の記録", "Agency entries"),
         )
     )
@@ -362,7 +375,8 @@ def _findings_table(table_id: str, findings: Sequence[Finding]) -> str:
             serials += f" … ({len(f.hub_serials)})"
         rows.append(
             f'<tr class="finding" data-kind="{html.escape(f.rule)}"><td>{_t(ja, en)}'
-            f"<code>{html.escape(f.rule)}</code></td>{_cell(f.agency_id)}{_cell(f.detail)}"
+            f"<code>{html.escape(f.rule)}</code></td>{_cell(f.agency_id)}"
+            f"<td>{_t(_detail_ja(f, ja), f.detail)}</td>"
             f"{_cell(serials)}{_cell(agency_entries)}</tr>"
         )
     return _table(table_id, head, rows, "検出なし。", "None found.")
@@ -435,7 +449,7 @@ def _holds_section(holds: Sequence[dict[str, Any]], csrf: str) -> str:
         )
     head = _head(
         (
-            ("保全ID", "Hold"),
+            ("保全措置の識別子", "Hold"),
             ("理由", "Reason"),
             ("事件番号", "Case"),
             ("範囲", "Scope"),
@@ -449,14 +463,14 @@ def _holds_section(holds: Sequence[dict[str, Any]], csrf: str) -> str:
 <p><label>{_t("理由（必須）", "Reason (required)")}
 <input name="reason" id="hold-reason" required></label>
 <label>{_t("事件番号", "Case reference")}<input name="case_reference" id="hold-case"></label></p>
-<p><label>{_t("機関ID", "Agency id")}<input name="agency_id" id="hold-agency"></label>
+<p><label>{_t("機関の識別子", "Agency id")}<input name="agency_id" id="hold-agency"></label>
 <label>{_t("開始日", "From")}<input type="date" name="from"></label>
 <label>{_t("終了日", "To")}<input type="date" name="to"></label>
 <label>{_t("シリアル番号（から）", "Serials from")}
 <input name="serial_first" inputmode="numeric"></label>
 <label>{_t("（まで）", "to")}<input name="serial_last" inputmode="numeric"></label></p>
 <button type="submit" id="place-hold-button">
-{_t("訴訟等のため保全する", "Place a legal hold")}</button>
+{_t("保全措置を設定する", "Place a legal hold")}</button>
 </form>"""
     table = (
         f'<table id="holds"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
@@ -531,7 +545,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
 <input type="hidden" name="challenge_id" value="{html.escape(cid)}">
 <p>{_t("チャレンジ", "Challenge")}<code id="nonce">{base64.b64encode(nonce).decode()}</code>
  <small>({_t("有効期限", "expires")} {time_html(expires)})</small></p>
-<p><label for="agency_id">{_t("機関ID", "Agency id")}</label>
+<p><label for="agency_id">{_t("機関の識別子", "Agency id")}</label>
 <input id="agency_id" name="agency_id"></p>
 <p><label for="signature">{_t("署名", "Signature")}</label>
 <textarea id="signature" name="signature" rows="2"></textarea></p>
@@ -584,7 +598,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         queries = sum(e.get("outcome") in ("approved", "refused") for e in hub)
         summary = f"""
 <table id="summary"><tbody>
-<tr><th>{_t("基盤の記録", "Hub entries")}</th><td id="n-entries">{len(hub)}</td>
+<tr><th>{_t("情報連携基盤の記録", "Hub entries")}</th><td id="n-entries">{len(hub)}</td>
 <th>{_t("照会", "Queries")}</th><td>{queries}</td></tr>
 <tr><th>{_t("機関のログ", "Agency logs")}</th><td>{len(shares)}</td>
 <th>{_t("取得できない機関", "Unavailable")}</th>
@@ -613,7 +627,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
             summary
             + "<h2>"
             + _t(
-                "不一致（基盤と機関のログの突合）",
+                "不一致（情報連携基盤と情報保有機関のログの突合）",
                 "Discrepancies (hub and agency logs merged by ①)",
             )
             + "</h2>"
@@ -621,7 +635,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
             + f"<h2>{_t('異常', 'Anomalies')}</h2>"
             + _findings_table("anomalies", odd)
             + charts
-            + f"<h2>{_t('訴訟等のための保全', 'Legal holds')}</h2>"
+            + f"<h2>{_t('保全措置', 'Legal holds')}</h2>"
             + _holds_section(holds, s.csrf)
             + f"<h2>{_t('結合したアクセスログ（新しい順）', 'Merged log (newest first)')}</h2>"
             + _merged_table(hub, shares, flagged)
@@ -660,7 +674,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
                 _hold_scope(form),
             )  # fmt: skip
         except (RenkeiError, ValueError):
-            return refused("保全を設定できません", "The hold could not be placed", 422)
+            return refused("保全措置を設定できません", "The hold could not be placed", 422)
         return RedirectResponse("/auditor/ui/dashboard", status_code=303)
 
     @r.post("/auditor/ui/holds/{hold_id}/lift")
@@ -672,7 +686,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         try:
             fed().hub.lift_hold(auditor_of(s), hold_id)
         except NotFoundError:
-            return refused("保全が見つかりません", "No such hold in force", 404)
+            return refused("その保全措置は効力を有していません", "No such hold in force", 404)
         return RedirectResponse("/auditor/ui/dashboard", status_code=303)
 
     @r.post("/auditor/ui/logout")

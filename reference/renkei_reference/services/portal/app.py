@@ -475,7 +475,7 @@ def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
         body = f"""
 <p>{
             _t(
-                "マイナンバーカード（ICカード）で本人確認をします。パスワードによるログインはありません。",
+                "ＩＣカードで本人確認をします。パスワードによるログインはありません。",
                 "Sign in with your IC card. There is no password login.",
             )
         }</p>
