@@ -33,6 +33,7 @@ from typing import Any, cast
 from .core.codes import AgencyId, IdCode, LinkCode, ResidentCode, id_code_from_link_code
 from .core.crypto import derive_key
 from .core.errors import RenkeiError
+from .core.instant import SECOND, Instant, instant_of
 from .core.keys import KeyPurpose
 from .core.numbering import NUMBER_SPACE
 from .core.pattern_document import sign_pattern_document
@@ -442,7 +443,7 @@ def _retired_key(fed: Federation) -> None:
         conversion = hub.codes.conversion()  # its link ring never consulted
         link = LinkCode.parse(text)
         cipher = conversion.cipher(KeyPurpose.LINK_CODE, link.key_version)
-        return conversion.current(id_code_from_link_code(cipher, link, unit), at)
+        return conversion.current(id_code_from_link_code(cipher, link, unit), instant_of(at))
 
     _override(hub.codes, "link_in", link_in)
 
@@ -652,8 +653,9 @@ def _late_answer(fed: Federation) -> None:
     def answer(original: Any, provider: Agency, linkage_id: str, payload: str, now: datetime
                ) -> Any:  # fmt: skip
         linkage = desk.linkages.get(linkage_id)
-        if linkage is not None and now >= linkage.deadline:
-            desk.linkages[linkage_id] = replace(linkage, deadline=now + timedelta(seconds=1))
+        at = instant_of(now)
+        if linkage is not None and at >= linkage.deadline:
+            desk.linkages[linkage_id] = replace(linkage, deadline=Instant(at + SECOND))
         return original(provider, linkage_id, payload, now)
 
     _override(desk, "expire_due", lambda _original, now: None)

@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from ..core.audit import AnomalyRules
 from ..core.codes import ResidentCode
 from ..core.errors import CallerError, NotFoundError, PermissionDeniedError, RenkeiError
+from ..core.instant import instant_of, iso_of
 from ..core.keys import KeyPurpose
 from ..core.numbering import ReissueReason
 from ..core.patterns import LinkagePattern
@@ -267,7 +268,7 @@ def create_app(
         return {
             "linkage_id": linkage.linkage_id,
             "state": linkage.state.value,
-            "deadline": linkage.deadline.isoformat(),
+            "deadline": iso_of(linkage.deadline),
             "serial": linkage.serial,
             "receipt": fed().hub.receipt_for(linkage.serial),
         }
@@ -303,7 +304,7 @@ def create_app(
         out: dict[str, Any] = {
             "linkage_id": linkage.linkage_id,
             "state": linkage.state.value,
-            "deadline": linkage.deadline.isoformat(),
+            "deadline": iso_of(linkage.deadline),
         }
         if payload is not None:
             out["answer"] = {"payload": payload}
@@ -597,7 +598,7 @@ def _control_router(
         return {
             "purpose": purpose.value,
             "current_version": ring.current,
-            "accepted_versions": list(ring.accepted(clock.now())),
+            "accepted_versions": list(ring.accepted(instant_of(clock.now()))),
         }
 
     @control.post("/agency-log-entries", status_code=201)

@@ -30,17 +30,19 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ...core.access_log import AccessLogEntry, Outcome
 from ...core.codes import AgencyId, IdCode
 from ...core.errors import ConflictError, NotFoundError, PermissionDeniedError, RenkeiError
+from ...core.instant import Instant, instant_of, iso_of
 from ...core.linkage import (
     Event,
     Linkage,
     LinkageState,
     advance,
+    deadline_after,
     linkage_from_record,
     linkage_record,
 )
@@ -81,7 +83,7 @@ class _Relay:
     linkage: Linkage  # closed
     payload: str
     receipt: dict[str, Any]
-    expires_at: datetime
+    expires_at: Instant
     handed: bool = True  # a response carrying it is on its way
 
 
@@ -109,7 +111,7 @@ class LinkageDesk:
                          for k, v in records.items(EXPIRED))  # fmt: skip
         self.expired = {lid: provider for _, lid, provider in expired}
         self._relays: dict[str, _Relay] = {}
-        self._next_expiry: datetime | None = min(
+        self._next_expiry: Instant | None = min(
             (x.expires_at for x in self.linkages.values()), default=None
         )
 
@@ -206,8 +208,8 @@ class LinkageDesk:
                 pattern_id=q.pattern_id,
                 information_kind=q.information_kind,
                 person=id_code,
-                requested_at=now,
-                deadline=now + timedelta(seconds=decision.pattern.answer_within_seconds),
+                requested_at=instant_of(now),
+                deadline=deadline_after(instant_of(now), decision.pattern.answer_within_seconds),
                 serial=entry.serial,
             )
             self._put(linkage)
@@ -232,7 +234,7 @@ class LinkageDesk:
                     linkage.state is not LinkageState.PENDING
                 ):
                     continue
-                self._put(advance(linkage, Event.PULL, now))
+                self._put(advance(linkage, Event.PULL, instant_of(now)))
                 out.append(
                     {
                         "linkage_id": linkage.linkage_id,
@@ -240,7 +242,7 @@ class LinkageDesk:
                         "pattern_id": linkage.pattern_id,
                         "information_kind": linkage.information_kind,
                         "link_code": self._codes.link_out(linkage.person, provider.unit).text(),
-                        "deadline": linkage.deadline.isoformat(),
+                        "deadline": iso_of(linkage.deadline),
                         "serial": linkage.serial,
                     }
                 )
@@ -269,7 +271,7 @@ class LinkageDesk:
             )
         linkage = self.open_linkage(linkage_id, provider.agency_id, "provider")
         try:
-            nxt = advance(linkage, Event.ANSWER, now)
+            nxt = advance(linkage, Event.ANSWER, instant_of(now))
         except RenkeiError as exc:
             if exc.problem == "answer-after-deadline":
                 self._expire(linkage, now)
@@ -294,7 +296,7 @@ class LinkageDesk:
         linkage = self.open_linkage(linkage_id, requester.agency_id, "requester")
         if linkage.state is not LinkageState.ANSWERED:
             return linkage, None, None
-        closed = advance(linkage, Event.RELAY, now)
+        closed = advance(linkage, Event.RELAY, instant_of(now))
         with self._store.atomic():
             entry = self._log(linkage, now, Outcome.PROVIDED)
             payload = self._drop(linkage_id)
@@ -319,26 +321,27 @@ class LinkageDesk:
         """Expire linkages past their time.  The open linkages are scanned only once
         the earliest time any of them could expire has come (``_next_expiry`` is a
         lower bound: answering only moves a linkage's time later)."""
-        for lid in [k for k, r in self._relays.items() if now >= r.expires_at]:
+        at = instant_of(now)
+        for lid in [k for k, r in self._relays.items() if at >= r.expires_at]:
             del self._relays[lid]  # the requester never came back for it
-        if self._next_expiry is None or now < self._next_expiry:
+        if self._next_expiry is None or at < self._next_expiry:
             return
         for linkage in list(self.linkages.values()):
-            if now >= linkage.expires_at:
+            if at >= linkage.expires_at:
                 self._expire(linkage, now)
         self._next_expiry = min((x.expires_at for x in self.linkages.values()), default=None)
 
     def _expire(self, linkage: Linkage, now: datetime) -> None:
         """Deadline passed (RK-FLOW-004), or an answer was not collected in time
         (RK-FLOW-007): the linkage ends, any answer in transit is erased."""
-        advance(linkage, Event.EXPIRE, now)
+        advance(linkage, Event.EXPIRE, instant_of(now))
         with self._store.atomic():
             collected_late = self._drop(linkage.linkage_id) is not None
             reason = "not-collected" if collected_late else "deadline-passed"
             if not collected_late:
                 self._remember_expired(linkage, now)
             # ② is when the hub ended it (after a restart, later than the deadline)
-            due = f"due at {linkage.expires_at.isoformat()}"
+            due = f"due at {iso_of(linkage.expires_at)}"
             self._log(linkage, now, Outcome.EXPIRED, reason, detail=due)
 
     def _remember_expired(self, linkage: Linkage, now: datetime) -> None:
@@ -372,8 +375,8 @@ class LinkageDesk:
                     "pattern_id": x.pattern_id,
                     "information_kind": x.information_kind,
                     "person": x.person.hex(),
-                    "requested_at": x.requested_at.isoformat(),
-                    "deadline": x.deadline.isoformat(),
+                    "requested_at": iso_of(x.requested_at),
+                    "deadline": iso_of(x.deadline),
                     "state": x.state.value,
                 }
                 for x in self.linkages.values()
