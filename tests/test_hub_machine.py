@@ -73,7 +73,7 @@ class HubMachine(RuleBasedStateMachine):
         for aid in AGENCIES:
             for i in range(len(self.residents)):
                 items = FourItems(f"氏名{i}", f"住所{i}", "1980-01-01", "male")
-                self.links[(aid, i)] = hub.bind(self.agency[aid], f"r{i}", items)["link_code"]
+                self.links[(aid, i)] = hub.bind(self.agency[aid], f"r{i}", items).link_code or ""
         self.open: dict[str, tuple[str, str]] = {}  # linkage -> (requester, provider)
         self.answered: dict[str, str] = {}  # linkage -> payload sent
         self.relayed: set[str] = set()

@@ -99,7 +99,7 @@ class World:
                 "provider": CITY.agency_id,
                 "pattern_id": pattern,
                 "information_kind": kind,
-                "link_code": bound["link_code"],
+                "link_code": bound.link_code,
             },
         )
         return linkage.linkage_id

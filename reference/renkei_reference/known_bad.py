@@ -38,6 +38,7 @@ from .core.keys import KeyPurpose
 from .core.numbering import NUMBER_SPACE
 from .core.pattern_document import sign_pattern_document
 from .services.federation import Agency, Federation, FourItems, Role
+from .services.hub import ConsistencyProof, Receipt
 from .services.hub.linkages import request_key
 from .services.numbering.table import CsprngDraw
 
@@ -834,16 +835,15 @@ def _no_legal_basis(fed: Federation) -> None:
 def _bad_receipts(fed: Federation) -> None:
     import base64
 
-    def receipt(original: Any, serial: int) -> dict[str, Any]:
-        out: dict[str, Any] = original(serial)
-        proof = list(out["inclusion_proof"])
-        if proof:
-            raw = bytearray(base64.b64decode(proof[0]))
-            raw[0] ^= 1
-            proof[0] = base64.b64encode(bytes(raw)).decode()
-        else:
-            out["leaf_hash"] = base64.b64encode(secrets.token_bytes(32)).decode()
-        return {**out, "inclusion_proof": proof}
+    def receipt(original: Any, serial: int) -> Receipt:
+        out: Receipt = original(serial)
+        proof = list(out.inclusion_proof)
+        if not proof:
+            return replace(out, leaf_hash=base64.b64encode(secrets.token_bytes(32)).decode())
+        raw = bytearray(base64.b64decode(proof[0]))
+        raw[0] ^= 1
+        proof[0] = base64.b64encode(bytes(raw)).decode()
+        return replace(out, inclusion_proof=tuple(proof))
 
     _override(fed.hub, "receipt_for", receipt)
 
@@ -854,9 +854,9 @@ def _bad_receipts(fed: Federation) -> None:
     "consistency proofs between checkpoints do not verify (the history was rewritten)",
 )
 def _history_rewritten(fed: Federation) -> None:
-    def consistency(original: Any, first: int, second: int) -> dict[str, Any]:
-        out: dict[str, Any] = original(first, second)
-        return {**out, "proof": list(reversed(out["proof"]))[:-1] if out["proof"] else []}
+    def consistency(original: Any, first: int, second: int) -> ConsistencyProof:
+        out: ConsistencyProof = original(first, second)
+        return replace(out, proof=tuple(reversed(out.proof))[:-1] if out.proof else ())
 
     _override(fed.hub, "consistency", consistency)
 

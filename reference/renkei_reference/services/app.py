@@ -32,10 +32,12 @@ from ..core.keys import KeyPurpose
 from ..core.numbering import ReissueReason
 from ..core.patterns import LinkagePattern
 from ..core.retention import LogClass
+from . import hub_wire as wire
 from .auditor.app import auditor_ui_router
 from .auditor.auditor import NodeEndpoint, page
 from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems, Removal, Role
+from .hub import ConsentIn
 from .portal.app import PortalBox, portal_router, ui_router
 from .portal.app import control_router as portal_control_router
 from .portal.portal import AgencyNodeDirectory
@@ -233,7 +235,9 @@ def create_app(
         decided = iter(fed().hub.bind_all(agency, records, [r.consent_id for r in good]))
         return {
             "results": [
-                next(decided) if isinstance(e, m.BindingRecordIn) else _record_problem(e)
+                wire.binding_result(next(decided))
+                if isinstance(e, m.BindingRecordIn)
+                else _record_problem(e)
                 for e in entries
             ]
         }
@@ -245,14 +249,24 @@ def create_app(
             (r.record_ref, r.link_code, FourItems(**r.four_items.model_dump()))
             for r in body.records
         ]
-        return {"results": fed().hub.latest_four_items(agency, records)}
+        return {
+            "results": [
+                wire.currency_result(r) for r in fed().hub.latest_four_items(agency, records)
+            ]
+        }
 
     @hub.post("/consents", status_code=201)
     async def record_consent(body: m.ConsentIn, agency: PrivateBody) -> dict[str, Any]:
         """RK-BND-004: a private body records a person's consent."""
-        data = body.model_dump()
-        data["obtained_at"] = body.obtained_at.isoformat()
-        return fed().hub.record_consent(agency, data)
+        given = ConsentIn(
+            record_ref=body.record_ref,
+            purpose=body.purpose,
+            pattern_ids=tuple(body.pattern_ids or ()),
+            obtained_at=body.obtained_at.isoformat(),
+            method=body.method,
+            evidence_sha256=body.evidence_sha256,
+        )
+        return wire.consent(fed().hub.record_consent(agency, given))
 
     @hub.delete("/consents/{consent_id}", status_code=204)
     async def withdraw_consent(
@@ -270,12 +284,13 @@ def create_app(
             "state": linkage.state.value,
             "deadline": iso_of(linkage.deadline),
             "serial": linkage.serial,
-            "receipt": fed().hub.receipt_for(linkage.serial),
+            "receipt": wire.receipt(fed().hub.receipt_for(linkage.serial)),
         }
 
     @hub.post("/rebindings")
     async def rebind(body: m.RebindIn, agency: AgencyCaller) -> dict[str, Any]:
-        return {"results": fed().hub.rebind(agency, list(body.link_codes))}
+        rebound = fed().hub.rebind(agency, list(body.link_codes))
+        return {"results": [wire.rebinding_result(r) for r in rebound]}
 
     @hub.get("/deliveries")
     async def deliveries(
@@ -309,18 +324,18 @@ def create_app(
         if payload is not None:
             out["answer"] = {"payload": payload}
         if receipt is not None:
-            out["receipt"] = receipt
+            out["receipt"] = wire.receipt(receipt)
         return out
 
     @hub.get("/linkages/{linkage_id}/receipt")
     async def linkage_receipt(
         linkage_id: str, agency: ReceiptCaller, serial: Annotated[int | None, Query(ge=1)] = None
     ) -> dict[str, Any]:
-        return fed().hub.linkage_receipt(agency, linkage_id, serial)
+        return wire.receipt(fed().hub.linkage_receipt(agency, linkage_id, serial))
 
     @hub.get("/checkpoints/latest")
     async def latest_checkpoint(_: AnyParty) -> dict[str, Any]:
-        return fed().hub.latest_checkpoint()
+        return wire.checkpoint(fed().hub.latest_checkpoint())
 
     @hub.get("/checkpoints/consistency")
     async def consistency(
@@ -328,7 +343,7 @@ def create_app(
         first: Annotated[int, Query(ge=1)],
         second: Annotated[int, Query(ge=1)],
     ) -> dict[str, Any]:
-        return fed().hub.consistency(first, second)
+        return wire.consistency_proof(fed().hub.consistency(first, second))
 
     # -- auditor (item 27) -----------------------------------------------------
     auditor = APIRouter(prefix="/auditor", tags=["auditor"])
@@ -351,7 +366,7 @@ def create_app(
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
-        return fed().hub.admin_entries(agency, after, limit)
+        return wire.admin_page(fed().hub.admin_entries(agency, after, limit))
 
     @auditor.get("/admin-logs/consistency")
     async def admin_consistency(
@@ -359,7 +374,7 @@ def create_app(
         first: Annotated[int, Query(ge=1)],
         second: Annotated[int, Query(ge=1)],
     ) -> dict[str, Any]:
-        return fed().hub.admin_consistency(first, second)
+        return wire.consistency_proof(fed().hub.admin_consistency(first, second))
 
     @auditor.post("/legal-holds", status_code=201)
     async def place_hold(body: m.LegalHoldIn, agency: Auditor) -> dict[str, Any]:

@@ -47,11 +47,20 @@ from ..clock import Clock
 from ..registry.registry import FourItems, ResidentRegistry
 from ..store.keystore import KeyStore
 from ..store.log_store import LogStore, MemoryLogStore, SealedRecords
+from ..store.signed_log import SignedCheckpoint
 from .agencies import AUDITOR_UNIT, Agency, AgencyBook, Role
-from .binding import BindingDesk, Decision
+from .binding import BindingDecision, BindingDesk, CurrencyResult, Rebinding
 from .codes import CodeDesk
+from .consents import ConsentIn, ConsentRecord
 from .linkages import LinkageDesk, QueryIn
-from .logs import HubLogs, admin_origin, resume_access_log
+from .logs import (
+    AdminPage,
+    ConsistencyProof,
+    HubLogs,
+    Receipt,
+    admin_origin,
+    resume_access_log,
+)
 from .patterns import PatternDesk
 from .retention import RetentionDesk, hold_view
 from .startup import adopt_legacy_state, check_state_against_logs
@@ -61,10 +70,19 @@ ID = KeyPurpose.ID_CODE
 
 __all__ = [
     "AUDITOR_UNIT",
+    "AdminPage",
     "Agency",
+    "BindingDecision",
+    "ConsentIn",
+    "ConsentRecord",
+    "ConsistencyProof",
+    "CurrencyResult",
     "Hub",
     "QueryIn",
+    "Rebinding",
+    "Receipt",
     "Role",
+    "SignedCheckpoint",
     "admin_origin",
     "resume_access_log",
 ]
@@ -211,7 +229,7 @@ class Hub:
             return ring
 
     # -- binding (items 13-15, 20) -------------------------------------------------
-    def rebind(self, agency: Agency, link_codes: list[str]) -> list[dict[str, Any]]:
+    def rebind(self, agency: Agency, link_codes: list[str]) -> list[Rebinding]:
         self._refuse_if_store_failing()
         with self._step():
             return self.binding.rebind(agency, link_codes, self._clock.now())
@@ -221,16 +239,16 @@ class Hub:
         agency: Agency,
         records: Iterable[tuple[str, FourItems]],
         consent_ids: list[str | None] | None = None,
-    ) -> list[Decision]:
+    ) -> list[BindingDecision]:
         self._refuse_if_store_failing()
         with self._step():
             return self.binding.bind_all(agency, records, consent_ids or [], self._clock.now())
 
-    def bind(self, agency: Agency, record_ref: str, items: FourItems) -> Decision:
+    def bind(self, agency: Agency, record_ref: str, items: FourItems) -> BindingDecision:
         with self._step():
             return self.binding.bind(agency, record_ref, items)
 
-    def record_consent(self, agency: Agency, body: dict[str, Any]) -> dict[str, Any]:
+    def record_consent(self, agency: Agency, body: ConsentIn) -> ConsentRecord:
         with self._step():
             return self.binding.record_consent(agency, body, self._clock.now())
 
@@ -240,7 +258,7 @@ class Hub:
 
     def latest_four_items(
         self, agency: Agency, records: list[tuple[str, str, FourItems]]
-    ) -> list[dict[str, Any]]:
+    ) -> list[CurrencyResult]:
         self._refuse_if_store_failing()
         with self._step():
             return self.binding.latest_four_items(agency, records, self._clock.now())
@@ -276,7 +294,7 @@ class Hub:
 
     def status(
         self, requester: Agency, linkage_id: str
-    ) -> tuple[Linkage, str | None, dict[str, Any] | None]:
+    ) -> tuple[Linkage, str | None, Receipt | None]:
         """Refused with 503 while the store cannot write: the answer stays in transit."""
         self._refuse_if_store_failing()
         self.expire_due()
@@ -325,27 +343,25 @@ class Hub:
             return [hold_view(h, None) for h in self.retention.in_force(self._clock.now())]
 
     # -- the tamper-evident logs (RK-LOG-004, RK-LOG-006, RK-LOG-009) ----------------
-    def receipt_for(self, serial: int) -> dict[str, Any]:
+    def receipt_for(self, serial: int) -> Receipt:
         with self._step():
             return self.logs.receipt_for(serial)
 
-    def linkage_receipt(
-        self, agency: Agency, linkage_id: str, serial: int | None
-    ) -> dict[str, Any]:
+    def linkage_receipt(self, agency: Agency, linkage_id: str, serial: int | None) -> Receipt:
         with self._step():
             # the auditor reads any linkage's entries (item 27, RK-LOG-009)
             party = None if agency.role is Role.AUDITOR else agency.agency_id
             return self.logs.linkage_receipt(party, linkage_id, serial)
 
-    def latest_checkpoint(self) -> dict[str, Any]:
+    def latest_checkpoint(self) -> SignedCheckpoint:
         with self._step():
             return self.logs.access.latest()
 
-    def consistency(self, first: int, second: int) -> dict[str, Any]:
+    def consistency(self, first: int, second: int) -> ConsistencyProof:
         with self._step():
             return self.logs.consistency(self.logs.access, first, second)
 
-    def admin_consistency(self, first: int, second: int) -> dict[str, Any]:
+    def admin_consistency(self, first: int, second: int) -> ConsistencyProof:
         with self._step():
             return self.logs.consistency(self.logs.admin, first, second)
 
@@ -362,7 +378,7 @@ class Hub:
                 auditor.agency_id, analysis, shares, unavailable, self._clock.now()
             )
 
-    def admin_entries(self, auditor: Agency, after: int, limit: int) -> dict[str, Any]:
+    def admin_entries(self, auditor: Agency, after: int, limit: int) -> AdminPage:
         with self._step():
             return self.views.admin_entries(auditor.agency_id, after, limit, self._clock.now())
 

@@ -50,7 +50,7 @@ from ...core.patterns import Query, decide
 from ..store.log_store import SealedRecords
 from .agencies import Agency, Role
 from .codes import CodeDesk
-from .logs import AccessFacts, HubLogs
+from .logs import AccessFacts, HubLogs, Receipt
 from .patterns import PatternDesk
 
 __all__ = ["EXPIRED_KEPT", "LinkageDesk", "QueryIn", "request_key"]
@@ -82,7 +82,7 @@ class _Relay:
 
     linkage: Linkage  # closed
     payload: str
-    receipt: dict[str, Any]
+    receipt: Receipt
     expires_at: Instant
     handed: bool = True  # a response carrying it is on its way
 
@@ -284,7 +284,7 @@ class LinkageDesk:
 
     def status(
         self, requester: Agency, linkage_id: str, now: datetime
-    ) -> tuple[Linkage, str | None, dict[str, Any] | None]:
+    ) -> tuple[Linkage, str | None, Receipt | None]:
         """The requester's view; an answer is relayed once, then erased (RK-FLOW-002),
         with the receipt of the ``provided`` entry (RK-LOG-004)."""
         relay = self._relays.get(linkage_id)

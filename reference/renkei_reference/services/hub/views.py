@@ -18,7 +18,7 @@ from ...core.codes import AgencyId, IdCode
 from ...core.retention import PurgedEntry
 from .agencies import AUDITOR_UNIT
 from .codes import CodeDesk
-from .logs import HubLogs
+from .logs import AdminPage, HubLogs
 
 __all__ = ["LogViews"]
 
@@ -70,13 +70,10 @@ class LogViews:
         )
         return held, purged
 
-    def admin_entries(self, auditor: str, after: int, limit: int, now: datetime
-                      ) -> dict[str, Any]:  # fmt: skip
+    def admin_entries(self, auditor: str, after: int, limit: int, now: datetime) -> AdminPage:
         """The administrative log for the auditor (RK-LOG-006), then the read logged."""
         page = self._logs.admin_page(after, limit)
-        self.record_read(
-            auditor, "admin", after=after, limit=limit, n=len(page["entries"]), now=now
-        )
+        self.record_read(auditor, "admin", after=after, limit=limit, n=len(page.entries), now=now)
         return page
 
     def record_read(
