@@ -86,7 +86,7 @@ def test_in_flight_state_survives_a_restart(hub: Durable) -> None:
     pending = _query(fed, links["r0"], "q-pending")
     delivered = _query(fed, links["r1"], "q-delivered")
     answered = _query(fed, links["r2"], "q-answered")
-    assert {d["linkage_id"] for d in fed.hub.deliveries(B, limit=2)} == {
+    assert {d.linkage_id for d in fed.hub.deliveries(B, limit=2)} == {
         pending.linkage_id,
         delivered.linkage_id,
     }

@@ -22,6 +22,7 @@ from renkei_reference.core.errors import RenkeiError
 from renkei_reference.core.patterns import LinkagePattern
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
+from renkei_reference.services.hub import QueryIn
 
 AGENCIES = ("a", "b", "c")
 PERSONS = [f"{1_000_000_000 + i:010d}" for i in range(4)]
@@ -97,7 +98,7 @@ class HubMachine(RuleBasedStateMachine):
             "link_code": self.links[(requester, person)],
         }
         try:
-            linkage = self.fed.hub.query(self.agency[requester], body)
+            linkage = self.fed.hub.query(self.agency[requester], QueryIn(**body))
         except RenkeiError as exc:
             assert exc.problem in {
                 "unknown-pattern",
@@ -110,9 +111,9 @@ class HubMachine(RuleBasedStateMachine):
     @rule(provider=st.sampled_from(AGENCIES))
     def pull(self, provider: str) -> None:
         for d in self.fed.hub.deliveries(self.agency[provider]):
-            assert self.open[d["linkage_id"]][1] == provider, "delivered to the wrong provider"
-            assert d["linkage_id"] not in self.pulled, "delivered twice"
-            self.pulled.add(d["linkage_id"])
+            assert self.open[d.linkage_id][1] == provider, "delivered to the wrong provider"
+            assert d.linkage_id not in self.pulled, "delivered twice"
+            self.pulled.add(d.linkage_id)
 
     @precondition(lambda self: bool(self.open))
     @rule(data=st.data(), impostor=st.booleans())

@@ -46,6 +46,7 @@ from renkei_reference.services import hub_wire as wire
 from renkei_reference.services.app import create_app
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
+from renkei_reference.services.hub import QueryIn
 from renkei_reference.services.store.keystore import MemoryKeyStore
 from renkei_reference.services.store.log_store import Change, SqliteLogStore
 
@@ -121,7 +122,7 @@ def _query(fed: Federation, link: str, rid: str, pattern: str = "P-1") -> Any:
         "information_kind": "k",
         "link_code": link,
     }
-    return fed.hub.query(A, body)
+    return fed.hub.query(A, QueryIn(**body))
 
 
 def _activity(fed: Federation, links: dict[str, str], n: int) -> None:

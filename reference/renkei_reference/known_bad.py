@@ -38,7 +38,7 @@ from .core.keys import KeyPurpose
 from .core.numbering import NUMBER_SPACE
 from .core.pattern_document import sign_pattern_document
 from .services.federation import Agency, Federation, FourItems, Role
-from .services.hub import ConsistencyProof, Receipt
+from .services.hub import ConsistencyProof, QueryIn, Receipt
 from .services.hub.linkages import request_key
 from .services.numbering.table import CsprngDraw
 
@@ -508,8 +508,8 @@ def _rotation_reissues(fed: Federation) -> None:
 def _requester_not_checked(fed: Federation) -> None:
     hub = fed.hub
 
-    def query(original: Any, caller: Agency, body: dict[str, Any]) -> Any:
-        return original(hub.agencies.get(str(body.get("requester")), caller), body)
+    def query(original: Any, caller: Agency, body: QueryIn) -> Any:
+        return original(hub.agencies.get(body.requester, caller), body)
 
     _override(hub, "query", query)
 
@@ -540,10 +540,10 @@ def _validity_ignored(fed: Federation) -> None:
 def _kind_not_checked(fed: Federation) -> None:
     hub = fed.hub
 
-    def query(original: Any, caller: Agency, body: dict[str, Any]) -> Any:
-        pattern = hub.patterns.get(str(body.get("pattern_id")))
-        if pattern is not None and body.get("information_kind") not in pattern.information_kinds:
-            body = {**body, "information_kind": sorted(pattern.information_kinds)[0]}
+    def query(original: Any, caller: Agency, body: QueryIn) -> Any:
+        pattern = hub.patterns.get(body.pattern_id)
+        if pattern is not None and body.information_kind not in pattern.information_kinds:
+            body = replace(body, information_kind=sorted(pattern.information_kinds)[0])
         return original(caller, body)
 
     _override(hub, "query", query)
@@ -635,8 +635,8 @@ def _any_agency(fed: Federation) -> None:
 def _replay(fed: Federation) -> None:
     hub = fed.hub
 
-    def query(original: Any, caller: Agency, body: dict[str, Any]) -> Any:
-        key = request_key(caller.agency_id, str(body.get("request_id")))
+    def query(original: Any, caller: Agency, body: QueryIn) -> Any:
+        key = request_key(caller.agency_id, body.request_id)
         hub.linkages.requests.pop(key, None)
         return original(caller, body)
 
@@ -965,23 +965,26 @@ def _latest_id_code(fed: Federation) -> str:
     return linkages[-1].person.hex() if linkages else ""
 
 
+def _requester_code_in_deliveries(resp: Response, fed: Federation) -> Response:
+    """Each delivery of a ``/hub/deliveries`` response gets the requester's link code."""
+    if resp.path.endswith("/hub/deliveries") and resp.status == 200:
+        hub, page = fed.hub, json.loads(resp.body)
+        for d in page["deliveries"]:
+            linkage = hub.linkages.linkages[d["linkage_id"]]
+            unit = hub.agencies[linkage.requester].unit
+            d["requester_link_code"] = hub.codes.link_out(linkage.person, unit).text()
+        resp.body = json.dumps(page).encode()
+    return resp
+
+
 @_variant(
     "delivery-carries-requester-link-code",
     "RK-FLOW-001",
     "each delivery also carries the requester's link code for the person",
+    _requester_code_in_deliveries,
 )
 def _delivery_requester_code(fed: Federation) -> None:
-    hub = fed.hub
-
-    def deliveries(original: Any, provider: Agency, limit: int = 1000) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = original(provider, limit)
-        for d in out:
-            linkage = hub.linkages.linkages[d["linkage_id"]]
-            unit = hub.agencies[linkage.requester].unit
-            d["requester_link_code"] = hub.codes.link_out(linkage.person, unit).text()
-        return out
-
-    _override(hub, "deliveries", deliveries)
+    return None
 
 
 def _id_code_header(resp: Response, fed: Federation) -> Response:

@@ -37,7 +37,7 @@ from .auditor.app import auditor_ui_router
 from .auditor.auditor import NodeEndpoint, page
 from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems, Removal, Role
-from .hub import ConsentIn
+from .hub import ConsentIn, QueryIn
 from .portal.app import PortalBox, portal_router, ui_router
 from .portal.app import control_router as portal_control_router
 from .portal.portal import AgencyNodeDirectory
@@ -278,7 +278,7 @@ def create_app(
 
     @hub.post("/queries", status_code=202)
     async def query(body: m.QueryIn, agency: AgencyCaller) -> dict[str, Any]:
-        linkage = fed().hub.query(agency, body.model_dump())
+        linkage = fed().hub.query(agency, QueryIn(**body.model_dump()))
         return {
             "linkage_id": linkage.linkage_id,
             "state": linkage.state.value,
@@ -296,7 +296,7 @@ def create_app(
     async def deliveries(
         agency: AgencyCaller, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
     ) -> dict[str, Any]:
-        return {"deliveries": fed().hub.deliveries(agency, limit)}
+        return {"deliveries": [wire.delivery(d) for d in fed().hub.deliveries(agency, limit)]}
 
     @hub.post("/linkages/{linkage_id}/answer", status_code=202)
     async def answer(linkage_id: str, body: m.AnswerIn, agency: AgencyCaller) -> dict[str, Any]:

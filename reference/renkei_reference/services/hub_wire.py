@@ -13,12 +13,14 @@ from dataclasses import asdict
 from typing import Any
 
 from ..core.admin_log import admin_leaf_bytes, admin_view
+from ..core.instant import iso_of
 from .hub import (
     AdminPage,
     BindingDecision,
     ConsentRecord,
     ConsistencyProof,
     CurrencyResult,
+    Delivery,
     Rebinding,
     Receipt,
     SignedCheckpoint,
@@ -31,6 +33,7 @@ __all__ = [
     "consent",
     "consistency_proof",
     "currency_result",
+    "delivery",
     "rebinding_result",
     "receipt",
 ]
@@ -90,3 +93,8 @@ def admin_page(page: AdminPage) -> dict[str, Any]:
         ],
         "checkpoint": checkpoint(page.checkpoint),
     }
+
+
+def delivery(d: Delivery) -> dict[str, Any]:
+    """OpenAPI ``Delivery``."""
+    return {**asdict(d), "deadline": iso_of(d.deadline)}

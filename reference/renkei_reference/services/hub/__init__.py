@@ -52,7 +52,7 @@ from .agencies import AUDITOR_UNIT, Agency, AgencyBook, Role
 from .binding import BindingDecision, BindingDesk, CurrencyResult, Rebinding
 from .codes import CodeDesk
 from .consents import ConsentIn, ConsentRecord
-from .linkages import LinkageDesk, QueryIn
+from .linkages import Delivery, LinkageDesk, QueryIn
 from .logs import (
     AdminPage,
     ConsistencyProof,
@@ -77,6 +77,7 @@ __all__ = [
     "ConsentRecord",
     "ConsistencyProof",
     "CurrencyResult",
+    "Delivery",
     "Hub",
     "QueryIn",
     "Rebinding",
@@ -271,16 +272,15 @@ class Hub:
             self.linkages.expire_due(now)
             self.retention.purge_due(now)
 
-    def query(self, caller: Agency, body: dict[str, Any] | QueryIn) -> Linkage:
+    def query(self, caller: Agency, q: QueryIn) -> Linkage:
         """Step ② of item 21.  Refused with 503 before any change while the log
         store cannot write."""
         self._refuse_if_store_failing()
-        q = body if isinstance(body, QueryIn) else QueryIn(**body)
         self.expire_due()
         with self._step():
             return self.linkages.query(caller, q, self._clock.now())
 
-    def deliveries(self, provider: Agency, limit: int = 1000) -> list[dict[str, Any]]:
+    def deliveries(self, provider: Agency, limit: int = 1000) -> list[Delivery]:
         self.expire_due()
         with self._step():
             return self.linkages.deliveries(provider, limit, self._clock.now())

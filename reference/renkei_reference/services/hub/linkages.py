@@ -53,7 +53,7 @@ from .codes import CodeDesk
 from .logs import AccessFacts, HubLogs, Receipt
 from .patterns import PatternDesk
 
-__all__ = ["EXPIRED_KEPT", "LinkageDesk", "QueryIn", "request_key"]
+__all__ = ["EXPIRED_KEPT", "Delivery", "LinkageDesk", "QueryIn", "request_key"]
 
 EXPIRED_KEPT = 100_000
 LINKAGE, TRANSIT, REQUEST, EXPIRED = "linkage", "transit", "request", "expired"
@@ -74,6 +74,20 @@ class QueryIn:
     information_kind: str
     request_id: str
     link_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A linkage handed to its provider (OpenAPI ``Delivery``, RK-FLOW-005): the
+    requester's link code is never in it; the provider's is made at delivery."""
+
+    linkage_id: str
+    requester: str
+    pattern_id: str
+    information_kind: str
+    link_code: str  # the provider's link code for the person, made now
+    deadline: Instant
+    serial: int
 
 
 @dataclass(slots=True)
@@ -222,10 +236,10 @@ class LinkageDesk:
         """RFC 9457 extension members of a refusal: its serial and receipt (RK-LOG-004/005)."""
         return {"serial": entry.serial, "receipt": self._logs.receipt_for(entry.serial)}
 
-    def deliveries(self, provider: Agency, limit: int, now: datetime) -> list[dict[str, Any]]:
+    def deliveries(self, provider: Agency, limit: int, now: datetime) -> list[Delivery]:
         """Pull delivery (RK-FLOW-005): each pending linkage once, oldest first, at
         most ``limit``; link code(B) made now."""
-        out: list[dict[str, Any]] = []
+        out: list[Delivery] = []
         with self._store.atomic():
             for linkage in list(self.linkages.values()):
                 if len(out) >= limit:
@@ -236,15 +250,15 @@ class LinkageDesk:
                     continue
                 self._put(advance(linkage, Event.PULL, instant_of(now)))
                 out.append(
-                    {
-                        "linkage_id": linkage.linkage_id,
-                        "requester": linkage.requester,
-                        "pattern_id": linkage.pattern_id,
-                        "information_kind": linkage.information_kind,
-                        "link_code": self._codes.link_out(linkage.person, provider.unit).text(),
-                        "deadline": iso_of(linkage.deadline),
-                        "serial": linkage.serial,
-                    }
+                    Delivery(
+                        linkage_id=linkage.linkage_id,
+                        requester=linkage.requester,
+                        pattern_id=linkage.pattern_id,
+                        information_kind=linkage.information_kind,
+                        link_code=self._codes.link_out(linkage.person, provider.unit).text(),
+                        deadline=linkage.deadline,
+                        serial=linkage.serial,
+                    )
                 )
         return out
 
