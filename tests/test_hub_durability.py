@@ -30,6 +30,7 @@ from renkei_reference.core.log_integrity import LogTamperedError
 from renkei_reference.services.app import create_app
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Federation
+from renkei_reference.services.hub import HoldScopeIn
 from renkei_reference.services.store.log_store import SqliteLogStore
 
 from .test_log_store import (
@@ -232,7 +233,7 @@ def test_every_changed_or_deleted_record_that_matters_refuses_the_start(hub: Dur
     _query(fed, links["r0"], "q-open")
     answered = _query(fed, links["r1"], "q-answered")
     fed.hub.answer(B, answered.linkage_id, PAYLOAD)
-    fed.hub.place_hold(AUDITOR, "case", None, {"serials": {"first": 1, "last": 1}})
+    fed.hub.place_hold(AUDITOR, "case", None, HoldScopeIn(serials=(1, 1)))
     fed.hub.log_barrier().result(10)
     fed.close()
     rows = _stored_records(path)

@@ -46,7 +46,7 @@ from renkei_reference.services import hub_wire as wire
 from renkei_reference.services.app import create_app
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
-from renkei_reference.services.hub import QueryIn
+from renkei_reference.services.hub import HoldScopeIn, QueryIn
 from renkei_reference.services.store.keystore import MemoryKeyStore
 from renkei_reference.services.store.log_store import Change, SqliteLogStore
 
@@ -189,11 +189,11 @@ def test_the_administrative_log_records_what_changed_and_never_the_four_items(
     fed = _federation(tmp_path / "logs.sqlite3", Ed25519PrivateKey.generate(), clock)
     links = _populate(fed)
     _activity(fed, links, 2)
-    hold = fed.hub.place_hold(AUDITOR, "case 1", None, {"serials": {"first": 1, "last": 1}})
+    hold = fed.hub.place_hold(AUDITOR, "case 1", None, HoldScopeIn(serials=(1, 1)))
     fed.hub.auditor_entries(AUDITOR, 0, 10)
     clock.set(T0 + timedelta(days=365 * 7 + 5))
     fed.hub.expire_due()
-    fed.hub.lift_hold(AUDITOR, hold["hold_id"])
+    fed.hub.lift_hold(AUDITOR, hold.hold.hold_id)
     page = wire.admin_page(fed.hub.admin_entries(AUDITOR, 0, 100))
     events = [e["event"] for e in page["entries"]]
     assert events.count("agency-registered") == 3
@@ -334,7 +334,7 @@ def test_purging_keeps_hashes_drops_content_and_holds_survive_a_restart(tmp_path
     _query(fed, links["r0"], "q-held")
     _query(fed, links["r1"], "q-purged")
     marker = fed.hub.dump()["hub.access_log"][1]["request_id"]
-    fed.hub.place_hold(AUDITOR, "case", None, {"serials": {"first": 1, "last": 1}})
+    fed.hub.place_hold(AUDITOR, "case", None, HoldScopeIn(serials=(1, 1)))
     fed.hub.set_retention(LogClass.HUB_ACCESS_LOG, 8)
     clock.advance(61)  # both linkages expire unanswered: entries 3 and 4
     fed.hub.expire_due()

@@ -37,7 +37,7 @@ from .auditor.app import auditor_ui_router
 from .auditor.auditor import NodeEndpoint, page
 from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems, Removal, Role
-from .hub import ConsentIn, QueryIn
+from .hub import ConsentIn, HoldScopeIn, QueryIn
 from .portal.app import PortalBox, portal_router, ui_router
 from .portal.app import control_router as portal_control_router
 from .portal.portal import AgencyNodeDirectory
@@ -378,11 +378,18 @@ def create_app(
 
     @auditor.post("/legal-holds", status_code=201)
     async def place_hold(body: m.LegalHoldIn, agency: Auditor) -> dict[str, Any]:
-        scope = body.scope.model_dump(by_alias=True)
-        for key in ("from", "to"):
-            if scope.get(key) is not None:
-                scope[key] = scope[key].astimezone(UTC)
-        return fed().hub.place_hold(agency, body.reason, body.case_reference, scope)
+        sc = body.scope
+        scope = HoldScopeIn(
+            linkage_ids=tuple(sc.linkage_ids) if sc.linkage_ids is not None else None,
+            agency_id=sc.agency_id,
+            person_ref=sc.person_ref,
+            pattern_id=sc.pattern_id,
+            serials=(sc.serials.first, sc.serials.last) if sc.serials is not None else None,
+            not_before=sc.from_.astimezone(UTC) if sc.from_ is not None else None,
+            before=sc.to.astimezone(UTC) if sc.to is not None else None,
+        )
+        hold = fed().hub.place_hold(agency, body.reason, body.case_reference, scope)
+        return wire.legal_hold(hold)
 
     @auditor.delete("/legal-holds/{hold_id}", status_code=204)
     async def lift_hold(hold_id: str, agency: Auditor) -> Response:

@@ -21,9 +21,11 @@ from .hub import (
     ConsistencyProof,
     CurrencyResult,
     Delivery,
+    LegalHoldView,
     Rebinding,
     Receipt,
     SignedCheckpoint,
+    hold_document,
 )
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "consistency_proof",
     "currency_result",
     "delivery",
+    "legal_hold",
     "rebinding_result",
     "receipt",
 ]
@@ -98,3 +101,8 @@ def admin_page(page: AdminPage) -> dict[str, Any]:
 def delivery(d: Delivery) -> dict[str, Any]:
     """OpenAPI ``Delivery``."""
     return {**asdict(d), "deadline": iso_of(d.deadline)}
+
+
+def legal_hold(v: LegalHoldView) -> dict[str, Any]:
+    """OpenAPI ``LegalHold``."""
+    return hold_document(v)

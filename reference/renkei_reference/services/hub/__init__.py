@@ -62,7 +62,7 @@ from .logs import (
     resume_access_log,
 )
 from .patterns import PatternDesk
-from .retention import RetentionDesk, hold_view
+from .retention import HoldScopeIn, LegalHoldView, RetentionDesk, hold_document
 from .startup import adopt_legacy_state, check_state_against_logs
 from .views import LogViews
 
@@ -78,13 +78,16 @@ __all__ = [
     "ConsistencyProof",
     "CurrencyResult",
     "Delivery",
+    "HoldScopeIn",
     "Hub",
+    "LegalHoldView",
     "QueryIn",
     "Rebinding",
     "Receipt",
     "Role",
     "SignedCheckpoint",
     "admin_origin",
+    "hold_document",
     "resume_access_log",
 ]
 
@@ -322,25 +325,25 @@ class Hub:
             return self.retention.set_retention(log_class, years, self._clock.now())
 
     def place_hold(
-        self, auditor: Agency, reason: str, case_reference: str | None, scope: dict[str, Any]
-    ) -> dict[str, Any]:
+        self, auditor: Agency, reason: str, case_reference: str | None, scope: HoldScopeIn
+    ) -> LegalHoldView:
         now = self._clock.now()
         with self._step():
-            ref = scope.get("person_ref")
+            ref = scope.person_ref
             person = self.codes.link_in(ref, AUDITOR_UNIT, now).raw if ref else None
             hold = self.retention.place_hold(
                 auditor.agency_id, reason, case_reference, scope, person=person, now=now
             )
-            return hold_view(hold, ref)
+            return LegalHoldView(hold, ref)
 
     def lift_hold(self, auditor: Agency, hold_id: str) -> None:
         with self._step():
             self.retention.lift_hold(auditor.agency_id, hold_id, self._clock.now())
 
-    def legal_holds(self) -> list[dict[str, Any]]:
+    def legal_holds(self) -> list[LegalHoldView]:
         """The legal holds in force, newest first (the auditor's dashboard)."""
         with self._step():
-            return [hold_view(h, None) for h in self.retention.in_force(self._clock.now())]
+            return [LegalHoldView(h, None) for h in self.retention.in_force(self._clock.now())]
 
     # -- the tamper-evident logs (RK-LOG-004, RK-LOG-006, RK-LOG-009) ----------------
     def receipt_for(self, serial: int) -> Receipt:
@@ -420,10 +423,17 @@ class Hub:
                 "hub.admin_log": [admin_view(e) for e in self.logs.admin_entries],
                 "hub.access_log": [_entry_dump(e) for e in self.logs.entries],
                 "hub.legal_holds": [
-                    {**hold_view(h, None), "lifted_at": _iso(h.lifted_at)}
+                    {**hold_document(LegalHoldView(h, None)), "lifted_at": _iso(h.lifted_at)}
                     for h in self.retention.holds.values()
                 ],
-                "hub.purges": list(self.retention.purges),
+                "hub.purges": [
+                    {
+                        "at": p.at.isoformat(),
+                        "log_class": p.log_class.value,
+                        "ranges": [list(r) for r in p.ranges],
+                    }
+                    for p in self.retention.purges
+                ],
                 "hub.consents": self.binding.consents.dump(),
             }
 
