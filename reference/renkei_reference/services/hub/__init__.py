@@ -408,7 +408,9 @@ class Hub:
             return self.views.person_entries(unit, link_code, self._clock.now())
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
-        """Everything the hub stores (RK-CTL-006); key versions, never keys."""
+        """Everything the hub stores (RK-CTL-006); key versions, never keys.  The
+        state export is a JSON document written out whole (``/control/state``),
+        so it stays one rather than a typed value."""
         with self._step():
             table, documents = self.pattern_desk.dump()
             return {
