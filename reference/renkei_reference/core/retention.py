@@ -209,7 +209,7 @@ def retained_until(made_at: datetime, years: int) -> datetime:
     Returns:
         The instant the retention ends, timezone-aware UTC.
     """
-    return datetime_of(retention_end(instant_of(made_at), years))
+    return datetime_of(shift_years(instant_of(made_at), years))  # retention_end's rule
 
 
 def _due(made_at: datetime, years: int, now: datetime) -> bool:
