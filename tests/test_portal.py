@@ -107,9 +107,9 @@ class World:
 
     def serials(self, linkage_id: str) -> set[int]:
         return {
-            e["serial"]
+            e.entry.serial
             for e in self.fed.hub.auditor_entries(AUDITOR, 0, 100_000)
-            if e["linkage_id"] == linkage_id
+            if e.entry.linkage_id == linkage_id
         }
 
     def card(self, i: int, **validity: datetime) -> IssuedCard:

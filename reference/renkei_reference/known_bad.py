@@ -38,7 +38,7 @@ from .core.keys import KeyPurpose
 from .core.numbering import NUMBER_SPACE
 from .core.pattern_document import sign_pattern_document
 from .services.federation import Agency, Federation, FourItems, Role
-from .services.hub import ConsistencyProof, QueryIn, Receipt
+from .services.hub import AuditorEntry, ConsistencyProof, QueryIn, Receipt
 from .services.hub.linkages import request_key
 from .services.numbering.table import CsprngDraw
 
@@ -799,8 +799,8 @@ def _portal_withheld(fed: Federation) -> None:
 
 # -- access log, tamper evidence and retention --------------------------------------
 def _filter_auditor_view(fed: Federation, outcome: str) -> None:
-    def entries(original: Any, *args: Any) -> list[dict[str, Any]]:
-        return [e for e in original(*args) if e.get("outcome") != outcome]
+    def entries(original: Any, *args: Any) -> list[AuditorEntry]:
+        return [e for e in original(*args) if e.entry.outcome.value != outcome]
 
     _override(fed.hub, "auditor_entries", entries)
 
@@ -821,8 +821,8 @@ def _expiries_not_logged(fed: Federation) -> None:
     "log entries leave out the pattern's legal basis (field ③)",
 )
 def _no_legal_basis(fed: Federation) -> None:
-    def entries(original: Any, *args: Any) -> list[dict[str, Any]]:
-        return [{**e, "legal_basis": None} for e in original(*args)]
+    def entries(original: Any, *args: Any) -> list[AuditorEntry]:
+        return [replace(e, entry=replace(e.entry, legal_basis=None)) for e in original(*args)]
 
     _override(fed.hub, "auditor_entries", entries)
 

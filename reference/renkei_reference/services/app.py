@@ -354,7 +354,7 @@ def create_app(
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
-        entries = fed().hub.auditor_entries(agency, after, limit)
+        entries = [wire.auditor_entry(e) for e in fed().hub.auditor_entries(agency, after, limit)]
         page: dict[str, Any] = {"entries": entries}
         if len(entries) == limit:  # more may follow, past any purged serials
             page["next_after"] = entries[-1]["serial"]

@@ -12,10 +12,12 @@ import base64
 from dataclasses import asdict
 from typing import Any
 
+from ..core.access_log import auditor_view
 from ..core.admin_log import admin_leaf_bytes, admin_view
 from ..core.instant import iso_of
 from .hub import (
     AdminPage,
+    AuditorEntry,
     BindingDecision,
     ConsentRecord,
     ConsistencyProof,
@@ -30,6 +32,7 @@ from .hub import (
 
 __all__ = [
     "admin_page",
+    "auditor_entry",
     "binding_result",
     "checkpoint",
     "consent",
@@ -106,3 +109,8 @@ def delivery(d: Delivery) -> dict[str, Any]:
 def legal_hold(v: LegalHoldView) -> dict[str, Any]:
     """OpenAPI ``LegalHold``."""
     return hold_document(v)
+
+
+def auditor_entry(e: AuditorEntry) -> dict[str, Any]:
+    """OpenAPI ``AuditorLogEntry``: the entry with the person as the auditor's pseudonym."""
+    return auditor_view(e.entry, e.person_ref)

@@ -64,7 +64,7 @@ from .logs import (
 from .patterns import PatternDesk
 from .retention import HoldScopeIn, LegalHoldView, RetentionDesk, hold_document
 from .startup import adopt_legacy_state, check_state_against_logs
-from .views import LogViews
+from .views import AuditorEntry, LogViews
 
 ID = KeyPurpose.ID_CODE
 
@@ -72,6 +72,7 @@ __all__ = [
     "AUDITOR_UNIT",
     "AdminPage",
     "Agency",
+    "AuditorEntry",
     "BindingDecision",
     "ConsentIn",
     "ConsentRecord",
@@ -369,13 +370,13 @@ class Hub:
             return self.logs.consistency(self.logs.admin, first, second)
 
     # -- views -----------------------------------------------------------------------
-    def auditor_entries(self, auditor: Agency, after: int, limit: int) -> list[dict[str, Any]]:
+    def auditor_entries(self, auditor: Agency, after: int, limit: int) -> list[AuditorEntry]:
         with self._step():
             return self.views.auditor_entries(auditor.agency_id, after, limit, self._clock.now())
 
     def audit_snapshot(
         self, auditor: Agency, analysis: str, shares: int, unavailable: int
-    ) -> tuple[list[dict[str, Any]], list[int]]:
+    ) -> tuple[list[AuditorEntry], list[int]]:
         with self._step():
             return self.views.audit_snapshot(
                 auditor.agency_id, analysis, shares, unavailable, self._clock.now()
