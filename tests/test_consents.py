@@ -19,6 +19,7 @@ from renkei_reference.core.codes import ResidentCode
 from renkei_reference.core.errors import PermissionDeniedError
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
+from renkei_reference.services.hub import ConsentIn
 from renkei_reference.services.store.keystore import MemoryKeyStore
 from renkei_reference.services.store.log_store import SqliteLogStore
 
@@ -29,12 +30,13 @@ CLUB = Agency("club", "共済会（民間）", "private-body")
 ITEMS = FourItems(
     "山田 太郎", "東京都千代田区霞が関1丁目1番1号", "1980-04-01", "male", "ヤマダ タロウ"
 )
-CONSENT = {
-    "record_ref": "m-1",
-    "purpose": "資格確認",
-    "obtained_at": "2026-03-30T02:15:00+00:00",
-    "method": "written",
-}
+CONSENT = ConsentIn(
+    record_ref="m-1",
+    purpose="資格確認",
+    pattern_ids=(),
+    obtained_at="2026-03-30T02:15:00+00:00",
+    method="written",
+)
 
 
 def _rc(i: int) -> ResidentCode:
@@ -56,9 +58,9 @@ def test_a_restarted_hub_keeps_the_withdrawal(tmp_path: Path) -> None:
     fed = _federation(tmp_path / "hub.sqlite3", signer)
     fed.register(CLUB)
     fed.registry.load([(_rc(1), ITEMS)])
-    consent = fed.hub.record_consent(CLUB, CONSENT)["consent_id"]
+    consent = fed.hub.record_consent(CLUB, CONSENT).consent_id
     (bound,) = fed.hub.bind_all(CLUB, [("m-1", ITEMS)], [consent])
-    assert bound["decision"] == "bound"
+    assert bound.decision == "bound"
     fed.hub.withdraw_consent(CLUB, consent)
     fed.hub.log_barrier().result(10)
     fed.close()
@@ -69,7 +71,7 @@ def test_a_restarted_hub_keeps_the_withdrawal(tmp_path: Path) -> None:
     with pytest.raises(PermissionDeniedError) as refused:
         again.hub.bind_all(CLUB, [("m-1", ITEMS)], [consent])
     assert refused.value.problem == "consent-withdrawn"
-    fresh = again.hub.record_consent(CLUB, CONSENT)["consent_id"]
+    fresh = again.hub.record_consent(CLUB, CONSENT).consent_id
     with pytest.raises(PermissionDeniedError) as still:
         again.hub.bind_all(CLUB, [("m-1", ITEMS)], [fresh])
     assert still.value.problem == "consent-withdrawn"
@@ -103,13 +105,13 @@ def test_a_private_body_binds_only_the_exact_latest_items(edit: tuple[str, str])
     fed.registry.load([(_rc(2), ITEMS)])
     field, value = edit
     records = [("exact", ITEMS), ("changed", replace(ITEMS, **{field: value})), ("old", earlier)]
-    consents = [fed.hub.record_consent(CLUB, CONSENT)["consent_id"] for _ in records]
-    got = {r["record_ref"]: r for r in fed.hub.bind_all(CLUB, records, list(consents))}
-    assert got["exact"]["decision"] == "bound"
+    consents = [fed.hub.record_consent(CLUB, CONSENT).consent_id for _ in records]
+    got = {r.record_ref: r for r in fed.hub.bind_all(CLUB, records, list(consents))}
+    assert got["exact"].decision == "bound"
     for ref in ("changed", "old"):
-        assert got[ref]["decision"] == "rejected", got[ref]
-        assert got[ref]["reasons"] == []
-        assert not got[ref].get("link_code")
+        assert got[ref].decision == "rejected", got[ref]
+        assert got[ref].reasons == ()
+        assert not got[ref].link_code
 
 
 def test_one_consent_is_one_persons() -> None:
@@ -118,9 +120,9 @@ def test_one_consent_is_one_persons() -> None:
     fed.register(CLUB)
     other = replace(ITEMS, name="山田 花子", name_kana="ヤマダ ハナコ", sex="female")
     fed.registry.load([(_rc(3), ITEMS), (_rc(4), other)])
-    consent = fed.hub.record_consent(CLUB, CONSENT)["consent_id"]
-    assert fed.hub.bind_all(CLUB, [("a", ITEMS)], [consent])[0]["decision"] == "bound"
-    assert fed.hub.bind_all(CLUB, [("a", ITEMS)], [consent])[0]["decision"] == "bound"
+    consent = fed.hub.record_consent(CLUB, CONSENT).consent_id
+    assert fed.hub.bind_all(CLUB, [("a", ITEMS)], [consent])[0].decision == "bound"
+    assert fed.hub.bind_all(CLUB, [("a", ITEMS)], [consent])[0].decision == "bound"
     with pytest.raises(PermissionDeniedError) as refused:
         fed.hub.bind_all(CLUB, [("b", other)], [consent])
     assert refused.value.problem == "consent-required"

@@ -21,6 +21,7 @@ from .conftest import ROOT
 PER_CONDITION = "5"
 MODULES = [
     "renkei_reference.core.check_digit",
+    "renkei_reference.core.instant",
     "renkei_reference.core.patterns",
     "renkei_reference.core.linkage",
     "renkei_reference.core.keys",

@@ -30,6 +30,7 @@ from renkei_reference.core.log_integrity import LogTamperedError
 from renkei_reference.services.app import create_app
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Federation
+from renkei_reference.services.hub import HoldScopeIn
 
 from .postgres import Backend
 from .test_log_store import (
@@ -81,7 +82,7 @@ def test_in_flight_state_survives_a_restart(hub: Durable) -> None:
     pending = _query(fed, links["r0"], "q-pending")
     delivered = _query(fed, links["r1"], "q-delivered")
     answered = _query(fed, links["r2"], "q-answered")
-    assert {d["linkage_id"] for d in fed.hub.deliveries(B, limit=2)} == {
+    assert {d.linkage_id for d in fed.hub.deliveries(B, limit=2)} == {
         pending.linkage_id,
         delivered.linkage_id,
     }
@@ -226,7 +227,7 @@ def test_every_changed_or_deleted_record_that_matters_refuses_the_start(hub: Dur
     _query(fed, links["r0"], "q-open")
     answered = _query(fed, links["r1"], "q-answered")
     fed.hub.answer(B, answered.linkage_id, PAYLOAD)
-    fed.hub.place_hold(AUDITOR, "case", None, {"serials": {"first": 1, "last": 1}})
+    fed.hub.place_hold(AUDITOR, "case", None, HoldScopeIn(serials=(1, 1)))
     fed.hub.log_barrier().result(10)
     fed.close()
     rows = _stored_records(where)

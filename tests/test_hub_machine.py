@@ -23,6 +23,7 @@ from renkei_reference.core.errors import RenkeiError
 from renkei_reference.core.patterns import LinkagePattern
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
+from renkei_reference.services.hub import QueryIn
 
 AGENCIES = ("a", "b", "c")
 PERSONS = [f"{1_000_000_000 + i:010d}" for i in range(4)]
@@ -74,7 +75,7 @@ class HubMachine(RuleBasedStateMachine):
         for aid in AGENCIES:
             for i in range(len(self.residents)):
                 items = FourItems(f"氏名{i}", f"住所{i}", "1980-01-01", "male")
-                self.links[(aid, i)] = hub.bind(self.agency[aid], f"r{i}", items)["link_code"]
+                self.links[(aid, i)] = hub.bind(self.agency[aid], f"r{i}", items).link_code or ""
         self.open: dict[str, tuple[str, str]] = {}  # linkage -> (requester, provider)
         self.answered: dict[str, str] = {}  # linkage -> payload sent
         self.relayed: set[str] = set()
@@ -99,7 +100,7 @@ class HubMachine(RuleBasedStateMachine):
             "link_code": self.links[(requester, person)],
         }
         try:
-            linkage = self.fed.hub.query(self.agency[requester], body)
+            linkage = self.fed.hub.query(self.agency[requester], QueryIn(**body))
         except RenkeiError as exc:
             assert exc.problem in {
                 "unknown-pattern",
@@ -112,9 +113,9 @@ class HubMachine(RuleBasedStateMachine):
     @rule(provider=st.sampled_from(AGENCIES))
     def pull(self, provider: str) -> None:
         for d in self.fed.hub.deliveries(self.agency[provider]):
-            assert self.open[d["linkage_id"]][1] == provider, "delivered to the wrong provider"
-            assert d["linkage_id"] not in self.pulled, "delivered twice"
-            self.pulled.add(d["linkage_id"])
+            assert self.open[d.linkage_id][1] == provider, "delivered to the wrong provider"
+            assert d.linkage_id not in self.pulled, "delivered twice"
+            self.pulled.add(d.linkage_id)
 
     @precondition(lambda self: bool(self.open))
     @rule(data=st.data(), impostor=st.booleans())

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from renkei_reference.core.errors import PermissionDeniedError
+from renkei_reference.core.instant import SECOND, Instant, instant_of
 from renkei_reference.core.keys import KeyPurpose, KeyRing
 from renkei_reference.services.store.keystore import FileKeyStore, MemoryKeyStore
 
@@ -23,15 +24,16 @@ steps = st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)), max_si
 def test_rotation_keeps_old_versions_exactly_for_their_window(
     rotations: list[tuple[int, int]], probe: int
 ) -> None:
-    ring = KeyRing.first(KeyPurpose.LINK_CODE, T0)
-    at = T0
-    windows: dict[int, datetime] = {}
+    start = instant_of(T0)
+    ring = KeyRing.first(KeyPurpose.LINK_CODE, start)
+    at = start
+    windows: dict[int, int] = {}
     for gap, window in rotations:
-        at += timedelta(seconds=gap)
-        windows[ring.current] = at + timedelta(seconds=window)
-        ring = ring.rotate(at, timedelta(seconds=window))
+        at = Instant(at + gap * SECOND)
+        windows[ring.current] = at + window * SECOND
+        ring = ring.rotate(at, window * SECOND)
     assert ring.current == len(rotations) + 1
-    when = T0 + timedelta(seconds=probe)
+    when = Instant(start + probe * SECOND)
     assert ring.accepts(ring.current, when)
     for version, until in windows.items():
         assert ring.accepts(version, when) == (when < until)
@@ -41,9 +43,10 @@ def test_rotation_keeps_old_versions_exactly_for_their_window(
 
 @pytest.mark.requirement("RK-LNK-005")
 def test_a_retired_version_is_refused_specifically() -> None:
-    ring = KeyRing.first(KeyPurpose.LINK_CODE, T0).rotate(T0, timedelta(0))
+    at = instant_of(T0)
+    ring = KeyRing.first(KeyPurpose.LINK_CODE, at).rotate(at, 0)
     with pytest.raises(PermissionDeniedError) as err:
-        ring.require(1, T0, "RK-LNK-005")
+        ring.require(1, at, "RK-LNK-005")
     assert err.value.problem == "unknown-key-version"
     assert err.value.requirement == "RK-LNK-005"
 

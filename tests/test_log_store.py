@@ -42,9 +42,11 @@ from renkei_reference.core.errors import UnavailableError
 from renkei_reference.core.merkle import verify_consistency, verify_inclusion
 from renkei_reference.core.patterns import LinkagePattern
 from renkei_reference.core.retention import LogClass
+from renkei_reference.services import hub_wire as wire
 from renkei_reference.services.app import create_app
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
+from renkei_reference.services.hub import HoldScopeIn, QueryIn
 from renkei_reference.services.store.keystore import MemoryKeyStore
 from renkei_reference.services.store.log_store import Change, SqliteLogStore
 
@@ -130,7 +132,7 @@ def _populate(fed: Federation) -> dict[str, str]:
         ]
     )
     results = fed.hub.bind_all(A, [(f"r{i}", items) for i, items in enumerate(ITEMS)])
-    return {r["record_ref"]: r["link_code"] for r in results}
+    return {r.record_ref: str(r.link_code) for r in results}
 
 
 def _query(fed: Federation, link: str, rid: str, pattern: str = "P-1") -> Any:
@@ -142,14 +144,12 @@ def _query(fed: Federation, link: str, rid: str, pattern: str = "P-1") -> Any:
         "information_kind": "k",
         "link_code": link,
     }
-    return fed.hub.query(A, body)
+    return fed.hub.query(A, QueryIn(**body))
 
 
 def _activity(fed: Federation, links: dict[str, str], n: int) -> None:
     for i in range(n):
-        linkage = _query(
-            fed, links[f"r{i % 3}"], f"q{i}-{fed.hub.latest_checkpoint()['tree_size']}"
-        )
+        linkage = _query(fed, links[f"r{i % 3}"], f"q{i}-{fed.hub.latest_checkpoint().tree_size}")
         if i % 2:
             fed.hub.deliveries(B)
             fed.hub.answer(B, linkage.linkage_id, "c2VhbGVk")
@@ -160,7 +160,7 @@ def _activity(fed: Federation, links: dict[str, str], n: int) -> None:
 
 def _snapshot(fed: Federation) -> dict[str, Any]:
     hub = fed.hub
-    size = hub.latest_checkpoint()["tree_size"]
+    size = hub.latest_checkpoint().tree_size
     dump = hub.dump()
     return {
         "checkpoint": hub.latest_checkpoint(),
@@ -179,7 +179,7 @@ def test_a_reopened_hub_has_the_same_logs_checkpoints_and_proofs(backend: Backen
     _activity(fed, links, 9)
     fed.hub.log_barrier().result(10)
     before = _snapshot(fed)
-    assert before["checkpoint"]["tree_size"] == 9 + 4 + 1  # approved, provided, refused
+    assert before["checkpoint"].tree_size == 9 + 4 + 1  # approved, provided, refused
     fed.close()
 
     again = _hub_on(backend, signer, clock)
@@ -187,17 +187,17 @@ def test_a_reopened_hub_has_the_same_logs_checkpoints_and_proofs(backend: Backen
     # The reopened log goes on: new entries are consistent with the old checkpoint.
     for agency in (A, B):
         again.register(agency)
-    old_size = before["checkpoint"]["tree_size"]
+    old_size = before["checkpoint"].tree_size
     with pytest.raises(Exception, match="unknown-pattern"):
         _query(again, links["r0"], "after-restart", pattern="P-X")
     latest = again.hub.latest_checkpoint()
-    proof = again.hub.consistency(old_size, latest["tree_size"])["proof"]
+    proof = again.hub.consistency(old_size, latest.tree_size).proof
     verify_consistency(
         old_size,
-        latest["tree_size"],
+        latest.tree_size,
         [_b64(h) for h in proof],
-        _b64(before["checkpoint"]["root_hash"]),
-        _b64(latest["root_hash"]),
+        _b64(before["checkpoint"].root_hash),
+        _b64(latest.root_hash),
     )
     again.close()
 
@@ -211,12 +211,12 @@ def test_the_administrative_log_records_what_changed_and_never_the_four_items(
     fed = _hub_on(backend, Ed25519PrivateKey.generate(), clock)
     links = _populate(fed)
     _activity(fed, links, 2)
-    hold = fed.hub.place_hold(AUDITOR, "case 1", None, {"serials": {"first": 1, "last": 1}})
+    hold = fed.hub.place_hold(AUDITOR, "case 1", None, HoldScopeIn(serials=(1, 1)))
     fed.hub.auditor_entries(AUDITOR, 0, 10)
     clock.set(T0 + timedelta(days=365 * 7 + 5))
     fed.hub.expire_due()
-    fed.hub.lift_hold(AUDITOR, hold["hold_id"])
-    page = fed.hub.admin_entries(AUDITOR, 0, 100)
+    fed.hub.lift_hold(AUDITOR, hold.hold.hold_id)
+    page = wire.admin_page(fed.hub.admin_entries(AUDITOR, 0, 100))
     events = [e["event"] for e in page["entries"]]
     assert events.count("agency-registered") == 3
     assert "pattern-document-loaded" in events
@@ -246,7 +246,7 @@ def test_the_administrative_log_records_what_changed_and_never_the_four_items(
         k: v for k, v in page["entries"][0].items() if k != "leaf"
     }
     # The read itself is logged, as the next entry.
-    assert fed.hub.admin_entries(AUDITOR, cp["tree_size"], 1)["entries"][0]["event"] == (
+    assert fed.hub.admin_entries(AUDITOR, cp["tree_size"], 1).entries[0].event.value == (
         "auditor-read"
     )
     fed.close()
@@ -284,10 +284,10 @@ def test_a_full_store_refuses_new_linkages_and_loses_no_entry(backend: Backend) 
         fed.hub.log_barrier().result(10)
     assert failed.value.problem == "log-store-unavailable"
     assert failed.value.status_hint == 503
-    size = fed.hub.latest_checkpoint()["tree_size"]
+    size = fed.hub.latest_checkpoint().tree_size
     with pytest.raises(UnavailableError, match="log-store-unavailable"):
         _query(fed, links["r2"], "q-refused")
-    assert fed.hub.latest_checkpoint()["tree_size"] == size, "a refusal changes nothing"
+    assert fed.hub.latest_checkpoint().tree_size == size, "a refusal changes nothing"
 
     store.full = False  # space again: the backlog is committed by the next retry
     deadline = time.monotonic() + 10
@@ -349,7 +349,7 @@ def test_purging_keeps_hashes_drops_content_and_holds_survive_a_restart(
     _query(fed, links["r0"], "q-held")
     _query(fed, links["r1"], "q-purged")
     marker = fed.hub.dump()["hub.access_log"][1]["request_id"]
-    fed.hub.place_hold(AUDITOR, "case", None, {"serials": {"first": 1, "last": 1}})
+    fed.hub.place_hold(AUDITOR, "case", None, HoldScopeIn(serials=(1, 1)))
     fed.hub.set_retention(LogClass.HUB_ACCESS_LOG, 8)
     clock.advance(61)  # both linkages expire unanswered: entries 3 and 4
     fed.hub.expire_due()
@@ -364,11 +364,11 @@ def test_purging_keeps_hashes_drops_content_and_holds_survive_a_restart(
     assert "request_id" not in log[1]
     new = again.hub.receipt_for(1)
     verify_inclusion(
-        _b64(new["leaf_hash"]),
+        _b64(new.leaf_hash),
         0,
-        new["tree_size"],
-        [_b64(h) for h in new["inclusion_proof"]],
-        _b64(again.hub.latest_checkpoint()["root_hash"]),
+        new.tree_size,
+        [_b64(h) for h in new.inclusion_proof],
+        _b64(again.hub.latest_checkpoint().root_hash),
     )
     again.close()
     rows = backend.rows(

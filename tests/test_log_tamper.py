@@ -48,6 +48,7 @@ from renkei_reference.core.log_integrity import LogTamperedError
 from renkei_reference.services.app import create_app
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Federation
+from renkei_reference.services.hub import ConsistencyProof, Receipt
 from renkei_reference.services.store import log_store
 from renkei_reference.services.store.keystore import FileKeyStore
 from renkei_reference.services.store.log_store import SqliteLogStore
@@ -169,7 +170,7 @@ class Durable:
 
 def _bind(fed: Federation) -> dict[str, str]:
     results = fed.hub.bind_all(A, [(f"r{i}", items) for i, items in enumerate(ITEMS)])
-    return {r["record_ref"]: r["link_code"] for r in results}
+    return {r.record_ref: str(r.link_code) for r in results}
 
 
 def _provided(fed: Federation, link: str, rid: str) -> None:
@@ -380,7 +381,7 @@ def test_every_single_byte_change_is_refused_at_start(
 ) -> None:
     monkeypatch.setattr(log_store, "CACHED_LEVEL", CACHED)
     clean = durable.open(durable.copy("clean.sqlite3"))
-    assert clean.hub.latest_checkpoint()["tree_size"] == 9
+    assert clean.hub.latest_checkpoint().tree_size == 9
     clean.close()
     # PostgreSQL: a few bytes of every stored value (a start over PostgreSQL costs
     # 4x one over SQLite); SQLite: every byte of one row, node and checkpoint of each kind too
@@ -433,9 +434,9 @@ def _stored_lower_nodes(path: Place) -> list[tuple[str, int, int]]:
 def _served_proofs(fed: Federation) -> tuple[list[bytes], int]:
     """Every receipt, inclusion and consistency proof the hub serves; the refusals."""
     hub, served, refused = fed.hub, [], 0
-    calls: list[Callable[[], dict[str, Any]]] = []
-    size = hub.latest_checkpoint()["tree_size"]
-    admin_size = hub.admin_entries(AUDITOR, 0, 0)["checkpoint"]["tree_size"]
+    calls: list[Callable[[], Receipt | ConsistencyProof]] = []
+    size = hub.latest_checkpoint().tree_size
+    admin_size = hub.admin_entries(AUDITOR, 0, 0).checkpoint.tree_size
     calls += [lambda s=s: hub.receipt_for(s) for s in range(4, size + 1)]  # 1-3 purged
     calls += [lambda m=m: hub.consistency(m, size) for m in range(1, size + 1)]
     calls += [lambda m=m: hub.admin_consistency(m, admin_size) for m in range(1, admin_size + 1)]
@@ -445,7 +446,8 @@ def _served_proofs(fed: Federation) -> tuple[list[bytes], int]:
         except LogTamperedError:
             refused += 1
             continue
-        served += [_b64(h) for h in answer.get("inclusion_proof", answer.get("proof", []))]
+        proof = answer.inclusion_proof if isinstance(answer, Receipt) else answer.proof
+        served += [_b64(h) for h in proof]
     return served, refused
 
 
@@ -461,7 +463,7 @@ def test_a_node_changed_while_the_hub_runs_is_refused_reported_and_never_served(
     for m in mutations:
         path = durable.copy("run.sqlite3")
         fed = durable.open(path)
-        before = fed.hub.admin_entries(AUDITOR, 0, 1000)["checkpoint"]["tree_size"]
+        before = fed.hub.admin_entries(AUDITOR, 0, 1000).checkpoint.tree_size
         assert _apply(path, m)  # another writer changes the file under the running hub
         ((stored,),) = _rows(
             path, "SELECT hash FROM nodes WHERE log = ? AND level = ? AND idx = ?", m.key
@@ -469,8 +471,8 @@ def test_a_node_changed_while_the_hub_runs_is_refused_reported_and_never_served(
         served, refused = _served_proofs(fed)
         assert refused, f"{m.label()}: no proof read the changed node"
         assert stored not in served, f"{m.label()}: a proof carried the changed hash"
-        entries = fed.hub.admin_entries(AUDITOR, before, 1000)["entries"]
-        reports = [e["details"] for e in entries if e["event"] == "log-tampered"]
+        entries = fed.hub.admin_entries(AUDITOR, before, 1000).entries
+        reports = [e.details for e in entries if e.event.value == "log-tampered"]
         assert reports, m.label()
         assert all(r["log"] == m.key[0] for r in reports), (m.label(), reports)
         places = [(r["log"], r["location"], r["field"]) for r in reports]
@@ -534,7 +536,7 @@ def test_the_person_is_bound_into_the_leaf_and_revealed_nowhere(
     path = durable.copy("person.sqlite3")
     fed = durable.open(path)
     receipts = [fed.hub.receipt_for(s) for s in (6, 7, 8, 9)]
-    leaves = [json.loads(_b64(r["leaf"])) for r in receipts]
+    leaves = [json.loads(_b64(r.leaf)) for r in receipts]
     records = [_record(path, s) for s in (6, 7, 8, 9)]
     for leaf, record in zip(leaves, records, strict=True):
         assert leaf["leaf_version"] == 2
@@ -663,7 +665,7 @@ def test_a_log_from_before_leaf_version_2_starts_and_is_anchored_from_then_on(
         )
 
     fed = start()
-    leaf = json.loads(_b64(fed.hub.receipt_for(1)["leaf"]))
+    leaf = json.loads(_b64(fed.hub.receipt_for(1).leaf))
     assert "leaf_version" not in leaf
     assert "person_digest" not in leaf
     fed.close()

@@ -26,6 +26,7 @@ from renkei_reference.core.patterns import LinkagePattern
 from renkei_reference.services.app import create_app, discovery_document
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Agency, Federation, FourItems
+from renkei_reference.services.hub import QueryIn
 from renkei_reference.services.portal.app import SESSION_COOKIE
 from renkei_reference.services.portal.cards import CardAuthority, IssuedCard, challenge_message
 from renkei_reference.services.portal.port import InProcessHubPort
@@ -93,22 +94,22 @@ class World:
         bound = self.fed.hub.bind(PENSION, "r", _items(i))
         linkage = self.fed.hub.query(
             PENSION,
-            {
-                "request_id": f"q{next(_req)}",
-                "requester": PENSION.agency_id,
-                "provider": CITY.agency_id,
-                "pattern_id": pattern,
-                "information_kind": kind,
-                "link_code": bound["link_code"],
-            },
+            QueryIn(
+                request_id=f"q{next(_req)}",
+                requester=PENSION.agency_id,
+                provider=CITY.agency_id,
+                pattern_id=pattern,
+                information_kind=kind,
+                link_code=str(bound.link_code),
+            ),
         )
         return linkage.linkage_id
 
     def serials(self, linkage_id: str) -> set[int]:
         return {
-            e["serial"]
+            e.entry.serial
             for e in self.fed.hub.auditor_entries(AUDITOR, 0, 100_000)
-            if e["linkage_id"] == linkage_id
+            if e.entry.linkage_id == linkage_id
         }
 
     def card(self, i: int, **validity: datetime) -> IssuedCard:

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from renkei_reference.core.access_log import AccessLogEntry, Outcome, leaf_bytes
 from renkei_reference.core.errors import CallerError
+from renkei_reference.core.instant import Instant, datetime_of, instant_of
 from renkei_reference.core.merkle import (
     MerkleLog,
     leaf_hash,
@@ -50,6 +51,8 @@ from renkei_reference.core.retention import (
     purge_entry,
     purge_plan,
     retained_until,
+    retention_due,
+    retention_end,
     serial_ranges,
 )
 
@@ -567,3 +570,24 @@ def test_the_purge_record_names_maximal_serial_ranges(serials: set[int]) -> None
     assert [s for first, last in ranges for s in range(first, last + 1)] == plan
     assert all(a[1] + 1 < b[0] for a, b in itertools.pairwise(ranges))
     assert serial_ranges([1, 2, 3, 7, 9, 10]) == ((1, 3), (7, 7), (9, 10))
+
+
+@pytest.mark.requirement("RK-RET-001")
+@given(utc_times, st.integers(1, MAX_YEARS), st.integers(-(10**6), 10**6))
+def test_retention_on_instants_is_the_datetime_rule(
+    made_at: datetime, years: int, offset_us: int
+) -> None:
+    """``retention_end``/``retention_due`` on integer instants give the boundary of
+    ``retained_until``; due from that instant on, to the microsecond."""
+    made = instant_of(made_at)
+    end = retention_end(made, years)
+    assert datetime_of(end) == retained_until(made_at, years) == oracle_until(made_at, years)
+    now = Instant(end + offset_us)
+    assert retention_due(made, years, now) == (offset_us >= 0)
+    assert retention_due(made, years, now) == (datetime_of(now) >= oracle_until(made_at, years))
+
+
+@pytest.mark.requirement("RK-RET-001")
+def test_an_end_beyond_year_9999_is_never_due() -> None:
+    made = instant_of(datetime(9990, 6, 1, tzinfo=UTC))
+    assert not retention_due(made, 10, instant_of(datetime(9999, 12, 31, tzinfo=UTC)))

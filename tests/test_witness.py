@@ -103,8 +103,8 @@ def test_the_witness_holds_each_committed_checkpoint(tmp_path: Path) -> None:
         witness = CheckpointWitness(witness_dir_for(state))
         note = witness.witnessed("access")
         assert note is not None
-        cp = open_checkpoint(note, latest["origin"], signer.public_key())
-        assert cp.size == latest["tree_size"]
+        cp = open_checkpoint(note, latest.origin, signer.public_key())
+        assert cp.size == latest.tree_size
         assert witness.witnessed("admin") is not None
         assert not (witness_dir_for(state) / ".access.checkpoint.new").exists()
     finally:
@@ -171,11 +171,11 @@ def test_the_store_it_left_or_one_grown_from_it_starts(tmp_path: Path) -> None:
     fed = _open(state, signer)
     links = _populate(fed)
     _run(fed, links, "a", 2)
-    size = fed.hub.latest_checkpoint()["tree_size"]
+    size = fed.hub.latest_checkpoint().tree_size
     fed.close()
     fed = _open(state, signer)
     try:
-        assert fed.hub.latest_checkpoint()["tree_size"] == size
+        assert fed.hub.latest_checkpoint().tree_size == size
         _run(fed, links, "b", 2)
     finally:
         fed.close()
@@ -209,10 +209,9 @@ def test_a_witness_that_cannot_be_written_refuses_new_work_until_it_can(tmp_path
         fed.hub.log_barrier().result(10)
         note = witness.witnessed("access")
         assert note is not None
-        assert (
-            open_checkpoint(note, fed.hub.latest_checkpoint()["origin"], signer.public_key()).size
-            == (fed.hub.latest_checkpoint()["tree_size"])
-        )
+        assert open_checkpoint(
+            note, fed.hub.latest_checkpoint().origin, signer.public_key()
+        ).size == (fed.hub.latest_checkpoint().tree_size)
     finally:
         fed.close()
     _open(state, signer).close()  # what was acknowledged before the failure is all there
@@ -238,10 +237,7 @@ def test_each_store_tells_the_witness_before_it_acknowledges(
         latest = fed.hub.latest_checkpoint()
         note = witness.witnessed("access")
         assert note is not None
-        assert (
-            open_checkpoint(note, latest["origin"], signer.public_key()).size
-            == (latest["tree_size"])
-        )
+        assert open_checkpoint(note, latest.origin, signer.public_key()).size == (latest.tree_size)
     finally:
         fed.close()
     witness.record({"access": _later_note(note, signer)})

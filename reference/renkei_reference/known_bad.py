@@ -33,10 +33,12 @@ from typing import Any, cast
 from .core.codes import AgencyId, IdCode, LinkCode, ResidentCode, id_code_from_link_code
 from .core.crypto import derive_key
 from .core.errors import RenkeiError
+from .core.instant import SECOND, Instant, instant_of
 from .core.keys import KeyPurpose
 from .core.numbering import NUMBER_SPACE
 from .core.pattern_document import sign_pattern_document
 from .services.federation import Agency, Federation, FourItems, Role
+from .services.hub import AuditorEntry, ConsistencyProof, QueryIn, Receipt
 from .services.hub.linkages import request_key
 from .services.numbering.table import CsprngDraw
 
@@ -442,7 +444,7 @@ def _retired_key(fed: Federation) -> None:
         conversion = hub.codes.conversion()  # its link ring never consulted
         link = LinkCode.parse(text)
         cipher = conversion.cipher(KeyPurpose.LINK_CODE, link.key_version)
-        return conversion.current(id_code_from_link_code(cipher, link, unit), at)
+        return conversion.current(id_code_from_link_code(cipher, link, unit), instant_of(at))
 
     _override(hub.codes, "link_in", link_in)
 
@@ -506,8 +508,8 @@ def _rotation_reissues(fed: Federation) -> None:
 def _requester_not_checked(fed: Federation) -> None:
     hub = fed.hub
 
-    def query(original: Any, caller: Agency, body: dict[str, Any]) -> Any:
-        return original(hub.agencies.get(str(body.get("requester")), caller), body)
+    def query(original: Any, caller: Agency, body: QueryIn) -> Any:
+        return original(hub.agencies.get(body.requester, caller), body)
 
     _override(hub, "query", query)
 
@@ -538,10 +540,10 @@ def _validity_ignored(fed: Federation) -> None:
 def _kind_not_checked(fed: Federation) -> None:
     hub = fed.hub
 
-    def query(original: Any, caller: Agency, body: dict[str, Any]) -> Any:
-        pattern = hub.patterns.get(str(body.get("pattern_id")))
-        if pattern is not None and body.get("information_kind") not in pattern.information_kinds:
-            body = {**body, "information_kind": sorted(pattern.information_kinds)[0]}
+    def query(original: Any, caller: Agency, body: QueryIn) -> Any:
+        pattern = hub.patterns.get(body.pattern_id)
+        if pattern is not None and body.information_kind not in pattern.information_kinds:
+            body = replace(body, information_kind=sorted(pattern.information_kinds)[0])
         return original(caller, body)
 
     _override(hub, "query", query)
@@ -633,8 +635,8 @@ def _any_agency(fed: Federation) -> None:
 def _replay(fed: Federation) -> None:
     hub = fed.hub
 
-    def query(original: Any, caller: Agency, body: dict[str, Any]) -> Any:
-        key = request_key(caller.agency_id, str(body.get("request_id")))
+    def query(original: Any, caller: Agency, body: QueryIn) -> Any:
+        key = request_key(caller.agency_id, body.request_id)
         hub.linkages.requests.pop(key, None)
         return original(caller, body)
 
@@ -652,8 +654,9 @@ def _late_answer(fed: Federation) -> None:
     def answer(original: Any, provider: Agency, linkage_id: str, payload: str, now: datetime
                ) -> Any:  # fmt: skip
         linkage = desk.linkages.get(linkage_id)
-        if linkage is not None and now >= linkage.deadline:
-            desk.linkages[linkage_id] = replace(linkage, deadline=now + timedelta(seconds=1))
+        at = instant_of(now)
+        if linkage is not None and at >= linkage.deadline:
+            desk.linkages[linkage_id] = replace(linkage, deadline=Instant(at + SECOND))
         return original(provider, linkage_id, payload, now)
 
     _override(desk, "expire_due", lambda _original, now: None)
@@ -796,8 +799,8 @@ def _portal_withheld(fed: Federation) -> None:
 
 # -- access log, tamper evidence and retention --------------------------------------
 def _filter_auditor_view(fed: Federation, outcome: str) -> None:
-    def entries(original: Any, *args: Any) -> list[dict[str, Any]]:
-        return [e for e in original(*args) if e.get("outcome") != outcome]
+    def entries(original: Any, *args: Any) -> list[AuditorEntry]:
+        return [e for e in original(*args) if e.entry.outcome.value != outcome]
 
     _override(fed.hub, "auditor_entries", entries)
 
@@ -818,8 +821,8 @@ def _expiries_not_logged(fed: Federation) -> None:
     "log entries leave out the pattern's legal basis (field ③)",
 )
 def _no_legal_basis(fed: Federation) -> None:
-    def entries(original: Any, *args: Any) -> list[dict[str, Any]]:
-        return [{**e, "legal_basis": None} for e in original(*args)]
+    def entries(original: Any, *args: Any) -> list[AuditorEntry]:
+        return [replace(e, entry=replace(e.entry, legal_basis=None)) for e in original(*args)]
 
     _override(fed.hub, "auditor_entries", entries)
 
@@ -832,16 +835,15 @@ def _no_legal_basis(fed: Federation) -> None:
 def _bad_receipts(fed: Federation) -> None:
     import base64
 
-    def receipt(original: Any, serial: int) -> dict[str, Any]:
-        out: dict[str, Any] = original(serial)
-        proof = list(out["inclusion_proof"])
-        if proof:
-            raw = bytearray(base64.b64decode(proof[0]))
-            raw[0] ^= 1
-            proof[0] = base64.b64encode(bytes(raw)).decode()
-        else:
-            out["leaf_hash"] = base64.b64encode(secrets.token_bytes(32)).decode()
-        return {**out, "inclusion_proof": proof}
+    def receipt(original: Any, serial: int) -> Receipt:
+        out: Receipt = original(serial)
+        proof = list(out.inclusion_proof)
+        if not proof:
+            return replace(out, leaf_hash=base64.b64encode(secrets.token_bytes(32)).decode())
+        raw = bytearray(base64.b64decode(proof[0]))
+        raw[0] ^= 1
+        proof[0] = base64.b64encode(bytes(raw)).decode()
+        return replace(out, inclusion_proof=tuple(proof))
 
     _override(fed.hub, "receipt_for", receipt)
 
@@ -852,9 +854,9 @@ def _bad_receipts(fed: Federation) -> None:
     "consistency proofs between checkpoints do not verify (the history was rewritten)",
 )
 def _history_rewritten(fed: Federation) -> None:
-    def consistency(original: Any, first: int, second: int) -> dict[str, Any]:
-        out: dict[str, Any] = original(first, second)
-        return {**out, "proof": list(reversed(out["proof"]))[:-1] if out["proof"] else []}
+    def consistency(original: Any, first: int, second: int) -> ConsistencyProof:
+        out: ConsistencyProof = original(first, second)
+        return replace(out, proof=tuple(reversed(out.proof))[:-1] if out.proof else ())
 
     _override(fed.hub, "consistency", consistency)
 
@@ -963,23 +965,26 @@ def _latest_id_code(fed: Federation) -> str:
     return linkages[-1].person.hex() if linkages else ""
 
 
+def _requester_code_in_deliveries(resp: Response, fed: Federation) -> Response:
+    """Each delivery of a ``/hub/deliveries`` response gets the requester's link code."""
+    if resp.path.endswith("/hub/deliveries") and resp.status == 200:
+        hub, page = fed.hub, json.loads(resp.body)
+        for d in page["deliveries"]:
+            linkage = hub.linkages.linkages[d["linkage_id"]]
+            unit = hub.agencies[linkage.requester].unit
+            d["requester_link_code"] = hub.codes.link_out(linkage.person, unit).text()
+        resp.body = json.dumps(page).encode()
+    return resp
+
+
 @_variant(
     "delivery-carries-requester-link-code",
     "RK-FLOW-001",
     "each delivery also carries the requester's link code for the person",
+    _requester_code_in_deliveries,
 )
 def _delivery_requester_code(fed: Federation) -> None:
-    hub = fed.hub
-
-    def deliveries(original: Any, provider: Agency, limit: int = 1000) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = original(provider, limit)
-        for d in out:
-            linkage = hub.linkages.linkages[d["linkage_id"]]
-            unit = hub.agencies[linkage.requester].unit
-            d["requester_link_code"] = hub.codes.link_out(linkage.person, unit).text()
-        return out
-
-    _override(hub, "deliveries", deliveries)
+    return None
 
 
 def _id_code_header(resp: Response, fed: Federation) -> Response:

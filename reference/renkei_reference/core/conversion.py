@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 import icontract
 
@@ -42,6 +41,7 @@ from .codes import (
 )
 from .contract_levels import HOT
 from .crypto import CodeCipher
+from .instant import Instant
 from .keys import KeyPurpose, KeyRing
 
 __all__ = ["Conversion", "remake"]
@@ -70,7 +70,7 @@ class Conversion:
         return resident_code_of(self.cipher(KeyPurpose.ID_CODE, id_code.key_version), id_code)
 
     @icontract.ensure(lambda self, result: result.key_version == self.id_ring.current, enabled=HOT)
-    def current(self, id_code: IdCode, at: datetime) -> IdCode:
+    def current(self, id_code: IdCode, at: Instant) -> IdCode:
         """An ID code of an accepted version, re-made under the current one (RK-IDC-002)."""
         if id_code.key_version == self.id_ring.current:
             return id_code
@@ -86,7 +86,7 @@ class Conversion:
         return link_code_for(cipher, id_code, unit)
 
     @icontract.ensure(lambda self, result: result.key_version == self.id_ring.current, enabled=HOT)
-    def link_in(self, text: str, unit: AgencyId, at: datetime) -> IdCode:
+    def link_in(self, text: str, unit: AgencyId, at: Instant) -> IdCode:
         """A unit's link code → the person's current canonical ID code, or a specific
         refusal: malformed, of a version no longer accepted (RK-LNK-005), or not
         the unit's (RK-LNK-006)."""

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
 
 import icontract
 
 from .errors import PermissionDeniedError
+from .instant import DAY, MAX_INSTANT, MIN_INSTANT, Instant
 
 __all__ = ["MAX_TRANSITION", "KeyPurpose", "KeyRing", "KeyVersion"]
 
-MAX_TRANSITION = timedelta(days=3653)
+MAX_TRANSITION = 3653 * DAY
+"""The longest transition window, in microseconds (ten years)."""
 
 
 class KeyPurpose(enum.Enum):
@@ -42,19 +43,14 @@ class KeyVersion:
     """
 
     version: int
-    activated_at: datetime
-    accepted_until: datetime | None = None
+    activated_at: Instant
+    accepted_until: Instant | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.version <= 255:
             raise ValueError("key versions are 1..255 (one byte in each code)")
         if self.accepted_until is not None and self.accepted_until < self.activated_at:
             raise ValueError("a key version cannot stop being accepted before it starts")
-
-
-def _same_kind(a: datetime, b: datetime) -> bool:
-    """Both aware or both naive: only then can they be compared."""
-    return (a.tzinfo is None) == (b.tzinfo is None)
 
 
 def _well_formed(versions: tuple[KeyVersion, ...]) -> bool:
@@ -79,21 +75,21 @@ class KeyRing:
             raise ValueError("key versions must ascend and only the last may be open-ended")
 
     @classmethod
-    def first(cls, purpose: KeyPurpose, at: datetime, version: int = 1) -> KeyRing:
+    def first(cls, purpose: KeyPurpose, at: Instant, version: int = 1) -> KeyRing:
         return cls(purpose, (KeyVersion(version, at),))
 
     @property
     def current(self) -> int:
         return self.versions[-1].version
 
-    def accepts(self, version: int, at: datetime) -> bool:
+    def accepts(self, version: int, at: Instant) -> bool:
         """True when a code of ``version`` is still accepted at ``at``."""
         for v in self.versions:
             if v.version == version:
                 return v.accepted_until is None or at < v.accepted_until
         return False
 
-    def require(self, version: int, at: datetime, requirement: str) -> None:
+    def require(self, version: int, at: Instant, requirement: str) -> None:
         """Raise ``unknown-key-version`` unless ``version`` is accepted at ``at``."""
         if not self.accepts(version, at):
             raise PermissionDeniedError(
@@ -105,29 +101,37 @@ class KeyRing:
 
     @icontract.require(lambda self: self.current < 255, "key version space exhausted")
     @icontract.require(
-        lambda transition: timedelta(0) <= transition <= MAX_TRANSITION,
-        "a transition window is between zero (emergency) and ten years",
+        lambda transition: 0 <= transition <= MAX_TRANSITION,
+        "a transition window is between zero (emergency) and ten years (microseconds)",
     )
-    @icontract.require(lambda at: at.year < 9000, "the clock is in a representable range")
     @icontract.require(
-        lambda self, at: (
-            _same_kind(at, self.versions[-1].activated_at) and at >= self.versions[-1].activated_at
-        ),
+        lambda at, transition: at >= MIN_INSTANT and at + transition <= MAX_INSTANT,
+        "the clock is in a representable range",
+    )
+    @icontract.require(
+        lambda self, at: at >= self.versions[-1].activated_at,
         "time moves forward: no rotation before the current version began",
     )
     @icontract.ensure(lambda self, result: result.current == self.current + 1)
+    @icontract.ensure(lambda self, result: result.versions[:-2] == self.versions[:-1])
+    @icontract.ensure(lambda at, result: result.versions[-1].activated_at == at)
+    @icontract.ensure(
+        lambda self, at, transition, result: all(
+            result.accepts(self.current, t) == (t < at + transition)
+            for t in (at, at + transition - 1, at + transition)
+        ),
+        "the old version is accepted exactly until at + transition (RK-KEY-002)",
+    )
     @icontract.ensure(
         lambda self, at, result: (
-            result.accepts(self.current, at) or result.versions[-2].accepted_until == at
+            result.accepts(result.current, at) and not result.accepts(result.current + 1, at)
         )
     )
-    def rotate(self, at: datetime, transition: timedelta) -> KeyRing:
-        """A new current version; the old one is accepted until ``at + transition``."""
-        # crosshair: off
-        # (CrossHair 0.0.11x fails internally on symbolic aware datetimes here;
-        # tests/test_keys.py covers rotate() with hypothesis instead.)
-        old = replace(self.versions[-1], accepted_until=at + transition)
+    def rotate(self, at: Instant, transition: int) -> KeyRing:
+        """A new current version; the old one is accepted until ``at + transition``
+        (``transition`` in microseconds; zero is the emergency rotation)."""
+        old = replace(self.versions[-1], accepted_until=Instant(at + transition))
         return KeyRing(self.purpose, (*self.versions[:-1], old, KeyVersion(self.current + 1, at)))
 
-    def accepted(self, at: datetime) -> tuple[int, ...]:
+    def accepted(self, at: Instant) -> tuple[int, ...]:
         return tuple(v.version for v in self.versions if self.accepts(v.version, at))

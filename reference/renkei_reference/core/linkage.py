@@ -19,13 +19,14 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import icontract
 
 from .codes import IdCode
 from .contract_levels import HOT
 from .errors import StateError
+from .instant import MAX_INSTANT, MIN_INSTANT, SECOND, Instant, instant_of, iso_of
 
 __all__ = [
     "TRANSITIONS",
@@ -33,6 +34,8 @@ __all__ = [
     "Linkage",
     "LinkageState",
     "advance",
+    "collection_end",
+    "deadline_after",
     "linkage_from_record",
     "linkage_record",
 ]
@@ -68,6 +71,51 @@ TRANSITIONS: dict[tuple[LinkageState, Event], LinkageState] = {
 FINAL = frozenset({S.CLOSED, S.EXPIRED})
 
 
+MAX_ANSWER_SECONDS = 10 * 366 * 86_400
+"""A bound on any answer period (patterns allow far less), so deadlines stay in range."""
+
+
+def _in_range(at: int) -> bool:
+    return MIN_INSTANT <= at <= MAX_INSTANT
+
+
+@icontract.require(lambda seconds: 1 <= seconds <= MAX_ANSWER_SECONDS)
+@icontract.require(
+    lambda requested, seconds: _in_range(requested) and _in_range(requested + seconds * SECOND),
+    "the deadline is a representable instant",
+)
+@icontract.ensure(lambda requested, result: result > requested)
+@icontract.ensure(lambda requested, seconds, result: result - requested == seconds * SECOND)
+def deadline_after(requested: Instant, seconds: int) -> Instant:
+    """The deadline of a linkage approved at ``requested`` whose pattern allows
+    ``seconds`` to answer (RK-FLOW-004)."""
+    return Instant(requested + seconds * SECOND)
+
+
+@icontract.require(lambda requested, deadline: requested < deadline, enabled=HOT)
+@icontract.require(
+    lambda deadline, answered: answered is None or answered < deadline,
+    "an answer comes before the deadline (RK-FLOW-004)",
+    enabled=HOT,
+)
+@icontract.ensure(
+    lambda deadline, answered, result: answered is not None or result == deadline, enabled=HOT
+)
+@icontract.ensure(
+    lambda requested, deadline, answered, result: (
+        answered is None or (result - answered == deadline - requested and result > answered)
+    ),
+    "one answer period counted from the answer (RK-FLOW-007)",
+    enabled=HOT,
+)
+def collection_end(requested: Instant, deadline: Instant, answered: Instant | None) -> Instant:
+    """When EXPIRE becomes due: the deadline, or once answered, the end of the
+    collection period — one answer period counted from the answer (RK-FLOW-007)."""
+    if answered is not None:
+        return Instant(answered + (deadline - requested))
+    return deadline
+
+
 @dataclass(frozen=True, slots=True)
 class Linkage:
     """The hub's record of one approved linkage (no link codes, no payload)."""
@@ -79,43 +127,60 @@ class Linkage:
     pattern_id: str
     information_kind: str
     person: IdCode
-    requested_at: datetime
-    deadline: datetime
+    requested_at: Instant
+    deadline: Instant
     state: LinkageState = LinkageState.PENDING
     serial: int = 0  # ① of the hub's entry that approved it (RK-LOG-005)
-    answered_at: datetime | None = None
+    answered_at: Instant | None = None
 
     @property
-    def answer_period(self) -> timedelta:
-        return self.deadline - self.requested_at
-
-    @property
-    def expires_at(self) -> datetime:
-        """When EXPIRE becomes due: the deadline, or once answered, the end of the
-        collection period — one answer period counted from the answer (RK-FLOW-007)."""
-        if self.answered_at is not None:
-            return self.answered_at + self.answer_period
-        return self.deadline
+    def expires_at(self) -> Instant:
+        """When EXPIRE becomes due (``collection_end``, RK-FLOW-004/007)."""
+        return collection_end(self.requested_at, self.deadline, self.answered_at)
 
     @property
     def final(self) -> bool:
         return self.state in FINAL
 
 
-@icontract.require(
-    lambda linkage, at: all(
-        t.tzinfo is not None
-        for t in (at, linkage.deadline, linkage.requested_at, linkage.answered_at or at)
-    ),
-    "times are timezone-aware (UTC)",
-    enabled=HOT,
-)
+def _text(at: Instant) -> str:
+    """An instant for a message: ISO 8601, or microseconds when out of ``datetime``'s range."""
+    return iso_of(at) if _in_range(at) else f"{at} µs after the epoch"
+
+
+def _consistent(linkage: Linkage) -> bool:
+    """The times of a linkage as ``deadline_after`` and ``advance`` make them."""
+    answered = linkage.answered_at
+    return linkage.requested_at < linkage.deadline and (
+        answered is None or answered < linkage.deadline
+    )
+
+
+def _still_consistent(result: Linkage) -> bool:
+    return _consistent(result)
+
+
+@icontract.require(_consistent, "the linkage's times are consistent", enabled=HOT)
 @icontract.ensure(lambda linkage, event, result: (linkage.state, event) in TRANSITIONS, enabled=HOT)
 @icontract.ensure(
     lambda event, result: result.state is not LinkageState.EXPIRED or event is Event.EXPIRE,
     enabled=HOT,
 )
-def advance(linkage: Linkage, event: Event, at: datetime) -> Linkage:
+@icontract.ensure(
+    lambda linkage, event, at: event is not Event.ANSWER or at < linkage.deadline,
+    "an answer is accepted only before the deadline (RK-FLOW-004)",
+    enabled=HOT,
+)
+@icontract.ensure(
+    lambda linkage, event, at: (
+        event is not Event.EXPIRE
+        or at >= collection_end(linkage.requested_at, linkage.deadline, linkage.answered_at)
+    ),
+    "a linkage expires only once its time is due (RK-FLOW-004, RK-FLOW-007)",
+    enabled=HOT,
+)
+@icontract.ensure(_still_consistent, enabled=HOT)
+def advance(linkage: Linkage, event: Event, at: Instant) -> Linkage:
     """Apply ``event`` at time ``at``.
 
     An ``ANSWER`` at or after the deadline is refused (``answer-after-deadline``,
@@ -134,13 +199,13 @@ def advance(linkage: Linkage, event: Event, at: datetime) -> Linkage:
     if event is Event.ANSWER and at >= linkage.deadline:
         raise StateError(
             "answer-after-deadline",
-            f"linkage {linkage.linkage_id} passed its deadline {linkage.deadline.isoformat()}",
+            f"linkage {linkage.linkage_id} passed its deadline {_text(linkage.deadline)}",
             "RK-FLOW-004",
         )
     if event is Event.EXPIRE and at < linkage.expires_at:
         raise StateError(
             "linkage-state-conflict",
-            f"linkage {linkage.linkage_id} cannot expire before {linkage.expires_at.isoformat()}",
+            f"linkage {linkage.linkage_id} cannot expire before {_text(linkage.expires_at)}",
             "RK-FLOW-007" if linkage.state is LinkageState.ANSWERED else "RK-FLOW-004",
         )
     if event is Event.ANSWER:
@@ -160,11 +225,13 @@ def linkage_record(linkage: Linkage) -> str:
             "pattern_id": linkage.pattern_id,
             "information_kind": linkage.information_kind,
             "person": linkage.person.hex(),
-            "requested_at": linkage.requested_at.isoformat(),
-            "deadline": linkage.deadline.isoformat(),
+            "requested_at": iso_of(linkage.requested_at),
+            "deadline": iso_of(linkage.deadline),
             "state": linkage.state.value,
             "serial": linkage.serial,
-            "answered_at": linkage.answered_at.isoformat() if linkage.answered_at else None,
+            "answered_at": (
+                iso_of(linkage.answered_at) if linkage.answered_at is not None else None
+            ),
         },
         sort_keys=True,
     )
@@ -181,9 +248,13 @@ def linkage_from_record(text: str) -> Linkage:
         pattern_id=d["pattern_id"],
         information_kind=d["information_kind"],
         person=IdCode(bytes.fromhex(d["person"])),
-        requested_at=datetime.fromisoformat(d["requested_at"]),
-        deadline=datetime.fromisoformat(d["deadline"]),
+        requested_at=_instant(d["requested_at"]),
+        deadline=_instant(d["deadline"]),
         state=LinkageState(d["state"]),
         serial=d["serial"],
-        answered_at=datetime.fromisoformat(d["answered_at"]) if d["answered_at"] else None,
+        answered_at=_instant(d["answered_at"]) if d["answered_at"] else None,
     )
+
+
+def _instant(text: str) -> Instant:
+    return instant_of(datetime.fromisoformat(text))

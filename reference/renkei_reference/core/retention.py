@@ -39,7 +39,7 @@ import itertools
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import MAXYEAR, UTC, datetime, timedelta
+from datetime import MAXYEAR, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Protocol, TypeAlias
 
@@ -47,6 +47,16 @@ import icontract
 
 from .access_log import AccessLogEntry, leaf_bytes
 from .errors import CallerError
+from .instant import (
+    DAY,
+    MAX_INSTANT,
+    MIN_INSTANT,
+    Instant,
+    datetime_of,
+    instant_of,
+    shift_years,
+    year_of,
+)
 from .merkle import HASH_SIZE, leaf_hash
 
 __all__ = [
@@ -68,6 +78,8 @@ __all__ = [
     "purge_entry",
     "purge_plan",
     "retained_until",
+    "retention_due",
+    "retention_end",
     "serial_ranges",
 ]
 
@@ -116,15 +128,45 @@ def _is_utc(t: object) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def _anniversary(made_at: datetime, years: int) -> datetime:
-    """``made_at`` (at offset zero) moved ``years`` calendar years on; 29 Feb → 28 Feb."""
-    year = made_at.year + years
-    day = made_at.day
-    if made_at.month == 2 and day == 29 and not calendar.isleap(year):
-        day = 28
-    # At offset zero the wall time is UTC, so datetime.UTC names the same instant
-    # (and keeps the offset zero where a zone such as Europe/London would not).
-    return made_at.replace(year=year, day=day, tzinfo=UTC)
+def _representable(made: int, years: int) -> bool:
+    return MIN_INSTANT <= made <= MAX_INSTANT and year_of(made) + years <= MAXYEAR
+
+
+@icontract.require(lambda years: 1 <= years <= MAX_YEARS, "1 to MAX_YEARS years")
+@icontract.require(_representable, "the end is a representable instant")
+@icontract.ensure(
+    lambda made, result: (result - made) % DAY == 0, "whole days later: the same time of day"
+)
+@icontract.ensure(
+    lambda made, years, result: 365 * years * DAY <= result - made <= 366 * years * DAY,
+    "365 or 366 days a year",
+)
+def retention_end(made: Instant, years: int) -> Instant:
+    """The first instant at which an entry made at ``made`` is no longer retained
+    (RK-RET-001): the same month, day and time of day ``years`` years later on
+    the UTC calendar, 29 February becoming 28 February (``instant.add_years``)."""
+    return shift_years(made, years)
+
+
+@icontract.require(lambda years: 1 <= years <= MAX_YEARS, "1 to MAX_YEARS years")
+@icontract.require(lambda made: MIN_INSTANT <= made <= MAX_INSTANT)
+@icontract.ensure(
+    lambda made, years, now, result: not result or now - made >= 365 * years * DAY,
+    "never due before 365 days a year have passed",
+)
+@icontract.ensure(
+    lambda made, years, now, result: (
+        result or now - made < 366 * years * DAY or (not _representable(made, years))
+    ),
+    "always due once 366 days a year have passed (unless beyond year 9999)",
+)
+def retention_due(made: Instant, years: int, now: Instant) -> bool:
+    """True when an entry made at ``made``, kept ``years`` years, is past its
+    retention at ``now`` (RK-RET-001): from ``retention_end(made, years)`` on; an
+    end beyond year 9999 is never reached."""
+    if year_of(made) + years > MAXYEAR:
+        return False
+    return now >= shift_years(made, years)
 
 
 def _same_date_later(made_at: datetime, years: int, result: datetime) -> bool:
@@ -167,17 +209,12 @@ def retained_until(made_at: datetime, years: int) -> datetime:
     Returns:
         The instant the retention ends, timezone-aware UTC.
     """
-    return _anniversary(made_at, years)
+    return datetime_of(shift_years(instant_of(made_at), years))  # retention_end's rule
 
 
 def _due(made_at: datetime, years: int, now: datetime) -> bool:
-    """True when an entry made at ``made_at`` is past its retention at ``now``.
-
-    An end beyond year 9999 is never reached.
-    """
-    if made_at.year + years > MAXYEAR:
-        return False
-    return now >= _anniversary(made_at, years)
+    """``retention_due`` of an entry's time at ``now``."""
+    return retention_due(instant_of(made_at), years, instant_of(now))
 
 
 def _years_refusal(log_class: LogClass, years: object) -> CallerError | ValueError | None:

@@ -26,14 +26,17 @@ from starlette.responses import JSONResponse, Response
 from ..core.audit import AnomalyRules
 from ..core.codes import ResidentCode
 from ..core.errors import CallerError, NotFoundError, PermissionDeniedError
+from ..core.instant import instant_of, iso_of
 from ..core.keys import KeyPurpose
 from ..core.numbering import ReissueReason
 from ..core.patterns import LinkagePattern
 from ..core.retention import LogClass
+from . import hub_wire as wire
 from .auditor.app import auditor_ui_router
 from .auditor.auditor import NodeEndpoint, page
 from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems, Removal, Role
+from .hub import ConsentIn, HoldScopeIn, QueryIn
 from .portal.app import PortalBox, portal_router, ui_router
 from .portal.app import control_router as portal_control_router
 from .portal.portal import AgencyNodeDirectory
@@ -231,7 +234,9 @@ def create_app(
         decided = iter(fed().hub.bind_all(agency, records, [r.consent_id for r in good]))
         return {
             "results": [
-                next(decided) if isinstance(e, m.BindingRecordIn) else _record_problem(e)
+                wire.binding_result(next(decided))
+                if isinstance(e, m.BindingRecordIn)
+                else _record_problem(e)
                 for e in entries
             ]
         }
@@ -243,14 +248,24 @@ def create_app(
             (r.record_ref, r.link_code, FourItems(**r.four_items.model_dump()))
             for r in body.records
         ]
-        return {"results": fed().hub.latest_four_items(agency, records)}
+        return {
+            "results": [
+                wire.currency_result(r) for r in fed().hub.latest_four_items(agency, records)
+            ]
+        }
 
     @hub.post("/consents", status_code=201)
     async def record_consent(body: m.ConsentIn, agency: PrivateBody) -> dict[str, Any]:
         """RK-BND-004: a private body records a person's consent."""
-        data = body.model_dump()
-        data["obtained_at"] = body.obtained_at.isoformat()
-        return fed().hub.record_consent(agency, data)
+        given = ConsentIn(
+            record_ref=body.record_ref,
+            purpose=body.purpose,
+            pattern_ids=tuple(body.pattern_ids or ()),
+            obtained_at=body.obtained_at.isoformat(),
+            method=body.method,
+            evidence_sha256=body.evidence_sha256,
+        )
+        return wire.consent(fed().hub.record_consent(agency, given))
 
     @hub.delete("/consents/{consent_id}", status_code=204)
     async def withdraw_consent(
@@ -262,24 +277,25 @@ def create_app(
 
     @hub.post("/queries", status_code=202)
     async def query(body: m.QueryIn, agency: AgencyCaller) -> dict[str, Any]:
-        linkage = fed().hub.query(agency, body.model_dump())
+        linkage = fed().hub.query(agency, QueryIn(**body.model_dump()))
         return {
             "linkage_id": linkage.linkage_id,
             "state": linkage.state.value,
-            "deadline": linkage.deadline.isoformat(),
+            "deadline": iso_of(linkage.deadline),
             "serial": linkage.serial,
-            "receipt": fed().hub.receipt_for(linkage.serial),
+            "receipt": wire.receipt(fed().hub.receipt_for(linkage.serial)),
         }
 
     @hub.post("/rebindings")
     async def rebind(body: m.RebindIn, agency: AgencyCaller) -> dict[str, Any]:
-        return {"results": fed().hub.rebind(agency, list(body.link_codes))}
+        rebound = fed().hub.rebind(agency, list(body.link_codes))
+        return {"results": [wire.rebinding_result(r) for r in rebound]}
 
     @hub.get("/deliveries")
     async def deliveries(
         agency: AgencyCaller, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
     ) -> dict[str, Any]:
-        return {"deliveries": fed().hub.deliveries(agency, limit)}
+        return {"deliveries": [wire.delivery(d) for d in fed().hub.deliveries(agency, limit)]}
 
     @hub.post("/linkages/{linkage_id}/answer", status_code=202)
     async def answer(linkage_id: str, body: m.AnswerIn, agency: AgencyCaller) -> dict[str, Any]:
@@ -293,12 +309,12 @@ def create_app(
         out: dict[str, Any] = {
             "linkage_id": linkage.linkage_id,
             "state": linkage.state.value,
-            "deadline": linkage.deadline.isoformat(),
+            "deadline": iso_of(linkage.deadline),
         }
         if payload is not None:
             out["answer"] = {"payload": payload}
         if receipt is not None:
-            out["receipt"] = receipt
+            out["receipt"] = wire.receipt(receipt)
         return out
 
     @hub.delete("/linkages/{linkage_id}/answer", status_code=204)
@@ -310,11 +326,11 @@ def create_app(
     async def linkage_receipt(
         linkage_id: str, agency: ReceiptCaller, serial: Annotated[int | None, Query(ge=1)] = None
     ) -> dict[str, Any]:
-        return fed().hub.linkage_receipt(agency, linkage_id, serial)
+        return wire.receipt(fed().hub.linkage_receipt(agency, linkage_id, serial))
 
     @hub.get("/checkpoints/latest")
     async def latest_checkpoint(_: AnyParty) -> dict[str, Any]:
-        return fed().hub.latest_checkpoint()
+        return wire.checkpoint(fed().hub.latest_checkpoint())
 
     @hub.get("/checkpoints/consistency")
     async def consistency(
@@ -322,7 +338,7 @@ def create_app(
         first: Annotated[int, Query(ge=1)],
         second: Annotated[int, Query(ge=1)],
     ) -> dict[str, Any]:
-        return fed().hub.consistency(first, second)
+        return wire.consistency_proof(fed().hub.consistency(first, second))
 
     # -- auditor (item 27) -----------------------------------------------------
     auditor = APIRouter(prefix="/auditor", tags=["auditor"])
@@ -333,7 +349,7 @@ def create_app(
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
-        entries = fed().hub.auditor_entries(agency, after, limit)
+        entries = [wire.auditor_entry(e) for e in fed().hub.auditor_entries(agency, after, limit)]
         page: dict[str, Any] = {"entries": entries}
         if len(entries) == limit:  # more may follow, past any purged serials
             page["next_after"] = entries[-1]["serial"]
@@ -345,7 +361,7 @@ def create_app(
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
-        return fed().hub.admin_entries(agency, after, limit)
+        return wire.admin_page(fed().hub.admin_entries(agency, after, limit))
 
     @auditor.get("/admin-logs/consistency")
     async def admin_consistency(
@@ -353,15 +369,22 @@ def create_app(
         first: Annotated[int, Query(ge=1)],
         second: Annotated[int, Query(ge=1)],
     ) -> dict[str, Any]:
-        return fed().hub.admin_consistency(first, second)
+        return wire.consistency_proof(fed().hub.admin_consistency(first, second))
 
     @auditor.post("/legal-holds", status_code=201)
     async def place_hold(body: m.LegalHoldIn, agency: Auditor) -> dict[str, Any]:
-        scope = body.scope.model_dump(by_alias=True)
-        for key in ("from", "to"):
-            if scope.get(key) is not None:
-                scope[key] = scope[key].astimezone(UTC)
-        return fed().hub.place_hold(agency, body.reason, body.case_reference, scope)
+        sc = body.scope
+        scope = HoldScopeIn(
+            linkage_ids=tuple(sc.linkage_ids) if sc.linkage_ids is not None else None,
+            agency_id=sc.agency_id,
+            person_ref=sc.person_ref,
+            pattern_id=sc.pattern_id,
+            serials=(sc.serials.first, sc.serials.last) if sc.serials is not None else None,
+            not_before=sc.from_.astimezone(UTC) if sc.from_ is not None else None,
+            before=sc.to.astimezone(UTC) if sc.to is not None else None,
+        )
+        hold = fed().hub.place_hold(agency, body.reason, body.case_reference, scope)
+        return wire.legal_hold(hold)
 
     @auditor.delete("/legal-holds/{hold_id}", status_code=204)
     async def lift_hold(hold_id: str, agency: Auditor) -> Response:
@@ -592,7 +615,7 @@ def _control_router(
         return {
             "purpose": purpose.value,
             "current_version": ring.current,
-            "accepted_versions": list(ring.accepted(clock.now())),
+            "accepted_versions": list(ring.accepted(instant_of(clock.now()))),
         }
 
     @control.post("/agency-log-entries", status_code=201)

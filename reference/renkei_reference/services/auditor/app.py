@@ -54,7 +54,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ...core.audit import AnomalyRules, Finding, anomalies, discrepancies, hourly, volume
 from ...core.display import jst_day_start, kind_names
 from ...core.errors import CallerError, NotFoundError, RenkeiError
+from .. import hub_wire as wire
 from ..federation import Agency, Federation
+from ..hub import HoldScopeIn
 from ..portal.app import OUTCOMES, PerFederation, _form, _t
 from ..web.models import Ident
 from ..web.page import CertificateBinding, secure_page, time_html
@@ -478,18 +480,20 @@ def _holds_section(holds: Sequence[dict[str, Any]], csrf: str) -> str:
     return table + form
 
 
-def _hold_scope(form: dict[str, str]) -> dict[str, Any]:
-    scope: dict[str, Any] = {}
-    if form.get("agency_id", "").strip():
-        scope["agency_id"] = form["agency_id"].strip()
+def _hold_scope(form: dict[str, str]) -> HoldScopeIn:
+    period: dict[str, datetime] = {}
     for key, shift in (("from", 0), ("to", 1)):
         if form.get(key):
             day = jst_day_start(date.fromisoformat(form[key]))  # a day in Japan
-            scope[key] = day + timedelta(days=shift)
+            period[key] = day + timedelta(days=shift)
     first, last = form.get("serial_first", "").strip(), form.get("serial_last", "").strip()
-    if first or last:
-        scope["serials"] = {"first": int(first or last), "last": int(last or first)}
-    if not scope:
+    scope = HoldScopeIn(
+        agency_id=form.get("agency_id", "").strip() or None,
+        serials=(int(first or last), int(last or first)) if first or last else None,
+        not_before=period.get("from"),
+        before=period.get("to"),
+    )
+    if not scope.criteria():
         raise ValueError("a hold names an agency, a period or serials")
     return scope
 
@@ -594,7 +598,7 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
         gaps = discrepancies(hub, shares, purged=purged, unavailable=unavailable)
         odd = anomalies(hub, shares, AnomalyRules(), read.denials)
         flagged = {serial for f in gaps + odd for serial in f.hub_serials}
-        holds = federation.hub.legal_holds()
+        holds = [wire.legal_hold(h) for h in federation.hub.legal_holds()]
         queries = sum(e.get("outcome") in ("approved", "refused") for e in hub)
         summary = f"""
 <table id="summary"><tbody>

@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from ...core.access_log import auditor_view
 from ...core.audit import (
     AnomalyRules,
     Finding,
@@ -171,9 +172,11 @@ class AuditorService:
         unreadable ones — one read of all logs, recorded in the administrative
         log (RK-LOG-006)."""
         shares = self.shares()
-        hub, purged = self._hub.audit_snapshot(
+        held, purged = self._hub.audit_snapshot(
             auditor, what, len(shares.entries), len(shares.unavailable)
         )
+        # the analyses read the hub's entries in the wire form the agencies' shares arrive in
+        hub = [auditor_view(v.entry, v.person_ref) for v in held]
         return hub, purged, shares
 
     def discrepancies(self, auditor: Agency) -> list[Finding]:

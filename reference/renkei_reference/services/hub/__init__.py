@@ -47,25 +47,48 @@ from ..clock import Clock
 from ..registry.registry import FourItems, ResidentRegistry
 from ..store.keystore import KeyStore
 from ..store.log_store import LogStore, MemoryLogStore, SealedRecords
+from ..store.signed_log import SignedCheckpoint
 from .agencies import AUDITOR_UNIT, Agency, AgencyBook, Role
-from .binding import BindingDesk, Decision
+from .binding import BindingDecision, BindingDesk, CurrencyResult, Rebinding
 from .codes import CodeDesk
-from .linkages import LinkageDesk, QueryIn
-from .logs import HubLogs, admin_origin, resume_access_log
+from .consents import ConsentIn, ConsentRecord
+from .linkages import Delivery, LinkageDesk, QueryIn
+from .logs import (
+    AdminPage,
+    ConsistencyProof,
+    HubLogs,
+    Receipt,
+    admin_origin,
+    resume_access_log,
+)
 from .patterns import PatternDesk
-from .retention import RetentionDesk, hold_view
+from .retention import HoldScopeIn, LegalHoldView, RetentionDesk, hold_document
 from .startup import adopt_legacy_state, check_state_against_logs
-from .views import LogViews
+from .views import AuditorEntry, LogViews
 
 ID = KeyPurpose.ID_CODE
 
 __all__ = [
     "AUDITOR_UNIT",
+    "AdminPage",
     "Agency",
+    "AuditorEntry",
+    "BindingDecision",
+    "ConsentIn",
+    "ConsentRecord",
+    "ConsistencyProof",
+    "CurrencyResult",
+    "Delivery",
+    "HoldScopeIn",
     "Hub",
+    "LegalHoldView",
     "QueryIn",
+    "Rebinding",
+    "Receipt",
     "Role",
+    "SignedCheckpoint",
     "admin_origin",
+    "hold_document",
     "resume_access_log",
 ]
 
@@ -211,7 +234,7 @@ class Hub:
             return ring
 
     # -- binding (items 13-15, 20) -------------------------------------------------
-    def rebind(self, agency: Agency, link_codes: list[str]) -> list[dict[str, Any]]:
+    def rebind(self, agency: Agency, link_codes: list[str]) -> list[Rebinding]:
         self._refuse_if_store_failing()
         with self._step():
             return self.binding.rebind(agency, link_codes, self._clock.now())
@@ -221,16 +244,16 @@ class Hub:
         agency: Agency,
         records: Iterable[tuple[str, FourItems]],
         consent_ids: list[str | None] | None = None,
-    ) -> list[Decision]:
+    ) -> list[BindingDecision]:
         self._refuse_if_store_failing()
         with self._step():
             return self.binding.bind_all(agency, records, consent_ids or [], self._clock.now())
 
-    def bind(self, agency: Agency, record_ref: str, items: FourItems) -> Decision:
+    def bind(self, agency: Agency, record_ref: str, items: FourItems) -> BindingDecision:
         with self._step():
             return self.binding.bind(agency, record_ref, items)
 
-    def record_consent(self, agency: Agency, body: dict[str, Any]) -> dict[str, Any]:
+    def record_consent(self, agency: Agency, body: ConsentIn) -> ConsentRecord:
         with self._step():
             return self.binding.record_consent(agency, body, self._clock.now())
 
@@ -240,7 +263,7 @@ class Hub:
 
     def latest_four_items(
         self, agency: Agency, records: list[tuple[str, str, FourItems]]
-    ) -> list[dict[str, Any]]:
+    ) -> list[CurrencyResult]:
         self._refuse_if_store_failing()
         with self._step():
             return self.binding.latest_four_items(agency, records, self._clock.now())
@@ -253,16 +276,15 @@ class Hub:
             self.linkages.expire_due(now)
             self.retention.purge_due(now)
 
-    def query(self, caller: Agency, body: dict[str, Any] | QueryIn) -> Linkage:
+    def query(self, caller: Agency, q: QueryIn) -> Linkage:
         """Step ② of item 21.  Refused with 503 before any change while the log
         store cannot write."""
         self._refuse_if_store_failing()
-        q = body if isinstance(body, QueryIn) else QueryIn(**body)
         self.expire_due()
         with self._step():
             return self.linkages.query(caller, q, self._clock.now())
 
-    def deliveries(self, provider: Agency, limit: int = 1000) -> list[dict[str, Any]]:
+    def deliveries(self, provider: Agency, limit: int = 1000) -> list[Delivery]:
         self.expire_due()
         with self._step():
             return self.linkages.deliveries(provider, limit, self._clock.now())
@@ -276,7 +298,7 @@ class Hub:
 
     def status(
         self, requester: Agency, linkage_id: str
-    ) -> tuple[Linkage, str | None, dict[str, Any] | None]:
+    ) -> tuple[Linkage, str | None, Receipt | None]:
         """Refused with 503 while the store cannot write: the answer stays in transit."""
         self._refuse_if_store_failing()
         self.expire_due()
@@ -296,65 +318,63 @@ class Hub:
             return self.retention.set_retention(log_class, years, self._clock.now())
 
     def place_hold(
-        self, auditor: Agency, reason: str, case_reference: str | None, scope: dict[str, Any]
-    ) -> dict[str, Any]:
+        self, auditor: Agency, reason: str, case_reference: str | None, scope: HoldScopeIn
+    ) -> LegalHoldView:
         now = self._clock.now()
         with self._step():
-            ref = scope.get("person_ref")
+            ref = scope.person_ref
             person = self.codes.link_in(ref, AUDITOR_UNIT, now).raw if ref else None
             hold = self.retention.place_hold(
                 auditor.agency_id, reason, case_reference, scope, person=person, now=now
             )
-            return hold_view(hold, ref)
+            return LegalHoldView(hold, ref)
 
     def lift_hold(self, auditor: Agency, hold_id: str) -> None:
         with self._step():
             self.retention.lift_hold(auditor.agency_id, hold_id, self._clock.now())
 
-    def legal_holds(self) -> list[dict[str, Any]]:
+    def legal_holds(self) -> list[LegalHoldView]:
         """The legal holds in force, newest first (the auditor's dashboard)."""
         with self._step():
-            return [hold_view(h, None) for h in self.retention.in_force(self._clock.now())]
+            return [LegalHoldView(h, None) for h in self.retention.in_force(self._clock.now())]
 
     # -- the tamper-evident logs (RK-LOG-004, RK-LOG-006, RK-LOG-009) ----------------
-    def receipt_for(self, serial: int) -> dict[str, Any]:
+    def receipt_for(self, serial: int) -> Receipt:
         with self._step():
             return self.logs.receipt_for(serial)
 
-    def linkage_receipt(
-        self, agency: Agency, linkage_id: str, serial: int | None
-    ) -> dict[str, Any]:
+    def linkage_receipt(self, agency: Agency, linkage_id: str, serial: int | None) -> Receipt:
         with self._step():
             # the auditor reads any linkage's entries (item 27, RK-LOG-009)
             party = None if agency.role is Role.AUDITOR else agency.agency_id
             return self.logs.linkage_receipt(party, linkage_id, serial)
 
-    def latest_checkpoint(self) -> dict[str, Any]:
+    def latest_checkpoint(self) -> SignedCheckpoint:
         with self._step():
             return self.logs.access.latest()
 
-    def consistency(self, first: int, second: int) -> dict[str, Any]:
+    def consistency(self, first: int, second: int) -> ConsistencyProof:
         with self._step():
             return self.logs.consistency(self.logs.access, first, second)
 
-    def admin_consistency(self, first: int, second: int) -> dict[str, Any]:
+    def admin_consistency(self, first: int, second: int) -> ConsistencyProof:
         with self._step():
             return self.logs.consistency(self.logs.admin, first, second)
 
     # -- views -----------------------------------------------------------------------
-    def auditor_entries(self, auditor: Agency, after: int, limit: int) -> list[dict[str, Any]]:
+    def auditor_entries(self, auditor: Agency, after: int, limit: int) -> list[AuditorEntry]:
         with self._step():
             return self.views.auditor_entries(auditor.agency_id, after, limit, self._clock.now())
 
     def audit_snapshot(
         self, auditor: Agency, analysis: str, shares: int, unavailable: int
-    ) -> tuple[list[dict[str, Any]], list[int]]:
+    ) -> tuple[list[AuditorEntry], list[int]]:
         with self._step():
             return self.views.audit_snapshot(
                 auditor.agency_id, analysis, shares, unavailable, self._clock.now()
             )
 
-    def admin_entries(self, auditor: Agency, after: int, limit: int) -> dict[str, Any]:
+    def admin_entries(self, auditor: Agency, after: int, limit: int) -> AdminPage:
         with self._step():
             return self.views.admin_entries(auditor.agency_id, after, limit, self._clock.now())
 
@@ -381,7 +401,9 @@ class Hub:
             return self.views.person_entries(unit, link_code, self._clock.now())
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
-        """Everything the hub stores (RK-CTL-006); key versions, never keys."""
+        """Everything the hub stores (RK-CTL-006); key versions, never keys.  The
+        state export is a JSON document written out whole (``/control/state``),
+        so it stays one rather than a typed value."""
         with self._step():
             table, documents = self.pattern_desk.dump()
             return {
@@ -396,10 +418,17 @@ class Hub:
                 "hub.admin_log": [admin_view(e) for e in self.logs.admin_entries],
                 "hub.access_log": [_entry_dump(e) for e in self.logs.entries],
                 "hub.legal_holds": [
-                    {**hold_view(h, None), "lifted_at": _iso(h.lifted_at)}
+                    {**hold_document(LegalHoldView(h, None)), "lifted_at": _iso(h.lifted_at)}
                     for h in self.retention.holds.values()
                 ],
-                "hub.purges": list(self.retention.purges),
+                "hub.purges": [
+                    {
+                        "at": p.at.isoformat(),
+                        "log_class": p.log_class.value,
+                        "ranges": [list(r) for r in p.ranges],
+                    }
+                    for p in self.retention.purges
+                ],
                 "hub.consents": self.binding.consents.dump(),
             }
 

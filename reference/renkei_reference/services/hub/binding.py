@@ -8,9 +8,8 @@ count and decisions — never the 4 items (RK-LOG-006).  Private bodies' consent
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from ...core.admin_log import AdminEvent
 from ...core.codes import ResidentCode
@@ -19,18 +18,46 @@ from ..registry.registry import FourItems, ResidentRegistry
 from ..store.log_store import SealedRecords
 from .agencies import Agency, Role
 from .codes import CodeDesk
-from .consents import ConsentBook
+from .consents import ConsentBook, ConsentIn, ConsentRecord
 from .logs import HubLogs
 
-__all__ = ["BindingDesk", "Decision"]
+__all__ = ["BindingDecision", "BindingDesk", "CurrencyResult", "Rebinding"]
 
 CONSENT = "consent"
-Decision = dict[str, Any]  # the wire's ``BindingResult`` (built here, sent by the HTTP edge)
 
 
-def _decision(record_ref: str, decision: str, reasons: list[str], link: str | None = None
-              ) -> Decision:  # fmt: skip
-    return {"record_ref": record_ref, "decision": decision, "link_code": link, "reasons": reasons}
+@dataclass(frozen=True, slots=True)
+class BindingDecision:
+    """One record's binding decision (OpenAPI ``BindingResult``, RK-BND-001..005)."""
+
+    record_ref: str
+    decision: str  # bound | review | rejected
+    reasons: tuple[str, ...]
+    link_code: str | None = None  # when bound: the agency's link code
+
+
+@dataclass(frozen=True, slots=True)
+class Rebinding:
+    """One link code re-made under the current key (OpenAPI ``RebindingResult``,
+    RK-KEY-002): the new link code, or the problem type that refused it."""
+
+    link_code: str
+    new_link_code: str | None
+    problem: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyResult:
+    """One record of the currency service (OpenAPI ``CurrencyResult``, RK-BND-006)."""
+
+    record_ref: str
+    status: str  # current | updated | no-data
+    four_items: FourItems | None = None  # the latest 4 items, when told
+
+
+def _decision(record_ref: str, decision: str, reasons: Iterable[str], link: str | None = None
+              ) -> BindingDecision:  # fmt: skip
+    return BindingDecision(record_ref, decision, tuple(reasons), link)
 
 
 class BindingDesk:
@@ -52,22 +79,20 @@ class BindingDesk:
         records: Iterable[tuple[str, FourItems]],
         consent_ids: list[str | None],
         now: datetime,
-    ) -> list[Decision]:
+    ) -> list[BindingDecision]:
         """A binding request (RK-BND-001): each record decided, the request logged.
         A private body's goes through ``_bind_private`` (RK-BND-004)."""
         if agency.role is Role.PRIVATE_BODY:
             results = self._bind_private(agency, list(records), consent_ids)
         else:
             results = [self.bind(agency, ref, items) for ref, items in records]
-        counts = {
-            d: sum(r["decision"] == d for r in results) for d in ("bound", "review", "rejected")
-        }
+        counts = {d: sum(r.decision == d for r in results) for d in ("bound", "review", "rejected")}
         self._logs.record(
             AdminEvent.BINDING_REQUEST, agency.agency_id, now, records=len(results), **counts
         )
         return results
 
-    def bind(self, agency: Agency, record_ref: str, items: FourItems) -> Decision:
+    def bind(self, agency: Agency, record_ref: str, items: FourItems) -> BindingDecision:
         """Bind one record (RK-BND-001..003, RK-BND-005) with the core matcher
         (``core.binding_match``, folded policy): all four folded items of exactly
         one resident's latest items, nobody else fitting or one slip away; a
@@ -77,12 +102,12 @@ class BindingDesk:
         outcome, resident = self._registry.decide(items)
         if resident is not None:
             link = self._codes.link_out(self._codes.id_code(ResidentCode(resident)), agency.unit)
-            return _decision(record_ref, "bound", list(outcome.reasons), link.text())
-        return _decision(record_ref, outcome.decision, list(outcome.reasons))
+            return _decision(record_ref, "bound", outcome.reasons, link.text())
+        return _decision(record_ref, outcome.decision, outcome.reasons)
 
     def _bind_private(
         self, agency: Agency, records: list[tuple[str, FourItems]], consent_ids: list[str | None]
-    ) -> list[Decision]:
+    ) -> list[BindingDecision]:
         """RK-BND-004: every record names an active consent of the caller (else the
         request is refused 403); a record binds only when its 4 items are exactly
         the latest ones of exactly one resident (no folding, no earlier items) and
@@ -90,7 +115,7 @@ class BindingDesk:
         padded = consent_ids + [None] * (len(records) - len(consent_ids))
         for cid in padded:
             self.consents.usable(agency.agency_id, cid)
-        results: list[Decision] = []
+        results: list[BindingDecision] = []
         for (ref, items), cid in zip(records, padded, strict=True):
             resident = None if items.has_placeholder() else self._registry.decide(items)[1]
             if resident is None or not self._registry.is_latest(resident, items):
@@ -105,27 +130,26 @@ class BindingDesk:
             results.append(_decision(ref, "bound", [], link))
         return results
 
-    def rebind(self, agency: Agency, link_codes: list[str], now: datetime) -> list[dict[str, Any]]:
+    def rebind(self, agency: Agency, link_codes: list[str], now: datetime) -> list[Rebinding]:
         """RK-KEY-002: translate an agency's link codes of accepted older versions
         into current ones, without 4-item matching.  Logged as a binding request
         (RK-LOG-006): agency, time, count and outcomes — never a link code."""
-        out: list[dict[str, Any]] = []
+        out: list[Rebinding] = []
         for text in link_codes:
             try:
                 new = self._codes.link_out(self._codes.link_in(text, agency.unit, now), agency.unit)
             except RenkeiError as exc:
-                problem = f"urn:renkei:problem:{exc.problem}"
-                out.append({"link_code": text, "new_link_code": None, "problem": problem})
+                out.append(Rebinding(text, None, f"urn:renkei:problem:{exc.problem}"))
                 continue
-            out.append({"link_code": text, "new_link_code": new.text(), "problem": None})
-        rebound = sum(r["problem"] is None for r in out)
+            out.append(Rebinding(text, new.text(), None))
+        rebound = sum(r.problem is None for r in out)
         self._logs.record(
             AdminEvent.BINDING_REQUEST, agency.agency_id, now, records=len(out),
             rebinding=True, rebound=rebound, refused=len(out) - rebound,
         )  # fmt: skip
         return out
 
-    def record_consent(self, agency: Agency, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+    def record_consent(self, agency: Agency, body: ConsentIn, now: datetime) -> ConsentRecord:
         """A private body records a person's consent (RK-BND-004); logged."""
         consent = self.consents.record(agency.agency_id, body, now.isoformat())
         self._logs.record(
@@ -135,7 +159,7 @@ class BindingDesk:
             consent_id=consent.consent_id,
             method=consent.method,
         )
-        return consent.view()
+        return consent
 
     def withdraw_consent(self, agency: Agency, consent_id: str, now: datetime) -> None:
         """The person withdrew consent; the private body records it (RK-BND-004)."""
@@ -146,7 +170,7 @@ class BindingDesk:
 
     def latest_four_items(
         self, agency: Agency, records: list[tuple[str, str, FourItems]], now: datetime
-    ) -> list[dict[str, Any]]:
+    ) -> list[CurrencyResult]:
         """The currency service (４情報の最新化, RK-BND-006), through the hub: the
         agency names each person by its own link code (any link code not valid for
         it refuses the request: a person not bound to the agency) and sends the 4
@@ -157,18 +181,13 @@ class BindingDesk:
             self._codes.resident(self._codes.link_in(link, agency.unit, now)).value
             for _, link, _ in records
         ]
-        results: list[dict[str, Any]] = []
+        results: list[CurrencyResult] = []
         for (ref, _, items), code in zip(records, codes, strict=True):
             status, latest = self._registry.currency(
                 code, items, agency=agency.agency_id, at=now.isoformat()
             )
-            result: dict[str, Any] = {"record_ref": ref, "status": status}
-            if latest is not None:
-                result["four_items"] = {k: v for k, v in asdict(latest).items() if v is not None}
-            results.append(result)
-        counts = {
-            s: sum(r["status"] == s for r in results) for s in ("current", "updated", "no-data")
-        }
+            results.append(CurrencyResult(ref, status, latest))
+        counts = {s: sum(r.status == s for r in results) for s in ("current", "updated", "no-data")}
         self._logs.record(
             AdminEvent.FOUR_ITEMS_CURRENCY, agency.agency_id, now, records=len(results), **counts
         )

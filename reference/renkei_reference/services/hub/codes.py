@@ -15,6 +15,7 @@ from ...core.admin_log import AdminEvent
 from ...core.codes import AgencyId, IdCode, LinkCode, ResidentCode, id_code_of
 from ...core.conversion import Conversion, remake
 from ...core.errors import CallerError
+from ...core.instant import datetime_of, instant_of
 from ...core.keys import KeyPurpose, KeyRing
 from ..store.keystore import KeyStore
 from ..store.log_store import SealedRecords
@@ -53,7 +54,7 @@ class CodeDesk:
         return self.conversion().link_out(id_code, unit)
 
     def link_in(self, text: str, unit: AgencyId, at: datetime) -> IdCode:
-        return self.conversion().link_in(text, unit, at)
+        return self.conversion().link_in(text, unit, instant_of(at))
 
     def resident_code_changed(self, old: ResidentCode, new: ResidentCode) -> None:
         """Item 8 / RK-IDC-003: the new resident code's ID code aliases the first one."""
@@ -72,7 +73,7 @@ class CodeDesk:
         """Item 11 / RK-KEY-002: a new key version, logged.  For the ID key, the
         function that re-makes a stored ID code of the old version (the aliases are
         re-made here; the other parts re-make what they hold with it)."""
-        began = self._keys.ring(purpose).versions[-1].activated_at
+        began = datetime_of(self._keys.ring(purpose).versions[-1].activated_at)
         if now < began:  # the clock was set back: versions follow time forward
             raise CallerError(
                 "validation-error",

@@ -26,7 +26,19 @@ from typing import Any
 
 from ...core.errors import NotFoundError, PermissionDeniedError
 
-__all__ = ["ConsentBook", "ConsentRecord"]
+__all__ = ["ConsentBook", "ConsentIn", "ConsentRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentIn:
+    """A consent as the HTTP edge validated it (OpenAPI ``ConsentRequest``)."""
+
+    record_ref: str
+    purpose: str
+    pattern_ids: tuple[str, ...]
+    obtained_at: str  # ISO 8601, as the private body sent it
+    method: str  # written | electronic | in-person
+    evidence_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +71,6 @@ class ConsentRecord:
         data["person"] = bytes.fromhex(data["person"]) if data["person"] else None
         return cls(**data)
 
-    def view(self) -> dict[str, Any]:
-        """The wire form: no ID code."""
-        out = {k: v for k, v in asdict(self).items() if k not in ("person", "withdrawn_at")}
-        out["pattern_ids"] = list(self.pattern_ids)
-        return {k: v for k, v in out.items() if v is not None}
-
 
 class ConsentBook:
     """The consents of every private body, by consent id (RK-BND-004)."""
@@ -82,16 +88,16 @@ class ConsentBook:
         consent = ConsentRecord.from_json(text)
         self._by_id[consent.consent_id] = consent
 
-    def record(self, private_body: str, body: dict[str, Any], now: str) -> ConsentRecord:
+    def record(self, private_body: str, body: ConsentIn, now: str) -> ConsentRecord:
         consent = ConsentRecord(
             consent_id=f"cs-{secrets.token_hex(10)}",
             private_body=private_body,
-            record_ref=body["record_ref"],
-            purpose=body["purpose"],
-            pattern_ids=tuple(body.get("pattern_ids") or ()),
-            obtained_at=body["obtained_at"],
-            method=body["method"],
-            evidence_sha256=body.get("evidence_sha256"),
+            record_ref=body.record_ref,
+            purpose=body.purpose,
+            pattern_ids=body.pattern_ids,
+            obtained_at=body.obtained_at,
+            method=body.method,
+            evidence_sha256=body.evidence_sha256,
             recorded_at=now,
         )
         self._put(consent)
@@ -165,11 +171,17 @@ class ConsentBook:
                 self._put(replace(c, person=remake(c.person)))
 
     def dump(self) -> list[dict[str, Any]]:
-        return [
-            {
-                **c.view(),
-                "withdrawn_at": c.withdrawn_at,
-                "person": c.person.hex() if c.person else None,
-            }
-            for c in self._by_id.values()
-        ]
+        """The state export (RK-CTL-006): a JSON document, not a typed value — it
+        is only written out whole (``/control/state``)."""
+        out = []
+        for c in self._by_id.values():
+            given = {k: v for k, v in asdict(c).items() if k not in ("person", "withdrawn_at")}
+            given["pattern_ids"] = list(c.pattern_ids)
+            out.append(
+                {
+                    **{k: v for k, v in given.items() if v is not None},
+                    "withdrawn_at": c.withdrawn_at,
+                    "person": c.person.hex() if c.person else None,
+                }
+            )
+        return out

@@ -33,17 +33,19 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ...core.access_log import AccessLogEntry, Outcome
 from ...core.codes import AgencyId, IdCode
 from ...core.errors import ConflictError, NotFoundError, PermissionDeniedError, RenkeiError
+from ...core.instant import Instant, instant_of, iso_of
 from ...core.linkage import (
     Event,
     Linkage,
     LinkageState,
     advance,
+    deadline_after,
     linkage_from_record,
     linkage_record,
 )
@@ -51,10 +53,10 @@ from ...core.patterns import Query, decide
 from ..store.log_store import SealedRecords
 from .agencies import Agency, Role
 from .codes import CodeDesk
-from .logs import AccessFacts, HubLogs
+from .logs import AccessFacts, HubLogs, Receipt
 from .patterns import PatternDesk
 
-__all__ = ["EXPIRED_KEPT", "LinkageDesk", "QueryIn", "request_key"]
+__all__ = ["EXPIRED_KEPT", "Delivery", "LinkageDesk", "QueryIn", "request_key"]
 
 EXPIRED_KEPT = 100_000
 LINKAGE, TRANSIT, REQUEST, EXPIRED = "linkage", "transit", "request", "expired"
@@ -79,13 +81,27 @@ class QueryIn:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """A linkage handed to its provider (OpenAPI ``Delivery``, RK-FLOW-005): the
+    requester's link code is never in it; the provider's is made at delivery."""
+
+    linkage_id: str
+    requester: str
+    pattern_id: str
+    information_kind: str
+    link_code: str  # the provider's link code for the person, made now
+    deadline: Instant
+    serial: int
+
+
+@dataclass(frozen=True, slots=True)
 class Relay:
     """An answer handed out to its requester and not yet acknowledged (RK-FLOW-002)."""
 
     linkage: Linkage  # closed
     payload: str
     serial: int  # its ``provided`` entry
-    expires_at: datetime  # the end of the collection period (RK-FLOW-007)
+    expires_at: Instant  # the end of the collection period (RK-FLOW-007)
 
     def record(self) -> str:
         """The stored form (sealed by the records, like every other)."""
@@ -94,7 +110,7 @@ class Relay:
                 "linkage": linkage_record(self.linkage),
                 "payload": self.payload,
                 "serial": self.serial,
-                "expires_at": self.expires_at.isoformat(),
+                "expires_at": iso_of(self.expires_at),
             }
         )
 
@@ -105,7 +121,7 @@ class Relay:
             linkage_from_record(d["linkage"]),
             d["payload"],
             int(d["serial"]),
-            datetime.fromisoformat(d["expires_at"]),
+            instant_of(datetime.fromisoformat(d["expires_at"])),
         )
 
 
@@ -134,7 +150,7 @@ class LinkageDesk:
         self.expired = {lid: provider for _, lid, provider in expired}
         self.relays = {k: Relay.from_record(v) for k, v in records.items(RELAY)}
         self._next_relay_expiry = min((r.expires_at for r in self.relays.values()), default=None)
-        self._next_expiry: datetime | None = min(
+        self._next_expiry: Instant | None = min(
             (x.expires_at for x in self.linkages.values()), default=None
         )
 
@@ -231,8 +247,8 @@ class LinkageDesk:
                 pattern_id=q.pattern_id,
                 information_kind=q.information_kind,
                 person=id_code,
-                requested_at=now,
-                deadline=now + timedelta(seconds=decision.pattern.answer_within_seconds),
+                requested_at=instant_of(now),
+                deadline=deadline_after(instant_of(now), decision.pattern.answer_within_seconds),
                 serial=entry.serial,
             )
             self._put(linkage)
@@ -245,10 +261,10 @@ class LinkageDesk:
         """RFC 9457 extension members of a refusal: its serial and receipt (RK-LOG-004/005)."""
         return {"serial": entry.serial, "receipt": self._logs.receipt_for(entry.serial)}
 
-    def deliveries(self, provider: Agency, limit: int, now: datetime) -> list[dict[str, Any]]:
+    def deliveries(self, provider: Agency, limit: int, now: datetime) -> list[Delivery]:
         """Pull delivery (RK-FLOW-005): each pending linkage once, oldest first, at
         most ``limit``; link code(B) made now."""
-        out: list[dict[str, Any]] = []
+        out: list[Delivery] = []
         with self._store.atomic():
             for linkage in list(self.linkages.values()):
                 if len(out) >= limit:
@@ -257,17 +273,17 @@ class LinkageDesk:
                     linkage.state is not LinkageState.PENDING
                 ):
                     continue
-                self._put(advance(linkage, Event.PULL, now))
+                self._put(advance(linkage, Event.PULL, instant_of(now)))
                 out.append(
-                    {
-                        "linkage_id": linkage.linkage_id,
-                        "requester": linkage.requester,
-                        "pattern_id": linkage.pattern_id,
-                        "information_kind": linkage.information_kind,
-                        "link_code": self._codes.link_out(linkage.person, provider.unit).text(),
-                        "deadline": linkage.deadline.isoformat(),
-                        "serial": linkage.serial,
-                    }
+                    Delivery(
+                        linkage_id=linkage.linkage_id,
+                        requester=linkage.requester,
+                        pattern_id=linkage.pattern_id,
+                        information_kind=linkage.information_kind,
+                        link_code=self._codes.link_out(linkage.person, provider.unit).text(),
+                        deadline=linkage.deadline,
+                        serial=linkage.serial,
+                    )
                 )
         return out
 
@@ -294,7 +310,7 @@ class LinkageDesk:
             )
         linkage = self.open_linkage(linkage_id, provider.agency_id, "provider")
         try:
-            nxt = advance(linkage, Event.ANSWER, now)
+            nxt = advance(linkage, Event.ANSWER, instant_of(now))
         except RenkeiError as exc:
             if exc.problem == "answer-after-deadline":
                 self._expire(linkage, now)
@@ -307,7 +323,7 @@ class LinkageDesk:
 
     def status(
         self, requester: Agency, linkage_id: str, now: datetime
-    ) -> tuple[Linkage, str | None, dict[str, Any] | None]:
+    ) -> tuple[Linkage, str | None, Receipt | None]:
         """The requester's view.  An answered linkage hands its answer out with the
         receipt of its ``provided`` entry, logged at the first read; every later
         read gets the same until ``acknowledge`` (RK-FLOW-002, RK-LOG-004)."""
@@ -317,7 +333,7 @@ class LinkageDesk:
         linkage = self.open_linkage(linkage_id, requester.agency_id, "requester")
         if linkage.state is not LinkageState.ANSWERED:
             return linkage, None, None
-        closed = advance(linkage, Event.RELAY, now)
+        closed = advance(linkage, Event.RELAY, instant_of(now))
         with self._store.atomic():
             entry = self._log(linkage, now, Outcome.PROVIDED)
             payload = self._drop(linkage_id)
@@ -349,31 +365,32 @@ class LinkageDesk:
         """Expire linkages past their time.  The open linkages are scanned only once
         the earliest time any of them could expire has come (``_next_expiry`` is a
         lower bound: answering only moves a linkage's time later)."""
-        if self._next_relay_expiry is not None and now >= self._next_relay_expiry:
-            for lid in [k for k, r in self.relays.items() if now >= r.expires_at]:
+        at = instant_of(now)
+        if self._next_relay_expiry is not None and at >= self._next_relay_expiry:
+            for lid in [k for k, r in self.relays.items() if at >= r.expires_at]:
                 with self._store.atomic():  # never acknowledged: erased, no entry (RK-FLOW-007)
                     self._erase_relay(lid)
             self._next_relay_expiry = min(
                 (r.expires_at for r in self.relays.values()), default=None
             )
-        if self._next_expiry is None or now < self._next_expiry:
+        if self._next_expiry is None or at < self._next_expiry:
             return
         for linkage in list(self.linkages.values()):
-            if now >= linkage.expires_at:
+            if at >= linkage.expires_at:
                 self._expire(linkage, now)
         self._next_expiry = min((x.expires_at for x in self.linkages.values()), default=None)
 
     def _expire(self, linkage: Linkage, now: datetime) -> None:
         """Deadline passed (RK-FLOW-004), or an answer was not collected in time
         (RK-FLOW-007): the linkage ends, any answer in transit is erased."""
-        advance(linkage, Event.EXPIRE, now)
+        advance(linkage, Event.EXPIRE, instant_of(now))
         with self._store.atomic():
             collected_late = self._drop(linkage.linkage_id) is not None
             reason = "not-collected" if collected_late else "deadline-passed"
             if not collected_late:
                 self._remember_expired(linkage, now)
             # ② is when the hub ended it (after a restart, later than the deadline)
-            due = f"due at {linkage.expires_at.isoformat()}"
+            due = f"due at {iso_of(linkage.expires_at)}"
             self._log(linkage, now, Outcome.EXPIRED, reason, detail=due)
 
     def _remember_expired(self, linkage: Linkage, now: datetime) -> None:
@@ -407,8 +424,8 @@ class LinkageDesk:
                     "pattern_id": x.pattern_id,
                     "information_kind": x.information_kind,
                     "person": x.person.hex(),
-                    "requested_at": x.requested_at.isoformat(),
-                    "deadline": x.deadline.isoformat(),
+                    "requested_at": iso_of(x.requested_at),
+                    "deadline": iso_of(x.deadline),
                     "state": x.state.value,
                 }
                 for x in self.linkages.values()

@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ...core.access_log import AccessLogEntry, Outcome, entry_record, leaf_bytes
-from ...core.admin_log import AdminEvent, AdminLogEntry, Detail, admin_leaf_bytes, admin_view
+from ...core.admin_log import AdminEvent, AdminLogEntry, Detail, admin_leaf_bytes
 from ...core.codes import ResidentCode
 from ...core.errors import GoneError, NotFoundError
 from ...core.merkle import leaf_hash
@@ -27,9 +27,49 @@ from ...core.patterns import LinkagePattern
 from ...core.retention import SALT_SIZE, PurgedEntry, StoredEntry
 from ..store.log_integrity import StoredLogCheck, TamperReports, check_anchored
 from ..store.log_store import LeafRow, LogStore
-from ..store.signed_log import SignedLog, b64
+from ..store.signed_log import SignedCheckpoint, SignedLog, b64
 
-__all__ = ["AccessFacts", "HubLogs", "admin_origin", "resume_access_log"]
+__all__ = [
+    "AccessFacts",
+    "AdminPage",
+    "ConsistencyProof",
+    "HubLogs",
+    "Receipt",
+    "admin_origin",
+    "resume_access_log",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The proof that an entry is in the signed log (OpenAPI ``Receipt``, RK-LOG-004):
+    the leaf, its hash, its inclusion proof and the checkpoint it proves against."""
+
+    linkage_id: str | None
+    serial: int
+    leaf_index: int
+    leaf: str  # base64 of the leaf bytes
+    leaf_hash: str  # base64
+    tree_size: int
+    inclusion_proof: tuple[str, ...]  # base64 hashes, RFC 9162 §2.1.3
+    checkpoint: str  # the signed note
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyProof:
+    """RFC 9162 §2.1.4 proof between two sizes (OpenAPI ``ConsistencyProof``)."""
+
+    first: int
+    second: int
+    proof: tuple[str, ...]  # base64 hashes
+
+
+@dataclass(frozen=True, slots=True)
+class AdminPage:
+    """A page of the administrative log with the signed checkpoint (RK-LOG-006)."""
+
+    entries: tuple[AdminLogEntry, ...]
+    checkpoint: SignedCheckpoint
 
 
 def admin_origin(origin: str) -> str:
@@ -164,7 +204,7 @@ class HubLogs:
         """The entries still held (not purged), in serial order."""
         return (e for e in self.entries if isinstance(e, AccessLogEntry))
 
-    def receipt_for(self, serial: int) -> dict[str, Any]:
+    def receipt_for(self, serial: int) -> Receipt:
         """Serial, leaf, leaf hash, inclusion proof and the checkpoint it proves against."""
         entry = self.entries[serial - 1]
         if isinstance(entry, PurgedEntry):
@@ -174,20 +214,18 @@ class HubLogs:
         size, note = self.access.checkpoint()
         leaf = leaf_bytes(entry)
         proof = self.access.tree.inclusion_proof(serial - 1, size)
-        return {
-            "linkage_id": entry.linkage_id,
-            "serial": serial,
-            "leaf_index": serial - 1,
-            "leaf": base64.b64encode(leaf).decode(),
-            "leaf_hash": b64(leaf_hash(leaf)),
-            "tree_size": size,
-            "inclusion_proof": [b64(h) for h in proof],
-            "checkpoint": note,
-        }
+        return Receipt(
+            linkage_id=entry.linkage_id,
+            serial=serial,
+            leaf_index=serial - 1,
+            leaf=base64.b64encode(leaf).decode(),
+            leaf_hash=b64(leaf_hash(leaf)),
+            tree_size=size,
+            inclusion_proof=tuple(b64(h) for h in proof),
+            checkpoint=note,
+        )
 
-    def linkage_receipt(
-        self, party: str | None, linkage_id: str, serial: int | None
-    ) -> dict[str, Any]:
+    def linkage_receipt(self, party: str | None, linkage_id: str, serial: int | None) -> Receipt:
         """A receipt for an entry of a linkage the caller took part in, or of any
         linkage for the auditor (``party`` None; RK-LOG-009)."""
         serials = self._serials.get(linkage_id, [])
@@ -207,21 +245,14 @@ class HubLogs:
             )
         return self.receipt_for(serial)
 
-    def consistency(self, log: SignedLog, first: int, second: int) -> dict[str, Any]:
+    def consistency(self, log: SignedLog, first: int, second: int) -> ConsistencyProof:
         """RFC 9162 §2.1.4 proof between two sizes; out of range → tree-size-out-of-range."""
         proof = log.tree.consistency_proof(first, second)
-        return {"first": first, "second": second, "proof": [b64(h) for h in proof]}
+        return ConsistencyProof(first, second, tuple(b64(h) for h in proof))
 
-    def admin_page(self, after: int, limit: int) -> dict[str, Any]:
-        """Administrative-log entries with their leaves and the signed checkpoint."""
-        entries = self.admin_entries[after : after + limit]
-        return {
-            "entries": [
-                {**admin_view(e), "leaf": base64.b64encode(admin_leaf_bytes(e)).decode()}
-                for e in entries
-            ],
-            "checkpoint": self.admin.latest(),
-        }
+    def admin_page(self, after: int, limit: int) -> AdminPage:
+        """Administrative-log entries and the signed checkpoint."""
+        return AdminPage(tuple(self.admin_entries[after : after + limit]), self.admin.latest())
 
     def tree_dump(self) -> list[dict[str, Any]]:
         return [

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,9 +25,25 @@ from ...core.patterns import LinkagePattern
 from ..store.log_store import SealedRecords
 from .logs import HubLogs
 
-__all__ = ["PatternDesk"]
+__all__ = ["LoadedDocument", "PatternDesk"]
 
 PATTERN = "pattern"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedDocument:
+    """A pattern document as the hub loaded it (RK-PAT-003), as stored: the signed
+    bytes and signature (base64), when it was issued and loaded, and the trust
+    anchor that verified it (raw Ed25519, base64; whether it was the control key)."""
+
+    version: int
+    issuer: str
+    issued_at: str
+    loaded_at: str
+    document: str
+    signature: str
+    anchor: str
+    anchor_is_control: bool
 
 
 class PatternDesk:
@@ -53,24 +69,21 @@ class PatternDesk:
         self.control_issuer = Ed25519PrivateKey.generate()
         self.anchor: Ed25519PublicKey = self.control_issuer.public_key()
         self._anchor_is_control = True
-        self._documents: list[dict[str, Any]] = []  # every document loaded, for the auditor
+        self._documents: list[LoadedDocument] = []  # every document loaded, for the auditor
         for _, value in records.items(PATTERN):
-            self._documents.append(json.loads(value))
+            self._documents.append(LoadedDocument(**json.loads(value)))
         if self._documents:
             self._resume(self._documents[-1])
 
-    def _resume(self, latest: dict[str, Any]) -> None:
-        anchor = Ed25519PublicKey.from_public_bytes(base64.b64decode(latest["anchor"]))
-        data, signature = (
-            base64.b64decode(latest["document"]),
-            base64.b64decode(latest["signature"]),
-        )
+    def _resume(self, latest: LoadedDocument) -> None:
+        anchor = Ed25519PublicKey.from_public_bytes(base64.b64decode(latest.anchor))
+        data, signature = base64.b64decode(latest.document), base64.b64decode(latest.signature)
         doc = open_pattern_document(data, signature, anchor, None)
         self.table, self.version = doc.table(), doc.version
-        if not latest["anchor_is_control"]:
+        if not latest.anchor_is_control:
             self.anchor, self._anchor_is_control = anchor, False
 
-    def latest_document(self) -> dict[str, Any] | None:
+    def latest_document(self) -> LoadedDocument | None:
         """The record of the document in force (None before any was loaded)."""
         return self._documents[-1] if self._documents else None
 
@@ -97,21 +110,18 @@ class PatternDesk:
             patterns=len(doc.patterns),
             document_sha256=hashlib.sha256(data).hexdigest(),
         )
-        record = {
-            "version": doc.version,
-            "issuer": doc.issuer,
-            "issued_at": doc.issued_at.isoformat(),
-            "loaded_at": now.isoformat(),
-            "document": base64.b64encode(data).decode(),
-            "signature": base64.b64encode(signature).decode(),
-        }
+        record = LoadedDocument(
+            version=doc.version,
+            issuer=doc.issuer,
+            issued_at=doc.issued_at.isoformat(),
+            loaded_at=now.isoformat(),
+            document=base64.b64encode(data).decode(),
+            signature=base64.b64encode(signature).decode(),
+            anchor=self._raw_anchor(),
+            anchor_is_control=self._anchor_is_control,
+        )
         self._documents.append(record)
-        stored = {
-            **record,
-            "anchor": self._raw_anchor(),
-            "anchor_is_control": self._anchor_is_control,
-        }
-        self._records.put(PATTERN, f"{doc.version:012d}", json.dumps(stored))
+        self._records.put(PATTERN, f"{doc.version:012d}", json.dumps(asdict(record)))
         return doc
 
     def load_list(self, patterns: Iterable[LinkagePattern], now: datetime) -> int:
@@ -130,7 +140,8 @@ class PatternDesk:
         return len(table)
 
     def dump(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The table in force and every document loaded (RK-CTL-006)."""
+        """The table in force and every document loaded (RK-CTL-006): part of the
+        state export, a JSON document written out whole, not a typed value."""
 
         def iso(t: datetime | None) -> str | None:
             return t.isoformat() if t else None
@@ -147,4 +158,4 @@ class PatternDesk:
             for p in self.table.values()
         ]
         keep = ("version", "issuer", "issued_at", "loaded_at", "document", "signature")
-        return table, [{k: d[k] for k in keep} for d in self._documents]
+        return table, [{k: v for k, v in asdict(d).items() if k in keep} for d in self._documents]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,10 +34,54 @@ from ...core.retention import (
 from ..store.log_store import SealedRecords
 from .logs import HubLogs
 
-__all__ = ["HoldScopeIn", "RetentionDesk", "hold_view"]
+__all__ = ["HoldScopeIn", "LegalHoldView", "Purge", "RetentionDesk", "hold_document"]
 
 HOLD, RETENTION = "hold", "retention"  # record spaces: holds survive a restart (RK-RET-002)
-HoldScopeIn = dict[str, Any]  # the wire's ``HoldScope`` (validated by the HTTP edge)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldScopeIn:
+    """A hold's scope as the HTTP edge validated it (OpenAPI ``LegalHoldScope``);
+    the person named by the auditor's pseudonym (``person_ref``)."""
+
+    linkage_ids: tuple[str, ...] | None = None
+    agency_id: str | None = None
+    person_ref: str | None = None
+    pattern_id: str | None = None
+    serials: tuple[int, int] | None = None  # first, last
+    not_before: datetime | None = None  # ``from``
+    before: datetime | None = None  # ``to``
+
+    def criteria(self) -> list[str]:
+        """The wire names of the criteria given, sorted (the administrative log's ``scope``)."""
+        given = {
+            "linkage_ids": self.linkage_ids,
+            "agency_id": self.agency_id,
+            "person_ref": self.person_ref,
+            "pattern_id": self.pattern_id,
+            "serials": self.serials,
+            "from": self.not_before,
+            "to": self.before,
+        }
+        return sorted(k for k, v in given.items() if v)
+
+
+@dataclass(frozen=True, slots=True)
+class LegalHoldView:
+    """A legal hold as the auditor reads it (OpenAPI ``LegalHold``): the person by
+    the pseudonym the auditor named it with, never the ID code."""
+
+    hold: LegalHold
+    person_ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Purge:
+    """One purge run: when, of which class, the serial ranges purged (RK-RET-003)."""
+
+    at: datetime
+    log_class: LogClass
+    ranges: tuple[tuple[int, int], ...]
 
 
 def _years(record: str) -> dict[LogClass, int]:
@@ -52,7 +96,7 @@ class RetentionDesk:
         self._records = records
         self.policy = RetentionPolicy()
         self.holds: dict[str, LegalHold] = {}
-        self.purges: list[dict[str, Any]] = []
+        self.purges: list[Purge] = []
         self._unpurged_from = 0  # index of the oldest entry not yet purged
         # (index of that entry, retention policy, earliest time anything is due)
         self._not_before: tuple[int, RetentionPolicy, datetime] | None = None
@@ -90,12 +134,13 @@ class RetentionDesk:
         plan = purge_plan(log, self.policy, list(self.holds.values()), now)
         if not plan:
             return
-        ranges = [list(r) for r in serial_ranges(plan)]
-        log_class = LogClass.HUB_ACCESS_LOG.value
-        self.purges.append({"at": now.isoformat(), "log_class": log_class, "ranges": ranges})
+        ranges = serial_ranges(plan)
+        log_class = LogClass.HUB_ACCESS_LOG
+        self.purges.append(Purge(now, log_class, ranges))
         self._logs.record(
-            AdminEvent.PURGE, "hub", now, log_class=log_class, entries=len(plan), ranges=ranges
-        )
+            AdminEvent.PURGE, "hub", now, log_class=log_class.value, entries=len(plan),
+            ranges=[list(r) for r in ranges],
+        )  # fmt: skip
         self._logs.purged(list(purge(log, plan, now)), list(plan), now)
 
     def set_retention(self, log_class: LogClass, years: int, now: datetime) -> RetentionPolicy:
@@ -119,16 +164,15 @@ class RetentionDesk:
         now: datetime,
     ) -> LegalHold:
         """RK-RET-002: the auditor stops purging of what the scope covers."""
-        serials = scope.get("serials")
         try:
             hold_scope = HoldScope(
-                serials=(serials["first"], serials["last"]) if serials else None,
-                pattern_id=scope.get("pattern_id"),
-                agency=scope.get("agency_id"),
-                linkage_ids=frozenset(scope["linkage_ids"]) if scope.get("linkage_ids") else None,
+                serials=scope.serials,
+                pattern_id=scope.pattern_id,
+                agency=scope.agency_id,
+                linkage_ids=frozenset(scope.linkage_ids) if scope.linkage_ids else None,
                 person=person,
-                not_before=scope.get("from"),
-                before=scope.get("to"),
+                not_before=scope.not_before,
+                before=scope.before,
             )
         except ValueError as exc:
             raise CallerError("validation-error", str(exc), "RK-RET-002") from exc
@@ -148,7 +192,7 @@ class RetentionDesk:
             hold_id=hold.hold_id,
             reason=reason,
             case_reference=case_reference,
-            scope=sorted(k for k, v in scope.items() if v),
+            scope=scope.criteria(),
         )
         return hold
 
@@ -172,8 +216,10 @@ class RetentionDesk:
                 self._save_hold(replace(h, scope=replace(h.scope, person=move(h.scope.person))))
 
 
-def hold_view(hold: LegalHold, person_ref: str | None) -> dict[str, Any]:
-    """A hold as the auditor reads it (OpenAPI ``LegalHold``)."""
+def hold_document(view: LegalHoldView) -> dict[str, Any]:
+    """A hold in the form of OpenAPI ``LegalHold``: what the HTTP edge writes, and
+    the state export's (RK-CTL-006) entry for it."""
+    hold, person_ref = view.hold, view.person_ref
     sc = hold.scope
     scope: dict[str, Any] = {
         "linkage_ids": sorted(sc.linkage_ids) if sc.linkage_ids else None,
@@ -184,7 +230,7 @@ def hold_view(hold: LegalHold, person_ref: str | None) -> dict[str, Any]:
         "from": sc.not_before.isoformat() if sc.not_before else None,
         "to": sc.before.isoformat() if sc.before else None,
     }
-    view = {
+    out: dict[str, Any] = {
         "hold_id": hold.hold_id,
         "reason": hold.reason,
         "placed_by": hold.placed_by,
@@ -192,5 +238,5 @@ def hold_view(hold: LegalHold, person_ref: str | None) -> dict[str, Any]:
         "scope": {k: v for k, v in scope.items() if v is not None},
     }
     if hold.case_reference:
-        view["case_reference"] = hold.case_reference
-    return view
+        out["case_reference"] = hold.case_reference
+    return out

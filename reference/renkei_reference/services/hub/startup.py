@@ -147,7 +147,7 @@ def _patterns(logs: HubLogs, desk: PatternDesk) -> None:
         return
     logged = loads[-1].details
     held = desk.latest_document()
-    digest = hashlib.sha256(base64.b64decode(held["document"])).hexdigest() if held else None
+    digest = hashlib.sha256(base64.b64decode(held.document)).hexdigest() if held else None
     if (
         held is None
         or desk.version != logged.get("version")

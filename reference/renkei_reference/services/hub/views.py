@@ -9,18 +9,28 @@ only the entries about themselves that the signed pattern does not withhold
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from ...core.access_log import AccessLogEntry, auditor_view
+from ...core.access_log import AccessLogEntry
 from ...core.admin_log import AdminEvent, Detail
 from ...core.codes import AgencyId, IdCode
 from ...core.retention import PurgedEntry
 from .agencies import AUDITOR_UNIT
 from .codes import CodeDesk
-from .logs import HubLogs
+from .logs import AdminPage, HubLogs
 
-__all__ = ["LogViews"]
+__all__ = ["AuditorEntry", "LogViews"]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditorEntry:
+    """An access-log entry as the auditor reads it (RK-AUD-001): the entry, with the
+    person as the auditor's pseudonym (the person's link code for the auditor's
+    unit), never the ID code."""
+
+    entry: AccessLogEntry
+    person_ref: str | None
 
 
 class LogViews:
@@ -37,26 +47,26 @@ class LogViews:
         return self._codes.link_out(IdCode(person), AUDITOR_UNIT).text()
 
     def auditor_entries(self, auditor: str, after: int, limit: int, now: datetime
-                        ) -> list[dict[str, Any]]:  # fmt: skip
+                        ) -> list[AuditorEntry]:  # fmt: skip
         """Up to ``limit`` entries still held with serial > ``after``, purged serials
         skipped however many there are (RK-RET-003); the read is logged."""
         log = self._logs.entries
-        out: list[dict[str, Any]] = []
+        out: list[AuditorEntry] = []
         for serial in range(after + 1, len(log) + 1):
             if len(out) == limit:
                 break
             e = log[serial - 1]
             if isinstance(e, AccessLogEntry):
-                out.append(auditor_view(e, self.person_ref(e.person)))
+                out.append(AuditorEntry(e, self.person_ref(e.person)))
         self.record_read(auditor, "access", after=after, limit=limit, n=len(out), now=now)
         return out
 
     def audit_snapshot(
         self, auditor: str, analysis: str, shares: int, unavailable: int, now: datetime
-    ) -> tuple[list[dict[str, Any]], list[int]]:
+    ) -> tuple[list[AuditorEntry], list[int]]:
         """Every entry still held, in the auditor's view, and the purged serials:
         what the auditor's analyses merge (RK-AUD-002, RK-AUD-003); one entry."""
-        held = [auditor_view(e, self.person_ref(e.person)) for e in self._logs.held()]
+        held = [AuditorEntry(e, self.person_ref(e.person)) for e in self._logs.held()]
         purged = [e.serial for e in self._logs.entries if isinstance(e, PurgedEntry)]
         self._logs.record(
             AdminEvent.AUDITOR_READ,
@@ -70,13 +80,10 @@ class LogViews:
         )
         return held, purged
 
-    def admin_entries(self, auditor: str, after: int, limit: int, now: datetime
-                      ) -> dict[str, Any]:  # fmt: skip
+    def admin_entries(self, auditor: str, after: int, limit: int, now: datetime) -> AdminPage:
         """The administrative log for the auditor (RK-LOG-006), then the read logged."""
         page = self._logs.admin_page(after, limit)
-        self.record_read(
-            auditor, "admin", after=after, limit=limit, n=len(page["entries"]), now=now
-        )
+        self.record_read(auditor, "admin", after=after, limit=limit, n=len(page.entries), now=now)
         return page
 
     def record_read(

@@ -50,7 +50,7 @@ class InProcessHubPort:
 
     def bind_person(self, items: FourItems) -> str | None:
         (bound,) = self._hub.bind_all(PORTAL_AGENCY, [("portal-login", items)])
-        return str(bound["link_code"]) if bound["decision"] == "bound" else None
+        return bound.link_code if bound.decision == "bound" else None
 
     def person_entries(self, link_code: str) -> list[AccessLogEntry]:
         return self._hub.person_entries(PORTAL_AGENCY.unit, link_code)

@@ -27,9 +27,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ...core.crypto import ROOT_SECRET_BYTES, AesSivCipher, CodeCipher
 from ...core.errors import PermissionDeniedError
+from ...core.instant import instant_of, iso_of
 from ...core.keys import KeyPurpose, KeyRing, KeyVersion
 
 __all__ = ["FileKeyStore", "KeyStore", "MemoryKeyStore", "load_or_create_log_signer"]
+
+_MICROSECOND = timedelta(microseconds=1)  # the core's rings count windows in microseconds
 
 
 class KeyStore(Protocol):
@@ -52,7 +55,7 @@ class MemoryKeyStore:
         if len(secret) < ROOT_SECRET_BYTES:
             raise ValueError(f"a root secret has at least {ROOT_SECRET_BYTES} bytes")
         self._lock = threading.Lock()
-        self._rings = {p: KeyRing.first(p, at) for p in KeyPurpose}
+        self._rings = {p: KeyRing.first(p, instant_of(at)) for p in KeyPurpose}
         self._secrets: dict[tuple[KeyPurpose, int], bytes] = {(p, 1): secret for p in KeyPurpose}
         self._ciphers: dict[tuple[KeyPurpose, int], CodeCipher] = {}
 
@@ -78,7 +81,7 @@ class MemoryKeyStore:
 
     def rotate(self, purpose: KeyPurpose, at: datetime, transition: timedelta) -> KeyRing:
         with self._lock:
-            ring = self._rings[purpose].rotate(at, transition)
+            ring = self._rings[purpose].rotate(instant_of(at), transition // _MICROSECOND)
             self._secrets[(purpose, ring.current)] = secrets.token_bytes(ROOT_SECRET_BYTES)
             self._rings[purpose] = ring
             self._saved()
@@ -101,8 +104,10 @@ class MemoryKeyStore:
             {
                 "purpose": p.value,
                 "version": v.version,
-                "activated_at": v.activated_at.isoformat(),
-                "accepted_until": v.accepted_until.isoformat() if v.accepted_until else None,
+                "activated_at": iso_of(v.activated_at),
+                "accepted_until": iso_of(v.accepted_until)
+                if v.accepted_until is not None
+                else None,
             }
             for p, ring in self._rings.items()
             for v in ring.versions
@@ -170,8 +175,8 @@ class FileKeyStore(MemoryKeyStore):
                 rows.append(
                     KeyVersion(
                         v["version"],
-                        datetime.fromisoformat(v["activated_at"]),
-                        datetime.fromisoformat(until) if until else None,
+                        instant_of(datetime.fromisoformat(v["activated_at"])),
+                        instant_of(datetime.fromisoformat(until)) if until else None,
                     )
                 )
                 found[(purpose, v["version"])] = bytes.fromhex(v["secret"])
@@ -185,9 +190,9 @@ class FileKeyStore(MemoryKeyStore):
                 p.value: [
                     {
                         "version": v.version,
-                        "activated_at": v.activated_at.isoformat(),
-                        "accepted_until": v.accepted_until.isoformat()
-                        if v.accepted_until
+                        "activated_at": iso_of(v.activated_at),
+                        "accepted_until": iso_of(v.accepted_until)
+                        if v.accepted_until is not None
                         else None,
                         "secret": self._secrets[(p, v.version)].hex(),
                     }

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from itertools import zip_longest
 
@@ -40,7 +41,7 @@ from ...core.merkle import MerkleLog, leaf_hash
 from . import log_store
 from .log_store import LeafRow, LoadedLog, LogStore, RecordingNodeStore
 
-__all__ = ["SignedLog"]
+__all__ = ["SignedCheckpoint", "SignedLog"]
 
 TRIM_EVERY = 4096
 """Appends between two releases of the lower-level nodes already committed."""
@@ -49,6 +50,18 @@ TRIM_EVERY = 4096
 def b64(digest: bytes) -> str:
     """Hashes travel as standard base64 (the wire's Sha256 type, as in C2SP notes)."""
     return base64.b64encode(digest).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCheckpoint:
+    """A log's latest checkpoint (OpenAPI ``Checkpoint``, RK-LOG-004): the signed
+    note, and what it says — origin, size and root — with the verifier key."""
+
+    origin: str
+    tree_size: int
+    root_hash: str  # base64
+    checkpoint: str  # the signed note (C2SP signed-note)
+    verifier_key: str
 
 
 class SignedLog:
@@ -228,13 +241,13 @@ class SignedLog:
             self._store.put_state(self.key, self._signed[1])  # checked at the next start
         return self._signed
 
-    def latest(self) -> dict[str, object]:
-        """The wire form of the latest checkpoint (OpenAPI ``Checkpoint``)."""
+    def latest(self) -> SignedCheckpoint:
+        """The latest checkpoint, signed (OpenAPI ``Checkpoint``)."""
         size, note = self.checkpoint()
-        return {
-            "origin": self.origin,
-            "tree_size": size,
-            "root_hash": b64(self.tree.root(size)),
-            "checkpoint": note,
-            "verifier_key": verifier_key(self.origin, self._signer.public_key()),
-        }
+        return SignedCheckpoint(
+            origin=self.origin,
+            tree_size=size,
+            root_hash=b64(self.tree.root(size)),
+            checkpoint=note,
+            verifier_key=verifier_key(self.origin, self._signer.public_key()),
+        )

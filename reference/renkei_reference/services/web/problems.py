@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -69,6 +70,14 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
+def _wire(value: object) -> object:
+    """An extension member as JSON: a typed result (a dataclass instance, such as a
+    refusal's receipt) is written as its fields, which are wire-shaped."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
+
+
 def _title(slug: str) -> str:
     return slug.replace("-", " ").capitalize()
 
@@ -82,7 +91,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             _title(exc.problem),
             exc.detail,
             exc.requirement,
-            **exc.extensions,
+            **{k: _wire(v) for k, v in exc.extensions.items()},
         )
 
     @app.exception_handler(RequestValidationError)
