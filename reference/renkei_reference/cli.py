@@ -392,15 +392,15 @@ def _durable(state_dir: Path) -> Callable[[Any], Any]:
     with their Merkle trees, and the hub's in-flight state — linkages, answers in
     transit, used request ids, agencies, patterns — group-committed with them;
     RK-LOG-004, RK-LOG-006, RK-FLOW-008), numbering table (``numbering.sqlite3``),
-    resident registry journal (``registry.sqlite3``) and the auditor dashboard's
-    keys (``auditor-keys.json``) live in ``state_dir``.
+    resident registry (``registry.sqlite3``: residents and blocking index) and the
+    auditor dashboard's keys (``auditor-keys.json``) live in ``state_dir``.
 
     A reset through the control interface (test mode) starts afresh.
     """
     from .services.auditor.app import KEYS_FILE
     from .services.federation import Federation
     from .services.numbering.table import SqliteNumberingTable
-    from .services.registry.journal import SqliteRegistryJournal
+    from .services.registry.store import RegistryStore
     from .services.store.keystore import FileKeyStore, load_or_create_log_signer
     from .services.store.log_store import SqliteLogStore
 
@@ -427,7 +427,7 @@ def _durable(state_dir: Path) -> Callable[[Any], Any]:
             ):
                 path.unlink(missing_ok=True)
         store = SqliteLogStore(logs)
-        journal = SqliteRegistryJournal(residents)
+        registry = RegistryStore(residents)
         try:
             fed = Federation(
                 clock,
@@ -436,11 +436,11 @@ def _durable(state_dir: Path) -> Callable[[Any], Any]:
                 log_store=store,
                 log_signer=load_or_create_log_signer(signer),
                 state_dir=state_dir,
-                registry_journal=journal,
+                registry_store=registry,
             )
         except BaseException:  # e.g. a stored log found changed (RK-LOG-010)
             store.close()
-            journal.close()
+            registry.close()
             raise
         current.append(fed)
         return fed
