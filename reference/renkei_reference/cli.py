@@ -136,6 +136,17 @@ def register(
         action="store_true",
         help="also run Splink (DuckDB) on the same data (needs renkei[compare])",
     )
+    bench.add_argument(
+        "--out-of-core",
+        type=Path,
+        metavar="DIR",
+        help="write the registry store and the extract to DIR, then bind them streamed",
+    )
+    bench.add_argument("--workers", type=int, default=1, help="out of core: binding processes")
+    bench.add_argument("--cache-mib", type=int, default=64, help="out of core: SQLite cache")
+    bench.add_argument(
+        "--reuse", action="store_true", help="out of core: bind the files already in DIR"
+    )
     return {
         "serve": _serve,
         "demo": _demo,
@@ -148,7 +159,7 @@ def register(
 def _binding(args: argparse.Namespace) -> int:
     """``renkei binding bench``: each engine runs in its own process (own peak RSS)."""
     from .core.binding_match import Policy
-    from .services.binding_bench import bench_in_child
+    from .services.binding_bench import bench_in_child, bench_out_of_core
 
     if args.size < 1:
         print("renkei binding bench: --size must be at least 1", file=sys.stderr)
@@ -159,7 +170,13 @@ def _binding(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    figures = bench_in_child(args.size, args.seed, "renkei", Policy(args.policy))
+    if args.out_of_core:
+        figures = bench_out_of_core(
+            args.size, args.seed, Policy(args.policy), args.out_of_core,
+            workers=max(1, args.workers), cache_mib=args.cache_mib, reuse=args.reuse,
+        )  # fmt: skip
+    else:
+        figures = bench_in_child(args.size, args.seed, "renkei", Policy(args.policy))
     if args.compare_splink:
         figures["splink"] = bench_in_child(args.size, args.seed, "splink", Policy(args.policy))
     if args.json:

@@ -141,12 +141,15 @@ def blocking_keys(folded: Items) -> tuple[str, str, str, str, str]:
     return (full, drops[0], drops[1], drops[2], drops[3])
 
 
-def block_hash(key: str, *, earlier: bool) -> int:
-    """A blocking key as a signed 64-bit integer (BLAKE2b, stable across processes
-    and machines), apart for latest and earlier items: what a store indexes."""
-    tag = "e" if earlier else "l"
-    digest = hashlib.blake2b((tag + key).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+def block_hash(key: str) -> tuple[int, int]:
+    """A blocking key as two signed 64-bit integers, one for latest items and one
+    for earlier states (the halves of a 128-bit BLAKE2b, stable across processes
+    and machines): what a store indexes."""
+    digest = hashlib.blake2b(key.encode(), digest_size=16).digest()
+    return (
+        int.from_bytes(digest[:8], "big", signed=True),
+        int.from_bytes(digest[8:], "big", signed=True),
+    )
 
 
 def _strict(items: Items) -> str:

@@ -61,7 +61,7 @@ _BULK = 20_000  # rows a statement when importing
 
 def block_hashes(items: Items, *, earlier: bool) -> list[int]:
     """The five blocking keys of ``items`` (folded), hashed for the store."""
-    return [block_hash(k, earlier=earlier) for k in blocking_keys(fold_items(items))]
+    return [block_hash(k)[earlier] for k in blocking_keys(fold_items(items))]
 
 
 class RegistryStore:
@@ -303,9 +303,9 @@ class StoreIndex:
         if folded == self._folded:
             return
         self.forget()
-        keys = blocking_keys(folded)
-        latest = [block_hash(k, earlier=False) for k in keys]
-        earlier = [block_hash(k, earlier=True) for k in keys]
+        pairs = [block_hash(k) for k in blocking_keys(folded)]
+        latest = [pair[0] for pair in pairs]
+        earlier = [pair[1] for pair in pairs]
         hits: dict[int, list[int]] = {}
         for key, person in self._store.candidates(latest + earlier):
             hits.setdefault(key, []).append(person)
