@@ -30,6 +30,7 @@ from renkei_reference.core.binding_match import (
 )
 from renkei_reference.core.check_digit import resident_code_check_digit
 from renkei_reference.core.codes import ResidentCode
+from renkei_reference.services.binding_bench import bench, bench_out_of_core
 from renkei_reference.services.registry.registry import FourItems, Removal, ResidentRegistry
 from renkei_reference.services.registry.store import RegistryStore, StoreIndex
 from renkei_reference.services.synthetic_population import extract, population
@@ -180,3 +181,17 @@ def test_a_failed_change_leaves_the_registry_as_it_was() -> None:
     with pytest.raises(Exception, match="already registered"):
         registry.change_code(_rc(1), _rc(3), FourItems("X", "Y", "2000-01-01", "male"))
     assert registry.dump() == before
+
+
+@pytest.mark.requirement("RK-BND-002")
+def test_the_out_of_core_run_scores_as_the_in_memory_one(tmp_path: Path) -> None:
+    """The national binding run over the store, in two processes each streaming
+    half of the extract, decides every record as the in-memory matcher does."""
+    memory = bench(6_000, seed=3)
+    stored = bench_out_of_core(6_000, 3, Policy.FOLDED, tmp_path, workers=2)
+    assert stored["wrong_binds"] == memory["wrong_binds"] == 0
+    same = ("records", "bound", "bindable", "bound_bindable", "review", "rejected",
+            "review_reasons", "review_by_noise", "bound_with_notice", "noisy_share")  # fmt: skip
+    for key in same:
+        assert stored[key] == memory[key], key
+    assert len(stored["peak_rss_mb_per_worker"]) == 2
