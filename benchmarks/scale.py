@@ -608,8 +608,14 @@ MODELS: dict[str, Callable[[float], float]] = {
     "linear": lambda n: n,
     "nlogn": lambda n: n * math.log2(n),
     "log": math.log2,
+    "constant": lambda n: 0.0,
 }
-FORMULAS = {"linear": "a + b·N", "nlogn": "a + b·N·log₂N", "log": "a + b·log₂N"}
+FORMULAS = {
+    "linear": "a + b·N",
+    "nlogn": "a + b·N·log₂N",
+    "log": "a + b·log₂N",
+    "constant": "a",
+}
 
 
 @dataclass(frozen=True)
@@ -641,6 +647,8 @@ class Fit:
 
 def _fit_one(model: str, sizes: Sequence[float], values: Sequence[float]) -> Fit:
     xs = [MODELS[model](n) for n in sizes]
+    if len(xs) == 1 and model == "constant":
+        return Fit(model, values[0], 0.0, (0.0,))
     if len(xs) == 1:  # one point: through the origin
         b = values[0] / xs[0]
         return Fit(model, 0.0, b, (0.0,))
@@ -692,7 +700,7 @@ FITTED: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("numbering", "peak_rss_mb", ("linear", "nlogn"), "MB"),
     ("registry", "seconds", ("linear", "nlogn"), "s"),
     ("registry", "file_bytes", ("linear", "nlogn"), "B"),
-    ("registry-open", "peak_rss_mb", ("linear", "nlogn"), "MB"),
+    ("registry-open", "peak_rss_mb", ("constant", "linear"), "MB"),  # a bounded cache
     ("registry-open", "decide_us_median", ("log", "linear"), "µs"),
     ("log", "seconds", ("linear", "nlogn"), "s"),
     ("log", "file_bytes", ("linear", "nlogn"), "B"),

@@ -142,3 +142,11 @@ def test_seven_year_volume_follows_the_national_profile() -> None:
     assert volume["profile"] == "national"
     assert volume["linkages_per_day"] == 21_000_000
     assert volume["entries"] == 21_000_000 * 243 * 7 * 2
+
+
+def test_a_bounded_figure_fits_a_constant() -> None:
+    sizes = [1e5, 1e6, 1e7]
+    best, _ = fit(sizes, [100.0, 100.0, 100.0], ("constant", "linear"))
+    assert best.model == "constant"
+    assert best(POPULATION) == pytest.approx(100.0)
+    assert fit([1e5], [7.0], ("constant",))[0](POPULATION) == 7.0
