@@ -332,12 +332,12 @@ def bind_slice(
     wrong_by_noise: collections.Counter[str] = collections.Counter()
     reasons: collections.Counter[str] = collections.Counter()
     by_noise: collections.Counter[str] = collections.Counter()
-    began = time.perf_counter()
-    truth_s = 0.0
+    began, cpu = time.perf_counter(), time.process_time()
+    truth_s = truth_cpu = 0.0
     records = _records(folder, start, stop)
     while chunk := [r for _, r in zip(range(CHUNK), records, strict=False)]:
         outcomes = decide_many(index, [items for items, _, _ in chunk])
-        mark = time.perf_counter()
+        mark, mark_cpu = time.perf_counter(), time.process_time()
         for (_, row, kind), outcome in zip(chunk, outcomes, strict=True):
             c["records"] += 1
             ok = False
@@ -358,7 +358,9 @@ def bind_slice(
                 c["bound_bindable"] += 1
         c["noisy"] += sum(1 for _, _, kind in chunk if kind != "clean")
         truth_s += time.perf_counter() - mark
+        truth_cpu += time.process_time() - mark_cpu
     seconds = time.perf_counter() - began - truth_s
+    cpu_seconds = time.process_time() - cpu - truth_cpu
     store.close()
     return {
         "counts": dict(c),
@@ -366,6 +368,7 @@ def bind_slice(
         "review_reasons": dict(reasons),
         "review_by_noise": dict(by_noise),
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
         "truth_seconds": round(truth_s, 2),
         "peak_rss_mb": _peak_rss_mb(),
     }
