@@ -5,12 +5,13 @@
 Generating and loading 10⁷ synthetic residents takes ≈ 1,300 s of CPU
 (benchmarks/SCALE.md); what the registry's memory and look-up latency depend on
 is the size of its tables and B-trees, not who is in them.  This copies a
-store built by ``benchmarks.scale`` (``--components registry --keep``) and adds
-FACTOR − 1 copies of every resident, earlier state and blocking row under new
-row numbers and new valid resident codes (``scale._resident_codes`` after the
-first N); each copy's blocking keys are the original's plus the copy's number,
-so no record finds a copy: the copies are filler that makes the B-trees (and
-the file) FACTOR times larger, while the N originals decide as before.  The
+store built by ``benchmarks.scale`` (``--components registry --keep``) and adds,
+in SQL alone, FACTOR − 1 copies of every resident, earlier state and blocking
+row under new row numbers and codes ``F<row>`` (no valid resident code: the
+look-ups by code of ``registry-open`` take the valid ones); each copy's
+blocking keys are the original's plus the copy's number, so no record finds a
+copy: the copies are filler that makes the B-trees (and the file) FACTOR times
+larger, while the N originals decide as before.  The
 blocking table is rebuilt in key order (one sort), as ``import_residents``
 builds it.  ``benchmarks.scale --child registry-open --size N×FACTOR`` then
 measures the registry over it.
@@ -23,10 +24,6 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from benchmarks.scale import _resident_codes
-
-CHUNK = 200_000
-
 
 def inflate(src: Path, dst: Path, factor: int) -> int:
     for suffix in ("", "-wal", "-shm"):
@@ -38,22 +35,13 @@ def inflate(src: Path, dst: Path, factor: int) -> int:
     db.execute("PRAGMA cache_size=-262144")
     (n,) = db.execute("SELECT max(person) FROM resident").fetchone()
     db.execute("BEGIN")
-    db.execute("CREATE TEMP TABLE codes (person INTEGER PRIMARY KEY, code TEXT)")
     for copy in range(1, factor):
-        for start in range(0, n, CHUNK):
-            count = min(CHUNK, n - start)
-            codes = _resident_codes(copy * n + start, count)
-            db.executemany(
-                "INSERT INTO codes VALUES (?, ?)",
-                ((copy * n + start + i + 1, c.value) for i, c in enumerate(codes)),
-            )
         db.execute(
-            "INSERT INTO resident SELECT c.person, c.code, r.name, r.address, r.birth_date,"
-            " r.sex, r.name_kana, r.removed_reason, r.removed_on FROM codes c"
-            " JOIN resident r ON r.person = c.person - ?",
-            (copy * n,),
+            "INSERT INTO resident SELECT person + ?1, printf('F%d', person + ?1), name, address,"
+            " birth_date, sex, name_kana, removed_reason, removed_on FROM resident"
+            " WHERE person <= ?2",
+            (copy * n, n),
         )
-        db.execute("DELETE FROM codes")
         db.execute(
             "INSERT INTO earlier (person, name, address, birth_date, sex, name_kana)"
             " SELECT person + ?, name, address, birth_date, sex, name_kana FROM earlier"
