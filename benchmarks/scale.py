@@ -1,7 +1,7 @@
 """Scale of the durable stores, measured at N persons and projected to 125 M (issue 7).
 
     python -m benchmarks.scale --sizes 1000000,10000000 [--json] [--out F.json] [--png F.png]
-        [--components numbering,registry,log,log-reopen] [--dir /tmp/scale] [--seed 1]
+        [--components numbering,registry,registry-open,log,log-reopen] [--dir /tmp/scale] [--seed 1]
         [--numbering-cache-mib 64] [--reopen-max 3000000] [--registry-max N]
 
 For every size and component a fresh subprocess builds the component from
@@ -15,10 +15,16 @@ that process alone, so the figures do not mix):
     of the Number B-tree and of the resident-code index (``dbstat``), the
     compacted size (``VACUUM INTO``), look-ups per second at N.
 ``registry``
-    ``ResidentRegistry.load`` of the synthetic population
+    ``ResidentRegistry.import_residents`` of the synthetic population
     (``synthetic_population.population(N)``: latest and earlier 4 items, kana)
-    and the matcher index it builds on the first decision; RSS after the data
-    were generated, after the load, after the index; decisions per second.
+    into the registry's store (services/registry/store.py: residents and the
+    blocking index in SQLite); load time, file bytes per resident, the
+    blocking index's pages.  Its RSS is the generator's, not the registry's.
+``registry-open``
+    The registry restarted over that file in a fresh process, as the hub opens
+    it: open time, RSS after the open and after ``LOOKUPS`` decisions on
+    residents' own latest items (median and p99 latency, decisions/s) and
+    look-ups by resident code — the registry's own memory.
 ``log``
     The hub's access log: ``SignedLog`` over ``SqliteLogStore`` (WAL,
     synchronous=FULL, group commit), N entries as the hub makes them
@@ -77,7 +83,7 @@ POPULATION = 125_000_000
 RETENTION_YEARS = 7
 WORKING_DAYS = 243  # Japan's FY2022 (national-profile.yaml, jp-fy2022)
 ENTRIES_PER_LINKAGE = 2  # approved + provided (services/hub/)
-COMPONENTS = ("numbering", "registry", "log", "log-reopen")
+COMPONENTS = ("numbering", "registry", "registry-open", "log", "log-reopen")
 BURST = 1024  # log entries per group commit
 PROOFS = 1000
 LOOKUPS = 2000
@@ -232,10 +238,14 @@ def child_numbering(size: int, folder: Path, cache_mib: int, steps: int) -> dict
     }
 
 
-def child_registry(size: int, seed: int) -> dict[str, Any]:
+def child_registry(size: int, folder: Path, seed: int) -> dict[str, Any]:
+    """Generate ``population(size)`` and bulk-load it into a registry store file."""
     from renkei_reference.services.registry.registry import FourItems, ResidentRegistry
+    from renkei_reference.services.registry.store import RegistryStore
     from renkei_reference.services.synthetic_population import population
 
+    path = folder / f"registry-{size}.db"
+    _remove(path)
     baseline = _rss_mb()
     gc.disable()  # millions of small objects: generational GC would rescan them
     start = time.perf_counter()
@@ -244,43 +254,88 @@ def child_registry(size: int, seed: int) -> dict[str, Any]:
     generate_s = time.perf_counter() - start
     gc.freeze()
     rss_data = _rss_mb()
-
-    registry = ResidentRegistry()
+    registry = ResidentRegistry(RegistryStore(path))
     start = time.perf_counter()
-    # Earlier 4 items first: a later load of different items moves them to the history.
-    registry.load(
-        (codes[row], FourItems(*items)) for row, states in pop.history.items() for items in states
-    )
-    registry.load(
-        (codes[row], FourItems(*items, name_kana=pop.kana[row]))
+    registry.import_residents(
+        (
+            codes[row],
+            FourItems(*items, name_kana=pop.kana[row]),
+            [FourItems(*state) for state in pop.history.get(row, ())],
+            None,
+        )
         for row, items in enumerate(pop.latest)
     )
     load_s = time.perf_counter() - start
     rss_loaded = _rss_mb()
-    probes = [FourItems(*pop.latest[r]) for r in random.Random(5).sample(range(size), 1000)]
-    start = time.perf_counter()
-    registry.decide(probes[0])  # the first decision builds the matcher's index
-    index_s = time.perf_counter() - start
-    rss_index = _rss_mb()
-    start = time.perf_counter()
-    bound = sum(1 for p in probes if registry.decide(p)[1] is not None)
-    decide_per_s = len(probes) / (time.perf_counter() - start)
+    registry.close()
+    earlier = sum(len(s) for s in pop.history.values())
+    file_bytes = sum(f.stat().st_size for f in _files(path) if f.exists())
     gc.unfreeze()
     gc.enable()
     return {
         "residents": len(pop.latest),
-        "earlier_states": sum(len(s) for s in pop.history.values()),
+        "earlier_states": earlier,
         "generate_seconds": round(generate_s, 2),
         "load_seconds": round(load_s, 2),
-        "index_seconds": round(index_s, 2),
-        "seconds": round(load_s + index_s, 2),
-        "decide_per_s": round(decide_per_s),
-        "probes_bound": bound,
+        "seconds": round(load_s, 2),
+        "file_bytes": file_bytes,
+        "bytes_per_resident": round(file_bytes / size, 1),
+        "blocking_index_bytes_per_resident": round(
+            _pages(path, ("blocking",))["blocking"] * 4096 / size, 1
+        ),
         "rss_baseline_mb": baseline,
         "rss_after_data_mb": rss_data,
         "rss_after_load_mb": rss_loaded,
-        "rss_after_index_mb": rss_index,
-        "registry_mb": round(rss_index - rss_data, 1),
+    }
+
+
+def child_registry_open(size: int, folder: Path) -> dict[str, Any]:
+    """The registry as the hub runs it, restarted over the file ``registry`` built:
+    open, then decisions on residents' own latest items and look-ups by code."""
+    from renkei_reference.core.codes import ResidentCode
+    from renkei_reference.services.registry.registry import FourItems, ResidentRegistry
+    from renkei_reference.services.registry.store import RegistryStore
+
+    path = folder / f"registry-{size}.db"
+    baseline = _rss_mb()
+    start = time.perf_counter()
+    registry = ResidentRegistry(RegistryStore(path))
+    open_s = time.perf_counter() - start
+    rss_open = _rss_mb()
+    store = registry.store
+    count = store.count()
+    rows = [store.person(p) for p in random.Random(5).sample(range(1, count + 1), LOOKUPS)]
+    probes = [FourItems(*r[2:7]) for r in rows if r is not None]  # type: ignore[arg-type]
+    codes = [ResidentCode(r[1]) for r in rows if r is not None and r[1].isdigit()]
+    times: list[float] = []
+    bound = 0
+    for items in probes:
+        t0 = time.perf_counter()
+        bound += registry.decide(items)[1] is not None
+        times.append(time.perf_counter() - t0)
+    lookups: list[float] = []
+    for code in codes:
+        t0 = time.perf_counter()
+        registry.latest(code)
+        lookups.append(time.perf_counter() - t0)
+    rss_after = _rss_mb()
+    registry.close()
+    times.sort()
+    lookups.sort()
+    return {
+        "residents": count,
+        "open_seconds": round(open_s, 4),
+        "probes": len(probes),
+        "probes_bound": bound,
+        "decide_per_s": round(len(times) / sum(times)),
+        "decide_us_median": round(1e6 * statistics.median(times), 1),
+        "decide_us_p99": round(1e6 * times[int(0.99 * (len(times) - 1))], 1),
+        "latest_lookups": len(lookups),
+        "latest_us_median": round(1e6 * statistics.median(lookups), 1),
+        "rss_baseline_mb": baseline,
+        "rss_after_open_mb": rss_open,
+        "rss_after_decisions_mb": rss_after,
+        "registry_mb": round(rss_after - baseline, 1),
     }
 
 
@@ -503,7 +558,9 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     if args.child == "numbering":
         figures = child_numbering(size, folder, args.numbering_cache_mib, args.steps)
     elif args.child == "registry":
-        figures = child_registry(size, args.seed)
+        figures = child_registry(size, folder, args.seed)
+    elif args.child == "registry-open":
+        figures = child_registry_open(size, folder)
     elif args.child == "log":
         figures = child_log(size, folder, args.steps)
     else:
@@ -552,8 +609,14 @@ MODELS: dict[str, Callable[[float], float]] = {
     "linear": lambda n: n,
     "nlogn": lambda n: n * math.log2(n),
     "log": math.log2,
+    "constant": lambda n: 0.0,
 }
-FORMULAS = {"linear": "a + b·N", "nlogn": "a + b·N·log₂N", "log": "a + b·log₂N"}
+FORMULAS = {
+    "linear": "a + b·N",
+    "nlogn": "a + b·N·log₂N",
+    "log": "a + b·log₂N",
+    "constant": "a",
+}
 
 
 @dataclass(frozen=True)
@@ -585,6 +648,8 @@ class Fit:
 
 def _fit_one(model: str, sizes: Sequence[float], values: Sequence[float]) -> Fit:
     xs = [MODELS[model](n) for n in sizes]
+    if len(xs) == 1 and model == "constant":
+        return Fit(model, values[0], 0.0, (0.0,))
     if len(xs) == 1:  # one point: through the origin
         b = values[0] / xs[0]
         return Fit(model, 0.0, b, (0.0,))
@@ -635,8 +700,9 @@ FITTED: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("numbering", "file_bytes", ("linear", "nlogn"), "B"),
     ("numbering", "peak_rss_mb", ("linear", "nlogn"), "MB"),
     ("registry", "seconds", ("linear", "nlogn"), "s"),
-    ("registry", "rss_after_index_mb", ("linear", "nlogn"), "MB"),
-    ("registry", "peak_rss_mb", ("linear", "nlogn"), "MB"),
+    ("registry", "file_bytes", ("linear", "nlogn"), "B"),
+    ("registry-open", "peak_rss_mb", ("constant", "linear"), "MB"),  # a bounded cache
+    ("registry-open", "decide_us_median", ("log", "linear"), "µs"),
     ("log", "seconds", ("linear", "nlogn"), "s"),
     ("log", "file_bytes", ("linear", "nlogn"), "B"),
     ("log", "rss_after_append_mb", ("linear", "nlogn"), "MB"),
@@ -812,10 +878,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for size in sizes:
         for component in components:
             if (component == "log-reopen" and size > args.reopen_max) or (
-                component == "registry" and size > args.registry_max
+                component.startswith("registry") and size > args.registry_max
             ):
                 continue
             if component == "log-reopen" and not (folder / f"log-{size}.db").exists():
+                continue
+            if component == "registry-open" and not (folder / f"registry-{size}.db").exists():
                 continue
             print(f"{component} at {size:,} …", file=sys.stderr, flush=True)
             figures = measure(
@@ -831,6 +899,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results[component].append(figures)
         if not args.keep:
             _remove(folder / f"log-{size}.db")
+            _remove(folder / f"registry-{size}.db")
     for rows in results.values():
         rows.sort(key=lambda r: int(r["size"]))
     volume = seven_year_volume()

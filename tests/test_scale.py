@@ -45,7 +45,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 def test_every_component_measured_at_every_size(report: dict[str, object]) -> None:
     results = report["results"]
     assert isinstance(results, dict)
-    assert set(results) == {"numbering", "registry", "log", "log-reopen"}
+    assert set(results) == {"numbering", "registry", "registry-open", "log", "log-reopen"}
     for component, rows in results.items():
         assert [r["size"] for r in rows] == list(SIZES), component
         for row in rows:
@@ -69,9 +69,13 @@ def test_registry_figures(report: dict[str, object]) -> None:
     for row in report["results"]["registry"]:  # type: ignore[index]
         assert row["residents"] == row["size"]
         assert row["earlier_states"] > 0
+        assert row["file_bytes"] > row["blocking_index_bytes_per_resident"] * row["size"] > 0
+    for row in report["results"]["registry-open"]:  # type: ignore[index]
+        assert row["residents"] == row["size"]
         # registered residents' own latest items: nearly all bind (namesakes and twins do not)
-        assert 900 <= row["probes_bound"] <= 1000
-        assert row["rss_after_index_mb"] >= row["rss_after_data_mb"]
+        assert 0.9 * row["probes"] <= row["probes_bound"] <= row["probes"]
+        assert row["decide_us_median"] > 0
+        assert row["rss_after_decisions_mb"] >= row["rss_after_open_mb"] > 0
 
 
 @pytest.mark.slow
@@ -96,7 +100,8 @@ def test_projections_and_png(report: dict[str, object]) -> None:
     for key in [
         ("numbering", "seconds"),
         ("numbering", "file_bytes"),
-        ("registry", "peak_rss_mb"),
+        ("registry", "file_bytes"),
+        ("registry-open", "peak_rss_mb"),
         ("log", "file_bytes"),
         ("log", "inclusion_proof_us"),
     ]:
@@ -137,3 +142,11 @@ def test_seven_year_volume_follows_the_national_profile() -> None:
     assert volume["profile"] == "national"
     assert volume["linkages_per_day"] == 21_000_000
     assert volume["entries"] == 21_000_000 * 243 * 7 * 2
+
+
+def test_a_bounded_figure_fits_a_constant() -> None:
+    sizes = [1e5, 1e6, 1e7]
+    best, _ = fit(sizes, [100.0, 100.0, 100.0], ("constant", "linear"))
+    assert best.model == "constant"
+    assert best(POPULATION) == pytest.approx(100.0)
+    assert fit([1e5], [7.0], ("constant",))[0](POPULATION) == 7.0

@@ -155,6 +155,17 @@ def register(
         action="store_true",
         help="also run Splink (DuckDB) on the same data (needs renkei[compare])",
     )
+    bench.add_argument(
+        "--out-of-core",
+        type=Path,
+        metavar="DIR",
+        help="write the registry store and the extract to DIR, then bind them streamed",
+    )
+    bench.add_argument("--workers", type=int, default=1, help="out of core: binding processes")
+    bench.add_argument("--cache-mib", type=int, default=64, help="out of core: SQLite cache")
+    bench.add_argument(
+        "--reuse", action="store_true", help="out of core: bind the files already in DIR"
+    )
     return {
         "serve": _serve,
         "demo": _demo,
@@ -167,7 +178,7 @@ def register(
 def _binding(args: argparse.Namespace) -> int:
     """``renkei binding bench``: each engine runs in its own process (own peak RSS)."""
     from .core.binding_match import Policy
-    from .services.binding_bench import bench_in_child
+    from .services.binding_bench import bench_in_child, bench_out_of_core
 
     if args.size < 1:
         print("renkei binding bench: --size must be at least 1", file=sys.stderr)
@@ -178,7 +189,13 @@ def _binding(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    figures = bench_in_child(args.size, args.seed, "renkei", Policy(args.policy))
+    if args.out_of_core:
+        figures = bench_out_of_core(
+            args.size, args.seed, Policy(args.policy), args.out_of_core,
+            workers=max(1, args.workers), cache_mib=args.cache_mib, reuse=args.reuse,
+        )  # fmt: skip
+    else:
+        figures = bench_in_child(args.size, args.seed, "renkei", Policy(args.policy))
     if args.compare_splink:
         figures["splink"] = bench_in_child(args.size, args.seed, "splink", Policy(args.policy))
     if args.json:
@@ -433,16 +450,17 @@ def _durable(
     with their Merkle trees, and the hub's in-flight state — linkages, answers in
     transit, used request ids, agencies, patterns — group-committed with them;
     RK-LOG-004, RK-LOG-006, RK-FLOW-008), numbering table (``numbering.sqlite3``),
-    resident registry journal (``registry.sqlite3``) and the auditor dashboard's
-    keys (``auditor-keys.json``) live in ``state_dir``; each log's latest signed
-    checkpoint is also kept in ``witness_dir``, apart from the store (RK-LOG-011).
+    resident registry (``registry.sqlite3``: residents and blocking index) and the
+    auditor dashboard's keys (``auditor-keys.json``) live in ``state_dir``; each
+    log's latest signed checkpoint is also kept in ``witness_dir``, apart from the
+    store (RK-LOG-011).
 
     A reset through the control interface (test mode) starts afresh, witness included.
     """
     from .services.auditor.app import KEYS_FILE
     from .services.federation import Federation
     from .services.numbering.table import SqliteNumberingTable
-    from .services.registry.journal import SqliteRegistryJournal
+    from .services.registry.store import RegistryStore
     from .services.store.keystore import FileKeyStore, load_or_create_log_signer
     from .services.store.witness import CheckpointWitness, witness_dir_for
 
@@ -473,7 +491,7 @@ def _durable(
             spec.erase()
             witness.clear()
         store = spec.open(witness)
-        journal = SqliteRegistryJournal(residents)
+        registry = RegistryStore(residents)
         try:
             fed = Federation(
                 clock,
@@ -482,11 +500,11 @@ def _durable(
                 log_store=store,
                 log_signer=load_or_create_log_signer(signer),
                 state_dir=state_dir,
-                registry_journal=journal,
+                registry_store=registry,
             )
         except BaseException:  # e.g. a stored log found changed (RK-LOG-010)
             store.close()
-            journal.close()
+            registry.close()
             raise
         current.append(fed)
         return fed

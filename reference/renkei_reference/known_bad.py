@@ -713,7 +713,7 @@ def _three_items(fed: Federation) -> None:
         key = items.key()
         three = [
             code
-            for code, latest in registry._latest.items()
+            for code, latest in registry.residents()
             if sum(a == b for a, b in zip(latest.key(), key, strict=True)) == 3
         ]
         if len(three) != 1:

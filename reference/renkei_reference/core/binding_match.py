@@ -48,19 +48,24 @@ folding buys (benchmarks/BINDING.md) and is what a private body's exact match
 
 Blocking: every index is a hash join on exact (folded) keys — the full
 4-item key, and the four "all but one item" keys that find partial and
-near matches.  The three-item indexes are keyed by ``hash()`` of the key to
-keep memory small; a hash collision can only add a candidate and so only
-turn a bind into a review, never cause a wrong bind (the full-key index
-keeps its strings).
+near matches (``blocking_keys``).  The matcher reads them through the
+``BlockingIndex`` protocol: ``RegistryIndex`` holds them in memory, the
+resident registry's store (services.registry.store) in indexed SQLite
+tables, keyed by ``block_hash``.  The three-item indexes are keyed by a
+hash of the key; a hash collision can only add a candidate and so only
+turn a bind into a review, never cause a wrong bind (a full-key hit is the
+resident's own folded items: ``RegistryIndex`` keeps the strings, the store
+checks the candidate's items).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Hashable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 import icontract
 
@@ -69,11 +74,15 @@ from .binding_normalise import fold_address, fold_kana, fold_name, has_placehold
 __all__ = [
     "BINDING_REASONS",
     "BindingOutcome",
+    "BlockingIndex",
     "Items",
     "Policy",
     "RegistryIndex",
+    "block_hash",
+    "blocking_keys",
     "decide",
     "decide_many",
+    "fold_items",
     "one_slip",
 ]
 
@@ -116,8 +125,31 @@ class BindingOutcome:
     person: int | None = None
 
 
-def _fold(items: Items) -> Items:
+def fold_items(items: Items) -> Items:
+    """The folded 4 items (RK-BND-005): name and address folded, date and sex as given."""
     return (fold_name(items[0]), fold_address(items[1]), items[2], items[3])
+
+
+_fold = fold_items
+
+
+def blocking_keys(folded: Items) -> tuple[str, str, str, str, str]:
+    """The five blocking keys of folded 4 items: the full key, then the key
+    without item 0, 1, 2 and 3 (a partial or near match agrees on those)."""
+    full = _SEP.join(folded)
+    drops = tuple(_SEP.join((str(i), *folded[:i], *folded[i + 1 :])) for i in range(4))
+    return (full, drops[0], drops[1], drops[2], drops[3])
+
+
+def block_hash(key: str) -> tuple[int, int]:
+    """A blocking key as two signed 64-bit integers, one for latest items and one
+    for earlier states (the halves of a 128-bit BLAKE2b, stable across processes
+    and machines): what a store indexes."""
+    digest = hashlib.blake2b(key.encode(), digest_size=16).digest()
+    return (
+        int.from_bytes(digest[:8], "big", signed=True),
+        int.from_bytes(digest[8:], "big", signed=True),
+    )
 
 
 def _strict(items: Items) -> str:
@@ -169,6 +201,40 @@ def _members(value: int | tuple[int, ...] | None) -> tuple[int, ...]:
     return value
 
 
+class BlockingIndex(Protocol):
+    """What the matcher reads of a registry: blocking look-ups and the items of a
+    candidate (``person`` is a registry row).  ``RegistryIndex`` is the in-memory
+    one; the resident registry's store answers the same from SQLite."""
+
+    @property
+    def policy(self) -> Policy: ...
+
+    def fits(self, folded: Items) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Residents whose latest / earlier folded 4 items equal ``folded``."""
+        ...
+
+    def three(self, folded: Items, i: int, *, earlier: bool = False) -> tuple[int, ...]:
+        """Residents agreeing with ``folded`` on every item but item ``i`` (latest
+        items; with ``earlier``, an earlier state)."""
+        ...
+
+    def reading(self, person: int) -> str | None:
+        """Resident ``person``'s folded kana reading, or None when not known."""
+        ...
+
+    def items(self, person: int) -> Items:
+        """Resident ``person``'s latest 4 items (as registered)."""
+        ...
+
+    def earlier_states(self, person: int) -> Sequence[Items]:
+        """Resident ``person``'s earlier 4 items (as registered)."""
+        ...
+
+    def is_removed(self, person: int) -> bool:
+        """True when resident ``person`` was removed from the registry (RK-BND-009)."""
+        ...
+
+
 class RegistryIndex:
     """Blocking indexes over the registry's latest and earlier 4 items.
 
@@ -198,7 +264,7 @@ class RegistryIndex:
         kana: Sequence[str | None] | None = None,
         removed: AbstractSet[int] = frozenset(),
     ) -> None:
-        self.policy = policy
+        self._policy = policy
         self.removed: AbstractSet[int] = removed
         self.latest = latest
         self.kana: Sequence[str | None] = kana or ()
@@ -226,6 +292,19 @@ class RegistryIndex:
         for i in range(4):
             _add(self._earlier_three[i], _drop(folded, i), person)
 
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    def items(self, person: int) -> Items:
+        return self.latest[person]
+
+    def earlier_states(self, person: int) -> Sequence[Items]:
+        return self.history.get(person, ())
+
+    def is_removed(self, person: int) -> bool:
+        return person in self.removed
+
     def fits(self, folded: Items) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Residents whose latest / earlier folded 4 items equal ``folded``."""
         key = _SEP.join(folded)
@@ -243,7 +322,7 @@ class RegistryIndex:
 
 
 def _one_slip_away(
-    index: RegistryIndex, folded: Items, person: int, reading: str | None = None
+    index: BlockingIndex, folded: Items, person: int, reading: str | None = None
 ) -> bool:
     """Another resident (latest or earlier items) agrees with the record on three
     items and is one slip (``one_slip``) away on the fourth (RK-BND-002).  With
@@ -251,14 +330,14 @@ def _one_slip_away(
     resident whose registered reading differs from it is no neighbour."""
     for i in range(4):
         for other in index.three(folded, i):
-            if other == person or not _slip(folded[i], _fold(index.latest[other])[i], i):
+            if other == person or not _slip(folded[i], _fold(index.items(other))[i], i):
                 continue
             theirs = index.reading(other) if reading is not None else None
             if theirs is None or theirs == reading:
                 return True
         for other in index.three(folded, i, earlier=True):
             if other != person and any(
-                _slip(folded[i], _fold(state)[i], i) for state in index.history.get(other, ())
+                _slip(folded[i], _fold(state)[i], i) for state in index.earlier_states(other)
             ):
                 return True
     return False
@@ -292,10 +371,10 @@ def _slip(ours: str, theirs: str, item: int) -> bool:
     "a bound record's kana reading, when both are known, is the resident's",
 )
 @icontract.ensure(
-    lambda index, result: result.person is None or result.person not in index.removed,
+    lambda index, result: result.person is None or not index.is_removed(result.person),
     "a resident removed from the registry is never bound (RK-BND-009)",
 )
-def decide(index: RegistryIndex, items: Items, kana: str | None = None) -> BindingOutcome:
+def decide(index: BlockingIndex, items: Items, kana: str | None = None) -> BindingOutcome:
     """Bind, review or reject one record's 4 items and, when given, its kana
     reading ``kana`` (RK-BND-001..003, RK-BND-005, RK-BND-009)."""
     return _decide(index, items, kana)
@@ -310,11 +389,11 @@ def decide(index: RegistryIndex, items: Items, kana: str | None = None) -> Bindi
     "only a bound decision names a person",
 )
 @icontract.ensure(
-    lambda index, result: all(o.person is None or o.person not in index.removed for o in result),
+    lambda index, result: all(o.person is None or not index.is_removed(o.person) for o in result),
     "a resident removed from the registry is never bound (RK-BND-009)",
 )
 def decide_many(
-    index: RegistryIndex, records: Sequence[Items], kana: Sequence[str | None] | None = None
+    index: BlockingIndex, records: Sequence[Items], kana: Sequence[str | None] | None = None
 ) -> list[BindingOutcome]:
     """``decide`` for each record (with ``kana[i]`` its reading, when given), in
     order (one contract check for the batch)."""
@@ -328,7 +407,7 @@ def _reading(kana: str | None) -> str | None:
     return fold_kana(kana) if kana and kana.strip() else None
 
 
-def _decide(index: RegistryIndex, items: Items, kana: str | None) -> BindingOutcome:
+def _decide(index: BlockingIndex, items: Items, kana: str | None) -> BindingOutcome:
     missing = tuple(f"{_ITEM_NAMES[i]}-missing" for i in range(4) if not items[i].strip())
     if missing:  # RK-BND-003: never matched, so the review says nothing of the registry
         return BindingOutcome("review", missing)
@@ -348,10 +427,10 @@ def _decide(index: RegistryIndex, items: Items, kana: str | None) -> BindingOutc
             return BindingOutcome("review", ("kana-differs", *(("near-match",) if near else ())))
         if near:
             return BindingOutcome("review", ("near-match",))
-        exact = _strict(items) == _strict(index.latest[person])
+        exact = _strict(items) == _strict(index.items(person))
         if not exact and index.policy is Policy.STRICT:
             return BindingOutcome("review", ("variant-form",))
-        if person in index.removed:  # RK-BND-009: 除票, no bind as a living resident
+        if index.is_removed(person):  # RK-BND-009: 除票, no bind as a living resident
             return BindingOutcome("review", ("resident-removed",))
         return BindingOutcome("bound", () if exact else ("variant-form",), person)
     if len(earlier) == 1:
@@ -359,15 +438,15 @@ def _decide(index: RegistryIndex, items: Items, kana: str | None) -> BindingOutc
     return _partial(index, folded)
 
 
-def _not_latest(index: RegistryIndex, folded: Items, person: int) -> tuple[str, ...]:
+def _not_latest(index: BlockingIndex, folded: Items, person: int) -> tuple[str, ...]:
     """Fits an earlier state only (RK-BND-001): name the items that are out of date."""
-    now = _fold(index.latest[person])
+    now = _fold(index.items(person))
     return tuple(f"{_ITEM_NAMES[i]}-not-latest" for i in range(4) if folded[i] != now[i]) or (
         "not-latest",
     )
 
 
-def _partial(index: RegistryIndex, folded: Items) -> BindingOutcome:
+def _partial(index: BlockingIndex, folded: Items) -> BindingOutcome:
     """RK-BND-003: three of four items agree with some resident → review, with the
     item that differs from a resident's latest items (an earlier state's partial
     agreement gives ``partial-match`` alone)."""

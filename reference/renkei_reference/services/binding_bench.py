@@ -16,6 +16,16 @@ and scores the decisions against the ground truth:
   decisions, data generation excluded), ``generate_seconds`` and
   ``peak_rss_mb`` of the process.
 
+Out of core (``bench_out_of_core``, ``renkei binding bench --out-of-core DIR``):
+one process generates the data and writes the registry into the registry's
+store (``registry.RegistryStore``: residents, earlier items and the blocking
+index in SQLite, as the hub's registry keeps them) and the extract into a
+second SQLite file; then ``workers`` fresh processes each stream a slice of
+the extract through the same matcher over the store (``StoreIndex``) and
+score it as they go, holding no registry and no extract in memory; their
+figures are added up.  Its ``peak_rss_mb`` is the largest binding process's
+(``prepare_peak_rss_mb`` the generator's).
+
 Splink (``--compare-splink``; ``pip install 'renkei[compare]'``) runs in its own
 process on the same seed: DuckDB backend, the same folded name and address
 (``binding_normalise``) as input, blocking on birth date and sex and on name
@@ -29,18 +39,25 @@ from __future__ import annotations
 import argparse
 import collections
 import gc
+import itertools
 import json
 import resource
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from ..core.binding_match import Policy, RegistryIndex, decide_many
+from ..core.binding_match import Items, Policy, RegistryIndex, decide_many, fold_items
 from ..core.binding_normalise import fold_address, fold_name
+from .registry.store import RegistryStore, StoreIndex
 from .synthetic_population import BENIGN, Extract, Population, extract, population
 
-__all__ = ["bench", "bindable", "main", "score"]
+__all__ = ["bench", "bench_out_of_core", "bindable", "main", "score"]
+
+CHUNK = 10_000  # extract records a matcher call in the out-of-core run
 
 SPLINK_THRESHOLD = 0.99
 
@@ -240,14 +257,240 @@ def bench_in_child(size: int, seed: int, engine: str, policy: Policy) -> dict[st
     return result
 
 
+# -- out of core -----------------------------------------------------------------
+
+
+def prepare(size: int, seed: int, folder: Path) -> dict[str, Any]:
+    """Generate the data; write the registry store and the extract file (not timed as binding)."""
+    start = time.perf_counter()
+    gc.disable()
+    pop = population(size, seed=seed)
+    ex = extract(pop, size, seed=seed + 1)
+    gc.freeze()
+    generate = time.perf_counter() - start
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("registry.sqlite3", "extract.sqlite3"):
+        for suffix in ("", "-wal", "-shm"):
+            (folder / f"{name}{suffix}").unlink(missing_ok=True)
+    start = time.perf_counter()
+    store = RegistryStore(folder / "registry.sqlite3")
+    store.import_residents(  # registry row r is the store's person r + 1
+        (str(row), (*items, pop.kana[row]), [(*s, None) for s in pop.history.get(row, ())], None)
+        for row, items in enumerate(pop.latest)
+    )
+    store.close()
+    imported = time.perf_counter() - start
+    db = sqlite3.connect(folder / "extract.sqlite3")
+    db.execute(
+        "CREATE TABLE record (seq INTEGER PRIMARY KEY, name TEXT, address TEXT,"
+        " birth_date TEXT, sex TEXT, truth INTEGER, noise TEXT)"
+    )
+    db.executemany(
+        "INSERT INTO record VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            (i, *items, row, kind)
+            for i, (items, row, kind) in enumerate(zip(ex.records, ex.truth, ex.noise, strict=True))
+        ),
+    )
+    db.commit()
+    db.close()
+    return {
+        "registry": len(pop.latest),
+        "records": len(ex.records),
+        "generate_seconds": round(generate, 2),
+        "import_seconds": round(imported, 2),
+        "registry_file_bytes": sum(
+            f.stat().st_size for f in folder.glob("registry.sqlite3*") if f.is_file()
+        ),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _records(folder: Path, start: int, stop: int) -> Iterator[tuple[Items, int, str]]:
+    db = sqlite3.connect(folder / "extract.sqlite3")
+    try:
+        rows = db.execute(
+            "SELECT name, address, birth_date, sex, truth, noise FROM record"
+            " WHERE seq >= ? AND seq < ? ORDER BY seq",
+            (start, stop),
+        )
+        for name, address, born, sex, truth, noise in rows:
+            yield (name, address, born, sex), truth, noise
+    finally:
+        db.close()
+
+
+def bind_slice(
+    folder: Path, policy: Policy, start: int, stop: int, cache_mib: int = 64
+) -> dict[str, Any]:
+    """Bind records [start, stop) of the extract against the stored registry,
+    scored as ``score`` does, with counters only (nothing kept per record)."""
+    store = RegistryStore(folder / "registry.sqlite3", cache_mib=cache_mib)
+    index = StoreIndex(store, policy)
+    benign = frozenset(BENIGN)
+    c: collections.Counter[str] = collections.Counter()
+    wrong_by_noise: collections.Counter[str] = collections.Counter()
+    reasons: collections.Counter[str] = collections.Counter()
+    by_noise: collections.Counter[str] = collections.Counter()
+    began, cpu = time.perf_counter(), time.process_time()
+    truth_s = truth_cpu = 0.0
+    records = _records(folder, start, stop)
+    while chunk := [r for _, r in zip(range(CHUNK), records, strict=False)]:
+        outcomes = decide_many(index, [items for items, _, _ in chunk])
+        mark, mark_cpu = time.perf_counter(), time.process_time()
+        for (_, row, kind), outcome in zip(chunk, outcomes, strict=True):
+            c["records"] += 1
+            ok = False
+            if row >= 0 and kind in benign:  # ground truth, as ``bindable``
+                latest, earlier = index.fits(fold_items(index.items(row + 1)))
+                ok = set(latest) | set(earlier) == {row + 1}
+            c["bindable"] += ok
+            if outcome.person is None:
+                reasons[outcome.reasons[0]] += 1
+                by_noise[f"{kind}:{outcome.reasons[0]}"] += 1
+                continue
+            c["bound"] += 1
+            c["bound_with_notice"] += outcome.reasons == ("variant-form",)
+            if outcome.person - 1 != row:
+                c["wrong_binds"] += 1
+                wrong_by_noise[kind] += 1
+            elif ok:
+                c["bound_bindable"] += 1
+        c["noisy"] += sum(1 for _, _, kind in chunk if kind != "clean")
+        truth_s += time.perf_counter() - mark
+        truth_cpu += time.process_time() - mark_cpu
+    seconds = time.perf_counter() - began - truth_s
+    cpu_seconds = time.process_time() - cpu - truth_cpu
+    store.close()
+    return {
+        "counts": dict(c),
+        "wrong_binds_by_noise": dict(wrong_by_noise),
+        "review_reasons": dict(reasons),
+        "review_by_noise": dict(by_noise),
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
+        "truth_seconds": round(truth_s, 2),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _child(args: list[str]) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "renkei_reference.services.binding_bench", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _collect(child: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = child.communicate()
+    if child.returncode != 0:
+        return {"error": err.strip().splitlines()[-1:]}
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def bench_out_of_core(
+    size: int,
+    seed: int,
+    policy: Policy,
+    folder: Path,
+    *,
+    workers: int = 1,
+    cache_mib: int = 64,
+    reuse: bool = False,
+) -> dict[str, Any]:
+    """Prepare (one process) then bind in ``workers`` processes over one store
+    (module docstring).  ``reuse``: bind the files an earlier run prepared."""
+    ready = (
+        reuse and (folder / "registry.sqlite3").exists() and (folder / "extract.sqlite3").exists()
+    )
+    prepared = (
+        {"reused": True}
+        if ready
+        else _collect(_child(["--prepare", str(folder), "--size", str(size), "--seed", str(seed)]))
+    )
+    if "error" in prepared:
+        return {"engine": "renkei (out of core)", **prepared}
+    bounds = [size * i // workers for i in range(workers + 1)]
+    began = time.perf_counter()
+    children = [
+        _child(
+            [
+                "--bind",
+                str(folder),
+                "--slice",
+                f"{a}:{b}",
+                "--policy",
+                policy.value,
+                "--cache-mib",
+                str(cache_mib),
+            ]
+        )
+        for a, b in itertools.pairwise(bounds)
+    ]
+    parts = [_collect(child) for child in children]
+    wall = time.perf_counter() - began
+    failed = [p for p in parts if "error" in p]
+    if failed:
+        return {"engine": "renkei (out of core)", **failed[0]}
+    total: collections.Counter[str] = collections.Counter()
+    merged: dict[str, collections.Counter[str]] = {
+        k: collections.Counter()
+        for k in ("wrong_binds_by_noise", "review_reasons", "review_by_noise")
+    }
+    for part in parts:
+        total.update(part["counts"])
+        for key, counter in merged.items():
+            counter.update(part[key])
+    first = merged["review_reasons"]
+    hit, n_bindable = total["bound_bindable"], total["bindable"]
+    return {
+        "engine": f"renkei ({policy.value}, out of core)",
+        "records": total["records"],
+        "wrong_binds": total["wrong_binds"],
+        "bound": total["bound"],
+        "bindable": n_bindable,
+        "bound_bindable": hit,
+        "recall": round(hit / n_bindable, 5) if n_bindable else 1.0,
+        "wrong_binds_by_noise": dict(merged["wrong_binds_by_noise"]),
+        "noisy_share": round(total["noisy"] / max(total["records"], 1), 4),
+        "review": sum(n for k, n in first.items() if k != "no-match"),
+        "rejected": first.get("no-match", 0),
+        "review_reasons": dict(first.most_common()),
+        "review_by_noise": dict(merged["review_by_noise"].most_common()),
+        "bound_with_notice": total["bound_with_notice"],
+        "workers": workers,
+        "cache_mib": cache_mib,
+        "seconds": round(wall, 2),
+        "seconds_matching": round(sum(p["seconds"] for p in parts), 2),
+        "cpu_seconds_matching": round(sum(p["cpu_seconds"] for p in parts), 2),
+        "cpu_us_per_record": round(
+            1e6 * sum(p["cpu_seconds"] for p in parts) / max(total["records"], 1), 1
+        ),
+        "truth_seconds": round(sum(p["truth_seconds"] for p in parts), 2),
+        "peak_rss_mb": max(p["peak_rss_mb"] for p in parts),
+        "peak_rss_mb_per_worker": [p["peak_rss_mb"] for p in parts],
+        "prepare": prepared,
+        "registry": size,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m renkei_reference.services.binding_bench")
-    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--size", type=int, default=0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--engine", choices=("renkei", "splink"), default="renkei")
     parser.add_argument("--policy", choices=[p.value for p in Policy], default="folded")
+    parser.add_argument("--prepare", type=Path, help="out of core: write the data here")
+    parser.add_argument("--bind", type=Path, help="out of core: bind the data written here")
+    parser.add_argument("--slice", default="0:0", help="out of core: records a:b")
+    parser.add_argument("--cache-mib", type=int, default=64)
     args = parser.parse_args(argv)
-    print(json.dumps(bench(args.size, args.seed, args.engine, Policy(args.policy))))
+    if args.prepare:
+        print(json.dumps(prepare(args.size, args.seed, args.prepare)))
+    elif args.bind:
+        a, b = (int(x) for x in args.slice.split(":"))
+        print(json.dumps(bind_slice(args.bind, Policy(args.policy), a, b, args.cache_mib)))
+    else:
+        print(json.dumps(bench(args.size, args.seed, args.engine, Policy(args.policy))))
     return 0
 
 

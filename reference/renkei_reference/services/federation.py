@@ -25,8 +25,8 @@ from .clock import Clock, ControllableClock
 from .hub import Agency, Hub, Role
 from .numbering.authority import NumberingAuthority
 from .numbering.table import NumberingTable
-from .registry.journal import RegistryJournal
 from .registry.registry import FourItems, Removal, ResidentRegistry
+from .registry.store import RegistryStore
 from .store.keystore import KeyStore, MemoryKeyStore
 from .store.log_store import LogStore, MemoryLogStore, SealedRecords
 from .web.pki import OPERATOR
@@ -63,13 +63,12 @@ class Federation:
         log_store: LogStore | None = None,
         log_signer: Ed25519PrivateKey | None = None,
         state_dir: Path | None = None,
-        registry_journal: RegistryJournal | None = None,
+        registry_store: RegistryStore | None = None,
     ) -> None:
         self.clock = clock
         self.state_dir = state_dir  # where durable parties keep files (None: in memory)
         self.keys = keys or MemoryKeyStore(clock.now())
-        self.registry = ResidentRegistry(registry_journal)
-        self._registry_journal = registry_journal
+        self.registry = ResidentRegistry(registry_store)
         self.numbering = NumberingAuthority(clock, numbering)
         self.log_store: LogStore = log_store or MemoryLogStore()
         signer = log_signer or Ed25519PrivateKey.generate()
@@ -177,8 +176,7 @@ class Federation:
     def close(self) -> None:
         """Commit what the log store has queued and close the durable stores."""
         self.log_store.close()
-        if self._registry_journal is not None:
-            self._registry_journal.close()
+        self.registry.close()
         self.numbering.close()
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:

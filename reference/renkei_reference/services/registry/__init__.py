@@ -1,4 +1,4 @@
 """The resident registry (住基ネット simulator).
 
-``registry`` — the residents and their 4 items; ``journal`` — its durable journal.
+``registry`` — the residents and their 4 items; ``store`` — their SQLite tables and blocking index.
 """
