@@ -3,14 +3,16 @@
 A ratio ``floor / path`` taken from two separate timings flaps on a shared
 machine: a burst of other work during the path's timing (or the floor's) reads
 as overhead (or as its absence).  Here the two alternate in ``rounds`` short
-rounds, each round timing one block of ``number`` calls of each, in the order
-floor, path on even rounds and path, floor on odd ones (so neither always runs
-first, after the other has warmed the caches for it).  Every round gives its
-own ratio; the estimate is the **median of the per-round ratios**, which a few
-disturbed rounds cannot move, and its **noise** is the distribution-free
-confidence interval of that median (order statistics of the per-round ratios,
-``confidence`` 95 % by default): what this run itself says about how far its
-ratio could be off.
+rounds, each timing four blocks of calls: floor, path, path, floor.  Within a
+round each side runs once right after the other side and once after itself,
+so the caches it finds are the same mix in every round (a round of two
+blocks, floor then path one round and path then floor the next, gave two
+populations of ratios ~30 % apart for the binding decision, whose index the
+floor evicts).  Every round gives its own ratio; the estimate is the **median
+of the per-round ratios**, which a few disturbed rounds cannot move, and its
+**noise** is the distribution-free confidence interval of that median (order
+statistics of the per-round ratios, ``confidence`` 95 % by default): what this
+run itself says about how far its ratio could be off.
 
 Each block is timed on two clocks:
 
@@ -145,11 +147,12 @@ def measure(
     *,
     number: int,
     floor_number: int | None = None,
-    rounds: int = 41,
+    rounds: int = 21,
     clock: Clock = "cpu",
 ) -> Paired:
-    """``rounds`` interleaved rounds of one block of ``number`` calls of each
-    (``floor_number`` calls of a floor much faster than its path).
+    """``rounds`` rounds, each four blocks: floor, path, path, floor; a path block
+    is ``number`` calls, a floor block ``floor_number`` (default ``number``; more
+    for a floor much faster than its path).
 
     Choose ``number`` so that a block takes 5–20 ms of CPU: on a loaded machine
     shorter blocks gave per-round ratios several times as spread (each
@@ -160,19 +163,19 @@ def measure(
     if min(number, floor_number, rounds) < 1:
         raise ValueError("number, floor_number and rounds are positive")
     floor(), path()  # warm both (first-call caches, lazy imports)
-    # A block shorter than the CPU clock's tick reads as 0: count it as one tick.
+    # A round shorter than the CPU clock's tick reads as 0: count it as one tick.
     tick = time.get_clock_info("process_time").resolution
     at = 0 if clock == "cpu" else 1
     cpu_ratios, wall_ratios, floors, paths = [], [], [], []
-    for i in range(rounds):
-        if i % 2 == 0:
-            f, p = _block(floor, floor_number), _block(path, number)
-        else:
-            p, f = _block(path, number), _block(floor, floor_number)
-        cpu_ratios.append((max(f[0], tick) / floor_number) / (max(p[0], tick) / number))
-        wall_ratios.append((f[1] / floor_number) / (p[1] / number))
-        floors.append(f[at] / floor_number)
-        paths.append(p[at] / number)
+    for _ in range(rounds):
+        f1, p1 = _block(floor, floor_number), _block(path, number)
+        p2, f2 = _block(path, number), _block(floor, floor_number)
+        f = [(f1[c] + f2[c]) / (2 * floor_number) for c in (0, 1)]  # seconds per call
+        p = [(p1[c] + p2[c]) / (2 * number) for c in (0, 1)]
+        cpu_ratios.append(max(f[0], tick) / max(p[0], tick))
+        wall_ratios.append(f[1] / p[1])
+        floors.append(f[at])
+        paths.append(p[at])
     return Paired(
         estimate(cpu_ratios),
         estimate(wall_ratios),

@@ -41,7 +41,7 @@ pytestmark = pytest.mark.requirement("RK-LOG-004", "RK-LOG-009")
 
 LOG_SIZE = 1_000_000
 BATCH = 256
-ROUNDS = 41
+ROUNDS = 21
 SEED = 9162
 
 

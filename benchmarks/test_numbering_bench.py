@@ -23,6 +23,7 @@ No assertion on time: ratios and rates go to ``extra_info`` and are printed.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import sqlite3
@@ -137,6 +138,7 @@ def test_bulk_issue_against_raw_sqlite_insert(benchmark: Any, state: dict[str, A
         if "table" in holder:
             holder.pop("table").close()
         _fresh(path)
+        gc.collect()  # every round starts from the same heap: only the residents live
         holder["table"] = SqliteNumberingTable(path, cache_mib=CACHE_MIB)
         return (), {}
 
@@ -160,7 +162,9 @@ def test_bulk_issue_against_raw_sqlite_insert(benchmark: Any, state: dict[str, A
         stored = {int(r["resident_code"]): int(r["number"]) for r in table.dump()}
         rows = [(stored[int(r.value)], int(r.value), stamp) for r in residents]
         del stored
+        gc.collect()
         raw_times.append(_raw_insert(state["folder"] / "bare.db", rows))
+        del rows
     state["table"] = holder["table"]
     per_round = [raw[0] / own[0] for raw, own in zip(raw_times, issue_times, strict=True)]
     cpu = estimate(per_round)
