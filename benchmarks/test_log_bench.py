@@ -45,7 +45,7 @@ from renkei_reference.services.store.log_store import SqliteLogStore, connect
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 PATTERNS = 1000
 BURST = 256
-ROUNDS = 21
+ROUNDS = 41
 
 
 # ---------------------------------------------------------------------------
@@ -183,7 +183,9 @@ def test_durable_log_appends_with_group_commit(
         raw.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?)", nodes)
         raw.execute("COMMIT")
 
-    ratio = paired(floor, path, number=4, rounds=ROUNDS)
+    # SQLite's WAL checkpoints land in some blocks and not others: eight bursts a
+    # block and 41 rounds keep them from spreading the rounds' ratios.
+    ratio = paired(floor, path, number=8, rounds=ROUNDS)
     info = benchmark.extra_info
     info["burst"] = BURST
     info["commits_per_burst"] = round(store.batches / (next(bursts) - 1), 2)
