@@ -8,9 +8,9 @@ Each paired benchmark records ``ratio = floor / path`` in its ``extra_info``
 (benchmarks/conftest.py, benchmarks/pairing.py): 1.0 is the machine's floor,
 lower is slower.  Ratios, not times, are compared, so a baseline made on one
 machine holds on another.  The ratio is the median of many short interleaved
-rounds of floor and path on the process's CPU clock (wall clock where the
-cost is waiting, as for fsync'd appends), and ``ratio_ci`` is the confidence
-interval of that median: the run's own noise.  A shared, loaded machine widens
+rounds of floor and path on the process's CPU clock (the wall-clock ratio is
+recorded beside it), and ``ratio_ci`` is the confidence interval of that
+median: the run's own noise.  A shared, loaded machine widens
 the interval instead of moving the ratio.
 
 With ``d = ln(run / baseline)`` and the combined noise

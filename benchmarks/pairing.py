@@ -16,12 +16,14 @@ run itself says about how far its ratio could be off.
 
 Each block is timed on two clocks:
 
-* **CPU time** of the process (``time.process_time``): time the process was
-  not on a core (preempted by other work, the usual effect of a loaded
-  machine) does not count.  It is the primary clock for pure-CPU paths.
-* **Wall time** (``time.perf_counter``): includes waiting for the disk or for
-  another thread; the primary clock where that waiting is the cost measured
-  (fsync'd log appends).  It is recorded beside the CPU ratio for every path.
+* **CPU time** of the process (``time.process_time``, every thread): time the
+  process was not on a core (preempted by other work, the usual effect of a
+  loaded machine) does not count.  It is the primary clock of every paired
+  benchmark here, the fsync'd log appends included (their work, not their
+  waits).
+* **Wall time** (``time.perf_counter``): includes waiting for a core, the disk
+  or another thread.  It is recorded beside the CPU ratio (``ratio_wall``);
+  ``clock="wall"`` makes it the primary one.
 
 ``benchmarks.compare`` widens its tolerance by the recorded noise of the
 baseline and of the run, and refuses to judge a run too noisy to resolve a
