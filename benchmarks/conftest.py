@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from benchmarks import instructions
 from benchmarks.pairing import Clock, measure
 
 os.environ.setdefault("ICONTRACT_SLOW", "")  # production setting: hot-path contracts off
@@ -44,6 +45,14 @@ def paired(benchmark: Any) -> Callable[..., float]:
         rounds: int = 21,
         clock: Clock = "cpu",
     ) -> float:
+        if instructions.active():  # under callgrind: python -m benchmarks.instructions
+            benchmark.pedantic(path, rounds=1, iterations=1)
+            counted = instructions.count(
+                floor, path, number=number, floor_number=floor_number or number
+            )
+            benchmark.extra_info.update(counted)
+            print(f"\n{benchmark.name}: instruction ratio {counted['ratio']:.4f} {counted}")
+            return float(counted["ratio"])
         benchmark.pedantic(path, rounds=5, iterations=number, warmup_rounds=1)
         got = measure(
             floor, path, number=number, floor_number=floor_number, rounds=rounds, clock=clock

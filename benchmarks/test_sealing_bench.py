@@ -65,6 +65,8 @@ def _raw_keys(key: RecipientKey) -> tuple[Any, Any]:
 
 
 def _record_rate(benchmark: Any, ratio: float, verb: str) -> None:
+    if "path_s" not in benchmark.extra_info:  # instruction counts: no times
+        return
     rate = 1.0 / benchmark.extra_info["path_s"]  # per second of CPU time, as the floor's
     floor_rate = 1.0 / benchmark.extra_info["floor_s"]
     benchmark.extra_info.update({f"{verb}_per_s": round(rate), "floor_per_s": round(floor_rate)})

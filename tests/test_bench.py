@@ -7,12 +7,14 @@ import importlib.util
 import json
 import math
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
+from benchmarks import instructions
 from benchmarks.compare import (
     BASELINE,
     MAX_NOISE,
@@ -465,3 +467,38 @@ def test_bench_against_the_reference_with_two_loopback_workers(tmp_path: Path) -
     page = html.read_text(encoding="utf-8")
     assert "data:image/png;base64," in page
     assert "Against the floor" in page
+
+
+# -- instruction counts under callgrind ------------------------------------------
+
+
+def test_the_instruction_ratio_is_per_call_less_the_empty_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``count`` with callgrind stood in for: each call of the floor "costs" 10
+    instructions and each of the path 40, the ``qsort`` call around them 7."""
+    executed = [0]
+
+    def counted(fn: Callable[[], Any], calls: int) -> int:
+        executed[0] = 0
+        for _ in range(calls):
+            fn()
+        return executed[0] + 7
+
+    def cost(n: int) -> Callable[[], None]:
+        return lambda: executed.__setitem__(0, executed[0] + n)
+
+    monkeypatch.setattr(instructions, "_counted", counted)
+    got = instructions.count(cost(10), cost(40), number=3, floor_number=12)
+    assert got["ratio"] == 0.25
+    assert got["ratio_ci"] == [0.25, 0.25]
+    assert got["ratio_clock"] == "instructions"
+    assert (got["floor_instructions"], got["path_instructions"]) == (10, 40)
+
+
+def test_the_newest_callgrind_dump_is_read(tmp_path: Path) -> None:
+    prefix = tmp_path / "callgrind.out"
+    for n, total in ((1, 5), (2, 99), (10, 1234)):
+        (tmp_path / f"callgrind.out.{n}").write_text(f"events: Ir\nsummary: {total}\n", "utf-8")
+    prefix.write_text("summary: 0\n", encoding="utf-8")
+    assert instructions._latest_dump(str(prefix)) == 1234
