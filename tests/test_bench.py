@@ -496,6 +496,23 @@ def test_the_instruction_ratio_is_per_call_less_the_empty_call(
     assert (got["floor_instructions"], got["path_instructions"]) == (10, 40)
 
 
+def test_the_instruction_baseline_covers_the_pure_cpu_hot_paths_the_job_runs() -> None:
+    report = json.loads(instructions.BASELINE.read_text(encoding="utf-8"))
+    counted = {
+        b["fullname"]: b["extra_info"]
+        for b in report["benchmarks"]
+        if b["extra_info"].get("ratio_clock") == "instructions"
+    }
+    expected = {
+        name
+        for name in HOT_PATHS
+        if any(name == f or name.startswith(f + "::") for f in instructions.FILES)
+    }
+    assert len(expected) == 7
+    assert set(counted) == expected
+    assert all(0 < info["ratio"] <= 1.5 for info in counted.values()), counted
+
+
 def test_the_newest_callgrind_dump_is_read(tmp_path: Path) -> None:
     prefix = tmp_path / "callgrind.out"
     for n, total in ((1, 5), (2, 99), (10, 1234)):
