@@ -39,7 +39,7 @@ def test_link_to_id_to_link(paired: Callable[..., float]) -> None:
     def floor() -> bytes:
         return siv.encrypt(siv.decrypt(body, ad_a), ad_b)
 
-    paired(floor, path, number=5000)
+    paired(floor, path, number=2000)
 
 
 def test_code_conversion_without_wire_encoding(paired: Callable[..., float]) -> None:
@@ -60,4 +60,4 @@ def test_code_conversion_without_wire_encoding(paired: Callable[..., float]) -> 
     def floor() -> bytes:
         return siv.encrypt(siv.decrypt(body, ad_a), ad_b)
 
-    paired(floor, path, number=5000)
+    paired(floor, path, number=2000)

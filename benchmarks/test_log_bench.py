@@ -11,8 +11,11 @@
     acknowledged once every barrier completed.  Floor: a raw SQLite insert of the
     same bytes (leaf row and Merkle node rows) into the same schema with the
     same pragmas (WAL, synchronous=FULL), in one transaction — the best a
-    store could do if it knew the whole burst in advance.  Issue 4 target:
-    ratio ≥ 0.5, the median over back-to-back pairs (the fsync's cost drifts).
+    store could do if it knew the whole burst in advance.  ``ratio`` is on CPU
+    time (the process's, the store's writer thread included): the work per
+    burst, which a loaded disk or CPU does not move, and what the regression
+    check compares.  ``ratio_wall`` beside it includes the fsync waits; issue 4's
+    target, ratio ≥ 0.5, was set on wall time.
 
 Proof generation and verification on a 1,000,000-entry log are in
 test_merkle_bench.py (the durable store serves proofs from the same in-memory
@@ -28,8 +31,6 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
-import statistics
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,7 +45,7 @@ from renkei_reference.services.store.log_store import SqliteLogStore, connect
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 PATTERNS = 1000
 BURST = 256
-PAIRS = 21
+ROUNDS = 41
 
 
 # ---------------------------------------------------------------------------
@@ -182,20 +183,10 @@ def test_durable_log_appends_with_group_commit(
         raw.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?)", nodes)
         raw.execute("COMMIT")
 
-    paired(floor, path, number=4)
-    # The time of a burst is dominated by one fsync, whose cost drifts on a shared
-    # machine: the ratio reported is the median over back-to-back pairs.
-    ratios = []
-    for _ in range(PAIRS):
-        started = time.perf_counter()
-        path()
-        middle = time.perf_counter()
-        floor()
-        ratios.append((time.perf_counter() - middle) / (middle - started))
-    ratio = statistics.median(ratios)
+    # SQLite's WAL checkpoints land in some blocks and not others: eight bursts a
+    # block and 41 rounds keep them from spreading the rounds' ratios.
+    ratio = paired(floor, path, number=8, rounds=ROUNDS)
     info = benchmark.extra_info
-    info["ratio"] = round(ratio, 3)
-    info["ratio_pairs"] = PAIRS
     info["burst"] = BURST
     info["commits_per_burst"] = round(store.batches / (next(bursts) - 1), 2)
     info["appends_per_second"] = round(BURST / benchmark.stats.stats.min)

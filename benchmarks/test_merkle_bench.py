@@ -6,7 +6,8 @@ Benchmarks, not assertions on time.  Each round handles a fixed batch of
 (``0x01 || left || right``) as the batch's proofs contain — the hashing a
 verifier cannot avoid.  ``benchmark.extra_info`` records the rate and, as every
 paired benchmark here (benchmarks/conftest.py), ``ratio = floor time / proof time``
-(1.0 is the floor; the median over back-to-back pairs), with its inverse
+(1.0 is the floor; the median over interleaved rounds on CPU time, with its
+confidence interval: benchmarks/pairing.py), with its inverse
 ``path_over_floor``, so the overhead of the Python implementation (store reads,
 contracts, bookkeeping) can be compared across machines and against the committed
 baseline (``python -m benchmarks.compare``).
@@ -20,13 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import random
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from benchmarks.pairing import measure
 
 from renkei_reference.core.merkle import (
     MemoryNodeStore,
@@ -40,7 +41,7 @@ pytestmark = pytest.mark.requirement("RK-LOG-004", "RK-LOG-009")
 
 LOG_SIZE = 1_000_000
 BATCH = 256
-PAIRS = 25
+ROUNDS = 21
 SEED = 9162
 
 
@@ -71,26 +72,6 @@ def _floor(inputs: list[bytes]) -> None:
         sha256(data).digest()
 
 
-def _paired_ratio(work: Callable[[], object], floor: Callable[[], object]) -> tuple[float, float]:
-    """Median of ``time(work) / time(floor)`` over back-to-back pairs, and the floor's median.
-
-    Timing each pair back to back keeps the ratio meaningful on a loaded machine,
-    where the absolute times drift.
-    """
-    work()
-    floor()  # warm up
-    ratios, floors = [], []
-    for _ in range(PAIRS):
-        started = time.perf_counter()
-        work()
-        middle = time.perf_counter()
-        floor()
-        ended = time.perf_counter()
-        ratios.append((middle - started) / (ended - middle))
-        floors.append(ended - middle)
-    return statistics.median(ratios), statistics.median(floors)
-
-
 def _record(
     benchmark: Any,
     built: Built,
@@ -100,15 +81,15 @@ def _record(
 ) -> None:
     """Rate (pytest-benchmark's median) and the paired ratio to the floor, in this run."""
     inputs = _floor_inputs(hashes)
-    ratio, floor = _paired_ratio(work, lambda: _floor(inputs))
+    got = measure(lambda: _floor(inputs), work, number=1, floor_number=4, rounds=ROUNDS)
     info = benchmark.extra_info
     info["log_size"] = LOG_SIZE
     info["build_seconds"] = round(built.build_seconds, 2)
     info["requests_per_round"] = BATCH
     info["node_hashes_per_round"] = hashes
-    info["floor_hashes_per_second"] = round(hashes / floor)
-    info["ratio"] = round(1 / ratio, 3)  # floor / path, as benchmarks/compare.py reads it
-    info["path_over_floor"] = round(ratio, 2)
+    info["floor_hashes_per_second"] = round(hashes / got.floor_s)
+    info.update(got.info())  # ratio = floor / path, as benchmarks/compare.py reads it
+    info["path_over_floor"] = round(1 / got.cpu.ratio, 2)
     stats = getattr(benchmark, "stats", None)
     if stats is not None:  # None under --benchmark-disable
         info[f"{what}_per_second"] = round(BATCH / stats.stats.median)
