@@ -24,12 +24,21 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from ...core.errors import UnavailableError
 from ...core.merkle import HASH_SIZE
 from .witness import CheckpointWitness
 
-__all__ = ["CHECKPOINT_STATE", "Change", "GroupCommitStore", "Node", "store_unavailable"]
+__all__ = [
+    "CHECKPOINT_STATE",
+    "Change",
+    "Dialect",
+    "GroupCommitStore",
+    "Node",
+    "statements",
+    "store_unavailable",
+]
 
 Node = tuple[int, int, bytes]  # (level, index, hash)
 
@@ -69,6 +78,55 @@ class Change:
     sql: str | None = None
     rows: Sequence[tuple[object, ...]] = ()
     is_purge: bool = False  # content erased: the database drops its old copies afterwards
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """The statements of a batch in one database's SQL (parameters in the order given)."""
+
+    insert_leaf: str  # log, serial, leaf_hash, entry
+    insert_node: str  # log, level, idx, hash
+    put_record: str  # space, key, value (insert or replace)
+    delete_record: str  # space, key
+    put_state: str  # key, value (insert or replace)
+    delete_state: str  # key
+
+
+def statements(changes: Sequence[Change], sql: Dialect) -> Iterator[tuple[str, list[Any]]]:
+    """A batch as ``(statement, parameter rows)`` to run in order in one transaction:
+    consecutive appends in one statement each for leaves and nodes, a purge or
+    rewrite where it was queued, and at the end the last change of each state or
+    record row, one statement of each kind.  Empty statements are left out."""
+    leaves: list[Any] = []
+    nodes: list[Any] = []
+    rows: dict[tuple[str, str, str], str | None] = {}
+    for change in changes:
+        if change.leaf is not None:
+            leaves.append(change.leaf)
+            nodes.extend(change.nodes)
+        elif change.row is not None:
+            table, space, key, value = change.row
+            rows[(table, space, key)] = value
+        elif change.sql is not None:
+            if leaves:
+                yield sql.insert_leaf, leaves
+                yield sql.insert_node, nodes
+                leaves, nodes = [], []
+            yield change.sql, list(change.rows)
+    if leaves:
+        yield sql.insert_leaf, leaves
+        yield sql.insert_node, nodes
+    records = [(s, k, v) for (t, s, k), v in rows.items() if t == "records"]
+    state = [(k, v) for (t, _, k), v in rows.items() if t == "state"]
+    kinds = (
+        (sql.put_record, [(s, k, v) for s, k, v in records if v is not None]),
+        (sql.delete_record, [(s, k) for s, k, v in records if v is None]),
+        (sql.put_state, [(k, v) for k, v in state if v is not None]),
+        (sql.delete_state, [(k,) for k, v in state if v is None]),
+    )
+    for statement, params in kinds:
+        if params:
+            yield statement, params
 
 
 class GroupCommitStore:

@@ -76,8 +76,10 @@ from .group_commit import (
     _DONE,
     CHECKPOINT_STATE,
     Change,
+    Dialect,
     GroupCommitStore,
     Node,
+    statements,
     store_unavailable,
 )
 from .witness import CheckpointWitness
@@ -414,16 +416,14 @@ CREATE TABLE IF NOT EXISTS records (
 """
 
 
-def _write_rows(conn: sqlite3.Connection, rows: dict[tuple[str, str, str], str | None]) -> None:
-    """The state and record rows a batch set or deleted, one statement of each kind."""
-    put = [(s, k, v) for (t, s, k), v in rows.items() if t == "records" and v is not None]
-    gone = [(s, k) for (t, s, k), v in rows.items() if t == "records" and v is None]
-    conn.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", put)
-    conn.executemany("DELETE FROM records WHERE space = ? AND key = ?", gone)
-    state = [(k, v) for (t, _, k), v in rows.items() if t == "state" and v is not None]
-    dropped = [(k,) for (t, _, k), v in rows.items() if t == "state" and v is None]
-    conn.executemany("INSERT OR REPLACE INTO state VALUES (?, ?)", state)
-    conn.executemany("DELETE FROM state WHERE key = ?", dropped)
+SQL = Dialect(
+    insert_leaf="INSERT INTO leaves (log, serial, leaf_hash, entry) VALUES (?, ?, ?, ?)",
+    insert_node="INSERT INTO nodes VALUES (?, ?, ?, ?)",
+    put_record="INSERT OR REPLACE INTO records VALUES (?, ?, ?)",
+    delete_record="DELETE FROM records WHERE space = ? AND key = ?",
+    put_state="INSERT OR REPLACE INTO state VALUES (?, ?)",
+    delete_state="DELETE FROM state WHERE key = ?",
+)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -560,36 +560,11 @@ class SqliteLogStore(GroupCommitStore):
 
     # -- the writer ------------------------------------------------------------
     def _write(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
-        """One transaction for the whole batch; consecutive appends are written
-        with one statement each for leaves and nodes (a subclass may fail it in tests)."""
-        leaves: list[tuple[str, int, bytes, str]] = []
-        nodes: list[tuple[str, int, int, bytes]] = []
-
-        def flush() -> None:
-            if leaves:
-                conn.executemany(
-                    "INSERT INTO leaves (log, serial, leaf_hash, entry) VALUES (?, ?, ?, ?)",
-                    leaves,
-                )
-                conn.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?)", nodes)
-                leaves.clear()
-                nodes.clear()
-
-        rows: dict[tuple[str, str, str], str | None] = {}  # the last change of each row
+        """One transaction for the whole batch (a subclass may fail it in tests)."""
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for change in changes:
-                if change.leaf is not None:
-                    leaves.append(change.leaf)
-                    nodes.extend(change.nodes)
-                elif change.row is not None:
-                    table, space, key, value = change.row
-                    rows[(table, space, key)] = value
-                elif change.sql is not None:
-                    flush()
-                    conn.executemany(change.sql, change.rows)
-            flush()
-            _write_rows(conn, rows)
+            for statement, params in statements(changes, SQL):
+                conn.executemany(statement, params)
         except BaseException:
             conn.execute("ROLLBACK")
             raise

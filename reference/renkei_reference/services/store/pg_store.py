@@ -50,7 +50,7 @@ from typing import Any
 import psycopg
 
 from ...core.log_integrity import LogTamperedError
-from .group_commit import Change, GroupCommitStore
+from .group_commit import Change, Dialect, GroupCommitStore, statements
 from .log_store import CACHED_LEVEL, LeafRow, LoadedLog, LogStore
 from .witness import CheckpointWitness
 
@@ -74,6 +74,18 @@ CREATE TABLE IF NOT EXISTS records (
 """The store's tables; every lookup is a range of a primary key."""
 
 TABLES = ("leaves", "nodes", "state", "records")
+
+
+SQL = Dialect(
+    insert_leaf="INSERT INTO leaves (log, serial, leaf_hash, entry) VALUES (%s, %s, %s, %s)",
+    insert_node="INSERT INTO nodes VALUES (%s, %s, %s, %s)",
+    put_record="INSERT INTO records VALUES (%s, %s, %s)"
+    " ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value",
+    delete_record="DELETE FROM records WHERE space = %s AND key = %s",
+    put_state="INSERT INTO state VALUES (%s, %s)"
+    " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+    delete_state="DELETE FROM state WHERE key = %s",
+)
 
 
 def connect(dsn: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
@@ -208,36 +220,10 @@ class PostgresLogStore(GroupCommitStore):
 
     # -- the writer --------------------------------------------------------------------
     def _write(self, conn: psycopg.Connection[Any], changes: Sequence[Change]) -> None:
-        """One transaction for the whole batch: its appends in one statement each for
-        leaves and nodes, each row's last change (a subclass may fail it in tests)."""
-        leaves: list[tuple[str, int, bytes, str]] = []
-        nodes: list[tuple[str, int, int, bytes]] = []
-        rows: dict[tuple[str, str, str], str | None] = {}
+        """One transaction for the whole batch (a subclass may fail it in tests)."""
         with conn.transaction(), conn.cursor() as cur:
-
-            def flush() -> None:
-                if leaves:
-                    cur.executemany(
-                        "INSERT INTO leaves (log, serial, leaf_hash, entry)"
-                        " VALUES (%s, %s, %s, %s)",
-                        leaves,
-                    )
-                    cur.executemany("INSERT INTO nodes VALUES (%s, %s, %s, %s)", nodes)
-                    leaves.clear()
-                    nodes.clear()
-
-            for change in changes:
-                if change.leaf is not None:
-                    leaves.append(change.leaf)
-                    nodes.extend(change.nodes)
-                elif change.row is not None:
-                    table, space, key, value = change.row
-                    rows[(table, space, key)] = value
-                elif change.sql is not None:
-                    flush()
-                    cur.executemany(change.sql, change.rows)
-            flush()
-            _write_rows(cur, rows)
+            for statement, params in statements(changes, SQL):
+                cur.executemany(statement, params)
 
     def _connection(self) -> psycopg.Connection[Any]:
         """The writer's connection, opened afresh after one broke."""
@@ -259,30 +245,6 @@ class PostgresLogStore(GroupCommitStore):
         if self._conn is not None:
             self._conn.close()
         self._reader.close()
-
-
-def _write_rows(cur: psycopg.Cursor[Any], rows: dict[tuple[str, str, str], str | None]) -> None:
-    """The state and record rows a batch set or deleted, one statement of each kind."""
-    put = [(s, k, v) for (t, s, k), v in rows.items() if t == "records" and v is not None]
-    gone = [(s, k) for (t, s, k), v in rows.items() if t == "records" and v is None]
-    state = [(k, v) for (t, _, k), v in rows.items() if t == "state" and v is not None]
-    dropped = [(k,) for (t, _, k), v in rows.items() if t == "state" and v is None]
-    if put:
-        cur.executemany(
-            "INSERT INTO records VALUES (%s, %s, %s)"
-            " ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value",
-            put,
-        )
-    if gone:
-        cur.executemany("DELETE FROM records WHERE space = %s AND key = %s", gone)
-    if state:
-        cur.executemany(
-            "INSERT INTO state VALUES (%s, %s)"
-            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            state,
-        )
-    if dropped:
-        cur.executemany("DELETE FROM state WHERE key = %s", dropped)
 
 
 def _is_log_store(store: PostgresLogStore) -> LogStore:
