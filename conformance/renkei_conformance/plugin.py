@@ -168,6 +168,9 @@ class KitSession:
             },
             "root_causes": root_causes(list(self.results.values())),
             "results": [r.as_json() for r in self.results.values()],
+            # requirements verified by contract, property or review, with what verifies
+            # them (specs/verified-outside-the-kit.json): stated, not judged by this run
+            "outside_the_kit": outside_the_kit(),
             # verification by review (RK-ARCH-005, RK-ARCH-006, …): for the regulator,
             # apart from passed/failed — specs/review/checklist.yaml
             "review": review_items(),
@@ -390,6 +393,19 @@ def _published_tests() -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     rows: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8")).get("tests", [])
+    return rows
+
+
+def outside_the_kit() -> list[dict[str, Any]]:
+    """The requirements whose verification is not ``conformance`` (contract, property,
+    review), each with the repository and kit tests that verify it
+    (specs/verified-outside-the-kit.json, written by ``renkei spec render``)."""
+    from .spec import spec_root
+
+    path = spec_root() / "verified-outside-the-kit.json"
+    if not path.is_file():
+        return []
+    rows: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["requirements"]
     return rows
 
 
@@ -745,6 +761,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_line(
         f"canary sweep ({LEAK_TEST}): {int(sw['exchanges'])} responses searched for "
         f"{int(sw['secrets'])} secrets in {sw['seconds']:.1f} s, {len(kit.leaks)} leak(s)"
+    )
+    outside = outside_the_kit()
+    methods = sorted({row["verification"] for row in outside})
+    tr.write_line(
+        f"verified outside this run: {len(outside)} requirements ("
+        + ", ".join(f"{sum(r['verification'] == m for r in outside)} by {m}" for m in methods)
+        + "; each with its verifying tests in the JSON and HTML reports)"
     )
     tr.write_line(
         f"review: {len(review_items())} items for the regulator's reviewer "

@@ -35,6 +35,20 @@ def _restart(target: dict[str, Any]) -> str:
     return str(restart or "not declared: the restart tests (CT-DUR-…) are not applicable")
 
 
+def _outside(row: dict[str, Any] | None) -> str:
+    """What verifies a requirement whose verification is not this kit's (contract,
+    property, review): the repository's tests, stated beside the run's results."""
+    if row is None:
+        return ""
+    tests = row.get("repository_tests") or []
+    listed = "".join(f"<li><code>{_esc(t)}</code></li>" for t in tests) or "<li>none</li>"
+    return (
+        f'<details><summary style="color:{_COLOURS["review"]}">verified by '
+        f"{_esc(row['verification'])} outside this run: {len(tests)} test(s)</summary>"
+        f"<ul>{listed}</ul></details>"
+    )
+
+
 def write_html(report: dict[str, Any], path: Path) -> None:
     catalog = load_catalog()
     by_req: dict[str, list[dict[str, Any]]] = {}
@@ -45,6 +59,7 @@ def write_html(report: dict[str, Any], path: Path) -> None:
     verdict = "FAIL" if s.get("failed") or s.get("errors") or s.get("xpassed") else "PASS"
     if not (report.get("completeness") or {}).get("complete", True):
         verdict += " — partial run: not every test of the declared profiles ran (no certification)"
+    outside = {row["requirement"]: row for row in report.get("outside_the_kit") or []}
     rows = []
     for req in catalog:
         results = by_req.get(req.id, [])
@@ -56,7 +71,7 @@ def write_html(report: dict[str, Any], path: Path) -> None:
                 for r in results
             )
             or '<span style="color:#6e7781">not exercised by this run</span>'
-        )
+        ) + _outside(outside.get(req.id))
         rows.append(
             f"<tr><td><code>{_esc(req.id)}</code></td><td>{_esc(req.level)}</td>"
             f"<td>{_esc(', '.join(map(str, req.seed_items)))}</td>"
