@@ -9,7 +9,7 @@ from typing import Any
 
 from .spec import load_catalog
 
-__all__ = ["write_html"]
+__all__ = ["figures_text", "write_html"]
 
 _COLOURS = {
     "passed": "#1a7f37",
@@ -33,6 +33,28 @@ def _restart(target: dict[str, Any]) -> str:
     if isinstance(restart, dict):
         return "declared: " + " ".join(str(p) for p in restart.get("command", []))
     return str(restart or "not declared: the restart tests (CT-DUR-…) are not applicable")
+
+
+def figures_text(value: Any) -> str:
+    """A measurement on one line: ``key value`` pairs, nested ones flattened."""
+    if not isinstance(value, dict):
+        return str(value)
+    return ", ".join(f"{k} {figures_text(v)}" for k, v in value.items() if v is not None)
+
+
+def _measurements(measured: dict[str, Any]) -> str:
+    """The figures the run measured (CT-PERF-…: linkages/s and latency per log size)."""
+    if not measured:
+        return ""
+    rows = "".join(
+        f"<tr><td><code>{_esc(test_id)}</code></td><td>{_esc(what)}</td>"
+        f"<td>{_esc(figures_text(value))}</td></tr>"
+        for test_id, figures in sorted(measured.items())
+        for what, value in figures.items()
+    )
+    return (
+        f"<h2>Measured</h2><table><tr><th>Test</th><th>What</th><th>Figures</th></tr>{rows}</table>"
+    )
 
 
 def _outside(row: dict[str, Any] | None) -> str:
@@ -128,6 +150,7 @@ suite {_esc(report["suite_version"])}, spec {_esc(report["spec_version"])},
 <details><summary>Kit environment: Python {_esc(env.get("python", "?"))},
 {len(deps)} dependencies</summary><p>{_esc(dep_text)}</p></details>
 <h2>Verdict: {verdict}</h2><p>{_esc(summary)}</p>
+{_measurements(report.get("measurements") or {})}
 {f"<h2>Root causes</h2><ul>{causes_html}</ul>" if causes_html else ""}
 <h2>Failures</h2><ul>{fail_html}</ul>
 <h2>Traceability matrix</h2>
