@@ -120,7 +120,9 @@ def test_growth_within_the_margin_is_never_refused(spread: float) -> None:
 
 
 @pytest.mark.requirement("RK-PERF-002")
-@pytest.mark.parametrize(("spread", "factor", "power"), [(0.05, 2.5, 1.0), (0.4, 4.0, 0.95), (0.4, 5.0, 0.99)])
+@pytest.mark.parametrize(
+    ("spread", "factor", "power"), [(0.05, 2.5, 1.0), (0.4, 4.0, 0.95), (0.4, 5.0, 0.99)]
+)
 def test_a_cost_that_grows_with_the_log_is_caught(
     spread: float, factor: float, power: float
 ) -> None:

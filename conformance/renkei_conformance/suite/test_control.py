@@ -104,7 +104,7 @@ def test_odd_but_well_formed_control_input_never_gets_a_5xx(
         )
 
 
-@pytest.mark.conformance("CT-CTL-004", requirements=["RK-CTL-001", "RK-WIRE-005"], profiles=["hub"])
+@pytest.mark.conformance("CT-CTL-004", requirements=["RK-CTL-001"], profiles=["hub"])
 def test_test_mode_is_announced_by_every_party_and_cannot_be_switched_off(world: World) -> None:
     """Test mode is announced wherever the control interface answers: the
     discovery document of every origin the target names (agency nodes included)

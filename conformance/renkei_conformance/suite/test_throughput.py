@@ -39,7 +39,9 @@ from renkei_conformance.plugin import KitSession
 from renkei_conformance.stats import grows_beyond
 from renkei_conformance.world import World
 
-REQUESTERS = 4  # concurrent requester threads
+REQUESTERS = (
+    8  # concurrent requester threads (4 left a loaded 2-core machine below jp-fy2022 over HTTPS)
+)
 PERSONS = 10  # persons the requester binds (queries cycle over them)
 POLL_S = 0.005  # first poll after this, backing off to ten times it
 LINKAGE_TIMEOUT_S = 10.0
