@@ -522,3 +522,47 @@ def test_a_second_record_of_one_person_is_not_bound_and_both_go_to_review(wire: 
         assert reply.is_problem, f"a query about {record_no}: not a problem: {reply.text[:300]}"
         assert len(e.world.audit_log()) == before, f"the refused query about {record_no} was sent"
     assert len(reached) <= 1, f"both records of one person were bound to its link code: {reached}"
+
+
+@pytest.mark.conformance(
+    "CT-AGN-010", requirements=["RK-AGN-002", "RK-AUD-002"], profiles=["agency-node"]
+)
+def test_the_nodes_share_agrees_with_the_hubs_log_entry_by_entry(wire: Wire) -> None:
+    """The node's share of the log against what the run made (issue 14, item 4): its
+    staff's approved query, its staff's query the hub refused, and its answer to a
+    query about one of its persons are, in order, its new entries — side, linkage,
+    outcome, reason — and each names the hub's entry (①) whose linkage, pattern,
+    kind, requester and provider it repeats, the refusal with the hub's reason."""
+    e = _enrol(wire)
+    node_after = max((int(x["serial"]) for x in e.node_log()), default=0)
+    hub_after = max((int(x["serial"]) for x in e.world.audit_log()), default=0)
+    approved = _node_query(e, e.staff, "agn-010").expect(202)["linkage_id"]
+    record = e.fixtures["records"][0]
+    refused = e.node_call(
+        "POST",
+        "/control/agency-node/queries",
+        json_body={**e.staff, "record_no": record["record_no"], "provider": "kit.city-a",
+                   "pattern_id": "KIT-P-001", "information_kind": "local-tax",
+                   "use": f"{USE} agn-010"},
+    )  # fmt: skip
+    assert refused.status == 403, f"a query outside the node's patterns: {refused.text[:300]}"
+    assert refused.problem == "requester-not-designated", refused.text[:300]
+    answered, _, _ = _asked_and_answered(e, "kit-agn-010")
+    hub = {int(x["serial"]): x for x in e.world.audit_log() if int(x["serial"]) > hub_after}
+    share = [x for x in e.node_log() if int(x["serial"]) > node_after]
+    made = [
+        ("requester", approved, "approved", None),
+        ("requester", None, "refused", "requester-not-designated"),
+        ("provider", answered, "answered", None),
+    ]
+    seen = [(x["side"], x.get("linkage_id"), x.get("outcome"), x.get("reason")) for x in share]
+    assert seen == made, f"the node's share is not what the run made: {seen}"
+    for x in share:
+        theirs = hub.get(int(x["hub_serial"] or 0))
+        assert theirs is not None, f"node entry {x['serial']} names no hub entry of the run: {x}"
+        for name in ("linkage_id", "pattern_id", "information_kind"):
+            assert x.get(name) == theirs.get(name), (name, x, theirs)
+        for name in ("requester", "provider"):
+            assert x.get(name) in (theirs[name], theirs[f"{name}_id"]), (name, x, theirs)
+        if x["outcome"] == "refused":
+            assert (theirs["outcome"], theirs["reason"]) == ("refused", x["reason"]), theirs
