@@ -89,3 +89,65 @@ def test_digit_dependence_catches_one_digit_copied_one_time_in_ten() -> None:
     codes, _ = _codes_and_numbers(7, 2000, 0.0)
     affine = [f"{(3 * int(c[2]) + 7) % 10}" + c[:10] for c in codes]
     assert not digit_dependence("d", codes, range(10), affine, range(11)).passed
+
+
+# -- growth of a cost (RK-PERF-002: CT-PERF-002 judges 40 + 40 costs, margin ×2) --------
+GROWTH_N = 40
+GROWTH_TRIALS = 300
+
+
+def _costs(scale: float, spread: float, r: random.Random) -> list[float]:
+    """Costs of single linkages: log-normal around ``scale`` ms, as measured (CPU time
+    in process spreads by a few per cent, wall-clock latency by tens of per cent)."""
+    return [scale * r.lognormvariate(0.0, spread) for _ in range(GROWTH_N)]
+
+
+@pytest.mark.requirement("RK-PERF-002")
+@pytest.mark.parametrize("spread", [0.05, 0.4])
+def test_growth_within_the_margin_is_never_refused(spread: float) -> None:
+    """False alarm: a cost that does not grow, and one that grows to just inside the
+    margin (×1.9), are refused in none of 300 trials each; at the margin's boundary
+    the normal approximation bounds the rate by 1e-6, so 600 trials expect 0.0006."""
+    from renkei_conformance.stats import grows_beyond
+
+    r = random.Random(20261207)
+    refused = 0
+    for factor in (1.0, 1.9):
+        for _ in range(GROWTH_TRIALS):
+            before, after = _costs(5.5, spread, r), _costs(5.5 * factor, spread, r)
+            refused += not grows_beyond("g", before, after, 2.0).passed
+    assert refused == 0
+
+
+@pytest.mark.requirement("RK-PERF-002")
+@pytest.mark.parametrize(
+    ("spread", "factor", "power"), [(0.05, 2.5, 1.0), (0.4, 4.0, 0.95), (0.4, 5.0, 0.99)]
+)
+def test_a_cost_that_grows_with_the_log_is_caught(
+    spread: float, factor: float, power: float
+) -> None:
+    """Power, measured: a cost ×2.5 after the history with the spread of CPU time in
+    process is caught in every one of 300 trials; with the spread of wall-clock
+    latency over a network, ×4 in at least 95 % (0.97 measured) and ×5 in 99 %."""
+    from renkei_conformance.stats import grows_beyond
+
+    r = random.Random(20261208)
+    caught = sum(
+        not grows_beyond("g", _costs(5.5, spread, r), _costs(5.5 * factor, spread, r), 2.0).passed
+        for _ in range(GROWTH_TRIALS)
+    )
+    assert caught / GROWTH_TRIALS >= power, f"caught {caught} of {GROWTH_TRIALS}"
+
+
+@pytest.mark.requirement("RK-PERF-002")
+def test_the_growth_statistic_counts_ties_and_reads_the_medians() -> None:
+    """Equal costs (ties) are half wins: the same sample is far from refused; the
+    detail states both medians and their ratio."""
+    from renkei_conformance.stats import grows_beyond
+
+    same = [5.0] * GROWTH_N
+    finding = grows_beyond("g", same, same, 2.0)
+    assert finding.passed
+    assert "median 5.00 → 5.00 (×1.00" in finding.detail
+    doubled = grows_beyond("g", same, [15.0] * GROWTH_N, 2.0)
+    assert not doubled.passed, doubled.detail

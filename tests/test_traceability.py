@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from renkei_conformance.spec import load_catalog
-from renkei_conformance.traceability import build_matrix
+from renkei_conformance.traceability import build_matrix, outside_the_kit, without_kit_test
 
 from .conftest import ROOT
 
@@ -41,6 +41,42 @@ def test_every_must_is_verified_or_pending_with_its_issue() -> None:
     assert all(isinstance(v, str) and re.search(r"issue \d+", v) for v in PENDING.values())
     unknown = sorted(set(PENDING) - set(catalog.requirements))
     assert not unknown, unknown
+
+
+def test_every_must_verified_by_conformance_has_a_kit_test() -> None:
+    """Issue 14, item 8: a MUST whose verification is ``conformance`` counts as
+    verified only by a kit test (renkei_conformance/suite) that names it — the
+    reference's own unit tests say nothing about a vendor's implementation."""
+    catalog = load_catalog()
+    matrix = _matrix()
+    missing = [rid for rid in without_kit_test(catalog, matrix) if rid not in PENDING]
+    assert not missing, f"MUSTs verified by conformance without a kit test: {missing}"
+    # the gate counts kit tests only: a repository test alone would not do
+    only_repository = build_matrix(SUITE / "no-such-folder", ROOT / "tests", None)
+    assert set(without_kit_test(catalog, only_repository)) == {
+        r.id for r in catalog if r.level == "MUST" and r.verification == "conformance"
+    }
+
+
+def test_requirements_verified_outside_the_kit_are_published_with_their_tests() -> None:
+    """specs/verified-outside-the-kit.json (what every kit report states) lists each
+    requirement verified by contract, property or review with the tests that verify
+    it; every such MUST but a review one has a test there (a repository test, or a kit
+    test for a contract the kit checks on every response, as RK-WIRE-002)."""
+    catalog = load_catalog()
+    published = json.loads((ROOT / "specs" / "verified-outside-the-kit.json").read_text("utf-8"))
+    assert published == json.loads(outside_the_kit(catalog, _matrix())), (
+        "out of date: run `renkei spec render`"
+    )
+    rows = {row["requirement"]: row for row in published["requirements"]}
+    assert set(rows) == {r.id for r in catalog if r.verification != "conformance"}
+    for rid in ("RK-NUM-006", "RK-IDC-002"):  # issue 14: never in a report before
+        assert rows[rid]["verification"] == "contract", rid
+        assert rows[rid]["repository_tests"], rid
+    for r in catalog:
+        if r.level == "MUST" and r.verification in ("contract", "property"):
+            row = rows[r.id]
+            assert row["repository_tests"] or row["kit_tests"], f"{r.id}: nothing verifies it"
 
 
 def test_a_requirement_verified_by_review_is_verified_only_through_its_checklist() -> None:

@@ -130,7 +130,9 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     lst.add_argument("--level", choices=("MUST", "SHOULD", "MAY"))
     lst.add_argument("--profile")
     render = spec_sub.add_parser(
-        "render", help="regenerate specs/catalog.md and specs/conformance-tests.json"
+        "render",
+        help="regenerate specs/catalog.md, specs/conformance-tests.json and "
+        "specs/verified-outside-the-kit.json",
     )
     render.add_argument("--out", type=Path, help="output folder (default: the specs folder)")
     render.add_argument("--tests", type=Path, help="repository tests folder (default: ./tests)")
@@ -507,7 +509,12 @@ def _render_html(out: Path, catalog: Any, matrix: Any) -> int:
 
 def _render(args: argparse.Namespace, catalog: Any) -> int:
     from .spec import spec_root
-    from .traceability import build_matrix, published_test_registry, render_markdown
+    from .traceability import (
+        build_matrix,
+        outside_the_kit,
+        published_test_registry,
+        render_markdown,
+    )
 
     out: Path = args.out or spec_root()
     tests = args.tests or Path("tests")
@@ -520,6 +527,7 @@ def _render(args: argparse.Namespace, catalog: Any) -> int:
     files = {
         out / "catalog.md": render_markdown(catalog, matrix),
         registry: published_test_registry(matrix, previous),
+        out / "verified-outside-the-kit.json": outside_the_kit(catalog, matrix),
     }
     stale = [
         p for p, text in files.items() if not p.is_file() or p.read_text(encoding="utf-8") != text

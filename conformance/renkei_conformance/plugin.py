@@ -43,7 +43,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "end_to_end_encryption": True,
     "sector_subsystems": True,
     "key_rotation": True,
-    "throughput_profile": "jp-fy2017",
+    "throughput_profile": "jp-fy2022",
     "throughput_seconds": 3,
 }
 """Options assumed when neither a discovery document nor a capability file says."""
@@ -108,6 +108,9 @@ class KitSession:
     challenge: dict[str, Any] = field(
         default_factory=lambda: {"mode": "self-asserted", "seed": None}
     )
+    measurements: dict[str, Any] = field(default_factory=dict)
+    """Figures the tests measured, by test ID (CT-PERF-…: linkages/s and latency at each
+    log size), stated in every report (issue 14, item 6)."""
     """Who ran the kit and the seed its worlds were derived from (issue 15, item 2):
     ``certifier`` only for a run in certifier mode, which always has a fresh seed."""
 
@@ -187,7 +190,11 @@ class KitSession:
                 "leaks": len(self.leaks),
             },
             "root_causes": root_causes(list(self.results.values())),
+            "measurements": self.measurements,
             "results": [r.as_json() for r in self.results.values()],
+            # requirements verified by contract, property or review, with what verifies
+            # them (specs/verified-outside-the-kit.json): stated, not judged by this run
+            "outside_the_kit": outside_the_kit(),
             # verification by review (RK-ARCH-005, RK-ARCH-006, …): for the regulator,
             # apart from passed/failed — specs/review/checklist.yaml
             "review": review_items(),
@@ -410,6 +417,19 @@ def _published_tests() -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     rows: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8")).get("tests", [])
+    return rows
+
+
+def outside_the_kit() -> list[dict[str, Any]]:
+    """The requirements whose verification is not ``conformance`` (contract, property,
+    review), each with the repository and kit tests that verify it
+    (specs/verified-outside-the-kit.json, written by ``renkei spec render``)."""
+    from .spec import spec_root
+
+    path = spec_root() / "verified-outside-the-kit.json"
+    if not path.is_file():
+        return []
+    rows: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["requirements"]
     return rows
 
 
@@ -765,6 +785,18 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_line(
         f"canary sweep ({LEAK_TEST}): {int(sw['exchanges'])} responses searched for "
         f"{int(sw['secrets'])} secrets in {sw['seconds']:.1f} s, {len(kit.leaks)} leak(s)"
+    )
+    from .report import figures_text
+
+    for test_id, figures in sorted(kit.measurements.items()):
+        for what, value in figures.items():
+            tr.write_line(f"measured ({test_id}) {what}: {figures_text(value)}")
+    outside = outside_the_kit()
+    methods = sorted({row["verification"] for row in outside})
+    tr.write_line(
+        f"verified outside this run: {len(outside)} requirements ("
+        + ", ".join(f"{sum(r['verification'] == m for r in outside)} by {m}" for m in methods)
+        + "; each with its verifying tests in the JSON and HTML reports)"
     )
     tr.write_line(
         f"review: {len(review_items())} items for the regulator's reviewer "

@@ -9,7 +9,7 @@ from typing import Any
 
 from .spec import load_catalog
 
-__all__ = ["write_html"]
+__all__ = ["figures_text", "write_html"]
 
 _COLOURS = {
     "passed": "#1a7f37",
@@ -35,6 +35,42 @@ def _restart(target: dict[str, Any]) -> str:
     return str(restart or "not declared: the restart tests (CT-DUR-…) are not applicable")
 
 
+def figures_text(value: Any) -> str:
+    """A measurement on one line: ``key value`` pairs, nested ones flattened."""
+    if not isinstance(value, dict):
+        return str(value)
+    return ", ".join(f"{k} {figures_text(v)}" for k, v in value.items() if v is not None)
+
+
+def _measurements(measured: dict[str, Any]) -> str:
+    """The figures the run measured (CT-PERF-…: linkages/s and latency per log size)."""
+    if not measured:
+        return ""
+    rows = "".join(
+        f"<tr><td><code>{_esc(test_id)}</code></td><td>{_esc(what)}</td>"
+        f"<td>{_esc(figures_text(value))}</td></tr>"
+        for test_id, figures in sorted(measured.items())
+        for what, value in figures.items()
+    )
+    return (
+        f"<h2>Measured</h2><table><tr><th>Test</th><th>What</th><th>Figures</th></tr>{rows}</table>"
+    )
+
+
+def _outside(row: dict[str, Any] | None) -> str:
+    """What verifies a requirement whose verification is not this kit's (contract,
+    property, review): the repository's tests, stated beside the run's results."""
+    if row is None:
+        return ""
+    tests = row.get("repository_tests") or []
+    listed = "".join(f"<li><code>{_esc(t)}</code></li>" for t in tests) or "<li>none</li>"
+    return (
+        f'<details><summary style="color:{_COLOURS["review"]}">verified by '
+        f"{_esc(row['verification'])} outside this run: {len(tests)} test(s)</summary>"
+        f"<ul>{listed}</ul></details>"
+    )
+
+
 def write_html(report: dict[str, Any], path: Path) -> None:
     catalog = load_catalog()
     by_req: dict[str, list[dict[str, Any]]] = {}
@@ -45,6 +81,7 @@ def write_html(report: dict[str, Any], path: Path) -> None:
     verdict = "FAIL" if s.get("failed") or s.get("errors") or s.get("xpassed") else "PASS"
     if not (report.get("completeness") or {}).get("complete", True):
         verdict += " — partial run: not every test of the declared profiles ran (no certification)"
+    outside = {row["requirement"]: row for row in report.get("outside_the_kit") or []}
     rows = []
     for req in catalog:
         results = by_req.get(req.id, [])
@@ -56,7 +93,7 @@ def write_html(report: dict[str, Any], path: Path) -> None:
                 for r in results
             )
             or '<span style="color:#6e7781">not exercised by this run</span>'
-        )
+        ) + _outside(outside.get(req.id))
         rows.append(
             f"<tr><td><code>{_esc(req.id)}</code></td><td>{_esc(req.level)}</td>"
             f"<td>{_esc(', '.join(map(str, req.seed_items)))}</td>"
@@ -113,6 +150,7 @@ suite {_esc(report["suite_version"])}, spec {_esc(report["spec_version"])},
 <details><summary>Kit environment: Python {_esc(env.get("python", "?"))},
 {len(deps)} dependencies</summary><p>{_esc(dep_text)}</p></details>
 <h2>Verdict: {verdict}</h2><p>{_esc(summary)}</p>
+{_measurements(report.get("measurements") or {})}
 {f"<h2>Root causes</h2><ul>{causes_html}</ul>" if causes_html else ""}
 <h2>Failures</h2><ul>{fail_html}</ul>
 <h2>Traceability matrix</h2>

@@ -19,6 +19,11 @@ numerical libraries.
   Pearson's χ² of the 10×10 contingency table (81 degrees of freedom) against
   independence; refuse when p < 1e-6 / (number of pairs) (Bonferroni: below 1e-6
   for the whole table of pairs).
+* Growth of a cost (RK-PERF-002): one-sided Mann–Whitney U of the latencies after
+  a history, divided by a margin, against the latencies on an empty log; under
+  exchangeable samples at the margin's boundary (the later cost exactly ``margin``
+  times the earlier) the standardised U is ≈ N(0, 1); refuse when its upper tail
+  p < 1e-6.  A cost that does not grow is further from refusal still.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ __all__ = [
     "bit_linear_relations",
     "digit_dependence",
     "digit_uniformity",
+    "grows_beyond",
     "mutual_information",
     "spearman",
 ]
@@ -216,4 +222,51 @@ def digit_dependence(
         worst_p >= p_min,
         f"worst pair: position {worst[0]} ~ position {worst[1]}, p = {worst_p:.2e} "
         f"(refused below {p_min:.1e}), n = {n}, {pairs} pairs",
+    )
+
+
+def grows_beyond(
+    name: str,
+    before: Sequence[float],
+    after: Sequence[float],
+    margin: float,
+    *,
+    false_alarm: float = FALSE_ALARM,
+) -> Finding:
+    """Is ``after`` stochastically larger than ``margin`` × ``before``?  One-sided
+    Mann–Whitney U of ``after / margin`` against ``before`` (normal approximation
+    with continuity correction; latencies are continuous, ties count one half).
+    Passes unless the upper-tail p is below ``false_alarm``: at most that
+    probability of refusing a cost that grows by no more than ``margin`` when the
+    samples of each size are exchangeable (a machine whose load does not drift
+    between the two measurements)."""
+    n1, n2 = len(before), len(after)
+    scaled = [x / margin for x in after]
+    tagged = sorted([(x, 0) for x in before] + [(x, 1) for x in scaled])
+    rank_sum = 0.0  # the 1-based ranks of after / margin, midranks over ties
+    i = 0
+    while i < len(tagged):
+        j = i
+        while j + 1 < len(tagged) and tagged[j + 1][0] == tagged[i][0]:
+            j += 1
+        rank_sum += (i + j + 2) / 2 * sum(1 for k in range(i, j + 1) if tagged[k][1] == 1)
+        i = j + 1
+    u = rank_sum - n2 * (n2 + 1) / 2  # pairs (before, after/margin) won by after
+    sd = math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)
+    z = (u - n1 * n2 / 2 - 0.5) / sd if sd else 0.0
+    p = 0.5 * math.erfc(z / math.sqrt(2))
+
+    def median(xs: Sequence[float]) -> float:
+        ordered = sorted(xs)
+        mid = len(ordered) // 2
+        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+    ratio = median(after) / median(before) if before and median(before) > 0 else math.inf
+    return Finding(
+        name,
+        z,
+        false_alarm,
+        p >= false_alarm,
+        f"median {median(before):.2f} → {median(after):.2f} (×{ratio:.2f}, margin ×{margin:g}); "
+        f"one-sided p = {p:.2e} (refused below {false_alarm:.0e}), n = {n1} + {n2}",
     )

@@ -21,7 +21,15 @@ from pathlib import Path
 
 from .spec import Catalog
 
-__all__ = ["Matrix", "TestRef", "build_matrix", "published_test_registry", "render_markdown"]
+__all__ = [
+    "Matrix",
+    "TestRef",
+    "build_matrix",
+    "outside_the_kit",
+    "published_test_registry",
+    "render_markdown",
+    "without_kit_test",
+]
 
 _RID = re.compile(r"\bRK-[A-Z]+-[0-9]{3}\b")
 
@@ -154,6 +162,42 @@ def published_test_registry(matrix: Matrix, previous: str | None = None) -> str:
             }
     ordered = [rows[k] for k in sorted(rows)]
     return json.dumps({"tests": ordered}, ensure_ascii=False, indent=2) + "\n"
+
+
+def without_kit_test(catalog: Catalog, matrix: Matrix) -> list[str]:
+    """The MUSTs verified by ``conformance`` that no kit test names: a vendor is
+    never checked for them (issue 14, item 8).  Repository tests do not count:
+    they exercise the reference, not the implementation under test."""
+    return [
+        r.id
+        for r in catalog
+        if r.level == "MUST"
+        and r.verification == "conformance"
+        and not any(t.kind == "conformance" for t in matrix.verified_by(r.id))
+    ]
+
+
+def outside_the_kit(catalog: Catalog, matrix: Matrix) -> str:
+    """specs/verified-outside-the-kit.json: each requirement whose verification is not
+    ``conformance`` (contract, property, review) with what verifies it — the
+    repository tests (contract, property and CrossHair tests of tests/) and the kit
+    tests that also name it — so a kit report states how every requirement is
+    verified, not only those its run judged (issue 14, item 8)."""
+    rows = []
+    for r in catalog:
+        if r.verification == "conformance":
+            continue
+        tests = matrix.verified_by(r.id)
+        rows.append(
+            {
+                "requirement": r.id,
+                "level": r.level,
+                "verification": r.verification,
+                "repository_tests": sorted({t.test_id for t in tests if t.kind == "repository"}),
+                "kit_tests": sorted({t.test_id for t in tests if t.kind == "conformance"}),
+            }
+        )
+    return json.dumps({"requirements": rows}, ensure_ascii=False, indent=2) + "\n"
 
 
 def _md(text: str) -> str:

@@ -1076,3 +1076,29 @@ def _key_detail(resp: Response, fed: Federation) -> Response:
 )
 def _link_code_key_in_detail(fed: Federation) -> None:
     return None
+
+
+# -- throughput -------------------------------------------------------------------
+def _rehash_the_log(response: Response, fed: Federation) -> Response:
+    """Before a query's answer leaves, rehash every leaf of the access log (a check
+    against every logged request, as an edge might make it): the cost of a query
+    grows with the log."""
+    import hashlib
+
+    if response.method == "POST" and response.path.endswith("/hub/queries"):
+        digest = b""
+        for serial in range(fed.hub.latest_checkpoint().tree_size):
+            for _ in range(3):
+                digest = hashlib.sha256(digest + serial.to_bytes(8, "big")).digest()
+    return response
+
+
+@_variant(
+    "linkage-cost-grows-with-the-log",
+    "RK-PERF-002",
+    "every query over the wire rehashes every leaf of the access log before it is "
+    "answered: fast on the empty log of a short test, slower with every entry",
+    rewrite=_rehash_the_log,
+)
+def _cost_grows_with_the_log(fed: Federation) -> None:
+    """The federation itself is the reference's; the response rewrite does the work."""

@@ -81,7 +81,7 @@ def _enrol(wire: Wire) -> Enrolled:
     if wire.target.node_only:
         pytest.skip(
             "not applicable: an agency node alone is certified with the kit playing the "
-            "hub (CT-AGN-007…011); this test needs the target's own hub"
+            "hub (CT-AGN-012…011); this test needs the target's own hub"
         )
     tls = wire.target.tls
     if tls is None or not all(u.startswith("https://") for u in nodes.values()):
@@ -375,3 +375,199 @@ def test_my_portal_shows_content_only_after_the_nodes_staff_grant_the_applicatio
     assert any(i.get("content") and not i.get("withheld") for i in items), (
         f"⑪ not shown after the grant: {items}"
     )
+
+
+def _texts_of(person: dict[str, Any], record_no: str) -> dict[str, str]:
+    """What the node must never use toward the hub for a person: its internal
+    record number, the resident code and the 4 items (RK-BND-007)."""
+    out = {"internal record number": record_no, "resident code": person["resident_code"]}
+    for item in ("name", "address"):
+        out[item] = str(person[item])
+        out[f"{item} without spaces"] = "".join(str(person[item]).split())
+    return out
+
+
+@pytest.mark.conformance("CT-AGN-012", requirements=["RK-BND-007"], profiles=["agency-node"])
+def test_the_node_names_a_person_to_the_hub_only_by_the_link_code_of_its_table(
+    wire: Wire,
+) -> None:
+    """The node's query about one of its records reaches the provider as that
+    very person (the hub resolved the node's link code to the provider's own link
+    code for the person, which the kit bound as ``kit.city-a``); a record the
+    node has not bound is not asked about at all (nothing reaches the hub).  In the
+    node's query and in its answer — as the auditor reads the hub's entries, as
+    the provider receives the delivery, as the requester receives the answer —
+    neither the record number, the resident code nor the name or address appear."""
+    e = _enrol(wire)
+    record = e.fixtures["records"][0]
+    person = next(
+        r for r in e.fixtures["residents"] if r["resident_code"] == record["resident_code"]
+    )
+    items = {k: v for k, v in person.items() if k != "resident_code"}
+    bound = e.world.call(
+        "kit.city-a", "POST", "hub", "/bindings",
+        {"records": [{"record_ref": "kit-agn-007", **items}]},
+    ).expect(200)["results"][0]  # fmt: skip
+    assert bound.get("link_code"), f"the fixture person did not bind at kit.city-a: {bound}"
+    before = len(e.world.audit_log())
+    unbound = e.node_call(
+        "POST",
+        "/control/agency-node/queries",
+        json_body={**e.staff, "record_no": "KIT-NO-SUCH-RECORD", "provider": "kit.city-a",
+                   "pattern_id": "KIT-N-001", "information_kind": "local-tax", "use": USE},
+    )  # fmt: skip
+    assert 400 <= unbound.status < 500, f"a never-bound record: HTTP {unbound.status}"
+    assert unbound.is_problem, f"a never-bound record: not a problem: {unbound.text[:300]}"
+    assert len(e.world.audit_log()) == before, "a record without a link code reached the hub"
+
+    linkage_id = _node_query(e, e.staff, "bnd-007").expect(202)["linkage_id"]
+    delivered = [d for d in e.world.deliveries("kit.city-a") if d["linkage_id"] == linkage_id]
+    assert delivered, f"the node's query {linkage_id} was not delivered to kit.city-a"
+    assert delivered[0]["link_code"] == bound["link_code"], (
+        "the node's query reached the provider about another person than its record's"
+    )
+    hub_view = [x for x in e.world.audit_log() if x.get("linkage_id") == linkage_id]
+    assert hub_view, f"the node's query {linkage_id} is not in the hub's access log"
+    asked_id, answered, _ = _asked_and_answered(e, "kit-agn-007")
+    answer_entries = [x for x in e.world.audit_log() if x.get("linkage_id") == asked_id]
+    payload = base64.b64decode(answered["answer"]["payload"]).decode("utf-8", "replace")
+    seen = {
+        "the hub's entries of the node's query": json.dumps(hub_view, ensure_ascii=False),
+        "the delivery to the provider": json.dumps(delivered[0], ensure_ascii=False),
+        "the hub's entries of the node's answer": json.dumps(answer_entries, ensure_ascii=False),
+        "the node's answer as relayed": answered.text + "\n" + payload,
+    }
+    for where, text in seen.items():
+        for what, value in _texts_of(person, record["record_no"]).items():
+            assert value not in text, f"the {what} of the node's person is in {where}"
+
+
+@pytest.mark.conformance(
+    "CT-AGN-013", requirements=["RK-AGN-005", "RK-AUD-001"], profiles=["agency-node"]
+)
+def test_the_nodes_log_only_grows_and_the_auditor_reads_it_whole_by_pages(wire: Wire) -> None:
+    """The node keeps its share of the log append-only and serves it to the
+    auditor: read before and after more linkage work (a query by its staff, an
+    answer it gave), every earlier entry is still there, unchanged, under its
+    serial; the new entries come after it, with the query's and the answer's
+    among them; serials only increase; and the pages from ``after`` give the
+    same entries as the whole."""
+    e = _enrol(wire)
+    _node_query(e, e.staff, "agn-008a").expect(202)
+    first = {int(x["serial"]): x for x in e.node_log()}
+    assert first, "the node's log is empty after its staff's query"
+    queried = _node_query(e, e.staff, "agn-008b").expect(202)["linkage_id"]
+    answered, _, _ = _asked_and_answered(e, "kit-agn-008")
+    later = e.node_log()
+    serials = [int(x["serial"]) for x in later]
+    assert serials == sorted(set(serials)), f"the node's serials do not only increase: {serials}"
+    now = {int(x["serial"]): x for x in later}
+    changed = [s for s, x in first.items() if now.get(s) != x]
+    assert not changed, f"entries changed or gone from the node's log: {changed[:5]}"
+    new = [x for s, x in now.items() if s not in first]
+    assert all(int(x["serial"]) > max(first) for x in new), "a new entry took an old serial"
+    sides = {(x.get("linkage_id"), x.get("side")) for x in new}
+    assert (queried, "requester") in sides, f"the query {queried} is not logged: {new}"
+    assert (answered, "provider") in sides, f"the answer to {answered} is not logged: {new}"
+    pages: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = e.node_page("/agency/access-logs", "entries", after=after, limit=2)
+        if not page:
+            break
+        pages += page
+        after = int(page[-1]["serial"])
+        assert len(pages) <= len(later), "the node's pages do not end"
+    assert pages == later, "the node's log read by pages differs from the log read whole"
+
+
+@pytest.mark.conformance("CT-AGN-014", requirements=["RK-BND-008"], profiles=["agency-node"])
+def test_a_second_record_of_one_person_is_not_bound_and_both_go_to_review(wire: Wire) -> None:
+    """One person, one record: the node's fixtures hold a person twice, under two
+    record numbers with the same 4 items, so the hub returns one link code for
+    both.  After its staff bind the records, the node's table has not entered the
+    second binding — at most one of the two records can be asked about, a query
+    about the other is refused and reaches no hub — and both records are on the
+    node's review list."""
+    e = _enrol(wire)
+    by_person: dict[str, list[str]] = {}
+    for record in e.fixtures["records"]:
+        by_person.setdefault(record["resident_code"], []).append(record["record_no"])
+    pairs = [numbers for numbers in by_person.values() if len(numbers) > 1]
+    if not pairs:
+        raise WireError(
+            "the node's fixtures hold no person twice (getAgencyNodeFixtures: RK-BND-008 "
+            "is checked on such a pair)"
+        )
+    twice = pairs[0]
+    bound = e.node_call("POST", "/control/agency-node/bind", json_body=e.staff).expect(200)
+    reviewed = set(bound["review_records"])
+    assert set(twice) <= reviewed, (
+        f"records {twice} of one person are not both on the review list: {sorted(reviewed)}"
+    )
+    assert bound["review"] == len(reviewed), bound.body
+    distinct = len({r["resident_code"] for r in e.fixtures["records"]})
+    assert bound["bound"] <= distinct, (
+        f"the table holds {bound['bound']} records for {distinct} persons: one link code twice"
+    )
+    reached = []
+    for record_no in twice:
+        before = len(e.world.audit_log())
+        reply = e.node_call(
+            "POST",
+            "/control/agency-node/queries",
+            json_body={**e.staff, "record_no": record_no, "provider": "kit.city-a",
+                       "pattern_id": "KIT-N-001", "information_kind": "local-tax",
+                       "use": f"{USE} bnd-008"},
+        )  # fmt: skip
+        if reply.status == 202:
+            reached.append(record_no)
+            continue
+        assert 400 <= reply.status < 500, f"a query about {record_no}: HTTP {reply.status}"
+        assert reply.is_problem, f"a query about {record_no}: not a problem: {reply.text[:300]}"
+        assert len(e.world.audit_log()) == before, f"the refused query about {record_no} was sent"
+    assert len(reached) <= 1, f"both records of one person were bound to its link code: {reached}"
+
+
+@pytest.mark.conformance(
+    "CT-AGN-015", requirements=["RK-AGN-002", "RK-AUD-002"], profiles=["agency-node"]
+)
+def test_the_nodes_share_agrees_with_the_hubs_log_entry_by_entry(wire: Wire) -> None:
+    """The node's share of the log against what the run made (issue 14, item 4): its
+    staff's approved query, its staff's query the hub refused, and its answer to a
+    query about one of its persons are, in order, its new entries — side, linkage,
+    outcome, reason — and each names the hub's entry (①) whose linkage, pattern,
+    kind, requester and provider it repeats, the refusal with the hub's reason."""
+    e = _enrol(wire)
+    node_after = max((int(x["serial"]) for x in e.node_log()), default=0)
+    hub_after = max((int(x["serial"]) for x in e.world.audit_log()), default=0)
+    approved = _node_query(e, e.staff, "agn-010").expect(202)["linkage_id"]
+    record = e.fixtures["records"][0]
+    refused = e.node_call(
+        "POST",
+        "/control/agency-node/queries",
+        json_body={**e.staff, "record_no": record["record_no"], "provider": "kit.city-a",
+                   "pattern_id": "KIT-P-001", "information_kind": "local-tax",
+                   "use": f"{USE} agn-010"},
+    )  # fmt: skip
+    assert refused.status == 403, f"a query outside the node's patterns: {refused.text[:300]}"
+    assert refused.problem == "requester-not-designated", refused.text[:300]
+    answered, _, _ = _asked_and_answered(e, "kit-agn-010")
+    hub = {int(x["serial"]): x for x in e.world.audit_log() if int(x["serial"]) > hub_after}
+    share = [x for x in e.node_log() if int(x["serial"]) > node_after]
+    made = [
+        ("requester", approved, "approved", None),
+        ("requester", None, "refused", "requester-not-designated"),
+        ("provider", answered, "answered", None),
+    ]
+    seen = [(x["side"], x.get("linkage_id"), x.get("outcome"), x.get("reason")) for x in share]
+    assert seen == made, f"the node's share is not what the run made: {seen}"
+    for x in share:
+        theirs = hub.get(int(x["hub_serial"] or 0))
+        assert theirs is not None, f"node entry {x['serial']} names no hub entry of the run: {x}"
+        for name in ("linkage_id", "pattern_id", "information_kind"):
+            assert x.get(name) == theirs.get(name), (name, x, theirs)
+        for name in ("requester", "provider"):
+            assert x.get(name) in (theirs[name], theirs[f"{name}_id"]), (name, x, theirs)
+        if x["outcome"] == "refused":
+            assert (theirs["outcome"], theirs["reason"]) == ("refused", x["reason"]), theirs

@@ -102,3 +102,42 @@ def test_odd_but_well_formed_control_input_never_gets_a_5xx(
         _not_a_5xx(
             world.wire.control("POST", "/keys/rotate", rotation), "a rotation after a setback"
         )
+
+
+@pytest.mark.conformance("CT-CTL-004", requirements=["RK-CTL-001"], profiles=["hub"])
+def test_test_mode_is_announced_by_every_party_and_cannot_be_switched_off(world: World) -> None:
+    """Test mode is announced wherever the control interface answers: the
+    discovery document of every origin the target names (agency nodes included)
+    and the control interface's health say ``test_mode: true``.  It is fixed at
+    start-up: asking any interface to leave it — a ``test_mode: false`` sent to
+    each discovery document and to the health operation with every method that
+    could write, and with a reset — changes nothing, every party still
+    announces test mode and the control interface still answers.  (The other
+    side, a production-mode party answering 404 ``control-disabled`` on every
+    ``/control`` path, is not observable on a test-mode target.)"""
+    wire = world.wire
+
+    def announced() -> dict[str, object]:
+        seen: dict[str, object] = {"control /health": wire.control("GET", "/health").expect(200)[
+            "test_mode"
+        ]}  # fmt: skip
+        for origin in wire.origins():
+            seen[origin] = wire.discovery(origin).expect(200)["test_mode"]
+        return seen
+
+    before = announced()
+    assert all(v is True for v in before.values()), f"test mode not announced: {before}"
+    off = {"test_mode": False, "mode": "production"}
+    http = wire.http
+    attempts = [
+        (method, origin + "/.well-known/renkei")
+        for origin in wire.origins()
+        for method in ("PUT", "POST", "PATCH")
+    ] + [(method, wire.url("control", "/health")) for method in ("PUT", "POST", "PATCH")]
+    for method, url in attempts:
+        reply = http.request(method, url, json=off)
+        assert reply.status_code < 500, f"{method} {url}: HTTP {reply.status_code}"
+    http.request("POST", wire.url("control", "/reset"), json=off)
+    after = announced()
+    assert after == before, f"test mode changed through an interface: {before} → {after}"
+    wire.control("GET", "/state").expect(200)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
 from renkei_conformance.client import Reply
-from renkei_conformance.world import PATTERNS, Person, World
+from renkei_conformance.world import AGENCIES, PATTERNS, Person, World, current_challenge
 
 CONTEXT = b"renkei/portal-challenge/v1\x00"
 _ids = itertools.count(1)
@@ -412,3 +413,57 @@ def test_at_the_counter_the_connections_certificate_decides(world: World) -> Non
     finally:
         town.close()
         pension.close()
+
+
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+@pytest.mark.conformance("CT-PORT-008", requirements=["RK-PORT-006"], profiles=["my-portal"])
+def test_what_my_portal_shows_a_person_is_in_japanese(world: World) -> None:
+    """What My Portal shows a person is in Japanese first: in the person's own log
+    the legal basis (③) is the pattern's Japanese text and the requester and the
+    provider (④ ⑤) are the agencies' registered Japanese names — never an agency id
+    or a translation — as is the agency named on an item it released (⑪); a
+    Content-Language, when sent, is Japanese."""
+    person = world.persons[14]
+    linkage = linkages_for(world, [person])[person.resident_code].pop()
+    world.wire.control(
+        "POST",
+        "/agency-log-items",
+        {"agency_id": "kit.city-a", "linkage_id": linkage, "side": "provider",
+         "text": "令和7年度 課税額（試験）"},
+    ).expect(204)  # fmt: skip
+    serial = min(serials_by_linkage(world)[linkage])
+    token = session(world, person)
+    world.wire.call(
+        "POST",
+        "portal",
+        "/agency-applications",
+        token=token,
+        json_body={"agency_id": "kit.city-a", "serials": [serial], "items": ["content"]},
+    ).expect(202)
+    app = world.wire.call("POST", "portal", "/applications", json_body={}, token=token).expect(201)
+    page = world.wire.call(
+        "GET", "portal", "/access-logs", token=token,
+        params={"application_id": app["application_id"]},
+    ).expect(200)  # fmt: skip
+    language = {k.lower(): v for k, v in page.headers}.get("content-language")
+    assert language is None or language.lower().startswith("ja"), (
+        f"My Portal answers in {language!r}, not Japanese first"
+    )
+    names = {a: current_challenge().agency_name(n) for a, (n, _) in AGENCIES.items()}
+    basis = next(p["legal_basis"] for p in PATTERNS if p["pattern_id"] == "KIT-P-001")
+    mine = [e for e in page["entries"] if int(e["serial"]) == serial]
+    assert mine, f"the person's entry {serial} is not shown"
+    entry = mine[0]
+    shown = {"③ legal basis": entry.get("legal_basis"), "④ requester": entry.get("requester"),
+             "⑤ provider": entry.get("provider")}  # fmt: skip
+    wanted = {"③ legal basis": basis, "④ requester": names["kit.pension"],
+              "⑤ provider": names["kit.city-a"]}  # fmt: skip
+    assert shown == wanted, f"My Portal does not show the Japanese texts: {shown}"
+    items = entry.get("agency_items") or []
+    assert items, f"the released ⑪ is not shown: {entry}"
+    for item in items:
+        agency = str(item.get("agency", ""))
+        assert agency == names["kit.city-a"], f"an agency item names its agency {agency!r}"
+        assert _JAPANESE.search(agency), f"an agency item's agency {agency!r} is not Japanese"

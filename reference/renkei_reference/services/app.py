@@ -630,6 +630,14 @@ def _control_router(
         ]
         return {"agency_id": body.agency_id, "serials": fed().auditor.plant(body.agency_id, rows)}
 
+    @control.post("/history")
+    def history(body: m.HistoryIn) -> dict[str, int]:
+        """Completed linkages made by the hub's own flow, for a large log (RK-PERF-002);
+        plain ``def``: FastAPI runs it on its thread pool, off the event loop."""
+        from .hub.history import plant_history
+
+        return plant_history(fed().hub, **body.model_dump())
+
     @control.put("/agency-nodes", status_code=204)
     async def agency_node(body: m.AgencyNodeIn) -> Response:
         """Where the auditor pulls an agency's share from (RK-AUD-001)."""

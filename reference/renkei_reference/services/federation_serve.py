@@ -158,6 +158,11 @@ def node_fixtures(spec: NodeSpec) -> dict[str, Any]:
                 "information_kinds": [spec.kind],
             }
         )
+    # A second record of the first person under another number (a family's form
+    # filled in with one person's items, the 2023 review's case): the hub binds it
+    # to the same link code, so the table must not take it and reviews both
+    # (RK-BND-008); the kit finds the pair by its resident code.
+    records.append({**records[0], "record_no": f"{spec.record_prefix}-{len(records) + 1:04d}"})
     return {
         "information_kinds": [spec.kind],
         "designated": {"staff_id": CLERK[0], "terminal": CLERK[1]},

@@ -130,9 +130,12 @@ def agency_control_router(
         records = [
             {"record_no": rec["record_no"], **rec["four_items"]} for rec in fixtures["records"]
         ]
-        results = node.bind(body.staff_id, body.terminal, records)
-        bound = sum(1 for x in results if x.get("decision") == "bound")
-        return {"bound": bound, "review": len(results) - bound}
+        node.bind(body.staff_id, body.terminal, records)
+        # What the table holds now, not what the hub decided: a link code the hub
+        # bound to a second record is not entered, and both records are on the
+        # review list (RK-BND-008).
+        review = sorted({str(r["record_no"]) for r in node.records_for_review()})
+        return {"bound": len(node.table.by_record), "review": len(review), "review_records": review}
 
     @r.post("/queries", status_code=202)
     def query(body: StaffQueryIn) -> dict[str, Any]:

@@ -398,6 +398,20 @@ class AgencyLogEntryIn(_Strict):
     use: Text | None = None
 
 
+class HistoryIn(_Strict):
+    """``plantLinkageHistory`` (RK-CTL-001, RK-PERF-002)."""
+
+    requester: Text
+    provider: Text
+    pattern_id: Text
+    information_kind: Text
+    link_codes: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=256)]],
+        Field(min_length=1, max_length=1000),
+    ]
+    linkages: Annotated[int, Field(ge=1, le=100_000)]
+
+
 class AgencyLogEntriesIn(_Strict):
     agency_id: Ident
     entries: Annotated[list[AgencyLogEntryIn], Field(min_length=1, max_length=10_000)]
