@@ -611,6 +611,41 @@ def _payload_kept(fed: Federation) -> None:
 
 
 @_variant(
+    "answer-erased-at-first-read",
+    "RK-FLOW-002",
+    "the hub erases an answer as soon as it hands it out, before the requester "
+    "acknowledges it: a response lost in a crash loses the answer",
+)
+def _erased_at_first_read(fed: Federation) -> None:
+    hub = fed.hub
+
+    def status(original: Any, requester: Agency, linkage_id: str) -> Any:
+        linkage, payload, receipt = original(requester, linkage_id)
+        if payload is not None:
+            hub.acknowledge(requester, linkage_id)
+        return linkage, payload, receipt
+
+    _override(hub, "status", status)
+
+
+@_variant(
+    "acknowledgement-ignored",
+    "RK-FLOW-002",
+    "the hub answers 204 to the requester's acknowledgement but keeps handing the "
+    "answer out until the collection period ends",
+)
+def _acknowledgement_ignored(fed: Federation) -> None:
+    hub = fed.hub
+
+    def acknowledge(original: Any, requester: Agency, linkage_id: str) -> None:
+        relay = hub.linkages.relays.get(linkage_id)
+        if relay is None or relay.linkage.requester != requester.agency_id:
+            original(requester, linkage_id)  # the refusals stay as they were
+
+    _override(hub, "acknowledge", acknowledge)
+
+
+@_variant(
     "any-agency-may-answer",
     "RK-FLOW-003",
     "an open linkage can be answered or read by any agency, not only its parties",
