@@ -148,17 +148,29 @@ class Target:
     timeout: float = 10.0
     agency_nodes: dict[str, str] = field(default_factory=dict)  # agency id -> base URL
     restart: Restart | None = None  # the restart capability, when the target file declares it
+    wrap: Callable[[httpx.BaseTransport], httpx.BaseTransport] | None = field(
+        default=None, repr=False
+    )
+    """A transport wrapper every client of the target goes through (the mutating
+    proxy of ``selftest --wire``, renkei_conformance.wiremut)."""
 
     def client(self) -> httpx.Client:
-        return self._factory()
+        return self._wrapped(self._factory())
+
+    def _wrapped(self, client: httpx.Client) -> httpx.Client:
+        if self.wrap is not None:
+            client._transport = self.wrap(client._transport)
+        return client
 
     def client_with(self, identity: CertPair | None) -> httpx.Client:
         """A client presenting ``identity`` (or no certificate) over mutual TLS;
         only for targets with TLS material (RK-ARCH-003 tests)."""
         if self.tls is None:
             raise TargetError(f"target {self.name!r} has no mutual-TLS material")
-        return httpx.Client(
-            timeout=self.timeout, transport=_nodelay_transport(self.tls.context(identity))
+        return self._wrapped(
+            httpx.Client(
+                timeout=self.timeout, transport=_nodelay_transport(self.tls.context(identity))
+            )
         )
 
     @property
