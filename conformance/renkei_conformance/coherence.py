@@ -9,7 +9,11 @@ with the request it answers.
   as written; its ``linkage_id`` is the enclosing body's.
 * **A response is about what was asked** (RK-WIRE-002): a top-level member named
   like a path parameter of the request (``/hub/linkages/{linkage_id}`` →
-  ``linkage_id``) holds that parameter's value.
+  ``linkage_id``) holds that parameter's value; one named like a member of the
+  request body repeats it (identifiers and codes, lists of them); ``results``
+  answer the request's list one per item, in order.
+* **Lists are in the interface's order** (RK-WIRE-002): the listings the
+  interface orders oldest first are, and list no entry twice.
 
 The Wire runs them on every response (renkei_conformance.client), so a receipt
 with a wrong proof, or a linkage answered for another one, fails the test that
@@ -19,7 +23,9 @@ received it, whatever that test is about.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -67,8 +73,11 @@ class Coherence:
     def __init__(self) -> None:
         self.verifier_keys: list[str] = []
 
-    def departures(self, op: Operation | None, path: str, body: Any) -> list[tuple[str, str]]:
-        """(requirement, departure) for one response body of ``op`` at ``path``."""
+    def departures(
+        self, op: Operation | None, path: str, body: Any, sent: Any = None
+    ) -> list[tuple[str, str]]:
+        """(requirement, departure) for one response body of ``op`` at ``path``
+        answering the JSON request body ``sent``."""
         if op is None or not isinstance(body, dict):
             return []
         key = body.get("verifier_key") if op.operation_id == "getLatestCheckpoint" else None
@@ -76,6 +85,9 @@ class Coherence:
             self.verifier_keys.append(key)
         out = [("RK-LOG-004", d) for d in self._receipt_departures(body)]
         out += [("RK-WIRE-002", d) for d in self._echo_departures(op, path, body)]
+        out += [("RK-WIRE-002", d) for d in _order_departures(op, body)]
+        if isinstance(sent, dict):
+            out += [("RK-WIRE-002", d) for d in _request_echoes(sent, body)]
         return out
 
     def _receipt_departures(self, body: dict[str, Any]) -> list[str]:
@@ -126,3 +138,75 @@ class Coherence:
             for name, value in values.items()
             if name in body and isinstance(body[name], str) and body[name] != value
         ]
+
+
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+ORDERED: dict[str, tuple[str, str]] = {
+    "pullDeliveries": ("deliveries", "serial"),
+    "listOwnPortalUsage": ("records", "at"),
+    "listAccessLogs": ("entries", "serial"),
+    "listAdminLogs": ("entries", "serial"),
+    "listOwnAccessLogs": ("entries", "serial"),
+    "listAgencyAccessLogs": ("entries", "serial"),
+    "listAgencyDenials": ("entries", "serial"),
+    "listAgencyAdminLogs": ("entries", "serial"),
+}
+"""Lists the interface orders, oldest first (specs/openapi/renkei.yaml): the list
+member and the member it is ordered by.  Their entries are distinct records."""
+
+
+def _order_departures(op: Operation, body: dict[str, Any]) -> list[str]:
+    member, key = ORDERED.get(op.operation_id, ("", ""))
+    items = body.get(member)
+    if not isinstance(items, list):
+        return []
+    out: list[str] = []
+    seen = [json.dumps(i, sort_keys=True) for i in items]
+    if len(seen) != len(set(seen)):
+        out.append(f"(body): {member} lists the same entry twice")
+    keys: list[Any] = [i[key] for i in items if isinstance(i, dict) and i.get(key) is not None]
+    if any(type(a) is not type(b) or a > b for a, b in itertools.pairwise(keys)):
+        out.append(f"(body): {member} is not oldest first (by {key})")
+    return out
+
+
+def _request_echoes(sent: dict[str, Any], body: dict[str, Any]) -> list[str]:
+    """A response member named like a member of the request that holds the same
+    kind of value repeats it: an identifier or code (a string; a time or date may
+    come back normalised and is not compared), or a list of strings (as a set,
+    each once).  A ``results`` list answers a request's single list one item per
+    item, in order."""
+    out: list[str] = []
+    for name, value in sent.items():
+        mine = body.get(name)
+        if name not in body or name.endswith("_at") or _TIME.match(str(value)):
+            continue  # a time may come back normalised (offset, precision)
+        same_string = not (isinstance(value, str) and isinstance(mine, str)) or mine == value
+        same_strings = (
+            not isinstance(value, list)
+            or not isinstance(mine, list)
+            or not all(isinstance(v, str) for v in [*value, *mine])
+            or sorted(set(value)) == sorted(mine)
+        )
+        if not (same_string and same_strings):
+            out.append(f"(body): member {name!r} is {mine!r}, the request's {value!r}")
+    lists = [(n, v) for n, v in sent.items() if isinstance(v, list)]
+    results = body.get("results")
+    if len(lists) == 1 and isinstance(results, list):
+        name, items = lists[0]
+        if len(results) != len(items):
+            out.append(f"(body): {len(results)} results for {len(items)} {name}")
+        else:
+            single = name[:-1] if name.endswith("s") else name
+            for i, (item, result) in enumerate(zip(items, results, strict=True)):
+                if not isinstance(result, dict):
+                    continue
+                asked = item if isinstance(item, str) else None
+                if isinstance(item, dict):
+                    shared = [k for k in ("record_ref",) if k in item and k in result]
+                    if shared and item[shared[0]] != result[shared[0]]:
+                        out.append(f"(body): results/{i} answers another {single} than asked")
+                elif asked is not None and single in result and result[single] != asked:
+                    out.append(f"(body): results/{i} answers another {single} than asked")
+    return out

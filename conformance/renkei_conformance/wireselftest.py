@@ -296,7 +296,10 @@ def run_wire_selftest(
             f"  {len(good)} tests ({len(not_passing)} not passing), {len(records)} responses, "
             f"{generated} mutants ({len(mutants)} to run), {record_seconds:.0f} s"
         )
-        workers = max(1, jobs or os.cpu_count() or 1)
+        # an in-process target is a fresh implementation per client; any other is one
+        # shared deployment, which two mutants at a time would reset under each other
+        in_process = not target.startswith(("http://", "https://")) and not Path(target).is_file()
+        workers = max(1, jobs or (os.cpu_count() or 1 if in_process else 1))
 
         def judged(kill: WireKill) -> None:
             if kill.outcome == "survived":
