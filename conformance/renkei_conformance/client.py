@@ -253,7 +253,7 @@ class Wire:
                 error.requirement, error.request = rid, f"{method} {url}"
                 raise error
             op = self.contract.find(method, contract_path.split("?", 1)[0])
-            incoherent = self.coherence.departures(op, contract_path, body, json_body)
+            incoherent = self.coherence.departures(op, contract_path, body, json_body, params)
             if incoherent:
                 error = WireError(
                     f"{method} {url}: the response contradicts itself or the request:\n  "

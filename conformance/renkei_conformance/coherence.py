@@ -29,7 +29,8 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from .openapi import Operation
+from .badinput import merged_schema
+from .openapi import Operation, load_contract, registry_departures
 from .tlog import (
     Note,
     VerificationError,
@@ -39,7 +40,7 @@ from .tlog import (
     verify_inclusion,
 )
 
-__all__ = ["Coherence"]
+__all__ = ["Coherence", "validation_departures"]
 
 
 def _unsigned(note: str) -> Note:
@@ -74,16 +75,28 @@ class Coherence:
         self.verifier_keys: list[str] = []
 
     def departures(
-        self, op: Operation | None, path: str, body: Any, sent: Any = None
+        self,
+        op: Operation | None,
+        path: str,
+        body: Any,
+        sent: Any = None,
+        params: dict[str, Any] | None = None,
     ) -> list[tuple[str, str]]:
         """(requirement, departure) for one response body of ``op`` at ``path``
-        answering the JSON request body ``sent``."""
+        answering the JSON request body ``sent`` and query ``params``."""
         if op is None or not isinstance(body, dict):
             return []
+        wire = [("RK-WIRE-001", d) for d in validation_departures(body, op, sent, params)]
+        for where, problem in _nested_problems(body):
+            wire += [
+                ("RK-WIRE-001", f"{where}{d.removeprefix('(body)')}")
+                for d in registry_departures(int(problem.get("status", 0) or 0), problem)
+                + validation_departures(problem, None, None, None)
+            ]
         key = body.get("verifier_key") if op.operation_id == "getLatestCheckpoint" else None
         if isinstance(key, str) and key not in self.verifier_keys:
             self.verifier_keys.append(key)
-        out = [("RK-LOG-004", d) for d in self._receipt_departures(body)]
+        out = wire + [("RK-LOG-004", d) for d in self._receipt_departures(body)]
         out += [("RK-WIRE-002", d) for d in self._echo_departures(op, path, body)]
         out += [("RK-WIRE-002", d) for d in _order_departures(op, body)]
         if isinstance(sent, dict):
@@ -166,7 +179,10 @@ def _order_departures(op: Operation, body: dict[str, Any]) -> list[str]:
     if len(seen) != len(set(seen)):
         out.append(f"(body): {member} lists the same entry twice")
     keys: list[Any] = [i[key] for i in items if isinstance(i, dict) and i.get(key) is not None]
-    if any(type(a) is not type(b) or a > b for a, b in itertools.pairwise(keys)):
+    strict = key == "serial"  # a serial names one entry; times may tie
+    if any(
+        type(a) is not type(b) or a > b or (strict and a == b) for a, b in itertools.pairwise(keys)
+    ):
         out.append(f"(body): {member} is not oldest first (by {key})")
     return out
 
@@ -209,4 +225,68 @@ def _request_echoes(sent: dict[str, Any], body: dict[str, Any]) -> list[str]:
                         out.append(f"(body): results/{i} answers another {single} than asked")
                 elif asked is not None and single in result and result[single] != asked:
                     out.append(f"(body): results/{i} answers another {single} than asked")
+    return out
+
+
+_LOCATIONS = ("body", "query", "path", "header")
+
+
+def _nested_problems(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Problems carried inside a response (``results/<i>/problem``)."""
+    results = body.get("results")
+    return [
+        (f"results/{i}/problem", r["problem"])
+        for i, r in enumerate(results if isinstance(results, list) else [])
+        if isinstance(r, dict) and isinstance(r.get("problem"), dict)
+    ]
+
+
+def validation_departures(
+    problem: dict[str, Any],
+    op: Operation | None,
+    sent: Any,
+    params: dict[str, Any] | None,
+) -> list[str]:
+    """How a ``validation-error`` problem's ``errors`` depart from what the
+    interface says of them (RK-WIRE-001): one item per failure (none listed
+    twice), each ``loc`` starting with the part of the request (body, query,
+    path, header) and then, for a body or query failure of ``op``,
+    naming a member the request sent or the operation declares."""
+    if problem.get("type") != "urn:renkei:problem:validation-error":
+        return []
+    errors = problem.get("errors")
+    if not isinstance(errors, list):
+        # the interface says `errors` is present on validation-error, yet the reference
+        # omits it where its own checks (not the schema's) refuse; not required here
+        return []
+    out: list[str] = []
+    seen = [json.dumps(e, sort_keys=True) for e in errors]
+    if len(seen) != len(set(seen)):
+        out.append("(body): errors lists a failure twice")
+    declared: dict[str, set[str]] = {}
+    if op is not None:
+        contract = load_contract()
+        media = (op.spec.get("requestBody") or {}).get("content", {}).get("application/json")
+        schema = merged_schema(contract, (media or {}).get("schema", {}))
+        declared["body"] = set(schema.get("properties", {}))
+        for raw in op.spec.get("parameters", []):
+            p, _ = contract.resolve(raw)
+            declared.setdefault(str(p.get("in")), set()).add(str(p.get("name")))
+    sent_members = {
+        "body": set(sent) if isinstance(sent, dict) else set(),
+        "query": set(params or {}),
+    }
+    for e in errors:
+        loc = e.get("loc") if isinstance(e, dict) else None
+        if not isinstance(loc, list) or not loc or loc[0] not in _LOCATIONS:
+            out.append(f"(body): errors/loc {loc!r} names no part of the request")
+            continue
+        part = str(loc[0])
+        checkable = op is not None and (part == "query" or isinstance(sent, dict))
+        if len(loc) > 1 and part in ("body", "query") and checkable:
+            known = sent_members[part] | declared.get(part, set())
+            if loc[1] not in known:
+                out.append(
+                    f"(body): errors/loc {loc!r}: the request has no {part} member {loc[1]!r}"
+                )
     return out

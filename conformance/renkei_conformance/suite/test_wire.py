@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 import pytest
 
-from renkei_conformance.badinput import BadRequest, bad_requests, describe, merged_schema
+from renkei_conformance.badinput import bad_requests, describe
 from renkei_conformance.client import Wire
-from renkei_conformance.openapi import Operation, load_contract
+from renkei_conformance.coherence import validation_departures
+from renkei_conformance.openapi import load_contract
 from renkei_conformance.plugin import ALL_PROFILES, KitSession
 from renkei_conformance.world import World
 
@@ -174,49 +174,13 @@ def test_bad_input_derived_from_the_interface_never_gets_a_5xx(
                 departures = _CONTRACT.check(
                     req.method, req.path, status, ctype, body, headers=resp.headers.keys()
                 )
-                departures += _misplaced_errors(body, req, op)
+                departures += validation_departures(
+                    body, op, req.json_body if req.content is None else None, req.params
+                )
                 problems += [f"{what}: {d}" for d in departures[:3]]
         elif req.must_refuse:
             problems.append(f"{what}: the schema forbids this request, yet it was accepted")
     assert not problems, f"{len(problems)} bad responses:\n  " + "\n  ".join(problems[:25])
-
-
-_LOCATIONS = ("body", "query", "path", "header")
-
-
-def _misplaced_errors(problem: dict[str, Any], req: BadRequest, op: Operation) -> list[str]:
-    """Where a validation problem's ``errors`` point that the request has no such
-    place: each ``loc`` starts with the part of the request (body, query, path,
-    header) and then names a member of that part the request sent or the
-    operation declares; no failure is listed twice ("one item per failure")."""
-    errors = problem.get("errors") or []
-    out: list[str] = []
-    seen = [json.dumps(e, sort_keys=True) for e in errors]
-    if len(seen) != len(set(seen)):
-        out.append("(body): errors lists a failure twice")
-    body_schema = (op.spec.get("requestBody") or {}).get("content", {}).get("application/json")
-    body_members = merged_schema(_CONTRACT, (body_schema or {}).get("schema", {}))
-    declared = {"body": set(body_members.get("properties", {}))}
-    for raw in op.spec.get("parameters", []):
-        p, _ = _CONTRACT.resolve(raw)
-        declared.setdefault(str(p.get("in")), set()).add(str(p.get("name")))
-    sent = {
-        "body": set(req.json_body) if isinstance(req.json_body, dict) else set(),
-        "query": set(req.params or {}),
-    }
-    for e in errors:
-        loc = e.get("loc") if isinstance(e, dict) else None
-        if not isinstance(loc, list) or not loc or loc[0] not in _LOCATIONS:
-            out.append(f"(body): errors/loc {loc!r} names no part of the request")
-            continue
-        part = str(loc[0])
-        if len(loc) > 1 and part in ("body", "query") and isinstance(req.json_body, dict | None):
-            known = sent.get(part, set()) | declared.get(part, set())
-            if (part == "query" or isinstance(req.json_body, dict)) and loc[1] not in known:
-                out.append(
-                    f"(body): errors/loc {loc!r}: the request has no {part} member {loc[1]!r}"
-                )
-    return out
 
 
 @pytest.mark.conformance("CT-WIRE-004", requirements=["RK-WIRE-001"])
