@@ -13,7 +13,8 @@ with the request it answers.
   request body repeats it (identifiers and codes, lists of them); ``results``
   answer the request's list one per item, in order.
 * **Lists are in the interface's order** (RK-WIRE-002): the listings the
-  interface orders oldest first are, and list no entry twice.
+  interface orders oldest first are, list no entry twice, and hold only serials
+  above the ``after`` asked for.
 
 The Wire runs them on every response (renkei_conformance.client), so a receipt
 with a wrong proof, or a linkage answered for another one, fails the test that
@@ -98,7 +99,7 @@ class Coherence:
             self.verifier_keys.append(key)
         out = wire + [("RK-LOG-004", d) for d in self._receipt_departures(body)]
         out += [("RK-WIRE-002", d) for d in self._echo_departures(op, path, body)]
-        out += [("RK-WIRE-002", d) for d in _order_departures(op, body)]
+        out += [("RK-WIRE-002", d) for d in _order_departures(op, body, params or {})]
         if isinstance(sent, dict):
             out += [("RK-WIRE-002", d) for d in _request_echoes(sent, body)]
         return out
@@ -169,7 +170,7 @@ ORDERED: dict[str, tuple[str, str]] = {
 member and the member it is ordered by.  Their entries are distinct records."""
 
 
-def _order_departures(op: Operation, body: dict[str, Any]) -> list[str]:
+def _order_departures(op: Operation, body: dict[str, Any], params: dict[str, Any]) -> list[str]:
     member, key = ORDERED.get(op.operation_id, ("", ""))
     items = body.get(member)
     if not isinstance(items, list):
@@ -184,6 +185,9 @@ def _order_departures(op: Operation, body: dict[str, Any]) -> list[str]:
         type(a) is not type(b) or a > b or (strict and a == b) for a, b in itertools.pairwise(keys)
     ):
         out.append(f"(body): {member} is not oldest first (by {key})")
+    after = params.get("after")
+    if strict and str(after).isdigit() and any(k <= int(str(after)) for k in keys):
+        out.append(f"(body): {member} holds a serial not above after={after}")
     return out
 
 
