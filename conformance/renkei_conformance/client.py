@@ -242,9 +242,9 @@ class Wire:
             if departures:
                 # an error that is no problem document breaks RK-WIRE-001; any other
                 # departure (status, members, headers) the interface itself, RK-WIRE-002
-                # (as does a problem its registry entry does not allow: specs/problems.yaml)
+                # (as does a problem that departs only from its registry entry, problems.yaml)
                 not_a_problem = reply.status >= 400 and not reply.is_problem
-                unregistered = any("problems.yaml" in d for d in departures)
+                unregistered = all("problems.yaml" in d for d in departures)
                 rid = "RK-WIRE-001" if not_a_problem or unregistered else "RK-WIRE-002"
                 error = WireError(
                     f"{method} {url}: the response departs from specs/openapi/renkei.yaml "
