@@ -51,13 +51,25 @@ def test_an_undeclared_header_is_a_departure() -> None:
 
 
 def test_the_default_response_stands_for_its_listed_statuses_only() -> None:
-    problem = {"type": "urn:renkei:problem:bad-request", "title": "t", "status": 400, "detail": ""}
+    problem = {
+        "type": "urn:renkei:problem:bad-request",
+        "title": "t",
+        "status": 400,
+        "detail": "",
+        "requirement": "RK-WIRE-001",
+    }
     assert _check(400, problem, media=PROBLEM) == []
     assert "status not documented" in _check(418, {**problem, "status": 418}, media=PROBLEM)[0]
 
 
 def test_a_problem_carries_an_extension_member_only_on_its_problem_types() -> None:
-    problem = {"type": "urn:renkei:problem:bad-request", "title": "t", "status": 400, "detail": ""}
+    problem = {
+        "type": "urn:renkei:problem:bad-request",
+        "title": "t",
+        "status": 400,
+        "detail": "",
+        "requirement": "RK-WIRE-001",
+    }
     assert "'years' is not declared for problem type 'bad-request'" in "".join(
         _check(400, {**problem, "years": 5}, media=PROBLEM)
     )

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from .openapi import Operation, WireContract
 
-__all__ = ["BadRequest", "bad_requests", "sample"]
+__all__ = ["BadRequest", "bad_requests", "merged_schema", "sample"]
 
 ODD_STRINGS = {
     "empty": "",
@@ -74,6 +74,11 @@ def _schema(contract: WireContract, node: Any) -> dict[str, Any]:
             out["required"] = sorted({*out.get("required", []), *sub.get("required", [])})
             out.setdefault("type", sub.get("type"))
     return out
+
+
+def merged_schema(contract: WireContract, node: Any) -> dict[str, Any]:
+    """The schema ``node`` with its ``$ref`` followed and its ``allOf`` merged."""
+    return _schema(contract, node)
 
 
 def _type(schema: dict[str, Any]) -> str | None:

@@ -89,13 +89,54 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
         "selftest", help="run the kit against a target and its known-bad variants"
     )
     selftest.add_argument(
-        "--target", default="reference", help="an in-process target with a known-bad catalog"
+        "--target",
+        default="reference",
+        help="an in-process target with a known-bad catalog; with --wire any target",
     )
     selftest.add_argument("--json", action="store_true", help="print the kill matrix as JSON")
     selftest.add_argument("--jobs", type=int, help="variants run at a time (default: cores)")
     selftest.add_argument(
         "--variant", action="append", default=[], help="only this variant (repeatable)"
     )
+    wire = selftest.add_argument_group(
+        "wire-level self-test (--wire): generated mutants of every operation, any target"
+    )
+    wire.add_argument(
+        "--wire",
+        action="store_true",
+        help="mutate the target's responses at the kit's client (any target: in process, "
+        "an https:// URL or a target file) instead of running the known-bad catalog",
+    )
+    wire.add_argument("--sample", type=int, help="run only this many mutants, drawn with --seed")
+    wire.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
+    wire.add_argument(
+        "--operator",
+        action="append",
+        default=[],
+        help="only this mutation operator (repeatable): drop, add, swap, stale, status, "
+        "reorder, duplicate, lag, delay",
+    )
+    wire.add_argument(
+        "--per-pair", type=int, default=1, help="member paths per operation × operator (default 1)"
+    )
+    wire.add_argument(
+        "--tests-per-mutant",
+        type=int,
+        default=1,
+        help="kit tests each mutant runs in, fastest first (default 1)",
+    )
+    wire.add_argument(
+        "--kit-file",
+        action="append",
+        default=[],
+        help="only this file of the kit's suite (repeatable; e.g. test_wire.py)",
+    )
+    wire.add_argument(
+        "--min-score", type=float, default=0.95, help="exit 1 below this kill score (0.95)"
+    )
+    wire.add_argument("--ca", type=Path, help="the target's CA (PEM), with an https:// target")
+    wire.add_argument("--cert", type=Path, help="the operator's client certificate (PEM)")
+    wire.add_argument("--key", type=Path, help="the operator's client private key (PEM)")
     keygen = conf_sub.add_parser("keygen", help="make an Ed25519 key to sign results bundles")
     keygen.add_argument("--out", type=Path, required=True, help="private key file to write")
     init = conf_sub.add_parser(
@@ -360,6 +401,8 @@ def _print_tested(info: dict[str, Any]) -> None:
 def _selftest(args: argparse.Namespace) -> int:
     from .selftest import SelftestError, render_matrix, run_selftest
 
+    if args.wire:
+        return _wire_selftest(args)
     progress = None if args.json else (lambda msg: print(msg, flush=True))
     try:
         result = run_selftest(args.target, jobs=args.jobs, only=args.variant, progress=progress)
@@ -373,6 +416,43 @@ def _selftest(args: argparse.Namespace) -> int:
         print()
         print(render_matrix(result))
     return 0 if result["reference_passed"] and result["killed"] == result["total"] else 1
+
+
+def _wire_selftest(args: argparse.Namespace) -> int:
+    from .selftest import SelftestError
+    from .wiremut import OPERATORS
+    from .wireselftest import render, run_wire_selftest
+
+    progress = None if args.json else (lambda msg: print(msg, flush=True))
+    extra = [
+        arg
+        for name in ("ca", "cert", "key")
+        if getattr(args, name) is not None
+        for arg in (f"--renkei-{name}", str(getattr(args, name)))
+    ]
+    try:
+        result = run_wire_selftest(
+            args.target,
+            seed=args.seed,
+            sample=args.sample,
+            per_pair=args.per_pair,
+            tests_per_mutant=args.tests_per_mutant,
+            operators=args.operator or OPERATORS,
+            kit_files=args.kit_file,
+            extra_args=extra,
+            jobs=args.jobs,
+            progress=progress,
+        )
+    except SelftestError as exc:
+        print(f"renkei conformance selftest: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        print()
+        print(render(result))
+    return 0 if result["clean"] and result["score"] >= args.min_score else 1
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from .coherence import Coherence
 from .openapi import WireContract, load_contract
 from .target import Target
 
@@ -114,6 +115,8 @@ class Wire:
     exchanges: list[Exchange] = field(default_factory=list)
     """Every exchange since the last ``take_exchanges`` (the canary sweep's input)."""
     record: bool = True
+    coherence: Coherence = field(default_factory=Coherence)
+    """Checks every response passes whatever the test (renkei_conformance.coherence)."""
 
     def __post_init__(self) -> None:
         self.http = self.target.client()
@@ -239,13 +242,24 @@ class Wire:
             if departures:
                 # an error that is no problem document breaks RK-WIRE-001; any other
                 # departure (status, members, headers) the interface itself, RK-WIRE-002
+                # (as does a problem that departs only from its registry entry, problems.yaml)
                 not_a_problem = reply.status >= 400 and not reply.is_problem
-                rid = "RK-WIRE-001" if not_a_problem else "RK-WIRE-002"
+                unregistered = all("problems.yaml" in d for d in departures)
+                rid = "RK-WIRE-001" if not_a_problem or unregistered else "RK-WIRE-002"
                 error = WireError(
                     f"{method} {url}: the response departs from specs/openapi/renkei.yaml "
                     f"({rid}):\n  " + "\n  ".join(departures)
                 )
                 error.requirement, error.request = rid, f"{method} {url}"
+                raise error
+            op = self.contract.find(method, contract_path.split("?", 1)[0])
+            incoherent = self.coherence.departures(op, contract_path, body, json_body, params)
+            if incoherent:
+                error = WireError(
+                    f"{method} {url}: the response contradicts itself or the request:\n  "
+                    + "\n  ".join(f"{d} ({rid})" for rid, d in incoherent)
+                )
+                error.requirement, error.request = incoherent[0][0], f"{method} {url}"
                 raise error
         return reply
 

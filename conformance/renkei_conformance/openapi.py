@@ -9,9 +9,11 @@ against the response schema (JSON Schema 2020-12, ``$ref`` into
 ``components``), a member no applicable schema declares (where a schema
 declares ``properties`` and does not open itself with ``additionalProperties``,
 ``patternProperties``, ``unevaluatedProperties`` or ``x-renkei-open``; an extension member of a
-problem only on the problem types its ``x-renkei-on-problems`` lists), and a
-header neither a transport header (``x-renkei-transport-headers``) nor declared
-by the operation's response.  The kit runs it on every response it receives
+problem only on the problem types its ``x-renkei-on-problems`` lists), a
+problem whose type specs/problems.yaml does not list or whose ``status`` member
+is not both the HTTP status and its type's status there, and a header neither a
+transport header (``x-renkei-transport-headers``) nor declared by the
+operation's response.  The kit runs it on every response it receives
 (RK-WIRE-001, RK-WIRE-002).
 """
 
@@ -29,7 +31,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from .spec import SpecError, spec_root
+from .spec import SpecError, load_problems, spec_root
 
 __all__ = ["Operation", "WireContract", "load_contract"]
 
@@ -148,7 +150,7 @@ class WireContract:
             ]
         undeclared = self.undeclared(content[media]["schema"], body, "")
         if media == "application/problem+json" and isinstance(body, dict):
-            undeclared += self.misplaced_extensions(body)
+            undeclared += self.misplaced_extensions(body) + registry_departures(status, body)
         return out + [f"{where}: {u}"[:500] for u in undeclared[:5]]
 
     def check_request(self, method: str, path: str, body: Any) -> list[str]:
@@ -255,6 +257,31 @@ class WireContract:
                 name not in value or value[name] == p["const"] for name, p in props.items()
             )
         return bool(self.validator(schema).is_valid(value))
+
+
+def registry_departures(status: int, problem: dict[str, Any]) -> list[str]:
+    """How a problem departs from its type's entry in specs/problems.yaml
+    (RK-WIRE-001): a type the registry does not list, a ``status`` member other
+    than the HTTP status and the status the registry gives the type, or no
+    ``requirement`` member where the registry names the requirement the type
+    enforces."""
+    slug = str(problem.get("type", "")).rsplit(":", 1)[-1]
+    entry = load_problems().get(slug)
+    if entry is None:
+        return [f"(body): problem type {slug!r} is not registered in specs/problems.yaml"]
+    out = []
+    if problem.get("status") != status:
+        out.append(
+            f"(body): member 'status' is {problem.get('status')!r}, the HTTP status {status}"
+        )
+    if entry["status"] != status:
+        out.append(f"(body): problem type {slug!r} has status {entry['status']} (problems.yaml)")
+    if entry.get("requirement") and "requirement" not in problem:
+        out.append(
+            f"(body): no member 'requirement', yet problem type {slug!r} enforces "
+            f"{entry['requirement']} (problems.yaml)"
+        )
+    return out
 
 
 def _opens(schema: dict[str, Any]) -> bool:

@@ -252,6 +252,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="certifier mode: the run is the certifier's, with a fresh --renkei-seed "
         "(`renkei conformance run --certify` draws it); otherwise it is self-asserted",
     )
+    group.addoption(
+        "--renkei-wire-out",
+        default=None,
+        type=Path,
+        help="wire self-test: put the mutating proxy in front of the target and write "
+        "what it records (or each mutation it applies) here, one JSON line each",
+    )
+    group.addoption(
+        "--renkei-wire-mutant",
+        default=None,
+        help="wire self-test: the mutant to apply (JSON, renkei_conformance.wiremut.Mutant); "
+        "without it the proxy records",
+    )
     for name, what in (
         ("ca", "the target's CA certificate (PEM), for an https:// target"),
         ("cert", "the conformance operator's client certificate (PEM)"),
@@ -283,6 +296,7 @@ def pytest_configure(config: pytest.Config) -> None:
         catalog = load_catalog()
     except (TargetError, SpecError) as exc:
         raise pytest.UsageError(str(exc)) from exc
+    _wire_proxy(config, target)
     discovered, notices = _discover(target)
     caps: dict[str, Any] = {
         "profiles": list(ALL_PROFILES),
@@ -337,6 +351,41 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 SEED = re.compile(r"^[0-9a-f]{64}$")
+_PROXY = pytest.StashKey[Any]()
+
+
+def _wire_proxy(config: pytest.Config, target: Target) -> None:
+    """The mutating proxy of ``selftest --wire`` (``--renkei-wire-out``), wrapped
+    around every HTTP client the kit opens onto the target."""
+    out = config.getoption("--renkei-wire-out")
+    if out is None:
+        return
+    from .openapi import load_contract
+    from .wiremut import Mutant, WireProxy
+
+    spec = config.getoption("--renkei-wire-mutant")
+    try:
+        mutant = Mutant.from_json(json.loads(spec)) if spec else None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise pytest.UsageError(f"--renkei-wire-mutant: not a mutant: {exc}") from exc
+    proxy = WireProxy(load_contract(), target.parties, target.agency_nodes, out, mutant)
+    target.wrap = proxy.wrap
+    config.stash[_PROXY] = proxy
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """The mutating proxy knows which kit test each response belongs to."""
+    proxy = item.config.stash.get(_PROXY, None)
+    if proxy is not None:
+        proxy.begin(item.nodeid)
+    try:
+        return (yield)
+    finally:
+        if proxy is not None:
+            proxy.end()
 
 
 def _challenge(config: pytest.Config) -> dict[str, Any]:

@@ -186,21 +186,34 @@ class Target:
     """Bearer credentials the node accepts, by the kit party they stand for (``kit.auditor``,
     ``kit.pension``), where it is not reached over mutual TLS (in process)."""
 
+    wrap: Callable[[httpx.BaseTransport], httpx.BaseTransport] | None = field(
+        default=None, repr=False
+    )
+    """A transport wrapper every client of the target goes through (the mutating
+    proxy of ``selftest --wire``, renkei_conformance.wiremut)."""
+
     @property
     def node_only(self) -> bool:
         """One agency node alone: the kit plays the hub (issue 15, item 3)."""
         return self.role == "agency-node"
 
     def client(self) -> httpx.Client:
-        return self._factory()
+        return self._wrapped(self._factory())
+
+    def _wrapped(self, client: httpx.Client) -> httpx.Client:
+        if self.wrap is not None:
+            client._transport = self.wrap(client._transport)
+        return client
 
     def client_with(self, identity: CertPair | None) -> httpx.Client:
         """A client presenting ``identity`` (or no certificate) over mutual TLS;
         only for targets with TLS material (RK-ARCH-003 tests)."""
         if self.tls is None:
             raise TargetError(f"target {self.name!r} has no mutual-TLS material")
-        return httpx.Client(
-            timeout=self.timeout, transport=_nodelay_transport(self.tls.context(identity))
+        return self._wrapped(
+            httpx.Client(
+                timeout=self.timeout, transport=_nodelay_transport(self.tls.context(identity))
+            )
         )
 
     @property

@@ -9,6 +9,7 @@ import pytest
 
 from renkei_conformance.badinput import bad_requests, describe
 from renkei_conformance.client import Wire
+from renkei_conformance.coherence import validation_departures
 from renkei_conformance.openapi import load_contract
 from renkei_conformance.plugin import ALL_PROFILES, KitSession
 from renkei_conformance.world import World
@@ -173,6 +174,16 @@ def test_bad_input_derived_from_the_interface_never_gets_a_5xx(
                 or body.get("status") != status
             ):
                 problems.append(f"{what}: problem type/status malformed: {resp.text[:200]}")
+            else:
+                # the problem as a closed document of the operation (RK-WIRE-002) and
+                # its registry entry (RK-WIRE-001), and where its errors point
+                departures = _CONTRACT.check(
+                    req.method, req.path, status, ctype, body, headers=resp.headers.keys()
+                )
+                departures += validation_departures(
+                    body, op, req.json_body if req.content is None else None, req.params
+                )
+                problems += [f"{what}: {d}" for d in departures[:3]]
         elif req.must_refuse:
             problems.append(f"{what}: the schema forbids this request, yet it was accepted")
     assert not problems, f"{len(problems)} bad responses:\n  " + "\n  ".join(problems[:25])

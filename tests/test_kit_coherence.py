@@ -1,0 +1,129 @@
+"""The checks the kit runs on every response whatever the test
+(renkei_conformance.coherence and the problem registry check of openapi.py):
+each one refuses the response a generic wire mutant makes of a good one and
+accepts the good one."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from renkei_conformance.coherence import Coherence
+from renkei_conformance.openapi import load_contract, registry_departures
+from renkei_conformance.tlog import leaf_hash, merkle_root
+
+
+def _op(operation_id: str) -> Any:
+    return next(o for o in load_contract().operations if o.operation_id == operation_id)
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _receipt(index: int = 0, linkage_id: str = "L1") -> dict[str, Any]:
+    leaves = [json.dumps({"serial": n + 1}).encode() for n in range(4)]
+    hashes = [leaf_hash(leaf) for leaf in leaves]
+    root = merkle_root(hashes)
+    proof = {0: [hashes[1], merkle_root(hashes[2:])], 2: [hashes[3], merkle_root(hashes[:2])]}
+    return {
+        "linkage_id": linkage_id,
+        "serial": index + 1,
+        "leaf_index": index,
+        "leaf": b64(leaves[index]),
+        "leaf_hash": b64(hashes[index]),
+        "tree_size": 4,
+        "inclusion_proof": [b64(h) for h in proof[index]],
+        "checkpoint": f"renkei.test/hub\n4\n{b64(root)}\n\n— renkei.test/hub AAAA\n",
+    }
+
+
+def test_a_good_receipt_passes_and_a_mutated_one_does_not() -> None:
+    check = Coherence()
+    op = _op("getLinkage")
+    good = {"linkage_id": "L1", "state": "pending", "receipt": _receipt()}
+    assert check.departures(op, "/hub/linkages/L1", good) == []
+    swapped = {**good, "receipt": {**_receipt(), "inclusion_proof": _receipt(2)["inclusion_proof"]}}
+    reordered = {
+        **good,
+        "receipt": {**_receipt(), "inclusion_proof": _receipt()["inclusion_proof"][::-1]},
+    }
+    stale = {**good, "receipt": _receipt(linkage_id="L0")}
+    for bad in (swapped, reordered, stale):
+        found = check.departures(op, "/hub/linkages/L1", bad)
+        assert [rid for rid, _ in found] == ["RK-LOG-004"], found
+
+
+def test_a_response_is_about_what_was_asked() -> None:
+    check = Coherence()
+    linkage = {"linkage_id": "L2", "state": "pending"}
+    assert check.departures(_op("getLinkage"), "/hub/linkages/L2", linkage) == []
+    assert check.departures(_op("getLinkage"), "/hub/linkages/L1", linkage)
+    number = _op("issueNumber")
+    assert (
+        check.departures(
+            number, "/numbering/numbers", {"resident_code": "A"}, {"resident_code": "A"}
+        )
+        == []
+    )
+    assert check.departures(
+        number, "/numbering/numbers", {"resident_code": "B"}, {"resident_code": "A"}
+    )
+    # a time may come back normalised
+    clock = _op("setClock")
+    assert (
+        check.departures(
+            clock,
+            "/control/clock",
+            {"now": "2030-01-01T00:00:00.1+00:00"},
+            {"now": "2030-01-01T00:00:00Z"},
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("results", "fine"),
+    [
+        ([{"link_code": "a"}, {"link_code": "b"}], True),
+        ([{"link_code": "b"}, {"link_code": "a"}], False),
+        ([{"link_code": "a"}, {"link_code": "a"}, {"link_code": "b"}], False),
+        ([{"link_code": "a"}], False),
+    ],
+)
+def test_results_answer_the_requests_items_one_each_in_order(
+    results: list[dict[str, str]], fine: bool
+) -> None:
+    found = Coherence().departures(
+        _op("rebindLinkCodes"), "/hub/rebindings", {"results": results}, {"link_codes": ["a", "b"]}
+    )
+    assert (found == []) is fine, found
+
+
+@pytest.mark.parametrize(
+    ("serials", "fine"), [([1, 2, 5], True), ([2, 1, 5], False), ([1, 1, 2], False)]
+)
+def test_oldest_first_listings_are_ordered_and_list_an_entry_once(
+    serials: list[int], fine: bool
+) -> None:
+    body = {"entries": [{"serial": s, "event": "x"} for s in serials]}
+    found = Coherence().departures(_op("listAdminLogs"), "/auditor/admin-logs", body)
+    assert (found == []) is fine, found
+
+
+def test_a_problem_agrees_with_its_registry_entry() -> None:
+    good = {
+        "type": "urn:renkei:problem:forbidden-role",
+        "title": "Role not permitted",
+        "status": 403,
+        "detail": "no",
+        "requirement": "RK-ARCH-002",
+    }
+    assert registry_departures(403, good) == []
+    assert registry_departures(404, {**good, "status": 404})  # another status than its type's
+    assert registry_departures(403, {**good, "status": 401})  # member and HTTP status differ
+    assert registry_departures(403, {**good, "type": "urn:renkei:problem:no-such-type"})
+    assert registry_departures(403, {k: v for k, v in good.items() if k != "requirement"})
