@@ -344,7 +344,30 @@ def _searchable(text: str) -> str:
             extra.append(raw.decode("utf-8"))
         except UnicodeDecodeError:
             continue
-    return "\n".join([text, *extra])
+    return "\n".join([text, *_json_strings(text), *extra])
+
+
+def _json_strings(text: str) -> list[str]:
+    """Every string of a JSON body as it reads unescaped: a secret's text form with a
+    quote or a backslash in it travels escaped (``\\"``) and is found here."""
+    if "\\" not in text:
+        return []  # nothing is escaped: the body already reads as its strings do
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return []
+    out: list[str] = []
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return out
 
 
 def sweep(exchanges: Iterable[Exchange]) -> tuple[Sweep, list[Leak]]:
