@@ -294,6 +294,14 @@ class CrashRun:
         assert self.world is not None
         with self.ledger.lock:
             used = list(self.ledger.used_ids)
+        # only ids whose record the harness bound itself can be sent directly (a record
+        # the business system holds in a legacy form is bound by its node only)
+        codes = self.world.link_codes
+        used = [
+            (lid, rid)
+            for lid, rid in used
+            if (self.ledger.linkages[lid].requester, self.ledger.linkages[lid].record_no) in codes
+        ]
         picks = self.rng.sample(used, min(self.opts.replays, len(used)))
         out: Counter[str] = Counter()
         for lid, request_id in picks:
@@ -325,6 +333,15 @@ class CrashRun:
         span = 0.84 * n / max(k, 1)
         marks = [0.08 * n + span * (j + rng.random()) for j in range(k)]
         t_end = time.monotonic() + self.opts.max_seconds
+        try:
+            self._kill_at_marks(rng, marks, t_end)
+        except BaseException as exc:
+            self.ledger.count(f"harness-error killer {type(exc).__name__}: {exc}")
+            self.stop.set()  # the run cannot go on without its restarts: end it, loudly
+            self.up.set()
+            raise
+
+    def _kill_at_marks(self, rng: random.Random, marks: list[float], t_end: float) -> None:
         while not self.finished.is_set():
             if not self.fed.alive():
                 self._restart(rng, "exited on its own")

@@ -22,6 +22,8 @@ from typing import NewType
 
 import icontract
 
+from .contract_levels import HOT
+
 __all__ = [
     "DAY",
     "MAX_INSTANT",
@@ -80,8 +82,8 @@ def datetime_of(at: Instant) -> datetime:
     return _EPOCH + timedelta(microseconds=at)
 
 
-@icontract.require(_in_range, "an instant of years 1 to 9999")
-@icontract.ensure(lambda result: result.endswith("+00:00") and result[10] == "T")
+@icontract.require(_in_range, "an instant of years 1 to 9999", enabled=HOT)
+@icontract.ensure(lambda result: result.endswith("+00:00") and result[10] == "T", enabled=HOT)
 def iso_of(at: Instant) -> str:
     """The instant in ISO 8601 at offset ``+00:00``, as ``datetime.isoformat`` writes
     it for a UTC datetime (microseconds only when there are any); integers only."""

@@ -79,13 +79,16 @@ def _in_range(at: int) -> bool:
     return MIN_INSTANT <= at <= MAX_INSTANT
 
 
-@icontract.require(lambda seconds: 1 <= seconds <= MAX_ANSWER_SECONDS)
+@icontract.require(lambda seconds: 1 <= seconds <= MAX_ANSWER_SECONDS, enabled=HOT)
 @icontract.require(
     lambda requested, seconds: _in_range(requested) and _in_range(requested + seconds * SECOND),
     "the deadline is a representable instant",
+    enabled=HOT,
 )
-@icontract.ensure(lambda requested, result: result > requested)
-@icontract.ensure(lambda requested, seconds, result: result - requested == seconds * SECOND)
+@icontract.ensure(lambda requested, result: result > requested, enabled=HOT)
+@icontract.ensure(
+    lambda requested, seconds, result: result - requested == seconds * SECOND, enabled=HOT
+)
 def deadline_after(requested: Instant, seconds: int) -> Instant:
     """The deadline of a linkage approved at ``requested`` whose pattern allows
     ``seconds`` to answer (RK-FLOW-004)."""

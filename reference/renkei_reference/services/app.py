@@ -42,7 +42,12 @@ from .portal.app import control_router as portal_control_router
 from .portal.portal import AgencyNodeDirectory
 from .web import models as m
 from .web.pki import certified_identity
-from .web.problems import install_body_guard, install_commit_barrier, install_problem_handlers
+from .web.problems import (
+    acknowledges_nothing,
+    install_body_guard,
+    install_commit_barrier,
+    install_problem_handlers,
+)
 from .web.tls import peer_certificate, require_operator
 
 __all__ = ["CATALOG_VERSION", "INTERFACE_VERSION", "create_app", "discovery_document"]
@@ -303,9 +308,13 @@ def create_app(
         return {"linkage_id": linkage.linkage_id, "state": linkage.state.value}
 
     @hub.get("/linkages/{linkage_id}")
-    async def linkage_status(linkage_id: str, agency: AgencyCaller) -> dict[str, Any]:
+    async def linkage_status(
+        linkage_id: str, agency: AgencyCaller, request: Request
+    ) -> dict[str, Any]:
         # an answer is handed out on every read until acknowledged (RK-FLOW-002)
         linkage, payload, receipt = fed().hub.status(agency, linkage_id)
+        if payload is None:  # a poll: nothing in it is acknowledged
+            acknowledges_nothing(request)
         out: dict[str, Any] = {
             "linkage_id": linkage.linkage_id,
             "state": linkage.state.value,
@@ -318,8 +327,13 @@ def create_app(
         return out
 
     @hub.delete("/linkages/{linkage_id}/answer", status_code=204)
-    async def acknowledge_answer(linkage_id: str, agency: AgencyCaller) -> Response:
+    async def acknowledge_answer(
+        linkage_id: str, agency: AgencyCaller, request: Request
+    ) -> Response:
         fed().hub.acknowledge(agency, linkage_id)
+        # lost in a crash, the erasure is only late: the answer is erased when its
+        # collection period ends (RK-FLOW-007), so the 204 need not wait for the commit
+        acknowledges_nothing(request)
         return Response(status_code=204)
 
     @hub.get("/linkages/{linkage_id}/receipt")

@@ -215,6 +215,17 @@ def install_body_guard(app: FastAPI) -> None:
     app.add_middleware(_BodyGuard)
 
 
+ACKNOWLEDGES_NOTHING = "renkei_acknowledges_nothing"
+"""Set in a request's state by an operation whose response acknowledges no step of
+the hub (a poll of a linkage with no answer for the caller, the requester's
+acknowledgement of an answer): it is sent without waiting for the commit."""
+
+
+def acknowledges_nothing(request: Request) -> None:
+    """Mark ``request``'s response as acknowledging nothing (see ``_CommitBarrier``)."""
+    setattr(request.state, ACKNOWLEDGES_NOTHING, True)
+
+
 class _CommitBarrier:
     """Hold every response until the log changes made so far are committed.
 
@@ -222,7 +233,8 @@ class _CommitBarrier:
     group commit (services.log_store); this guard awaits the store's barrier
     before the first byte of a response goes out, so no receipt, checkpoint or
     answer is acknowledged before its log entry is on disk, while concurrent
-    requests share one commit.  If the store cannot write, the response is
+    requests share one commit.  A response that acknowledges nothing
+    (``acknowledges_nothing``) is sent at once.  If the store cannot write, the response is
     replaced by 503 ``log-store-unavailable`` (RK-LOG-001).  Pure ASGI.
     """
 
@@ -246,6 +258,10 @@ class _CommitBarrier:
                 return
             if held:
                 start = held.pop()
+                if scope.get("state", {}).get(ACKNOWLEDGES_NOTHING):
+                    await send(start)  # nothing in it needs to survive a crash
+                    await send(message)
+                    return
                 future = self.barrier()
                 try:
                     if not future.done():
