@@ -35,6 +35,7 @@ LEFT_BEHIND = {
     "renkei-0.1.0-py3-none-any.whl",
     "setup",
     "renkei-state",
+    "renkei-state.witness",  # each log's latest checkpoint, apart from the store (RK-LOG-011)
     "renkei-target.json",
     "vendor.pem",
     "vendor.pem.pub",

@@ -404,11 +404,9 @@ class CrashRun:
                 if not link.payloads and link.forgotten is None:
                     self._collect(link)
             time.sleep(3 * self.fed.poll_interval + 0.5)
-        for link in links:  # an answer relayed twice shows here
+        for link in links:  # an answer relayed after its acknowledgement shows here
             if link.payloads:
-                kind, value = self._read(link)
-                if kind == "answer" and value is not None:
-                    link.payloads.append(value)
+                self._probe_twice(link)
         advanced = self._pass_deadlines()
         report = judge(self.fed, self.ledger)
         report["kills"] = self.kills
@@ -422,6 +420,21 @@ class CrashRun:
         report["clock_advanced_seconds"] = advanced
         report["options"] = self.opts.__dict__
         return report
+
+    def _probe_twice(self, link: Linkage) -> None:
+        """Read an answered linkage again.  The same answer back means its
+        acknowledgement died in a kill (RK-FLOW-002 hands an answer out until it is
+        acknowledged): that read acknowledged it (the harness on the direct path, the
+        node once its response is sent), so one more read must find none.  A
+        different answer, or any answer after that, counts as delivered twice."""
+        for attempt in range(2):
+            kind, value = self._read(link)
+            if kind != "answer" or value is None:
+                return
+            if value != link.payloads[0] or attempt == 1:
+                link.payloads.append(value)
+                return
+            time.sleep(0.5)  # the node acknowledges after its response is sent
 
     def _pass_deadlines(self) -> float:
         """Move the hub's clock (test-mode control) past every deadline + slack — the demo

@@ -6,7 +6,9 @@
 * **answers lost** — the provider's node logged that the hub took its answer (``answered``
   in the node's share of the log), the requester never received it, and the hub's
   log has no ``expired`` entry for it; split by whether the hub's log says ``provided``;
-* **delivered twice** — an answer relayed to the requester more than once;
+* **delivered twice** — an answer relayed to the requester again after it was
+  acknowledged, or a different answer (RK-FLOW-002 hands one answer out until the
+  requester acknowledges it);
 * **orphaned linkages** — an ``approved`` entry in the auditor's view with no later
   entry for its linkage, read after the hub's clock passed every deadline + slack;
 * **proofs** — a consistency proof from every checkpoint seen to the final one, and
