@@ -39,6 +39,7 @@ from .core.numbering import NUMBER_SPACE
 from .core.pattern_document import sign_pattern_document
 from .services.federation import Agency, Federation, FourItems, Role
 from .services.hub import AuditorEntry, ConsistencyProof, QueryIn, Receipt
+from .services.hub.binding import BindingDecision
 from .services.hub.linkages import request_key
 from .services.numbering.table import CsprngDraw
 
@@ -742,8 +743,8 @@ def _three_items(fed: Federation) -> None:
     hub, registry = fed.hub, fed.registry
 
     def bind(original: Any, agency: Agency, record_ref: str, items: FourItems) -> Any:
-        decided: dict[str, Any] = original(agency, record_ref, items)
-        if decided["decision"] == "bound":
+        decided: BindingDecision = original(agency, record_ref, items)
+        if decided.decision == "bound":
             return decided
         key = items.key()
         three = [
@@ -754,8 +755,7 @@ def _three_items(fed: Federation) -> None:
         if len(three) != 1:
             return decided
         link = hub.codes.link_out(hub.codes.id_code(ResidentCode(three[0])), agency.unit)
-        return {"record_ref": record_ref, "decision": "bound", "link_code": link.text(),
-                "reasons": []}  # fmt: skip
+        return BindingDecision(record_ref, "bound", (), link.text())
 
     _override(hub.binding, "bind", bind)
 
@@ -768,10 +768,9 @@ def _three_items(fed: Federation) -> None:
 )
 def _strict_form_only(fed: Federation) -> None:
     def bind(original: Any, agency: Agency, record_ref: str, items: FourItems) -> Any:
-        decided: dict[str, Any] = original(agency, record_ref, items)
-        if decided["decision"] == "bound" and "variant-form" in decided["reasons"]:
-            return {"record_ref": record_ref, "decision": "review", "link_code": None,
-                    "reasons": ["variant-form"]}  # fmt: skip
+        decided: BindingDecision = original(agency, record_ref, items)
+        if decided.decision == "bound" and "variant-form" in decided.reasons:
+            return BindingDecision(record_ref, "review", ("variant-form",))
         return decided
 
     _override(fed.hub.binding, "bind", bind)
@@ -784,8 +783,8 @@ def _strict_form_only(fed: Federation) -> None:
 )
 def _no_variant_notice(fed: Federation) -> None:
     def bind(original: Any, agency: Agency, record_ref: str, items: FourItems) -> Any:
-        decided: dict[str, Any] = original(agency, record_ref, items)
-        return {**decided, "reasons": []} if decided["decision"] == "bound" else decided
+        decided: BindingDecision = original(agency, record_ref, items)
+        return replace(decided, reasons=()) if decided.decision == "bound" else decided
 
     _override(fed.hub.binding, "bind", bind)
 
