@@ -76,18 +76,16 @@ def _queries() -> list[Query]:
     ]
 
 
-@pytest.mark.requirement("RK-PAT-001")
-@pytest.mark.benchmark(group="decisions")
-def test_pattern_decisions(paired: Callable[..., float], benchmark: Any) -> None:
+def decision_pair() -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """The pattern decision (the path) and the same checks inline (the floor)."""
     table, queries = _table(), _queries()
-    assert all(decide(table, q).approved for q in queries)
-    cycle = itertools.cycle(queries)
+    floor_queries, path_queries = itertools.cycle(queries), itertools.cycle(queries)
 
     def path() -> None:
-        decide(table, next(cycle))
+        decide(table, next(path_queries))
 
     def floor() -> None:
-        q = next(cycle)
+        q = next(floor_queries)
         p = table.get(q.pattern_id)
         _ = (
             p is not None
@@ -99,6 +97,15 @@ def test_pattern_decisions(paired: Callable[..., float], benchmark: Any) -> None
             and (p.valid_until is None or q.at < p.valid_until)
         )
 
+    return floor, path
+
+
+@pytest.mark.requirement("RK-PAT-001")
+@pytest.mark.benchmark(group="decisions")
+def test_pattern_decisions(paired: Callable[..., float], benchmark: Any) -> None:
+    table, queries = _table(), _queries()
+    assert all(decide(table, q).approved for q in queries)
+    floor, path = decision_pair()
     paired(floor, path, number=20_000)
     benchmark.extra_info["decisions_per_second"] = round(1 / benchmark.stats.stats.min)
 

@@ -34,18 +34,8 @@ from typing import Any
 import pytest
 from benchmarks.compare import Measured, compare
 from benchmarks.pairing import measure
-from benchmarks.test_log_bench import _queries, _table
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
-
-from renkei_reference.core.codes import (
-    AgencyId,
-    LinkCode,
-    ResidentCode,
-    id_code_from_link_code,
-    id_code_of,
-    link_code_for,
-)
-from renkei_reference.core.crypto import AesSivCipher, derive_key
+from benchmarks.test_codes_bench import conversion_pair
+from benchmarks.test_log_bench import decision_pair
 
 BUSY = 2 * (os.cpu_count() or 1)  # spinning processes: two per core
 SPIN_S = 60  # each spinner stops by itself after this, should the test die first
@@ -82,49 +72,12 @@ def slowed(path: Callable[[], Any], factor: float) -> Callable[[], Any]:
 
 def _code_conversion() -> tuple[Callable[[], Any], Callable[[], Any], int]:
     """test_codes_bench's link → ID → link conversion and its raw AES-SIV floor."""
-    id_cipher = AesSivCipher.derived(SECRET, "id-code", 1)
-    link_cipher = AesSivCipher.derived(SECRET, "link-code", 1)
-    a, b = AgencyId("city.131016"), AgencyId("nenkin-kiko")
-    text = link_code_for(link_cipher, id_code_of(id_cipher, ResidentCode("12345678903")), a).text()
-
-    def path() -> str:
-        id_code = id_code_from_link_code(link_cipher, LinkCode.parse(text), a)
-        return link_code_for(link_cipher, id_code, b).text()
-
-    siv = AESSIV(derive_key(SECRET, "link-code", 1))
-    ad_a, ad_b = [b"renkei/link-code/v1", b"city.131016"], [b"renkei/link-code/v1", b"nenkin-kiko"]
-    body = LinkCode.parse(text).raw[1:]
-
-    def floor() -> bytes:
-        return siv.encrypt(siv.decrypt(body, ad_a), ad_b)
-
-    return floor, path, 2000
+    return (*conversion_pair(), 2000)
 
 
 def _pattern_decision() -> tuple[Callable[[], Any], Callable[[], Any], int]:
     """test_log_bench's pattern decision and its inline floor (pure Python)."""
-    from renkei_reference.core.patterns import decide
-
-    table, queries = _table(), _queries()
-    floor_queries, path_queries = itertools.cycle(queries), itertools.cycle(queries)
-
-    def path() -> None:
-        decide(table, next(path_queries))
-
-    def floor() -> None:
-        q = next(floor_queries)
-        p = table.get(q.pattern_id)
-        _ = (
-            p is not None
-            and q.authenticated_requester == q.requester
-            and q.requester in p.requesters
-            and q.provider in p.providers
-            and q.information_kind in p.information_kinds
-            and (p.valid_from is None or p.valid_from <= q.at)
-            and (p.valid_until is None or q.at < p.valid_until)
-        )
-
-    return floor, path, 20_000
+    return (*decision_pair(), 20_000)
 
 
 CASES = {"code conversion": _code_conversion, "pattern decision": _pattern_decision}
