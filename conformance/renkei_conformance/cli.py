@@ -409,13 +409,18 @@ def _selftest(args: argparse.Namespace) -> int:
     except SelftestError as exc:
         print(f"renkei conformance selftest: {exc}", file=sys.stderr)
         return 2
-    if args.json:
+    _print_result(result, args.json, render_matrix)
+    return 0 if result["reference_passed"] and result["killed"] == result["total"] else 1
+
+
+def _print_result(result: Any, as_json: bool, render: Callable[[Any], str]) -> None:
+    """A selftest's result on standard output: JSON, or its rendered table."""
+    if as_json:
         json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
         print()
     else:
         print()
-        print(render_matrix(result))
-    return 0 if result["reference_passed"] and result["killed"] == result["total"] else 1
+        print(render(result))
 
 
 def _wire_selftest(args: argparse.Namespace) -> int:
@@ -446,12 +451,7 @@ def _wire_selftest(args: argparse.Namespace) -> int:
     except SelftestError as exc:
         print(f"renkei conformance selftest: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
-        print()
-    else:
-        print()
-        print(render(result))
+    _print_result(result, args.json, render)
     return 0 if result["clean"] and result["score"] >= args.min_score else 1
 
 
