@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import json
 import os
@@ -64,11 +65,23 @@ class AnswerIn(BaseModel):
     payload: str
 
 
+class AnswerItemIn(BaseModel):
+    linkage_id: str
+    payload: str
+
+
+class AnswersIn(BaseModel):
+    answers: list[AnswerItemIn]
+
+
 def build_app(tokens: dict[str, str], allowed_pattern: str) -> FastAPI:
     """The relay: bearer token → agency, one queue per provider, answers held once."""
     agency_of = {token: agency for agency, token in tokens.items()}
     queues: dict[str, deque[dict[str, Any]]] = {}
-    open_: dict[str, dict[str, Any]] = {}  # linkage id → requester, provider, answer
+    open_: dict[str, dict[str, Any]] = {}
+    waiting: dict[
+        str, asyncio.Event
+    ] = {}  # reads held for an answer  # linkage id → requester, provider, answer
     serial = iter(range(1, 1 << 62))
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -132,15 +145,43 @@ def build_app(tokens: dict[str, str], allowed_pattern: str) -> FastAPI:
         if linkage is None or linkage["provider"] != who(authorization):
             return problem(404, "no open linkage")
         linkage["answer"] = body.payload
+        held = waiting.pop(linkage_id, None)
+        if held is not None:
+            held.set()
         return {"linkage_id": linkage_id, "state": "answered"}
+
+    @app.post("/hub/answers", response_model=None)
+    async def answers(
+        body: AnswersIn, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        provider = who(authorization)
+        results: list[dict[str, Any]] = []
+        for item in body.answers:
+            linkage = open_.get(item.linkage_id)
+            if linkage is None or linkage["provider"] != provider:
+                results.append({"linkage_id": item.linkage_id, "problem": {"status": 404}})
+                continue
+            linkage["answer"] = item.payload
+            held = waiting.pop(item.linkage_id, None)
+            if held is not None:
+                held.set()
+            results.append({"linkage_id": item.linkage_id, "state": "answered"})
+        return {"results": results}
 
     @app.get("/hub/linkages/{linkage_id}", response_model=None)
     async def status(
-        linkage_id: str, authorization: Annotated[str | None, Header()] = None
+        linkage_id: str,
+        authorization: Annotated[str | None, Header()] = None,
+        wait: Annotated[float, Query(ge=0, le=20)] = 0,
     ) -> dict[str, Any] | JSONResponse:
         linkage = open_.get(linkage_id)
         if linkage is None or linkage["requester"] != who(authorization):
             return problem(404, "no open linkage")
+        if linkage["answer"] is None and wait > 0:  # held until answered (RK-FLOW-009)
+            event = waiting.setdefault(linkage_id, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await event.wait()
         if linkage["answer"] is None:
             return {"linkage_id": linkage_id, "state": "pending"}
         return {  # handed out until acknowledged

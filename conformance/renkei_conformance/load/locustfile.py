@@ -37,6 +37,7 @@ _WORKER = f"{os.getpid()}-{random.getrandbits(32):08x}"
 _PER_USER_RATE = float(_SETUP["rate"]) / max(1, int(_SETUP["requester_users"]))
 _POLL = float(_SETUP["poll_interval_s"])
 _TIMEOUT = float(_SETUP["linkage_timeout_s"])
+_WAIT = float(_SETUP.get("hold_read_s", 10.0))  # how long a read asks to be held
 
 
 _fire: Any = events.request.fire  # untyped in Locust
@@ -135,15 +136,18 @@ class Requester(FastHttpUser):
         self._collect(agency, linkage_id, started)
 
     def _collect(self, agency: str, linkage_id: str, started: float) -> None:
-        """Poll (backing off from the poll interval to ten times it) until the
-        answer is relayed (RK-FLOW-002) or the timeout passes; acknowledge it."""
+        """Read the linkage until the answer is relayed (RK-FLOW-002) or the timeout
+        passes, asking the hub to hold each read until the answer is in
+        (``wait``, RK-FLOW-009); a read returned at once without the answer (a hub
+        that does not hold reads) is followed by a pause backing off from the poll
+        interval to ten times it, as a real requester would; then acknowledge it."""
         deadline = started + _TIMEOUT
         pause = _POLL
         while True:
-            time.sleep(pause)
-            pause = min(pause * 1.5, 10 * _POLL)  # back off as a real requester would
+            wait = max(0.0, min(_WAIT, deadline - time.perf_counter()))
+            asked = time.perf_counter()
             with self.client.get(
-                f"/linkages/{linkage_id}",
+                f"/linkages/{linkage_id}?wait={wait:.3f}",
                 headers=_auth(agency),
                 name="/linkages/{id}",
                 catch_response=True,
@@ -153,6 +157,9 @@ class Requester(FastHttpUser):
                     answered = None
                 else:
                     answered = (resp.json().get("answer") or {}).get("payload")
+            if answered is None and time.perf_counter() - asked < min(wait, _POLL):
+                time.sleep(pause)  # not held: poll, backing off
+                pause = min(pause * 1.5, 10 * _POLL)
             if answered is not None:  # the requester has it: the hub may erase it
                 with self.client.delete(
                     f"/linkages/{linkage_id}/answer",
@@ -202,10 +209,20 @@ class Provider(FastHttpUser):
                 resp.failure(f"HTTP {resp.status_code}")
                 return
             deliveries = resp.json()["deliveries"]
-        for d in deliveries:
-            self.client.post(
-                f"/linkages/{d['linkage_id']}/answer",
-                json={"payload": _SETUP["payload"]},
-                headers=_auth(agency),
-                name="/linkages/{id}/answer",
-            )
+        if not deliveries:
+            return
+        # the answers of one pull in one request (RK-FLOW-010), each with its outcome
+        answers = [
+            {"linkage_id": d["linkage_id"], "payload": _SETUP["payload"]} for d in deliveries
+        ]
+        with self.client.post(
+            "/answers",
+            json={"answers": answers},
+            headers=_auth(agency),
+            name="/answers",
+            catch_response=True,
+        ) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"HTTP {resp.status_code}")
+            elif any("problem" in r for r in resp.json()["results"]):
+                resp.failure("an answer was refused")

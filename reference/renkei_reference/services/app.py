@@ -25,9 +25,10 @@ from starlette.responses import JSONResponse, Response
 
 from ..core.audit import AnomalyRules
 from ..core.codes import ResidentCode
-from ..core.errors import CallerError, NotFoundError, PermissionDeniedError
+from ..core.errors import CallerError, NotFoundError, PermissionDeniedError, RenkeiError
 from ..core.instant import instant_of, iso_of
 from ..core.keys import KeyPurpose
+from ..core.linkage import LinkageState
 from ..core.numbering import ReissueReason
 from ..core.patterns import LinkagePattern
 from ..core.retention import LogClass
@@ -41,14 +42,19 @@ from .portal.app import PortalBox, portal_router, ui_router
 from .portal.app import control_router as portal_control_router
 from .portal.portal import AgencyNodeDirectory
 from .web import models as m
+from .web.long_poll import MAX_WAIT_SECONDS, Signals
 from .web.pki import certified_identity
 from .web.problems import (
     acknowledges_nothing,
     install_body_guard,
     install_commit_barrier,
     install_problem_handlers,
+    problem_document,
 )
 from .web.tls import peer_certificate, require_operator
+
+OPEN_STATES = frozenset({LinkageState.PENDING, LinkageState.DELIVERED})
+"""States in which a read may be held for the answer (RK-FLOW-009)."""
 
 __all__ = ["CATALOG_VERSION", "INTERFACE_VERSION", "create_app", "discovery_document"]
 
@@ -94,16 +100,18 @@ def _given(text: str | None) -> str | None:
     return text if text is not None and text.strip() else None
 
 
-def _record_problem(problem: m.RecordProblem) -> dict[str, Any]:
-    """A binding record's own problem in the results (RK-BND-003)."""
+def _item_problem(
+    problem: m.RecordProblem, ref_name: str, slug: str, requirement: str
+) -> dict[str, Any]:
+    """A batch item's own problem in the results, in its place (RK-BND-003, RK-FLOW-010)."""
     return {
-        "record_ref": problem.record_ref,
+        ref_name: problem.ref,
         "problem": {
-            "type": "urn:renkei:problem:malformed-binding-record",
-            "title": "Malformed binding record",
+            "type": f"urn:renkei:problem:{slug}",
+            "title": slug.replace("-", " ").capitalize(),
             "status": 422,
-            "detail": problem.detail,
-            "requirement": "RK-BND-003",
+            "detail": f"{problem.detail} ({requirement})",
+            "requirement": requirement,
             "errors": [{"loc": list(loc), "msg": msg} for loc, msg in problem.errors],
         },
     }
@@ -139,6 +147,8 @@ def create_app(
 
     def fed() -> Federation:
         return fed_box["fed"]
+
+    signals = Signals()  # reads held for an answer (RK-FLOW-009)
 
     async def caller(
         request: Request, authorization: Annotated[str | None, Header()] = None
@@ -241,7 +251,7 @@ def create_app(
             "results": [
                 wire.binding_result(next(decided))
                 if isinstance(e, m.BindingRecordIn)
-                else _record_problem(e)
+                else _item_problem(e, "record_ref", "malformed-binding-record", "RK-BND-003")
                 for e in entries
             ]
         }
@@ -305,14 +315,43 @@ def create_app(
     @hub.post("/linkages/{linkage_id}/answer", status_code=202)
     async def answer(linkage_id: str, body: m.AnswerIn, agency: AgencyCaller) -> dict[str, Any]:
         linkage = fed().hub.answer(agency, linkage_id, body.payload)
+        signals.notify(linkage.linkage_id)  # a read held for it hands it out (RK-FLOW-009)
         return {"linkage_id": linkage.linkage_id, "state": linkage.state.value}
+
+    @hub.post("/answers")
+    async def answers(body: m.AnswersIn, agency: AgencyCaller) -> dict[str, Any]:
+        """RK-FLOW-010: several answers in one request, each decided as
+        ``POST /linkages/{id}/answer`` would decide it, each with its own outcome."""
+        results: list[dict[str, Any]] = []
+        for position, item in enumerate(body.answers):
+            given = m.answer_item(item, position)
+            if isinstance(given, m.RecordProblem):
+                results.append(
+                    _item_problem(given, "linkage_id", "malformed-answer", "RK-FLOW-010")
+                )
+                continue
+            try:
+                linkage = fed().hub.answer(agency, given.linkage_id, given.payload)
+            except RenkeiError as exc:
+                results.append({"linkage_id": given.linkage_id, "problem": problem_document(exc)})
+                continue
+            signals.notify(linkage.linkage_id)
+            results.append({"linkage_id": linkage.linkage_id, "state": linkage.state.value})
+        return {"results": results}
 
     @hub.get("/linkages/{linkage_id}")
     async def linkage_status(
-        linkage_id: str, agency: AgencyCaller, request: Request
+        linkage_id: str,
+        agency: AgencyCaller,
+        request: Request,
+        wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
     ) -> dict[str, Any]:
         # an answer is handed out on every read until acknowledged (RK-FLOW-002)
         linkage, payload, receipt = fed().hub.status(agency, linkage_id)
+        if payload is None and wait > 0 and linkage.state in OPEN_STATES:
+            # held until the answer is in or ``wait`` seconds pass (RK-FLOW-009)
+            await signals.wait(linkage.linkage_id, wait)
+            linkage, payload, receipt = fed().hub.status(agency, linkage_id)
         if payload is None:  # a poll: nothing in it is acknowledged
             acknowledges_nothing(request)
         out: dict[str, Any] = {

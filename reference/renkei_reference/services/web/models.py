@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -157,32 +157,67 @@ class BindingsIn(_Strict):
     records: Annotated[list[JsonValue], Field(min_length=1, max_length=10_000)]
 
 
+_Item = TypeVar("_Item", bound="_Strict")
+
+
 @dataclass(frozen=True, slots=True)
 class RecordProblem:
-    """A record of a binding request that is no ``BindingRecordIn``: its own
-    problem in the results (``malformed-binding-record``, RK-BND-003)."""
+    """An item of a batch that does not match its schema: its own problem in the
+    results, in its place (``malformed-binding-record``, RK-BND-003;
+    ``malformed-answer``, RK-FLOW-010); the other items are decided."""
 
-    record_ref: str | None
+    ref: str | None  # the item's own reference (record_ref, linkage_id), if readable
     detail: str
     errors: tuple[tuple[tuple[str | int, ...], str], ...]  # (loc, msg), as validation-error
 
 
-def binding_record(value: JsonValue, position: int = 0) -> BindingRecordIn | RecordProblem:
-    """Read record ``position`` of a binding request: the record, or its own problem."""
+def _batch_item(
+    model: type[_Item], value: JsonValue, batch: str, position: int, *, ref_name: str, what: str
+) -> _Item | RecordProblem:
+    """Item ``position`` of the list ``batch`` of a request: the item, or its own problem."""
     try:
-        return BindingRecordIn.model_validate(value)
+        return model.model_validate(value)
     except ValidationError as exc:
-        ref = value.get("record_ref") if isinstance(value, dict) else None
-        errors = tuple((("body", "records", position, *e["loc"]), e["msg"]) for e in exc.errors())
-        fields = ", ".join(
-            sorted({str(e["loc"][0]) if e["loc"] else "record" for e in exc.errors()})
-        )
+        ref = value.get(ref_name) if isinstance(value, dict) else None
+        errors = tuple((("body", batch, position, *e["loc"]), e["msg"]) for e in exc.errors())
+        fields = ", ".join(sorted({str(e["loc"][0]) if e["loc"] else what for e in exc.errors()}))
         return RecordProblem(
             ref if isinstance(ref, str) and 0 < len(ref) <= 256 else None,
-            f"the record does not match BindingRecord ({fields}); the other records "
-            "of the request are decided (RK-BND-003)",
+            f"the {what} does not match {model.__name__.removesuffix('In')} ({fields}); "
+            f"the other {what}s of the request are decided",
             errors,
         )
+
+
+def binding_record(value: JsonValue, position: int = 0) -> BindingRecordIn | RecordProblem:
+    """Read record ``position`` of a binding request: the record, or its own problem
+    (RK-BND-003)."""
+    return _batch_item(
+        BindingRecordIn, value, "records", position, ref_name="record_ref", what="record"
+    )
+
+
+class AnswerItemIn(_Strict):
+    """One answer of ``POST /hub/answers`` (RK-FLOW-010)."""
+
+    linkage_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    payload: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9+/]*={0,2}$", max_length=MAX_PAYLOAD_CHARS)
+    ]
+
+
+class AnswersIn(_Strict):
+    """Several answers in one request, each read on its own (``answer_item``) so
+    that one malformed answer never fails the others (RK-FLOW-010)."""
+
+    answers: Annotated[list[JsonValue], Field(min_length=1, max_length=1_000)]
+
+
+def answer_item(value: JsonValue, position: int = 0) -> AnswerItemIn | RecordProblem:
+    """Read answer ``position`` of ``POST /hub/answers``: the answer, or its own problem."""
+    return _batch_item(
+        AnswerItemIn, value, "answers", position, ref_name="linkage_id", what="answer"
+    )
 
 
 class FourItemsIn(_Strict):

@@ -31,6 +31,8 @@ __all__ = [
     "install_body_guard",
     "install_commit_barrier",
     "install_problem_handlers",
+    "problem_body",
+    "problem_document",
     "problem_response",
 ]
 
@@ -50,14 +52,15 @@ _HTTP_SLUGS = {
 }
 
 
-def problem_response(
+def problem_body(
     status: int,
     slug: str,
     title: str,
     detail: str,
     requirement: str | None = None,
     **extra: Any,
-) -> JSONResponse:
+) -> dict[str, Any]:
+    """An RFC 9457 problem document of the renkei registry (specs/problems.yaml)."""
     body: dict[str, Any] = {
         "type": f"urn:renkei:problem:{slug}",
         "title": title,
@@ -67,7 +70,32 @@ def problem_response(
     if requirement:
         body["requirement"] = requirement
     body.update(extra)
+    return body
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    requirement: str | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = problem_body(status, slug, title, detail, requirement, **extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def problem_document(exc: RenkeiError) -> dict[str, Any]:
+    """The problem document of a domain error, as its response would carry it (an
+    item's own outcome in a batch)."""
+    return problem_body(
+        exc.status_hint,
+        exc.problem,
+        _title(exc.problem),
+        exc.detail,
+        exc.requirement,
+        **{k: _wire(v) for k, v in exc.extensions.items()},
+    )
 
 
 def _wire(value: object) -> object:
@@ -85,14 +113,8 @@ def _title(slug: str) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RenkeiError)
     async def _domain(_: Request, exc: RenkeiError) -> JSONResponse:
-        return problem_response(
-            exc.status_hint,
-            exc.problem,
-            _title(exc.problem),
-            exc.detail,
-            exc.requirement,
-            **{k: _wire(v) for k, v in exc.extensions.items()},
-        )
+        body = problem_document(exc)
+        return JSONResponse(body, status_code=exc.status_hint, media_type=PROBLEM_MEDIA_TYPE)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
