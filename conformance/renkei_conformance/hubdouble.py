@@ -3,16 +3,18 @@
 A vendor who builds only an agency node (中間サーバー) has no hub of its own.  The
 kit then plays the hub: a small hub double, written from specs/openapi/renkei.yaml
 alone (never from an implementation), serving on loopback the operations a node
-uses — ``bindRecords``, ``submitQuery``, ``pullDeliveries``, ``answerLinkage``
-and ``getLinkage`` — and the node is pointed at it (``pointAgencyNodeAtHub``,
+uses — ``bindRecords``, ``submitQuery``, ``pullDeliveries``, ``answerLinkage``,
+``answerLinkages`` and ``getLinkage`` — and the node is pointed at it (``pointAgencyNodeAtHub``,
 RK-CTL-008, or the target file's ``hub_hook`` command).
 
 It is strict where the node is judged: every request body is checked against its
 operation's schema as a closed document, and one that departs is refused 422 and
 recorded in ``departures``; a query is decided against the patterns the kit gave
-it, in the order submitQuery lists; answers are handed out until acknowledged.  Every request is
-recorded (``seen``) so a test can check what the node sent: link codes only, the
-4 items in the wire's forms.  Its responses are those the document declares (its
+it, in the order submitQuery lists; answers are handed out until acknowledged, and
+``answerLinkages`` decides each answer as ``answerLinkage``; a read is never held
+(``wait`` is answered at once, which RK-FLOW-009 allows).  Every request is
+recorded (``seen``) so a test can check what the node sent: link codes only, the 4
+items in the wire's forms.  Its responses are those the document declares (its
 own tests check them with the kit's wire contract), with receipts that verify
 (RFC 9162 inclusion proofs under a signed C2SP checkpoint of its own key).
 
@@ -282,6 +284,8 @@ class HubDouble:
             return self._query(agency, body)
         if route == ("GET", "/deliveries"):
             return self._deliveries(agency)
+        if route == ("POST", "/answers"):
+            return self._answers(agency, body)
         parts = path.strip("/").split("/")
         if len(parts) == 2 and parts[0] == "linkages" and method == "GET":
             return self._read(agency, parts[1])
@@ -442,6 +446,36 @@ class HubDouble:
             lk.state, lk.answer = "answered", body["payload"]
             lk.received = lk.answer
             return 202, {"linkage_id": linkage_id, "state": "answered"}
+
+    def _answers(self, agency: str, body: Any) -> tuple[int, Any]:
+        """Several answers, each decided as ``_answer`` alone (RK-FLOW-010)."""
+        answers = body.get("answers") if isinstance(body, dict) else None
+        if (
+            not isinstance(answers, list)
+            or not 1 <= len(answers) <= 1_000
+            or set(body) != {"answers"}
+        ):
+            return _problem(422, "validation-error", "a body {answers: [1..1000]}", "RK-FLOW-010")
+        schema = self.contract.document["components"]["schemas"]["AnswerItem"]
+        results: list[dict[str, Any]] = []
+        for item in answers:
+            ref = item.get("linkage_id") if isinstance(item, dict) else None
+            ref = ref if isinstance(ref, str) and 0 < len(ref) <= 256 else None
+            valid = self.contract.validator(schema).is_valid(item) and not (
+                self.contract.undeclared(schema, item, "")
+            )
+            status, out = (
+                self._answer(agency, str(ref), {"payload": item["payload"]})
+                if valid and ref is not None
+                else _problem(
+                    422, "malformed-answer", "the answer departs from AnswerItem", "RK-FLOW-010"
+                )
+            )
+            if status == 202:
+                results.append(out)
+            else:
+                results.append({"linkage_id": ref, "problem": out})
+        return 200, {"results": results}
 
     def _read(self, agency: str, linkage_id: str) -> tuple[int, Any]:
         with self._lock:

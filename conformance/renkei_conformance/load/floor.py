@@ -78,10 +78,8 @@ def build_app(tokens: dict[str, str], allowed_pattern: str) -> FastAPI:
     """The relay: bearer token → agency, one queue per provider, answers held once."""
     agency_of = {token: agency for agency, token in tokens.items()}
     queues: dict[str, deque[dict[str, Any]]] = {}
-    open_: dict[str, dict[str, Any]] = {}
-    waiting: dict[
-        str, asyncio.Event
-    ] = {}  # reads held for an answer  # linkage id → requester, provider, answer
+    open_: dict[str, dict[str, Any]] = {}  # linkage id → requester, provider, answer
+    waiting: dict[str, asyncio.Event] = {}  # reads held for an answer
     serial = iter(range(1, 1 << 62))
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 

@@ -223,3 +223,120 @@ def test_replays_and_answers_out_of_turn_are_refused_without_side_effects(world:
     world.call("kit.pension", "GET", "hub", "/linkages/not-a-linkage").expect_problem(
         "unknown-linkage", 404
     )
+
+
+@pytest.mark.conformance(
+    "CT-FLOW-008", requirements=["RK-FLOW-010", "RK-FLOW-003"], profiles=["hub"]
+)
+def test_answers_in_one_request_are_decided_one_by_one(world: World) -> None:
+    """``POST /hub/answers`` decides each answer as the single-answer operation
+    would, in order, each with its own result in its place: two accepted, an
+    unknown linkage 404 ``unknown-linkage``, an answer that is no object or has a
+    payload that is no base64 422 ``malformed-answer``, a second answer to the same
+    linkage 409 ``linkage-state-conflict`` — and none of them changes another's
+    outcome: the requesters read exactly the accepted payloads.  Another agency's
+    batch answers nothing of the provider's; a request that is no list of answers
+    is refused whole (422 ``validation-error``)."""
+    first = world.query("kit.pension", world.persons[7]).expect(202)["linkage_id"]
+    second = world.query("kit.pension", world.persons[8]).expect(202)["linkage_id"]
+    world.deliveries("kit.city-a")
+    good = base64.b64encode("回答一（試験）".encode()).decode()
+    other = base64.b64encode("回答二（試験）".encode()).decode()
+    stray = world.call(
+        "kit.insurer", "POST", "hub", "/answers",
+        {"answers": [{"linkage_id": first, "payload": good}]},
+    ).expect(200)["results"]  # fmt: skip
+    assert [r.get("problem", {}).get("type", "").rsplit(":", 1)[-1] for r in stray] == [
+        "unknown-linkage"
+    ], f"another agency's answer must be refused as unknown-linkage: {stray}"
+    answers: list[object] = [
+        {"linkage_id": first, "payload": good},
+        {"linkage_id": "00000000000000000000000000000000", "payload": good},
+        {"linkage_id": second, "payload": "not base64 ***"},
+        42,
+        {"linkage_id": second, "payload": other},
+        {"linkage_id": first, "payload": other},
+    ]
+    results = world.call("kit.city-a", "POST", "hub", "/answers", {"answers": answers}).expect(200)[
+        "results"
+    ]
+    assert len(results) == len(answers), f"one result per answer, in order: {results}"
+
+    def kind(result: dict[str, object]) -> tuple[object, object]:
+        problem = result.get("problem")
+        if isinstance(problem, dict):
+            return str(problem.get("type", "")).rsplit(":", 1)[-1], problem.get("status")
+        return result.get("state"), None
+
+    got = [kind(r) for r in results]
+    expected = [
+        ("answered", None),
+        ("unknown-linkage", 404),
+        ("malformed-answer", 422),
+        ("malformed-answer", 422),
+        ("answered", None),
+        ("linkage-state-conflict", 409),
+    ]
+    assert got == expected, f"each answer decided on its own (RK-FLOW-010): {got}"
+    refs = [r.get("linkage_id") for r in results]
+    assert refs[0] == refs[5] == first, refs
+    assert refs[4] == refs[2] == second, refs
+    assert refs[3] is None, "an answer with no usable linkage id gets null in its place"
+    for linkage_id, payload in ((first, good), (second, other)):
+        read = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
+        assert read["answer"]["payload"] == payload, (
+            "the accepted answer is relayed unchanged, whatever else the batch held"
+        )
+        world.acknowledge("kit.pension", linkage_id)
+    wrong: list[dict[str, object]] = [{"answers": []}, {"answers": "x"}, {}]
+    for body in wrong:
+        world.call("kit.city-a", "POST", "hub", "/answers", body).expect_problem(
+            "validation-error", 422
+        )
+
+
+@pytest.mark.conformance("CT-FLOW-009", requirements=["RK-FLOW-009"], profiles=["hub"])
+def test_a_read_held_for_the_answer_returns_it_when_it_arrives(world: World) -> None:
+    """A requester's read with ``wait`` of an unanswered linkage is held until the
+    provider answers, then hands the answer out; unanswered, it comes back with
+    the linkage's state no later than ``wait`` seconds (one second of margin, one
+    of the kit's own); another agency's read is not held."""
+    import threading
+    import time
+
+    linkage_id = world.query("kit.pension", world.persons[9]).expect(202)["linkage_id"]
+    world.deliveries("kit.city-a")
+    path = f"/linkages/{linkage_id}"
+    started = time.monotonic()
+    unheld = world.call("kit.pension", "GET", "hub", path, params={"wait": 1}).expect(200)
+    took = time.monotonic() - started
+    assert "answer" not in unheld.body, unheld.body
+    assert took < 3.0, f"a read is held no longer than wait (1 s): it took {took:.1f} s"
+    started = time.monotonic()
+    world.call("kit.insurer", "GET", "hub", path, params={"wait": 5}).expect_problem(
+        {"unknown-linkage"}, {403, 404}
+    )
+    assert time.monotonic() - started < 2.0, "another agency's read must not be held"
+    payload = base64.b64encode("保留された参照への回答（試験）".encode()).decode()
+    held: dict[str, object] = {}
+
+    def read() -> None:
+        t0 = time.monotonic()
+        reply = world.call("kit.pension", "GET", "hub", path, params={"wait": 10})
+        held.update(reply=reply, took=time.monotonic() - t0)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    time.sleep(0.5)
+    world.call(
+        "kit.city-a", "POST", "hub", f"/linkages/{linkage_id}/answer", {"payload": payload}
+    ).expect(202)
+    reader.join(15)
+    assert "reply" in held, "a held read must come back within wait"
+    reply = held["reply"].expect(200)  # type: ignore[attr-defined]
+    took = float(held["took"])  # type: ignore[arg-type]
+    assert (reply.body.get("answer") or {}).get("payload") == payload, (
+        f"the held read must hand out the answer once it is in (after {took:.1f} s): {reply.body}"
+    )
+    assert took < 8.0, f"the held read came back {took:.1f} s after it was sent"
+    world.acknowledge("kit.pension", linkage_id)
