@@ -1090,6 +1090,61 @@ def _validation_answers_418(fed: Federation) -> None:
     return None
 
 
+def _batch_results(resp: Response, edit: Callable[[list[Any]], Response | None]) -> Response:
+    """Rewrite a 200 ``/hub/answers`` response through ``edit`` of its results (None: as is)."""
+    if resp.path.endswith("/hub/answers") and resp.status == 200:
+        return edit(json.loads(resp.body)["results"]) or resp
+    return resp
+
+
+def _refuse_batch_with_a_malformed_answer(resp: Response, fed: Federation) -> Response:
+    def edit(results: list[Any]) -> Response | None:
+        if not any((r.get("problem") or {}).get("status") == 422 for r in results):
+            return None
+        resp.status = 422
+        resp.headers = [(k, v) for k, v in resp.headers if k.lower() != b"content-type"]
+        resp.headers.append((b"content-type", b"application/problem+json"))
+        resp.body = json.dumps({
+            "type": "urn:renkei:problem:validation-error", "title": "Validation error",
+            "status": 422, "detail": "answers: an answer does not match AnswerItem",
+            "requirement": "RK-WIRE-001",
+        }).encode()  # fmt: skip
+        return resp
+
+    return _batch_results(resp, edit)
+
+
+@_variant(
+    "answer-batch-refused-whole",
+    "RK-FLOW-010",
+    "a batch of answers holding one malformed answer is refused whole (422) instead of "
+    "that answer getting malformed-answer in its place",
+    _refuse_batch_with_a_malformed_answer,
+)
+def _answer_batch_refused_whole(fed: Federation) -> None:
+    return None
+
+
+def _accepted_first(resp: Response, fed: Federation) -> Response:
+    def edit(results: list[Any]) -> Response | None:
+        ordered = sorted(results, key=lambda r: "problem" in r)  # stable: accepted first
+        resp.body = json.dumps({"results": ordered}).encode()
+        return resp
+
+    return _batch_results(resp, edit)
+
+
+@_variant(
+    "answer-batch-results-reordered",
+    "RK-FLOW-010",
+    "the results of a batch of answers list the accepted answers first, then the "
+    "refused ones, not one result per answer in the order of the request",
+    _accepted_first,
+)
+def _answer_batch_results_reordered(fed: Federation) -> None:
+    return None
+
+
 def _key_detail(resp: Response, fed: Federation) -> Response:
     def edit(problem: dict[str, Any]) -> bool:
         if problem.get("type") != "urn:renkei:problem:link-code-not-valid-for-agency":

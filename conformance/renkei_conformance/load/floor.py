@@ -5,8 +5,9 @@ serve`` (uvicorn with its h11 protocol, FastAPI/Starlette, pydantic request
 bodies, one event loop; mutual TLS 1.3 with a client certificate required, or
 plain HTTP when the target is plain) relaying the same payload with the same
 request shapes — requester ``POST /queries`` → queued for the provider →
-provider ``GET /deliveries`` → provider ``POST /linkages/{id}/answer`` →
-requester ``GET /linkages/{id}`` collects it and ``DELETE
+provider ``GET /deliveries`` → provider ``POST /answers`` (the answers of a pull in
+one request) or ``POST /linkages/{id}/answer`` → requester ``GET /linkages/{id}``,
+held with ``wait`` until the answer is in, collects it and ``DELETE
 /linkages/{id}/answer`` acknowledges it — and none of the hub's
 work: no patterns, no codes, no access log.  A query whose pattern is not the
 load's allowed one is refused with 403 problem+json, so the same locustfile
