@@ -38,7 +38,7 @@ CPython 3.11 on x86-64 Linux to load the wheel's compiled tables)::
     apt-get download unicode-data=15.0.0-1
     pip download --no-deps jntajis-python==0.1.0
     python specs/generate_variant_kanji.py unicode-data_15.0.0-1_all.deb \\
-        jntajis_python-0.1.0-cp311-*.whl
+        jntajis_python-0.1.0-cp311-*.whl          # add --check to compare only
 
 The output is deterministic: the same inputs give the same files byte for byte.
 """
@@ -285,8 +285,11 @@ def _module(table: dict[str, str], source: dict[str, object]) -> str:
     )
 
 
-def main() -> None:
-    deb, wheel = Path(sys.argv[1]), Path(sys.argv[2])
+def main() -> int:
+    """Write the table, or with ``--check`` exit 1 when the committed files differ."""
+    args = [a for a in sys.argv[1:] if a != "--check"]
+    check = len(args) < len(sys.argv) - 1
+    deb, wheel = Path(args[0]), Path(args[1])
     table, source = build(deb, wheel)
     spec = json.loads(SPEC.read_text("utf-8"))
     out = {k: v for k, v in spec.items() if k not in ("variant_kanji", "variant_kanji_source")}
@@ -295,10 +298,20 @@ def main() -> None:
     order = ["$comment", "requirement", "variant_kanji_source", "kana_equivalents",
              "placeholders", "variant_kanji"]  # fmt: skip
     out = {k: out[k] for k in order if k in out} | {k: v for k, v in out.items() if k not in order}
-    SPEC.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", "utf-8")
-    MODULE.write_text(_module(table, source), "utf-8")
+    spec_text, module_text = (
+        json.dumps(out, ensure_ascii=False, indent=2) + "\n",
+        _module(table, source),
+    )
+    if check:
+        stale = [p.name for p, t in ((SPEC, spec_text), (MODULE, module_text))
+                 if p.read_text("utf-8") != t]  # fmt: skip
+        print("out of date: " + ", ".join(stale) if stale else "up to date")
+        return 1 if stale else 0
+    SPEC.write_text(spec_text, "utf-8")
+    MODULE.write_text(module_text, "utf-8")
     print(json.dumps(source["counts"], indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
