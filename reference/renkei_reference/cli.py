@@ -166,6 +166,13 @@ def register(
     bench.add_argument(
         "--reuse", action="store_true", help="out of core: bind the files already in DIR"
     )
+    classes = binding_sub.add_parser(
+        "classes",
+        help="precision and recall per case class on the synthetic country (issue 18)",
+    )
+    classes.add_argument("--size", type=int, default=100_000, help="registry and extract size")
+    classes.add_argument("--seed", type=int, default=1, help="data seed (default 1)")
+    classes.add_argument("--json", action="store_true", help="print the figures as JSON")
     return {
         "serve": _serve,
         "demo": _demo,
@@ -176,9 +183,17 @@ def register(
 
 
 def _binding(args: argparse.Namespace) -> int:
-    """``renkei binding bench``: each engine runs in its own process (own peak RSS)."""
+    """``renkei binding bench``: each engine runs in its own process (own peak RSS);
+    ``renkei binding classes``: the per-class table (services/binding_classes.py)."""
     from .core.binding_match import Policy
     from .services.binding_bench import bench_in_child, bench_out_of_core
+
+    if args.binding_command == "classes":
+        from .services import binding_classes
+
+        return binding_classes.main(
+            ["--size", str(args.size), "--seed", str(args.seed), *(["--json"] if args.json else [])]
+        )
 
     if args.size < 1:
         print("renkei binding bench: --size must be at least 1", file=sys.stderr)

@@ -118,6 +118,12 @@ REGISTRY: dict[str, Json] = {
         "latest": items("渡辺 清", "岩手県盛岡市内丸10番1号", "1932-02-11", "male"),
         "removed": {"removed_reason": "emigrated", "removed_on": "2023-09-01"},
     },
+    # 邉 with a variation selector (an MJ glyph, IVS U+E0104), as registries hold it
+    "R20": {
+        "latest": items(
+            "渡邉\U000e0104 健二", "神奈川県相模原市中央区相模原6丁目22番1号", "1988-08-18", "male"
+        )
+    },
 }
 
 
@@ -142,7 +148,7 @@ def rejected() -> Json:
 
 R3, R4, R9 = REGISTRY["R3"]["latest"], REGISTRY["R4"]["latest"], REGISTRY["R9"]["latest"]
 R13, R15, R16 = (REGISTRY[k]["latest"] for k in ("R13", "R15", "R16"))
-R17, R18, R19 = (REGISTRY[k]["latest"] for k in ("R17", "R18", "R19"))
+R17, R18, R19, R20 = (REGISTRY[k]["latest"] for k in ("R17", "R18", "R19", "R20"))
 
 # (id suffix, comment, record, strict, folded)
 CASES: list[tuple[str, str, Json, Json, Json]] = [
@@ -252,6 +258,14 @@ CASES: list[tuple[str, str, Json, Json, Json]] = [
      {**R19, "name": "渡邊 清"}, review("variant-form"), review("resident-removed")),
     ("removed-three-items", "Three of a removed resident's four items: a partial match, and the removal is not told (RK-BND-009).",
      {**R19, "birth_date": "1932-02-12"}, review("partial-match", "birth-date-differs"), review("partial-match", "birth-date-differs")),
+    ("variant-ivs", "辺 for the registered 邉 with a variation selector: the selector is dropped and 邉 folds to 辺 (the MJ縮退マップ's family-register notices).",
+     {**R20, "name": "渡辺 健二"}, review("variant-form"), bound("R20", "variant-form")),
+    ("variant-ivs-dropped", "邉 without the registry's variation selector (a font without the glyph).",
+     {**R20, "name": "渡邉 健二"}, review("variant-form"), bound("R20", "variant-form")),
+    ("variant-old-form", "邊, the old form: folded with 邉 and 辺.",
+     {**R20, "name": "渡邊 健二"}, review("variant-form"), bound("R20", "variant-form")),
+    ("variant-distinct-surname", "斉藤 beside 斎藤 and 齋藤: 斉 (old form 齊) and 斎 (old form 齋) are two characters and two surnames, never folded together: three of four items, the name differs.",
+     {**REGISTRY["R7"]["latest"], "name": "斉藤 誠"}, review("partial-match", "name-differs"), review("partial-match", "name-differs")),
 ]  # fmt: skip
 
 

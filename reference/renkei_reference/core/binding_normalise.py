@@ -14,8 +14,9 @@ Two levels, both deterministic and pure:
 
   - everything ``strict_text`` does, then all white space removed;
   - hiragana → katakana and half-width katakana → full-width (``jaconv``);
-  - variant kanji (異体字) → one representative, by ``VARIANT_KANJI``
-    (髙→高, 﨑/嵜→崎, 齋/齊/斉→斎, 邉/邊→辺, …);
+  - variation selectors removed and variant kanji (異体字) → one
+    representative, by ``VARIANT_KANJI`` (core/variant_kanji.py, generated
+    from the MJ縮退マップ and Unihan: 髙→高, 﨑/嵜→崎, 齋→斎, 齊→斉, 邉/邊→辺, …);
   - in addresses, folded as a whole (version 2 of the spec): address numbers
     (kanji, full-width, ASCII) become integers, and 「三丁目12番5号」「3-12-5」
     「3丁目12番地5」「３－１２－５」「3の12の5」 all become ``3-12-5``; 大字/字 are
@@ -38,10 +39,13 @@ import unicodedata
 import icontract
 import jaconv
 
+from .variant_kanji import VARIANT_KANJI
+
 __all__ = [
     "KANA_EQUIVALENTS",
     "PLACEHOLDERS",
     "VARIANT_KANJI",
+    "VARIATION_SELECTORS",
     "fold_address",
     "fold_address_whole",
     "fold_kana",
@@ -54,49 +58,18 @@ __all__ = [
 #: Characters that stand for a lost character (RK-BND-005): ● 〓 U+FFFD.
 PLACEHOLDERS = frozenset("\u25cf\u3013\ufffd")
 
-#: Variant kanji (異体字) → the representative form.  Deliberately small and
-#: limited to variants that official registers treat as the same name
-#: (JIS X 0213 / 戸籍統一文字 pairs common in family and place names).
-VARIANT_KANJI: dict[str, str] = {
-    "髙": "高",
-    "﨑": "崎",
-    "嵜": "崎",
-    "碕": "崎",
-    "齋": "斎",
-    "齊": "斎",
-    "斉": "斎",
-    "邉": "辺",
-    "邊": "辺",
-    "濵": "浜",
-    "濱": "浜",
-    "澤": "沢",
-    "櫻": "桜",
-    "廣": "広",
-    "國": "国",
-    "德": "徳",
-    "眞": "真",
-    "惠": "恵",
-    "榮": "栄",
-    "藏": "蔵",
-    "實": "実",
-    "壽": "寿",
-    "增": "増",
-    "淺": "浅",
-    "關": "関",
-    "嶋": "島",
-    "嶌": "島",
-    "槇": "槙",
-    "冨": "富",
-    "𠮷": "吉",
-    "﨔": "欅",
-    "曻": "昇",
-    "栁": "柳",
-}
-_VARIANTS = str.maketrans(VARIANT_KANJI)
+#: Variation selectors (U+FE00–FE0F, U+E0100–E01EF): a variation sequence picks a
+#: glyph of its base character (an IVS of the MJ or Adobe-Japan1 collections), never
+#: another character, so the folded forms drop them (RK-BND-005).
+VARIATION_SELECTORS = frozenset(chr(c) for c in (*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)))
+_FOLD_TABLE = {ord(k): v for k, v in VARIANT_KANJI.items()} | dict.fromkeys(
+    map(ord, VARIATION_SELECTORS)
+)
+_VARIANTS = str.maketrans(_FOLD_TABLE)
 # hiragana U+3041–U+3096, U+309D–U+309E → katakana (+0x60; what jaconv.hira2kata
 # does), and the variant kanji, in one table: the domains are disjoint
 _KATAKANA_VARIANTS = str.maketrans(
-    {chr(c): chr(c + 0x60) for c in (*range(0x3041, 0x3097), 0x309D, 0x309E)} | VARIANT_KANJI
+    {chr(c): chr(c + 0x60) for c in (*range(0x3041, 0x3097), 0x309D, 0x309E)} | _FOLD_TABLE
 )
 
 _KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5}

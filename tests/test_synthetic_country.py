@@ -1,0 +1,78 @@
+"""The synthetic country (issue 18 item 5) and the per-class figures on it (item 6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from renkei_reference.core.binding_normalise import fold_address, fold_name
+from renkei_reference.services.binding_classes import classes
+from renkei_reference.services.synthetic_country import AGENCIES, REMOVED_SHARE, country
+
+SIZE = 8_000
+COUNTRY = country(SIZE, seed=3)
+RESULT = classes(SIZE, seed=3)
+#: Notation that the folded forms of RK-BND-005 absorb (specs/binding-normalisation.md).
+FOLDED_NOTATION = frozenset(
+    {"address-digits", "address-mixed", "address-banchi", "address-kanji", "address-hyphen",
+     "no-aza", "ga-variant", "variant-kanji", "kana", "kana-large", "legacy-date",
+     "legacy-sex", "twin", "near-namesake", "plain"}
+)  # fmt: skip
+
+
+def test_the_same_seed_gives_the_same_country() -> None:
+    again = country(SIZE, seed=3)
+    assert again.records == COUNTRY.records
+    assert again.latest == COUNTRY.latest
+    assert again.features == COUNTRY.features
+
+
+@pytest.mark.requirement("RK-BND-002", "RK-BND-005", "RK-BND-009")
+def test_no_wrong_bind_and_no_bind_against_a_given_item() -> None:
+    """Over every class: no record bound to another person, none bound to its own
+    person although it contradicts an item it gives (a kana typo, an old address)
+    or the person was removed (RK-BND-009)."""
+    everything = RESULT["classes"]["all"]
+    assert everything["records"] == SIZE
+    assert everything["wrong"] == 0
+    assert everything["contradicting"] == 0
+    assert everything["precision"] == 1.0
+
+
+def test_every_class_of_the_notation_model_occurs() -> None:
+    seen = set(RESULT["classes"])
+    assert FOLDED_NOTATION - {"near-namesake"} <= seen
+    assert {"no-prefecture", "no-building", "room-dash", "kana-typo", "removed", "outsider",
+            "old-address", "name-typo"} <= seen  # fmt: skip
+    assert set(RESULT["agencies"]) == {a.name for a in AGENCIES}
+
+
+def test_notation_the_fold_absorbs_folds_to_the_registered_items() -> None:
+    """A record whose every feature is notation the spec folds (numerals, 大字, ヶ/ケ/が,
+    外字 written in their standard form, legacy date and sex converted by the node)
+    has the folded items of its person's registered ones."""
+    checked = 0
+    for items, row, features in zip(COUNTRY.records, COUNTRY.truth, COUNTRY.features,
+                                    strict=True):  # fmt: skip
+        if row < 0 or not set(features) <= FOLDED_NOTATION:
+            continue
+        name, address, born, sex = COUNTRY.latest[row]
+        got = (fold_name(items[0]), fold_address(items[1]), items[2], items[3])
+        assert got == (fold_name(name), fold_address(address), born, sex), items
+        checked += 1
+    assert checked > SIZE // 2
+
+
+def test_the_shares_are_the_documented_ones() -> None:
+    """docs/synthetic-country.md: the removed share of the registry and each agency's
+    share of the records, within sampling error."""
+    assert abs(len(COUNTRY.removed) / len(COUNTRY.latest) - REMOVED_SHARE) < 0.01
+    for agency in AGENCIES:
+        share = COUNTRY.agency.count(agency.name) / SIZE
+        assert abs(share - agency.share) < 0.03, agency.name
+
+
+def test_removed_residents_and_outsiders_never_bind() -> None:
+    for name in ("removed", "outsider", "kana-typo", "old-address"):
+        figures = RESULT["classes"][name]
+        assert figures["clerk"] == 0
+        assert figures["bound"] == 0, name
