@@ -524,3 +524,33 @@ def test_store_names_the_two_stores_and_refuses_any_other(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert "expected sqlite:PATH or postgresql://" in done.stderr
     assert not (tmp_path / "t.json").exists()
+
+
+def test_a_response_cancelled_while_it_waits_for_the_commit_harms_no_other(
+    backend: Backend,
+) -> None:
+    """A request whose wait for the group commit is cancelled (its client went
+    away, or a graceful shutdown ran out) leaves the commit shared with the other
+    requests of its batch intact: they are answered and the writer goes on
+    committing (RK-LOG-001)."""
+    import asyncio
+
+    store = backend.open("cancel", retry_seconds=0.05)
+    try:
+
+        async def scenario() -> None:
+            store.put_state("k1", "v1")
+            shared = store.barrier()
+            impatient = asyncio.ensure_future(asyncio.wrap_future(shared))
+            patient = asyncio.ensure_future(asyncio.wrap_future(store.barrier()))
+            await asyncio.sleep(0)
+            impatient.cancel()
+            await asyncio.wait_for(patient, 10)
+            assert not shared.cancelled(), "one waiter cancelled the commit of every other"
+
+        asyncio.run(scenario())
+        store.put_state("k2", "v2")
+        store.flush(10)  # the writer is alive and commits what comes after
+        assert store.batches >= 1
+    finally:
+        store.close()

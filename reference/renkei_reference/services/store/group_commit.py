@@ -61,6 +61,15 @@ def _done() -> Future[None]:
     return f
 
 
+def _barrier_future() -> Future[None]:
+    """A barrier shared by every request of a batch, marked running so that no
+    waiter can cancel it for the others (a cancelled wrapper of it would cancel it,
+    and the writer's ``set_result`` would then fail)."""
+    f: Future[None] = Future()
+    f.set_running_or_notify_cancel()
+    return f
+
+
 _DONE = _done()
 
 
@@ -152,8 +161,8 @@ class GroupCommitStore:
         self._committed = 0  # number of changes committed
         # Barriers: one future for the batch being written, one for the next batch,
         # shared by every request that waits on it (no allocation per request).
-        self._inflight: Future[None] = Future()
-        self._next: Future[None] = Future()
+        self._inflight: Future[None] = _barrier_future()
+        self._next: Future[None] = _barrier_future()
         self._failure: BaseException | None = None
         self._closing = False
         self._group = threading.local()  # changes held back by ``atomic`` in this thread
@@ -297,7 +306,7 @@ class GroupCommitStore:
             with self._cond:
                 batch = list(self._queue)
                 self._taken = self._committed + len(batch)
-                self._inflight, self._next = self._next, Future()
+                self._inflight, self._next = self._next, _barrier_future()
                 future = self._inflight
             try:
                 self._write_batch(batch)

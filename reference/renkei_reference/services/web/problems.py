@@ -263,6 +263,18 @@ class _CommitBarrier:
     def __init__(self, app: ASGIApp, barrier: Callable[[], Future[None]]) -> None:
         self.app = app
         self.barrier = barrier
+        # The store hands every request of a batch the same future: it is wrapped
+        # once, so a commit wakes the event loop once, not once per waiting response.
+        self._wrapped: list[tuple[Future[None], asyncio.Future[None]]] = []
+
+    def _awaitable(self, future: Future[None]) -> asyncio.Future[None]:
+        for known, wrapped in self._wrapped:
+            if known is future:
+                return wrapped
+        wrapped = asyncio.wrap_future(future)
+        self._wrapped = [*(p for p in self._wrapped if not p[0].done())][-3:]
+        self._wrapped.append((future, wrapped))
+        return wrapped
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -287,7 +299,7 @@ class _CommitBarrier:
                 future = self.barrier()
                 try:
                     if not future.done():
-                        await asyncio.wrap_future(future)
+                        await asyncio.shield(self._awaitable(future))
                     future.result()
                 except RenkeiError as exc:
                     replaced = True
