@@ -164,7 +164,11 @@ def create_app(
         return fed().authenticate_certified(identity, token, bearer_stands_in=test_mode)
 
     def role(*allowed: str) -> Any:
-        async def check(agency: Annotated[Agency, Depends(caller)]) -> Agency:
+        # one dependency (not one on ``caller``): FastAPI resolves it per request
+        async def check(
+            request: Request, authorization: Annotated[str | None, Header()] = None
+        ) -> Agency:
+            agency = await caller(request, authorization)
             if agency.role not in allowed:
                 raise PermissionDeniedError(
                     "forbidden-role",
