@@ -39,6 +39,10 @@ Spec ambiguities
   query was "refused before any change", yet its request id is consumed (RK-FLOW-003:
   the retry is 409 `duplicate-request-id`).  The test accepts either, as long as the
   log and the request id agree.
+* RK-LOG-011 allows the witness on "another volume, host or party", but no requirement
+  says what whoever keeps it must not be able to do to the hub: overwrite files of the
+  hub through a symlink it plants, or freeze the hub by a write that never returns (a
+  FIFO, a hung network volume).  The two tests below assume the hub must withstand both.
 * RK-FLOW-002 lets an acknowledged answer come back after a crash (the 204 "acknowledges
   no step that must survive a crash", OpenAPI acknowledgeAnswer), and nothing is
   logged by an acknowledgement, so a whole store restored from a copy taken between
@@ -392,6 +396,67 @@ def test_witness_unwritable_while_serving_lets_no_unwitnessed_checkpoint_out(
     logged = [e for e in hub.access_log() if e.get("request_id") == "req-2"]
     again = hub.query(link_code, "req-2")
     assert again.status_code == (409 if logged else 202), again.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 16: RK-LOG-011 (witness kept by another party): the hub follows a symlink "
+    "planted in the witness folder and overwrites a file outside it — here its own log "
+    "signing key, so that it no longer starts",
+)
+def test_symlink_planted_in_the_witness_folder_writes_nothing_outside(
+    hub: WitnessHub,
+) -> None:
+    """Whoever may write the witness folder (RK-LOG-011 allows another host or party)
+    plants the temporary name the hub writes before its rename (named on the wire by
+    its 503 detail) as a symlink to the hub's log signing key."""
+    link_code = hub.build_world()
+    hub.approve(link_code, "req-1")
+    victim = hub.state_dir / "log-signer.key"
+    before = victim.read_bytes()
+    (hub.witness_dir / ".access.checkpoint.new").symlink_to(victim)
+    hub.query(link_code, "req-2")
+    assert victim.read_bytes() == before, "the log signing key was overwritten"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 16: RK-LOG-011 (witness kept by another party or on a stalled network "
+    "volume): a FIFO in the witness folder blocks the witness write, and with it the whole "
+    "hub, health check included, without end",
+)
+def test_stalled_witness_write_does_not_freeze_the_hub(hub: WitnessHub) -> None:
+    """A witness write that never returns (a FIFO planted under the temporary name; a hung
+    network volume behaves alike): the hub may refuse what needs the witness, but it must
+    keep answering — a query within 10 s, its health check within 5 s."""
+    link_code = hub.build_world()
+    hub.approve(link_code, "req-1")
+    os.mkfifo(hub.witness_dir / ".access.checkpoint.new")
+    outcome: list[str] = []
+    try:
+        r = hub.client.post(
+            hub.base["hub"] + "/queries",
+            headers=hub.h(REQUESTER),
+            timeout=10,
+            json={
+                "request_id": "req-2",
+                "requester": REQUESTER,
+                "provider": PROVIDER,
+                "pattern_id": "P-0001",
+                "information_kind": "resident-tax",
+                "link_code": link_code,
+            },
+        )
+        outcome.append(f"query {r.status_code}")
+    except httpx.TimeoutException:
+        outcome.append("query hung")
+    try:
+        health = hub.client.get(hub.base["control"] + "/health", timeout=5)
+        outcome.append(f"health {health.status_code}")
+    except httpx.TimeoutException:
+        outcome.append("health hung")
+    assert "query hung" not in outcome
+    assert "health 200" in outcome
 
 
 # --------------------------------------------------------------------------------------
