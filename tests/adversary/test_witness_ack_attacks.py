@@ -459,6 +459,60 @@ def test_stalled_witness_write_does_not_freeze_the_hub(hub: WitnessHub) -> None:
     assert "health 200" in outcome
 
 
+def test_kills_during_bursts_never_leave_the_witness_ahead(hub: WitnessHub) -> None:
+    """RK-LOG-011 decision / RK-FLOW-008: the witness is written after the commit, so a
+    SIGKILL at any moment of a burst of queries (4 threads) leaves it at or behind the
+    store, never ahead: every restart succeeds, and the store's checkpoint reaches what
+    the witness holds with the same root at that size (a consistency proof exists)."""
+    link_code = hub.build_world()
+    stop = threading.Event()
+
+    def burst(worker: int) -> None:
+        i = 0
+        with httpx.Client(timeout=5) as client:
+            while not stop.is_set():
+                i += 1
+                with contextlib.suppress(httpx.HTTPError):
+                    client.post(
+                        hub.base["hub"] + "/queries",
+                        headers=hub.h(REQUESTER),
+                        json={
+                            "request_id": f"b-{worker}-{i}-{time.monotonic_ns()}",
+                            "requester": REQUESTER,
+                            "provider": PROVIDER,
+                            "pattern_id": "P-0001",
+                            "information_kind": "resident-tax",
+                            "link_code": link_code,
+                        },
+                    )
+
+    for delay in (0.05, 0.13, 0.21, 0.34, 0.55):
+        stop.clear()
+        threads = [threading.Thread(target=burst, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(delay)
+        hub.kill()
+        stop.set()
+        for t in threads:
+            t.join()
+        witnessed = hub.witnessed()
+        assert hub.start(), hub.output()[-2000:]
+        assert witnessed is not None
+        latest = hub.checkpoint()
+        assert latest["tree_size"] >= witnessed[0]
+        if witnessed[0] and witnessed[0] < latest["tree_size"]:
+            proof = hub.client.get(
+                hub.base["hub"] + "/checkpoints/consistency",
+                params={"first": witnessed[0], "second": latest["tree_size"]},
+                headers=hub.h(AUDITOR),
+            )
+            assert proof.status_code == 200, proof.text
+        elif witnessed[0] == latest["tree_size"]:
+            assert witnessed[1] == latest["root_hash"]
+    assert len(hub.access_log()) == hub.checkpoint()["tree_size"]
+
+
 # --------------------------------------------------------------------------------------
 # RK-LOG-011: a start refused when the witness shows the store behind, forked or foreign
 # --------------------------------------------------------------------------------------
@@ -986,6 +1040,36 @@ def test_concurrent_first_reads_and_acknowledgements(hub: WitnessHub) -> None:
         assert ack == 204
         assert read(0) is None
     assert len(_provided(hub, linkage)) == 1
+
+
+PAYLOADS = {
+    "largest": base64.b64encode(secrets.token_bytes(1024 * 1024)).decode(),
+    "non-canonical": "aGVsbG9=",  # the padding bits set: decodes as "hello" too
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("kind", list(PAYLOADS))
+def test_payload_is_handed_out_unchanged_across_kills(hub: WitnessHub, kind: str) -> None:
+    """RK-FLOW-002 / RK-FLOW-008: the largest answer the interface allows (1 MiB), one in
+    non-canonical base64 and an empty one, each accepted with 202 (or refused with 422),
+    are handed out character for character the same after a kill before the first read
+    and after a kill between two reads, with `provided` logged once."""
+    payload = PAYLOADS[kind]
+    link_code = hub.build_world()
+    linkage = hub.approve(link_code, "req-1")
+    accepted = hub.deliver_and_answer(linkage, payload)
+    if accepted.status_code == 422:
+        assert kind != "largest", accepted.text
+        return
+    assert accepted.status_code == 202, accepted.text
+    for _ in range(2):
+        assert hub.restart()
+        read = hub.hub("GET", f"/linkages/{linkage}", REQUESTER)
+        assert read.status_code == 200, read.text[:500]
+        assert read.json()["answer"]["payload"] == payload
+    assert _outcomes_of(hub, linkage) == ["approved", "provided"]
+    assert hub.hub("DELETE", f"/linkages/{linkage}/answer", REQUESTER).status_code == 204
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.004, 0.015])
