@@ -1166,16 +1166,18 @@ def _traces(folder: Path, secret: bytes) -> list[str]:
     "of its collection period (RK-FLOW-007), stays readable in the store's write-ahead log "
     "(logs.sqlite3-wal), also after a restart",
 )
-@pytest.mark.parametrize("ending", ["acknowledged", "collection-period"])
+@pytest.mark.parametrize("ending", ["acknowledged", "collection-period", "never-read"])
 def test_nothing_of_the_answer_remains_on_disk(
     hub: WitnessHub, tmp_path: Path, ending: str
 ) -> None:
     """RK-FLOW-002 / RK-FLOW-007: once the answer is acknowledged or its collection
-    period ended, no file the hub writes (state folder with the store's write-ahead
-    log, witness, its own output) holds the payload in any encoding, after a SIGKILL."""
+    period ended (handed out or never read), no file the hub writes (state folder with
+    the store's write-ahead log, witness, its own output) holds the payload in any
+    encoding, after a SIGKILL and after a restart."""
     secret = secrets.token_bytes(48)
     linkage = _answered(hub, base64.b64encode(secret).decode())
-    assert hub.hub("GET", f"/linkages/{linkage}", REQUESTER).json()["answer"]
+    if ending != "never-read":
+        assert hub.hub("GET", f"/linkages/{linkage}", REQUESTER).json()["answer"]
     if ending == "acknowledged":
         assert hub.hub("DELETE", f"/linkages/{linkage}/answer", REQUESTER).status_code == 204
     else:
