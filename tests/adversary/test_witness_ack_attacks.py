@@ -293,6 +293,36 @@ def _root_from_inclusion(index: int, size: int, leaf: bytes, proof: list[bytes])
     return r
 
 
+def _consistent(
+    first: int, first_root: bytes, second: int, second_root: bytes, proof: list[bytes]
+) -> bool:
+    """RFC 9162 §2.1.4.2: the tree of size `first` is a prefix of that of size `second`."""
+    if first == second:
+        return not proof and first_root == second_root
+    if first & (first - 1) == 0:
+        proof = [first_root, *proof]
+    if not proof:
+        return False
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = _node(c, fr), _node(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = _node(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == first_root and sr == second_root
+
+
 def _receipt_root(receipt: dict[str, Any]) -> str:
     leaf = base64.b64decode(receipt["leaf"])
     assert base64.b64encode(_leaf_hash(leaf)).decode() == receipt["leaf_hash"]
@@ -508,6 +538,13 @@ def test_kills_during_bursts_never_leave_the_witness_ahead(hub: WitnessHub) -> N
                 headers=hub.h(AUDITOR),
             )
             assert proof.status_code == 200, proof.text
+            assert _consistent(
+                witnessed[0],
+                base64.b64decode(witnessed[1]),
+                latest["tree_size"],
+                base64.b64decode(latest["root_hash"]),
+                [base64.b64decode(p) for p in proof.json()["proof"]],
+            ), "the witnessed tree is not a prefix of the store's"
         elif witnessed[0] == latest["tree_size"]:
             assert witnessed[1] == latest["root_hash"]
     assert len(hub.access_log()) == hub.checkpoint()["tree_size"]
