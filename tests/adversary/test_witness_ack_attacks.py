@@ -550,6 +550,34 @@ def test_kills_during_bursts_never_leave_the_witness_ahead(hub: WitnessHub) -> N
     assert len(hub.access_log()) == hub.checkpoint()["tree_size"]
 
 
+def test_hand_out_with_the_witness_broken_is_not_lost_nor_doubled(hub: WitnessHub) -> None:
+    """RK-LOG-011 / RK-FLOW-002: the first read of an answer while the witness cannot be
+    written: no answer leaves with an unwitnessed receipt; repaired and restarted, the
+    same answer is handed out with `provided` logged once, then acknowledged."""
+    linkage = _answered(hub)
+    witnessed = hub.witnessed()
+    assert witnessed is not None
+    target = hub.witness_dir / "access.checkpoint"
+    target.unlink()
+    target.mkdir()
+    (target / "keep").write_text("x")
+    blocked = hub.hub("GET", f"/linkages/{linkage}", REQUESTER)
+    if blocked.status_code == 200:
+        receipt = blocked.json()["receipt"]
+        assert _checkpoint_size(receipt["checkpoint"])[0] <= witnessed[0]
+    else:
+        assert blocked.status_code in (500, 503), blocked.text
+        assert "aGVsbG8=" not in blocked.text
+    hub.kill()
+    shutil.rmtree(target)
+    assert hub.start()
+    read = hub.hub("GET", f"/linkages/{linkage}", REQUESTER).json()
+    assert read["answer"]["payload"] == "aGVsbG8="
+    assert _provided(hub, linkage) == [read["receipt"]["serial"]]
+    assert hub.hub("DELETE", f"/linkages/{linkage}/answer", REQUESTER).status_code == 204
+    assert _outcomes_of(hub, linkage) == ["approved", "provided"]
+
+
 # --------------------------------------------------------------------------------------
 # RK-LOG-011: a start refused when the witness shows the store behind, forked or foreign
 # --------------------------------------------------------------------------------------
