@@ -38,7 +38,10 @@ Spec ambiguities
   committed entry whose response is 503 `log-store-unavailable`.  The OpenAPI says a 503
   query was "refused before any change", yet its request id is consumed (RK-FLOW-003:
   the retry is 409 `duplicate-request-id`).  The test accepts either, as long as the
-  log and the request id agree.
+  log and the request id agree.  problems.yaml says of `log-store-unavailable` that
+  entries "are written once the store can write"; the hub answers 503 to every request
+  (reads included) until it is restarted, also after the witness was repaired, and its
+  `detail` names the witness folder's path on the host.  Neither is a MUST; not tested.
 * RK-LOG-011 allows the witness on "another volume, host or party", but no requirement
   says what whoever keeps it must not be able to do to the hub: overwrite files of the
   hub through a symlink it plants, or freeze the hub by a write that never returns (a
@@ -576,6 +579,40 @@ def test_hand_out_with_the_witness_broken_is_not_lost_nor_doubled(hub: WitnessHu
     assert _provided(hub, linkage) == [read["receipt"]["serial"]]
     assert hub.hub("DELETE", f"/linkages/{linkage}/answer", REQUESTER).status_code == 204
     assert _outcomes_of(hub, linkage) == ["approved", "provided"]
+
+
+def test_two_hubs_on_one_state_folder_never_sign_two_roots_for_one_size(
+    hub: WitnessHub, tmp_path: Path
+) -> None:
+    """RK-LOG-009 / RK-LOG-011: the operator starts a second `renkei serve` on the same
+    state and witness folders by mistake.  Whether it refuses to start or the two take
+    turns, no tree size is ever signed with two roots, and one hub restarted alone
+    afterwards starts on the store and the witness they left."""
+    link_code = hub.build_world()
+    hub.approve(link_code, "req-1")
+    twin = WitnessHub(hub.state_dir)
+    twin.target = tmp_path / "twin-target.json"
+    signed: dict[int, set[str]] = {}
+
+    def note(r: httpx.Response) -> None:
+        if r.status_code in (200, 202):
+            body = r.json()
+            text = body.get("checkpoint") or body["receipt"]["checkpoint"]
+            size, root = _checkpoint_size(text)
+            signed.setdefault(size, set()).add(root)
+
+    try:
+        if twin.start(expect_ready=False):
+            twin.creds = hub.creds
+            for i in range(3):
+                for h, name in ((twin, "twin"), (hub, "hub")):
+                    note(h.query(link_code, f"{name}-{i}"))
+                    note(h.hub("GET", "/checkpoints/latest", AUDITOR))
+    finally:
+        twin.close()
+    assert {size: roots for size, roots in signed.items() if len(roots) > 1} == {}
+    assert hub.restart(), hub.output()[-2000:]
+    assert len(hub.access_log()) == hub.checkpoint()["tree_size"]
 
 
 # --------------------------------------------------------------------------------------
