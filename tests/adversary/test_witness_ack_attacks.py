@@ -790,6 +790,52 @@ def test_lost_witness_with_a_rolled_back_store_refuses_start(
     assert "RK-LOG-011" in hub.output()
 
 
+def test_hot_copy_of_the_state_folder_restored_later_is_refused(
+    hub: WitnessHub, tmp_path: Path
+) -> None:
+    """RK-LOG-011 / RK-LOG-010: an operator's `cp -r` of the state folder while the hub
+    runs a burst of queries (the database and its write-ahead log copied at different
+    moments), put back after more queries: the start is refused naming the requirement
+    (the witness is ahead of any such copy), never a traceback."""
+    link_code = hub.build_world()
+    stop = threading.Event()
+
+    def burst() -> None:
+        i = 0
+        with httpx.Client(timeout=5) as client:
+            while not stop.is_set():
+                i += 1
+                with contextlib.suppress(httpx.HTTPError):
+                    client.post(
+                        hub.base["hub"] + "/queries",
+                        headers=hub.h(REQUESTER),
+                        json={
+                            "request_id": f"hot-{i}",
+                            "requester": REQUESTER,
+                            "provider": PROVIDER,
+                            "pattern_id": "P-0001",
+                            "information_kind": "resident-tax",
+                            "link_code": link_code,
+                        },
+                    )
+
+    worker = threading.Thread(target=burst)
+    worker.start()
+    try:
+        time.sleep(0.3)
+        _copy_state(hub.state_dir, tmp_path / "hot-copy")
+    finally:
+        stop.set()
+        worker.join()
+    hub.approve(link_code, "after-the-copy")
+    hub.kill()
+    _restore(hub, tmp_path / "hot-copy")
+    started = hub.start(expect_ready=False)
+    assert "Traceback" not in hub.output(), hub.output()[-3000:]
+    assert not started
+    assert "RK-LOG-011" in hub.output() or "RK-LOG-010" in hub.output()
+
+
 def test_administrative_log_rolled_back_behind_its_witness_refuses_start(
     hub: WitnessHub, tmp_path: Path
 ) -> None:
