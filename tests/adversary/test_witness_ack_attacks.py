@@ -56,6 +56,9 @@ Spec ambiguities
   left in the store's free pages or write-ahead log after that delete count as kept.
   README (issue 17) treats purged text left in PostgreSQL files as something to
   remove; the test below holds the same of an acknowledged answer in SQLite's files.
+* RK-FLOW-002 forbids the hub to copy an answer into any cache, but says nothing of
+  HTTP caches between hub and requester (a TLS-terminating proxy): the hand-out response
+  carries no `Cache-Control: no-store`.  Not tested.
 * RK-FLOW-002 answers 404 `unknown-linkage` to "every other caller"; the OpenAPI of
   acknowledgeAnswer also lists 403 `forbidden-role`.  An auditor's acknowledgement is
   accepted here as either, since the role check does not depend on the linkage.
@@ -934,7 +937,24 @@ def test_witness_inside_the_state_folder_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "state"
     h = WitnessHub(state, witness=state / "witness")
     try:
-        assert _refused_naming(h, "RK-LOG-011")
+        if h.start(expect_ready=False):  # then show what it costs
+            link_code = h.build_world()
+            h.approve(link_code, "req-1")
+            h.kill()
+            _copy_state(state, tmp_path / "backup")  # the witness is in the copy
+            assert h.start()
+            h.approve(link_code, "req-2")
+            signed = h.checkpoint()
+            h.kill()
+            _restore(h, tmp_path / "backup")
+            assert h.start(), "refused the restored folder"
+            h.approve(link_code, "req-3")
+            forked = h.checkpoint()
+            assert forked["tree_size"] != signed["tree_size"], (
+                f"tree size {signed['tree_size']} signed with root {signed['root_hash']} "
+                f"and with root {forked['root_hash']}"
+            )
+        assert "RK-LOG-011" in h.output()
     finally:
         h.close()
 
