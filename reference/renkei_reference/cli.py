@@ -67,6 +67,13 @@ def register(
         "another volume (default: STATE.witness beside the state directory)",
     )
     serve.add_argument(
+        "--adopt-witness",
+        action="store_true",
+        help="start once although the witness holds no checkpoint of a store that has signed "
+        "ones (the witness lost or moved): the store's latest checkpoint becomes the new "
+        "witness; only after checking that the store is current (RK-LOG-011)",
+    )
+    serve.add_argument(
         "--target-file",
         type=Path,
         default=Path("renkei-target.json"),
@@ -293,12 +300,22 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     from .core.log_integrity import LogTamperedError
+    from .services.store.witness import WitnessFolderError, check_witness_folder
     from .services.web.pki import OPERATOR
 
+    witness_dir = _witness_dir(args)
+    try:
+        check_witness_folder(witness_dir, args.state_dir)
+    except WitnessFolderError as exc:
+        sock.close()
+        print(f"renkei serve: refusing to start: {exc}", file=sys.stderr)
+        return 2
     try:
         hub_app = create_app(
             test_mode=args.mode == "test",
-            federation_factory=_durable(args.state_dir, store, _witness_dir(args)),
+            federation_factory=_durable(
+                args.state_dir, store, witness_dir, adopt_witness=args.adopt_witness
+            ),
         )
     except LogTamperedError as exc:  # nothing changed is ever served (RK-LOG-010)
         sock.close()
@@ -457,7 +474,11 @@ def _witness_dir(args: argparse.Namespace) -> Path:
 
 
 def _durable(
-    state_dir: Path, logs: StoreSpec | None = None, witness_dir: Path | None = None
+    state_dir: Path,
+    logs: StoreSpec | None = None,
+    witness_dir: Path | None = None,
+    *,
+    adopt_witness: bool = False,
 ) -> Callable[[Any], Any]:
     """Federations whose hub keys (``keys.json``, RK-KEY-003), log signing key
     (``log-signer.key``), store (``logs``: by default ``logs.sqlite3``, or a
@@ -487,7 +508,7 @@ def _durable(
 
     spec = logs if logs is not None else StoreSpec(path=state_dir / "logs.sqlite3")
     residents = state_dir / "registry.sqlite3"
-    witness = CheckpointWitness(witness_dir or witness_dir_for(state_dir))
+    witness = CheckpointWitness(witness_dir or witness_dir_for(state_dir), adopt=adopt_witness)
     current: list[Any] = []
 
     def make(clock: Any) -> Any:

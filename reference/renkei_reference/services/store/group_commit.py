@@ -261,6 +261,11 @@ class GroupCommitStore:
         """RK-LOG-011: the latest checkpoint of ``log`` the witness holds, if any."""
         return None if self.witness is None else self.witness.witnessed(log)
 
+    def witness_required(self) -> bool:
+        """RK-LOG-011: with a witness (not being adopted), a log whose store holds a
+        signed checkpoint past the empty tree does not start unwitnessed."""
+        return self.witness is not None and not self.witness.adopt
+
     # -- acknowledgement -------------------------------------------------------
     def barrier(self) -> Future[None]:
         """Completes when every change queued so far is committed (and witnessed);

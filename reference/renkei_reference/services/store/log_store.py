@@ -172,6 +172,10 @@ class LogStore(Protocol):
 
     def witnessed(self, log: str) -> str | None: ...
 
+    def witness_required(self) -> bool:
+        """Whether a log with signed checkpoints must be witnessed to start (RK-LOG-011)."""
+        ...
+
     def barrier(self) -> Future[None]: ...
 
     def refusal(self) -> UnavailableError | None: ...
@@ -231,6 +235,9 @@ class MemoryLogStore:
 
     def witnessed(self, log: str) -> str | None:
         return None  # nothing outlives a memory store: there is nothing to roll back
+
+    def witness_required(self) -> bool:
+        return False
 
     def barrier(self) -> Future[None]:
         return _DONE

@@ -150,6 +150,14 @@ class SignedLog:
         """
         note = self._store.witnessed(self.name)
         if note is None:
+            if self._signed is not None and self._signed[0] > 0 and self._store.witness_required():
+                raise LogBehindWitnessError(
+                    self.name,
+                    f"the witness holds no checkpoint of it, though the store holds one signed "
+                    f"at size {self._signed[0]}: the witness was lost, its volume is not "
+                    "mounted, or --witness names another folder; if the witness is truly gone "
+                    "and the store is known to be current, start once with --adopt-witness",
+                )
             return
         try:
             cp = open_checkpoint(note, self.origin, self._signer.public_key())
