@@ -871,12 +871,6 @@ def test_witness_path_that_is_a_file_is_refused_cleanly(tmp_path: Path) -> None:
         h.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16: RK-LOG-011 / RK-RET-002 (a gap, see Spec ambiguities): a legal hold "
-    "acknowledged with 201 is lost when the store is put back to a copy from before it, and "
-    "the hub starts, since no checkpoint covering its administrative entry had left the hub",
-)
 def test_store_restored_to_before_a_legal_hold(hub: WitnessHub, tmp_path: Path) -> None:
     """A whole store put back to a copy taken before a hold the auditor was told was
     placed: the hub must refuse to start or still know the hold."""

@@ -133,11 +133,14 @@ class HubLogs:
 
     # -- writing ---------------------------------------------------------------
     def record(self, event: AdminEvent, actor: str, at: datetime, **details: Detail) -> None:
-        """Append to the administrative log (RK-LOG-006)."""
+        """Append to the administrative log (RK-LOG-006) and sign its checkpoint, so
+        that the step is witnessed before it is acknowledged (RK-LOG-011): a store put
+        back to before it (a legal hold, a key rotation lost) refuses to start."""
         entry = AdminLogEntry(len(self.admin_entries) + 1, at, event, actor, details)
         leaf = admin_leaf_bytes(entry)
         self.admin.append(entry.serial, leaf, leaf.decode())
         self.admin_entries.append(entry)
+        self.admin.checkpoint()
 
     def log_access(
         self,
