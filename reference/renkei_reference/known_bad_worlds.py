@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import fields, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .core.retention import HoldScope, LegalHold, Retained
@@ -222,3 +222,29 @@ def _caller_from_header(fed: Federation) -> None:
         return fed.hub.agencies.get(named, agency) if named else agency
 
     _override(fed, "authenticate", authenticate)
+
+
+_header_now: ContextVar[datetime | None] = ContextVar("header_now", default=None)
+
+
+def _note_header_clock(headers: dict[str, str]) -> None:
+    sent = headers.get("x-renkei-now")
+    try:
+        at = datetime.fromisoformat(sent.replace("Z", "+00:00")) if sent else None
+    except ValueError:
+        at = None
+    _header_now.set(at.astimezone(UTC) if at is not None and at.tzinfo else None)
+
+
+@_variant(
+    "query-time-from-header",
+    "RK-PAT-001",
+    "a query is decided at the time an X-Renkei-Now header names (a test hook left on), "
+    "not at the hub's clock",
+    inspect=_note_header_clock,
+)
+def _query_time_from_header(fed: Federation) -> None:
+    def query(original: Any, caller: Agency, q: QueryIn, now: datetime) -> Any:
+        return original(caller, q, _header_now.get() or now)
+
+    _override(fed.hub.linkages, "query", query)

@@ -166,6 +166,10 @@ def test_near_miss_names_are_decided_exactly(wire: Wire) -> None:
     assert not wrong, "near-miss names decided wrongly:\n  " + "\n  ".join(wrong)
 
 
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def _z(t: datetime) -> str:
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -203,37 +207,45 @@ def test_validity_sent_in_other_offsets_holds_to_the_second(world: World) -> Non
     boundary with the clock itself set in various offsets: a pattern approves exactly
     from the instant its validity starts until the instant it ends — never from a
     date, nor with an offset dropped."""
+    wrong = _decide_validity(world)
+    assert not wrong, "validity decided off the instant:\n  " + "\n  ".join(wrong)
+
+
+def _decide_validity(world: World) -> list[str]:
+    """The probes of CT-WLD-002; returns the departures from the decision table."""
     world.wire.control("PUT", "/patterns", {"patterns": VALIDITY_PATTERNS}).expect(200)
     wrong = []
     for sent in VALIDITY_PROBES:
         at = datetime.fromisoformat(sent.replace("Z", "+00:00"))
         now = world.wire.control("PUT", "/clock", {"now": sent}).expect(200)["now"]
-        drift = datetime.fromisoformat(now.replace("Z", "+00:00")) - at
-        assert timedelta(0) <= drift < timedelta(milliseconds=500), f"clock {sent} read {now}"
+        drift = _instant(now) - at
+        assert timedelta(0) <= drift < timedelta(hours=1), f"clock set to {sent} reads {now}"
         for requester, pattern_id, kind in (
             ("kit.pension", "KIT-P-001", "local-tax"),
             ("kit.insurer", "KIT-P-002", "income"),
         ):
-            want = expected_decision(
-                VALIDITY_PATTERNS,
-                {
-                    "authenticated_requester": requester,
-                    "requester": requester,
-                    "provider": "kit.city-a",
-                    "pattern_id": pattern_id,
-                    "information_kind": kind,
-                    "at": _z(at),
-                },
-            )
             got = world.query(
                 requester, world.persons[0], pattern_id=pattern_id, information_kind=kind
             )
-            if (want is None) != (got.status == 202) or (want and got.problem != want):
+            # the hub decided at some instant between the clock set and the clock read
+            # after the answer: either instant's decision is right (no false alarm
+            # however slow the target; every defect aimed at is hours off)
+            after = _instant(world.wire.control("GET", "/health").expect(200)["now"])
+            allowed = {
+                expected_decision(VALIDITY_PATTERNS, {
+                    "authenticated_requester": requester, "requester": requester,
+                    "provider": "kit.city-a", "pattern_id": pattern_id,
+                    "information_kind": kind, "at": _z(t),
+                })
+                for t in (at, after)
+            }  # fmt: skip
+            decided = None if got.status == 202 else f"{got.status} {got.problem}"
+            if decided not in {None if w is None else f"403 {w}" for w in allowed}:
                 wrong.append(
                     f"{pattern_id} at {sent} ({_z(at)}): expected "
-                    f"{want or 'approval'}, got {got.status} {got.problem}"
+                    f"{' or '.join(sorted(w or 'approval' for w in allowed))}, got {decided}"
                 )
-    assert not wrong, "validity decided off the instant:\n  " + "\n  ".join(wrong)
+    return wrong
 
 
 RETENTION_TIMES = (  # UTC instants at the day boundaries of JST and of UTC
@@ -269,7 +281,11 @@ def test_seven_years_are_counted_to_the_second_at_every_day_boundary(world: Worl
         probe = _seven_years_on(at) - timedelta(seconds=1)
         world.wire.control("PUT", "/clock", {"now": _z(probe)}).expect(200)
         held = {int(e["serial"]) for e in world.audit_log()}
-        early = [f"{_z(a)} (serial {s})" for a, s in made[i:] if s not in held]
+        # judged only for entries whose 7 years end after the clock read after the
+        # audit read (made no earlier than sent, so none is judged late: no false alarm)
+        after = _instant(world.wire.control("GET", "/health").expect(200)["now"])
+        early = [f"{_z(a)} (serial {s})" for a, s in made[i:]
+                 if s not in held and _seven_years_on(a) > after]  # fmt: skip
         assert not early, f"purged before 7 years had passed, at {_z(probe)}: {early}"
     last = _seven_years_on(made[-1][0]) + timedelta(days=2)
     world.wire.control("PUT", "/clock", {"now": _z(last)}).expect(200)
@@ -298,6 +314,12 @@ def test_holds_keep_entries_on_every_side_and_nothing_else(wire: Wire) -> None:
     municipality, one on a *period* given in JST (+09:00) whose entries sit one second
     inside and outside each end.  Exactly the covered entries survive; every other
     entry is gone; once the holds are lifted the kept ones go too."""
+    wrong = _hold_departures(wire)
+    assert not wrong, "legal holds applied wrongly:\n  " + "\n  ".join(wrong)
+
+
+def _hold_departures(wire: Wire) -> list[str]:
+    """The world of CT-WLD-004; returns what departs from what the holds keep."""
     world = World.create(
         wire,
         patterns=[*PATTERNS, NEAR_MISS_PATTERNS[0]],
@@ -330,18 +352,19 @@ def test_holds_keep_entries_on_every_side_and_nothing_else(wire: Wire) -> None:
         "the person, asked by a municipality"
     )
     free[_logged(world.query("kit.pension", p[3]))] = "another person, no hold"
-    for when, what in (
-        ("2030-06-15T14:59:59Z", None),
-        ("2030-06-15T15:00:00Z", "period start"),
-        ("2030-06-16T14:59:59Z", "period end - 1 s"),
-        ("2030-06-16T15:00:00Z", None),
-    ):
+    period: list[int] = []
+    for when in ("2030-06-15T14:59:59Z", "2030-06-15T15:00:00Z", "2030-06-16T14:59:59Z",
+                 "2030-06-16T15:00:00Z"):  # fmt: skip
         _at(world, when)
-        serial = _logged(
-            world.query("kit.insurer", p[4], pattern_id="KIT-P-002", information_kind="income")
-        )
-        (held if what else free)[serial] = what or f"outside the JST period, {when}"
-    ref = next(e["person_ref"] for e in world.audit_log() if int(e["serial"]) == person)
+        period.append(_logged(world.query("kit.insurer", p[4], pattern_id="KIT-P-002",
+                                          information_kind="income")))  # fmt: skip
+    log = {int(e["serial"]): e for e in world.audit_log()}
+    ref = log[person]["person_ref"]
+    start, end = _instant("2030-06-15T15:00:00Z"), _instant("2030-06-16T15:00:00Z")
+    for serial in period:  # judged by the time the entry was made (①), to the microsecond
+        at = _instant(log[serial]["at"])
+        inside = start <= at < end
+        (held if inside else free)[serial] = f"{'inside' if inside else 'outside'} the JST period"
     holds = [
         world.call(
             "kit.auditor",
@@ -360,14 +383,15 @@ def test_holds_keep_entries_on_every_side_and_nothing_else(wire: Wire) -> None:
     ]
     _at(world, "2037-06-18T00:00:00Z")
     kept = {int(e["serial"]) for e in world.audit_log()}
-    lost = [f"{s}: {why}" for s, why in held.items() if s not in kept]
-    assert not lost, f"entries a hold covers were purged (RK-RET-002): {lost}"
-    extra = [f"{s}: {why}" for s, why in free.items() if s in kept]
-    assert not extra, f"entries no hold covers were kept past 7 years (RK-RET-001): {extra}"
+    wrong = [f"purged although a hold covers it (RK-RET-002): serial {s}, {why}"
+             for s, why in held.items() if s not in kept]  # fmt: skip
+    wrong += [f"kept past 7 years with no hold covering it (RK-RET-001): serial {s}, {why}"
+              for s, why in free.items() if s in kept]  # fmt: skip
     for hold_id in holds:
         world.call("kit.auditor", "DELETE", "auditor", f"/legal-holds/{hold_id}").expect(204)
     left = {int(e["serial"]) for e in world.audit_log()} & set(held)
-    assert not left, f"entries stayed after every hold was lifted: {sorted(left)}"
+    wrong += [f"kept after every hold was lifted (RK-RET-002): serial {s}" for s in sorted(left)]
+    return wrong
 
 
 NOISE = {  # headers no operation defines; identities, roles, clocks and routes in them
@@ -405,35 +429,32 @@ def _noise(wire: Wire) -> Iterator[None]:
 
 
 @pytest.mark.conformance(
-    "CT-WLD-005", requirements=["RK-ARCH-002", "RK-PAT-001", "RK-PAT-005"], profiles=["hub"]
+    "CT-WLD-005",
+    requirements=["RK-ARCH-002", "RK-PAT-001", "RK-PAT-005", "RK-RET-002"],
+    profiles=["hub"],
 )
 def test_undefined_headers_change_no_decision(wire: Wire) -> None:
     """The noise pass: every request — control, binding, query, delivery, reading the
-    log — carries headers the interface does not define, naming other agencies, the
-    auditor role, a far clock, another route, a provider.  Every near-miss query of
-    CT-WLD-001 is still decided as the table decides it and routed to the provider
-    it named; a caller without a credential is still 401, an agency reading the
-    auditor's log still 403: identity comes from the credential alone."""
+    log, placing holds — carries headers the interface does not define, naming other
+    agencies, the auditor role, a far clock, another route, a provider.  The worlds
+    of CT-WLD-001, CT-WLD-002 and CT-WLD-004 are decided exactly as without them; a
+    caller without a credential is still 401, an agency reading the auditor's log
+    still 403: identity comes from the credential alone, time from the clock."""
     with _noise(wire):
         world = World.create(wire, patterns=NEAR_MISS_PATTERNS, extra_agencies=NEAR_MISS_AGENCIES)
         wrong = _decide_near_misses(world)
-        assert not wrong, "a header the interface does not define changed a decision:\n  " + (
-            "\n  ".join(wrong)
-        )
         world.call("kit.pension", "GET", "auditor", "/access-logs").expect_problem(
             "forbidden-role", 403
         )
-        body = {
-            "request_id": "kit-noise-anonymous",
-            "requester": "kit.pension",
-            "provider": "kit.city-a",
-            "pattern_id": "KIT-W-001",
-            "information_kind": "local-tax",
-            "link_code": world.link("kit.pension", world.persons[0]),
-        }
+        body = {"request_id": "kit-noise-anonymous", "requester": "kit.pension",
+                "provider": "kit.city-a", "pattern_id": "KIT-W-001",
+                "information_kind": "local-tax",
+                "link_code": world.link("kit.pension", world.persons[0])}  # fmt: skip
         world.wire.call("POST", "hub", "/queries", json_body=body).expect_problem(
             "unauthenticated", 401
         )
-        approved = [e for e in world.audit_log() if e["outcome"] == "approved"]
-        assert approved, "the noise pass made no approved entry"
-        assert all(e["requester_id"] != "kit.auditor" for e in approved)
+        wrong += _decide_validity(world)
+        wrong += _hold_departures(wire)
+    assert not wrong, "a header the interface does not define changed a decision:\n  " + (
+        "\n  ".join(wrong)
+    )
