@@ -3,8 +3,8 @@ with tidy names, UTC times, clean requests and requester-side holds never sees.
 
 * near-miss names: information kinds that are prefixes, suffixes and case variants
   of each other, agency ids and pattern ids that share long prefixes, several
-  providers per pattern, requesters and providers of the agency and municipality
-  roles (CT-WLD-001);
+  providers per pattern, requesters of the agency, municipality and private-body
+  roles, providers of the agency and municipality roles (CT-WLD-001);
 * times sent in non-UTC offsets and probed at day boundaries of both JST and UTC:
   pattern validity (CT-WLD-002) and the 7-year retention (CT-WLD-003);
 * legal holds on every side of an entry — the provider's, the person's, a period
@@ -35,6 +35,7 @@ NEAR_MISS_AGENCIES = {
     "kit.city": ("試験市（類似名）", "agency"),
     "kit.city-a2": ("試験市第二", "municipality"),
     "kit.city-b": ("試験区", "municipality"),
+    "kit.club": ("試験共済会（民間）", "private-body"),  # binds with the person's consent
 }
 NEAR_MISS_PATTERNS: list[dict[str, Any]] = [
     {
@@ -64,6 +65,15 @@ NEAR_MISS_PATTERNS: list[dict[str, Any]] = [
         "information_kinds": ["pension"],
         "answer_within_seconds": 600,
     },
+    {
+        "pattern_id": "KIT-W-003",
+        "legal_basis": "番号法 第19条（試験）本人同意",
+        "purpose": "民間事業者による資格確認（試験）",
+        "requesters": ["kit.club"],  # a private body
+        "providers": ["kit.city-b"],
+        "information_kinds": ["resident-record"],
+        "answer_within_seconds": 600,
+    },
 ]
 NEAR_REQUESTERS = (
     "kit.pension",
@@ -72,6 +82,7 @@ NEAR_REQUESTERS = (
     "kit.town-m",
     "kit.city",
     "kit.city-a",
+    "kit.club",
 )
 NEAR_PROVIDERS = ("kit.city-a", "kit.city-a2", "kit.city-b", "kit.city", "kit.pension")
 NEAR_PATTERN_IDS = ("KIT-W-001", "KIT-W-0010", "KIT-W-00", "kit-w-001", "KIT-W-002", "kit-w-002")
@@ -106,6 +117,25 @@ def _near_miss_queries() -> list[tuple[str, str, str, str]]:
             (p["requesters"][-1], p["providers"][-1], p["pattern_id"], p["information_kinds"][-1])
         )
     return list(dict.fromkeys(out))
+
+
+def _near_miss_world(wire: Wire) -> World:
+    """The near-miss world, the private body bound (with each person's recorded
+    consent, RK-BND-004) to the persons the queries ask about."""
+    world = World.create(wire, patterns=NEAR_MISS_PATTERNS, extra_agencies=NEAR_MISS_AGENCIES)
+    records = []
+    for p in world.persons[:5]:
+        consent = world.call("kit.club", "POST", "hub", "/consents", {
+            "record_ref": p.resident_code, "purpose": "会員資格の確認（試験）",
+            "pattern_ids": ["KIT-W-003"], "obtained_at": "2026-03-30T02:15:00Z",
+            "method": "written", "evidence_sha256": "yc6mA9GjxGHcEvSHcvxG9isQLN8ogauNMPgkOHKO0S0=",
+        }).expect(201)["consent_id"]  # fmt: skip
+        records.append({"record_ref": p.resident_code, **p.four_items(), "consent_id": consent})
+    got = world.call("kit.club", "POST", "hub", "/bindings", {"records": records}).expect(200)
+    for r in got["results"]:
+        assert r["decision"] == "bound", f"the private body's consented record: {r}"
+        world.links[("kit.club", r["record_ref"])] = r["link_code"]
+    return world
 
 
 def _decide_near_misses(world: World) -> list[str]:
@@ -157,11 +187,12 @@ def _decide_near_misses(world: World) -> list[str]:
 def test_near_miss_names_are_decided_exactly(wire: Wire) -> None:
     """Kinds that are prefixes, suffixes and case variants of designated kinds, agency
     ids sharing long prefixes with designated ones, pattern ids that differ in case or
-    by a digit, and a pattern with two providers (one agency, one municipality): each
-    query is approved exactly when the decision table approves it, every refusal has
-    the table's reason, and an approved linkage reaches the provider the query named,
-    never another designated one."""
-    world = World.create(wire, patterns=NEAR_MISS_PATTERNS, extra_agencies=NEAR_MISS_AGENCIES)
+    by a digit, a pattern with two providers (one agency, one municipality) and
+    requesters of every role that may query (agency, municipality, a private body
+    bound with consent): each query is approved exactly when the decision table
+    approves it, every refusal has the table's reason, and an approved linkage
+    reaches the provider the query named, never another designated one."""
+    world = _near_miss_world(wire)
     wrong = _decide_near_misses(world)
     assert not wrong, "near-miss names decided wrongly:\n  " + "\n  ".join(wrong)
 
@@ -441,7 +472,7 @@ def test_undefined_headers_change_no_decision(wire: Wire) -> None:
     caller without a credential is still 401, an agency reading the auditor's log
     still 403: identity comes from the credential alone, time from the clock."""
     with _noise(wire):
-        world = World.create(wire, patterns=NEAR_MISS_PATTERNS, extra_agencies=NEAR_MISS_AGENCIES)
+        world = _near_miss_world(wire)
         wrong = _decide_near_misses(world)
         world.call("kit.pension", "GET", "auditor", "/access-logs").expect_problem(
             "forbidden-role", 403
