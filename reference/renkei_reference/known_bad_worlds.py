@@ -248,3 +248,19 @@ def _query_time_from_header(fed: Federation) -> None:
         return original(caller, q, _header_now.get() or now)
 
     _override(fed.hub.linkages, "query", query)
+
+
+@_variant(
+    "logged-provider-is-the-patterns-first",
+    "RK-LOG-002",
+    "under a pattern with several providers, the log names the pattern's first designated "
+    "provider (⑤), whichever the query named and the linkage went to",
+)
+def _logged_provider(fed: Federation) -> None:
+    def log_access(original: Any, facts: Any, **kw: Any) -> Any:
+        pattern = kw.get("pattern")
+        if pattern is not None and facts.provider in pattern.providers:
+            facts = replace(facts, provider=sorted(pattern.providers)[0])
+        return original(facts, **kw)
+
+    _override(fed.hub.logs, "log_access", log_access)

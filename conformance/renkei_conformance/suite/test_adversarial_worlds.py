@@ -141,7 +141,8 @@ def _near_miss_world(wire: Wire) -> World:
 def _decide_near_misses(world: World) -> list[str]:
     """Ask every near-miss query; each answer must be the decision table's, each
     approved linkage must reach exactly the provider it named, and the log must name
-    that provider (RK-PAT-001, RK-PAT-002, RK-PAT-005).  Returns the departures."""
+    that provider (RK-PAT-001, RK-PAT-002, RK-PAT-005, RK-LOG-002).  Returns the
+    departures."""
     now = world.wire.control("GET", "/health").expect(200)["now"]
     wrong: list[str] = []
     approved: dict[str, tuple[str, str]] = {}  # linkage id -> (requester, named provider)
@@ -171,6 +172,13 @@ def _decide_near_misses(world: World) -> list[str]:
             wrong.append(f"{where}: expected approval, got {got.status} {got.problem}")
         elif got.status != 403 or got.problem != want:
             wrong.append(f"{where}: expected 403 {want}, got {got.status} {got.problem}")
+    for entry in world.audit_log():  # ⑤ is the provider asked, not another designated one
+        named = approved.get(entry.get("linkage_id") or "", (None, None))[1]
+        if named is not None and entry.get("provider_id") != named:
+            wrong.append(
+                f"serial {entry['serial']} ({entry.get('outcome')}) logs provider "
+                f"{entry.get('provider_id')} for a query to {named} (RK-LOG-002)"
+            )
     for provider in NEAR_PROVIDERS:
         for d in world.deliveries(provider):
             named = approved.get(d["linkage_id"], (None, None))[1]
@@ -182,7 +190,9 @@ def _decide_near_misses(world: World) -> list[str]:
 
 
 @pytest.mark.conformance(
-    "CT-WLD-001", requirements=["RK-PAT-001", "RK-PAT-002", "RK-PAT-005"], profiles=["hub"]
+    "CT-WLD-001",
+    requirements=["RK-PAT-001", "RK-PAT-002", "RK-PAT-005", "RK-LOG-002"],
+    profiles=["hub"],
 )
 def test_near_miss_names_are_decided_exactly(wire: Wire) -> None:
     """Kinds that are prefixes, suffixes and case variants of designated kinds, agency
@@ -191,7 +201,8 @@ def test_near_miss_names_are_decided_exactly(wire: Wire) -> None:
     requesters of every role that may query (agency, municipality, a private body
     bound with consent): each query is approved exactly when the decision table
     approves it, every refusal has the table's reason, and an approved linkage
-    reaches the provider the query named, never another designated one."""
+    reaches the provider the query named, never another designated one, and is logged
+    with that provider (⑤)."""
     world = _near_miss_world(wire)
     wrong = _decide_near_misses(world)
     assert not wrong, "near-miss names decided wrongly:\n  " + "\n  ".join(wrong)
