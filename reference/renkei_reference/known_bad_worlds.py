@@ -264,3 +264,17 @@ def _logged_provider(fed: Federation) -> None:
         return original(facts, **kw)
 
     _override(fed.hub.logs, "log_access", log_access)
+
+
+@_variant(
+    "operating-hours-end-inclusive",
+    "RK-AUD-003",
+    "the end hour of the operating hours counts as inside: queries from 20:00 to 20:59 "
+    "JST are not reported",
+)
+def _end_hour_inclusive(fed: Federation) -> None:
+    def anomalies(original: Any, auditor: Any, rules: Any) -> Any:
+        start, end = rules.operating_hours
+        return original(auditor, replace(rules, operating_hours=(start, min(end + 1, 24))))
+
+    _override(fed.auditor, "anomalies", anomalies)

@@ -500,3 +500,48 @@ def test_undefined_headers_change_no_decision(wire: Wire) -> None:
     assert not wrong, "a header the interface does not define changed a decision:\n  " + (
         "\n  ".join(wrong)
     )
+
+
+OPERATING_PROBES = (  # UTC instants one second either side of 08:00 and 20:00 JST
+    "2030-06-14T22:59:59Z",  # 07:59:59 JST
+    "2030-06-14T23:00:00Z",  # 08:00:00 JST (a UTC date earlier)
+    "2030-06-15T10:59:59Z",  # 19:59:59 JST
+    "2030-06-15T11:00:00Z",  # 20:00:00 JST
+    "2030-06-15T15:00:00Z",  # JST midnight
+    "2030-06-16T00:00:00Z",  # UTC midnight, 09:00 JST
+)
+JST_HOURS = timedelta(hours=9)
+
+
+@pytest.mark.conformance("CT-WLD-006", requirements=["RK-AUD-003"], profiles=["auditor"])
+def test_operating_hours_are_judged_in_jst_to_the_second(world: World) -> None:
+    """Queries one second either side of the start (08:00) and end (20:00, exclusive)
+    of the operating hours in Japan, at JST midnight and at UTC midnight: exactly
+    those whose time in Japan is outside [08:00, 20:00) are reported
+    ``outside-operating-hours`` — hours read on the UTC clock, or an end hour
+    counted as inside, misjudge some."""
+    made: list[int] = []
+    for t in OPERATING_PROBES:
+        _at(world, t)
+        made.append(int(world.query("kit.pension", world.persons[len(made)]).expect(202)["serial"]))
+    at = {int(e["serial"]): _instant(e["at"]) for e in world.audit_log()}
+    flagged: set[int] = set()
+    after: int | None = 0
+    for _ in range(100):
+        params: dict[str, Any] = {"operating_hours_start": 8, "operating_hours_end": 20}
+        page = world.call("kit.auditor", "GET", "auditor", "/anomalies",
+                          params={**params, "after": after}).expect(200)  # fmt: skip
+        for f in page["anomalies"]:
+            if f["kind"] == "outside-operating-hours":
+                flagged.update(int(s) for s in f["hub_serials"])
+        after = page.body.get("next_after")
+        if after is None:
+            break
+    wrong = []
+    for serial in made:  # judged by the time the entry was made (①), read in JST
+        jst = (at[serial] + JST_HOURS).replace(tzinfo=None)
+        outside = not 8 <= jst.hour < 20
+        if outside != (serial in flagged):
+            said = "not reported" if outside else "reported"
+            wrong.append(f"serial {serial} at {jst:%H:%M:%S} JST: {said} outside the hours")
+    assert not wrong, "operating hours misjudged:\n  " + "\n  ".join(wrong)
