@@ -103,19 +103,18 @@ NEAR_KINDS = (
 
 
 def _near_miss_queries() -> list[tuple[str, str, str, str]]:
-    """(requester, provider, pattern id, kind): from each designated combination of
-    each pattern, every near-miss value on one axis at a time."""
+    """(requester, provider, pattern id, kind): from a designated combination of each
+    pattern, every near-miss value on one axis at a time; and every designated
+    provider with the last designated requester and kind."""
     out: list[tuple[str, str, str, str]] = []
     for p in NEAR_MISS_PATTERNS:
-        for provider in p["providers"]:
-            base = (p["requesters"][0], provider, p["pattern_id"], p["information_kinds"][0])
-            out += [(r, *base[1:]) for r in NEAR_REQUESTERS]
-            out += [(base[0], v, *base[2:]) for v in NEAR_PROVIDERS]
-            out += [(*base[:2], pid, base[3]) for pid in NEAR_PATTERN_IDS]
-            out += [(*base[:3], k) for k in NEAR_KINDS]
-        out.append(
-            (p["requesters"][-1], p["providers"][-1], p["pattern_id"], p["information_kinds"][-1])
-        )
+        base = (p["requesters"][0], p["providers"][0], p["pattern_id"], p["information_kinds"][0])
+        out += [(r, *base[1:]) for r in NEAR_REQUESTERS]
+        out += [(base[0], v, *base[2:]) for v in NEAR_PROVIDERS]
+        out += [(*base[:2], pid, base[3]) for pid in NEAR_PATTERN_IDS]
+        out += [(*base[:3], k) for k in NEAR_KINDS]
+        out += [(p["requesters"][-1], v, p["pattern_id"], p["information_kinds"][-1])
+                for v in p["providers"]]  # fmt: skip
     return list(dict.fromkeys(out))
 
 
