@@ -13,6 +13,7 @@ The traceability scan skips this file (the marker line above).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import fields, replace
@@ -278,3 +279,33 @@ def _end_hour_inclusive(fed: Federation) -> None:
         return original(auditor, replace(rules, operating_hours=(start, min(end + 1, 24))))
 
     _override(fed.auditor, "anomalies", anomalies)
+
+
+def _wall_clock(text: str | None) -> datetime | None:
+    """``text``'s wall-clock time read as UTC, its offset dropped."""
+    if text is None:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=UTC)
+
+
+@_variant(
+    "document-validity-offset-dropped",
+    "RK-PAT-001",
+    "a signed pattern document's validity times are read as wall-clock UTC: "
+    "2030-04-01T00:00:00+09:00 comes into force 9 hours late",
+)
+def _document_offset_dropped(fed: Federation) -> None:
+    desk = fed.hub.pattern_desk
+
+    def load(original: Any, data: bytes, signature: bytes, now: datetime) -> Any:
+        doc = original(data, signature, now)
+        raw = {p["pattern_id"]: p for p in json.loads(data)["patterns"]}
+        desk.table = {
+            k: replace(p, valid_from=_wall_clock(raw[k].get("valid_from")),
+                       valid_until=_wall_clock(raw[k].get("valid_until")))
+            if k in raw else p
+            for k, p in desk.table.items()
+        }  # fmt: skip
+        return doc
+
+    _override(desk, "load_document", load)

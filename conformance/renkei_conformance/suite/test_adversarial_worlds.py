@@ -17,12 +17,16 @@ Every decision is the kit's own model of the spec (``renkei_conformance.oracle``
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from renkei_conformance.client import Wire
 from renkei_conformance.oracle import expected_decision
@@ -240,21 +244,42 @@ VALIDITY_PROBES = (  # the clock as sent (in several offsets), each a boundary �
 
 
 @pytest.mark.conformance(
-    "CT-WLD-002", requirements=["RK-PAT-001", "RK-WIRE-002", "RK-CTL-002"], profiles=["hub"]
+    "CT-WLD-002",
+    requirements=["RK-PAT-001", "RK-PAT-003", "RK-WIRE-002", "RK-CTL-002"],
+    profiles=["hub"],
 )
 def test_validity_sent_in_other_offsets_holds_to_the_second(world: World) -> None:
     """Patterns whose validity starts and ends at JST midnight (+09:00) and at UTC
     midnight written in -04:00 and +05:45, probed one second either side of each
-    boundary with the clock itself set in various offsets: a pattern approves exactly
-    from the instant its validity starts until the instant it ends — never from a
-    date, nor with an offset dropped."""
+    boundary with the clock itself set in various offsets, loaded once as a plain
+    list (test mode) and once in a document the kit signs as the trust anchor: a
+    pattern approves exactly from the instant its validity starts until the instant
+    it ends — never from a date, nor with an offset dropped."""
     wrong = _decide_validity(world)
+    wrong += [f"signed document: {w}" for w in _decide_validity(World.create(world.wire), True)]
     assert not wrong, "validity decided off the instant:\n  " + "\n  ".join(wrong)
 
 
-def _decide_validity(world: World) -> list[str]:
+def _signed_document(world: World, patterns: list[dict[str, Any]]) -> dict[str, str]:
+    """``patterns`` in a pattern document (RK-PAT-003) signed by a key the kit has
+    just made the trust anchor; its times travel as written."""
+    issuer = Ed25519PrivateKey.generate()
+    raw = issuer.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    world.wire.control("PUT", "/pattern-trust-anchor", {"public_key": raw}).expect(200)
+    data = json.dumps({
+        "format": "renkei-patterns/1", "version": 1000, "issued_at": "2026-04-01T09:00:00+09:00",
+        "issuer": "renkei conformance kit", "patterns": patterns,
+    }, ensure_ascii=False).encode()  # fmt: skip
+    return {"document": base64.b64encode(data).decode(),
+            "signature": base64.b64encode(issuer.sign(data)).decode()}  # fmt: skip
+
+
+def _decide_validity(world: World, signed: bool = False) -> list[str]:
     """The probes of CT-WLD-002; returns the departures from the decision table."""
-    world.wire.control("PUT", "/patterns", {"patterns": VALIDITY_PATTERNS}).expect(200)
+    table = (
+        _signed_document(world, VALIDITY_PATTERNS) if signed else {"patterns": VALIDITY_PATTERNS}
+    )
+    world.wire.control("PUT", "/patterns", table).expect(200)
     wrong = []
     for sent in VALIDITY_PROBES:
         at = datetime.fromisoformat(sent.replace("Z", "+00:00"))
@@ -280,8 +305,8 @@ def _decide_validity(world: World) -> list[str]:
                 })
                 for t in (at, after)
             }  # fmt: skip
-            decided = None if got.status == 202 else f"{got.status} {got.problem}"
-            if decided not in {None if w is None else f"403 {w}" for w in allowed}:
+            decided = "approval" if got.status == 202 else f"{got.status} {got.problem}"
+            if decided not in {"approval" if w is None else f"403 {w}" for w in allowed}:
                 wrong.append(
                     f"{pattern_id} at {sent} ({_z(at)}): expected "
                     f"{' or '.join(sorted(w or 'approval' for w in allowed))}, got {decided}"
@@ -469,6 +494,26 @@ def _noise(wire: Wire) -> Iterator[None]:
         wire.noise = {}
 
 
+def _relay_under_noise(world: World) -> list[str]:
+    """One linkage end to end — delivery, answer, the requester's read and its
+    acknowledgement — each request with whatever headers the wire adds."""
+    payload = base64.b64encode("雑音の中の回答（試験）".encode()).decode()
+    lid = world.query("kit.pension", world.persons[6], pattern_id="KIT-W-001").expect(202)[
+        "linkage_id"
+    ]
+    wrong = []
+    if [d["linkage_id"] for d in world.deliveries("kit.city-a")] != [lid]:
+        wrong.append(f"linkage {lid} was not delivered once to kit.city-a")
+    world.call("kit.city-a", "POST", "hub", f"/linkages/{lid}/answer", {"payload": payload}).expect(
+        202
+    )
+    got = world.call("kit.pension", "GET", "hub", f"/linkages/{lid}").expect(200)
+    if got.body.get("answer", {}).get("payload") != payload:
+        wrong.append(f"linkage {lid}: the requester did not read the answer: {got.text[:200]}")
+    world.acknowledge("kit.pension", lid)
+    return wrong
+
+
 @pytest.mark.conformance(
     "CT-WLD-005",
     requirements=["RK-ARCH-002", "RK-PAT-001", "RK-PAT-005", "RK-RET-002"],
@@ -478,7 +523,8 @@ def test_undefined_headers_change_no_decision(wire: Wire) -> None:
     """The noise pass: every request — control, binding, query, delivery, reading the
     log, placing holds — carries headers the interface does not define, naming other
     agencies, the auditor role, a far clock, another route, a provider.  The worlds
-    of CT-WLD-001, CT-WLD-002 and CT-WLD-004 are decided exactly as without them; a
+    of CT-WLD-001, CT-WLD-002 and CT-WLD-004 are decided exactly as without them, a
+    linkage is delivered, answered, read and acknowledged as without them; a
     caller without a credential is still 401, an agency reading the auditor's log
     still 403: identity comes from the credential alone, time from the clock."""
     with _noise(wire):
@@ -494,6 +540,7 @@ def test_undefined_headers_change_no_decision(wire: Wire) -> None:
         world.wire.call("POST", "hub", "/queries", json_body=body).expect_problem(
             "unauthenticated", 401
         )
+        wrong += _relay_under_noise(world)
         wrong += _decide_validity(world)
         wrong += _hold_departures(wire)
     assert not wrong, "a header the interface does not define changed a decision:\n  " + (
