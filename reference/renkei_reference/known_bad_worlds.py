@@ -309,3 +309,28 @@ def _document_offset_dropped(fed: Federation) -> None:
         return doc
 
     _override(desk, "load_document", load)
+
+
+class _AnyCriterionScope(HoldScope):
+    """A scope that covers an entry meeting *any* of its criteria, not every one."""
+
+    __slots__ = ()
+
+    def covers(self, entry: Retained) -> bool:
+        given = {f.name: getattr(self, f.name) for f in fields(HoldScope)}
+        given = {k: v for k, v in given.items() if v is not None}
+        return any(HoldScope(**{k: v}).covers(entry) for k, v in given.items()) or not given
+
+
+@_variant(
+    "legal-hold-criteria-joined-by-or",
+    "RK-RET-001",
+    "a hold naming an agency and a pattern keeps every entry of the agency and every "
+    "entry of the pattern: entries no hold covers outlive their 7 years",
+)
+def _hold_criteria_or(fed: Federation) -> None:
+    def see(h: LegalHold) -> LegalHold:
+        values = {f.name: getattr(h.scope, f.name) for f in fields(h.scope)}
+        return replace(h, scope=_AnyCriterionScope(**values))
+
+    _holds_seen_as(fed, see)

@@ -374,12 +374,13 @@ def _logged(reply: Any) -> int:
     "CT-WLD-004", requirements=["RK-RET-002", "RK-RET-001"], profiles=["hub", "auditor"]
 )
 def test_holds_keep_entries_on_every_side_and_nothing_else(wire: Wire) -> None:
-    """Three holds, past 7 years: one on an agency that is only ever the *provider* of
+    """Four holds, past 7 years: one on an agency that is only ever the *provider* of
     the entries it should keep (an approval and a refusal naming it), one on a
     *person* (by the pseudonym the auditor reads) queried by an agency and by a
     municipality, one on a *period* given in JST (+09:00) whose entries sit one second
-    inside and outside each end.  Exactly the covered entries survive; every other
-    entry is gone; once the holds are lifted the kept ones go too."""
+    inside and outside each end, one on an agency *and* a pattern (an entry must meet
+    both).  Exactly the covered entries survive; every other entry is gone; once the
+    holds are lifted the kept ones go too."""
     wrong = _hold_departures(wire)
     assert not wrong, "legal holds applied wrongly:\n  " + "\n  ".join(wrong)
 
@@ -397,7 +398,7 @@ def _hold_departures(wire: Wire) -> list[str]:
     free: dict[int, str] = {}
     free[_logged(world.query("kit.pension", p[0]))] = "pension→city-a, no hold"
     held[
-        _logged(world.query("kit.pension", p[1], provider="kit.city-b", pattern_id="KIT-W-001"))
+        _logged(world.query("kit.town-m", p[1], provider="kit.city-b", pattern_id="KIT-W-001"))
     ] = "approved, city-b the provider"
     held[
         _logged(
@@ -418,6 +419,9 @@ def _hold_departures(wire: Wire) -> list[str]:
         "the person, asked by a municipality"
     )
     free[_logged(world.query("kit.pension", p[3]))] = "another person, no hold"
+    held[_logged(world.query("kit.pension", p[5], pattern_id="KIT-W-001"))] = (
+        "kit.pension under KIT-W-001 (both criteria of one hold)"
+    )
     period: list[int] = []
     for when in ("2030-06-15T14:59:59Z", "2030-06-15T15:00:00Z", "2030-06-16T14:59:59Z",
                  "2030-06-16T15:00:00Z"):  # fmt: skip
@@ -443,6 +447,7 @@ def _hold_departures(wire: Wire) -> list[str]:
             (
                 {"agency_id": "kit.city-b"},
                 {"person_ref": ref},
+                {"agency_id": "kit.pension", "pattern_id": "KIT-W-001"},  # both must hold
                 {"from": "2030-06-16T00:00:00+09:00", "to": "2030-06-17T00:00:00+09:00"},
             )
         )
