@@ -117,6 +117,9 @@ class Wire:
     record: bool = True
     coherence: Coherence = field(default_factory=Coherence)
     """Checks every response passes whatever the test (renkei_conformance.coherence)."""
+    noise: dict[str, str] = field(default_factory=dict)
+    """Headers the interface does not define, sent on every request while set (the
+    noise pass of CT-WLD-005: they must change no decision)."""
 
     def __post_init__(self) -> None:
         self.http = self.target.client()
@@ -207,7 +210,7 @@ class Wire:
         headers: dict[str, str] | None = None,
         node: str | None = None,
     ) -> Reply:
-        hdrs = dict(headers or {})
+        hdrs = {**self.noise, **(headers or {})}
         if token is not None:
             hdrs["Authorization"] = f"Bearer {token}"
         if content is not None:

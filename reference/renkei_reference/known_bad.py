@@ -48,6 +48,8 @@ __all__ = ["KNOWN_BAD", "KnownBad", "catalog", "federation_factory", "wrap_app"]
 Patch = Callable[[Federation], None]
 Rewrite = Callable[["Response", Federation], "Response"]
 """A change to one HTTP response of the variant's app (see ``wrap_app``)."""
+Inspect = Callable[[dict[str, str]], None]
+"""A look at one HTTP request's headers (lower-case names) before the app serves it."""
 
 
 @dataclass
@@ -70,6 +72,7 @@ class KnownBad:
     description: str
     patch: Patch
     rewrite: Rewrite | None = None  # a change on the wire, after the federation answered
+    inspect: Inspect | None = None  # a look at each request, before the federation serves it
 
     def as_json(self) -> dict[str, str]:
         return {
@@ -83,10 +86,14 @@ KNOWN_BAD: dict[str, KnownBad] = {}
 
 
 def _variant(
-    name: str, requirement: str, description: str, rewrite: Rewrite | None = None
+    name: str,
+    requirement: str,
+    description: str,
+    rewrite: Rewrite | None = None,
+    inspect: Inspect | None = None,
 ) -> Callable[[Patch], Patch]:
     def register(patch: Patch) -> Patch:
-        KNOWN_BAD[name] = KnownBad(name, requirement, description, patch, rewrite)
+        KNOWN_BAD[name] = KnownBad(name, requirement, description, patch, rewrite, inspect)
         return patch
 
     return register
@@ -129,14 +136,21 @@ def federation_factory(
 
 
 def wrap_app(name: str, app: Any, built: list[Federation]) -> Any:
-    """``app`` with the variant's ``rewrite`` applied to every HTTP response (an
-    ASGI wrapper that buffers each response), or ``app`` itself."""
-    rewrite = KNOWN_BAD[name].rewrite
-    if rewrite is None:
+    """``app`` with the variant's ``inspect`` shown every HTTP request and its
+    ``rewrite`` applied to every HTTP response (an ASGI wrapper that buffers each
+    response), or ``app`` itself."""
+    rewrite, inspect = KNOWN_BAD[name].rewrite, KNOWN_BAD[name].inspect
+    if rewrite is None and inspect is None:
         return app
 
     async def wrapped(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        if inspect is not None:
+            inspect({k.decode("latin-1").lower(): v.decode("latin-1")
+                     for k, v in scope.get("headers", [])})  # fmt: skip
+        if rewrite is None:
             await app(scope, receive, send)
             return
         start: dict[str, Any] = {}
@@ -1191,3 +1205,8 @@ def _rehash_the_log(response: Response, fed: Federation) -> Response:
 )
 def _cost_grows_with_the_log(fed: Federation) -> None:
     """The federation itself is the reference's; the response rewrite does the work."""
+
+
+from . import known_bad_worlds as _worlds  # noqa: E402 — registers issue 14's world variants
+
+assert _worlds
