@@ -520,6 +520,7 @@ def _durable(
                 signer,
                 residents,
                 state_dir / KEYS_FILE,
+                state_dir / "transit.keys",
                 *state_dir.glob("numbering.sqlite3-*"),
                 *state_dir.glob("registry.sqlite3-*"),
             ):

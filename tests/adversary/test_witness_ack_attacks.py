@@ -1291,12 +1291,6 @@ def _traces(folder: Path, secret: bytes) -> list[str]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16: RK-FLOW-002: the payload of an answer acknowledged, or erased at the end "
-    "of its collection period (RK-FLOW-007), stays readable in the store's write-ahead log "
-    "(logs.sqlite3-wal), also after a restart",
-)
 @pytest.mark.parametrize("ending", ["acknowledged", "collection-period", "never-read"])
 def test_nothing_of_the_answer_remains_on_disk(
     hub: WitnessHub, tmp_path: Path, ending: str

@@ -27,8 +27,10 @@ from .numbering.authority import NumberingAuthority
 from .numbering.table import NumberingTable
 from .registry.registry import FourItems, Removal, ResidentRegistry
 from .registry.store import RegistryStore
+from .store.group_commit import GroupCommitStore
 from .store.keystore import KeyStore, MemoryKeyStore
 from .store.log_store import LogStore, MemoryLogStore, SealedRecords
+from .store.transit_vault import TransitVault
 from .web.pki import OPERATOR
 
 __all__ = [
@@ -75,7 +77,19 @@ class Federation:
         self._records = SealedRecords(self.log_store, record_key(signer.private_bytes_raw()))
         if isinstance(clock, ControllableClock):  # before the hub expires what is due
             self.restore_clock(clock)
-        self.hub = Hub(self.registry, self.keys, clock, log_signer=signer, log_store=self.log_store)
+        self.transit_vault: TransitVault | None = None
+        if state_dir is not None and isinstance(self.log_store, GroupCommitStore):
+            # answers in transit sealed at rest, erased by their key (RK-FLOW-002)
+            self.transit_vault = TransitVault(state_dir / "transit.keys", self.log_store.barrier)
+            self.log_store.before_commit.append(self.transit_vault.sync)
+        self.hub = Hub(
+            self.registry,
+            self.keys,
+            clock,
+            log_signer=signer,
+            log_store=self.log_store,
+            transit_vault=self.transit_vault,
+        )
         self.auditor = AuditorService(self.hub, clock)  # the third-party body's analyses
         # SHA-256 of each test-mode credential -> agency_id, kept in the durable store
         # (space ``credential``) so that a restarted hub knows its callers
@@ -176,6 +190,8 @@ class Federation:
     def close(self) -> None:
         """Commit what the log store has queued and close the durable stores."""
         self.log_store.close()
+        if self.transit_vault is not None:
+            self.transit_vault.close()
         self.registry.close()
         self.numbering.close()
 

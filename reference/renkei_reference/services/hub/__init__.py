@@ -48,6 +48,7 @@ from ..registry.registry import FourItems, ResidentRegistry
 from ..store.keystore import KeyStore
 from ..store.log_store import LogStore, MemoryLogStore, SealedRecords
 from ..store.signed_log import SignedCheckpoint
+from ..store.transit_vault import TransitVault
 from .agencies import AUDITOR_UNIT, Agency, AgencyBook, Role
 from .binding import BindingDecision, BindingDesk, CurrencyResult, Rebinding
 from .codes import CodeDesk
@@ -105,8 +106,10 @@ class Hub:
         log_signer: Ed25519PrivateKey | None = None,
         origin: str = "renkei.reference/hub/access-log",
         log_store: LogStore | None = None,
+        transit_vault: TransitVault | None = None,
     ) -> None:
         self._lock = threading.RLock()
+        self._vault = transit_vault
         self._clock = clock
         self._store: LogStore = log_store or MemoryLogStore()
         self.origin = origin
@@ -132,6 +135,7 @@ class Hub:
             self.pattern_desk,
             self.records,
             self.binding.consents.refuse_if_withdrawn,
+            vault=transit_vault,
         )
         self.retention = RetentionDesk(self.logs, self.records)
         self.views = LogViews(self.logs, self.codes)
@@ -275,6 +279,8 @@ class Hub:
         with self._step():
             self.linkages.expire_due(now)
             self.retention.purge_due(now)
+            if self._vault is not None:  # keys of answers whose erasure is committed
+                self._vault.step()
 
     def query(self, caller: Agency, q: QueryIn) -> Linkage:
         """Step ② of item 21.  Refused with 503 before any change while the log

@@ -51,6 +51,7 @@ from ...core.linkage import (
 )
 from ...core.patterns import Query, decide
 from ..store.log_store import SealedRecords
+from ..store.transit_vault import TransitVault
 from .agencies import Agency, Role
 from .codes import CodeDesk
 from .logs import AccessFacts, HubLogs, Receipt
@@ -99,7 +100,7 @@ class Relay:
     """An answer handed out to its requester and not yet acknowledged (RK-FLOW-002)."""
 
     linkage: Linkage  # closed
-    payload: str
+    payload: str  # as stored: sealed when the hub has a transit vault
     serial: int  # its ``provided`` entry
     expires_at: Instant  # the end of the collection period (RK-FLOW-007)
 
@@ -135,6 +136,8 @@ class LinkageDesk:
         patterns: PatternDesk,
         records: SealedRecords,
         refuse_withdrawn: Callable[[str, bytes], None],
+        *,
+        vault: TransitVault | None = None,
     ) -> None:
         self._logs = logs
         self._codes = codes
@@ -142,6 +145,7 @@ class LinkageDesk:
         self._records = records
         self._store = records.store  # its transactions and commits
         self._refuse_withdrawn = refuse_withdrawn  # RK-BND-004: a private body's person
+        self._vault = vault  # answers at rest sealed, erased by their key (RK-FLOW-002)
         self.linkages = {k: linkage_from_record(v) for k, v in records.items(LINKAGE)}
         self.transit = dict(records.items(TRANSIT))
         self.requests: dict[str, str] = dict(records.items(REQUEST))  # request_key -> linkage
@@ -149,6 +153,10 @@ class LinkageDesk:
                          for k, v in records.items(EXPIRED))  # fmt: skip
         self.expired = {lid: provider for _, lid, provider in expired}
         self.relays = {k: Relay.from_record(v) for k, v in records.items(RELAY)}
+        if vault is not None:  # keys of answers erased before a crash are overwritten
+            vault.keep_only(
+                [*self.transit.items(), *((k, r.payload) for k, r in self.relays.items())]
+            )
         self._next_relay_expiry = min((r.expires_at for r in self.relays.values()), default=None)
         self._next_expiry: Instant | None = min(
             (x.expires_at for x in self.linkages.values()), default=None
@@ -160,13 +168,24 @@ class LinkageDesk:
         self._records.put(LINKAGE, linkage.linkage_id, linkage_record(linkage))
 
     def _drop(self, linkage_id: str) -> str | None:
-        """The linkage leaves the desk; its answer in transit, if any, is erased."""
+        """The linkage leaves the desk, and its answer in transit the ``transit``
+        records; returns the answer's stored form, if any."""
         del self.linkages[linkage_id]
         self._records.put(LINKAGE, linkage_id, None)
-        payload = self.transit.pop(linkage_id, None)
-        if payload is not None:
+        stored = self.transit.pop(linkage_id, None)
+        if stored is not None:
             self._records.put(TRANSIT, linkage_id, None)
-        return payload
+        return stored
+
+    def _sealed(self, linkage_id: str, payload: str) -> str:
+        return payload if self._vault is None else self._vault.seal(linkage_id, payload)
+
+    def _opened(self, linkage_id: str, stored: str) -> str:
+        return stored if self._vault is None else self._vault.open(linkage_id, stored)
+
+    def _erased(self, linkage_id: str, stored: str) -> None:
+        if self._vault is not None:
+            self._vault.retire(linkage_id, stored)
 
     def _use_request(self, requester: str, request_id: str, linkage_id: str) -> None:
         key = request_key(requester, request_id)
@@ -315,10 +334,11 @@ class LinkageDesk:
             if exc.problem == "answer-after-deadline":
                 self._expire(linkage, now)
             raise
+        stored = self._sealed(linkage_id, payload)
         with self._store.atomic():
             self._put(nxt)
-            self.transit[linkage_id] = payload
-            self._records.put(TRANSIT, linkage_id, payload)
+            self.transit[linkage_id] = stored
+            self._records.put(TRANSIT, linkage_id, stored)
         return nxt
 
     def status(
@@ -329,18 +349,20 @@ class LinkageDesk:
         read gets the same until ``acknowledge`` (RK-FLOW-002, RK-LOG-004)."""
         relay = self.relays.get(linkage_id)
         if relay is not None and relay.linkage.requester == requester.agency_id:
-            return relay.linkage, relay.payload, self._logs.receipt_for(relay.serial)
+            payload = self._opened(linkage_id, relay.payload)
+            return relay.linkage, payload, self._logs.receipt_for(relay.serial)
         linkage = self.open_linkage(linkage_id, requester.agency_id, "requester")
         if linkage.state is not LinkageState.ANSWERED:
             return linkage, None, None
         closed = advance(linkage, Event.RELAY, instant_of(now))
         with self._store.atomic():
             entry = self._log(linkage, now, Outcome.PROVIDED)
-            payload = self._drop(linkage_id)
-            assert payload is not None
-            relay = Relay(closed, payload, entry.serial, linkage.expires_at)
+            stored = self._drop(linkage_id)
+            assert stored is not None
+            relay = Relay(closed, stored, entry.serial, linkage.expires_at)
             self.relays[linkage_id] = relay
             self._records.put(RELAY, linkage_id, relay.record())
+        payload = self._opened(linkage_id, stored)
         if self._next_relay_expiry is None or relay.expires_at < self._next_relay_expiry:
             self._next_relay_expiry = relay.expires_at
         return closed, payload, self._logs.receipt_for(entry.serial)
@@ -358,8 +380,9 @@ class LinkageDesk:
         self._erase_relay(linkage_id)
 
     def _erase_relay(self, linkage_id: str) -> None:
-        del self.relays[linkage_id]
+        relay = self.relays.pop(linkage_id)
         self._records.put(RELAY, linkage_id, None)
+        self._erased(linkage_id, relay.payload)
 
     def expire_due(self, now: datetime) -> None:
         """Expire linkages past their time.  The open linkages are scanned only once
@@ -385,7 +408,10 @@ class LinkageDesk:
         (RK-FLOW-007): the linkage ends, any answer in transit is erased."""
         advance(linkage, Event.EXPIRE, instant_of(now))
         with self._store.atomic():
-            collected_late = self._drop(linkage.linkage_id) is not None
+            stored = self._drop(linkage.linkage_id)
+            collected_late = stored is not None
+            if stored is not None:
+                self._erased(linkage.linkage_id, stored)
             reason = "not-collected" if collected_late else "deadline-passed"
             if not collected_late:
                 self._remember_expired(linkage, now)
@@ -431,8 +457,14 @@ class LinkageDesk:
                 for x in self.linkages.values()
             ],
             "hub.in_transit": [
-                *({"linkage_id": k, "payload": v} for k, v in self.transit.items()),
-                *({"linkage_id": k, "payload": r.payload} for k, r in self.relays.items()),
+                *(
+                    {"linkage_id": k, "payload": self._opened(k, v)}
+                    for k, v in self.transit.items()
+                ),
+                *(
+                    {"linkage_id": k, "payload": self._opened(k, r.payload)}
+                    for k, r in self.relays.items()
+                ),
             ],
             "hub.requests": [
                 {"request_key": k, "linkage_id": lid} for k, lid in self.requests.items()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -167,6 +167,8 @@ class GroupCommitStore:
         self._closing = False
         self._group = threading.local()  # changes held back by ``atomic`` in this thread
         self.batches = 0  # commits made (for tests and benchmarks)
+        # run by the writer before each commit (the transit vault flushes its keys)
+        self.before_commit: list[Callable[[], None]] = []
         self._writer: threading.Thread | None = None
 
     def _start(self, name: str) -> None:
@@ -292,6 +294,7 @@ class GroupCommitStore:
     # -- the writer ------------------------------------------------------------
     def _run(self) -> None:
         purged = False
+        failures: tuple[type[BaseException], ...] = (*self._errors, OSError)  # hooks: OSError
         while True:
             with self._cond:
                 while not self._queue and not self._closing and not self._unwitnessed:
@@ -314,8 +317,10 @@ class GroupCommitStore:
                 self._inflight, self._next = self._next, _barrier_future()
                 future = self._inflight
             try:
+                for hook in self.before_commit:
+                    hook()
                 self._write_batch(batch)
-            except self._errors as exc:
+            except failures as exc:
                 with self._cond:
                     self._failure = exc
                     self._taken = self._committed  # the batch goes back to the queue
