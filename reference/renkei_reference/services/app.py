@@ -370,13 +370,10 @@ def create_app(
         return out
 
     @hub.delete("/linkages/{linkage_id}/answer", status_code=204)
-    async def acknowledge_answer(
-        linkage_id: str, agency: AgencyCaller, request: Request
-    ) -> Response:
+    async def acknowledge_answer(linkage_id: str, agency: AgencyCaller) -> Response:
         fed().hub.acknowledge(agency, linkage_id)
-        # lost in a crash, the erasure is only late: the answer is erased when its
-        # collection period ends (RK-FLOW-007), so the 204 need not wait for the commit
-        acknowledges_nothing(request)
+        # the 204 waits for the commit of the erasure, like every other acknowledged step
+        # (RK-FLOW-008): an acknowledged answer does not come back after a crash
         return Response(status_code=204)
 
     @hub.get("/linkages/{linkage_id}/receipt")
