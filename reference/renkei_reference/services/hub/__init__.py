@@ -25,6 +25,7 @@ store cannot write (RK-LOG-001) and wires the parts together.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
@@ -109,6 +110,15 @@ class Hub:
         transit_vault: TransitVault | None = None,
     ) -> None:
         self._lock = threading.RLock()
+
+        @functools.lru_cache(maxsize=4096)
+        def resident_of(raw: bytes) -> ResidentCode:
+            """The resident code of an ID code (the person bound into each log leaf,
+            RK-LOG-010); an approval and its ``provided`` entry name the same person,
+            so the latest are kept, until a key rotation."""
+            return resident_code_of(keys.cipher(ID, raw[0]), IdCode(raw))
+
+        self._resident_of = resident_of
         self._vault = transit_vault
         self._clock = clock
         self._store: LogStore = log_store or MemoryLogStore()
@@ -122,7 +132,7 @@ class Hub:
             signer,
             origin,
             name=self.agency_book.name,
-            resident_of=lambda raw: resident_code_of(keys.cipher(ID, raw[0]), IdCode(raw)),
+            resident_of=self._resident_of,
             now=clock.now,
         )
         records_from = adopt_legacy_state(self.records, self._store, self.logs)
@@ -230,6 +240,7 @@ class Hub:
         """Item 11 / RK-KEY-002: a new key version; stored ID codes are re-made."""
         with self._step():
             ring, move = self.codes.rotate(purpose, self._clock.now(), transition)
+            self._resident_of.cache_clear()
             if move is not None:
                 self.linkages.rekey_persons(move)
                 self.logs.rekey_persons(move)
