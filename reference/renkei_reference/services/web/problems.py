@@ -78,20 +78,26 @@ def _wire(value: object) -> object:
     return value
 
 
+def _request_part(request: Request) -> str:
+    """The part of a request a failure found past the schema is in: the body of a
+    request that carries one, else its query."""
+    return "body" if request.method in ("POST", "PUT", "PATCH") else "query"
+
+
 def _title(slug: str) -> str:
     return slug.replace("-", " ").capitalize()
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RenkeiError)
-    async def _domain(_: Request, exc: RenkeiError) -> JSONResponse:
+    async def _domain(request: Request, exc: RenkeiError) -> JSONResponse:
+        extra = {k: _wire(v) for k, v in exc.extensions.items()}
+        if exc.problem == "validation-error" and "errors" not in extra:
+            # every validation-error lists its failures (RK-WIRE-001); a check of the
+            # implementation's own names the request's body, or its query when it has none
+            extra["errors"] = [{"loc": [_request_part(request)], "msg": exc.detail}]
         return problem_response(
-            exc.status_hint,
-            exc.problem,
-            _title(exc.problem),
-            exc.detail,
-            exc.requirement,
-            **{k: _wire(v) for k, v in exc.extensions.items()},
+            exc.status_hint, exc.problem, _title(exc.problem), exc.detail, exc.requirement, **extra
         )
 
     @app.exception_handler(RequestValidationError)
