@@ -142,6 +142,8 @@ class Coherence:
         fields = json.loads(leaf)
         if fields.get("serial") != receipt["serial"]:
             raise VerificationError("the leaf's serial is not the receipt's")
+        if "linkage_id" in fields and fields["linkage_id"] != receipt.get("linkage_id"):
+            raise VerificationError("the leaf's linkage_id is not the receipt's")
 
     @staticmethod
     def _echo_departures(op: Operation, path: str, body: dict[str, Any]) -> list[str]:
