@@ -75,6 +75,8 @@ class Coherence:
 
     def __init__(self) -> None:
         self.verifier_keys: list[str] = []
+        self.delivered: set[str] = set()
+        """The linkages handed to a provider since the last reset (each once)."""
 
     def departures(
         self,
@@ -86,6 +88,8 @@ class Coherence:
     ) -> list[tuple[str, str]]:
         """(requirement, departure) for one response body of ``op`` at ``path``
         answering the JSON request body ``sent`` and query ``params``."""
+        if op is not None and op.operation_id == "resetState":
+            self.delivered.clear()  # a reset starts the deployment afresh
         if op is None or not isinstance(body, dict):
             return []
         wire = [("RK-WIRE-001", d) for d in validation_departures(body, op, sent, params)]
@@ -101,12 +105,27 @@ class Coherence:
         out = wire + [("RK-LOG-004", d) for d in self._receipt_departures(body)]
         out += [("RK-WIRE-002", d) for d in self._echo_departures(op, path, body)]
         out += [("RK-WIRE-002", d) for d in _order_departures(op, body, params or {})]
+        if op.operation_id == "pullDeliveries":
+            out += [("RK-FLOW-001", d) for d in self._delivery_departures(body)]
         if op.operation_id == "listAccessLogs":
             out += [("RK-WIRE-002", d) for d in _reason_departures(body)]
         if isinstance(sent, dict):
             out += [("RK-WIRE-002", d) for d in _request_echoes(sent, body)]
             out += [("RK-WIRE-002", d) for d in _default_echoes(op, sent, body)]
         return out
+
+    def _delivery_departures(self, body: dict[str, Any]) -> list[str]:
+        """Each pending linkage is delivered to its provider once
+        (pullDeliveries, specs/openapi/renkei.yaml)."""
+        items = body.get("deliveries")
+        ids = [
+            str(d["linkage_id"])
+            for d in (items if isinstance(items, list) else [])
+            if isinstance(d, dict) and "linkage_id" in d
+        ]
+        again = sorted(set(ids) & self.delivered)
+        self.delivered.update(ids)
+        return [f"(body): linkage {i!r} delivered again (each is delivered once)" for i in again]
 
     def _receipt_departures(self, body: dict[str, Any]) -> list[str]:
         out: list[str] = []
