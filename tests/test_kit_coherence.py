@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from renkei_conformance.coherence import Coherence
+from renkei_conformance.coherence import NOT_JSON, Coherence, failure_listed
 from renkei_conformance.openapi import load_contract, registry_departures
 from renkei_conformance.tlog import leaf_hash, merkle_root
 
@@ -127,3 +127,68 @@ def test_a_problem_agrees_with_its_registry_entry() -> None:
     assert registry_departures(403, {**good, "status": 401})  # member and HTTP status differ
     assert registry_departures(403, {**good, "type": "urn:renkei:problem:no-such-type"})
     assert registry_departures(403, {k: v for k, v in good.items() if k != "requirement"})
+    assert registry_departures(403, {**good, "requirement": "RK-AUD-001"}) == []  # also
+    assert registry_departures(403, {**good, "requirement": "RK-LNK-002"})  # not admitted
+
+
+def test_a_validation_error_lists_its_failures_once_each_where_the_request_breaks() -> None:
+    check = Coherence()
+    op = _op("submitQuery")
+    problem = {
+        "type": "urn:renkei:problem:validation-error",
+        "title": "Request validation failed",
+        "status": 422,
+        "detail": "no",
+        "requirement": "RK-WIRE-001",
+        "errors": [{"loc": ["body", "surprise"], "msg": "unknown member"}],
+    }
+    sent = {"request_id": "r1", "surprise": True}
+    assert check.departures(op, "/hub/queries", problem, sent) == []
+    missing = {k: v for k, v in problem.items() if k != "errors"}
+    twice = {**problem, "errors": problem["errors"] * 2}
+    not_json = {**problem, "errors": [{"loc": ["body", "body", "3"], "msg": "x"}]}
+    assert check.departures(op, "/hub/queries", missing, sent)
+    assert check.departures(op, "/hub/queries", twice, sent)
+    assert check.departures(op, "/hub/queries", not_json, NOT_JSON)
+    assert (
+        check.departures(
+            op,
+            "/hub/queries",
+            {**not_json, "errors": [{"loc": ["body", "3"], "msg": "x"}]},
+            NOT_JSON,
+        )
+        == []
+    )
+    assert failure_listed(problem, ("body", "surprise")) == []
+    assert failure_listed(problem, ("body",)) == []  # an enclosing place is listed too
+    assert failure_listed(problem, ("query", "limit"))
+
+
+def test_a_linkage_is_delivered_once_until_a_reset() -> None:
+    check = Coherence()
+    pull, reset = _op("pullDeliveries"), _op("resetState")
+    body = {"deliveries": [{"linkage_id": "L1"}]}
+    assert not [
+        d for rid, d in check.departures(pull, "/hub/deliveries", body) if rid == "RK-FLOW-001"
+    ]
+    again = check.departures(pull, "/hub/deliveries", body)
+    assert [rid for rid, _ in again] == ["RK-FLOW-001"], again
+    check.departures(reset, "/control/reset", None)
+    assert not [
+        d for rid, d in check.departures(pull, "/hub/deliveries", body) if rid == "RK-FLOW-001"
+    ]
+
+
+def test_a_member_left_to_its_default_comes_back_as_the_default() -> None:
+    check = Coherence()
+    op = _op("createSession")
+    sent = {"challenge_id": "c", "certificate": "AA==", "signature": "AA=="}
+    good = {"session_token": "t", "expires_at": "2026-04-01T09:15:00Z", "channel": "internet"}
+    assert check.departures(op, "/portal/sessions", good, sent) == []
+    assert check.departures(op, "/portal/sessions", {**good, "channel": "counter"}, sent)
+    assert (
+        check.departures(
+            op, "/portal/sessions", {**good, "channel": "counter"}, {**sent, "channel": "counter"}
+        )
+        == []
+    )

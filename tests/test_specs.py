@@ -67,6 +67,41 @@ def test_every_problem_slug_the_reference_raises_is_registered() -> None:
     assert not missing, f"problem types not in specs/problems.yaml: {missing}"
 
 
+def test_every_requirement_the_reference_names_on_a_problem_is_one_its_type_admits() -> None:
+    """problems.yaml: an instance names its type's requirement or one listed under
+    ``also`` (RK-WIRE-001); each listed requirement is in the catalog."""
+    import ast
+
+    problems, catalog = load_problems(), load_catalog()
+    named: set[tuple[str, str]] = set()
+    for path in (ROOT / "reference" / "renkei_reference").rglob("*.py"):
+        if path.name == "known_bad.py":  # deliberately wrong variants
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or len(node.args) < 3:
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            slug, req = node.args[0], node.args[2]
+            if (
+                name.endswith("Error")
+                and isinstance(slug, ast.Constant)
+                and slug.value in problems
+                and isinstance(req, ast.Constant)
+                and isinstance(req.value, str)
+            ):
+                named.add((slug.value, req.value))
+    assert named
+    for slug, entry in problems.items():
+        assert set(entry.get("also", [])) <= set(catalog.requirements), slug
+    bad = sorted(
+        (slug, req)
+        for slug, req in named
+        if problems[slug]["requirement"]
+        and req not in [problems[slug]["requirement"], *problems[slug].get("also", [])]
+    )
+    assert not bad, f"requirements no registry entry admits: {bad}"
+
+
 def test_every_vector_file_validates_against_the_schema_it_names() -> None:
     import json
 

@@ -62,6 +62,10 @@ class BadRequest:
     headers: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] | None = None
     must_refuse: bool = True
+    broken: tuple[str, ...] = ()
+    """Where the request breaks its schema (``("body", member)``, ``("query",
+    name)``, ``("body",)``): a ``validation-error`` for it lists a failure there
+    (RK-WIRE-001), or at a place that encloses it."""
 
 
 def _schema(contract: WireContract, node: Any) -> dict[str, Any]:
@@ -154,25 +158,36 @@ def bad_requests(contract: WireContract, op: Operation) -> Iterator[BadRequest]:
     if body_spec is not None:
         schema = _schema(contract, body_spec.get("schema", {}))
         example = _body_example(contract, body_spec)
-        yield BadRequest("not-json", m, base, content=b'{"unterminated": ',
+        yield BadRequest("not-json", m, base, content=b'{"unterminated": ', broken=("body",),
                          headers={"content-type": "application/json"})  # fmt: skip
         yield BadRequest("text-plain", m, base, content=b"hello",
                          headers={"content-type": "text/plain"})  # fmt: skip
-        yield BadRequest("array-for-object", m, base, json_body=[example])
-        yield BadRequest("string-for-object", m, base, json_body="object expected")
-        yield BadRequest("null-body", m, base, content=b"null",
+        whole = ("body",)
+        yield BadRequest("array-for-object", m, base, json_body=[example], broken=whole)
+        yield BadRequest("string-for-object", m, base, json_body="object expected", broken=whole)
+        yield BadRequest("null-body", m, base, content=b"null", broken=whole,
                          headers={"content-type": "application/json"})  # fmt: skip
         if _type(schema) == "object" and isinstance(example, dict):
-            yield BadRequest("undeclared-member", m, base, json_body={**example, "x-zz": 1})
+            yield BadRequest(
+                "undeclared-member",
+                m,
+                base,
+                json_body={**example, "x-zz": 1},
+                broken=("body", "x-zz"),
+            )
             props = schema.get("properties", {})
             for name in schema.get("required", []):
                 body = {k: v for k, v in example.items() if k != name}
-                yield BadRequest(f"missing-{name}", m, base, json_body=body)
+                yield BadRequest(f"missing-{name}", m, base, json_body=body, broken=("body", name))
             for name, prop in props.items():
                 t = _type(_schema(contract, prop))
                 if t in WRONG_TYPE:
                     yield BadRequest(
-                        f"wrong-type-{name}", m, base, json_body={**example, name: WRONG_TYPE[t]}
+                        f"wrong-type-{name}",
+                        m,
+                        base,
+                        json_body={**example, name: WRONG_TYPE[t]},
+                        broken=("body", name),
                     )
                 if t == "string":
                     for label, odd in ODD_STRINGS.items():
@@ -223,6 +238,7 @@ def bad_requests(contract: WireContract, op: Operation) -> Iterator[BadRequest]:
                     base,
                     params={name: value},
                     must_refuse=label == "not-a-number",
+                    broken=("query", name) if label == "not-a-number" else (),
                 )
 
 

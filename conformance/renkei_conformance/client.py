@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from .coherence import Coherence
+from .coherence import NOT_JSON, Coherence
 from .openapi import WireContract, load_contract
 from .target import Target
 
@@ -256,7 +256,13 @@ class Wire:
                 error.requirement, error.request = rid, f"{method} {url}"
                 raise error
             op = self.contract.find(method, contract_path.split("?", 1)[0])
-            incoherent = self.coherence.departures(op, contract_path, body, json_body, params)
+            document: Any = json_body
+            if content is not None:
+                try:
+                    document = json.loads(content)
+                except ValueError:
+                    document = NOT_JSON
+            incoherent = self.coherence.departures(op, contract_path, body, document, params)
             if incoherent:
                 error = WireError(
                     f"{method} {url}: the response contradicts itself or the request:\n  "

@@ -27,6 +27,7 @@ import base64
 import itertools
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -41,7 +42,7 @@ from .tlog import (
     verify_inclusion,
 )
 
-__all__ = ["Coherence", "validation_departures"]
+__all__ = ["NOT_JSON", "Coherence", "failure_listed", "validation_departures"]
 
 
 def _unsigned(note: str) -> Note:
@@ -74,6 +75,8 @@ class Coherence:
 
     def __init__(self) -> None:
         self.verifier_keys: list[str] = []
+        self.delivered: set[str] = set()
+        """The linkages handed to a provider since the last reset (each once)."""
 
     def departures(
         self,
@@ -85,6 +88,8 @@ class Coherence:
     ) -> list[tuple[str, str]]:
         """(requirement, departure) for one response body of ``op`` at ``path``
         answering the JSON request body ``sent`` and query ``params``."""
+        if op is not None and op.operation_id == "resetState":
+            self.delivered.clear()  # a reset starts the deployment afresh
         if op is None or not isinstance(body, dict):
             return []
         wire = [("RK-WIRE-001", d) for d in validation_departures(body, op, sent, params)]
@@ -100,9 +105,27 @@ class Coherence:
         out = wire + [("RK-LOG-004", d) for d in self._receipt_departures(body)]
         out += [("RK-WIRE-002", d) for d in self._echo_departures(op, path, body)]
         out += [("RK-WIRE-002", d) for d in _order_departures(op, body, params or {})]
+        if op.operation_id == "pullDeliveries":
+            out += [("RK-FLOW-001", d) for d in self._delivery_departures(body)]
+        if op.operation_id == "listAccessLogs":
+            out += [("RK-WIRE-002", d) for d in _reason_departures(body)]
         if isinstance(sent, dict):
             out += [("RK-WIRE-002", d) for d in _request_echoes(sent, body)]
+            out += [("RK-WIRE-002", d) for d in _default_echoes(op, sent, body)]
         return out
+
+    def _delivery_departures(self, body: dict[str, Any]) -> list[str]:
+        """Each pending linkage is delivered to its provider once
+        (pullDeliveries, specs/openapi/renkei.yaml)."""
+        items = body.get("deliveries")
+        ids = [
+            str(d["linkage_id"])
+            for d in (items if isinstance(items, list) else [])
+            if isinstance(d, dict) and "linkage_id" in d
+        ]
+        again = sorted(set(ids) & self.delivered)
+        self.delivered.update(ids)
+        return [f"(body): linkage {i!r} delivered again (each is delivered once)" for i in again]
 
     def _receipt_departures(self, body: dict[str, Any]) -> list[str]:
         out: list[str] = []
@@ -138,6 +161,8 @@ class Coherence:
         fields = json.loads(leaf)
         if fields.get("serial") != receipt["serial"]:
             raise VerificationError("the leaf's serial is not the receipt's")
+        if "linkage_id" in fields and fields["linkage_id"] != receipt.get("linkage_id"):
+            raise VerificationError("the leaf's linkage_id is not the receipt's")
 
     @staticmethod
     def _echo_departures(op: Operation, path: str, body: dict[str, Any]) -> list[str]:
@@ -156,6 +181,28 @@ class Coherence:
 
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
+
+def _default_echoes(op: Operation, sent: dict[str, Any], body: dict[str, Any]) -> list[str]:
+    """A request member left out takes its schema's ``default``: a response member
+    of the same name repeats that default (a session opened without a ``channel``
+    is an ``internet`` one), as it would repeat the member sent."""
+    media = (op.spec.get("requestBody") or {}).get("content", {}).get("application/json")
+    if media is None:
+        return []
+    schema = merged_schema(load_contract(), media.get("schema", {}))
+    out: list[str] = []
+    for name, prop in (schema.get("properties") or {}).items():
+        default = prop.get("default") if isinstance(prop, dict) else None
+        if not isinstance(default, str) or name in sent or name not in body:
+            continue
+        if body[name] != default:
+            out.append(
+                f"(body): member {name!r} is {body[name]!r}; the request left it to its "
+                f"default {default!r}"
+            )
+    return out
+
+
 ORDERED: dict[str, tuple[str, str]] = {
     "pullDeliveries": ("deliveries", "serial"),
     "listOwnPortalUsage": ("records", "at"),
@@ -165,9 +212,16 @@ ORDERED: dict[str, tuple[str, str]] = {
     "listAgencyAccessLogs": ("entries", "serial"),
     "listAgencyDenials": ("entries", "serial"),
     "listAgencyAdminLogs": ("entries", "serial"),
+    "listDiscrepancies": ("discrepancies", "discrepancy_id"),
+    "plantAgencyLogEntries": ("serials", ""),
 }
 """Lists the interface orders, oldest first (specs/openapi/renkei.yaml): the list
-member and the member it is ordered by.  Their entries are distinct records."""
+member and the member it is ordered by ('' the entries themselves).  Their
+entries are distinct records.  Findings are numbered 1.. in the order of the
+computation and paged by that number; planted entries get the node's serials in
+the order they were sent."""
+_NUMBERED = ("serial", "discrepancy_id", "")
+"""Keys that name one entry each: strictly ascending, above the ``after`` asked."""
 
 
 def _order_departures(op: Operation, body: dict[str, Any], params: dict[str, Any]) -> list[str]:
@@ -179,15 +233,44 @@ def _order_departures(op: Operation, body: dict[str, Any], params: dict[str, Any
     seen = [json.dumps(i, sort_keys=True) for i in items]
     if len(seen) != len(set(seen)):
         out.append(f"(body): {member} lists the same entry twice")
-    keys: list[Any] = [i[key] for i in items if isinstance(i, dict) and i.get(key) is not None]
-    strict = key == "serial"  # a serial names one entry; times may tie
+    keys: list[Any] = (
+        [i for i in items if i is not None]
+        if not key
+        else [i[key] for i in items if isinstance(i, dict) and i.get(key) is not None]
+    )
+    strict = key in _NUMBERED  # a serial or number names one entry; times may tie
     if any(
         type(a) is not type(b) or a > b or (strict and a == b) for a, b in itertools.pairwise(keys)
     ):
-        out.append(f"(body): {member} is not oldest first (by {key})")
+        out.append(f"(body): {member} is not oldest first (by {key or 'value'})")
     after = params.get("after")
     if strict and str(after).isdigit() and any(k <= int(str(after)) for k in keys):
-        out.append(f"(body): {member} holds a serial not above after={after}")
+        out.append(f"(body): {member} holds a {key or 'serial'} not above after={after}")
+    return out
+
+
+def _reason_departures(body: dict[str, Any]) -> list[str]:
+    """An auditor's log entry gives the ``reason`` its ``outcome`` has
+    (AuditorLogEntry): a refusal's RefusalReason, ``deadline-passed`` or
+    ``not-collected`` for an expiry, none otherwise."""
+    contract = load_contract()
+    refusals, _ = contract.resolve({"$ref": "#/components/schemas/RefusalReason"})
+    allowed = set(refusals.get("enum", []))
+    out: list[str] = []
+    entries = body.get("entries")
+    for i, e in enumerate(entries if isinstance(entries, list) else []):
+        if not isinstance(e, dict) or "outcome" not in e or "reason" not in e:
+            continue
+        outcome, reason = e["outcome"], e["reason"]
+        fits = (
+            reason in allowed
+            if outcome == "refused"
+            else reason in ("deadline-passed", "not-collected")
+            if outcome == "expired"
+            else reason is None
+        )
+        if not fits:
+            out.append(f"(body): entries/{i} is {outcome!r} with reason {reason!r}")
     return out
 
 
@@ -233,6 +316,11 @@ def _request_echoes(sent: dict[str, Any], body: dict[str, Any]) -> list[str]:
 
 
 _LOCATIONS = ("body", "query", "path", "header")
+NOT_JSON: Any = object()
+"""The ``sent`` of a request whose body was not JSON at all."""
+_LISTS_FAILURES = ("validation-error", "malformed-binding-record")
+"""Problem types whose `errors` lists each failure once (specs/problems.yaml);
+a validation-error always carries it (RK-WIRE-001)."""
 
 
 def _nested_problems(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -256,17 +344,18 @@ def validation_departures(
     twice), each ``loc`` starting with the part of the request (body, query,
     path, header) and then, for a body or query failure of ``op``,
     naming a member the request sent or the operation declares."""
-    if problem.get("type") != "urn:renkei:problem:validation-error":
-        return []
+    slug = str(problem.get("type", "")).rsplit(":", 1)[-1]
     errors = problem.get("errors")
-    if not isinstance(errors, list):
-        # the interface says `errors` is present on validation-error, yet the reference
-        # omits it where its own checks (not the schema's) refuse; not required here
+    if slug not in _LISTS_FAILURES or (slug != "validation-error" and errors is None):
         return []
+    if not isinstance(errors, list) or not errors:
+        return ["(body): a validation-error without `errors`, the failures it lists"]
     out: list[str] = []
     seen = [json.dumps(e, sort_keys=True) for e in errors]
     if len(seen) != len(set(seen)):
         out.append("(body): errors lists a failure twice")
+    if slug != "validation-error":
+        return out  # a binding record's failures are located in the record, not the request
     declared: dict[str, set[str]] = {}
     if op is not None:
         contract = load_contract()
@@ -286,6 +375,10 @@ def validation_departures(
             out.append(f"(body): errors/loc {loc!r} names no part of the request")
             continue
         part = str(loc[0])
+        position = all(isinstance(x, int) or str(x).isdigit() for x in loc[1:])
+        if part == "body" and sent is NOT_JSON and not position:  # a place in the text
+            out.append(f"(body): errors/loc {loc!r} names a member of a body that is not JSON")
+            continue
         checkable = op is not None and (part == "query" or isinstance(sent, dict))
         if len(loc) > 1 and part in ("body", "query") and checkable:
             known = sent_members[part] | declared.get(part, set())
@@ -294,3 +387,22 @@ def validation_departures(
                     f"(body): errors/loc {loc!r}: the request has no {part} member {loc[1]!r}"
                 )
     return out
+
+
+def failure_listed(problem: dict[str, Any], broken: Sequence[str]) -> list[str]:
+    """A ``validation-error`` answering a request the kit broke at ``broken``
+    (``("query", "limit")``, ``("body",)``) lists that failure (RK-WIRE-001): an
+    ``errors`` item whose ``loc`` is on the same path — at the place, inside it,
+    or a place that encloses it (``["body"]`` for a member of the body)."""
+    if not broken or problem.get("type") != "urn:renkei:problem:validation-error":
+        return []
+    errors = problem.get("errors")
+    locs = [
+        list(e["loc"])
+        for e in (errors if isinstance(errors, list) else [])
+        if isinstance(e, dict) and isinstance(e.get("loc"), list)
+    ]
+    want = list(broken)
+    if any(loc[: len(want)] == want or want[: len(loc)] == loc for loc in locs if loc):
+        return []
+    return [f"(body): errors lists no failure at {want!r} (where the request breaks its schema)"]

@@ -262,9 +262,10 @@ class WireContract:
 def registry_departures(status: int, problem: dict[str, Any]) -> list[str]:
     """How a problem departs from its type's entry in specs/problems.yaml
     (RK-WIRE-001): a type the registry does not list, a ``status`` member other
-    than the HTTP status and the status the registry gives the type, or no
+    than the HTTP status and the status the registry gives the type, no
     ``requirement`` member where the registry names the requirement the type
-    enforces."""
+    enforces, or one naming a requirement the entry does not admit (its default
+    or ``also``)."""
     slug = str(problem.get("type", "")).rsplit(":", 1)[-1]
     entry = load_problems().get(slug)
     if entry is None:
@@ -280,6 +281,13 @@ def registry_departures(status: int, problem: dict[str, Any]) -> list[str]:
         out.append(
             f"(body): no member 'requirement', yet problem type {slug!r} enforces "
             f"{entry['requirement']} (problems.yaml)"
+        )
+    admissible = [entry.get("requirement"), *entry.get("also", [])]
+    named = problem.get("requirement")
+    if entry.get("requirement") and named is not None and named not in admissible:
+        out.append(
+            f"(body): problem type {slug!r} names {named!r}, not a requirement it may "
+            f"name ({', '.join(map(str, admissible))}, problems.yaml)"
         )
     return out
 

@@ -13,12 +13,19 @@ import hmac
 import itertools
 import random
 import secrets
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from .client import Reply, Wire, WireError
 from .oracle import check_digit_resident
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+IN_FLIGHT = 4
+"""Requests the kit has in flight at a time over the network (World.each)."""
 
 __all__ = [
     "AGENCIES",
@@ -340,6 +347,16 @@ class World:
                 return entries
             after = int(page[-1]["serial"])  # serials may have gaps: purged entries
 
+    def each(self, fn: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
+        """``fn`` of every item, results in the items' order.  Over the network a
+        few requests are in flight at a time (a deployment serves parties at once,
+        and a round trip then no longer waits for the one before); in process
+        one after the other."""
+        if self.wire.target.kind == "in-process":
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(IN_FLIGHT) as pool:
+            return list(pool.map(fn, items))
+
     def complete_linkages(
         self,
         persons: list[Person],
@@ -349,21 +366,26 @@ class World:
     ) -> set[str]:
         """Query about each person, let the provider answer ``payload`` and the
         requester collect it; return every link code either side saw."""
-        seen: set[str] = set()
-        ids = []
-        for person in persons:
-            seen.add(self.link(requester, person))
-            ids.append(self.query(requester, person).expect(202)["linkage_id"])
-        for d in self.deliveries(provider):
-            seen.add(d["link_code"])
+        seen = {self.link(requester, person) for person in persons}
+        ids = self.each(
+            lambda person: str(self.query(requester, person).expect(202)["linkage_id"]), persons
+        )
+        deliveries = self.deliveries(provider)
+        seen |= {d["link_code"] for d in deliveries}
+
+        def answer(d: dict[str, Any]) -> None:
             self.call(
                 provider, "POST", "hub", f"/linkages/{d['linkage_id']}/answer", {"payload": payload}
             ).expect(202)
-        for linkage_id in ids:
+
+        def collect(linkage_id: str) -> None:
             got = self.call(requester, "GET", "hub", f"/linkages/{linkage_id}").expect(200)
             if got.body.get("answer", {}).get("payload") != payload:
                 raise WireError(f"linkage {linkage_id} did not relay the answer: {got.text[:300]}")
             self.acknowledge(requester, linkage_id)
+
+        self.each(answer, deliveries)
+        self.each(collect, ids)
         return seen
 
     def acknowledge(self, requester: str, linkage_id: str) -> None:

@@ -104,15 +104,16 @@ def test_odd_but_well_formed_control_input_never_gets_a_5xx(
         )
 
 
-@pytest.mark.conformance("CT-CTL-004", requirements=["RK-CTL-001"], profiles=["hub"])
+@pytest.mark.conformance("CT-CTL-004", requirements=["RK-CTL-001", "RK-WIRE-002"], profiles=["hub"])
 def test_test_mode_is_announced_by_every_party_and_cannot_be_switched_off(world: World) -> None:
     """Test mode is announced wherever the control interface answers: the
     discovery document of every origin the target names (agency nodes included)
     and the control interface's health say ``test_mode: true``.  It is fixed at
     start-up: asking any interface to leave it — a ``test_mode: false`` sent to
     each discovery document and to the health operation with every method that
-    could write, and with a reset — changes nothing, every party still
-    announces test mode and the control interface still answers.  (The other
+    could write, and with a reset (which, naming undeclared members, is refused
+    422) — changes nothing, every party still announces test mode and the
+    control interface still answers.  (The other
     side, a production-mode party answering 404 ``control-disabled`` on every
     ``/control`` path, is not observable on a test-mode target.)"""
     wire = world.wire
@@ -137,7 +138,10 @@ def test_test_mode_is_announced_by_every_party_and_cannot_be_switched_off(world:
     for method, url in attempts:
         reply = http.request(method, url, json=off)
         assert reply.status_code < 500, f"{method} {url}: HTTP {reply.status_code}"
-    http.request("POST", wire.url("control", "/reset"), json=off)
+    # a reset naming members the reset does not declare is refused (RK-WIRE-002),
+    # answered like any response (its problem checked, errors and all, RK-WIRE-001)
+    refused = wire.control("POST", "/reset", off)
+    assert refused.status == 422, f"a reset with {off} → HTTP {refused.status}, not refused"
     after = announced()
     assert after == before, f"test mode changed through an interface: {before} → {after}"
     wire.control("GET", "/state").expect(200)

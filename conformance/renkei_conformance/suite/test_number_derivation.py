@@ -21,7 +21,7 @@ import random
 
 import pytest
 
-from renkei_conformance.client import Wire
+from renkei_conformance.client import Reply, Wire
 from renkei_conformance.oracle import valid_individual
 from renkei_conformance.stats import digit_dependence, digit_uniformity
 from renkei_conformance.world import (
@@ -43,12 +43,18 @@ REISSUED = 600
 
 
 def _numbers(world: World, persons: list[Person]) -> dict[str, str]:
-    return {
-        p.resident_code: world.call(
-            "kit.town-m", "POST", "numbering", "/numbers", {"resident_code": p.resident_code}
-        ).expect(201)["number"]
-        for p in persons
-    }
+    def issue(p: Person) -> str:
+        body = {"resident_code": p.resident_code}
+        return str(
+            world.call("kit.town-m", "POST", "numbering", "/numbers", body).expect(201)["number"]
+        )
+
+    return dict(zip([p.resident_code for p in persons], world.each(issue, persons), strict=True))
+
+
+def _reissue(world: World, rc: str) -> Reply:
+    body = {"reason": "person-request"}
+    return world.call("kit.town-m", "POST", "numbering", f"/numbers/{rc}/reissue", body).expect(201)
 
 
 def _with_random_codes(rng: random.Random, n: int, skip: int) -> list[Person]:
@@ -126,11 +132,8 @@ def test_a_reissued_number_is_unrelated_to_the_old_and_a_revoked_one_never_retur
     world = World.create(wire, n_persons=REISSUED + 100)
     first = _numbers(world, world.persons[:REISSUED])
     renewed: dict[str, str] = {}
-    for rc, old in first.items():
-        reply = world.call(
-            "kit.town-m", "POST", "numbering", f"/numbers/{rc}/reissue",
-            {"reason": "person-request"},
-        ).expect(201)  # fmt: skip
+    replies = world.each(lambda rc: _reissue(world, rc), list(first))
+    for (rc, old), reply in zip(first.items(), replies, strict=True):
         assert reply["previous_number"] == old, reply
         renewed[rc] = reply["number"]
     olds = [first[rc] for rc in first]
@@ -149,15 +152,10 @@ def test_a_reissued_number_is_unrelated_to_the_old_and_a_revoked_one_never_retur
     assert steps.passed, str(steps)
     revoked = set(olds)
     later = _numbers(world, world.persons[REISSUED:])
+    twice = list(first)[:50]
     again = {
-        rc: world.call(
-            "kit.town-m",
-            "POST",
-            "numbering",
-            f"/numbers/{rc}/reissue",
-            {"reason": "person-request"},
-        ).expect(201)["number"]
-        for rc in list(first)[:50]
+        rc: str(reply["number"])
+        for rc, reply in zip(twice, world.each(lambda rc: _reissue(world, rc), twice), strict=True)
     }
     revoked |= {renewed[rc] for rc in again}
     handed_out = list(later.values()) + list(again.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from renkei_conformance.badinput import bad_requests, describe
 from renkei_conformance.client import Wire
-from renkei_conformance.coherence import validation_departures
+from renkei_conformance.coherence import NOT_JSON, failure_listed, validation_departures
 from renkei_conformance.openapi import load_contract
 from renkei_conformance.plugin import ALL_PROFILES, KitSession
 from renkei_conformance.world import World
@@ -107,6 +108,16 @@ def test_every_party_publishes_a_discovery_document(wire: Wire, renkei: KitSessi
 
 
 _CONTRACT = load_contract()
+
+
+def _parsed(content: bytes) -> Any:
+    """A raw body as the JSON it holds, or NOT_JSON."""
+    try:
+        return json.loads(content)
+    except ValueError:
+        return NOT_JSON
+
+
 _TOKENS = {"hub": "kit.pension", "numbering-authority": "kit.town-m", "auditor": "kit.auditor"}
 
 
@@ -180,9 +191,9 @@ def test_bad_input_derived_from_the_interface_never_gets_a_5xx(
                 departures = _CONTRACT.check(
                     req.method, req.path, status, ctype, body, headers=resp.headers.keys()
                 )
-                departures += validation_departures(
-                    body, op, req.json_body if req.content is None else None, req.params
-                )
+                sent = req.json_body if req.content is None else _parsed(req.content)
+                departures += validation_departures(body, op, sent, req.params)
+                departures += failure_listed(body, req.broken)
                 problems += [f"{what}: {d}" for d in departures[:3]]
         elif req.must_refuse:
             problems.append(f"{what}: the schema forbids this request, yet it was accepted")

@@ -85,16 +85,16 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
-def problem_document(exc: RenkeiError) -> dict[str, Any]:
-    """The problem document of a domain error, as its response would carry it (an
-    item's own outcome in a batch)."""
+def problem_document(exc: RenkeiError, part: str = "body") -> dict[str, Any]:
+    """The problem document of a domain error, as its response would carry it (or an
+    item's own outcome in a batch).  Every validation-error lists its failures
+    (RK-WIRE-001): a check of the implementation's own names ``part`` of the request
+    (its body, or its query when it has none)."""
+    extra = {k: _wire(v) for k, v in exc.extensions.items()}
+    if exc.problem == "validation-error" and "errors" not in extra:
+        extra["errors"] = [{"loc": [part], "msg": exc.detail}]
     return problem_body(
-        exc.status_hint,
-        exc.problem,
-        _title(exc.problem),
-        exc.detail,
-        exc.requirement,
-        **{k: _wire(v) for k, v in exc.extensions.items()},
+        exc.status_hint, exc.problem, _title(exc.problem), exc.detail, exc.requirement, **extra
     )
 
 
@@ -106,14 +106,20 @@ def _wire(value: object) -> object:
     return value
 
 
+def _request_part(request: Request) -> str:
+    """The part of a request a failure found past the schema is in: the body of a
+    request that carries one, else its query."""
+    return "body" if request.method in ("POST", "PUT", "PATCH") else "query"
+
+
 def _title(slug: str) -> str:
     return slug.replace("-", " ").capitalize()
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RenkeiError)
-    async def _domain(_: Request, exc: RenkeiError) -> JSONResponse:
-        body = problem_document(exc)
+    async def _domain(request: Request, exc: RenkeiError) -> JSONResponse:
+        body = problem_document(exc, _request_part(request))
         return JSONResponse(body, status_code=exc.status_hint, media_type=PROBLEM_MEDIA_TYPE)
 
     @app.exception_handler(RequestValidationError)
