@@ -59,7 +59,9 @@ class TransitVault:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            raise LogTamperedError("state", str(path), "transit keys", "not a regular file")
+            raise LogTamperedError(
+                log="state", where=str(path), field="transit keys", why="not a regular file"
+            )
         self._fd = fd
         self._slots = os.fstat(fd).st_size // _KEY
         self._free: list[int] = []
@@ -164,4 +166,6 @@ class TransitVault:
 
     @staticmethod
     def _tampered(linkage_id: str, why: str) -> LogTamperedError:
-        return LogTamperedError("state", f"answer of linkage {linkage_id}", "transit", why)
+        return LogTamperedError(
+            log="state", where=f"answer of linkage {linkage_id}", field="transit", why=why
+        )
