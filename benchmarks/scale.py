@@ -396,15 +396,68 @@ def _signer() -> Any:
     return Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 
 
+PG_ENV = "RENKEI_SCALE_PG"
+"""``RENKEI_SCALE_PG=postgresql://…``: the ``log`` and ``log-reopen`` children use
+``PostgresLogStore`` on that database (emptied by ``log``) instead of a SQLite file."""
+
+
+def _pg_dsn() -> str | None:
+    import os
+
+    return os.environ.get(PG_ENV) or None
+
+
+def _open_log_store(path: Path, *, fresh: bool = False) -> Any:
+    """The log store of the ``log`` children: SQLite at ``path``, or PostgreSQL."""
+    dsn = _pg_dsn()
+    if dsn is None:
+        from renkei_reference.services.store.log_store import SqliteLogStore
+
+        if fresh:
+            _remove(path)
+        return SqliteLogStore(path)
+    from renkei_reference.services.store.pg_store import PostgresLogStore, erase
+
+    if fresh:
+        erase(dsn)
+    return PostgresLogStore(dsn)
+
+
+def _pg_sizes(dsn: str, names: Sequence[str]) -> dict[str, int]:
+    """Bytes of each named table (with its TOAST) or index, and of the whole database."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        out = {
+            n: conn.execute("SELECT pg_total_relation_size(%s)", (n,)).fetchone()[0]  # type: ignore[index]
+            for n in names
+        }
+        out["database"] = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
+    return out
+
+
+def _count_reads(store: Any, into: list[str]) -> None:
+    """Count the store's read queries (its ``_select`` and ``_stream``) into ``into``."""
+    for name in ("_select", "_stream"):
+        original = getattr(store, name, None)
+        if original is None:
+            continue
+
+        def counted(sql: str, *args: Any, _original: Any = original) -> Any:
+            into.append(sql)
+            return _original(sql, *args)
+
+        setattr(store, name, counted)
+
+
 def child_log(size: int, folder: Path, steps: int) -> dict[str, Any]:
     from renkei_reference.core.access_log import entry_record, leaf_bytes
     from renkei_reference.core.merkle import leaf_hash, verify_consistency, verify_inclusion
-    from renkei_reference.services.store.log_store import SqliteLogStore
     from renkei_reference.services.store.signed_log import SignedLog
 
     path = folder / f"log-{size}.db"
-    _remove(path)
-    store = SqliteLogStore(path)
+    store = _open_log_store(path, fresh=True)
     log = SignedLog("access", "renkei.reference/hub/access-log", _signer(), store)
     baseline = _rss_mb()
     rng = random.Random(6)
@@ -456,14 +509,20 @@ def child_log(size: int, folder: Path, steps: int) -> dict[str, Any]:
         batches = store.batches
     finally:
         store.close()
-    db = sqlite3.connect(path)
-    try:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        page_size = db.execute("PRAGMA page_size").fetchone()[0]
-    finally:
-        db.close()
-    file_bytes = sum(f.stat().st_size for f in _files(path) if f.exists())
-    pages = _pages(path, ("leaves", "nodes"))
+    dsn = _pg_dsn()
+    if dsn is not None:
+        sizes = _pg_sizes(dsn, ("leaves", "nodes"))
+        file_bytes, page_size = sizes["database"], 1
+        pages = {"leaves": sizes["leaves"], "nodes": sizes["nodes"]}
+    else:
+        db = sqlite3.connect(path)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        finally:
+            db.close()
+        file_bytes = sum(f.stat().st_size for f in _files(path) if f.exists())
+        pages = _pages(path, ("leaves", "nodes"))
     median = {k: round(statistics.median(v), 1) for k, v in timings.items()}
     return {
         "entries": size,
@@ -500,28 +559,20 @@ def child_log_reopen(size: int, folder: Path) -> dict[str, Any]:
     from renkei_reference.core.access_log import AccessLogEntry
     from renkei_reference.services.hub.logs import HubLogs
     from renkei_reference.services.store import log_store as store_module
-    from renkei_reference.services.store.log_store import SqliteLogStore
 
     path = folder / f"log-{size}.db"
-    if not path.exists():
+    dsn = _pg_dsn()
+    if dsn is None and not path.exists():
         raise FileNotFoundError(f"{path}: run the log component first")
     # a store written before the record indexes gets them at its first open (once)
     start = time.perf_counter()
-    SqliteLogStore(path).close()
+    _open_log_store(path).close()
     index_s = time.perf_counter() - start
-    db = sqlite3.connect(path)
-    try:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        db.close()
-    file_bytes = sum(f.stat().st_size for f in _files(path) if f.exists())
-    pages = _pages(path, ("leaves", "nodes", *(f"leaves_{f}" for f in store_module.INDEXED)))
-    page_size = 4096
     baseline = _rss_mb()
     statements: list[str] = []
     start = time.perf_counter()
-    store = SqliteLogStore(path)
-    store._reader.set_trace_callback(statements.append)
+    store = _open_log_store(path)
+    _count_reads(store, statements)
     try:
         logs = HubLogs(
             store,
@@ -570,6 +621,20 @@ def child_log_reopen(size: int, folder: Path) -> dict[str, Any]:
         held = logs.access.held_bytes
     finally:
         store.close()
+    names = ("leaves", "nodes", *(f"leaves_{f}" for f in store_module.INDEXED))
+    if dsn is not None:
+        sizes = _pg_sizes(dsn, names)
+        file_bytes, page_size = sizes["database"], 1
+        pages = {n: sizes[n] for n in names}
+    else:
+        db = sqlite3.connect(path)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        finally:
+            db.close()
+        file_bytes = sum(f.stat().st_size for f in _files(path) if f.exists())
+        pages = _pages(path, names)
     return {
         "entries": size,
         "seconds": round(seconds, 3),
