@@ -34,13 +34,17 @@ that process alone, so the figures do not mix):
     a signed checkpoint, and inclusion / consistency proofs at size N (median
     of ``PROOFS`` random ones, generation and verification).
 ``log-reopen``
-    A hub restart over that file, as ``Hub.__init__`` does it: ``SignedLog``
-    reads the tree's upper levels (the lower ones stay in the store) and the
-    stored rows stream through ``resume_access_log``, which turns each record
-    back into an entry and indexes serials by linkage — time, RSS, the tree's
-    bytes held, and inclusion / consistency proofs served from the reopened
-    tree (median of ``PROOFS``).  Only up to ``--reopen-max`` (the hub still
-    holds every entry in memory, ≈ 0.6 kB each).
+    A hub restart over that file: ``HubLogs`` (services/hub/logs.py) opened
+    over the store as ``Hub.__init__`` opens it — the tree's upper levels read
+    and checked, no entry read (issue 17) — then what the hub reads from it:
+    ``PROOFS`` receipts (the entry read and checked, its inclusion proof),
+    auditor pages of 100 held entries at random offsets, a person's entries
+    through the store's person index (My Portal), and a stream of checked
+    entries (what the start-time state checks of RK-LOG-010 read).  Restart
+    time, store queries at start, RSS after the restart and after the reads,
+    bytes per entry on disk by B-tree (the first open of a file planted before
+    the record indexes builds them: ``index_build_seconds``).  With
+    ``RENKEI_SCALE_PG=postgresql://…`` both log children run on PostgreSQL.
 
 Then each figure is fitted against N (weighted least squares, so that every
 point counts by its relative error): ``linear`` a + b·N and ``nlogn``

@@ -25,14 +25,17 @@ could change any of it.  Nothing read back is believed until it is checked:
   digest left in the leaf hash then says nothing of anyone (RK-RET-003).
 * **Leaf hash → tree.**  The stored leaf hashes are the tree's level 0; every
   stored node must be the hash of its two stored children, level by level up
-  to the root (``check_tree``: one streaming pass, memory a node a level), and
-  the root at the size of the latest signed checkpoint must be that
-  checkpoint's, whose signature is checked with the hub's own public key — so
-  a consistent rewrite of records, hashes and nodes together is caught too, up
-  to the last checkpoint signed.
+  to the root, and the root at the size of the latest signed checkpoint must
+  be that checkpoint's, whose signature is checked with the hub's own public
+  key — so a consistent rewrite of records, hashes and nodes together is
+  caught too, up to the last checkpoint signed.  ``check_tree`` does it for a
+  whole tree in one streaming pass; a hub start does it for the levels it
+  holds (``check_upper``: the levels from the cached one up and the block not
+  yet complete, ≈ N / 2^cached hashes) and leaves the rest to:
 * **Nodes read later.**  Lower levels are read from the store when a proof
-  needs them; each read recomputes the aligned block of leaves under a node
-  held in memory (verified at start) and compares (``block_levels``).
+  needs them or an entry is read against its leaf; each read recomputes the
+  aligned block of leaves under a node held in memory (verified at start) and
+  compares (``block_levels``).
 * **Purge time.**  A purged row's ``purged_at`` must be the time of an
   administrative ``purge`` entry whose ranges cover its serial.
 

@@ -33,21 +33,25 @@ Theory of operation.
   entry).  Once a retry commits, everything proceeds.
 * **Restart memory.**  A restart holds neither the stored rows nor the
   lower levels of the Merkle tree: ``load`` gives the node counts and the
-  levels from ``CACHED_LEVEL`` up (64 B / 2^CACHED_LEVEL a leaf), ``leaves``
-  streams the stored rows once (the hub turns them into entries as they
-  come), and ``node`` reads a lower-level node from the stored rows through
-  a second connection (WAL: it sees every committed batch and never waits
-  for the writer).  Nodes appended since are held in memory until their
-  batch is committed (``committed``), then read from the store too
-  (``RecordingNodeStore.trim``).
-* **Checked on read (RK-LOG-010).**  Nothing read back is believed: the hub
-  checks every stored row and node against its tree and signed checkpoint at
-  start (services.signed_log, core.log_integrity), and ``RecordingNodeStore``
-  checks each lower-level node it reads later against the block of leaves
-  under a node it holds — for which it keeps, below ``CACHED_LEVEL``, the nodes
-  of the block not yet complete in memory (at most 2^(CACHED_LEVEL+1) − 1
-  hashes, 16 KiB).  Text is read with ``surrogateescape``, so that a byte
-  changed into invalid UTF-8 is a mismatch the checks report, not a crash.
+  levels from ``CACHED_LEVEL`` up (64 B / 2^CACHED_LEVEL a leaf); the rows are
+  read when the hub asks for them — ``leaf``/``leaves`` by serial, ``find`` by
+  linkage id or person through an expression index on the record (the last
+  ``KEY_CHARS`` characters: candidates the hub reads and checks), ``record``
+  one state record — through a second connection (WAL: it sees every
+  committed batch and never waits for the writer).  Nodes appended since are
+  held in memory until their batch is committed (``committed``), then read
+  from the store too (``RecordingNodeStore.trim``); the hub holds what it
+  wrote until ``settled`` says the store has it (``mark``).
+* **Checked on read (RK-LOG-010).**  Nothing read back is believed: at start
+  the hub checks the upper levels, the incomplete block and the signed
+  checkpoint (services.signed_log); ``RecordingNodeStore`` checks each
+  lower-level node it reads later against the block of leaves under a node it
+  holds — for which it keeps, below ``CACHED_LEVEL``, the nodes of the block
+  not yet complete in memory (at most 2^(CACHED_LEVEL+1) − 1 hashes, 16 KiB);
+  and each row is checked when the hub reads it (services.store.log_integrity).
+  Text is read with ``surrogateescape``, so that a byte changed into invalid
+  UTF-8 is a mismatch the checks report, not a crash; a record changed into
+  something that is not JSON has no index key and is refused when read.
 * **Purge.**  A purge sets ``entry`` to NULL and keeps the leaf hash
   (RK-RET-003); ``secure_delete`` overwrites the freed content in the database
   file and the WAL is checkpointed with TRUNCATE afterwards, so the content

@@ -6,18 +6,21 @@ leaf to the tree (core.merkle over a ``RecordingNodeStore``), hands the leaf
 and the nodes it completed to the durable ``LogStore`` in the same order, and
 signs a C2SP checkpoint once per tree size.
 
-On start it resumes from what the store holds without holding it, and
-believes none of it unchecked (RK-LOG-010, core.log_integrity): every stored
-node is recomputed from the stored leaf hashes in one streaming pass
-(``check_tree``); the latest signed checkpoint the store keeps for the log
-(state ``checkpoint:<name>``, written each time a new size is signed) must be
-the note this log's key signs for the recomputed root at its size; then the
-current size is signed and kept.  The tree's upper levels are held in memory,
-its lower levels are read from the stored node rows when a proof needs them,
-each checked (services.log_store ``RecordingNodeStore``), and ``rows`` streams
-the stored leaves once — checking each leaf hash against the tree — for the
-hub to rebuild and check its entries from.  A mismatch raises
-``LogTamperedError``.
+On start it resumes from what the store holds without holding it or reading
+its history, and believes none of it unchecked (RK-LOG-010,
+core.log_integrity): the tree's levels from ``CACHED_LEVEL`` up are read, each
+node checked as the hash of its two children, and the nodes of the block of
+leaves not yet complete are recomputed from its stored leaves (``check_upper``:
+≈ N / 2^CACHED_LEVEL hashes, not N); the latest signed checkpoint the store
+keeps for the log (state ``checkpoint:<name>``, written each time a new size
+is signed) must be the note this log's key signs for the root at its size;
+then the current size is signed and kept.  Every other node — the lower levels
+of complete blocks — is checked when it is read: a proof's node, or a leaf an
+entry is read against, recomputes its block of leaves and compares with the
+block's node held in memory (services.log_store ``RecordingNodeStore``).
+``rows`` streams stored leaves from any serial, checking each leaf hash
+against the tree, for the hub to build and check its entries from when it
+reads them (services/hub/logs.py).  A mismatch raises ``LogTamperedError``.
 
 A log written before checkpoints were kept has none: ``anchored`` is then
 False, and the hub accepts that only for a log whose records all predate the
