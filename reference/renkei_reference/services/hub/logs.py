@@ -355,6 +355,13 @@ class HubLogs:
         if serial is None:
             serial = serials[-1]
         elif serial not in serials:
+            if 1 <= serial <= self.size and isinstance(self.entry(serial), PurgedEntry):
+                # a purged entry's linkage is gone with its record (RK-RET-003)
+                raise GoneError(
+                    "entry-purged",
+                    f"entry {serial} was purged when its retention ended",
+                    "RK-RET-003",
+                )
             raise NotFoundError(
                 "not-found",
                 f"entry {serial} does not belong to linkage {linkage_id!r}",
