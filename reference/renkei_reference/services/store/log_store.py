@@ -557,13 +557,14 @@ class SqliteLogStore(GroupCommitStore):
             if top is None:
                 return out
             out.counts.append(top + 1)
-            if level >= CACHED_LEVEL:
-                hashes = self._select(
-                    "SELECT hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx", (log, level)
-                )
-                if len(hashes) != top + 1:
+            if level >= CACHED_LEVEL:  # streamed into one buffer: no row objects held
+                packed, count = bytearray(), 0
+                for digest in self.hashes(log, level):
+                    packed += digest
+                    count += 1
+                if count != top + 1:
                     raise LogTamperedError(log, f"node level {level}", "nodes", "missing")
-                out.upper.append(b"".join(h for (h,) in hashes))
+                out.upper.append(bytes(packed))
 
     def _stream(
         self, sql: str, args: tuple[object, ...], make: Callable[[Any], Any] = tuple
