@@ -34,13 +34,17 @@ that process alone, so the figures do not mix):
     a signed checkpoint, and inclusion / consistency proofs at size N (median
     of ``PROOFS`` random ones, generation and verification).
 ``log-reopen``
-    A hub restart over that file, as ``Hub.__init__`` does it: ``SignedLog``
-    reads the tree's upper levels (the lower ones stay in the store) and the
-    stored rows stream through ``resume_access_log``, which turns each record
-    back into an entry and indexes serials by linkage — time, RSS, the tree's
-    bytes held, and inclusion / consistency proofs served from the reopened
-    tree (median of ``PROOFS``).  Only up to ``--reopen-max`` (the hub still
-    holds every entry in memory, ≈ 0.6 kB each).
+    A hub restart over that file: ``HubLogs`` (services/hub/logs.py) opened
+    over the store as ``Hub.__init__`` opens it — the tree's upper levels read
+    and checked, no entry read (issue 17) — then what the hub reads from it:
+    ``PROOFS`` receipts (the entry read and checked, its inclusion proof),
+    auditor pages of 100 held entries at random offsets, a person's entries
+    through the store's person index (My Portal), and a stream of checked
+    entries (what the start-time state checks of RK-LOG-010 read).  Restart
+    time, store queries at start, RSS after the restart and after the reads,
+    bytes per entry on disk by B-tree (the first open of a file planted before
+    the record indexes builds them: ``index_build_seconds``).  With
+    ``RENKEI_SCALE_PG=postgresql://…`` both log children run on PostgreSQL.
 
 Then each figure is fitted against N (weighted least squares, so that every
 point counts by its relative error): ``linear`` a + b·N and ``nlogn``
@@ -58,6 +62,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import math
 import random
@@ -87,6 +92,7 @@ COMPONENTS = ("numbering", "registry", "registry-open", "log", "log-reopen")
 BURST = 1024  # log entries per group commit
 PROOFS = 1000
 LOOKUPS = 2000
+DBSTAT_MAX = 3_000_000  # log-reopen: B-tree sizes (dbstat) only up to this many entries
 AT = datetime(2026, 4, 1, tzinfo=UTC)
 
 # ---------------------------------------------------------------------------
@@ -395,15 +401,68 @@ def _signer() -> Any:
     return Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 
 
+PG_ENV = "RENKEI_SCALE_PG"
+"""``RENKEI_SCALE_PG=postgresql://…``: the ``log`` and ``log-reopen`` children use
+``PostgresLogStore`` on that database (emptied by ``log``) instead of a SQLite file."""
+
+
+def _pg_dsn() -> str | None:
+    import os
+
+    return os.environ.get(PG_ENV) or None
+
+
+def _open_log_store(path: Path, *, fresh: bool = False) -> Any:
+    """The log store of the ``log`` children: SQLite at ``path``, or PostgreSQL."""
+    dsn = _pg_dsn()
+    if dsn is None:
+        from renkei_reference.services.store.log_store import SqliteLogStore
+
+        if fresh:
+            _remove(path)
+        return SqliteLogStore(path)
+    from renkei_reference.services.store.pg_store import PostgresLogStore, erase
+
+    if fresh:
+        erase(dsn)
+    return PostgresLogStore(dsn)
+
+
+def _pg_sizes(dsn: str, names: Sequence[str]) -> dict[str, int]:
+    """Bytes of each named table (with its TOAST) or index, and of the whole database."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        out = {
+            n: conn.execute("SELECT pg_total_relation_size(%s)", (n,)).fetchone()[0]  # type: ignore[index]
+            for n in names
+        }
+        out["database"] = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
+    return out
+
+
+def _count_reads(store: Any, into: list[str]) -> None:
+    """Count the store's read queries (its ``_select`` and ``_stream``) into ``into``."""
+    for name in ("_select", "_stream"):
+        original = getattr(store, name, None)
+        if original is None:
+            continue
+
+        def counted(sql: str, *args: Any, _original: Any = original) -> Any:
+            into.append(sql)
+            return _original(sql, *args)
+
+        setattr(store, name, counted)
+
+
 def child_log(size: int, folder: Path, steps: int) -> dict[str, Any]:
     from renkei_reference.core.access_log import entry_record, leaf_bytes
     from renkei_reference.core.merkle import leaf_hash, verify_consistency, verify_inclusion
-    from renkei_reference.services.store.log_store import SqliteLogStore
     from renkei_reference.services.store.signed_log import SignedLog
 
     path = folder / f"log-{size}.db"
-    _remove(path)
-    store = SqliteLogStore(path)
+    store = _open_log_store(path, fresh=True)
     log = SignedLog("access", "renkei.reference/hub/access-log", _signer(), store)
     baseline = _rss_mb()
     rng = random.Random(6)
@@ -455,14 +514,20 @@ def child_log(size: int, folder: Path, steps: int) -> dict[str, Any]:
         batches = store.batches
     finally:
         store.close()
-    db = sqlite3.connect(path)
-    try:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        page_size = db.execute("PRAGMA page_size").fetchone()[0]
-    finally:
-        db.close()
-    file_bytes = sum(f.stat().st_size for f in _files(path) if f.exists())
-    pages = _pages(path, ("leaves", "nodes"))
+    dsn = _pg_dsn()
+    if dsn is not None:
+        sizes = _pg_sizes(dsn, ("leaves", "nodes"))
+        file_bytes, page_size = sizes["database"], 1
+        pages = {"leaves": sizes["leaves"], "nodes": sizes["nodes"]}
+    else:
+        db = sqlite3.connect(path)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        finally:
+            db.close()
+        file_bytes = sum(f.stat().st_size for f in _files(path) if f.exists())
+        pages = _pages(path, ("leaves", "nodes"))
     median = {k: round(statistics.median(v), 1) for k, v in timings.items()}
     return {
         "entries": size,
@@ -487,66 +552,114 @@ def child_log(size: int, folder: Path, steps: int) -> dict[str, Any]:
     }
 
 
+def _median_us(samples: Sequence[float]) -> float:
+    return round(statistics.median(samples) * 1e6, 1)
+
+
 def child_log_reopen(size: int, folder: Path) -> dict[str, Any]:
-    """A hub restart over the ``log`` child's file (services/hub/ ``Hub.__init__``),
-    then proofs served from the reopened tree."""
-    from renkei_reference.core.access_log import AccessLogEntry, leaf_bytes
-    from renkei_reference.core.merkle import leaf_hash, verify_consistency, verify_inclusion
-    from renkei_reference.services.hub import resume_access_log
-    from renkei_reference.services.store.log_store import SqliteLogStore
-    from renkei_reference.services.store.signed_log import SignedLog
+    """A hub restart over the ``log`` child's file: the hub's logs
+    (services/hub/logs.py ``HubLogs``, as ``Hub.__init__`` opens them) over the
+    store, then what the hub reads from them — receipts, the auditor's pages,
+    a person's entries — each entry read from the store and checked."""
+    from renkei_reference.core.access_log import AccessLogEntry
+    from renkei_reference.services.hub.logs import HubLogs
+    from renkei_reference.services.store import log_store as store_module
 
     path = folder / f"log-{size}.db"
-    if not path.exists():
+    dsn = _pg_dsn()
+    if dsn is None and not path.exists():
         raise FileNotFoundError(f"{path}: run the log component first")
-    baseline = _rss_mb()
-    gc.disable()
+    # a store written before the record indexes gets them at its first open (once)
     start = time.perf_counter()
-    store = SqliteLogStore(path)
+    _open_log_store(path).close()
+    index_s = time.perf_counter() - start
+    baseline = _rss_mb()
+    statements: list[str] = []
+    start = time.perf_counter()
+    store = _open_log_store(path)
+    _count_reads(store, statements)
     try:
-        log = SignedLog("access", "renkei.reference/hub/access-log", _signer(), store)
-        signed_s = time.perf_counter() - start
-        rss_signed = _rss_mb()
-        held = log.held_bytes
-        # Exactly as Hub.__init__: the rows stream by (checked against the tree)
-        # and become the entries and the linkage index; the rows are not kept.
-        entries, serials = resume_access_log(log.rows(), _check())
+        logs = HubLogs(
+            store,
+            _signer(),
+            "renkei.reference/hub/access-log",
+            name=lambda agency: agency,
+            resident_of=_resident,
+            now=lambda: AT,
+        )
         seconds = time.perf_counter() - start
-        rss_hub = _rss_mb()
-        assert log.size == len(entries) == size
-        assert 0 < len(serials) <= size  # _entries: a linkage id per entry (pessimistic)
+        rss_start = _rss_mb()
+        at_start = len(statements)
+        assert logs.size == size
         pick = random.Random(8)
-        root = log.tree.root(size)
-        incl: list[float] = []
-        cons: list[float] = []
+        receipt_s, proof_s = [], []
         for _ in range(PROOFS):
-            index, old = pick.randrange(size), pick.randint(1, size)
-            e = entries[index]
-            assert isinstance(e, AccessLogEntry)
+            serial = pick.randint(1, size)
             t0 = time.perf_counter()
-            proof = log.tree.inclusion_proof(index, size)
+            logs.receipt_for(serial)  # the entry read and checked, the inclusion proof
             t1 = time.perf_counter()
-            consistency = log.tree.consistency_proof(old, size)
-            t2 = time.perf_counter()
-            verify_inclusion(leaf_hash(leaf_bytes(e)), index, size, proof, root)
-            verify_consistency(old, size, consistency, log.tree.root(old), root)
-            incl.append((t1 - t0) * 1e6)
-            cons.append((t2 - t1) * 1e6)
+            logs.access.tree.inclusion_proof(serial - 1, size)
+            proof_s.append(time.perf_counter() - t1)
+            receipt_s.append(t1 - t0)
+        pages_n, page_size_entries = 200, 100
+        t0 = time.perf_counter()
+        for _ in range(pages_n):
+            after = pick.randrange(size - page_size_entries)
+            page = list(itertools.islice(logs.held(after + 1), page_size_entries))
+            assert len(page) == page_size_entries
+        auditor_s = time.perf_counter() - t0
+        persons = []
+        for _ in range(200):
+            e = logs.entry(pick.randint(1, size))
+            assert isinstance(e, AccessLogEntry)
+            assert e.person is not None
+            persons.append(e.person)
+        t0 = time.perf_counter()
+        for person in persons:
+            assert logs.person_entries(person)
+        portal_s = time.perf_counter() - t0
+        scan_n = min(size, 200_000)
+        t0 = time.perf_counter()
+        assert sum(1 for _ in itertools.islice(logs.entries(), scan_n)) == scan_n
+        scan_s = time.perf_counter() - t0
+        rss_end = _rss_mb()
+        held = logs.access.held_bytes
     finally:
         store.close()
-        gc.enable()
+    names = ("leaves", "nodes", *(f"leaves_{f}" for f in store_module.INDEXED))
+    if dsn is not None:
+        sizes = _pg_sizes(dsn, names)
+        file_bytes, page_size = sizes["database"], 1
+        pages = {n: sizes[n] for n in names}
+    else:
+        db = sqlite3.connect(path)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        finally:
+            db.close()
+        file_bytes = sum(f.stat().st_size for f in _files(path) if f.exists())
+        # dbstat reads every page once a name: hours past a few GB
+        pages = _pages(path, names) if size <= DBSTAT_MAX else dict.fromkeys(names, -1)
     return {
         "entries": size,
-        "seconds": round(seconds, 2),
-        "signed_log_seconds": round(signed_s, 2),
+        "seconds": round(seconds, 3),
+        "index_build_seconds": round(index_s, 2),
+        "queries_at_start": at_start,
         "tree_held_bytes": held,
+        "file_bytes": file_bytes,
+        "bytes_per_entry": round(file_bytes / size, 2),
+        "index_bytes_per_entry": {
+            name: round(n * page_size / size, 2) for name, n in pages.items()
+        },
         "rss_baseline_mb": baseline,
-        "rss_after_signed_log_mb": rss_signed,
-        "rss_after_entries_mb": rss_hub,
-        "hub_bytes_per_entry": round((rss_hub - baseline) * 2**20 / size, 1),
-        "signed_log_bytes_per_entry": round((rss_signed - baseline) * 2**20 / size, 1),
-        "inclusion_proof_us": round(statistics.median(incl), 1),
-        "consistency_proof_us": round(statistics.median(cons), 1),
+        "rss_after_start_mb": rss_start,
+        "rss_after_reads_mb": rss_end,
+        "inclusion_proof_us": _median_us(proof_s),
+        "receipt_us": _median_us(receipt_s),
+        "auditor_pages_per_s": round(pages_n / auditor_s, 1),
+        "portal_queries_per_s": round(len(persons) / portal_s, 1),
+        "stream_check_entries_per_s": round(scan_n / scan_s),
     }
 
 
@@ -709,8 +822,9 @@ FITTED: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("log", "peak_rss_mb", ("linear", "nlogn"), "MB"),
     ("log", "inclusion_proof_us", ("log", "linear"), "µs"),
     ("log", "consistency_proof_us", ("log", "linear"), "µs"),
-    ("log-reopen", "seconds", ("linear", "nlogn"), "s"),
-    ("log-reopen", "peak_rss_mb", ("linear", "nlogn"), "MB"),
+    ("log-reopen", "seconds", ("constant", "linear"), "s"),  # reads no history
+    ("log-reopen", "rss_after_start_mb", ("constant", "linear"), "MB"),
+    ("log-reopen", "peak_rss_mb", ("constant", "linear"), "MB"),
     ("log-reopen", "inclusion_proof_us", ("log", "linear"), "µs"),
 )
 

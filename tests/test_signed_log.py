@@ -137,15 +137,4 @@ def test_rows_that_disagree_with_the_tree_are_refused(tmp_path: Path, sql: str) 
     log = SignedLog("access", ORIGIN, SIGNER, store)
     with pytest.raises(LogTamperedError, match="leaves and the tree disagree"):
         list(log.rows())
-    with pytest.raises(RuntimeError, match="already read"):
-        list(log.rows())
-    store.close()
-
-
-def test_rows_are_read_before_any_append(tmp_path: Path) -> None:
-    store = SqliteLogStore(tmp_path / "log.sqlite3")
-    log = SignedLog("access", ORIGIN, SIGNER, store)
-    _append(log, MerkleLog(), 1, 3)
-    with pytest.raises(RuntimeError, match="before appending"):
-        list(log.rows())
     store.close()

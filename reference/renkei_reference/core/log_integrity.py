@@ -25,14 +25,17 @@ could change any of it.  Nothing read back is believed until it is checked:
   digest left in the leaf hash then says nothing of anyone (RK-RET-003).
 * **Leaf hash → tree.**  The stored leaf hashes are the tree's level 0; every
   stored node must be the hash of its two stored children, level by level up
-  to the root (``check_tree``: one streaming pass, memory a node a level), and
-  the root at the size of the latest signed checkpoint must be that
-  checkpoint's, whose signature is checked with the hub's own public key — so
-  a consistent rewrite of records, hashes and nodes together is caught too, up
-  to the last checkpoint signed.
+  to the root, and the root at the size of the latest signed checkpoint must
+  be that checkpoint's, whose signature is checked with the hub's own public
+  key — so a consistent rewrite of records, hashes and nodes together is
+  caught too, up to the last checkpoint signed.  ``check_tree`` does it for a
+  whole tree in one streaming pass; a hub start does it for the levels it
+  holds (``check_upper``: the levels from the cached one up and the block not
+  yet complete, ≈ N / 2^cached hashes) and leaves the rest to:
 * **Nodes read later.**  Lower levels are read from the store when a proof
-  needs them; each read recomputes the aligned block of leaves under a node
-  held in memory (verified at start) and compares (``block_levels``).
+  needs them or an entry is read against its leaf; each read recomputes the
+  aligned block of leaves under a node held in memory (verified at start) and
+  compares (``block_levels``).
 * **Purge time.**  A purged row's ``purged_at`` must be the time of an
   administrative ``purge`` entry whose ranges cover its serial.
 
@@ -70,6 +73,7 @@ __all__ = [
     "check_person",
     "check_purged",
     "check_tree",
+    "check_upper",
     "person_digest",
     "person_key",
     "purge_times",
@@ -384,3 +388,79 @@ class BlockCheck:
         if 0 <= level < len(self.levels) and 0 <= i < len(self.levels[level]):
             return self.levels[level][i]
         return None
+
+
+def check_upper(
+    log: str,
+    size: int,
+    cached_level: int,
+    upper: Sequence[bytes],
+    tail: Callable[[int, int], Iterator[tuple[int, object]]],
+) -> VerifiedTree:
+    """Check a stored tree at start without reading its lower levels whole:
+    the levels from ``cached_level`` up (``upper``, packed hashes as stored)
+    must each be the hashes of the level below, and the nodes below it in the
+    block of ``2^cached_level`` leaves not yet complete (``tail(level, first)``:
+    the stored ``(index, hash)`` rows of ``level`` from index ``first`` on)
+    must be the hashes of the stored tail leaves.  Every other lower node has
+    an ancestor in ``upper`` and is checked against it when it is read
+    (``BlockCheck``); the root, from ``upper`` and the tail, is checked against
+    the signed checkpoint by the caller (RK-LOG-010).
+
+    :raises LogTamperedError: a node missing, extra, out of place or not the
+        hash of its children (fields ``nodes``, ``idx``, ``hash``).
+    """
+    top = size.bit_length()
+    counts = [size >> level for level in range(top)]
+    if len(upper) != max(0, top - cached_level):
+        raise LogTamperedError(log, f"node level {cached_level}", "nodes", "levels missing")
+    for k, row in enumerate(upper):
+        level = cached_level + k
+        if len(row) != counts[level] * HASH_SIZE:
+            raise LogTamperedError(log, f"node level {level}", "nodes", "missing or extra")
+        if k == 0:
+            continue
+        below = upper[k - 1]
+        for i in range(counts[level]):
+            at, mid = 2 * i * HASH_SIZE, (2 * i + 1) * HASH_SIZE
+            parent = node_hash(below[at:mid], below[mid : mid + HASH_SIZE])
+            if not _stdlib_hmac.compare_digest(parent, row[i * HASH_SIZE : (i + 1) * HASH_SIZE]):
+                raise LogTamperedError(
+                    log, f"node level {level} index {i}", "hash", "not its children's hash"
+                )
+    first = (size >> cached_level) << cached_level  # the first leaf of the incomplete block
+    held: list[bytes] = []
+    below_nodes: list[bytes] = []
+    for level in range(min(top, cached_level)):
+        start, end = first >> level, counts[level]
+        rows = tail(level, start)
+        nodes: list[bytes] = []
+        try:
+            for index in range(start, end):
+                where = f"node level {level} index {index}"
+                got = next(rows, None)
+                if got is None:
+                    raise LogTamperedError(log, where, "nodes", "missing")
+                found, digest = got
+                if found != index:
+                    raise LogTamperedError(log, where, "idx", f"found index {found} in its place")
+                if not isinstance(digest, bytes) or len(digest) != HASH_SIZE:
+                    raise LogTamperedError(log, where, "hash", "not a 32-byte hash")
+                left = 2 * (index - start)
+                if level and not _stdlib_hmac.compare_digest(
+                    digest, node_hash(below_nodes[left], below_nodes[left + 1])
+                ):
+                    raise LogTamperedError(log, where, "hash", "not its children's hash")
+                nodes.append(digest)
+            extra = next(rows, None)
+            if extra is not None:
+                raise LogTamperedError(
+                    log, f"node level {level} index {extra[0]}", "nodes", "not in the tree"
+                )
+        finally:
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
+        below_nodes = nodes
+        held.append(b"".join(nodes))
+    return VerifiedTree(counts, [bytes(r) for r in upper], held)

@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from ...core.access_log import AccessLogEntry
 from ...core.admin_log import AdminEvent, Detail, admin_view
 from ...core.codes import AgencyId, IdCode, ResidentCode, resident_code_of
+from ...core.errors import UnavailableError
 from ...core.keys import KeyPurpose, KeyRing
 from ...core.linkage import Linkage
 from ...core.pattern_document import PatternDocument
@@ -61,7 +62,6 @@ from .logs import (
     HubLogs,
     Receipt,
     admin_origin,
-    resume_access_log,
 )
 from .patterns import PatternDesk
 from .retention import HoldScopeIn, LegalHoldView, RetentionDesk, hold_document
@@ -91,7 +91,6 @@ __all__ = [
     "SignedCheckpoint",
     "admin_origin",
     "hold_document",
-    "resume_access_log",
 ]
 
 
@@ -136,6 +135,8 @@ class Hub:
             now=clock.now,
         )
         records_from = adopt_legacy_state(self.records, self._store, self.logs)
+        with contextlib.suppress(UnavailableError):  # what it adopted is read from the store
+            self._store.barrier().result()
         self.codes = CodeDesk(keys, self.records, self.logs)
         self.pattern_desk = PatternDesk(self.logs, self.records)
         self.binding = BindingDesk(registry, self.codes, self.logs, self.records)
@@ -163,8 +164,11 @@ class Hub:
     def _step(self) -> Iterator[None]:
         """One step of the hub: serialised with every other, and all the changes it
         makes — log entries and state records — committed in one transaction."""
-        with self._lock, self._store.atomic():
-            yield
+        with self._lock:
+            with self._store.atomic():
+                yield
+            self.logs.settle()  # what the store has committed is read from it again
+            self.linkages.requests.settle()
 
     # -- what other parties read -------------------------------------------------
     @property
@@ -433,7 +437,7 @@ class Hub:
                 "hub.aliases": self.codes.dump(),
                 "hub.log_tree": self.logs.tree_dump(),
                 "hub.admin_log": [admin_view(e) for e in self.logs.admin_entries],
-                "hub.access_log": [_entry_dump(e) for e in self.logs.entries],
+                "hub.access_log": [_entry_dump(e) for e in self.logs.entries()],
                 "hub.legal_holds": [
                     {**hold_document(LegalHoldView(h, None)), "lifted_at": _iso(h.lifted_at)}
                     for h in self.retention.holds.values()

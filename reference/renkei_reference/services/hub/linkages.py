@@ -50,7 +50,7 @@ from ...core.linkage import (
     linkage_record,
 )
 from ...core.patterns import Query, decide
-from ..store.log_store import SealedRecords
+from ..store.log_store import RecordMap, SealedRecords
 from ..store.transit_vault import TransitVault
 from .agencies import Agency, Role
 from .codes import CodeDesk
@@ -148,7 +148,7 @@ class LinkageDesk:
         self._vault = vault  # answers at rest sealed, erased by their key (RK-FLOW-002)
         self.linkages = {k: linkage_from_record(v) for k, v in records.items(LINKAGE)}
         self.transit = dict(records.items(TRANSIT))
-        self.requests: dict[str, str] = dict(records.items(REQUEST))  # request_key -> linkage
+        self.requests = RecordMap(records, REQUEST)  # request_key -> linkage, read when asked
         expired = sorted((json.loads(v)["at"], k, json.loads(v)["provider"])
                          for k, v in records.items(EXPIRED))  # fmt: skip
         self.expired = {lid: provider for _, lid, provider in expired}

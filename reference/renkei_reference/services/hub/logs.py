@@ -2,15 +2,27 @@
 
 Each is a ``SignedLog`` (services.signed_log) over the durable ``LogStore``:
 one RFC 9162 leaf an entry, signed checkpoints, receipts with inclusion
-proofs.  ``HubLogs`` owns the entries as read back from the store at start,
-the index of each linkage's serials, and the receipts; purging is the
-retention desk's, through ``purged``.
+proofs.  Purging is the retention desk's, through ``purged``.
+
+Memory.  ``HubLogs`` does not hold the access log: an entry is read from the
+store when it is asked for (``entry``, ``held``, ``linkage_serials``,
+``person_entries`` — the last two through the store's indexes on the record's
+linkage id and person) and checked as it is read (RK-LOG-010,
+services.store.log_integrity ``access_entry``: the row's leaf hash is the
+tree's leaf, itself checked against the tree's cached levels; the record gives
+that leaf; the person is the one the leaf binds; a purged row's time is an
+administrative purge's).  What the hub wrote and the store has not committed
+yet — appends, purges, re-keyed persons — is held in ``_recent`` until the
+store says it is committed (``settle``; with ``MemoryLogStore``, which keeps
+nothing, it is the whole log).  The administrative log is still held whole
+(``admin_entries``): it grows with administrative events, not with linkages.
 """
 
 from __future__ import annotations
 
 import base64
 import secrets
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -22,6 +34,7 @@ from ...core.access_log import AccessLogEntry, Outcome, entry_record, leaf_bytes
 from ...core.admin_log import AdminEvent, AdminLogEntry, Detail, admin_leaf_bytes
 from ...core.codes import ResidentCode
 from ...core.errors import GoneError, NotFoundError
+from ...core.log_integrity import LogTamperedError
 from ...core.merkle import leaf_hash
 from ...core.patterns import LinkagePattern
 from ...core.retention import SALT_SIZE, PurgedEntry, StoredEntry
@@ -36,8 +49,12 @@ __all__ = [
     "HubLogs",
     "Receipt",
     "admin_origin",
-    "resume_access_log",
 ]
+
+WINDOW = 256
+"""Rows read by the first query of a walk through the log (then up to ``WINDOW_MAX``)."""
+WINDOW_MAX = 4096
+DISAGREE = "the leaves and the tree disagree"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,22 +94,6 @@ def admin_origin(origin: str) -> str:
     return origin.removesuffix("/access-log") + "/admin-log"
 
 
-def resume_access_log(
-    rows: Iterable[LeafRow], check: StoredLogCheck
-) -> tuple[list[StoredEntry], dict[str, list[int]]]:
-    """The access log's entries and the serials of each linkage, from the stored
-    rows as they stream by, each checked (a hub restart; RK-LOG-010; the rows
-    themselves are not kept, and the entries share one string per agency,
-    pattern and kind)."""
-    entries: list[StoredEntry] = []
-    serials: dict[str, list[int]] = {}  # linkage_id -> serials (an index)
-    for e in check.access_entries(rows):
-        entries.append(e)
-        if isinstance(e, AccessLogEntry) and e.linkage_id is not None:
-            serials.setdefault(e.linkage_id, []).append(e.serial)
-    return entries, serials
-
-
 @dataclass(frozen=True, slots=True)
 class AccessFacts:
     """What one access-log entry says of a query (①–⑥ of item 22 and its ids)."""
@@ -126,10 +127,127 @@ class HubLogs:
         # administrative log first: its purge entries vouch for purged rows
         self._check = StoredLogCheck(signer, resident_of)
         self.admin_entries = self._check.admin_entries(self.admin.rows())
-        self.entries, self._serials = resume_access_log(self.access.rows(), self._check)
+        # what this process wrote and the store may not have committed yet
+        self._recent: dict[int, StoredEntry] = {}
+        self._recent_linkages: dict[str, list[int]] = {}
+        self._recent_linkage_of: dict[int, str] = {}
+        self._writes: dict[int, int] = {}  # serial -> writes not yet released
+        self._unsettled: deque[tuple[int | None, int]] = deque()  # (store mark, serial)
         logs = (self.access, self.admin)
-        check_anchored(((g.name, g.size, g.anchored) for g in logs), self.entries)
+        check_anchored(((g.name, g.size, g.anchored) for g in logs), self.held())
         self.access.on_tamper = self.admin.on_tamper = TamperReports(self.record, now)
+
+    # -- what is not committed yet ----------------------------------------------
+    def _wrote(self, entry: StoredEntry) -> None:
+        serial = entry.serial
+        self._recent[serial] = entry
+        self._writes[serial] = self._writes.get(serial, 0) + 1
+        linkage_id = getattr(entry, "linkage_id", None)
+        if linkage_id is not None and serial not in self._recent_linkage_of:
+            self._recent_linkages.setdefault(linkage_id, []).append(serial)
+            self._recent_linkage_of[serial] = linkage_id
+        self._unsettled.append((None, serial))
+
+    def settle(self) -> None:
+        """Release what the store has committed (called between the hub's steps,
+        when everything written before is queued: ``LogStore.mark``)."""
+        mark = self.store.mark()
+        if mark is None:
+            return
+        unsettled = self._unsettled
+        for i in range(len(unsettled) - 1, -1, -1):
+            if unsettled[i][0] is not None:
+                break
+            unsettled[i] = (mark, unsettled[i][1])
+        while unsettled and (m := unsettled[0][0]) is not None and self.store.settled(m):
+            _, serial = unsettled.popleft()
+            left = self._writes.pop(serial) - 1
+            if left:  # written again since: released with its last write
+                self._writes[serial] = left
+                continue
+            self._recent.pop(serial, None)
+            linkage_id = self._recent_linkage_of.pop(serial, None)
+            if linkage_id is not None:
+                kept = self._recent_linkages[linkage_id]
+                kept.remove(serial)
+                if not kept:
+                    del self._recent_linkages[linkage_id]
+
+    # -- reading the access log ---------------------------------------------------
+    @property
+    def size(self) -> int:
+        """The access log's number of entries (purged ones included)."""
+        return self.access.size
+
+    def _read(self, row: LeafRow) -> StoredEntry:
+        return self._check.access_entry(row, self.access.leaf_hash(row.serial))
+
+    def _missing(self, serial: int) -> LogTamperedError:
+        return LogTamperedError("access", f"serial {serial}", "serial", DISAGREE)
+
+    def entry(self, serial: int) -> StoredEntry:
+        """The entry at ``serial`` (1 … ``size``), checked as it is read.
+
+        :raises IndexError: no such serial.
+        """
+        if not 1 <= serial <= self.size:
+            raise IndexError(serial)
+        recent = self._recent.get(serial)
+        if recent is not None:
+            return recent
+        found = next(self.access.rows(serial, 1), None)
+        if found is None:
+            raise self._missing(serial)
+        return self._read(found)
+
+    def entries(self, first: int = 1) -> Iterator[StoredEntry]:
+        """Every entry from serial ``first`` on, purged ones included, in order,
+        each checked as it is read (windows of ``WINDOW`` … ``WINDOW_MAX`` rows;
+        the entries not committed yet come last)."""
+        serial, window = max(first, 1), WINDOW
+        while serial <= self.size:
+            read = False
+            for row in self.access.rows(serial, window):
+                recent = self._recent.get(serial)
+                yield recent if recent is not None else self._read(row)
+                serial, read = serial + 1, True
+            if not read:  # nothing stored from here on: the rest is not committed yet
+                while serial <= self.size:
+                    recent = self._recent.get(serial)
+                    if recent is None:
+                        raise self._missing(serial)
+                    yield recent
+                    serial += 1
+            window = min(window * 2, WINDOW_MAX)
+
+    def held(self, first: int = 1) -> Iterator[AccessLogEntry]:
+        """The entries still held (not purged), from serial ``first`` on, in order."""
+        return (e for e in self.entries(first) if isinstance(e, AccessLogEntry))
+
+    def linkage_serials(self, linkage_id: str) -> list[int]:
+        """The serials of the held entries of one linkage, in order (the store's
+        index on the record's linkage id, and what is not committed yet)."""
+        candidates = set(self._recent_linkages.get(linkage_id, ()))
+        candidates.update(self.store.find("access", "linkage_id", linkage_id))
+        return [
+            s
+            for s in sorted(candidates)
+            if isinstance(e := self.entry(s), AccessLogEntry) and e.linkage_id == linkage_id
+        ]
+
+    def person_entries(self, person: bytes) -> list[AccessLogEntry]:
+        """The held entries about ``person`` (an ID code), in order (the store's
+        index on the record's person, and what is not committed yet)."""
+        out: dict[int, AccessLogEntry] = {}
+        for serial in self.store.find("access", "person", person.hex()):
+            if serial not in self._recent:
+                e = self.entry(serial)
+                if isinstance(e, AccessLogEntry) and e.person == person:
+                    out[serial] = e
+        for serial, e in self._recent.items():
+            if isinstance(e, AccessLogEntry) and e.person == person:
+                out[serial] = e
+        return [out[s] for s in sorted(out)]
 
     # -- writing ---------------------------------------------------------------
     def record(self, event: AdminEvent, actor: str, at: datetime, **details: Detail) -> None:
@@ -140,6 +258,7 @@ class HubLogs:
         leaf = admin_leaf_bytes(entry)
         self.admin.append(entry.serial, leaf, leaf.decode())
         self.admin_entries.append(entry)
+        self._check.note_admin(entry)
         self.admin.checkpoint()
 
     def log_access(
@@ -159,7 +278,7 @@ class HubLogs:
         person's-view flag come from the pattern in force."""
         salt = secrets.token_bytes(SALT_SIZE)
         entry = AccessLogEntry(
-            serial=len(self.entries) + 1,
+            serial=self.size + 1,
             at=at,
             pattern_id=facts.pattern_id,
             legal_basis=pattern.legal_basis if pattern else None,
@@ -180,36 +299,34 @@ class HubLogs:
             person_digest=self._check.digest(salt, person),  # RK-LOG-010
         )
         self.access.append(entry.serial, leaf_bytes(entry), entry_record(entry))
-        self.entries.append(entry)
-        if linkage_id is not None:
-            self._serials.setdefault(linkage_id, []).append(entry.serial)
+        self._wrote(entry)
         return entry
 
-    def purged(self, entries: list[StoredEntry], serials: list[int], at: datetime) -> None:
-        """The retention desk purged ``serials``: ``entries`` is the log after it.
-        Called after the purge's administrative entry, which vouches for the purged
-        rows at a restart (RK-LOG-010)."""
-        self.entries = entries
+    def purged(self, entries: Iterable[PurgedEntry], at: datetime) -> None:
+        """The retention desk purged ``entries``.  Called after the purge's
+        administrative entry, which vouches for the purged rows when they are
+        read back (RK-LOG-010)."""
+        serials = []
+        for e in entries:
+            self._wrote(e)
+            serials.append(e.serial)
         self.store.purge("access", serials, at.isoformat())
 
     def rekey_persons(self, move: Callable[[bytes], bytes]) -> None:
         """Re-make the stored persons' ID codes after an ID-key rotation (RK-KEY-002)."""
         rewritten: list[tuple[int, str]] = []
-        for i, e in enumerate(self.entries):
-            if isinstance(e, AccessLogEntry) and e.person and move(e.person) != e.person:
-                self.entries[i] = moved = replace(e, person=move(e.person))
+        for e in list(self.held()):
+            if e.person and move(e.person) != e.person:
+                moved = replace(e, person=move(e.person))
                 rewritten.append((e.serial, entry_record(moved)))
+                self._wrote(moved)
         if rewritten:
             self.store.rewrite("access", rewritten)
 
     # -- reading ---------------------------------------------------------------
-    def held(self) -> Iterator[AccessLogEntry]:
-        """The entries still held (not purged), in serial order."""
-        return (e for e in self.entries if isinstance(e, AccessLogEntry))
-
     def receipt_for(self, serial: int) -> Receipt:
         """Serial, leaf, leaf hash, inclusion proof and the checkpoint it proves against."""
-        entry = self.entries[serial - 1]
+        entry = self.entry(serial)
         if isinstance(entry, PurgedEntry):
             raise GoneError(
                 "entry-purged", f"entry {serial} was purged when its retention ended", "RK-RET-003"
@@ -231,9 +348,9 @@ class HubLogs:
     def linkage_receipt(self, party: str | None, linkage_id: str, serial: int | None) -> Receipt:
         """A receipt for an entry of a linkage the caller took part in, or of any
         linkage for the auditor (``party`` None; RK-LOG-009)."""
-        serials = self._serials.get(linkage_id, [])
-        kept = [e for n in serials if isinstance(e := self.entries[n - 1], AccessLogEntry)]
-        first = kept[0] if kept else None
+        serials = self.linkage_serials(linkage_id)
+        first = self.entry(serials[0]) if serials else None
+        assert first is None or isinstance(first, AccessLogEntry)
         if first is None or (party is not None and party not in (first.requester, first.provider)):
             raise NotFoundError(
                 "unknown-linkage", f"no linkage {linkage_id!r} in which you took part", "RK-LOG-009"
@@ -241,6 +358,13 @@ class HubLogs:
         if serial is None:
             serial = serials[-1]
         elif serial not in serials:
+            if 1 <= serial <= self.size and isinstance(self.entry(serial), PurgedEntry):
+                # a purged entry's linkage is gone with its record (RK-RET-003)
+                raise GoneError(
+                    "entry-purged",
+                    f"entry {serial} was purged when its retention ended",
+                    "RK-RET-003",
+                )
             raise NotFoundError(
                 "not-found",
                 f"entry {serial} does not belong to linkage {linkage_id!r}",

@@ -8,6 +8,7 @@ verifying (RK-RET-003).
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 from collections.abc import Callable
@@ -15,18 +16,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from ...core.access_log import AccessLogEntry
 from ...core.admin_log import AdminEvent
-from ...core.errors import CallerError, NotFoundError
+from ...core.errors import CallerError, NotFoundError, UnavailableError
 from ...core.retention import (
     HoldScope,
     LegalHold,
     LogClass,
-    PurgedEntry,
     RetentionPolicy,
     hold_from_record,
     hold_record,
-    purge,
+    purge_entry,
     purge_plan,
     retained_until,
     serial_ranges,
@@ -113,35 +112,53 @@ class RetentionDesk:
         self._records.put(HOLD, hold.hold_id, hold_record(hold))
 
     def purge_due(self, now: datetime) -> None:
-        """Purge every entry whose retention ended and that no hold covers."""
-        log = self._logs.entries
-        while self._unpurged_from < len(log) and isinstance(log[self._unpurged_from], PurgedEntry):
-            self._unpurged_from += 1
-        if self._unpurged_from == len(log):
+        """Purge every entry whose retention ended and that no hold covers.
+
+        The log is read from its oldest unpurged entry on, and only as far as
+        entries are due under the access log's retention: entries are made in
+        time order, so the first one not yet due ends the walk."""
+        logs = self._logs
+        if self._unpurged_from >= logs.size:
             return
         # Nothing can be due before the oldest unpurged entry's end under the
         # shortest retention; that time is computed once per (entry, policy), so
         # the check on every request is a comparison.
         due = self._not_before
         if due is None or due[0] != self._unpurged_from or due[1] is not self.policy:
-            oldest = log[self._unpurged_from]
-            assert isinstance(oldest, AccessLogEntry)
+            try:
+                oldest = next(logs.held(self._unpurged_from + 1), None)
+            except UnavailableError:
+                return  # the store cannot be read now: purging waits for a later step
+            if oldest is None:
+                self._unpurged_from = logs.size
+                return
+            self._unpurged_from = oldest.serial - 1
             shortest = min(self.policy.years_for(c) for c in LogClass)
             due = (self._unpurged_from, self.policy, retained_until(oldest.at, shortest))
             self._not_before = due
         if now < due[2]:
             return
-        plan = purge_plan(log, self.policy, list(self.holds.values()), now)
+        log_class = LogClass.HUB_ACCESS_LOG
+        years = self.policy.years_for(log_class)
+        window = list(
+            itertools.takewhile(
+                lambda e: retained_until(e.at, years) <= now,
+                logs.held(self._unpurged_from + 1),
+            )
+        )
+        plan = purge_plan(window, self.policy, list(self.holds.values()), now, log_class)
         if not plan:
             return
         ranges = serial_ranges(plan)
-        log_class = LogClass.HUB_ACCESS_LOG
         self.purges.append(Purge(now, log_class, ranges))
         self._logs.record(
             AdminEvent.PURGE, "hub", now, log_class=log_class.value, entries=len(plan),
             ranges=[list(r) for r in ranges],
         )  # fmt: skip
-        self._logs.purged(list(purge(log, plan, now)), list(plan), now)
+        chosen = frozenset(plan)
+        self._logs.purged((purge_entry(e, now) for e in window if e.serial in chosen), now)
+        kept = next((e.serial for e in window if e.serial not in chosen), None)
+        self._unpurged_from = window[-1].serial if kept is None else kept - 1
 
     def set_retention(self, log_class: LogClass, years: int, now: datetime) -> RetentionPolicy:
         """RK-RET-001: per class, never below the legal minimum of 7 years."""

@@ -6,7 +6,7 @@ tell a record that was deleted, or put back from an earlier copy, so the state
 whose loss or rollback would matter is held against the checked logs here:
 
 * every used request id of a held entry has its record (else it could be
-  replayed, RK-FLOW-003);
+  replayed, RK-FLOW-003) — each looked up in the store, not held;
 * every hold placed and not lifted in the administrative log has its record
   (else purging would ignore it, RK-RET-002);
 * the linkages in flight are exactly the approved linkages whose last entry is
@@ -18,7 +18,9 @@ whose loss or rollback would matter is held against the checked logs here:
   recorded loading (no rollback, RK-PAT-003), and no key ring is behind the
   last rotation the administrative log recorded (RK-KEY-002).
 
-Any mismatch is a ``LogTamperedError``: the hub does not start.  A store
+The held entries are read once, streamed (each checked as it is read), holding
+only the linkages open at the point reached: the checks take time in the
+log's size, not memory.  Any mismatch is a ``LogTamperedError``: the hub does not start.  A store
 written before the sealed records is adopted once (``adopt_legacy_state``).
 """
 
@@ -68,7 +70,7 @@ def adopt_legacy_state(records: SealedRecords, store: LogStore, logs: HubLogs) -
                 records.put(space, key.removeprefix(prefix), value)
     for e in logs.held():
         records.put("request", request_key(e.requester, e.request_id), e.linkage_id or "")
-    start = len(logs.entries) + 1
+    start = logs.size + 1
     records.put(CONTROL, RECORDS_FROM, str(start))
     return start
 
@@ -83,39 +85,39 @@ def check_state_against_logs(
     records_from: int,
 ) -> None:
     """See the module docstring; raises ``LogTamperedError`` on the first mismatch."""
-    _requests(logs, linkages, records_from)
-    _linkages(logs, linkages, records_from)
+    _requests_and_linkages(logs, linkages, records_from)
     _holds(logs, retention)
     _patterns(logs, patterns)
     _keys(logs, rings)
 
 
-def _requests(logs: HubLogs, desk: LinkageDesk, records_from: int) -> None:
+def _requests_and_linkages(logs: HubLogs, desk: LinkageDesk, records_from: int) -> None:
+    """One pass over the held entries, holding only the linkages open at the
+    point reached (and, for the answers handed out, their provided entries)."""
+    open_in_log: dict[str, int] = {}  # linkage -> approval serial, while approved and not ended
+    relayed = set(desk.relays)
+    last: dict[str, Outcome] = {}  # of the linkages whose answer is handed out
+    provided: dict[str, set[int]] = {}  # … their provided entries
     for e in logs.held():
         if e.serial >= records_from and request_key(e.requester, e.request_id) not in desk.requests:
             raise _tampered(
                 f"request of access entry {e.serial}", "the used request id has no record"
             )
-
-
-def _linkages(logs: HubLogs, desk: LinkageDesk, records_from: int) -> None:
-    last: dict[str, tuple[int, Outcome]] = {}  # linkage -> (approval serial, last outcome)
-    provided: dict[str, set[int]] = {}  # linkage -> serials of its provided entries
-    for e in logs.held():
-        if e.linkage_id is None:
+        lid = e.linkage_id
+        if lid is None:
             continue
-        if e.outcome is Outcome.PROVIDED:
-            provided.setdefault(e.linkage_id, set()).add(e.serial)
-        first = last.get(e.linkage_id, (e.serial, e.outcome))[0]
-        last[e.linkage_id] = (first, e.outcome)
-    open_in_log = {
-        lid
-        for lid, (approved, outcome) in last.items()
-        if outcome is Outcome.APPROVED and approved >= records_from
-    }
-    for lid in sorted(set(desk.linkages) - open_in_log):
+        if lid in relayed:
+            last[lid] = e.outcome
+            if e.outcome is Outcome.PROVIDED:
+                provided.setdefault(lid, set()).add(e.serial)
+        if e.outcome is Outcome.APPROVED:
+            open_in_log.setdefault(lid, e.serial)
+        else:
+            open_in_log.pop(lid, None)
+    opened = {lid for lid, approved in open_in_log.items() if approved >= records_from}
+    for lid in sorted(set(desk.linkages) - opened):
         raise _tampered(f"linkage {lid}", "the log shows it ended or never approved it")
-    for lid in sorted(open_in_log - set(desk.linkages)):
+    for lid in sorted(opened - set(desk.linkages)):
         raise _tampered(f"linkage {lid}", "approved in the log, neither ended nor in flight")
     for lid, linkage in sorted(desk.linkages.items()):
         if (linkage.state is LinkageState.ANSWERED) != (lid in desk.transit):
@@ -123,7 +125,7 @@ def _linkages(logs: HubLogs, desk: LinkageDesk, records_from: int) -> None:
     for lid in sorted(set(desk.transit) - set(desk.linkages)):
         raise _tampered(f"answer of linkage {lid}", "an answer in transit of no linkage")
     for lid, relay in sorted(desk.relays.items()):  # handed out, not yet acknowledged
-        if last.get(lid, (0, None))[1] is not Outcome.PROVIDED or lid in desk.linkages:
+        if last.get(lid) is not Outcome.PROVIDED or lid in desk.linkages:
             raise _tampered(f"answer of linkage {lid}", "handed out, but not provided in the log")
         if relay.serial not in provided.get(lid, ()):
             raise _tampered(f"answer of linkage {lid}", "its provided entry is not in the log")

@@ -50,14 +50,12 @@ class LogViews:
                         ) -> list[AuditorEntry]:  # fmt: skip
         """Up to ``limit`` entries still held with serial > ``after``, purged serials
         skipped however many there are (RK-RET-003); the read is logged."""
-        log = self._logs.entries
         out: list[AuditorEntry] = []
-        for serial in range(after + 1, len(log) + 1):
-            if len(out) == limit:
-                break
-            e = log[serial - 1]
-            if isinstance(e, AccessLogEntry):
+        if limit > 0:
+            for e in self._logs.held(after + 1):
                 out.append(AuditorEntry(e, self.person_ref(e.person)))
+                if len(out) == limit:
+                    break
         self.record_read(auditor, "access", after=after, limit=limit, n=len(out), now=now)
         return out
 
@@ -67,7 +65,7 @@ class LogViews:
         """Every entry still held, in the auditor's view, and the purged serials:
         what the auditor's analyses merge (RK-AUD-002, RK-AUD-003); one entry."""
         held = [AuditorEntry(e, self.person_ref(e.person)) for e in self._logs.held()]
-        purged = [e.serial for e in self._logs.entries if isinstance(e, PurgedEntry)]
+        purged = [e.serial for e in self._logs.entries() if isinstance(e, PurgedEntry)]
         self._logs.record(
             AdminEvent.AUDITOR_READ,
             auditor,
@@ -98,7 +96,7 @@ class LogViews:
         the caller names the person only by its own link code (RK-PORT-003); refused
         queries carry no person and never match; withheld entries never show."""
         person = self._codes.link_in(link_code, unit, now).raw
-        return [e for e in self._logs.held() if e.person == person and not e.withheld]
+        return [e for e in self._logs.person_entries(person) if not e.withheld]
 
     def portal_disclosure(self, details: dict[str, Detail], now: datetime) -> None:
         """RK-LOG-006: a disclosure My Portal made, never naming the person."""

@@ -202,6 +202,20 @@ class GroupCommitStore:
                 self._committed_size[log] = known
         return known
 
+    def mark(self) -> int | None:
+        """A mark of every change queued so far (``settled`` tells when they are
+        committed), or None while this thread holds a step's changes back
+        (``atomic``): they are not numbered until the step ends."""
+        if getattr(self._group, "changes", None):
+            return None
+        with self._cond:
+            return self._seq
+
+    def settled(self, mark: int) -> bool:
+        """Whether every change up to ``mark`` is committed (readable from the store)."""
+        with self._cond:
+            return self._committed >= mark
+
     # -- queued changes ------------------------------------------------------
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:

@@ -8,7 +8,9 @@ means to recover the resident code behind a stored ID code (the hub's
 ID-code ciphers, every version it holds), and turns each stored row into an
 entry only once it is checked:
 
-* an access-log row with a record: ``check_access_record`` (canonical record,
+* an access-log row (``access_entry``, when the hub reads it — not at start):
+  its leaf hash is the tree's leaf (itself checked against the tree); with a
+  record: ``check_access_record`` (canonical record,
   serial, leaf hash) and ``check_person`` (the stored person is the one
   ``person_digest`` binds);
 * a purged access-log row: no record, and a ``purged_at`` that an
@@ -76,6 +78,7 @@ class StoredLogCheck:
         self._key = person_key(signer.private_bytes_raw())
         self._resident_of = resident_of
         self._purges: dict[str, list[tuple[int, int]]] = {}
+        self._shared: dict[str, str] = {}  # one string per agency, pattern and kind
 
     def digest(self, salt: bytes, person: bytes | None) -> bytes | None:
         """The ``person_digest`` of a new entry (None without a person)."""
@@ -105,27 +108,38 @@ class StoredLogCheck:
         self._purges = purge_times(out)
         return out
 
-    def access_entries(self, rows: Iterable[LeafRow]) -> Iterator[StoredEntry]:
-        """The access log's entries, each row checked (after ``admin_entries``)."""
-        shared: dict[str, str] = {}
-        with _closing(rows):
-            for row in rows:
-                if row.entry is None:
-                    at = check_purged("access", row.serial, row.purged_at, self._purges)
-                    yield PurgedEntry(row.serial, row.leaf_hash, at)
-                    continue
-                if row.purged_at is not None:
-                    raise LogTamperedError(
-                        log="access",
-                        where=f"serial {row.serial}",
-                        field="purged_at",
-                        why="set on an entry still held",
-                    )
-                entry = check_access_record("access", row.serial, row.leaf_hash, row.entry, shared)
-                bound = entry.person is not None and entry.leaf_version >= 2
-                resident = self._resident(entry.person) if bound and entry.person else None
-                check_person("access", entry, self._key, resident)
-                yield entry
+    def note_admin(self, entry: AdminLogEntry) -> None:
+        """A new administrative entry: a purge's time and ranges vouch for the
+        rows it purged when they are read back."""
+        for at, spans in purge_times([entry]).items():
+            self._purges.setdefault(at, []).extend(spans)
+
+    def access_entry(self, row: LeafRow, tree_leaf: bytes) -> StoredEntry:
+        """One stored access-log row's entry, once checked (``tree_leaf``: the
+        tree's leaf at its serial, itself checked against the tree); after
+        ``admin_entries``."""
+        if row.leaf_hash != tree_leaf:
+            raise LogTamperedError(
+                log="access",
+                where=f"serial {row.serial}",
+                field="leaf_hash",
+                why="the leaves and the tree disagree",
+            )
+        if row.entry is None:
+            at = check_purged("access", row.serial, row.purged_at, self._purges)
+            return PurgedEntry(row.serial, row.leaf_hash, at)
+        if row.purged_at is not None:
+            raise LogTamperedError(
+                log="access",
+                where=f"serial {row.serial}",
+                field="purged_at",
+                why="set on an entry still held",
+            )
+        entry = check_access_record("access", row.serial, row.leaf_hash, row.entry, self._shared)
+        bound = entry.person is not None and entry.leaf_version >= 2
+        resident = self._resident(entry.person) if bound and entry.person else None
+        check_person("access", entry, self._key, resident)
+        return entry
 
 
 def check_anchored(logs: Iterable[tuple[str, int, bool]], entries: Iterable[StoredEntry]) -> None:

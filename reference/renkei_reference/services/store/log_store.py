@@ -33,21 +33,25 @@ Theory of operation.
   entry).  Once a retry commits, everything proceeds.
 * **Restart memory.**  A restart holds neither the stored rows nor the
   lower levels of the Merkle tree: ``load`` gives the node counts and the
-  levels from ``CACHED_LEVEL`` up (64 B / 2^CACHED_LEVEL a leaf), ``leaves``
-  streams the stored rows once (the hub turns them into entries as they
-  come), and ``node`` reads a lower-level node from the stored rows through
-  a second connection (WAL: it sees every committed batch and never waits
-  for the writer).  Nodes appended since are held in memory until their
-  batch is committed (``committed``), then read from the store too
-  (``RecordingNodeStore.trim``).
-* **Checked on read (RK-LOG-010).**  Nothing read back is believed: the hub
-  checks every stored row and node against its tree and signed checkpoint at
-  start (services.signed_log, core.log_integrity), and ``RecordingNodeStore``
-  checks each lower-level node it reads later against the block of leaves
-  under a node it holds — for which it keeps, below ``CACHED_LEVEL``, the nodes
-  of the block not yet complete in memory (at most 2^(CACHED_LEVEL+1) − 1
-  hashes, 16 KiB).  Text is read with ``surrogateescape``, so that a byte
-  changed into invalid UTF-8 is a mismatch the checks report, not a crash.
+  levels from ``CACHED_LEVEL`` up (64 B / 2^CACHED_LEVEL a leaf); the rows are
+  read when the hub asks for them — ``leaf``/``leaves`` by serial, ``find`` by
+  linkage id or person through an expression index on the record (the last
+  ``KEY_CHARS`` characters: candidates the hub reads and checks), ``record``
+  one state record — through a second connection (WAL: it sees every
+  committed batch and never waits for the writer).  Nodes appended since are
+  held in memory until their batch is committed (``committed``), then read
+  from the store too (``RecordingNodeStore.trim``); the hub holds what it
+  wrote until ``settled`` says the store has it (``mark``).
+* **Checked on read (RK-LOG-010).**  Nothing read back is believed: at start
+  the hub checks the upper levels, the incomplete block and the signed
+  checkpoint (services.signed_log); ``RecordingNodeStore`` checks each
+  lower-level node it reads later against the block of leaves under a node it
+  holds — for which it keeps, below ``CACHED_LEVEL``, the nodes of the block
+  not yet complete in memory (at most 2^(CACHED_LEVEL+1) − 1 hashes, 16 KiB);
+  and each row is checked when the hub reads it (services.store.log_integrity).
+  Text is read with ``surrogateescape``, so that a byte changed into invalid
+  UTF-8 is a mismatch the checks report, not a crash; a record changed into
+  something that is not JSON has no index key and is refused when read.
 * **Purge.**  A purge sets ``entry`` to NULL and keeps the leaf hash
   (RK-RET-003); ``secure_delete`` overwrites the freed content in the database
   file and the WAL is checkpointed with TRUNCATE afterwards, so the content
@@ -62,6 +66,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -87,12 +92,15 @@ from .witness import CheckpointWitness
 __all__ = [
     "CACHED_LEVEL",
     "CHECKPOINT_STATE",
+    "INDEXED",
+    "KEY_CHARS",
     "TAIL_BYTES",
     "Change",
     "LeafRow",
     "LoadedLog",
     "LogStore",
     "MemoryLogStore",
+    "RecordMap",
     "RecordingNodeStore",
     "SealedRecords",
     "SqliteLogStore",
@@ -140,11 +148,19 @@ class LogStore(Protocol):
 
     def load(self, log: str) -> LoadedLog: ...
 
-    def leaves(self, log: str) -> Iterator[LeafRow]: ...
+    def leaves(self, log: str, first: int = 1, limit: int = -1) -> Iterator[LeafRow]: ...
+
+    def leaf(self, log: str, serial: int) -> LeafRow | None: ...
+
+    def find(self, log: str, field: str, value: str) -> list[int]: ...
+
+    def mark(self) -> int | None: ...
+
+    def settled(self, mark: int) -> bool: ...
 
     def hashes(self, log: str, level: int) -> Iterator[bytes]: ...
 
-    def nodes(self, log: str, level: int) -> Iterator[tuple[int, bytes]]: ...
+    def nodes(self, log: str, level: int, first: int = 0) -> Iterator[tuple[int, bytes]]: ...
 
     def block(self, log: str, first: int, count: int) -> list[tuple[int, bytes]]: ...
 
@@ -168,6 +184,8 @@ class LogStore(Protocol):
 
     def records(self, space: str) -> Iterator[tuple[str, str]]: ...
 
+    def record(self, space: str, key: str) -> str | None: ...
+
     def atomic(self) -> contextlib.AbstractContextManager[None]: ...
 
     def witnessed(self, log: str) -> str | None: ...
@@ -189,13 +207,25 @@ class MemoryLogStore:
     def load(self, log: str) -> LoadedLog:
         return LoadedLog()
 
-    def leaves(self, log: str) -> Iterator[LeafRow]:
+    def leaves(self, log: str, first: int = 1, limit: int = -1) -> Iterator[LeafRow]:
         return iter(())
+
+    def leaf(self, log: str, serial: int) -> LeafRow | None:
+        return None
+
+    def find(self, log: str, field: str, value: str) -> list[int]:
+        return []
+
+    def mark(self) -> int | None:
+        return None
+
+    def settled(self, mark: int) -> bool:
+        return False  # nothing is ever stored: the hub keeps what it wrote
 
     def hashes(self, log: str, level: int) -> Iterator[bytes]:
         return iter(())
 
-    def nodes(self, log: str, level: int) -> Iterator[tuple[int, bytes]]:
+    def nodes(self, log: str, level: int, first: int = 0) -> Iterator[tuple[int, bytes]]:
         return iter(())
 
     def block(self, log: str, first: int, count: int) -> list[tuple[int, bytes]]:
@@ -229,6 +259,9 @@ class MemoryLogStore:
 
     def records(self, space: str) -> Iterator[tuple[str, str]]:
         return iter(())
+
+    def record(self, space: str, key: str) -> str | None:
+        return None
 
     def atomic(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
@@ -275,6 +308,7 @@ class RecordingNodeStore:
         "_levels",
         "_log",
         "_read",
+        "_scanned",
         "_trimmable",
         "on_tamper",
     )
@@ -308,7 +342,8 @@ class RecordingNodeStore:
         self._read = read
         self._leaves = leaves
         self._log = log
-        self._block: BlockCheck | None = None
+        self._block: BlockCheck | None = None  # the block last checked for a proof
+        self._scanned: BlockCheck | None = None  # … for a leaf an entry is read against
         self._fresh: list[Node] = []
         self._trimmable = True
         self.on_tamper: Callable[[LogTamperedError], None] | None = None
@@ -324,20 +359,29 @@ class RecordingNodeStore:
                 return bytes(row[start : start + HASH_SIZE])
         raise KeyError((level, index))
 
+    def verified(self, level: int, index: int) -> bytes:
+        """The node as the tree has it: ``get``, except that a node of the block
+        last checked is not read from the store again (a stored row compared
+        with it is compared with the checked tree, RK-LOG-010)."""
+        if 0 <= level < len(self._base) and 0 <= index < self._base[level]:
+            return self._checked(level, index, reread=False)
+        return self.get(level, index)
+
     def _tampered(self, where: str, field: str, why: str) -> LogTamperedError:
         error = LogTamperedError(self._log, where, field, why)
         if self.on_tamper is not None:
             self.on_tamper(error)
         return error
 
-    def _checked(self, level: int, index: int) -> bytes:
+    def _checked(self, level: int, index: int, *, reread: bool = True) -> bytes:
         """A stored node below ``CACHED_LEVEL``, checked against the block of
         leaves under the held node of its complete block (RK-LOG-010)."""
         assert self._read is not None
         shift = self._cached - level
         first = (index >> shift) << self._cached
-        block = self._block
-        if block is None or block.first != first:
+        block = self._block if reread else self._scanned
+        fresh = block is None or block.first != first
+        if fresh:
             size = 1 << self._cached
             rows = self._leaves(first, size) if self._leaves is not None else []
             for i, (found, digest) in enumerate(rows):
@@ -353,10 +397,21 @@ class RecordingNodeStore:
                     "hash",
                     "the leaves do not give their block's node",
                 )
-            block = self._block = BlockCheck(first, levels)
+            block = BlockCheck(first, levels)
+            if reread:
+                self._block = block
+            else:
+                self._scanned = block
+        assert block is not None
         computed = block.get(level, index)
         assert computed is not None
-        if self._read(level, index) != computed:
+        if not reread:
+            return computed
+        try:  # a leaf of a block just read is the row read: no second read
+            stored = computed if level == 0 and fresh else self._read(level, index)
+        except KeyError:
+            raise self._tampered(f"node level {level} index {index}", "nodes", "missing") from None
+        if stored != computed:
             raise self._tampered(
                 f"node level {level} index {index}", "hash", "not the hash of its leaves"
             )
@@ -408,6 +463,26 @@ class RecordingNodeStore:
                 del self._levels[level][: (upto - base) * HASH_SIZE]
                 self._base[level] = upto
 
+
+INDEXED = ("linkage_id", "person")
+"""Record fields the store indexes (the linkage's entries, the person's entries)."""
+KEY_CHARS = 16
+"""An index keeps the last 16 characters of the field (64 bits of a hex id)."""
+
+
+def _key(field: str) -> str:
+    # a record that is not JSON (changed behind the hub's back) has no key: it is
+    # still stored as it is, and refused when it is read (RK-LOG-010)
+    return (
+        f"(CASE WHEN json_valid(entry) THEN substr(json_extract(entry, '$.{field}'), -{KEY_CHARS})"
+        " END)"
+    )
+
+
+_INDEXES = "".join(
+    f"CREATE INDEX IF NOT EXISTS leaves_{f} ON leaves (log, {_key(f)}) WHERE entry IS NOT NULL;\n"
+    for f in INDEXED
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS leaves (
@@ -464,7 +539,7 @@ class SqliteLogStore(GroupCommitStore):
         self.path = path
         self._conn = connect(path)
         self._conn.text_factory = _text
-        self._conn.executescript(_SCHEMA)
+        self._conn.executescript(_SCHEMA + _INDEXES)
         self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # a byte changed into invalid UTF-8 reads as a different text, which the
         # checks report (RK-LOG-010), instead of failing the read
@@ -489,13 +564,14 @@ class SqliteLogStore(GroupCommitStore):
             if top is None:
                 return out
             out.counts.append(top + 1)
-            if level >= CACHED_LEVEL:
-                hashes = self._select(
-                    "SELECT hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx", (log, level)
-                )
-                if len(hashes) != top + 1:
+            if level >= CACHED_LEVEL:  # streamed into one buffer: no row objects held
+                packed, count = bytearray(), 0
+                for digest in self.hashes(log, level):
+                    packed += digest
+                    count += 1
+                if count != top + 1:
                     raise LogTamperedError(log, f"node level {level}", "nodes", "missing")
-                out.upper.append(b"".join(h for (h,) in hashes))
+                out.upper.append(bytes(packed))
 
     def _stream(
         self, sql: str, args: tuple[object, ...], make: Callable[[Any], Any] = tuple
@@ -516,20 +592,47 @@ class SqliteLogStore(GroupCommitStore):
             with contextlib.suppress(sqlite3.ProgrammingError):  # the store closed first
                 cursor.close()
 
-    def leaves(self, log: str) -> Iterator[LeafRow]:
-        """The stored leaves in serial order, streamed."""
-        sql = "SELECT serial, leaf_hash, entry, purged_at FROM leaves WHERE log = ? ORDER BY serial"
-        return self._stream(sql, (log,), lambda r: LeafRow(*r))
+    def leaves(self, log: str, first: int = 1, limit: int = -1) -> Iterator[LeafRow]:
+        """The stored leaves from serial ``first`` on, at most ``limit`` (-1: all,
+        streamed), in serial order."""
+        sql = (
+            "SELECT serial, leaf_hash, entry, purged_at FROM leaves"
+            " WHERE log = ? AND serial >= ? ORDER BY serial LIMIT ?"
+        )
+        if limit >= 0:
+            return iter([LeafRow(*r) for r in self._select(sql, (log, first, limit))])
+        return self._stream(sql, (log, first, -1), lambda r: LeafRow(*r))
+
+    def leaf(self, log: str, serial: int) -> LeafRow | None:
+        """One stored (committed) leaf, None if there is none."""
+        rows = self._select(
+            "SELECT serial, leaf_hash, entry, purged_at FROM leaves WHERE log = ? AND serial = ?",
+            (log, serial),
+        )
+        return LeafRow(*rows[0]) if rows else None
+
+    def find(self, log: str, field: str, value: str) -> list[int]:
+        """The serials of the held records whose ``field`` (one of ``INDEXED``)
+        ends as ``value`` does, through its index: candidates, which the caller
+        reads and checks (the index keeps the last ``KEY_CHARS`` characters)."""
+        if field not in INDEXED:
+            raise ValueError(f"no index on {field!r}")
+        sql = (
+            f"SELECT serial FROM leaves INDEXED BY leaves_{field}"
+            f" WHERE log = ? AND {_key(field)} = ? AND entry IS NOT NULL ORDER BY serial"
+        )
+        return [s for (s,) in self._select(sql, (log, value[-KEY_CHARS:]))]
 
     def hashes(self, log: str, level: int) -> Iterator[bytes]:
         """The stored node hashes of one level in index order, streamed."""
         sql = "SELECT hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx"
         return self._stream(sql, (log, level), lambda r: r[0])
 
-    def nodes(self, log: str, level: int) -> Iterator[tuple[int, bytes]]:
-        """The stored ``(index, hash)`` rows of one level in index order, streamed."""
-        sql = "SELECT idx, hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx"
-        return self._stream(sql, (log, level))
+    def nodes(self, log: str, level: int, first: int = 0) -> Iterator[tuple[int, bytes]]:
+        """The stored ``(index, hash)`` rows of one level from index ``first`` on,
+        in index order, streamed."""
+        sql = "SELECT idx, hash FROM nodes WHERE log = ? AND level = ? AND idx >= ? ORDER BY idx"
+        return self._stream(sql, (log, level, first))
 
     def block(self, log: str, first: int, count: int) -> list[tuple[int, bytes]]:
         """The stored ``(index, leaf hash)`` nodes of leaves ``first`` to ``first + count − 1``."""
@@ -564,6 +667,11 @@ class SqliteLogStore(GroupCommitStore):
         transit, used request ids, …), streamed in key order."""
         sql = "SELECT key, value FROM records WHERE space = ? ORDER BY key"
         return ((k, v) for k, v in self._stream(sql, (space,)))
+
+    def record(self, space: str, key: str) -> str | None:
+        """One committed record, None if there is none."""
+        rows = self._select("SELECT value FROM records WHERE space = ? AND key = ?", (space, key))
+        return str(rows[0][0]) if rows else None
 
     # -- the writer ------------------------------------------------------------
     def _write(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
@@ -604,3 +712,80 @@ class SealedRecords:
     def items(self, space: str) -> Iterator[tuple[str, str]]:
         for name, stored in self.store.records(space):
             yield name, open_record(self._key, space, name, stored)
+
+    def get(self, space: str, name: str) -> str | None:
+        """One committed record, verified; None if there is none."""
+        stored = self.store.record(space, name)
+        return None if stored is None else open_record(self._key, space, name, stored)
+
+
+class RecordMap:
+    """One space of sealed records as a mapping that is read from the store when
+    asked, not held (the used request ids: one a linkage).  What the hub wrote
+    and the store has not committed yet is held until ``settle`` finds it
+    committed (with ``MemoryLogStore``, which keeps nothing, that is all of it).
+    The caller writes the record itself (``SealedRecords.put``) and sets the
+    key here."""
+
+    def __init__(self, records: SealedRecords, space: str) -> None:
+        self._records, self._space = records, space
+        self._recent: dict[str, str | None] = {}
+        self._writes: dict[str, int] = {}
+        self._unsettled: deque[tuple[int | None, str]] = deque()
+
+    def get(self, key: str) -> str | None:
+        if key in self._recent:
+            return self._recent[key]
+        return self._records.get(self._space, key)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def __getitem__(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self._set(key, value)
+
+    def pop(self, key: str, default: str | None = None) -> str | None:
+        """Forget ``key`` here (the caller deletes its record)."""
+        value = self.get(key)
+        self._set(key, None)
+        return default if value is None else value
+
+    def _set(self, key: str, value: str | None) -> None:
+        self._recent[key] = value
+        self._writes[key] = self._writes.get(key, 0) + 1
+        self._unsettled.append((None, key))
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        """Every record of the space, in key order (the committed ones streamed)."""
+        for key, value in self._records.items(self._space):
+            if key not in self._recent:
+                yield key, value
+        for key in sorted(self._recent):
+            recent = self._recent[key]
+            if recent is not None:
+                yield key, recent
+
+    def settle(self) -> None:
+        """Release what the store has committed (between the hub's steps)."""
+        store = self._records.store
+        mark = store.mark()
+        if mark is None:
+            return
+        unsettled = self._unsettled
+        for i in range(len(unsettled) - 1, -1, -1):
+            if unsettled[i][0] is not None:
+                break
+            unsettled[i] = (mark, unsettled[i][1])
+        while unsettled and (m := unsettled[0][0]) is not None and store.settled(m):
+            _, key = unsettled.popleft()
+            left = self._writes.pop(key) - 1
+            if left:
+                self._writes[key] = left
+            else:
+                del self._recent[key]

@@ -23,9 +23,10 @@ the URL names (created if missing), and the same behaviour:
   (services.store.signed_log, log_integrity, ``RecordingNodeStore``,
   ``SealedRecords``).  Hashes are ``bytea``; text that is not valid UTF-8 cannot
   be stored, so a changed byte reads as a different text, which the checks report.
-* **Indexes.**  Every read is a primary-key range: a level's nodes, a block of
+* **Indexes.**  Every read is a primary-key range — a level's nodes, a block of
   leaf hashes and one node by ``(log, level, idx)``, the leaves by ``(log,
-  serial)``, a space's records by ``(space, key)``; streams page through them by
+  serial)``, a space's records by ``(space, key)`` — or, for a linkage's or a
+  person's held entries, an expression index on the record's field; streams page through them by
   key (``PAGE`` rows a query), never holding a cursor open.  Keys use the ``C``
   collation, so records stream in the byte order SQLite gives.
 * **Purge.**  A purge sets ``entry`` to NULL and keeps the leaf hash.  An UPDATE
@@ -50,8 +51,9 @@ from typing import Any
 import psycopg
 
 from ...core.log_integrity import LogTamperedError
-from .group_commit import Change, Dialect, GroupCommitStore, statements
-from .log_store import CACHED_LEVEL, LeafRow, LoadedLog, LogStore
+from . import log_store
+from .group_commit import Change, Dialect, GroupCommitStore, statements, store_unavailable
+from .log_store import INDEXED, KEY_CHARS, LeafRow, LoadedLog, LogStore
 from .witness import CheckpointWitness
 
 __all__ = ["PAGE", "SCHEMA", "PostgresLogStore", "erase"]
@@ -71,7 +73,20 @@ CREATE TABLE IF NOT EXISTS records (
     space text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, value text NOT NULL,
     PRIMARY KEY (space, key));
 """
-"""The store's tables; every lookup is a range of a primary key."""
+"""The store's tables; every lookup is a range of a primary key or of an index below."""
+
+
+def _key(field: str) -> str:
+    # the canonical record's text, not a cast to jsonb: a record changed into
+    # something else than JSON is still stored, and refused when it is read
+    return f'right(substring(entry from \'"{field}":"([0-9a-f]+)"\'), {KEY_CHARS})'
+
+
+INDEXES = "".join(
+    f"CREATE INDEX IF NOT EXISTS leaves_{f} ON leaves (log, {_key(f)}) WHERE entry IS NOT NULL;\n"
+    for f in INDEXED
+)
+"""The held records by linkage and by person (their last ``KEY_CHARS`` characters)."""
 
 TABLES = ("leaves", "nodes", "state", "records")
 
@@ -122,17 +137,26 @@ class PostgresLogStore(GroupCommitStore):
             # one creator at a time: CREATE TABLE IF NOT EXISTS races otherwise
             self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('renkei-store-schema'))")
             self._conn.execute(SCHEMA)
+            self._conn.execute(INDEXES)
         self._reader = connect(dsn, autocommit=True)
         self._read_lock = threading.Lock()
         self._start("renkei-pg-writer")
 
     # -- reading (a second connection, autocommit: committed data only) --------
     def _select(self, sql: str, args: tuple[object, ...]) -> list[Any]:
+        """The rows of one query; on a connection the server dropped, once more on a
+        fresh one, else 503 ``log-store-unavailable`` (the request is refused, not failed)."""
         with self._read_lock:
-            if self._reader.broken:  # the server restarted: read on a fresh connection
-                self._reader.close()
-                self._reader = connect(self.dsn, autocommit=True)
-            return self._reader.execute(sql, args).fetchall()
+            for attempt in (1, 2):
+                try:
+                    if self._reader.broken:  # the server restarted: read on a fresh connection
+                        self._reader.close()
+                        self._reader = connect(self.dsn, autocommit=True)
+                    return self._reader.execute(sql, args).fetchall()
+                except psycopg.OperationalError as exc:
+                    if attempt == 2 or not self._reader.broken:
+                        raise store_unavailable(exc) from exc
+            raise AssertionError("unreachable")
 
     def _pages(
         self, sql: str, args: tuple[object, ...], start: object, key: Callable[[Any], object]
@@ -157,28 +181,54 @@ class PostgresLogStore(GroupCommitStore):
             if top is None:
                 return out
             out.counts.append(top + 1)
-            if level >= CACHED_LEVEL:
+            if level >= log_store.CACHED_LEVEL:  # read when called: tests lower it
                 hashes = list(self.hashes(log, level))
                 if len(hashes) != top + 1:
                     raise LogTamperedError(log, f"node level {level}", "nodes", "missing")
                 out.upper.append(b"".join(hashes))
 
-    def leaves(self, log: str) -> Iterator[LeafRow]:
-        """The stored leaves in serial order, streamed."""
+    def leaves(self, log: str, first: int = 1, limit: int = -1) -> Iterator[LeafRow]:
+        """The stored leaves from serial ``first`` on, at most ``limit`` (-1: all,
+        streamed), in serial order."""
         sql = (
             "SELECT serial, leaf_hash, entry, purged_at FROM leaves"
             " WHERE log = %s AND serial > %s ORDER BY serial LIMIT %s"
         )
-        for row in self._pages(sql, (log,), -1, lambda r: r[0]):
+        rows = (
+            self._select(sql, (log, first - 1, limit))
+            if limit >= 0
+            else self._pages(sql, (log,), first - 1, lambda r: r[0])
+        )
+        for row in rows:
             yield LeafRow(row[0], bytes(row[1]), row[2], row[3])
 
-    def nodes(self, log: str, level: int) -> Iterator[tuple[int, bytes]]:
-        """The stored ``(index, hash)`` rows of one level in index order, streamed."""
+    def leaf(self, log: str, serial: int) -> LeafRow | None:
+        """One stored (committed) leaf, None if there is none."""
+        rows = self._select(
+            "SELECT serial, leaf_hash, entry, purged_at FROM leaves WHERE log = %s AND serial = %s",
+            (log, serial),
+        )
+        return LeafRow(rows[0][0], bytes(rows[0][1]), rows[0][2], rows[0][3]) if rows else None
+
+    def find(self, log: str, field: str, value: str) -> list[int]:
+        """The serials of the held records whose ``field`` ends as ``value`` does,
+        through its index (as ``SqliteLogStore.find``): candidates to check."""
+        if field not in INDEXED:
+            raise ValueError(f"no index on {field!r}")
+        sql = (
+            f"SELECT serial FROM leaves WHERE log = %s AND {_key(field)} = %s"
+            " AND entry IS NOT NULL ORDER BY serial"
+        )
+        return [s for (s,) in self._select(sql, (log, value[-KEY_CHARS:]))]
+
+    def nodes(self, log: str, level: int, first: int = 0) -> Iterator[tuple[int, bytes]]:
+        """The stored ``(index, hash)`` rows of one level from index ``first`` on,
+        in index order, streamed."""
         sql = (
             "SELECT idx, hash FROM nodes WHERE log = %s AND level = %s AND idx > %s"
             " ORDER BY idx LIMIT %s"
         )
-        for idx, digest in self._pages(sql, (log, level), -1, lambda r: r[0]):
+        for idx, digest in self._pages(sql, (log, level), first - 1, lambda r: r[0]):
             yield idx, bytes(digest)
 
     def hashes(self, log: str, level: int) -> Iterator[bytes]:
@@ -212,6 +262,11 @@ class PostgresLogStore(GroupCommitStore):
 
     def state(self) -> dict[str, str]:
         return dict(self._select("SELECT key, value FROM state", ()))
+
+    def record(self, space: str, key: str) -> str | None:
+        """One committed record, None if there is none."""
+        rows = self._select("SELECT value FROM records WHERE space = %s AND key = %s", (space, key))
+        return str(rows[0][0]) if rows else None
 
     def records(self, space: str) -> Iterator[tuple[str, str]]:
         """The committed records of one space, streamed in key order."""

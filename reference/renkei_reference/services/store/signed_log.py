@@ -6,18 +6,21 @@ leaf to the tree (core.merkle over a ``RecordingNodeStore``), hands the leaf
 and the nodes it completed to the durable ``LogStore`` in the same order, and
 signs a C2SP checkpoint once per tree size.
 
-On start it resumes from what the store holds without holding it, and
-believes none of it unchecked (RK-LOG-010, core.log_integrity): every stored
-node is recomputed from the stored leaf hashes in one streaming pass
-(``check_tree``); the latest signed checkpoint the store keeps for the log
-(state ``checkpoint:<name>``, written each time a new size is signed) must be
-the note this log's key signs for the recomputed root at its size; then the
-current size is signed and kept.  The tree's upper levels are held in memory,
-its lower levels are read from the stored node rows when a proof needs them,
-each checked (services.log_store ``RecordingNodeStore``), and ``rows`` streams
-the stored leaves once — checking each leaf hash against the tree — for the
-hub to rebuild and check its entries from.  A mismatch raises
-``LogTamperedError``.
+On start it resumes from what the store holds without holding it or reading
+its history, and believes none of it unchecked (RK-LOG-010,
+core.log_integrity): the tree's levels from ``CACHED_LEVEL`` up are read, each
+node checked as the hash of its two children, and the nodes of the block of
+leaves not yet complete are recomputed from its stored leaves (``check_upper``:
+≈ N / 2^CACHED_LEVEL hashes, not N); the latest signed checkpoint the store
+keeps for the log (state ``checkpoint:<name>``, written each time a new size
+is signed) must be the note this log's key signs for the root at its size;
+then the current size is signed and kept.  Every other node — the lower levels
+of complete blocks — is checked when it is read: a proof's node, or a leaf an
+entry is read against, recomputes its block of leaves and compares with the
+block's node held in memory (services.log_store ``RecordingNodeStore``).
+``rows`` streams stored leaves from any serial, checking each leaf hash
+against the tree, for the hub to build and check its entries from when it
+reads them (services/hub/logs.py).  A mismatch raises ``LogTamperedError``.
 
 A log written before checkpoints were kept has none: ``anchored`` is then
 False, and the hub accepts that only for a log whose records all predate the
@@ -30,13 +33,12 @@ import base64
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from itertools import zip_longest
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ...core.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint, verifier_key
 from ...core.errors import RenkeiError
-from ...core.log_integrity import LogBehindWitnessError, LogTamperedError, check_tree
+from ...core.log_integrity import LogBehindWitnessError, LogTamperedError, check_upper
 from ...core.merkle import MerkleLog, leaf_hash
 from . import log_store
 from .log_store import LeafRow, LoadedLog, LogStore, RecordingNodeStore
@@ -91,7 +93,6 @@ class SignedLog:
         self.anchored = self._check_checkpoint()
         self._check_witness()
         self._opened_size = self.tree.size
-        self._streamed = False
         self.checkpoint()  # the tree as checked, signed and kept from now on
 
     @property
@@ -109,9 +110,17 @@ class SignedLog:
         if not loaded.counts:
             return loaded
         size = loaded.counts[0]
-        checked = check_tree(
-            self.name, size, log_store.CACHED_LEVEL, partial(self._store.nodes, self.name)
+        checked = check_upper(
+            self.name,
+            size,
+            log_store.CACHED_LEVEL,
+            loaded.upper,
+            lambda level, first: self._store.nodes(self.name, level, first),
         )
+        if checked.counts != loaded.counts:
+            raise LogTamperedError(
+                self.name, f"node level {len(checked.counts)}", "nodes", "not in the tree"
+            )
         return LoadedLog(checked.counts, checked.upper, checked.tail)
 
     def _check_checkpoint(self) -> bool:
@@ -191,44 +200,44 @@ class SignedLog:
         """Bytes of Merkle node hashes held in memory (the rest is read from the store)."""
         return self._nodes.held_bytes()
 
-    def rows(self) -> Iterator[LeafRow]:
-        """The stored leaves, in order, once (the hub rebuilds its entries from them).
+    def leaf_hash(self, serial: int) -> bytes:
+        """The tree's leaf at ``serial``, checked against the tree when it is
+        read from the store (``RecordingNodeStore.verified``; RK-LOG-010)."""
+        if not 1 <= serial <= self.tree.size:
+            raise KeyError(serial)
+        return self._nodes.verified(0, serial - 1)
 
-        Each row is checked against the tree as it comes: a serial out of order,
-        a leaf hash that differs from the tree's leaf or a count that differs
-        from the tree's size raise ``LogTamperedError`` (RK-LOG-010); a second
-        call or a call after ``append`` raises ``RuntimeError``.
+    def rows(self, first: int = 1, limit: int = -1) -> Iterator[LeafRow]:
+        """The stored (committed) leaves from serial ``first`` on, at most
+        ``limit`` of them (-1: all, streamed), in serial order.
+
+        Each row is checked against the tree as it comes: a serial out of order
+        or beyond the tree, a leaf hash that differs from the tree's leaf, or —
+        reading to the end — fewer rows than the store held when the log was
+        opened raise ``LogTamperedError`` (RK-LOG-010).
         """
-        if self._streamed:
-            raise RuntimeError(f"the stored {self.name} log's rows were already read")
-        if self.tree.size != self._opened_size:
-            raise RuntimeError(f"read the stored {self.name} log's rows before appending")
-        self._streamed = True
 
         def disagree(serial: int, field: str) -> LogTamperedError:
             return LogTamperedError(
                 self.name, f"serial {serial}", field, "the leaves and the tree disagree"
             )
 
-        # the tree's leaves as stored (checked against the tree at open),
-        # streamed beside the rows rather than read one by one
-        rows, tree_leaves = self._store.leaves(self.name), self._store.hashes(self.name, 0)
+        expected = max(first, 1)
+        stream = self._store.leaves(self.name, expected, limit)
         try:
-            count = 0
-            for row, stored in zip_longest(rows, tree_leaves):
-                if row is None or row.serial != count + 1:
-                    raise disagree(count + 1, "serial")
-                if row.leaf_hash != stored:
-                    raise disagree(count + 1, "leaf_hash")
-                count += 1
+            for row in stream:
+                if row.serial != expected or row.serial > self.tree.size:
+                    raise disagree(expected, "serial")
+                if row.leaf_hash != self.leaf_hash(row.serial):
+                    raise disagree(expected, "leaf_hash")
+                expected += 1
                 yield row
-            if count != self.tree.size:
-                raise disagree(count + 1, "serial")
-        finally:  # release the stores' cursors now, not when collected
-            for stream in (rows, tree_leaves):
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
+            if limit < 0 and expected <= self._opened_size:
+                raise disagree(expected, "serial")
+        finally:  # release the store's cursor now, not when collected
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
 
     def append(self, serial: int, leaf: bytes, record: str) -> None:
         """Append ``leaf`` (its hash to the tree) and queue it with ``record`` for commit."""
