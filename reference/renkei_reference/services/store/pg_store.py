@@ -156,7 +156,7 @@ class PostgresLogStore(GroupCommitStore):
                 except psycopg.OperationalError as exc:
                     if attempt == 2 or not self._reader.broken:
                         raise store_unavailable(exc) from exc
-            raise AssertionError("unreachable")
+            raise AssertionError("not reached: the second attempt returns or raises")
 
     def _pages(
         self, sql: str, args: tuple[object, ...], start: object, key: Callable[[Any], object]
