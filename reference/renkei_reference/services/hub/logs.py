@@ -183,7 +183,9 @@ class HubLogs:
         return self._check.access_entry(row, self.access.leaf_hash(row.serial))
 
     def _missing(self, serial: int) -> LogTamperedError:
-        return LogTamperedError(log="access", where=f"serial {serial}", field="serial", why=DISAGREE)
+        return LogTamperedError(
+            log="access", where=f"serial {serial}", field="serial", why=DISAGREE
+        )
 
     def entry(self, serial: int) -> StoredEntry:
         """The entry at ``serial`` (1 … ``size``), checked as it is read.
