@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 
 import pytest
 
@@ -27,12 +28,18 @@ def test_answer_travels_requester_hub_provider_and_back_once(world: World) -> No
     assert query["state"] == "pending"
     pending = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
     assert "answer" not in pending.body
+    deadline = datetime.fromisoformat(query["deadline"].replace("Z", "+00:00"))
+    assert datetime.fromisoformat(pending["deadline"].replace("Z", "+00:00")) == deadline, (
+        "a linkage's deadline is the one its query was given (RK-FLOW-004)"
+    )
     deliveries = world.deliveries("kit.city-a")
     mine = [d for d in deliveries if d["linkage_id"] == linkage_id]
     assert len(mine) == 1, f"expected one delivery for {linkage_id}, got {deliveries}"
     delivery = mine[0]
     assert delivery["link_code"] == link_b, "provider must get its own link code (RK-FLOW-001)"
     assert delivery["information_kind"] == "resident-record"
+    assert delivery["pattern_id"] == "KIT-P-001", "the delivery names the query's pattern"
+    assert datetime.fromisoformat(delivery["deadline"].replace("Z", "+00:00")) == deadline
     assert world.deliveries("kit.city-a") == [], "a delivery must be handed out once"
     payload = base64.b64encode("住民票記載事項（試験）".encode()).decode()
     world.call(
