@@ -570,9 +570,7 @@ def test_a_malformed_record_is_its_own_problem(record: Any, loc: str) -> None:
     assert isinstance(got, RecordProblem)
     assert {where[:3] for where, _ in got.errors} == {("body", "records", 0)}
     assert loc in {where[3] for where, _ in got.errors if len(where) > 3} or loc == "record"
-    assert got.record_ref == (
-        "r" if isinstance(record, dict) and record.get("record_ref") else None
-    )
+    assert got.ref == ("r" if isinstance(record, dict) and record.get("record_ref") else None)
     assert "RK-BND-003" in got.detail
 
 

@@ -111,7 +111,7 @@ def _item_problem(
             "type": f"urn:renkei:problem:{slug}",
             "title": slug.replace("-", " ").capitalize(),
             "status": 422,
-            "detail": f"{problem.detail} ({requirement})",
+            "detail": problem.detail,
             "requirement": requirement,
             "errors": [{"loc": list(loc), "msg": msg} for loc, msg in problem.errors],
         },

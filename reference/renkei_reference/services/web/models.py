@@ -172,7 +172,14 @@ class RecordProblem:
 
 
 def _batch_item(
-    model: type[_Item], value: JsonValue, batch: str, position: int, *, ref_name: str, what: str
+    model: type[_Item],
+    value: JsonValue,
+    batch: str,
+    position: int,
+    *,
+    ref_name: str,
+    what: str,
+    requirement: str,
 ) -> _Item | RecordProblem:
     """Item ``position`` of the list ``batch`` of a request: the item, or its own problem."""
     try:
@@ -184,7 +191,7 @@ def _batch_item(
         return RecordProblem(
             ref if isinstance(ref, str) and 0 < len(ref) <= 256 else None,
             f"the {what} does not match {model.__name__.removesuffix('In')} ({fields}); "
-            f"the other {what}s of the request are decided",
+            f"the other {what}s of the request are decided ({requirement})",
             errors,
         )
 
@@ -193,7 +200,13 @@ def binding_record(value: JsonValue, position: int = 0) -> BindingRecordIn | Rec
     """Read record ``position`` of a binding request: the record, or its own problem
     (RK-BND-003)."""
     return _batch_item(
-        BindingRecordIn, value, "records", position, ref_name="record_ref", what="record"
+        BindingRecordIn,
+        value,
+        "records",
+        position,
+        ref_name="record_ref",
+        what="record",
+        requirement="RK-BND-003",
     )
 
 
@@ -216,7 +229,13 @@ class AnswersIn(_Strict):
 def answer_item(value: JsonValue, position: int = 0) -> AnswerItemIn | RecordProblem:
     """Read answer ``position`` of ``POST /hub/answers``: the answer, or its own problem."""
     return _batch_item(
-        AnswerItemIn, value, "answers", position, ref_name="linkage_id", what="answer"
+        AnswerItemIn,
+        value,
+        "answers",
+        position,
+        ref_name="linkage_id",
+        what="answer",
+        requirement="RK-FLOW-010",
     )
 
 
