@@ -48,6 +48,10 @@ class Hub:
         self.creds: dict[str, str] = {}
 
     # -- process ---------------------------------------------------------
+    def serve_args(self) -> list[str]:
+        """Further options of ``renkei serve`` (a subclass's)."""
+        return []
+
     def start(self, *, expect_ready: bool = True, timeout: float = 40) -> bool:
         """Start the server; True once it serves, False when it exited first."""
         self.target.unlink(missing_ok=True)
@@ -73,6 +77,7 @@ class Hub:
                     "--plain-http",
                     "--agency-nodes",
                     "0",
+                    *self.serve_args(),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -70,12 +70,9 @@ import base64
 import concurrent.futures as cf
 import contextlib
 import hashlib
-import json
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -87,7 +84,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.adversary.harness import AUDITOR, PROVIDER, REQUESTER, RESIDENTS, ROOT, Hub
+from tests.adversary.harness import AUDITOR, PROVIDER, REQUESTER, RESIDENTS, Hub
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -100,60 +97,21 @@ class WitnessHub(Hub):
     def __init__(self, state_dir: Path, witness: Path | None = None) -> None:
         super().__init__(state_dir)
         self.witness = witness
+        self._adopt = False
 
     @property
     def witness_dir(self) -> Path:
         return self.witness or self.state_dir.parent / f"{self.state_dir.name}.witness"
 
+    def serve_args(self) -> list[str]:
+        extra = ["--witness", str(self.witness)] if self.witness is not None else []
+        return [*extra, "--adopt-witness"] if self._adopt else extra
+
     def start(self, *, expect_ready: bool = True, timeout: float = 40, adopt: bool = False) -> bool:
         """``adopt``: ``--adopt-witness``, the operator's explicit start over a store
         whose witness holds nothing of it (RK-LOG-011)."""
-        self.target.unlink(missing_ok=True)
-        env = {
-            **os.environ,
-            "PYTHONPATH": f"{ROOT / 'reference'}{os.pathsep}{ROOT / 'conformance'}",
-        }
-        extra = ["--witness", str(self.witness)] if self.witness is not None else []
-        extra += ["--adopt-witness"] if adopt else []
-        with (self.state_dir.parent / f"{self.state_dir.name}-serve.log").open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "renkei_conformance",
-                    "serve",
-                    "--state-dir",
-                    str(self.state_dir),
-                    "--port",
-                    "0",
-                    "--host",
-                    "127.0.0.1",
-                    "--target-file",
-                    str(self.target),
-                    "--plain-http",
-                    "--agency-nodes",
-                    "0",
-                    *extra,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            if self.target.exists():
-                try:
-                    self.base = json.loads(self.target.read_text())["parties"]
-                    if self.client.get(self.base["control"] + "/health").status_code == 200:
-                        return True
-                except (ValueError, KeyError, httpx.HTTPError):
-                    pass
-            time.sleep(0.2)
-        if expect_ready:
-            raise AssertionError("renkei serve did not become ready in time")
-        return False
+        self._adopt = adopt
+        return super().start(expect_ready=expect_ready, timeout=timeout)
 
     def output_since(self, mark: int) -> str:
         return self.output()[mark:]
