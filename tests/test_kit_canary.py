@@ -80,3 +80,30 @@ def _b64(raw: bytes) -> str:
     import base64
 
     return base64.b64encode(raw).decode()
+
+
+def _residents(code: str) -> Exchange:
+    sent = json.dumps({"residents": [{"resident_code": code}]})
+    return _ex("/control/residents", {"loaded": 1}, sent=sent)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    head=st.text("0123456789abcdef", min_size=1, max_size=20),
+    tail=st.text("0123456789abcdef", min_size=1, max_size=20),
+)
+@example(head="00000000", tail="e1f3a9b07c")  # CI 2026-12-07: a linkage id held 2540be4c5
+def test_a_short_form_inside_a_random_identifier_is_chance_not_a_leak(head: str, tail: str) -> None:
+    """The hex of an 11-digit resident code is 36 bits: a run of the kit meets it
+    inside some random hex identifier by chance; as its own value it is a leak."""
+    code = "10000000197"
+    inside = _ex(
+        "/hub/queries", {"linkage_id": head + format(int(code), "x") + tail}, token="tok-one"
+    )
+    alone = _ex("/hub/deliveries", {"note": "ref " + format(int(code), "x")}, token="tok-two")
+    digits = _ex("/hub/linkages/x", {"detail": f"person {code}."}, token="tok-two")
+    leaks = Sweep().run([*_world("00" * 28), _residents(code), inside, alone, digits])
+    assert [(x.secret.kind, x.party, x.where.split(",")[0]) for x in leaks] == [
+        ("resident-code", "agency:a.two", "GET /hub/deliveries → 200"),
+        ("resident-code", "agency:a.two", "GET /hub/linkages/x → 200"),
+    ]

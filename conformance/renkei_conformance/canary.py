@@ -15,6 +15,16 @@ RK-LNK-002, RK-FLOW-002), in every encoding it could travel in: as sent, hex
 decimal integer of its bytes, and inside any base64 value of the response that
 decodes to text.
 
+A form found inside a longer run of letters and digits counts only if a chance
+match there is negligible: its length times the bits per character of that run
+(10 symbols for a run of digits, 16 for hex, 62 otherwise) reaches
+``CHANCE_BITS``.  A shorter form — the hex of an 11-digit resident code is 36
+bits — counts only where it stands as its own run, bordered by anything but a
+letter or a digit: a random 32-hex-digit linkage id contains one given 9-digit
+hex string with probability 2^-32, and a run of the kit searches ~10^4
+responses for ~10^4 secrets, so a substring rule there would report leaks that
+are not.
+
 Entitlement: the conformance operator (``/control``) may hold everything but
 key material; an agency its own unit's link codes and the payloads of its own
 linkages; the requester and provider of a linkage its payload; the numbering
@@ -29,6 +39,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,6 +54,8 @@ __all__ = ["Leak", "Secret", "Sweep", "encodings_of"]
 
 KINDS = ("key", "id-code", "link-code", "payload", "number", "resident-code")
 _MIN_FORM = 8  # shorter forms would match by chance
+CHANCE_BITS = 64  # a form this unlikely to occur by chance may match inside a longer run
+_HEX = frozenset("0123456789abcdefABCDEF")
 _B64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 
 
@@ -320,17 +333,25 @@ class _Index:
             token = match.group()
             for i in range(len(token) - _MIN_FORM + 1):
                 for form, secret in prefix.get(token[i : i + _MIN_FORM], ()):
-                    if token.startswith(form, i) and not _inside_digits(token, i, form):
+                    if token.startswith(form, i) and _beyond_chance(token, i, form):
                         hits.append((form, secret))
         return hits
 
 
-def _inside_digits(token: str, at: int, form: str) -> bool:
-    """A digit form that is only part of a longer run of digits is no match."""
-    if not form.isdigit():
-        return False
-    end = at + len(form)
-    return (at > 0 and token[at - 1].isdigit()) or (end < len(token) and token[end].isdigit())
+def _beyond_chance(token: str, at: int, form: str) -> bool:
+    """Whether ``form`` found at ``at`` in ``token`` is a finding, not a coincidence:
+    it stands as its own run of letters and digits, or it is long enough that the
+    run around it would hold it by chance with probability under 2^-CHANCE_BITS."""
+    start, end = at, at + len(form)
+    while start > 0 and token[start - 1].isalnum():
+        start -= 1
+    while end < len(token) and token[end].isalnum():
+        end += 1
+    if start == at and end == at + len(form):
+        return True  # bordered by a separator or the token's ends
+    run = token[start:end]
+    symbols = 10 if run.isdigit() else 16 if _HEX.issuperset(run) else 62
+    return len(form) * math.log2(symbols) >= CHANCE_BITS
 
 
 def _searchable(text: str) -> str:
