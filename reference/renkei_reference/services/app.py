@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
@@ -151,13 +151,12 @@ def create_app(
 
     signals = Signals()  # reads held for an answer (RK-FLOW-009)
 
-    async def caller(
-        request: Request, authorization: Annotated[str | None, Header()] = None
-    ) -> Agency:
+    async def caller(request: Request) -> Agency:
         """Who calls: over mutual TLS the organisation the client certificate
         certifies (RK-ARCH-003); in process or over plain HTTP the test-mode
-        bearer credential (RK-ARCH-002)."""
-        token = _bearer(authorization)
+        bearer credential (RK-ARCH-002).  The header is read from the request,
+        not declared as a parameter: FastAPI then has nothing to convert."""
+        token = _bearer(request.headers.get("authorization"))
         pem = peer_certificate(request.scope)
         if pem is None:
             return fed().authenticate(token)
@@ -166,10 +165,8 @@ def create_app(
 
     def role(*allowed: str) -> Any:
         # one dependency (not one on ``caller``): FastAPI resolves it per request
-        async def check(
-            request: Request, authorization: Annotated[str | None, Header()] = None
-        ) -> Agency:
-            agency = await caller(request, authorization)
+        async def check(request: Request) -> Agency:
+            agency = await caller(request)
             if agency.role not in allowed:
                 raise PermissionDeniedError(
                     "forbidden-role",
@@ -241,6 +238,83 @@ def create_app(
     # -- hub (items 13-22) -----------------------------------------------------
     hub = APIRouter(prefix="/hub", tags=["hub"])
 
+    # the hot path of a linkage first: routes are matched in order
+    @hub.post("/queries", status_code=202)
+    async def query(body: m.QueryIn, agency: AgencyCaller) -> dict[str, Any]:
+        current = fed().hub
+        linkage = current.query(agency, QueryIn(**body.model_dump()))
+        # one turn of the event loop first: the requests handled in this turn append
+        # their entries, and their receipts share one signed checkpoint (the log signs
+        # once per tree size, RK-LOG-004)
+        await asyncio.sleep(0)
+        return {
+            "linkage_id": linkage.linkage_id,
+            "state": linkage.state.value,
+            "deadline": iso_of(linkage.deadline),
+            "serial": linkage.serial,
+            "receipt": wire.receipt(current.receipt_for(linkage.serial)),
+        }
+
+    @hub.get("/linkages/{linkage_id}")
+    async def linkage_status(
+        linkage_id: str,
+        agency: AgencyCaller,
+        request: Request,
+        wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
+    ) -> dict[str, Any]:
+        # an answer is handed out on every read until acknowledged (RK-FLOW-002)
+        linkage, payload, receipt = fed().hub.status(agency, linkage_id)
+        if payload is None and wait > 0 and linkage.state in OPEN_STATES:
+            # held until the answer is in or ``wait`` seconds pass (RK-FLOW-009)
+            await signals.wait(linkage.linkage_id, wait)
+            linkage, payload, receipt = fed().hub.status(agency, linkage_id)
+        if payload is None:  # a poll: nothing in it is acknowledged
+            acknowledges_nothing(request)
+        out: dict[str, Any] = {
+            "linkage_id": linkage.linkage_id,
+            "state": linkage.state.value,
+            "deadline": iso_of(linkage.deadline),
+        }
+        if payload is not None:
+            out["answer"] = {"payload": payload}
+        if receipt is not None:
+            out["receipt"] = wire.receipt(receipt)
+        return out
+
+    @hub.delete("/linkages/{linkage_id}/answer", status_code=204)
+    async def acknowledge_answer(linkage_id: str, agency: AgencyCaller) -> Response:
+        fed().hub.acknowledge(agency, linkage_id)
+        # the 204 waits for the commit of the erasure, like every other acknowledged step
+        # (RK-FLOW-008): an acknowledged answer does not come back after a crash
+        return Response(status_code=204)
+
+    @hub.get("/deliveries")
+    async def deliveries(
+        agency: AgencyCaller, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
+    ) -> dict[str, Any]:
+        return {"deliveries": [wire.delivery(d) for d in fed().hub.deliveries(agency, limit)]}
+
+    @hub.post("/answers")
+    async def answers(body: m.AnswersIn, agency: AgencyCaller) -> dict[str, Any]:
+        """RK-FLOW-010: several answers in one request, each decided as
+        ``POST /linkages/{id}/answer`` would decide it, each with its own outcome."""
+        results: list[dict[str, Any]] = []
+        for position, item in enumerate(body.answers):
+            given = m.answer_item(item, position)
+            if isinstance(given, m.RecordProblem):
+                results.append(
+                    _item_problem(given, "linkage_id", "malformed-answer", "RK-FLOW-010")
+                )
+                continue
+            try:
+                linkage = fed().hub.answer(agency, given.linkage_id, given.payload)
+            except RenkeiError as exc:
+                results.append({"linkage_id": given.linkage_id, "problem": problem_document(exc)})
+                continue
+            signals.notify(linkage.linkage_id)
+            results.append({"linkage_id": linkage.linkage_id, "state": linkage.state.value})
+        return {"results": results}
+
     @hub.post("/bindings")
     async def bind(body: m.BindingsIn, agency: AgencyCaller) -> dict[str, Any]:
         """RK-BND-003: each record read on its own; a malformed one gets its own
@@ -295,92 +369,16 @@ def create_app(
         fed().hub.withdraw_consent(agency, consent_id)
         return Response(status_code=204)
 
-    @hub.post("/queries", status_code=202)
-    async def query(body: m.QueryIn, agency: AgencyCaller) -> dict[str, Any]:
-        current = fed().hub
-        linkage = current.query(agency, QueryIn(**body.model_dump()))
-        # one turn of the event loop first: the requests handled in this turn append
-        # their entries, and their receipts share one signed checkpoint (the log signs
-        # once per tree size, RK-LOG-004)
-        await asyncio.sleep(0)
-        return {
-            "linkage_id": linkage.linkage_id,
-            "state": linkage.state.value,
-            "deadline": iso_of(linkage.deadline),
-            "serial": linkage.serial,
-            "receipt": wire.receipt(current.receipt_for(linkage.serial)),
-        }
-
     @hub.post("/rebindings")
     async def rebind(body: m.RebindIn, agency: AgencyCaller) -> dict[str, Any]:
         rebound = fed().hub.rebind(agency, list(body.link_codes))
         return {"results": [wire.rebinding_result(r) for r in rebound]}
-
-    @hub.get("/deliveries")
-    async def deliveries(
-        agency: AgencyCaller, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
-    ) -> dict[str, Any]:
-        return {"deliveries": [wire.delivery(d) for d in fed().hub.deliveries(agency, limit)]}
 
     @hub.post("/linkages/{linkage_id}/answer", status_code=202)
     async def answer(linkage_id: str, body: m.AnswerIn, agency: AgencyCaller) -> dict[str, Any]:
         linkage = fed().hub.answer(agency, linkage_id, body.payload)
         signals.notify(linkage.linkage_id)  # a read held for it hands it out (RK-FLOW-009)
         return {"linkage_id": linkage.linkage_id, "state": linkage.state.value}
-
-    @hub.post("/answers")
-    async def answers(body: m.AnswersIn, agency: AgencyCaller) -> dict[str, Any]:
-        """RK-FLOW-010: several answers in one request, each decided as
-        ``POST /linkages/{id}/answer`` would decide it, each with its own outcome."""
-        results: list[dict[str, Any]] = []
-        for position, item in enumerate(body.answers):
-            given = m.answer_item(item, position)
-            if isinstance(given, m.RecordProblem):
-                results.append(
-                    _item_problem(given, "linkage_id", "malformed-answer", "RK-FLOW-010")
-                )
-                continue
-            try:
-                linkage = fed().hub.answer(agency, given.linkage_id, given.payload)
-            except RenkeiError as exc:
-                results.append({"linkage_id": given.linkage_id, "problem": problem_document(exc)})
-                continue
-            signals.notify(linkage.linkage_id)
-            results.append({"linkage_id": linkage.linkage_id, "state": linkage.state.value})
-        return {"results": results}
-
-    @hub.get("/linkages/{linkage_id}")
-    async def linkage_status(
-        linkage_id: str,
-        agency: AgencyCaller,
-        request: Request,
-        wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
-    ) -> dict[str, Any]:
-        # an answer is handed out on every read until acknowledged (RK-FLOW-002)
-        linkage, payload, receipt = fed().hub.status(agency, linkage_id)
-        if payload is None and wait > 0 and linkage.state in OPEN_STATES:
-            # held until the answer is in or ``wait`` seconds pass (RK-FLOW-009)
-            await signals.wait(linkage.linkage_id, wait)
-            linkage, payload, receipt = fed().hub.status(agency, linkage_id)
-        if payload is None:  # a poll: nothing in it is acknowledged
-            acknowledges_nothing(request)
-        out: dict[str, Any] = {
-            "linkage_id": linkage.linkage_id,
-            "state": linkage.state.value,
-            "deadline": iso_of(linkage.deadline),
-        }
-        if payload is not None:
-            out["answer"] = {"payload": payload}
-        if receipt is not None:
-            out["receipt"] = wire.receipt(receipt)
-        return out
-
-    @hub.delete("/linkages/{linkage_id}/answer", status_code=204)
-    async def acknowledge_answer(linkage_id: str, agency: AgencyCaller) -> Response:
-        fed().hub.acknowledge(agency, linkage_id)
-        # the 204 waits for the commit of the erasure, like every other acknowledged step
-        # (RK-FLOW-008): an acknowledged answer does not come back after a crash
-        return Response(status_code=204)
 
     @hub.get("/linkages/{linkage_id}/receipt")
     async def linkage_receipt(
@@ -489,7 +487,7 @@ def create_app(
         now = fed().clock.now()
         return page(found, "anomalies", "anomaly_id", after=q.after, limit=q.limit, now=now)
 
-    for router in (numbering, hub, auditor):
+    for router in (hub, numbering, auditor):  # the hub's, the most asked, matched first
         app.include_router(router)
 
     # My Portal (items 26, 31): wire, web pages and test-mode control (portal/app.py).

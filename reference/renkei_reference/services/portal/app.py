@@ -199,8 +199,8 @@ def _login(
     )
 
 
-Caller = Callable[[Request, str | None], Awaitable[Agency]]
-"""The app's authentication of a caller from its request and Authorization header."""
+Caller = Callable[[Request], Awaitable[Agency]]
+"""The app's authentication of a caller from its request (certificate, Authorization)."""
 
 
 def portal_router(fed: Callable[[], Federation], portal: PortalBox, caller: Caller) -> APIRouter:
@@ -221,10 +221,8 @@ def portal_router(fed: Callable[[], Federation], portal: PortalBox, caller: Call
         }
 
     @r.post("/sessions", status_code=201)
-    async def create_session(
-        request: Request, body: SessionIn, authorization: Annotated[str | None, Header()] = None
-    ) -> dict[str, Any]:
-        counter = await caller(request, authorization) if body.channel == "counter" else None
+    async def create_session(request: Request, body: SessionIn) -> dict[str, Any]:
+        counter = await caller(request) if body.channel == "counter" else None
         return _session_view(_login(portal(), body, counter))
 
     @r.post("/applications", status_code=201)
