@@ -289,13 +289,19 @@ class Hub:
 
     # -- the linkage flow (items 18, 20-22, 28) --------------------------------------
     def expire_due(self) -> None:
-        """Expire linkages past their time and purge entries past their retention."""
+        """Expire linkages past their time and purge entries past their retention.
+
+        Called before every step of the flow; a step (a transaction) is opened only
+        when a linkage may be past its time or an entry past its retention."""
         now = self._clock.now()
-        with self._step():
-            self.linkages.expire_due(now)
-            self.retention.purge_due(now)
+        with self._lock:
             if self._vault is not None:  # keys of answers whose erasure is committed
                 self._vault.step()
+            if not (self.linkages.may_expire(now) or self.retention.may_purge(now)):
+                return
+            with self._step():
+                self.linkages.expire_due(now)
+                self.retention.purge_due(now)
 
     def query(self, caller: Agency, q: QueryIn) -> Linkage:
         """Step ② of item 21.  Refused with 503 before any change while the log

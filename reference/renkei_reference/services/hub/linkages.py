@@ -384,6 +384,14 @@ class LinkageDesk:
         self._records.put(RELAY, linkage_id, None)
         self._erased(linkage_id, relay.payload)
 
+    def may_expire(self, now: datetime) -> bool:
+        """Whether ``expire_due`` may find anything: a linkage or a relayed answer
+        whose earliest possible time has come."""
+        at = instant_of(now)
+        return (self._next_relay_expiry is not None and at >= self._next_relay_expiry) or (
+            self._next_expiry is not None and at >= self._next_expiry
+        )
+
     def expire_due(self, now: datetime) -> None:
         """Expire linkages past their time.  The open linkages are scanned only once
         the earliest time any of them could expire has come (``_next_expiry`` is a

@@ -333,7 +333,7 @@ class HubLogs:
             raise GoneError(
                 "entry-purged", f"entry {serial} was purged when its retention ended", "RK-RET-003"
             )
-        size, note = self.access.checkpoint()
+        size, note = self.access.covering(serial)
         leaf = leaf_bytes(entry)
         proof = self.access.tree.inclusion_proof(serial - 1, size)
         return Receipt(

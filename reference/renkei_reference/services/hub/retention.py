@@ -111,6 +111,16 @@ class RetentionDesk:
         self.holds[hold.hold_id] = hold
         self._records.put(HOLD, hold.hold_id, hold_record(hold))
 
+    def may_purge(self, now: datetime) -> bool:
+        """Whether ``purge_due`` may find anything due: False only when the earliest
+        time anything can be due, known for the oldest unpurged entry under the
+        current policy, has not come (or nothing is unpurged)."""
+        if self._unpurged_from >= self._logs.size:
+            return False
+        due = self._not_before
+        fresh = due is not None and due[0] == self._unpurged_from and due[1] is self.policy
+        return not (fresh and due is not None and now < due[2])
+
     def purge_due(self, now: datetime) -> None:
         """Purge every entry whose retention ended and that no hold covers.
 

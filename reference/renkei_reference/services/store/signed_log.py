@@ -258,6 +258,15 @@ class SignedLog:
             self._store.put_state(self.key, self._signed[1])  # checked at the next start
         return self._signed
 
+    def covering(self, size: int) -> tuple[int, str]:
+        """A signed checkpoint of at least ``size`` entries: the last one signed when
+        it covers them (a receipt may be proved against any checkpoint that holds
+        its entry, RK-LOG-004), else one of the current size."""
+        signed = self._signed
+        if signed is not None and size <= signed[0] <= self.tree.size:
+            return signed
+        return self.checkpoint()
+
     def latest(self) -> SignedCheckpoint:
         """The latest checkpoint, signed (OpenAPI ``Checkpoint``)."""
         size, note = self.checkpoint()
