@@ -263,13 +263,20 @@ def create_app(
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
     ) -> dict[str, Any]:
         # an answer is handed out on every read until acknowledged (RK-FLOW-002)
-        linkage, payload, receipt = fed().hub.status(agency, linkage_id)
+        current = fed().hub
+        linkage, payload, serial = current.hand_out(agency, linkage_id)
         if payload is None and wait > 0 and linkage.state in OPEN_STATES:
             # held until the answer is in or ``wait`` seconds pass (RK-FLOW-009)
             await signals.wait(linkage.linkage_id, wait)
-            linkage, payload, receipt = fed().hub.status(agency, linkage_id)
+            linkage, payload, serial = current.hand_out(agency, linkage_id)
         if payload is None:  # a poll: nothing in it is acknowledged
             acknowledges_nothing(request)
+        receipt = None
+        if serial is not None:
+            # one turn of the event loop first, as for a query: the reads woken by
+            # one batch of answers log their entries, then share one signed checkpoint
+            await asyncio.sleep(0)
+            receipt = current.receipt_for(serial)
         out: dict[str, Any] = {
             "linkage_id": linkage.linkage_id,
             "state": linkage.state.value,

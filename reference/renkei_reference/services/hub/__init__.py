@@ -323,14 +323,24 @@ class Hub:
         with self._step():
             return self.linkages.answer(provider, linkage_id, payload, self._clock.now())
 
-    def status(
+    def hand_out(
         self, requester: Agency, linkage_id: str
-    ) -> tuple[Linkage, str | None, Receipt | None]:
-        """Refused with 503 while the store cannot write: the answer stays in transit."""
+    ) -> tuple[Linkage, str | None, int | None]:
+        """The requester's read: the linkage, its answer when there is one and the
+        serial of the ``provided`` entry whose receipt goes with it (``receipt_for``;
+        several reads then share one signed checkpoint).  Refused with 503 while the
+        store cannot write: the answer stays in transit."""
         self._refuse_if_store_failing()
         self.expire_due()
         with self._step():
             return self.linkages.status(requester, linkage_id, self._clock.now())
+
+    def status(
+        self, requester: Agency, linkage_id: str
+    ) -> tuple[Linkage, str | None, Receipt | None]:
+        """``hand_out`` with the receipt of the ``provided`` entry."""
+        linkage, payload, serial = self.hand_out(requester, linkage_id)
+        return linkage, payload, None if serial is None else self.receipt_for(serial)
 
     def acknowledge(self, requester: Agency, linkage_id: str) -> None:
         """The requester has its answer: the hub erases it (RK-FLOW-002)."""

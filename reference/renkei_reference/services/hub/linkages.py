@@ -54,7 +54,7 @@ from ..store.log_store import RecordMap, SealedRecords
 from ..store.transit_vault import TransitVault
 from .agencies import Agency, Role
 from .codes import CodeDesk
-from .logs import AccessFacts, HubLogs, Receipt
+from .logs import AccessFacts, HubLogs
 from .patterns import PatternDesk
 
 __all__ = ["EXPIRED_KEPT", "Delivery", "LinkageDesk", "QueryIn", "request_key"]
@@ -343,14 +343,15 @@ class LinkageDesk:
 
     def status(
         self, requester: Agency, linkage_id: str, now: datetime
-    ) -> tuple[Linkage, str | None, Receipt | None]:
+    ) -> tuple[Linkage, str | None, int | None]:
         """The requester's view.  An answered linkage hands its answer out with the
-        receipt of its ``provided`` entry, logged at the first read; every later
-        read gets the same until ``acknowledge`` (RK-FLOW-002, RK-LOG-004)."""
+        serial of its ``provided`` entry (whose receipt goes with it), logged at the
+        first read; every later read gets the same until ``acknowledge``
+        (RK-FLOW-002, RK-LOG-004)."""
         relay = self.relays.get(linkage_id)
         if relay is not None and relay.linkage.requester == requester.agency_id:
             payload = self._opened(linkage_id, relay.payload)
-            return relay.linkage, payload, self._logs.receipt_for(relay.serial)
+            return relay.linkage, payload, relay.serial
         linkage = self.open_linkage(linkage_id, requester.agency_id, "requester")
         if linkage.state is not LinkageState.ANSWERED:
             return linkage, None, None
@@ -365,7 +366,7 @@ class LinkageDesk:
         payload = self._opened(linkage_id, stored)
         if self._next_relay_expiry is None or relay.expires_at < self._next_relay_expiry:
             self._next_relay_expiry = relay.expires_at
-        return closed, payload, self._logs.receipt_for(entry.serial)
+        return closed, payload, entry.serial
 
     def acknowledge(self, requester: Agency, linkage_id: str) -> None:
         """The requester has the answer: it is erased (RK-FLOW-002)."""
