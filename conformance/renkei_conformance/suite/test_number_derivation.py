@@ -61,10 +61,14 @@ def _reissue(world: World, rc: str) -> Reply:
 def _with_random_codes(rng: random.Random, n: int, skip: int) -> list[Person]:
     """``n`` residents with distinct uniformly random resident codes (4 items unique,
     none shared with the world's first ``skip`` persons)."""
+    people = population(n + skip)
+    taken = {p.resident_code for p in people[:skip]}  # drawn by chance: 4e-6 a run
     codes: set[str] = set()
     while len(codes) < n:
-        codes.add(resident_code(rng.randrange(10**10)))
-    people = population(n + skip)[skip:]
+        code = resident_code(rng.randrange(10**10))
+        if code not in taken:
+            codes.add(code)
+    people = people[skip:]
     return [
         dataclasses.replace(p, resident_code=c) for p, c in zip(people, sorted(codes), strict=True)
     ]
