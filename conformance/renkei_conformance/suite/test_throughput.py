@@ -402,8 +402,11 @@ def test_the_cost_of_a_linkage_does_not_grow_with_the_log(world: World, renkei: 
         "history": {"linkages": HISTORY, "entries": log_size, "planting_s": round(planting_s, 1)},
         f"growth of the {measure}": growth.detail,
         "machine slowdown by the floors (margin widened by)": round(slower, 3),
-        "tries": {"growth": [t[1].detail for t in tries], "load": [f for _, f, _ in loads]},
     }  # fmt: skip
+    if len(tries) > 1 or len(loads) > 1:  # every try, when one was not enough
+        renkei.measurements["CT-PERF-002"]["tries"] = {
+            "growth": [t[1].detail for t in tries], "load": [f for _, f, _ in loads],
+        }  # fmt: skip
     assert growth.passed, (
         f"the cost of a linkage grows with the log (RK-PERF-002), in each of {len(tries)} "
         f"measurements after the history: {growth.detail}"
