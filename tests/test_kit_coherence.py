@@ -192,3 +192,68 @@ def test_a_member_left_to_its_default_comes_back_as_the_default() -> None:
         )
         == []
     )
+
+
+def _flow(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The departures of a linkage from its query (not the schema's, not a repeat)."""
+    return [
+        (rid, d)
+        for rid, d in found
+        if rid in ("RK-FLOW-001", "RK-FLOW-004") and "delivered again" not in d
+    ]
+
+
+@pytest.mark.requirement("RK-FLOW-001", "RK-FLOW-004")
+def test_a_delivery_and_a_read_are_the_query_that_made_the_linkage() -> None:
+    """Whichever test pulls a delivery or reads a linkage the kit's query made, the
+    delivery names that query's requester, pattern, kind, serial and deadline, and
+    the read its deadline (in any offset); the wire mutants that survived elsewhere
+    — another delivery's pattern, the previous linkage's deadline — are refused.
+    A reset forgets the queries."""
+    check = Coherence()
+    sent = {
+        "request_id": "r1",
+        "requester": "kit.pension",
+        "provider": "kit.city-a",
+        "pattern_id": "KIT-P-001",
+        "information_kind": "local-tax",
+        "link_code": "x",
+    }
+    accepted = {
+        "linkage_id": "L1",
+        "state": "pending",
+        "deadline": "2030-06-15T09:10:00Z",
+        "serial": 7,
+    }
+    check.departures(_op("submitQuery"), "/hub/queries", accepted, sent)
+    delivery = {
+        "linkage_id": "L1",
+        "requester": "kit.pension",
+        "pattern_id": "KIT-P-001",
+        "information_kind": "local-tax",
+        "link_code": "y",
+        "deadline": "2030-06-15T18:10:00+09:00",
+        "serial": 7,
+    }
+    pull = _op("pullDeliveries")
+    assert _flow(check.departures(pull, "/hub/deliveries", {"deliveries": [delivery]})) == []
+    for key, value in (
+        ("pattern_id", "KIT-W-001"),
+        ("deadline", "2030-06-15T09:09:59Z"),
+        ("requester", "kit.insurer"),
+        ("information_kind", "income"),
+        ("serial", 6),
+    ):
+        bad = {"deliveries": [{**delivery, key: value}]}
+        found = _flow(check.departures(pull, "/hub/deliveries", bad))
+        assert [rid for rid, _ in found] == ["RK-FLOW-001"], (key, found)
+        assert f"deliveries/0/{key}" in found[0][1]
+    read = _op("getLinkage")
+    view = {"linkage_id": "L1", "state": "delivered", "deadline": "2030-06-15T09:10:00.000Z"}
+    assert _flow(check.departures(read, "/hub/linkages/L1", view)) == []
+    stale = {**view, "deadline": "2030-06-15T09:10:01Z"}
+    assert [r for r, _ in _flow(check.departures(read, "/hub/linkages/L1", stale))] == [
+        "RK-FLOW-004"
+    ]
+    check.departures(_op("resetState"), "/control/reset", {"reset": True})
+    assert _flow(check.departures(read, "/hub/linkages/L1", stale)) == []

@@ -25,6 +25,19 @@ hex string with probability 2^-32, and a run of the kit searches ~10^4
 responses for ~10^4 secrets, so a substring rule there would report leaks that
 are not.
 
+False-alarm bound of one sweep (a correct implementation reported by chance).
+Inside a longer run: each (position searched, form) pair matches by chance with
+probability at most 2^-64; a full kit run searches ~10^7 characters for ~5·10^5
+forms, 2^42 pairs, so below 2^-22 ≈ 2.4e-7.  As its own run: a short form (the
+9 hex digits of a resident code, the 11 or 12 digits of a resident code or a
+Number) meets by chance only a value of exactly its length and alphabet that the
+implementation shows a party on its own, with probability symbols^-length per
+(value, form): 10^-12 × ~1.2·10^4 Numbers ≈ 1.2e-8 per random 12-digit value
+shown.  The reference shows none (its identifiers are 32 hex digits, its serials
+short integers); an implementation that shows ~100 random 12-digit or 9-hex-digit
+identifiers per run stays below 1e-6, one that shows 10^4 of them does not — such
+a finding names the form and the value, for the vendor to tell.
+
 Entitlement: the conformance operator (``/control``) may hold everything but
 key material; an agency its own unit's link codes and the payloads of its own
 linkages; the requester and provider of a linkage its payload; the numbering

@@ -15,6 +15,10 @@ with the request it answers.
 * **Lists are in the interface's order** (RK-WIRE-002): the listings the
   interface orders oldest first are, list no entry twice, and hold only serials
   above the ``after`` asked for.
+* **A linkage is the query that made it** (RK-FLOW-001, RK-FLOW-004): a delivery
+  of a linkage the kit's query made names that query's requester, pattern,
+  information kind, serial ① and deadline, and a read of it states the same
+  deadline — whichever test pulls or reads it.
 
 The Wire runs them on every response (renkei_conformance.client), so a receipt
 with a wrong proof, or a linkage answered for another one, fails the test that
@@ -28,6 +32,7 @@ import itertools
 import json
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -43,6 +48,17 @@ from .tlog import (
 )
 
 __all__ = ["NOT_JSON", "Coherence", "failure_listed", "validation_departures"]
+
+
+def _same_instant(a: Any, b: Any) -> bool:
+    """Two timestamps name the same instant; one that does not parse (the schema's
+    check reports it) or is missing is not judged here."""
+    try:
+        return datetime.fromisoformat(str(a).replace("Z", "+00:00")) == datetime.fromisoformat(
+            str(b).replace("Z", "+00:00")
+        )
+    except ValueError:
+        return True
 
 
 def _unsigned(note: str) -> Note:
@@ -77,6 +93,9 @@ class Coherence:
         self.verifier_keys: list[str] = []
         self.delivered: set[str] = set()
         """The linkages handed to a provider since the last reset (each once)."""
+        self.queries: dict[str, dict[str, Any]] = {}
+        """The linkages the kit's queries made since the last reset: what each
+        query asked and the deadline and serial it was given."""
 
     def departures(
         self,
@@ -90,6 +109,7 @@ class Coherence:
         answering the JSON request body ``sent`` and query ``params``."""
         if op is not None and op.operation_id == "resetState":
             self.delivered.clear()  # a reset starts the deployment afresh
+            self.queries.clear()
         if op is None or not isinstance(body, dict):
             return []
         wire = [("RK-WIRE-001", d) for d in validation_departures(body, op, sent, params)]
@@ -105,8 +125,13 @@ class Coherence:
         out = wire + [("RK-LOG-004", d) for d in self._receipt_departures(body)]
         out += [("RK-WIRE-002", d) for d in self._echo_departures(op, path, body)]
         out += [("RK-WIRE-002", d) for d in _order_departures(op, body, params or {})]
+        if op.operation_id == "submitQuery" and isinstance(sent, dict):
+            self._remember_query(sent, body)
         if op.operation_id == "pullDeliveries":
             out += [("RK-FLOW-001", d) for d in self._delivery_departures(body)]
+            out += [("RK-FLOW-001", d) for d in self._as_queried(body)]
+        if op.operation_id == "getLinkage":
+            out += [("RK-FLOW-004", d) for d in self._deadline_as_given(body)]
         if op.operation_id == "listAccessLogs":
             out += [("RK-WIRE-002", d) for d in _reason_departures(body)]
         if isinstance(sent, dict):
@@ -126,6 +151,48 @@ class Coherence:
         again = sorted(set(ids) & self.delivered)
         self.delivered.update(ids)
         return [f"(body): linkage {i!r} delivered again (each is delivered once)" for i in again]
+
+    def _remember_query(self, sent: dict[str, Any], body: dict[str, Any]) -> None:
+        linkage_id = body.get("linkage_id")
+        if body.get("state") == "pending" and isinstance(linkage_id, str):
+            asked = {k: sent.get(k) for k in ("requester", "pattern_id", "information_kind")}
+            given = {k: body.get(k) for k in ("deadline", "serial")}
+            self.queries[linkage_id] = {**asked, **given}
+
+    def _as_queried(self, body: dict[str, Any]) -> list[str]:
+        """A delivery names what its query asked, with the deadline and serial ①
+        the query was given (RK-FLOW-001: the provider learns the linkage ID, the
+        serial, the requester, the pattern, the information kind, its link code and
+        the deadline)."""
+        items = body.get("deliveries")
+        out: list[str] = []
+        for i, d in enumerate(items if isinstance(items, list) else []):
+            query = self.queries.get(str(d.get("linkage_id"))) if isinstance(d, dict) else None
+            if query is None or not isinstance(d, dict):
+                continue
+            for key in ("requester", "pattern_id", "information_kind", "serial"):
+                if key in d and query.get(key) is not None and d[key] != query[key]:
+                    out.append(
+                        f"deliveries/{i}/{key}: {d[key]!r}, the query of linkage "
+                        f"{d['linkage_id']!r} {'was given' if key == 'serial' else 'asked'} "
+                        f"{query[key]!r}"
+                    )
+            if not _same_instant(d.get("deadline"), query.get("deadline")):
+                out.append(
+                    f"deliveries/{i}/deadline: {d.get('deadline')!r}, the query of linkage "
+                    f"{d['linkage_id']!r} was given {query.get('deadline')!r}"
+                )
+        return out
+
+    def _deadline_as_given(self, body: dict[str, Any]) -> list[str]:
+        """A linkage's deadline is the one its query was given (RK-FLOW-004)."""
+        query = self.queries.get(str(body.get("linkage_id")))
+        if query is None or _same_instant(body.get("deadline"), query.get("deadline")):
+            return []
+        return [
+            f"deadline: {body.get('deadline')!r}, the query of linkage "
+            f"{body.get('linkage_id')!r} was given {query.get('deadline')!r}"
+        ]
 
     def _receipt_departures(self, body: dict[str, Any]) -> list[str]:
         out: list[str] = []

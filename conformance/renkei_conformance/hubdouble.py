@@ -112,8 +112,12 @@ class HubDouble:
         self._people: dict[str, tuple[str, str]] = {}  # link code -> (agency, resident code)
         self._credentials: dict[str, str] = {}  # bearer credential -> agency
         self._leaves: list[bytes] = []
-        # serials start past a random base: a node keeps the serials of every hub it met
-        self._base = 1_000 * secrets.randbelow(1_000_000)
+        # serials start past a random base: a node keeps the serials of every hub it
+        # met, in this run and in earlier ones.  2^43 bases (serials stay below 2^53,
+        # exact in any JSON reader): two doubles share one with probability 1.1e-13,
+        # not 1e-6 as with 10^6 bases — ~10 doubles a run, over a node's life of
+        # thousands of runs, made that a chance failure of CT-AGN-010's look-up by serial
+        self._base = 1_000 * (1 + secrets.randbelow(2**43))
         self._request_ids: set[tuple[str, str]] = set()
         self._key = Ed25519PrivateKey.generate()
         self.ca_pem: str | None = None

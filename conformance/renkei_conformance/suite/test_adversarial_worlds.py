@@ -374,7 +374,8 @@ def _logged(reply: Any) -> int:
     "CT-WLD-004", requirements=["RK-RET-002", "RK-RET-001"], profiles=["hub", "auditor"]
 )
 def test_holds_keep_entries_on_every_side_and_nothing_else(wire: Wire) -> None:
-    """Four holds, past 7 years: one on an agency that is only ever the *provider* of
+    """Four holds, each stated in force with the scope it was placed with, past 7
+    years: one on an agency that is only ever the *provider* of
     the entries it should keep (an approval and a refusal naming it), one on a
     *person* (by the pseudonym the auditor reads) queried by an agency and by a
     municipality, one on a *period* given in JST (+09:00) whose entries sit one second
@@ -383,6 +384,16 @@ def test_holds_keep_entries_on_every_side_and_nothing_else(wire: Wire) -> None:
     holds are lifted the kept ones go too."""
     wrong = _hold_departures(wire)
     assert not wrong, "legal holds applied wrongly:\n  " + "\n  ".join(wrong)
+
+
+def _scope_as_stated(scope: dict[str, Any]) -> dict[str, Any]:
+    """A hold's scope with its instants read as instants (a hub may state an
+    instant in another offset) and its empty criteria left out."""
+    return {
+        k: _instant(v) if k in ("from", "to") and isinstance(v, str) else v
+        for k, v in scope.items()
+        if v not in (None, [], {})
+    }
 
 
 def _hold_departures(wire: Wire) -> list[str]:
@@ -435,27 +446,34 @@ def _hold_departures(wire: Wire) -> list[str]:
         at = _instant(log[serial]["at"])
         inside = start <= at < end
         (held if inside else free)[serial] = f"{'inside' if inside else 'outside'} the JST period"
-    holds = [
-        world.call(
+    holds = []
+    wrong: list[str] = []
+    for n, scope in enumerate(
+        (
+            {"agency_id": "kit.city-b"},
+            {"person_ref": ref},
+            {"agency_id": "kit.pension", "pattern_id": "KIT-W-001"},  # both must hold
+            {"from": "2030-06-16T00:00:00+09:00", "to": "2030-06-17T00:00:00+09:00"},
+        )
+    ):
+        placed = world.call(
             "kit.auditor",
             "POST",
             "auditor",
             "/legal-holds",
             {"reason": f"保全（試験）{n}", "scope": scope},
-        ).expect(201)["hold_id"]
-        for n, scope in enumerate(
-            (
-                {"agency_id": "kit.city-b"},
-                {"person_ref": ref},
-                {"agency_id": "kit.pension", "pattern_id": "KIT-W-001"},  # both must hold
-                {"from": "2030-06-16T00:00:00+09:00", "to": "2030-06-17T00:00:00+09:00"},
+        ).expect(201)
+        holds.append(placed["hold_id"])
+        stated = _scope_as_stated(placed["scope"])
+        if stated != _scope_as_stated(scope):
+            wrong.append(
+                f"the hold placed with scope {scope} is stated as in force with scope "
+                f"{placed['scope']} (RK-RET-002: the 201 is the hold in force)"
             )
-        )
-    ]
     _at(world, "2037-06-18T00:00:00Z")
     kept = {int(e["serial"]) for e in world.audit_log()}
-    wrong = [f"purged although a hold covers it (RK-RET-002): serial {s}, {why}"
-             for s, why in held.items() if s not in kept]  # fmt: skip
+    wrong += [f"purged although a hold covers it (RK-RET-002): serial {s}, {why}"
+              for s, why in held.items() if s not in kept]  # fmt: skip
     wrong += [f"kept past 7 years with no hold covering it (RK-RET-001): serial {s}, {why}"
               for s, why in free.items() if s in kept]  # fmt: skip
     for hold_id in holds:

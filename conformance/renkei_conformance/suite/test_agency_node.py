@@ -114,6 +114,34 @@ def _enrol(wire: Wire) -> Enrolled:
     return Enrolled(world, node, fixtures, staff)
 
 
+def _departures_from_the_hub(e: Enrolled, entries: list[dict[str, Any]]) -> list[str]:
+    """The node's entries whose own record of ④ the requester, ⑤ the provider or
+    ⑥ the information kind differs from the hub's entry of the same linkage
+    (RK-LOG-003: the agency keeps them for the auditor's cross-check, RK-AUD-002;
+    the auditor reads the hub's agencies by name and by id)."""
+    hub: dict[str, dict[str, Any]] = {}
+    for x in e.world.audit_log():
+        if x.get("linkage_id"):
+            hub.setdefault(str(x["linkage_id"]), x)
+    wrong = []
+    for entry in entries:
+        logged = hub.get(str(entry.get("linkage_id")))
+        if logged is None:
+            continue
+        for item, field, hub_field in (
+            ("④", "requester", "requester_id"),
+            ("⑤", "provider", "provider_id"),
+            ("⑥", "information_kind", "information_kind"),
+        ):
+            if entry.get(field) != logged.get(hub_field):
+                wrong.append(
+                    f"{item} {field} of the node's entry {entry.get('serial')} "
+                    f"({entry.get('side')} side of {entry.get('linkage_id')}): "
+                    f"{entry.get(field)!r}, the hub's {logged.get(hub_field)!r}"
+                )
+    return wrong
+
+
 def _node_query(e: Enrolled, staff: dict[str, str], request: str = "q") -> Any:
     record = e.fixtures["records"][0]
     return e.node_call(
@@ -173,7 +201,7 @@ def _asked_and_answered(e: Enrolled, request_id: str) -> tuple[str, Any, dict[st
 
 
 @pytest.mark.conformance(
-    "CT-AGN-001", requirements=["RK-AGN-001", "RK-AGN-002"], profiles=["agency-node"]
+    "CT-AGN-001", requirements=["RK-AGN-001", "RK-AGN-002", "RK-LOG-003"], profiles=["agency-node"]
 )
 def test_only_designated_staff_at_designated_terminals_query_and_each_query_is_attributed(
     wire: Wire,
@@ -182,8 +210,8 @@ def test_only_designated_staff_at_designated_terminals_query_and_each_query_is_a
     designated terminal: an unknown account, or a designated one at another
     terminal, is refused with 403 problem+json naming RK-AGN-001 and nothing
     reaches the hub; a designated member's query reaches it and the node's log
-    attributes it to that member (⑦) and terminal (⑨) with the use (⑫) and the
-    hub's serial ①."""
+    attributes it to that member (⑦) and terminal (⑨) with the use (⑫), the
+    hub's serial ① and its own record of ④ ⑤ ⑥ as the hub logged them."""
     e = _enrol(wire)
     before = len(e.world.audit_log())
     for staff in (
@@ -206,6 +234,8 @@ def test_only_designated_staff_at_designated_terminals_query_and_each_query_is_a
     assert entry["operator"].strip(), f"⑦ the operator is not recorded: {entry}"
     assert entry.get("use") == f"{USE} ok", f"⑫ the use is not recorded: {entry}"
     assert entry["hub_serial"] == hub_entries[0]["serial"], (entry, hub_entries[0])
+    wrong = _departures_from_the_hub(e, [entry])
+    assert not wrong, "the node's own record of ④ ⑤ ⑥ (RK-LOG-003):\n  " + "\n  ".join(wrong)
 
 
 @pytest.mark.conformance(
@@ -213,17 +243,20 @@ def test_only_designated_staff_at_designated_terminals_query_and_each_query_is_a
 )
 def test_the_agency_log_is_served_to_the_auditor_only(wire: Wire) -> None:
     """The node serves its share of the log (⑦–⑫ with ①) to the auditor's
-    certificate, the entry of a query just made included; an agency's
-    certificate gets 403 (or 401) problem+json."""
+    certificate, the entry of a query just made included, with the node's own
+    record of ④ the requester, ⑤ the provider and ⑥ the information kind as the
+    hub logged them (RK-LOG-003: kept for the auditor's cross-check, RK-AUD-002);
+    an agency's certificate gets 403 (or 401) problem+json."""
     e = _enrol(wire)
     linkage_id = _node_query(e, e.staff, "log").expect(202)["linkage_id"]
     entries = e.node_log("kit.auditor")
-    assert any(x.get("linkage_id") == linkage_id for x in entries), (
-        f"the node's log does not show its query {linkage_id} to the auditor"
-    )
+    mine = [x for x in entries if x.get("linkage_id") == linkage_id]
+    assert mine, f"the node's log does not show its query {linkage_id} to the auditor"
     for entry in entries:
         for field in ("serial", "hub_serial", "side", "operator", "terminal", "at"):
             assert field in entry, f"the node's log entry lacks {field}: {entry}"
+    wrong = _departures_from_the_hub(e, mine)
+    assert not wrong, "the node's own record of ④ ⑤ ⑥ (RK-LOG-003):\n  " + "\n  ".join(wrong)
     e.refused_to_an_agency("/agency/access-logs")
 
 
@@ -443,15 +476,18 @@ def test_the_node_names_a_person_to_the_hub_only_by_the_link_code_of_its_table(
 
 
 @pytest.mark.conformance(
-    "CT-AGN-013", requirements=["RK-AGN-005", "RK-AUD-001"], profiles=["agency-node"]
+    "CT-AGN-013",
+    requirements=["RK-AGN-005", "RK-AUD-001", "RK-LOG-003"],
+    profiles=["agency-node"],
 )
 def test_the_nodes_log_only_grows_and_the_auditor_reads_it_whole_by_pages(wire: Wire) -> None:
     """The node keeps its share of the log append-only and serves it to the
     auditor: read before and after more linkage work (a query by its staff, an
     answer it gave), every earlier entry is still there, unchanged, under its
     serial; the new entries come after it, with the query's and the answer's
-    among them; serials only increase; and the pages from ``after`` give the
-    same entries as the whole."""
+    among them, each with its own record of ④ ⑤ ⑥ as the hub logged them;
+    serials only increase; and the pages from ``after`` give the same entries as
+    the whole."""
     e = _enrol(wire)
     _node_query(e, e.staff, "agn-008a").expect(202)
     first = {int(x["serial"]): x for x in e.node_log()}
@@ -469,6 +505,8 @@ def test_the_nodes_log_only_grows_and_the_auditor_reads_it_whole_by_pages(wire: 
     sides = {(x.get("linkage_id"), x.get("side")) for x in new}
     assert (queried, "requester") in sides, f"the query {queried} is not logged: {new}"
     assert (answered, "provider") in sides, f"the answer to {answered} is not logged: {new}"
+    wrong = _departures_from_the_hub(e, new)
+    assert not wrong, "the node's own record of ④ ⑤ ⑥ (RK-LOG-003):\n  " + "\n  ".join(wrong)
     pages: list[dict[str, Any]] = []
     after = 0
     while True:

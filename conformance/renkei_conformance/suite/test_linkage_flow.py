@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import pytest
 
+from renkei_conformance.client import Reply
+from renkei_conformance.timing import TRIES, retried
 from renkei_conformance.world import World
 
 
@@ -302,35 +306,31 @@ def test_answers_in_one_request_are_decided_one_by_one(world: World) -> None:
         )
 
 
-@pytest.mark.conformance("CT-FLOW-009", requirements=["RK-FLOW-009"], profiles=["hub"])
-def test_a_read_held_for_the_answer_returns_it_when_it_arrives(world: World) -> None:
-    """A requester's read with ``wait`` of an unanswered linkage is held until the
-    provider answers, then hands the answer out; unanswered, it comes back with
-    the linkage's state no later than ``wait`` seconds (one second of margin, one
-    of the kit's own); another agency's read is not held."""
+def _timed(read: Callable[[], Reply]) -> tuple[Reply, float]:
+    import time
+
+    started = time.monotonic()
+    reply = read()
+    return reply, time.monotonic() - started
+
+
+def _held_read(world: World, person_index: int, payload: str) -> tuple[Reply | None, float]:
+    """A fresh linkage; a requester's read with ``wait`` 10 s on a thread; the
+    provider's answer 0.5 s later.  The read's reply (None: it never came back)
+    and how long it was held."""
     import threading
     import time
 
-    linkage_id = world.query("kit.pension", world.persons[9]).expect(202)["linkage_id"]
+    linkage_id = world.query("kit.pension", world.persons[person_index]).expect(202)["linkage_id"]
     world.deliveries("kit.city-a")
     path = f"/linkages/{linkage_id}"
-    started = time.monotonic()
-    unheld = world.call("kit.pension", "GET", "hub", path, params={"wait": 1}).expect(200)
-    took = time.monotonic() - started
-    assert "answer" not in unheld.body, unheld.body
-    assert took < 3.0, f"a read is held no longer than wait (1 s): it took {took:.1f} s"
-    started = time.monotonic()
-    world.call("kit.insurer", "GET", "hub", path, params={"wait": 5}).expect_problem(
-        {"unknown-linkage"}, {403, 404}
-    )
-    assert time.monotonic() - started < 2.0, "another agency's read must not be held"
-    payload = base64.b64encode("保留された参照への回答（試験）".encode()).decode()
     held: dict[str, object] = {}
 
     def read() -> None:
-        t0 = time.monotonic()
-        reply = world.call("kit.pension", "GET", "hub", path, params={"wait": 10})
-        held.update(reply=reply, took=time.monotonic() - t0)
+        reply, took = _timed(
+            lambda: world.call("kit.pension", "GET", "hub", path, params={"wait": 10})
+        )
+        held.update(reply=reply, took=took)
 
     reader = threading.Thread(target=read)
     reader.start()
@@ -339,11 +339,54 @@ def test_a_read_held_for_the_answer_returns_it_when_it_arrives(world: World) -> 
         "kit.city-a", "POST", "hub", f"/linkages/{linkage_id}/answer", {"payload": payload}
     ).expect(202)
     reader.join(15)
-    assert "reply" in held, "a held read must come back within wait"
-    reply = held["reply"].expect(200)  # type: ignore[attr-defined]
-    took = float(held["took"])  # type: ignore[arg-type]
-    assert (reply.body.get("answer") or {}).get("payload") == payload, (
-        f"the held read must hand out the answer once it is in (after {took:.1f} s): {reply.body}"
-    )
-    assert took < 8.0, f"the held read came back {took:.1f} s after it was sent"
+    reply, took = held.get("reply"), held.get("took")
     world.acknowledge("kit.pension", linkage_id)
+    if not isinstance(reply, Reply) or not isinstance(took, float):
+        return None, 15.0
+    return reply, took
+
+
+@pytest.mark.conformance("CT-FLOW-009", requirements=["RK-FLOW-009"], profiles=["hub"])
+def test_a_read_held_for_the_answer_returns_it_when_it_arrives(world: World) -> None:
+    """A requester's read with ``wait`` of an unanswered linkage is held until the
+    provider answers, then hands the answer out; unanswered, it comes back with
+    the linkage's state no later than ``wait`` seconds (one second of margin, one
+    of the kit's own); another agency's read is not held.  Each timing bound is
+    measured up to three times (``renkei_conformance.timing``): a correct hub misses
+    a bound only if the machine stalls an exchange past its margin (≥ 2 s) in every
+    try — below 1e-6 per run if that happens one time in 100 — while a hub that
+    holds reads too long, or until ``wait`` runs out, misses every try."""
+    linkage_id = world.query("kit.pension", world.persons[9]).expect(202)["linkage_id"]
+    world.deliveries("kit.city-a")
+    path = f"/linkages/{linkage_id}"
+    unheld = retried(
+        lambda: _timed(lambda: world.call("kit.pension", "GET", "hub", path, params={"wait": 1})),
+        lambda got: got[1] < 3.0,
+    )
+    for reply, _ in unheld:
+        assert "answer" not in reply.expect(200).body, reply.body
+    assert unheld[-1][1] < 3.0, "a read is held no longer than wait (1 s): " + _tries(unheld)
+    foreign = retried(
+        lambda: _timed(lambda: world.call("kit.insurer", "GET", "hub", path, params={"wait": 5})),
+        lambda got: got[1] < 2.5,
+    )
+    for reply, _ in foreign:
+        reply.expect_problem({"unknown-linkage"}, {403, 404})
+    assert foreign[-1][1] < 2.5, "another agency's read (wait 5 s) is not held: " + _tries(foreign)
+    payload = base64.b64encode("保留された参照への回答（試験）".encode()).decode()
+    persons = iter(range(10, 10 + TRIES))
+    held = retried(lambda: _held_read(world, next(persons), payload), lambda got: got[1] < 8.0)
+    for got, took in held:
+        assert got is not None, "a held read must come back within wait"
+        answer = (got.expect(200).body.get("answer") or {}).get("payload")
+        assert answer == payload, (
+            f"the held read must hand out the answer once it is in (after {took:.1f} s): {got.body}"
+        )
+    assert held[-1][1] < 8.0, (
+        "a read held with wait 10 s must come back once the answer is in (≈ 0.5 s), not "
+        "when wait runs out: " + _tries(held)
+    )
+
+
+def _tries(measured: list[tuple[Any, float]]) -> str:
+    return f"{len(measured)} tries took " + ", ".join(f"{t:.1f} s" for _, t in measured)

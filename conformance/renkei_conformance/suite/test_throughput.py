@@ -19,16 +19,30 @@ after another on an empty log, plants a history of 5,000 linkages
 (``plantLinkageHistory``), measures again and drives the load again: the cost of
 a linkage must not grow beyond twice (renkei_conformance.stats.grows_beyond) and
 the profile must still be met.  Every figure goes in the report (``measurements``).
+
+A vendor's CI machine is shared and its load drifts, so neither verdict rests on
+one measurement of the machine's speed.  Each cost is followed at once by two
+floors — the operator's health read (the target's stack, no log behind it) and a
+fixed piece of work in the kit's process — and the margin is widened by the
+smaller of their slowdowns between the two log sizes: a machine that slowed by s
+slows a growing cost by s too, so the verdict keeps its power, while a target
+that slows every request with its log cannot widen its own margin through the
+kit-local floor.  A refusal is measured again, and a load that misses the profile
+is driven again, up to three times (``renkei_conformance.timing``): a target that
+is too slow, or whose cost grows with the log, misses every try, while a correct
+one fails only if the machine is disturbed in each of them.
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
+import json
 import math
 import os
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -36,7 +50,8 @@ import pytest
 
 from renkei_conformance.load.summary import load_profile, verdict
 from renkei_conformance.plugin import KitSession
-from renkei_conformance.stats import grows_beyond
+from renkei_conformance.stats import Finding, grows_beyond
+from renkei_conformance.timing import retried, slowdown
 from renkei_conformance.world import World
 
 REQUESTERS = (
@@ -173,7 +188,8 @@ def test_the_hub_sustains_the_linkage_load_of_its_declared_profile(
     world: World, renkei: KitSession
 ) -> None:
     """Linkages/s, p99 end-to-end latency and the error rate of a short
-    closed-loop load meet the declared national profile."""
+    closed-loop load meet the declared national profile (a load that misses it is
+    driven again, up to three times: a stall of the machine is not a finding)."""
     options = renkei.capabilities["options"]
     profile = load_profile(str(options.get("throughput_profile") or "jp-fy2017"))
     seconds = float(options.get("throughput_seconds") or 3)
@@ -189,13 +205,18 @@ def test_the_hub_sustains_the_linkage_load_of_its_declared_profile(
     relayed = world.call("kit.pension", "GET", "hub", f"/linkages/{first['linkage_id']}")
     assert relayed.expect(200)["answer"]["payload"] == payload, "the answer was not relayed"
 
-    judged, figures, problems = _judged_load(world, links, payload, profile, seconds)
+    loads = retried(
+        lambda: _judged_load(world, links, payload, profile, seconds), lambda got: got[0]["pass"]
+    )
+    judged, figures, problems = loads[-1]
     renkei.measurements.setdefault("CT-PERF-001", {})["empty log"] = figures
+    if len(loads) > 1:
+        renkei.measurements["CT-PERF-001"]["tries"] = [f for _, f, _ in loads]
     assert figures["linkages"]["count"] > 0, f"no linkage completed: {problems}"
     assert judged["pass"], (
         f"against the declared profile {profile['id']!r} ({figures['seconds']} s, {REQUESTERS} "
-        f"requesters): {_checks(judged)}; first problems: {problems or 'none'}.  "
-        f"`renkei bench --profile {profile['id']}` measures it in full."
+        f"requesters), in each of {len(loads)} loads: {_checks(judged)}; first problems: "
+        f"{problems or 'none'}.  `renkei bench --profile {profile['id']}` measures it in full."
     )
 
 
@@ -236,39 +257,80 @@ def _judged_load(
     return verdict(result, profile), figures, load.problems
 
 
-def _single_linkages(
-    world: World, links: list[str], payload: str, count: int
-) -> tuple[list[float], list[float]]:
+@dataclass
+class _Costs:
+    """Costs of single linkages (ms), as wall-clock latency and as the CPU time of
+    the kit's process, each followed at once by two floors: the operator's health
+    read (the target's stack with no log behind it) and a fixed piece of work in
+    the kit's own process (no target at all)."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    health_wall: list[float] = field(default_factory=list)
+    health_cpu: list[float] = field(default_factory=list)
+    local_wall: list[float] = field(default_factory=list)
+    local_cpu: list[float] = field(default_factory=list)
+
+    def judged(self, in_process: bool) -> list[float]:
+        """The costs judged: CPU time in process, else wall clock."""
+        return self.cpu if in_process else self.wall
+
+    def floors(self, in_process: bool) -> tuple[list[float], list[float]]:
+        return (
+            (self.health_cpu, self.local_cpu) if in_process else (self.health_wall, self.local_wall)
+        )
+
+
+def _timed(call: Any) -> tuple[float, float]:
+    started, cpu_started = time.perf_counter(), time.process_time()
+    call()
+    return (time.perf_counter() - started) * 1000.0, (time.process_time() - cpu_started) * 1000.0
+
+
+_LOCAL_WORK = {
+    "payload": "x" * 1024,
+    "items": [{"serial": i, "kind": "local-tax"} for i in range(64)],
+}
+
+
+def _local_work() -> None:
+    """About a millisecond of the kind of work a request costs (JSON both ways)."""
+    for _ in range(20):
+        json.loads(json.dumps(_LOCAL_WORK))
+
+
+def _single_linkages(world: World, links: list[str], payload: str, count: int) -> _Costs:
     """``count`` linkages one after another, each timed from the query sent to the
     answer collected, the provider answering at once: the cost of a linkage, as
     wall-clock latency and as the CPU time of the kit's process (ms).  A target in
     the kit's process spends its CPU time there, and CPU time does not count the
-    waits of a loaded machine's scheduler, which wall-clock time does."""
-    wall, cpu = [], []
+    waits of a loaded machine's scheduler, which wall-clock time does.  After each,
+    the floor (``_Costs``)."""
+    costs = _Costs()
     for i in range(count):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        linkage_id = world.query("kit.pension", link_code=links[i % len(links)]).expect(202)[
-            "linkage_id"
-        ]
-        (delivery,) = world.deliveries("kit.city-a")
-        world.call(
-            "kit.city-a", "POST", "hub", f"/linkages/{delivery['linkage_id']}/answer",
-            {"payload": payload},
-        ).expect(202)  # fmt: skip
-        got = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
-        cpu.append((time.process_time() - cpu_started) * 1000.0)
-        wall.append((time.perf_counter() - started) * 1000.0)
-        assert got["answer"]["payload"] == payload, f"linkage {linkage_id}: answer not relayed"
-    return wall, cpu
 
+        def linkage(i: int = i) -> None:
+            linkage_id = world.query("kit.pension", link_code=links[i % len(links)]).expect(202)[
+                "linkage_id"
+            ]
+            (delivery,) = world.deliveries("kit.city-a")
+            world.call(
+                "kit.city-a", "POST", "hub", f"/linkages/{delivery['linkage_id']}/answer",
+                {"payload": payload},
+            ).expect(202)  # fmt: skip
+            got = world.call("kit.pension", "GET", "hub", f"/linkages/{linkage_id}").expect(200)
+            assert got["answer"]["payload"] == payload, f"linkage {linkage_id}: answer not relayed"
 
-def _summary(latencies: list[float]) -> dict[str, Any]:
-    return {
-        "count": len(latencies),
-        "p50_ms": _p(latencies, 0.5),
-        "p90_ms": _p(latencies, 0.9),
-        "max_ms": _p(latencies, 1.0),
-    }
+        wall, cpu = _timed(linkage)
+        health_wall, health_cpu = _timed(lambda: world.wire.control("GET", "/health").expect(200))
+        local_wall, local_cpu = _timed(_local_work)
+        costs.wall.append(wall)
+        costs.cpu.append(cpu)
+        costs.health_wall.append(health_wall)
+        costs.health_cpu.append(health_cpu)
+        costs.local_wall.append(local_wall)
+        costs.local_cpu.append(local_cpu)
+    return costs
 
 
 @pytest.mark.conformance(
@@ -279,15 +341,20 @@ def test_the_cost_of_a_linkage_does_not_grow_with_the_log(world: World, renkei: 
     history of 5,000 completed linkages (planted with ``plantLinkageHistory``) as on
     an empty log — a one-sided Mann–Whitney test of 40 + 40 costs against that
     margin, refusing at p < 1e-6; the cost is the CPU time of the kit's process for
-    a target in it, else the wall-clock latency — and the declared profile's load is
-    still carried on the large log.  The figures at both sizes go in the report."""
+    a target in it, else the wall-clock latency; the margin is widened by the
+    machine's slowdown the floors show and a refusal measured again, up to three
+    times —
+    and the declared profile's load is still carried on the large log.  The figures
+    at both sizes, the floor's and every try's go in the report."""
     options = renkei.capabilities["options"]
     profile = load_profile(str(options.get("throughput_profile") or "jp-fy2022"))
     seconds = float(options.get("throughput_seconds") or 3)
     links = list(world.bind("kit.pension", world.persons[:PERSONS]).values())
     payload = base64.b64encode(os.urandom(1024)).decode()
+    in_process = world.wire.target.kind == "in-process"
+    measure = "CPU time" if in_process else "wall-clock latency"
     _single_linkages(world, links, payload, WARM_UP)
-    empty_wall, empty_cpu = _single_linkages(world, links, payload, SAMPLES)
+    empty = _single_linkages(world, links, payload, SAMPLES)
     started = time.perf_counter()
     for done in range(0, HISTORY, HISTORY_CALL):
         body = {
@@ -307,33 +374,65 @@ def test_the_cost_of_a_linkage_does_not_grow_with_the_log(world: World, renkei: 
         "tree_size"
     ])  # fmt: skip
     assert log_size >= 2 * HISTORY, f"the history left {log_size} entries, not {2 * HISTORY}"
-    _single_linkages(world, links, payload, WARM_UP)
-    large_wall, large_cpu = _single_linkages(world, links, payload, SAMPLES)
-    judged, figures, problems = _judged_load(world, links, payload, profile, seconds)
-    # In process the target's cost is the CPU time it spends in the kit's process;
-    # over the network only the wall clock is seen (its noise is the machine's).
-    in_process = world.wire.target.kind == "in-process"
-    measure = "CPU time" if in_process else "wall-clock latency"
-    growth = grows_beyond(
-        f"{measure} of a linkage after the history",
-        empty_cpu if in_process else empty_wall,
-        large_cpu if in_process else large_wall,
-        MARGIN,
+
+    def after_history() -> tuple[_Costs, Finding, float]:
+        _single_linkages(world, links, payload, WARM_UP)
+        large = _single_linkages(world, links, payload, SAMPLES)
+        slower = slowdown(
+            list(zip(empty.floors(in_process), large.floors(in_process), strict=True))
+        )
+        growth = grows_beyond(
+            f"{measure} of a linkage after the history",
+            empty.judged(in_process),
+            large.judged(in_process),
+            MARGIN * slower,
+        )
+        return large, growth, slower
+
+    tries = retried(after_history, lambda got: got[1].passed)
+    large, growth, slower = tries[-1]
+    loads = retried(
+        lambda: _judged_load(world, links, payload, profile, seconds), lambda got: got[0]["pass"]
     )
+    judged, figures, problems = loads[-1]
     renkei.measurements["CT-PERF-002"] = {
-        "single linkages, empty log": {
-            "latency": _summary(empty_wall), "cpu_in_kit_process": _summary(empty_cpu),
-        },
-        f"single linkages, log of {log_size} entries": {
-            "latency": _summary(large_wall), "cpu_in_kit_process": _summary(large_cpu),
-        },
+        "single linkages, empty log": _costs_summary(empty),
+        f"single linkages, log of {log_size} entries": _costs_summary(large),
         f"load, log of {log_size} entries": figures,
         "history": {"linkages": HISTORY, "entries": log_size, "planting_s": round(planting_s, 1)},
         f"growth of the {measure}": growth.detail,
+        "machine slowdown by the floors (margin widened by)": round(slower, 3),
     }  # fmt: skip
-    assert growth.passed, f"the cost of a linkage grows with the log (RK-PERF-002): {growth.detail}"
+    if len(tries) > 1 or len(loads) > 1:  # every try, when one was not enough
+        renkei.measurements["CT-PERF-002"]["tries"] = {
+            "growth": [t[1].detail for t in tries], "load": [f for _, f, _ in loads],
+        }  # fmt: skip
+    assert growth.passed, (
+        f"the cost of a linkage grows with the log (RK-PERF-002), in each of {len(tries)} "
+        f"measurements after the history: {growth.detail}"
+    )
     assert judged["pass"], (
         f"after a history of {HISTORY} linkages ({log_size} log entries) the declared profile "
-        f"{profile['id']!r} is not carried: {_checks(judged)}; first problems: "
-        f"{problems or 'none'}"
+        f"{profile['id']!r} is not carried in any of {len(loads)} loads: {_checks(judged)}; "
+        f"first problems: {problems or 'none'}"
     )
+
+
+def _summary(latencies: list[float]) -> dict[str, Any]:
+    return {
+        "count": len(latencies),
+        "p50_ms": _p(latencies, 0.5),
+        "p90_ms": _p(latencies, 0.9),
+        "max_ms": _p(latencies, 1.0),
+    }
+
+
+def _costs_summary(costs: _Costs) -> dict[str, Any]:
+    return {
+        "latency": _summary(costs.wall),
+        "cpu_in_kit_process": _summary(costs.cpu),
+        "health_read_latency": _summary(costs.health_wall),
+        "health_read_cpu_in_kit_process": _summary(costs.health_cpu),
+        "kit_local_work_latency": _summary(costs.local_wall),
+        "kit_local_work_cpu": _summary(costs.local_cpu),
+    }
