@@ -18,6 +18,7 @@ from renkei_reference.core.binding_match import (
     Items,
     Policy,
     RegistryIndex,
+    day_month_swapped,
     decide,
     decide_many,
     one_slip,
@@ -331,6 +332,40 @@ def test_one_slip_examples() -> None:
     assert one_slip("1980-05-12", "1980-05-21")  # adjacent swap
     assert one_slip("abc", "abxc")
     assert not one_slip("東京都府中市", "広島県府中市")
+
+
+@given(st.dates(), st.dates())
+def test_day_month_swapped_is_a_symmetric_transposition_of_two_dates(a: Any, b: Any) -> None:
+    x, y = a.isoformat(), b.isoformat()
+    swapped = day_month_swapped(x, y)
+    assert swapped == day_month_swapped(y, x)
+    assert swapped == (a != b and a.year == b.year and (a.month, a.day) == (b.day, b.month))
+    assert not day_month_swapped(x, x)
+
+
+@pytest.mark.requirement("RK-BND-002")
+def test_namesakes_whose_birth_dates_are_day_month_transposed_are_near_neighbours() -> None:
+    """Two NGUYEN VAN AN in one dormitory, born 1998-01-02 and 1998-02-01: a date
+    keyed day-first into month-first (or back) is a slip, so neither record binds;
+    a transposed date alone never binds the resident it would name (it contradicts
+    the given date), and a date whose day and month coincide has no transposition."""
+    first = ("NGUYEN VAN AN", "岐阜県可児市土田4567番地 ひまわり寮", "1998-01-02", "male")
+    second = (*first[:2], "1998-02-01", "male")
+    index = RegistryIndex([first, second])
+    assert decide(index, first) == BindingOutcome("review", ("near-match",))
+    assert decide(index, second) == BindingOutcome("review", ("near-match",))
+    # the same reading for both: the reading cannot separate them either
+    kana = RegistryIndex([first, second], kana=["グエン ヴァン アン"] * 2)
+    assert decide(kana, first, "グエン ヴァン アン") == BindingOutcome("review", ("near-match",))
+    alone = RegistryIndex([first])
+    assert decide(alone, first) == BindingOutcome("bound", (), 0)
+    assert decide(alone, second) == BindingOutcome(
+        "review", ("partial-match", "birth-date-differs")
+    )
+    other_year = RegistryIndex([first, (*first[:2], "1999-02-01", "male")])
+    assert decide(other_year, first) == BindingOutcome("bound", (), 0)
+    same = (*first[:2], "1998-03-03", "male")
+    assert decide(RegistryIndex([same, first]), same) == BindingOutcome("bound", (), 0)
 
 
 # -- the vectors -----------------------------------------------------------------

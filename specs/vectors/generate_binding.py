@@ -74,6 +74,7 @@ UMEDA = "大阪府大阪市北区梅田2丁目5番10号 メゾン青葉 301号�
 FUCHU_T = "東京都府中市中央1丁目2番3号"
 SHIBA = "東京都港区芝公園4丁目2番8号"
 ASAHIKAWA = "北海道旭川市6条通9丁目46番地"
+DORM = "岐阜県可児市土田4567番地 ひまわり寮"
 
 REGISTRY: dict[str, Json] = {
     "R1": {"latest": items("高橋 健一", KASUMI, "1990-04-01", "male")},
@@ -124,6 +125,9 @@ REGISTRY: dict[str, Json] = {
             "渡邉\U000e0104 健二", "神奈川県相模原市中央区相模原6丁目22番1号", "1988-08-18", "male"
         )
     },
+    # namesakes in one dormitory whose birth dates are each other's day and month transposed
+    "R21": {"latest": items("NGUYEN VAN AN", DORM, "1998-01-02", "male", "グエン ヴァン アン")},
+    "R22": {"latest": items("NGUYEN VAN AN", DORM, "1998-02-01", "male", "グエン ヴァン アン")},
 }
 
 
@@ -266,6 +270,10 @@ CASES: list[tuple[str, str, Json, Json, Json]] = [
      {**R20, "name": "渡邊 健二"}, review("variant-form"), bound("R20", "variant-form")),
     ("variant-distinct-surname", "斉藤 beside 斎藤 and 齋藤: 斉 (old form 齊) and 斎 (old form 齋) are two characters and two surnames, never folded together: three of four items, the name differs.",
      {**REGISTRY["R7"]["latest"], "name": "斉藤 誠"}, review("partial-match", "name-differs"), review("partial-match", "name-differs")),
+    ("day-month-transposed", "Namesakes in one dormitory born 1998-01-02 and 1998-02-01: a day and month transposed is a slip, so the other is one slip away and neither binds, their common reading separating nothing (RK-BND-002).",
+     REGISTRY["R21"]["latest"], review("near-match"), review("near-match")),
+    ("day-month-transposed-no-kana", "The mirror record without a reading: near-match.",
+     with_kana(REGISTRY["R22"]["latest"], None), review("near-match"), review("near-match")),
 ]  # fmt: skip
 
 

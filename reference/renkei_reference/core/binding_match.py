@@ -18,8 +18,9 @@ Rules, each with its requirement:
 * RK-BND-002 — all four items must agree (never three); two or more residents
   that fit (through latest *or* earlier items, and under folding) give
   review ``ambiguous-match``; a resident who differs from the record by a
-  single slip (one character of one item, or the sex) makes the record
-  ``near-match`` — one typo away from somebody else is not unambiguous.
+  single slip (one character of one item, the sex, or the day and month of
+  the birth date transposed) makes the record ``near-match`` — one typo away
+  from somebody else is not unambiguous.
   A kana reading, when the record gives one, is evidence too: a resident
   whose registered reading (folded, ``fold_kana``) differs does not bind —
   review ``kana-differs`` — and a resident whose registered reading the
@@ -80,6 +81,7 @@ __all__ = [
     "RegistryIndex",
     "block_hash",
     "blocking_keys",
+    "day_month_swapped",
     "decide",
     "decide_many",
     "fold_items",
@@ -344,7 +346,23 @@ def _one_slip_away(
 
 
 def _slip(ours: str, theirs: str, item: int) -> bool:
+    if item == 2:
+        return one_slip(ours, theirs) or day_month_swapped(ours, theirs)
     return item == 3 or one_slip(ours, theirs)
+
+
+def day_month_swapped(a: str, b: str) -> bool:
+    """True when the ISO dates ``a`` and ``b`` differ and each is the other with
+    its day and month transposed (1998-01-02 / 1998-02-01): the slip of a date
+    read or written day-first (DD/MM) into month-first, or back (RK-BND-002)."""
+    return (
+        len(a) == len(b) == 10
+        and a[:5] == b[:5]
+        and a[5:7] == b[8:10]
+        and a[8:10] == b[5:7]
+        and a != b
+        and a[4] == a[7] == b[7] == "-"
+    )
 
 
 @icontract.ensure(
