@@ -6,6 +6,7 @@ big benchmark runs only from the CLI (``renkei binding bench``).
 
 from __future__ import annotations
 
+import collections
 import json
 from typing import Any
 
@@ -27,6 +28,7 @@ from renkei_reference.core.binding_normalise import (
     KANA_EQUIVALENTS,
     PLACEHOLDERS,
     VARIANT_KANJI,
+    address_readings,
     fold_address,
     fold_address_whole,
     fold_kana,
@@ -35,6 +37,7 @@ from renkei_reference.core.binding_normalise import (
     kanji_numeral_to_int,
     strict_text,
 )
+from renkei_reference.core.municipalities import MUNICIPALITIES
 from renkei_reference.services.binding_bench import bench, bindable
 from renkei_reference.services.synthetic_population import (
     BENIGN,
@@ -108,10 +111,11 @@ def test_whole_address_forms_meet(a: str, b: str) -> None:
 
 def test_numerals_in_place_names_stay_names() -> None:
     """A kanji numeral that is part of a place name is no address number."""
-    assert fold_address("東京都八王子市") == "東京都八王子市"
-    assert fold_address("三重県四日市市") == "三重県四日市市"
-    assert fold_address("東京都千代田区一番町5番") == "東京都千代田区1番町5"
-    assert fold_address("新潟県十日町市本町一丁目") == "新潟県十日町市本町1丁目"
+    # (the prefecture is left out before a municipality whose name names it alone)
+    assert fold_address("東京都八王子市") == "八王子市"
+    assert fold_address("三重県四日市市") == "四日市市"
+    assert fold_address("東京都千代田区一番町5番") == "千代田区1番町5"
+    assert fold_address("新潟県十日町市本町一丁目") == "十日町市本町1丁目"
     assert fold_address("東京都千代田区一番町") != fold_address("東京都千代田区一町")
 
 
@@ -205,6 +209,84 @@ def test_the_variant_table_states_its_provenance() -> None:
     assert (ROOT / source["generated_by"]).is_file()
 
 
+def test_the_municipality_table_is_the_specs_and_states_its_provenance() -> None:
+    """RK-BND-005: the reference reads exactly the published municipality table
+    (specs/municipalities.json, generated from Japan Post's KEN_ALL with its source)."""
+    spec = json.loads((ROOT / "specs" / "municipalities.json").read_text("utf-8"))
+    assert [tuple(e) for e in spec["municipalities"]] == list(MUNICIPALITIES)
+    source = spec["source"]
+    assert source["counts"]["municipalities"] == len(MUNICIPALITIES) > 1800
+    assert all(len(i["sha256"]) == 64 and i["licence"] for i in source["inputs"])
+    assert (ROOT / source["generated_by"]).is_file()
+    codes = [code for code, *_ in MUNICIPALITIES]
+    assert len(set(codes)) == len(codes)
+    assert len({p for _, p, _, _ in MUNICIPALITIES}) == 47
+
+
+# names of several municipalities once folded (鹿嶋市 and 鹿島市: 嶋 is a variant of 島)
+_FOLDED_NAMES = collections.Counter(fold_name(m[3]) for m in MUNICIPALITIES)
+
+
+@pytest.mark.requirement("RK-BND-005")
+@pytest.mark.parametrize("municipality", MUNICIPALITIES, ids=lambda m: m[0])
+def test_the_prefecture_and_county_go_exactly_when_the_name_determines_them(
+    municipality: tuple[str, str, str, str],
+) -> None:
+    """Every municipality of the table: its address written with prefecture and
+    county, with the prefecture only, and (when its name is no other's) with
+    neither meets; a name of several municipalities keeps its prefecture, and without
+    it is read once with each of their prefectures; another prefecture never meets."""
+    _, pref, county, name = municipality
+    full = fold_address(f"{pref}{county}{name}本町1丁目2番3号")
+    assert fold_address(f"{pref}{name}本町1-2-3") == full
+    assert fold_address(f"{pref} {county} {name} 本町 1-2-3") == full
+    other = "沖縄県" if pref != "沖縄県" else "北海道"
+    assert fold_address(f"{other}{name}本町1-2-3") != full
+    if _FOLDED_NAMES[fold_name(name)] > 1:
+        readings = address_readings(f"{name}本町1-2-3")
+        assert full in readings
+        assert len(readings) == _FOLDED_NAMES[fold_name(name)]
+        assert fold_address(f"{name}本町1-2-3") not in readings
+    else:
+        assert address_readings(f"{name}本町1-2-3") == (full,)
+
+
+def test_the_municipality_step_examples() -> None:
+    assert fold_address("練馬区光が丘3-9-2") == fold_address("東京都練馬区光が丘3丁目9番2号")
+    assert fold_address("東京都府中市中央1-2-3") != fold_address("広島県府中市中央1-2-3")
+    assert fold_address("揖斐郡池田町1") == fold_address("岐阜県揖斐郡池田町1番地")
+    assert fold_address("千葉県袖ヶ浦市坂戸市場1") == fold_address("袖ケ浦市坂戸市場1")
+    assert fold_address("東村山市本町1") != fold_address("沖縄県国頭郡東村本町1")  # 東村 ⊂ 東村山市
+    assert fold_address("東村山市本町1") != fold_address("沖縄県東村山市本町1")
+    assert fold_address("東村山郡山辺町1") == fold_address("山形県東村山郡山辺町1")
+    assert fold_address("広島県練馬区光が丘3-9-2") != fold_address("練馬区光が丘3-9-2")
+    assert fold_address("中区山下町123") != fold_address("神奈川県横浜市中区山下町123")
+
+
+@pytest.mark.requirement("RK-BND-002")
+def test_a_name_of_several_municipalities_without_its_prefecture_binds_only_one_resident() -> None:
+    """「府中市…」 without a prefecture: every resident that fits under 東京都 or 広島県
+    is a candidate, so it binds only when the other items single one out."""
+    tokyo = ("中村 陽子", "東京都府中市中央1丁目2番3号", "1955-05-05", "female")
+    hiroshima = ("中村 陽子", "広島県府中市中央1丁目2番3号", "1955-05-05", "female")
+    record = ("中村 陽子", "府中市中央1-2-3", "1955-05-05", "female")
+    assert decide(RegistryIndex([tokyo, hiroshima]), record) == BindingOutcome(
+        "review", ("ambiguous-match",)
+    )
+    assert decide(RegistryIndex([tokyo]), record) == BindingOutcome("bound", ("variant-form",), 0)
+    next_door = (*hiroshima[:1], "広島県府中市中央1丁目2番4号", *hiroshima[2:])
+    assert decide(RegistryIndex([tokyo, next_door]), record) == BindingOutcome(
+        "review", ("near-match",)
+    )
+    other = ("中村 陽子", "広島県府中市中央1丁目2番3号", "1955-05-06", "female")
+    assert decide(RegistryIndex([other]), record) == BindingOutcome(
+        "review", ("partial-match", "birth-date-differs")
+    )
+    assert decide(RegistryIndex([tokyo]), (*record[:1], "広島県府中市中央1-2-3", *record[2:])) == (
+        BindingOutcome("review", ("partial-match", "address-differs"))
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [("一", 1), ("十", 10), ("十二", 12), ("二十三", 23), ("三〇一", 301), ("千二百", 1200),
@@ -220,7 +302,7 @@ def test_a_long_numeral_run_folds_exactly_and_never_fails() -> None:
     different numbers."""
     a = fold_address("東京都千代田区霞が関一二三四五六七八九丁目")
     b = fold_address("東京都千代田区霞が関一二三四五六七八八丁目")
-    assert a == "東京都千代田区霞ケ関123456789丁目"
+    assert a == "千代田区霞ケ関123456789丁目"
     assert a != b
     assert fold_address("霞が関一〇〇〇〇〇一番地") != fold_address("霞が関一番地")
 

@@ -128,6 +128,11 @@ REGISTRY: dict[str, Json] = {
     # namesakes in one dormitory whose birth dates are each other's day and month transposed
     "R21": {"latest": items("NGUYEN VAN AN", DORM, "1998-01-02", "male", "グエン ヴァン アン")},
     "R22": {"latest": items("NGUYEN VAN AN", DORM, "1998-02-01", "male", "グエン ヴァン アン")},
+    "R23": {
+        "latest": items(
+            "佐々木 拓也", "北海道虻田郡倶知安町南1条東2丁目3番地", "1991-01-20", "male"
+        )
+    },
 }
 
 
@@ -274,6 +279,14 @@ CASES: list[tuple[str, str, Json, Json, Json]] = [
      REGISTRY["R21"]["latest"], review("near-match"), review("near-match")),
     ("day-month-transposed-no-kana", "The mirror record without a reading: near-match.",
      with_kana(REGISTRY["R22"]["latest"], None), review("near-match"), review("near-match")),
+    ("prefecture-omitted", "The prefecture left out before 世田谷区, a name of one municipality: the fold leaves it out of the registry's address too (binding-normalisation.md v5, address step 3).",
+     {**R16, "address": "世田谷区自由が丘2-10-1"}, review("variant-form"), bound("R16", "variant-form")),
+    ("prefecture-omitted-shared-name", "The prefecture left out before 府中市 (東京都 and 広島県): read with each prefecture, the record fits a 中村 陽子 in each: never folded onto one.",
+     {**R9, "address": "府中市中央1丁目2番3号"}, review("ambiguous-match"), review("ambiguous-match")),
+    ("prefecture-contradicts", "A prefecture that is not the municipality's (大阪府世田谷区): a contradiction, three of four items.",
+     {**R16, "address": "大阪府世田谷区自由が丘2-10-1"}, review("partial-match", "address-differs"), review("partial-match", "address-differs")),
+    ("county-omitted", "The county (虻田郡) left out before 倶知安町: folded as the registry's address.",
+     items("佐々木 拓也", "北海道倶知安町南1条東2丁目3", "1991-01-20", "male"), review("variant-form"), bound("R23", "variant-form")),
 ]  # fmt: skip
 
 

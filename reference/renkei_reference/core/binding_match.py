@@ -70,7 +70,14 @@ from typing import Literal, Protocol, TypeVar
 
 import icontract
 
-from .binding_normalise import fold_address, fold_kana, fold_name, has_placeholder, strict_text
+from .binding_normalise import (
+    address_readings,
+    fold_address,
+    fold_kana,
+    fold_name,
+    has_placeholder,
+    strict_text,
+)
 
 __all__ = [
     "BINDING_REASONS",
@@ -431,29 +438,69 @@ def _decide(index: BlockingIndex, items: Items, kana: str | None) -> BindingOutc
         return BindingOutcome("review", missing)
     if any(has_placeholder(text) for text in (*items[:2], kana or "")):
         return BindingOutcome("review", ("unrepresentable-character",))
-    folded = _fold(items)
+    name = fold_name(items[0])
+    addresses = address_readings(items[1])
+    if len(addresses) > 1:  # the prefecture left out before a name of several municipalities
+        readings = tuple((name, a, items[2], items[3]) for a in addresses)
+        return _decide_readings(index, items, kana, readings)
+    folded = (name, addresses[0], items[2], items[3])
     latest, earlier = index.fits(folded)
-    everyone = set(latest) | set(earlier)
-    if len(everyone) >= 2:
+    if len(latest) + len(earlier) >= 2 and len(set(latest) | set(earlier)) >= 2:
         return BindingOutcome("review", ("ambiguous-match",))
-    if len(latest) == 1:
-        person = latest[0]
-        given, held = _reading(kana), index.reading(latest[0])
-        agrees = given is not None and given == held
-        near = _one_slip_away(index, folded, person, given if agrees else None)
-        if given is not None and held is not None and not agrees:
-            return BindingOutcome("review", ("kana-differs", *(("near-match",) if near else ())))
-        if near:
-            return BindingOutcome("review", ("near-match",))
-        exact = _strict(items) == _strict(index.items(person))
-        if not exact and index.policy is Policy.STRICT:
-            return BindingOutcome("review", ("variant-form",))
-        if index.is_removed(person):  # RK-BND-009: 除票, no bind as a living resident
-            return BindingOutcome("review", ("resident-removed",))
-        return BindingOutcome("bound", () if exact else ("variant-form",), person)
-    if len(earlier) == 1:
+    if latest:
+        return _fits_one(index, items, kana, latest[0], (folded,))
+    if earlier:
         return BindingOutcome("review", _not_latest(index, folded, earlier[0]))
-    return _partial(index, folded)
+    return _partial(index, (folded,))
+
+
+def _decide_readings(
+    index: BlockingIndex, items: Items, kana: str | None, readings: tuple[Items, ...]
+) -> BindingOutcome:
+    """``_decide`` for a record whose address has several readings (an omitted
+    prefecture, binding-normalisation.md §2): every resident that fits one of
+    them is a candidate (RK-BND-002)."""
+    latest: dict[int, Items] = {}
+    earlier: dict[int, Items] = {}
+    for folded in readings:
+        now, before = index.fits(folded)
+        latest |= dict.fromkeys(now, folded)
+        earlier |= dict.fromkeys(before, folded)
+    if len(latest.keys() | earlier.keys()) >= 2:
+        return BindingOutcome("review", ("ambiguous-match",))
+    if latest:
+        return _fits_one(index, items, kana, next(iter(latest)), readings)
+    if earlier:
+        ((person, folded),) = earlier.items()
+        return BindingOutcome("review", _not_latest(index, folded, person))
+    return _partial(index, readings)
+
+
+def _fits_one(
+    index: BlockingIndex, items: Items, kana: str | None, person: int, readings: Sequence[Items]
+) -> BindingOutcome:
+    """The record fits resident ``person``'s latest items and no one else's: bind
+    unless the kana reading contradicts, another resident is one slip away from
+    one of the record's ``readings``, the items are only folded under STRICT, or
+    the resident was removed (RK-BND-002, RK-BND-005, RK-BND-009)."""
+    given, held = _reading(kana), index.reading(person)
+    agrees = given is not None and given == held
+    theirs = given if agrees else None
+    near = (
+        _one_slip_away(index, readings[0], person, theirs)
+        if len(readings) == 1
+        else any(_one_slip_away(index, f, person, theirs) for f in readings)
+    )
+    if given is not None and held is not None and not agrees:
+        return BindingOutcome("review", ("kana-differs", *(("near-match",) if near else ())))
+    if near:
+        return BindingOutcome("review", ("near-match",))
+    exact = _strict(items) == _strict(index.items(person))
+    if not exact and index.policy is Policy.STRICT:
+        return BindingOutcome("review", ("variant-form",))
+    if index.is_removed(person):  # RK-BND-009: 除票, no bind as a living resident
+        return BindingOutcome("review", ("resident-removed",))
+    return BindingOutcome("bound", () if exact else ("variant-form",), person)
 
 
 def _not_latest(index: BlockingIndex, folded: Items, person: int) -> tuple[str, ...]:
@@ -464,11 +511,14 @@ def _not_latest(index: BlockingIndex, folded: Items, person: int) -> tuple[str, 
     )
 
 
-def _partial(index: BlockingIndex, folded: Items) -> BindingOutcome:
-    """RK-BND-003: three of four items agree with some resident → review, with the
-    item that differs from a resident's latest items (an earlier state's partial
-    agreement gives ``partial-match`` alone)."""
-    differs = tuple(f"{_ITEM_NAMES[i]}-differs" for i in range(4) if index.three(folded, i))
-    if differs or any(index.three(folded, i, earlier=True) for i in range(4)):
+def _partial(index: BlockingIndex, readings: Sequence[Items]) -> BindingOutcome:
+    """RK-BND-003: three of four items agree with some resident (under one of the
+    address's readings) → review, with the item that differs from a resident's
+    latest items (an earlier state's partial agreement gives ``partial-match``
+    alone)."""
+    differs = tuple(
+        f"{_ITEM_NAMES[i]}-differs" for i in range(4) if any(index.three(f, i) for f in readings)
+    )
+    if differs or any(index.three(f, i, earlier=True) for f in readings for i in range(4)):
         return BindingOutcome("review", ("partial-match", *differs))
     return BindingOutcome("rejected", ("no-match",))

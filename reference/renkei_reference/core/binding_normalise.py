@@ -17,7 +17,10 @@ Two levels, both deterministic and pure:
   - variation selectors removed and variant kanji (異体字) → one
     representative, by ``VARIANT_KANJI`` (core/variant_kanji.py, generated
     from the MJ縮退マップ and Unihan: 髙→高, 﨑/嵜→崎, 齋→斎, 齊→斉, 邉/邊→辺, …);
-  - in addresses, folded as a whole (version 2 of the spec): address numbers
+  - in addresses, folded as a whole (version 2 of the spec): the prefecture
+    and county left out before a municipality whose name names it alone
+    (core/municipalities.py, from Japan Post's KEN_ALL: 「東京都練馬区」 →
+    ``練馬区``, but 「東京都府中市」 stays, 府中市 being in 広島県 too), address numbers
     (kanji, full-width, ASCII) become integers, and 「三丁目12番5号」「3-12-5」
     「3丁目12番地5」「３－１２－５」「3の12の5」 all become ``3-12-5``; 大字/字 are
     left out and ヶ/ケ/が between two kanji are one.
@@ -39,6 +42,7 @@ import unicodedata
 import icontract
 import jaconv
 
+from .municipalities import MUNICIPALITIES
 from .variant_kanji import VARIANT_KANJI
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "PLACEHOLDERS",
     "VARIANT_KANJI",
     "VARIATION_SELECTORS",
+    "address_readings",
     "fold_address",
     "fold_address_whole",
     "fold_kana",
@@ -98,6 +103,75 @@ _OPENS = frozenset("0123456789丁番号条地ノ-‐‑‒–—―−ー")  # w
 _MAYBE_GA = re.compile("[ヶケガ]")
 _BETWEEN = re.compile(f"(?<=[0-9])(?:(?:\\s*{_SEPARATOR})+\\s*|\\s+)(?=[0-9])")
 _TRAILING = re.compile(f"(?<=[0-9])(?:\\s*(?:番地|番|号))+(?!\\s*[{_IDEOGRAPH}])")  # a run at once
+
+
+def _place(text: str) -> str:
+    """A name of the municipality table as steps 1-2 fold it, ヶ/ケ/ガ between two
+    kanji as ケ (what ``_municipality`` compares, so 袖ヶ浦市 is 袖ケ浦市)."""
+    text = "".join(unicodedata.normalize("NFKC", text).split())
+    return _GA.sub("ケ", _AZA.sub("", text.translate(_KATAKANA_VARIANTS)))
+
+
+# The municipality table (core/municipalities.py, from KEN_ALL), folded as the address:
+# the prefectures; (prefecture, name) and (county, name) → the prefectures they name;
+# name → its prefectures (several: 府中市 in 東京都 and 広島県).
+_PREFECTURES: dict[str, str] = {_place(p): p for _, p, _, _ in MUNICIPALITIES}
+_IN_PREFECTURE: frozenset[tuple[str, str]] = frozenset(
+    (_place(p), _place(n)) for _, p, _, n in MUNICIPALITIES
+)
+_IN_COUNTY: dict[tuple[str, str], tuple[str, ...]] = {}
+_NAMED: dict[str, tuple[str, ...]] = {}
+for _code, _pref, _county, _name in MUNICIPALITIES:
+    _NAMED[_place(_name)] = (*_NAMED.get(_place(_name), ()), _place(_pref))
+    if _county:
+        _key = (_place(_county), _place(_name))
+        _IN_COUNTY[_key] = (*_IN_COUNTY.get(_key, ()), _place(_pref))
+_LONGEST_NAME = max(map(len, _NAMED))
+_LONGEST_COUNTY = max(len(c) for c, _ in _IN_COUNTY)
+
+
+def _municipality(text: str) -> tuple[str, tuple[str, ...]]:
+    """Step 3 of the address fold on text after steps 1-2: the prefecture and the
+    county in front of a municipality of the table (the longest name of the table
+    the text has there, which must be of the prefecture and county written) are
+    left out when the municipality's name names it alone (練馬区), else the county
+    only (広島県府中市).
+    Returns the text and, when it begins with a name of several municipalities
+    that neither a prefecture nor a county picks out (府中市…), their prefectures
+    as the table writes them (the text unchanged)."""
+    look = _GA.sub("ケ", text) if _MAYBE_GA.search(text, 0, 24) else text
+    pos, pref = 0, None
+    for size in (3, 4):
+        if look[:size] in _PREFECTURES:
+            pos, pref = size + (look[size : size + 1] == " "), look[:size]
+            break
+    for name_at, county in (*_counties(look, pos), (pos, None)):
+        name = next(
+            (look[name_at : name_at + size]
+             for size in range(min(_LONGEST_NAME, len(look) - name_at), 1, -1)
+             if look[name_at : name_at + size] in _NAMED),
+            None,
+        )  # fmt: skip
+        if name is None:
+            continue
+        prefs = _IN_COUNTY.get((county, name), ()) if county else _NAMED[name]
+        prefs = tuple(p for p in prefs if pref is None or p == pref)
+        if not prefs:
+            continue
+        if len(prefs) > 1:
+            return text, tuple(_PREFECTURES[p] for p in prefs)
+        kept = name if len(_NAMED[name]) == 1 else prefs[0] + name
+        return kept + text[name_at + len(name) :], ()
+    return text, ()
+
+
+def _counties(look: str, pos: int) -> tuple[tuple[int, str], ...]:
+    """Where a municipality's name would begin after a county (…郡) at ``pos``."""
+    end = look.find("郡", pos + 1, pos + _LONGEST_COUNTY)
+    if end < 0:
+        return ()
+    after = end + 1 + (look[end + 1 : end + 2] == " ")
+    return ((after, look[pos : end + 1]),)
 
 
 def strict_text(text: str) -> str:
@@ -185,42 +259,50 @@ def _address_numbers(text: str) -> str:
 def fold_address_whole(address: str) -> str:
     """Folded address (specs/binding-normalisation.md §2), one pass over the whole
     address, exactly as the spec's steps read: as ``fold_name`` (but white space
-    kept until step 6) with 大字/字 removed, then address numbers as integers,
+    kept until step 7) with 大字/字 removed, the prefecture and county left out
+    before a municipality whose name names it alone (``_municipality``), then
+    address numbers as integers,
     丁目・番地・番・号・の or a dash (or white space) between two numbers as ``-``, a
     trailing 番地/番/号 removed, white space removed, and last ヶ/ケ/ガ between two
     kanji as ケ: 「三丁目12番5号」「3-12-5」「3丁目12番地5」「３－１２－５」「3の12の5」
     → ``3-12-5``.  ``fold_address`` computes the same, faster."""
     text = " ".join(unicodedata.normalize("NFKC", address).split())
-    text = _AZA.sub("", text.translate(_KATAKANA_VARIANTS))
+    text = _municipality(_AZA.sub("", text.translate(_KATAKANA_VARIANTS)))[0]
     text = _BETWEEN.sub("-", _address_numbers(text))
     return _GA.sub("ケ", "".join(_TRAILING.sub("", text).split()))
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _letters(part: str) -> tuple[str, str | None]:
+def _letters(part: str, start: bool) -> tuple[str, str | None, tuple[str, ...]]:
     """Steps 1-2 of one part (NFKC, white-space runs as one space, kept at the
-    ends; katakana, variant kanji, 大字/字 removed) and, when steps 3-6 can neither
-    act on the part nor depend on what follows it, the part's folded form.  They
-    can when it holds an ASCII digit, or a kanji numeral run that is an address
-    number or is not followed, inside the part, by a character that closes its
-    context (千代田: 代 closes it)."""
+    ends; katakana, variant kanji, 大字/字 removed) and, when ``start`` (the part
+    begins the address), step 3; when steps 4-7 can neither act on the part nor
+    depend on what follows it, the part's folded form; and the prefectures of
+    ``_municipality`` (several when the part begins with a name of several
+    municipalities and nothing picks one out).  Steps 4-7 can act when the part
+    holds an ASCII digit, or a kanji numeral run that is an address number or is
+    not followed, inside the part, by a character that closes its context
+    (千代田: 代 closes it)."""
     text = _SPACE_RUN.sub(" ", unicodedata.normalize("NFKC", part))
     text = _AZA.sub("", text.translate(_KATAKANA_VARIANTS))
+    prefectures: tuple[str, ...] = ()
+    if start:
+        text, prefectures = _municipality(text)
     if _ANY_DIGIT.search(text):
-        return text, None
+        return text, None, prefectures
     for match in _KANJI_RUN.finditer(text):
         end = match.end()
         if end == len(text) or text[end] in _OPENS or text[end].isspace():
-            return text, None
+            return text, None, prefectures
         if _NUMBER_BEFORE.search(text, max(0, match.start() - 12), match.start()):
-            return text, None
+            return text, None, prefectures
     folded = "".join(text.split())
-    return text, (_GA.sub("ケ", folded) if _MAYBE_GA.search(folded) else folded)
+    return text, (_GA.sub("ケ", folded) if _MAYBE_GA.search(folded) else folded), prefectures
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _rest(text: str) -> str:
-    """Steps 3-7 on text after steps 1-2."""
+    """Steps 4-8 on text after steps 1-3."""
     text = _BETWEEN.sub("-", _address_numbers(text))
     text = "".join(_TRAILING.sub("", text).split())
     return _GA.sub("ケ", text) if _MAYBE_GA.search(text) else text
@@ -228,9 +310,9 @@ def _rest(text: str) -> str:
 
 def fold_address(address: str) -> str:
     """``fold_address_whole``, computed in two parts where that is the same: steps
-    1-2 are local, so the part before the first digit (都道府県・市区町村・町名)
-    and the rest get them apart, memoised; when the first part gives steps 3-6
-    nothing to act on or depend on, they run on the rest alone, and step 7 cannot
+    1-3 are local to the part before the first digit (都道府県・市区町村・町名), so
+    it and the rest get them apart, memoised; when the first part gives steps 4-7
+    nothing to act on or depend on, they run on the rest alone, and step 8 cannot
     span the cut (a digit is no kanji).  tests/test_binding.py checks that both
     functions agree.
 
@@ -238,13 +320,34 @@ def fold_address(address: str) -> str:
     and for every record; its properties (idempotent, no white space, width-
     blind, numbers merged exactly when equal) are hypothesis properties in
     tests/test_binding.py."""
+    return _fold_address(address)[0]
+
+
+def _fold_address(address: str) -> tuple[str, tuple[str, ...]]:
+    """``fold_address`` and the prefectures of ``_municipality`` for the address."""
     first = _FIRST_DIGIT.search(address)
     if first is None or first.start() == 0:
-        return _rest(_letters(address)[0])
+        text, _, prefectures = _letters(address, True)
+        return _rest(text), prefectures
     cut = first.start()
-    (head, folded), tail = _letters(address[:cut]), _letters(address[cut:])[0]
+    (head, folded, prefectures), tail = (
+        _letters(address[:cut], True),
+        _letters(address[cut:], False)[0],
+    )
     if folded is not None:
-        return folded + _rest(tail)
+        return folded + _rest(tail), prefectures
     if head.endswith(" ") and tail.startswith(" "):
         tail = tail[1:]
-    return _rest(head + tail)
+    return _rest(head + tail), prefectures
+
+
+def address_readings(address: str) -> tuple[str, ...]:
+    """The folded address (``fold_address``) or, when the address leaves out the
+    prefecture before a name of several municipalities and no county picks one
+    out (府中市…: 東京都 and 広島県), the address folded with each of their
+    prefectures in front, in the table's order (RK-BND-002: every resident the
+    record fits under one of them is a candidate)."""
+    folded, prefectures = _fold_address(address)
+    if not prefectures:
+        return (folded,)
+    return tuple(fold_address(p + address) for p in prefectures)
