@@ -28,7 +28,9 @@ from renkei_reference.core.binding_normalise import (
     KANA_EQUIVALENTS,
     PLACEHOLDERS,
     VARIANT_KANJI,
+    address_parts,
     address_readings,
+    addresses_fit,
     fold_address,
     fold_address_whole,
     fold_kana,
@@ -285,6 +287,89 @@ def test_a_name_of_several_municipalities_without_its_prefecture_binds_only_one_
     assert decide(RegistryIndex([tokyo]), (*record[:1], "広島県府中市中央1-2-3", *record[2:])) == (
         BindingOutcome("review", ("partial-match", "address-differs"))
     )
+
+
+@pytest.mark.parametrize(
+    ("address", "parts"),
+    [("大阪府大阪市北区梅田2丁目5番10号 メゾン青葉 301号室",
+      ("大阪市北区梅田2-5-10", "メゾン青葉", "301")),
+     ("東京都杉並区阿佐谷南1-15-3-202", ("杉並区阿佐谷南1-15-3", "", "202")),
+     ("東京都港区六本木6丁目10番1号 1505号室", ("港区六本木6-10-1", "", "1505")),
+     ("大阪府吹田市千里山西1-3-7 千里山ハイツ201", ("吹田市千里山西1-3-7", "千里山ハイツ", "201")),
+     ("岐阜県可児市土田4567番地 ひまわり寮", ("可児市土田4567", "ヒマワリ寮", "")),
+     ("本町1番地 301号室", ("本町1", "", "301")),
+     ("本町一丁目2番 三和荘 2号室", ("本町1-2", "三和荘", "2")),
+     ("本町1-2 B棟 203", ("本町1-2", "B棟", "203")),
+     # no part told apart: stays the place and number, where it must be equal
+     ("本町1丁目", ("本町1丁目", "", "")),
+     ("本町3号棟201", ("本町3号棟201", "", "")),
+     ("大阪府堺市南区茶山台1丁目2番 3棟105号室", ("堺市南区茶山台1-2-3棟105号室", "", "")),
+     ("本町40番地1-301", ("本町40-1-301", "", "")),
+     ("北海道旭川市6条通9丁目46番地", ("旭川市6条通9-46", "", "")),
+     ("メゾン青葉 三〇一号室", ("メゾン青葉301号室", "", ""))],
+)  # fmt: skip
+def test_address_parts(address: str, parts: tuple[str, str, str]) -> None:
+    assert address_parts(fold_address(address)) == parts
+
+
+@pytest.mark.requirement("RK-BND-005")
+@given(
+    st.integers(1, 30), st.integers(1, 60), st.integers(1, 40), st.integers(1, 1500),
+    st.sampled_from(["メゾン青葉", "コーポ桜", "ハイツ緑", "グランドパレス", "Xマンション"]),
+)  # fmt: skip
+def test_the_building_and_room_are_optional_and_never_contradicted(
+    a: int, b: int, c: int, room: int, building: str
+) -> None:
+    """An omitted building or room fits; the room written -NNN fits; a different room
+    or building given on both sides, or another number, never fits."""
+    registered = fold_address(f"東京都世田谷区本町{a}丁目{b}番{c}号 {building} {room}号室")
+    for written in (f"世田谷区本町{a}-{b}-{c}", f"東京都世田谷区本町{a}-{b}-{c}-{room}",
+                    f"東京都世田谷区本町{a}丁目{b}番{c}号 {room}号室",
+                    f"東京都世田谷区本町{a}-{b}-{c} {building}",
+                    f"東京都世田谷区本町{a}-{b}-{c} {building}{room}"):  # fmt: skip
+        assert addresses_fit(fold_address(written), registered), written
+        assert addresses_fit(registered, fold_address(written))
+    for other in (f"東京都世田谷区本町{a}-{b}-{c}-{room + 1}",
+                  f"東京都世田谷区本町{a}-{b}-{c} ビラ旭 {room}号室",
+                  f"東京都世田谷区本町{a}-{b}-{c + 1}", f"東京都世田谷区本町{a}-{b}-{c + 1}-{room}",
+                  f"東京都世田谷区本町{a}-{b}"):  # fmt: skip
+        assert not addresses_fit(fold_address(other), registered), other
+
+
+@pytest.mark.requirement("RK-BND-002")
+def test_namesakes_in_one_building_are_told_apart_by_the_room_only() -> None:
+    """Two namesakes born the same day in one building: a record without the room
+    fits both (ambiguous-match); with a room one slip from the other's, near-match;
+    with a room far from it, bound; a room that is nobody's, partial-match."""
+
+    def resident(room: str) -> Items:
+        return (
+            "田中 一郎",
+            f"東京都練馬区光が丘3丁目9番2号 コーポ桜 {room}号室",
+            "1970-01-01",
+            "male",
+        )
+
+    index = RegistryIndex([resident("301"), resident("302"), resident("405")])
+    no_room = ("田中 一郎", "練馬区光が丘3-9-2", "1970-01-01", "male")
+    assert decide(index, no_room) == BindingOutcome("review", ("ambiguous-match",))
+    assert decide(index, (*no_room[:1], "練馬区光が丘3-9-2-301", *no_room[2:])).reasons == (
+        "near-match",
+    )
+    assert decide(index, (*no_room[:1], "練馬区光が丘3-9-2-405", *no_room[2:])) == BindingOutcome(
+        "bound", ("variant-form",), 2
+    )
+    assert decide(index, (*no_room[:1], "練馬区光が丘3-9-2-999", *no_room[2:])) == BindingOutcome(
+        "review", ("partial-match", "address-differs")
+    )
+    alone = RegistryIndex([resident("301")])
+    assert decide(alone, no_room) == BindingOutcome("bound", ("variant-form",), 0)
+    assert decide(alone, resident("301")) == BindingOutcome("bound", (), 0)
+    other_building = (*no_room[:1], "練馬区光が丘3-9-2 ハイツ緑 301号室", *no_room[2:])
+    assert decide(alone, other_building).reasons == ("partial-match", "address-differs")
+    # a private body's exact match (STRICT) does not bind an omitted building
+    strict = RegistryIndex([resident("301")], policy=Policy.STRICT)
+    assert decide(strict, no_room) == BindingOutcome("review", ("variant-form",))
 
 
 @pytest.mark.parametrize(

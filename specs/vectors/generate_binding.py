@@ -287,6 +287,16 @@ CASES: list[tuple[str, str, Json, Json, Json]] = [
      {**R16, "address": "大阪府世田谷区自由が丘2-10-1"}, review("partial-match", "address-differs"), review("partial-match", "address-differs")),
     ("county-omitted", "The county (虻田郡) left out before 倶知安町: folded as the registry's address.",
      items("佐々木 拓也", "北海道倶知安町南1条東2丁目3", "1991-01-20", "male"), review("variant-form"), bound("R23", "variant-form")),
+    ("building-omitted", "The building and room left out (the registry holds メゾン青葉 301号室): not required, no contradiction; bound with the notice variant-form (binding-normalisation.md v6).",
+     {**R3, "address": "大阪府大阪市北区梅田2丁目5番10号"}, review("variant-form"), bound("R3", "variant-form")),
+    ("room-dash", "The building left out and the room written -301: the fourth number of the run is the room.",
+     {**R3, "address": "大阪府大阪市北区梅田2-5-10-301"}, review("variant-form"), bound("R3", "variant-form")),
+    ("room-without-building", "The room with 号室 and no building.",
+     {**R3, "address": "大阪府大阪市北区梅田2-5-10 301号室"}, review("variant-form"), bound("R3", "variant-form")),
+    ("room-differs", "Another room given on both sides: a contradiction, three of four items.",
+     {**R3, "address": "大阪府大阪市北区梅田2-5-10-405"}, review("partial-match", "address-differs"), review("partial-match", "address-differs")),
+    ("building-differs", "Another building with the same room: a contradiction, three of four items.",
+     {**R3, "address": "大阪府大阪市北区梅田2-5-10 ハイツ緑 301号室"}, review("partial-match", "address-differs"), review("partial-match", "address-differs")),
 ]  # fmt: skip
 
 

@@ -23,7 +23,9 @@ Two levels, both deterministic and pure:
     ``練馬区``, but 「東京都府中市」 stays, 府中市 being in 広島県 too), address numbers
     (kanji, full-width, ASCII) become integers, and 「三丁目12番5号」「3-12-5」
     「3丁目12番地5」「３－１２－５」「3の12の5」 all become ``3-12-5``; 大字/字 are
-    left out and ヶ/ケ/が between two kanji are one.
+    left out and ヶ/ケ/が between two kanji are one; ``address_parts`` reads a
+    folded address as place and number, building and room (方書), and
+    ``addresses_fit`` compares two of them (building and room not required).
 * ``fold_kana`` — the folded form of a kana reading (RK-BND-002, RK-BND-005):
   NFKC, white space and ・ removed, voiced marks composed, hiragana →
   katakana, small kana → large and ヂ/ヅ → ジ/ズ; never voiced → unvoiced.
@@ -50,7 +52,9 @@ __all__ = [
     "PLACEHOLDERS",
     "VARIANT_KANJI",
     "VARIATION_SELECTORS",
+    "address_parts",
     "address_readings",
+    "addresses_fit",
     "fold_address",
     "fold_address_whole",
     "fold_kana",
@@ -62,6 +66,10 @@ __all__ = [
 
 #: Characters that stand for a lost character (RK-BND-005): ● 〓 U+FFFD.
 PLACEHOLDERS = frozenset("\u25cf\u3013\ufffd")
+
+# PLACEHOLDERS and the private-use characters (general category Co: U+E000–F8FF and
+# planes 15 and 16 but their last two code points), in one character class
+_LOST = re.compile("[\u25cf\u3013\ufffd\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
 
 #: Variation selectors (U+FE00–FE0F, U+E0100–E01EF): a variation sequence picks a
 #: glyph of its base character (an IVS of the MJ or Adobe-Japan1 collections), never
@@ -95,6 +103,7 @@ _KANJI_RUN = re.compile(f"[{_KANJI_NUMERAL}]+")
 # white space or the end follow it, or when a numeral and a separator precede it
 _NUMBER_AFTER = re.compile(f"丁目|番|号|条|地割|[0-9]|(?:{_SEPARATOR}\\s?)+[{_NUM}]|\\s|$")
 _NUMBER_BEFORE = re.compile(f"[{_NUM}](?:\\s?{_SEPARATOR})*\\s?$")
+_IDEOGRAPH_AT = re.compile(f"[{_IDEOGRAPH}]")  # a kanji follows: 「7 千里山ハイツ」 is a name
 _LEADING_ZEROS = re.compile("(?<![0-9])0+(?=[0-9])")
 _FIRST_DIGIT = re.compile("[0-9０-９]")
 _SPACE_RUN = re.compile(r"\s+")
@@ -102,7 +111,7 @@ _ANY_DIGIT = re.compile("[0-9]")
 _OPENS = frozenset("0123456789丁番号条地ノ-‐‑‒–—―−ー")  # what may begin a number's context
 _MAYBE_GA = re.compile("[ヶケガ]")
 _BETWEEN = re.compile(f"(?<=[0-9])(?:(?:\\s*{_SEPARATOR})+\\s*|\\s+)(?=[0-9])")
-_TRAILING = re.compile(f"(?<=[0-9])(?:\\s*(?:番地|番|号))+(?!\\s*[{_IDEOGRAPH}])")  # a run at once
+_TRAILING = re.compile(f"(?<=[0-9])(?:\\s*(?:番地|番|号))+(?![{_IDEOGRAPH}])")  # a run at once
 
 
 def _place(text: str) -> str:
@@ -181,7 +190,7 @@ def strict_text(text: str) -> str:
 
 def has_placeholder(text: str) -> bool:
     """● 〓 U+FFFD or a private-use character: a character was lost (RK-BND-005)."""
-    return any(ch in PLACEHOLDERS or unicodedata.category(ch) == "Co" for ch in text)
+    return _LOST.search(text) is not None
 
 
 @icontract.require(lambda text: len(text) > 0)
@@ -248,7 +257,10 @@ def _address_numbers(text: str) -> str:
     pos = 0
     for match in _KANJI_RUN.finditer(text):
         start, end = match.span()
-        if _NUMBER_AFTER.match(text, end) or _NUMBER_BEFORE.search(text, max(0, start - 12), start):
+        if _NUMBER_AFTER.match(text, end) or (
+            _NUMBER_BEFORE.search(text, max(0, start - 12), start)
+            and not _IDEOGRAPH_AT.match(text, end)
+        ):
             out.append(text[pos:start])
             out.append(str(kanji_numeral_to_int(match.group())))
             pos = end
@@ -339,6 +351,56 @@ def _fold_address(address: str) -> tuple[str, tuple[str, ...]]:
     if head.endswith(" ") and tail.startswith(" "):
         tail = tail[1:]
     return _rest(head + tail), prefectures
+
+
+# The parts of a folded address (specs/binding-normalisation.md §2, "Parts"): a room —
+# the fourth number or later of a run joined by "-" at the end, digits and 号室 at the
+# end, or digits at the end after a building — and a building: a run after the last
+# ASCII digit of the rest, holding none, that begins with no "-" and no address word.
+_CHAIN_ROOM = re.compile("[0-9]+(?:-[0-9]+){2}-([0-9]+)(?:号室)?$")
+_NUMBERED_ROOM = re.compile("([0-9]+)号室$")
+_BARE_ROOM = re.compile("(?<=[^0-9-])([0-9]+)$")
+_BUILDING = re.compile("(?<=[0-9])(?![丁番号条地線通町区組班棟館階])[^0-9-][^0-9]*$")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def address_parts(folded: str) -> tuple[str, str, str]:
+    """A folded address (``fold_address``) as (place and number, building, room):
+    「…梅田2-5-10メゾン青葉301号室」 → (``…梅田2-5-10``, ``メゾン青葉``, ``301``),
+    「…1-15-3-202」 → (``…1-15-3``, ``""``, ``202``), 「…土田4567ヒマワリ寮」 →
+    (``…土田4567``, ``ヒマワリ寮``, ``""``); an address without them is its own
+    first part.  The building and the room are not required for a bind, and a
+    room or building given on both sides must be equal (``addresses_fit``)."""
+    chain = _CHAIN_ROOM.search(folded)
+    if chain is not None:
+        return folded[: chain.start(1) - 1], "", chain.group(1)
+    rest, room = folded, ""
+    numbered = _NUMBERED_ROOM.search(folded)
+    if numbered is not None:
+        rest, room = folded[: numbered.start()], numbered.group(1)
+        if rest.endswith("-") and rest[-2:-1].isdigit():  # 「1番地-301号室」
+            return rest[:-1], "", room
+    else:
+        bare = _BARE_ROOM.search(folded)
+        if bare is not None and _BUILDING.search(folded, 0, bare.start()) is not None:
+            rest, room = folded[: bare.start()], bare.group(1)
+    building = _BUILDING.search(rest)
+    if building is None:
+        return folded, "", ""
+    return rest[: building.start()], building.group(), room
+
+
+def addresses_fit(ours: str, theirs: str) -> bool:
+    """Two folded addresses agree (RK-BND-002): the same place and number, and
+    the building and the room each equal or not given on one side."""
+    if ours == theirs:
+        return True
+    a, b = address_parts(ours), address_parts(theirs)
+    return (
+        a[0] == b[0]
+        and (not a[1] or not b[1] or a[1] == b[1])
+        and (not a[2] or not b[2] or a[2] == b[2])
+    )
 
 
 def address_readings(address: str) -> tuple[str, ...]:
