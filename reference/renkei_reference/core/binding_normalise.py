@@ -356,11 +356,18 @@ def _fold_address(address: str) -> tuple[str, tuple[str, ...]]:
 # The parts of a folded address (specs/binding-normalisation.md §2, "Parts"): a room —
 # the fourth number or later of a run joined by "-" at the end, digits and 号室 at the
 # end, or digits at the end after a building — and a building: a run after the last
-# ASCII digit of the rest, holding none, that begins with no "-" and no address word.
+# ASCII digit of the rest, holding none, that begins with a letter (no "-", no
+# bracket: 「1-2-3（旧住所）」 names no building) and no address word.
 _CHAIN_ROOM = re.compile("[0-9]+(?:-[0-9]+){2}-([0-9]+)(?:号室)?$")
 _NUMBERED_ROOM = re.compile("([0-9]+)号室$")
 _BARE_ROOM = re.compile("(?<=[^0-9-])([0-9]+)$")
-_BUILDING = re.compile("(?<=[0-9])(?![丁番号条地線通町区組班棟館階])[^0-9-][^0-9]*$")
+_BUILDING = re.compile("(?<=[0-9])(?![丁番号条地線通町区組班棟館階])[^0-9][^0-9]*$")
+
+
+def _building(text: str, end: int) -> re.Match[str] | None:
+    """The building at the end of ``text[:end]``: ``_BUILDING``, opened by a letter."""
+    match = _BUILDING.search(text, 0, end)
+    return match if match is not None and unicodedata.category(match.group()[0])[0] == "L" else None
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -382,9 +389,9 @@ def address_parts(folded: str) -> tuple[str, str, str]:
             return rest[:-1], "", room
     else:
         bare = _BARE_ROOM.search(folded)
-        if bare is not None and _BUILDING.search(folded, 0, bare.start()) is not None:
+        if bare is not None and _building(folded, bare.start()) is not None:
             rest, room = folded[: bare.start()], bare.group(1)
-    building = _BUILDING.search(rest)
+    building = _building(rest, len(rest))
     if building is None:
         return folded, "", ""
     return rest[: building.start()], building.group(), room
