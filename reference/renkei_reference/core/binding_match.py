@@ -77,6 +77,7 @@ import icontract
 
 from .binding_normalise import (
     address_parts,
+    address_place,
     address_readings,
     addresses_fit,
     fold_address,
@@ -155,7 +156,7 @@ def key_items(folded: Items) -> Items:
     """What the blocking keys hold of folded 4 items: the address without its
     building and room (``address_parts``), which a record may leave out and which
     the matcher compares after the look-up (``addresses_fit``, RK-BND-002)."""
-    place = address_parts(folded[1])[0]
+    place = address_place(folded[1])
     return folded if place == folded[1] else (folded[0], place, folded[2], folded[3])
 
 
@@ -521,7 +522,7 @@ def _fitting(index: BlockingIndex, folded: Items) -> tuple[tuple[int, ...], tupl
     the index finds them without building and room, which are compared here when
     the record gives one (an omitted building or room contradicts nothing)."""
     latest, earlier = index.fits(folded)
-    if address_parts(folded[1])[0] == folded[1]:
+    if address_place(folded[1]) == folded[1]:
         return latest, earlier
     return (
         tuple(p for p in latest if addresses_fit(folded[1], fold_address(index.items(p)[1]))),

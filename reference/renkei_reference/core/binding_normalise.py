@@ -53,6 +53,7 @@ __all__ = [
     "VARIANT_KANJI",
     "VARIATION_SELECTORS",
     "address_parts",
+    "address_place",
     "address_readings",
     "addresses_fit",
     "fold_address",
@@ -332,7 +333,16 @@ def fold_address(address: str) -> str:
     and for every record; its properties (idempotent, no white space, width-
     blind, numbers merged exactly when equal) are hypothesis properties in
     tests/test_binding.py."""
-    return _fold_address(address)[0]
+    first = _FIRST_DIGIT.search(address)
+    if first is None or first.start() == 0:
+        return _rest(_letters(address, True)[0])
+    cut = first.start()
+    (head, folded, _), tail = _letters(address[:cut], True), _letters(address[cut:], False)[0]
+    if folded is not None:
+        return folded + _rest(tail)
+    if head.endswith(" ") and tail.startswith(" "):
+        tail = tail[1:]
+    return _rest(head + tail)
 
 
 def _fold_address(address: str) -> tuple[str, tuple[str, ...]]:
@@ -358,6 +368,7 @@ def _fold_address(address: str) -> tuple[str, tuple[str, ...]]:
 # end, or digits at the end after a building — and a building: a run after the last
 # ASCII digit of the rest, holding none, that begins with a letter (no "-", no
 # bracket: 「1-2-3（旧住所）」 names no building) and no address word.
+_PLAIN = re.compile("(?:^|[^0-9-])[0-9]+(?:-[0-9]+){1,2}$")  # 「…2-5-10」: no part to read
 _CHAIN_ROOM = re.compile("[0-9]+(?:-[0-9]+){2}-([0-9]+)(?:号室)?$")
 _NUMBERED_ROOM = re.compile("([0-9]+)号室$")
 _BARE_ROOM = re.compile("(?<=[^0-9-])([0-9]+)$")
@@ -378,6 +389,8 @@ def address_parts(folded: str) -> tuple[str, str, str]:
     (``…土田4567``, ``ヒマワリ寮``, ``""``); an address without them is its own
     first part.  The building and the room are not required for a bind, and a
     room or building given on both sides must be equal (``addresses_fit``)."""
+    if _PLAIN.search(folded) is not None:
+        return folded, "", ""
     chain = _CHAIN_ROOM.search(folded)
     if chain is not None:
         return folded[: chain.start(1) - 1], "", chain.group(1)
@@ -395,6 +408,11 @@ def address_parts(folded: str) -> tuple[str, str, str]:
     if building is None:
         return folded, "", ""
     return rest[: building.start()], building.group(), room
+
+
+def address_place(folded: str) -> str:
+    """The place and number of a folded address (``address_parts``, first part)."""
+    return folded if _PLAIN.search(folded) is not None else address_parts(folded)[0]
 
 
 def addresses_fit(ours: str, theirs: str) -> bool:
