@@ -369,10 +369,10 @@ def _fold_address(address: str) -> tuple[str, tuple[str, ...]]:
 # ASCII digit of the rest, holding none, that begins with a letter (no "-", no
 # bracket: 「1-2-3（旧住所）」 names no building) and no address word.
 _PLAIN = re.compile("(?:^|[^0-9-])[0-9]+(?:-[0-9]+){1,2}$")  # 「…2-5-10」: no part to read
-_CHAIN_ROOM = re.compile("[0-9]+(?:-[0-9]+){2}-([0-9]+)(?:号室)?$")
-_NUMBERED_ROOM = re.compile("([0-9]+)号室$")
+_CHAIN_ROOM = re.compile("[0-9]+(?:-[0-9]+){2}-([0-9]+)(?:号?室)?$")
+_NUMBERED_ROOM = re.compile("([0-9]+)号?室$")
 _BARE_ROOM = re.compile("(?<=[^0-9-])([0-9]+)$")
-_BUILDING = re.compile("(?<=[0-9])(?![丁番号条地線通町区組班棟館階])[^0-9][^0-9]*$")
+_BUILDING = re.compile("(?<=[0-9])(?![丁番号条地線通町区組班棟館階室])[^0-9][^0-9]*$")
 
 
 def _building(text: str, end: int) -> re.Match[str] | None:
