@@ -6,6 +6,7 @@ big benchmark runs only from the CLI (``renkei binding bench``).
 
 from __future__ import annotations
 
+import collections
 import json
 from typing import Any
 
@@ -18,6 +19,7 @@ from renkei_reference.core.binding_match import (
     Items,
     Policy,
     RegistryIndex,
+    day_month_swapped,
     decide,
     decide_many,
     one_slip,
@@ -26,6 +28,9 @@ from renkei_reference.core.binding_normalise import (
     KANA_EQUIVALENTS,
     PLACEHOLDERS,
     VARIANT_KANJI,
+    address_parts,
+    address_readings,
+    addresses_fit,
     fold_address,
     fold_address_whole,
     fold_kana,
@@ -34,6 +39,7 @@ from renkei_reference.core.binding_normalise import (
     kanji_numeral_to_int,
     strict_text,
 )
+from renkei_reference.core.municipalities import MUNICIPALITIES
 from renkei_reference.services.binding_bench import bench, bindable
 from renkei_reference.services.synthetic_population import (
     BENIGN,
@@ -107,10 +113,11 @@ def test_whole_address_forms_meet(a: str, b: str) -> None:
 
 def test_numerals_in_place_names_stay_names() -> None:
     """A kanji numeral that is part of a place name is no address number."""
-    assert fold_address("東京都八王子市") == "東京都八王子市"
-    assert fold_address("三重県四日市市") == "三重県四日市市"
-    assert fold_address("東京都千代田区一番町5番") == "東京都千代田区1番町5"
-    assert fold_address("新潟県十日町市本町一丁目") == "新潟県十日町市本町1丁目"
+    # (the prefecture is left out before a municipality whose name names it alone)
+    assert fold_address("東京都八王子市") == "八王子市"
+    assert fold_address("三重県四日市市") == "四日市市"
+    assert fold_address("東京都千代田区一番町5番") == "千代田区1番町5"
+    assert fold_address("新潟県十日町市本町一丁目") == "十日町市本町1丁目"
     assert fold_address("東京都千代田区一番町") != fold_address("東京都千代田区一町")
 
 
@@ -204,6 +211,170 @@ def test_the_variant_table_states_its_provenance() -> None:
     assert (ROOT / source["generated_by"]).is_file()
 
 
+def test_the_municipality_table_is_the_specs_and_states_its_provenance() -> None:
+    """RK-BND-005: the reference reads exactly the published municipality table
+    (specs/municipalities.json, generated from Japan Post's KEN_ALL with its source)."""
+    spec = json.loads((ROOT / "specs" / "municipalities.json").read_text("utf-8"))
+    assert [tuple(e) for e in spec["municipalities"]] == list(MUNICIPALITIES)
+    source = spec["source"]
+    assert source["counts"]["municipalities"] == len(MUNICIPALITIES) > 1800
+    assert all(len(i["sha256"]) == 64 and i["licence"] for i in source["inputs"])
+    assert (ROOT / source["generated_by"]).is_file()
+    codes = [code for code, *_ in MUNICIPALITIES]
+    assert len(set(codes)) == len(codes)
+    assert len({p for _, p, _, _ in MUNICIPALITIES}) == 47
+
+
+# names of several municipalities once folded (鹿嶋市 and 鹿島市: 嶋 is a variant of 島)
+_FOLDED_NAMES = collections.Counter(fold_name(m[3]) for m in MUNICIPALITIES)
+
+
+@pytest.mark.requirement("RK-BND-005")
+@pytest.mark.parametrize("municipality", MUNICIPALITIES, ids=lambda m: m[0])
+def test_the_prefecture_and_county_go_exactly_when_the_name_determines_them(
+    municipality: tuple[str, str, str, str],
+) -> None:
+    """Every municipality of the table: its address written with prefecture and
+    county, with the prefecture only, and (when its name is no other's) with
+    neither meets; a name of several municipalities keeps its prefecture, and without
+    it is read once with each of their prefectures; another prefecture never meets."""
+    _, pref, county, name = municipality
+    full = fold_address(f"{pref}{county}{name}本町1丁目2番3号")
+    assert fold_address(f"{pref}{name}本町1-2-3") == full
+    assert fold_address(f"{pref} {county} {name} 本町 1-2-3") == full
+    other = "沖縄県" if pref != "沖縄県" else "北海道"
+    assert fold_address(f"{other}{name}本町1-2-3") != full
+    if _FOLDED_NAMES[fold_name(name)] > 1:
+        readings = address_readings(f"{name}本町1-2-3")
+        assert full in readings
+        assert len(readings) == _FOLDED_NAMES[fold_name(name)]
+        assert fold_address(f"{name}本町1-2-3") not in readings
+    else:
+        assert address_readings(f"{name}本町1-2-3") == (full,)
+
+
+def test_the_municipality_step_examples() -> None:
+    assert fold_address("練馬区光が丘3-9-2") == fold_address("東京都練馬区光が丘3丁目9番2号")
+    assert fold_address("東京都府中市中央1-2-3") != fold_address("広島県府中市中央1-2-3")
+    assert fold_address("揖斐郡池田町1") == fold_address("岐阜県揖斐郡池田町1番地")
+    assert fold_address("千葉県袖ヶ浦市坂戸市場1") == fold_address("袖ケ浦市坂戸市場1")
+    assert fold_address("東村山市本町1") != fold_address("沖縄県国頭郡東村本町1")  # 東村 ⊂ 東村山市
+    assert fold_address("東村山市本町1") != fold_address("沖縄県東村山市本町1")
+    assert fold_address("東村山郡山辺町1") == fold_address("山形県東村山郡山辺町1")
+    assert fold_address("広島県練馬区光が丘3-9-2") != fold_address("練馬区光が丘3-9-2")
+    assert fold_address("中区山下町123") != fold_address("神奈川県横浜市中区山下町123")
+
+
+@pytest.mark.requirement("RK-BND-002")
+def test_a_name_of_several_municipalities_without_its_prefecture_binds_only_one_resident() -> None:
+    """「府中市…」 without a prefecture: every resident that fits under 東京都 or 広島県
+    is a candidate, so it binds only when the other items single one out."""
+    tokyo = ("中村 陽子", "東京都府中市中央1丁目2番3号", "1955-05-05", "female")
+    hiroshima = ("中村 陽子", "広島県府中市中央1丁目2番3号", "1955-05-05", "female")
+    record = ("中村 陽子", "府中市中央1-2-3", "1955-05-05", "female")
+    assert decide(RegistryIndex([tokyo, hiroshima]), record) == BindingOutcome(
+        "review", ("ambiguous-match",)
+    )
+    assert decide(RegistryIndex([tokyo]), record) == BindingOutcome("bound", ("variant-form",), 0)
+    next_door = (*hiroshima[:1], "広島県府中市中央1丁目2番4号", *hiroshima[2:])
+    assert decide(RegistryIndex([tokyo, next_door]), record) == BindingOutcome(
+        "review", ("near-match",)
+    )
+    other = ("中村 陽子", "広島県府中市中央1丁目2番3号", "1955-05-06", "female")
+    assert decide(RegistryIndex([other]), record) == BindingOutcome(
+        "review", ("partial-match", "birth-date-differs")
+    )
+    assert decide(RegistryIndex([tokyo]), (*record[:1], "広島県府中市中央1-2-3", *record[2:])) == (
+        BindingOutcome("review", ("partial-match", "address-differs"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("address", "parts"),
+    [("大阪府大阪市北区梅田2丁目5番10号 メゾン青葉 301号室",
+      ("大阪市北区梅田2-5-10", "メゾン青葉", "301")),
+     ("東京都杉並区阿佐谷南1-15-3-202", ("杉並区阿佐谷南1-15-3", "", "202")),
+     ("東京都港区六本木6丁目10番1号 1505号室", ("港区六本木6-10-1", "", "1505")),
+     ("大阪府吹田市千里山西1-3-7 千里山ハイツ201", ("吹田市千里山西1-3-7", "千里山ハイツ", "201")),
+     ("岐阜県可児市土田4567番地 ひまわり寮", ("可児市土田4567", "ヒマワリ寮", "")),
+     ("本町1番地 301号室", ("本町1", "", "301")),
+     ("本町1-2-3 コーポ桜 301室", ("本町1-2-3", "コーポ桜", "301")),
+     ("本町1-2-3-301室", ("本町1-2-3", "", "301")),
+     ("本町一丁目2番 三和荘 2号室", ("本町1-2", "三和荘", "2")),
+     ("本町1-2 B棟 203", ("本町1-2", "B棟", "203")),
+     # no part told apart: stays the place and number, where it must be equal
+     ("本町1丁目", ("本町1丁目", "", "")),
+     ("本町3号棟201", ("本町3号棟201", "", "")),
+     ("大阪府堺市南区茶山台1丁目2番 3棟105号室", ("堺市南区茶山台1-2-3棟105号室", "", "")),
+     ("本町40番地1-301", ("本町40-1-301", "", "")),
+     ("本町1-2-3（旧住所）", ("本町1-2-3(旧住所)", "", "")),
+     ("北海道旭川市6条通9丁目46番地", ("旭川市6条通9-46", "", "")),
+     ("メゾン青葉 三〇一号室", ("メゾン青葉301号室", "", ""))],
+)  # fmt: skip
+def test_address_parts(address: str, parts: tuple[str, str, str]) -> None:
+    assert address_parts(fold_address(address)) == parts
+
+
+@pytest.mark.requirement("RK-BND-005")
+@given(
+    st.integers(1, 30), st.integers(1, 60), st.integers(1, 40), st.integers(1, 1500),
+    st.sampled_from(["メゾン青葉", "コーポ桜", "ハイツ緑", "グランドパレス", "Xマンション"]),
+)  # fmt: skip
+def test_the_building_and_room_are_optional_and_never_contradicted(
+    a: int, b: int, c: int, room: int, building: str
+) -> None:
+    """An omitted building or room fits; the room written -NNN fits; a different room
+    or building given on both sides, or another number, never fits."""
+    registered = fold_address(f"東京都世田谷区本町{a}丁目{b}番{c}号 {building} {room}号室")
+    for written in (f"世田谷区本町{a}-{b}-{c}", f"東京都世田谷区本町{a}-{b}-{c}-{room}",
+                    f"東京都世田谷区本町{a}丁目{b}番{c}号 {room}号室",
+                    f"東京都世田谷区本町{a}-{b}-{c} {building}",
+                    f"東京都世田谷区本町{a}-{b}-{c} {building}{room}"):  # fmt: skip
+        assert addresses_fit(fold_address(written), registered), written
+        assert addresses_fit(registered, fold_address(written))
+    for other in (f"東京都世田谷区本町{a}-{b}-{c}-{room + 1}",
+                  f"東京都世田谷区本町{a}-{b}-{c} ビラ旭 {room}号室",
+                  f"東京都世田谷区本町{a}-{b}-{c + 1}", f"東京都世田谷区本町{a}-{b}-{c + 1}-{room}",
+                  f"東京都世田谷区本町{a}-{b}"):  # fmt: skip
+        assert not addresses_fit(fold_address(other), registered), other
+
+
+@pytest.mark.requirement("RK-BND-002")
+def test_namesakes_in_one_building_are_told_apart_by_the_room_only() -> None:
+    """Two namesakes born the same day in one building: a record without the room
+    fits both (ambiguous-match); with a room one slip from the other's, near-match;
+    with a room far from it, bound; a room that is nobody's, partial-match."""
+
+    def resident(room: str) -> Items:
+        return (
+            "田中 一郎",
+            f"東京都練馬区光が丘3丁目9番2号 コーポ桜 {room}号室",
+            "1970-01-01",
+            "male",
+        )
+
+    index = RegistryIndex([resident("301"), resident("302"), resident("405")])
+    no_room = ("田中 一郎", "練馬区光が丘3-9-2", "1970-01-01", "male")
+    assert decide(index, no_room) == BindingOutcome("review", ("ambiguous-match",))
+    assert decide(index, (*no_room[:1], "練馬区光が丘3-9-2-301", *no_room[2:])).reasons == (
+        "near-match",
+    )
+    assert decide(index, (*no_room[:1], "練馬区光が丘3-9-2-405", *no_room[2:])) == BindingOutcome(
+        "bound", ("variant-form",), 2
+    )
+    assert decide(index, (*no_room[:1], "練馬区光が丘3-9-2-999", *no_room[2:])) == BindingOutcome(
+        "review", ("partial-match", "address-differs")
+    )
+    alone = RegistryIndex([resident("301")])
+    assert decide(alone, no_room) == BindingOutcome("bound", ("variant-form",), 0)
+    assert decide(alone, resident("301")) == BindingOutcome("bound", (), 0)
+    other_building = (*no_room[:1], "練馬区光が丘3-9-2 ハイツ緑 301号室", *no_room[2:])
+    assert decide(alone, other_building).reasons == ("partial-match", "address-differs")
+    # a private body's exact match (STRICT) does not bind an omitted building
+    strict = RegistryIndex([resident("301")], policy=Policy.STRICT)
+    assert decide(strict, no_room) == BindingOutcome("review", ("variant-form",))
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [("一", 1), ("十", 10), ("十二", 12), ("二十三", 23), ("三〇一", 301), ("千二百", 1200),
@@ -219,7 +390,7 @@ def test_a_long_numeral_run_folds_exactly_and_never_fails() -> None:
     different numbers."""
     a = fold_address("東京都千代田区霞が関一二三四五六七八九丁目")
     b = fold_address("東京都千代田区霞が関一二三四五六七八八丁目")
-    assert a == "東京都千代田区霞ケ関123456789丁目"
+    assert a == "千代田区霞ケ関123456789丁目"
     assert a != b
     assert fold_address("霞が関一〇〇〇〇〇一番地") != fold_address("霞が関一番地")
 
@@ -331,6 +502,40 @@ def test_one_slip_examples() -> None:
     assert one_slip("1980-05-12", "1980-05-21")  # adjacent swap
     assert one_slip("abc", "abxc")
     assert not one_slip("東京都府中市", "広島県府中市")
+
+
+@given(st.dates(), st.dates())
+def test_day_month_swapped_is_a_symmetric_transposition_of_two_dates(a: Any, b: Any) -> None:
+    x, y = a.isoformat(), b.isoformat()
+    swapped = day_month_swapped(x, y)
+    assert swapped == day_month_swapped(y, x)
+    assert swapped == (a != b and a.year == b.year and (a.month, a.day) == (b.day, b.month))
+    assert not day_month_swapped(x, x)
+
+
+@pytest.mark.requirement("RK-BND-002")
+def test_namesakes_whose_birth_dates_are_day_month_transposed_are_near_neighbours() -> None:
+    """Two NGUYEN VAN AN in one dormitory, born 1998-01-02 and 1998-02-01: a date
+    keyed day-first into month-first (or back) is a slip, so neither record binds;
+    a transposed date alone never binds the resident it would name (it contradicts
+    the given date), and a date whose day and month coincide has no transposition."""
+    first = ("NGUYEN VAN AN", "岐阜県可児市土田4567番地 ひまわり寮", "1998-01-02", "male")
+    second = (*first[:2], "1998-02-01", "male")
+    index = RegistryIndex([first, second])
+    assert decide(index, first) == BindingOutcome("review", ("near-match",))
+    assert decide(index, second) == BindingOutcome("review", ("near-match",))
+    # the same reading for both: the reading cannot separate them either
+    kana = RegistryIndex([first, second], kana=["グエン ヴァン アン"] * 2)
+    assert decide(kana, first, "グエン ヴァン アン") == BindingOutcome("review", ("near-match",))
+    alone = RegistryIndex([first])
+    assert decide(alone, first) == BindingOutcome("bound", (), 0)
+    assert decide(alone, second) == BindingOutcome(
+        "review", ("partial-match", "birth-date-differs")
+    )
+    other_year = RegistryIndex([first, (*first[:2], "1999-02-01", "male")])
+    assert decide(other_year, first) == BindingOutcome("bound", (), 0)
+    same = (*first[:2], "1998-03-03", "male")
+    assert decide(RegistryIndex([same, first]), same) == BindingOutcome("bound", (), 0)
 
 
 # -- the vectors -----------------------------------------------------------------

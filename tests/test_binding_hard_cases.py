@@ -42,15 +42,7 @@ CASES = json.loads(
 _DATE = re.compile(r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$")
 _SEX = re.compile(r"^\s*(male|female|other)?\s*$")
 
-ISSUE_18_INVERSION = (
-    "issue 18 item 1: RK-BND-002's single slip does not count a day/month inversion, so "
-    "namesakes born 1998-01-02 and 1998-02-01 each bind the other's record"
-)
-KNOWN_WRONG: dict[str, str] = {
-    "HC-TRAP-007": ISSUE_18_INVERSION,
-    "HC-TRAP-008": ISSUE_18_INVERSION,
-    "HC-KANA-018": ISSUE_18_INVERSION,
-}
+KNOWN_WRONG: dict[str, str] = {}
 """Cases the reference binds against the clerk's decision, with the issue that owns each."""
 
 

@@ -74,6 +74,7 @@ UMEDA = "大阪府大阪市北区梅田2丁目5番10号 メゾン青葉 301号�
 FUCHU_T = "東京都府中市中央1丁目2番3号"
 SHIBA = "東京都港区芝公園4丁目2番8号"
 ASAHIKAWA = "北海道旭川市6条通9丁目46番地"
+DORM = "岐阜県可児市土田4567番地 ひまわり寮"
 
 REGISTRY: dict[str, Json] = {
     "R1": {"latest": items("高橋 健一", KASUMI, "1990-04-01", "male")},
@@ -122,6 +123,14 @@ REGISTRY: dict[str, Json] = {
     "R20": {
         "latest": items(
             "渡邉\U000e0104 健二", "神奈川県相模原市中央区相模原6丁目22番1号", "1988-08-18", "male"
+        )
+    },
+    # namesakes in one dormitory whose birth dates are each other's day and month transposed
+    "R21": {"latest": items("NGUYEN VAN AN", DORM, "1998-01-02", "male", "グエン ヴァン アン")},
+    "R22": {"latest": items("NGUYEN VAN AN", DORM, "1998-02-01", "male", "グエン ヴァン アン")},
+    "R23": {
+        "latest": items(
+            "佐々木 拓也", "北海道虻田郡倶知安町南1条東2丁目3番地", "1991-01-20", "male"
         )
     },
 }
@@ -266,6 +275,28 @@ CASES: list[tuple[str, str, Json, Json, Json]] = [
      {**R20, "name": "渡邊 健二"}, review("variant-form"), bound("R20", "variant-form")),
     ("variant-distinct-surname", "斉藤 beside 斎藤 and 齋藤: 斉 (old form 齊) and 斎 (old form 齋) are two characters and two surnames, never folded together: three of four items, the name differs.",
      {**REGISTRY["R7"]["latest"], "name": "斉藤 誠"}, review("partial-match", "name-differs"), review("partial-match", "name-differs")),
+    ("day-month-transposed", "Namesakes in one dormitory born 1998-01-02 and 1998-02-01: a day and month transposed is a slip, so the other is one slip away and neither binds, their common reading separating nothing (RK-BND-002).",
+     REGISTRY["R21"]["latest"], review("near-match"), review("near-match")),
+    ("day-month-transposed-no-kana", "The mirror record without a reading: near-match.",
+     with_kana(REGISTRY["R22"]["latest"], None), review("near-match"), review("near-match")),
+    ("prefecture-omitted", "The prefecture left out before 世田谷区, a name of one municipality: the fold leaves it out of the registry's address too (binding-normalisation.md v5, address step 3).",
+     {**R16, "address": "世田谷区自由が丘2-10-1"}, review("variant-form"), bound("R16", "variant-form")),
+    ("prefecture-omitted-shared-name", "The prefecture left out before 府中市 (東京都 and 広島県): read with each prefecture, the record fits a 中村 陽子 in each: never folded onto one.",
+     {**R9, "address": "府中市中央1丁目2番3号"}, review("ambiguous-match"), review("ambiguous-match")),
+    ("prefecture-contradicts", "A prefecture that is not the municipality's (大阪府世田谷区): a contradiction, three of four items.",
+     {**R16, "address": "大阪府世田谷区自由が丘2-10-1"}, review("partial-match", "address-differs"), review("partial-match", "address-differs")),
+    ("county-omitted", "The county (虻田郡) left out before 倶知安町: folded as the registry's address.",
+     items("佐々木 拓也", "北海道倶知安町南1条東2丁目3", "1991-01-20", "male"), review("variant-form"), bound("R23", "variant-form")),
+    ("building-omitted", "The building and room left out (the registry holds メゾン青葉 301号室): not required, no contradiction; bound with the notice variant-form (binding-normalisation.md v6).",
+     {**R3, "address": "大阪府大阪市北区梅田2丁目5番10号"}, review("variant-form"), bound("R3", "variant-form")),
+    ("room-dash", "The building left out and the room written -301: the fourth number of the run is the room.",
+     {**R3, "address": "大阪府大阪市北区梅田2-5-10-301"}, review("variant-form"), bound("R3", "variant-form")),
+    ("room-without-building", "The room with 号室 and no building.",
+     {**R3, "address": "大阪府大阪市北区梅田2-5-10 301号室"}, review("variant-form"), bound("R3", "variant-form")),
+    ("room-differs", "Another room given on both sides: a contradiction, three of four items.",
+     {**R3, "address": "大阪府大阪市北区梅田2-5-10-405"}, review("partial-match", "address-differs"), review("partial-match", "address-differs")),
+    ("building-differs", "Another building with the same room: a contradiction, three of four items.",
+     {**R3, "address": "大阪府大阪市北区梅田2-5-10 ハイツ緑 301号室"}, review("partial-match", "address-differs"), review("partial-match", "address-differs")),
 ]  # fmt: skip
 
 

@@ -15,11 +15,16 @@ Rules, each with its requirement:
   resident only through an earlier state (old address before a move, name
   before marriage) goes to review ``address-not-latest`` / ``name-not-latest``
   so the agency updates its items through the registry (RK-BND-006).
-* RK-BND-002 — all four items must agree (never three); two or more residents
+* RK-BND-002 — all four items must agree (never three) — the addresses *fit*
+  (``addresses_fit``: place and number equal, building and room each equal or
+  not given on one side), and an address that leaves out the prefecture before
+  a name of several municipalities (府中市) is tried with each of their
+  prefectures (``address_readings``); two or more residents
   that fit (through latest *or* earlier items, and under folding) give
   review ``ambiguous-match``; a resident who differs from the record by a
-  single slip (one character of one item, or the sex) makes the record
-  ``near-match`` — one typo away from somebody else is not unambiguous.
+  single slip (one character of one item, the sex, or the day and month of
+  the birth date transposed) makes the record ``near-match`` — one typo away
+  from somebody else is not unambiguous.
   A kana reading, when the record gives one, is evidence too: a resident
   whose registered reading (folded, ``fold_kana``) differs does not bind —
   review ``kana-differs`` — and a resident whose registered reading the
@@ -46,8 +51,9 @@ and sends such records to review ``variant-form``; it is kept to measure what
 folding buys (benchmarks/BINDING.md) and is what a private body's exact match
 (RK-BND-004) compares.
 
-Blocking: every index is a hash join on exact (folded) keys — the full
-4-item key, and the four "all but one item" keys that find partial and
+Blocking: every index is a hash join on exact (folded) keys (``key_items``:
+the address without its building and room, compared after the look-up) — the
+full 4-item key, and the four "all but one item" keys that find partial and
 near matches (``blocking_keys``).  The matcher reads them through the
 ``BlockingIndex`` protocol: ``RegistryIndex`` holds them in memory, the
 resident registry's store (services.registry.store) in indexed SQLite
@@ -69,7 +75,17 @@ from typing import Literal, Protocol, TypeVar
 
 import icontract
 
-from .binding_normalise import fold_address, fold_kana, fold_name, has_placeholder, strict_text
+from .binding_normalise import (
+    address_parts,
+    address_place,
+    address_readings,
+    addresses_fit,
+    fold_address,
+    fold_kana,
+    fold_name,
+    has_placeholder,
+    strict_text,
+)
 
 __all__ = [
     "BINDING_REASONS",
@@ -80,9 +96,12 @@ __all__ = [
     "RegistryIndex",
     "block_hash",
     "blocking_keys",
+    "day_month_swapped",
     "decide",
     "decide_many",
     "fold_items",
+    "items_fit",
+    "key_items",
     "one_slip",
 ]
 
@@ -133,9 +152,18 @@ def fold_items(items: Items) -> Items:
 _fold = fold_items
 
 
+def key_items(folded: Items) -> Items:
+    """What the blocking keys hold of folded 4 items: the address without its
+    building and room (``address_parts``), which a record may leave out and which
+    the matcher compares after the look-up (``addresses_fit``, RK-BND-002)."""
+    place = address_place(folded[1])
+    return folded if place == folded[1] else (folded[0], place, folded[2], folded[3])
+
+
 def blocking_keys(folded: Items) -> tuple[str, str, str, str, str]:
-    """The five blocking keys of folded 4 items: the full key, then the key
-    without item 0, 1, 2 and 3 (a partial or near match agrees on those)."""
+    """The five blocking keys of folded 4 items (``key_items``): the full key, then
+    the key without item 0, 1, 2 and 3 (a partial or near match agrees on those)."""
+    folded = key_items(folded)
     full = _SEP.join(folded)
     drops = tuple(_SEP.join((str(i), *folded[:i], *folded[i + 1 :])) for i in range(4))
     return (full, drops[0], drops[1], drops[2], drops[3])
@@ -156,8 +184,19 @@ def _strict(items: Items) -> str:
     return _SEP.join((strict_text(items[0]), strict_text(items[1]), items[2], items[3]))
 
 
-def _drop(folded: Items, i: int) -> int:
-    return hash((i, *folded[:i], *folded[i + 1 :]))
+def _drop(key: Items, i: int) -> int:
+    return hash((i, *key[:i], *key[i + 1 :]))
+
+
+def items_fit(ours: Items, theirs: Items) -> bool:
+    """Folded 4 items agree: name, date and sex equal, addresses that fit (the
+    building and the room equal or not given on one side: ``addresses_fit``)."""
+    return (
+        ours[0] == theirs[0]
+        and ours[2] == theirs[2]
+        and ours[3] == theirs[3]
+        and addresses_fit(ours[1], theirs[1])
+    )
 
 
 @icontract.require(lambda a, b: len(a) < 10_000 and len(b) < 10_000)
@@ -210,7 +249,8 @@ class BlockingIndex(Protocol):
     def policy(self) -> Policy: ...
 
     def fits(self, folded: Items) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """Residents whose latest / earlier folded 4 items equal ``folded``."""
+        """Residents whose latest / earlier folded 4 items equal ``folded`` but for
+        the address's building and room (``key_items``)."""
         ...
 
     def three(self, folded: Items, i: int, *, earlier: bool = False) -> tuple[int, ...]:
@@ -274,6 +314,7 @@ class RegistryIndex:
         self._earlier: dict[str, int | tuple[int, ...]] = {}
         self._three: tuple[dict[int, int | tuple[int, ...]], ...] = ({}, {}, {}, {})
         self._earlier_three: tuple[dict[int, int | tuple[int, ...]], ...] = ({}, {}, {}, {})
+        self._memo: tuple[Items | None, str, tuple[int, int, int, int]] = (None, "", (0, 0, 0, 0))
         for person, items in enumerate(latest):
             self._put_latest(person, items)
         for person, states in self.history.items():
@@ -281,16 +322,16 @@ class RegistryIndex:
                 self._put_earlier(person, items)
 
     def _put_latest(self, person: int, items: Items) -> None:
-        folded = _fold(items)
-        _add(self._latest, _SEP.join(folded), person)
+        key = key_items(_fold(items))
+        _add(self._latest, _SEP.join(key), person)
         for i in range(4):
-            _add(self._three[i], _drop(folded, i), person)
+            _add(self._three[i], _drop(key, i), person)
 
     def _put_earlier(self, person: int, items: Items) -> None:
-        folded = _fold(items)
-        _add(self._earlier, _SEP.join(folded), person)
+        key = key_items(_fold(items))
+        _add(self._earlier, _SEP.join(key), person)
         for i in range(4):
-            _add(self._earlier_three[i], _drop(folded, i), person)
+            _add(self._earlier_three[i], _drop(key, i), person)
 
     @property
     def policy(self) -> Policy:
@@ -305,9 +346,21 @@ class RegistryIndex:
     def is_removed(self, person: int) -> bool:
         return person in self.removed
 
+    def _keys(self, folded: Items) -> tuple[str, tuple[int, int, int, int]]:
+        """The full key and the four drop keys of ``folded``; those of the record
+        last asked for are kept (one tuple, replaced whole: safe across threads)."""
+        memo = self._memo
+        if memo[0] is folded:
+            return memo[1], memo[2]
+        key = key_items(folded)
+        drops = (_drop(key, 0), _drop(key, 1), _drop(key, 2), _drop(key, 3))
+        self._memo = (folded, _SEP.join(key), drops)
+        return self._memo[1], drops
+
     def fits(self, folded: Items) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """Residents whose latest / earlier folded 4 items equal ``folded``."""
-        key = _SEP.join(folded)
+        """Residents whose latest / earlier folded 4 items equal ``folded`` but for
+        the address's building and room (``key_items``)."""
+        key = self._keys(folded)[0]
         return _members(self._latest.get(key)), _members(self._earlier.get(key))
 
     def reading(self, person: int) -> str | None:
@@ -318,7 +371,9 @@ class RegistryIndex:
     def three(self, folded: Items, i: int, *, earlier: bool = False) -> tuple[int, ...]:
         """Residents agreeing with ``folded`` on every item but item ``i``."""
         table = self._earlier_three if earlier else self._three
-        return _members(table[i].get(_drop(folded, i)))
+        memo = self._memo
+        drops = memo[2] if memo[0] is folded else self._keys(folded)[1]
+        return _members(table[i].get(drops[i]))
 
 
 def _one_slip_away(
@@ -330,21 +385,54 @@ def _one_slip_away(
     resident whose registered reading differs from it is no neighbour."""
     for i in range(4):
         for other in index.three(folded, i):
-            if other == person or not _slip(folded[i], _fold(index.items(other))[i], i):
+            if other == person or not _neighbour(folded, _fold(index.items(other)), i):
                 continue
             theirs = index.reading(other) if reading is not None else None
             if theirs is None or theirs == reading:
                 return True
         for other in index.three(folded, i, earlier=True):
             if other != person and any(
-                _slip(folded[i], _fold(state)[i], i) for state in index.earlier_states(other)
+                _neighbour(folded, _fold(state), i) for state in index.earlier_states(other)
             ):
                 return True
     return False
 
 
+def _neighbour(ours: Items, theirs: Items, i: int) -> bool:
+    """``theirs`` (found by the key without item ``i``) agrees with ``ours`` on the
+    other items — addresses fitting — and is one slip away on item ``i``; on the
+    address, one slip in the parts both give (place and number, building, room)."""
+    if i == 1:
+        return _address_slip(ours[1], theirs[1])
+    return addresses_fit(ours[1], theirs[1]) and _slip(ours[i], theirs[i], i)
+
+
+def _address_slip(ours: str, theirs: str) -> bool:
+    a, b = address_parts(ours), address_parts(theirs)
+    if a[1:] == ("", "") or b[1:] == ("", ""):
+        return one_slip(a[0], b[0])
+    pairs = [(a[0], b[0])] + [(x, y) for x, y in zip(a[1:], b[1:], strict=True) if x and y]
+    return one_slip("\x1e".join(x for x, _ in pairs), "\x1e".join(y for _, y in pairs))
+
+
 def _slip(ours: str, theirs: str, item: int) -> bool:
+    if item == 2:
+        return one_slip(ours, theirs) or day_month_swapped(ours, theirs)
     return item == 3 or one_slip(ours, theirs)
+
+
+def day_month_swapped(a: str, b: str) -> bool:
+    """True when the ISO dates ``a`` and ``b`` differ and each is the other with
+    its day and month transposed (1998-01-02 / 1998-02-01): the slip of a date
+    read or written day-first (DD/MM) into month-first, or back (RK-BND-002)."""
+    return (
+        len(a) == len(b) == 10
+        and a[:5] == b[:5]
+        and a[5:7] == b[8:10]
+        and a[8:10] == b[5:7]
+        and a != b
+        and a[4] == a[7] == b[7] == "-"
+    )
 
 
 @icontract.ensure(
@@ -413,44 +501,110 @@ def _decide(index: BlockingIndex, items: Items, kana: str | None) -> BindingOutc
         return BindingOutcome("review", missing)
     if any(has_placeholder(text) for text in (*items[:2], kana or "")):
         return BindingOutcome("review", ("unrepresentable-character",))
-    folded = _fold(items)
-    latest, earlier = index.fits(folded)
-    everyone = set(latest) | set(earlier)
-    if len(everyone) >= 2:
+    name = fold_name(items[0])
+    addresses = address_readings(items[1])
+    if len(addresses) > 1:  # the prefecture left out before a name of several municipalities
+        readings = tuple((name, a, items[2], items[3]) for a in addresses)
+        return _decide_readings(index, items, kana, readings)
+    folded = (name, addresses[0], items[2], items[3])
+    latest, earlier = _fitting(index, folded)
+    if len(latest) + len(earlier) >= 2 and len(set(latest) | set(earlier)) >= 2:
         return BindingOutcome("review", ("ambiguous-match",))
-    if len(latest) == 1:
-        person = latest[0]
-        given, held = _reading(kana), index.reading(latest[0])
-        agrees = given is not None and given == held
-        near = _one_slip_away(index, folded, person, given if agrees else None)
-        if given is not None and held is not None and not agrees:
-            return BindingOutcome("review", ("kana-differs", *(("near-match",) if near else ())))
-        if near:
-            return BindingOutcome("review", ("near-match",))
-        exact = _strict(items) == _strict(index.items(person))
-        if not exact and index.policy is Policy.STRICT:
-            return BindingOutcome("review", ("variant-form",))
-        if index.is_removed(person):  # RK-BND-009: 除票, no bind as a living resident
-            return BindingOutcome("review", ("resident-removed",))
-        return BindingOutcome("bound", () if exact else ("variant-form",), person)
-    if len(earlier) == 1:
+    if latest:
+        return _fits_one(index, items, kana, latest[0], (folded,))
+    if earlier:
         return BindingOutcome("review", _not_latest(index, folded, earlier[0]))
-    return _partial(index, folded)
+    return _partial(index, (folded,))
+
+
+def _fitting(index: BlockingIndex, folded: Items) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Residents whose latest / earlier folded items fit ``folded`` (``items_fit``):
+    the index finds them without building and room, which are compared here when
+    the record gives one (an omitted building or room contradicts nothing)."""
+    latest, earlier = index.fits(folded)
+    if address_place(folded[1]) == folded[1]:
+        return latest, earlier
+    return (
+        tuple(p for p in latest if addresses_fit(folded[1], fold_address(index.items(p)[1]))),
+        tuple(
+            p for p in earlier if any(items_fit(folded, _fold(s)) for s in index.earlier_states(p))
+        ),
+    )
+
+
+def _decide_readings(
+    index: BlockingIndex, items: Items, kana: str | None, readings: tuple[Items, ...]
+) -> BindingOutcome:
+    """``_decide`` for a record whose address has several readings (an omitted
+    prefecture, binding-normalisation.md §2): every resident that fits one of
+    them is a candidate (RK-BND-002)."""
+    latest: dict[int, Items] = {}
+    earlier: dict[int, Items] = {}
+    for folded in readings:
+        now, before = _fitting(index, folded)
+        latest |= dict.fromkeys(now, folded)
+        earlier |= dict.fromkeys(before, folded)
+    if len(latest.keys() | earlier.keys()) >= 2:
+        return BindingOutcome("review", ("ambiguous-match",))
+    if latest:
+        return _fits_one(index, items, kana, next(iter(latest)), readings)
+    if earlier:
+        ((person, folded),) = earlier.items()
+        return BindingOutcome("review", _not_latest(index, folded, person))
+    return _partial(index, readings)
+
+
+def _fits_one(
+    index: BlockingIndex, items: Items, kana: str | None, person: int, readings: Sequence[Items]
+) -> BindingOutcome:
+    """The record fits resident ``person``'s latest items and no one else's: bind
+    unless the kana reading contradicts, another resident is one slip away from
+    one of the record's ``readings``, the items are only folded under STRICT, or
+    the resident was removed (RK-BND-002, RK-BND-005, RK-BND-009)."""
+    given, held = _reading(kana), index.reading(person)
+    agrees = given is not None and given == held
+    theirs = given if agrees else None
+    near = (
+        _one_slip_away(index, readings[0], person, theirs)
+        if len(readings) == 1
+        else any(_one_slip_away(index, f, person, theirs) for f in readings)
+    )
+    if given is not None and held is not None and not agrees:
+        return BindingOutcome("review", ("kana-differs", *(("near-match",) if near else ())))
+    if near:
+        return BindingOutcome("review", ("near-match",))
+    exact = _strict(items) == _strict(index.items(person))
+    if not exact and index.policy is Policy.STRICT:
+        return BindingOutcome("review", ("variant-form",))
+    if index.is_removed(person):  # RK-BND-009: 除票, no bind as a living resident
+        return BindingOutcome("review", ("resident-removed",))
+    return BindingOutcome("bound", () if exact else ("variant-form",), person)
 
 
 def _not_latest(index: BlockingIndex, folded: Items, person: int) -> tuple[str, ...]:
     """Fits an earlier state only (RK-BND-001): name the items that are out of date."""
     now = _fold(index.items(person))
-    return tuple(f"{_ITEM_NAMES[i]}-not-latest" for i in range(4) if folded[i] != now[i]) or (
-        "not-latest",
+    return tuple(
+        f"{_ITEM_NAMES[i]}-not-latest"
+        for i in range(4)
+        if (not addresses_fit(folded[1], now[1]) if i == 1 else folded[i] != now[i])
+    ) or ("not-latest",)
+
+
+def _partial(index: BlockingIndex, readings: Sequence[Items]) -> BindingOutcome:
+    """RK-BND-003: three of four items agree with some resident (under one of the
+    address's readings) → review, with the item that differs from a resident's
+    latest items (an earlier state's partial agreement gives ``partial-match``
+    alone)."""
+    differs = tuple(
+        f"{_ITEM_NAMES[i]}-differs"
+        for i in range(4)
+        if any(
+            i == 1 or addresses_fit(f[1], fold_address(index.items(other)[1]))
+            for f in readings
+            for other in index.three(f, i)
+        )
     )
-
-
-def _partial(index: BlockingIndex, folded: Items) -> BindingOutcome:
-    """RK-BND-003: three of four items agree with some resident → review, with the
-    item that differs from a resident's latest items (an earlier state's partial
-    agreement gives ``partial-match`` alone)."""
-    differs = tuple(f"{_ITEM_NAMES[i]}-differs" for i in range(4) if index.three(folded, i))
-    if differs or any(index.three(folded, i, earlier=True) for i in range(4)):
+    if differs or any(index.three(f, i, earlier=True) for f in readings for i in range(4)):
         return BindingOutcome("review", ("partial-match", *differs))
     return BindingOutcome("rejected", ("no-match",))

@@ -17,10 +17,15 @@ Two levels, both deterministic and pure:
   - variation selectors removed and variant kanji (異体字) → one
     representative, by ``VARIANT_KANJI`` (core/variant_kanji.py, generated
     from the MJ縮退マップ and Unihan: 髙→高, 﨑/嵜→崎, 齋→斎, 齊→斉, 邉/邊→辺, …);
-  - in addresses, folded as a whole (version 2 of the spec): address numbers
+  - in addresses, folded as a whole (version 2 of the spec): the prefecture
+    and county left out before a municipality whose name names it alone
+    (core/municipalities.py, from Japan Post's KEN_ALL: 「東京都練馬区」 →
+    ``練馬区``, but 「東京都府中市」 stays, 府中市 being in 広島県 too), address numbers
     (kanji, full-width, ASCII) become integers, and 「三丁目12番5号」「3-12-5」
     「3丁目12番地5」「３－１２－５」「3の12の5」 all become ``3-12-5``; 大字/字 are
-    left out and ヶ/ケ/が between two kanji are one.
+    left out and ヶ/ケ/が between two kanji are one; ``address_parts`` reads a
+    folded address as place and number, building and room (方書), and
+    ``addresses_fit`` compares two of them (building and room not required).
 * ``fold_kana`` — the folded form of a kana reading (RK-BND-002, RK-BND-005):
   NFKC, white space and ・ removed, voiced marks composed, hiragana →
   katakana, small kana → large and ヂ/ヅ → ジ/ズ; never voiced → unvoiced.
@@ -39,6 +44,7 @@ import unicodedata
 import icontract
 import jaconv
 
+from .municipalities import MUNICIPALITIES
 from .variant_kanji import VARIANT_KANJI
 
 __all__ = [
@@ -46,6 +52,10 @@ __all__ = [
     "PLACEHOLDERS",
     "VARIANT_KANJI",
     "VARIATION_SELECTORS",
+    "address_parts",
+    "address_place",
+    "address_readings",
+    "addresses_fit",
     "fold_address",
     "fold_address_whole",
     "fold_kana",
@@ -57,6 +67,10 @@ __all__ = [
 
 #: Characters that stand for a lost character (RK-BND-005): ● 〓 U+FFFD.
 PLACEHOLDERS = frozenset("\u25cf\u3013\ufffd")
+
+# PLACEHOLDERS and the private-use characters (general category Co: U+E000–F8FF and
+# planes 15 and 16 but their last two code points), in one character class
+_LOST = re.compile("[\u25cf\u3013\ufffd\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
 
 #: Variation selectors (U+FE00–FE0F, U+E0100–E01EF): a variation sequence picks a
 #: glyph of its base character (an IVS of the MJ or Adobe-Japan1 collections), never
@@ -90,6 +104,7 @@ _KANJI_RUN = re.compile(f"[{_KANJI_NUMERAL}]+")
 # white space or the end follow it, or when a numeral and a separator precede it
 _NUMBER_AFTER = re.compile(f"丁目|番|号|条|地割|[0-9]|(?:{_SEPARATOR}\\s?)+[{_NUM}]|\\s|$")
 _NUMBER_BEFORE = re.compile(f"[{_NUM}](?:\\s?{_SEPARATOR})*\\s?$")
+_IDEOGRAPH_AT = re.compile(f"[{_IDEOGRAPH}]")  # a kanji follows: 「7 千里山ハイツ」 is a name
 _LEADING_ZEROS = re.compile("(?<![0-9])0+(?=[0-9])")
 _FIRST_DIGIT = re.compile("[0-9０-９]")
 _SPACE_RUN = re.compile(r"\s+")
@@ -97,7 +112,76 @@ _ANY_DIGIT = re.compile("[0-9]")
 _OPENS = frozenset("0123456789丁番号条地ノ-‐‑‒–—―−ー")  # what may begin a number's context
 _MAYBE_GA = re.compile("[ヶケガ]")
 _BETWEEN = re.compile(f"(?<=[0-9])(?:(?:\\s*{_SEPARATOR})+\\s*|\\s+)(?=[0-9])")
-_TRAILING = re.compile(f"(?<=[0-9])(?:\\s*(?:番地|番|号))+(?!\\s*[{_IDEOGRAPH}])")  # a run at once
+_TRAILING = re.compile(f"(?<=[0-9])(?:\\s*(?:番地|番|号))+(?![{_IDEOGRAPH}])")  # a run at once
+
+
+def _place(text: str) -> str:
+    """A name of the municipality table as steps 1-2 fold it, ヶ/ケ/ガ between two
+    kanji as ケ (what ``_municipality`` compares, so 袖ヶ浦市 is 袖ケ浦市)."""
+    text = "".join(unicodedata.normalize("NFKC", text).split())
+    return _GA.sub("ケ", _AZA.sub("", text.translate(_KATAKANA_VARIANTS)))
+
+
+# The municipality table (core/municipalities.py, from KEN_ALL), folded as the address:
+# the prefectures; (prefecture, name) and (county, name) → the prefectures they name;
+# name → its prefectures (several: 府中市 in 東京都 and 広島県).
+_PREFECTURES: dict[str, str] = {_place(p): p for _, p, _, _ in MUNICIPALITIES}
+_IN_PREFECTURE: frozenset[tuple[str, str]] = frozenset(
+    (_place(p), _place(n)) for _, p, _, n in MUNICIPALITIES
+)
+_IN_COUNTY: dict[tuple[str, str], tuple[str, ...]] = {}
+_NAMED: dict[str, tuple[str, ...]] = {}
+for _code, _pref, _county, _name in MUNICIPALITIES:
+    _NAMED[_place(_name)] = (*_NAMED.get(_place(_name), ()), _place(_pref))
+    if _county:
+        _key = (_place(_county), _place(_name))
+        _IN_COUNTY[_key] = (*_IN_COUNTY.get(_key, ()), _place(_pref))
+_LONGEST_NAME = max(map(len, _NAMED))
+_LONGEST_COUNTY = max(len(c) for c, _ in _IN_COUNTY)
+
+
+def _municipality(text: str) -> tuple[str, tuple[str, ...]]:
+    """Step 3 of the address fold on text after steps 1-2: the prefecture and the
+    county in front of a municipality of the table (the longest name of the table
+    the text has there, which must be of the prefecture and county written) are
+    left out when the municipality's name names it alone (練馬区), else the county
+    only (広島県府中市).
+    Returns the text and, when it begins with a name of several municipalities
+    that neither a prefecture nor a county picks out (府中市…), their prefectures
+    as the table writes them (the text unchanged)."""
+    look = _GA.sub("ケ", text) if _MAYBE_GA.search(text, 0, 24) else text
+    pos, pref = 0, None
+    for size in (3, 4):
+        if look[:size] in _PREFECTURES:
+            pos, pref = size + (look[size : size + 1] == " "), look[:size]
+            break
+    for name_at, county in (*_counties(look, pos), (pos, None)):
+        name = next(
+            (look[name_at : name_at + size]
+             for size in range(min(_LONGEST_NAME, len(look) - name_at), 1, -1)
+             if look[name_at : name_at + size] in _NAMED),
+            None,
+        )  # fmt: skip
+        if name is None:
+            continue
+        prefs = _IN_COUNTY.get((county, name), ()) if county else _NAMED[name]
+        prefs = tuple(p for p in prefs if pref is None or p == pref)
+        if not prefs:
+            continue
+        if len(prefs) > 1:
+            return text, tuple(_PREFECTURES[p] for p in prefs)
+        kept = name if len(_NAMED[name]) == 1 else prefs[0] + name
+        return kept + text[name_at + len(name) :], ()
+    return text, ()
+
+
+def _counties(look: str, pos: int) -> tuple[tuple[int, str], ...]:
+    """Where a municipality's name would begin after a county (…郡) at ``pos``."""
+    end = look.find("郡", pos + 1, pos + _LONGEST_COUNTY)
+    if end < 0:
+        return ()
+    after = end + 1 + (look[end + 1 : end + 2] == " ")
+    return ((after, look[pos : end + 1]),)
 
 
 def strict_text(text: str) -> str:
@@ -107,7 +191,7 @@ def strict_text(text: str) -> str:
 
 def has_placeholder(text: str) -> bool:
     """● 〓 U+FFFD or a private-use character: a character was lost (RK-BND-005)."""
-    return any(ch in PLACEHOLDERS or unicodedata.category(ch) == "Co" for ch in text)
+    return _LOST.search(text) is not None
 
 
 @icontract.require(lambda text: len(text) > 0)
@@ -174,7 +258,10 @@ def _address_numbers(text: str) -> str:
     pos = 0
     for match in _KANJI_RUN.finditer(text):
         start, end = match.span()
-        if _NUMBER_AFTER.match(text, end) or _NUMBER_BEFORE.search(text, max(0, start - 12), start):
+        if _NUMBER_AFTER.match(text, end) or (
+            _NUMBER_BEFORE.search(text, max(0, start - 12), start)
+            and not _IDEOGRAPH_AT.match(text, end)
+        ):
             out.append(text[pos:start])
             out.append(str(kanji_numeral_to_int(match.group())))
             pos = end
@@ -185,42 +272,50 @@ def _address_numbers(text: str) -> str:
 def fold_address_whole(address: str) -> str:
     """Folded address (specs/binding-normalisation.md §2), one pass over the whole
     address, exactly as the spec's steps read: as ``fold_name`` (but white space
-    kept until step 6) with 大字/字 removed, then address numbers as integers,
+    kept until step 7) with 大字/字 removed, the prefecture and county left out
+    before a municipality whose name names it alone (``_municipality``), then
+    address numbers as integers,
     丁目・番地・番・号・の or a dash (or white space) between two numbers as ``-``, a
     trailing 番地/番/号 removed, white space removed, and last ヶ/ケ/ガ between two
     kanji as ケ: 「三丁目12番5号」「3-12-5」「3丁目12番地5」「３－１２－５」「3の12の5」
     → ``3-12-5``.  ``fold_address`` computes the same, faster."""
     text = " ".join(unicodedata.normalize("NFKC", address).split())
-    text = _AZA.sub("", text.translate(_KATAKANA_VARIANTS))
+    text = _municipality(_AZA.sub("", text.translate(_KATAKANA_VARIANTS)))[0]
     text = _BETWEEN.sub("-", _address_numbers(text))
     return _GA.sub("ケ", "".join(_TRAILING.sub("", text).split()))
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _letters(part: str) -> tuple[str, str | None]:
+def _letters(part: str, start: bool) -> tuple[str, str | None, tuple[str, ...]]:
     """Steps 1-2 of one part (NFKC, white-space runs as one space, kept at the
-    ends; katakana, variant kanji, 大字/字 removed) and, when steps 3-6 can neither
-    act on the part nor depend on what follows it, the part's folded form.  They
-    can when it holds an ASCII digit, or a kanji numeral run that is an address
-    number or is not followed, inside the part, by a character that closes its
-    context (千代田: 代 closes it)."""
+    ends; katakana, variant kanji, 大字/字 removed) and, when ``start`` (the part
+    begins the address), step 3; when steps 4-7 can neither act on the part nor
+    depend on what follows it, the part's folded form; and the prefectures of
+    ``_municipality`` (several when the part begins with a name of several
+    municipalities and nothing picks one out).  Steps 4-7 can act when the part
+    holds an ASCII digit, or a kanji numeral run that is an address number or is
+    not followed, inside the part, by a character that closes its context
+    (千代田: 代 closes it)."""
     text = _SPACE_RUN.sub(" ", unicodedata.normalize("NFKC", part))
     text = _AZA.sub("", text.translate(_KATAKANA_VARIANTS))
+    prefectures: tuple[str, ...] = ()
+    if start:
+        text, prefectures = _municipality(text)
     if _ANY_DIGIT.search(text):
-        return text, None
+        return text, None, prefectures
     for match in _KANJI_RUN.finditer(text):
         end = match.end()
         if end == len(text) or text[end] in _OPENS or text[end].isspace():
-            return text, None
+            return text, None, prefectures
         if _NUMBER_BEFORE.search(text, max(0, match.start() - 12), match.start()):
-            return text, None
+            return text, None, prefectures
     folded = "".join(text.split())
-    return text, (_GA.sub("ケ", folded) if _MAYBE_GA.search(folded) else folded)
+    return text, (_GA.sub("ケ", folded) if _MAYBE_GA.search(folded) else folded), prefectures
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _rest(text: str) -> str:
-    """Steps 3-7 on text after steps 1-2."""
+    """Steps 4-8 on text after steps 1-3."""
     text = _BETWEEN.sub("-", _address_numbers(text))
     text = "".join(_TRAILING.sub("", text).split())
     return _GA.sub("ケ", text) if _MAYBE_GA.search(text) else text
@@ -228,9 +323,9 @@ def _rest(text: str) -> str:
 
 def fold_address(address: str) -> str:
     """``fold_address_whole``, computed in two parts where that is the same: steps
-    1-2 are local, so the part before the first digit (都道府県・市区町村・町名)
-    and the rest get them apart, memoised; when the first part gives steps 3-6
-    nothing to act on or depend on, they run on the rest alone, and step 7 cannot
+    1-3 are local to the part before the first digit (都道府県・市区町村・町名), so
+    it and the rest get them apart, memoised; when the first part gives steps 4-7
+    nothing to act on or depend on, they run on the rest alone, and step 8 cannot
     span the cut (a digit is no kanji).  tests/test_binding.py checks that both
     functions agree.
 
@@ -240,11 +335,106 @@ def fold_address(address: str) -> str:
     tests/test_binding.py."""
     first = _FIRST_DIGIT.search(address)
     if first is None or first.start() == 0:
-        return _rest(_letters(address)[0])
+        return _rest(_letters(address, True)[0])
     cut = first.start()
-    (head, folded), tail = _letters(address[:cut]), _letters(address[cut:])[0]
+    (head, folded, _), tail = _letters(address[:cut], True), _letters(address[cut:], False)[0]
     if folded is not None:
         return folded + _rest(tail)
     if head.endswith(" ") and tail.startswith(" "):
         tail = tail[1:]
     return _rest(head + tail)
+
+
+def _fold_address(address: str) -> tuple[str, tuple[str, ...]]:
+    """``fold_address`` and the prefectures of ``_municipality`` for the address."""
+    first = _FIRST_DIGIT.search(address)
+    if first is None or first.start() == 0:
+        text, _, prefectures = _letters(address, True)
+        return _rest(text), prefectures
+    cut = first.start()
+    (head, folded, prefectures), tail = (
+        _letters(address[:cut], True),
+        _letters(address[cut:], False)[0],
+    )
+    if folded is not None:
+        return folded + _rest(tail), prefectures
+    if head.endswith(" ") and tail.startswith(" "):
+        tail = tail[1:]
+    return _rest(head + tail), prefectures
+
+
+# The parts of a folded address (specs/binding-normalisation.md §2, "Parts"): a room —
+# the fourth number or later of a run joined by "-" at the end, digits and 号室 at the
+# end, or digits at the end after a building — and a building: a run after the last
+# ASCII digit of the rest, holding none, that begins with a letter (no "-", no
+# bracket: 「1-2-3（旧住所）」 names no building) and no address word.
+_PLAIN = re.compile("(?:^|[^0-9-])[0-9]+(?:-[0-9]+){1,2}$")  # 「…2-5-10」: no part to read
+_CHAIN_ROOM = re.compile("[0-9]+(?:-[0-9]+){2}-([0-9]+)(?:号?室)?$")
+_NUMBERED_ROOM = re.compile("([0-9]+)号?室$")
+_BARE_ROOM = re.compile("(?<=[^0-9-])([0-9]+)$")
+_BUILDING = re.compile("(?<=[0-9])(?![丁番号条地線通町区組班棟館階室])[^0-9][^0-9]*$")
+
+
+def _building(text: str, end: int) -> re.Match[str] | None:
+    """The building at the end of ``text[:end]``: ``_BUILDING``, opened by a letter."""
+    match = _BUILDING.search(text, 0, end)
+    return match if match is not None and unicodedata.category(match.group()[0])[0] == "L" else None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def address_parts(folded: str) -> tuple[str, str, str]:
+    """A folded address (``fold_address``) as (place and number, building, room):
+    「…梅田2-5-10メゾン青葉301号室」 → (``…梅田2-5-10``, ``メゾン青葉``, ``301``),
+    「…1-15-3-202」 → (``…1-15-3``, ``""``, ``202``), 「…土田4567ヒマワリ寮」 →
+    (``…土田4567``, ``ヒマワリ寮``, ``""``); an address without them is its own
+    first part.  The building and the room are not required for a bind, and a
+    room or building given on both sides must be equal (``addresses_fit``)."""
+    if _PLAIN.search(folded) is not None:
+        return folded, "", ""
+    chain = _CHAIN_ROOM.search(folded)
+    if chain is not None:
+        return folded[: chain.start(1) - 1], "", chain.group(1)
+    rest, room = folded, ""
+    numbered = _NUMBERED_ROOM.search(folded)
+    if numbered is not None:
+        rest, room = folded[: numbered.start()], numbered.group(1)
+        if rest.endswith("-") and rest[-2:-1].isdigit():  # 「1番地-301号室」
+            return rest[:-1], "", room
+    else:
+        bare = _BARE_ROOM.search(folded)
+        if bare is not None and _building(folded, bare.start()) is not None:
+            rest, room = folded[: bare.start()], bare.group(1)
+    building = _building(rest, len(rest))
+    if building is None:
+        return folded, "", ""
+    return rest[: building.start()], building.group(), room
+
+
+def address_place(folded: str) -> str:
+    """The place and number of a folded address (``address_parts``, first part)."""
+    return folded if _PLAIN.search(folded) is not None else address_parts(folded)[0]
+
+
+def addresses_fit(ours: str, theirs: str) -> bool:
+    """Two folded addresses agree (RK-BND-002): the same place and number, and
+    the building and the room each equal or not given on one side."""
+    if ours == theirs:
+        return True
+    a, b = address_parts(ours), address_parts(theirs)
+    return (
+        a[0] == b[0]
+        and (not a[1] or not b[1] or a[1] == b[1])
+        and (not a[2] or not b[2] or a[2] == b[2])
+    )
+
+
+def address_readings(address: str) -> tuple[str, ...]:
+    """The folded address (``fold_address``) or, when the address leaves out the
+    prefecture before a name of several municipalities and no county picks one
+    out (府中市…: 東京都 and 広島県), the address folded with each of their
+    prefectures in front, in the table's order (RK-BND-002: every resident the
+    record fits under one of them is a candidate)."""
+    folded, prefectures = _fold_address(address)
+    if not prefectures:
+        return (folded,)
+    return tuple(fold_address(p + address) for p in prefectures)

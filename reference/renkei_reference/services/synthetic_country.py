@@ -32,7 +32,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ..core import legacy_formats
-from ..core.binding_normalise import fold_address, fold_name
+from ..core.binding_match import fold_items, items_fit
+from ..core.binding_normalise import address_readings, fold_address, fold_name
 from ..core.variant_kanji import VARIANT_KANJI
 from .synthetic_population import MUNICIPALITIES, TOWNS, Population, extract, population
 
@@ -205,9 +206,11 @@ def _groups(pop: Population) -> tuple[set[int], set[int]]:
 
 
 def _same(record: Items, registered: Items) -> bool:
-    """The record's folded 4 items are the registered ones."""
-    return (fold_name(record[0]), fold_address(record[1]), *record[2:]) == (
-        fold_name(registered[0]), fold_address(registered[1]), *registered[2:])  # fmt: skip
+    """The record's folded 4 items fit the registered ones (RK-BND-002: under one of
+    its address's readings, the building and room not required)."""
+    theirs = fold_items(registered)
+    name = fold_name(record[0])
+    return any(items_fit((name, a, *record[2:]), theirs) for a in address_readings(record[1]))
 
 
 def country(size: int, seed: int = 1) -> Country:

@@ -25,7 +25,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ...core.binding_match import Items, Policy, block_hash, blocking_keys, fold_items
+from ...core.binding_match import (
+    Items,
+    Policy,
+    block_hash,
+    blocking_keys,
+    fold_items,
+    key_items,
+)
 from ...core.binding_normalise import fold_kana
 
 __all__ = ["RegistryStore", "ResidentRow", "StoreIndex"]
@@ -322,15 +329,16 @@ class StoreIndex:
 
     def fits(self, folded: Items) -> tuple[tuple[int, ...], tuple[int, ...]]:
         self._lookup(folded)
+        key = key_items(folded)
         latest = tuple(
             p
             for p in sorted(self._hits.get(self._keys[0][0], ()))
-            if fold_items(self.items(p)) == folded
+            if key_items(fold_items(self.items(p))) == key
         )
         earlier = tuple(
             p
             for p in sorted(self._hits.get(self._keys[1][0], ()))
-            if any(fold_items(s) == folded for s in self.earlier_states(p))
+            if any(key_items(fold_items(s)) == key for s in self.earlier_states(p))
         )
         return latest, earlier
 
