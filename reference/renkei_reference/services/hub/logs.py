@@ -129,6 +129,8 @@ class HubLogs:
         self.admin_entries = self._check.admin_entries(self.admin.rows())
         # what this process wrote and the store may not have committed yet
         self._recent: dict[int, StoredEntry] = {}
+        # the leaf of each entry appended and not committed yet, for its receipt
+        self._recent_leaves: dict[int, tuple[StoredEntry, bytes]] = {}
         self._recent_linkages: dict[str, list[int]] = {}
         self._recent_linkage_of: dict[int, str] = {}
         self._writes: dict[int, int] = {}  # serial -> writes not yet released
@@ -166,6 +168,7 @@ class HubLogs:
                 self._writes[serial] = left
                 continue
             self._recent.pop(serial, None)
+            self._recent_leaves.pop(serial, None)
             linkage_id = self._recent_linkage_of.pop(serial, None)
             if linkage_id is not None:
                 kept = self._recent_linkages[linkage_id]
@@ -300,8 +303,10 @@ class HubLogs:
             withheld=pattern.withheld_from_person if pattern else False,
             person_digest=self._check.digest(salt, person),  # RK-LOG-010
         )
-        self.access.append(entry.serial, leaf_bytes(entry), entry_record(entry))
+        leaf = leaf_bytes(entry)
+        self.access.append(entry.serial, leaf, entry_record(entry))
         self._wrote(entry)
+        self._recent_leaves[entry.serial] = (entry, leaf)
         return entry
 
     def purged(self, entries: Iterable[PurgedEntry], at: datetime) -> None:
@@ -334,7 +339,8 @@ class HubLogs:
                 "entry-purged", f"entry {serial} was purged when its retention ended", "RK-RET-003"
             )
         size, note = self.access.covering(serial)
-        leaf = leaf_bytes(entry)
+        appended = self._recent_leaves.get(serial)
+        leaf = appended[1] if appended is not None and appended[0] is entry else leaf_bytes(entry)
         proof = self.access.tree.inclusion_proof(serial - 1, size)
         return Receipt(
             linkage_id=entry.linkage_id,
