@@ -105,6 +105,10 @@ class AccessFacts:
     request_id: str
 
 
+APPENDED_KEPT = 4096
+"""How many of the last appended entries the hub keeps for their receipts."""
+
+
 class HubLogs:
     """The access log and the administrative log, resumed from the store."""
 
@@ -129,6 +133,10 @@ class HubLogs:
         self.admin_entries = self._check.admin_entries(self.admin.rows())
         # what this process wrote and the store may not have committed yet
         self._recent: dict[int, StoredEntry] = {}
+        # the last entries appended, with their leaves, for their receipts: held from
+        # the append, never read back, so nothing here needs checking (RK-LOG-010);
+        # a purged or re-keyed entry leaves it
+        self._appended: dict[int, tuple[AccessLogEntry, bytes]] = {}
         self._recent_linkages: dict[str, list[int]] = {}
         self._recent_linkage_of: dict[int, str] = {}
         self._writes: dict[int, int] = {}  # serial -> writes not yet released
@@ -140,6 +148,7 @@ class HubLogs:
     # -- what is not committed yet ----------------------------------------------
     def _wrote(self, entry: StoredEntry) -> None:
         serial = entry.serial
+        self._appended.pop(serial, None)
         self._recent[serial] = entry
         self._writes[serial] = self._writes.get(serial, 0) + 1
         linkage_id = getattr(entry, "linkage_id", None)
@@ -300,8 +309,12 @@ class HubLogs:
             withheld=pattern.withheld_from_person if pattern else False,
             person_digest=self._check.digest(salt, person),  # RK-LOG-010
         )
-        self.access.append(entry.serial, leaf_bytes(entry), entry_record(entry))
+        leaf = leaf_bytes(entry)
+        self.access.append(entry.serial, leaf, entry_record(entry))
         self._wrote(entry)
+        self._appended[entry.serial] = (entry, leaf)
+        if len(self._appended) > APPENDED_KEPT:
+            del self._appended[next(iter(self._appended))]
         return entry
 
     def purged(self, entries: Iterable[PurgedEntry], at: datetime) -> None:
@@ -328,13 +341,19 @@ class HubLogs:
     # -- reading ---------------------------------------------------------------
     def receipt_for(self, serial: int) -> Receipt:
         """Serial, leaf, leaf hash, inclusion proof and the checkpoint it proves against."""
-        entry = self.entry(serial)
-        if isinstance(entry, PurgedEntry):
-            raise GoneError(
-                "entry-purged", f"entry {serial} was purged when its retention ended", "RK-RET-003"
-            )
+        appended = self._appended.get(serial)
+        if appended is not None:
+            entry, leaf = appended
+        else:
+            stored = self.entry(serial)
+            if isinstance(stored, PurgedEntry):
+                raise GoneError(
+                    "entry-purged",
+                    f"entry {serial} was purged when its retention ended",
+                    "RK-RET-003",
+                )
+            entry, leaf = stored, leaf_bytes(stored)
         size, note = self.access.covering(serial)
-        leaf = leaf_bytes(entry)
         proof = self.access.tree.inclusion_proof(serial - 1, size)
         return Receipt(
             linkage_id=entry.linkage_id,
