@@ -47,7 +47,7 @@ Theory of operation.
   checkpoint (services.signed_log); ``RecordingNodeStore`` checks each
   lower-level node it reads later against the block of leaves under a node it
   holds — for which it keeps, below ``CACHED_LEVEL``, the nodes of the block
-  not yet complete in memory (at most 2^(CACHED_LEVEL+1) − 1 hashes, 16 KiB);
+  not yet complete in memory (at most 2^(CACHED_LEVEL+1) − 1 hashes, 64 KiB);
   and each row is checked when the hub reads it (services.store.log_integrity).
   Text is read with ``surrogateescape``, so that a byte changed into invalid
   UTF-8 is a mismatch the checks report, not a crash; a record changed into
@@ -106,13 +106,14 @@ __all__ = [
     "store_unavailable",
 ]
 
-CACHED_LEVEL = 8
-"""Merkle levels from this one up stay in memory (64 B / 2⁸ = 0.25 B a leaf);
-the levels below are read from the stored node rows: a proof node costs at
-most ``CACHED_LEVEL`` reads."""
+CACHED_LEVEL = 10
+"""Merkle levels from this one up stay in memory (64 B / 2¹⁰ = 0.0625 B a leaf:
+0.6 MB at 10⁷ entries, 7.8 MB at 125 M); the levels below are read from the
+stored node rows: a proof node costs at most ``CACHED_LEVEL`` reads, and each
+is checked against the block of 2¹⁰ leaves under a node held."""
 TAIL_BYTES = (2 ** (CACHED_LEVEL + 1) - 1) * HASH_SIZE
 """The most held below ``CACHED_LEVEL`` besides uncommitted nodes: the nodes
-of the block of 2^CACHED_LEVEL leaves not yet complete (16 KiB), which have
+of the block of 2^CACHED_LEVEL leaves not yet complete (64 KiB), which have
 no ancestor held in memory to check them against (RK-LOG-010)."""
 
 
