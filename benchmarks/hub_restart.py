@@ -100,13 +100,14 @@ def serve_once(state: Path, *, adopt_witness: bool) -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
-def serve(argv: list[str]) -> int:
-    """``renkei serve ARGV`` with the plant's resident behind every stored person."""
+def _planted_persons() -> None:
+    """The plant's resident behind every stored person (see the module docstring)."""
     from benchmarks.scale import _resident
 
-    from renkei_conformance.cli import main as renkei
     from renkei_reference.services.hub import logs
     from renkei_reference.services.store.log_integrity import StoredLogCheck
 
@@ -115,6 +116,49 @@ def serve(argv: list[str]) -> int:
             super().__init__(signer, _resident)
 
     logs.StoredLogCheck = PlantedCheck  # type: ignore[misc]
+
+
+def rows_read_at_start(state: Path) -> int:
+    """The log rows (leaves) a hub reads from its store while it starts over
+    ``state`` — the federation made in this process as ``renkei serve`` makes it."""
+    from datetime import UTC, datetime
+
+    from renkei_reference.cli import _durable
+    from renkei_reference.services.clock import ControllableClock
+    from renkei_reference.services.store.log_store import SqliteLogStore
+
+    _planted_persons()
+    counted = [0]
+    select, stream = SqliteLogStore._select, SqliteLogStore._stream
+
+    def counted_select(self: Any, sql: str, args: Any) -> Any:
+        rows = select(self, sql, args)
+        if "FROM leaves" in sql:
+            counted[0] += len(rows)
+        return rows
+
+    def counted_stream(self: Any, sql: str, args: Any, *more: Any) -> Any:
+        for row in stream(self, sql, args, *more):
+            if "FROM leaves" in sql:
+                counted[0] += 1
+            yield row
+
+    witness = state.parent / f"{state.name}.witness"
+    try:
+        SqliteLogStore._select = counted_select  # type: ignore[method-assign]
+        SqliteLogStore._stream = counted_stream  # type: ignore[method-assign]
+        make = _durable(state, None, witness, adopt_witness=True)
+        make(ControllableClock(datetime.now(UTC))).close()
+    finally:
+        SqliteLogStore._select, SqliteLogStore._stream = select, stream  # type: ignore[method-assign]
+    return counted[0]
+
+
+def serve(argv: list[str]) -> int:
+    """``renkei serve ARGV`` with the plant's resident behind every stored person."""
+    from renkei_conformance.cli import main as renkei
+
+    _planted_persons()
     return renkei(["serve", *argv])
 
 
@@ -127,16 +171,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", type=Path, required=True, help="the state folder to make")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(args_in)
-    state: Path = args.state
+    out = restart(args.log, args.state)
+    print(json.dumps(out) if args.json else json.dumps(out, indent=2))
+    return 0 if all("error" not in r for r in out["runs"]) else 1
+
+
+def restart(log: Path, state: Path, runs: int = RUNS) -> dict[str, Any]:
+    """The planted ``log`` moved into ``state`` as the hub's store, and ``runs``
+    starts of ``renkei serve`` over it."""
     witness = state.parent / f"{state.name}.witness"
     shutil.rmtree(witness, ignore_errors=True)
     state.mkdir(parents=True, exist_ok=True)
     state.chmod(0o700)
     store = state / "logs.sqlite3"
     if not store.exists():
-        os.replace(args.log, store)
+        os.replace(log, store)
         for suffix in ("-wal", "-shm"):
-            side = Path(f"{args.log}{suffix}")
+            side = Path(f"{log}{suffix}")
             if side.exists():
                 os.replace(side, Path(f"{store}{suffix}"))
     key = state / "log-signer.key"
@@ -148,9 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         "entries": size,
         "plant_state_seconds": round(time.perf_counter() - started, 2),
     }
-    out["runs"] = [serve_once(state, adopt_witness=True) for _ in range(RUNS)]
-    print(json.dumps(out) if args.json else json.dumps(out, indent=2))
-    return 0 if all("error" not in r for r in out["runs"]) else 1
+    out["runs"] = [serve_once(state, adopt_witness=True) for _ in range(runs)]
+    return out
 
 
 if __name__ == "__main__":
