@@ -49,6 +49,7 @@ from .test_log_store import (
 pytestmark = pytest.mark.requirement("RK-FLOW-002", "RK-FLOW-003", "RK-FLOW-004", "RK-LOG-001")
 
 PAYLOAD = base64.b64encode("回答".encode()).decode()
+USED = 'q-used-0123456789 "照会"\\\t'
 
 
 class Durable(NamedTuple):
@@ -281,14 +282,15 @@ def test_a_deleted_request_id_record_is_never_taken_for_an_unused_request_id(
     administrative log); with the state digest deleted too, the hub refuses to
     start, and the full check made when an operator adopts the store finds it."""
     where, signer, clock, fed, links = hub
-    _query(fed, links["r0"], "q-used")
+    # escapes and non-ASCII in the canonical record: each store's index finds it
+    _query(fed, links["r0"], USED)
     fed.hub.log_barrier().result(10)
     fed.close()
     rows = [r for r in _stored_records(where) if r[0] in ("request", "digest")]
     where.execute("DELETE FROM records WHERE space = 'request'")
     again = _restart(where, signer, clock)
     with pytest.raises(LogTamperedError, match="the used request id has no record"):
-        _query(again, links["r0"], "q-used")
+        _query(again, links["r0"], USED)
     again.hub.log_barrier().result(10)
     tampered = [a for a in again.hub.logs.admin_entries if a.event.value == "log-tampered"]
     assert [a.details["location"] for a in tampered] == ["request of access entry 1"]
@@ -304,7 +306,7 @@ def test_a_deleted_request_id_record_is_never_taken_for_an_unused_request_id(
     _hub_on(where, signer, clock, adopt_state=True).close()  # adopted: the digest written
     fed = _restart(where, signer, clock)
     with pytest.raises(ConflictError, match="already used"):
-        _query(fed, links["r0"], "q-used")
+        _query(fed, links["r0"], USED)
     fed.close()
 
 
