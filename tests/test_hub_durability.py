@@ -348,9 +348,11 @@ def test_state_records_deleted_or_put_back_from_an_earlier_copy_refuse_the_start
     hub: Durable,
 ) -> None:
     """Each record verifies, yet the set does not: a linkage in flight deleted, an
-    ended linkage or an earlier state of one put back, or every record (their
-    digest too) put back from an earlier copy while the logs went on — the start
-    is refused, without reading the log's entries (the sealed digest)."""
+    ended linkage or an earlier state of one put back, every record (their digest
+    too) put back from an earlier copy while the logs went on, or the marker of
+    the serial records are kept from deleted (which would have the store adopted
+    as one written before the sealed records) — the start is refused, without
+    reading the log's entries (the sealed digest)."""
     where, signer, clock, fed, links = hub
     ended = _query(fed, links["r0"], "q-ended")
     fed.hub.log_barrier().result(10)
@@ -386,6 +388,11 @@ def test_state_records_deleted_or_put_back_from_an_earlier_copy_refuse_the_start
     for r in earlier:  # everything, its digest too, from the earlier copy
         where.execute("INSERT INTO records VALUES (?, ?, ?)", r)
     refused("state digest.*earlier copy")
+    where.execute("DELETE FROM records")
+    for r in now:  # the serial records are kept from, deleted: not taken for an old store
+        if r[:2] != ("control", "records-from"):
+            where.execute("INSERT INTO records VALUES (?, ?, ?)", r)
+    refused("records-from.*deleted")
     where.execute("DELETE FROM records")
     for r in now:
         where.execute("INSERT INTO records VALUES (?, ?, ?)", r)

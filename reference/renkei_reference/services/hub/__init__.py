@@ -140,7 +140,7 @@ class Hub:
         # the sealed digest of the state records carries the logs' sizes (RK-LOG-010)
         self.records.bind(lambda: (self.logs.access.size, self.logs.admin.size))
         self.logs.appended = self.records.changed
-        records_from = adopt_legacy_state(self.records, self._store, self.logs)
+        records_from = adopt_legacy_state(self.records, self._store, self.logs, adopt=adopt_state)
         with contextlib.suppress(UnavailableError):  # what it adopted is read from the store
             self._store.barrier().result()
         self.codes = CodeDesk(keys, self.records, self.logs)

@@ -69,17 +69,24 @@ def _tampered(where: str, why: str) -> LogTamperedError:
     return LogTamperedError(log="state", where=where, field="record", why=why)
 
 
-def adopt_legacy_state(records: SealedRecords, store: LogStore, logs: HubLogs) -> int:
+def adopt_legacy_state(
+    records: SealedRecords, store: LogStore, logs: HubLogs, *, adopt: bool = False
+) -> int:
     """The serial from which every entry's state has a record.
 
     A store written before the sealed records kept holds, retention periods and
     consents in its plain ``state`` table and used request ids nowhere but in
-    the log: at its first start under this code they are adopted once into the
-    sealed records (the request ids from the checked log), and the serial from
-    which records are kept is itself recorded."""
+    the log: at its first start under this code, when an operator adopts it
+    (``adopt``; a new store needs none), they are adopted once into the sealed
+    records (the request ids from the checked log), and the serial from which
+    records are kept is itself recorded.  A store with a state digest has its
+    records: the marker missing there is a deletion, not an old store."""
     marker = dict(records.items(CONTROL)).get(RECORDS_FROM)
     if marker is not None:
         return int(marker)
+    if records.digest_at_open is not None:
+        raise _tampered(f"{CONTROL} {RECORDS_FROM!r}", "deleted from a store with a state digest")
+    _digest(records, logs, adopt=adopt)  # no digest: refused unless new or adopted
     spaces = {"hold:": "hold", "consent:": "consent"}
     for key, value in store.state().items():
         if key == "retention":
