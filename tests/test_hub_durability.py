@@ -31,6 +31,7 @@ from renkei_reference.services.app import create_app
 from renkei_reference.services.clock import ControllableClock
 from renkei_reference.services.federation import Federation
 from renkei_reference.services.hub import HoldScopeIn
+from renkei_reference.services.hub.linkages import request_key
 
 from .postgres import Backend
 from .test_log_store import (
@@ -48,6 +49,7 @@ from .test_log_store import (
 pytestmark = pytest.mark.requirement("RK-FLOW-002", "RK-FLOW-003", "RK-FLOW-004", "RK-LOG-001")
 
 PAYLOAD = base64.b64encode("回答".encode()).decode()
+USED = 'q-used-0123456789 "照会"\\\t'
 
 
 class Durable(NamedTuple):
@@ -222,7 +224,9 @@ def _stored_records(where: Backend) -> list[tuple[str, str, str]]:
 @pytest.mark.requirement("RK-LOG-010")
 def test_every_changed_or_deleted_record_that_matters_refuses_the_start(hub: Durable) -> None:
     """The hub's state records are sealed: one byte changed in any record's key or
-    value refuses the start; deleting a used request id or a hold in force too."""
+    value refuses the start — a used request id's record, read when its id comes
+    again, refuses that request instead; deleting a hold in force refuses the
+    start too (with the state digest, or without it by the full check)."""
     where, signer, clock, fed, links = hub
     _query(fed, links["r0"], "q-open")
     answered = _query(fed, links["r1"], "q-answered")
@@ -232,7 +236,9 @@ def test_every_changed_or_deleted_record_that_matters_refuses_the_start(hub: Dur
     fed.close()
     rows = _stored_records(where)
     spaces = {space for space, _, _ in rows}
-    assert {"agency", "credential", "hold", "linkage", "pattern", "request", "transit"} <= spaces
+    assert {"agency", "credential", "digest", "hold", "linkage", "pattern", "request",
+            "transit"} <= spaces  # fmt: skip
+    used = {request_key("a", r): r for r in ("q-open", "q-answered")}
     mutations = 0
     for space, key, value in rows:
         for column, text in (("key", key), ("value", value)):
@@ -240,19 +246,68 @@ def test_every_changed_or_deleted_record_that_matters_refuses_the_start(hub: Dur
                 changed = text[:i] + ("0" if text[i] != "0" else "1") + text[i + 1 :]
                 where.execute(f"UPDATE records SET {column} = ? WHERE space = ? AND key = ?",
                               (changed, space, key))  # fmt: skip
-                with pytest.raises(LogTamperedError):
-                    _restart(where, signer, clock)
+                if space == "request":  # read when its id comes again, not at start
+                    again = _restart(where, signer, clock)
+                    with pytest.raises(LogTamperedError):
+                        _query(again, links["r0"], used[key])
+                    again.close()
+                else:
+                    with pytest.raises(LogTamperedError):
+                        _restart(where, signer, clock)
                 mutations += 1
                 where.execute(f"UPDATE records SET {column} = ? WHERE space = ? AND {column} = ?",
                               (text, space, changed))  # fmt: skip
     assert mutations >= 6 * len(rows) - 6
-    for space in ("request", "hold"):
-        where.execute("DELETE FROM records WHERE space = ?", (space,))
-        with pytest.raises(LogTamperedError, match="has no record"):
-            _restart(where, signer, clock)
-        for row in [r for r in rows if r[0] == space]:
-            where.execute("INSERT INTO records VALUES (?, ?, ?)", row)
+    rows = _stored_records(where)  # with the digest the last restarts wrote
+    where.execute("DELETE FROM records WHERE space = 'hold'")
+    with pytest.raises(LogTamperedError, match="hold records"):
+        _restart(where, signer, clock)
+    where.execute("DELETE FROM records WHERE space = 'digest'")
+    with pytest.raises(LogTamperedError, match=r"state digest.*there is none"):
+        _restart(where, signer, clock)
+    with pytest.raises(LogTamperedError, match="a hold placed and never lifted has no record"):
+        _hub_on(where, signer, clock, adopt_state=True)  # the full check instead
+    assert not where.rows("SELECT key FROM records WHERE space = 'digest'")  # none written
+    for row in [r for r in rows if r[0] in ("hold", "digest")]:
+        where.execute("INSERT INTO records VALUES (?, ?, ?)", row)
     _restart(where, signer, clock).close()  # restored: it starts
+
+
+@pytest.mark.requirement("RK-LOG-010")
+def test_a_deleted_request_id_record_is_never_taken_for_an_unused_request_id(
+    hub: Durable,
+) -> None:
+    """A used request id's record deleted while the hub is down: the id is found in
+    the log before it is accepted again (500 ``log-tampered``, recorded in the
+    administrative log); with the state digest deleted too, the hub refuses to
+    start, and the full check made when an operator adopts the store finds it."""
+    where, signer, clock, fed, links = hub
+    # escapes and non-ASCII in the canonical record: each store's index finds it
+    _query(fed, links["r0"], USED)
+    fed.hub.log_barrier().result(10)
+    fed.close()
+    rows = [r for r in _stored_records(where) if r[0] in ("request", "digest")]
+    where.execute("DELETE FROM records WHERE space = 'request'")
+    again = _restart(where, signer, clock)
+    with pytest.raises(LogTamperedError, match="the used request id has no record"):
+        _query(again, links["r0"], USED)
+    again.hub.log_barrier().result(10)
+    tampered = [a for a in again.hub.logs.admin_entries if a.event.value == "log-tampered"]
+    assert [a.details["location"] for a in tampered] == ["request of access entry 1"]
+    again.close()
+    where.execute("DELETE FROM records WHERE space = 'digest'")
+    with pytest.raises(LogTamperedError, match="state digest"):
+        _restart(where, signer, clock)
+    with pytest.raises(LogTamperedError, match="the used request id has no record"):
+        _hub_on(where, signer, clock, adopt_state=True)
+    for row in rows:
+        if row[0] == "request":
+            where.execute("INSERT INTO records VALUES (?, ?, ?)", row)
+    _hub_on(where, signer, clock, adopt_state=True).close()  # adopted: the digest written
+    fed = _restart(where, signer, clock)
+    with pytest.raises(ConflictError, match="already used"):
+        _query(fed, links["r0"], USED)
+    fed.close()
 
 
 def test_a_postgresql_server_that_goes_away_refuses_answers_and_loses_none() -> None:
@@ -286,3 +341,61 @@ def test_a_postgresql_server_that_goes_away_refuses_answers_and_loses_none() -> 
         fed.close()
     finally:
         cluster.stop()
+
+
+@pytest.mark.requirement("RK-LOG-010")
+def test_state_records_deleted_or_put_back_from_an_earlier_copy_refuse_the_start(
+    hub: Durable,
+) -> None:
+    """Each record verifies, yet the set does not: a linkage in flight deleted, an
+    ended linkage or an earlier state of one put back, every record (their digest
+    too) put back from an earlier copy while the logs went on, or the marker of
+    the serial records are kept from deleted (which would have the store adopted
+    as one written before the sealed records) — the start is refused, without
+    reading the log's entries (the sealed digest)."""
+    where, signer, clock, fed, links = hub
+    ended = _query(fed, links["r0"], "q-ended")
+    fed.hub.log_barrier().result(10)
+    earlier = _stored_records(where)  # ``ended`` pending
+    fed.hub.deliveries(B)
+    fed.hub.answer(B, ended.linkage_id, PAYLOAD)
+    fed.hub.status(A, ended.linkage_id)  # provided: handed out
+    fed.hub.acknowledge(A, ended.linkage_id)  # ended
+    flight = _query(fed, links["r1"], "q-flight")
+    fed.hub.deliveries(B)  # delivered
+    fed.hub.log_barrier().result(10)
+    fed.close()
+    now = _stored_records(where)
+    row = {(s, k): v for s, k, v in earlier}
+    flight_row = next(r for r in now if r[:2] == ("linkage", flight.linkage_id))
+
+    def refused(match: str) -> None:
+        with pytest.raises(LogTamperedError, match=match):
+            _restart(where, signer, clock)
+
+    where.execute("DELETE FROM records WHERE space = 'linkage'")
+    refused("linkage records")  # the linkage in flight deleted
+    where.execute("INSERT INTO records VALUES (?, ?, ?)", flight_row)
+    key = ("linkage", ended.linkage_id)
+    where.execute("INSERT INTO records VALUES (?, ?, ?)", (*key, row[key]))
+    refused("linkage records")  # an ended linkage put back
+    where.execute("DELETE FROM records WHERE space = 'linkage' AND key = ?", (key[1],))
+    pending = next(v for s, k, v in earlier if s == "linkage")
+    where.execute("UPDATE records SET value = ? WHERE space = 'linkage'", (pending,))
+    where.execute("UPDATE records SET key = ? WHERE space = 'linkage'", (key[1],))
+    refused("linkage records")  # a record put back in place of another
+    where.execute("DELETE FROM records")
+    for r in earlier:  # everything, its digest too, from the earlier copy
+        where.execute("INSERT INTO records VALUES (?, ?, ?)", r)
+    refused("state digest.*earlier copy")
+    where.execute("DELETE FROM records")
+    for r in now:  # the serial records are kept from, deleted: not taken for an old store
+        if r[:2] != ("control", "records-from"):
+            where.execute("INSERT INTO records VALUES (?, ?, ?)", r)
+    refused("records-from.*deleted")
+    where.execute("DELETE FROM records")
+    for r in now:
+        where.execute("INSERT INTO records VALUES (?, ?, ?)", r)
+    again = _restart(where, signer, clock)  # as it was: it starts
+    assert set(again.hub.linkages.linkages) == {flight.linkage_id}
+    again.close()

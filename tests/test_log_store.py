@@ -100,13 +100,18 @@ def _hub_on(
     name: str = "logs",
     *,
     full_disk: bool = False,
+    adopt_state: bool = False,
 ) -> Federation:
     """A federation whose hub keeps its logs in ``backend``'s store ``name``
     (the store closed again if the hub refuses to start)."""
     store = backend.open(name, full_disk=full_disk, retry_seconds=0.05)
     try:
         return Federation(
-            clock, MemoryKeyStore(T0, ROOT_SECRET), log_store=store, log_signer=signer
+            clock,
+            MemoryKeyStore(T0, ROOT_SECRET),
+            log_store=store,
+            log_signer=signer,
+            adopt_state=adopt_state,
         )
     except BaseException:
         store.close()

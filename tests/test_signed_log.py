@@ -36,7 +36,7 @@ pytestmark = pytest.mark.requirement("RK-LOG-004", "RK-LOG-009")
 
 SIGNER = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 ORIGIN = "renkei.test/access-log"
-LEAVES = 1500  # levels 0 to 10: three above CACHED_LEVEL
+LEAVES = 5000  # levels 0 to 13: three above CACHED_LEVEL
 
 
 def _leaf(serial: int) -> bytes:
@@ -75,7 +75,7 @@ def test_a_reopened_log_proves_from_the_stored_nodes(tmp_path: Path) -> None:
 
     store = SqliteLogStore(tmp_path / "log.sqlite3")
     log = SignedLog("access", ORIGIN, SIGNER, store, trim_every=64)
-    # the levels from CACHED_LEVEL up (64 B / 2⁸ a leaf) and the incomplete block below
+    # the levels from CACHED_LEVEL up (64 B / 2¹⁰ a leaf) and the incomplete block below
     assert log.held_bytes < LEAVES + TAIL_BYTES
     assert [r.serial for r in log.rows()] == list(range(1, LEAVES + 1))
     _same_tree(log, reference, rng)

@@ -74,6 +74,14 @@ def register(
         "witness; only after checking that the store is current (RK-LOG-011)",
     )
     serve.add_argument(
+        "--adopt-state",
+        action="store_true",
+        help="start once on a store whose logs hold entries but whose state records have no "
+        "sealed digest (a store written before it, or the digest deleted): the full check "
+        "of every held entry is made and the digest written; only after checking the store "
+        "(RK-LOG-010)",
+    )
+    serve.add_argument(
         "--target-file",
         type=Path,
         default=Path("renkei-target.json"),
@@ -314,7 +322,11 @@ def _serve(args: argparse.Namespace) -> int:
         hub_app = create_app(
             test_mode=args.mode == "test",
             federation_factory=_durable(
-                args.state_dir, store, witness_dir, adopt_witness=args.adopt_witness
+                args.state_dir,
+                store,
+                witness_dir,
+                adopt_witness=args.adopt_witness,
+                adopt_state=args.adopt_state,
             ),
         )
     except LogTamperedError as exc:  # nothing changed is ever served (RK-LOG-010)
@@ -479,6 +491,7 @@ def _durable(
     witness_dir: Path | None = None,
     *,
     adopt_witness: bool = False,
+    adopt_state: bool = False,
 ) -> Callable[[Any], Any]:
     """Federations whose hub keys (``keys.json``, RK-KEY-003), log signing key
     (``log-signer.key``), store (``logs``: by default ``logs.sqlite3``, or a
@@ -538,6 +551,7 @@ def _durable(
                 log_signer=load_or_create_log_signer(signer),
                 state_dir=state_dir,
                 registry_store=registry,
+                adopt_state=adopt_state,
             )
         except BaseException:  # e.g. a stored log found changed (RK-LOG-010)
             store.close()

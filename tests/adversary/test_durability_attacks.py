@@ -193,14 +193,21 @@ def test_a_vanished_linkage_is_noticed(hub: Hub) -> None:
 # (a linkage record deleted to provoke it here is now refused at start, above).
 
 
-def test_deleted_request_id_record_refuses_start(hub: Hub) -> None:
-    """RK-LOG-010: a used request id must be found for every entry at start."""
+def test_deleted_request_id_record_refuses_its_replay(hub: Hub) -> None:
+    """RK-LOG-010: a used request id whose record was deleted is never taken for
+    an unused one — found in the log when it comes again (500 ``log-tampered``,
+    recorded in the administrative log); the start itself reads no entry for it."""
     link_code = hub.build_world()
     hub.approve(link_code, "req-1")
     hub.kill()
     assert _sql(hub, "DELETE FROM records WHERE space = 'request'") == 1
-    assert not hub.start(expect_ready=False)
-    assert "RK-LOG-010" in hub.output()
+    hub.start()
+    replay = hub.query(link_code, "req-1")
+    assert replay.status_code == 500, replay.text
+    assert replay.json()["type"].endswith("log-tampered")
+    assert replay.json()["requirement"] == "RK-LOG-010"
+    assert "log-tampered" in hub.auditor("/admin-logs", {"limit": 1000}).text
+    assert len([e for e in hub.access_log() if e.get("request_id") == "req-1"]) == 1
 
 
 def test_deleted_legal_hold_record_refuses_start(hub: Hub) -> None:

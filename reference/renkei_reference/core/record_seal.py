@@ -19,10 +19,20 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .log_integrity import LogTamperedError
 
-__all__ = ["RECORD_KEY_INFO", "open_record", "record_key", "seal_record"]
+__all__ = [
+    "DIGEST_MODULUS",
+    "RECORD_KEY_INFO",
+    "open_record",
+    "record_element",
+    "record_key",
+    "seal_record",
+]
 
 RECORD_KEY_INFO = b"renkei/hub/state-record/v1"
 _VERSION = "s1"
+_ELEMENT = "e1"
+DIGEST_MODULUS = 1 << 256
+"""The sums of record elements (a sealed digest of a space's records) are taken modulo 2^256."""
 
 
 def record_key(secret: bytes) -> bytes:
@@ -32,16 +42,30 @@ def record_key(secret: bytes) -> bytes:
     )
 
 
-def _tag(key: bytes, space: str, name: str, value: str) -> str:
+def _mac(key: bytes, *parts: str) -> bytes:
     """HMAC-SHA256 over each part as its 8-byte big-endian length and its UTF-8 bytes,
     in one call of the standard library's OpenSSL HMAC (the same tag as feeding the
     parts one by one)."""
     message = bytearray()
-    for part in (space, name, value):
+    for part in parts:
         data = part.encode("utf-8", "surrogateescape")
         message += len(data).to_bytes(8, "big")
         message += data
-    return std_hmac.digest(key, message, "sha256").hex()
+    return std_hmac.digest(key, message, "sha256")
+
+
+def _tag(key: bytes, space: str, name: str, value: str) -> str:
+    return _mac(key, space, name, value).hex()
+
+
+def record_element(key: bytes, space: str, name: str, stored: str) -> int:
+    """A stored record's element of its space's digest: HMAC-SHA256 (under the
+    record key, apart from the seal by a leading ``e1``) of its space, key and
+    stored form, as a number.  The digest of a space is the count of its records
+    and the sum of their elements modulo ``DIGEST_MODULUS``: a record deleted,
+    added or put back from an earlier copy changes it, and without the key no
+    other set of records can be made to give the same sum."""
+    return int.from_bytes(_mac(key, _ELEMENT, space, name, stored), "big")
 
 
 def seal_record(key: bytes, space: str, name: str, value: str) -> str:

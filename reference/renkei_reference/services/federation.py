@@ -66,6 +66,7 @@ class Federation:
         log_signer: Ed25519PrivateKey | None = None,
         state_dir: Path | None = None,
         registry_store: RegistryStore | None = None,
+        adopt_state: bool = False,
     ) -> None:
         self.clock = clock
         self.state_dir = state_dir  # where durable parties keep files (None: in memory)
@@ -89,6 +90,7 @@ class Federation:
             log_signer=signer,
             log_store=self.log_store,
             transit_vault=self.transit_vault,
+            adopt_state=adopt_state,
         )
         self.auditor = AuditorService(self.hub, clock)  # the third-party body's analyses
         # SHA-256 of each test-mode credential -> agency_id, kept in the durable store

@@ -65,7 +65,7 @@ from .logs import (
 )
 from .patterns import PatternDesk
 from .retention import HoldScopeIn, LegalHoldView, RetentionDesk, hold_document
-from .startup import adopt_legacy_state, check_state_against_logs
+from .startup import COUNTED, adopt_legacy_state, check_state_against_logs
 from .views import AuditorEntry, LogViews
 
 ID = KeyPurpose.ID_CODE
@@ -107,6 +107,7 @@ class Hub:
         origin: str = "renkei.reference/hub/access-log",
         log_store: LogStore | None = None,
         transit_vault: TransitVault | None = None,
+        adopt_state: bool = False,
     ) -> None:
         self._lock = threading.RLock()
 
@@ -124,7 +125,9 @@ class Hub:
         self.origin = origin
         signer = log_signer or Ed25519PrivateKey.generate()
         # the state beside the logs, sealed under a key of the log's custody (RK-LOG-010)
-        self.records = SealedRecords(self._store, record_key(signer.private_bytes_raw()))
+        self.records = SealedRecords(
+            self._store, record_key(signer.private_bytes_raw()), counted=COUNTED
+        )
         self.agency_book = AgencyBook(self.records)
         self.logs = HubLogs(
             self._store,
@@ -134,7 +137,10 @@ class Hub:
             resident_of=self._resident_of,
             now=clock.now,
         )
-        records_from = adopt_legacy_state(self.records, self._store, self.logs)
+        # the sealed digest of the state records carries the logs' sizes (RK-LOG-010)
+        self.records.bind(lambda: (self.logs.access.size, self.logs.admin.size))
+        self.logs.appended = self.records.changed
+        records_from = adopt_legacy_state(self.records, self._store, self.logs, adopt=adopt_state)
         with contextlib.suppress(UnavailableError):  # what it adopted is read from the store
             self._store.barrier().result()
         self.codes = CodeDesk(keys, self.records, self.logs)
@@ -156,7 +162,9 @@ class Hub:
             self.retention,
             self.pattern_desk,
             (keys.ring(ID), keys.ring(KeyPurpose.LINK_CODE)),
+            records=self.records,
             records_from=records_from,
+            adopt=adopt_state,
         )
         self.expire_due()  # what became overdue while the hub was down ends now
 
@@ -165,7 +173,7 @@ class Hub:
         """One step of the hub: serialised with every other, and all the changes it
         makes — log entries and state records — committed in one transaction."""
         with self._lock:
-            with self._store.atomic():
+            with self._store.atomic(), self.records.batch():
                 yield
             self.logs.settle()  # what the store has committed is read from it again
             self.linkages.requests.settle()

@@ -49,6 +49,7 @@ from ...core.linkage import (
     linkage_from_record,
     linkage_record,
 )
+from ...core.log_integrity import LogTamperedError
 from ...core.patterns import Query, decide
 from ..store.log_store import RecordMap, SealedRecords
 from ..store.transit_vault import TransitVault
@@ -221,6 +222,18 @@ class LinkageDesk:
                 f"its query made {made}",
                 "RK-FLOW-003",
             )
+        used = self._logs.request_serial(caller.agency_id, q.request_id)
+        if used is not None:  # a used request id whose record is gone (RK-LOG-010)
+            error = LogTamperedError(
+                log="state",
+                where=f"request of access entry {used}",
+                field="record",
+                why="the used request id has no record",
+            )
+            report = self._logs.access.on_tamper
+            if report is not None:
+                report(error)
+            raise error
         facts = AccessFacts(caller.agency_id, AgencyId(q.provider).value, q.pattern_id,
                             q.information_kind, q.request_id)  # fmt: skip
         pattern = self._patterns.table.get(q.pattern_id)

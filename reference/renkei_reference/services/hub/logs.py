@@ -141,6 +141,8 @@ class HubLogs:
         self._recent_linkage_of: dict[int, str] = {}
         self._writes: dict[int, int] = {}  # serial -> writes not yet released
         self._unsettled: deque[tuple[int | None, int]] = deque()  # (store mark, serial)
+        # called inside the transaction of each append (the state digest's log sizes)
+        self.appended: Callable[[], None] = lambda: None
         logs = (self.access, self.admin)
         check_anchored(((g.name, g.size, g.anchored) for g in logs), self.held())
         self.access.on_tamper = self.admin.on_tamper = TamperReports(self.record, now)
@@ -211,6 +213,14 @@ class HubLogs:
             raise self._missing(serial)
         return self._read(found)
 
+    def _found(self, serial: int) -> StoredEntry:
+        """An entry an index named: a serial outside the log is a changed row."""
+        if not 1 <= serial <= self.size:
+            raise LogTamperedError(
+                log="access", where=f"serial {serial}", field="serial", why="outside the log"
+            )
+        return self.entry(serial)
+
     def entries(self, first: int = 1) -> Iterator[StoredEntry]:
         """Every entry from serial ``first`` on, purged ones included, in order,
         each checked as it is read (windows of ``WINDOW`` … ``WINDOW_MAX`` rows;
@@ -243,7 +253,7 @@ class HubLogs:
         return [
             s
             for s in sorted(candidates)
-            if isinstance(e := self.entry(s), AccessLogEntry) and e.linkage_id == linkage_id
+            if isinstance(e := self._found(s), AccessLogEntry) and e.linkage_id == linkage_id
         ]
 
     def person_entries(self, person: bytes) -> list[AccessLogEntry]:
@@ -252,7 +262,7 @@ class HubLogs:
         out: dict[int, AccessLogEntry] = {}
         for serial in self.store.find("access", "person", person.hex()):
             if serial not in self._recent:
-                e = self.entry(serial)
+                e = self._found(serial)
                 if isinstance(e, AccessLogEntry) and e.person == person:
                     out[serial] = e
         for serial, e in self._recent.items():
@@ -267,7 +277,9 @@ class HubLogs:
         back to before it (a legal hold, a key rotation lost) refuses to start."""
         entry = AdminLogEntry(len(self.admin_entries) + 1, at, event, actor, details)
         leaf = admin_leaf_bytes(entry)
-        self.admin.append(entry.serial, leaf, leaf.decode())
+        with self.store.atomic():
+            self.admin.append(entry.serial, leaf, leaf.decode())
+            self.appended()
         self.admin_entries.append(entry)
         self._check.note_admin(entry)
         self.admin.checkpoint()
@@ -310,12 +322,33 @@ class HubLogs:
             person_digest=self._check.digest(salt, person),  # RK-LOG-010
         )
         leaf = leaf_bytes(entry)
-        self.access.append(entry.serial, leaf, entry_record(entry))
+        with self.store.atomic():
+            self.access.append(entry.serial, leaf, entry_record(entry))
+            self.appended()
         self._wrote(entry)
         self._appended[entry.serial] = (entry, leaf)
         if len(self._appended) > APPENDED_KEPT:
             del self._appended[next(iter(self._appended))]
         return entry
+
+    def request_serial(self, requester: str, request_id: str) -> int | None:
+        """The first held entry of ``requester``'s ``request_id``, if any (the
+        store's index on the record's request id, and what is not committed
+        yet), each candidate checked as it is read."""
+        candidates = {
+            s
+            for s, e in self._recent.items()
+            if isinstance(e, AccessLogEntry) and e.request_id == request_id
+        }
+        candidates.update(self.store.find("access", "request_id", request_id))
+        for serial in sorted(candidates):
+            e = self._found(serial)
+            if isinstance(e, AccessLogEntry) and (e.requester, e.request_id) == (
+                requester,
+                request_id,
+            ):
+                return serial
+        return None
 
     def purged(self, entries: Iterable[PurgedEntry], at: datetime) -> None:
         """The retention desk purged ``entries``.  Called after the purge's

@@ -3,25 +3,36 @@
 The logs are checked row by row as they are read (services.store.log_integrity) and
 each state record's seal as it is read (core.record_seal).  A seal cannot
 tell a record that was deleted, or put back from an earlier copy, so the state
-whose loss or rollback would matter is held against the checked logs here:
+whose loss or rollback would matter is held against the checked logs:
 
-* every used request id of a held entry has its record (else it could be
-  replayed, RK-FLOW-003) — each looked up in the store, not held;
+* the state records (every space in ``COUNTED``: linkages in flight, answers in
+  transit and handed out, holds, retention, consents, aliases, agencies,
+  patterns) against their sealed digest (services.store.sealed_records),
+  written in the same transactions: the records counted and summed again give
+  the digest, whose log sizes are the stored logs' — a record deleted, added or
+  put back from an earlier copy changes the sums, and a digest put back from an
+  earlier copy names smaller logs (the logs themselves are held to their
+  witness, RK-LOG-011);
+* each linkage in flight has its approval as its last entry, and each answer
+  handed out its ``provided`` entry (the log's linkage index), a linkage is
+  answered exactly when its answer is in transit;
 * every hold placed and not lifted in the administrative log has its record
-  (else purging would ignore it, RK-RET-002);
-* the linkages in flight are exactly the approved linkages whose last entry is
-  their approval (a stale record would relay an answer twice, a deleted one
-  would never end, RK-FLOW-002/004), and a linkage is answered exactly when
-  its answer is in transit; an answer handed out and not yet acknowledged
-  belongs to a linkage whose last entry is the ``provided`` entry it names;
-* the pattern table in force is the document the administrative log last
-  recorded loading (no rollback, RK-PAT-003), and no key ring is behind the
-  last rotation the administrative log recorded (RK-KEY-002).
+  (else purging would ignore it, RK-RET-002), the pattern table in force is the
+  document the administrative log last recorded loading (no rollback,
+  RK-PAT-003), and no key ring is behind the last rotation the administrative
+  log recorded (RK-KEY-002).
 
-The held entries are read once, streamed (each checked as it is read), holding
-only the linkages open at the point reached: the checks take time in the
-log's size, not memory.  Any mismatch is a ``LogTamperedError``: the hub does not start.  A store
-written before the sealed records is adopted once (``adopt_legacy_state``).
+None of this reads the access log's entries but those of the linkages in flight:
+the time is the records', not the log's.  A used request id's record is not
+counted (one a linkage): a request id found unused is looked up in the log before
+it is accepted (``HubLogs.request_serial``, services.hub.linkages).
+
+A store without a digest (written before it, or the digest deleted) gets the
+full check instead, once: one pass over the held entries, streamed, holding only
+the linkages open at the point reached (a used request id for every entry,
+exactly the linkages approved and not ended); the digest is then written.  Any
+mismatch is a ``LogTamperedError``: the hub does not start.  A store written
+before the sealed records is adopted once (``adopt_legacy_state``).
 """
 
 from __future__ import annotations
@@ -30,18 +41,26 @@ import base64
 import hashlib
 from collections.abc import Iterable
 
-from ...core.access_log import Outcome
+from ...core.access_log import AccessLogEntry, Outcome
 from ...core.admin_log import AdminEvent
 from ...core.keys import KeyRing
 from ...core.linkage import LinkageState
 from ...core.log_integrity import LogTamperedError
 from ..store.log_store import LogStore, SealedRecords
-from .linkages import LinkageDesk, request_key
+from .agencies import AGENCY
+from .binding import CONSENT
+from .codes import ALIAS
+from .linkages import EXPIRED, LINKAGE, RELAY, TRANSIT, LinkageDesk, request_key
 from .logs import HubLogs
-from .patterns import PatternDesk
-from .retention import RetentionDesk
+from .patterns import PATTERN, PatternDesk
+from .retention import HOLD, RETENTION, RetentionDesk
 
-__all__ = ["adopt_legacy_state", "check_state_against_logs"]
+__all__ = ["COUNTED", "adopt_legacy_state", "check_state_against_logs"]
+
+COUNTED = (AGENCY, ALIAS, CONSENT, EXPIRED, HOLD, LINKAGE, PATTERN, RELAY, RETENTION, TRANSIT)
+"""The record spaces under the sealed digest: every space of the hub's state but
+the used request ids (one a linkage, looked up in the log when found unused) and
+``control``."""
 
 CONTROL, RECORDS_FROM = "control", "records-from"
 
@@ -50,17 +69,24 @@ def _tampered(where: str, why: str) -> LogTamperedError:
     return LogTamperedError(log="state", where=where, field="record", why=why)
 
 
-def adopt_legacy_state(records: SealedRecords, store: LogStore, logs: HubLogs) -> int:
+def adopt_legacy_state(
+    records: SealedRecords, store: LogStore, logs: HubLogs, *, adopt: bool = False
+) -> int:
     """The serial from which every entry's state has a record.
 
     A store written before the sealed records kept holds, retention periods and
     consents in its plain ``state`` table and used request ids nowhere but in
-    the log: at its first start under this code they are adopted once into the
-    sealed records (the request ids from the checked log), and the serial from
-    which records are kept is itself recorded."""
+    the log: at its first start under this code, when an operator adopts it
+    (``adopt``; a new store needs none), they are adopted once into the sealed
+    records (the request ids from the checked log), and the serial from which
+    records are kept is itself recorded.  A store with a state digest has its
+    records: the marker missing there is a deletion, not an old store."""
     marker = dict(records.items(CONTROL)).get(RECORDS_FROM)
     if marker is not None:
         return int(marker)
+    if records.digest_at_open is not None:
+        raise _tampered(f"{CONTROL} {RECORDS_FROM!r}", "deleted from a store with a state digest")
+    _digest(records, logs, adopt=adopt)  # no digest: refused unless new or adopted
     spaces = {"hold:": "hold", "consent:": "consent"}
     for key, value in store.state().items():
         if key == "retention":
@@ -82,13 +108,24 @@ def check_state_against_logs(
     patterns: PatternDesk,
     rings: Iterable[KeyRing],
     *,
+    records: SealedRecords,
     records_from: int,
+    adopt: bool = False,
 ) -> None:
-    """See the module docstring; raises ``LogTamperedError`` on the first mismatch."""
-    _requests_and_linkages(logs, linkages, records_from)
+    """See the module docstring; raises ``LogTamperedError`` on the first mismatch.
+    ``adopt``: a store with entries and no digest gets the full check (else it is
+    refused), and its digest is written once every check has passed."""
+    digested = _digest(records, logs, adopt=adopt)
+    if digested:
+        _in_flight(logs, linkages)
+    else:
+        _requests_and_linkages(logs, linkages, records_from)
+    _answers(linkages)
     _holds(logs, retention)
     _patterns(logs, patterns)
     _keys(logs, rings)
+    if not digested:
+        records.changed()  # the digest, from now on kept with the records
 
 
 def _requests_and_linkages(logs: HubLogs, desk: LinkageDesk, records_from: int) -> None:
@@ -119,16 +156,77 @@ def _requests_and_linkages(logs: HubLogs, desk: LinkageDesk, records_from: int) 
         raise _tampered(f"linkage {lid}", "the log shows it ended or never approved it")
     for lid in sorted(opened - set(desk.linkages)):
         raise _tampered(f"linkage {lid}", "approved in the log, neither ended nor in flight")
+    for lid, relay in sorted(desk.relays.items()):  # handed out, not yet acknowledged
+        _relayed(lid, relay.serial, last.get(lid), provided.get(lid, set()), desk)
+
+
+def _digest(records: SealedRecords, logs: HubLogs, *, adopt: bool) -> bool:
+    """The records as found at open against their sealed digest; False if there
+    is none and the store is new, or adopted (the full pass is then made)."""
+    digest = records.digest_at_open
+    if digest is None:
+        empty = logs.access.size == logs.admin.size == 0
+        if empty or adopt:
+            return False
+        raise _tampered(
+            "state digest",
+            "there is none, but the logs hold entries: it was deleted, or the store was "
+            "written before it (an operator adopts such a store once, after checking it)",
+        )
+    sizes = (logs.access.size, logs.admin.size)
+    if (digest.access, digest.admin) != sizes:
+        raise _tampered(
+            "state digest",
+            f"written with logs of {digest.access} and {digest.admin} entries, the logs "
+            f"hold {sizes[0]} and {sizes[1]}: the records are from an earlier copy",
+        )
+    found = records.counted_at_open
+    for space in sorted(set(found) | set(digest.spaces)):
+        if found.get(space, (0, 0)) != digest.spaces.get(space, (0, 0)):
+            raise _tampered(
+                f"{space} records",
+                "they differ from their sealed digest: a record deleted, added or put "
+                "back from an earlier copy",
+            )
+    return True
+
+
+def _in_flight(logs: HubLogs, desk: LinkageDesk) -> None:
+    """Each linkage in flight has its approval as its last entry, each answer handed
+    out its ``provided`` entry: the entry the record names, read by its serial, and
+    none after it (the log's linkage index).  Nothing else of the log is read."""
+    for lid, linkage in sorted(desk.linkages.items()):
+        if not _last(logs, lid, linkage.serial, Outcome.APPROVED):
+            raise _tampered(f"linkage {lid}", "the log shows it ended or never approved it")
+    for lid, relay in sorted(desk.relays.items()):
+        if lid in desk.linkages or not _last(logs, lid, relay.serial, Outcome.PROVIDED):
+            raise _tampered(f"answer of linkage {lid}", "handed out, but not provided in the log")
+
+
+def _last(logs: HubLogs, lid: str, serial: int, outcome: Outcome) -> bool:
+    """Whether the entry at ``serial`` (checked as it is read) is ``lid``'s
+    ``outcome`` and no later entry of ``lid`` is held."""
+    e = logs.entry(serial) if 1 <= serial <= logs.size else None
+    if not isinstance(e, AccessLogEntry) or e.linkage_id != lid or e.outcome is not outcome:
+        return False
+    return all(s <= serial for s in logs.linkage_serials(lid))
+
+
+def _relayed(
+    lid: str, serial: int, last: Outcome | None, provided: set[int], desk: LinkageDesk
+) -> None:
+    if last is not Outcome.PROVIDED or lid in desk.linkages:
+        raise _tampered(f"answer of linkage {lid}", "handed out, but not provided in the log")
+    if serial not in provided:
+        raise _tampered(f"answer of linkage {lid}", "its provided entry is not in the log")
+
+
+def _answers(desk: LinkageDesk) -> None:
     for lid, linkage in sorted(desk.linkages.items()):
         if (linkage.state is LinkageState.ANSWERED) != (lid in desk.transit):
             raise _tampered(f"answer of linkage {lid}", "answered without an answer in transit")
     for lid in sorted(set(desk.transit) - set(desk.linkages)):
         raise _tampered(f"answer of linkage {lid}", "an answer in transit of no linkage")
-    for lid, relay in sorted(desk.relays.items()):  # handed out, not yet acknowledged
-        if last.get(lid) is not Outcome.PROVIDED or lid in desk.linkages:
-            raise _tampered(f"answer of linkage {lid}", "handed out, but not provided in the log")
-        if relay.serial not in provided.get(lid, ()):
-            raise _tampered(f"answer of linkage {lid}", "its provided entry is not in the log")
 
 
 def _holds(logs: HubLogs, retention: RetentionDesk) -> None:

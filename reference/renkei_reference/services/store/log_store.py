@@ -47,7 +47,7 @@ Theory of operation.
   checkpoint (services.signed_log); ``RecordingNodeStore`` checks each
   lower-level node it reads later against the block of leaves under a node it
   holds — for which it keeps, below ``CACHED_LEVEL``, the nodes of the block
-  not yet complete in memory (at most 2^(CACHED_LEVEL+1) − 1 hashes, 16 KiB);
+  not yet complete in memory (at most 2^(CACHED_LEVEL+1) − 1 hashes, 64 KiB);
   and each row is checked when the hub reads it (services.store.log_integrity).
   Text is read with ``surrogateescape``, so that a byte changed into invalid
   UTF-8 is a mismatch the checks report, not a crash; a record changed into
@@ -66,7 +66,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -76,7 +75,6 @@ from typing import Any, Protocol
 from ...core.errors import UnavailableError
 from ...core.log_integrity import BlockCheck, LogTamperedError, block_levels
 from ...core.merkle import HASH_SIZE
-from ...core.record_seal import open_record, seal_record
 from .group_commit import (
     _DONE,
     CHECKPOINT_STATE,
@@ -87,6 +85,7 @@ from .group_commit import (
     statements,
     store_unavailable,
 )
+from .sealed_records import RecordMap, SealedRecords
 from .witness import CheckpointWitness
 
 __all__ = [
@@ -107,13 +106,14 @@ __all__ = [
     "store_unavailable",
 ]
 
-CACHED_LEVEL = 8
-"""Merkle levels from this one up stay in memory (64 B / 2⁸ = 0.25 B a leaf);
-the levels below are read from the stored node rows: a proof node costs at
-most ``CACHED_LEVEL`` reads."""
+CACHED_LEVEL = 10
+"""Merkle levels from this one up stay in memory (64 B / 2¹⁰ = 0.0625 B a leaf:
+0.6 MB at 10⁷ entries, 7.8 MB at 125 M); the levels below are read from the
+stored node rows: a proof node costs at most ``CACHED_LEVEL`` reads, and each
+is checked against the block of 2¹⁰ leaves under a node held."""
 TAIL_BYTES = (2 ** (CACHED_LEVEL + 1) - 1) * HASH_SIZE
 """The most held below ``CACHED_LEVEL`` besides uncommitted nodes: the nodes
-of the block of 2^CACHED_LEVEL leaves not yet complete (16 KiB), which have
+of the block of 2^CACHED_LEVEL leaves not yet complete (64 KiB), which have
 no ancestor held in memory to check them against (RK-LOG-010)."""
 
 
@@ -464,8 +464,10 @@ class RecordingNodeStore:
                 self._base[level] = upto
 
 
-INDEXED = ("linkage_id", "person")
-"""Record fields the store indexes (the linkage's entries, the person's entries)."""
+INDEXED = ("linkage_id", "person", "request_id")
+"""Record fields the store indexes (the linkage's entries, the person's entries,
+the entries of a request id: a used request id whose record is missing is found
+there, RK-LOG-010)."""
 KEY_CHARS = 16
 """An index keeps the last 16 characters of the field (64 bits of a hex id)."""
 
@@ -694,98 +696,3 @@ class SqliteLogStore(GroupCommitStore):
     def _close_connections(self) -> None:
         self._conn.close()
         self._reader.close()
-
-
-class SealedRecords:
-    """The hub's view of a ``LogStore``'s records: each sealed when written and
-    verified when read (core.record_seal, RK-LOG-010).  Everything else is the
-    store's, unchanged."""
-
-    def __init__(self, store: LogStore, key: bytes) -> None:
-        self.store = store
-        self._key = key
-
-    def put(self, space: str, name: str, value: str | None) -> None:
-        sealed = None if value is None else seal_record(self._key, space, name, value)
-        self.store.put_record(space, name, sealed)
-
-    def items(self, space: str) -> Iterator[tuple[str, str]]:
-        for name, stored in self.store.records(space):
-            yield name, open_record(self._key, space, name, stored)
-
-    def get(self, space: str, name: str) -> str | None:
-        """One committed record, verified; None if there is none."""
-        stored = self.store.record(space, name)
-        return None if stored is None else open_record(self._key, space, name, stored)
-
-
-class RecordMap:
-    """One space of sealed records as a mapping that is read from the store when
-    asked, not held (the used request ids: one a linkage).  What the hub wrote
-    and the store has not committed yet is held until ``settle`` finds it
-    committed (with ``MemoryLogStore``, which keeps nothing, that is all of it).
-    The caller writes the record itself (``SealedRecords.put``) and sets the
-    key here."""
-
-    def __init__(self, records: SealedRecords, space: str) -> None:
-        self._records, self._space = records, space
-        self._recent: dict[str, str | None] = {}
-        self._writes: dict[str, int] = {}
-        self._unsettled: deque[tuple[int | None, str]] = deque()
-
-    def get(self, key: str) -> str | None:
-        if key in self._recent:
-            return self._recent[key]
-        return self._records.get(self._space, key)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key) is not None
-
-    def __getitem__(self, key: str) -> str:
-        value = self.get(key)
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def __setitem__(self, key: str, value: str) -> None:
-        self._set(key, value)
-
-    def pop(self, key: str, default: str | None = None) -> str | None:
-        """Forget ``key`` here (the caller deletes its record)."""
-        value = self.get(key)
-        self._set(key, None)
-        return default if value is None else value
-
-    def _set(self, key: str, value: str | None) -> None:
-        self._recent[key] = value
-        self._writes[key] = self._writes.get(key, 0) + 1
-        self._unsettled.append((None, key))
-
-    def items(self) -> Iterator[tuple[str, str]]:
-        """Every record of the space, in key order (the committed ones streamed)."""
-        for key, value in self._records.items(self._space):
-            if key not in self._recent:
-                yield key, value
-        for key in sorted(self._recent):
-            recent = self._recent[key]
-            if recent is not None:
-                yield key, recent
-
-    def settle(self) -> None:
-        """Release what the store has committed (between the hub's steps)."""
-        store = self._records.store
-        mark = store.mark()
-        if mark is None:
-            return
-        unsettled = self._unsettled
-        for i in range(len(unsettled) - 1, -1, -1):
-            if unsettled[i][0] is not None:
-                break
-            unsettled[i] = (mark, unsettled[i][1])
-        while unsettled and (m := unsettled[0][0]) is not None and store.settled(m):
-            _, key = unsettled.popleft()
-            left = self._writes.pop(key) - 1
-            if left:
-                self._writes[key] = left
-            else:
-                del self._recent[key]

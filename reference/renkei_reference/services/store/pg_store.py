@@ -44,6 +44,7 @@ the URL names (created if missing), and the same behaviour:
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -76,10 +77,22 @@ CREATE TABLE IF NOT EXISTS records (
 """The store's tables; every lookup is a range of a primary key or of an index below."""
 
 
+_VALUE = {"request_id": r'((?:[^"\\]|\\.)*)'}
+"""The pattern of a field's value in the canonical record: hex ids, but a request
+id is any string (as JSON writes it, escapes included)."""
+
+
 def _key(field: str) -> str:
     # the canonical record's text, not a cast to jsonb: a record changed into
     # something else than JSON is still stored, and refused when it is read
-    return f'right(substring(entry from \'"{field}":"([0-9a-f]+)"\'), {KEY_CHARS})'
+    value = _VALUE.get(field, "([0-9a-f]+)")
+    return f'right(substring(entry from \'"{field}":"{value}"\'), {KEY_CHARS})'
+
+
+def _written(field: str, value: str) -> str:
+    """``value`` as the canonical record writes it (``json.dumps``, as
+    core.access_log does): what the index of ``field`` keeps the end of."""
+    return json.dumps(value, ensure_ascii=False)[1:-1] if field in _VALUE else value
 
 
 INDEXES = "".join(
@@ -219,7 +232,8 @@ class PostgresLogStore(GroupCommitStore):
             f"SELECT serial FROM leaves WHERE log = %s AND {_key(field)} = %s"
             " AND entry IS NOT NULL ORDER BY serial"
         )
-        return [s for (s,) in self._select(sql, (log, value[-KEY_CHARS:]))]
+        key = _written(field, value)[-KEY_CHARS:]
+        return [s for (s,) in self._select(sql, (log, key))]
 
     def nodes(self, log: str, level: int, first: int = 0) -> Iterator[tuple[int, bytes]]:
         """The stored ``(index, hash)`` rows of one level from index ``first`` on,
