@@ -61,11 +61,16 @@ def _tag(key: bytes, space: str, name: str, value: str) -> str:
 def record_element(key: bytes, space: str, name: str, stored: str) -> int:
     """A stored record's element of its space's digest: HMAC-SHA256 (under the
     record key, apart from the seal by a leading ``e1``) of its space, key and
-    stored form, as a number.  The digest of a space is the count of its records
+    seal tag, as a number; the tag is an HMAC of the value, so the element
+    depends on the value without hashing it again (an answer in transit is
+    kilobytes).  A stored form that is not a seal (``s1:<tag>:<value>``) counts
+    whole; it never opens.  The digest of a space is the count of its records
     and the sum of their elements modulo ``DIGEST_MODULUS``: a record deleted,
     added or put back from an earlier copy changes it, and without the key no
     other set of records can be made to give the same sum."""
-    return int.from_bytes(_mac(key, _ELEMENT, space, name, stored), "big")
+    version, _, rest = stored.partition(":")
+    tag = rest.partition(":")[0] if version == _VERSION else stored
+    return int.from_bytes(_mac(key, _ELEMENT, space, name, tag), "big")
 
 
 def seal_record(key: bytes, space: str, name: str, value: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DIGEST_NAME", "DIGEST_SPACE", "RecordMap", "SealedRecords", "StateDigest"]
 
+_PLAIN = re.compile(r"[a-z][a-z0-9_-]*")
 DIGEST_SPACE, DIGEST_NAME = "digest", "state"
 """Where the sealed digest of the counted spaces is kept (itself a sealed record)."""
 
@@ -44,9 +46,15 @@ class StateDigest:
     spaces: dict[str, tuple[int, int]]
 
     def text(self) -> str:
-        spaces = {s: [n, f"{total:064x}"] for s, (n, total) in sorted(self.spaces.items())}
-        body = {"access": self.access, "admin": self.admin, "spaces": spaces}
-        return json.dumps(body, sort_keys=True, separators=(",", ":"))
+        """Canonical JSON (sorted keys, no white space), as ``json.dumps`` would
+        write it, put together directly: it is written at every step of the hub.
+        Space names are plain ASCII names (``_PLAIN``), so nothing in them needs
+        escaping."""
+        spaces = ",".join(
+            f'"{s}":[{n},"{total:064x}"]' for s, (n, total) in sorted(self.spaces.items())
+        )
+        head = f'{{"access":{self.access},"admin":{self.admin},"spaces":{{'
+        return head + spaces + "}}"
 
     @classmethod
     def from_text(cls, text: str) -> StateDigest:
@@ -72,6 +80,8 @@ class SealedRecords:
         self._key = key
         self._elements: dict[tuple[str, str], int] = {}
         self._sums: dict[str, tuple[int, int]] = dict.fromkeys(counted, (0, 0))
+        if not all(_PLAIN.fullmatch(space) for space in self._sums):
+            raise ValueError(f"counted spaces must be plain names: {sorted(self._sums)}")
         for space in sorted(self._sums):
             for name, stored in store.records(space):
                 self._count(space, name, stored)
