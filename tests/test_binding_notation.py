@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from renkei_reference.core.binding_match import Policy, RegistryIndex, decide
 from renkei_reference.core.binding_normalise import (
     DASHES,
     KANA_LENGTHENERS,
@@ -121,3 +122,27 @@ def test_the_long_vowel_fold_keeps_every_mora(text: str) -> None:
     assert not any(
         b != "ー" and b in lengthened_by.get(a, "") for a, b in itertools.pairwise(folded)
     )
+
+
+_TARO = ("山田 太郎", "東京都千代田区霞が関一丁目2番2号", "1980-04-01", "male")
+_JIRO = ("山田 次郎", "東京都千代田区霞が関一丁目2番2号", "1980-04-01", "male")
+
+
+@pytest.mark.requirement("RK-BND-002", "RK-BND-005")
+@pytest.mark.parametrize("kana", ["ヤマ● タロウ", "ヤマダ タ\ue000ウ", "〓", "ヤマダ タロ\ufffd"])
+def test_a_reading_with_a_placeholder_is_not_given(kana: str) -> None:
+    """HC-KANA-019: the 4 items bind as without a reading; the reading neither
+    contradicts the resident's nor tells a twin apart."""
+    alone = RegistryIndex([_TARO], {}, Policy.FOLDED, ["ヤマダ タロウ"])
+    assert decide(alone, _TARO, kana) == decide(alone, _TARO, None)
+    assert decide(alone, _TARO, kana).decision == "bound"
+    twins = RegistryIndex([_TARO, _JIRO], {}, Policy.FOLDED, ["ヤマダ タロウ", "ヤマダ ジロウ"])
+    assert decide(twins, _TARO, kana) == decide(twins, _TARO, None)
+    assert decide(twins, _TARO, kana).decision == "review"
+    assert decide(twins, _TARO, "ヤマダ タロウ").decision == "bound"
+
+
+def test_a_placeholder_in_the_name_still_never_binds() -> None:
+    index = RegistryIndex([_TARO], {}, Policy.FOLDED, ["ヤマダ タロウ"])
+    outcome = decide(index, ("山田 ●郎", *_TARO[1:]), "ヤマダ タロウ")
+    assert (outcome.decision, outcome.reasons) == ("review", ("unrepresentable-character",))

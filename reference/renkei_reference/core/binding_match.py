@@ -498,7 +498,7 @@ def _decide(index: BlockingIndex, items: Items, kana: str | None) -> BindingOutc
     missing = tuple(f"{_ITEM_NAMES[i]}-missing" for i in range(4) if not items[i].strip())
     if missing:  # RK-BND-003: never matched, so the review says nothing of the registry
         return BindingOutcome("review", missing)
-    if any(has_placeholder(text) for text in (*items[:2], kana or "")):
+    if any(has_placeholder(text) for text in items[:2]):
         return BindingOutcome("review", ("unrepresentable-character",))
     name = fold_name(items[0])
     addresses = address_readings(items[1])
