@@ -13,6 +13,8 @@ Two levels, both deterministic and pure:
   candidates, ambiguity and review reasons (RK-BND-002, RK-BND-003):
 
   - everything ``strict_text`` does, then all white space removed;
+  - in names, commas removed and letter case folded (SMITH, JOHN = Smith John),
+    and the historical kana ヰ/ヱ (ゐ/ゑ) as イ/エ (``HISTORICAL_KANA``);
   - hiragana → katakana and half-width katakana → full-width (``jaconv``);
   - variation selectors removed and variant kanji (異体字) → one
     representative, by ``VARIANT_KANJI`` (core/variant_kanji.py, generated
@@ -21,14 +23,17 @@ Two levels, both deterministic and pure:
     and county left out before a municipality whose name names it alone
     (core/municipalities.py, from Japan Post's KEN_ALL: 「東京都練馬区」 →
     ``練馬区``, but 「東京都府中市」 stays, 府中市 being in 広島県 too), address numbers
-    (kanji, full-width, ASCII) become integers, and 「三丁目12番5号」「3-12-5」
+    (kanji, full-width, ASCII) become integers, every dash (``DASHES``) between two is
+    one, and 「三丁目12番5号」「3-12-5」
     「3丁目12番地5」「３－１２－５」「3の12の5」 all become ``3-12-5``; 大字/字 are
     left out and ヶ/ケ/が between two kanji are one; ``address_parts`` reads a
     folded address as place and number, building and room (方書), and
     ``addresses_fit`` compares two of them (building and room not required).
 * ``fold_kana`` — the folded form of a kana reading (RK-BND-002, RK-BND-005):
   NFKC, white space and ・ removed, voiced marks composed, hiragana →
-  katakana, small kana → large and ヂ/ヅ → ジ/ズ; never voiced → unvoiced.
+  katakana, small kana → large, ヂ/ヅ → ジ/ズ, ヲ/ヰ/ヱ → オ/イ/エ, ヴ and its row →
+  バ行 (``KANA_VU``) and long vowels written ー (``KANA_LENGTHENERS``); never voiced →
+  unvoiced, never a long vowel and a short one.
 
 Folding only ever *merges* spellings; the matcher treats any two residents
 whose folded items coincide as ambiguous, so folding can turn a bind into a
