@@ -25,7 +25,12 @@ from renkei_reference.core.binding_match import (
     one_slip,
 )
 from renkei_reference.core.binding_normalise import (
+    DASHES,
+    HISTORICAL_KANA,
     KANA_EQUIVALENTS,
+    KANA_LENGTHENERS,
+    KANA_ROWS,
+    KANA_VU,
     PLACEHOLDERS,
     VARIANT_KANJI,
     address_parts,
@@ -401,6 +406,12 @@ def test_the_folding_table_is_the_specs() -> None:
     spec = json.loads((ROOT / "specs" / "binding-normalisation.json").read_text("utf-8"))
     assert spec["variant_kanji"] == VARIANT_KANJI
     assert spec["kana_equivalents"] == KANA_EQUIVALENTS
+    assert spec["name_kana_equivalents"] == HISTORICAL_KANA
+    assert spec["kana_vu"] == KANA_VU
+    assert spec["kana_long_vowels"] == {
+        v: {"row": row, "lengthened_by": KANA_LENGTHENERS[v]} for v, row in KANA_ROWS.items()
+    }
+    assert set(spec["dashes"]) == DASHES
     assert set(spec["placeholders"]) == PLACEHOLDERS
     assert all(k != v and len(k) == len(v) == 1 for k, v in VARIANT_KANJI.items())
     assert not set(VARIANT_KANJI.values()) & set(VARIANT_KANJI)  # one pass, no chains
@@ -419,15 +430,21 @@ def test_kana_readings_fold_to_one(a: str, b: str) -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("ヤマザキ", "ヤマサキ"), ("ショウタ", "ショウダイ"), ("オオノ", "オーノ"),
-     ("ユウコ", "ユコ")],
+    [("ヤマザキ", "ヤマサキ"), ("ショウタ", "ショウダイ"), ("ケイコ", "ケーコ"),
+     ("ユウコ", "ユコ"), ("オオウチ", "オウチ"), ("ブイ", "ヴィ")],
 )  # fmt: skip
 def test_kana_folding_keeps_different_readings_apart(a: str, b: str) -> None:
-    """Voiced and unvoiced kana, long-vowel spellings: two readings, not one."""
+    """Voiced and unvoiced kana, a long vowel and a short one, エイ and エー (read
+    エイ or エー), ブイ and ヴィ (one mora, ビ): two readings, not one (version 7 merges
+    only ー with the kana that lengthens the vowel before it)."""
     assert fold_kana(a) != fold_kana(b)
 
 
-_KANA_TEXT = st.text(alphabet=st.sampled_from(list("あいうきょっゃゅずづぢカガキョッヅｶﾞｷｮ・ 　゛")))
+_KANA_TEXT = st.text(
+    alphabet=st.sampled_from(
+        list("あいうおきょっゃゅずづぢカガキョッヅｶﾞｷｮ・ 　゛") + list("ーｰウオヲをゑヴゔァィヷ")
+    )
+)
 
 
 @given(_KANA_TEXT)
@@ -459,7 +476,7 @@ _ADDRESS_TEXT = st.text(
     alphabet=st.sampled_from(
         list(
             "東京都千代田区霞関本町髙さくら0123456789０１２丁目番地号室条-ー‐−－ｰ　 "
-            "の一二三十〇百千大字ヶケがガノ①"
+            "の一二三十〇百千大字ヶケがガノ①─━⁃〜"
         )
     ),
     max_size=30,

@@ -81,9 +81,9 @@ from .binding_normalise import (
     address_readings,
     addresses_fit,
     fold_address,
-    fold_kana,
     fold_name,
     has_placeholder,
+    kana_reading,
     strict_text,
 )
 
@@ -365,8 +365,7 @@ class RegistryIndex:
 
     def reading(self, person: int) -> str | None:
         """Resident ``person``'s folded kana reading, or None when not known."""
-        text = self.kana[person] if person < len(self.kana) else None
-        return fold_kana(text) if text and text.strip() else None
+        return kana_reading(self.kana[person] if person < len(self.kana) else None)
 
     def three(self, folded: Items, i: int, *, earlier: bool = False) -> tuple[int, ...]:
         """Residents agreeing with ``folded`` on every item but item ``i``."""
@@ -453,7 +452,7 @@ def day_month_swapped(a: str, b: str) -> bool:
 @icontract.ensure(
     lambda index, kana, result: (
         result.decision != "bound"
-        or kana is None
+        or _reading(kana) is None
         or index.reading(result.person or 0) in (None, _reading(kana))
     ),
     "a bound record's kana reading, when both are known, is the resident's",
@@ -491,15 +490,15 @@ def decide_many(
 
 
 def _reading(kana: str | None) -> str | None:
-    """The record's folded kana reading; None when not given (absent or blank)."""
-    return fold_kana(kana) if kana and kana.strip() else None
+    """The record's folded kana reading; None when not given (``kana_reading``)."""
+    return kana_reading(kana)
 
 
 def _decide(index: BlockingIndex, items: Items, kana: str | None) -> BindingOutcome:
     missing = tuple(f"{_ITEM_NAMES[i]}-missing" for i in range(4) if not items[i].strip())
     if missing:  # RK-BND-003: never matched, so the review says nothing of the registry
         return BindingOutcome("review", missing)
-    if any(has_placeholder(text) for text in (*items[:2], kana or "")):
+    if any(has_placeholder(text) for text in items[:2]):
         return BindingOutcome("review", ("unrepresentable-character",))
     name = fold_name(items[0])
     addresses = address_readings(items[1])

@@ -13,6 +13,8 @@ Two levels, both deterministic and pure:
   candidates, ambiguity and review reasons (RK-BND-002, RK-BND-003):
 
   - everything ``strict_text`` does, then all white space removed;
+  - in names, commas removed and letter case folded (SMITH, JOHN = Smith John),
+    and the historical kana ヰ/ヱ (ゐ/ゑ) as イ/エ (``HISTORICAL_KANA``);
   - hiragana → katakana and half-width katakana → full-width (``jaconv``);
   - variation selectors removed and variant kanji (異体字) → one
     representative, by ``VARIANT_KANJI`` (core/variant_kanji.py, generated
@@ -21,14 +23,17 @@ Two levels, both deterministic and pure:
     and county left out before a municipality whose name names it alone
     (core/municipalities.py, from Japan Post's KEN_ALL: 「東京都練馬区」 →
     ``練馬区``, but 「東京都府中市」 stays, 府中市 being in 広島県 too), address numbers
-    (kanji, full-width, ASCII) become integers, and 「三丁目12番5号」「3-12-5」
+    (kanji, full-width, ASCII) become integers, every dash (``DASHES``) between two is
+    one, and 「三丁目12番5号」「3-12-5」
     「3丁目12番地5」「３－１２－５」「3の12の5」 all become ``3-12-5``; 大字/字 are
     left out and ヶ/ケ/が between two kanji are one; ``address_parts`` reads a
     folded address as place and number, building and room (方書), and
     ``addresses_fit`` compares two of them (building and room not required).
 * ``fold_kana`` — the folded form of a kana reading (RK-BND-002, RK-BND-005):
   NFKC, white space and ・ removed, voiced marks composed, hiragana →
-  katakana, small kana → large and ヂ/ヅ → ジ/ズ; never voiced → unvoiced.
+  katakana, small kana → large, ヂ/ヅ → ジ/ズ, ヲ/ヰ/ヱ → オ/イ/エ, ヴ and its row →
+  バ行 (``KANA_VU``) and long vowels written ー (``KANA_LENGTHENERS``); never voiced →
+  unvoiced, never a long vowel and a short one.
 
 Folding only ever *merges* spellings; the matcher treats any two residents
 whose folded items coincide as ambiguous, so folding can turn a bind into a
@@ -48,7 +53,12 @@ from .municipalities import MUNICIPALITIES
 from .variant_kanji import VARIANT_KANJI
 
 __all__ = [
+    "DASHES",
+    "HISTORICAL_KANA",
     "KANA_EQUIVALENTS",
+    "KANA_LENGTHENERS",
+    "KANA_ROWS",
+    "KANA_VU",
     "PLACEHOLDERS",
     "VARIANT_KANJI",
     "VARIATION_SELECTORS",
@@ -61,6 +71,7 @@ __all__ = [
     "fold_kana",
     "fold_name",
     "has_placeholder",
+    "kana_reading",
     "kanji_numeral_to_int",
     "strict_text",
 ]
@@ -79,7 +90,6 @@ VARIATION_SELECTORS = frozenset(chr(c) for c in (*range(0xFE00, 0xFE10), *range(
 _FOLD_TABLE = {ord(k): v for k, v in VARIANT_KANJI.items()} | dict.fromkeys(
     map(ord, VARIATION_SELECTORS)
 )
-_VARIANTS = str.maketrans(_FOLD_TABLE)
 # hiragana U+3041–U+3096, U+309D–U+309E → katakana (+0x60; what jaconv.hira2kata
 # does), and the variant kanji, in one table: the domains are disjoint
 _KATAKANA_VARIANTS = str.maketrans(
@@ -94,7 +104,16 @@ _KANJI_NUMERAL = "〇零一二三四五六七八九十百千"
 # The address fold (specs/binding-normalisation.md §2, "Address"), on the text
 # after NFKC, katakana and variant kanji, white space still in place:
 _NUM = f"0-9{_KANJI_NUMERAL}"  # a numeral character, ASCII or kanji
-_DASHES = "\\-‐‑‒–—―−ー"  # hyphens, dashes, minus and the long-vowel mark (after NFKC)
+#: The dashes of the address fold (RK-BND-005, specs/binding-normalisation.md §2): every
+#: character of Unicode general category Pd but the wave dashes 〜 〰, and the look-alikes
+#: written for a dash in Japanese text: minus −, hyphen bullet ⁃, the long-vowel mark ー
+#: (ｰ after NFKC) and the box-drawing lines ─ ━ (OCR, legacy code pages).
+DASHES = frozenset(
+    "-\u058a\u05be\u1400\u1806\u2010\u2011\u2012\u2013\u2014\u2015\u2e17\u2e1a\u2e3a"
+    "\u2e3b\u2e40\u2e5d\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d\U00010ead"
+    "\u2212\u2043\u30fc\u2500\u2501"
+)
+_DASHES = re.escape("".join(sorted(DASHES)))  # the same, as the inside of a character class
 _IDEOGRAPH = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
 _SEPARATOR = f"(?:丁目|番地ノ?|番ノ?|号(?!室)|ノ|[{_DASHES}])"
 _AZA = re.compile("大?字")  # 大字・字, the prefixes of a 大字/字 name
@@ -109,7 +128,7 @@ _LEADING_ZEROS = re.compile("(?<![0-9])0+(?=[0-9])")
 _FIRST_DIGIT = re.compile("[0-9０-９]")
 _SPACE_RUN = re.compile(r"\s+")
 _ANY_DIGIT = re.compile("[0-9]")
-_OPENS = frozenset("0123456789丁番号条地ノ-‐‑‒–—―−ー")  # what may begin a number's context
+_OPENS = frozenset("0123456789丁番号条地ノ") | DASHES  # what may begin a number's context
 _MAYBE_GA = re.compile("[ヶケガ]")
 _BETWEEN = re.compile(f"(?<=[0-9])(?:(?:\\s*{_SEPARATOR})+\\s*|\\s+)(?=[0-9])")
 _TRAILING = re.compile(f"(?<=[0-9])(?:\\s*(?:番地|番|号))+(?![{_IDEOGRAPH}])")  # a run at once
@@ -214,25 +233,72 @@ def kanji_numeral_to_int(text: str) -> int:
     return total + digit
 
 
-def _fold_common(text: str) -> str:
-    text = "".join(unicodedata.normalize("NFKC", text).split())
-    return jaconv.hira2kata(text).translate(_VARIANTS)
+#: The historical kana ゐ ゑ (ヰ ヱ), which many systems cannot write, as the kana of
+#: present-day usage that replaces them (い え, イ エ): one sound each (RK-BND-005).
+HISTORICAL_KANA: dict[str, str] = {"ヰ": "イ", "ヱ": "エ"}
+_NAME_FOLD = str.maketrans(_FOLD_TABLE | {ord(k): v for k, v in HISTORICAL_KANA.items()})
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def fold_name(name: str) -> str:
-    """Folded name: NFKC, no spaces, katakana, representative kanji."""
-    return _fold_common(name)
+    """Folded name (specs/binding-normalisation.md §2): NFKC, white space and commas
+    removed, letter case folded (``str.casefold``: SMITH JOHN, Smith John and
+    SMITH, JOHN are one), katakana, historical kana ヰ/ヱ as イ/エ, representative
+    kanji.  The order of the parts is kept."""
+    text = "".join(unicodedata.normalize("NFKC", name).split())
+    if "," in text:
+        text = text.replace(",", "")
+    return jaconv.hira2kata(text.casefold()).translate(_NAME_FOLD)
 
 
 #: Kana that legacy and hand-written records spell another way for one sound:
 #: small kana written large (全銀 format, many older kana fields hold no small
 #: kana: キヨウコ for キョウコ) and ヂ/ヅ written ジ/ズ (one sound each).  Voiced
 #: and unvoiced (ザ/サ) are never merged: ヤマザキ and ヤマサキ are two readings.
+#: The historical kana ヲ ヰ ヱ are the one sound of オ イ エ.
 KANA_EQUIVALENTS: dict[str, str] = dict(
-    zip("ァィゥェォッャュョヮヵヶヂヅ", "アイウエオツヤユヨワカケジズ", strict=True)
+    zip("ァィゥェォッャュョヮヵヶヂヅヲヰヱ", "アイウエオツヤユヨワカケジズオイエ", strict=True)
 )
 _KANA_FOLD = str.maketrans(KANA_EQUIVALENTS | {"・": None})
+# ヴ and its row (外来語の表記, 1991: ヴァ ヴィ ヴ ヴェ ヴォ ヴュ may be written
+# バ ビ ブ ベ ボ ビュ), on text whose small kana are already large
+KANA_VU: dict[str, str] = {"ヴア": "バ", "ヴイ": "ビ", "ヴエ": "ベ", "ヴオ": "ボ", "ヴユ": "ビユ"}
+KANA_VU |= {"ヴ": "ブ", "ヷ": "バ", "ヸ": "ビ", "ヹ": "ベ", "ヺ": "ボ"}
+_VU_RUN = re.compile("ヴ[アイエオユ]?|[ヷヸヹヺ]")
+# The long vowels (現代仮名遣い, 1986): after a kana of each vowel's row, the kana that
+# present-day usage writes to lengthen it, and ー, become ー; エ段 + イ (えい: read エイ or
+# エー) is not a long vowel.
+KANA_ROWS: dict[str, str] = {
+    "ア": "アカガサザタダナハバパマヤラワ",
+    "イ": "イキギシジチニヒビピミリ",
+    "ウ": "ウクグスズツヌフブプムユル",
+    "エ": "エケゲセゼテデネヘベペメレ",
+    "オ": "オコゴソゾトドノホボポモヨロ",
+}
+KANA_LENGTHENERS: dict[str, str] = {
+    "ア": "アー",
+    "イ": "イー",
+    "ウ": "ウー",
+    "エ": "エー",
+    "オ": "オウー",
+}
+_LENGTHENED_BY = {kana: KANA_LENGTHENERS[vowel] for vowel, row in KANA_ROWS.items() for kana in row}
+
+
+def _long_vowels(text: str) -> str:
+    """Each kana of a row followed by a kana that lengthens it (``KANA_LENGTHENERS``) or ー:
+    the second as ー, left to right (「オオウチ」 → オーウチ; 「オウノ」「オーノ」「オオノ」 →
+    オーノ)."""
+    out: list[str] = []
+    lengthens = ""
+    for ch in text:
+        if ch in lengthens:
+            out.append("ー")
+            lengthens = ""
+        else:
+            out.append(ch)
+            lengthens = _LENGTHENED_BY.get(ch, "")
+    return "".join(out)
 
 
 @icontract.ensure(lambda result: not any(ch.isspace() for ch in result))
@@ -243,10 +309,18 @@ def _fold_kana(reading: str) -> str:
     ``KANA_EQUIVALENTS`` once more (「っ゛」 → ヅ → ズ)."""
     text = "".join(unicodedata.normalize("NFKC", reading).split())
     text = jaconv.hira2kata(text).translate(_KANA_FOLD)
-    return unicodedata.normalize("NFC", text).translate(_KANA_FOLD)
+    text = unicodedata.normalize("NFC", text).translate(_KANA_FOLD)
+    return _long_vowels(_VU_RUN.sub(lambda m: KANA_VU[m.group()], text))
 
 
 fold_kana = functools.lru_cache(maxsize=1 << 16)(_fold_kana)
+
+
+def kana_reading(kana: str | None) -> str | None:
+    """A given kana reading folded (``fold_kana``), or None when it is *not given*:
+    absent, blank, or holding a placeholder or private-use character (RK-BND-005: a
+    reading with a lost character is no evidence either way)."""
+    return fold_kana(kana) if kana and kana.strip() and not has_placeholder(kana) else None
 
 
 def _address_numbers(text: str) -> str:

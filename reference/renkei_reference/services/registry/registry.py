@@ -74,8 +74,9 @@ class FourItems:
         return (self.name, self.address, self.birth_date, self.sex)
 
     def has_placeholder(self) -> bool:
-        """● 〓 U+FFFD or a private-use character: a character lost (RK-BND-005)."""
-        return has_placeholder(self.name + self.address + (self.name_kana or ""))
+        """● 〓 U+FFFD or a private-use character in the name or address: a character
+        lost (RK-BND-005); a kana reading holding one is not given, not a loss."""
+        return has_placeholder(self.name + self.address)
 
 
 def _same_state(held: FourItems, given: FourItems) -> bool:

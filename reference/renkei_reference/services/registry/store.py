@@ -33,7 +33,7 @@ from ...core.binding_match import (
     fold_items,
     key_items,
 )
-from ...core.binding_normalise import fold_kana
+from ...core.binding_normalise import kana_reading
 
 __all__ = ["RegistryStore", "ResidentRow", "StoreIndex"]
 
@@ -347,8 +347,7 @@ class StoreIndex:
         return tuple(sorted(self._hits.get(self._keys[1 if earlier else 0][i + 1], ())))
 
     def reading(self, person: int) -> str | None:
-        text = self._row(person)[6]
-        return fold_kana(text) if text and text.strip() else None
+        return kana_reading(self._row(person)[6])
 
     def items(self, person: int) -> Items:
         row = self._row(person)
