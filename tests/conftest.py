@@ -17,6 +17,7 @@ import pytest
 from renkei_conformance.load.process import server_process
 from renkei_conformance.target import TargetError
 
+from .background import Background
 from .postgres import BINARIES, Backend, PostgresCluster, pg_bin
 
 # Check every contract, the per-query ones too (icontract.SLOW); set before the
@@ -24,6 +25,18 @@ from .postgres import BINARIES, Backend, PostgresCluster, pg_bin
 os.environ["ICONTRACT_SLOW"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
+BACKGROUND = Background()  # long subprocess checks, run beside the tests (tests/background.py)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the collected background checks now, in the order of their tests."""
+    names = []
+    for item in items:
+        if getattr(item, "originalname", None) == "test_crosshair_finds_no_counterexample":
+            names.append(f"crosshair:{item.callspec.params['module']}")  # type: ignore[attr-defined]
+    BACKGROUND.start(names)
+
+
 RENKEI = [sys.executable, "-m", "renkei_conformance"]
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .background import Job
+from .conftest import BACKGROUND, ROOT
 
 PER_CONDITION = "5"
 MODULES = [
@@ -38,27 +38,31 @@ MODULES = [
 ]
 
 
+def crosshair_job(module: str) -> Job:
+    """CrossHair on one module of the core, with its fixed budget."""
+    crosshair = Path(sys.executable).parent / "crosshair"
+    argv = (
+        str(crosshair),
+        "check",
+        "--analysis_kind=icontract",
+        "--report_all",
+        f"--per_condition_timeout={PER_CONDITION}",
+        module,
+    )
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "ICONTRACT_SLOW": "1"}
+    return Job(argv, ROOT, env, timeout=900)
+
+
+for _module in MODULES:
+    BACKGROUND.define(f"crosshair:{_module}", crosshair_job(_module))
+
+
 @pytest.mark.slow
 @pytest.mark.requirement("RK-NUM-004", "RK-CORP-001", "RK-PAT-001", "RK-FLOW-003")
 @pytest.mark.parametrize("module", MODULES)
 def test_crosshair_finds_no_counterexample(module: str) -> None:
-    crosshair = Path(sys.executable).parent / "crosshair"
-    result = subprocess.run(
-        [
-            str(crosshair),
-            "check",
-            "--analysis_kind=icontract",
-            "--report_all",
-            f"--per_condition_timeout={PER_CONDITION}",
-            module,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore", "ICONTRACT_SLOW": "1"},
-    )
+    # started in the background once collected (tests/background.py, conftest.py)
+    result = BACKGROUND.result(f"crosshair:{module}")
     lines = [ln for ln in result.stdout.splitlines() if re.search(r":\d+: (error|info):", ln)]
     errors = [ln for ln in lines if ": error:" in ln]
     assert not errors, "\n".join(errors)

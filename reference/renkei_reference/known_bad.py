@@ -612,16 +612,16 @@ def _payload_kept(fed: Federation) -> None:
     hub = fed.hub
     archive: list[dict[str, str]] = []
 
-    def status(original: Any, requester: Agency, linkage_id: str) -> Any:
-        linkage, payload, receipt = original(requester, linkage_id)
+    def hand_out(original: Any, requester: Agency, linkage_id: str) -> Any:
+        linkage, payload, serial = original(requester, linkage_id)
         if payload is not None:
             archive.append({"linkage_id": linkage_id, "payload": payload})
-        return linkage, payload, receipt
+        return linkage, payload, serial
 
     def dump(original: Any) -> dict[str, Any]:
         return {**original(), "hub.answer_archive": list(archive)}
 
-    _override(hub, "status", status)
+    _override(hub, "hand_out", hand_out)  # the requester's read (Hub.status reads through it)
     _override(hub, "dump", dump)
 
 
@@ -634,13 +634,13 @@ def _payload_kept(fed: Federation) -> None:
 def _erased_at_first_read(fed: Federation) -> None:
     hub = fed.hub
 
-    def status(original: Any, requester: Agency, linkage_id: str) -> Any:
-        linkage, payload, receipt = original(requester, linkage_id)
+    def hand_out(original: Any, requester: Agency, linkage_id: str) -> Any:
+        linkage, payload, serial = original(requester, linkage_id)
         if payload is not None:
             hub.acknowledge(requester, linkage_id)
-        return linkage, payload, receipt
+        return linkage, payload, serial
 
-    _override(hub, "status", status)
+    _override(hub, "hand_out", hand_out)
 
 
 @_variant(

@@ -1,0 +1,89 @@
+"""Checks that run in a subprocess, started as soon as the session knows it needs them.
+
+CrossHair's symbolic checks of the core (tests/test_contracts.py) take minutes of one
+core each and need nothing from the tests around them.  When they are collected,
+``start`` runs them one at a time on a background thread, at a lower CPU priority
+(``nice`` 19), while the other tests run; each test then takes its check's result
+(``result``), waiting for it if it is not done.  A check never started (a test run
+on its own) runs when its test asks.  Nothing about a check changes: the same
+command, the same budget, the same assertions on its output.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Background", "Job"]
+
+
+@dataclass(frozen=True)
+class Job:
+    argv: tuple[str, ...]
+    cwd: Path
+    env: dict[str, str]
+    timeout: float
+
+
+def _lower_priority() -> None:
+    os.nice(19)
+
+
+def _run(job: Job, *, background: bool) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(job.argv),
+        cwd=job.cwd,
+        env=job.env,
+        capture_output=True,
+        text=True,
+        timeout=job.timeout,
+        check=False,
+        preexec_fn=_lower_priority if background else None,
+    )
+
+
+@dataclass
+class Background:
+    jobs: dict[str, Job] = field(default_factory=dict)
+    _done: dict[str, subprocess.CompletedProcess[str] | BaseException] = field(default_factory=dict)
+    _started: set[str] = field(default_factory=set)
+    _lock: threading.Condition = field(default_factory=threading.Condition)
+
+    def define(self, name: str, job: Job) -> None:
+        self.jobs[name] = job
+
+    def start(self, names: Sequence[str]) -> None:
+        """Run ``names`` one after the other on a daemon thread."""
+        todo = [n for n in names if n in self.jobs and n not in self._started]
+        self._started.update(todo)
+        if todo:
+            threading.Thread(target=self._work, args=(todo,), daemon=True).start()
+
+    def _work(self, names: list[str]) -> None:
+        for name in names:
+            try:
+                done: subprocess.CompletedProcess[str] | BaseException = _run(
+                    self.jobs[name], background=True
+                )
+            except BaseException as exc:  # a timeout: the test reports it
+                done = exc
+            with self._lock:
+                self._done[name] = done
+                self._lock.notify_all()
+
+    def result(self, name: str) -> subprocess.CompletedProcess[str]:
+        """The finished check (run now, in the foreground, if it was never started)."""
+        with self._lock:
+            if name not in self._started:
+                self._started.add(name)
+                self._done[name] = _run(self.jobs[name], background=False)
+            while name not in self._done:
+                self._lock.wait()
+            done = self._done[name]
+        if isinstance(done, BaseException):
+            raise done
+        return done
