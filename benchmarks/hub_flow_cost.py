@@ -131,15 +131,14 @@ async def _run(linkages: int, warm: int) -> None:
     from renkei_conformance.world import population
 
     app = _app()
-    call = _call
-    await _expect(call(app, "POST", "/control/reset"), 200, 204)
+    await _expect(_call(app, "POST", "/control/reset"), 200, 204)
     persons = population(PERSONS)
     residents = {"residents": [p.resident() for p in persons]}
-    await _expect(call(app, "POST", "/control/residents", residents), 200)
+    await _expect(_call(app, "POST", "/control/residents", residents), 200)
     agencies = [
         {"agency_id": a, "name": a, "role": "agency"} for a in ("flow.req", "flow.prov", "flow.x")
     ]
-    made = await _expect(call(app, "POST", "/control/agencies", {"agencies": agencies}), 200)
+    made = await _expect(_call(app, "POST", "/control/agencies", {"agencies": agencies}), 200)
     tokens: dict[str, str] = made["credentials"]
     pattern = {
         "pattern_id": "FLOW-P-001",
@@ -150,10 +149,10 @@ async def _run(linkages: int, warm: int) -> None:
         "information_kinds": ["local-tax"],
         "answer_within_seconds": 3600,
     }
-    await _expect(call(app, "PUT", "/control/patterns", {"patterns": [pattern]}), 200)
+    await _expect(_call(app, "PUT", "/control/patterns", {"patterns": [pattern]}), 200)
     records = [{"record_ref": p.resident_code, **p.four_items()} for p in persons]
     bound = await _expect(
-        call(app, "POST", "/hub/bindings", {"records": records}, tokens["flow.req"]), 200
+        _call(app, "POST", "/hub/bindings", {"records": records}, tokens["flow.req"]), 200
     )
     links = [r["link_code"] for r in bound["results"]]
     payload = base64.b64encode(os.urandom(1024)).decode()
@@ -173,25 +172,25 @@ async def _run(linkages: int, warm: int) -> None:
                 "information_kind": "local-tax",
                 "link_code": links[i % len(links)],
             }
-            made = await _expect(call(app, "POST", "/hub/queries", query, token), 202)
+            made = await _expect(_call(app, "POST", "/hub/queries", query, token), 202)
             lid = made["linkage_id"]
             read = await _expect(
-                call(app, "GET", f"/hub/linkages/{lid}", None, token, "wait=10"), 200
+                _call(app, "GET", f"/hub/linkages/{lid}", None, token, "wait=10"), 200
             )
             if "answer" not in read:
                 raise SystemExit(f"hub_flow_cost: no answer within the wait: {read}")
-            await _expect(call(app, "DELETE", f"/hub/linkages/{lid}/answer", None, token), 204)
+            await _expect(_call(app, "DELETE", f"/hub/linkages/{lid}/answer", None, token), 204)
             done += 1
 
     async def provider(stop: asyncio.Event) -> None:
         token = tokens["flow.prov"]
         while not stop.is_set():
-            pulled = await _expect(call(app, "GET", "/hub/deliveries", None, token), 200)
+            pulled = await _expect(_call(app, "GET", "/hub/deliveries", None, token), 200)
             answers = [
                 {"linkage_id": d["linkage_id"], "payload": payload} for d in pulled["deliveries"]
             ]
             if answers:
-                await _expect(call(app, "POST", "/hub/answers", {"answers": answers}, token), 200)
+                await _expect(_call(app, "POST", "/hub/answers", {"answers": answers}, token), 200)
             else:
                 await asyncio.sleep(0.002)
 
