@@ -188,6 +188,11 @@ def register(
     classes.add_argument("--size", type=int, default=100_000, help="registry and extract size")
     classes.add_argument("--seed", type=int, default=1, help="data seed (default 1)")
     classes.add_argument("--json", action="store_true", help="print the figures as JSON")
+    classes.add_argument(
+        "--compare-splink",
+        action="store_true",
+        help="also score Splink (DuckDB) on the same country, in its own process",
+    )
     return {
         "serve": _serve,
         "demo": _demo,
@@ -206,9 +211,18 @@ def _binding(args: argparse.Namespace) -> int:
     if args.binding_command == "classes":
         from .services import binding_classes
 
+        if args.compare_splink and importlib.util.find_spec("splink") is None:
+            print(
+                "renkei binding classes: --compare-splink needs Splink: "
+                "pip install -e '.[compare]'",
+                file=sys.stderr,
+            )
+            return 2
         return binding_classes.main(
-            ["--size", str(args.size), "--seed", str(args.seed), *(["--json"] if args.json else [])]
-        )
+            ["--size", str(args.size), "--seed", str(args.seed),
+             *(["--json"] if args.json else []),
+             *(["--compare-splink"] if args.compare_splink else [])]
+        )  # fmt: skip
 
     if args.size < 1:
         print("renkei binding bench: --size must be at least 1", file=sys.stderr)
