@@ -76,15 +76,3 @@ def test_removed_residents_and_outsiders_never_bind() -> None:
         figures = RESULT["classes"][name]
         assert figures["clerk"] == 0
         assert figures["bound"] == 0, name
-
-
-def test_splink_is_scored_on_the_same_country_with_the_hubs_status_rule() -> None:
-    """``--compare-splink`` (issue 18 item 6): Splink decides the same records, scored
-    the same way, and — the status rule being the hub's, not the matcher's — never
-    binds a resident removed from the registry (RK-BND-009)."""
-    pytest.importorskip("splink")
-    splink = classes(2_000, seed=3, engine="splink")
-    assert splink["engine"] == "splink"
-    assert splink["classes"]["all"]["records"] == 2_000
-    assert splink["classes"]["all"]["bound"] > 0
-    assert splink["classes"]["removed"]["bound"] == 0

@@ -181,6 +181,11 @@ def register(
     bench.add_argument(
         "--reuse", action="store_true", help="out of core: bind the files already in DIR"
     )
+    bench.add_argument(
+        "--country",
+        action="store_true",
+        help="the synthetic country, scored per case class (with --compare-splink: Splink too)",
+    )
     classes = binding_sub.add_parser(
         "classes",
         help="precision and recall per case class on the synthetic country (issue 18)",
@@ -188,11 +193,6 @@ def register(
     classes.add_argument("--size", type=int, default=100_000, help="registry and extract size")
     classes.add_argument("--seed", type=int, default=1, help="data seed (default 1)")
     classes.add_argument("--json", action="store_true", help="print the figures as JSON")
-    classes.add_argument(
-        "--compare-splink",
-        action="store_true",
-        help="also score Splink (DuckDB) on the same country, in its own process",
-    )
     return {
         "serve": _serve,
         "demo": _demo,
@@ -211,18 +211,9 @@ def _binding(args: argparse.Namespace) -> int:
     if args.binding_command == "classes":
         from .services import binding_classes
 
-        if args.compare_splink and importlib.util.find_spec("splink") is None:
-            print(
-                "renkei binding classes: --compare-splink needs Splink: "
-                "pip install -e '.[compare]'",
-                file=sys.stderr,
-            )
-            return 2
         return binding_classes.main(
-            ["--size", str(args.size), "--seed", str(args.seed),
-             *(["--json"] if args.json else []),
-             *(["--compare-splink"] if args.compare_splink else [])]
-        )  # fmt: skip
+            ["--size", str(args.size), "--seed", str(args.seed), *(["--json"] if args.json else [])]
+        )
 
     if args.size < 1:
         print("renkei binding bench: --size must be at least 1", file=sys.stderr)
@@ -233,6 +224,8 @@ def _binding(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.country:
+        return _binding_country(args)
     if args.out_of_core:
         figures = bench_out_of_core(
             args.size, args.seed, Policy(args.policy), args.out_of_core,
@@ -258,6 +251,26 @@ def _binding(args: argparse.Namespace) -> int:
                 f"peak RSS {engine['peak_rss_mb']} MB"
             )
     return 1 if "error" in figures or "error" in figures.get("splink", {}) else 0
+
+
+def _binding_country(args: argparse.Namespace) -> int:
+    """``renkei binding bench --country``: the hub's per-class figures on the synthetic
+    country and, with ``--compare-splink``, Splink's on the same country, each engine in
+    its own process (services/binding_splink.py)."""
+    from .services.binding_classes import table
+    from .services.binding_splink import country_in_child
+
+    engines = ("renkei", "splink") if args.compare_splink else ("renkei",)
+    figures = {e: country_in_child(args.size, args.seed, e) for e in engines}
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False))
+    for engine, result in () if args.json else figures.items():
+        if "error" in result:
+            print(f"{engine}: failed: {result['error']}")
+            continue
+        print(f"{engine}: {result['seconds']} s, peak RSS {result['peak_rss_mb']} MB")
+        print(table(result))
+    return 1 if any("error" in r for r in figures.values()) else 0
 
 
 def _serve(args: argparse.Namespace) -> int:
