@@ -478,10 +478,8 @@ def _split_locator(folded: str) -> tuple[str, str]:
     (``河原町3条上ル``, ``京都市中京区恵比須町427``); ("", the address) for every
     address that has none.  Canonical: every direction as 上ル・下ル・西入・東入, 通 and
     通リ removed, kanji ordinals (二筋目) in ASCII digits."""
-    if not folded.startswith("京都市"):
-        return "", folded
     ward = _KYOTO_WARD.match(folded)
-    if ward is None:
+    if ward is None or _LOCATOR_DIRECTION.search(folded, ward.end()) is None:
         return "", folded
     locator = _LOCATOR.match(folded, ward.end())
     if locator is None:
@@ -496,7 +494,7 @@ def address_locator(folded: str) -> str:
     """The Kyoto street locator (通り名) of a folded address in its canonical notation,
     or "" (``_split_locator``): a part that is not required, and that must be equal
     when both addresses give one (``addresses_fit``)."""
-    return _split_locator(folded)[0]
+    return _split_locator(folded)[0] if folded.startswith("京都市") else ""
 
 
 def _building(text: str, end: int) -> re.Match[str] | None:
@@ -510,7 +508,7 @@ def address_parts(folded: str) -> tuple[str, str, str]:
     """``_address_parts`` of the address without its Kyoto street locator
     (``address_locator``), which is a part of its own: 「京都市中京区河原町通三条上ル
     恵比須町427」 → (``京都市中京区恵比須町427``, ``""``, ``""``)."""
-    return _address_parts(_split_locator(folded)[1])
+    return _address_parts(_split_locator(folded)[1] if folded.startswith("京都市") else folded)
 
 
 def _address_parts(folded: str) -> tuple[str, str, str]:
