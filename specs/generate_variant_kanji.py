@@ -6,7 +6,8 @@ reference's ``core/variant_kanji.py``) folds a kanji onto the representative of
 its class.  It is computed here, not typed by hand, from two published relations
 (specs/binding-normalisation.md, "The variant-kanji table"):
 
-1. **MJ縮退マップ** (IPA / 文字情報技術促進協議会, CC BY-SA 2.1 JP), the map built for
+1. **MJ縮退マップ** (IPA / 文字情報技術促進協議会, CC BY-SA 2.1 JP; reached through the
+   MJ文字一覧表, same authors and licence), the map built for
    名寄せ between MJ-aware systems and JIS/Unicode ones, as carried by the PyPI
    package ``jntajis-python==0.1.0`` (its compiled tables; ``mj_shrink_candidates``).
    Two of its schemes are used: 「法務省戸籍法関連通達・通知」 (what the Ministry of
@@ -232,7 +233,8 @@ def build(deb: Path, wheel: Path) -> tuple[dict[str, str], dict[str, object]]:
                 "artefact": "jntajis_python-0.1.0-cp311-cp311-manylinux1_x86_64."
                 "manylinux_2_28_x86_64.manylinux_2_5_x86_64.whl",
                 "sha256": JNTAJIS_SHA256,
-                "licence": "MJ縮退マップ: CC BY-SA 2.1 JP (the package's code: BSD-3-Clause)",
+                "licence": "MJ文字一覧表 and MJ縮退マップ (author IPA, publisher "
+                "文字情報技術促進協議会): CC BY-SA 2.1 JP (the package's code: BSD-3-Clause)",
             },
             {
                 "what": "Unihan kJinmeiyoKanji (人名用漢字 別表第二, variants) and kJoyoKanji "
@@ -240,11 +242,15 @@ def build(deb: Path, wheel: Path) -> tuple[dict[str, str], dict[str, object]]:
                 "artefact": "Debian unicode-data_15.0.0-1_all.deb, "
                 "/usr/share/unicode/Unihan_OtherMappings.txt.bz2",
                 "sha256": UNICODE_DATA_SHA256,
-                "licence": "Unicode License (Unicode data files and software)",
+                "licence": "Unicode License Agreement - Data Files and Software "
+                "(SPDX Unicode-DFS-2016)",
             },
         ],
-        "licence": "the table is derived from the MJ縮退マップ: CC BY-SA 2.1 JP, with attribution "
-        "to 文字情報技術促進協議会 / IPA; the Unihan part under the Unicode License",
+        "licence": "the table is adapted from the MJ文字一覧表 and the MJ縮退マップ and is under "
+        "CC BY-SA 2.1 JP, with attribution to IPA (author) and 文字情報技術促進協議会 "
+        "(publisher); the Unihan part also under the Unicode License; the code that "
+        "generates and applies it stays Apache-2.0. Licence, attribution and changes: "
+        "specs/variant-kanji.LICENSE.md, shipped with every copy of the table",
         "counts": {
             "entries": len(table),
             "classes": len(sizes),
@@ -274,6 +280,9 @@ def _module(table: dict[str, str], source: dict[str, object]) -> str:
         "「法務省戸籍法関連通達・通知」 and 「JIS包摂規準・UCS統合規則」) and Unihan\n"
         "kJinmeiyoKanji/kJoyoKanji (Unicode 15.0.0); provenance in\n"
         "specs/binding-normalisation.json (``variant_kanji_source``).  Do not edit by hand.\n"
+        "The table is under CC BY-SA 2.1 JP (the code that applies it, Apache-2.0): licence,\n"
+        "attribution and changes in variant_kanji.LICENSE.md beside this module in the wheel\n"
+        "(specs/variant-kanji.LICENSE.md in the source).\n"
         f"{counts['entries']} entries in {counts['classes']} classes.\n"
         '"""\n\n'
         "from __future__ import annotations\n\n"

@@ -181,6 +181,11 @@ def register(
     bench.add_argument(
         "--reuse", action="store_true", help="out of core: bind the files already in DIR"
     )
+    bench.add_argument(
+        "--country",
+        action="store_true",
+        help="the synthetic country, scored per case class (with --compare-splink: Splink too)",
+    )
     classes = binding_sub.add_parser(
         "classes",
         help="precision and recall per case class on the synthetic country (issue 18)",
@@ -219,6 +224,8 @@ def _binding(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.country:
+        return _binding_country(args)
     if args.out_of_core:
         figures = bench_out_of_core(
             args.size, args.seed, Policy(args.policy), args.out_of_core,
@@ -244,6 +251,26 @@ def _binding(args: argparse.Namespace) -> int:
                 f"peak RSS {engine['peak_rss_mb']} MB"
             )
     return 1 if "error" in figures or "error" in figures.get("splink", {}) else 0
+
+
+def _binding_country(args: argparse.Namespace) -> int:
+    """``renkei binding bench --country``: the hub's per-class figures on the synthetic
+    country and, with ``--compare-splink``, Splink's on the same country, each engine in
+    its own process (services/binding_splink.py)."""
+    from .services.binding_classes import table
+    from .services.binding_splink import country_in_child
+
+    engines = ("renkei", "splink") if args.compare_splink else ("renkei",)
+    figures = {e: country_in_child(args.size, args.seed, e) for e in engines}
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False))
+    for engine, result in () if args.json else figures.items():
+        if "error" in result:
+            print(f"{engine}: failed: {result['error']}")
+            continue
+        print(f"{engine}: {result['seconds']} s, peak RSS {result['peak_rss_mb']} MB")
+        print(table(result))
+    return 1 if any("error" in r for r in figures.values()) else 0
 
 
 def _serve(args: argparse.Namespace) -> int:

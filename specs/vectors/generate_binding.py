@@ -149,7 +149,15 @@ REGISTRY: dict[str, Json] = {
             "木村 すゑ", "長野県松本市城東2丁目1番8号", "1931-01-10", "female", "キムラ スエ"
         )
     },
-}
+    # Kyoto: 中京区 has four towns named 中之町 and three named 大黒町 (Japan Post's KEN_ALL,
+    # with the street locators that tell them apart); namesakes in two of the 中之町 at the
+    # same number, and a resident of one 大黒町 (binding-normalisation.md v8)
+    "R26": {"latest": items("木下 昭", "京都府京都市中京区新町通御池上る中之町12番地", "1965-03-03", "male")},
+    "R27": {"latest": items("木下 昭", "京都府京都市中京区小川通丸太町下る中之町12番地", "1965-03-03", "male")},
+    "R28": {"latest": items("森 恵子", "京都府京都市中京区河原町通三条下る大黒町45番地", "1972-10-10", "female")},
+}  # fmt: skip
+R28 = REGISTRY["R28"]["latest"]
+R26 = REGISTRY["R26"]["latest"]
 
 
 def bound(resident: str, *notice: str) -> Json:
@@ -330,6 +338,18 @@ CASES: list[tuple[str, str, Json, Json, Json]] = [
      with_kana(R9, "ナカムラ ヨコ"), review("kana-differs"), review("kana-differs")),
     ("kana-vu", "デイビス for the registered デイヴィス: ヴィ and ビ are one reading (v7, kana step 6).",
      with_kana(R24, "デイビス ジョン"), bound("R24"), bound("R24")),
+    ("kyoto-locator-omitted", "The Kyoto street locator (河原町通三条下る) left out: not required, as the building; the registry holds one 森 恵子 in the 大黒町s of 中京区 (v8).",
+     {**R28, "address": "京都市中京区大黒町45番地"}, review("variant-form"), bound("R28", "variant-form")),
+    ("kyoto-locator-spelling", "The locator spelt 通り … さがる: one locator (v8).",
+     {**R28, "address": "京都府京都市中京区河原町通り三条さがる大黒町45"}, review("variant-form"), bound("R28", "variant-form")),
+    ("kyoto-locator-other-town", "The locator of another 大黒町 of 中京区 (麩屋町通六角上る): a contradiction, three of four items.",
+     {**R28, "address": "京都府京都市中京区麩屋町通六角上る大黒町45番地"}, review("partial-match", "address-differs"), review("partial-match", "address-differs")),
+    ("kyoto-locator-other-block", "上る for the registry's 下る: another block, a contradiction.",
+     {**R28, "address": "京都府京都市中京区河原町通三条上る大黒町45番地"}, review("partial-match", "address-differs"), review("partial-match", "address-differs")),
+    ("kyoto-locator-omitted-shared-town", "Without the locator, 中之町12 of 中京区 is two towns' address, and a 木下 昭 lives at each: never folded onto one.",
+     {**R26, "address": "京都府京都市中京区中之町12番地"}, review("ambiguous-match"), review("ambiguous-match")),
+    ("kyoto-locator-picks-the-town", "With its locator (spelt 通り … 上ル), the record fits one of the two 中之町 only.",
+     {**R26, "address": "京都市中京区新町通り御池上ル中之町12"}, review("variant-form"), bound("R26", "variant-form")),
 ]  # fmt: skip
 
 

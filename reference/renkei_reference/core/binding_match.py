@@ -16,8 +16,8 @@ Rules, each with its requirement:
   before marriage) goes to review ``address-not-latest`` / ``name-not-latest``
   so the agency updates its items through the registry (RK-BND-006).
 * RK-BND-002 — all four items must agree (never three) — the addresses *fit*
-  (``addresses_fit``: place and number equal, building and room each equal or
-  not given on one side), and an address that leaves out the prefecture before
+  (``addresses_fit``: place and number equal, building, room and Kyoto street
+  locator each equal or not given on one side), and an address that leaves out the prefecture before
   a name of several municipalities (府中市) is tried with each of their
   prefectures (``address_readings``); two or more residents
   that fit (through latest *or* earlier items, and under folding) give
@@ -76,6 +76,7 @@ from typing import Literal, Protocol, TypeVar
 import icontract
 
 from .binding_normalise import (
+    address_locator,
     address_parts,
     address_place,
     address_readings,
@@ -400,17 +401,19 @@ def _one_slip_away(
 def _neighbour(ours: Items, theirs: Items, i: int) -> bool:
     """``theirs`` (found by the key without item ``i``) agrees with ``ours`` on the
     other items — addresses fitting — and is one slip away on item ``i``; on the
-    address, one slip in the parts both give (place and number, building, room)."""
+    address, one slip in the parts both give (place and number, building, room,
+    Kyoto street locator)."""
     if i == 1:
         return _address_slip(ours[1], theirs[1])
     return addresses_fit(ours[1], theirs[1]) and _slip(ours[i], theirs[i], i)
 
 
 def _address_slip(ours: str, theirs: str) -> bool:
-    a, b = address_parts(ours), address_parts(theirs)
-    if a[1:] == ("", "") or b[1:] == ("", ""):
-        return one_slip(a[0], b[0])
+    a = (*address_parts(ours), address_locator(ours))
+    b = (*address_parts(theirs), address_locator(theirs))
     pairs = [(a[0], b[0])] + [(x, y) for x, y in zip(a[1:], b[1:], strict=True) if x and y]
+    if len(pairs) == 1:
+        return one_slip(a[0], b[0])
     return one_slip("\x1e".join(x for x, _ in pairs), "\x1e".join(y for _, y in pairs))
 
 

@@ -27,8 +27,10 @@ Two levels, both deterministic and pure:
     one, and 「三丁目12番5号」「3-12-5」
     「3丁目12番地5」「３－１２－５」「3の12の5」 all become ``3-12-5``; 大字/字 are
     left out and ヶ/ケ/が between two kanji are one; ``address_parts`` reads a
-    folded address as place and number, building and room (方書), and
-    ``addresses_fit`` compares two of them (building and room not required).
+    folded address as place and number, building and room (方書),
+    ``address_locator`` the street locator of a Kyoto ward's address (通り名:
+    「河原町通三条上る」 → ``河原町3条上ル``), and ``addresses_fit`` compares two of
+    them (building, room and locator not required).
 * ``fold_kana`` — the folded form of a kana reading (RK-BND-002, RK-BND-005):
   NFKC, white space and ・ removed, voiced marks composed, hiragana →
   katakana, small kana → large, ヂ/ヅ → ジ/ズ, ヲ/ヰ/ヱ → オ/イ/エ, ヴ and its row →
@@ -62,6 +64,7 @@ __all__ = [
     "PLACEHOLDERS",
     "VARIANT_KANJI",
     "VARIATION_SELECTORS",
+    "address_locator",
     "address_parts",
     "address_place",
     "address_readings",
@@ -449,6 +452,51 @@ _BARE_ROOM = re.compile("(?<=[^0-9-])([0-9]+)$")
 _BUILDING = re.compile("(?<=[0-9])(?![丁番号条地線通町区組班棟館階室])[^0-9][^0-9]*$")
 
 
+# Kyoto's street locators (通り名, specs/binding-normalisation.md §2, "Parts"): in an
+# address of a ward of 京都市 (the municipality as step 3 writes it), the text between
+# the ward and the 町名 that ends in a direction — 上る・下る・西入・東入 in any of their
+# spellings once folded (上ル/上ガル/アガル, 西入ル/西イル/西ヘ入ル/ニシイル, …) —
+# possibly several (「寺町通四条下る東入」) and an ordinal (「上る2丁目」「2筋目」) after
+# the last; what follows it must open the 町名 (a letter, or a number before 条: 2条殿町).
+_KYOTO_WARD = re.compile("京都市(?:北|上京|左京|中京|東山|山科|下京|南|右京|西京|伏見)区")
+_DIRECTION = "上ガ?ル|アガル|下ガ?ル|サガル|(?:西|ニシ|東|ヒガシ)ヘ?(?:入ル?|イル)"
+_ORDINAL = f"(?:[0-9]+|[{_KANJI_NUMERAL}]+)(?:丁目|筋目)"
+_LOCATOR = re.compile(
+    f"(?:(?:[0-9]+条|{_ORDINAL}|[^0-9{_DASHES}])*?(?:{_DIRECTION}))+(?:{_ORDINAL})?"
+    f"(?=[0-9]+条|[^0-9{_DASHES}])"
+)
+_LOCATOR_DIRECTION = re.compile(_DIRECTION)
+_LOCATOR_ORDINAL = re.compile(f"([{_KANJI_NUMERAL}]+)(?=丁目|筋目)")
+_CANONICAL_DIRECTION = {"上": "上ル", "ア": "上ル", "下": "下ル", "サ": "下ル"}
+_CANONICAL_DIRECTION |= {"西": "西入", "ニ": "西入", "東": "東入", "ヒ": "東入"}
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _split_locator(folded: str) -> tuple[str, str]:
+    """A folded address as (its Kyoto street locator in its canonical notation, the
+    address without it): 「京都市中京区河原町通三条上ル恵比須町427」 →
+    (``河原町3条上ル``, ``京都市中京区恵比須町427``); ("", the address) for every
+    address that has none.  Canonical: every direction as 上ル・下ル・西入・東入, 通 and
+    通リ removed, kanji ordinals (二筋目) in ASCII digits."""
+    ward = _KYOTO_WARD.match(folded)
+    if ward is None or _LOCATOR_DIRECTION.search(folded, ward.end()) is None:
+        return "", folded
+    locator = _LOCATOR.match(folded, ward.end())
+    if locator is None:
+        return "", folded
+    text = _LOCATOR_DIRECTION.sub(lambda m: _CANONICAL_DIRECTION[m.group()[0]], locator.group())
+    text = _LOCATOR_ORDINAL.sub(lambda m: str(kanji_numeral_to_int(m.group())), text)
+    rest = folded[: ward.end()] + folded[locator.end() :]
+    return text.replace("通リ", "").replace("通", ""), rest
+
+
+def address_locator(folded: str) -> str:
+    """The Kyoto street locator (通り名) of a folded address in its canonical notation,
+    or "" (``_split_locator``): a part that is not required, and that must be equal
+    when both addresses give one (``addresses_fit``)."""
+    return _split_locator(folded)[0] if folded.startswith("京都市") else ""
+
+
 def _building(text: str, end: int) -> re.Match[str] | None:
     """The building at the end of ``text[:end]``: ``_BUILDING``, opened by a letter."""
     match = _BUILDING.search(text, 0, end)
@@ -457,6 +505,13 @@ def _building(text: str, end: int) -> re.Match[str] | None:
 
 @functools.lru_cache(maxsize=1 << 16)
 def address_parts(folded: str) -> tuple[str, str, str]:
+    """``_address_parts`` of the address without its Kyoto street locator
+    (``address_locator``), which is a part of its own: 「京都市中京区河原町通三条上ル
+    恵比須町427」 → (``京都市中京区恵比須町427``, ``""``, ``""``)."""
+    return _address_parts(_split_locator(folded)[1] if folded.startswith("京都市") else folded)
+
+
+def _address_parts(folded: str) -> tuple[str, str, str]:
     """A folded address (``fold_address``) as (place and number, building, room):
     「…梅田2-5-10メゾン青葉301号室」 → (``…梅田2-5-10``, ``メゾン青葉``, ``301``),
     「…1-15-3-202」 → (``…1-15-3``, ``""``, ``202``), 「…土田4567ヒマワリ寮」 →
@@ -486,20 +541,26 @@ def address_parts(folded: str) -> tuple[str, str, str]:
 
 def address_place(folded: str) -> str:
     """The place and number of a folded address (``address_parts``, first part)."""
-    return folded if _PLAIN.search(folded) is not None else address_parts(folded)[0]
+    if _PLAIN.search(folded) is not None and not folded.startswith("京都市"):
+        return folded
+    return address_parts(folded)[0]
 
 
 def addresses_fit(ours: str, theirs: str) -> bool:
     """Two folded addresses agree (RK-BND-002): the same place and number, and
-    the building and the room each equal or not given on one side."""
+    the building, the room and the Kyoto street locator each equal or not given
+    on one side."""
     if ours == theirs:
         return True
     a, b = address_parts(ours), address_parts(theirs)
-    return (
+    if not (
         a[0] == b[0]
         and (not a[1] or not b[1] or a[1] == b[1])
         and (not a[2] or not b[2] or a[2] == b[2])
-    )
+    ):
+        return False
+    la, lb = address_locator(ours), address_locator(theirs)
+    return not la or not lb or la == lb
 
 
 def address_readings(address: str) -> tuple[str, ...]:

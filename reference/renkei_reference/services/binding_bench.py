@@ -55,7 +55,7 @@ from ..core.binding_normalise import fold_address, fold_name
 from .registry.store import RegistryStore, StoreIndex
 from .synthetic_population import BENIGN, Extract, Population, extract, population
 
-__all__ = ["bench", "bench_out_of_core", "bindable", "main", "score"]
+__all__ = ["bench", "bench_out_of_core", "bindable", "main", "score", "splink_candidates"]
 
 CHUNK = 10_000  # extract records a matcher call in the out-of-core run
 
@@ -142,34 +142,30 @@ def run_renkei(pop: Population, ex: Extract, policy: Policy) -> dict[str, Any]:
     return figures
 
 
-def run_splink(pop: Population, ex: Extract) -> dict[str, Any]:
-    """Splink 5 with DuckDB on the same data (see the module docstring)."""
+def splink_candidates(
+    registry: dict[str, list[Any]], agency: dict[str, list[Any]]
+) -> dict[int, set[int]]:
+    """Splink 5 with DuckDB: for each agency row (``unique_id``), the registry rows
+    scoring a match probability ≥ ``SPLINK_THRESHOLD`` (see the module docstring).
+    The tables hold ``unique_id``, ``name``, ``address``, ``birth_date`` and ``sex``
+    and, when both hold it, ``kana`` (a folded reading or None), compared as name."""
     import splink.comparison_library as cl
     from splink import Linker, SettingsCreator, block_on
     from splink.backends.duckdb import DuckDBAPI
 
-    start = time.perf_counter()
-
-    def table(rows: list[tuple[str, str, str, str]]) -> dict[str, list[Any]]:
-        return {
-            "unique_id": list(range(len(rows))),
-            "name": [fold_name(r[0]) for r in rows],
-            "address": [fold_address(r[1]) for r in rows],
-            "birth_date": [r[2] for r in rows],
-            "sex": [r[3] for r in rows],
-        }
-
     db = DuckDBAPI()
-    left = db.register(table(pop.latest), dataset_display_name="registry")
-    right = db.register(table(ex.records), dataset_display_name="agency")
+    left = db.register(registry, dataset_display_name="registry")
+    right = db.register(agency, dataset_display_name="agency")
+    kana = [cl.LevenshteinAtThresholds("kana", [1])] if "kana" in registry else []
     settings = SettingsCreator(
         link_type="link_only",
-        probability_two_random_records_match=1 / max(len(pop.latest), 1),
+        probability_two_random_records_match=1 / max(len(registry["unique_id"]), 1),
         comparisons=[
             cl.LevenshteinAtThresholds("name", [1, 2]),
             cl.LevenshteinAtThresholds("address", [1, 3]),
             cl.LevenshteinAtThresholds("birth_date", [1]),
             cl.ExactMatch("sex"),
+            *kana,
         ],
         blocking_rules_to_generate_predictions=[
             block_on("birth_date", "sex"),
@@ -191,6 +187,23 @@ def run_splink(pop: Population, ex: Extract) -> dict[str, Any]:
     for src_l, id_l, _src_r, id_r in pairs.fetchall():
         registry_id, agency_id = (id_l, id_r) if src_l == "registry" else (id_r, id_l)
         candidates[agency_id].add(registry_id)
+    return candidates
+
+
+def run_splink(pop: Population, ex: Extract) -> dict[str, Any]:
+    """Splink 5 with DuckDB on the same data (see the module docstring)."""
+    start = time.perf_counter()
+
+    def table(rows: list[tuple[str, str, str, str]]) -> dict[str, list[Any]]:
+        return {
+            "unique_id": list(range(len(rows))),
+            "name": [fold_name(r[0]) for r in rows],
+            "address": [fold_address(r[1]) for r in rows],
+            "birth_date": [r[2] for r in rows],
+            "sex": [r[3] for r in rows],
+        }
+
+    candidates = splink_candidates(table(pop.latest), table(ex.records))
     bound_to: list[int | None] = [None] * len(ex.records)
     for agency_id, rows in candidates.items():
         if len(rows) == 1:
