@@ -19,6 +19,7 @@ import hashlib
 import json
 import random
 import resource
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -395,13 +396,26 @@ def test_every_single_byte_change_of_a_leaf_hash_or_node_is_refused(hub: Hub) ->
 
 @pytest.mark.parametrize(
     "damage",
-    ["invalid-utf8", "blob", "integer", "hash-as-text", "short-hash", "purged-but-kept"],
+    [
+        "invalid-utf8",
+        "blob",
+        "integer",
+        "hash-as-text",
+        "short-hash",
+        "purged-but-kept",
+        "leaf-version-1",
+        "node-deleted",
+        "leaf-deleted",
+        "leaf-renumbered",
+    ],
 )
 def test_odd_stored_values_in_a_leaf_are_a_clear_refusal(hub: Hub, damage: str) -> None:
     """RK-LOG-010 and the house rule "never a 500 or traceback": a leaf row whose
     stored value is not of the kind the hub wrote — an entry with a byte that is not
     UTF-8, an entry stored as a BLOB or an integer, a leaf hash stored as hex text or
-    31 bytes, a purge time set on an entry still held — is served unchanged or
+    31 bytes, a purge time set on an entry still held, the entry's leaf version
+    changed from 2 to 1, a stored tree node or leaf row deleted, a leaf moved to
+    another serial — is served unchanged or
     refused with the problem `log-tampered`, at start (naming RK-LOG-010) or on the
     read, never with a bare 500."""
     link_code = hub.build_world()
@@ -423,8 +437,17 @@ def test_odd_stored_values_in_a_leaf_are_a_clear_refusal(hub: Hub, damage: str) 
         _sql(hub, f"UPDATE leaves SET leaf_hash = hex(leaf_hash) {where}")
     elif damage == "short-hash":
         _sql(hub, f"UPDATE leaves SET leaf_hash = substr(leaf_hash, 1, 31) {where}")
-    else:
+    elif damage == "purged-but-kept":
         _sql(hub, f"UPDATE leaves SET purged_at = '2026-04-01T09:30:00+00:00' {where}")
+    elif damage == "leaf-version-1":
+        assert data.count(b'"leaf_version":2') == 1
+        _put_entry_bytes(hub, "access", 1, data.replace(b'"leaf_version":2', b'"leaf_version":1'))
+    elif damage == "node-deleted":
+        _sql(hub, "DELETE FROM nodes WHERE log = 'access' AND level = 1 AND idx = 0")
+    elif damage == "leaf-deleted":
+        _sql(hub, f"DELETE FROM leaves {where}")
+    else:
+        _sql(hub, f"UPDATE leaves SET serial = 9 {where}")
     if not hub.start(expect_ready=False):
         assert _refused_cleanly(hub), hub.output()[-2000:]
         return
@@ -535,13 +558,15 @@ def test_deleted_digest_refuses_start_unless_adopted(hub: Hub) -> None:
 # =====================================================================================
 
 
-def _place_hold(h: Hub, linkage: str) -> None:
+def _place_hold(h: Hub, linkage: str) -> str:
     placed = h.client.post(
         h.base["auditor"] + "/legal-holds",
         headers=h.h(AUDITOR),
         json={"reason": "investigation", "scope": {"linkage_ids": [linkage]}},
     )
     assert placed.status_code == 201, placed.text
+    hold_id: str = placed.json()["hold_id"]
+    return hold_id
 
 
 def test_held_entry_blanked_with_a_real_purge_time_is_refused(hub: Hub) -> None:
@@ -887,3 +912,98 @@ def test_replaced_credential_put_back_does_not_work_again(hub: Hub) -> None:
     hub.creds[REQUESTER] = old_credential
     replay = hub.query(link_code, "req-old-credential")
     assert replay.status_code == 401, f"{replay.status_code} {replay.text[:300]}"
+
+
+def test_every_single_byte_change_of_an_administrative_entry_is_refused_or_unseen(
+    hub: Hub,
+) -> None:
+    """RK-LOG-006 / RK-LOG-010: the administrative log has "the same integrity
+    protection"; each byte of its pattern-document-loaded entry changed in turn under
+    the running hub (lowest bit flipped): the auditor's view of the administrative log
+    is refused with 500 `log-tampered` or shows the original entry, never the altered
+    one."""
+    hub.build_world()
+
+    def view() -> tuple[httpx.Response, str | None]:
+        r = hub.auditor("/admin-logs", {"limit": 1000})
+        if r.status_code != 200:
+            return r, None
+        body = r.json()
+        entries = body.get("entries", body.get("items", []))
+        shown = [e for e in entries if e.get("serial") == 4]
+        return r, json.dumps(shown, sort_keys=True)
+
+    _, original = view()
+    assert original is not None
+    assert "pattern-document-loaded" in original
+    data = _entry_bytes(hub, "admin", 4)
+    bad: list[str] = []
+    for at in range(0, len(data), 2):
+        _put_entry_bytes(hub, "admin", 4, _flip(data, at))
+        r, shown = view()
+        if not _tampered(r) and shown != original:
+            bad.append(
+                f"byte {at} ({data[at : at + 1]!r}): {r.status_code} {shown or r.text}"[:200]
+            )
+    _put_entry_bytes(hub, "admin", 4, data)
+    assert not bad, "\n".join(bad[:10])
+
+
+def test_lifted_hold_put_back_from_a_copy_refuses_start(hub: Hub) -> None:
+    """RK-LOG-010 / RK-RET-002: a hold's sealed record copied while it was in force and
+    put back after the auditor lifted it (the lift is in the administrative log):
+    the start is refused — the hub does not keep an entry past its retention for a
+    hold that no longer exists, nor forget the lift."""
+    link_code = hub.build_world()
+    held = hub.approve(link_code, "req-1")
+    hold_id = _place_hold(hub, held)
+    copied = _rows(hub, "SELECT space, key, value FROM records WHERE space = 'hold'")
+    assert len(copied) == 1
+    lifted = hub.client.delete(
+        hub.base["auditor"] + f"/legal-holds/{hold_id}", headers=hub.h(AUDITOR)
+    )
+    assert lifted.status_code in (200, 204), lifted.text
+    hub.kill()
+    db = hub.db()
+    try:
+        db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", copied)
+    finally:
+        db.close()
+    assert not hub.start(expect_ready=False)
+    assert _refused_cleanly(hub), hub.output()[-2000:]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 16: state folder put back to a copy taken before an accepted answer "
+    "(no log entry since) → answer lost, a different second answer relayed",
+)
+def test_copy_taken_before_an_accepted_answer_put_back_is_refused(hub: Hub, tmp_path: Path) -> None:
+    """RK-FLOW-008 / RK-FLOW-002 / RK-LOG-010.  Changed: the whole state folder copied
+    (hub stopped) after the approval and before the provider's answer, the answer
+    then accepted (202) and the folder put back.  Accepting an answer writes no log
+    entry, so the sealed digest's log sizes, the logs and the witness all still match:
+    the hub starts, the linkage is `delivered` again, the provider's acknowledged
+    answer is gone, and a second, different answer is accepted (202) and relayed to
+    the requester.  RK-FLOW-008 requires everything acknowledged to survive, and
+    RK-FLOW-003 one answer per linkage; RK-LOG-010's start checks catch only copies
+    taken before the latest log entry (the decision's known gap), so the hub has to
+    refuse this start some other way (e.g. the accepted answer witnessed or logged)."""
+    link_code = hub.build_world()
+    linkage = hub.approve(link_code, "req-1")
+    hub.hub("GET", "/deliveries", PROVIDER)
+    hub.kill()
+    shutil.copytree(hub.state_dir, tmp_path / "copy")
+    assert hub.start()
+    answered = hub.hub("POST", f"/linkages/{linkage}/answer", PROVIDER, {"payload": "aGVsbG8="})
+    assert answered.status_code == 202
+    hub.kill()
+    shutil.rmtree(hub.state_dir)
+    shutil.copytree(tmp_path / "copy", hub.state_dir)
+    if not hub.start(expect_ready=False):
+        assert "Traceback" not in hub.output()
+        return
+    second = hub.hub("POST", f"/linkages/{linkage}/answer", PROVIDER, {"payload": "Zm9yZ2Vk"})
+    read = hub.hub("GET", f"/linkages/{linkage}", REQUESTER)
+    assert second.status_code == 409, f"a second answer accepted: {second.text[:200]}"
+    assert read.json().get("answer", {}).get("payload") == "aGVsbG8=", read.text[:300]
