@@ -368,15 +368,26 @@ def test_unparsable_entry_is_reported_not_denied(hub: Hub, at: str) -> None:
 
 
 def test_every_single_byte_change_of_a_leaf_hash_or_node_is_refused(hub: Hub) -> None:
-    """RK-LOG-010: each byte of a stored leaf hash and of a stored level-1 node changed
-    in turn under the running hub: the receipt (which proves through them) is refused
-    with 500 `log-tampered` or unchanged, never served with a different proof."""
+    """RK-LOG-010: each byte of a stored leaf hash and of a stored level-1 or level-2
+    node changed in turn under the running hub: the receipt and the consistency proof
+    (which prove through them) are refused with 500 `log-tampered` or unchanged, never
+    served with a different proof."""
     link_code = hub.build_world()
     linkage = hub.approve(link_code, "req-1")
     for i in range(2, 6):
         hub.approve(link_code, f"req-{i}")
     receipt = hub.hub("GET", f"/linkages/{linkage}/receipt", REQUESTER)
     assert receipt.status_code == 200
+
+    def consistency() -> httpx.Response:
+        return hub.client.get(
+            hub.base["hub"] + "/checkpoints/consistency",
+            params={"first": 3, "second": 5},
+            headers=hub.h(AUDITOR),
+        )
+
+    proof = consistency()
+    assert proof.status_code == 200, proof.text
     bad: list[str] = []
     targets = [
         ("leaves", "leaf_hash", "log = 'access' AND serial = 2"),
@@ -390,6 +401,11 @@ def test_every_single_byte_change_of_a_leaf_hash_or_node_is_refused(hub: Hub) ->
             again = hub.hub("GET", f"/linkages/{linkage}/receipt", REQUESTER)
             if not _tampered(again) and again.text != receipt.text:
                 bad.append(f"{table}.{column} byte {at}: {again.status_code} {again.text[:120]}")
+            other = consistency()
+            if not _tampered(other) and other.text != proof.text:
+                bad.append(
+                    f"{table}.{column} byte {at}: proof {other.status_code} {other.text[:99]}"
+                )
         _sql(hub, f"UPDATE {table} SET {column} = ? WHERE {where}", stored)
     assert not bad, "\n".join(bad[:10])
 
@@ -530,6 +546,11 @@ def test_older_sealed_digest_put_back_refuses_start(hub: Hub) -> None:
     assert _refused_cleanly(hub)
 
 
+class _Adopting(Hub):
+    def serve_args(self) -> list[str]:
+        return ["--adopt-state"]
+
+
 def test_deleted_digest_refuses_start_unless_adopted(hub: Hub) -> None:
     """RK-LOG-010: a store whose logs hold entries and whose digest was deleted starts
     only with `--adopt-state`; adopted, its used request ids stay used."""
@@ -540,11 +561,7 @@ def test_deleted_digest_refuses_start_unless_adopted(hub: Hub) -> None:
     assert not hub.start(expect_ready=False)
     assert _refused_cleanly(hub)
 
-    class Adopting(Hub):
-        def serve_args(self) -> list[str]:
-            return ["--adopt-state"]
-
-    adopting = Adopting(hub.state_dir)
+    adopting = _Adopting(hub.state_dir)
     try:
         assert adopting.start()
         adopting.creds = hub.creds
@@ -1246,3 +1263,50 @@ def test_purged_entry_leaves_no_salt_in_the_state_files(hub: Hub) -> None:
     assert hub.restart()
     left += [_files_holding(hub.state_dir, salt) for salt in salts]
     assert not any(left), f"purged salts still on disk (after the purge, after a restart): {left}"
+
+
+@pytest.mark.parametrize("lost", ["in-flight-linkage", "answer-in-transit", "legal-hold"])
+def test_adopting_a_store_with_a_record_deleted_is_refused(
+    hub: Hub, tmp_path: Path, lost: str
+) -> None:
+    """RK-LOG-010: the operator is talked into `--adopt-state` after the digest was
+    deleted — together with the record of a linkage in flight, of an answer in
+    transit, or of a legal hold in force.  The adoption "checks every held entry":
+    it must find the approved linkage not ended (the accepted answer, the hold not
+    lifted) that has no record and refuse, never adopt the store without it and
+    write a fresh digest that covers the loss."""
+    link_code = hub.build_world()
+    linkage = hub.approve(link_code, "req-1")
+    if lost == "answer-in-transit":
+        assert hub.deliver_and_answer(linkage).status_code == 202
+    if lost == "legal-hold":
+        _place_hold(hub, linkage)
+    hub.kill()
+    space = {"in-flight-linkage": "linkage", "answer-in-transit": "transit", "legal-hold": "hold"}
+    assert _sql(hub, "DELETE FROM records WHERE space = ?", space[lost]) == 1
+    assert _sql(hub, "DELETE FROM records WHERE space = 'digest'") == 1
+    adopting = _Adopting(hub.state_dir)
+    try:
+        adopted = adopting.start(expect_ready=False)
+        assert "Traceback" not in adopting.output(), adopting.output()[-3000:]
+        assert not adopted, f"store adopted without its {lost} record"
+        assert "RK-LOG-010" in adopting.output()
+    finally:
+        adopting.close()
+
+
+@pytest.mark.parametrize("table", ["records", "nodes", "state", "leaves"])
+def test_dropped_table_refuses_start_cleanly(hub: Hub, table: str) -> None:
+    """RK-LOG-010 / RK-FLOW-008: a whole table of `logs.sqlite3` dropped (state records,
+    tree nodes, stored checkpoints, leaves) while the hub is stopped: the start is
+    refused naming the requirement that catches it, without a traceback — never a
+    hub that starts afresh on what is left."""
+    link_code = hub.build_world()
+    hub.approve(link_code, "req-1")
+    hub.kill()
+    _sql(hub, f"DROP TABLE {table}")
+    started = hub.start(expect_ready=False)
+    out = hub.output()
+    assert "Traceback" not in out, out[-3000:]
+    assert not started
+    assert "RK-LOG-010" in out or "RK-LOG-011" in out
