@@ -8,6 +8,11 @@ test mode, hub application only) in a temporary state folder and changes that
 folder as an operator, an attacker with disk access, a crash or a full disk would.
 A test marked xfail(strict=True) demonstrates a violation of the requirement its
 reason names: it asserts what the spec requires and fails today.
+
+Runtime: each case starts the hub once or twice (about 3 s a start); the whole file
+takes about 7 minutes on 2 cores, more than the CI's 30-minute budget has left.  So a
+plain `pytest` runs only the xfail cases (the findings, about a minute); the attacks
+the hub withstands (regression vectors) run with ``RENKEI_RESTART_ATTACKS=all``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import concurrent.futures as cf
 import contextlib
 import hashlib
 import json
+import os
 import random
 import resource
 import shutil
@@ -32,6 +38,17 @@ import pytest
 from tests.adversary.harness import AUDITOR, PATTERN_ID, PROVIDER, REQUESTER, RESIDENTS, Hub
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+ALL_ATTACKS = os.environ.get("RENKEI_RESTART_ATTACKS") == "all"
+
+
+@pytest.fixture(autouse=True)
+def _regressions_on_request(request: pytest.FixtureRequest) -> None:
+    """Skips an attack the hub withstands unless RENKEI_RESTART_ATTACKS=all (runtime,
+    see the module's docstring); the xfail cases always run."""
+    if not ALL_ATTACKS and request.node.get_closest_marker("xfail") is None:
+        pytest.skip("regression vector of the restart path: RENKEI_RESTART_ATTACKS=all runs it")
+
 
 SECOND_REQUESTER = "health.kenpo"
 
@@ -1310,3 +1327,35 @@ def test_dropped_table_refuses_start_cleanly(hub: Hub, table: str) -> None:
     assert "Traceback" not in out, out[-3000:]
     assert not started
     assert "RK-LOG-010" in out or "RK-LOG-011" in out
+
+
+@pytest.mark.parametrize("damage", ["slots-swapped", "bytes-appended"])
+def test_transit_keys_rearranged_never_open_another_answer(hub: Hub, damage: str) -> None:
+    """RK-FLOW-002 / RK-LOG-010: two answers in transit, each sealed under its own key
+    in `transit.keys`; the two 32-byte keys swapped, or bytes appended to the file,
+    while the hub is stopped.  Each linkage then relays its own answer or is refused
+    (start refused without a traceback, or 500 `log-tampered`) — never the other
+    linkage's answer, never a bare 500."""
+    link_code = hub.build_world()
+    first = hub.approve(link_code, "req-1")
+    second = hub.approve(link_code, "req-2")
+    hub.hub("GET", "/deliveries", PROVIDER)
+    for linkage, payload in ((first, "Zmlyc3Q="), (second, "c2Vjb25k")):
+        url = f"/linkages/{linkage}/answer"
+        assert hub.hub("POST", url, PROVIDER, {"payload": payload}).status_code == 202
+    hub.kill()
+    path = hub.state_dir / "transit.keys"
+    data = path.read_bytes()
+    if damage == "slots-swapped":
+        assert len(data) >= 64, len(data)
+        path.write_bytes(data[32:64] + data[:32] + data[64:])
+    else:
+        path.write_bytes(data + b"\x00" * 16)
+    if not hub.start(expect_ready=False):
+        assert "Traceback" not in hub.output(), hub.output()[-3000:]
+        return
+    for linkage, payload in ((first, "Zmlyc3Q="), (second, "c2Vjb25k")):
+        read = hub.hub("GET", f"/linkages/{linkage}", REQUESTER)
+        assert _tampered(read) or (
+            read.status_code == 200 and read.json().get("answer", {}).get("payload") == payload
+        ), f"{linkage}: {read.status_code} {read.text[:300]}"
