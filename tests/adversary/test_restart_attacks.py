@@ -368,8 +368,11 @@ def test_unparsable_entry_is_reported_not_denied(hub: Hub, at: str) -> None:
     ``GET /hub/linkages/{id}/receipt`` then answers 404 `unknown-linkage` ("no linkage
     in which you took part"): the receipt is looked up through the SQL index of
     entries by linkage id, which leaves out an entry whose text does not parse or has
-    no such member, so the changed entry is never read, the linkage is denied to the
-    party that holds its id, and nothing is recorded for the auditor.  The spec
+    no such member (inferred from the store's schema: `leaves_linkage_id` is an index
+    on ``json_extract(entry, '$.linkage_id')`` where ``json_valid(entry)``), so the
+    linkage is denied to the party that holds its id instead of the tampering being
+    reported.  (The auditor's access-log view stays refused as tampered or
+    unchanged: test_every_single_byte_change_of_an_entry_is_refused_or_unseen.)  The spec
     requires a view built on a changed entry refused with 500 `log-tampered` naming
     the log, place and field, and a `log-tampered` entry in the administrative log."""
     link_code = hub.build_world()
@@ -1359,3 +1362,16 @@ def test_transit_keys_rearranged_never_open_another_answer(hub: Hub, damage: str
         assert _tampered(read) or (
             read.status_code == 200 and read.json().get("answer", {}).get("payload") == payload
         ), f"{linkage}: {read.status_code} {read.text[:300]}"
+
+
+@pytest.mark.parametrize("record", ["records-from", "clock-offset"])
+def test_deleted_control_record_does_not_reopen_a_used_request_id(hub: Hub, record: str) -> None:
+    """RK-FLOW-003 / RK-LOG-010: the `control` space is outside the sealed digest; one of
+    its records deleted together with the `request` records while the hub is
+    stopped: the used request id is still refused (409 or 500 `log-tampered`) or the
+    start refused."""
+    link_code = _replay_setup(hub)
+    hub.kill()
+    assert _sql(hub, "DELETE FROM records WHERE space = 'request'") == 1
+    assert _sql(hub, "DELETE FROM records WHERE space = 'control' AND key = ?", record) == 1
+    _assert_not_replayed(hub, link_code)
