@@ -197,6 +197,9 @@ class Relay:
         return self.acknowledge(agency, str(args[0]))
 
 
+Auth = Annotated[str | None, Header()]
+"""The ``Authorization`` header (module level: FastAPI resolves annotations here)."""
+
 Call = Callable[[str, str, list[Any]], Awaitable[tuple[int, str | None, bytes]]]
 
 
@@ -216,8 +219,6 @@ def build_app(tokens: dict[str, str], call: Call) -> FastAPI:
     def respond(reply: tuple[int, str | None, bytes]) -> Response:
         status, media, body = reply
         return Response(body or None, status, media_type=media)
-
-    Auth = Annotated[str | None, Header()]
 
     @app.post("/hub/queries", status_code=202)
     async def query(body: QueryIn, authorization: Auth = None) -> Response:
@@ -434,7 +435,8 @@ def _core(args: argparse.Namespace, relay: Relay, sock: socket.socket) -> int:
         server = await serve_calls(calls, relay.call)
         sock.listen(128)
         command = [
-            *(sys.executable, "-m", __name__, "--front", "--fd", str(sock.fileno())),
+            *(sys.executable, "-m", "renkei_conformance.load.floor", "--front"),
+            *("--fd", str(sock.fileno())),
             *("--calls", str(calls), "--setup", str(args.setup)),
             *("--port-file", str(args.port_file)),
         ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import socket
 import sys
@@ -53,9 +54,17 @@ async def _serve(args: argparse.Namespace) -> None:
     )  # fmt: skip
     server = uvicorn.Server(config)
     sock = socket.socket(fileno=args.fd)
+
+    async def say_hello() -> None:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        await remote.hello(os.getpid())
+
+    hello = asyncio.create_task(say_hello())
     try:
         await server.serve(sockets=[sock])
     finally:
+        hello.cancel()
         gate.abort_all()
         await remote.close()
         await app.state.proxy.close()

@@ -57,6 +57,8 @@ _HOP = frozenset(
         b"content-length",
     }
 )
+_OWN = frozenset({b"server", b"date"})
+"""Headers the front's server writes itself."""
 _TLS_1_3 = 0x0304
 
 

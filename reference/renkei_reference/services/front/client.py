@@ -35,7 +35,7 @@ class RemoteDesk:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(1)  # call 0 is the hello
         self._pending: dict[int, asyncio.Future[Reply]] = {}
         self._writer: asyncio.StreamWriter | None = None
         self._reading: asyncio.Task[None] | None = None
@@ -81,6 +81,15 @@ class RemoteDesk:
         self._pending[call_id] = future
         writer.write(frame(call_id, json.dumps([op, caller, args]).encode("utf-8")))
         return await future
+
+    async def hello(self, pid: int) -> None:
+        """Tell the core this front accepts connections (``renkei serve`` is ready
+        once every front has)."""
+        writer = await self._open()
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._pending[0] = future
+        writer.write(frame(0, b"hello %d" % pid))
+        await future
 
     async def close(self) -> None:
         if self._writer is not None:

@@ -28,7 +28,10 @@ from ..web.problems import CommitWaiter, problem_body, problem_document
 from .desk import AGENCY_ROLES, CALLS, HotDesk, check_role, identify, render
 from .frames import EMPTY, JSON, PROBLEM, FrameReader, Reply, reply_frame
 
-__all__ = ["CallServer", "answer_call"]
+__all__ = ["HELLO", "CallServer", "answer_call"]
+
+HELLO = b"hello "
+"""A front's first call once it accepts connections: ``hello <pid>``."""
 
 _log = logging.getLogger("renkei.reference")
 _READ = 256 * 1024
@@ -117,6 +120,8 @@ class CallServer:
         self.test_mode = test_mode
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.serving: set[int] = set()
+        """Fronts (by process id) that said they serve (``hello``)."""
 
     async def start(self, path: Path) -> None:
         self._server = await asyncio.start_unix_server(self._connection, path=str(path))
@@ -144,6 +149,10 @@ class CallServer:
             writer.close()
 
     async def _call(self, call_id: int, payload: bytes, writer: asyncio.StreamWriter) -> None:
+        if payload.startswith(HELLO):  # a front accepts on the public socket
+            self.serving.add(int(payload[len(HELLO) :]))
+            writer.write(reply_frame(call_id, Reply(204, EMPTY, b"")))
+            return
         reply = await answer_call(
             self.desk, self.commit, self.fed(), payload, test_mode=self.test_mode
         )

@@ -30,6 +30,7 @@ from .core import CallServer
 __all__ = ["Fronts"]
 
 _RESTART_PAUSE = 0.5
+_START_SECONDS = 120
 
 
 class Fronts:
@@ -84,6 +85,12 @@ class Fronts:
         await self.calls.start(self.folder / CALLS)
         self.public.listen(self.limits.backlog)
         self.processes = [self._spawn() for _ in range(self.count)]
+        # serving once every front accepts on the public socket
+        async with asyncio.timeout(_START_SECONDS):
+            while not {p.pid for p in self.processes} <= self.calls.serving:
+                if any(p.poll() is not None for p in self.processes):
+                    raise RuntimeError("a front of the hub did not start")
+                await asyncio.sleep(0.05)
         self._watch = asyncio.create_task(self._keep_up())
 
     async def _keep_up(self) -> None:
