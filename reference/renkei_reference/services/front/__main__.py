@@ -60,11 +60,20 @@ async def _serve(args: argparse.Namespace) -> None:
             await asyncio.sleep(0.01)
         await remote.hello(os.getpid())
 
+    core = os.getppid()
+
+    async def watch_core() -> None:  # beside the parent-death signal: never outlive the core
+        while os.getppid() == core:
+            await asyncio.sleep(1)
+        server.should_exit = True
+
     hello = asyncio.create_task(say_hello())
+    watch = asyncio.create_task(watch_core())
     try:
         await server.serve(sockets=[sock])
     finally:
         hello.cancel()
+        watch.cancel()
         gate.abort_all()
         await remote.close()
         await app.state.proxy.close()
