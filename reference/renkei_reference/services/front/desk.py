@@ -39,11 +39,12 @@ CALLS = ("query", "read", "acknowledge", "deliveries", "answers", "answer", "who
 on); ``whoami`` only authenticates, for a request the front found malformed."""
 
 
+_RENDER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def render(body: Any) -> bytes:
-    """A JSON body as ``starlette.responses.JSONResponse`` renders it."""
-    return json.dumps(
-        body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode("utf-8")
+    """A JSON body as ``starlette.responses.JSONResponse`` renders it (one encoder)."""
+    return _RENDER.encode(body).encode("utf-8")
 
 
 def identify(
