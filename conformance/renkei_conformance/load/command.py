@@ -95,6 +95,13 @@ def register(
         "(default 1)",
     )
     bench.add_argument(
+        "--hub-store",
+        default="",
+        metavar="sqlite:PATH|postgresql://…",
+        help="`--target reference` only: the hub's store (`renkei serve --store`; default its "
+        "state folder's SQLite file)",
+    )
+    bench.add_argument(
         "--expect-remote-workers",
         type=int,
         default=0,
@@ -213,7 +220,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         profile = load_profile(args.profile)
         floor_rule = load_floor_rule() if with_floor else None
         with (
-            served_target(args.target, out, workers=args.hub_workers) as target,
+            served_target(
+                args.target, out, workers=args.hub_workers, store=args.hub_store
+            ) as target,
             ExitStack() as stack,
         ):
             if not args.json:
