@@ -402,7 +402,7 @@ async def _run(
     for p in parties:
         # TLS, limits: services/web/server_limits.py
         if p.behind_fronts:
-            gate = ConnectionGate(limits, BoundedH11Protocol, None)
+            gate = ConnectionGate(limits, BoundedH11Protocol, None, give_back=False)
         else:
             gate = ConnectionGate(limits, protocol, context)
         gates.append(gate)
