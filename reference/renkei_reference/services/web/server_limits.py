@@ -190,7 +190,8 @@ class ConnectionGate:
     def closed(self, transport: asyncio.Transport) -> None:
         self.open.discard(transport)
         self._closed_since_trim += 1
-        if self.give_back and self._trimming is None and (not self.open or self._closed_since_trim >= self.TRIM_AFTER):
+        due = not self.open or self._closed_since_trim >= self.TRIM_AFTER
+        if self.give_back and self._trimming is None and due:
             loop = asyncio.get_running_loop()
             self._trimming = loop.call_later(self.TRIM_DELAY, self._give_back)
 
