@@ -40,6 +40,7 @@ class RemoteDesk:
         self._writer: asyncio.StreamWriter | None = None
         self._reading: asyncio.Task[None] | None = None
         self._opening = asyncio.Lock()
+        self._out: list[tuple[int, bytes]] = []  # this turn's calls: one write
 
     async def _open(self) -> asyncio.StreamWriter:
         async with self._opening:
@@ -79,8 +80,20 @@ class RemoteDesk:
         call_id = next(self._ids) & 0xFFFFFFFF
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
-        writer.write(frame(call_id, json.dumps([op, caller, args]).encode("utf-8")))
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush, writer)
+        self._out.append((call_id, frame(call_id, json.dumps([op, caller, args]).encode())))
         return await future
+
+    def _flush(self, writer: asyncio.StreamWriter) -> None:
+        out, self._out = self._out, []
+        if not writer.is_closing():
+            writer.write(b"".join(data for _, data in out))
+            return
+        for call_id, _ in out:  # the connection closed before they left
+            future = self._pending.pop(call_id, None)
+            if future is not None and not future.done():
+                future.set_result(unavailable("the hub's core closed the connection"))
 
     async def hello(self, pid: int) -> None:
         """Tell the core this front accepts connections (``renkei serve`` is ready

@@ -124,7 +124,8 @@ class CallServer:
         """Fronts (by process id) that said they serve (``hello``)."""
 
     async def start(self, path: Path) -> None:
-        self._server = await asyncio.start_unix_server(self._connection, path=str(path))
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_unix_server(lambda: _CallProtocol(self), path=str(path))
         path.chmod(0o600)
 
     async def close(self) -> None:
@@ -135,26 +136,56 @@ class CallServer:
         for task in list(self._tasks):
             task.cancel()
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        frames = FrameReader()
-        try:
-            while data := await reader.read(_READ):
-                for call_id, payload in frames.feed(data):
-                    task = asyncio.create_task(self._call(call_id, payload, writer))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-        except (ConnectionError, ValueError) as exc:
-            _log.error("a front's connection to the core failed: %s", exc)
-        finally:
-            writer.close()
-
-    async def _call(self, call_id: int, payload: bytes, writer: asyncio.StreamWriter) -> None:
+    def dispatch(self, call_id: int, payload: bytes, conn: _CallProtocol) -> None:
         if payload.startswith(HELLO):  # a front accepts on the public socket
             self.serving.add(int(payload[len(HELLO) :]))
-            writer.write(reply_frame(call_id, Reply(204, EMPTY, b"")))
+            conn.reply(call_id, Reply(204, EMPTY, b""))
             return
+        task = asyncio.create_task(self._call(call_id, payload, conn))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _call(self, call_id: int, payload: bytes, conn: _CallProtocol) -> None:
         reply = await answer_call(
             self.desk, self.commit, self.fed(), payload, test_mode=self.test_mode
         )
-        if not writer.is_closing():
-            writer.write(reply_frame(call_id, reply))  # one write: frames never interleave
+        conn.reply(call_id, reply)
+
+
+class _CallProtocol(asyncio.Protocol):
+    """One front's connection: frames in, replies out — the replies that finish in
+    one turn of the event loop leave in one write."""
+
+    def __init__(self, server: CallServer) -> None:
+        self.server = server
+        self.frames = FrameReader()
+        self.transport: asyncio.Transport | None = None
+        self._out: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            calls = self.frames.feed(data)
+        except ValueError as exc:
+            _log.error("a front's connection to the core failed: %s", exc)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        for call_id, payload in calls:
+            self.server.dispatch(call_id, payload, self)
+
+    def reply(self, call_id: int, reply: Reply) -> None:
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out.append(reply_frame(call_id, reply))
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(out))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
