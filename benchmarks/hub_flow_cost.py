@@ -15,6 +15,10 @@ directly (``call``): what is measured is the application — routing, FastAPI's
 dependencies, pydantic, the hub, the store — not uvicorn, h11 or TLS, which the
 floor of ``renkei bench`` shares.
 
+With ``--core`` the flow's operations are the calls a front of ``renkei serve
+--workers N`` makes (services/front/core.py ``answer_call``): what is left on
+the core's event loop when the fronts do routing, wire models and HTTP.
+
 It prints the process's CPU time per linkage and each thread's (``/proc``; the
 event loop is ``MainThread``).  Under callgrind the instruction count per
 linkage is the difference between two runs (e.g. 160 and 480 linkages) divided
@@ -127,10 +131,28 @@ async def _expect(reply: Any, *status: int) -> Any:
     return body
 
 
-async def _run(linkages: int, warm: int) -> None:
+def _core_calls(app: Any) -> Any:
+    """The linkage flow's operations as the core of ``renkei serve --workers N`` answers
+    its fronts' calls (services/front/core.py): no routing, no wire models, no HTTP."""
+    from renkei_reference.services.front.core import answer_call
+    from renkei_reference.services.web.problems import CommitWaiter
+
+    fed = app.state.federation
+    commit = CommitWaiter(lambda: fed().hub.log_barrier())  # noqa: PLW0108 (a reset replaces it)
+
+    async def call(op: str, token: str, args: list[Any]) -> Reply:
+        payload = json.dumps([op, [False, None, token], args]).encode()
+        reply = await answer_call(app.state.hot_desk, commit, fed(), payload, test_mode=True)
+        return reply.status, json.loads(reply.body) if reply.body else None
+
+    return call
+
+
+async def _run(linkages: int, warm: int, core: bool) -> None:
     from renkei_conformance.world import population
 
     app = _app()
+    core_call = _core_calls(app) if core else None
     await _expect(_call(app, "POST", "/control/reset"), 200, 204)
     persons = population(PERSONS)
     residents = {"residents": [p.resident() for p in persons]}
@@ -172,27 +194,42 @@ async def _run(linkages: int, warm: int) -> None:
                 "information_kind": "local-tax",
                 "link_code": links[i % len(links)],
             }
-            made = await _expect(_call(app, "POST", "/hub/queries", query, token), 202)
+            if core_call is None:
+                made = await _expect(_call(app, "POST", "/hub/queries", query, token), 202)
+            else:
+                made = await _expect(core_call("query", token, [query]), 202)
             lid = made["linkage_id"]
-            read = await _expect(
-                _call(app, "GET", f"/hub/linkages/{lid}", None, token, "wait=10"), 200
-            )
+            if core_call is None:
+                read = await _expect(
+                    _call(app, "GET", f"/hub/linkages/{lid}", None, token, "wait=10"), 200
+                )
+            else:
+                read = await _expect(core_call("read", token, [lid, 10]), 200)
             if "answer" not in read:
                 raise SystemExit(f"hub_flow_cost: no answer within the wait: {read}")
-            await _expect(_call(app, "DELETE", f"/hub/linkages/{lid}/answer", None, token), 204)
+            if core_call is None:
+                await _expect(_call(app, "DELETE", f"/hub/linkages/{lid}/answer", None, token), 204)
+            else:
+                await _expect(core_call("acknowledge", token, [lid]), 204)
             done += 1
 
     async def provider(stop: asyncio.Event) -> None:
         token = tokens["flow.prov"]
         while not stop.is_set():
-            pulled = await _expect(_call(app, "GET", "/hub/deliveries", None, token), 200)
+            if core_call is None:
+                pulled = await _expect(_call(app, "GET", "/hub/deliveries", None, token), 200)
+            else:
+                pulled = await _expect(core_call("deliveries", token, [1000]), 200)
             answers = [
                 {"linkage_id": d["linkage_id"], "payload": payload} for d in pulled["deliveries"]
             ]
-            if answers:
+            if not answers:
+                await asyncio.sleep(0.002)
+            elif core_call is None:
                 await _expect(_call(app, "POST", "/hub/answers", {"answers": answers}, token), 200)
             else:
-                await asyncio.sleep(0.002)
+                pairs = [[a["linkage_id"], a["payload"]] for a in answers]
+                await _expect(core_call("answers", token, [pairs]), 200)
 
     async def flow(n: int) -> None:
         stop = asyncio.Event()
@@ -219,8 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.hub_flow_cost")
     parser.add_argument("linkages", type=int, nargs="?", default=2000)
     parser.add_argument("--warm", type=int, default=320, help="linkages before measuring")
+    parser.add_argument(
+        "--core",
+        action="store_true",
+        help="the linkage flow as the core of `renkei serve --workers N` answers its fronts "
+        "(what is left on the core's event loop), not through the application",
+    )
     args = parser.parse_args(argv)
-    asyncio.run(_run(args.linkages, args.warm))
+    asyncio.run(_run(args.linkages, args.warm, args.core))
     return 0
 
 

@@ -29,7 +29,7 @@ from benchmarks.pairing import estimate, measure, median_interval
 from hypothesis import given
 from hypothesis import strategies as st
 
-from renkei_conformance.load.floor import build_app, floor_pki
+from renkei_conformance.load.floor import Relay, build_app, floor_pki
 from renkei_conformance.load.summary import (
     floor_section,
     load_floor_rule,
@@ -327,7 +327,7 @@ def test_the_floor_relays_the_payload_once_and_refuses_other_patterns() -> None:
 
     import httpx
 
-    app = build_app({"req": "t-req", "prov": "t-prov"}, "LOAD-P-001")
+    app = build_app({"req": "t-req", "prov": "t-prov"}, Relay("LOAD-P-001").call)
     req, prov = {"Authorization": "Bearer t-req"}, {"Authorization": "Bearer t-prov"}
     query = {
         "request_id": "r1", "requester": "req", "provider": "prov", "pattern_id": "LOAD-P-001",

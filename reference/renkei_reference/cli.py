@@ -123,6 +123,15 @@ def register(
         "folder and ports, when it is killed (SIGKILL); the target file then declares the "
         "restart capability, and the kit's restart tests (CT-DUR-…) apply",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="front processes on the hub's port (default 1: one process does everything). "
+        "With N > 1 this process is the core: it owns the store, the logs and the one "
+        "checkpoint signer; the fronts do TLS, HTTP and the wire's checks and call it",
+    )
     serve.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     serve.add_argument("--node-ports", default=None, help=argparse.SUPPRESS)
     serve.add_argument("--restarted", action="store_true", help=argparse.SUPPRESS)
@@ -283,8 +292,11 @@ def _serve(args: argparse.Namespace) -> int:
     if args.plain_http and args.mode != "test":
         print("renkei serve: --plain-http is for test mode only (RK-ARCH-003)", file=sys.stderr)
         return 2
-    if args.agency_nodes < 0 or args.poll_interval <= 0:
-        print("renkei serve: --agency-nodes must be ≥ 0, --poll-interval > 0", file=sys.stderr)
+    if args.agency_nodes < 0 or args.poll_interval <= 0 or args.workers < 1:
+        print(
+            "renkei serve: --agency-nodes must be ≥ 0, --poll-interval > 0, --workers ≥ 1",
+            file=sys.stderr,
+        )
         return 2
     from .services.web.server_limits import ServerLimits
 
@@ -382,6 +394,7 @@ def _serve(args: argparse.Namespace) -> int:
         target_tls=lambda pki: _target_tls(pki, OPERATOR),
         hub_parties=[p for p in PARTIES if p != "control" or args.mode == "test"],
         limits=limits,
+        workers=args.workers,
     )
 
 
@@ -403,6 +416,7 @@ def _supervise(args: argparse.Namespace) -> int:
             "--witness", str(_witness_dir(args)),
             "--target-file", str(target_file), "--agency-nodes", str(args.agency_nodes),
             "--poll-interval", str(args.poll_interval), "--store", args.store,
+            "--workers", str(args.workers),
         ]  # fmt: skip
         if ports is not None:  # a restart: the same URLs, and the state as it was
             argv.append("--restarted")

@@ -86,6 +86,22 @@ def register(
     )
     bench.add_argument("--workers", type=int, default=0, help="local Locust workers (distributed)")
     bench.add_argument(
+        "--hub-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes of the hub and of the floor alike: `--target reference` is served "
+        "with `renkei serve --workers N` and the floor with N fronts and one relay core "
+        "(default 1)",
+    )
+    bench.add_argument(
+        "--hub-store",
+        default="",
+        metavar="sqlite:PATH|postgresql://…",
+        help="`--target reference` only: the hub's store (`renkei serve --store`; default its "
+        "state folder's SQLite file)",
+    )
+    bench.add_argument(
         "--expect-remote-workers",
         type=int,
         default=0,
@@ -203,7 +219,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         profile = load_profile(args.profile)
         floor_rule = load_floor_rule() if with_floor else None
-        with served_target(args.target, out) as target, ExitStack() as stack:
+        with (
+            served_target(
+                args.target, out, workers=args.hub_workers, store=args.hub_store
+            ) as target,
+            ExitStack() as stack,
+        ):
             if not args.json:
                 print(f"renkei bench: setting up {target.name} ({shape.persons} persons)…")
             say = (lambda _: None) if args.json else (lambda m: print(f"  {m}", flush=True))
@@ -211,7 +232,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             setup_world(target, shape, out / "setup.json", say)
             setup_s = round(time.monotonic() - started, 1)
             floor_setup = (
-                stack.enter_context(served_floor(target, out / "setup.json", out / "floor"))
+                stack.enter_context(
+                    served_floor(
+                        target, out / "setup.json", out / "floor", workers=args.hub_workers
+                    )
+                )
                 if with_floor
                 else None
             )
@@ -255,6 +280,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "target": described,
         "shape": {**shape.__dict__},
         "engine": {"name": "locust", "version": locust_available() or "", "workers": workers},
+        "processes": args.hub_workers,
         "duration_s": round(args.duration, 1),
         "setup_s": setup_s,
         **summary,

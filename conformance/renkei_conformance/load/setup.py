@@ -63,14 +63,20 @@ class LoadShape:
 
 
 @contextmanager
-def served_target(spec: str, workdir: Path) -> Iterator[Target]:
-    """Resolve ``spec``; an in-process name is served on loopback in a subprocess."""
+def served_target(
+    spec: str, workdir: Path, *, workers: int = 1, store: str = ""
+) -> Iterator[Target]:
+    """Resolve ``spec``; an in-process name is served on loopback in a subprocess
+    (``reference``: ``renkei serve`` with ``workers`` processes on its port)."""
     registered = {ep.name: ep for ep in entry_points(group="renkei.targets")}
     target_file = workdir / "target.json"
     if spec == "reference":
         command = [
             *("renkei_conformance", "serve", "--port", "0", "--state-dir", str(workdir / "state")),
             *("--target-file", str(target_file)),
+            # the load drives the hub itself: no demo agency nodes polling beside it
+            *("--agency-nodes", "0", "--workers", str(workers)),
+            *(("--store", store) if store else ()),
         ]
     elif spec in registered:
         # any other in-process target: its ASGI factory served by uvicorn on loopback

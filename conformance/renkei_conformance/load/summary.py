@@ -256,12 +256,18 @@ def verdict(result: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _processes(result: dict[str, Any]) -> str:
+    n = int(result.get("processes", 1))
+    return f"; hub and floor on {n} processes each" if n > 1 else ""
+
+
 def render_text(result: dict[str, Any]) -> str:
     link = result["linkages"]
     shape = result["shape"]
     lines = [
         f"renkei bench: {result['target']['name']} ({result['engine']['name']} "
-        f"{result['engine']['version']}, {result['engine']['workers']} worker(s))",
+        f"{result['engine']['version']}, {result['engine']['workers']} worker(s)"
+        f"{_processes(result)})",
         f"  load: {shape['persons']} persons, {shape['agencies']} agencies, "
         f"{shape['requester_users']} requester + {shape['provider_users']} provider users, "
         f"offered {shape['rate'] or 'max'} queries/s, {shape['refused_share']:.0%} refused, "

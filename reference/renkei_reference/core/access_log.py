@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .canonical_json import canonical
+
 __all__ = [
     "LEAF_VERSION",
     "SHARED_FIELDS",
@@ -156,7 +158,7 @@ def leaf_bytes(entry: AccessLogEntry) -> bytes:
         body["provider_name"] = entry.provider_name
         body["detail"] = entry.detail
         body["person_digest"] = _hex(entry.person_digest)
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return canonical(body).encode()
 
 
 def _hex(value: bytes | None) -> str | None:
@@ -197,7 +199,7 @@ def entry_record(entry: AccessLogEntry) -> str:
     if entry.leaf_version >= 2:
         body["leaf_version"] = entry.leaf_version
         body["person_digest"] = _hex(entry.person_digest)
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical(body)
 
 
 SHARED_FIELDS = (

@@ -35,6 +35,8 @@ from typing import Any, TypeAlias
 
 import icontract
 
+from .canonical_json import canonical
+
 __all__ = [
     "AdminEvent",
     "AdminLogEntry",
@@ -115,9 +117,7 @@ def admin_leaf_bytes(entry: AdminLogEntry) -> bytes:
     It is also the stored record: the administrative log holds nothing that a
     purge would have to remove, so leaf and record are one.
     """
-    return json.dumps(
-        _body(entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    return canonical(_body(entry)).encode()
 
 
 def admin_entry_from_record(record: str) -> AdminLogEntry:

@@ -46,6 +46,7 @@ from typing import Any, Protocol, TypeAlias
 import icontract
 
 from .access_log import AccessLogEntry, leaf_bytes
+from .canonical_json import canonical
 from .errors import CallerError
 from .instant import (
     DAY,
@@ -460,7 +461,7 @@ def hold_record(hold: LegalHold) -> str:
             "before": _iso(sc.before),
         },
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical(body)
 
 
 def hold_from_record(record: str) -> LegalHold:

@@ -13,7 +13,6 @@ in specs/openapi/renkei.yaml lays them out.  Handlers are thin: parse the
 wire model, authenticate, call one ``Federation`` method, render the result.
 """
 
-import asyncio
 import base64
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -26,10 +25,9 @@ from starlette.responses import JSONResponse, Response
 
 from ..core.audit import AnomalyRules
 from ..core.codes import ResidentCode
-from ..core.errors import CallerError, NotFoundError, PermissionDeniedError, RenkeiError
-from ..core.instant import instant_of, iso_of
+from ..core.errors import CallerError, NotFoundError
+from ..core.instant import instant_of
 from ..core.keys import KeyPurpose
-from ..core.linkage import LinkageState
 from ..core.numbering import ReissueReason
 from ..core.patterns import LinkagePattern
 from ..core.retention import LogClass
@@ -38,6 +36,7 @@ from .auditor.app import auditor_ui_router
 from .auditor.auditor import NodeEndpoint, page
 from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems, Removal, Role
+from .front.desk import AGENCY_ROLES, HotDesk, check_role, identify, render
 from .hub import ConsentIn, HoldScopeIn, QueryIn
 from .portal.app import PortalBox, portal_router, ui_router
 from .portal.app import control_router as portal_control_router
@@ -50,12 +49,8 @@ from .web.problems import (
     install_body_guard,
     install_commit_barrier,
     install_problem_handlers,
-    problem_document,
 )
 from .web.tls import peer_certificate, require_operator
-
-OPEN_STATES = frozenset({LinkageState.PENDING, LinkageState.DELIVERED})
-"""States in which a read may be held for the answer (RK-FLOW-009)."""
 
 __all__ = ["CATALOG_VERSION", "INTERFACE_VERSION", "create_app", "discovery_document"]
 
@@ -99,6 +94,28 @@ FederationFactory = Callable[[Clock], Federation]
 def _given(text: str | None) -> str | None:
     """An optional item: None when absent or blank."""
     return text if text is not None and text.strip() else None
+
+
+JSON = "application/json"
+
+
+def answer_results(
+    given: list[m.AnswerItemIn | m.RecordProblem], decided: list[dict[str, Any] | None]
+) -> list[dict[str, Any]]:
+    """``POST /hub/answers``'s results in the items' order: the edge's problem for a
+    malformed item, the hub's outcome for the others (RK-FLOW-010)."""
+    results: list[dict[str, Any]] = []
+    for item, outcome in zip(given, decided, strict=True):
+        if isinstance(item, m.RecordProblem):
+            results.append(_item_problem(item, "linkage_id", "malformed-answer", "RK-FLOW-010"))
+        elif outcome is not None:
+            results.append(outcome)
+    return results
+
+
+def answer_pairs(given: list[m.AnswerItemIn | m.RecordProblem]) -> list[tuple[str, str] | None]:
+    """The well-formed answers of a batch as (linkage id, payload), None for the others."""
+    return [None if isinstance(g, m.RecordProblem) else (g.linkage_id, g.payload) for g in given]
 
 
 def _item_problem(
@@ -150,34 +167,24 @@ def create_app(
         return fed_box["fed"]
 
     signals = Signals()  # reads held for an answer (RK-FLOW-009)
+    desk = HotDesk(fed, signals)
 
     async def caller(request: Request) -> Agency:
-        """Who calls: over mutual TLS the organisation the client certificate
-        certifies (RK-ARCH-003); in process or over plain HTTP the test-mode
-        bearer credential (RK-ARCH-002).  The header is read from the request,
-        not declared as a parameter: FastAPI then has nothing to convert."""
+        """Who calls (``identify``).  The header is read from the request, not
+        declared as a parameter: FastAPI then has nothing to convert."""
         token = _bearer(request.headers.get("authorization"))
         pem = peer_certificate(request.scope)
-        if pem is None:
-            return fed().authenticate(token)
         identity = certified_identity(pem) if pem else None
-        return fed().authenticate_certified(identity, token, bearer_stands_in=test_mode)
+        return identify(fed(), pem is not None, identity, token, test_mode=test_mode)
 
     def role(*allowed: str) -> Any:
         # one dependency (not one on ``caller``): FastAPI resolves it per request
         async def check(request: Request) -> Agency:
-            agency = await caller(request)
-            if agency.role not in allowed:
-                raise PermissionDeniedError(
-                    "forbidden-role",
-                    f"the {agency.role} role may not use this interface",
-                    "RK-ARCH-002",
-                )
-            return agency
+            return check_role(await caller(request), allowed)
 
         return check
 
-    AgencyCaller = Annotated[Agency, Depends(role("agency", "municipality", "private-body"))]
+    AgencyCaller = Annotated[Agency, Depends(role(*AGENCY_ROLES))]
     LawfulAgency = Annotated[Agency, Depends(role("agency", "municipality"))]
     PrivateBody = Annotated[Agency, Depends(role("private-body"))]
     Municipality = Annotated[Agency, Depends(role("municipality"))]
@@ -238,22 +245,13 @@ def create_app(
     # -- hub (items 13-22) -----------------------------------------------------
     hub = APIRouter(prefix="/hub", tags=["hub"])
 
-    # the hot path of a linkage first: routes are matched in order
+    # the hot path of a linkage first: routes are matched in order; the work is
+    # HotDesk's (services/front/desk.py), which a front of ``renkei serve --workers N``
+    # calls in the core the same way
     @hub.post("/queries", status_code=202)
-    async def query(body: m.QueryIn, agency: AgencyCaller) -> dict[str, Any]:
-        current = fed().hub
-        linkage = current.query(agency, QueryIn(**body.model_dump()))
-        # one turn of the event loop first: the requests handled in this turn append
-        # their entries, and their receipts share one signed checkpoint (the log signs
-        # once per tree size, RK-LOG-004)
-        await asyncio.sleep(0)
-        return {
-            "linkage_id": linkage.linkage_id,
-            "state": linkage.state.value,
-            "deadline": iso_of(linkage.deadline),
-            "serial": linkage.serial,
-            "receipt": wire.receipt(current.receipt_for(linkage.serial)),
-        }
+    async def query(body: m.QueryIn, agency: AgencyCaller) -> Response:
+        accepted = await desk.query(agency, QueryIn(**body.model_dump()))
+        return Response(accepted, 202, media_type=JSON)
 
     @hub.get("/linkages/{linkage_id}")
     async def linkage_status(
@@ -261,66 +259,30 @@ def create_app(
         agency: AgencyCaller,
         request: Request,
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
-    ) -> dict[str, Any]:
-        # an answer is handed out on every read until acknowledged (RK-FLOW-002)
-        current = fed().hub
-        linkage, payload, serial = current.hand_out(agency, linkage_id)
-        if payload is None and wait > 0 and linkage.state in OPEN_STATES:
-            # held until the answer is in or ``wait`` seconds pass (RK-FLOW-009)
-            await signals.wait(linkage.linkage_id, wait)
-            linkage, payload, serial = current.hand_out(agency, linkage_id)
-        if payload is None:  # a poll: nothing in it is acknowledged
+    ) -> Response:
+        body, hands_out = await desk.read(agency, linkage_id, wait)
+        if not hands_out:  # a poll: nothing in it is acknowledged
             acknowledges_nothing(request)
-        receipt = None
-        if serial is not None:
-            # one turn of the event loop first, as for a query: the reads woken by
-            # one batch of answers log their entries, then share one signed checkpoint
-            await asyncio.sleep(0)
-            receipt = current.receipt_for(serial)
-        out: dict[str, Any] = {
-            "linkage_id": linkage.linkage_id,
-            "state": linkage.state.value,
-            "deadline": iso_of(linkage.deadline),
-        }
-        if payload is not None:
-            out["answer"] = {"payload": payload}
-        if receipt is not None:
-            out["receipt"] = wire.receipt(receipt)
-        return out
+        return Response(body, media_type=JSON)
 
     @hub.delete("/linkages/{linkage_id}/answer", status_code=204)
     async def acknowledge_answer(linkage_id: str, agency: AgencyCaller) -> Response:
-        fed().hub.acknowledge(agency, linkage_id)
-        # the 204 waits for the commit of the erasure, like every other acknowledged step
-        # (RK-FLOW-008): an acknowledged answer does not come back after a crash
+        desk.acknowledge(agency, linkage_id)
         return Response(status_code=204)
 
     @hub.get("/deliveries")
     async def deliveries(
         agency: AgencyCaller, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
-    ) -> dict[str, Any]:
-        return {"deliveries": [wire.delivery(d) for d in fed().hub.deliveries(agency, limit)]}
+    ) -> Response:
+        return Response(desk.deliveries(agency, limit), media_type=JSON)
 
     @hub.post("/answers")
-    async def answers(body: m.AnswersIn, agency: AgencyCaller) -> dict[str, Any]:
+    async def answers(body: m.AnswersIn, agency: AgencyCaller) -> Response:
         """RK-FLOW-010: several answers in one request, each decided as
         ``POST /linkages/{id}/answer`` would decide it, each with its own outcome."""
-        results: list[dict[str, Any]] = []
-        for position, item in enumerate(body.answers):
-            given = m.answer_item(item, position)
-            if isinstance(given, m.RecordProblem):
-                results.append(
-                    _item_problem(given, "linkage_id", "malformed-answer", "RK-FLOW-010")
-                )
-                continue
-            try:
-                linkage = fed().hub.answer(agency, given.linkage_id, given.payload)
-            except RenkeiError as exc:
-                results.append({"linkage_id": given.linkage_id, "problem": problem_document(exc)})
-                continue
-            signals.notify(linkage.linkage_id)
-            results.append({"linkage_id": linkage.linkage_id, "state": linkage.state.value})
-        return {"results": results}
+        given = [m.answer_item(item, position) for position, item in enumerate(body.answers)]
+        decided = desk.answers(agency, answer_pairs(given))
+        return Response(render({"results": answer_results(given, decided)}), media_type=JSON)
 
     @hub.post("/bindings")
     async def bind(body: m.BindingsIn, agency: AgencyCaller) -> dict[str, Any]:
@@ -382,10 +344,8 @@ def create_app(
         return {"results": [wire.rebinding_result(r) for r in rebound]}
 
     @hub.post("/linkages/{linkage_id}/answer", status_code=202)
-    async def answer(linkage_id: str, body: m.AnswerIn, agency: AgencyCaller) -> dict[str, Any]:
-        linkage = fed().hub.answer(agency, linkage_id, body.payload)
-        signals.notify(linkage.linkage_id)  # a read held for it hands it out (RK-FLOW-009)
-        return {"linkage_id": linkage.linkage_id, "state": linkage.state.value}
+    async def answer(linkage_id: str, body: m.AnswerIn, agency: AgencyCaller) -> Response:
+        return Response(desk.answer(agency, linkage_id, body.payload), 202, media_type=JSON)
 
     @hub.get("/linkages/{linkage_id}/receipt")
     async def linkage_receipt(
@@ -501,6 +461,7 @@ def create_app(
     portal_box = PortalBox(fed, agency_nodes)
     app.state.agency_nodes = portal_box.nodes
     app.state.federation = fed  # the current federation (a reset replaces it)
+    app.state.hot_desk = desk  # the core of ``renkei serve --workers N`` answers its fronts with it
     app.include_router(portal_router(fed, portal_box, caller))
     app.include_router(ui_router(fed, portal_box))
     if test_mode:

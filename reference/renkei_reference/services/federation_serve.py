@@ -64,6 +64,8 @@ from .agency_node.control import agency_control_router, agency_discovery_router
 from .agency_node.log_store import AgencyLogStore
 from .auditor.auditor import NODE_TIMEOUT_SECONDS, NodeEndpoint
 from .clock import SystemClock
+from .front.app import from_front
+from .front.workers import Fronts
 from .portal.portal import PORTAL_AGENCY, AgencyNodeDirectory, NodeLink
 from .supervise import restart_command, write_ready
 from .web.pki import KIT_AGENCIES, OPERATOR, Pki, ensure_pki
@@ -212,6 +214,7 @@ class Party:
     base: str
     notes: str = ""
     server: uvicorn.Server | None = field(default=None, repr=False)
+    behind_fronts: bool = False  # served on the core's Unix socket: the fronts do TLS
 
 
 class _QuietServer(uvicorn.Server):
@@ -387,6 +390,8 @@ async def _run(
     context: ssl.SSLContext | None,
     ready: Callable[[], None],
     stop_all: Callable[[], None],
+    *,
+    fronts: Fronts | None = None,
 ) -> None:
     protocol = BoundedH11Protocol
     if context is not None:
@@ -396,7 +401,10 @@ async def _run(
     gates = []
     for p in parties:
         # TLS, limits: services/web/server_limits.py
-        gate = ConnectionGate(limits, protocol, context)
+        if p.behind_fronts:
+            gate = ConnectionGate(limits, BoundedH11Protocol, None, give_back=False)
+        else:
+            gate = ConnectionGate(limits, protocol, context)
         gates.append(gate)
         config = uvicorn.Config(
             p.app, log_level="warning", access_log=False, http=gate,  # type: ignore[arg-type]
@@ -404,6 +412,8 @@ async def _run(
         )  # fmt: skip
         p.server = _QuietServer(config)
     tasks = [asyncio.create_task(p.server.serve(sockets=[p.sock])) for p in parties if p.server]
+    if fronts is not None:
+        await fronts.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -416,6 +426,8 @@ async def _run(
         await asyncio.to_thread(ready)  # the hub is served by this loop: set up off it
         await stop.wait()
     finally:
+        if fronts is not None:
+            await fronts.stop()
         await asyncio.to_thread(stop_all)
         for p in parties:
             if p.server is not None:
@@ -444,6 +456,7 @@ def serve_federation(
     faults: dict[str, str] | None = None,
     hub_parties: list[str],
     limits: ServerLimits | None = None,
+    workers: int = 1,
 ) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit code."""
     from .. import __version__
@@ -503,6 +516,17 @@ def serve_federation(
     for r in runtimes:
         r.node.fault = Fault((faults or {}).get(r.spec.agency_id, "none"))
     hub = Party("hub", hub_app, hub_sock, base)
+    fronts: Fronts | None = None
+    if workers > 1:  # N fronts on the public socket, this process the core
+        fronts = Fronts(
+            workers,
+            hub_sock,
+            hub_app,
+            limits=limits or ServerLimits(),
+            pki=pki,
+            test_mode=mode == "test",
+        )
+        hub = Party("hub", from_front(hub_app), fronts.http_socket(), base, behind_fronts=True)
     security = "plain HTTP, bearer credentials" if plain_http else "mutual TLS 1.3"
 
     auditor_client: httpx.Client | None = None
@@ -567,9 +591,14 @@ def serve_federation(
 
     try:
         parties_served = [hub, *(r.party for r in runtimes)]
-        asyncio.run(_run(parties_served, limits or ServerLimits(), context, ready, stop_all))
+        asyncio.run(
+            _run(parties_served, limits or ServerLimits(), context, ready, stop_all, fronts=fronts)
+        )
     except (RuntimeError, OSError, httpx.HTTPError) as exc:
         print(f"renkei serve: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if fronts is not None:
+            fronts.remove()
     print("renkei serve: stopped", flush=True)
     return 0

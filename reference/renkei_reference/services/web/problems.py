@@ -28,6 +28,7 @@ from ...core.errors import RenkeiError
 __all__ = [
     "MAX_BODY_BYTES",
     "PROBLEM_MEDIA_TYPE",
+    "CommitWaiter",
     "install_body_guard",
     "install_commit_barrier",
     "install_problem_handlers",
@@ -254,6 +255,36 @@ def acknowledges_nothing(request: Request) -> None:
     setattr(request.state, ACKNOWLEDGES_NOTHING, True)
 
 
+class CommitWaiter:
+    """Waits until the log changes made so far are committed: the store's barrier,
+    awaited on the event loop.  The store hands every request of a batch the same
+    future: it is wrapped once, so a commit wakes the event loop once, not once
+    per waiting response."""
+
+    def __init__(self, barrier: Callable[[], Future[None]]) -> None:
+        self.barrier = barrier
+        self._wrapped: list[tuple[Future[None], asyncio.Future[None]]] = []
+
+    def _awaitable(self, future: Future[None]) -> asyncio.Future[None]:
+        for known, wrapped in self._wrapped:
+            if known is future:
+                return wrapped
+        wrapped = asyncio.wrap_future(future)
+        self._wrapped = [*(p for p in self._wrapped if not p[0].done())][-3:]
+        self._wrapped.append((future, wrapped))
+        return wrapped
+
+    async def wait(self) -> None:
+        """Return once committed.
+
+        :raises RenkeiError: the store could not write (``log-store-unavailable``).
+        """
+        future = self.barrier()
+        if not future.done():
+            await asyncio.shield(self._awaitable(future))
+        future.result()
+
+
 class _CommitBarrier:
     """Hold every response until the log changes made so far are committed.
 
@@ -268,19 +299,7 @@ class _CommitBarrier:
 
     def __init__(self, app: ASGIApp, barrier: Callable[[], Future[None]]) -> None:
         self.app = app
-        self.barrier = barrier
-        # The store hands every request of a batch the same future: it is wrapped
-        # once, so a commit wakes the event loop once, not once per waiting response.
-        self._wrapped: list[tuple[Future[None], asyncio.Future[None]]] = []
-
-    def _awaitable(self, future: Future[None]) -> asyncio.Future[None]:
-        for known, wrapped in self._wrapped:
-            if known is future:
-                return wrapped
-        wrapped = asyncio.wrap_future(future)
-        self._wrapped = [*(p for p in self._wrapped if not p[0].done())][-3:]
-        self._wrapped.append((future, wrapped))
-        return wrapped
+        self.commit = CommitWaiter(barrier)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -302,11 +321,8 @@ class _CommitBarrier:
                     await send(start)  # nothing in it needs to survive a crash
                     await send(message)
                     return
-                future = self.barrier()
                 try:
-                    if not future.done():
-                        await asyncio.shield(self._awaitable(future))
-                    future.result()
+                    await self.commit.wait()
                 except RenkeiError as exc:
                     replaced = True
                     await problem_response(

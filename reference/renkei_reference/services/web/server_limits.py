@@ -159,10 +159,16 @@ class ConnectionGate:
         limits: ServerLimits,
         protocol: type[BoundedH11Protocol],
         context: ssl.SSLContext | None = None,
+        *,
+        give_back: bool = True,
     ) -> None:
         self.limits = limits
         self.protocol = protocol
         self.context = context
+        self.give_back = give_back
+        """Whether closed connections' heap is given back (not for the core of
+        ``--workers N``, whose only clients are its fronts: a full collection of
+        its heap would stall the hub for nothing)."""
         self.open: set[asyncio.Transport] = set()
         self.refused = 0
         self._closed_since_trim = 0
@@ -184,7 +190,8 @@ class ConnectionGate:
     def closed(self, transport: asyncio.Transport) -> None:
         self.open.discard(transport)
         self._closed_since_trim += 1
-        if self._trimming is None and (not self.open or self._closed_since_trim >= self.TRIM_AFTER):
+        due = not self.open or self._closed_since_trim >= self.TRIM_AFTER
+        if self.give_back and self._trimming is None and due:
             loop = asyncio.get_running_loop()
             self._trimming = loop.call_later(self.TRIM_DELAY, self._give_back)
 
