@@ -369,6 +369,68 @@ def test_the_floor_relays_the_payload_once_and_refuses_other_patterns() -> None:
     asyncio.run(scenario())
 
 
+def test_the_floor_runs_with_as_many_processes_as_the_hub(tmp_path: Path) -> None:
+    """``--workers 2``: two fronts on one port and a relay core; a linkage goes through
+    whichever front each request reaches (one connection per request), and SIGTERM
+    stops the core and its fronts."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    setup = tmp_path / "setup.json"
+    tokens = {"req": "t-req", "prov": "t-prov"}
+    setup.write_text(json.dumps({"tokens": tokens, "allowed_pattern": "LOAD-P-001"}))
+    port_file = tmp_path / "port"
+    floor = subprocess.Popen(
+        [sys.executable, "-m", "renkei_conformance.load.floor", "--setup", str(setup),
+         "--port-file", str(port_file), "--workers", "2"],
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not port_file.exists():
+            assert floor.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        hub = f"http://127.0.0.1:{port_file.read_text()}/hub"
+        req, prov = {"Authorization": "Bearer t-req"}, {"Authorization": "Bearer t-prov"}
+        query = {
+            "request_id": "r1", "requester": "req", "provider": "prov",
+            "pattern_id": "LOAD-P-001", "information_kind": "local-tax", "link_code": "AAAA",
+        }  # fmt: skip
+        sent = httpx.post(f"{hub}/queries", json=query, headers=req, timeout=30)
+        assert sent.status_code == 202, sent.text
+        linkage_id = sent.json()["linkage_id"]
+        (delivery,) = httpx.get(f"{hub}/deliveries", headers=prov, timeout=30).json()["deliveries"]
+        assert delivery["linkage_id"] == linkage_id
+        answers = {"answers": [{"linkage_id": linkage_id, "payload": "eA=="}]}
+        assert httpx.post(f"{hub}/answers", json=answers, headers=prov, timeout=30).json() == {
+            "results": [{"linkage_id": linkage_id, "state": "answered"}]
+        }
+        got = httpx.get(f"{hub}/linkages/{linkage_id}", headers=req, timeout=30).json()
+        assert got["answer"] == {"payload": "eA=="}
+        acked = httpx.delete(f"{hub}/linkages/{linkage_id}/answer", headers=req, timeout=30)
+        assert acked.status_code == 204
+        fronts = subprocess.run(
+            ["pgrep", "-P", str(floor.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        assert len(fronts) == 2
+        floor.send_signal(signal.SIGTERM)
+        assert floor.wait(20) == 0
+        for pid in fronts:
+            deadline = time.monotonic() + 5
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not Path(f"/proc/{pid}").exists()
+    finally:
+        if floor.poll() is None:
+            floor.kill()
+            floor.wait(10)
+
+
 def test_the_floor_pki_is_a_ca_a_server_and_a_client_certificate(tmp_path: Path) -> None:
     import ssl
 
