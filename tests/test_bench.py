@@ -522,13 +522,13 @@ def test_bench_against_the_reference_with_two_loopback_workers(tmp_path: Path) -
         link["per_s"] / floor["linkages"]["per_s"], rel=0.01
     )
     assert ratios["p99_ms"] == pytest.approx(link["p99_ms"] / floor["linkages"]["p99_ms"], rel=0.01)
+    shown = ("count", "per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms", "server_cpu_ms")
     assert result["repeats"] == [
-        {"target": {k: link[k] for k in ("count", "per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms")}
-         | {"error_rate": result["error_rate"]},
-         "floor": {k: floor["linkages"][k] for k in ("count", "per_s", "p50_ms", "p95_ms",
-                                                      "p99_ms", "max_ms")}
-         | {"error_rate": floor["error_rate"]}}
+        {"target": {k: link[k] for k in shown} | {"error_rate": result["error_rate"]},
+         "floor": {k: floor["linkages"][k] for k in shown} | {"error_rate": floor["error_rate"]}}
     ]  # fmt: skip
+    # what each server's processes spent a linkage: the hub does more than a bare relay
+    assert link["server_cpu_ms"] > floor["linkages"]["server_cpu_ms"] > 0
     assert result["setup_s"] >= 0
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = html.read_text(encoding="utf-8")
@@ -586,3 +586,28 @@ def test_the_newest_callgrind_dump_is_read(tmp_path: Path) -> None:
         (tmp_path / f"callgrind.out.{n}").write_text(f"events: Ir\nsummary: {total}\n", "utf-8")
     prefix.write_text("summary: 0\n", encoding="utf-8")
     assert instructions._latest_dump(str(prefix)) == 1234
+
+
+def test_a_servers_cpu_counts_its_children() -> None:
+    """``server_cpu_ms`` counts the server's child processes too (the fronts of
+    ``--workers N``): a parent that only waits on a child that spins is charged the
+    child's CPU."""
+    import subprocess
+    import sys
+    import time
+
+    from renkei_conformance.load.process import tree_cpu_seconds
+
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass\n"
+    wait = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spin!r}])"
+    parent = subprocess.Popen([sys.executable, "-c", wait])
+    try:
+        before = tree_cpu_seconds(parent.pid)
+        assert before is not None
+        time.sleep(0.4)  # the child started and spins meanwhile
+        during = tree_cpu_seconds(parent.pid)
+        assert during is not None
+        assert during - before >= 0.1
+    finally:
+        parent.wait(20)
+    assert tree_cpu_seconds(parent.pid) is None  # gone

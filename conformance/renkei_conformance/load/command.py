@@ -23,6 +23,25 @@ from typing import Any
 __all__ = ["register"]
 
 
+def _server_cpu(pids: list[int] | None) -> float | None:
+    """CPU seconds the leg's server (and its children) used so far, when this run
+    started it (None for a target reached by URL or file)."""
+    if not pids:
+        return None
+    from .process import tree_cpu_seconds
+
+    return tree_cpu_seconds(pids[0])
+
+
+def _add_server_cpu(summary: dict[str, Any], before: float | None, after: float | None) -> None:
+    """The server's CPU time per completed linkage over the leg (``server_cpu_ms``): less
+    moved by a shared machine's load than linkages per second."""
+    count = summary["linkages"]["count"]
+    if before is None or after is None or not count:
+        return
+    summary["linkages"]["server_cpu_ms"] = round((after - before) * 1000 / count, 3)
+
+
 def register(
     sub: argparse._SubParsersAction,  # type: ignore[type-arg]
 ) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -216,12 +235,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with_floor = args.floor if args.floor is not None else args.target == "reference"
     setup_s: float | None = None
     pairs: list[dict[str, Any]] = []  # one per repeat: {"target": summary, "floor": summary}
+    served: dict[str, list[int]] = {}  # the processes this run started, by leg
     try:
         profile = load_profile(args.profile)
         floor_rule = load_floor_rule() if with_floor else None
         with (
             served_target(
-                args.target, out, workers=args.hub_workers, store=args.hub_store
+                args.target,
+                out,
+                workers=args.hub_workers,
+                store=args.hub_store,
+                pids=served.setdefault("target", []),
             ) as target,
             ExitStack() as stack,
         ):
@@ -234,7 +258,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             floor_setup = (
                 stack.enter_context(
                     served_floor(
-                        target, out / "setup.json", out / "floor", workers=args.hub_workers
+                        target,
+                        out / "setup.json",
+                        out / "floor",
+                        workers=args.hub_workers,
+                        pids=served.setdefault("floor", []),
                     )
                 )
                 if with_floor
@@ -255,6 +283,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         )
                     leg_dir = out / f"{leg}-{i + 1}"
                     leg_dir.mkdir(parents=True, exist_ok=True)
+                    cpu_before = _server_cpu(served.get(leg))
                     ran = run_locust(
                         setup_file,
                         leg_dir,
@@ -267,6 +296,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     )
                     workers = ran.workers
                     pair[leg] = _summary(leg_dir, leg)
+                    _add_server_cpu(pair[leg], cpu_before, _server_cpu(served.get(leg)))
                 pairs.append(pair)
             described = target.describe()
     except (TargetError, SpecError, EngineError, WireError) as exc:

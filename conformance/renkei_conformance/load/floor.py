@@ -345,7 +345,12 @@ def _protocol() -> type:
 
 @contextmanager
 def served_floor(
-    target: Target, setup_file: Path, workdir: Path, *, workers: int = 1
+    target: Target,
+    setup_file: Path,
+    workdir: Path,
+    *,
+    workers: int = 1,
+    pids: list[int] | None = None,
 ) -> Iterator[Path]:
     """Serve the floor beside ``target`` (``workers`` fronts and a relay core when
     more than one) and yield its setup file: the target's setup with the floor's
@@ -387,7 +392,9 @@ def served_floor(
         what="the floor relay",
         timeout_s=30,
         ready=port_file.is_file,
-    ):
+    ) as relay:
+        if pids is not None:
+            pids.append(relay.proc.pid)
         setup["parties"] = {
             **setup["parties"],
             "hub": f"{scheme}://127.0.0.1:{port_file.read_text('ascii')}/hub",

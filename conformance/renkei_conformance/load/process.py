@@ -10,6 +10,7 @@ child is terminated, and killed if it has not stopped within ten seconds.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from ..target import TargetError
 
-__all__ = ["ServerProcess", "server_process"]
+__all__ = ["ServerProcess", "server_process", "tree_cpu_seconds"]
 
 LOG_TAIL_CHARS = 800
 
@@ -39,6 +40,34 @@ class ServerProcess:
             if self.proc.poll() is not None or time.monotonic() > self.deadline:
                 raise self.fail(why)
             time.sleep(0.05)
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system) a process and its living descendants have used so far,
+    from ``/proc``; None where there is no ``/proc`` or the process is gone."""
+    proc = Path("/proc")
+    if not (proc / str(pid)).is_dir():
+        return None
+    parent: dict[int, int] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        parent[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, grew = {pid}, True
+    while grew:
+        grew = False
+        for child, up in parent.items():
+            if up in tree and child not in tree:
+                tree.add(child)
+                grew = True
+    return sum(used.get(p, 0.0) for p in tree)
 
 
 @contextmanager

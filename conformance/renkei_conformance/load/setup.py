@@ -64,7 +64,7 @@ class LoadShape:
 
 @contextmanager
 def served_target(
-    spec: str, workdir: Path, *, workers: int = 1, store: str = ""
+    spec: str, workdir: Path, *, workers: int = 1, store: str = "", pids: list[int] | None = None
 ) -> Iterator[Target]:
     """Resolve ``spec``; an in-process name is served on loopback in a subprocess
     (``reference``: ``renkei serve`` with ``workers`` processes on its port)."""
@@ -104,6 +104,8 @@ def served_target(
         ready=target_file.is_file,
         env={**os.environ, "ICONTRACT_SLOW": ""},
     ) as server:
+        if pids is not None:  # whose CPU the bench counts (with its children: the fronts)
+            pids.append(server.proc.pid)
         target: Target | None = None
 
         def answers() -> bool:

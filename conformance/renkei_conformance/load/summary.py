@@ -143,10 +143,13 @@ HEADLINE = ("count", "per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms")
 
 def headline(summary: dict[str, Any]) -> dict[str, Any]:
     """A run's linkage figures and error rate, for the per-repeat list."""
-    return {
+    out = {
         **{k: summary["linkages"][k] for k in HEADLINE},
         "error_rate": summary["error_rate"],
     }
+    if "server_cpu_ms" in summary["linkages"]:
+        out["server_cpu_ms"] = summary["linkages"]["server_cpu_ms"]
+    return out
 
 
 def median_run(summaries: list[dict[str, Any]]) -> int:
@@ -300,9 +303,24 @@ def render_text(result: dict[str, Any]) -> str:
         for i, rep in enumerate(result["repeats"], 1):
             legs = "; ".join(
                 f"{leg} {x['per_s']:.1f}/s p50 {x['p50_ms']} p95 {x['p95_ms']} p99 {x['p99_ms']}"
+                + (f" cpu {x['server_cpu_ms']} ms" if "server_cpu_ms" in x else "")
                 for leg, x in rep.items()
             )
             lines.append(f"    run {i}: {legs}")
+    cpu = [
+        (rep["target"]["server_cpu_ms"], rep["floor"]["server_cpu_ms"])
+        for rep in result.get("repeats", [])
+        if "server_cpu_ms" in rep.get("target", {}) and "server_cpu_ms" in rep.get("floor", {})
+    ]
+    if cpu:
+        lines.append(
+            "  server CPU a linkage (its processes, from /proc): target "
+            + ", ".join(f"{t} ms" for t, _ in cpu)
+            + "; floor "
+            + ", ".join(f"{f} ms" for _, f in cpu)
+            + "; floor/target "
+            + ", ".join(f"{f / t:.3f}" for t, f in cpu if t)
+        )
     if result.get("setup_s") is not None:
         lines.append(f"  setup: {result['setup_s']} s")
     v = result["verdict"]
