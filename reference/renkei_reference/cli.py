@@ -506,6 +506,7 @@ def _durable(
 
     A reset through the control interface (test mode) starts afresh, witness included.
     """
+    from .core.log_integrity import StateFileError
     from .services.auditor.app import KEYS_FILE
     from .services.federation import Federation
     from .services.numbering.table import SqliteNumberingTable
@@ -540,6 +541,9 @@ def _durable(
                 path.unlink(missing_ok=True)
             spec.erase()
             witness.clear()
+        if keys.exists() and not signer.exists():  # a new signer would void the seals
+            raise StateFileError(str(signer), "missing, while the key file it seals exists")
+        log_signer = load_or_create_log_signer(signer)
         store = spec.open(witness)
         registry = RegistryStore(residents)
         try:
@@ -548,7 +552,7 @@ def _durable(
                 FileKeyStore(keys, clock.now()),
                 SqliteNumberingTable(table),
                 log_store=store,
-                log_signer=load_or_create_log_signer(signer),
+                log_signer=log_signer,
                 state_dir=state_dir,
                 registry_store=registry,
                 adopt_state=adopt_state,

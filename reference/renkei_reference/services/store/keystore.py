@@ -29,6 +29,7 @@ from ...core.crypto import ROOT_SECRET_BYTES, AesSivCipher, CodeCipher
 from ...core.errors import PermissionDeniedError
 from ...core.instant import instant_of, iso_of
 from ...core.keys import KeyPurpose, KeyRing, KeyVersion
+from ...core.log_integrity import StateFileError
 
 __all__ = ["FileKeyStore", "KeyStore", "MemoryKeyStore", "load_or_create_log_signer"]
 
@@ -141,7 +142,12 @@ def load_or_create_log_signer(path: Path) -> Ed25519PrivateKey:
     keys but distinct from them, so that a restarted hub signs the same log
     with the same key and its checkpoints stay verifiable with one pinned key."""
     if path.exists():
-        return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(path.read_text().strip()))
+        try:
+            return Ed25519PrivateKey.from_private_bytes(
+                bytes.fromhex(path.read_text(encoding="ascii").strip())
+            )
+        except ValueError as exc:  # cut short, garbled (UnicodeDecodeError is one too)
+            raise StateFileError(str(path), f"not a 32-byte hex Ed25519 key ({exc})") from None
     key = Ed25519PrivateKey.generate()
     raw = key.private_bytes_raw()
     _write_secret_file(path, raw.hex() + "\n")
@@ -162,9 +168,21 @@ class FileKeyStore(MemoryKeyStore):
                 self._saved()
 
     def _load(self) -> None:
-        data = json.loads(self._path.read_text(encoding="utf-8"))
+        """The rings and secrets of the key file; a file that is not the JSON the
+        hub writes (cut short, garbled, a member missing or of another type) is
+        a ``StateFileError`` naming it (RK-LOG-010), never a traceback."""
+        try:
+            self._parse(json.loads(self._path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError, AttributeError, AssertionError) as exc:
+            # ValueError covers JSONDecodeError, UnicodeDecodeError and bad hex;
+            # AssertionError an icontract violation of a malformed ring
+            raise StateFileError(
+                str(self._path), f"not a renkei key file ({type(exc).__name__}: {exc})"
+            ) from None
+
+    def _parse(self, data: Any) -> None:
         if data.get("format") != 1:
-            raise ValueError(f"{self._path}: not a renkei key file (format 1)")
+            raise ValueError("format is not 1")
         rings: dict[KeyPurpose, KeyRing] = {}
         found: dict[tuple[KeyPurpose, int], bytes] = {}
         for name, versions in data["rings"].items():
@@ -179,7 +197,10 @@ class FileKeyStore(MemoryKeyStore):
                         instant_of(datetime.fromisoformat(until)) if until else None,
                     )
                 )
-                found[(purpose, v["version"])] = bytes.fromhex(v["secret"])
+                secret = bytes.fromhex(v["secret"])
+                if len(secret) < ROOT_SECRET_BYTES:
+                    raise ValueError(f"a secret of {len(secret)} bytes")
+                found[(purpose, v["version"])] = secret
             rings[purpose] = KeyRing(purpose, tuple(rows))
         self._rings, self._secrets, self._ciphers = rings, found, {}
 

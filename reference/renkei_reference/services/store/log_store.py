@@ -523,6 +523,22 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
+def _text_record(space: str, key: object, value: object) -> tuple[str, str]:
+    """A state record as the hub writes it: key and value are SQLite TEXT.  The
+    column types do not stop a BLOB or a number being stored there behind the
+    hub's back; such a row is a changed record (RK-LOG-010), reported before
+    anything reads it as text."""
+    if isinstance(key, str) and isinstance(value, str):
+        return key, value
+    raise LogTamperedError(
+        log="state",
+        where=f"{space} {key!r}",
+        field="record",
+        why=f"its key or value is stored as {type(key).__name__}/{type(value).__name__}, "
+        "the hub writes text",
+    )
+
+
 class SqliteLogStore(GroupCommitStore):
     """The durable ``LogStore``: one SQLite file, one writer thread, group commit."""
 
@@ -666,14 +682,15 @@ class SqliteLogStore(GroupCommitStore):
 
     def records(self, space: str) -> Iterator[tuple[str, str]]:
         """The committed records of one space (in-flight linkages, answers in
-        transit, used request ids, …), streamed in key order."""
+        transit, used request ids, …), streamed in key order; a key or value
+        stored as something else than text is a ``LogTamperedError``."""
         sql = "SELECT key, value FROM records WHERE space = ? ORDER BY key"
-        return ((k, v) for k, v in self._stream(sql, (space,)))
+        return (_text_record(space, k, v) for k, v in self._stream(sql, (space,)))
 
     def record(self, space: str, key: str) -> str | None:
         """One committed record, None if there is none."""
         rows = self._select("SELECT value FROM records WHERE space = ? AND key = ?", (space, key))
-        return str(rows[0][0]) if rows else None
+        return _text_record(space, key, rows[0][0])[1] if rows else None
 
     # -- the writer ------------------------------------------------------------
     def _write(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
