@@ -507,6 +507,7 @@ def _durable(
     A reset through the control interface (test mode) starts afresh, witness included.
     """
     from .core.log_integrity import StateFileError
+    from .core.record_seal import record_key
     from .services.auditor.app import KEYS_FILE
     from .services.federation import Federation
     from .services.numbering.table import SqliteNumberingTable
@@ -549,7 +550,13 @@ def _durable(
         try:
             fed = Federation(
                 clock,
-                FileKeyStore(keys, clock.now()),
+                # sealed under the state-record key (HKDF of the log signer, RK-LOG-010)
+                FileKeyStore(
+                    keys,
+                    clock.now(),
+                    seal_key=record_key(log_signer.private_bytes_raw()),
+                    adopt=adopt_state,
+                ),
                 SqliteNumberingTable(table),
                 log_store=store,
                 log_signer=log_signer,

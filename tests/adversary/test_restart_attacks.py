@@ -1134,11 +1134,6 @@ def test_stored_checkpoint_row_damaged_is_refused_or_harmless(hub: Hub, damage: 
     assert now["root_hash"] == signed["root_hash"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16: one digit of a keys.json secret changed → hub starts and blames "
-    "the requester (422 link code forged / ID code forged, logged as refused)",
-)
 @pytest.mark.parametrize("member", ["link-code-secret", "id-code-secret"])
 def test_key_ring_secret_changed_by_one_byte_is_noticed(hub: Hub, member: str) -> None:
     """RK-LOG-010 / RK-FLOW-008 / RK-LNK-002.  Changed while the hub is stopped: the

@@ -1,0 +1,108 @@
+"""The hub's state files beside the store, checked when read (RK-LOG-010; issue 16).
+
+A damaged or changed ``keys.json`` or ``log-signer.key`` is a ``StateFileError``
+naming the file (``renkei serve`` refuses to start with it, exit status 3),
+never a traceback, never a key ring silently different from the one written.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from renkei_reference.core.keys import KeyPurpose
+from renkei_reference.core.log_integrity import StateFileError
+from renkei_reference.services.store.keystore import FileKeyStore, load_or_create_log_signer
+
+T0 = datetime(2026, 4, 1, tzinfo=UTC)
+SEAL = bytes(range(32))
+
+
+def _sealed(path: Path) -> FileKeyStore:
+    return FileKeyStore(path, T0, seal_key=SEAL)
+
+
+@pytest.mark.requirement("RK-LOG-010", "RK-KEY-003")
+def test_sealed_key_file_survives_rotation_and_refuses_one_changed_digit(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    store = _sealed(path)
+    token = store.cipher(KeyPurpose.LINK_CODE, 1).encrypt(b"x" * 28, [b"ad"])
+    store.rotate(KeyPurpose.LINK_CODE, T0 + timedelta(days=1), timedelta(days=30))
+    again = _sealed(path)
+    assert again.ring(KeyPurpose.LINK_CODE).current == 2
+    assert again.cipher(KeyPurpose.LINK_CODE, 1).decrypt(token, [b"ad"]) == b"x" * 28
+    data = json.loads(path.read_text())
+    for purpose in ("link-code", "id-code"):
+        changed = json.loads(json.dumps(data))
+        secret = changed["rings"][purpose][0]["secret"]
+        changed["rings"][purpose][0]["secret"] = ("1" if secret[0] != "1" else "2") + secret[1:]
+        path.write_text(json.dumps(changed))
+        with pytest.raises(StateFileError, match=r"keys\.json .*seal does not verify"):
+            _sealed(path)
+    changed = json.loads(json.dumps(data))
+    changed["rings"]["link-code"][0]["accepted_until"] = None  # a retired version revived
+    path.write_text(json.dumps(changed))
+    with pytest.raises(StateFileError, match="seal does not verify"):
+        _sealed(path)
+    path.write_text(json.dumps(data))
+    with pytest.raises(StateFileError, match="seal does not verify"):
+        FileKeyStore(path, T0, seal_key=bytes(32))  # another hub's seal key
+
+
+@pytest.mark.requirement("RK-LOG-010")
+def test_unsealed_key_file_is_refused_unless_adopted_then_sealed(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    FileKeyStore(path, T0)  # written without a seal (as before key files were sealed)
+    assert "seal" not in json.loads(path.read_text())
+    with pytest.raises(StateFileError, match=r"no seal.*--adopt-state"):
+        _sealed(path)
+    FileKeyStore(path, T0, seal_key=SEAL, adopt=True)
+    assert "seal" in json.loads(path.read_text())
+    assert _sealed(path).ring(KeyPurpose.ID_CODE).current == 1
+
+
+@pytest.mark.requirement("RK-LOG-010")
+@pytest.mark.parametrize(
+    "damage",
+    ["torn", "not-json", "invalid-utf8", "list", "short-secret", "odd-hex", "bad-purpose"],
+)
+def test_damaged_key_file_is_a_refusal_naming_it(tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "keys.json"
+    _sealed(path)
+    text = path.read_text()
+    data = json.loads(text)
+    ring = data["rings"]["link-code"][0]
+    if damage == "torn":
+        path.write_text(text[: len(text) // 2])
+    elif damage == "not-json":
+        path.write_text("x" + text[1:])
+    elif damage == "invalid-utf8":
+        path.write_bytes(b"\xff" + text.encode()[1:])
+    elif damage == "list":
+        path.write_text("[]")
+    elif damage == "short-secret":
+        ring["secret"] = ring["secret"][:8]
+        path.write_text(json.dumps(data))
+    elif damage == "odd-hex":
+        ring["secret"] = ring["secret"][:-1]
+        path.write_text(json.dumps(data))
+    else:
+        data["rings"]["no-such-purpose"] = data["rings"].pop("link-code")
+        path.write_text(json.dumps(data))
+    for seal in (SEAL, None):  # checked as a file whether or not it is sealed
+        with pytest.raises(StateFileError, match=r"keys\.json is damaged or was changed"):
+            FileKeyStore(path, T0, seal_key=seal)
+
+
+@pytest.mark.requirement("RK-LOG-010")
+@pytest.mark.parametrize("content", [b"", b"abc", b"\xff" * 64, b"00" * 20])
+def test_damaged_log_signer_is_a_refusal_naming_it(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "log-signer.key"
+    key = load_or_create_log_signer(path)
+    assert load_or_create_log_signer(path).private_bytes_raw() == key.private_bytes_raw()
+    path.write_bytes(content)
+    with pytest.raises(StateFileError, match=r"log-signer\.key is damaged"):
+        load_or_create_log_signer(path)
