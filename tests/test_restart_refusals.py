@@ -8,14 +8,23 @@ never a traceback, never a key ring silently different from the one written.
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from renkei_reference.core.keys import KeyPurpose
-from renkei_reference.core.log_integrity import StateFileError
-from renkei_reference.services.store.keystore import FileKeyStore, load_or_create_log_signer
+from renkei_reference.core.log_integrity import LogTamperedError, StateFileError
+from renkei_reference.services.clock import ControllableClock
+from renkei_reference.services.federation import Federation
+from renkei_reference.services.store.keystore import (
+    FileKeyStore,
+    MemoryKeyStore,
+    load_or_create_log_signer,
+)
+from renkei_reference.services.store.log_store import SqliteLogStore
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
 SEAL = bytes(range(32))
@@ -106,3 +115,68 @@ def test_damaged_log_signer_is_a_refusal_naming_it(tmp_path: Path, content: byte
     path.write_bytes(content)
     with pytest.raises(StateFileError, match=r"log-signer\.key is damaged"):
         load_or_create_log_signer(path)
+
+
+# -- an entry the log's indexes cannot read (RK-LOG-010) -------------------------
+
+
+def _open(path: Path, signer: Ed25519PrivateKey, clock: ControllableClock) -> Federation:
+    return Federation(
+        clock,
+        MemoryKeyStore(T0, b"\x07" * 32),
+        log_store=SqliteLogStore(path, retry_seconds=0.05),
+        log_signer=signer,
+    )
+
+
+@pytest.mark.requirement("RK-LOG-010", "RK-FLOW-003")
+@pytest.mark.parametrize("damage", ["not-json", "member-renamed"])
+def test_lookup_missing_an_unreadable_entry_is_refused_and_reported(
+    tmp_path: Path, damage: str
+) -> None:
+    """An ended (expired) linkage of request id ``q1``; while the hub runs, its two
+    entries changed behind its back so that the index by linkage no longer holds
+    them (and, not JSON, the index by request id neither), and the used request
+    id's record deleted.  A receipt lookup that finds nothing — for that linkage
+    or any other — and the request id looked up again are refused as
+    ``log-tampered`` (never 404 or "unused"), and the auditor is told in the
+    administrative log."""
+    from .test_log_store import AUDITOR, A, _populate, _query
+
+    path = tmp_path / "logs.sqlite3"
+    clock = ControllableClock(T0)
+    fed = _open(path, Ed25519PrivateKey.generate(), clock)
+    links = _populate(fed)
+    linkage = _query(fed, links["r0"], "q1").linkage_id
+    clock.set(T0 + timedelta(hours=2))
+    fed.hub.expire_due()
+    fed.log_store.barrier().result(10)
+    fed.hub.latest_checkpoint()  # a step: what is committed is read from the store again
+    db = sqlite3.connect(path, isolation_level=None)  # changed under the running hub
+    try:
+        rows = db.execute("SELECT serial, entry FROM leaves WHERE log = 'access'").fetchall()
+        assert len(rows) == 2
+        for serial, entry in rows:
+            changed = (
+                "x" + entry[1:]
+                if damage == "not-json"
+                else entry.replace('"linkage_id"', '"linkagE_id"')
+            )
+            db.execute(
+                "UPDATE leaves SET entry = ? WHERE log = 'access' AND serial = ?",
+                (changed, serial),
+            )
+        assert db.execute("DELETE FROM records WHERE space = 'request'").rowcount == 1
+    finally:
+        db.close()
+    try:
+        with pytest.raises(LogTamperedError, match="serial 1"):
+            fed.hub.linkage_receipt(A, linkage, None)
+        with pytest.raises(LogTamperedError, match="serial 1"):
+            fed.hub.linkage_receipt(AUDITOR, "0" * 32, None)  # any miss, while it stands
+        with pytest.raises(LogTamperedError):
+            _query(fed, links["r0"], "q1")
+        events = [e.event.value for e in fed.hub.logs.admin_entries]
+        assert "log-tampered" in events  # the auditor is told
+    finally:
+        fed.close()

@@ -355,11 +355,6 @@ def test_every_single_byte_change_of_an_entry_is_refused_or_unseen(hub: Hub) -> 
     assert _strip_reads(hub.auditor("/access-logs", {"limit": 1000})) == original[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16: an entry made unparsable by one byte hides its linkage's receipt "
-    "as 404 unknown-linkage instead of 500 log-tampered",
-)
 @pytest.mark.parametrize("at", ["first-byte", "linkage-id-key"])
 def test_unparsable_entry_is_reported_not_denied(hub: Hub, at: str) -> None:
     """RK-LOG-010 / RK-LOG-004.  Changed under the running hub: one byte of the
@@ -673,12 +668,7 @@ def _traceback(reason: str) -> Any:
         "signer-key-torn",
         "signer-key-deleted",
         "database-header-byte",
-        pytest.param(
-            "wal-torn",
-            marks=_traceback(
-                "last transaction of the WAL lost → hub starts, the accepted answer is gone"
-            ),
-        ),
+        "wal-torn",
     ],
 )
 def test_damaged_state_file_is_refused_cleanly_and_loses_no_answer(hub: Hub, damage: str) -> None:
@@ -900,11 +890,6 @@ def test_receipt_handed_out_verifies_only_for_the_served_entry(hub: Hub) -> None
     assert b'"outcome":"refused"' not in leaf
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16: a replaced credential's sealed record put back works again "
-    "(credential space not in the state digest)",
-)
 def test_replaced_credential_put_back_does_not_work_again(hub: Hub) -> None:
     """RK-LOG-010 / RK-ARCH-003 (registrations are state the hub verifies).  Changed: the
     requester re-registered (a new credential; the OpenAPI says "the old one stops
@@ -1001,11 +986,6 @@ def test_lifted_hold_put_back_from_a_copy_refuses_start(hub: Hub) -> None:
     assert _refused_cleanly(hub), hub.output()[-2000:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16: state folder put back to a copy taken before an accepted answer "
-    "(no log entry since) → answer lost, a different second answer relayed",
-)
 def test_copy_taken_before_an_accepted_answer_put_back_is_refused(hub: Hub, tmp_path: Path) -> None:
     """RK-FLOW-008 / RK-FLOW-002 / RK-LOG-010.  Changed: the whole state folder copied
     (hub stopped) after the approval and before the provider's answer, the answer

@@ -28,6 +28,7 @@ from typing import Any
 
 from ...core.errors import UnavailableError
 from ...core.merkle import HASH_SIZE
+from .sealed_records import DIGEST_NAME, DIGEST_SPACE, DIGEST_WITNESS
 from .witness import CheckpointWitness
 
 __all__ = [
@@ -372,10 +373,14 @@ class GroupCommitStore:
         writes it."""
         for change in batch:
             row = change.row
-            if row is None or row[0] != "state" or row[3] is None:
+            if row is None or row[3] is None:
                 continue
-            if row[2].startswith(CHECKPOINT_STATE):
+            if row[0] == "state" and row[2].startswith(CHECKPOINT_STATE):
                 self._unwitnessed[row[2][len(CHECKPOINT_STATE) :]] = row[3]
+            elif row[0] == "records" and (row[1], row[2]) == (DIGEST_SPACE, DIGEST_NAME):
+                # the sealed state digest too: a store put back to before a step
+                # that wrote no log entry (an answer accepted) is behind it
+                self._unwitnessed[DIGEST_WITNESS] = row[3]
         if self.witness is not None and self._unwitnessed:
             try:
                 self.witness.record(self._unwitnessed)

@@ -154,6 +154,8 @@ class LogStore(Protocol):
 
     def find(self, log: str, field: str, value: str) -> list[int]: ...
 
+    def unreadable(self, log: str) -> int | None: ...
+
     def mark(self) -> int | None: ...
 
     def settled(self, mark: int) -> bool: ...
@@ -215,6 +217,9 @@ class MemoryLogStore:
 
     def find(self, log: str, field: str, value: str) -> list[int]:
         return []
+
+    def unreadable(self, log: str) -> int | None:
+        return None
 
     def mark(self) -> int | None:
         return None
@@ -481,10 +486,18 @@ def _key(field: str) -> str:
     )
 
 
+_UNREADABLE = (
+    "entry IS NOT NULL AND NOT (typeof(entry) = 'text' AND json_valid(entry)"
+    + "".join(f" AND json_type(entry, '$.{f}') IS NOT NULL" for f in INDEXED)
+    + ")"
+)
+"""A held record the indexes cannot read: not JSON text, or a member of
+``INDEXED`` missing (every record the hub writes has each, null or not)."""
+
 _INDEXES = "".join(
     f"CREATE INDEX IF NOT EXISTS leaves_{f} ON leaves (log, {_key(f)}) WHERE entry IS NOT NULL;\n"
     for f in INDEXED
-)
+) + (f"CREATE INDEX IF NOT EXISTS leaves_unreadable ON leaves (log, serial) WHERE {_UNREADABLE};\n")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS leaves (
@@ -640,6 +653,18 @@ class SqliteLogStore(GroupCommitStore):
             f" WHERE log = ? AND {_key(field)} = ? AND entry IS NOT NULL ORDER BY serial"
         )
         return [s for (s,) in self._select(sql, (log, value[-KEY_CHARS:]))]
+
+    def unreadable(self, log: str) -> int | None:
+        """The first held record the indexes cannot read (``_UNREADABLE``: changed
+        behind the hub's back), through a partial index that is empty while
+        nothing is changed; None if there is none.  A lookup that ``find``
+        answers with nothing is complete only when this is None (RK-LOG-010)."""
+        sql = (
+            "SELECT serial FROM leaves INDEXED BY leaves_unreadable"
+            f" WHERE log = ? AND {_UNREADABLE} ORDER BY serial LIMIT 1"
+        )
+        rows = self._select(sql, (log,))
+        return int(rows[0][0]) if rows else None
 
     def hashes(self, log: str, level: int) -> Iterator[bytes]:
         """The stored node hashes of one level in index order, streamed."""
