@@ -182,8 +182,11 @@ class GroupCommitStore:
         """Commit ``changes`` in one transaction, or raise one of ``_errors``."""
         raise NotImplementedError
 
-    def _after_purge(self) -> None:
-        """Purged content must not linger in the database's files (RK-RET-003)."""
+    def _after_purge(self) -> bool:
+        """Purged content must not linger in the database's files (RK-RET-003);
+        False if that could not be done now (a reader pins the old content): the
+        writer tries again every ``retry_seconds`` while it is idle."""
+        return True
 
     def _close_connections(self) -> None:
         raise NotImplementedError
@@ -313,12 +316,21 @@ class GroupCommitStore:
         while True:
             with self._cond:
                 while not self._queue and not self._closing and not self._unwitnessed:
+                    if purged:  # the purged content is still in the files: retry soon
+                        self._cond.wait(self.retry_seconds)
+                        break
                     self._cond.wait()
                 if not self._queue and self._unwitnessed and not self._closing:
                     self._cond.wait(self.retry_seconds)  # the witness failed: retry it
                 retry_witness = not self._queue and bool(self._unwitnessed)
-                if not self._queue and not retry_witness:
+                retry_purge = not self._queue and not retry_witness and purged
+                if not self._queue and not retry_witness and not retry_purge:
                     return
+            if retry_purge:
+                purged = not self._after_purge()
+                if purged and self._closing:
+                    return  # closing: the last connection's close checkpoints the rest
+                continue
             if retry_witness:
                 failed = self._tell_witness([])
                 with self._cond:
@@ -362,8 +374,7 @@ class GroupCommitStore:
                 future.set_exception(store_unavailable(failed))
             purged = purged or any(c.is_purge for c in batch)
             if purged and idle:
-                self._after_purge()
-                purged = False
+                purged = not self._after_purge()
 
     def _tell_witness(self, batch: Sequence[Change]) -> OSError | None:
         """RK-LOG-011: the checkpoints a batch committed go to the witness before

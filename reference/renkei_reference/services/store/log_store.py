@@ -571,6 +571,9 @@ class SqliteLogStore(GroupCommitStore):
         self._conn = connect(path)
         self._conn.text_factory = _text
         self._conn.executescript(_SCHEMA + _INDEXES)
+        # a WAL left by a hub killed before it could truncate it after a purge still
+        # holds the purged text: copied into the database and truncated now (RK-RET-003)
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # a byte changed into invalid UTF-8 reads as a different text, which the
         # checks report (RK-LOG-010), instead of failing the read
@@ -732,8 +735,16 @@ class SqliteLogStore(GroupCommitStore):
     def _write_batch(self, changes: Sequence[Change]) -> None:
         self._write(self._conn, changes)
 
-    def _after_purge(self) -> None:
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no purged text in the WAL
+    def _after_purge(self) -> bool:
+        """Copy the WAL into the database (whose freed pages ``secure_delete``
+        overwrote) and truncate it: no purged text left in the WAL.  A reader's
+        open transaction (an unfinished stream of the hub's, an operator's
+        backup tool) keeps the WAL from being truncated: False, retried."""
+        try:
+            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error:
+            return False
+        return int(busy) == 0
 
     def _close_connections(self) -> None:
         self._conn.close()

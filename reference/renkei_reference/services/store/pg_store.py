@@ -322,9 +322,10 @@ class PostgresLogStore(GroupCommitStore):
     def _write_batch(self, changes: Sequence[Change]) -> None:
         self._write(self._connection(), changes)
 
-    def _after_purge(self) -> None:
+    def _after_purge(self) -> bool:
         with contextlib.suppress(psycopg.Error), self._read_lock:  # no purged text in the files
             self._reader.execute("VACUUM FULL leaves, records")
+        return True
 
     def _close_connections(self) -> None:
         if self._conn is not None:
