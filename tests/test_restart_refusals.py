@@ -24,7 +24,10 @@ from renkei_reference.services.store.keystore import (
     MemoryKeyStore,
     load_or_create_log_signer,
 )
-from renkei_reference.services.store.log_store import SqliteLogStore
+from renkei_reference.services.store.sealed_records import DIGEST_WITNESS
+from renkei_reference.services.store.witness import witness_dir_for
+
+from .postgres import Backend
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
 SEAL = bytes(range(32))
@@ -120,19 +123,22 @@ def test_damaged_log_signer_is_a_refusal_naming_it(tmp_path: Path, content: byte
 # -- an entry the log's indexes cannot read (RK-LOG-010) -------------------------
 
 
-def _open(path: Path, signer: Ed25519PrivateKey, clock: ControllableClock) -> Federation:
-    return Federation(
-        clock,
-        MemoryKeyStore(T0, b"\x07" * 32),
-        log_store=SqliteLogStore(path, retry_seconds=0.05),
-        log_signer=signer,
-    )
+def _write(backend: Backend, sql: str, *args: object) -> None:
+    """One change to the store behind the hub's back, committed."""
+    if backend.kind == "postgresql":
+        backend.rows(sql, args)
+        return
+    db = sqlite3.connect(backend.place(), isolation_level=None)
+    try:
+        db.execute(sql, args)
+    finally:
+        db.close()
 
 
 @pytest.mark.requirement("RK-LOG-010", "RK-FLOW-003")
 @pytest.mark.parametrize("damage", ["not-json", "member-renamed"])
 def test_lookup_missing_an_unreadable_entry_is_refused_and_reported(
-    tmp_path: Path, damage: str
+    backend: Backend, damage: str
 ) -> None:
     """An ended (expired) linkage of request id ``q1``; while the hub runs, its two
     entries changed behind its back so that the index by linkage no longer holds
@@ -143,32 +149,35 @@ def test_lookup_missing_an_unreadable_entry_is_refused_and_reported(
     administrative log."""
     from .test_log_store import AUDITOR, A, _populate, _query
 
-    path = tmp_path / "logs.sqlite3"
     clock = ControllableClock(T0)
-    fed = _open(path, Ed25519PrivateKey.generate(), clock)
+    fed = Federation(
+        clock,
+        MemoryKeyStore(T0, b"\x07" * 32),
+        log_store=backend.open(retry_seconds=0.05),
+        log_signer=Ed25519PrivateKey.generate(),
+    )
     links = _populate(fed)
     linkage = _query(fed, links["r0"], "q1").linkage_id
     clock.set(T0 + timedelta(hours=2))
     fed.hub.expire_due()
     fed.log_store.barrier().result(10)
     fed.hub.latest_checkpoint()  # a step: what is committed is read from the store again
-    db = sqlite3.connect(path, isolation_level=None)  # changed under the running hub
-    try:
-        rows = db.execute("SELECT serial, entry FROM leaves WHERE log = 'access'").fetchall()
-        assert len(rows) == 2
-        for serial, entry in rows:
-            changed = (
-                "x" + entry[1:]
-                if damage == "not-json"
-                else entry.replace('"linkage_id"', '"linkagE_id"')
-            )
-            db.execute(
-                "UPDATE leaves SET entry = ? WHERE log = 'access' AND serial = ?",
-                (changed, serial),
-            )
-        assert db.execute("DELETE FROM records WHERE space = 'request'").rowcount == 1
-    finally:
-        db.close()
+    rows = backend.rows("SELECT serial, entry FROM leaves WHERE log = 'access'")
+    assert len(rows) == 2
+    for serial, entry in rows:  # changed under the running hub
+        changed = (
+            "x" + entry[1:]
+            if damage == "not-json"
+            else entry.replace('"linkage_id"', '"linkagE_id"')
+        )
+        _write(
+            backend,
+            "UPDATE leaves SET entry = ? WHERE log = 'access' AND serial = ?",
+            changed,
+            serial,
+        )
+    _write(backend, "DELETE FROM records WHERE space = 'request'")
+    assert not backend.rows("SELECT key FROM records WHERE space = 'request'")
     try:
         with pytest.raises(LogTamperedError, match="serial 1"):
             fed.hub.linkage_receipt(A, linkage, None)
@@ -180,3 +189,38 @@ def test_lookup_missing_an_unreadable_entry_is_refused_and_reported(
         assert "log-tampered" in events  # the auditor is told
     finally:
         fed.close()
+
+
+# -- the state digest, witnessed (RK-LOG-010 / RK-LOG-011) -------------------------
+
+
+@pytest.mark.requirement("RK-LOG-010", "RK-LOG-011", "RK-FLOW-008")
+def test_store_put_back_to_before_an_accepted_answer_is_refused(tmp_path: Path) -> None:
+    """An answer accepted writes no log entry; a store copied before it and put
+    back has the logs the witness holds, but a state digest of an earlier
+    generation than the witnessed one: the hub refuses to start.  A witness that
+    lags the store (written without a flush, a power loss) does not stop it."""
+    from .test_log_store import B, _populate, _query
+    from .test_witness import _copy_store, _open
+
+    state, copy = tmp_path / "state", tmp_path / "copy"
+    state.mkdir()
+    signer = Ed25519PrivateKey.generate()
+    fed = _open(state, signer)
+    try:
+        linkage = _query(fed, _populate(fed)["r0"], "q1").linkage_id
+        fed.hub.deliveries(B)
+        fed.hub.log_barrier().result(10)
+        _copy_store(state, copy)
+        lagging = (witness_dir_for(state) / f"{DIGEST_WITNESS}.checkpoint").read_text()
+        fed.hub.answer(B, linkage, "c2VhbGVk")
+        fed.hub.log_barrier().result(10)
+    finally:
+        fed.close()
+    _copy_store(state, tmp_path / "after")
+    _copy_store(copy, state)
+    with pytest.raises(LogTamperedError, match=r"state digest.*generation .* is behind"):
+        _open(state, signer)
+    _copy_store(tmp_path / "after", state)  # the store as it was left …
+    (witness_dir_for(state) / f"{DIGEST_WITNESS}.checkpoint").write_text(lagging)
+    _open(state, signer).close()  # … ahead of a witness that lags it: starts
