@@ -78,8 +78,8 @@ def register(
         action="store_true",
         help="start once on a store whose logs hold entries but whose state records have no "
         "sealed digest (a store written before it, or the digest deleted): the full check "
-        "of every held entry is made and the digest written; only after checking the store "
-        "(RK-LOG-010)",
+        "of every held entry is made and the digest written; a key file written before key "
+        "files were sealed is sealed; only after checking the store (RK-LOG-010)",
     )
     serve.add_argument(
         "--target-file",
