@@ -358,6 +358,7 @@ class Hub:
         self._refuse_if_store_failing()
         self.expire_due()
         with self._step():
+            self.records.revertible()  # may come back after a restore (RK-FLOW-002)
             self.linkages.acknowledge(requester, linkage_id)
 
     # -- retention (item 25; RK-RET-001..003) ----------------------------------------

@@ -15,9 +15,11 @@ whose loss or rollback would matter is held against the checked logs:
   witness, RK-LOG-011);
 * the digest against the one the checkpoint witness holds (every committed
   digest goes there, with its generation, before the step is acknowledged):
-  a digest behind it is a copy put back after the latest log entry — an
-  answer accepted, which writes none — or a store whose last transactions
-  were lost, and the start is refused.  The witness is written without a
+  a digest behind the witnessed floor (the generation of the latest step
+  that must survive: every step but an acknowledgement, which RK-FLOW-002
+  lets come back) is a copy put back after the latest log entry — an answer
+  accepted, which writes none — or a store whose last transactions were
+  lost, and the start is refused.  The witness is written without a
   flush, so after a power loss it may lag the store (never lead it): a
   stored digest ahead of the witness's is accepted;
 * each linkage in flight has its approval as its last entry, and each answer
@@ -179,6 +181,7 @@ def _digest(records: SealedRecords, logs: HubLogs, *, adopt: bool) -> bool:
         if empty or adopt:
             if witnessed is not None:  # the digest written now goes on from the witness's
                 records.generation = max(records.generation, witnessed.generation)
+                records.floor = max(records.floor, witnessed.floor)
             return False
         raise _tampered(
             "state digest",
@@ -193,14 +196,15 @@ def _digest(records: SealedRecords, logs: HubLogs, *, adopt: bool) -> bool:
             f"hold {sizes[0]} and {sizes[1]}: the records are from an earlier copy",
         )
     if witnessed is not None and (
-        digest.generation < witnessed.generation
+        digest.generation < witnessed.floor
         or (digest.generation == witnessed.generation and digest != witnessed)
     ):
         raise _tampered(
             "state digest",
             f"generation {digest.generation} is behind (or apart from) generation "
-            f"{witnessed.generation}, which the witness holds: the state records were put "
-            "back to an earlier copy, or their latest transactions were lost (RK-LOG-011)",
+            f"{witnessed.floor} of the last step that must survive, which the witness "
+            "holds: the state records were put back to an earlier copy, or their latest "
+            "transactions were lost (RK-LOG-011)",
         )
     found = records.counted_at_open
     for space in sorted(set(found) | set(digest.spaces)):

@@ -58,12 +58,15 @@ class StateDigest:
     """The sizes of the access and administrative logs and, for each counted
     space, ``(count, sum of elements)`` of its records; ``generation`` counts the
     digests written to the store (one more with every write), so that of two
-    digests of one store the later is the one with the higher generation."""
+    digests of one store the later is the one with the higher generation, and
+    ``floor`` is the generation of the latest step that must survive a restore
+    (every step but those marked ``revertible``: an answer's acknowledgement)."""
 
     access: int
     admin: int
     spaces: dict[str, tuple[int, int]]
     generation: int = 0
+    floor: int = 0
 
     def text(self) -> str:
         """Canonical JSON (sorted keys, no white space), as ``json.dumps`` would
@@ -74,7 +77,7 @@ class StateDigest:
             f'"{s}":[{n},"{total:064x}"]' for s, (n, total) in sorted(self.spaces.items())
         )
         head = (
-            f'{{"access":{self.access},"admin":{self.admin},'
+            f'{{"access":{self.access},"admin":{self.admin},"floor":{self.floor},'
             f'"generation":{self.generation},"spaces":{{'
         )
         return head + spaces + "}}"
@@ -86,7 +89,8 @@ class StateDigest:
         body = json.loads(text)
         spaces = {str(s): (int(n), int(total, 16)) for s, (n, total) in body["spaces"].items()}
         generation = int(body.get("generation", 0))  # 0: written before generations
-        return cls(int(body["access"]), int(body["admin"]), spaces, generation)
+        floor = int(body.get("floor", 0))
+        return cls(int(body["access"]), int(body["admin"]), spaces, generation, floor)
 
 
 class SealedRecords:
@@ -112,6 +116,8 @@ class SealedRecords:
         self.counted_at_open = dict(self._sums)
         self.digest_at_open = self._stored_digest() if self._sums else None
         self.generation = self.digest_at_open.generation if self.digest_at_open else 0
+        self.floor = self.digest_at_open.floor if self.digest_at_open else 0
+        self._revertible = False
         self._sizes: Callable[[], tuple[int, int]] | None = None
         self._depth, self._dirty = 0, False
 
@@ -163,7 +169,7 @@ class SealedRecords:
         if self._sizes is None or not self._sums:
             return None
         access, admin = self._sizes()
-        return StateDigest(access, admin, dict(self._sums), self.generation)
+        return StateDigest(access, admin, dict(self._sums), self.generation, self.floor)
 
     def changed(self) -> None:
         """Something the digest covers changed (a record, a log's size): the
@@ -173,12 +179,21 @@ class SealedRecords:
             return
         if self._sizes is not None and self._sums:
             self.generation += 1
+            if not self._revertible:
+                self.floor = self.generation
+            self._revertible = False
         digest = self.digest()
         if digest is not None:
             text = digest.text()
             self.store.put_record(
                 DIGEST_SPACE, DIGEST_NAME, seal_record(self._key, DIGEST_SPACE, DIGEST_NAME, text)
             )
+
+    def revertible(self) -> None:
+        """The changes of the current step (up to the digest it writes) may be
+        undone by a restore without loss: the witness's floor stays where it is
+        (an acknowledgement, which RK-FLOW-002 lets come back after a crash)."""
+        self._revertible = True
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
