@@ -16,14 +16,22 @@ _SPACES = st.dictionaries(
 )
 
 
-@given(st.integers(0, 10**12), st.integers(0, 10**9), _SPACES)
+@given(
+    st.integers(0, 10**12),
+    st.integers(0, 10**9),
+    _SPACES,
+    st.integers(0, 10**12),
+    st.integers(0, 10**12),
+)
 def test_the_digest_text_is_json_with_sorted_keys_and_reads_back(
-    access: int, admin: int, spaces: dict[str, tuple[int, int]]
+    access: int, admin: int, spaces: dict[str, tuple[int, int]], generation: int, floor: int
 ) -> None:
-    digest = StateDigest(access, admin, spaces)
+    digest = StateDigest(access, admin, spaces, generation, floor)
     body = {
         "access": access,
         "admin": admin,
+        "floor": floor,
+        "generation": generation,
         "spaces": {s: [n, f"{t:064x}"] for s, (n, t) in sorted(spaces.items())},
     }
     assert digest.text() == json.dumps(body, sort_keys=True, separators=(",", ":"))

@@ -78,8 +78,8 @@ def register(
         action="store_true",
         help="start once on a store whose logs hold entries but whose state records have no "
         "sealed digest (a store written before it, or the digest deleted): the full check "
-        "of every held entry is made and the digest written; only after checking the store "
-        "(RK-LOG-010)",
+        "of every held entry is made and the digest written; a key file written before key "
+        "files were sealed is sealed; only after checking the store (RK-LOG-010)",
     )
     serve.add_argument(
         "--target-file",
@@ -547,6 +547,8 @@ def _durable(
 
     A reset through the control interface (test mode) starts afresh, witness included.
     """
+    from .core.log_integrity import StateFileError
+    from .core.record_seal import record_key
     from .services.auditor.app import KEYS_FILE
     from .services.federation import Federation
     from .services.numbering.table import SqliteNumberingTable
@@ -581,15 +583,24 @@ def _durable(
                 path.unlink(missing_ok=True)
             spec.erase()
             witness.clear()
+        if keys.exists() and not signer.exists():  # a new signer would void the seals
+            raise StateFileError(str(signer), "missing, while the key file it seals exists")
+        log_signer = load_or_create_log_signer(signer)
         store = spec.open(witness)
         registry = RegistryStore(residents)
         try:
             fed = Federation(
                 clock,
-                FileKeyStore(keys, clock.now()),
+                # sealed under the state-record key (HKDF of the log signer, RK-LOG-010)
+                FileKeyStore(
+                    keys,
+                    clock.now(),
+                    seal_key=record_key(log_signer.private_bytes_raw()),
+                    adopt=adopt_state,
+                ),
                 SqliteNumberingTable(table),
                 log_store=store,
-                log_signer=load_or_create_log_signer(signer),
+                log_signer=log_signer,
                 state_dir=state_dir,
                 registry_store=registry,
                 adopt_state=adopt_state,

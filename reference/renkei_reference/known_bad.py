@@ -473,7 +473,7 @@ def _sector_ignored(fed: Federation) -> None:
     _override(
         fed.hub,
         "register_agency",
-        lambda original, agency: original(replace(agency, link_code_unit=None)),
+        lambda original, agency, **kw: original(replace(agency, link_code_unit=None), **kw),
     )
 
 

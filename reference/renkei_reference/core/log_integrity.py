@@ -66,6 +66,7 @@ __all__ = [
     "BlockCheck",
     "LogBehindWitnessError",
     "LogTamperedError",
+    "StateFileError",
     "VerifiedTree",
     "block_levels",
     "check_access_record",
@@ -126,6 +127,21 @@ class LogBehindWitnessError(LogTamperedError):
         self.detail = (
             f"the stored {log} log is not the one whose checkpoint was witnessed: {why}; "
             "the hub does not start on a store older than a checkpoint it signed"
+        )
+        self.args = (self.problem, self.detail, self.requirement)
+
+
+class StateFileError(LogTamperedError):
+    """A file of the hub's state folder beside the store (``keys.json``,
+    ``log-signer.key``) that cannot be read as the hub wrote it — cut short,
+    garbled, missing while the state it keys exists, or its seal not verifying
+    (RK-LOG-010): the hub refuses to start on it, naming the file."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__("state", path, "file", why)
+        self.detail = (
+            f"the hub's state file {path} is damaged or was changed: {why}; "
+            "the hub does not start on it"
         )
         self.args = (self.problem, self.detail, self.requirement)
 

@@ -25,7 +25,9 @@ __all__ = [
     "open_record",
     "record_element",
     "record_key",
+    "record_tag",
     "seal_record",
+    "tag_matches",
 ]
 
 RECORD_KEY_INFO = b"renkei/hub/state-record/v1"
@@ -56,6 +58,17 @@ def _mac(key: bytes, *parts: str) -> bytes:
 
 def _tag(key: bytes, space: str, name: str, value: str) -> str:
     return _mac(key, space, name, value).hex()
+
+
+def record_tag(key: bytes, space: str, name: str, value: str) -> str:
+    """The seal tag of ``value`` as ``name`` in ``space`` (hex HMAC-SHA256): what
+    ``seal_record`` stores, for a value kept outside the store (the key file)."""
+    return _tag(key, space, name, value)
+
+
+def tag_matches(key: bytes, space: str, name: str, value: str, tag: str) -> bool:
+    """Whether ``tag`` is ``value``'s ``record_tag`` (compared in constant time)."""
+    return std_hmac.compare_digest(tag, _tag(key, space, name, value))
 
 
 def record_element(key: bytes, space: str, name: str, stored: str) -> int:

@@ -45,7 +45,6 @@ __all__ = [
 ]
 
 
-CREDENTIAL = "credential"
 CONTROL, CLOCK_OFFSET = "control", "clock-offset"
 
 
@@ -93,21 +92,16 @@ class Federation:
             adopt_state=adopt_state,
         )
         self.auditor = AuditorService(self.hub, clock)  # the third-party body's analyses
-        # SHA-256 of each test-mode credential -> agency_id, kept in the durable store
-        # (space ``credential``) so that a restarted hub knows its callers
-        self._credentials: dict[str, str] = dict(self._records.items(CREDENTIAL))
+        # SHA-256 of each test-mode credential -> agency_id: the hub's agency book
+        # keeps them under its sealed state digest, so that a restarted hub knows
+        # its callers and a replaced credential put back is refused (RK-LOG-010)
+        self._credentials = self.hub.agency_book.credentials
 
     def register(self, agency: Agency) -> str:
-        """Register an organisation; its new credential replaces any earlier one."""
-        self.hub.register_agency(agency)
-        for digest, aid in list(self._credentials.items()):
-            if aid == agency.agency_id:
-                del self._credentials[digest]
-                self._records.put(CREDENTIAL, digest, None)
+        """Register an organisation; its new credential replaces any earlier one
+        (in the step that logs the registration)."""
         token = secrets.token_urlsafe(24)
-        digest = _digest(token)
-        self._credentials[digest] = agency.agency_id
-        self._records.put(CREDENTIAL, digest, agency.agency_id)
+        self.hub.register_agency(agency, credential_digest=_digest(token))
         return token
 
     def restore_clock(self, clock: ControllableClock) -> None:

@@ -167,6 +167,7 @@ class Hub:
             adopt=adopt_state,
         )
         self.expire_due()  # what became overdue while the hub was down ends now
+        self.logs.report_reads = True  # from now on a changed entry read is reported
 
     @contextlib.contextmanager
     def _step(self) -> Iterator[None]:
@@ -212,9 +213,11 @@ class Hub:
             raise refusal
 
     # -- configuration -------------------------------------------------------------
-    def register_agency(self, agency: Agency) -> None:
+    def register_agency(self, agency: Agency, *, credential_digest: str | None = None) -> None:
+        """Register ``agency`` (and the digest of its new test-mode credential,
+        replacing any earlier one) with its administrative entry, in one step."""
         with self._step():
-            self.agency_book.register(agency)
+            self.agency_book.register(agency, credential_digest)
             self.logs.record(
                 AdminEvent.AGENCY_REGISTERED,
                 "control",
@@ -355,6 +358,7 @@ class Hub:
         self._refuse_if_store_failing()
         self.expire_due()
         with self._step():
+            self.records.revertible()  # may come back after a restore (RK-FLOW-002)
             self.linkages.acknowledge(requester, linkage_id)
 
     # -- retention (item 25; RK-RET-001..003) ----------------------------------------
@@ -392,7 +396,9 @@ class Hub:
         with self._step():
             # the auditor reads any linkage's entries (item 27, RK-LOG-009)
             party = None if agency.role is Role.AUDITOR else agency.agency_id
-            return self.logs.linkage_receipt(party, linkage_id, serial)
+            return self.logs.linkage_receipt(
+                party, linkage_id, serial, self.linkages.known_serials(linkage_id)
+            )
 
     def latest_checkpoint(self) -> SignedCheckpoint:
         with self._step():

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from ...core.codes import AgencyId
 from ..store.log_store import SealedRecords
 
-__all__ = ["AUDITOR_UNIT", "Agency", "AgencyBook", "Role"]
+__all__ = ["AUDITOR_UNIT", "CREDENTIAL", "Agency", "AgencyBook", "Role"]
 
 AUDITOR_UNIT = AgencyId("renkei.auditor")
 """The link-code unit of the auditor's pseudonyms (``person_ref``, RK-AUD-001)."""
@@ -46,21 +46,38 @@ class Agency:
 
 
 AGENCY = "agency"
+CREDENTIAL = "credential"
 
 
 class AgencyBook:
     """The registered organisations, by id, kept in the durable store (space
-    ``agency``) so that a restarted hub still knows who may call it."""
+    ``agency``) so that a restarted hub still knows who may call it; and the
+    SHA-256 digests of their test-mode bearer credentials (space ``credential``,
+    digest → agency id), written in the step that registers the organisation.
+    Both spaces are under the sealed digest of the state records
+    (services.hub.startup, RK-LOG-010): a credential replaced by a
+    re-registration and put back from an earlier copy changes the digest's sums,
+    and the hub refuses to start rather than let the old credential work again."""
 
     def __init__(self, records: SealedRecords) -> None:
         self._records = records
         self.by_id: dict[str, Agency] = {
             k: Agency(**json.loads(v)) for k, v in records.items(AGENCY)
         }
+        self.credentials: dict[str, str] = dict(records.items(CREDENTIAL))
 
-    def register(self, agency: Agency) -> None:
+    def register(self, agency: Agency, credential_digest: str | None = None) -> None:
+        """Register ``agency``; a ``credential_digest`` replaces its earlier ones."""
         self.by_id[agency.agency_id] = agency
         self._records.put(AGENCY, agency.agency_id, json.dumps(asdict(agency)))
+        if credential_digest is None:
+            return
+        for digest, aid in list(self.credentials.items()):
+            if aid == agency.agency_id:
+                del self.credentials[digest]
+                self._records.put(CREDENTIAL, digest, None)
+        self.credentials[credential_digest] = agency.agency_id
+        self._records.put(CREDENTIAL, credential_digest, agency.agency_id)
 
     def name(self, agency_id: str) -> str:
         """The registered name, or the id of an organisation not registered."""

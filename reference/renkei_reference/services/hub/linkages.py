@@ -209,6 +209,13 @@ class LinkageDesk:
             person=linkage.person.raw,
         )
 
+    def known_serials(self, linkage_id: str) -> tuple[int, ...]:
+        """The access entries the state records name for ``linkage_id``: its
+        approval while in flight, its ``provided`` entry while its answer is
+        handed out (read whatever the log's index says, RK-LOG-010)."""
+        linkage, relay = self.linkages.get(linkage_id), self.relays.get(linkage_id)
+        return tuple(x.serial for x in (linkage, relay) if x is not None and x.serial > 0)
+
     # -- the flow --------------------------------------------------------------
     def query(self, caller: Agency, q: QueryIn, now: datetime) -> Linkage:
         """Step ② of item 21: approve (RK-PAT-001), then link(A) → ID (RK-FLOW-001)."""

@@ -146,6 +146,7 @@ class HubLogs:
         logs = (self.access, self.admin)
         check_anchored(((g.name, g.size, g.anchored) for g in logs), self.held())
         self.access.on_tamper = self.admin.on_tamper = TamperReports(self.record, now)
+        self.report_reads = False  # set once the hub serves (``_read``)
 
     # -- what is not committed yet ----------------------------------------------
     def _wrote(self, entry: StoredEntry) -> None:
@@ -191,7 +192,28 @@ class HubLogs:
         return self.access.size
 
     def _read(self, row: LeafRow) -> StoredEntry:
-        return self._check.access_entry(row, self.access.leaf_hash(row.serial))
+        """The row's entry, checked; a mismatch found while the hub serves
+        (``report_reads``) is reported to the auditor (a ``log-tampered``
+        administrative entry, ``TamperReports``) before it is raised — at start
+        the hub refuses to start instead, and writes nothing."""
+        try:
+            return self._check.access_entry(row, self.access.leaf_hash(row.serial))
+        except LogTamperedError as error:
+            report = self.access.on_tamper
+            if self.report_reads and report is not None:
+                report(error)
+            raise
+
+    def _complete(self) -> None:
+        """A lookup the store's index answered with nothing is only an answer if
+        the index can read every held record: a record changed so that it no
+        longer parses, or lost the member looked up, is in no index.  Such a
+        record is read (and its check raises ``LogTamperedError``): the caller
+        gets 500 ``log-tampered``, never 404 or "unused" for a linkage or
+        request id the changed entry may hold (RK-LOG-010)."""
+        odd = self.store.unreadable("access")
+        if odd is not None:
+            self._found(odd)
 
     def _missing(self, serial: int) -> LogTamperedError:
         return LogTamperedError(
@@ -245,16 +267,25 @@ class HubLogs:
         """The entries still held (not purged), from serial ``first`` on, in order."""
         return (e for e in self.entries(first) if isinstance(e, AccessLogEntry))
 
-    def linkage_serials(self, linkage_id: str) -> list[int]:
+    def linkage_serials(self, linkage_id: str, known: Iterable[int] = ()) -> list[int]:
         """The serials of the held entries of one linkage, in order (the store's
-        index on the record's linkage id, and what is not committed yet)."""
+        index on the record's linkage id, what is not committed yet, and the
+        ``known`` serials the hub's state records name for it — the approval of
+        a linkage in flight, the ``provided`` entry of an answer handed out —
+        which are read whatever the index says, so that a changed entry of a
+        linkage in flight is a ``LogTamperedError``).  Nothing found: see
+        ``_complete``."""
         candidates = set(self._recent_linkages.get(linkage_id, ()))
+        candidates.update(known)
         candidates.update(self.store.find("access", "linkage_id", linkage_id))
-        return [
+        found = [
             s
             for s in sorted(candidates)
             if isinstance(e := self._found(s), AccessLogEntry) and e.linkage_id == linkage_id
         ]
+        if not found:
+            self._complete()
+        return found
 
     def person_entries(self, person: bytes) -> list[AccessLogEntry]:
         """The held entries about ``person`` (an ID code), in order (the store's
@@ -348,6 +379,7 @@ class HubLogs:
                 request_id,
             ):
                 return serial
+        self._complete()
         return None
 
     def purged(self, entries: Iterable[PurgedEntry], at: datetime) -> None:
@@ -399,10 +431,13 @@ class HubLogs:
             checkpoint=note,
         )
 
-    def linkage_receipt(self, party: str | None, linkage_id: str, serial: int | None) -> Receipt:
+    def linkage_receipt(
+        self, party: str | None, linkage_id: str, serial: int | None, known: Iterable[int] = ()
+    ) -> Receipt:
         """A receipt for an entry of a linkage the caller took part in, or of any
-        linkage for the auditor (``party`` None; RK-LOG-009)."""
-        serials = self.linkage_serials(linkage_id)
+        linkage for the auditor (``party`` None; RK-LOG-009); ``known``: see
+        ``linkage_serials``."""
+        serials = self.linkage_serials(linkage_id, known)
         first = self.entry(serials[0]) if serials else None
         assert first is None or isinstance(first, AccessLogEntry)
         if first is None or (party is not None and party not in (first.requester, first.provider)):

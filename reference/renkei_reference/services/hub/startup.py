@@ -6,13 +6,22 @@ tell a record that was deleted, or put back from an earlier copy, so the state
 whose loss or rollback would matter is held against the checked logs:
 
 * the state records (every space in ``COUNTED``: linkages in flight, answers in
-  transit and handed out, holds, retention, consents, aliases, agencies,
-  patterns) against their sealed digest (services.store.sealed_records),
+  transit and handed out, holds, retention, consents, aliases, agencies and
+  their credentials, patterns) against their sealed digest (services.store.sealed_records),
   written in the same transactions: the records counted and summed again give
   the digest, whose log sizes are the stored logs' — a record deleted, added or
   put back from an earlier copy changes the sums, and a digest put back from an
   earlier copy names smaller logs (the logs themselves are held to their
   witness, RK-LOG-011);
+* the digest against the one the checkpoint witness holds (every committed
+  digest goes there, with its generation, before the step is acknowledged):
+  a digest behind the witnessed floor (the generation of the latest step
+  that must survive: every step but an acknowledgement, which RK-FLOW-002
+  lets come back) is a copy put back after the latest log entry — an answer
+  accepted, which writes none — or a store whose last transactions were
+  lost, and the start is refused.  The witness is written without a
+  flush, so after a power loss it may lag the store (never lead it): a
+  stored digest ahead of the witness's is accepted;
 * each linkage in flight has its approval as its last entry, and each answer
   handed out its ``provided`` entry (the log's linkage index), a linkage is
   answered exactly when its answer is in transit;
@@ -47,7 +56,7 @@ from ...core.keys import KeyRing
 from ...core.linkage import LinkageState
 from ...core.log_integrity import LogTamperedError
 from ..store.log_store import LogStore, SealedRecords
-from .agencies import AGENCY
+from .agencies import AGENCY, CREDENTIAL
 from .binding import CONSENT
 from .codes import ALIAS
 from .linkages import EXPIRED, LINKAGE, RELAY, TRANSIT, LinkageDesk, request_key
@@ -57,10 +66,12 @@ from .retention import HOLD, RETENTION, RetentionDesk
 
 __all__ = ["COUNTED", "adopt_legacy_state", "check_state_against_logs"]
 
-COUNTED = (AGENCY, ALIAS, CONSENT, EXPIRED, HOLD, LINKAGE, PATTERN, RELAY, RETENTION, TRANSIT)
+COUNTED = (
+    AGENCY, ALIAS, CONSENT, CREDENTIAL, EXPIRED, HOLD, LINKAGE, PATTERN, RELAY, RETENTION, TRANSIT
+)  # fmt: skip
 """The record spaces under the sealed digest: every space of the hub's state but
 the used request ids (one a linkage, looked up in the log when found unused) and
-``control``."""
+``control`` (the test clock's offset, and where the records begin)."""
 
 CONTROL, RECORDS_FROM = "control", "records-from"
 
@@ -164,9 +175,13 @@ def _digest(records: SealedRecords, logs: HubLogs, *, adopt: bool) -> bool:
     """The records as found at open against their sealed digest; False if there
     is none and the store is new, or adopted (the full pass is then made)."""
     digest = records.digest_at_open
+    witnessed = records.witnessed_digest()
     if digest is None:
         empty = logs.access.size == logs.admin.size == 0
         if empty or adopt:
+            if witnessed is not None:  # the digest written now goes on from the witness's
+                records.generation = max(records.generation, witnessed.generation)
+                records.floor = max(records.floor, witnessed.floor)
             return False
         raise _tampered(
             "state digest",
@@ -179,6 +194,17 @@ def _digest(records: SealedRecords, logs: HubLogs, *, adopt: bool) -> bool:
             "state digest",
             f"written with logs of {digest.access} and {digest.admin} entries, the logs "
             f"hold {sizes[0]} and {sizes[1]}: the records are from an earlier copy",
+        )
+    if witnessed is not None and (
+        digest.generation < witnessed.floor
+        or (digest.generation == witnessed.generation and digest != witnessed)
+    ):
+        raise _tampered(
+            "state digest",
+            f"generation {digest.generation} is behind (or apart from) generation "
+            f"{witnessed.floor} of the last step that must survive, which the witness "
+            "holds: the state records were put back to an earlier copy, or their latest "
+            "transactions were lost (RK-LOG-011)",
         )
     found = records.counted_at_open
     for space in sorted(set(found) | set(digest.spaces)):

@@ -28,6 +28,7 @@ from typing import Any
 
 from ...core.errors import UnavailableError
 from ...core.merkle import HASH_SIZE
+from .sealed_records import DIGEST_NAME, DIGEST_SPACE, DIGEST_WITNESS
 from .witness import CheckpointWitness
 
 __all__ = [
@@ -181,8 +182,11 @@ class GroupCommitStore:
         """Commit ``changes`` in one transaction, or raise one of ``_errors``."""
         raise NotImplementedError
 
-    def _after_purge(self) -> None:
-        """Purged content must not linger in the database's files (RK-RET-003)."""
+    def _after_purge(self) -> bool:
+        """Purged content must not linger in the database's files (RK-RET-003);
+        False if that could not be done now (a reader pins the old content): the
+        writer tries again every ``retry_seconds`` while it is idle."""
+        return True
 
     def _close_connections(self) -> None:
         raise NotImplementedError
@@ -312,12 +316,21 @@ class GroupCommitStore:
         while True:
             with self._cond:
                 while not self._queue and not self._closing and not self._unwitnessed:
+                    if purged:  # the purged content is still in the files: retry soon
+                        self._cond.wait(self.retry_seconds)
+                        break
                     self._cond.wait()
                 if not self._queue and self._unwitnessed and not self._closing:
                     self._cond.wait(self.retry_seconds)  # the witness failed: retry it
                 retry_witness = not self._queue and bool(self._unwitnessed)
-                if not self._queue and not retry_witness:
+                retry_purge = not self._queue and not retry_witness and purged
+                if not self._queue and not retry_witness and not retry_purge:
                     return
+            if retry_purge:
+                purged = not self._after_purge()
+                if purged and self._closing:
+                    return  # closing: the last connection's close checkpoints the rest
+                continue
             if retry_witness:
                 failed = self._tell_witness([])
                 with self._cond:
@@ -361,8 +374,7 @@ class GroupCommitStore:
                 future.set_exception(store_unavailable(failed))
             purged = purged or any(c.is_purge for c in batch)
             if purged and idle:
-                self._after_purge()
-                purged = False
+                purged = not self._after_purge()
 
     def _tell_witness(self, batch: Sequence[Change]) -> OSError | None:
         """RK-LOG-011: the checkpoints a batch committed go to the witness before
@@ -372,10 +384,14 @@ class GroupCommitStore:
         writes it."""
         for change in batch:
             row = change.row
-            if row is None or row[0] != "state" or row[3] is None:
+            if row is None or row[3] is None:
                 continue
-            if row[2].startswith(CHECKPOINT_STATE):
+            if row[0] == "state" and row[2].startswith(CHECKPOINT_STATE):
                 self._unwitnessed[row[2][len(CHECKPOINT_STATE) :]] = row[3]
+            elif row[0] == "records" and (row[1], row[2]) == (DIGEST_SPACE, DIGEST_NAME):
+                # the sealed state digest too: a store put back to before a step
+                # that wrote no log entry (an answer accepted) is behind it
+                self._unwitnessed[DIGEST_WITNESS] = row[3]
         if self.witness is not None and self._unwitnessed:
             try:
                 self.witness.record(self._unwitnessed)

@@ -29,6 +29,8 @@ from ...core.crypto import ROOT_SECRET_BYTES, AesSivCipher, CodeCipher
 from ...core.errors import PermissionDeniedError
 from ...core.instant import instant_of, iso_of
 from ...core.keys import KeyPurpose, KeyRing, KeyVersion
+from ...core.log_integrity import StateFileError
+from ...core.record_seal import record_tag, tag_matches
 
 __all__ = ["FileKeyStore", "KeyStore", "MemoryKeyStore", "load_or_create_log_signer"]
 
@@ -141,30 +143,97 @@ def load_or_create_log_signer(path: Path) -> Ed25519PrivateKey:
     keys but distinct from them, so that a restarted hub signs the same log
     with the same key and its checkpoints stay verifiable with one pinned key."""
     if path.exists():
-        return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(path.read_text().strip()))
+        try:
+            return Ed25519PrivateKey.from_private_bytes(
+                bytes.fromhex(path.read_text(encoding="ascii").strip())
+            )
+        except ValueError as exc:  # cut short, garbled (UnicodeDecodeError is one too)
+            raise StateFileError(str(path), f"not a 32-byte hex Ed25519 key ({exc})") from None
     key = Ed25519PrivateKey.generate()
     raw = key.private_bytes_raw()
     _write_secret_file(path, raw.hex() + "\n")
     return key
 
 
-class FileKeyStore(MemoryKeyStore):
-    """Keys in one JSON file (mode 0600), rewritten atomically on rotation."""
+KEY_FILE_SPACE, KEY_FILE_NAME = "key-file", "keys.json"
+"""The space and name the key file's seal tag is made for (core.record_seal)."""
 
-    def __init__(self, path: Path, at: datetime) -> None:
+
+class FileKeyStore(MemoryKeyStore):
+    """Keys in one JSON file (mode 0600), rewritten atomically on rotation.
+
+    Sealed (``seal_key``, as ``renkei serve`` always gives: the state-record key,
+    HKDF of the log signing key, core.record_seal): the file carries a ``seal``
+    member, the HMAC-SHA256 tag of its canonical JSON without it, written with
+    every change and checked when the file is read.  A secret, version or date
+    changed by one digit no longer verifies, and the hub refuses to start naming
+    the file (``StateFileError``, RK-LOG-010) instead of voiding every code made
+    under the secret and blaming the agencies that present them.  A whole key
+    file put back from an earlier copy verifies; it is behind the last rotation
+    the administrative log recorded, which the start refuses too
+    (services.hub.startup, RK-KEY-002).  A file written before the seal is
+    refused unless ``adopt`` (``--adopt-state``), which seals it once.  Without
+    ``seal_key`` (unit tests of the rings) the file is neither sealed nor checked.
+    """
+
+    def __init__(
+        self, path: Path, at: datetime, *, seal_key: bytes | None = None, adopt: bool = False
+    ) -> None:
         self._path = path
+        self._seal_key, self._adopt_unsealed = seal_key, adopt
         if path.exists():
             super().__init__(at, secrets.token_bytes(ROOT_SECRET_BYTES))
-            self._load()
+            if self._load():  # unsealed and adopted: sealed from now on
+                with self._lock:
+                    self._saved()
         else:
             super().__init__(at)
             with self._lock:
                 self._saved()
 
-    def _load(self) -> None:
-        data = json.loads(self._path.read_text(encoding="utf-8"))
+    def _load(self) -> bool:
+        """The rings and secrets of the key file; a file that is not the JSON the
+        hub writes (cut short, garbled, a member missing or of another type), or
+        whose seal does not verify, is a ``StateFileError`` naming it
+        (RK-LOG-010), never a traceback.  True if the file was unsealed (and
+        ``adopt`` let it through)."""
+        try:
+            data = json.loads(self._path.read_text(encoding="utf-8"))
+            unsealed = self._check_seal(data)
+            self._parse(data)
+        except (ValueError, KeyError, TypeError, AttributeError, AssertionError) as exc:
+            # ValueError covers JSONDecodeError, UnicodeDecodeError and bad hex;
+            # AssertionError an icontract violation of a malformed ring
+            raise StateFileError(
+                str(self._path), f"not a renkei key file ({type(exc).__name__}: {exc})"
+            ) from None
+        return unsealed
+
+    def _check_seal(self, data: Any) -> bool:
+        """Verify ``data``'s seal (see the class docstring); True if it has none."""
+        if self._seal_key is None:
+            return False
+        tag = data.pop("seal", None)
+        if tag is None:
+            if self._adopt_unsealed:
+                return True
+            raise StateFileError(
+                str(self._path),
+                "it carries no seal (written before key files were sealed, or the seal "
+                "removed): an operator adopts such a file once with --adopt-state",
+            )
+        if not isinstance(tag, str) or not tag_matches(
+            self._seal_key, KEY_FILE_SPACE, KEY_FILE_NAME, _canonical(data), tag
+        ):
+            raise StateFileError(
+                str(self._path),
+                "its seal does not verify: a secret, version or date in it was changed",
+            )
+        return False
+
+    def _parse(self, data: Any) -> None:
         if data.get("format") != 1:
-            raise ValueError(f"{self._path}: not a renkei key file (format 1)")
+            raise ValueError("format is not 1")
         rings: dict[KeyPurpose, KeyRing] = {}
         found: dict[tuple[KeyPurpose, int], bytes] = {}
         for name, versions in data["rings"].items():
@@ -179,7 +248,10 @@ class FileKeyStore(MemoryKeyStore):
                         instant_of(datetime.fromisoformat(until)) if until else None,
                     )
                 )
-                found[(purpose, v["version"])] = bytes.fromhex(v["secret"])
+                secret = bytes.fromhex(v["secret"])
+                if len(secret) < ROOT_SECRET_BYTES:
+                    raise ValueError(f"a secret of {len(secret)} bytes")
+                found[(purpose, v["version"])] = secret
             rings[purpose] = KeyRing(purpose, tuple(rows))
         self._rings, self._secrets, self._ciphers = rings, found, {}
 
@@ -201,4 +273,13 @@ class FileKeyStore(MemoryKeyStore):
                 for p, ring in self._rings.items()
             },
         }
+        if self._seal_key is not None:
+            data["seal"] = record_tag(
+                self._seal_key, KEY_FILE_SPACE, KEY_FILE_NAME, _canonical(data)
+            )
         _write_secret_file(self._path, json.dumps(data))
+
+
+def _canonical(data: Any) -> str:
+    """The text the key file's seal is made over (sorted keys, no white space)."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))

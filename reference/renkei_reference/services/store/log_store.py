@@ -154,6 +154,8 @@ class LogStore(Protocol):
 
     def find(self, log: str, field: str, value: str) -> list[int]: ...
 
+    def unreadable(self, log: str) -> int | None: ...
+
     def mark(self) -> int | None: ...
 
     def settled(self, mark: int) -> bool: ...
@@ -215,6 +217,9 @@ class MemoryLogStore:
 
     def find(self, log: str, field: str, value: str) -> list[int]:
         return []
+
+    def unreadable(self, log: str) -> int | None:
+        return None
 
     def mark(self) -> int | None:
         return None
@@ -481,10 +486,18 @@ def _key(field: str) -> str:
     )
 
 
+_UNREADABLE = (
+    "entry IS NOT NULL AND NOT (typeof(entry) = 'text' AND json_valid(entry)"
+    + "".join(f" AND json_type(entry, '$.{f}') IS NOT NULL" for f in INDEXED)
+    + ")"
+)
+"""A held record the indexes cannot read: not JSON text, or a member of
+``INDEXED`` missing (every record the hub writes has each, null or not)."""
+
 _INDEXES = "".join(
     f"CREATE INDEX IF NOT EXISTS leaves_{f} ON leaves (log, {_key(f)}) WHERE entry IS NOT NULL;\n"
     for f in INDEXED
-)
+) + (f"CREATE INDEX IF NOT EXISTS leaves_unreadable ON leaves (log, serial) WHERE {_UNREADABLE};\n")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS leaves (
@@ -523,6 +536,22 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
+def _text_record(space: str, key: object, value: object) -> tuple[str, str]:
+    """A state record as the hub writes it: key and value are SQLite TEXT.  The
+    column types do not stop a BLOB or a number being stored there behind the
+    hub's back; such a row is a changed record (RK-LOG-010), reported before
+    anything reads it as text."""
+    if isinstance(key, str) and isinstance(value, str):
+        return key, value
+    raise LogTamperedError(
+        log="state",
+        where=f"{space} {key!r}",
+        field="record",
+        why=f"its key or value is stored as {type(key).__name__}/{type(value).__name__}, "
+        "the hub writes text",
+    )
+
+
 class SqliteLogStore(GroupCommitStore):
     """The durable ``LogStore``: one SQLite file, one writer thread, group commit."""
 
@@ -542,6 +571,9 @@ class SqliteLogStore(GroupCommitStore):
         self._conn = connect(path)
         self._conn.text_factory = _text
         self._conn.executescript(_SCHEMA + _INDEXES)
+        # a WAL left by a hub killed before it could truncate it after a purge still
+        # holds the purged text: copied into the database and truncated now (RK-RET-003)
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # a byte changed into invalid UTF-8 reads as a different text, which the
         # checks report (RK-LOG-010), instead of failing the read
@@ -625,6 +657,18 @@ class SqliteLogStore(GroupCommitStore):
         )
         return [s for (s,) in self._select(sql, (log, value[-KEY_CHARS:]))]
 
+    def unreadable(self, log: str) -> int | None:
+        """The first held record the indexes cannot read (``_UNREADABLE``: changed
+        behind the hub's back), through a partial index that is empty while
+        nothing is changed; None if there is none.  A lookup that ``find``
+        answers with nothing is complete only when this is None (RK-LOG-010)."""
+        sql = (
+            "SELECT serial FROM leaves INDEXED BY leaves_unreadable"
+            f" WHERE log = ? AND {_UNREADABLE} ORDER BY serial LIMIT 1"
+        )
+        rows = self._select(sql, (log,))
+        return int(rows[0][0]) if rows else None
+
     def hashes(self, log: str, level: int) -> Iterator[bytes]:
         """The stored node hashes of one level in index order, streamed."""
         sql = "SELECT hash FROM nodes WHERE log = ? AND level = ? ORDER BY idx"
@@ -666,14 +710,15 @@ class SqliteLogStore(GroupCommitStore):
 
     def records(self, space: str) -> Iterator[tuple[str, str]]:
         """The committed records of one space (in-flight linkages, answers in
-        transit, used request ids, …), streamed in key order."""
+        transit, used request ids, …), streamed in key order; a key or value
+        stored as something else than text is a ``LogTamperedError``."""
         sql = "SELECT key, value FROM records WHERE space = ? ORDER BY key"
-        return ((k, v) for k, v in self._stream(sql, (space,)))
+        return (_text_record(space, k, v) for k, v in self._stream(sql, (space,)))
 
     def record(self, space: str, key: str) -> str | None:
         """One committed record, None if there is none."""
         rows = self._select("SELECT value FROM records WHERE space = ? AND key = ?", (space, key))
-        return str(rows[0][0]) if rows else None
+        return _text_record(space, key, rows[0][0])[1] if rows else None
 
     # -- the writer ------------------------------------------------------------
     def _write(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
@@ -690,8 +735,16 @@ class SqliteLogStore(GroupCommitStore):
     def _write_batch(self, changes: Sequence[Change]) -> None:
         self._write(self._conn, changes)
 
-    def _after_purge(self) -> None:
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no purged text in the WAL
+    def _after_purge(self) -> bool:
+        """Copy the WAL into the database (whose freed pages ``secure_delete``
+        overwrote) and truncate it: no purged text left in the WAL.  A reader's
+        open transaction (an unfinished stream of the hub's, an operator's
+        backup tool) keeps the WAL from being truncated: False, retried."""
+        try:
+            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error:
+            return False
+        return int(busy) == 0
 
     def _close_connections(self) -> None:
         self._conn.close()

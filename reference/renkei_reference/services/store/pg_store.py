@@ -95,10 +95,19 @@ def _written(field: str, value: str) -> str:
     return json.dumps(value, ensure_ascii=False)[1:-1] if field in _VALUE else value
 
 
-INDEXES = "".join(
-    f"CREATE INDEX IF NOT EXISTS leaves_{f} ON leaves (log, {_key(f)}) WHERE entry IS NOT NULL;\n"
-    for f in INDEXED
+_UNREADABLE = (
+    "entry IS NOT NULL AND NOT (left(entry, 1) = '{' AND right(entry, 1) = '}'"
+    + "".join(f" AND strpos(entry, '\"{f}\":') > 0" for f in INDEXED)
+    + ")"
 )
+"""A held record the indexes cannot read (as ``log_store._UNREADABLE``, on the
+canonical record's text): not an object, or a member of ``INDEXED`` missing."""
+
+_INDEX = "CREATE INDEX IF NOT EXISTS leaves_{} ON leaves ({}) WHERE {};\n"
+
+INDEXES = "".join(
+    _INDEX.format(f, f"log, {_key(f)}", "entry IS NOT NULL") for f in INDEXED
+) + _INDEX.format("unreadable", "log, serial", _UNREADABLE)
 """The held records by linkage and by person (their last ``KEY_CHARS`` characters)."""
 
 TABLES = ("leaves", "nodes", "state", "records")
@@ -235,6 +244,13 @@ class PostgresLogStore(GroupCommitStore):
         key = _written(field, value)[-KEY_CHARS:]
         return [s for (s,) in self._select(sql, (log, key))]
 
+    def unreadable(self, log: str) -> int | None:
+        """The first held record the indexes cannot read (as
+        ``SqliteLogStore.unreadable``, through a partial index)."""
+        sql = f"SELECT serial FROM leaves WHERE log = %s AND {_UNREADABLE} ORDER BY serial LIMIT 1"
+        rows = self._select(sql, (log,))
+        return int(rows[0][0]) if rows else None
+
     def nodes(self, log: str, level: int, first: int = 0) -> Iterator[tuple[int, bytes]]:
         """The stored ``(index, hash)`` rows of one level from index ``first`` on,
         in index order, streamed."""
@@ -306,9 +322,10 @@ class PostgresLogStore(GroupCommitStore):
     def _write_batch(self, changes: Sequence[Change]) -> None:
         self._write(self._connection(), changes)
 
-    def _after_purge(self) -> None:
+    def _after_purge(self) -> bool:
         with contextlib.suppress(psycopg.Error), self._read_lock:  # no purged text in the files
             self._reader.execute("VACUUM FULL leaves, records")
+        return True
 
     def _close_connections(self) -> None:
         if self._conn is not None:

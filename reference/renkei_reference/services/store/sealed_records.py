@@ -10,8 +10,13 @@ tell a record deleted or put back from an earlier copy; the digest can: at
 start the records are counted and summed again and compared with it, and its
 log sizes with the stored logs' (which the witness holds the store to,
 RK-LOG-011) — a check whose cost is the records', not the log's
-(services.hub.startup).  ``RecordMap`` is one space read from the store when
-asked (the used request ids: one a linkage, never counted)."""
+(services.hub.startup).  The digest carries a generation, one more with every
+write, and the store hands each committed digest to the checkpoint witness
+(``DIGEST_WITNESS``, services.store.group_commit): a store put back to an
+earlier copy — also one taken after the latest log entry, before a step that
+writes none — has a digest behind the witnessed one.  ``RecordMap`` is one
+space read from the store when asked (the used request ids: one a linkage,
+never counted)."""
 
 from __future__ import annotations
 
@@ -29,21 +34,39 @@ from ...core.record_seal import DIGEST_MODULUS, open_record, record_element, sea
 if TYPE_CHECKING:
     from .log_store import LogStore
 
-__all__ = ["DIGEST_NAME", "DIGEST_SPACE", "RecordMap", "SealedRecords", "StateDigest"]
+__all__ = [
+    "DIGEST_NAME",
+    "DIGEST_SPACE",
+    "DIGEST_WITNESS",
+    "RecordMap",
+    "SealedRecords",
+    "StateDigest",
+]
 
 _PLAIN = re.compile(r"[a-z][a-z0-9_-]*")
 DIGEST_SPACE, DIGEST_NAME = "digest", "state"
 """Where the sealed digest of the counted spaces is kept (itself a sealed record)."""
 
 
+DIGEST_WITNESS = "state_digest"
+"""The name under which the checkpoint witness keeps the latest committed digest
+(``state_digest.checkpoint`` beside the logs' checkpoints, RK-LOG-011)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StateDigest:
     """The sizes of the access and administrative logs and, for each counted
-    space, ``(count, sum of elements)`` of its records."""
+    space, ``(count, sum of elements)`` of its records; ``generation`` counts the
+    digests written to the store (one more with every write), so that of two
+    digests of one store the later is the one with the higher generation, and
+    ``floor`` is the generation of the latest step that must survive a restore
+    (every step but those marked ``revertible``: an answer's acknowledgement)."""
 
     access: int
     admin: int
     spaces: dict[str, tuple[int, int]]
+    generation: int = 0
+    floor: int = 0
 
     def text(self) -> str:
         """Canonical JSON (sorted keys, no white space), as ``json.dumps`` would
@@ -53,7 +76,10 @@ class StateDigest:
         spaces = ",".join(
             f'"{s}":[{n},"{total:064x}"]' for s, (n, total) in sorted(self.spaces.items())
         )
-        head = f'{{"access":{self.access},"admin":{self.admin},"spaces":{{'
+        head = (
+            f'{{"access":{self.access},"admin":{self.admin},"floor":{self.floor},'
+            f'"generation":{self.generation},"spaces":{{'
+        )
         return head + spaces + "}}"
 
     @classmethod
@@ -62,7 +88,9 @@ class StateDigest:
         which a verified seal makes a bug, not a tampering."""
         body = json.loads(text)
         spaces = {str(s): (int(n), int(total, 16)) for s, (n, total) in body["spaces"].items()}
-        return cls(int(body["access"]), int(body["admin"]), spaces)
+        generation = int(body.get("generation", 0))  # 0: written before generations
+        floor = int(body.get("floor", 0))
+        return cls(int(body["access"]), int(body["admin"]), spaces, generation, floor)
 
 
 class SealedRecords:
@@ -87,10 +115,26 @@ class SealedRecords:
                 self._count(space, name, stored)
         self.counted_at_open = dict(self._sums)
         self.digest_at_open = self._stored_digest() if self._sums else None
+        self.generation = self.digest_at_open.generation if self.digest_at_open else 0
+        self.floor = self.digest_at_open.floor if self.digest_at_open else 0
+        self._revertible = False
         self._sizes: Callable[[], tuple[int, int]] | None = None
         self._depth, self._dirty = 0, False
 
     # -- the digest ------------------------------------------------------------
+    def witnessed_digest(self) -> StateDigest | None:
+        """The latest digest the checkpoint witness holds (verified: it is the
+        sealed record as committed), or None if it holds none (RK-LOG-011)."""
+        stored = self.store.witnessed(DIGEST_WITNESS)
+        if stored is None:
+            return None
+        try:
+            return StateDigest.from_text(open_record(self._key, DIGEST_SPACE, DIGEST_NAME, stored))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LogTamperedError(
+                log="state", where="witnessed state digest", field="record", why=str(exc)
+            ) from None
+
     def _stored_digest(self) -> StateDigest | None:
         found = None
         for name, stored in self.store.records(DIGEST_SPACE):
@@ -125,7 +169,7 @@ class SealedRecords:
         if self._sizes is None or not self._sums:
             return None
         access, admin = self._sizes()
-        return StateDigest(access, admin, dict(self._sums))
+        return StateDigest(access, admin, dict(self._sums), self.generation, self.floor)
 
     def changed(self) -> None:
         """Something the digest covers changed (a record, a log's size): the
@@ -133,12 +177,23 @@ class SealedRecords:
         if self._depth:
             self._dirty = True
             return
+        if self._sizes is not None and self._sums:
+            self.generation += 1
+            if not self._revertible:
+                self.floor = self.generation
+            self._revertible = False
         digest = self.digest()
         if digest is not None:
             text = digest.text()
             self.store.put_record(
                 DIGEST_SPACE, DIGEST_NAME, seal_record(self._key, DIGEST_SPACE, DIGEST_NAME, text)
             )
+
+    def revertible(self) -> None:
+        """The changes of the current step (up to the digest it writes) may be
+        undone by a restore without loss: the witness's floor stays where it is
+        (an acknowledgement, which RK-FLOW-002 lets come back after a crash)."""
+        self._revertible = True
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
