@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from renkei_reference.core.binding_normalise import fold_address, fold_name
-from renkei_reference.services.binding_classes import classes
+from renkei_reference.services.binding_classes import classes, classes_out_of_core
 from renkei_reference.services.synthetic_country import AGENCIES, REMOVED_SHARE, country
 
 SIZE = 8_000
@@ -76,3 +78,18 @@ def test_removed_residents_and_outsiders_never_bind() -> None:
         figures = RESULT["classes"][name]
         assert figures["clerk"] == 0
         assert figures["bound"] == 0, name
+
+
+@pytest.mark.requirement("RK-BND-002", "RK-BND-009")
+def test_the_out_of_core_run_gives_the_in_memory_figures(tmp_path: Path) -> None:
+    """The registry in its store (kana, removals, earlier items), the records split
+    across two processes: every class, class alone, agency and review reason counts
+    as in memory; a second run over the same files (``reuse``) gives them again."""
+    stored = classes_out_of_core(SIZE, 3, tmp_path, workers=2)
+    for key in ("classes", "alone", "agencies", "review_reasons"):
+        assert stored[key] == RESULT[key], key
+    assert stored["prepare"]["removed"] == len(COUNTRY.removed) > 0
+    assert len(stored["peak_rss_mb_per_worker"]) == 2
+    again = classes_out_of_core(SIZE, 3, tmp_path, workers=3, reuse=True)
+    assert again["prepare"] == {"reused": True}
+    assert again["classes"] == RESULT["classes"]
