@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from renkei_reference.core.binding_normalise import fold_address, fold_name
-from renkei_reference.services.binding_classes import classes, classes_out_of_core
+from renkei_reference.services.binding_classes import classes, classes_out_of_core, merge
 from renkei_reference.services.synthetic_country import AGENCIES, REMOVED_SHARE, country
 
 SIZE = 8_000
@@ -90,6 +91,9 @@ def test_the_out_of_core_run_gives_the_in_memory_figures(tmp_path: Path) -> None
         assert stored[key] == RESULT[key], key
     assert stored["prepare"]["removed"] == len(COUNTRY.removed) > 0
     assert len(stored["peak_rss_mb_per_worker"]) == 2
+    # each process's progress file, added up, holds the final figures once it is done
+    done = merge([json.loads((tmp_path / f"progress-{i}.json").read_text()) for i in (0, 1)])
+    assert done["classes"] == RESULT["classes"]
     again = classes_out_of_core(SIZE, 3, tmp_path, workers=3, reuse=True)
     assert again["prepare"] == {"reused": True}
     assert again["classes"] == RESULT["classes"]

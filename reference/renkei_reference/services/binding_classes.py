@@ -47,7 +47,7 @@ from ..core.binding_normalise import fold_address, fold_name
 from .registry.store import RegistryStore, StoreIndex
 from .synthetic_country import Country, country
 
-__all__ = ["NEUTRAL", "classes", "classes_out_of_core", "main", "table"]
+__all__ = ["NEUTRAL", "classes", "classes_out_of_core", "main", "merge", "table"]
 
 CHUNK = 10_000  # records a matcher call in the out-of-core run
 REMOVED_ON = "2026-01-01"  # the generator draws no removal date; the matcher reads only the reason
@@ -265,9 +265,12 @@ def _records(folder: Path, start: int, stop: int) -> Iterator[_Record]:
         db.close()
 
 
-def bind_slice(folder: Path, start: int, stop: int, cache_mib: int = 64) -> dict[str, Any]:
+def bind_slice(
+    folder: Path, start: int, stop: int, cache_mib: int = 64, progress: Path | None = None
+) -> dict[str, Any]:
     """Bind records [start, stop) against the stored registry as ``classes`` does,
-    counters only (nothing kept per record or per resident)."""
+    counters only (nothing kept per record or per resident).  ``progress``: a file
+    that holds the figures so far, rewritten after every chunk (for a long run)."""
     store = RegistryStore(folder / "registry.sqlite3", cache_mib=cache_mib)
     index = StoreIndex(store, Policy.FOLDED)
     tally = _Tally()
@@ -296,13 +299,27 @@ def bind_slice(folder: Path, start: int, stop: int, cache_mib: int = 64) -> dict
                 latest, earlier = index.fits(fold_items(index.items(truth + 1)))
                 clerk = set(latest) | set(earlier) == {truth + 1}
             tally.add(features, agency, truth, clerk, problem, got)
-    seconds = time.perf_counter() - began
+        if progress is not None:
+            part = progress.with_suffix(".part")
+            part.write_text(json.dumps(_part(tally, reasons, by_class, began, cpu)))
+            part.replace(progress)
     store.close()
+    return _part(tally, reasons, by_class, began, cpu)
+
+
+def _part(
+    tally: _Tally,
+    reasons: collections.Counter[str],
+    by_class: collections.Counter[str],
+    began: float,
+    cpu: float,
+) -> dict[str, Any]:
+    """One binding process's figures (so far)."""
     return {
         "counts": tally.counts(),
         "review_reasons": dict(reasons),
         "review_by_class": dict(by_class),
-        "seconds": round(seconds, 2),
+        "seconds": round(time.perf_counter() - began, 2),
         "cpu_seconds": round(cpu, 2),
         "cpu_seconds_all": round(time.process_time(), 2),
         "peak_rss_mb": _peak_rss_mb(),
@@ -372,14 +389,38 @@ def classes_out_of_core(
     bounds = [size * i // workers for i in range(workers + 1)]
     began = time.perf_counter()
     children = [
-        _child(["--bind", str(folder), "--slice", f"{a}:{b}", "--cache-mib", str(cache_mib)], wrap)
-        for a, b in itertools.pairwise(bounds)
+        _child(
+            [
+                "--bind",
+                str(folder),
+                "--slice",
+                f"{a}:{b}",
+                "--cache-mib",
+                str(cache_mib),
+                "--progress",
+                str(folder / f"progress-{i}.json"),
+            ],
+            wrap,
+        )
+        for i, (a, b) in enumerate(itertools.pairwise(bounds))
     ]
     parts = [_collect(child) for child in children]
     wall = time.perf_counter() - began
     failed = [p for p in parts if "error" in p]
     if failed:
         return failed[0]
+    return {
+        **merge(parts),
+        "registry": size,
+        "workers": workers,
+        "cache_mib": cache_mib,
+        "seconds": round(wall, 2),
+        "prepare": prepared,
+    }
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures of binding processes (``bind_slice``, or their progress files) added up."""
     tally = _Tally()
     reasons: collections.Counter[str] = collections.Counter()
     by_class: collections.Counter[str] = collections.Counter()
@@ -392,20 +433,15 @@ def classes_out_of_core(
     cpu = sum(p["cpu_seconds"] for p in parts)
     return {
         "records": records,
-        "registry": size,
         **figures,
         "review_reasons": dict(reasons.most_common()),
         "review_by_class": dict(sorted(by_class.items())),
-        "workers": workers,
-        "cache_mib": cache_mib,
-        "seconds": round(wall, 2),
         "cpu_seconds_matching": round(cpu, 2),
         "cpu_us_per_record": round(1e6 * cpu / max(records, 1), 1),
         "cpu_seconds_binding_processes": round(sum(p["cpu_seconds_all"] for p in parts), 2),
         "peak_rss_mb": max(p["peak_rss_mb"] for p in parts),
         "peak_rss_mb_per_worker": [p["peak_rss_mb"] for p in parts],
         "time_v_per_worker": [p.get("time_v") for p in parts],
-        "prepare": prepared,
     }
 
 
@@ -442,13 +478,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prepare", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--bind", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--slice", default="0:0", help=argparse.SUPPRESS)
+    parser.add_argument("--progress", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.prepare:
         print(json.dumps(prepare(args.size, args.seed, args.prepare)))
         return 0
     if args.bind:
         a, b = (int(x) for x in args.slice.split(":"))
-        print(json.dumps(bind_slice(args.bind, a, b, args.cache_mib)))
+        print(json.dumps(bind_slice(args.bind, a, b, args.cache_mib, args.progress)))
         return 0
     if args.out_of_core:
         result = classes_out_of_core(
