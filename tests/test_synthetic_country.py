@@ -97,3 +97,31 @@ def test_the_out_of_core_run_gives_the_in_memory_figures(tmp_path: Path) -> None
     again = classes_out_of_core(SIZE, 3, tmp_path, workers=3, reuse=True)
     assert again["prepare"] == {"reused": True}
     assert again["classes"] == RESULT["classes"]
+
+
+def test_renkei_binding_classes_out_of_core_prints_the_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`renkei binding classes --out-of-core DIR --workers 2 --cache-mib 16 --json`
+    passes its options through: two binding processes, the figures as JSON."""
+    from argparse import Namespace
+
+    from renkei_reference.cli import _binding
+
+    options = Namespace(
+        binding_command="classes",
+        size=2_000,
+        seed=3,
+        json=True,
+        out_of_core=tmp_path,
+        workers=2,
+        cache_mib=16,
+        reuse=False,
+        wrap="",
+    )
+    assert _binding(options) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["classes"]["all"]["records"] == 2_000
+    assert printed["classes"]["all"]["wrong"] == 0
+    assert (printed["workers"], printed["cache_mib"]) == (2, 16)
+    assert (tmp_path / "registry.sqlite3").exists()
