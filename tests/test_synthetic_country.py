@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from renkei_reference.core.binding_normalise import fold_address, fold_name
-from renkei_reference.services.binding_classes import classes
+from renkei_reference.services.binding_classes import classes, classes_out_of_core, merge
 from renkei_reference.services.synthetic_country import AGENCIES, REMOVED_SHARE, country
 
 SIZE = 8_000
@@ -76,3 +79,49 @@ def test_removed_residents_and_outsiders_never_bind() -> None:
         figures = RESULT["classes"][name]
         assert figures["clerk"] == 0
         assert figures["bound"] == 0, name
+
+
+@pytest.mark.requirement("RK-BND-002", "RK-BND-009")
+def test_the_out_of_core_run_gives_the_in_memory_figures(tmp_path: Path) -> None:
+    """The registry in its store (kana, removals, earlier items), the records split
+    across two processes: every class, class alone, agency and review reason counts
+    as in memory; a second run over the same files (``reuse``) gives them again."""
+    stored = classes_out_of_core(SIZE, 3, tmp_path, workers=2)
+    for key in ("classes", "alone", "agencies", "review_reasons"):
+        assert stored[key] == RESULT[key], key
+    assert stored["prepare"]["removed"] == len(COUNTRY.removed) > 0
+    assert len(stored["peak_rss_mb_per_worker"]) == 2
+    # each process's progress file, added up, holds the final figures once it is done
+    done = merge([json.loads((tmp_path / f"progress-{i}.json").read_text()) for i in (0, 1)])
+    assert done["classes"] == RESULT["classes"]
+    again = classes_out_of_core(SIZE, 3, tmp_path, workers=3, reuse=True)
+    assert again["prepare"] == {"reused": True}
+    assert again["classes"] == RESULT["classes"]
+
+
+def test_renkei_binding_classes_out_of_core_prints_the_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`renkei binding classes --out-of-core DIR --workers 2 --cache-mib 16 --json`
+    passes its options through: two binding processes, the figures as JSON."""
+    from argparse import Namespace
+
+    from renkei_reference.cli import _binding
+
+    options = Namespace(
+        binding_command="classes",
+        size=2_000,
+        seed=3,
+        json=True,
+        out_of_core=tmp_path,
+        workers=2,
+        cache_mib=16,
+        reuse=False,
+        wrap="",
+    )
+    assert _binding(options) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["classes"]["all"]["records"] == 2_000
+    assert printed["classes"]["all"]["wrong"] == 0
+    assert (printed["workers"], printed["cache_mib"]) == (2, 16)
+    assert (tmp_path / "registry.sqlite3").exists()

@@ -202,6 +202,23 @@ def register(
     classes.add_argument("--size", type=int, default=100_000, help="registry and extract size")
     classes.add_argument("--seed", type=int, default=1, help="data seed (default 1)")
     classes.add_argument("--json", action="store_true", help="print the figures as JSON")
+    classes.add_argument(
+        "--out-of-core",
+        type=Path,
+        metavar="DIR",
+        help="write the registry store and the records to DIR, then bind them streamed",
+    )
+    classes.add_argument("--workers", type=int, default=1, help="out of core: binding processes")
+    classes.add_argument("--cache-mib", type=int, default=64, help="out of core: SQLite cache")
+    classes.add_argument(
+        "--reuse", action="store_true", help="out of core: bind the files already in DIR"
+    )
+    classes.add_argument(
+        "--wrap",
+        default="",
+        metavar="CMD",
+        help="out of core: run each process under CMD, e.g. '/usr/bin/time -v' (its report kept)",
+    )
     return {
         "serve": _serve,
         "demo": _demo,
@@ -220,9 +237,13 @@ def _binding(args: argparse.Namespace) -> int:
     if args.binding_command == "classes":
         from .services import binding_classes
 
-        return binding_classes.main(
-            ["--size", str(args.size), "--seed", str(args.seed), *(["--json"] if args.json else [])]
-        )
+        options = ["--size", str(args.size), "--seed", str(args.seed)]
+        options += ["--json"] if args.json else []
+        if args.out_of_core:
+            options += ["--out-of-core", str(args.out_of_core), "--workers", str(args.workers)]
+            options += ["--cache-mib", str(args.cache_mib), "--wrap", args.wrap]
+            options += ["--reuse"] if args.reuse else []
+        return binding_classes.main(options)
 
     if args.size < 1:
         print("renkei binding bench: --size must be at least 1", file=sys.stderr)
