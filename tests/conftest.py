@@ -28,13 +28,25 @@ ROOT = Path(__file__).resolve().parent.parent
 BACKGROUND = Background()  # long subprocess checks, run beside the tests (tests/background.py)
 
 
+_BACKGROUND_TESTS = {
+    "test_reference_passes_and_every_known_bad_variant_is_killed": "selftest:hub",
+    "test_each_kill_is_by_a_test_naming_the_violated_requirement": "selftest:hub",
+}
+"""Tests whose one long command runs in the background (tests/test_selftest.py)."""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Start the collected background checks now, in the order of their tests."""
-    names = []
+    """Start the collected background checks now, in the order of their tests: the
+    CrossHair checks on one thread, the hub's kill matrix on another."""
+    names, commands = [], []
     for item in items:
-        if getattr(item, "originalname", None) == "test_crosshair_finds_no_counterexample":
+        name = getattr(item, "originalname", None)
+        if name == "test_crosshair_finds_no_counterexample":
             names.append(f"crosshair:{item.callspec.params['module']}")  # type: ignore[attr-defined]
+        elif name in _BACKGROUND_TESTS and _BACKGROUND_TESTS[name] not in commands:
+            commands.append(_BACKGROUND_TESTS[name])
     BACKGROUND.start(names)
+    BACKGROUND.start(commands)
 
 
 RENKEI = [sys.executable, "-m", "renkei_conformance"]
