@@ -31,13 +31,15 @@ BACKGROUND = Background()  # long subprocess checks, run beside the tests (tests
 _BACKGROUND_TESTS = {
     "test_reference_passes_and_every_known_bad_variant_is_killed": "selftest:hub",
     "test_each_kill_is_by_a_test_naming_the_violated_requirement": "selftest:hub",
+    "test_kit_passes_against_the_reference_in_process": "kit:in-process",
 }
-"""Tests whose one long command runs in the background (tests/test_selftest.py)."""
+"""Tests whose one long command runs in the background (tests/test_selftest.py,
+tests/test_walking_skeleton.py)."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Start the collected background checks now, in the order of their tests: the
-    CrossHair checks on one thread, the hub's kill matrix on another."""
+    CrossHair checks on one thread, the kit's long runs on another."""
     names, commands = [], []
     for item in items:
         name = getattr(item, "originalname", None)

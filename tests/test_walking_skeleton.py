@@ -5,13 +5,17 @@ black-box wire protocol."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import run_renkei
+from .background import Job
+from .conftest import BACKGROUND, RENKEI, ROOT, run_renkei
 
 FAMILIES = {
     "Numbers untraceable to ID codes": {"CT-NUM-001", "CT-NUM-002", "CT-NUM-003"},
@@ -21,29 +25,34 @@ FAMILIES = {
 }
 
 
-def _run(target: str, tmp_path: Path, *extra: str) -> dict[str, Any]:
-    report = tmp_path / "report.json"
-    junit = tmp_path / "junit.xml"
-    html = tmp_path / "report.html"
-    result = run_renkei(
-        "conformance",
-        "run",
-        "--target",
-        target,
-        "--report-json",
-        str(report),
-        "--junit",
-        str(junit),
-        "--html",
-        str(html),
-        *extra,
-    )
+def _argv(target: str, folder: Path, *extra: str) -> tuple[str, ...]:
+    return (
+        "conformance", "run", "--target", target,
+        "--report-json", str(folder / "report.json"), "--junit", str(folder / "junit.xml"),
+        "--html", str(folder / "report.html"), *extra,
+    )  # fmt: skip
+
+
+def _read(result: subprocess.CompletedProcess[str], folder: Path) -> dict[str, Any]:
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "verdict: PASS" in result.stdout
-    assert junit.read_text().startswith("<?xml")
-    assert "Traceability matrix" in html.read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
+    assert (folder / "junit.xml").read_text().startswith("<?xml")
+    assert "Traceability matrix" in (folder / "report.html").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     return data
+
+
+def _run(target: str, tmp_path: Path, *extra: str) -> dict[str, Any]:
+    return _read(run_renkei(*_argv(target, tmp_path, *extra)), tmp_path)
+
+
+# The in-process run is one command that needs nothing from the tests around it: it runs
+# beside the other tests (tests/background.py) and its test reads what it wrote.
+_IN_PROCESS = Path(tempfile.mkdtemp(prefix="renkei-skeleton-"))
+BACKGROUND.define(
+    "kit:in-process",
+    Job((*RENKEI, *_argv("reference", _IN_PROCESS)), ROOT, {**os.environ}, 900),
+)
 
 
 # Tests that need the target reached over mutual TLS (not applicable in process).
@@ -82,8 +91,8 @@ def _check(data: dict[str, Any], not_applicable: frozenset[str] = frozenset()) -
         assert r["seed_items"], r
 
 
-def test_kit_passes_against_the_reference_in_process(tmp_path: Path) -> None:
-    data = _run("reference", tmp_path)
+def test_kit_passes_against_the_reference_in_process() -> None:
+    data = _read(BACKGROUND.result("kit:in-process"), _IN_PROCESS)
     assert data["target"]["kind"] == "in-process"
     _check(data, frozenset(NEEDS_MTLS))
 
