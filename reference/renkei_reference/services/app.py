@@ -36,21 +36,20 @@ from .auditor.app import auditor_ui_router
 from .auditor.auditor import NodeEndpoint, page
 from .clock import Clock, ControllableClock
 from .federation import Agency, Federation, FourItems, Removal, Role
-from .front.desk import AGENCY_ROLES, HotDesk, check_role, identify, render
+from .front.desk import AGENCY_ROLES, HotDesk, check_role, credentials, identify, render
 from .hub import ConsentIn, HoldScopeIn, QueryIn
 from .portal.app import PortalBox, portal_router, ui_router
 from .portal.app import control_router as portal_control_router
 from .portal.portal import AgencyNodeDirectory
 from .web import models as m
 from .web.long_poll import MAX_WAIT_SECONDS, Signals
-from .web.pki import certified_identity
 from .web.problems import (
     acknowledges_nothing,
     install_body_guard,
     install_commit_barrier,
     install_problem_handlers,
 )
-from .web.tls import peer_certificate, require_operator
+from .web.tls import require_operator
 
 __all__ = ["CATALOG_VERSION", "INTERFACE_VERSION", "create_app", "discovery_document"]
 
@@ -80,12 +79,6 @@ def discovery_document(*, test_mode: bool) -> dict[str, Any]:
             "key_rotation": True,  # RK-KEY-002
         },
     }
-
-
-def _bearer(authorization: str | None) -> str | None:
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return None
 
 
 FederationFactory = Callable[[Clock], Federation]
@@ -170,12 +163,8 @@ def create_app(
     desk = HotDesk(fed, signals)
 
     async def caller(request: Request) -> Agency:
-        """Who calls (``identify``).  The header is read from the request, not
-        declared as a parameter: FastAPI then has nothing to convert."""
-        token = _bearer(request.headers.get("authorization"))
-        pem = peer_certificate(request.scope)
-        identity = certified_identity(pem) if pem else None
-        return identify(fed(), pem is not None, identity, token, test_mode=test_mode)
+        """Who calls (``credentials``, ``identify``)."""
+        return identify(fed(), *credentials(request), test_mode=test_mode)
 
     def role(*allowed: str) -> Any:
         # one dependency (not one on ``caller``): FastAPI resolves it per request

@@ -31,11 +31,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..app import answer_pairs, answer_results
 from ..web import models as m
 from ..web.long_poll import MAX_WAIT_SECONDS
-from ..web.pki import certified_identity
 from ..web.problems import install_body_guard, install_problem_handlers
-from ..web.tls import TLS_EXTENSION, peer_certificate
-from .client import Caller, RemoteDesk, unavailable
-from .desk import render
+from ..web.tls import TLS_EXTENSION, peer_certificate, tls_extension
+from .client import RemoteDesk, unavailable
+from .desk import credentials, render
 from .frames import JSON, Reply
 
 __all__ = ["FRONT_PEER", "FRONT_PROTO", "create_front_app", "from_front"]
@@ -59,14 +58,6 @@ _HOP = frozenset(
 )
 _OWN = frozenset({b"server", b"date"})
 """Headers the front's server writes itself."""
-_TLS_1_3 = 0x0304
-
-
-def _caller(request: Request) -> Caller:
-    auth = request.headers.get("authorization")
-    token = auth[7:].strip() if auth and auth.lower().startswith("bearer ") else None
-    pem = peer_certificate(request.scope)
-    return (pem is not None, certified_identity(pem) if pem else None, token)
 
 
 def _response(reply: Reply) -> Response:
@@ -82,7 +73,7 @@ def create_front_app(remote: RemoteDesk, core_http: Path) -> FastAPI:
 
     async def malformed(request: Request, exc: Exception) -> Response:
         # authentication comes first, as in process (RK-ARCH-002/003)
-        reply = await remote.call("whoami", _caller(request), [])
+        reply = await remote.call("whoami", credentials(request), [])
         if reply.status >= 400:
             return _response(reply)
         refused = validation(request, exc)
@@ -93,7 +84,7 @@ def create_front_app(remote: RemoteDesk, core_http: Path) -> FastAPI:
 
     @app.post(f"{hub}/queries", status_code=202)
     async def query(body: m.QueryIn, request: Request) -> Response:
-        return _response(await remote.call("query", _caller(request), [body.model_dump()]))
+        return _response(await remote.call("query", credentials(request), [body.model_dump()]))
 
     @app.get(f"{hub}/linkages/{{linkage_id}}")
     async def linkage_status(
@@ -101,22 +92,22 @@ def create_front_app(remote: RemoteDesk, core_http: Path) -> FastAPI:
         request: Request,
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
     ) -> Response:
-        return _response(await remote.call("read", _caller(request), [linkage_id, wait]))
+        return _response(await remote.call("read", credentials(request), [linkage_id, wait]))
 
     @app.delete(f"{hub}/linkages/{{linkage_id}}/answer", status_code=204)
     async def acknowledge_answer(linkage_id: str, request: Request) -> Response:
-        return _response(await remote.call("acknowledge", _caller(request), [linkage_id]))
+        return _response(await remote.call("acknowledge", credentials(request), [linkage_id]))
 
     @app.get(f"{hub}/deliveries")
     async def deliveries(
         request: Request, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
     ) -> Response:
-        return _response(await remote.call("deliveries", _caller(request), [limit]))
+        return _response(await remote.call("deliveries", credentials(request), [limit]))
 
     @app.post(f"{hub}/answers")
     async def answers(body: m.AnswersIn, request: Request) -> Response:
         given = [m.answer_item(item, position) for position, item in enumerate(body.answers)]
-        reply = await remote.call("answers", _caller(request), [answer_pairs(given)])
+        reply = await remote.call("answers", credentials(request), [answer_pairs(given)])
         if reply.status >= 400 or reply.kind != JSON:
             return _response(reply)
         decided: list[dict[str, Any] | None] = json.loads(reply.body)
@@ -125,7 +116,7 @@ def create_front_app(remote: RemoteDesk, core_http: Path) -> FastAPI:
 
     @app.post(f"{hub}/linkages/{{linkage_id}}/answer", status_code=202)
     async def answer(linkage_id: str, body: m.AnswerIn, request: Request) -> Response:
-        reply = await remote.call("answer", _caller(request), [linkage_id, body.payload])
+        reply = await remote.call("answer", credentials(request), [linkage_id, body.payload])
         return _response(reply)
 
     proxy = CoreProxy(core_http)
@@ -194,12 +185,7 @@ def from_front(app: ASGIApp) -> ASGIApp:
                 "scheme": proto.decode("ascii"),
             }
             if peer is not None:
-                pem = base64.b64decode(peer).decode("ascii")
-                extension = {
-                    "client_cert_chain": [pem],
-                    "tls_version": _TLS_1_3,
-                    "server_cert": None,
-                }
+                extension = tls_extension(base64.b64decode(peer).decode("ascii"), "TLSv1.3")
                 scope["extensions"] = {**(scope.get("extensions") or {}), TLS_EXTENSION: extension}
         await app(scope, receive, send)
 

@@ -10,14 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from ..web.problems import problem_body
-from .desk import render
+from .desk import Caller, render
 from .frames import PROBLEM, FrameReader, Reply, frame, parse_reply
 
 __all__ = ["Caller", "RemoteDesk", "unavailable"]
-
-Caller = tuple[bool, str | None, str | None]
-"""What a front knows of the caller: over TLS?, what its verified certificate
-certifies, the bearer credential."""
 
 _READ = 256 * 1024
 

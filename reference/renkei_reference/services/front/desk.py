@@ -17,6 +17,8 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from starlette.requests import Request
+
 from ...core.errors import PermissionDeniedError, RenkeiError
 from ...core.instant import iso_of
 from ...core.linkage import LinkageState
@@ -24,9 +26,21 @@ from .. import hub_wire as wire
 from ..federation import Agency, Federation
 from ..hub import QueryIn
 from ..web.long_poll import Signals
+from ..web.pki import certified_identity
 from ..web.problems import problem_document
+from ..web.tls import peer_certificate
 
-__all__ = ["AGENCY_ROLES", "CALLS", "OPEN_STATES", "HotDesk", "check_role", "identify", "render"]
+__all__ = [
+    "AGENCY_ROLES",
+    "CALLS",
+    "OPEN_STATES",
+    "Caller",
+    "HotDesk",
+    "check_role",
+    "credentials",
+    "identify",
+    "render",
+]
 
 OPEN_STATES = frozenset({LinkageState.PENDING, LinkageState.DELIVERED})
 """States in which a read may be held for the answer (RK-FLOW-009)."""
@@ -45,6 +59,20 @@ _RENDER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",",
 def render(body: Any) -> bytes:
     """A JSON body as ``starlette.responses.JSONResponse`` renders it (one encoder)."""
     return _RENDER.encode(body).encode("utf-8")
+
+
+Caller = tuple[bool, str | None, str | None]
+"""What the edge knows of a caller: over TLS?, what its verified client certificate
+certifies, the bearer credential."""
+
+
+def credentials(request: Request) -> Caller:
+    """The caller's credentials as the request carries them (read from the request, not
+    declared as a header parameter: FastAPI then has nothing to convert)."""
+    auth = request.headers.get("authorization")
+    token = auth[7:].strip() if auth and auth.lower().startswith("bearer ") else None
+    pem = peer_certificate(request.scope)
+    return (pem is not None, certified_identity(pem) if pem else None, token)
 
 
 def identify(

@@ -34,6 +34,7 @@ __all__ = [
     "peer_certificate",
     "require_operator",
     "server_context",
+    "tls_extension",
 ]
 
 TLS_EXTENSION = "tls"
@@ -48,6 +49,16 @@ def server_context(pki: Pki) -> ssl.SSLContext:
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_verify_locations(cafile=pki.ca)
     return ctx
+
+
+def tls_extension(pem: str | None, version: str | None) -> dict[str, Any]:
+    """The ASGI TLS extension of a connection: its verified client certificate (PEM) and
+    TLS version (a front of ``--workers N`` passes both on to the core)."""
+    return {
+        "client_cert_chain": [pem] if pem else [],
+        "tls_version": _TLS_1_3 if version == "TLSv1.3" else None,
+        "server_cert": None,
+    }
 
 
 def _with_tls(app: ASGIApp, extension: dict[str, Any]) -> ASGIApp:
@@ -69,11 +80,8 @@ class MutualTlsH11Protocol(BoundedH11Protocol):
         if ssl_object is None:
             return
         der = ssl_object.getpeercert(binary_form=True)
-        chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
-        version = _TLS_1_3 if ssl_object.version() == "TLSv1.3" else None
-        self.app = _with_tls(
-            self.app, {"client_cert_chain": chain, "tls_version": version, "server_cert": None}
-        )
+        pem = ssl.DER_cert_to_PEM_cert(der) if der else None
+        self.app = _with_tls(self.app, tls_extension(pem, ssl_object.version()))
 
 
 def peer_certificate(scope: Scope) -> str | None:
