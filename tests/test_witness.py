@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import tempfile
 import time
 from pathlib import Path
 
@@ -106,7 +108,14 @@ def test_the_witness_holds_each_committed_checkpoint(tmp_path: Path) -> None:
         cp = open_checkpoint(note, latest.origin, signer.public_key())
         assert cp.size == latest.tree_size
         assert witness.witnessed("admin") is not None
-        assert not (witness_dir_for(state) / ".access.checkpoint.new").exists()
+        # one note, written in place: no temporary file, nothing but NUL padding after it
+        assert sorted(p.name for p in witness_dir_for(state).iterdir()) == [
+            "access.checkpoint",
+            "admin.checkpoint",
+            "state_digest.checkpoint",
+        ]
+        raw = (witness_dir_for(state) / "access.checkpoint").read_bytes()
+        assert raw.rstrip(b"\0") == note.encode()
     finally:
         fed.close()
 
@@ -257,3 +266,48 @@ def _later_note(note: str, signer: Ed25519PrivateKey) -> str:
     cp = open_checkpoint(note, note.split("\n", 1)[0], signer.public_key())
     later = Checkpoint(cp.origin, cp.size + 1, b"\x00" * 32)
     return sign_checkpoint(later, cp.origin, signer)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    notes=st.lists(
+        st.text(min_size=1, max_size=300).map(lambda t: t.replace("\0", "")).filter(bool),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_a_witness_file_holds_the_latest_note_whatever_came_before(notes: list[str]) -> None:
+    """RK-LOG-011: each write is one note over the file in place, padded to the file's
+    length; what is read back is the latest note exactly, after longer or shorter ones."""
+    with tempfile.TemporaryDirectory() as folder:
+        witness = CheckpointWitness(Path(folder) / "w")
+        for note in notes:
+            witness.record({"access": note})
+            assert witness.witnessed("access") == note
+
+
+def test_a_witness_file_that_is_not_the_hubs_is_never_written_through(tmp_path: Path) -> None:
+    """A FIFO, a symbolic link or a directory planted as the witness file: the write fails
+    at once (the store refuses new work until it can write, RK-LOG-011); a huge regular
+    file is written over, not padded to its size."""
+    witness = CheckpointWitness(tmp_path / "w")
+    target = tmp_path / "w" / "access.checkpoint"
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    os.mkfifo(target)
+    with pytest.raises(OSError, match="not a regular file"):
+        witness.record({"access": "note"})
+    target.unlink()
+    target.symlink_to(victim)
+    with pytest.raises(OSError, match="symbolic links"):
+        witness.record({"access": "note"})
+    assert victim.read_text() == "keep"
+    target.unlink()
+    target.mkdir()
+    with pytest.raises(OSError, match="directory"):
+        witness.record({"access": "note"})
+    target.rmdir()
+    target.write_bytes(b"x" * (1 << 20))
+    witness.record({"access": "note"})
+    assert target.read_bytes() == b"note"
+    assert witness.witnessed("access") == "note"

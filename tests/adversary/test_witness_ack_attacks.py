@@ -396,28 +396,39 @@ def test_witness_unwritable_while_serving_lets_no_unwitnessed_checkpoint_out(
     assert again.status_code == (409 if logged else 202), again.text
 
 
+# The names a hub may write in the witness folder: the witness file itself, and the
+# temporary name of a write that renames a new file over it.
+PLANTED = ["access.checkpoint", ".access.checkpoint.new"]
+
+
+@pytest.mark.parametrize("name", PLANTED)
 def test_symlink_planted_in_the_witness_folder_writes_nothing_outside(
-    hub: WitnessHub,
+    hub: WitnessHub, name: str
 ) -> None:
     """Whoever may write the witness folder (RK-LOG-011 allows another host or party)
-    plants the temporary name the hub writes before its rename (named on the wire by
-    its 503 detail) as a symlink to the hub's log signing key."""
+    plants the witness file, or the temporary name a hub writing a new file would use
+    (named on the wire by its 503 detail), as a symlink to the hub's log signing key."""
     link_code = hub.build_world()
     hub.approve(link_code, "req-1")
     victim = hub.state_dir / "log-signer.key"
     before = victim.read_bytes()
-    (hub.witness_dir / ".access.checkpoint.new").symlink_to(victim)
+    (hub.witness_dir / name).unlink(missing_ok=True)
+    (hub.witness_dir / name).symlink_to(victim)
     hub.query(link_code, "req-2")
     assert victim.read_bytes() == before, "the log signing key was overwritten"
 
 
-def test_stalled_witness_write_does_not_freeze_the_hub(hub: WitnessHub) -> None:
-    """A witness write that never returns (a FIFO planted under the temporary name; a hung
-    network volume behaves alike): the hub may refuse what needs the witness, but it must
-    keep answering — a query within 10 s, its health check within 5 s."""
+@pytest.mark.parametrize("name", PLANTED)
+def test_stalled_witness_write_does_not_freeze_the_hub(hub: WitnessHub, name: str) -> None:
+    """A witness write that never returns (a FIFO planted as the witness file or under
+    the temporary name; a hung network volume behaves alike): the hub may refuse what
+    needs the witness, but it must keep answering — a query within 10 s, its health
+    check within 5 s (503 `log-store-unavailable` while the witness file itself cannot
+    be written: nothing is acknowledged unwitnessed)."""
     link_code = hub.build_world()
     hub.approve(link_code, "req-1")
-    os.mkfifo(hub.witness_dir / ".access.checkpoint.new")
+    (hub.witness_dir / name).unlink(missing_ok=True)
+    os.mkfifo(hub.witness_dir / name)
     outcome: list[str] = []
     try:
         r = hub.client.post(
@@ -442,7 +453,11 @@ def test_stalled_witness_write_does_not_freeze_the_hub(hub: WitnessHub) -> None:
     except httpx.TimeoutException:
         outcome.append("health hung")
     assert "query hung" not in outcome
-    assert "health 200" in outcome
+    if name.startswith("."):  # a name the hub need not use: nothing stops
+        assert "health 200" in outcome
+    else:  # the witness itself cannot be written: the hub says so at once (RK-LOG-011)
+        assert "health hung" not in outcome
+        assert outcome[-1] == "health 200" or "log-store-unavailable" in health.text, outcome
 
 
 def test_kills_during_bursts_never_leave_the_witness_ahead(hub: WitnessHub) -> None:
