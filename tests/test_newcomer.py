@@ -4,7 +4,9 @@ In an empty folder holding only the kit's wheel, the lines of the guide's first-
 block (``renkei conformance guide``, marked ``<!-- first-run -->``) run as one
 shell script, exactly as printed: a fresh virtualenv with only the wheel,
 ``renkei conformance init``, ``renkei serve`` over mutual TLS, the kit against it
-with a signed bundle, ``verify-bundle --require-pass``.  The commands come from the
+with a signed bundle, ``verify-bundle --require-pass``.  That run is the test suite's
+full kit run over HTTPS and mutual TLS: its report is checked as the in-process one
+is (tests/test_walking_skeleton.py).  The commands come from the
 guide's text, and the guide the installed kit prints must hold the same ones, so
 guide and test cannot drift.  pip finds the kit's
 dependencies in a wheelhouse repacked from this environment (``PIP_NO_INDEX``,
@@ -13,6 +15,7 @@ dependencies in a wheelhouse repacked from this environment (``PIP_NO_INDEX``,
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -24,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import offline_pip_env
+from .test_walking_skeleton import AGENCY_NODE, NEEDS_MTLS, check_report
 
 WARNED = re.compile(r"(?i)\bwarning\b|\b\d+ warnings\b|warnings summary|\w+Warning\b")
 """A warning in any form: pip's and the kit's ``warning:`` lines, pytest's summary and
@@ -137,6 +141,16 @@ def test_a_newcomer_follows_the_guide_word_for_word(
     assert "verdict:   PASS" in out
     assert "mode:      self-asserted" in out
     assert "(https, mutual TLS)" in out  # the kit went over mutual TLS
+    # The full kit against `renkei serve` over HTTPS, mutual TLS 1.3 with the target
+    # file's client certificates (issues 5 and 6): every test passes or does not apply,
+    # the mutual-TLS tests (RK-ARCH-003) and the served agency nodes' tests pass.
+    data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert data["target"]["kind"] == "http"
+    assert data["target"]["parties"]["hub"].startswith("https://127.0.0.1:")
+    assert data["target"]["tls"]["operator"] is True
+    check_report(data)
+    for test_id in sorted(NEEDS_MTLS | AGENCY_NODE):
+        assert [r["outcome"] for r in data["results"] if r["test_id"] == test_id] == ["passed"]
     assert not WARNED.findall(out + err), WARNED.findall(out + err)
     assert "Traceback" not in err
     assert {p.name for p in folder.iterdir()} == LEFT_BEHIND
