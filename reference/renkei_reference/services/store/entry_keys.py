@@ -1,0 +1,320 @@
+"""Log entries sealed at rest under keys kept outside the store (RK-RET-003, RK-LOG-010).
+
+A purged entry must not be recoverable from anything the hub keeps.  A database
+does not forget on update: the blanked row's old text stays in SQLite's
+write-ahead log (a reader's open transaction keeps it from being reset), in
+PostgreSQL's old tuple versions and WAL segments, and in every backup.  So the
+store never holds an entry's text — its salt, which keys the person digest bound
+into the leaf, included — in the clear: each entry is sealed (AES-256-GCM) under a
+key of its own, and the key lives in a key file of its log in the state folder
+(``access-log.keys``, ``admin-log.keys``), outside the database.  Purging an entry
+overwrites its key with zeros: whatever copy of the sealed entry remains can no
+longer be opened (crypto-shredding).
+
+* **Key file.**  Slot ``serial`` (32 bytes at offset ``32 × serial``) holds the key
+  of the log's entry ``serial``; slot 0 holds the file's header.  One key an
+  entry, because retention purges entry by entry and a legal hold keeps one entry
+  past its period (RK-RET-001): a held entry keeps its key, nothing is re-keyed.
+  The file grows by 32 bytes an entry (0.3 GB at 10⁷ entries).
+* **Order (kill -9 at any instant).**  The store's writer seals a batch before it
+  commits it: the batch's keys are written (one ``pwrite`` per run of serials) and
+  the file is ``fdatasync``-ed once, then the batch is committed — a committed
+  entry always has its key on disk; a key written for a batch that never committed
+  is an orphan slot, overwritten when its serial is appended again.  A purge lists
+  its serials in ``log-keys.shred`` (fsynced) before its batch commits; once the
+  batch is committed the slots are overwritten with zeros and the file is
+  ``fdatasync``-ed before anyone waiting on the commit is answered, and the list is
+  removed.  Killed in between, the next start overwrites the keys of the listed
+  entries the store holds purged.
+* **Stored form.**  ``{"sealed":"<base64 nonce ‖ ciphertext>","linkage_id":…,
+  "person":…,"request_id":…}``: the record's indexed members (services.store
+  ``INDEXED``) are replaced by keyed 64-bit tags (BLAKE2b under a key derived from
+  the log signing key), so the store's indexes still find an entry by linkage id,
+  person or request id without holding any of them.  The associated data binds the
+  log, the serial and the tags.
+* **Checked on read.**  A stored form that is not exactly what the hub writes, a
+  zeroed or changed key, or a changed byte of the ciphertext, serial or tags fails
+  to open: the row is handed to the hub's checks as it is stored, which refuse it
+  as any changed entry (500 ``log-tampered``, recorded; no start where the start
+  reads it).  A key file that is missing or cut short while the store holds
+  entries sealed under its keys stops the start (``StateFileError``).
+* **Older stores.**  A row written before entries were sealed is read as it is
+  (its leaf hash vouches for it); it is found through the index by its own text.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import stat
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ...core.log_integrity import StateFileError
+
+__all__ = ["SEALED_START", "SHRED_FILE", "EntryKeys", "index_tag_key", "key_file"]
+
+SEALED_START = '{"sealed":"'
+"""How a sealed entry's stored form begins (a record in the clear begins otherwise)."""
+SHRED_FILE = "log-keys.shred"
+"""The serials whose purge is being committed, whose keys are overwritten next."""
+KEY = 32
+_ZERO = bytes(KEY)
+_HEADER = b"renkei log entry keys, v1".ljust(KEY, b"\0")
+_NONCE = 12
+_TAG_INFO = b"renkei log entry index tags v1"
+INDEXED_MEMBERS = ("linkage_id", "person", "request_id")
+"""The record members the store indexes (services.store.log_store ``INDEXED``)."""
+
+FirstSealed = Callable[[str, int], "int | None"]
+"""The store's lowest serial of a log, from a given one on, holding a sealed entry."""
+
+
+def index_tag_key(secret: bytes) -> bytes:
+    """The key of the index tags: HKDF-SHA256 of the log signing key's private bytes."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_TAG_INFO).derive(secret)
+
+
+def key_file(folder: Path, log: str) -> Path:
+    """The key file of one log's entries."""
+    return folder / f"{log}-log.keys"
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _KeyFile:
+    """One log's key file: slot ``serial`` is its entry's key."""
+
+    def __init__(self, path: Path, log: str, first_sealed: FirstSealed) -> None:
+        self.path = path
+        if not path.exists():
+            held = first_sealed(log, 1)
+            if held is not None:
+                raise StateFileError(
+                    str(path),
+                    f"missing, while the store holds {log}-log entries sealed under its keys "
+                    f"(serial {held} on; RK-RET-003 keeps every entry's key there)",
+                )
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            os.pwrite(fd, _HEADER, 0)
+            os.fsync(fd)
+            _fsync_dir(path.parent)
+        else:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+            except OSError as exc:
+                raise StateFileError(str(path), f"cannot be opened ({exc.strerror})") from None
+            if not stat.S_ISREG(os.fstat(fd).st_mode) or os.pread(fd, KEY, 0) != _HEADER:
+                os.close(fd)
+                raise StateFileError(str(path), "not a key file of the log's entries")
+        self._fd = fd
+        slots = os.fstat(fd).st_size // KEY
+        past = first_sealed(log, slots)
+        if past is not None:
+            os.close(fd)
+            raise StateFileError(
+                str(path),
+                f"cut short: it holds keys up to serial {slots - 1}, the store holds "
+                f"{log}-log entry {past} sealed under a key past its end",
+            )
+        self.dirty = False
+
+    def write(self, first: int, keys: bytes) -> None:
+        os.pwrite(self._fd, keys, first * KEY)
+        self.dirty = True
+
+    def read(self, serial: int) -> bytes:
+        return os.pread(self._fd, KEY, serial * KEY)
+
+    def sync(self) -> None:
+        if self.dirty:
+            self.dirty = False
+            os.fdatasync(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+class EntryKeys:
+    """The key files of a store's logs (see the module docstring).
+
+    ``seal`` and ``shred`` run on the store's writer thread; ``open`` on readers.
+    """
+
+    def __init__(self, folder: Path, tag_key: bytes) -> None:
+        self.folder = folder
+        self._tag_key = tag_key
+        self._files: dict[str, _KeyFile] = {}
+        self._first_sealed: FirstSealed | None = None
+        self._pending: dict[tuple[str, int], bytes] = {}  # keys of batches not yet committed
+        self._lock = threading.Lock()
+
+    # -- opening ---------------------------------------------------------------
+    def attach(
+        self,
+        logs: Iterable[str],
+        first_sealed: FirstSealed,
+        purged: Callable[[str, int], bool],
+    ) -> None:
+        """Open each log's key file (refusing a missing or short one, see
+        ``_KeyFile``) and overwrite the keys of entries whose purge committed
+        before the hub was stopped (``purged``: the store holds the row purged)."""
+        self._first_sealed = first_sealed
+        for log in logs:
+            self._file(log)
+        listed = self.folder / SHRED_FILE
+        if listed.exists():
+            for line in listed.read_text(encoding="ascii", errors="replace").splitlines():
+                log, _, serial = line.partition(" ")
+                if log in self._files and serial.isdigit() and purged(log, int(serial)):
+                    self._files[log].write(int(serial), _ZERO)
+            for f in self._files.values():
+                f.sync()
+            listed.unlink()
+
+    def _file(self, log: str) -> _KeyFile:
+        with self._lock:
+            found = self._files.get(log)
+            if found is None:
+                if self._first_sealed is None:
+                    raise RuntimeError("the entry keys are not attached to a store")
+                found = _KeyFile(key_file(self.folder, log), log, self._first_sealed)
+                self._files[log] = found
+            return found
+
+    # -- the index tags ----------------------------------------------------------
+    def tag(self, log: str, field: str, value: str) -> str:
+        """The stored tag of an indexed member's value (16 hex digits)."""
+        data = f"{log}\0{field}\0{value}".encode("utf-8", "surrogateescape")
+        return hashlib.blake2b(data, key=self._tag_key, digest_size=8).hexdigest()
+
+    def _members(self, log: str, record: str) -> str:
+        try:
+            body = json.loads(record)
+        except ValueError:
+            body = None
+        out = ""
+        if isinstance(body, dict):
+            for field in INDEXED_MEMBERS:
+                if field in body:
+                    value = body[field]
+                    if value is None:
+                        out += f',"{field}":null'
+                    else:
+                        text = value if isinstance(value, str) else json.dumps(value)
+                        out += f',"{field}":"{self.tag(log, field, text)}"'
+        return out
+
+    # -- sealing (the writer) ----------------------------------------------------
+    def seal(self, entries: Sequence[tuple[str, int, str]]) -> list[str]:
+        """The stored forms of a batch's new entries ``(log, serial, record)``; their
+        keys are written first (``sync`` makes them durable before the commit).  A
+        batch retried after a failed commit keeps the keys it had."""
+        fresh = [(log, serial) for log, serial, _ in entries if (log, serial) not in self._pending]
+        if fresh:
+            material = os.urandom(KEY * len(fresh))
+            run: list[tuple[str, int]] = []
+            start = 0
+            for i, (log, serial) in enumerate(fresh):
+                self._pending[(log, serial)] = material[i * KEY : (i + 1) * KEY]
+                if run and (run[-1][0] != log or run[-1][1] + 1 != serial):
+                    self._write_run(run, material[start * KEY : i * KEY])
+                    run, start = [], i
+                run.append((log, serial))
+            self._write_run(run, material[start * KEY :])
+        return [
+            self._sealed(log, serial, record, self._pending[(log, serial)])
+            for log, serial, record in entries
+        ]
+
+    def _write_run(self, run: list[tuple[str, int]], keys: bytes) -> None:
+        self._file(run[0][0]).write(run[0][1], keys)
+
+    def reseal(self, log: str, serial: int, record: str) -> str:
+        """A rewritten entry's stored form, under the key its serial has."""
+        key = self._pending.get((log, serial)) or self._file(log).read(serial)
+        return self._sealed(log, serial, record, key)
+
+    def _sealed(self, log: str, serial: int, record: str, key: bytes) -> str:
+        members = self._members(log, record)
+        nonce = os.urandom(_NONCE)
+        data = AESGCM(key).encrypt(
+            nonce, record.encode("utf-8", "surrogateescape"), _aad(log, serial, members)
+        )
+        return f'{SEALED_START}{base64.b64encode(nonce + data).decode("ascii")}"{members}}}'
+
+    def sync(self) -> None:
+        """Make the keys written so far durable (the writer, before each commit)."""
+        for f in list(self._files.values()):
+            f.sync()
+
+    def committed(self) -> None:
+        """The batch the pending keys were made for is committed."""
+        self._pending.clear()
+
+    # -- shredding (the writer) --------------------------------------------------
+    def before_purge(self, purged: Sequence[tuple[str, int]]) -> None:
+        """List the serials a batch purges, durably, before it commits."""
+        listed = self.folder / SHRED_FILE
+        fd = os.open(listed, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, "".join(f"{log} {serial}\n" for log, serial in purged).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_dir(self.folder)
+
+    def shred(self, purged: Sequence[tuple[str, int]]) -> None:
+        """The purge is committed: overwrite its entries' keys, durably, then drop the list."""
+        for log, serial in purged:
+            self._file(log).write(serial, _ZERO)
+        self.sync()
+        (self.folder / SHRED_FILE).unlink(missing_ok=True)
+
+    # -- reading -------------------------------------------------------------------
+    def open(self, log: str, serial: int, stored: str | None) -> str | None:
+        """The record a stored form holds; a record stored in the clear (before
+        entries were sealed) as it is; a sealed form that does not open (changed,
+        its key changed or shredded) as it is stored, which the hub's checks refuse."""
+        if stored is None or not stored.startswith(SEALED_START):
+            return stored
+        end = stored.find('"', len(SEALED_START))
+        members = stored[end + 1 : -1] if end > 0 and stored.endswith("}") else ""
+        try:
+            raw = base64.b64decode(stored[len(SEALED_START) : end], validate=True)
+            if end < 0 or base64.b64encode(raw).decode("ascii") != stored[len(SEALED_START) : end]:
+                return stored
+            key = self._file(log).read(serial)
+            if len(key) != KEY or key == _ZERO or len(raw) < _NONCE + 16:
+                return stored
+            record = AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], _aad(log, serial, members))
+            text = record.decode("utf-8", "surrogateescape")
+        except (ValueError, InvalidTag):
+            return stored
+        if self._members(log, text) != members:
+            return stored
+        return text
+
+    def close(self) -> None:
+        with self._lock:
+            for f in self._files.values():
+                f.close()
+            self._files.clear()
+
+
+def _aad(log: str, serial: int, members: str) -> bytes:
+    return f"renkei log entry\0{log}\0{serial}\0{members}".encode("utf-8", "surrogateescape")
