@@ -60,7 +60,16 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ...core.log_integrity import StateFileError
 
-__all__ = ["SEALED_START", "SHRED_FILE", "EntryKeys", "index_tag_key", "key_file"]
+__all__ = [
+    "INDEXED_MEMBERS",
+    "KEY",
+    "SEALED_START",
+    "SHRED_FILE",
+    "EntryKeys",
+    "associated_data",
+    "index_tag_key",
+    "key_file",
+]
 
 SEALED_START = '{"sealed":"'
 """How a sealed entry's stored form begins (a record in the clear begins otherwise)."""
@@ -253,7 +262,7 @@ class EntryKeys:
         members = self._members(log, record)
         nonce = os.urandom(_NONCE)
         data = AESGCM(key).encrypt(
-            nonce, record.encode("utf-8", "surrogateescape"), _aad(log, serial, members)
+            nonce, record.encode("utf-8", "surrogateescape"), associated_data(log, serial, members)
         )
         return f'{SEALED_START}{base64.b64encode(nonce + data).decode("ascii")}"{members}}}'
 
@@ -301,7 +310,9 @@ class EntryKeys:
             key = self._file(log).read(serial)
             if len(key) != KEY or key == _ZERO or len(raw) < _NONCE + 16:
                 return stored
-            record = AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], _aad(log, serial, members))
+            record = AESGCM(key).decrypt(
+                raw[:_NONCE], raw[_NONCE:], associated_data(log, serial, members)
+            )
             text = record.decode("utf-8", "surrogateescape")
         except (ValueError, InvalidTag):
             return stored
@@ -316,5 +327,6 @@ class EntryKeys:
             self._files.clear()
 
 
-def _aad(log: str, serial: int, members: str) -> bytes:
+def associated_data(log: str, serial: int, members: str) -> bytes:
+    """The associated data of an entry's seal: the log, the serial and the stored tags."""
     return f"renkei log entry\0{log}\0{serial}\0{members}".encode("utf-8", "surrogateescape")
