@@ -299,8 +299,8 @@ class EntryKeys:
         """The record a stored form holds; a record stored in the clear (before
         entries were sealed) as it is; a sealed form that does not open (changed,
         its key changed or shredded) as it is stored, which the hub's checks refuse."""
-        if stored is None or not stored.startswith(SEALED_START):
-            return stored
+        if not isinstance(stored, str) or not stored.startswith(SEALED_START):
+            return stored  # None (purged), in the clear, or not text (the checks refuse it)
         end = stored.find('"', len(SEALED_START))
         members = stored[end + 1 : -1] if end > 0 and stored.endswith("}") else ""
         try:
