@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,8 +25,11 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from renkei_reference.core.access_log import AccessLogEntry
+from renkei_reference.core.canonical_json import canonical
 from renkei_reference.core.log_integrity import LogTamperedError, StateFileError
 from renkei_reference.core.retention import PurgedEntry
 from renkei_reference.services.clock import ControllableClock
@@ -34,6 +38,7 @@ from renkei_reference.services.store.entry_keys import (
     KEY,
     SEALED_START,
     SHRED_FILE,
+    EntryKeys,
     associated_data,
     key_file,
 )
@@ -284,3 +289,55 @@ def test_a_kill_mid_batch_leaves_a_consistent_state(tmp_path: Path, instant: str
             assert not (state / SHRED_FILE).exists()
     finally:
         fed.close()
+
+
+@pytest.fixture(scope="module")
+def entry_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EntryKeys]:
+    keys = EntryKeys(tmp_path_factory.mktemp("keys"), b"\x05" * 32)
+    keys.attach(("access", "admin"), lambda log, first: None, lambda log, s: False, lambda log: 0)
+    yield keys
+    keys.close()
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@pytest.mark.requirement("RK-RET-003", "RK-LOG-010")
+@settings(max_examples=60, deadline=None)
+@given(
+    serial=st.integers(1, 5000),
+    request_id=_TEXT,
+    linkage_id=st.none() | st.text("0123456789abcdef", min_size=1, max_size=32),
+    detail=st.none() | _TEXT,
+)
+def test_a_sealed_record_opens_to_itself_and_is_indexed_by_its_tags(
+    entry_keys: EntryKeys, serial: int, request_id: str, linkage_id: str | None, detail: str | None
+) -> None:
+    """Any canonical record — a request id with quotes, backslashes or member
+    names in it included — opens back to itself, holds none of its values in the
+    clear, and is stored under the tags ``find`` looks its values up by; under
+    another serial, or with a tag changed, it does not open."""
+    record = canonical(
+        {"detail": detail, "linkage_id": linkage_id, "person": "0a1b", "request_id": request_id}
+    )
+    (stored,) = entry_keys.seal([("access", serial, record)])
+    entry_keys.committed()
+    assert stored.startswith(SEALED_START)
+    assert entry_keys.open("access", serial, stored) == record
+    tags = {
+        "linkage_id": None
+        if linkage_id is None
+        else entry_keys.tag("access", "linkage_id", linkage_id),
+        "person": entry_keys.tag("access", "person", "0a1b"),
+        "request_id": entry_keys.tag("access", "request_id", request_id),
+    }
+    members = stored[stored.index('"', len(SEALED_START)) + 1 : -1]
+    assert members == "".join(
+        f',"{k}":' + ("null" if v is None else f'"{v}"') for k, v in tags.items()
+    )
+    if len(request_id) >= 8:
+        assert canonical(request_id)[1:-1] not in stored.replace(members, "")
+    assert entry_keys.open("access", serial + 1, stored) == stored  # another serial
+    assert entry_keys.open("admin", serial, stored) == stored  # another log
+    changed = stored.replace(tags["person"] or "", "0" * 16)
+    assert entry_keys.open("access", serial, changed) == changed

@@ -17,10 +17,11 @@ longer be opened (crypto-shredding).
   past its period (RK-RET-001): a held entry keeps its key, nothing is re-keyed.
   The file grows by 32 bytes an entry (0.3 GB at 10⁷ entries).
 * **Order (kill -9 at any instant).**  The store's writer seals a batch before it
-  commits it: the batch's keys are written (one ``pwrite`` per run of serials) and
-  the file is ``fdatasync``-ed once, then the batch is committed — a committed
-  entry always has its key on disk; a key written for a batch that never committed
-  is an orphan slot, overwritten when its serial is appended again.  A purge lists
+  commits it, and the key file is ``fdatasync``-ed before the commit whenever keys
+  were written: a committed entry always has its key on disk.  Keys are made
+  ``AHEAD`` serials at a time (one ``pwrite``, one ``fdatasync`` for 1024 entries,
+  not one a batch); the keys of serials not committed yet, or never (a crash), are
+  orphan slots, replaced when the serial is appended after a start.  A purge lists
   its serials in ``log-keys.shred`` (fsynced) before its batch commits; once the
   batch is committed the slots are overwritten with zeros and the file is
   ``fdatasync``-ed before anyone waiting on the commit is answered, and the list is
@@ -31,7 +32,9 @@ longer be opened (crypto-shredding).
   ``INDEXED``) are replaced by keyed 64-bit tags (BLAKE2b under a key derived from
   the log signing key), so the store's indexes still find an entry by linkage id,
   person or request id without holding any of them.  The associated data binds the
-  log, the serial and the tags.
+  log, the serial and the tags.  Each key is fresh, so an entry's first seal
+  uses the zero nonce; a rewrite (an ID-key rotation re-making the person) seals
+  again under the same key with a random nonce.
 * **Checked on read.**  A stored form that is not exactly what the hub writes, a
   zeroed or changed key, or a changed byte of the ciphertext, serial or tags fails
   to open: the row is handed to the hub's checks as it is stored, which refuse it
@@ -45,6 +48,7 @@ longer be opened (crypto-shredding).
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 import os
@@ -76,12 +80,23 @@ SEALED_START = '{"sealed":"'
 SHRED_FILE = "log-keys.shred"
 """The serials whose purge is being committed, whose keys are overwritten next."""
 KEY = 32
+AHEAD = 1024
+"""Keys made (and made durable) at a time, for the next serials of a log (32 KiB)."""
 _ZERO = bytes(KEY)
-_HEADER = b"renkei log entry keys, v1".ljust(KEY, b"\0")
+_MAGIC = b"renkei log entry keys v1".ljust(24, b"\0")
+"""Slot 0: this, then the first serial sealed (8 bytes, big-endian): the rows before
+it were written in the clear by a hub from before entries were sealed."""
 _NONCE = 12
+_FIRST = bytes(_NONCE)
+_KNOWN = 4096
+"""Recent tags remembered: a linkage's entries share its id, person and request id."""
 _TAG_INFO = b"renkei log entry index tags v1"
 INDEXED_MEMBERS = ("linkage_id", "person", "request_id")
 """The record members the store indexes (services.store.log_store ``INDEXED``)."""
+
+_NAMES = tuple((field, f'"{field}":') for field in INDEXED_MEMBERS)
+"""An indexed member's name as a canonical record writes it."""
+_DECODER = json.JSONDecoder()
 
 FirstSealed = Callable[[str, int], "int | None"]
 """The store's lowest serial of a log, from a given one on, holding a sealed entry."""
@@ -108,7 +123,9 @@ def _fsync_dir(folder: Path) -> None:
 class _KeyFile:
     """One log's key file: slot ``serial`` is its entry's key."""
 
-    def __init__(self, path: Path, log: str, first_sealed: FirstSealed) -> None:
+    def __init__(
+        self, path: Path, log: str, first_sealed: FirstSealed, stored: Callable[[str], int]
+    ) -> None:
         self.path = path
         if not path.exists():
             held = first_sealed(log, 1)
@@ -119,7 +136,7 @@ class _KeyFile:
                     f"(serial {held} on; RK-RET-003 keeps every entry's key there)",
                 )
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            os.pwrite(fd, _HEADER, 0)
+            os.pwrite(fd, _MAGIC + (stored(log) + 1).to_bytes(8, "big"), 0)
             os.fsync(fd)
             _fsync_dir(path.parent)
         else:
@@ -127,10 +144,11 @@ class _KeyFile:
                 fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
             except OSError as exc:
                 raise StateFileError(str(path), f"cannot be opened ({exc.strerror})") from None
-            if not stat.S_ISREG(os.fstat(fd).st_mode) or os.pread(fd, KEY, 0) != _HEADER:
+            if not stat.S_ISREG(os.fstat(fd).st_mode) or os.pread(fd, 24, 0) != _MAGIC:
                 os.close(fd)
                 raise StateFileError(str(path), "not a key file of the log's entries")
         self._fd = fd
+        self.sealed_from = int.from_bytes(os.pread(fd, KEY, 0)[24:], "big")
         slots = os.fstat(fd).st_size // KEY
         past = first_sealed(log, slots)
         if past is not None:
@@ -166,10 +184,13 @@ class EntryKeys:
 
     def __init__(self, folder: Path, tag_key: bytes) -> None:
         self.folder = folder
-        self._tag_key = tag_key
+        self._mac = hashlib.blake2b(key=tag_key, digest_size=8)  # copied for each tag
+        self._known: dict[tuple[str, str, str], str] = {}  # recent tags (a linkage's entries)
         self._files: dict[str, _KeyFile] = {}
         self._first_sealed: FirstSealed | None = None
+        self._stored: Callable[[str], int] = lambda log: 0
         self._pending: dict[tuple[str, int], bytes] = {}  # keys of batches not yet committed
+        self._ahead: dict[str, tuple[int, bytes]] = {}  # log → first serial, keys made ahead
         self._lock = threading.Lock()
 
     # -- opening ---------------------------------------------------------------
@@ -178,11 +199,12 @@ class EntryKeys:
         logs: Iterable[str],
         first_sealed: FirstSealed,
         purged: Callable[[str, int], bool],
+        stored: Callable[[str], int],
     ) -> None:
         """Open each log's key file (refusing a missing or short one, see
         ``_KeyFile``) and overwrite the keys of entries whose purge committed
         before the hub was stopped (``purged``: the store holds the row purged)."""
-        self._first_sealed = first_sealed
+        self._first_sealed, self._stored = first_sealed, stored
         for log in logs:
             self._file(log)
         listed = self.folder / SHRED_FILE
@@ -201,70 +223,101 @@ class EntryKeys:
             if found is None:
                 if self._first_sealed is None:
                     raise RuntimeError("the entry keys are not attached to a store")
-                found = _KeyFile(key_file(self.folder, log), log, self._first_sealed)
+                path = key_file(self.folder, log)
+                found = _KeyFile(path, log, self._first_sealed, self._stored)
                 self._files[log] = found
             return found
+
+    def in_the_clear(self, log: str) -> bool:
+        """Whether the store may hold rows of ``log`` written in the clear (by a
+        hub from before entries were sealed), which its index holds by their text."""
+        return self._file(log).sealed_from > 1
 
     # -- the index tags ----------------------------------------------------------
     def tag(self, log: str, field: str, value: str) -> str:
         """The stored tag of an indexed member's value (16 hex digits)."""
-        data = f"{log}\0{field}\0{value}".encode("utf-8", "surrogateescape")
-        return hashlib.blake2b(data, key=self._tag_key, digest_size=8).hexdigest()
+        known = self._known.get((log, field, value))
+        if known is not None:
+            return known
+        mac = self._mac.copy()
+        mac.update(f"{log}\0{field}\0{value}".encode("utf-8", "surrogateescape"))
+        tag = mac.hexdigest()
+        if len(self._known) >= _KNOWN:
+            self._known.clear()
+        self._known[(log, field, value)] = tag
+        return tag
 
     def _members(self, log: str, record: str) -> str:
-        try:
-            body = json.loads(record)
-        except ValueError:
-            body = None
+        """The stored index members of an access-log record: each indexed member's
+        tag, in ``INDEXED_MEMBERS`` order (found in its canonical text, as the store's
+        indexes find a member: an unescaped ``"name":`` is a member's name, never
+        part of a string)."""
+        if log != "access":
+            return ""  # only the access log is looked up through the indexes
         out = ""
-        if isinstance(body, dict):
-            for field in INDEXED_MEMBERS:
-                if field in body:
-                    value = body[field]
-                    if value is None:
-                        out += f',"{field}":null'
-                    else:
-                        text = value if isinstance(value, str) else json.dumps(value)
-                        out += f',"{field}":"{self.tag(log, field, text)}"'
+        for field, name in _NAMES:
+            at = record.find(name)
+            if at < 0:
+                continue
+            at += len(name)
+            end = record.find('"', at + 1) if record.startswith('"', at) else -1
+            value: object = record[at + 1 : end]  # a string without escapes: most are
+            if end < 0 or "\\" in record[at:end]:
+                try:
+                    value, _ = _DECODER.raw_decode(record, at)
+                except ValueError:
+                    continue
+            if value is None:
+                out += f',"{field}":null'
+            elif isinstance(value, str):
+                out += f',"{field}":"{self.tag(log, field, value)}"'
         return out
 
     # -- sealing (the writer) ----------------------------------------------------
     def seal(self, entries: Sequence[tuple[str, int, str]]) -> list[str]:
-        """The stored forms of a batch's new entries ``(log, serial, record)``; their
-        keys are written first (``sync`` makes them durable before the commit).  A
-        batch retried after a failed commit keeps the keys it had."""
-        fresh = [(log, serial) for log, serial, _ in entries if (log, serial) not in self._pending]
-        if fresh:
-            material = os.urandom(KEY * len(fresh))
-            run: list[tuple[str, int]] = []
-            start = 0
-            for i, (log, serial) in enumerate(fresh):
-                self._pending[(log, serial)] = material[i * KEY : (i + 1) * KEY]
-                if run and (run[-1][0] != log or run[-1][1] + 1 != serial):
-                    self._write_run(run, material[start * KEY : i * KEY])
-                    run, start = [], i
-                run.append((log, serial))
-            self._write_run(run, material[start * KEY :])
-        return [
-            self._sealed(log, serial, record, self._pending[(log, serial)])
-            for log, serial, record in entries
-        ]
+        """The stored forms of a batch's new entries ``(log, serial, record)``, each
+        under its serial's key (``_key``; ``sync`` makes keys written durable before
+        the commit).  A batch retried after a failed commit keeps the keys it had."""
+        out = []
+        for log, serial, record in entries:
+            key = self._pending.get((log, serial))
+            if key is None:
+                key = self._pending[(log, serial)] = self._key(log, serial)
+            out.append(self._sealed(log, serial, record, key))
+        return out
 
-    def _write_run(self, run: list[tuple[str, int]], keys: bytes) -> None:
-        self._file(run[0][0]).write(run[0][1], keys)
+    def _key(self, log: str, serial: int) -> bytes:
+        """A fresh key for entry ``serial``: keys are made ``AHEAD`` serials at a time
+        (one ``pwrite`` and, before the commit, one ``fdatasync`` for them all), so
+        a key is on disk before any entry sealed under it is committed.  The keys of
+        serials never committed (a crash) are orphans, replaced when the serial is
+        appended again: the first key made after a start is at the serial appended."""
+        first, material = self._ahead.get(log, (0, b""))
+        at = (serial - first) * KEY
+        if not 0 <= at < len(material):
+            first, material, at = serial, os.urandom(KEY * AHEAD), 0
+            self._file(log).write(serial, material)
+            self._ahead[log] = (first, material)
+        return material[at : at + KEY]
 
     def reseal(self, log: str, serial: int, record: str) -> str:
-        """A rewritten entry's stored form, under the key its serial has."""
+        """A rewritten entry's stored form, under the key its serial has and a
+        random nonce (the first seal under a key used the zero nonce)."""
         key = self._pending.get((log, serial)) or self._file(log).read(serial)
-        return self._sealed(log, serial, record, key)
+        return self._sealed(log, serial, record, key, os.urandom(_NONCE))
 
-    def _sealed(self, log: str, serial: int, record: str, key: bytes) -> str:
+    def _sealed(self, log: str, serial: int, record: str, key: bytes, nonce: bytes = _FIRST) -> str:
+        """The stored form of ``record`` sealed under ``key`` with ``nonce``: the zero
+        nonce for an entry's first seal, as each key is fresh (a batch sealed again
+        after a failed commit is the same record, sealed the same)."""
         members = self._members(log, record)
-        nonce = os.urandom(_NONCE)
-        data = AESGCM(key).encrypt(
-            nonce, record.encode("utf-8", "surrogateescape"), associated_data(log, serial, members)
-        )
-        return f'{SEALED_START}{base64.b64encode(nonce + data).decode("ascii")}"{members}}}'
+        try:
+            plain = record.encode()
+        except UnicodeEncodeError:  # text read back with a byte that is not UTF-8
+            plain = record.encode("utf-8", "surrogateescape")
+        data = AESGCM(key).encrypt(nonce, plain, associated_data(log, serial, members))
+        sealed = binascii.b2a_base64(nonce + data, newline=False).decode("ascii")
+        return f'{SEALED_START}{sealed}"{members}}}'
 
     def sync(self) -> None:
         """Make the keys written so far durable (the writer, before each commit)."""

@@ -11,6 +11,11 @@ turns new work away with 503 ``log-store-unavailable`` and nothing accepted is
 lost.  ``atomic`` groups the changes of one hub step into one run, so a log
 entry and the state change it records are never committed apart.
 
+With ``seal_entries`` (a hub with a state folder), the writer seals each batch's
+new and rewritten entries under their keys (services.store.entry_keys), makes the
+keys durable before the commit, and overwrites the keys of the entries a batch
+purged once it is committed, before anyone waiting on it is answered (RK-RET-003).
+
 A database store (services.store.log_store ``SqliteLogStore``,
 services.store.pg_store ``PostgresLogStore``) subclasses ``GroupCommitStore``
 and supplies the reads, ``_write_batch`` (one transaction for a batch),
@@ -226,7 +231,7 @@ class GroupCommitStore:
         :raises StateFileError: a key file is missing or cut short while the store
             holds entries sealed under its keys.
         """
-        keys.attach(logs, self._first_sealed, self._is_purged)
+        keys.attach(logs, self._first_sealed, self._is_purged, self._stored_size)
         self.entry_keys = keys
 
     def _opened(self, log: str, serial: int, entry: str | None) -> str | None:
@@ -234,12 +239,14 @@ class GroupCommitStore:
         keys = self.entry_keys
         return entry if keys is None else keys.open(log, serial, entry)
 
-    def _tags(self, log: str, field: str, value: str) -> tuple[str, ...]:
-        """The index keys an entry whose ``field`` is ``value`` may be stored
-        under: its tag when entries are sealed (and, for a row written in the
-        clear before, the value's own)."""
+    def _tags(self, log: str, field: str, value: str) -> tuple[str | None, bool]:
+        """How an entry whose ``field`` is ``value`` is found in the index: its tag
+        when entries are sealed (None when not), and whether it may also be a row
+        written in the clear, under the value's own text."""
         keys = self.entry_keys
-        return () if keys is None else (keys.tag(log, field, value),)
+        if keys is None:
+            return None, True
+        return keys.tag(log, field, value), keys.in_the_clear(log)
 
     def _sealed_batch(self, batch: Sequence[Change]) -> tuple[list[Change], list[tuple[str, int]]]:
         """The batch as it is written — new and rewritten entries sealed, their keys

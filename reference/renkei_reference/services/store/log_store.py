@@ -54,8 +54,11 @@ Theory of operation.
   something that is not JSON has no index key and is refused when read.
 * **Purge.**  A purge sets ``entry`` to NULL and keeps the leaf hash
   (RK-RET-003); ``secure_delete`` overwrites the freed content in the database
-  file and the WAL is checkpointed with TRUNCATE afterwards, so the content
-  does not linger in either.
+  file and the WAL is checkpointed with TRUNCATE afterwards.  A reader's open
+  transaction can keep the WAL from being reset, and backups keep what they
+  copied, so a hub with a state folder stores every entry sealed under a key of
+  its own kept outside the database (services.store.entry_keys), which the purge
+  overwrites: the sealed copies left behind open under no key.
 
 ``MemoryLogStore`` keeps nothing and acknowledges at once: the in-process
 targets and unit tests, whose hub state lives and dies with the process.
@@ -670,13 +673,16 @@ class SqliteLogStore(GroupCommitStore):
         reads and checks (the index keeps the last ``KEY_CHARS`` characters)."""
         if field not in INDEXED:
             raise ValueError(f"no index on {field!r}")
-        keys = (*self._tags(log, field, value), value[-KEY_CHARS:])
         sql = (
             f"SELECT serial FROM leaves INDEXED BY leaves_{field}"
-            f" WHERE log = ? AND {_key(field)} IN ({', '.join('?' for _ in keys)})"
-            " AND entry IS NOT NULL ORDER BY serial"
+            f" WHERE log = ? AND {_key(field)} = ? AND entry IS NOT NULL ORDER BY serial"
         )
-        return [s for (s,) in self._select(sql, (log, *keys))]
+        tag, clear = self._tags(log, field, value)
+        found = [] if tag is None else [s for (s,) in self._select(sql, (log, tag))]
+        if clear:  # rows written in the clear, indexed by their own text
+            found += [s for (s,) in self._select(sql, (log, value[-KEY_CHARS:]))]
+            found = sorted(set(found))
+        return found
 
     def unreadable(self, log: str) -> int | None:
         """The first held record the indexes cannot read (``_UNREADABLE``: changed

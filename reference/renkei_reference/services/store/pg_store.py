@@ -36,9 +36,11 @@ the URL names (created if missing), and the same behaviour:
   the old files, purged text and all, removed.  That rewrites the whole table
   and holds its lock while it runs (a purge is rare: retention runs, not
   requests); a log at national scale would purge by dropping time partitions
-  instead.  PostgreSQL's WAL (and any WAL archive or standby) still holds the
-  purged text until its segments are recycled: the operator's WAL retention
-  bounds how long (RK-RET-003).
+  instead.  PostgreSQL's WAL (and any WAL archive, standby or backup) still holds
+  what was written, so a hub with a state folder stores every entry sealed under
+  a key of its own kept there, outside the database (services.store.entry_keys),
+  and the purge overwrites the key: what the WAL keeps opens under no key
+  (RK-RET-003).
 """
 
 from __future__ import annotations
@@ -254,12 +256,16 @@ class PostgresLogStore(GroupCommitStore):
         through its index (as ``SqliteLogStore.find``): candidates to check."""
         if field not in INDEXED:
             raise ValueError(f"no index on {field!r}")
-        keys = (*self._tags(log, field, value), _written(field, value)[-KEY_CHARS:])
         sql = (
-            f"SELECT serial FROM leaves WHERE log = %s AND {_key(field)}"
-            f" IN ({', '.join('%s' for _ in keys)}) AND entry IS NOT NULL ORDER BY serial"
+            f"SELECT serial FROM leaves WHERE log = %s AND {_key(field)} = %s"
+            " AND entry IS NOT NULL ORDER BY serial"
         )
-        return [s for (s,) in self._select(sql, (log, *keys))]
+        tag, clear = self._tags(log, field, value)
+        found = [] if tag is None else [s for (s,) in self._select(sql, (log, tag))]
+        if clear:  # rows written in the clear, indexed by their own text
+            key = _written(field, value)[-KEY_CHARS:]
+            found = sorted({*found, *(s for (s,) in self._select(sql, (log, key)))})
+        return found
 
     def unreadable(self, log: str) -> int | None:
         """The first held record the indexes cannot read (as
