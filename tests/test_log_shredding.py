@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from renkei_reference.core.access_log import AccessLogEntry
 from renkei_reference.core.canonical_json import canonical
+from renkei_reference.core.keys import KeyPurpose
 from renkei_reference.core.log_integrity import LogTamperedError, StateFileError
 from renkei_reference.core.retention import PurgedEntry
 from renkei_reference.services.clock import ControllableClock
@@ -42,7 +43,12 @@ from renkei_reference.services.store.entry_keys import (
     associated_data,
     key_file,
 )
-from renkei_reference.services.store.keystore import MemoryKeyStore, load_or_create_log_signer
+from renkei_reference.services.store.keystore import (
+    FileKeyStore,
+    KeyStore,
+    MemoryKeyStore,
+    load_or_create_log_signer,
+)
 
 from .postgres import Backend
 from .test_log_store import A, _populate, _query
@@ -53,11 +59,15 @@ PURGE_AT = T0 + timedelta(days=8 * 366)
 
 
 def _open(
-    backend: Backend, state: Path, signer: Ed25519PrivateKey, clock: ControllableClock
+    backend: Backend,
+    state: Path,
+    signer: Ed25519PrivateKey,
+    clock: ControllableClock,
+    keys: KeyStore | None = None,
 ) -> Federation:
     return Federation(
         clock,
-        MemoryKeyStore(T0, ROOT),
+        keys or MemoryKeyStore(T0, ROOT),
         log_store=backend.open(retry_seconds=0.05),
         log_signer=signer,
         state_dir=state,
@@ -208,7 +218,8 @@ _CHILD = textwrap.dedent(
     from renkei_reference.services.clock import ControllableClock
     from renkei_reference.services.federation import Federation
     from renkei_reference.services.store import entry_keys, log_store
-    from renkei_reference.services.store.keystore import MemoryKeyStore, load_or_create_log_signer
+    from renkei_reference.services.store.keystore import MemoryKeyStore
+    from renkei_reference.services.store.keystore import load_or_create_log_signer
     from tests.test_log_shredding import PURGE_AT, ROOT, T0
     from tests.test_log_store import _populate, _query
 
@@ -341,3 +352,74 @@ def test_a_sealed_record_opens_to_itself_and_is_indexed_by_its_tags(
     assert entry_keys.open("admin", serial, stored) == stored  # another log
     changed = stored.replace(tags["person"] or "", "0" * 16)
     assert entry_keys.open("access", serial, changed) == changed
+
+
+@pytest.mark.requirement("RK-RET-003", "RK-LOG-010", "RK-KEY-002")
+def test_a_store_written_in_the_clear_opens_and_is_sealed_from_then_on(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """A store written before entries were sealed (no state folder: every entry in
+    the clear) is read as it is and found through its indexes by the values'
+    own text; entries written from then on are sealed; an ID-key rotation
+    re-makes the persons of both kinds of entry (the sealed one sealed again under
+    its key), which are found by the new person; the old rows are purged as before."""
+    state = tmp_path / "state"
+    state.mkdir()
+    signer, clock = Ed25519PrivateKey.generate(), ControllableClock(T0)
+    ring = tmp_path / "keys.json"  # the ID-key rotation outlives a restart
+    fed = Federation(
+        clock,
+        FileKeyStore(ring, T0),
+        log_store=backend.open(retry_seconds=0.05),
+        log_signer=signer,
+    )
+    try:
+        first = _ended_linkage(fed, clock)
+        fed.hub.latest_checkpoint()
+    finally:
+        fed.close()
+    rows = dict(backend.rows("SELECT serial, entry FROM leaves WHERE log = 'access'"))
+    assert all(not e.startswith(SEALED_START) for e in rows.values())  # in the clear
+    fed = _open(backend, state, signer, clock, FileKeyStore(ring, T0))
+    try:
+        assert [s for s, _ in backend.rows("SELECT serial, entry FROM leaves")] != []
+        assert fed.hub.logs.linkage_serials(first) == [1, 2]  # the index, by the id's text
+        links = _populate(fed)
+        second = _query(fed, links["r0"], "q2").linkage_id
+        fed.log_store.barrier().result(10)
+        fed.hub.latest_checkpoint()
+        ((third,),) = backend.rows("SELECT entry FROM leaves WHERE log = 'access' AND serial = 3")
+        assert third.startswith(SEALED_START)
+        assert fed.hub.logs.linkage_serials(second) == [3]  # the index, by the id's tag
+        person = fed.hub.logs.entry(3)
+        assert isinstance(person, AccessLogEntry)
+        assert person.person is not None
+        assert [e.serial for e in fed.hub.logs.person_entries(person.person)] == [1, 2, 3]
+        fed.hub.rotate(KeyPurpose.ID_CODE, timedelta(days=30))  # persons re-made
+        fed.log_store.barrier().result(10)
+        fed.hub.latest_checkpoint()
+        moved = fed.hub.logs.entry(3)
+        assert isinstance(moved, AccessLogEntry)
+        assert moved.person is not None
+        assert moved.person != person.person
+    finally:
+        fed.close()
+    ((again,),) = backend.rows("SELECT entry FROM leaves WHERE log = 'access' AND serial = 3")
+    assert again.startswith(SEALED_START)
+    assert again != third
+    old = backend.rows("SELECT entry FROM leaves WHERE log = 'access' AND serial < 3")
+    assert all(e.startswith(SEALED_START) for (e,) in old)  # re-made: sealed, own keys
+    fed = _open(backend, state, signer, clock, FileKeyStore(ring, T0))  # read back from the store
+    try:
+        assert moved.person is not None
+        assert [e.serial for e in fed.hub.logs.person_entries(moved.person)] == [1, 2, 3]
+        assert fed.hub.logs.person_entries(person.person) == []
+        assert fed.hub.logs.linkage_serials(second) == [3]
+        clock.set(PURGE_AT)
+        fed.hub.expire_due()
+        fed.log_store.barrier().result(10)
+        kinds = [(e.serial, type(e).__name__) for e in fed.hub.logs.entries()]
+        assert kinds[:3] == [(1, "PurgedEntry"), (2, "PurgedEntry"), (3, "PurgedEntry")], kinds
+    finally:
+        fed.close()
+    assert _slots(key_file(state, "access"))[2] == bytes(KEY)  # the sealed one shredded

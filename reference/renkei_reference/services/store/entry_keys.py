@@ -302,8 +302,17 @@ class EntryKeys:
 
     def reseal(self, log: str, serial: int, record: str) -> str:
         """A rewritten entry's stored form, under the key its serial has and a
-        random nonce (the first seal under a key used the zero nonce)."""
-        key = self._pending.get((log, serial)) or self._file(log).read(serial)
+        random nonce (the first seal under a key used the zero nonce).  An entry
+        written in the clear before entries were sealed has no key: it gets one
+        now (durable before the rewrite commits; killed before, the row is still
+        the one in the clear)."""
+        key = self._pending.get((log, serial))
+        if key is None:
+            key = self._file(log).read(serial)
+            if len(key) != KEY or key == _ZERO:
+                key = os.urandom(KEY)
+                self._file(log).write(serial, key)
+            self._pending[(log, serial)] = key
         return self._sealed(log, serial, record, key, os.urandom(_NONCE))
 
     def _sealed(self, log: str, serial: int, record: str, key: bytes, nonce: bytes = _FIRST) -> str:
