@@ -423,3 +423,46 @@ def test_a_store_written_in_the_clear_opens_and_is_sealed_from_then_on(
     finally:
         fed.close()
     assert _slots(key_file(state, "access"))[2] == bytes(KEY)  # the sealed one shredded
+
+
+@pytest.mark.requirement("RK-RET-003", "RK-LOG-010")
+def test_renkei_serve_refuses_to_start_without_its_entry_key_file(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """The operator is told which file and why; exit status 3, no traceback."""
+    from renkei_reference.cli import _durable
+    from renkei_reference.services.store.stores import parse_store
+
+    state = tmp_path / "state"
+    place = backend.place()
+    store = f"sqlite:{place}" if backend.kind == "sqlite" else place
+    fed = _durable(state, parse_store(store, state / "logs.sqlite3"))(ControllableClock(T0))
+    fed.register(A)
+    fed.close()
+    key_file(state, "admin").unlink()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "renkei_conformance",
+            "serve",
+            "--port",
+            "0",
+            "--target-file",
+            str(tmp_path / "target.json"),
+            "--state-dir",
+            str(state),
+            "--plain-http",
+            "--store",
+            store,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "admin-log.keys" in done.stderr
+    assert "missing, while the store holds admin-log entries sealed under its keys" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "target.json").exists()

@@ -135,9 +135,13 @@ class _KeyFile:
                     f"missing, while the store holds {log}-log entries sealed under its keys "
                     f"(serial {held} on; RK-RET-003 keeps every entry's key there)",
                 )
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            # written whole under another name, then renamed: a kill never leaves a
+            # key file without its header
+            fresh = path.with_name(path.name + ".new")
+            fd = os.open(fresh, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
             os.pwrite(fd, _MAGIC + (stored(log) + 1).to_bytes(8, "big"), 0)
             os.fsync(fd)
+            os.rename(fresh, path)
             _fsync_dir(path.parent)
         else:
             try:
