@@ -742,6 +742,9 @@ def _traceback(reason: str) -> Any:
         "signer-key-deleted",
         "database-header-byte",
         "wal-torn",
+        "entry-keys-deleted",
+        "entry-keys-torn",
+        "entry-key-byte",
     ],
 )
 def test_damaged_state_file_is_refused_cleanly_and_loses_no_answer(hub: Hub, damage: str) -> None:
@@ -784,6 +787,16 @@ def test_damaged_state_file_is_refused_cleanly_and_loses_no_answer(hub: Hub, dam
         (state / "log-signer.key").write_bytes(data[:20])
     elif damage == "signer-key-deleted":
         (state / "log-signer.key").unlink()
+    elif damage == "entry-keys-deleted":
+        (state / "access-log.keys").unlink()
+    elif damage == "entry-keys-torn":
+        os.truncate(state / "access-log.keys", 32 + 16)  # the header and half a key
+    elif damage == "entry-key-byte":  # the key of the approval of the linkage in flight
+        with (state / "access-log.keys").open("r+b") as f:
+            f.seek(32 + 5)
+            byte = f.read(1)
+            f.seek(32 + 5)
+            f.write(bytes([byte[0] ^ 1]))
     elif damage == "database-header-byte":
         with (state / "logs.sqlite3").open("r+b") as f:
             f.seek(3)
