@@ -368,10 +368,12 @@ class EntryKeys:
         if not isinstance(stored, str) or not stored.startswith(SEALED_START):
             return stored  # None (purged), in the clear, or not text (the checks refuse it)
         end = stored.find('"', len(SEALED_START))
-        members = stored[end + 1 : -1] if end > 0 and stored.endswith("}") else ""
+        if end < 0 or not stored.endswith("}"):
+            return stored
+        sealed, members = stored[len(SEALED_START) : end], stored[end + 1 : -1]
         try:
-            raw = base64.b64decode(stored[len(SEALED_START) : end], validate=True)
-            if end < 0 or base64.b64encode(raw).decode("ascii") != stored[len(SEALED_START) : end]:
+            raw = base64.b64decode(sealed, validate=True)
+            if base64.b64encode(raw).decode("ascii") != sealed:  # one encoding only
                 return stored
             key = self._file(log).read(serial)
             if len(key) != KEY or key == _ZERO or len(raw) < _NONCE + 16:
