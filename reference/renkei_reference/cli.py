@@ -574,6 +574,7 @@ def _durable(
     from .services.federation import Federation
     from .services.numbering.table import SqliteNumberingTable
     from .services.registry.store import RegistryStore
+    from .services.store.entry_keys import SHRED_FILE, key_file
     from .services.store.keystore import FileKeyStore, load_or_create_log_signer
     from .services.store.witness import CheckpointWitness, witness_dir_for
 
@@ -598,6 +599,8 @@ def _durable(
                 residents,
                 state_dir / KEYS_FILE,
                 state_dir / "transit.keys",
+                state_dir / SHRED_FILE,
+                *(key_file(state_dir, log) for log in ("access", "admin")),
                 *state_dir.glob("numbering.sqlite3-*"),
                 *state_dir.glob("registry.sqlite3-*"),
             ):

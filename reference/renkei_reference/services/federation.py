@@ -27,6 +27,7 @@ from .numbering.authority import NumberingAuthority
 from .numbering.table import NumberingTable
 from .registry.registry import FourItems, Removal, ResidentRegistry
 from .registry.store import RegistryStore
+from .store.entry_keys import EntryKeys, index_tag_key
 from .store.group_commit import GroupCommitStore
 from .store.keystore import KeyStore, MemoryKeyStore
 from .store.log_store import LogStore, MemoryLogStore, SealedRecords
@@ -79,6 +80,9 @@ class Federation:
             self.restore_clock(clock)
         self.transit_vault: TransitVault | None = None
         if state_dir is not None and isinstance(self.log_store, GroupCommitStore):
+            # log entries sealed at rest, purged by their key (RK-RET-003)
+            tag_key = index_tag_key(signer.private_bytes_raw())
+            self.log_store.seal_entries(EntryKeys(state_dir, tag_key))
             # answers in transit sealed at rest, erased by their key (RK-FLOW-002)
             self.transit_vault = TransitVault(state_dir / "transit.keys", self.log_store.barrier)
             self.log_store.before_commit.append(self.transit_vault.sync)

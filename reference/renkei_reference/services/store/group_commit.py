@@ -11,6 +11,11 @@ turns new work away with 503 ``log-store-unavailable`` and nothing accepted is
 lost.  ``atomic`` groups the changes of one hub step into one run, so a log
 entry and the state change it records are never committed apart.
 
+With ``seal_entries`` (a hub with a state folder), the writer seals each batch's
+new and rewritten entries under their keys (services.store.entry_keys), makes the
+keys durable before the commit, and overwrites the keys of the entries a batch
+purged once it is committed, before anyone waiting on it is answered (RK-RET-003).
+
 A database store (services.store.log_store ``SqliteLogStore``,
 services.store.pg_store ``PostgresLogStore``) subclasses ``GroupCommitStore``
 and supplies the reads, ``_write_batch`` (one transaction for a batch),
@@ -23,11 +28,12 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...core.errors import UnavailableError
 from ...core.merkle import HASH_SIZE
+from .entry_keys import EntryKeys
 from .sealed_records import DIGEST_NAME, DIGEST_SPACE, DIGEST_WITNESS
 from .witness import CheckpointWitness
 
@@ -139,6 +145,18 @@ def statements(changes: Sequence[Change], sql: Dialect) -> Iterator[tuple[str, l
             yield statement, params
 
 
+def _serial(value: object) -> int:
+    if not isinstance(value, int):
+        raise TypeError(f"a serial is an int, not {type(value).__name__}")
+    return value
+
+
+def _rewritten(keys: EntryKeys, row: tuple[object, ...]) -> tuple[object, ...]:
+    """A rewrite's row ``(entry, log, serial)`` with its entry sealed again."""
+    entry, log, serial = row
+    return (keys.reseal(str(log), _serial(serial), str(entry)), log, serial)
+
+
 class GroupCommitStore:
     """The queue, the barriers, the writer thread and the witness of a durable store."""
 
@@ -171,6 +189,8 @@ class GroupCommitStore:
         # run by the writer before each commit (the transit vault flushes its keys)
         self.before_commit: list[Callable[[], None]] = []
         self._writer: threading.Thread | None = None
+        # the key files the entries are sealed under (RK-RET-003); None: stored in the clear
+        self.entry_keys: EntryKeys | None = None
 
     def _start(self, name: str) -> None:
         """Start the writer (the subclass's connections are open by then)."""
@@ -194,6 +214,61 @@ class GroupCommitStore:
     def _stored_size(self, log: str) -> int:
         """The highest serial of ``log`` stored (committed), 0 if none."""
         raise NotImplementedError
+
+    def _first_sealed(self, log: str, first: int) -> int | None:
+        """The lowest serial of ``log`` from ``first`` on whose stored entry is sealed."""
+        raise NotImplementedError
+
+    def _is_purged(self, log: str, serial: int) -> bool:
+        """Whether the store holds entry ``serial`` of ``log``, purged."""
+        raise NotImplementedError
+
+    def seal_entries(self, keys: EntryKeys, logs: Sequence[str] = ("access", "admin")) -> None:
+        """Seal every entry written from now on under ``keys`` and open the ones
+        read back with them (services.store.entry_keys; RK-RET-003).  Before the
+        hub reads the store.
+
+        :raises StateFileError: a key file is missing or cut short while the store
+            holds entries sealed under its keys.
+        """
+        keys.attach(logs, self._first_sealed, self._is_purged, self._stored_size)
+        self.entry_keys = keys
+
+    def _opened(self, log: str, serial: int, entry: str | None) -> str | None:
+        """A stored entry as the hub reads it: opened when it is sealed."""
+        keys = self.entry_keys
+        return entry if keys is None else keys.open(log, serial, entry)
+
+    def _tags(self, log: str, field: str, value: str) -> tuple[str | None, bool]:
+        """How an entry whose ``field`` is ``value`` is found in the index: its tag
+        when entries are sealed (None when not), and whether it may also be a row
+        written in the clear, under the value's own text."""
+        keys = self.entry_keys
+        if keys is None:
+            return None, True
+        return keys.tag(log, field, value), keys.in_the_clear(log)
+
+    def _sealed_batch(self, batch: Sequence[Change]) -> tuple[list[Change], list[tuple[str, int]]]:
+        """The batch as it is written — new and rewritten entries sealed, their keys
+        written first — and the entries it purges."""
+        keys = self.entry_keys
+        if keys is None:
+            return list(batch), []
+        new = [c.leaf for c in batch if c.leaf is not None]
+        sealed = iter(keys.seal([(log, serial, entry) for log, serial, _, entry in new]))
+        out: list[Change] = []
+        purged: list[tuple[str, int]] = []
+        for change in batch:
+            written = change
+            if change.leaf is not None:
+                log, serial, digest, _ = change.leaf
+                written = replace(change, leaf=(log, serial, digest, next(sealed)))
+            elif change.sql is not None and change.sql == self._rewrite_sql:
+                written = replace(change, rows=[_rewritten(keys, row) for row in change.rows])
+            elif change.is_purge:
+                purged.extend((str(row[1]), _serial(row[2])) for row in change.rows)
+            out.append(written)
+        return out, purged
 
     def committed(self, log: str) -> int:
         """How many leaves of ``log`` are committed (its highest committed serial)."""
@@ -344,9 +419,14 @@ class GroupCommitStore:
                 self._inflight, self._next = self._next, _barrier_future()
                 future = self._inflight
             try:
+                writing, purging = self._sealed_batch(batch)
+                if self.entry_keys is not None:
+                    if purging:
+                        self.entry_keys.before_purge(purging)
+                    self.entry_keys.sync()  # the keys on disk before the entries commit
                 for hook in self.before_commit:
                     hook()
-                self._write_batch(batch)
+                self._write_batch(writing)
             except failures as exc:
                 with self._cond:
                     self._failure = exc
@@ -358,6 +438,8 @@ class GroupCommitStore:
                 with self._cond:
                     self._cond.wait(self.retry_seconds)  # then retry the whole backlog
                 continue
+            if self.entry_keys is not None:
+                self._shred(purging)
             failed = self._tell_witness(batch)  # before anyone learns of the commit
             with self._cond:
                 del self._queue[: len(batch)]
@@ -375,6 +457,17 @@ class GroupCommitStore:
             purged = purged or any(c.is_purge for c in batch)
             if purged and idle:
                 purged = not self._after_purge()
+
+    def _shred(self, purging: Sequence[tuple[str, int]]) -> None:
+        """After a commit: its keys are no longer pending, and the keys of the
+        entries it purged are overwritten before anyone learns of the commit
+        (RK-RET-003).  An I/O error leaves them listed (``log-keys.shred``): the
+        next start overwrites them."""
+        assert self.entry_keys is not None
+        self.entry_keys.committed()
+        if purging:
+            with contextlib.suppress(OSError):
+                self.entry_keys.shred(purging)
 
     def _tell_witness(self, batch: Sequence[Change]) -> OSError | None:
         """RK-LOG-011: the checkpoints a batch committed go to the witness before
@@ -408,3 +501,5 @@ class GroupCommitStore:
         if self._writer is not None:
             self._writer.join()
         self._close_connections()
+        if self.entry_keys is not None:
+            self.entry_keys.close()

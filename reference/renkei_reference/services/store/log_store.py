@@ -54,8 +54,11 @@ Theory of operation.
   something that is not JSON has no index key and is refused when read.
 * **Purge.**  A purge sets ``entry`` to NULL and keeps the leaf hash
   (RK-RET-003); ``secure_delete`` overwrites the freed content in the database
-  file and the WAL is checkpointed with TRUNCATE afterwards, so the content
-  does not linger in either.
+  file and the WAL is checkpointed with TRUNCATE afterwards.  A reader's open
+  transaction can keep the WAL from being reset, and backups keep what they
+  copied, so a hub with a state folder stores every entry sealed under a key of
+  its own kept outside the database (services.store.entry_keys), which the purge
+  overwrites: the sealed copies left behind open under no key.
 
 ``MemoryLogStore`` keeps nothing and acknowledges at once: the in-process
 targets and unit tests, whose hub state lives and dies with the process.
@@ -75,6 +78,7 @@ from typing import Any, Protocol
 from ...core.errors import UnavailableError
 from ...core.log_integrity import BlockCheck, LogTamperedError, block_levels
 from ...core.merkle import HASH_SIZE
+from .entry_keys import INDEXED_MEMBERS, SEALED_START
 from .group_commit import (
     _DONE,
     CHECKPOINT_STATE,
@@ -469,7 +473,7 @@ class RecordingNodeStore:
                 self._base[level] = upto
 
 
-INDEXED = ("linkage_id", "person", "request_id")
+INDEXED = INDEXED_MEMBERS
 """Record fields the store indexes (the linkage's entries, the person's entries,
 the entries of a request id: a used request id whose record is missing is found
 there, RK-LOG-010)."""
@@ -634,8 +638,12 @@ class SqliteLogStore(GroupCommitStore):
             " WHERE log = ? AND serial >= ? ORDER BY serial LIMIT ?"
         )
         if limit >= 0:
-            return iter([LeafRow(*r) for r in self._select(sql, (log, first, limit))])
-        return self._stream(sql, (log, first, -1), lambda r: LeafRow(*r))
+            return iter([self._row(log, r) for r in self._select(sql, (log, first, limit))])
+        return self._stream(sql, (log, first, -1), lambda r: self._row(log, r))
+
+    def _row(self, log: str, row: Any) -> LeafRow:
+        serial, digest, entry, purged_at = row
+        return LeafRow(serial, digest, self._opened(log, serial, entry), purged_at)
 
     def leaf(self, log: str, serial: int) -> LeafRow | None:
         """One stored (committed) leaf, None if there is none."""
@@ -643,7 +651,21 @@ class SqliteLogStore(GroupCommitStore):
             "SELECT serial, leaf_hash, entry, purged_at FROM leaves WHERE log = ? AND serial = ?",
             (log, serial),
         )
-        return LeafRow(*rows[0]) if rows else None
+        return self._row(log, rows[0]) if rows else None
+
+    def _first_sealed(self, log: str, first: int) -> int | None:
+        rows = self._select(
+            "SELECT serial FROM leaves WHERE log = ? AND serial >= ?"
+            f" AND substr(entry, 1, {len(SEALED_START)}) = ? ORDER BY serial LIMIT 1",
+            (log, first, SEALED_START),
+        )
+        return int(rows[0][0]) if rows else None
+
+    def _is_purged(self, log: str, serial: int) -> bool:
+        rows = self._select(
+            "SELECT entry IS NULL FROM leaves WHERE log = ? AND serial = ?", (log, serial)
+        )
+        return bool(rows and rows[0][0])
 
     def find(self, log: str, field: str, value: str) -> list[int]:
         """The serials of the held records whose ``field`` (one of ``INDEXED``)
@@ -655,7 +677,12 @@ class SqliteLogStore(GroupCommitStore):
             f"SELECT serial FROM leaves INDEXED BY leaves_{field}"
             f" WHERE log = ? AND {_key(field)} = ? AND entry IS NOT NULL ORDER BY serial"
         )
-        return [s for (s,) in self._select(sql, (log, value[-KEY_CHARS:]))]
+        tag, clear = self._tags(log, field, value)
+        found = [] if tag is None else [s for (s,) in self._select(sql, (log, tag))]
+        if clear:  # rows written in the clear, indexed by their own text
+            found += [s for (s,) in self._select(sql, (log, value[-KEY_CHARS:]))]
+            found = sorted(set(found))
+        return found
 
     def unreadable(self, log: str) -> int | None:
         """The first held record the indexes cannot read (``_UNREADABLE``: changed

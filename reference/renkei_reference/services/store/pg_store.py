@@ -36,9 +36,11 @@ the URL names (created if missing), and the same behaviour:
   the old files, purged text and all, removed.  That rewrites the whole table
   and holds its lock while it runs (a purge is rare: retention runs, not
   requests); a log at national scale would purge by dropping time partitions
-  instead.  PostgreSQL's WAL (and any WAL archive or standby) still holds the
-  purged text until its segments are recycled: the operator's WAL retention
-  bounds how long (RK-RET-003).
+  instead.  PostgreSQL's WAL (and any WAL archive, standby or backup) still holds
+  what was written, so a hub with a state folder stores every entry sealed under
+  a key of its own kept there, outside the database (services.store.entry_keys),
+  and the purge overwrites the key: what the WAL keeps opens under no key
+  (RK-RET-003).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ import psycopg
 
 from ...core.log_integrity import LogTamperedError
 from . import log_store
+from .entry_keys import SEALED_START
 from .group_commit import Change, Dialect, GroupCommitStore, statements, store_unavailable
 from .log_store import INDEXED, KEY_CHARS, LeafRow, LoadedLog, LogStore
 from .witness import CheckpointWitness
@@ -222,7 +225,7 @@ class PostgresLogStore(GroupCommitStore):
             else self._pages(sql, (log,), first - 1, lambda r: r[0])
         )
         for row in rows:
-            yield LeafRow(row[0], bytes(row[1]), row[2], row[3])
+            yield LeafRow(row[0], bytes(row[1]), self._opened(log, row[0], row[2]), row[3])
 
     def leaf(self, log: str, serial: int) -> LeafRow | None:
         """One stored (committed) leaf, None if there is none."""
@@ -230,7 +233,23 @@ class PostgresLogStore(GroupCommitStore):
             "SELECT serial, leaf_hash, entry, purged_at FROM leaves WHERE log = %s AND serial = %s",
             (log, serial),
         )
-        return LeafRow(rows[0][0], bytes(rows[0][1]), rows[0][2], rows[0][3]) if rows else None
+        if not rows:
+            return None
+        return LeafRow(serial, bytes(rows[0][1]), self._opened(log, serial, rows[0][2]), rows[0][3])
+
+    def _first_sealed(self, log: str, first: int) -> int | None:
+        rows = self._select(
+            "SELECT serial FROM leaves WHERE log = %s AND serial >= %s"
+            f" AND left(entry, {len(SEALED_START)}) = %s ORDER BY serial LIMIT 1",
+            (log, first, SEALED_START),
+        )
+        return int(rows[0][0]) if rows else None
+
+    def _is_purged(self, log: str, serial: int) -> bool:
+        rows = self._select(
+            "SELECT entry IS NULL FROM leaves WHERE log = %s AND serial = %s", (log, serial)
+        )
+        return bool(rows and rows[0][0])
 
     def find(self, log: str, field: str, value: str) -> list[int]:
         """The serials of the held records whose ``field`` ends as ``value`` does,
@@ -241,8 +260,12 @@ class PostgresLogStore(GroupCommitStore):
             f"SELECT serial FROM leaves WHERE log = %s AND {_key(field)} = %s"
             " AND entry IS NOT NULL ORDER BY serial"
         )
-        key = _written(field, value)[-KEY_CHARS:]
-        return [s for (s,) in self._select(sql, (log, key))]
+        tag, clear = self._tags(log, field, value)
+        found = [] if tag is None else [s for (s,) in self._select(sql, (log, tag))]
+        if clear:  # rows written in the clear, indexed by their own text
+            key = _written(field, value)[-KEY_CHARS:]
+            found = sorted({*found, *(s for (s,) in self._select(sql, (log, key)))})
+        return found
 
     def unreadable(self, log: str) -> int | None:
         """The first held record the indexes cannot read (as
