@@ -52,6 +52,7 @@ from renkei_reference.services.store.keystore import (
 
 from .postgres import Backend
 from .test_log_store import A, _populate, _query
+from .test_log_tamper import refused_start
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
 ROOT = b"\x07" * 32
@@ -440,29 +441,6 @@ def test_renkei_serve_refuses_to_start_without_its_entry_key_file(
     fed.register(A)
     fed.close()
     key_file(state, "admin").unlink()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "renkei_conformance",
-            "serve",
-            "--port",
-            "0",
-            "--target-file",
-            str(tmp_path / "target.json"),
-            "--state-dir",
-            str(state),
-            "--plain-http",
-            "--store",
-            store,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 3, done.stderr
-    assert "admin-log.keys" in done.stderr
-    assert "missing, while the store holds admin-log entries sealed under its keys" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert not (tmp_path / "target.json").exists()
+    refused = refused_start(tmp_path, state, store)
+    assert "admin-log.keys" in refused
+    assert "missing, while the store holds admin-log entries sealed under its keys" in refused

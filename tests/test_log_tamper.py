@@ -603,31 +603,8 @@ def test_renkei_serve_refuses_to_start_over_a_changed_log(tmp_path: Path, backen
     fed.close()
     assert _apply(Path(place) if backend.kind == "sqlite" else place,
                   Mutation("leaves", ("admin", 1), "entry", 12))  # fmt: skip
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "renkei_conformance",
-            "serve",
-            "--port",
-            "0",
-            "--target-file",
-            str(tmp_path / "target.json"),
-            "--state-dir",
-            str(state),
-            "--plain-http",
-            "--store",
-            store,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 3, done.stderr
-    assert "refusing to start: the stored admin log was changed: serial 1, entry" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert not (tmp_path / "target.json").exists()
+    refused = refused_start(tmp_path, state, store)
+    assert "refusing to start: the stored admin log was changed: serial 1, entry" in refused
 
 
 # -- logs written before leaf version 2 ------------------------------------------------
@@ -763,3 +740,20 @@ def test_check_tree_keeps_a_true_tree_and_refuses_any_flipped_node(
         check_tree("access", size, cached, stored(changed))
     assert caught.value.field == "hash"
     assert caught.value.where.startswith("node level")
+
+
+def refused_start(tmp_path: Path, state: Path, store: str) -> str:
+    """``renkei serve`` on ``state`` and ``store``, which must refuse to start: exit 3,
+    no traceback, no target file written.  Its standard error."""
+    done = subprocess.run(
+        [*RENKEI_SERVE, "--target-file", str(tmp_path / "target.json"),
+         "--state-dir", str(state), "--plain-http", "--store", store],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "target.json").exists()
+    return done.stderr
+
+
+RENKEI_SERVE = (sys.executable, "-m", "renkei_conformance", "serve", "--port", "0")
