@@ -808,12 +808,15 @@ def _port_closed(address: tuple[str, int]) -> bool:
 
 @pytest.mark.requirement("RK-FLOW-008", "RK-FLOW-003", "RK-FLOW-002", "RK-LOG-009")
 def test_core_killed_fronts_end_and_restart_keeps_every_acknowledgement(tmp_path: Path) -> None:
-    """RK-FLOW-008 across fronts: queries sent at once on many connections while the core
-    is SIGKILLed; every request id acknowledged (202) before the kill is refused after a
-    restart on the same state, every linkage acknowledged is readable, an answer accepted
-    before the kill is handed out once, and the new checkpoint is consistent with the
-    last one read before the kill.  The fronts end with the core within 3 s and nothing
-    listens on the port any more."""
+    """RK-FLOW-008 across fronts: queries, answers and acknowledgements sent at once on
+    many connections while the core is SIGKILLed.  After a restart on the same state:
+    every request id acknowledged (202) before the kill is refused and its linkage is
+    readable, every answer accepted (202) and not acknowledged is handed out with its
+    payload, every acknowledged (204) linkage is gone (a read and a second
+    acknowledgement are 404 `unknown-linkage`) with `provided` logged once, and the new
+    checkpoint, signed by the same key, is consistent with the last one read before
+    the kill.  The fronts end with the core
+    within 3 s and nothing listens on the port any more."""
     w = _start(tmp_path, "state", 2)
     try:
         answered = w.hub.approve(w.link_code, "before-kill")
@@ -835,7 +838,46 @@ def test_core_killed_fronts_end_and_restart_keeps_every_acknowledgement(tmp_path
                 if r.status_code == 202:
                     acknowledged[rid] = r.json()["linkage_id"]
 
-        threads = [threading.Thread(target=load, args=(k,)) for k in range(6)]
+        accepted: dict[str, str] = {}
+        acked: set[str] = set()
+
+        def provider() -> None:
+            while not stop.is_set():
+                try:
+                    with _fresh() as c:
+                        got = c.get(w.hub.base["hub"] + "/deliveries", headers=w.hub.h(PROVIDER))
+                        for d in got.json().get("deliveries", []):
+                            lid = d["linkage_id"]
+                            payload = base64.b64encode(lid.encode()).decode()
+                            r = c.post(
+                                w.hub.base["hub"] + f"/linkages/{lid}/answer",
+                                headers=w.hub.h(PROVIDER),
+                                json={"payload": payload},
+                            )
+                            if r.status_code == 202:
+                                accepted[lid] = payload
+                except (httpx.HTTPError, ValueError):
+                    return
+
+        def requester() -> None:
+            while not stop.is_set():
+                try:
+                    for lid in list(accepted):
+                        if lid in acked:
+                            continue
+                        url = w.hub.base["hub"] + f"/linkages/{lid}/answer"
+                        with _fresh() as c:
+                            if w.read(lid).status_code != 200:
+                                continue
+                            r = c.delete(url, headers=w.hub.h(REQUESTER))
+                        if r.status_code == 204:
+                            acked.add(lid)
+                except httpx.HTTPError:
+                    return
+                time.sleep(0.05)
+
+        threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
+        threads += [threading.Thread(target=provider), threading.Thread(target=requester)]
         for t in threads:
             t.start()
         time.sleep(2.0)
@@ -856,9 +898,26 @@ def test_core_killed_fronts_end_and_restart_keeps_every_acknowledgement(tmp_path
         for rid, linkage_id in acknowledged.items():
             r = _query(w, rid)
             assert _is(r, 409, "duplicate-request-id"), (rid, r.text)
-            assert w.read(linkage_id).status_code == 200
+            assert w.read(linkage_id).status_code == (404 if linkage_id in acked else 200)
         r = w.read(answered)
         assert r.json()["answer"] == {"payload": "a2lsbA=="}
+        assert accepted, "no answer was accepted before the kill"
+        for lid, payload in accepted.items():
+            r = w.read(lid)
+            if lid in acked:
+                assert _is(r, 404, "unknown-linkage"), (lid, r.text)
+                with _fresh() as c:
+                    again = c.delete(
+                        w.hub.base["hub"] + f"/linkages/{lid}/answer", headers=w.hub.h(REQUESTER)
+                    )
+                assert _is(again, 404, "unknown-linkage"), again.text
+            else:
+                assert r.status_code == 200, r.text
+                assert r.json().get("answer") == {"payload": payload}, (lid, r.text)
+        log = w.hub.access_log()
+        for lid in acked:
+            provided = [e for e in log if e.get("linkage_id") == lid and e["outcome"] == "provided"]
+            assert len(provided) == 1, (lid, provided)
         after = w.hub.checkpoint()
         assert after["verifier_key"] == before["verifier_key"], "another signer after restart"
         old = open_checkpoint(before["checkpoint"], before["verifier_key"])
