@@ -53,6 +53,7 @@ ALL_ATTACKS = os.environ.get("RENKEI_FRONT_ATTACKS") == "all"
 FINDINGS = frozenset(
     {
         "test_held_read_cut_by_sigterm_is_answered_not_500",
+        "test_fronts_started_again_end_with_a_core_killed_and_free_the_port",
         "test_passed_on_response_has_one_date_and_one_server_header",
         "test_unreadable_request_is_answered_with_problem_json",
         "test_websocket_upgrade_is_answered_with_problem_json",
@@ -933,6 +934,75 @@ def test_core_killed_fronts_end_and_restart_keeps_every_acknowledgement(tmp_path
         verify_consistency(old.size, new.size, proof, old.root, new.root)
     finally:
         w.hub.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def _fronts_of(folder: str) -> list[psutil.Process]:
+    """Every front process started for the core whose socket folder is `folder`."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if "renkei_reference.services.front" in cmdline and folder in cmdline:
+            found.append(proc)
+    return found
+
+
+@pytest.mark.requirement("RK-FLOW-008")
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 17: fronts started again after a front crash outlive a core killed while "
+    "they start, keep the hub's port and answer 503; renkei serve cannot start on it again",
+)
+def test_fronts_started_again_end_with_a_core_killed_and_free_the_port(tmp_path: Path) -> None:
+    """RK-FLOW-008: restarted on the same state after an abrupt stop, the hub MUST continue
+    as if it had not stopped (the kit's restart capability: `renkei serve --supervise`
+    starts it again on the same state folder and ports); README: "A front that dies is
+    started again; the fronts end with the core."
+
+    Steps: `renkei serve --workers 2 --plain-http --port P`; SIGKILL both fronts (the
+    core starts two new ones); 0.5 s later, while the new fronts are still starting,
+    SIGKILL the core; 3 s later start `renkei serve` again on the same state and port P.
+
+    Observed: the two new fronts keep running (parent pid 1) minutes later, still
+    listening on P, and answer every request 503 `log-store-unavailable` ("the hub's
+    core cannot be reached"); the new `renkei serve` exits with "cannot listen on
+    127.0.0.1:P: Address already in use".  Under `--supervise` the restart command
+    (the target file's `restart`) fails after its 120 s and the hub stays down: every
+    request is 503.  Fronts killed when their core is killed 3 s after they were
+    started again do end with it."""
+    port = _free_port()
+    hub = FrontHub(tmp_path / "state", 2, "--port", str(port))
+    hub.start()
+    folder = next(
+        arg
+        for front in hub.fronts()
+        for flag, arg in zip(front.cmdline(), front.cmdline()[1:], strict=False)
+        if flag == "--folder"
+    )
+    try:
+        for front in hub.fronts():
+            front.kill()
+        time.sleep(0.5)
+        assert hub.proc is not None
+        os.kill(hub.proc.pid, signal.SIGKILL)
+        hub.proc.wait(10)
+        hub.proc = None
+        time.sleep(3)
+        left = [p for p in _fronts_of(folder) if p.status() != psutil.STATUS_ZOMBIE]
+        assert left == [], f"fronts of the killed core still running: {left}"
+        assert hub.start(expect_ready=False), hub.output()[-500:]
+        assert hub.base["control"].startswith(f"http://127.0.0.1:{port}/")
+    finally:
+        hub.close()
+        for orphan in _fronts_of(folder):
+            orphan.kill()
+        psutil.wait_procs(_fronts_of(folder), timeout=5)
 
 
 @pytest.mark.requirement("RK-FLOW-002", "RK-FLOW-008")
