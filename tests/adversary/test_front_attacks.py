@@ -1472,19 +1472,24 @@ def _trickle(address: tuple[str, int], n: int, head: bytes, drip: bytes) -> dict
 
 @pytest.mark.requirement("RK-ARCH-002")
 def test_slow_loris_is_cut_off_on_every_front(tmp_path: Path) -> None:
-    """`--header-timeout 2 --body-timeout 2` with two fronts: eight connections that send
-    a header line every 0.3 s and never end the head, and eight that send a body byte
-    every 0.3 s and never end the body, are all closed within 2 + 2 s, and the hub
-    answers others meanwhile; fronts started again after a front is killed keep the
-    bounds."""
-    w = _start(tmp_path, "state", 2, "--header-timeout", "2", "--body-timeout", "2")
+    """`--header-timeout 2 --body-timeout 2 --keep-alive 1` with two fronts: eight
+    connections that send a header line every 0.3 s and never end the head, and eight
+    that send a body byte every 0.3 s and never end the body, are all closed within
+    2 + 2 s, eight idle after a response within 1 + 2 s, and the hub answers others
+    meanwhile; fronts started again after a front is killed keep the bounds."""
+    w = _start(
+        tmp_path, "state", 2, "--header-timeout", "2", "--body-timeout", "2", "--keep-alive", "1"
+    )
     try:
         head = b"GET /control/health HTTP/1.1\r\nHost: hub\r\n"
         body = b"POST /hub/queries HTTP/1.1\r\nHost: hub\r\nContent-Length: 999\r\n\r\n{"
         for round_ in ("first fronts", "fronts started again"):
             slow_heads = _trickle(w.hub.address, 8, head, b"X-Slow: 1\r\n")
             slow_bodies = _trickle(w.hub.address, 8, body, b" ")
+            idle = _trickle(w.hub.address, 8, head + b"\r\n", b"")
             assert w.hub.ctl("GET", "/health").status_code == 200
+            assert len(idle) == 8, f"{round_}: {8 - len(idle)} idle connections still open"
+            assert max(idle.values()) < 1 + 2, (round_, idle)
             for closed_at in (slow_heads, slow_bodies):
                 assert len(closed_at) == 8, f"{round_}: {8 - len(closed_at)} still open after 8 s"
                 assert max(closed_at.values()) < 2 + 2, (round_, closed_at)
