@@ -902,6 +902,29 @@ def test_answer_read_and_acknowledgement_raced_across_fronts_happen_once(fronts:
 
 
 @pytest.mark.requirement("RK-FLOW-002", "RK-FLOW-009")
+def test_held_reads_abandoned_on_every_front_leave_no_trace(fronts: World) -> None:
+    """Three hundred reads held (wait=20) on their own connections, spread over the
+    fronts, whose clients go away after 0.5 s: the fronts stay up (same processes), the
+    provider's answer is accepted and handed out at the next read at once, and
+    `provided` is logged once."""
+    w = fronts
+    pids = sorted(f.pid for f in w.hub.fronts())
+    linkage_id = w.hub.approve(w.link_code, f"abandon-{time.monotonic_ns()}")
+    held = _get(w, f"/hub/linkages/{linkage_id}?wait=20".encode(), REQUESTER)
+    socks = [socket.create_connection(w.hub.address, timeout=5) for _ in range(300)]
+    for s in socks:
+        s.sendall(held)
+    time.sleep(0.5)
+    for s in socks:
+        s.close()
+    assert w.hub.deliver_and_answer(linkage_id, "Ynll").status_code == 202
+    assert w.read(linkage_id).json()["answer"] == {"payload": "Ynll"}
+    outcomes = [e["outcome"] for e in _entries(w, linkage_id)]
+    assert outcomes.count("provided") == 1, outcomes
+    assert sorted(f.pid for f in w.hub.fronts()) == pids
+
+
+@pytest.mark.requirement("RK-FLOW-002", "RK-FLOW-009")
 def test_other_callers_are_not_held_and_see_no_linkage(fronts: World) -> None:
     """RK-FLOW-002/009: the provider's reads of a requester's linkage, held with wait=5 on
     their own connections, are 404 `unknown-linkage` at once (the auditor's, whose role
