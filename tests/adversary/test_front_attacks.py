@@ -1,6 +1,6 @@
 """Adversary tests of `renkei serve --workers N`: fronts sharing the hub's port, one core.
 
-Written black box (issue 17, session 11) from README.md, specs/ and `--help` only: the
+Written black box (issue 17) from README.md, specs/ and `--help` only: the
 spec makes no exception for workers, so with N fronts the hub must answer every request
 as the one-process hub answers it and as the spec says.  Each test starts `renkei serve`
 (plain HTTP with bearer credentials, or mutual TLS where the identity is the client
@@ -14,11 +14,22 @@ the wire between a front and the core (strace of a front); the tests forge them.
 
 A test marked xfail(strict=True) is a finding: it asserts what the spec requires and
 fails today; its docstring names the requirement, the steps and what was observed.
+Found: a front rewrites the request target (dot segments, fragment) before
+passing it on (RK-WIRE-002); passed-on responses carry `date` and `server` twice
+(RK-WIRE-002); a body that is not JSON is judged before the caller is authenticated
+(RK-ARCH-002, in one process too); fronts still starting outlive a core killed
+meanwhile, keep the port and answer 503, so the hub cannot start again (RK-FLOW-008);
+fronts without their core answer 503 where no 503 is declared (RK-WIRE-002); a read
+held at SIGTERM is answered 500 text/plain (RK-FLOW-009, RK-WIRE-001); and, in one
+process as through fronts, unreadable requests and WebSocket upgrades get no
+problem+json (RK-WIRE-001) and `--max-request-head` does not bound a head that arrives
+in one read (README).
 
 Runtime: a plain `pytest` runs the attacks on a pair of hubs started once (one process
-and two fronts) and the findings (``FINDINGS``), about 40 s on 2 cores; the attacks the
-hub withstood that need hubs of their own (crashes, signals, limits, mutual TLS) run
-with ``RENKEI_FRONT_ATTACKS=all`` (about 2 minutes more).
+and two fronts) and every finding, about 45 s on 2 cores; the attacks the hub withstood
+that need hubs of their own (crashes, signals, limits, mutual TLS: ``OWN_HUB``) and
+second reproductions of a finding run with ``RENKEI_FRONT_ATTACKS=all`` (about 2
+minutes more).
 """
 
 from __future__ import annotations
@@ -53,18 +64,6 @@ from tests.adversary.harness import AUDITOR, PROVIDER, REQUESTER, ROOT, Hub
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 ALL_ATTACKS = os.environ.get("RENKEI_FRONT_ATTACKS") == "all"
-
-FINDINGS = frozenset(
-    {
-        "test_held_read_cut_by_sigterm_is_answered_not_500",
-        "test_fronts_without_their_core_answer_only_declared_statuses",
-        "test_fronts_still_starting_end_with_a_core_killed_and_free_the_port",
-        "test_passed_on_response_has_one_date_and_one_server_header",
-        "test_unreadable_request_is_answered_with_problem_json",
-        "test_websocket_upgrade_is_answered_with_problem_json",
-    }
-)
-"""Findings that need no case list of their own: they always run (strict xfail)."""
 
 OWN_HUB = frozenset(
     {
