@@ -510,20 +510,7 @@ def test_fronts_answer_raw_http_as_one_process(pair: tuple[World, World], case: 
 
 
 @pytest.mark.requirement("RK-WIRE-002", "RK-WIRE-001")
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 17: a front resolves dot segments and drops a fragment of the "
-                "request target before passing a request on; one process answers 404/422",
-            ),
-        )
-        for name in sorted(DOT_SEGMENT_CASES)
-    ],
-)
+@pytest.mark.parametrize("case", sorted(DOT_SEGMENT_CASES))
 def test_request_target_is_not_rewritten_by_a_front(pair: tuple[World, World], case: str) -> None:
     """RK-WIRE-002 (requests conform to the interface, nothing outside it is served) and
     the spec's one hub whatever the number of processes: a request target with dot
@@ -537,8 +524,9 @@ def test_request_target_is_not_rewritten_by_a_front(pair: tuple[World, World], c
     `POST /hub/x/../queries` with a query, or `GET /auditor/access-logs?limit=1#x`);
     the same to `--workers 1`.
 
-    Observed with two fronts: 200 with the access log, 202 with a new linkage for the
-    POST (a request id used and a log entry written by a request the interface does
+    Found (issue 17, fixed: a front passes dot segments and `#` on percent-encoded,
+    which the core decodes back) with two fronts: 200 with the access log, 202 with a
+    new linkage for the POST (a request id used and a log entry written by a request the interface does
     not have), 200 for the fragment; the front's client resolves the target as a URL
     (RFC 3986 dot-segment removal, fragment dropped) before passing the request to the
     core, so the core serves another path than the one received."""
@@ -548,10 +536,6 @@ def test_request_target_is_not_rewritten_by_a_front(pair: tuple[World, World], c
 
 
 @pytest.mark.requirement("RK-WIRE-002")
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17: a response passed on through a front carries `date` and `server` twice",
-)
 def test_passed_on_response_has_one_date_and_one_server_header(fronts: World) -> None:
     """RK-WIRE-002 (responses conform to the interface; HTTP semantics: `Date` is a
     singleton field, RFC 9110 §6.6.1, and a sender must not send it twice): a response
@@ -1112,20 +1096,7 @@ def _folder_of(fronts: list[psutil.Process]) -> str:
 
 
 @pytest.mark.requirement("RK-FLOW-008")
-@pytest.mark.parametrize(
-    "when",
-    [
-        pytest.param(
-            when,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 17: fronts still starting outlive a core killed meanwhile, "
-                "keep the hub's port and answer 503; renkei serve cannot start on it again",
-            ),
-        )
-        for when in ("fronts-started-again", "at-start")
-    ],
-)
+@pytest.mark.parametrize("when", ["fronts-started-again", "at-start"])
 def test_fronts_still_starting_end_with_a_core_killed_and_free_the_port(
     tmp_path: Path, when: str
 ) -> None:
@@ -1140,9 +1111,11 @@ def test_fronts_still_starting_end_with_a_core_killed_and_free_the_port(
     same state and port P.  (at-start): start `renkei serve --workers 2 --port P` and
     SIGKILL it 0.5 s after its fronts appear, before it is ready; then the same.
 
-    Observed: the fronts keep running (parent pid 1) minutes later, still listening on
-    P, and answer every request 503 `log-store-unavailable` ("the hub's core cannot be
-    reached"); the new `renkei serve` exits with "cannot listen on 127.0.0.1:P: Address
+    Found (issue 17, fixed: a front sets its parent-death signal and then checks that
+    the core that started it, named by pid, is still its parent): the fronts kept
+    running (parent pid 1) minutes later, still listening on
+    P, and answered every request 503 `log-store-unavailable` ("the hub's core cannot be
+    reached"); the new `renkei serve` exited with "cannot listen on 127.0.0.1:P: Address
     already in use".  Under `--supervise` the restart command (the target file's
     `restart`) fails after its 120 s and the hub stays down, every request 503.  Fronts
     whose core is killed 3 s after they were started do end with it."""

@@ -1,10 +1,12 @@
 """A front process of ``renkei serve --workers N`` (started by the core, never by hand).
 
-``python -m renkei_reference.services.front --fd FD --folder DIR [--pki DIR]
---limits JSON``: serves the public socket it inherited (``--fd``) with the
-front application, calling the core through ``DIR/calls.sock`` and passing
-other requests to ``DIR/http.sock``.  It ends with its core (Linux: the
-parent-death signal) and on SIGTERM/SIGINT.
+``python -m renkei_reference.services.front --fd FD --folder DIR --core PID
+[--pki DIR] --limits JSON``: serves the public socket it inherited (``--fd``)
+with the front application, calling the core through ``DIR/calls.sock`` and
+passing other requests to ``DIR/http.sock``.  It ends with its core (Linux: the
+parent-death signal, set before anything else; a core that died before it was
+set is found gone at once, its pid no longer the parent's) and on
+SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ CALLS = "calls.sock"
 HTTP = "http.sock"
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(core: int) -> bool:
+    """Whether the core that started this front is still its parent, the parent-death
+    signal set first so that a core dying afterwards ends the front too."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    return os.getppid() == core
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -60,7 +65,7 @@ async def _serve(args: argparse.Namespace) -> None:
             await asyncio.sleep(0.01)
         await remote.hello(os.getpid())
 
-    core = os.getppid()
+    core = args.core
 
     async def watch_core() -> None:  # beside the parent-death signal: never outlive the core
         while os.getppid() == core:
@@ -85,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folder", required=True)
     parser.add_argument("--pki", default="")
     parser.add_argument("--limits", default="{}")
+    parser.add_argument("--core", type=int, required=True, help="the core's process id")
     args = parser.parse_args(argv)
-    _die_with_parent()
+    if not _die_with_parent(args.core):
+        return 1  # the core died while this front was starting: nothing to serve for
     asyncio.run(_serve(args))
     return 0
 

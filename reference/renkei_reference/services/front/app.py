@@ -131,6 +131,20 @@ def create_front_app(remote: RemoteDesk, core_http: Path) -> FastAPI:
     return app
 
 
+_FRONTS_OWN = frozenset({b"date", b"server"})
+"""Headers of a passed-on response that the front's server writes itself."""
+
+
+def _as_sent(raw_path: bytes, query: bytes) -> str:
+    """The request target as the client sent it, in a form the HTTP client passes on
+    unchanged (it would resolve dot segments and drop a fragment): ``.`` and ``..``
+    segments and ``#`` percent-encoded, which the core's server decodes back, so the
+    core routes and reads the very path and query one process would (RK-WIRE-002)."""
+    segments = [b"%2E" * len(s) if s in (b".", b"..") else s for s in raw_path.split(b"/")]
+    target = b"/".join(segments).replace(b"#", b"%23").decode("latin-1")
+    return target + ("?" + query.replace(b"#", b"%23").decode("latin-1") if query else "")
+
+
 class CoreProxy:
     """Passes a request on to the core's HTTP server over its Unix socket."""
 
@@ -151,9 +165,10 @@ class CoreProxy:
         if pem:
             headers.append((FRONT_PEER, base64.b64encode(pem.encode("ascii"))))
         headers.append((FRONT_PROTO, request.url.scheme.encode("ascii")))
-        target = request.scope.get("raw_path") or request.url.path.encode()
-        query = request.scope.get("query_string", b"")
-        url = target.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        url = _as_sent(
+            request.scope.get("raw_path") or request.url.path.encode(),
+            request.scope.get("query_string", b""),
+        )
         try:
             got = await self.client.request(
                 request.method, url, headers=headers, content=await request.body()
@@ -161,7 +176,9 @@ class CoreProxy:
         except httpx.HTTPError as exc:
             return _response(unavailable(f"the hub's core cannot be reached: {exc}"))
         out = Response(got.content, got.status_code)
-        out.raw_headers = [(k, v) for k, v in got.headers.raw if k.lower() not in _HOP] + [
+        out.raw_headers = [
+            (k, v) for k, v in got.headers.raw if k.lower() not in _HOP | _FRONTS_OWN
+        ] + [
             (b"content-length", str(len(got.content)).encode())
         ]
         return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -74,7 +75,7 @@ class Fronts:
             sys.executable, "-m", "renkei_reference.services.front",
             "--fd", str(self.public.fileno()), "--folder", str(self.folder),
             "--pki", str(self.pki.root) if self.pki is not None else "",
-            "--limits", json.dumps(asdict(self.limits)),
+            "--limits", json.dumps(asdict(self.limits)), "--core", str(os.getpid()),
         ]  # fmt: skip
 
     def _spawn(self) -> subprocess.Popen[bytes]:
