@@ -178,9 +178,7 @@ class CoreProxy:
         out = Response(got.content, got.status_code)
         out.raw_headers = [
             (k, v) for k, v in got.headers.raw if k.lower() not in _HOP | _FRONTS_OWN
-        ] + [
-            (b"content-length", str(len(got.content)).encode())
-        ]
+        ] + [(b"content-length", str(len(got.content)).encode())]
         return out
 
     async def close(self) -> None:
