@@ -527,9 +527,10 @@ def test_request_target_is_not_rewritten_by_a_front(pair: tuple[World, World], c
     Found (issue 17, fixed: a front passes dot segments and `#` on percent-encoded,
     which the core decodes back) with two fronts: 200 with the access log, 202 with a
     new linkage for the POST (a request id used and a log entry written by a request
-    the interface does not have), 200 for the fragment; the front's client resolves the target as a URL
-    (RFC 3986 dot-segment removal, fragment dropped) before passing the request to the
-    core, so the core serves another path than the one received."""
+    the interface does not have), 200 for the fragment; the front's client resolved
+    the target as a URL (RFC 3986 dot-segment removal, fragment dropped) before
+    passing the request to the core, so the core served another path than the one
+    received."""
     expected, observed = _both(pair, DOT_SEGMENT_CASES[case], f"{case}-{time.monotonic_ns()}")
     assert expected[:1] in (["404:not-found"], ["422:validation-error"])
     assert observed == expected
