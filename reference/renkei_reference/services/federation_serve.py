@@ -68,6 +68,7 @@ from .front.app import from_front
 from .front.workers import Fronts
 from .portal.portal import PORTAL_AGENCY, AgencyNodeDirectory, NodeLink
 from .supervise import restart_command, write_ready
+from .web.long_poll import Signals
 from .web.pki import KIT_AGENCIES, OPERATOR, Pki, ensure_pki
 from .web.server_limits import BoundedH11Protocol, ConnectionGate, ServerLimits
 
@@ -392,6 +393,7 @@ async def _run(
     stop_all: Callable[[], None],
     *,
     fronts: Fronts | None = None,
+    held: Signals | None = None,
 ) -> None:
     protocol = BoundedH11Protocol
     if context is not None:
@@ -426,6 +428,8 @@ async def _run(
         await asyncio.to_thread(ready)  # the hub is served by this loop: set up off it
         await stop.wait()
     finally:
+        if held is not None:  # held reads answered now, not cut off at the shutdown timeout
+            held.close()
         if fronts is not None:
             await fronts.stop()
         await asyncio.to_thread(stop_all)
@@ -592,7 +596,17 @@ def serve_federation(
     try:
         parties_served = [hub, *(r.party for r in runtimes)]
         asyncio.run(
-            _run(parties_served, limits or ServerLimits(), context, ready, stop_all, fronts=fronts)
+            _run(
+                parties_served,
+                limits or ServerLimits(),
+                context,
+                ready,
+                stop_all,
+                fronts=fronts,
+                held=getattr(
+                    getattr(getattr(hub_app, "state", None), "hot_desk", None), "signals", None
+                ),
+            )
         )
     except (RuntimeError, OSError, httpx.HTTPError) as exc:
         print(f"renkei serve: {exc}", file=sys.stderr)

@@ -25,10 +25,11 @@ class Signals:
 
     def __init__(self) -> None:
         self._waiting: dict[str, tuple[asyncio.Event, int]] = {}
+        self._closing = False
 
     async def wait(self, key: str, seconds: float) -> bool:
         """Wait up to ``seconds`` for ``notify(key)``; True if notified."""
-        if seconds <= 0:
+        if seconds <= 0 or self._closing:
             return False
         event, count = self._waiting.get(key, (None, 0))
         if event is None:
@@ -53,6 +54,16 @@ class Signals:
         waiting = self._waiting.pop(key, None)
         if waiting is not None:
             waiting[0].set()
+
+    def close(self) -> None:
+        """The server is stopping: every read held now is woken, and a read that asks
+        to wait from now on is not held — each answers with its linkage as it is then
+        (RK-FLOW-009), instead of being cut off when the server's shutdown timeout
+        ends."""
+        self._closing = True
+        for event, _ in self._waiting.values():
+            event.set()
+        self._waiting.clear()
 
     def __len__(self) -> int:
         return len(self._waiting)
