@@ -12,15 +12,22 @@ copy of the sealed answer remains can no longer be opened (crypto-shredding).
 
 Order, so that a crash never loses an accepted answer nor reuses a live key:
 
-* ``seal`` writes the key before the sealed answer is queued; the store's
-  writer calls ``sync`` (fdatasync of the key file) before every commit, so a
-  committed answer always has its key on disk.
+* Keys are written ahead, ``REFILL`` at a time, into free slots (``_refill``:
+  one pass of writes, and the key file marked to be flushed); ``seal`` takes the
+  next of them, so a sealed answer's key was written before the answer was
+  queued.  The store's writer calls ``sync`` (fdatasync of the key file, when
+  keys were written since the last) before every commit, so a committed answer
+  always has its key on disk — one flush for ``REFILL`` answers, not one a
+  commit.  A key written ahead and never used is a random key no stored answer
+  names: ``keep_only`` overwrites it at the next start.
 * ``retire`` marks a key to be overwritten once the erasure is committed:
   ``step`` (called by every hub step) overwrites the keys whose erasure the
-  store has committed, and only then frees their slots.  Killed in between, the
-  erasure was either not committed (the answer is still in transit, its key
-  intact) or committed (its key is orphaned, and ``keep_only`` at the next start
-  overwrites every key no stored answer uses).
+  store has committed, and only then frees their slots.  The overwrite is not
+  flushed by itself: it reaches the disk with the next flush or the kernel's
+  writeback.  Killed (or the power lost) in between, the erasure was either not
+  committed (the answer is still in transit, its key intact) or committed (its
+  key is orphaned, and ``keep_only`` at the next start overwrites every key no
+  stored answer uses).
 
 A sealed answer is read back only through its key: a changed byte of the
 sealed answer, its key or its linkage id fails the GCM tag (RK-LOG-010).
@@ -48,6 +55,8 @@ SEALED_PREFIX = "vault1:"
 (a payload in the clear is base64, which has no ``:``)."""
 _KEY = 32
 _ZERO = bytes(_KEY)
+REFILL = 256
+"""Keys written ahead at a time (8 KiB of the key file, one flush)."""
 
 
 class TransitVault:
@@ -65,6 +74,7 @@ class TransitVault:
         self._fd = fd
         self._slots = os.fstat(fd).st_size // _KEY
         self._free: list[int] = []
+        self._ahead: list[tuple[int, bytes]] = []  # keys written ahead, unused (next last)
         self._retired: list[int] = []  # erased, not yet known committed
         self._waiting: list[tuple[Future[None], list[int]]] = []  # erasure committed → free
         self._dirty = False
@@ -73,11 +83,9 @@ class TransitVault:
     # -- the answer ------------------------------------------------------------
     def seal(self, linkage_id: str, payload: str) -> str:
         """The answer's stored form; its key is written to a free slot first."""
-        key = AESGCM.generate_key(bit_length=256)
-        slot = self._take()
-        os.pwrite(self._fd, key, slot * _KEY)
-        with self._lock:
-            self._dirty = True
+        if not self._ahead:
+            self._refill()
+        slot, key = self._ahead.pop()
         nonce = os.urandom(12)
         sealed = AESGCM(key).encrypt(nonce, payload.encode("ascii"), linkage_id.encode())
         return f"{SEALED_PREFIX}{slot}:{base64.b64encode(nonce + sealed).decode()}"
@@ -118,8 +126,6 @@ class TransitVault:
             for slot in slots:
                 os.pwrite(self._fd, _ZERO, slot * _KEY)
             self._free.extend(slots)
-            with self._lock:
-                self._dirty = True
 
     # -- durability ------------------------------------------------------------
     def sync(self) -> None:
@@ -128,6 +134,11 @@ class TransitVault:
             dirty, self._dirty = self._dirty, False
         if dirty:
             os.fdatasync(self._fd)
+
+    def dirty(self) -> bool:
+        """Whether keys were written since the last flush (the next ``sync`` flushes)."""
+        with self._lock:
+            return self._dirty
 
     def keep_only(self, stored: Iterable[tuple[str, str]]) -> None:
         """At start: overwrite every key no stored answer ``(linkage_id, stored)``
@@ -147,6 +158,20 @@ class TransitVault:
         os.close(self._fd)
 
     # -- slots -------------------------------------------------------------------
+    def _refill(self) -> None:
+        """Write ``REFILL`` fresh keys into free slots (the lowest first), to be
+        flushed by the writer before the commit of any answer sealed under them."""
+        slots = [self._take() for _ in range(REFILL)]
+        keys = [AESGCM.generate_key(bit_length=256) for _ in slots]
+        if slots == list(range(slots[0], slots[0] + len(slots))):
+            os.pwrite(self._fd, b"".join(keys), slots[0] * _KEY)
+        else:
+            for slot, key in zip(slots, keys, strict=True):
+                os.pwrite(self._fd, key, slot * _KEY)
+        with self._lock:
+            self._dirty = True
+        self._ahead = list(zip(slots, keys, strict=True))[::-1]
+
     def _take(self) -> int:
         if self._free:
             return self._free.pop()
