@@ -26,6 +26,7 @@ import asyncio
 import ctypes
 import ctypes.util
 import gc
+import json
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,7 +70,9 @@ class ServerLimits:
 
 
 class BoundedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for each request's head and body."""
+    """uvicorn's h11 protocol with a deadline for each request's head and body, a
+    bound on a request head's size however it arrives, and problem+json for a
+    request that cannot be read (RK-WIRE-001)."""
 
     limits = ServerLimits()
     on_closed: Callable[[], None] | None = None
@@ -81,8 +84,46 @@ class BoundedH11Protocol(H11Protocol):
         self._arm(h11.IDLE)
 
     def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE and self._head_too_large(data):
+            self.send_400_response(
+                f"the request head is larger than {self.limits.max_head_bytes} bytes"
+            )
+            return
         super().data_received(data)
         self._track()
+
+    def _head_too_large(self, data: bytes) -> bool:
+        """Whether the request head being read ends past ``max_head_bytes`` (h11 bounds
+        only a head still incomplete, not one that arrived whole in one read)."""
+        buffered = self.conn.trailing_data[0] + data if self.conn.trailing_data[0] else data
+        end = buffered.find(b"\r\n\r\n", 0, self.limits.max_head_bytes + 4)
+        return end < 0 and len(buffered) > self.limits.max_head_bytes
+
+    def send_400_response(self, msg: str) -> None:
+        """RK-WIRE-001: a request that cannot be read at the HTTP level is answered
+        with the ``bad-request`` problem (problem+json), and the connection closed."""
+        body = json.dumps(
+            {
+                "type": "urn:renkei:problem:bad-request",
+                "title": "Bad request",
+                "status": 400,
+                "detail": f"the request could not be read at the HTTP level: {msg}",
+                "requirement": "RK-WIRE-001",
+            },
+            ensure_ascii=False,
+        ).encode("utf-8")
+        headers = [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode("ascii")),
+            (b"connection", b"close"),
+        ]
+        for event in (
+            h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+            h11.Data(data=body),
+            h11.EndOfMessage(),
+        ):
+            self.transport.write(self.conn.send(event))
+        self.transport.close()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
