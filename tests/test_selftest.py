@@ -25,9 +25,28 @@ BACKGROUND.define(
 @pytest.fixture(scope="module")
 def kill_matrix() -> dict[str, object]:
     proc = BACKGROUND.result("selftest:hub")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, _why_not(proc.stdout) + proc.stderr[-3000:]
     result: dict[str, object] = json.loads(proc.stdout)
     return result
+
+
+def _why_not(stdout: str) -> str:
+    """What made the self-test fail: the reference's tests that did not pass and the
+    variants no test killed (the whole output's tail when it is no report)."""
+    try:
+        report = json.loads(stdout)
+    except ValueError:
+        return stdout[-3000:]
+    survivors = [m for m in report.get("mutants", []) if not m.get("killed")]
+    return json.dumps(
+        {
+            "reference_passed": report.get("reference_passed"),
+            "reference_not_passing": report.get("reference_not_passing"),
+            "survivors": survivors,
+        },
+        ensure_ascii=False,
+        indent=1,
+    )[-6000:]
 
 
 def test_reference_passes_and_every_known_bad_variant_is_killed(
