@@ -179,17 +179,7 @@ def register(
         action="store_true",
         help="also run Splink (DuckDB) on the same data (needs renkei[compare])",
     )
-    bench.add_argument(
-        "--out-of-core",
-        type=Path,
-        metavar="DIR",
-        help="write the registry store and the extract to DIR, then bind them streamed",
-    )
-    bench.add_argument("--workers", type=int, default=1, help="out of core: binding processes")
-    bench.add_argument("--cache-mib", type=int, default=64, help="out of core: SQLite cache")
-    bench.add_argument(
-        "--reuse", action="store_true", help="out of core: bind the files already in DIR"
-    )
+    _out_of_core_options(bench, "the extract")
     bench.add_argument(
         "--country",
         action="store_true",
@@ -202,17 +192,7 @@ def register(
     classes.add_argument("--size", type=int, default=100_000, help="registry and extract size")
     classes.add_argument("--seed", type=int, default=1, help="data seed (default 1)")
     classes.add_argument("--json", action="store_true", help="print the figures as JSON")
-    classes.add_argument(
-        "--out-of-core",
-        type=Path,
-        metavar="DIR",
-        help="write the registry store and the records to DIR, then bind them streamed",
-    )
-    classes.add_argument("--workers", type=int, default=1, help="out of core: binding processes")
-    classes.add_argument("--cache-mib", type=int, default=64, help="out of core: SQLite cache")
-    classes.add_argument(
-        "--reuse", action="store_true", help="out of core: bind the files already in DIR"
-    )
+    _out_of_core_options(classes, "the records")
     classes.add_argument(
         "--wrap",
         default="",
@@ -637,3 +617,19 @@ def _durable(
         return fed
 
     return make
+
+
+def _out_of_core_options(parser: argparse.ArgumentParser, records: str) -> None:
+    """The options of a binding run out of core: the folder of the registry store and
+    of ``records``, the binding processes, SQLite's cache, reusing the files."""
+    parser.add_argument(
+        "--out-of-core",
+        type=Path,
+        metavar="DIR",
+        help=f"write the registry store and {records} to DIR, then bind them streamed",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="out of core: binding processes")
+    parser.add_argument("--cache-mib", type=int, default=64, help="out of core: SQLite cache")
+    parser.add_argument(
+        "--reuse", action="store_true", help="out of core: bind the files already in DIR"
+    )
