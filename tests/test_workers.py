@@ -39,6 +39,7 @@ from renkei_reference.services.front.frames import (
     parse_reply,
     reply_frame,
 )
+from renkei_reference.services.front.workers import sweep_stale
 
 from .conftest import tls_client
 from .postgres import Backend
@@ -219,3 +220,22 @@ def test_fronts_pass_on_only_what_they_verified_and_are_replaced_and_stopped(
         assert proc.wait(10) == 0
         for pid in fronts:
             _until(f"front {pid} to end", lambda pid=pid: not Path(f"/proc/{pid}").exists(), 5)
+
+
+def test_a_core_removes_the_folders_of_cores_killed_before_it(tmp_path: Path) -> None:
+    """A core killed with SIGKILL cannot remove its folder of sockets; the next core
+    removes every such folder of this user whose core no longer runs, and no other."""
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    dead = tmp_path / f"renkei-core-{ended.pid}-x1"
+    alive = tmp_path / f"renkei-core-{os.getpid()}-x2"
+    unnamed = tmp_path / "renkei-core-x3"  # not named after its core: not known to be stale
+    for folder in (dead, alive, unnamed):
+        folder.mkdir()
+        (folder / "calls").write_bytes(b"")
+    (tmp_path / f"renkei-core-{ended.pid}-link").symlink_to(alive)
+    assert sweep_stale(tmp_path) == [dead]
+    assert not dead.exists()
+    assert alive.is_dir()
+    assert unnamed.is_dir()
+    assert (alive / "calls").exists()

@@ -23,7 +23,8 @@ _LIMITS: tuple[tuple[str, type, float, str, str], ...] = (
     ("--handshake-timeout", float, 10.0, "S", "seconds for the TLS handshake"),
     ("--keep-alive", int, 5, "S", "seconds an idle connection is kept between requests"),
     ("--max-connections", int, 1000, "N",
-     "open connections per server, TLS handshakes pending included; more are closed at once"),
+     "open connections per process serving the port (per front with --workers), TLS "
+     "handshakes pending included; more are closed at once"),
     ("--shutdown-timeout", int, 5, "S",
      "seconds SIGTERM waits for open requests before cancelling them"),
     ("--max-request-head", int, 16384, "BYTES", "largest request line and headers"),

@@ -4,7 +4,9 @@ The core binds the public socket and listens; each front inherits it and
 accepts on it, so the kernel spreads connections over the fronts, and one
 front's death closes only its own connections.  The core's two Unix sockets
 live in a fresh folder of mode 0700 (``tempfile.mkdtemp``): only the hub's
-user can reach them.  A front that dies is started again; the fronts end
+user can reach them.  The folder's name carries the core's process id, so a
+core started later removes the folder of one killed before it could
+(``sweep_stale``).  A front that dies is started again; the fronts end
 with the core (SIGTERM, and the parent-death signal if the core is killed).
 """
 
@@ -28,10 +30,31 @@ from ..web.server_limits import ServerLimits
 from .__main__ import CALLS, HTTP
 from .core import CallServer
 
-__all__ = ["Fronts"]
+__all__ = ["Fronts", "sweep_stale"]
 
 _RESTART_PAUSE = 0.5
 _START_SECONDS = 120
+_PREFIX = "renkei-core-"
+
+
+def sweep_stale(parent: Path) -> list[Path]:
+    """Remove the folders ``renkei-core-<pid>-…`` in ``parent`` that belong to this
+    user and whose core process no longer runs (a core killed with SIGKILL leaves
+    its folder and two dead sockets behind); the removed folders."""
+    removed = []
+    for folder in parent.glob(f"{_PREFIX}*-*"):
+        pid = folder.name[len(_PREFIX) :].partition("-")[0]
+        with contextlib.suppress(OSError):
+            if (
+                not pid.isdigit()
+                or folder.is_symlink()
+                or folder.stat().st_uid != os.getuid()
+                or Path(f"/proc/{pid}").exists()
+            ):
+                continue
+            shutil.rmtree(folder)
+            removed.append(folder)
+    return removed
 
 
 class Fronts:
@@ -51,7 +74,8 @@ class Fronts:
         self.public = public
         self.limits = limits
         self.pki = pki
-        self.folder = Path(tempfile.mkdtemp(prefix="renkei-core-"))
+        sweep_stale(Path(tempfile.gettempdir()))
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
         fed = hub_app.state.federation
         self.calls = CallServer(
             hub_app.state.hot_desk,
