@@ -60,7 +60,7 @@ def _thread_cpu() -> dict[str, float]:
     return out
 
 
-def _app() -> Any:
+def _app(store_url: str = "") -> Any:
     from renkei_reference.cli import _durable
     from renkei_reference.services.app import create_app
     from renkei_reference.services.store.stores import parse_store
@@ -68,7 +68,7 @@ def _app() -> Any:
     state = Path(tempfile.mkdtemp(prefix="renkei-flow-"))
     state.chmod(0o700)
     witness = Path(tempfile.mkdtemp(prefix="renkei-flow-witness-")) / "w"
-    store = parse_store("", state / "logs.sqlite3")
+    store = parse_store(store_url, state / "logs.sqlite3")
     factory = _durable(state, store, witness, adopt_witness=False)
     return create_app(test_mode=True, federation_factory=factory)
 
@@ -148,10 +148,10 @@ def _core_calls(app: Any) -> Any:
     return call
 
 
-async def _run(linkages: int, warm: int, core: bool) -> None:
+async def _run(linkages: int, warm: int, core: bool, store: str = "") -> None:
     from renkei_conformance.world import population
 
-    app = _app()
+    app = _app(store)
     core_call = _core_calls(app) if core else None
     await _expect(_call(app, "POST", "/control/reset"), 200, 204)
     persons = population(PERSONS)
@@ -238,14 +238,18 @@ async def _run(linkages: int, warm: int, core: bool) -> None:
         stop.set()
         await pulling
 
+    def commits() -> int:  # the store's commits so far (0 for a store without a writer)
+        return int(getattr(app.state.federation().hub.records.store, "batches", 0))
+
     await flow(warm)
     before, cpu0, wall0, done0 = _thread_cpu(), time.process_time(), time.perf_counter(), done
+    commits0 = commits()
     await flow(linkages)
     n = done - done0
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     after = _thread_cpu()
     per = f"CPU {cpu / n * 1e3:.3f} ms a linkage (all threads), wall {wall / n * 1e3:.3f} ms"
-    print(f"{n} linkages: {per}")
+    print(f"{n} linkages: {per}, {(commits() - commits0) / n:.2f} commits a linkage")
     for thread, seconds in after.items():
         used = seconds - before.get(thread, 0.0)
         if used > 0:
@@ -262,8 +266,15 @@ def main(argv: list[str] | None = None) -> int:
         help="the linkage flow as the core of `renkei serve --workers N` answers its fronts "
         "(what is left on the core's event loop), not through the application",
     )
+    parser.add_argument(
+        "--store",
+        default="",
+        metavar="sqlite:PATH|postgresql://…",
+        help="the hub's store as `renkei serve --store` takes it (default: SQLite in the "
+        "state folder); an empty PostgreSQL database for the flow's own writes",
+    )
     args = parser.parse_args(argv)
-    asyncio.run(_run(args.linkages, args.warm, args.core))
+    asyncio.run(_run(args.linkages, args.warm, args.core, args.store))
     return 0
 
 

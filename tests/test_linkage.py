@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from renkei_reference.core.codes import IdCode
 from renkei_reference.core.errors import StateError
-from renkei_reference.core.instant import SECOND, Instant, instant_of
+from renkei_reference.core.instant import SECOND, Instant, instant_of, iso_of
 from renkei_reference.core.linkage import (
     TRANSITIONS,
     Event,
@@ -106,3 +106,51 @@ def test_the_stored_record_keeps_times_as_utc_iso_text(
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     assert stored["requested_at"] == (epoch + timedelta(microseconds=start)).isoformat()
     assert stored["deadline"] == (epoch + timedelta(seconds=period, microseconds=start)).isoformat()
+
+
+@pytest.mark.requirement("RK-FLOW-003")
+@given(
+    st.lists(st.text(max_size=12), min_size=6, max_size=6),
+    st.binary(min_size=28, max_size=28),
+    st.integers(-(10**15), 10**15),
+    st.integers(1, 10**8),
+    st.integers(0, 2**40),
+    st.sampled_from(LinkageState),
+    st.one_of(st.none(), st.integers(0, 10**8)),
+)
+def test_the_stored_record_is_the_sorted_json_of_its_members(
+    texts: list[str],
+    person: bytes,
+    start_us: int,
+    period: int,
+    serial: int,
+    state: LinkageState,
+    answered_after: int | None,
+) -> None:
+    """``linkage_record`` puts its text together directly: it is, byte for byte,
+    what ``json.dumps(…, sort_keys=True)`` writes for the same members, whatever
+    the strings hold (quotes, back-slashes, control and non-ASCII characters), and
+    reads back as the same linkage."""
+    start = Instant(T0 + start_us)
+    answered = None if answered_after is None else Instant(start + answered_after)
+    linkage = Linkage(texts[0], texts[1], texts[2], texts[3], texts[4], texts[5], IdCode(person),
+                      start, deadline_after(start, period), state, serial, answered)  # fmt: skip
+    expected = json.dumps(
+        {
+            "linkage_id": texts[0],
+            "request_id": texts[1],
+            "requester": texts[2],
+            "provider": texts[3],
+            "pattern_id": texts[4],
+            "information_kind": texts[5],
+            "person": person.hex(),
+            "requested_at": iso_of(start),
+            "deadline": iso_of(linkage.deadline),
+            "state": state.value,
+            "serial": serial,
+            "answered_at": None if answered is None else iso_of(answered),
+        },
+        sort_keys=True,
+    )
+    assert linkage_record(linkage) == expected
+    assert linkage_from_record(expected) == linkage

@@ -20,6 +20,7 @@ import enum
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
+from json.encoder import encode_basestring_ascii as _json_string
 
 import icontract
 
@@ -218,25 +219,25 @@ def advance(linkage: Linkage, event: Event, at: Instant) -> Linkage:
 
 def linkage_record(linkage: Linkage) -> str:
     """The stored form of a linkage in flight (the hub's durable store): JSON, the
-    ID code in hex, times in ISO 8601 — never a link code or a payload."""
-    return json.dumps(
-        {
-            "linkage_id": linkage.linkage_id,
-            "request_id": linkage.request_id,
-            "requester": linkage.requester,
-            "provider": linkage.provider,
-            "pattern_id": linkage.pattern_id,
-            "information_kind": linkage.information_kind,
-            "person": linkage.person.hex(),
-            "requested_at": iso_of(linkage.requested_at),
-            "deadline": iso_of(linkage.deadline),
-            "state": linkage.state.value,
-            "serial": linkage.serial,
-            "answered_at": (
-                iso_of(linkage.answered_at) if linkage.answered_at is not None else None
-            ),
-        },
-        sort_keys=True,
+    ID code in hex, times in ISO 8601 — never a link code or a payload.
+
+    The text ``json.dumps(…, sort_keys=True)`` writes for these members, put
+    together directly (it is written at every step of a linkage): strings through
+    the encoder ``json.dumps`` itself uses."""
+    answered = linkage.answered_at
+    return (
+        f'{{"answered_at": {"null" if answered is None else _json_string(iso_of(answered))}, '
+        f'"deadline": "{iso_of(linkage.deadline)}", '
+        f'"information_kind": {_json_string(linkage.information_kind)}, '
+        f'"linkage_id": {_json_string(linkage.linkage_id)}, '
+        f'"pattern_id": {_json_string(linkage.pattern_id)}, '
+        f'"person": "{linkage.person.hex()}", '
+        f'"provider": {_json_string(linkage.provider)}, '
+        f'"request_id": {_json_string(linkage.request_id)}, '
+        f'"requested_at": "{iso_of(linkage.requested_at)}", '
+        f'"requester": {_json_string(linkage.requester)}, '
+        f'"serial": {int(linkage.serial)}, '
+        f'"state": {_json_string(linkage.state.value)}}}'
     )
 
 

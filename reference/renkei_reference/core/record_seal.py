@@ -44,16 +44,29 @@ def record_key(secret: bytes) -> bytes:
     )
 
 
+_GIL_FREE = 2047
+"""The standard library's OpenSSL hashing lets go of the interpreter lock for inputs
+of 2,048 bytes or more; the hub's other thread (the store's writer) then takes it and
+the event loop waits for it back.  Longer messages are fed in pieces below that."""
+
+
 def _mac(key: bytes, *parts: str) -> bytes:
     """HMAC-SHA256 over each part as its 8-byte big-endian length and its UTF-8 bytes,
-    in one call of the standard library's OpenSSL HMAC (the same tag as feeding the
-    parts one by one)."""
+    with the standard library's OpenSSL HMAC (the same tag however the message is
+    fed): in one call, or a long message (an answer in transit) in pieces that
+    keep the interpreter lock (``_GIL_FREE``)."""
     message = bytearray()
     for part in parts:
         data = part.encode("utf-8", "surrogateescape")
         message += len(data).to_bytes(8, "big")
         message += data
-    return std_hmac.digest(key, message, "sha256")
+    if len(message) <= _GIL_FREE:
+        return std_hmac.digest(key, message, "sha256")
+    mac = std_hmac.new(key, digestmod="sha256")
+    view = memoryview(message)
+    for at in range(0, len(view), _GIL_FREE):
+        mac.update(view[at : at + _GIL_FREE])
+    return mac.digest()
 
 
 def _tag(key: bytes, space: str, name: str, value: str) -> str:

@@ -245,53 +245,56 @@ class LinkageDesk:
                             q.information_kind, q.request_id)  # fmt: skip
         pattern = self._patterns.table.get(q.pattern_id)
         version = self._patterns.version
+        made = ""  # the linkage the request id made: none unless approved (RK-FLOW-003)
         with self._store.atomic():
-            self._use_request(caller.agency_id, q.request_id, "")
-            decision = decide(
-                self._patterns.table,
-                Query(caller.agency_id, AgencyId(q.requester).value, facts.provider,
-                      q.pattern_id, q.information_kind, now),
-            )  # fmt: skip
-            if not decision.approved or decision.pattern is None:
-                reason = decision.reason.value if decision.reason else "refused"
-                entry = self._logs.log_access(
-                    facts, at=now, outcome=Outcome.REFUSED, pattern=pattern,
-                    pattern_version=version, reason=reason, detail=decision.detail,
-                )  # fmt: skip
-                raise PermissionDeniedError(
-                    reason, decision.detail, "RK-PAT-002", self._refusal_extensions(entry)
-                )
             try:
-                id_code = self._codes.link_in(q.link_code, caller.unit, now)
-                if caller.role is Role.PRIVATE_BODY:  # RK-BND-004: consent withdrawn
-                    self._refuse_withdrawn(caller.agency_id, id_code.raw)
-            except RenkeiError as exc:
-                entry = self._logs.log_access(
-                    facts, at=now, outcome=Outcome.REFUSED, pattern=pattern,
-                    pattern_version=version, reason=exc.problem, detail=exc.detail,
+                decision = decide(
+                    self._patterns.table,
+                    Query(caller.agency_id, AgencyId(q.requester).value, facts.provider,
+                          q.pattern_id, q.information_kind, now),
                 )  # fmt: skip
-                exc.extensions.update(self._refusal_extensions(entry))
-                raise
-            linkage_id = secrets.token_hex(16)
-            entry = self._logs.log_access(
-                facts, at=now, outcome=Outcome.APPROVED, pattern=pattern,
-                pattern_version=version, linkage_id=linkage_id, person=id_code.raw,
-                detail=decision.detail,
-            )  # fmt: skip
-            linkage = Linkage(
-                linkage_id=linkage_id,
-                request_id=q.request_id,
-                requester=caller.agency_id,
-                provider=facts.provider,
-                pattern_id=q.pattern_id,
-                information_kind=q.information_kind,
-                person=id_code,
-                requested_at=instant_of(now),
-                deadline=deadline_after(instant_of(now), decision.pattern.answer_within_seconds),
-                serial=entry.serial,
-            )
-            self._put(linkage)
-            self._use_request(caller.agency_id, q.request_id, linkage_id)
+                if not decision.approved or decision.pattern is None:
+                    reason = decision.reason.value if decision.reason else "refused"
+                    entry = self._logs.log_access(
+                        facts, at=now, outcome=Outcome.REFUSED, pattern=pattern,
+                        pattern_version=version, reason=reason, detail=decision.detail,
+                    )  # fmt: skip
+                    raise PermissionDeniedError(
+                        reason, decision.detail, "RK-PAT-002", self._refusal_extensions(entry)
+                    )
+                try:
+                    id_code = self._codes.link_in(q.link_code, caller.unit, now)
+                    if caller.role is Role.PRIVATE_BODY:  # RK-BND-004: consent withdrawn
+                        self._refuse_withdrawn(caller.agency_id, id_code.raw)
+                except RenkeiError as exc:
+                    entry = self._logs.log_access(
+                        facts, at=now, outcome=Outcome.REFUSED, pattern=pattern,
+                        pattern_version=version, reason=exc.problem, detail=exc.detail,
+                    )  # fmt: skip
+                    exc.extensions.update(self._refusal_extensions(entry))
+                    raise
+                linkage_id = secrets.token_hex(16)
+                entry = self._logs.log_access(
+                    facts, at=now, outcome=Outcome.APPROVED, pattern=pattern,
+                    pattern_version=version, linkage_id=linkage_id, person=id_code.raw,
+                    detail=decision.detail,
+                )  # fmt: skip
+                linkage = Linkage(
+                    linkage_id=linkage_id,
+                    request_id=q.request_id,
+                    requester=caller.agency_id,
+                    provider=facts.provider,
+                    pattern_id=q.pattern_id,
+                    information_kind=q.information_kind,
+                    person=id_code,
+                    requested_at=(at := instant_of(now)),
+                    deadline=deadline_after(at, decision.pattern.answer_within_seconds),
+                    serial=entry.serial,
+                )
+                self._put(linkage)
+                made = linkage_id
+            finally:  # refused or not, the request id is used: one record of it
+                self._use_request(caller.agency_id, q.request_id, made)
         if self._next_expiry is None or linkage.deadline < self._next_expiry:
             self._next_expiry = linkage.deadline
         return linkage

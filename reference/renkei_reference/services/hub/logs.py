@@ -371,7 +371,8 @@ class HubLogs:
             for s, e in self._recent.items()
             if isinstance(e, AccessLogEntry) and e.request_id == request_id
         }
-        candidates.update(self.store.find("access", "request_id", request_id))
+        found, odd = self.store.find_checked("access", "request_id", request_id)
+        candidates.update(found)
         for serial in sorted(candidates):
             e = self._found(serial)
             if isinstance(e, AccessLogEntry) and (e.requester, e.request_id) == (
@@ -379,7 +380,8 @@ class HubLogs:
                 request_id,
             ):
                 return serial
-        self._complete()
+        if odd is not None:  # as ``_complete``, from the same read
+            self._found(odd)
         return None
 
     def purged(self, entries: Iterable[PurgedEntry], at: datetime) -> None:

@@ -49,6 +49,9 @@ __all__ = [
 
 Node = tuple[int, int, bytes]  # (level, index, hash)
 
+Text = Callable[[], str]
+"""A row's value made when the writer takes its batch (``put_record_later``)."""
+
 CHECKPOINT_STATE = "checkpoint:"
 """State keys ``checkpoint:<log>`` hold each log's latest signed checkpoint (signed_log)."""
 
@@ -85,12 +88,12 @@ class Change:
     """One queued change: an appended leaf with its nodes (written in bulk with the
     other appends of its batch); a state or record row set (value) or deleted
     (None) — ``row = (table, space, key, value)``, of which a batch writes only the
-    last change of each row; or a statement run once for each of its ``rows``
-    (purge, rewrite)."""
+    last change of each row (a value given as a ``Text`` is made then, once); or a
+    statement run once for each of its ``rows`` (purge, rewrite)."""
 
     leaf: tuple[str, int, bytes, str] | None = None
     nodes: Sequence[tuple[str, int, int, bytes]] = ()
-    row: tuple[str, str, str, str | None] | None = None
+    row: tuple[str, str, str, str | Text | None] | None = None
     sql: str | None = None
     rows: Sequence[tuple[object, ...]] = ()
     is_purge: bool = False  # content erased: the database drops its old copies afterwards
@@ -122,6 +125,8 @@ def statements(changes: Sequence[Change], sql: Dialect) -> Iterator[tuple[str, l
             nodes.extend(change.nodes)
         elif change.row is not None:
             table, space, key, value = change.row
+            if callable(value):
+                raise TypeError(f"{space}/{key}: a row's value is made before it is written")
             rows[(table, space, key)] = value
         elif change.sql is not None:
             if leaves:
@@ -143,6 +148,25 @@ def statements(changes: Sequence[Change], sql: Dialect) -> Iterator[tuple[str, l
     for statement, params in kinds:
         if params:
             yield statement, params
+
+
+def _made(batch: Sequence[Change]) -> list[Change]:
+    """The batch with each row's last ``Text`` value made and the row's earlier
+    changes left out (a batch writes only the last change of a row)."""
+    if not any(c.row is not None and callable(c.row[3]) for c in batch):
+        return list(batch)
+    last: dict[tuple[str, str, str], int] = {}
+    for i, change in enumerate(batch):
+        if change.row is not None:
+            last[change.row[:3]] = i
+    out: list[Change] = []
+    for i, change in enumerate(batch):
+        row = change.row
+        if row is None or not callable(row[3]):
+            out.append(change)
+        elif last[row[:3]] == i:
+            out.append(replace(change, row=(*row[:3], row[3]())))
+    return out
 
 
 def _serial(value: object) -> int:
@@ -249,11 +273,13 @@ class GroupCommitStore:
         return keys.tag(log, field, value), keys.in_the_clear(log)
 
     def _sealed_batch(self, batch: Sequence[Change]) -> tuple[list[Change], list[tuple[str, int]]]:
-        """The batch as it is written — new and rewritten entries sealed, their keys
-        written first — and the entries it purges."""
+        """The batch as it is written — each row's last value made (``_made``), new
+        and rewritten entries sealed, their keys written first — and the entries it
+        purges."""
+        batch = _made(batch)
         keys = self.entry_keys
         if keys is None:
-            return list(batch), []
+            return batch, []
         new = [c.leaf for c in batch if c.leaf is not None]
         sealed = iter(keys.seal([(log, serial, entry) for log, serial, _, entry in new]))
         out: list[Change] = []
@@ -352,6 +378,13 @@ class GroupCommitStore:
         transit, used request ids, …)."""
         self._enqueue(Change(row=("records", space, key, value)))
 
+    def put_record_later(self, space: str, key: str, value: Text) -> None:
+        """Set one record to ``value()``, called by the writer when it takes the
+        batch, and only for the last change of the record in that batch: a record
+        rewritten at every step (the sealed state digest) is made once a commit.
+        ``value`` must not depend on anything that changes after the call."""
+        self._enqueue(Change(row=("records", space, key, value)))
+
     def witnessed(self, log: str) -> str | None:
         """RK-LOG-011: the latest checkpoint of ``log`` the witness holds, if any."""
         return None if self.witness is None else self.witness.witnessed(log)
@@ -440,7 +473,7 @@ class GroupCommitStore:
                 continue
             if self.entry_keys is not None:
                 self._shred(purging)
-            failed = self._tell_witness(batch)  # before anyone learns of the commit
+            failed = self._tell_witness(writing)  # before anyone learns of the commit
             with self._cond:
                 del self._queue[: len(batch)]
                 self._committed = self._taken
@@ -477,14 +510,14 @@ class GroupCommitStore:
         writes it."""
         for change in batch:
             row = change.row
-            if row is None or row[3] is None:
-                continue
+            if row is None or not isinstance(value := row[3], str):
+                continue  # not a row, a deletion (or a value not made: not written)
             if row[0] == "state" and row[2].startswith(CHECKPOINT_STATE):
-                self._unwitnessed[row[2][len(CHECKPOINT_STATE) :]] = row[3]
+                self._unwitnessed[row[2][len(CHECKPOINT_STATE) :]] = value
             elif row[0] == "records" and (row[1], row[2]) == (DIGEST_SPACE, DIGEST_NAME):
                 # the sealed state digest too: a store put back to before a step
                 # that wrote no log entry (an answer accepted) is behind it
-                self._unwitnessed[DIGEST_WITNESS] = row[3]
+                self._unwitnessed[DIGEST_WITNESS] = value
         if self.witness is not None and self._unwitnessed:
             try:
                 self.witness.record(self._unwitnessed)

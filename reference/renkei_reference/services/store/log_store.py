@@ -160,6 +160,10 @@ class LogStore(Protocol):
 
     def unreadable(self, log: str) -> int | None: ...
 
+    def find_checked(self, log: str, field: str, value: str) -> tuple[list[int], int | None]:
+        """``find`` and ``unreadable`` together, in one read where the store can."""
+        ...
+
     def mark(self) -> int | None: ...
 
     def settled(self, mark: int) -> bool: ...
@@ -187,6 +191,11 @@ class LogStore(Protocol):
     def state(self) -> dict[str, str]: ...
 
     def put_record(self, space: str, key: str, value: str | None) -> None: ...
+
+    def put_record_later(self, space: str, key: str, value: Callable[[], str]) -> None:
+        """``put_record`` with ``value()``, made when the batch is written: once a
+        commit for a record rewritten at every step."""
+        ...
 
     def records(self, space: str) -> Iterator[tuple[str, str]]: ...
 
@@ -224,6 +233,9 @@ class MemoryLogStore:
 
     def unreadable(self, log: str) -> int | None:
         return None
+
+    def find_checked(self, log: str, field: str, value: str) -> tuple[list[int], int | None]:
+        return [], None
 
     def mark(self) -> int | None:
         return None
@@ -264,6 +276,9 @@ class MemoryLogStore:
         return {}
 
     def put_record(self, space: str, key: str, value: str | None) -> None:
+        pass
+
+    def put_record_later(self, space: str, key: str, value: Callable[[], str]) -> None:
         pass
 
     def records(self, space: str) -> Iterator[tuple[str, str]]:
@@ -536,6 +551,14 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _checked(rows: Sequence[tuple[int, int]]) -> tuple[list[int], int | None]:
+    """``find_checked``'s rows ``(serial, unreadable?)`` as its result."""
+    return (
+        sorted(int(s) for s, odd in rows if not odd),
+        next((int(s) for s, odd in rows if odd), None),
+    )
+
+
 def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
@@ -695,6 +718,22 @@ class SqliteLogStore(GroupCommitStore):
         )
         rows = self._select(sql, (log,))
         return int(rows[0][0]) if rows else None
+
+    def find_checked(self, log: str, field: str, value: str) -> tuple[list[int], int | None]:
+        """``find`` and ``unreadable`` in one statement: a query's check of its
+        request id reads the store once (RK-FLOW-003, RK-LOG-010)."""
+        if field not in INDEXED:
+            raise ValueError(f"no index on {field!r}")
+        tag, clear = self._tags(log, field, value)
+        if tag is None or clear:  # entries in the clear: two keys to look up
+            return self.find(log, field, value), self.unreadable(log)
+        sql = (
+            f"SELECT serial, 0 FROM leaves INDEXED BY leaves_{field}"
+            f" WHERE log = ? AND {_key(field)} = ? AND entry IS NOT NULL"
+            " UNION ALL SELECT * FROM (SELECT serial, 1 FROM leaves INDEXED BY leaves_unreadable"
+            f" WHERE log = ? AND {_UNREADABLE} ORDER BY serial LIMIT 1)"
+        )
+        return _checked(self._select(sql, (log, tag, log)))
 
     def hashes(self, log: str, level: int) -> Iterator[bytes]:
         """The stored node hashes of one level in index order, streamed."""

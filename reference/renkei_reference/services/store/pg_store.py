@@ -57,7 +57,7 @@ from ...core.log_integrity import LogTamperedError
 from . import log_store
 from .entry_keys import SEALED_START
 from .group_commit import Change, Dialect, GroupCommitStore, statements, store_unavailable
-from .log_store import INDEXED, KEY_CHARS, LeafRow, LoadedLog, LogStore
+from .log_store import INDEXED, KEY_CHARS, LeafRow, LoadedLog, LogStore, _checked
 from .witness import CheckpointWitness
 
 __all__ = ["PAGE", "SCHEMA", "PostgresLogStore", "erase"]
@@ -274,6 +274,21 @@ class PostgresLogStore(GroupCommitStore):
         rows = self._select(sql, (log,))
         return int(rows[0][0]) if rows else None
 
+    def find_checked(self, log: str, field: str, value: str) -> tuple[list[int], int | None]:
+        """``find`` and ``unreadable`` in one statement, one round trip (as
+        ``SqliteLogStore.find_checked``)."""
+        if field not in INDEXED:
+            raise ValueError(f"no index on {field!r}")
+        tag, clear = self._tags(log, field, value)
+        if tag is None or clear:
+            return self.find(log, field, value), self.unreadable(log)
+        sql = (
+            f"SELECT serial, 0 FROM leaves WHERE log = %s AND {_key(field)} = %s"
+            " AND entry IS NOT NULL UNION ALL (SELECT serial, 1 FROM leaves"
+            f" WHERE log = %s AND {_UNREADABLE} ORDER BY serial LIMIT 1)"
+        )
+        return _checked(self._select(sql, (log, tag, log)))
+
     def nodes(self, log: str, level: int, first: int = 0) -> Iterator[tuple[int, bytes]]:
         """The stored ``(index, hash)`` rows of one level from index ``first`` on,
         in index order, streamed."""
@@ -327,9 +342,15 @@ class PostgresLogStore(GroupCommitStore):
         yield from self._pages(sql, (space,), "", lambda r: r[0])
 
     # -- the writer --------------------------------------------------------------------
+    pipelined = True
+    """Whether a batch is sent in pipeline mode (one round trip for its statements)."""
+
     def _write(self, conn: psycopg.Connection[Any], changes: Sequence[Change]) -> None:
-        """One transaction for the whole batch (a subclass may fail it in tests)."""
-        with conn.transaction(), conn.cursor() as cur:
+        """One transaction for the whole batch (a subclass may fail it in tests),
+        sent in pipeline mode: its statements and the commit reach the server
+        together and are answered in one round trip, not one each."""
+        pipeline = conn.pipeline() if self.pipelined else contextlib.nullcontext()
+        with pipeline, conn.transaction(), conn.cursor() as cur:
             for statement, params in statements(changes, SQL):
                 cur.executemany(statement, params)
 

@@ -173,7 +173,8 @@ class SealedRecords:
 
     def changed(self) -> None:
         """Something the digest covers changed (a record, a log's size): the
-        digest is written now, or at the end of the enclosing ``batch``."""
+        digest is queued now, or at the end of the enclosing ``batch`` (and sealed
+        by the writer, ``put_record_later``)."""
         if self._depth:
             self._dirty = True
             return
@@ -184,9 +185,13 @@ class SealedRecords:
             self._revertible = False
         digest = self.digest()
         if digest is not None:
-            text = digest.text()
-            self.store.put_record(
-                DIGEST_SPACE, DIGEST_NAME, seal_record(self._key, DIGEST_SPACE, DIGEST_NAME, text)
+            # sealed by the store's writer, once for the last step of a commit: a
+            # step takes a snapshot (StateDigest is immutable), not the text
+            key = self._key
+            self.store.put_record_later(
+                DIGEST_SPACE,
+                DIGEST_NAME,
+                lambda: seal_record(key, DIGEST_SPACE, DIGEST_NAME, digest.text()),
             )
 
     def revertible(self) -> None:
