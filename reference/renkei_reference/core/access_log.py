@@ -26,6 +26,7 @@ __all__ = [
     "auditor_view",
     "entry_from_record",
     "entry_record",
+    "leaf_and_record",
     "leaf_bytes",
     "person_view",
 ]
@@ -200,6 +201,19 @@ def entry_record(entry: AccessLogEntry) -> str:
         body["leaf_version"] = entry.leaf_version
         body["person_digest"] = _hex(entry.person_digest)
     return canonical(body)
+
+
+def leaf_and_record(entry: AccessLogEntry) -> tuple[bytes, str]:
+    """``(leaf_bytes(entry), entry_record(entry))``, with one encoding where it can:
+    a version-2 leaf is the record without its ``person`` member, both being
+    canonical JSON of the same members in sorted order — so the leaf is the
+    record's text with ``,"person":<value>`` cut out (a ``"`` inside a string is
+    always escaped, so that text occurs only as the member itself)."""
+    record = entry_record(entry)
+    if entry.leaf_version < 2:
+        return leaf_bytes(entry), record
+    member = ',"person":' + ("null" if entry.person is None else f'"{entry.person.hex()}"')
+    return record.replace(member, "", 1).encode(), record
 
 
 SHARED_FIELDS = (

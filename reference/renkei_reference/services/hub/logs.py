@@ -30,7 +30,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ...core.access_log import AccessLogEntry, Outcome, entry_record, leaf_bytes
+from ...core.access_log import AccessLogEntry, Outcome, entry_record, leaf_and_record
 from ...core.admin_log import AdminEvent, AdminLogEntry, Detail, admin_leaf_bytes
 from ...core.codes import ResidentCode
 from ...core.errors import GoneError, NotFoundError
@@ -352,9 +352,9 @@ class HubLogs:
             withheld=pattern.withheld_from_person if pattern else False,
             person_digest=self._check.digest(salt, person),  # RK-LOG-010
         )
-        leaf = leaf_bytes(entry)
+        leaf, record = leaf_and_record(entry)
         with self.store.atomic():
-            self.access.append(entry.serial, leaf, entry_record(entry))
+            self.access.append(entry.serial, leaf, record)
             self.appended()
         self._wrote(entry)
         self._appended[entry.serial] = (entry, leaf)
