@@ -580,11 +580,6 @@ def test_unreadable_request_is_answered_with_problem_json(pair: tuple[World, Wor
 
 
 @pytest.mark.requirement("RK-WIRE-001")
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17: a WebSocket upgrade request is answered 403 with an empty body, "
-    "not problem+json",
-)
 def test_websocket_upgrade_is_answered_with_problem_json(pair: tuple[World, World]) -> None:
     """RK-WIRE-001: every error response is problem+json (a 403 is `forbidden-role` or
     another registered 403 type; the interface has no WebSocket operation, so a
@@ -594,8 +589,11 @@ def test_websocket_upgrade_is_answered_with_problem_json(pair: tuple[World, Worl
     `Upgrade: websocket`, `Sec-WebSocket-Version: 13`, `Sec-WebSocket-Key: …`, to
     `renkei serve --workers 2 --plain-http` (the same with `--workers 1`).
 
-    Observed: `HTTP/1.1 403`, `content-length: 0`, no content type (the HTTP server
-    refuses the upgrade itself: no application handles WebSocket)."""
+    Found (issue 17, fixed: the server refuses a WebSocket upgrade with the
+    `bad-request` problem and runs no WebSocket implementation): one process and fronts
+    alike answered `HTTP/1.1 403`, `content-length: 0`, no content type (the HTTP
+    server's WebSocket layer refused the upgrade itself: no application handles
+    WebSocket)."""
     upgrade = (
         b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
