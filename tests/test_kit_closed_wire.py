@@ -88,7 +88,8 @@ def test_503_is_declared_where_the_hub_s_log_store_is_reached_and_nowhere_else()
         assert contract.check(method, path, 503, PROBLEM, problem) == [], path
     for method, path in (("GET", "/agency/access-logs"), ("PUT", "/control/agency-node/fault")):
         found = contract.check(method, path, 503, PROBLEM, problem)
-        assert found and "status not documented" in found[0], path
+        assert found, path
+        assert "status not documented" in found[0], path
     gateway = {**problem, "type": "urn:renkei:problem:internal-error", "status": 502}
     assert "status not documented" in _check(502, gateway, media=PROBLEM)[0]
 

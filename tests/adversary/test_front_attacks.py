@@ -629,41 +629,9 @@ AUTH_FIRST: dict[str, tuple[str, str, str | None, bytes, str, int, str]] = {
     ),
 }  # fmt: skip
 
-AUTH_FIRST_FAILS = {
-    (1, "query-not-json-no-credential"),
-    (1, "query-not-json-unknown-bearer"),
-    (1, "query-not-json-auditor"),
-    (1, "answers-not-json-no-credential"),
-    (1, "bindings-not-json-no-credential"),
-    (2, "bindings-not-json-no-credential"),
-    (1, "legal-hold-not-json-requester"),
-    (2, "legal-hold-not-json-requester"),
-    (1, "query-text-plain-no-credential"),
-    (2, "query-text-plain-no-credential"),
-}
-"""The cases each hub (by number of fronts) got wrong when this file was written."""
-
-
 @pytest.mark.requirement("RK-ARCH-002")
 @pytest.mark.parametrize(
-    ("workers", "case"),
-    [
-        pytest.param(
-            workers,
-            case,
-            marks=[
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="issue 17: a body that is not JSON (or not JSON at all by its "
-                    "content type) is refused 422/415 before the caller is authenticated",
-                )
-            ]
-            if (workers, case) in AUTH_FIRST_FAILS
-            else [],
-        )
-        for workers in (1, 2)
-        for case in sorted(AUTH_FIRST)
-    ],
+    ("workers", "case"), [(workers, case) for workers in (1, 2) for case in sorted(AUTH_FIRST)]
 )
 def test_caller_is_authenticated_before_the_body_is_read(
     pair: tuple[World, World], workers: int, case: str
@@ -680,12 +648,15 @@ def test_caller_is_authenticated_before_the_body_is_read(
     the same on `POST /hub/answers`, `POST /hub/bindings`, `POST /auditor/legal-holds`
     (the requester's bearer), and `POST /hub/queries` with `Content-Type: text/plain`.
 
-    Observed: the one-process hub (`--workers 1`, as the in-process reference) answers
-    every such request 422 `validation-error` ("JSON decode error") or 415; with two
-    fronts the linkage flow's operations answer 401/403 (the front asks the core who the
-    caller is first) but the operations passed on to the core (`/hub/bindings`,
-    `/auditor/legal-holds`) still answer 422, and every operation answers 415 to an
-    unauthenticated text/plain body.  The one and the other differ on `/hub/queries`."""
+    Found (issue 17, fixed: every route of the hub's application runs its
+    authentication before FastAPI reads the body, and the body guard's 415 waits for
+    it; a front asks the core who the caller is before it answers 415): the
+    one-process hub (`--workers 1`, as the in-process reference) answered every such
+    request 422 `validation-error` ("JSON decode error") or 415; with two fronts the
+    linkage flow's operations answered 401/403 (the front asked the core who the caller
+    is first) but the operations passed on to the core (`/hub/bindings`,
+    `/auditor/legal-holds`) still answered 422, and every operation answered 415 to an
+    unauthenticated text/plain body.  The one and the other differed on `/hub/queries`."""
     method, path, caller, content_type, body, status, problem = AUTH_FIRST[case]
     w = pair[0] if workers == 1 else pair[1]
     headers = {"Content-Type": content_type.decode()}
