@@ -629,6 +629,7 @@ AUTH_FIRST: dict[str, tuple[str, str, str | None, bytes, str, int, str]] = {
     ),
 }  # fmt: skip
 
+
 @pytest.mark.requirement("RK-ARCH-002")
 @pytest.mark.parametrize(
     ("workers", "case"), [(workers, case) for workers in (1, 2) for case in sorted(AUTH_FIRST)]
