@@ -19,8 +19,8 @@ import yaml
 
 from renkei_reference.core.errors import PermissionDeniedError
 from renkei_reference.services import app as hub_app
-from renkei_reference.services.auditor import app as auditor_app
 from renkei_reference.services.app import create_app
+from renkei_reference.services.auditor import app as auditor_app
 
 with warnings.catch_warnings():  # starlette's notice about httpx2; httpx is what we have
     warnings.simplefilter("ignore")
