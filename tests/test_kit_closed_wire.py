@@ -62,6 +62,38 @@ def test_the_default_response_stands_for_its_listed_statuses_only() -> None:
     assert "status not documented" in _check(418, {**problem, "status": 418}, media=PROBLEM)[0]
 
 
+def test_503_is_declared_where_the_hub_s_log_store_is_reached_and_nowhere_else() -> None:
+    """Issue 17: every operation that reaches the hub's log store declares 503
+    `log-store-unavailable` (a one-process hub whose store cannot write answers it on
+    any of them); an agency node's own log interface does not, nor does a 5xx other
+    than 500 and 503 anywhere."""
+    problem = {
+        "type": "urn:renkei:problem:log-store-unavailable",
+        "title": "Log store unavailable",
+        "status": 503,
+        "detail": "the hub's core cannot be reached",
+        "requirement": "RK-LOG-001",
+    }
+    contract = load_contract()
+    for method, path in (
+        ("GET", "/hub/deliveries"),
+        ("GET", "/hub/linkages/lk-1"),
+        ("GET", "/control/health"),
+        ("GET", "/auditor/access-logs"),
+        ("POST", "/auditor/legal-holds"),
+        ("POST", "/numbering/numbers"),
+        ("GET", "/.well-known/renkei"),
+        ("POST", "/control/agency-node/queries"),
+    ):
+        assert contract.check(method, path, 503, PROBLEM, problem) == [], path
+    for method, path in (("GET", "/agency/access-logs"), ("PUT", "/control/agency-node/fault")):
+        found = contract.check(method, path, 503, PROBLEM, problem)
+        assert found, path
+        assert "status not documented" in found[0], path
+    gateway = {**problem, "type": "urn:renkei:problem:internal-error", "status": 502}
+    assert "status not documented" in _check(502, gateway, media=PROBLEM)[0]
+
+
 def test_a_problem_carries_an_extension_member_only_on_its_problem_types() -> None:
     problem = {
         "type": "urn:renkei:problem:bad-request",

@@ -57,6 +57,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+import yaml
 
 from renkei_conformance.tlog import open_checkpoint, verify_consistency, verify_receipt
 from tests.adversary.harness import AUDITOR, PROVIDER, REQUESTER, ROOT, Hub
@@ -579,11 +580,6 @@ def test_unreadable_request_is_answered_with_problem_json(pair: tuple[World, Wor
 
 
 @pytest.mark.requirement("RK-WIRE-001")
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17: a WebSocket upgrade request is answered 403 with an empty body, "
-    "not problem+json",
-)
 def test_websocket_upgrade_is_answered_with_problem_json(pair: tuple[World, World]) -> None:
     """RK-WIRE-001: every error response is problem+json (a 403 is `forbidden-role` or
     another registered 403 type; the interface has no WebSocket operation, so a
@@ -593,8 +589,11 @@ def test_websocket_upgrade_is_answered_with_problem_json(pair: tuple[World, Worl
     `Upgrade: websocket`, `Sec-WebSocket-Version: 13`, `Sec-WebSocket-Key: …`, to
     `renkei serve --workers 2 --plain-http` (the same with `--workers 1`).
 
-    Observed: `HTTP/1.1 403`, `content-length: 0`, no content type (the HTTP server
-    refuses the upgrade itself: no application handles WebSocket)."""
+    Found (issue 17, fixed: the server refuses a WebSocket upgrade with the
+    `bad-request` problem and runs no WebSocket implementation): one process and fronts
+    alike answered `HTTP/1.1 403`, `content-length: 0`, no content type (the HTTP
+    server's WebSocket layer refused the upgrade itself: no application handles
+    WebSocket)."""
     upgrade = (
         b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -630,41 +629,10 @@ AUTH_FIRST: dict[str, tuple[str, str, str | None, bytes, str, int, str]] = {
     ),
 }  # fmt: skip
 
-AUTH_FIRST_FAILS = {
-    (1, "query-not-json-no-credential"),
-    (1, "query-not-json-unknown-bearer"),
-    (1, "query-not-json-auditor"),
-    (1, "answers-not-json-no-credential"),
-    (1, "bindings-not-json-no-credential"),
-    (2, "bindings-not-json-no-credential"),
-    (1, "legal-hold-not-json-requester"),
-    (2, "legal-hold-not-json-requester"),
-    (1, "query-text-plain-no-credential"),
-    (2, "query-text-plain-no-credential"),
-}
-"""The cases each hub (by number of fronts) got wrong when this file was written."""
-
 
 @pytest.mark.requirement("RK-ARCH-002")
 @pytest.mark.parametrize(
-    ("workers", "case"),
-    [
-        pytest.param(
-            workers,
-            case,
-            marks=[
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="issue 17: a body that is not JSON (or not JSON at all by its "
-                    "content type) is refused 422/415 before the caller is authenticated",
-                )
-            ]
-            if (workers, case) in AUTH_FIRST_FAILS
-            else [],
-        )
-        for workers in (1, 2)
-        for case in sorted(AUTH_FIRST)
-    ],
+    ("workers", "case"), [(workers, case) for workers in (1, 2) for case in sorted(AUTH_FIRST)]
 )
 def test_caller_is_authenticated_before_the_body_is_read(
     pair: tuple[World, World], workers: int, case: str
@@ -681,12 +649,15 @@ def test_caller_is_authenticated_before_the_body_is_read(
     the same on `POST /hub/answers`, `POST /hub/bindings`, `POST /auditor/legal-holds`
     (the requester's bearer), and `POST /hub/queries` with `Content-Type: text/plain`.
 
-    Observed: the one-process hub (`--workers 1`, as the in-process reference) answers
-    every such request 422 `validation-error` ("JSON decode error") or 415; with two
-    fronts the linkage flow's operations answer 401/403 (the front asks the core who the
-    caller is first) but the operations passed on to the core (`/hub/bindings`,
-    `/auditor/legal-holds`) still answer 422, and every operation answers 415 to an
-    unauthenticated text/plain body.  The one and the other differ on `/hub/queries`."""
+    Found (issue 17, fixed: every route of the hub's application runs its
+    authentication before FastAPI reads the body, and the body guard's 415 waits for
+    it; a front asks the core who the caller is before it answers 415): the
+    one-process hub (`--workers 1`, as the in-process reference) answered every such
+    request 422 `validation-error` ("JSON decode error") or 415; with two fronts the
+    linkage flow's operations answered 401/403 (the front asked the core who the caller
+    is first) but the operations passed on to the core (`/hub/bindings`,
+    `/auditor/legal-holds`) still answered 422, and every operation answered 415 to an
+    unauthenticated text/plain body.  The one and the other differed on `/hub/queries`."""
     method, path, caller, content_type, body, status, problem = AUTH_FIRST[case]
     w = pair[0] if workers == 1 else pair[1]
     headers = {"Content-Type": content_type.decode()}
@@ -1235,21 +1206,29 @@ def test_answers_cut_by_a_kill_are_accepted_once(tmp_path: Path, victim: str) ->
         w.hub.close()
 
 
+def _declared(method: str, template: str) -> frozenset[int]:
+    """The statuses specs/openapi/renkei.yaml declares for an operation: its listed
+    statuses and those its `default` response stands for (`x-renkei-statuses`)."""
+    document = yaml.safe_load((ROOT / "specs" / "openapi" / "renkei.yaml").read_text("utf-8"))
+    responses = document["paths"][template][method]["responses"]
+    statuses = {int(key) for key in responses if key.isdigit()}
+    default = responses.get("default")
+    if default is not None:
+        ref = default["$ref"].rsplit("/", 1)[-1]
+        statuses |= set(document["components"]["responses"][ref]["x-renkei-statuses"])
+    return frozenset(statuses)
+
+
 DECLARED = {
-    "read": {200, 401, 403, 404, 422},
-    "deliveries": {200, 401, 403, 422},
-    "health": {200, 403, 404},
-    "access-logs": {200, 401, 403, 422},
+    "read": ("get", "/hub/linkages/{linkage_id}"),
+    "deliveries": ("get", "/hub/deliveries"),
+    "health": ("get", "/control/health"),
+    "access-logs": ("get", "/auditor/access-logs"),
 }
-"""The statuses specs/openapi/renkei.yaml declares for these operations (no 5xx)."""
+"""The operations asked, whose declared statuses specs/openapi/renkei.yaml gives."""
 
 
 @pytest.mark.requirement("RK-WIRE-002")
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17: fronts whose core is gone answer 503 log-store-unavailable on "
-    "operations that declare no 503 (reads, deliveries, health, access logs)",
-)
 def test_fronts_without_their_core_answer_only_declared_statuses(tmp_path: Path) -> None:
     """RK-WIRE-002: responses conform to specs/openapi/renkei.yaml, a closed document
     (`x-renkei-closed-responses`: no status an operation does not declare).  A hub that
@@ -1261,11 +1240,14 @@ def test_fronts_without_their_core_answer_only_declared_statuses(tmp_path: Path)
     `GET /control/health` and `GET /auditor/access-logs` (auditor), each request on its
     own connection; after 1.5 s SIGKILL the `renkei serve` process (the core).
 
-    Observed: before the fronts end (within a second), requests of every one of the four
-    operations are answered `503` `log-store-unavailable` ("the hub's core cannot be
-    reached: [Errno 111] Connection refused"), a status none of them declares; fronts
-    left without their core (the finding above) answer so to every request.  The
-    interface could declare it, or the fronts close such connections unanswered."""
+    Found (issue 17, fixed: the interface declares 503 `log-store-unavailable` on every
+    operation that reaches the hub's log store, `components/responses/Unavailable`, as
+    a one-process hub whose store cannot write answers it on any operation): before
+    the fronts end (within a second), requests of every one of the four operations were
+    answered `503` `log-store-unavailable` ("the hub's core cannot be reached: [Errno
+    111] Connection refused"), a status none of them declared."""
+    declared = {name: _declared(*operation) for name, operation in DECLARED.items()}
+    assert all(503 in statuses for statuses in declared.values())
     w = _start(tmp_path, "state", 2)
     try:
         linkage_id = w.hub.approve(w.link_code, "core-gone")
@@ -1291,7 +1273,7 @@ def test_fronts_without_their_core_answer_only_declared_statuses(tmp_path: Path)
                         status = calls[name](c).status_code
                 except httpx.HTTPError:
                     continue
-                if status not in DECLARED[name]:
+                if status not in declared[name]:
                     undeclared.append((name, status))
 
         threads = [threading.Thread(target=loop, args=(name,)) for name in calls for _ in (1, 2)]

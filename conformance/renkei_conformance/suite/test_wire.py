@@ -33,6 +33,30 @@ def test_unauthenticated_requests_are_refused(world: World, wire: Wire) -> None:
     )
 
 
+@pytest.mark.conformance("CT-ARCH-003", requirements=["RK-ARCH-002"], profiles=["hub"])
+@pytest.mark.parametrize("case", ["not-json", "text-plain"])
+def test_caller_is_authenticated_before_the_body_is_judged(world: World, case: str) -> None:
+    """A body that is not JSON (or not JSON by its content type) is judged only once
+    the caller is authenticated: without a credential or with an unknown one the hub
+    answers 401 `unauthenticated`, with a credential whose role may not call the
+    operation 403 `forbidden-role`, never 422 or 415 first."""
+    media = "application/json" if case == "not-json" else "text/plain"
+    headers = {"content-type": media}
+    for path in ("/queries", "/answers", "/bindings"):
+        for token in (None, "forged-token"):
+            world.wire.call(
+                "POST", "hub", path, content=b"{not json", token=token, headers=headers
+            ).expect_problem("unauthenticated", 401)
+        world.wire.call(
+            "POST",
+            "hub",
+            path,
+            content=b"{not json",
+            token=world.tokens["kit.auditor"],
+            headers=headers,
+        ).expect_problem("forbidden-role", 403)
+
+
 @pytest.mark.conformance(
     "CT-WIRE-001", requirements=["RK-WIRE-001", "RK-WIRE-002"], profiles=["hub"]
 )

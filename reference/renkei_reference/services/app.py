@@ -42,6 +42,7 @@ from .portal.app import PortalBox, portal_router, ui_router
 from .portal.app import control_router as portal_control_router
 from .portal.portal import AgencyNodeDirectory
 from .web import models as m
+from .web.auth_first import AuthFirstRoute, authenticates
 from .web.long_poll import MAX_WAIT_SECONDS, Signals
 from .web.problems import (
     acknowledges_nothing,
@@ -148,8 +149,11 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json" if test_mode else None,
     )
+    # RK-ARCH-002: every route authenticates its caller before the body is judged
+    # (web.auth_first): the body guard's 415 waits for it
+    app.router.route_class = AuthFirstRoute
     install_problem_handlers(app)
-    install_body_guard(app)
+    install_body_guard(app, after_authentication=True)
 
     def log_barrier() -> Any:  # the current federation's: a reset replaces it
         return fed_box["fed"].hub.log_barrier()
@@ -162,12 +166,14 @@ def create_app(
     signals = Signals()  # reads held for an answer (RK-FLOW-009)
     desk = HotDesk(fed, signals)
 
+    @authenticates  # RK-ARCH-002: before the body is read, once a request
     async def caller(request: Request) -> Agency:
         """Who calls (``credentials``, ``identify``)."""
         return identify(fed(), *credentials(request), test_mode=test_mode)
 
     def role(*allowed: str) -> Any:
         # one dependency (not one on ``caller``): FastAPI resolves it per request
+        @authenticates  # RK-ARCH-002: 401/403 before the body is judged
         async def check(request: Request) -> Agency:
             return check_role(await caller(request), allowed)
 
@@ -185,7 +191,9 @@ def create_app(
     AnyParty = Annotated[Agency, Depends(caller)]
 
     # -- numbering authority (items 6, 8, 10, 11) ---------------------------
-    numbering = APIRouter(prefix="/numbering", tags=["numbering-authority"])
+    numbering = APIRouter(
+        prefix="/numbering", tags=["numbering-authority"], route_class=AuthFirstRoute
+    )
 
     @numbering.post("/numbers", status_code=201)
     async def issue_number(body: m.IssueNumberIn, _: Municipality) -> dict[str, str]:
@@ -232,7 +240,7 @@ def create_app(
         return {"base12": body.base12, "corporate_number": number.value}
 
     # -- hub (items 13-22) -----------------------------------------------------
-    hub = APIRouter(prefix="/hub", tags=["hub"])
+    hub = APIRouter(prefix="/hub", tags=["hub"], route_class=AuthFirstRoute)
 
     # the hot path of a linkage first: routes are matched in order; the work is
     # HotDesk's (services/front/desk.py), which a front of ``renkei serve --workers N``
@@ -355,7 +363,7 @@ def create_app(
         return wire.consistency_proof(fed().hub.consistency(first, second))
 
     # -- auditor (item 27) -----------------------------------------------------
-    auditor = APIRouter(prefix="/auditor", tags=["auditor"])
+    auditor = APIRouter(prefix="/auditor", tags=["auditor"], route_class=AuthFirstRoute)
 
     @auditor.get("/access-logs")
     async def access_logs(
@@ -483,6 +491,7 @@ def create_app(
     return app
 
 
+@authenticates  # RK-ARCH-002: before the body is read
 async def operator_only(request: Request) -> None:
     """The control interface is the conformance operator's alone (RK-CTL-007)."""
     require_operator(request.scope)
@@ -502,7 +511,12 @@ def _control_router(
     extra_stores: Callable[[], dict[str, list[dict[str, Any]]]] = dict,
 ) -> APIRouter:
     """The conformance control interface (test mode only, RK-CTL-001..)."""
-    control = APIRouter(prefix="/control", tags=["control"], dependencies=[Depends(operator_only)])
+    control = APIRouter(
+        prefix="/control",
+        tags=["control"],
+        dependencies=[Depends(operator_only)],
+        route_class=AuthFirstRoute,
+    )
 
     def fed() -> Federation:
         return fed_box["fed"]

@@ -58,6 +58,7 @@ from .. import hub_wire as wire
 from ..federation import Agency, Federation
 from ..hub import HoldScopeIn
 from ..portal.app import OUTCOMES, PerFederation, _form, _t
+from ..web.auth_first import AuthFirstRoute, authenticates
 from ..web.models import Ident
 from ..web.page import CertificateBinding, secure_page, time_html
 from ..web.pki import certified_identity
@@ -500,7 +501,7 @@ def _hold_scope(form: dict[str, str]) -> HoldScopeIn:
 
 def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIRouter:
     """The dashboard's pages, and in test mode ``POST /control/auditor-keys``."""
-    r = APIRouter(include_in_schema=False)
+    r = APIRouter(include_in_schema=False, route_class=AuthFirstRoute)
     box = PerFederation(fed, Dashboard)  # a /control/reset makes a new one
     bound = CertificateBinding(SESSION_SECONDS)  # a session stays on its certificate
 
@@ -707,12 +708,15 @@ def auditor_ui_router(fed: Callable[[], Federation], *, test_mode: bool) -> APIR
     if not test_mode:
         return r
 
+    @authenticates  # RK-ARCH-002: before the body is read
     async def operator_only(request: Request) -> None:
         require_operator(request.scope)  # RK-CTL-007, as every control operation
 
     # A router of its own: the pages' router keeps them out of the OpenAPI
     # document, and a route cannot opt back in (FastAPI ands the two flags).
-    control = APIRouter(tags=["control"], dependencies=[Depends(operator_only)])
+    control = APIRouter(
+        tags=["control"], dependencies=[Depends(operator_only)], route_class=AuthFirstRoute
+    )
 
     @control.post("/control/auditor-keys", status_code=201)
     async def auditor_key(body: AuditorKeyIn) -> dict[str, str]:

@@ -6,9 +6,11 @@ wire models and limits, so a request is refused for the same reason with the
 same problem document whichever process reads it.  Two details keep it so:
 
 * The core authenticates (it holds the agencies).  A request the front finds
-  malformed is first checked with the core (``whoami``): an unauthenticated or
-  forbidden caller gets its 401/403, as in process, where authentication is
-  resolved before the body is read.
+  malformed, or whose body is not JSON by its content type (415), is first
+  checked with the core (``whoami``): an unauthenticated or forbidden caller gets
+  its 401/403, as in process, where authentication is resolved before the body is
+  judged (RK-ARCH-002, web.auth_first).  A passed-on request is judged by the core
+  alone.
 * A passed-on request carries what the front's TLS layer verified — the client
   certificate and the scheme — in ``x-renkei-front-*`` headers, which the front
   strips from what the client sent and the core reads only on its Unix socket
@@ -19,19 +21,21 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..app import answer_pairs, answer_results
 from ..web import models as m
 from ..web.long_poll import MAX_WAIT_SECONDS
-from ..web.problems import install_body_guard, install_problem_handlers
+from ..web.problems import claim_body_refusal, install_body_guard, install_problem_handlers
 from ..web.tls import TLS_EXTENSION, peer_certificate, tls_extension
 from .client import RemoteDesk, unavailable
 from .desk import credentials, render
@@ -64,11 +68,32 @@ def _response(reply: Reply) -> Response:
     return Response(reply.body or None, reply.status, media_type=reply.media_type)
 
 
+def _authenticated_by_the_core(remote: RemoteDesk) -> type[APIRoute]:
+    """The front's routes of the linkage flow: a body the guard refuses (415) is
+    refused only once the core has authenticated the caller (RK-ARCH-002)."""
+
+    class FlowRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def authenticated_first(request: Request) -> Response:
+                refusal = claim_body_refusal(request.scope)
+                if refusal is None:
+                    return await handler(request)
+                reply = await remote.call("whoami", credentials(request), [])
+                return _response(reply) if reply.status >= 400 else refusal
+
+            return authenticated_first
+
+    return FlowRoute
+
+
 def create_front_app(remote: RemoteDesk, core_http: Path) -> FastAPI:
     """The front's application over the core's call socket and HTTP socket."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.router.route_class = _authenticated_by_the_core(remote)
     install_problem_handlers(app)
-    install_body_guard(app)
+    install_body_guard(app, after_authentication=True)
     validation = app.exception_handlers[RequestValidationError]
 
     async def malformed(request: Request, exc: Exception) -> Response:
@@ -122,11 +147,16 @@ def create_front_app(remote: RemoteDesk, core_http: Path) -> FastAPI:
     proxy = CoreProxy(core_http)
     app.state.proxy = proxy
 
-    @app.api_route(
-        "/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    )
     async def passed_on(rest: str, request: Request) -> Response:
+        claim_body_refusal(request.scope)  # the core authenticates, then judges the body
         return await proxy.forward(request)
+
+    app.router.add_api_route(
+        "/{rest:path}",
+        passed_on,
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        route_class_override=APIRoute,  # the core judges what it is passed, not the front
+    )
 
     return app
 

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from urllib.parse import parse_qs, quote
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -36,6 +36,7 @@ from ...core.codes import ResidentCode
 from ...core.display import jst_day_start, kind_names
 from ...core.errors import CallerError, PermissionDeniedError, RenkeiError, UnauthenticatedError
 from ..federation import Agency, Federation
+from ..web.auth_first import AuthFirstRoute, authenticates
 from ..web.models import Ident, Int, Text, Timestamp
 from ..web.page import CertificateBinding, secure_page, time_html
 from ..web.tls import delete_cookie, set_cookie
@@ -206,10 +207,16 @@ Caller = Callable[[Request], Awaitable[Agency]]
 def portal_router(fed: Callable[[], Federation], portal: PortalBox, caller: Caller) -> APIRouter:
     """The wire operations of tag my-portal; a counter terminal is authenticated
     by ``caller`` like every other caller (RK-ARCH-003, RK-PORT-005)."""
-    r = APIRouter(prefix="/portal", tags=["my-portal"])
+    r = APIRouter(prefix="/portal", tags=["my-portal"], route_class=AuthFirstRoute)
 
     def session(authorization: str | None) -> PortalSession:
         return portal().session(_bearer(authorization))
+
+    @authenticates  # RK-ARCH-002: the person's session (401) before the body is judged
+    async def person(request: Request) -> PortalSession:
+        return session(request.headers.get("authorization"))
+
+    a_person = [Depends(person)]
 
     @r.post("/challenges", status_code=201)
     async def create_challenge() -> dict[str, str]:
@@ -225,7 +232,7 @@ def portal_router(fed: Callable[[], Federation], portal: PortalBox, caller: Call
         counter = await caller(request) if body.channel == "counter" else None
         return _session_view(_login(portal(), body, counter))
 
-    @r.post("/applications", status_code=201)
+    @r.post("/applications", status_code=201, dependencies=a_person)
     async def apply(
         body: ApplicationIn, authorization: Annotated[str | None, Header()] = None
     ) -> dict[str, Any]:
@@ -233,7 +240,7 @@ def portal_router(fed: Callable[[], Federation], portal: PortalBox, caller: Call
         period = body.period or PeriodIn()
         return portal().apply(s, _utc(period.from_), _utc(period.to), list(body.information_kinds))
 
-    @r.get("/access-logs")
+    @r.get("/access-logs", dependencies=a_person)
     async def access_logs(
         application_id: Annotated[str, Query(min_length=1, max_length=128)],
         authorization: Annotated[str | None, Header()] = None,
@@ -245,7 +252,7 @@ def portal_router(fed: Callable[[], Federation], portal: PortalBox, caller: Call
             portal().access_logs, session(authorization), application_id, after, limit
         )
 
-    @r.post("/agency-applications", status_code=202)
+    @r.post("/agency-applications", status_code=202, dependencies=a_person)
     async def agency_application(
         body: AgencyApplicationIn, authorization: Annotated[str | None, Header()] = None
     ) -> dict[str, Any]:
@@ -256,7 +263,7 @@ def portal_router(fed: Callable[[], Federation], portal: PortalBox, caller: Call
             portal().apply_to_agency, s, body.agency_id, list(body.serials), list(body.items)
         )
 
-    @r.get("/usage")
+    @r.get("/usage", dependencies=a_person)
     async def usage(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         return {"records": portal().usage(session(authorization))}
 
@@ -265,7 +272,7 @@ def portal_router(fed: Callable[[], Federation], portal: PortalBox, caller: Call
 
 def control_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
     """Test-mode control for My Portal (RK-CTL-001): simulated cards, agency ⑪/⑫."""
-    r = APIRouter(prefix="/control", tags=["control"])
+    r = APIRouter(prefix="/control", tags=["control"], route_class=AuthFirstRoute)
 
     @r.post("/cards", status_code=201)
     async def issue_card(body: CardIn) -> dict[str, Any]:
@@ -451,7 +458,7 @@ def _usage_table(records: list[dict[str, Any]]) -> str:
 
 def ui_router(fed: Callable[[], Federation], portal: PortalBox) -> APIRouter:
     """The browser pages (RK-PORT-006).  Session in an HttpOnly, SameSite=Strict cookie."""
-    r = APIRouter(prefix="/portal/ui", include_in_schema=False)
+    r = APIRouter(prefix="/portal/ui", include_in_schema=False, route_class=AuthFirstRoute)
     bound = CertificateBinding(SESSION_SECONDS)  # a session stays on its certificate
 
     def current(request: Request) -> PortalSession | None:

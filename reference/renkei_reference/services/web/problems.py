@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
@@ -26,9 +26,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ...core.errors import RenkeiError
 
 __all__ = [
+    "BODY_REFUSAL",
     "MAX_BODY_BYTES",
     "PROBLEM_MEDIA_TYPE",
     "CommitWaiter",
+    "claim_body_refusal",
     "install_body_guard",
     "install_commit_barrier",
     "install_problem_handlers",
@@ -170,13 +172,36 @@ def allowed_methods(request: Request) -> str:
     )
 
 
+BODY_REFUSAL = "renkei_body_refusal"
+"""The scope's key of a 415 the body guard holds until the caller is authenticated."""
+
+
+def claim_body_refusal(scope: Scope) -> Response | None:
+    """The 415 the body guard holds for this request, if any, taken: the caller was
+    authenticated (RK-ARCH-002) and the route answers it now, or hands the request on
+    to another server that judges it itself.  Once taken, reading the body is not
+    refused."""
+    held: list[Response] | None = scope.get(BODY_REFUSAL)
+    if not held:
+        return None
+    return held.pop()
+
+
 class _BodyGuard:
     """Refuse request bodies that are not JSON (415) or too large (413) before
     any handler runs (RK-WIRE-001).  Pure ASGI, so it costs one dict look-up
-    on requests without a body."""
+    on requests without a body.
 
-    def __init__(self, app: ASGIApp) -> None:
+    With ``after_authentication`` a body of another media type is refused only
+    once the caller is authenticated (RK-ARCH-002): the 415 is held in the scope
+    (``BODY_REFUSAL``) for the route to answer after its authentication
+    (web.auth_first.AuthFirstRoute), and reading the body while it is held is
+    refused with it.  A body too large is refused at once either way: its size is
+    the transport's bound, as a request head's is."""
+
+    def __init__(self, app: ASGIApp, after_authentication: bool = False) -> None:
         self.app = app
+        self.after_authentication = after_authentication
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -211,7 +236,11 @@ class _BodyGuard:
                 f"request bodies are application/json, not {media.decode('latin-1')!r}",
                 "RK-WIRE-001",
             )
-        if refusal is not None:
+        if refusal is not None and refusal.status_code == 415 and self.after_authentication:
+            held = [refusal]
+            scope[BODY_REFUSAL] = held
+            receive = _refused_when_read(held, receive, media)
+        elif refusal is not None:
             await refusal(scope, receive, send)
             return
         received = 0
@@ -236,12 +265,28 @@ class _BodyGuard:
             )(scope, receive, send)
 
 
+def _refused_when_read(held: list[Response], receive: Receive, media: bytes) -> Receive:
+    """``receive`` that refuses the body (415) while the guard holds its refusal."""
+
+    async def judged() -> Message:
+        if held:
+            held.clear()
+            raise HTTPException(
+                415, f"request bodies are application/json, not {media.decode('latin-1')!r}"
+            )
+        return await receive()
+
+    return judged
+
+
 class _TooLarge(Exception):
     pass
 
 
-def install_body_guard(app: FastAPI) -> None:
-    app.add_middleware(_BodyGuard)
+def install_body_guard(app: FastAPI, *, after_authentication: bool = False) -> None:
+    """The body guard (``_BodyGuard``); ``after_authentication`` where every route
+    authenticates its caller first (RK-ARCH-002, web.auth_first)."""
+    app.add_middleware(_BodyGuard, after_authentication=after_authentication)
 
 
 ACKNOWLEDGES_NOTHING = "renkei_acknowledges_nothing"

@@ -66,6 +66,9 @@ class ServerLimits:
             "timeout_graceful_shutdown": self.shutdown_timeout,
             "h11_max_incomplete_event_size": self.max_head_bytes,
             "backlog": self.backlog,
+            # the interface is HTTP only: no WebSocket implementation runs; an upgrade
+            # request is refused by BoundedH11Protocol (RK-WIRE-001)
+            "ws": "none",
         }
 
 
@@ -98,6 +101,17 @@ class BoundedH11Protocol(H11Protocol):
         buffered = self.conn.trailing_data[0] + data if self.conn.trailing_data[0] else data
         end = buffered.find(b"\r\n\r\n", 0, self.limits.max_head_bytes + 4)
         return end < 0 and len(buffered) > self.limits.max_head_bytes
+
+    def _should_upgrade(self) -> bool:
+        """A WebSocket upgrade request is refused (``handle_websocket_upgrade``); any
+        other upgrade is ignored, as uvicorn does, and the request served as HTTP."""
+        return self._get_upgrade() == b"websocket" or super()._should_upgrade()
+
+    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        """RK-WIRE-001: the interface has no WebSocket operation; an upgrade to it is
+        answered with the ``bad-request`` problem (uvicorn's WebSocket layer, with no
+        application to take the connection, answered 403 with an empty body)."""
+        self.send_400_response("the interface is HTTP only: no upgrade to WebSocket")
 
     def send_400_response(self, msg: str) -> None:
         """RK-WIRE-001: a request that cannot be read at the HTTP level is answered
