@@ -1,4 +1,4 @@
-"""An access-log entry's two stored forms: its Merkle leaf and its record (RK-LOG-004, RK-LOG-010)."""
+"""An access-log entry's two stored forms: its Merkle leaf and its record (RK-LOG-004)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ...core.access_log import AccessLogEntry, Outcome, entry_record, leaf_and_record
+from ...core.access_log import AccessLogEntry, Outcome, entry_record, leaf_and_record, leaf_bytes
 from ...core.admin_log import AdminEvent, AdminLogEntry, Detail, admin_leaf_bytes
 from ...core.codes import ResidentCode
 from ...core.errors import GoneError, NotFoundError
