@@ -17,6 +17,7 @@ years later", 29 February becoming 28 February in a year without one.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import NewType
 
@@ -39,6 +40,7 @@ __all__ = [
     "instant_of",
     "is_leap",
     "iso_of",
+    "iso_text",
     "shift_years",
     "year_of",
 ]
@@ -94,6 +96,13 @@ def iso_of(at: Instant) -> str:
     hour, minute = divmod(minutes, 60)
     fraction = f".{micro:06d}" if micro else ""
     return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}{fraction}+00:00"
+
+
+@functools.lru_cache(maxsize=4096)
+def iso_text(at: Instant) -> str:
+    """``iso_of``, remembered for the latest 4,096 instants: a linkage's times are
+    written at each of its steps (its stored record, the responses it is in)."""
+    return iso_of(at)
 
 
 # ---------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import icontract
 from .codes import IdCode
 from .contract_levels import HOT
 from .errors import StateError
-from .instant import MAX_INSTANT, MIN_INSTANT, SECOND, Instant, instant_of, iso_of
+from .instant import MAX_INSTANT, MIN_INSTANT, SECOND, Instant, instant_of, iso_of, iso_text
 
 __all__ = [
     "TRANSITIONS",
@@ -226,15 +226,15 @@ def linkage_record(linkage: Linkage) -> str:
     the encoder ``json.dumps`` itself uses."""
     answered = linkage.answered_at
     return (
-        f'{{"answered_at": {"null" if answered is None else _json_string(iso_of(answered))}, '
-        f'"deadline": "{iso_of(linkage.deadline)}", '
+        f'{{"answered_at": {"null" if answered is None else _json_string(iso_text(answered))}, '
+        f'"deadline": "{iso_text(linkage.deadline)}", '
         f'"information_kind": {_json_string(linkage.information_kind)}, '
         f'"linkage_id": {_json_string(linkage.linkage_id)}, '
         f'"pattern_id": {_json_string(linkage.pattern_id)}, '
         f'"person": "{linkage.person.hex()}", '
         f'"provider": {_json_string(linkage.provider)}, '
         f'"request_id": {_json_string(linkage.request_id)}, '
-        f'"requested_at": "{iso_of(linkage.requested_at)}", '
+        f'"requested_at": "{iso_text(linkage.requested_at)}", '
         f'"requester": {_json_string(linkage.requester)}, '
         f'"serial": {int(linkage.serial)}, '
         f'"state": {_json_string(linkage.state.value)}}}'

@@ -20,7 +20,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ...core.errors import PermissionDeniedError, RenkeiError
-from ...core.instant import iso_of
+from ...core.instant import iso_text
 from ...core.linkage import LinkageState
 from .. import hub_wire as wire
 from ..federation import Agency, Federation
@@ -115,7 +115,7 @@ class HotDesk:
             {
                 "linkage_id": linkage.linkage_id,
                 "state": linkage.state.value,
-                "deadline": iso_of(linkage.deadline),
+                "deadline": iso_text(linkage.deadline),
                 "serial": linkage.serial,
                 "receipt": wire.receipt(hub.receipt_for(linkage.serial)),
             }
@@ -141,7 +141,7 @@ class HotDesk:
         out: dict[str, Any] = {
             "linkage_id": linkage.linkage_id,
             "state": linkage.state.value,
-            "deadline": iso_of(linkage.deadline),
+            "deadline": iso_text(linkage.deadline),
         }
         if payload is not None:
             out["answer"] = {"payload": payload}

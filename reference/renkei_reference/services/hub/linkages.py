@@ -39,7 +39,7 @@ from typing import Any
 from ...core.access_log import AccessLogEntry, Outcome
 from ...core.codes import AgencyId, IdCode
 from ...core.errors import ConflictError, NotFoundError, PermissionDeniedError, RenkeiError
-from ...core.instant import Instant, instant_of, iso_of
+from ...core.instant import Instant, instant_of, iso_of, iso_text
 from ...core.linkage import (
     Event,
     Linkage,
@@ -112,7 +112,7 @@ class Relay:
                 "linkage": linkage_record(self.linkage),
                 "payload": self.payload,
                 "serial": self.serial,
-                "expires_at": iso_of(self.expires_at),
+                "expires_at": iso_text(self.expires_at),
             }
         )
 

@@ -219,6 +219,11 @@ class SealedRecords:
         if space not in self._sums:
             self.store.put_record(space, name, sealed)
             return
+        if self._depth:  # in a ``batch``, inside the store's ``atomic`` block already
+            self._count(space, name, sealed)
+            self.store.put_record(space, name, sealed)
+            self._dirty = True  # the digest is written at the end of the batch
+            return
         with self.store.atomic():  # the record and its digest in one transaction
             self._count(space, name, sealed)
             self.store.put_record(space, name, sealed)
