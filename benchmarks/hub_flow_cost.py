@@ -19,8 +19,11 @@ With ``--core`` the flow's operations are the calls a front of ``renkei serve
 --workers N`` makes (services/front/core.py ``answer_call``): what is left on
 the core's event loop when the fronts do routing, wire models and HTTP.
 
+With ``--store postgresql://…`` (an empty database) the hub's store is
+PostgreSQL, as ``renkei serve --store`` takes it.
+
 It prints the process's CPU time per linkage and each thread's (``/proc``; the
-event loop is ``MainThread``).  Under callgrind the instruction count per
+event loop is ``MainThread``), and the store's commits per linkage.  Under callgrind the instruction count per
 linkage is the difference between two runs (e.g. 160 and 480 linkages) divided
 by the difference in linkages: the setup is the same in both.  Counts do not
 move with the machine's load (two runs of one commit: 0.04 %), which CPU time
