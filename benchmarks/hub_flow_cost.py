@@ -23,9 +23,10 @@ With ``--store postgresql://…`` (an empty database) the hub's store is
 PostgreSQL, as ``renkei serve --store`` takes it.
 
 It prints the process's CPU time per linkage and each thread's (``/proc``; the
-event loop is ``MainThread``), and the store's commits per linkage.  Under callgrind the instruction count per
-linkage is the difference between two runs (e.g. 160 and 480 linkages) divided
-by the difference in linkages: the setup is the same in both.  Counts do not
+event loop is ``MainThread``), and the store's commits per linkage.  Under
+callgrind the instruction count per linkage is the difference between two runs
+(e.g. 160 and 480 linkages) divided by the difference in linkages: the setup is
+the same in both.  Counts do not
 move with the machine's load (two runs of one commit: 0.04 %), which CPU time
 does (±5 % at a load of 3–6); benchmarks/THROUGHPUT.md has the figures.
 """
