@@ -4,9 +4,9 @@
 [--pki DIR] --limits JSON``: serves the public socket it inherited (``--fd``)
 with the front application, calling the core through ``DIR/calls.sock`` and
 passing other requests to ``DIR/http.sock``.  It ends with its core (Linux: the
-parent-death signal, set before anything else; a core that died before it was
-set is found gone at once, its pid no longer the parent's) and on
-SIGTERM/SIGINT.
+parent-death signal, set before anything else — the web stack is imported only
+then; a core that died before it was set is found gone at once, its pid no
+longer the parent's) and on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -19,13 +19,6 @@ import signal
 import socket
 import sys
 from pathlib import Path
-
-import uvicorn
-
-from ..web.pki import Pki
-from ..web.server_limits import BoundedH11Protocol, ConnectionGate, ServerLimits
-from .app import create_front_app
-from .client import RemoteDesk
 
 CALLS = "calls.sock"
 HTTP = "http.sock"
@@ -42,6 +35,16 @@ def _die_with_parent(core: int) -> bool:
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    # imported once the parent-death signal is set (``main``): the web stack takes
+    # seconds to import on a loaded machine, and a core killed meanwhile must not
+    # leave a front behind that still comes up
+    import uvicorn
+
+    from ..web.pki import Pki
+    from ..web.server_limits import BoundedH11Protocol, ConnectionGate, ServerLimits
+    from .app import create_front_app
+    from .client import RemoteDesk
+
     folder = Path(args.folder)
     remote = RemoteDesk(folder / CALLS)
     app = create_front_app(remote, folder / HTTP)
