@@ -27,10 +27,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from types import TracebackType
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -169,15 +170,15 @@ class Hub:
         self.expire_due()  # what became overdue while the hub was down ends now
         self.logs.report_reads = True  # from now on a changed entry read is reported
 
-    @contextlib.contextmanager
-    def _step(self) -> Iterator[None]:
+    def _step(self) -> contextlib.AbstractContextManager[None]:
         """One step of the hub: serialised with every other, and all the changes it
         makes — log entries and state records — committed in one transaction."""
-        with self._lock:
-            with self._store.atomic(), self.records.batch():
-                yield
-            self.logs.settle()  # what the store has committed is read from it again
-            self.linkages.requests.settle()
+        return _Step(self)
+
+    def _settle(self) -> None:
+        """After a step: what the store has committed is read from it again."""
+        self.logs.settle()
+        self.linkages.requests.settle()
 
     # -- what other parties read -------------------------------------------------
     @property
@@ -499,3 +500,42 @@ def _entry_dump(e: Any) -> dict[str, Any]:
             "person_digest": e.person_digest.hex() if e.person_digest else None,
         }
     return {"serial": e.serial, "leaf_hash": e.leaf_hash.hex(), "purged_at": _iso(e.purged_at)}
+
+
+class _Step:
+    """``Hub._step``'s block (a class: it is entered several times a linkage): the
+    hub's lock, the store's ``atomic`` block, the records' ``batch``; on leaving,
+    the batch's digest and the atomic block's queue whatever happened, and what
+    is committed is settled when nothing was raised."""
+
+    __slots__ = ("_atomic", "_batch", "_hub")
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._atomic = hub._store.atomic()
+        self._batch = hub.records.batch()
+
+    def __enter__(self) -> None:
+        self._hub._lock.acquire()
+        try:
+            self._atomic.__enter__()
+            self._batch.__enter__()
+        except BaseException:
+            self._hub._lock.release()
+            raise
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        try:
+            try:
+                self._batch.__exit__(kind, error, trace)
+            finally:
+                self._atomic.__exit__(kind, error, trace)
+            if kind is None:
+                self._hub._settle()
+        finally:
+            self._hub._lock.release()

@@ -169,6 +169,30 @@ def _made(batch: Sequence[Change]) -> list[Change]:
     return out
 
 
+class _Atomic:
+    """``GroupCommitStore.atomic``'s block (a class: it is entered at every step)."""
+
+    __slots__ = ("_outer", "_store")
+
+    def __init__(self, store: GroupCommitStore) -> None:
+        self._store = store
+        self._outer = False
+
+    def __enter__(self) -> None:
+        group = self._store._group
+        if getattr(group, "changes", None) is None:  # else nested: the outer block queues
+            group.changes = []
+            self._outer = True
+
+    def __exit__(self, *_: object) -> None:
+        if self._outer:  # also when the block raised: what it queued is queued
+            group = self._store._group
+            changes: list[Change] = group.changes
+            group.changes = None
+            if changes:
+                self._store._enqueue_all(changes)
+
+
 def _serial(value: object) -> int:
     if not isinstance(value, int):
         raise TypeError(f"a serial is an int, not {type(value).__name__}")
@@ -322,22 +346,11 @@ class GroupCommitStore:
             return self._committed >= mark
 
     # -- queued changes ------------------------------------------------------
-    @contextlib.contextmanager
-    def atomic(self) -> Iterator[None]:
+    def atomic(self) -> contextlib.AbstractContextManager[None]:
         """Every change queued inside the block (by this thread) is queued as one
         run at its end, so the writer commits all of them in one transaction or
         none: a log entry and the state change it records are never apart."""
-        if getattr(self._group, "changes", None) is not None:
-            yield  # nested: the outer block queues them
-            return
-        self._group.changes = []
-        try:
-            yield
-        finally:
-            changes: list[Change] = self._group.changes
-            self._group.changes = None
-            if changes:
-                self._enqueue_all(changes)
+        return _Atomic(self)
 
     def _enqueue(self, change: Change) -> None:
         held = getattr(self._group, "changes", None)

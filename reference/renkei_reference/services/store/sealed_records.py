@@ -200,18 +200,16 @@ class SealedRecords:
         (an acknowledgement, which RK-FLOW-002 lets come back after a crash)."""
         self._revertible = True
 
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> contextlib.AbstractContextManager[None]:
         """Changes made inside write the digest once, at the end (to be used
         inside the store's ``atomic`` block that commits them)."""
-        self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
-            if not self._depth and self._dirty:
-                self._dirty = False
-                self.changed()
+        return _Batch(self)
+
+    def _end_batch(self) -> None:
+        self._depth -= 1
+        if not self._depth and self._dirty:
+            self._dirty = False
+            self.changed()
 
     # -- the records -------------------------------------------------------------
     def put(self, space: str, name: str, value: str | None) -> None:
@@ -237,6 +235,21 @@ class SealedRecords:
         """One committed record, verified; None if there is none."""
         stored = self.store.record(space, name)
         return None if stored is None else open_record(self._key, space, name, stored)
+
+
+class _Batch:
+    """``SealedRecords.batch``'s block (a class: it is entered at every step)."""
+
+    __slots__ = ("_records",)
+
+    def __init__(self, records: SealedRecords) -> None:
+        self._records = records
+
+    def __enter__(self) -> None:
+        self._records._depth += 1
+
+    def __exit__(self, *_: object) -> None:
+        self._records._end_batch()  # also when the block raised
 
 
 class RecordMap:
