@@ -15,6 +15,7 @@ dependencies in a wheelhouse repacked from this environment (``PIP_NO_INDEX``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -106,29 +107,40 @@ def test_a_newcomer_follows_the_guide_word_for_word(
     clock = tmp_path / "clock"
     script = tmp_path / "first-run.sh"
     script.write_text(_script(commands, clock), encoding="utf-8")
-    proc = subprocess.Popen(
-        ["bash", str(script)],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    # Output to files, not pipes: `renkei serve &` inherits them, and a pipe held open by a
+    # server the script left running (a step failed before `kill %1`) kept the test
+    # waiting for its end until the timeout.
+    printed, complained = tmp_path / "stdout", tmp_path / "stderr"
+    with printed.open("w") as stdout, complained.open("w") as stderr:
+        proc = subprocess.Popen(
+            ["bash", str(script)],
+            cwd=folder,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    timed_out = False
     try:
-        out, err = proc.communicate(timeout=1500)
+        proc.wait(timeout=1500)
+    except subprocess.TimeoutExpired:
+        timed_out = True
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        failed = proc.poll() != 0
+        if proc.poll() is None or failed:  # the script's own processes end with it
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         stopped = _gone(proc.pid)
         if not stopped:
             os.killpg(proc.pid, signal.SIGKILL)
+    out, err = printed.read_text(), complained.read_text()
     stamps = [float(line.split()[1]) for line in clock.read_text().splitlines()]
     print("\nnewcomer path, step by step:")
     for n, command in enumerate(commands[: len(stamps) - 1]):
         print(f"  {stamps[n + 1] - stamps[n]:7.1f} s  {command.splitlines()[0][:100]}")
-    print(f"  {stamps[-1] - stamps[0]:7.1f} s  in all")
+    print(f"  {time.time() - stamps[0]:7.1f} s  in all")
+    assert not timed_out, f"step {len(stamps) - 1} did not end:\n" + out[-4000:] + err[-4000:]
     assert proc.returncode == 0, out[-4000:] + err[-4000:]
     assert len(stamps) == len(commands) + 1
     assert stopped, "renkei serve did not stop when the guide's last line stopped it"

@@ -82,12 +82,17 @@ def _children(pid: int) -> set[int]:
     return {int(p) for p in out.stdout.split()}
 
 
+def _command_line(pid: int) -> str:
+    """A process's command line; empty once it has ended (it may end between
+    ``pgrep`` and the read: a front just killed)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
 def _fronts(pid: int) -> set[int]:
-    return {
-        p
-        for p in _children(pid)
-        if "services.front" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")
-    }
+    return {p for p in _children(pid) if "services.front" in _command_line(p)}
 
 
 def _until(what: str, ok: object, seconds: float = 30) -> None:
