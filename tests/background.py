@@ -2,10 +2,11 @@
 
 CrossHair's symbolic checks of the core (tests/test_contracts.py) take minutes of one
 core each and need nothing from the tests around them.  When they are collected,
-``start`` runs them one at a time on a background thread, at the lowest CPU priority
-(``nice`` 19, in a session and scheduling group of their own), while the other tests run; each test then takes its check's result
-(``result``), waiting for it if it is not done.  A check never started (a test run
-on its own) runs when its test asks.  Nothing about a check changes: the same
+``start`` runs them one at a time on a background thread, at the lowest CPU
+priority (``nice`` 19, in a session and scheduling group of their own), while the
+other tests run; each test then takes its check's result (``result``), waiting
+for it if it is not done.  A check never started (a test run on its own) runs when
+its test asks.  Nothing about a check changes: the same
 command, the same budget, the same assertions on its output.
 """
 

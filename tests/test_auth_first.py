@@ -14,13 +14,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
+from renkei_reference.core.agency import Designation
 from renkei_reference.core.errors import PermissionDeniedError
 from renkei_reference.services import app as hub_app
+from renkei_reference.services.agency_node import AgencyNode, CsvFolderAdapter, HubConnection
+from renkei_reference.services.agency_node import control as node_control
+from renkei_reference.services.agency_node.app import create_agency_app
+from renkei_reference.services.agency_node.control import agency_control_router
 from renkei_reference.services.app import create_app
 from renkei_reference.services.auditor import app as auditor_app
+from renkei_reference.services.clock import ControllableClock
 
 with warnings.catch_warnings():  # starlette's notice about httpx2; httpx is what we have
     warnings.simplefilter("ignore")
@@ -111,3 +118,102 @@ def test_an_authenticated_caller_s_body_is_judged_as_before(client: TestClient) 
     assert _problem(reply) == (422, "validation-error")
     reply = client.post("/portal/challenges", content=b"x", headers={"content-type": "text/plain"})
     assert _problem(reply) == (415, "unsupported-media-type")
+
+
+# -- the agency node's own application ---------------------------------------------
+def _node_operations() -> list[tuple[str, str]]:
+    """(method, path) of each operation with a body that an agency node serves."""
+    document = yaml.safe_load(OPENAPI.read_text("utf-8"))
+    return [
+        (method.upper(), re.sub(r"\{[^}]+\}", "x", template))
+        for template, item in document["paths"].items()
+        if template.startswith(("/agency/", "/control/agency-node/"))
+        for method, op in item.items()
+        if method in ("post", "put", "patch") and "requestBody" in op
+    ]
+
+
+NODE_OPERATIONS = _node_operations()
+NODE_AGENCY = [(m, p) for m, p in NODE_OPERATIONS if p.startswith("/agency/")]
+NODE_CONTROL = [(m, p) for m, p in NODE_OPERATIONS if p.startswith("/control/")]
+
+
+@pytest.fixture(scope="module")
+def node_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The node's application with its test-mode control interface; nothing behind
+    its routes is reached when the caller is refused."""
+    node = AgencyNode(
+        "city.chiyoda",
+        HubConnection(httpx.Client(), "http://testserver/hub", "unused"),
+        Designation({}, frozenset()),
+        CsvFolderAdapter(tmp_path_factory.mktemp("drop")),
+        ControllableClock(),
+    )
+    app = create_agency_app(
+        node,
+        {"aud-1": "auditor", "portal-1": "portal"},
+        routers=[agency_control_router(node, {})],
+    )
+    with TestClient(app) as c:
+        yield c
+
+
+def test_the_node_operations_are_found() -> None:
+    assert ("POST", "/agency/legal-holds") in NODE_AGENCY
+    assert ("POST", "/agency/applications") in NODE_AGENCY
+    assert NODE_CONTROL, "the node's control interface takes bodies"
+
+
+@pytest.mark.requirement("RK-ARCH-002")
+@pytest.mark.parametrize("body", sorted(BODIES))
+@pytest.mark.parametrize(("method", "path"), NODE_AGENCY)
+def test_the_agency_node_authenticates_before_the_body_is_judged(
+    node_client: TestClient, method: str, path: str, body: str
+) -> None:
+    """No credential or an unknown one: 401; a credential of another role (the
+    portal's for the auditor's operations and the other way round): 403."""
+    media, content = BODIES[body]
+    for authorization in ({}, {"authorization": "Bearer nobody"}):
+        reply = node_client.request(
+            method, path, content=content, headers={"content-type": media, **authorization}
+        )
+        assert _problem(reply) == (401, "unauthenticated"), (path, reply.text)
+    other = "aud-1" if path.startswith("/agency/applications") else "portal-1"
+    reply = node_client.request(
+        method,
+        path,
+        content=content,
+        headers={"content-type": media, "authorization": f"Bearer {other}"},
+    )
+    assert _problem(reply) == (403, "forbidden-role"), (path, reply.text)
+
+
+@pytest.mark.requirement("RK-ARCH-002", "RK-CTL-007")
+@pytest.mark.parametrize("body", sorted(BODIES))
+@pytest.mark.parametrize(("method", "path"), NODE_CONTROL)
+def test_the_node_control_refuses_another_certificate_before_the_body_is_judged(
+    monkeypatch: pytest.MonkeyPatch, node_client: TestClient, method: str, path: str, body: str
+) -> None:
+    def not_the_operator(scope: Any) -> None:
+        raise PermissionDeniedError("control-operator-only", "not the operator", "RK-CTL-007")
+
+    monkeypatch.setattr(node_control, "require_operator", not_the_operator)
+    media, content = BODIES[body]
+    reply = node_client.request(method, path, content=content, headers={"content-type": media})
+    assert _problem(reply) == (403, "control-operator-only"), (path, reply.text)
+
+
+@pytest.mark.requirement("RK-WIRE-001")
+def test_the_node_judges_an_authenticated_caller_s_body_as_before(
+    node_client: TestClient,
+) -> None:
+    for media, content, status, problem in (
+        ("text/plain", b"x", 415, "unsupported-media-type"),
+        ("application/json", b"{x", 422, "validation-error"),
+    ):
+        reply = node_client.post(
+            "/agency/legal-holds",
+            content=content,
+            headers={"content-type": media, "authorization": "Bearer aud-1"},
+        )
+        assert _problem(reply) == (status, problem)

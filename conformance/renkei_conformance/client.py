@@ -321,6 +321,8 @@ class Wire:
         json_body: Any = None,
         params: dict[str, Any] | None = None,
         token: str | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Reply:
         """Call the agency node of ``agency_id`` (target file ``agency_nodes``);
         ``path`` is the protocol path (``/agency/…``, ``/control/agency-node/…``)."""
@@ -335,6 +337,8 @@ class Wire:
             params=params,
             node=agency_id,
             token=token,
+            content=content,
+            headers=headers,
         )
 
     # -- conveniences, one per wire operation used by the suite -------------

@@ -260,6 +260,33 @@ def test_the_agency_log_is_served_to_the_auditor_only(wire: Wire) -> None:
     e.refused_to_an_agency("/agency/access-logs")
 
 
+@pytest.mark.conformance("CT-ARCH-004", requirements=["RK-ARCH-002"], profiles=["agency-node"])
+@pytest.mark.parametrize("case", ["not-json", "text-plain"])
+def test_the_node_authenticates_its_caller_before_it_judges_the_body(wire: Wire, case: str) -> None:
+    """A body that is not JSON (or not JSON by its content type) sent to the auditor's
+    operation ``POST /agency/legal-holds`` is judged only once the caller is
+    authenticated: an agency's certificate gets 403 (or 401) problem+json, never 422
+    or 415 first; the auditor's certificate gets the body refused (415 for another
+    media type, 422 for JSON that does not parse)."""
+    e = _enrol(wire)
+    media = "application/json" if case == "not-json" else "text/plain"
+    headers = {"content-type": media}
+    agency, auditor = e.as_("kit.pension"), e.as_("kit.auditor")
+    try:
+        agency.call_node(
+            e.node, "POST", "/agency/legal-holds", content=b"{not json", headers=headers
+        ).expect_problem({"forbidden-role", "unauthenticated"}, {401, 403})
+        judged = (
+            ("validation-error", 422) if case == "not-json" else ("unsupported-media-type", 415)
+        )
+        auditor.call_node(
+            e.node, "POST", "/agency/legal-holds", content=b"{not json", headers=headers
+        ).expect_problem(*judged)
+    finally:
+        agency.close()
+        auditor.close()
+
+
 @pytest.mark.conformance(
     "CT-AGN-003", requirements=["RK-AGN-003", "RK-FLOW-004"], profiles=["agency-node"]
 )

@@ -27,13 +27,14 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from ...core.admin_log import AdminEvent
 from ...core.errors import CallerError, PermissionDeniedError, UnauthenticatedError
 from ...core.retention import HoldScope, LegalHold
+from ..web.auth_first import AuthFirstRoute, authenticates
 from ..web.models import LegalHoldIn
 from ..web.pki import certified_identity
 from ..web.problems import install_body_guard, install_problem_handlers
@@ -66,12 +67,13 @@ def create_agency_app(
     ``identities``: organisation certified by a client certificate → role."""
     app = FastAPI(title=f"renkei agency node {node.agency_id}", docs_url=None, redoc_url=None)
     install_problem_handlers(app)
-    install_body_guard(app)
+    # RK-ARCH-002: every route authenticates its caller before the body is judged
+    app.router.route_class = AuthFirstRoute
+    install_body_guard(app, after_authentication=True)
 
     def role(*allowed: str) -> Any:
-        async def check(
-            request: Request, authorization: Annotated[str | None, Header()] = None
-        ) -> str:
+        @authenticates  # RK-ARCH-002: 401/403 before 415 or a body that is not JSON
+        async def check(request: Request) -> str:
             """The caller as the node's administrative log names it (RK-AGN-006):
             the organisation its certificate certifies, or the role of a bearer
             credential (which names no organisation)."""
@@ -81,7 +83,8 @@ def create_agency_app(
                 name = certified_identity(pem)  # another organisation: no role here
                 who = (identities or {}).get(name or "", "agency" if name else None)
             else:
-                token = (authorization or "").removeprefix("Bearer ").strip()
+                authorization = request.headers.get("authorization") or ""
+                token = authorization.removeprefix("Bearer ").strip()
                 who = credentials.get(token)
             if who is None:
                 raise UnauthenticatedError(

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...core.agency import CorrespondenceTable
 from ...core.errors import CallerError
 from ..app import CATALOG_VERSION, INTERFACE_VERSION
+from ..web.auth_first import AuthFirstRoute, authenticates
 from ..web.tls import require_operator
 from . import AgencyNode, Fault
 
@@ -111,11 +112,15 @@ def agency_control_router(
     """The node's control interface (test mode; RK-CTL-001, RK-CTL-007); with
     ``connect``, it can be pointed at another hub (RK-CTL-008)."""
 
+    @authenticates  # RK-ARCH-002: the operator's certificate before the body is judged
     async def operator_only(request: Request) -> None:
         require_operator(request.scope)
 
     r = APIRouter(
-        prefix="/control/agency-node", tags=["control"], dependencies=[Depends(operator_only)]
+        prefix="/control/agency-node",
+        tags=["control"],
+        dependencies=[Depends(operator_only)],
+        route_class=AuthFirstRoute,
     )
 
     @r.get("/fixtures")
