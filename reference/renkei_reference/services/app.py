@@ -57,7 +57,7 @@ __all__ = ["CATALOG_VERSION", "INTERFACE_VERSION", "create_app", "discovery_docu
 
 CATALOG_VERSION = "0.1.0"
 """The catalog_version of specs/requirements.yaml this reference implements."""
-INTERFACE_VERSION = "0.4.0"
+INTERFACE_VERSION = "0.5.0"
 """The info.version of specs/openapi/renkei.yaml this reference implements."""
 
 
