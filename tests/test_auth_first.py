@@ -37,13 +37,18 @@ OPENAPI = Path(__file__).resolve().parents[1] / "specs" / "openapi" / "renkei.ya
 BODIES = {"not-json": ("application/json", b"{x"), "text-plain": ("text/plain", b"x")}
 
 
-def _operations() -> list[tuple[str, str, Any]]:
-    """(method, path, security) of each operation with a body the hub's application serves."""
+NODE_PATHS = ("/agency/", "/control/agency-node/")
+"""The agency node's operations; the hub's application serves the others."""
+
+
+def _operations(node: bool) -> list[tuple[str, str, Any]]:
+    """(method, path, security) of each operation with a body that the agency node
+    (``node``) or the hub's application serves."""
     document = yaml.safe_load(OPENAPI.read_text("utf-8"))
     found = []
     for template, item in document["paths"].items():
-        if template.startswith(("/agency/", "/control/agency-node/")):
-            continue  # the agency node's
+        if template.startswith(NODE_PATHS) != node:
+            continue
         for method, op in item.items():
             if method in ("post", "put", "patch") and "requestBody" in op:
                 path = re.sub(r"\{[^}]+\}", "x", template)
@@ -51,7 +56,7 @@ def _operations() -> list[tuple[str, str, Any]]:
     return found
 
 
-OPERATIONS = _operations()
+OPERATIONS = _operations(node=False)
 AUTHENTICATED = [(m, p) for m, p, security in OPERATIONS if security is None or (
     security and all(s for s in security))]  # fmt: skip
 CONTROL = [(m, p) for m, p, _ in OPERATIONS if p.startswith("/control/")]
@@ -121,19 +126,7 @@ def test_an_authenticated_caller_s_body_is_judged_as_before(client: TestClient) 
 
 
 # -- the agency node's own application ---------------------------------------------
-def _node_operations() -> list[tuple[str, str]]:
-    """(method, path) of each operation with a body that an agency node serves."""
-    document = yaml.safe_load(OPENAPI.read_text("utf-8"))
-    return [
-        (method.upper(), re.sub(r"\{[^}]+\}", "x", template))
-        for template, item in document["paths"].items()
-        if template.startswith(("/agency/", "/control/agency-node/"))
-        for method, op in item.items()
-        if method in ("post", "put", "patch") and "requestBody" in op
-    ]
-
-
-NODE_OPERATIONS = _node_operations()
+NODE_OPERATIONS = [(m, p) for m, p, _ in _operations(node=True)]
 NODE_AGENCY = [(m, p) for m, p in NODE_OPERATIONS if p.startswith("/agency/")]
 NODE_CONTROL = [(m, p) for m, p in NODE_OPERATIONS if p.startswith("/control/")]
 
