@@ -43,6 +43,9 @@ __all__ = [
     "StateDigest",
 ]
 
+_IN_BATCH = contextlib.nullcontext()
+"""The block of a put inside a ``batch`` (the batch holds the store's atomic block)."""
+
 _PLAIN = re.compile(r"[a-z][a-z0-9_-]*")
 DIGEST_SPACE, DIGEST_NAME = "digest", "state"
 """Where the sealed digest of the counted spaces is kept (itself a sealed record)."""
@@ -217,12 +220,9 @@ class SealedRecords:
         if space not in self._sums:
             self.store.put_record(space, name, sealed)
             return
-        if self._depth:  # in a ``batch``, inside the store's ``atomic`` block already
-            self._count(space, name, sealed)
-            self.store.put_record(space, name, sealed)
-            self._dirty = True  # the digest is written at the end of the batch
-            return
-        with self.store.atomic():  # the record and its digest in one transaction
+        # the record and its digest in one transaction: in a ``batch``, the store's
+        # ``atomic`` block is open already, and the digest is queued at its end
+        with _IN_BATCH if self._depth else self.store.atomic():
             self._count(space, name, sealed)
             self.store.put_record(space, name, sealed)
             self.changed()
