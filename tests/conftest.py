@@ -18,6 +18,7 @@ from renkei_conformance.load.process import server_process
 from renkei_conformance.target import TargetError
 
 from .background import Background
+from .offload import Offload, ReportWriter, in_second_stream
 from .postgres import BINARIES, Backend, PostgresCluster, pg_bin
 
 # Check every contract, the per-query ones too (icontract.SLOW); set before the
@@ -26,6 +27,7 @@ os.environ["ICONTRACT_SLOW"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKGROUND = Background()  # long subprocess checks, run beside the tests (tests/background.py)
+OFFLOAD = Offload(ROOT)  # whole test files run in a second pytest process (tests/offload.py)
 
 
 _BACKGROUND_TESTS = {
@@ -37,6 +39,7 @@ _BACKGROUND_TESTS = {
 tests/test_walking_skeleton.py)."""
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Start the collected background checks now, in the order of their tests: the
     CrossHair checks on one thread, the kit's long runs on another.  The tests that
@@ -58,6 +61,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if len(waiting) < len(items):  # a run of these tests alone keeps its order
         last = set(waiting)
         items[:] = [i for i in items if i not in last] + waiting
+    if not in_second_stream():  # the offloaded files' tests before the waiting ones
+        waits = len(waiting) if len(waiting) < len(items) else 0
+        items[: len(items) - waits] = OFFLOAD.start(items[: len(items) - waits])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """An offloaded test is reported as the second stream ran it (tests/offload.py)."""
+    if item.nodeid in OFFLOAD.items:
+        OFFLOAD.replay(item)
+        return True
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if in_second_stream():  # its reports go to the session (tests/offload.py)
+        config.pluginmanager.register(ReportWriter(config), "renkei-offload-reports")
 
 
 RENKEI = [sys.executable, "-m", "renkei_conformance"]
