@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +104,42 @@ def test_every_known_bad_agency_node_is_killed_by_the_node_only_suite() -> None:
     node_only = {f"CT-AGN-{n:03d}" for n in range(7, 12)}
     for m in mutants:
         assert set(m["killed_by"]) <= node_only, m
+
+
+def _report(tmp_path: Path, **changes: object) -> Path:
+    from renkei_conformance import SUITE_VERSION
+
+    data: dict[str, object] = {
+        "target": {"name": "reference"},
+        "suite_version": SUITE_VERSION,
+        "selection": {"keyword": None, "markexpr": None, "profiles": [], "args": ["x"]},
+        "completeness": {"profiles": {"hub": {"ran": 3, "expected": 3}}},
+        "results": [{"test_id": "CT-X-001", "outcome": "passed", "requirements": ["RK-X"]}],
+        **changes,
+    }
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_a_reference_report_stands_for_the_run_only_when_it_is_of_the_whole_suite(
+    tmp_path: Path,
+) -> None:
+    """``selftest --reference-report``: the report of a whole run of this kit against
+    the target itself is taken; one of a selection, of profiles run in part, of
+    another target or of another kit version is refused."""
+    from renkei_conformance.selftest import SelftestError, reference_results
+
+    assert reference_results(_report(tmp_path), "reference")[0]["test_id"] == "CT-X-001"
+    for changed, why in (
+        ({"selection": {"keyword": "test_wire"}}, "whole suite"),
+        ({"completeness": {"profiles": {"hub": {"ran": 2, "expected": 3}}}}, "whole suite"),
+        ({"target": {"name": "reference@broken"}}, "not 'reference'"),
+        ({"suite_version": "0.0.0"}, "kit 0.0.0"),
+        ({"results": None}, "not a kit report"),
+    ):
+        with pytest.raises(SelftestError, match=why):
+            reference_results(_report(tmp_path, **changed), "reference")
+    (tmp_path / "report.json").write_text("{", encoding="utf-8")
+    with pytest.raises(SelftestError, match="not a readable report"):
+        reference_results(tmp_path / "report.json", "reference")

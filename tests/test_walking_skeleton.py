@@ -48,6 +48,8 @@ def _run(target: str, tmp_path: Path, *extra: str) -> dict[str, Any]:
 # The in-process run is one command that needs nothing from the tests around it: it runs
 # beside the other tests (tests/background.py) and its test reads what it wrote.
 _IN_PROCESS = Path(tempfile.mkdtemp(prefix="renkei-skeleton-"))
+IN_PROCESS_REPORT = _IN_PROCESS / "report.json"
+"""Its JSON report, which the kill matrix takes as its run against the reference."""
 BACKGROUND.define(
     "kit:in-process",
     Job((*RENKEI, *_argv("reference", _IN_PROCESS)), ROOT, {**os.environ}, 900),

@@ -98,6 +98,13 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     selftest.add_argument(
         "--variant", action="append", default=[], help="only this variant (repeatable)"
     )
+    selftest.add_argument(
+        "--reference-report",
+        type=Path,
+        metavar="PATH",
+        help="the JSON report of a whole run of this kit against the target itself "
+        "(conformance run --report-json): used instead of running it again",
+    )
     wire = selftest.add_argument_group(
         "wire-level self-test (--wire): generated mutants of every operation, any target"
     )
@@ -405,7 +412,13 @@ def _selftest(args: argparse.Namespace) -> int:
         return _wire_selftest(args)
     progress = None if args.json else (lambda msg: print(msg, flush=True))
     try:
-        result = run_selftest(args.target, jobs=args.jobs, only=args.variant, progress=progress)
+        result = run_selftest(
+            args.target,
+            jobs=args.jobs,
+            only=args.variant,
+            progress=progress,
+            reference_report=args.reference_report,
+        )
     except SelftestError as exc:
         print(f"renkei conformance selftest: {exc}", file=sys.stderr)
         return 2

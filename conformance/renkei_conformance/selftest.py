@@ -29,7 +29,16 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KillResult", "SelftestError", "known_bad_variants", "run_selftest", "suite_args"]
+from . import SUITE_VERSION
+
+__all__ = [
+    "KillResult",
+    "SelftestError",
+    "known_bad_variants",
+    "reference_results",
+    "run_selftest",
+    "suite_args",
+]
 
 SUITE = Path(__file__).resolve().parent / "suite"
 CRASH_REQUIREMENTS = frozenset({"RK-WIRE-001"})
@@ -159,14 +168,54 @@ def _kill(
     return result
 
 
+def reference_results(report: Path, target: str) -> list[dict[str, Any]]:
+    """The results of a whole run of this kit against ``target`` itself, from its
+    JSON report (``renkei conformance run --target T --report-json PATH``).
+
+    :raises SelftestError: the report is of another target or kit version, or of a
+        run that did not select the whole suite.
+    """
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SelftestError(f"--reference-report {report}: not a readable report ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise SelftestError(f"--reference-report {report}: not a kit report")
+    name = (data.get("target") or {}).get("name")
+    if name != target:
+        raise SelftestError(f"--reference-report {report}: a run against {name!r}, not {target!r}")
+    if data.get("suite_version") != SUITE_VERSION:
+        raise SelftestError(
+            f"--reference-report {report}: kit {data.get('suite_version')}, not {SUITE_VERSION}"
+        )
+    selection = data.get("selection") or {}
+    chosen = {k: v for k, v in selection.items() if v and k != "args"}
+    partial = {
+        p: c
+        for p, c in ((data.get("completeness") or {}).get("profiles") or {}).items()
+        if c.get("ran") != c.get("expected")
+    }
+    if chosen or partial:
+        raise SelftestError(
+            f"--reference-report {report}: not a run of the whole suite "
+            f"(selection {chosen or 'none'}, profiles run in part {sorted(partial) or 'none'})"
+        )
+    results: list[dict[str, Any]] = data["results"]
+    return results
+
+
 def run_selftest(
     target: str = "reference",
     *,
     jobs: int | None = None,
     only: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
+    reference_report: Path | None = None,
 ) -> dict[str, Any]:
-    """Run the kit against ``target`` and each known-bad variant; the kill matrix."""
+    """Run the kit against ``target`` and each known-bad variant; the kill matrix.
+
+    With ``reference_report`` (the report of a whole run of this kit against
+    ``target``, ``reference_results``) the kit is not run against ``target`` again."""
     say = progress or (lambda _msg: None)
     variants = known_bad_variants(target)
     if only:
@@ -176,16 +225,22 @@ def run_selftest(
         variants = [v for v in variants if v["name"] in only]
     with tempfile.TemporaryDirectory(prefix="renkei-selftest-") as tmp:
         work = Path(tmp)
-        say(f"running the kit against {target} …")
         started = time.monotonic()
-        good_report = work / "good.json"
-        proc = _pytest([str(SUITE), *suite_args(target), "-q"], good_report)
-        good = _results(good_report)
-        if not good:
-            raise SelftestError(
-                f"the kit did not run against {target}: "
-                + " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
-            )
+        ran_whole = True
+        if reference_report is not None:
+            say(f"the kit's run against {target}: {reference_report}")
+            good = reference_results(reference_report, target)
+        else:
+            say(f"running the kit against {target} …")
+            good_report = work / "good.json"
+            proc = _pytest([str(SUITE), *suite_args(target), "-q"], good_report)
+            good = _results(good_report)
+            ran_whole = proc.returncode == 0
+            if not good:
+                raise SelftestError(
+                    f"the kit did not run against {target}: "
+                    + " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
+                )
         bad = [r for r in good if r["outcome"] in ("failed", "error", "xpassed")]
         say(f"  {len(good)} tests, {len(bad)} not passing ({time.monotonic() - started:.1f} s)")
         workers = max(1, jobs or os.cpu_count() or 1)
@@ -204,7 +259,7 @@ def run_selftest(
     killed = sum(k.killed for k in kills)
     return {
         "target": target,
-        "reference_passed": proc.returncode == 0 and not bad,
+        "reference_passed": ran_whole and not bad,
         "reference_tests": len(good),
         "reference_not_passing": [r["test_id"] for r in bad],
         "killed": killed,
