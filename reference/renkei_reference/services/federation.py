@@ -177,14 +177,20 @@ class Federation:
         (RK-NUM-008) and the hub absorbs with an alias (RK-IDC-003).  A resident
         named in ``removals`` (by resident code) is removed (除票, RK-BND-009)."""
         removals = removals or {}
+        plain: list[tuple[ResidentCode, FourItems]] = []  # loaded in one transaction
         for code, items, previous in rows:
             if previous is None:
-                self.registry.load([(code, items)], removals)
+                plain.append((code, items))
                 continue
+            if plain:  # the rows before a change of code, in their order
+                self.registry.load(plain, removals)
+                plain = []
             self.registry.change_code(previous, code, items, removals.get(code.value))
             if self.numbering.has_number(previous):
                 self.numbering.change_resident_code(previous, code)
             self.hub.resident_code_changed(previous, code)
+        if plain:
+            self.registry.load(plain, removals)
         return len(rows)
 
     def close(self) -> None:
