@@ -487,7 +487,7 @@ def test_bench_against_the_reference_with_two_loopback_workers(tmp_path: Path) -
         "bench", "--target", "reference", "--duration", "4", "--persons", "60",
         "--agencies", "4", "--users", "4", "--workers", "2", "--profile", "jp-fy2022",
         "--json", "--html", str(html), "--png", str(tmp_path / "bench.png"),
-        timeout=80,
+        timeout=300,  # a bound for a hung run, not a speed target (the machine is shared)
     )  # fmt: skip
     assert proc.returncode in (0, 1), proc.stderr
     result = json.loads(proc.stdout)
