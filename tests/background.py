@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Background", "Job"]
+__all__ = ["Background", "Job", "lower_priority"]
 
 
 @dataclass(frozen=True)
@@ -33,20 +33,20 @@ class Job:
     timeout: float
 
 
-def _lower_priority(pid: int) -> None:
-    """Nice 19 for a check started in a session of its own, and for its session's
+def lower_priority(pid: int, nice: int = 19) -> None:
+    """``nice`` for a process started in a session of its own, and for its session's
     scheduling group.
 
     With the kernel's autogroups (``/proc/sys/kernel/sched_autogroup_enabled``) a
     process's nice value only ranks it within its session's group, and the groups
     share the CPU equally: a niced check in the test session's group still took half
-    the machine from a test's server in a session of its own.  Its own group at
-    nice 19 leaves every other group the CPU first.  Set at once after the start,
-    before the check (a Python program) has started anything of its own."""
+    the machine from a test's server in a session of its own.  Its own group niced
+    leaves every other group the CPU first.  Set at once after the start, before the
+    process (a Python program) has started anything of its own."""
     with contextlib.suppress(OSError):  # no autogroups (or not allowed): nice alone then
-        Path(f"/proc/{pid}/autogroup").write_text("19\n")
+        Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
     with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, pid, 19)
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
 
 
 _RUNNING: set[int] = set()
@@ -84,7 +84,7 @@ def _run(job: Job, *, background: bool) -> subprocess.CompletedProcess[str]:
         start_new_session=True,
     ) as proc:
         _RUNNING.add(proc.pid)
-        _lower_priority(proc.pid)
+        lower_priority(proc.pid)
         try:
             out, err = proc.communicate(timeout=job.timeout)
         except subprocess.TimeoutExpired:

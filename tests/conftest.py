@@ -76,12 +76,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             waiting.append(item)
     BACKGROUND.start(names)
     BACKGROUND.start(_kit_run_first(commands))
-    if len(waiting) < len(items):  # a run of these tests alone keeps its order
-        last = set(waiting)
-        items[:] = [i for i in items if i not in last] + waiting
-    if not in_second_stream():  # the offloaded files' tests before the waiting ones
-        waits = len(waiting) if len(waiting) < len(items) else 0
-        items[: len(items) - waits] = OFFLOAD.start(items[: len(items) - waits])
+    last = waiting if len(waiting) < len(items) else []  # alone, they keep their order
+    held = set(last)
+    rest = [i for i in items if i not in held]
+    if not in_second_stream():  # the offloaded files' tests after the rest
+        rest = OFFLOAD.start(rest)
+    items[:] = rest + last
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -34,6 +34,8 @@ from typing import Any
 
 import pytest
 
+from .background import lower_priority
+
 __all__ = ["OFFLOADED", "Offload", "ReportWriter", "in_second_stream"]
 
 OFFLOADED = frozenset(
@@ -95,13 +97,6 @@ first leaves; a test of the first that times a server (a kit run judging
 throughput) gets the machine as it did with one stream."""
 
 
-def _second(pid: int) -> None:
-    with contextlib.suppress(OSError):  # no autogroups (or not allowed): nice alone then
-        Path(f"/proc/{pid}/autogroup").write_text(f"{SECOND_NICE}\n")
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, pid, SECOND_NICE)
-
-
 @dataclass
 class Offload:
     root: Path
@@ -137,9 +132,9 @@ class Offload:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # a scheduling group of its own (see _second)
+                start_new_session=True,  # a scheduling group of its own
             )
-        _second(self._proc.pid)
+        lower_priority(self._proc.pid, SECOND_NICE)
         self._started = time.monotonic()
         atexit.register(self._end)
         self.items = {i.nodeid for i in chosen}

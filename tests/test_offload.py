@@ -10,7 +10,7 @@ from pathlib import Path
 
 CONFTEST = """
 import pytest
-from offload import Offload, ReportWriter, in_second_stream
+from helpers.offload import Offload, ReportWriter, in_second_stream
 
 OFFLOAD = Offload(ROOT, frozenset({"test_far.py"}))
 
@@ -59,7 +59,11 @@ def test_near_runs_in_the_session():
 
 def _project(tmp_path: Path) -> Path:
     here = Path(__file__).parent
-    (tmp_path / "offload.py").write_text((here / "offload.py").read_text())
+    helpers = tmp_path / "helpers"  # offload.py with what it imports, as a package
+    helpers.mkdir()
+    (helpers / "__init__.py").write_text("")
+    for name in ("offload.py", "background.py"):
+        (helpers / name).write_text((here / name).read_text())
     conftest = f"from pathlib import Path\nROOT = Path({str(tmp_path)!r})\n" + CONFTEST
     (tmp_path / "conftest.py").write_text(conftest)
     (tmp_path / "test_far.py").write_text(FAR)
