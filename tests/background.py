@@ -31,6 +31,10 @@ class Job:
     cwd: Path
     env: dict[str, str]
     timeout: float
+    nice: int = 19
+    """Its priority in the background: 19 for a check that only computes (CrossHair);
+    0 for a kit run that judges the target's throughput against the wall clock
+    (CT-PERF-001/002), which the lowest priority starved while the tests ran."""
 
 
 def lower_priority(pid: int, nice: int = 19) -> None:
@@ -84,7 +88,7 @@ def _run(job: Job, *, background: bool) -> subprocess.CompletedProcess[str]:
         start_new_session=True,
     ) as proc:
         _RUNNING.add(proc.pid)
-        lower_priority(proc.pid)
+        lower_priority(proc.pid, job.nice)
         try:
             out, err = proc.communicate(timeout=job.timeout)
         except subprocess.TimeoutExpired:

@@ -52,7 +52,7 @@ IN_PROCESS_REPORT = _IN_PROCESS / "report.json"
 """Its JSON report, which the kill matrix takes as its run against the reference."""
 BACKGROUND.define(
     "kit:in-process",
-    Job((*RENKEI, *_argv("reference", _IN_PROCESS)), ROOT, {**os.environ}, 900),
+    Job((*RENKEI, *_argv("reference", _IN_PROCESS)), ROOT, {**os.environ}, 900, nice=0),
 )
 
 
